@@ -1,0 +1,188 @@
+//! How conduit rules are found in O(1), whatever their number and port ranges.
+//!
+//! A rule covers points of a 24-bit space: `proto << 16 | value`, where `value` is the TCP/UDP
+//! destination port or the ICMP `type << 8 | code`. The compiler splits that space, per zone
+//! pair, into disjoint intervals (first matching rule in policy order wins) and covers each
+//! interval with aligned blocks of four sizes, one [`Level`] each. A packet's point lies in at
+//! most one block, found by at most four exact-match hash lookups, one per level, most
+//! specific first. Lookup cost does not depend on the number of rules or on range widths.
+
+use crate::maps::ConduitKey;
+
+/// Block size of a conduit entry.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// One point: exact protocol and port (or ICMP type and code).
+    Exact = 0,
+    /// 256 points: exact protocol, `value >> 8` (a port block, or an ICMP type with any code).
+    Block = 1,
+    /// 65,536 points: one protocol, any port.
+    Protocol = 2,
+    /// The whole space: any protocol.
+    AnyProtocol = 3,
+}
+
+impl Level {
+    /// Levels in lookup order.
+    pub const ALL: [Level; 4] = [
+        Level::Exact,
+        Level::Block,
+        Level::Protocol,
+        Level::AnyProtocol,
+    ];
+
+    /// log2 of the number of points one block of this level covers.
+    pub const fn shift(self) -> u32 {
+        match self {
+            Level::Exact => 0,
+            Level::Block => 8,
+            Level::Protocol => 16,
+            Level::AnyProtocol => 24,
+        }
+    }
+
+    pub const fn from_u8(v: u8) -> Option<Level> {
+        match v {
+            0 => Some(Level::Exact),
+            1 => Some(Level::Block),
+            2 => Some(Level::Protocol),
+            3 => Some(Level::AnyProtocol),
+            _ => None,
+        }
+    }
+}
+
+/// Largest point of the space.
+pub const POINT_MAX: u32 = (1 << 24) - 1;
+
+/// The point of a packet: protocol and port (or ICMP type/code).
+#[inline(always)]
+pub const fn point(proto: u8, value: u16) -> u32 {
+    (proto as u32) << 16 | value as u32
+}
+
+/// The lookup key of `point` at `level`, for zone pair (`src_zone`, `dst_zone`) in `slot`.
+#[inline(always)]
+pub const fn key_at(
+    slot: u8,
+    src_zone: u16,
+    dst_zone: u16,
+    point: u32,
+    level: Level,
+) -> ConduitKey {
+    let (proto, value) = match level {
+        Level::Exact => ((point >> 16) as u8, point as u16),
+        Level::Block => ((point >> 16) as u8, ((point >> 8) & 0xff) as u16),
+        Level::Protocol => ((point >> 16) as u8, 0),
+        Level::AnyProtocol => (0, 0),
+    };
+    ConduitKey {
+        slot,
+        level: level as u8,
+        proto,
+        _pad: 0,
+        src_zone,
+        dst_zone,
+        value,
+        _pad2: 0,
+    }
+}
+
+/// Covers the inclusive interval `[start, end]` of points with the fewest aligned blocks of
+/// the four level sizes, calling `emit(level, block_start)` for each, in ascending order.
+/// Returns the number of blocks. Points above [`POINT_MAX`] are clamped.
+pub fn cover(start: u32, end: u32, mut emit: impl FnMut(Level, u32)) -> u32 {
+    let end = if end > POINT_MAX { POINT_MAX } else { end };
+    let mut at = start as u64;
+    let end = end as u64;
+    let mut n = 0;
+    while at <= end {
+        // Largest level whose block starts at `at` and fits in the interval.
+        let mut chosen = Level::Exact;
+        for level in [Level::AnyProtocol, Level::Protocol, Level::Block] {
+            let size = 1u64 << level.shift();
+            if at % size == 0 && at + size - 1 <= end {
+                chosen = level;
+                break;
+            }
+        }
+        emit(chosen, at as u32);
+        n += 1;
+        at += 1u64 << chosen.shift();
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blocks(start: u32, end: u32) -> ([(Level, u32); 1024], usize) {
+        let mut out = [(Level::Exact, 0); 1024];
+        let mut n = 0;
+        cover(start, end, |l, s| {
+            out[n] = (l, s);
+            n += 1;
+        });
+        (out, n)
+    }
+
+    #[test]
+    fn single_port_is_one_exact_entry() {
+        let p = point(6, 502);
+        let (b, n) = blocks(p, p);
+        assert_eq!(n, 1);
+        assert_eq!(b[0], (Level::Exact, p));
+    }
+
+    #[test]
+    fn whole_protocol_and_whole_space() {
+        let (b, n) = blocks(point(17, 0), point(17, 0xffff));
+        assert_eq!(&b[..n], &[(Level::Protocol, point(17, 0))]);
+        let (b, n) = blocks(0, POINT_MAX);
+        assert_eq!(&b[..n], &[(Level::AnyProtocol, 0)]);
+    }
+
+    #[test]
+    fn port_range_uses_blocks_and_covers_exactly() {
+        // tcp 1000-65535: 24 exact ports (1000..=1023), then blocks 4..=255.
+        let (b, n) = blocks(point(6, 1000), point(6, 65535));
+        assert_eq!(n, 24 + 252);
+        let mut covered = 0u32;
+        let mut next = point(6, 1000);
+        for &(l, s) in &b[..n] {
+            assert_eq!(s, next, "blocks must be contiguous and ascending");
+            assert_eq!(s % (1 << l.shift()), 0, "block must be aligned");
+            covered += 1 << l.shift();
+            next = s + (1 << l.shift());
+        }
+        assert_eq!(covered, 65535 - 1000 + 1);
+    }
+
+    #[test]
+    fn each_point_found_at_exactly_one_level() {
+        // Cover [6:21 .. 7:5] and check lookup keys of points inside and at the edges.
+        let (b, n) = blocks(point(6, 21), point(7, 5));
+        let keys: [ConduitKey; 1024] = core::array::from_fn(|i| {
+            if i < n {
+                key_at(0, 1, 2, b[i].1, b[i].0)
+            } else {
+                ConduitKey::default()
+            }
+        });
+        let hits = |p: u32| {
+            Level::ALL
+                .iter()
+                .filter(|&&l| keys[..n].contains(&key_at(0, 1, 2, p, l)))
+                .count()
+        };
+        assert_eq!(hits(point(6, 20)), 0);
+        assert_eq!(hits(point(6, 21)), 1);
+        assert_eq!(hits(point(6, 300)), 1);
+        assert_eq!(hits(point(6, 65535)), 1);
+        assert_eq!(hits(point(7, 0)), 1);
+        assert_eq!(hits(point(7, 5)), 1);
+        assert_eq!(hits(point(7, 6)), 0);
+    }
+}

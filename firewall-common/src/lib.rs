@@ -1,0 +1,23 @@
+//! Types and parsers shared by the zcfw XDP program (kernel side) and the `zcfw` daemon
+//! (user side).
+//!
+//! Everything here is `no_std` so the same code runs in the verifier-checked XDP program
+//! and in host unit tests and fuzzers. Map keys and values are `#[repr(C)]` with explicit
+//! padding; the `user` feature adds the `aya::Pod` impls the daemon needs.
+#![no_std]
+
+#[cfg(any(test, feature = "pktgen"))]
+extern crate alloc;
+
+pub mod conduit;
+pub mod flow;
+pub mod maps;
+pub mod packet;
+#[cfg(any(test, feature = "pktgen"))]
+pub mod pktgen;
+pub mod reason;
+
+/// Layout version of every map shared between the kernel and the daemon. Bump it whenever a
+/// key or value layout or a map's meaning changes; a daemon refuses pinned maps of another
+/// version instead of misreading them.
+pub const ABI_VERSION: u32 = 1;

@@ -1,0 +1,263 @@
+//! Names, keys and values of every map shared by the XDP program and the daemon.
+//!
+//! Policy maps hold two generations side by side, told apart by a `slot` (0 or 1) inside each
+//! key. The daemon fills the inactive slot completely, then flips [`Control::active_slot`]
+//! with one aligned 32-bit write; a packet sees the old policy or the new one, never a mix.
+
+/// Map names, as the daemon finds them in the loaded object.
+pub mod names {
+    /// [`super::Control`], one entry: active slot, island mode, ABI version.
+    pub const CONTROL: &str = "CONTROL";
+    /// [`super::SlotConfig`], one entry per slot.
+    pub const SLOT_CONFIG: &str = "SLOT_CONFIG";
+    /// IPv4 LPM trie: [`super::ZoneV4Key`] → [`super::ZoneInfo`].
+    pub const ZONES_V4: &str = "ZONES_V4";
+    /// IPv6 LPM trie: [`super::ZoneV6Key`] → [`super::ZoneInfo`].
+    pub const ZONES_V6: &str = "ZONES_V6";
+    /// Hash: [`super::ZonePairKey`] → [`super::ZonePairInfo`].
+    pub const ZONE_PAIRS: &str = "ZONE_PAIRS";
+    /// Hash: [`super::ConduitKey`] → [`super::ConduitAction`].
+    pub const CONDUITS: &str = "CONDUITS";
+    /// Hash: [`super::IfaceKey`] → [`super::IfacePolicy`].
+    pub const IFACES: &str = "IFACES";
+    /// Hash: [`super::IfaceZoneKey`] → `u32` (1 = zone may arrive on that interface).
+    pub const IFACE_ZONES: &str = "IFACE_ZONES";
+    /// Hash: [`super::L2Key`] → `u32` (1 = ethertype allowed).
+    pub const L2_ALLOW: &str = "L2_ALLOW";
+    /// LRU hash: [`crate::flow::FlowKey`] → [`crate::flow::FlowState`] (conntrack).
+    pub const FLOWS: &str = "FLOWS";
+    /// LRU hash: [`crate::flow::FragKey`] → [`crate::flow::FlowState`] (allowed first fragments).
+    pub const FRAGS: &str = "FRAGS";
+    /// Per-CPU array of [`super::Counter`] indexed by [`crate::reason::Reason`].
+    pub const REASON_COUNTERS: &str = "REASON_COUNTERS";
+    /// Per-CPU array of [`super::Counter`] indexed by conduit id.
+    pub const CONDUIT_COUNTERS: &str = "CONDUIT_COUNTERS";
+}
+
+/// Capacity of every map, shared so the compiler can refuse a policy that would not fit.
+pub mod capacity {
+    /// Zone networks per slot and family (IPv4 and IPv6 tries each hold both slots).
+    pub const ZONE_NETWORKS: u32 = 16_384;
+    /// Zone pairs with at least one conduit rule, both slots together.
+    pub const ZONE_PAIRS: u32 = 65_536;
+    /// Conduit lookup entries, both slots together.
+    pub const CONDUIT_ENTRIES: u32 = 262_144;
+    /// Conduits per policy; conduit ids are `1..=MAX_CONDUITS` (0 = default/none).
+    pub const MAX_CONDUITS: u32 = 16_383;
+    /// Zones per policy; zone ids are `1..=MAX_ZONES` (0 = no zone).
+    pub const MAX_ZONES: u32 = 4_096;
+    /// Interfaces (both slots).
+    pub const IFACES: u32 = 512;
+    /// Interface/zone pairs (both slots).
+    pub const IFACE_ZONES: u32 = 8_192;
+    /// Allowed non-IP ethertypes (both slots).
+    pub const L2_ALLOW: u32 = 256;
+    /// Tracked flows (LRU: the least recently used flow is evicted when full).
+    pub const FLOWS: u32 = 262_144;
+    /// Tracked fragmented datagrams (LRU).
+    pub const FRAGS: u32 = 16_384;
+}
+
+/// Flag bits of [`Control::flags`].
+pub mod control_flags {
+    /// Island mode: deny everything that crosses a zone boundary (SR 5.2 RE2).
+    pub const ISLAND: u32 = 1 << 0;
+}
+
+/// Global switch read first by every packet. Written by the daemon only.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Control {
+    /// Must equal [`crate::ABI_VERSION`]; otherwise every packet is dropped as `no_policy`.
+    pub abi_version: u32,
+    /// Slot (0 or 1) of the policy generation in force.
+    pub active_slot: u32,
+    /// [`control_flags`].
+    pub flags: u32,
+    pub _pad: u32,
+}
+
+/// Flag bits of [`SlotConfig::flags`].
+pub mod slot_flags {
+    /// The slot holds a complete policy.
+    pub const LOADED: u32 = 1 << 0;
+    /// Pass IPv6 neighbour discovery (ICMPv6 133-137).
+    pub const ALLOW_ND: u32 = 1 << 1;
+}
+
+/// Per-slot settings of one policy generation. Written by the daemon before it flips
+/// [`Control::active_slot`] to this slot.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlotConfig {
+    /// Monotonic policy generation; conntrack entries of another generation are re-judged.
+    pub generation: u32,
+    /// [`slot_flags`].
+    pub flags: u32,
+}
+
+/// Key of the IPv4 zone trie: `[slot, a, b, c, d]`; prefix length counts the slot byte
+/// (8 + network prefix).
+pub type ZoneV4Key = [u8; 5];
+/// Key of the IPv6 zone trie: `[slot, addr[0..16]]`; prefix length 8 + network prefix.
+pub type ZoneV6Key = [u8; 17];
+
+/// Flag bits of [`ZoneInfo::flags`].
+pub mod zone_flags {
+    /// `intra_zone: allow`: traffic between two hosts of this zone passes.
+    pub const INTRA_ALLOW: u16 = 1 << 0;
+}
+
+/// What the zone tries return for an address.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ZoneInfo {
+    /// Zone id, `1..=MAX_ZONES`.
+    pub zone_id: u16,
+    /// [`zone_flags`].
+    pub flags: u16,
+}
+
+/// Key of [`names::ZONE_PAIRS`]: a (source zone, destination zone) pair in one slot.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ZonePairKey {
+    pub slot: u16,
+    pub src_zone: u16,
+    pub dst_zone: u16,
+    pub _pad: u16,
+}
+
+/// Which conduit lookup levels hold entries for a zone pair (bit `1 << level`), so a packet
+/// of a pair with no conduit costs one lookup and others only the levels that exist.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ZonePairInfo {
+    pub level_mask: u32,
+}
+
+/// Key of [`names::CONDUITS`]. See [`crate::conduit`] for how (protocol, port) points are
+/// split into levels so that any rule set is found with at most four exact-match lookups.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConduitKey {
+    pub slot: u8,
+    /// [`crate::conduit::Level`] as `u8`.
+    pub level: u8,
+    /// IP protocol number (0 at level `AnyProtocol`).
+    pub proto: u8,
+    pub _pad: u8,
+    pub src_zone: u16,
+    pub dst_zone: u16,
+    /// Port (TCP/UDP destination port; ICMP `type << 8 | code`), shifted for the level.
+    pub value: u16,
+    pub _pad2: u16,
+}
+
+/// Flag bits of [`ConduitAction::flags`].
+pub mod action_flags {
+    /// Would-be denies of this conduit's inspection are counted, not dropped.
+    pub const MONITOR: u16 = 1 << 0;
+    /// Log allowed packets too (`log: all`).
+    pub const LOG_ALL: u16 = 1 << 1;
+}
+
+/// What a conduit lookup hit means: the conduit that allows the packet.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConduitAction {
+    /// Conduit id, `1..=MAX_CONDUITS`; indexes [`names::CONDUIT_COUNTERS`].
+    pub conduit_id: u16,
+    /// Inspection profile id (0 = none).
+    pub profile_id: u16,
+    /// [`action_flags`].
+    pub flags: u16,
+    pub _pad: u16,
+}
+
+/// Key of [`names::IFACES`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IfaceKey {
+    pub slot: u32,
+    pub ifindex: u32,
+}
+
+/// Flag bits of [`IfacePolicy::flags`].
+pub mod iface_flags {
+    /// Only sources in the zones listed in [`super::names::IFACE_ZONES`] may arrive here.
+    pub const RESTRICT_SOURCE: u32 = 1 << 0;
+}
+
+/// Per-interface policy.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IfacePolicy {
+    /// [`iface_flags`].
+    pub flags: u32,
+}
+
+/// Key of [`names::IFACE_ZONES`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IfaceZoneKey {
+    pub ifindex: u32,
+    pub slot: u16,
+    pub zone_id: u16,
+}
+
+/// Key of [`names::L2_ALLOW`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct L2Key {
+    pub slot: u16,
+    /// Ethertype in host byte order.
+    pub ethertype: u16,
+}
+
+/// A packet and byte counter (per CPU; the daemon sums the CPUs).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counter {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<Control>() == 16);
+    assert!(core::mem::size_of::<SlotConfig>() == 8);
+    assert!(core::mem::size_of::<ZoneInfo>() == 4);
+    assert!(core::mem::size_of::<ZonePairKey>() == 8);
+    assert!(core::mem::size_of::<ZonePairInfo>() == 4);
+    assert!(core::mem::size_of::<ConduitKey>() == 12);
+    assert!(core::mem::size_of::<ConduitAction>() == 8);
+    assert!(core::mem::size_of::<IfaceKey>() == 8);
+    assert!(core::mem::size_of::<IfacePolicy>() == 4);
+    assert!(core::mem::size_of::<IfaceZoneKey>() == 8);
+    assert!(core::mem::size_of::<L2Key>() == 4);
+    assert!(core::mem::size_of::<Counter>() == 16);
+};
+
+#[cfg(feature = "user")]
+mod pod {
+    use super::*;
+    use crate::flow::{FlowKey, FlowState, FragKey};
+
+    // SAFETY: all of these are #[repr(C)], Copy, contain only integers and explicit padding
+    // fields, so every bit pattern is valid and there are no implicit padding bytes.
+    unsafe impl aya::Pod for Control {}
+    unsafe impl aya::Pod for SlotConfig {}
+    unsafe impl aya::Pod for ZoneInfo {}
+    unsafe impl aya::Pod for ZonePairKey {}
+    unsafe impl aya::Pod for ZonePairInfo {}
+    unsafe impl aya::Pod for ConduitKey {}
+    unsafe impl aya::Pod for ConduitAction {}
+    unsafe impl aya::Pod for IfaceKey {}
+    unsafe impl aya::Pod for IfacePolicy {}
+    unsafe impl aya::Pod for IfaceZoneKey {}
+    unsafe impl aya::Pod for L2Key {}
+    unsafe impl aya::Pod for Counter {}
+    unsafe impl aya::Pod for FlowKey {}
+    unsafe impl aya::Pod for FlowState {}
+    unsafe impl aya::Pod for FragKey {}
+}

@@ -1,0 +1,643 @@
+//! Bounds-checked parsing of Ethernet → VLAN → IPv4/IPv6 → TCP/UDP/ICMP headers.
+//!
+//! The parser reads through [`PacketBytes`], so the XDP program runs it on packet memory
+//! (every read checked against `data_end`) and host tests and fuzzers run it on `&[u8]`.
+//! Any truncated or inconsistent header yields the [`Reason`] it is dropped for.
+
+use crate::{flow::proto, reason::Reason};
+
+/// Read access to a frame. Implemented for `[u8]` here and for the XDP context in the
+/// eBPF program; `load` must return `None` when `offset + N` exceeds the frame.
+pub trait PacketBytes {
+    /// Frame length in bytes.
+    fn len(&self) -> usize;
+    /// `N` bytes at `offset`, or `None` if they are not all inside the frame.
+    fn load<const N: usize>(&self, offset: usize) -> Option<[u8; N]>;
+}
+
+impl PacketBytes for [u8] {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+
+    #[inline(always)]
+    fn load<const N: usize>(&self, offset: usize) -> Option<[u8; N]> {
+        let end = offset.checked_add(N)?;
+        let bytes = self.get(offset..end)?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(bytes);
+        Some(out)
+    }
+}
+
+/// Ethertypes the parser knows.
+pub mod ethertype {
+    pub const IPV4: u16 = 0x0800;
+    pub const ARP: u16 = 0x0806;
+    pub const VLAN: u16 = 0x8100;
+    pub const QINQ: u16 = 0x88a8;
+    pub const IPV6: u16 = 0x86dd;
+}
+
+/// Most VLAN tags accepted in front of the IP header (802.1ad outer + 802.1Q inner).
+pub const MAX_VLAN_TAGS: usize = 2;
+/// Most IPv6 extension headers walked before the upper-layer header.
+pub const MAX_IPV6_EXT_HEADERS: usize = 4;
+
+/// Address family of an IP packet.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Family {
+    #[default]
+    Ipv4 = 4,
+    Ipv6 = 6,
+}
+
+/// Fragmentation state of an IP packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Fragment {
+    /// Not fragmented.
+    #[default]
+    None,
+    /// First fragment (offset 0, more fragments follow): carries the L4 header.
+    First,
+    /// A later fragment: no L4 header; belongs to the datagram `Packet::frag_id`.
+    Later,
+}
+
+/// TCP flag bits.
+pub mod tcp_flags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const ACK: u8 = 0x10;
+}
+
+/// ICMP and ICMPv6 message types the data path treats specially.
+pub mod icmp_type {
+    pub const ECHO_REPLY: u8 = 0;
+    pub const ECHO_REQUEST: u8 = 8;
+    pub const V6_ECHO_REQUEST: u8 = 128;
+    pub const V6_ECHO_REPLY: u8 = 129;
+    /// Router solicitation: first of the neighbour discovery types (133-137).
+    pub const V6_ND_FIRST: u8 = 133;
+    /// Redirect: last of the neighbour discovery types.
+    pub const V6_ND_LAST: u8 = 137;
+}
+
+/// The headers of an IP packet that the policy looks at.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Packet {
+    pub family: Family,
+    /// Source address (IPv4 in the first 4 bytes, rest zero).
+    pub src: [u8; 16],
+    pub dst: [u8; 16],
+    /// Upper-layer protocol (after IPv6 extension headers).
+    pub proto: u8,
+    /// TCP/UDP ports; 0 for other protocols and for later fragments.
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// ICMP/ICMPv6 type, code and echo identifier.
+    pub icmp_type: u8,
+    pub icmp_code: u8,
+    pub icmp_id: u16,
+    /// TCP flags ([`tcp_flags`]).
+    pub tcp_flags: u8,
+    pub fragment: Fragment,
+    /// IPv4 identification or IPv6 fragment identification.
+    pub frag_id: u32,
+    /// Offset of the L4 header from the start of the frame.
+    pub l4_offset: u16,
+    /// Offset of the L4 payload (after the TCP/UDP/ICMP header).
+    pub payload_offset: u16,
+    /// L4 payload length according to the IP header (not the frame, which may be padded).
+    pub payload_len: u16,
+}
+
+/// What a frame is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// IPv4 or IPv6.
+    Ip(Packet),
+    /// Any other ethertype (after VLAN tags), in host byte order.
+    NonIp { ethertype: u16 },
+}
+
+impl Packet {
+    /// Ports that identify the flow: TCP/UDP ports, the echo id on both sides for ICMP echo,
+    /// zero otherwise.
+    #[inline(always)]
+    pub fn flow_ports(&self) -> (u16, u16) {
+        if self.proto == proto::ICMP || self.proto == proto::ICMPV6 {
+            if self.is_icmp_echo() {
+                (self.icmp_id, self.icmp_id)
+            } else {
+                (0, 0)
+            }
+        } else {
+            (self.src_port, self.dst_port)
+        }
+    }
+
+    /// ICMP echo request or reply (v4 or v6).
+    #[inline(always)]
+    pub fn is_icmp_echo(&self) -> bool {
+        matches!(
+            (self.proto, self.icmp_type),
+            (proto::ICMP, icmp_type::ECHO_REQUEST | icmp_type::ECHO_REPLY)
+                | (
+                    proto::ICMPV6,
+                    icmp_type::V6_ECHO_REQUEST | icmp_type::V6_ECHO_REPLY
+                )
+        )
+    }
+
+    /// The value the conduit lookup uses: destination port, or ICMP `type << 8 | code`.
+    #[inline(always)]
+    pub fn conduit_value(&self) -> u16 {
+        if self.proto == proto::ICMP || self.proto == proto::ICMPV6 {
+            (self.icmp_type as u16) << 8 | self.icmp_code as u16
+        } else {
+            self.dst_port
+        }
+    }
+
+    /// Whether this packet may open a flow: TCP SYN without ACK, ICMP echo request, any
+    /// other non-TCP, non-ICMP packet (UDP and the like). Later fragments never do.
+    #[inline(always)]
+    pub fn opens_flow(&self) -> bool {
+        if self.fragment == Fragment::Later {
+            return false;
+        }
+        match self.proto {
+            proto::TCP => self.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN,
+            proto::ICMP => self.icmp_type == icmp_type::ECHO_REQUEST,
+            proto::ICMPV6 => self.icmp_type == icmp_type::V6_ECHO_REQUEST,
+            _ => true,
+        }
+    }
+
+    /// IPv6 neighbour discovery (router/neighbour solicitation and advertisement, redirect).
+    #[inline(always)]
+    pub fn is_neighbor_discovery(&self) -> bool {
+        self.proto == proto::ICMPV6
+            && self.fragment == Fragment::None
+            && self.icmp_type >= icmp_type::V6_ND_FIRST
+            && self.icmp_type <= icmp_type::V6_ND_LAST
+    }
+}
+
+#[inline(always)]
+fn be16(b: [u8; 2]) -> u16 {
+    u16::from_be_bytes(b)
+}
+
+/// Parses a frame starting at its Ethernet header.
+#[inline(always)]
+pub fn parse<B: PacketBytes + ?Sized>(b: &B) -> Result<Frame, Reason> {
+    let eth = b.load::<14>(0).ok_or(Reason::MalformedEthernet)?;
+    let mut ethertype = be16([eth[12], eth[13]]);
+    let mut off = 14usize;
+    let mut tags = 0;
+    while ethertype == ethertype::VLAN || ethertype == ethertype::QINQ {
+        if tags == MAX_VLAN_TAGS {
+            return Err(Reason::MalformedVlan);
+        }
+        let tag = b.load::<4>(off).ok_or(Reason::MalformedVlan)?;
+        ethertype = be16([tag[2], tag[3]]);
+        off += 4;
+        tags += 1;
+    }
+    match ethertype {
+        ethertype::IPV4 => parse_ipv4(b, off).map(Frame::Ip),
+        ethertype::IPV6 => parse_ipv6(b, off).map(Frame::Ip),
+        other => Ok(Frame::NonIp { ethertype: other }),
+    }
+}
+
+#[inline(always)]
+fn parse_ipv4<B: PacketBytes + ?Sized>(b: &B, l3: usize) -> Result<Packet, Reason> {
+    let h = b.load::<20>(l3).ok_or(Reason::MalformedIpv4)?;
+    if h[0] >> 4 != 4 {
+        return Err(Reason::MalformedIpv4);
+    }
+    let ihl = ((h[0] & 0x0f) as usize) * 4;
+    let total = be16([h[2], h[3]]) as usize;
+    if ihl < 20 || total < ihl || l3 + total > b.len() {
+        return Err(Reason::MalformedIpv4);
+    }
+    // Options must be present in full even though they are not interpreted.
+    if ihl > 20 && b.load::<1>(l3 + ihl - 1).is_none() {
+        return Err(Reason::MalformedIpv4);
+    }
+    let mut p = Packet {
+        family: Family::Ipv4,
+        proto: h[9],
+        frag_id: be16([h[4], h[5]]) as u32,
+        ..Packet::default()
+    };
+    p.src[..4].copy_from_slice(&h[12..16]);
+    p.dst[..4].copy_from_slice(&h[16..20]);
+    let frag = be16([h[6], h[7]]);
+    let more_fragments = frag & 0x2000 != 0;
+    let frag_offset = frag & 0x1fff;
+    p.fragment = if frag_offset != 0 {
+        Fragment::Later
+    } else if more_fragments {
+        Fragment::First
+    } else {
+        Fragment::None
+    };
+    let l4 = l3 + ihl;
+    parse_l4(b, &mut p, l4, total - ihl)?;
+    Ok(p)
+}
+
+#[inline(always)]
+fn parse_ipv6<B: PacketBytes + ?Sized>(b: &B, l3: usize) -> Result<Packet, Reason> {
+    let h = b.load::<40>(l3).ok_or(Reason::MalformedIpv6)?;
+    if h[0] >> 4 != 6 {
+        return Err(Reason::MalformedIpv6);
+    }
+    let payload = be16([h[4], h[5]]) as usize;
+    if l3 + 40 + payload > b.len() {
+        return Err(Reason::MalformedIpv6);
+    }
+    let mut p = Packet {
+        family: Family::Ipv6,
+        ..Packet::default()
+    };
+    p.src.copy_from_slice(&h[8..24]);
+    p.dst.copy_from_slice(&h[24..40]);
+    let mut next = h[6];
+    let mut off = l3 + 40;
+    let end = l3 + 40 + payload;
+    let mut walked = 0;
+    loop {
+        let len = match next {
+            // Hop-by-hop, routing, destination options: (hdr ext len + 1) * 8 bytes.
+            0 | 43 | 60 => {
+                let e = b.load::<2>(off).ok_or(Reason::MalformedIpv6)?;
+                next = e[0];
+                (e[1] as usize + 1) * 8
+            }
+            // Authentication header: (payload len + 2) * 4 bytes.
+            51 => {
+                let e = b.load::<2>(off).ok_or(Reason::MalformedIpv6)?;
+                next = e[0];
+                (e[1] as usize + 2) * 4
+            }
+            // Fragment header: fixed 8 bytes.
+            44 => {
+                let e = b.load::<8>(off).ok_or(Reason::MalformedIpv6)?;
+                next = e[0];
+                let frag = be16([e[2], e[3]]);
+                p.frag_id = u32::from_be_bytes([e[4], e[5], e[6], e[7]]);
+                p.fragment = if frag >> 3 != 0 {
+                    Fragment::Later
+                } else if frag & 1 != 0 {
+                    Fragment::First
+                } else {
+                    Fragment::None
+                };
+                8
+            }
+            _ => break,
+        };
+        off += len;
+        walked += 1;
+        if off > end || walked > MAX_IPV6_EXT_HEADERS {
+            return Err(Reason::MalformedIpv6);
+        }
+        if p.fragment == Fragment::Later {
+            break;
+        }
+    }
+    p.proto = next;
+    parse_l4(b, &mut p, off, end - off)?;
+    Ok(p)
+}
+
+/// Parses the L4 header at `l4`; `ip_payload` is the L4 length the IP header declares.
+#[inline(always)]
+fn parse_l4<B: PacketBytes + ?Sized>(
+    b: &B,
+    p: &mut Packet,
+    l4: usize,
+    ip_payload: usize,
+) -> Result<(), Reason> {
+    p.l4_offset = l4 as u16;
+    if p.fragment == Fragment::Later {
+        // No L4 header in a later fragment.
+        p.payload_offset = l4 as u16;
+        p.payload_len = ip_payload as u16;
+        return Ok(());
+    }
+    let hdr_len = match p.proto {
+        proto::TCP => {
+            let t = b.load::<20>(l4).ok_or(Reason::MalformedTcp)?;
+            let doff = ((t[12] >> 4) as usize) * 4;
+            if doff < 20 || doff > ip_payload {
+                return Err(Reason::MalformedTcp);
+            }
+            if doff > 20 && b.load::<1>(l4 + doff - 1).is_none() {
+                return Err(Reason::MalformedTcp);
+            }
+            p.src_port = be16([t[0], t[1]]);
+            p.dst_port = be16([t[2], t[3]]);
+            p.tcp_flags = t[13];
+            doff
+        }
+        proto::UDP => {
+            let u = b.load::<8>(l4).ok_or(Reason::MalformedUdp)?;
+            let len = be16([u[4], u[5]]) as usize;
+            if len < 8 || len > ip_payload {
+                return Err(Reason::MalformedUdp);
+            }
+            p.src_port = be16([u[0], u[1]]);
+            p.dst_port = be16([u[2], u[3]]);
+            8
+        }
+        proto::ICMP | proto::ICMPV6 => {
+            let i = b.load::<8>(l4).ok_or(Reason::MalformedIcmp)?;
+            if ip_payload < 8 {
+                return Err(Reason::MalformedIcmp);
+            }
+            p.icmp_type = i[0];
+            p.icmp_code = i[1];
+            p.icmp_id = be16([i[4], i[5]]);
+            8
+        }
+        _ => 0,
+    };
+    p.payload_offset = (l4 + hdr_len) as u16;
+    p.payload_len = (ip_payload - hdr_len) as u16;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    use crate::pktgen::{self, ethernet, icmp, ipv4, ipv6, tcp, udp, v6, with_vlans};
+
+    const A: [u8; 4] = [10, 10, 0, 5];
+    const B: [u8; 4] = [10, 30, 0, 7];
+
+    fn ip(frame: &[u8]) -> Packet {
+        match parse(frame) {
+            Ok(Frame::Ip(p)) => p,
+            other => panic!("expected an IP packet, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ipv4_tcp() {
+        let f = ipv4(A, B, tcp(40000, 502, tcp_flags::SYN, b"hello")).frame();
+        let p = ip(&f);
+        assert_eq!(p.family, Family::Ipv4);
+        assert_eq!(&p.src[..4], &A);
+        assert_eq!(&p.dst[..4], &B);
+        assert_eq!(p.src[4..], [0; 12]);
+        assert_eq!((p.proto, p.src_port, p.dst_port), (6, 40000, 502));
+        assert_eq!(p.tcp_flags, tcp_flags::SYN);
+        assert!(p.opens_flow());
+        assert_eq!(p.l4_offset, 34);
+        assert_eq!(p.payload_offset, 54);
+        assert_eq!(p.payload_len, 5);
+        assert_eq!(p.conduit_value(), 502);
+    }
+
+    #[test]
+    fn ipv4_options_shift_l4() {
+        let f = ipv4(A, B, udp(5000, 53, b"q"))
+            .options(&[0x94, 4, 0, 0, 1, 1, 1, 1])
+            .frame();
+        let p = ip(&f);
+        assert_eq!(p.l4_offset, 14 + 28);
+        assert_eq!((p.src_port, p.dst_port, p.payload_len), (5000, 53, 1));
+    }
+
+    #[test]
+    fn ethernet_padding_is_not_payload() {
+        let mut f = ipv4(A, B, udp(1, 2, b"ab")).frame();
+        f.resize(60, 0);
+        assert_eq!(ip(&f).payload_len, 2);
+    }
+
+    #[test]
+    fn vlan_and_qinq() {
+        let base = ipv4(A, B, udp(1, 161, b"")).frame();
+        let one = with_vlans(&base, &[(ethertype::VLAN, 10)]);
+        assert_eq!(ip(&one).dst_port, 161);
+        assert_eq!(ip(&one).l4_offset, 38);
+        let two = with_vlans(&base, &[(ethertype::QINQ, 100), (ethertype::VLAN, 10)]);
+        assert_eq!(ip(&two).l4_offset, 42);
+        let three = with_vlans(
+            &base,
+            &[
+                (ethertype::QINQ, 1),
+                (ethertype::VLAN, 2),
+                (ethertype::VLAN, 3),
+            ],
+        );
+        assert_eq!(parse(&three[..]), Err(Reason::MalformedVlan));
+    }
+
+    #[test]
+    fn non_ip_frames() {
+        let arp = ethernet(ethertype::ARP, &[], &[0u8; 28]);
+        assert_eq!(
+            parse(&arp[..]),
+            Ok(Frame::NonIp {
+                ethertype: ethertype::ARP
+            })
+        );
+        let tagged = ethernet(0x88b8, &[(ethertype::VLAN, 5)], &[0u8; 10]);
+        assert_eq!(parse(&tagged[..]), Ok(Frame::NonIp { ethertype: 0x88b8 }));
+    }
+
+    #[test]
+    fn icmp_echo_flow_ports() {
+        let p = ip(&ipv4(A, B, icmp(false, 8, 0, 77, 1)).frame());
+        assert!(p.is_icmp_echo() && p.opens_flow());
+        assert_eq!(p.flow_ports(), (77, 77));
+        assert_eq!(p.conduit_value(), 8 << 8);
+        let reply = ip(&ipv4(B, A, icmp(false, 0, 0, 77, 1)).frame());
+        assert!(!reply.opens_flow());
+        let unreachable = ip(&ipv4(B, A, icmp(false, 3, 1, 0, 0)).frame());
+        assert_eq!(unreachable.flow_ports(), (0, 0));
+        assert_eq!(unreachable.conduit_value(), 3 << 8 | 1);
+    }
+
+    #[test]
+    fn tcp_opens_only_on_plain_syn() {
+        for (flags, opens) in [
+            (tcp_flags::SYN, true),
+            (tcp_flags::SYN | tcp_flags::ACK, false),
+            (tcp_flags::ACK, false),
+            (tcp_flags::RST, false),
+        ] {
+            let p = ip(&ipv4(A, B, tcp(1, 2, flags, b"")).frame());
+            assert_eq!(p.opens_flow(), opens, "flags {flags:#x}");
+        }
+    }
+
+    #[test]
+    fn ipv4_fragments() {
+        let first = ip(&ipv4(A, B, udp(1, 2, &[0; 16])).fragment(0, true, 9).frame());
+        assert_eq!(
+            (first.fragment, first.frag_id, first.dst_port),
+            (Fragment::First, 9, 2)
+        );
+        let later = ip(&ipv4(A, B, pktgen::raw(17, &[0; 16]))
+            .fragment(3, false, 9)
+            .frame());
+        assert_eq!((later.fragment, later.dst_port), (Fragment::Later, 0));
+        assert!(!later.opens_flow());
+        // A first fragment too short to hold the UDP header is malformed (tiny fragment).
+        let tiny = ipv4(A, B, pktgen::raw(17, &[0; 4]))
+            .fragment(0, true, 9)
+            .frame();
+        assert_eq!(parse(&tiny[..]), Err(Reason::MalformedUdp));
+    }
+
+    #[test]
+    fn ipv6_with_extension_headers_and_fragments() {
+        let s = v6([0xfd00, 0x20, 0, 0, 0, 0, 0, 5]);
+        let d = v6([0xfd00, 0x30, 0, 0, 0, 0, 0, 7]);
+        let p = ip(&ipv6(s, d, tcp(3333, 22, tcp_flags::SYN, b"")).frame());
+        assert_eq!(
+            (p.family, p.proto, p.dst_port, p.l4_offset),
+            (Family::Ipv6, 6, 22, 54)
+        );
+        assert_eq!(p.src, s);
+        let p = ip(&ipv6(s, d, udp(1, 2, b"x")).ext(0, 8).ext(60, 16).frame());
+        assert_eq!(
+            (p.proto, p.dst_port, p.l4_offset, p.payload_len),
+            (17, 2, 54 + 24, 1)
+        );
+        let p = ip(&ipv6(s, d, udp(1, 2, b"x"))
+            .fragment(0, true, 0xabcdef)
+            .frame());
+        assert_eq!(
+            (p.fragment, p.frag_id, p.dst_port),
+            (Fragment::First, 0xabcdef, 2)
+        );
+        let p = ip(&ipv6(s, d, pktgen::raw(17, &[1; 8]))
+            .fragment(2, false, 5)
+            .frame());
+        assert_eq!((p.fragment, p.proto), (Fragment::Later, 17));
+        let too_many = ipv6(s, d, udp(1, 2, b""))
+            .ext(0, 8)
+            .ext(60, 8)
+            .ext(60, 8)
+            .ext(60, 8)
+            .ext(60, 8)
+            .frame();
+        assert_eq!(parse(&too_many[..]), Err(Reason::MalformedIpv6));
+        let nd = ip(&ipv6(s, d, icmp(true, 135, 0, 0, 0)).frame());
+        assert!(nd.is_neighbor_discovery());
+    }
+
+    #[test]
+    fn inconsistent_lengths() {
+        let mut f = ipv4(A, B, udp(1, 2, b"abcd")).frame();
+        f[14 + 2..14 + 4].copy_from_slice(&200u16.to_be_bytes()); // total length beyond frame
+        assert_eq!(parse(&f[..]), Err(Reason::MalformedIpv4));
+        let mut f = ipv4(A, B, udp(1, 2, b"abcd")).frame();
+        f[14] = 0x44; // IHL 4 (16 bytes)
+        assert_eq!(parse(&f[..]), Err(Reason::MalformedIpv4));
+        let mut f = ipv4(A, B, udp(1, 2, b"abcd")).frame();
+        f[14] = 0x65; // version 6 under ethertype IPv4
+        assert_eq!(parse(&f[..]), Err(Reason::MalformedIpv4));
+        let mut f = ipv4(A, B, udp(1, 2, b"abcd")).frame();
+        f[34 + 4..34 + 6].copy_from_slice(&40u16.to_be_bytes()); // UDP length beyond IP
+        assert_eq!(parse(&f[..]), Err(Reason::MalformedUdp));
+        let mut f = ipv4(A, B, tcp(1, 2, 0, b"")).frame();
+        f[34 + 12] = 0x40; // data offset 4
+        assert_eq!(parse(&f[..]), Err(Reason::MalformedTcp));
+    }
+
+    /// Every prefix of a frame is rejected: by the layer whose header it cuts, or by the IP
+    /// layer when the IP header is whole but the frame is shorter than its length field.
+    #[test]
+    fn truncation_at_every_byte_is_rejected() {
+        let s = v6([0xfd00, 0, 0, 0, 0, 0, 0, 1]);
+        let cases: [(Vec<u8>, usize, Reason); 4] = [
+            (
+                ipv4(A, B, tcp(1, 2, 0, b"")).options(&[1, 1, 1, 1]).frame(),
+                1,
+                Reason::MalformedIpv4,
+            ),
+            (
+                with_vlans(
+                    &ipv4(A, B, udp(1, 2, b"")).frame(),
+                    &[(ethertype::QINQ, 1), (ethertype::VLAN, 3)],
+                ),
+                2,
+                Reason::MalformedIpv4,
+            ),
+            (
+                ipv4(A, B, icmp(false, 8, 0, 1, 1)).frame(),
+                0,
+                Reason::MalformedIpv4,
+            ),
+            (
+                ipv6(s, s, udp(1, 2, b"")).ext(60, 8).frame(),
+                0,
+                Reason::MalformedIpv6,
+            ),
+        ];
+        for (frame, tags, l3) in cases.iter() {
+            let frame: Vec<u8> = if *tags == 1 {
+                with_vlans(frame, &[(ethertype::VLAN, 3)])
+            } else {
+                frame.clone()
+            };
+            let l3_start = 14 + 4 * tags;
+            assert!(matches!(parse(&frame[..]), Ok(Frame::Ip(_))));
+            for cut in 0..frame.len() {
+                let want = if cut < 14 {
+                    Reason::MalformedEthernet
+                } else if cut < l3_start {
+                    Reason::MalformedVlan
+                } else {
+                    *l3
+                };
+                assert_eq!(
+                    parse(&frame[..cut]),
+                    Err(want),
+                    "cut at {cut} of {}",
+                    frame.len()
+                );
+            }
+        }
+    }
+
+    /// With the IP length fixed up to match, a cut inside the L4 header is blamed on L4.
+    #[test]
+    fn l4_truncation_with_consistent_ip_length() {
+        for (l4, reason) in [
+            (tcp(1, 2, 0, b""), Reason::MalformedTcp),
+            (udp(1, 2, b""), Reason::MalformedUdp),
+            (icmp(false, 8, 0, 1, 1), Reason::MalformedIcmp),
+        ] {
+            for keep in 0..8 {
+                let mut l4 = l4.clone();
+                l4.bytes.truncate(keep);
+                let f = ipv4(A, B, l4).frame();
+                assert_eq!(parse(&f[..]), Err(reason), "{keep} bytes of L4");
+            }
+        }
+        let s = v6([0xfd00, 0, 0, 0, 0, 0, 0, 1]);
+        let mut short = udp(1, 2, b"");
+        short.bytes.truncate(5);
+        assert_eq!(
+            parse(&ipv6(s, s, short).frame()[..]),
+            Err(Reason::MalformedUdp)
+        );
+    }
+}
