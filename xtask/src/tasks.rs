@@ -1,0 +1,298 @@
+//! `build`, `test`, `demo`, `bench` and `run`.
+
+use std::{
+    path::PathBuf,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Result, bail};
+
+use crate::{
+    Ctx, cargo_program,
+    exec::{self, TestCounts, fail},
+    setup::{self, Mode, Scope},
+};
+
+/// Exit code when a command needs root and does not have it.
+const EXIT_NOT_ROOT: u8 = 2;
+
+/// A `cargo` command run from the repo root, with `~/.cargo/bin` on PATH so that the daemon's
+/// build script finds bpf-linker even where the shell's PATH lacks it.
+fn cargo(ctx: &Ctx) -> Command {
+    let mut command = Command::new(cargo_program());
+    command.current_dir(&ctx.root);
+    if let Some(path) = ctx.path_with_cargo_bin() {
+        command.env("PATH", path);
+    }
+    command
+}
+
+fn require_root(ctx: &Ctx, what: &str) -> Result<()> {
+    if ctx.is_root {
+        Ok(())
+    } else {
+        Err(fail(
+            EXIT_NOT_ROOT,
+            format!(
+                "`cargo xtask {what}` needs root (it loads XDP programs and creates network \
+                 namespaces): run it in a root shell or with `sudo env \"PATH=$PATH\" cargo \
+                 xtask {what}`"
+            ),
+        ))
+    }
+}
+
+/// Builds the eBPF object (through the daemon's build script) and the release `zcfw`.
+/// Returns the absolute path of the binary.
+pub fn build(ctx: &Ctx) -> Result<PathBuf> {
+    section("build");
+    exec::run(cargo(ctx).args(["build", "--release", "-p", "firewall-daemon"]))?;
+    let bin = ctx.zcfw_bin();
+    if !bin.is_file() {
+        bail!(
+            "cargo build succeeded but {} is not there; is CARGO_TARGET_DIR or build.target-dir \
+             set to something else?",
+            bin.display()
+        );
+    }
+    println!("zcfw: {}", bin.display());
+    Ok(bin)
+}
+
+pub fn cmd_setup(ctx: &Ctx, check: bool) -> Result<()> {
+    let mode = if check { Mode::Check } else { Mode::Ensure };
+    setup::setup(ctx, mode, Scope::All)
+}
+
+pub fn cmd_build(ctx: &Ctx) -> Result<()> {
+    section("setup");
+    setup::setup(ctx, Mode::Ensure, Scope::Build)?;
+    build(ctx).map(|_| ())
+}
+
+pub fn cmd_run(ctx: &Ctx, args: &[String]) -> Result<()> {
+    section("setup");
+    setup::setup(ctx, Mode::Ensure, Scope::Build)?;
+    let bin = build(ctx)?;
+    section("run");
+    exec::run(Command::new(bin).args(args))
+}
+
+pub fn cmd_demo(ctx: &Ctx, args: &[String]) -> Result<()> {
+    require_root(ctx, "demo")?;
+    section("setup");
+    setup::setup(ctx, Mode::Ensure, Scope::All)?;
+    let bin = build(ctx)?;
+    section("demo");
+    run_integration_bin(ctx, &bin, "zcfw-demo", args)
+}
+
+pub fn cmd_bench(ctx: &Ctx, quick: bool, args: &[String]) -> Result<()> {
+    require_root(ctx, "bench")?;
+    section("setup");
+    setup::setup(ctx, Mode::Ensure, Scope::All)?;
+    let bin = build(ctx)?;
+    section("bench");
+    let mut all: Vec<String> = Vec::new();
+    if quick {
+        all.push("--quick".into());
+    }
+    all.extend_from_slice(args);
+    run_integration_bin(ctx, &bin, "zcfw-bench", &all)
+}
+
+/// `cargo run --release -p integration-tests --bin NAME -- ARGS` with ZCFW_BIN set.
+fn run_integration_bin(
+    ctx: &Ctx,
+    zcfw: &std::path::Path,
+    name: &str,
+    args: &[String],
+) -> Result<()> {
+    let mut command = cargo(ctx);
+    command
+        .env("ZCFW_BIN", zcfw)
+        .env("ZCFW_PYTHON", ctx.pyenv().join("bin/python"))
+        .args(["run", "--release", "-p", "integration-tests", "--bin", name]);
+    if !args.is_empty() {
+        command.arg("--").args(args);
+    }
+    exec::run(&mut command)
+}
+
+/// One line of the test summary.
+struct Outcome {
+    name: String,
+    state: StepState,
+    took: Duration,
+    counts: Option<TestCounts>,
+}
+
+enum StepState {
+    Passed,
+    Failed,
+    NotRun,
+}
+
+pub fn cmd_test(ctx: &Ctx, args: &[String]) -> Result<()> {
+    require_root(ctx, "test")?;
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    let result = run_tests(ctx, args, &mut outcomes);
+    print_summary(&outcomes);
+    result
+}
+
+/// What `cargo xtask test` runs after setup and build, in order.
+struct TestStep {
+    name: &'static str,
+    args: &'static [&'static str],
+    /// Pass the extra arguments after `--`, set ZCFW_BIN, count libtest results.
+    is_test: bool,
+    integration: bool,
+}
+
+const TEST_STEPS: &[TestStep] = &[
+    TestStep {
+        name: "unit tests: firewall-common (parsers, conduit levels)",
+        args: &["test", "-p", "firewall-common", "--features", "pktgen"],
+        is_test: true,
+        integration: false,
+    },
+    TestStep {
+        name: "daemon tests (policy, compiler, BPF_PROG_TEST_RUN verdicts)",
+        args: &["test", "-p", "firewall-daemon"],
+        is_test: true,
+        integration: false,
+    },
+    TestStep {
+        name: "integration tests (network namespaces, real traffic)",
+        args: &["test", "-p", "integration-tests"],
+        is_test: true,
+        integration: true,
+    },
+    TestStep {
+        name: "clippy",
+        args: &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        is_test: false,
+        integration: false,
+    },
+    TestStep {
+        name: "rustfmt",
+        args: &["fmt", "--all", "--", "--check"],
+        is_test: false,
+        integration: false,
+    },
+];
+
+fn run_tests(ctx: &Ctx, args: &[String], outcomes: &mut Vec<Outcome>) -> Result<()> {
+    // Every step is listed up front so that the summary shows what did not run.
+    outcomes.push(not_run("setup"));
+    outcomes.push(not_run("build (release zcfw)"));
+    for step in TEST_STEPS {
+        outcomes.push(not_run(step.name));
+    }
+    let total = outcomes.len();
+
+    section(&format!("[1/{total}] setup"));
+    let bin = timed(&mut outcomes[0], || {
+        setup::setup(ctx, Mode::Ensure, Scope::All)
+    })
+    .and_then(|()| {
+        section(&format!("[2/{total}] build"));
+        timed(&mut outcomes[1], || build(ctx))
+    })?;
+
+    for (i, step) in TEST_STEPS.iter().enumerate() {
+        let outcome = &mut outcomes[i + 2];
+        section(&format!("[{}/{total}] {}", i + 3, step.name));
+        let mut command = cargo(ctx);
+        command.args(step.args);
+        if step.integration {
+            command
+                .env("ZCFW_BIN", &bin)
+                .env("ZCFW_PYTHON", ctx.pyenv().join("bin/python"));
+        }
+        if step.is_test && !args.is_empty() {
+            command.arg("--").args(args);
+        }
+        let start = Instant::now();
+        let result = if step.is_test {
+            let (counts, result) = exec::run_counting_tests(&mut command);
+            outcome.counts = Some(counts);
+            result
+        } else {
+            exec::run(&mut command)
+        };
+        outcome.took = start.elapsed();
+        outcome.state = if result.is_ok() {
+            StepState::Passed
+        } else {
+            StepState::Failed
+        };
+        result?;
+    }
+    Ok(())
+}
+
+fn not_run(name: &str) -> Outcome {
+    Outcome {
+        name: name.to_owned(),
+        state: StepState::NotRun,
+        took: Duration::ZERO,
+        counts: None,
+    }
+}
+
+fn timed<T>(outcome: &mut Outcome, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let start = Instant::now();
+    let result = f();
+    outcome.took = start.elapsed();
+    outcome.state = if result.is_ok() {
+        StepState::Passed
+    } else {
+        StepState::Failed
+    };
+    result
+}
+
+fn print_summary(outcomes: &[Outcome]) {
+    section("summary");
+    let mut tests = TestCounts::default();
+    for o in outcomes {
+        let state = match o.state {
+            StepState::Passed => "passed ",
+            StepState::Failed => "FAILED ",
+            StepState::NotRun => "not run",
+        };
+        let took = match o.state {
+            StepState::NotRun => String::new(),
+            _ => format!("{:.1}s", o.took.as_secs_f64()),
+        };
+        let counts = o.counts.map_or(String::new(), |c| {
+            tests.add(c);
+            format!(
+                "  ({} passed, {} failed, {} ignored)",
+                c.passed, c.failed, c.ignored
+            )
+        });
+        println!("  {state}  {took:>7}  {}{counts}", o.name);
+    }
+    println!(
+        "tests: {} passed, {} failed, {} skipped",
+        tests.passed, tests.failed, tests.ignored
+    );
+    exec::flush();
+}
+
+fn section(title: &str) {
+    println!();
+    println!("==> {title}");
+    exec::flush();
+}
