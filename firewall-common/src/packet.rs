@@ -9,16 +9,16 @@ use crate::{flow::proto, reason::Reason};
 /// Read access to a frame. Implemented for `[u8]` here and for the XDP context in the
 /// eBPF program; `load` must return `None` when `offset + N` exceeds the frame.
 pub trait PacketBytes {
-    /// Frame length in bytes.
-    fn len(&self) -> usize;
+    /// Whether the frame holds at least `len` bytes.
+    fn holds(&self, len: usize) -> bool;
     /// `N` bytes at `offset`, or `None` if they are not all inside the frame.
     fn load<const N: usize>(&self, offset: usize) -> Option<[u8; N]>;
 }
 
 impl PacketBytes for [u8] {
     #[inline(always)]
-    fn len(&self) -> usize {
-        <[u8]>::len(self)
+    fn holds(&self, len: usize) -> bool {
+        len <= self.len()
     }
 
     #[inline(always)]
@@ -224,7 +224,7 @@ fn parse_ipv4<B: PacketBytes + ?Sized>(b: &B, l3: usize) -> Result<Packet, Reaso
     }
     let ihl = ((h[0] & 0x0f) as usize) * 4;
     let total = be16([h[2], h[3]]) as usize;
-    if ihl < 20 || total < ihl || l3 + total > b.len() {
+    if ihl < 20 || total < ihl || !b.holds(l3 + total) {
         return Err(Reason::MalformedIpv4);
     }
     // Options must be present in full even though they are not interpreted.
@@ -261,7 +261,7 @@ fn parse_ipv6<B: PacketBytes + ?Sized>(b: &B, l3: usize) -> Result<Packet, Reaso
         return Err(Reason::MalformedIpv6);
     }
     let payload = be16([h[4], h[5]]) as usize;
-    if l3 + 40 + payload > b.len() {
+    if !b.holds(l3 + 40 + payload) {
         return Err(Reason::MalformedIpv6);
     }
     let mut p = Packet {

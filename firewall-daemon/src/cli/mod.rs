@@ -1,0 +1,69 @@
+//! The `zcfw` command line: argument definitions and one module per command.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+pub mod check;
+pub mod compile;
+pub mod run;
+pub mod stats;
+
+/// Default control socket of the daemon.
+pub const DEFAULT_SOCKET: &str = "/run/zcfw/zcfw.sock";
+/// Default policy file.
+pub const DEFAULT_POLICY: &str = "/etc/zcfw/policy.yaml";
+
+/// Exit code: success / policy valid.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the policy is invalid (diagnostics were printed).
+pub const EXIT_INVALID: u8 = 1;
+/// Exit code: usage, I/O or runtime error.
+pub const EXIT_ERROR: u8 = 2;
+
+/// zcfw: an IEC 62443 zone-and-conduit firewall for Linux gateways, enforced in XDP.
+#[derive(Debug, Parser)]
+#[command(name = "zcfw", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a policy file; exit 0 if valid, 1 with diagnostics if not, 2 on I/O errors.
+    Check(check::CheckArgs),
+    /// Show the exact map entries a policy compiles to.
+    Compile(compile::CompileArgs),
+    /// Run the daemon in the foreground: load the policy, attach XDP, serve until SIGINT/SIGTERM.
+    Run(run::RunArgs),
+    /// Print the packet and byte counters of the running daemon.
+    Stats(stats::StatsArgs),
+}
+
+/// Arguments shared by every command that talks to a running daemon.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SocketArgs {
+    /// Control socket of the daemon to talk to.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET, env = "ZCFW_SOCKET")]
+    pub socket: PathBuf,
+}
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let code = match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Compile(args) => compile::run(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Stats(args) => stats::run(&args),
+    };
+    ExitCode::from(code)
+}
+
+/// Prints an error chain the way every command does: `error: what` then `  caused by: why`.
+pub fn print_error(err: &anyhow::Error) {
+    eprintln!("error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}

@@ -1,0 +1,114 @@
+//! The control socket protocol between `zcfw` commands and the running daemon: one JSON
+//! request line, one JSON response line, over a Unix stream socket.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    os::unix::net::UnixStream,
+    path::Path,
+    time::Duration,
+};
+
+use serde::{Deserialize, Serialize};
+
+/// What a client asks the daemon.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Request {
+    /// Policy identity and counters.
+    Stats,
+}
+
+/// The daemon's answer: `{"ok": true, "data": ...}` or `{"ok": false, "error": "..."}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Response {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Response {
+    pub fn ok(data: serde_json::Value) -> Self {
+        Response {
+            ok: true,
+            data: Some(data),
+            error: None,
+        }
+    }
+
+    pub fn error(msg: impl Into<String>) -> Self {
+        Response {
+            ok: false,
+            data: None,
+            error: Some(msg.into()),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(
+        "no zcfw daemon answers on {socket}: {source}; is `zcfw run` running? (use --socket to \
+         reach another instance)"
+    )]
+    Connect {
+        socket: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("talking to the daemon on {socket} failed: {source}")]
+    Io {
+        socket: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the daemon sent a response that is not valid JSON: {0}")]
+    Decode(#[from] serde_json::Error),
+    #[error("the daemon refused the request: {0}")]
+    Refused(String),
+}
+
+/// Sends `request` to the daemon listening on `socket` and returns its data.
+pub fn call(socket: &Path, request: &Request) -> Result<serde_json::Value, ClientError> {
+    let name = socket.display().to_string();
+    let mut stream = UnixStream::connect(socket).map_err(|source| ClientError::Connect {
+        socket: name.clone(),
+        source,
+    })?;
+    let io = |source| ClientError::Io {
+        socket: name.clone(),
+        source,
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(io)?;
+    let mut line = serde_json::to_string(request)?;
+    line.push('\n');
+    stream.write_all(line.as_bytes()).map_err(io)?;
+    let mut reply = String::new();
+    BufReader::new(&stream).read_line(&mut reply).map_err(io)?;
+    let response: Response = serde_json::from_str(&reply)?;
+    if response.ok {
+        Ok(response.data.unwrap_or(serde_json::Value::Null))
+    } else {
+        Err(ClientError::Refused(
+            response.error.unwrap_or_else(|| "no reason given".into()),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_wire_format_is_stable() {
+        assert_eq!(
+            serde_json::to_string(&Request::Stats).expect("serializes"),
+            r#"{"command":"stats"}"#
+        );
+        let r: Request = serde_json::from_str(r#"{"command":"stats"}"#).expect("parses");
+        assert_eq!(r, Request::Stats);
+    }
+}

@@ -1,0 +1,88 @@
+//! The control socket: root-only Unix socket, one JSON request and response per connection.
+
+use std::{
+    os::unix::fs::PermissionsExt,
+    path::Path,
+    sync::{Arc, Mutex},
+};
+
+use anyhow::{Context, Result, bail};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    net::{UnixListener, UnixStream},
+};
+use tracing::{debug, warn};
+
+use super::{State, stats};
+use crate::control::{Request, Response};
+
+/// Binds the socket (mode 0600; parent directory created 0755), replacing a stale socket
+/// file but refusing to steal one a live daemon answers on.
+pub fn bind(path: &Path) -> Result<UnixListener> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            bail!(
+                "another zcfw daemon is already listening on {}; stop it or pass a different --socket",
+                path.display()
+            );
+        }
+        std::fs::remove_file(path)
+            .with_context(|| format!("cannot remove stale socket {}", path.display()))?;
+    }
+    let listener =
+        UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot restrict permissions of {}", path.display()))?;
+    Ok(listener)
+}
+
+pub fn remove(path: &Path) {
+    if let Err(err) = std::fs::remove_file(path) {
+        warn!(socket = %path.display(), error = %err, "cannot remove the control socket");
+    }
+}
+
+pub async fn serve(listener: UnixListener, state: Arc<Mutex<State>>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(handle(stream, state.clone()));
+            }
+            Err(err) => warn!(error = %err, "control socket accept failed"),
+        }
+    }
+}
+
+async fn handle(stream: UnixStream, state: Arc<Mutex<State>>) {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    if let Err(err) = BufReader::new(read).read_line(&mut line).await {
+        debug!(error = %err, "control client went away");
+        return;
+    }
+    let response = match serde_json::from_str::<Request>(&line) {
+        Ok(request) => answer(&request, &state),
+        Err(err) => Response::error(format!("malformed request: {err}")),
+    };
+    let mut out = serde_json::to_string(&response)
+        .unwrap_or_else(|e| format!(r#"{{"ok":false,"error":"cannot encode the response: {e}"}}"#));
+    out.push('\n');
+    if let Err(err) = write.write_all(out.as_bytes()).await {
+        debug!(error = %err, "control client went away");
+    }
+}
+
+fn answer(request: &Request, state: &Mutex<State>) -> Response {
+    let state = state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    match request {
+        Request::Stats => match stats::collect(&state) {
+            Ok(data) => Response::ok(data),
+            Err(err) => Response::error(format!("cannot read counters: {err}")),
+        },
+    }
+}

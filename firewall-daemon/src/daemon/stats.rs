@@ -1,0 +1,54 @@
+//! The `stats` answer: policy identity, counters per reason and per conduit.
+
+use serde_json::{Value, json};
+
+use super::State;
+use crate::dataplane::DataplaneError;
+
+/// Counters of the running policy as the documented JSON object.
+pub fn collect(state: &State) -> Result<Value, DataplaneError> {
+    let policy = &state.policy;
+    let max_id = policy
+        .conduits
+        .iter()
+        .map(|c| c.id as usize)
+        .max()
+        .unwrap_or(0);
+    let snapshot = state.dataplane.counters(max_id)?;
+    let reasons: Vec<Value> = snapshot
+        .reasons
+        .iter()
+        .map(|(reason, c)| {
+            json!({
+                "reason": reason.name(),
+                "passes": reason.passes(),
+                "packets": c.packets,
+                "bytes": c.bytes,
+            })
+        })
+        .collect();
+    let conduits: Vec<Value> = policy
+        .conduits
+        .iter()
+        .map(|c| {
+            let counter = snapshot
+                .conduits
+                .get(c.id as usize)
+                .copied()
+                .unwrap_or_default();
+            json!({
+                "id": c.id,
+                "name": c.name,
+                "from": c.from,
+                "to": c.to,
+                "packets": counter.packets,
+                "bytes": counter.bytes,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "policy": { "name": policy.name, "hash": policy.hash, "generation": state.dataplane.generation() },
+        "reasons": reasons,
+        "conduits": conduits,
+    }))
+}

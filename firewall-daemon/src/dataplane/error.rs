@@ -1,0 +1,103 @@
+//! What can go wrong between the daemon and the kernel, each with what to do about it.
+
+use aya::{EbpfError, maps::MapError, programs::ProgramError};
+
+use super::AttachedMode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataplaneError {
+    #[error(
+        "permission denied while loading the XDP program: run zcfw as root, or with the \
+         capabilities CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON"
+    )]
+    PermissionDenied,
+    #[error("loading the eBPF object failed: {0}")]
+    Load(#[source] Box<EbpfError>),
+    #[error(
+        "the kernel verifier rejected the XDP program ({io_error}); this is a zcfw bug or a \
+         kernel too old for it (6.1+ is needed). Last lines of the verifier log:\n{log_tail}"
+    )]
+    Verifier {
+        io_error: std::io::Error,
+        log_tail: String,
+    },
+    #[error("the eBPF object has no program named {0}; the zcfw build is broken")]
+    MissingProgram(&'static str),
+    #[error("XDP program error: {0}")]
+    Program(#[source] Box<ProgramError>),
+    #[error(
+        "interface {0:?} does not exist on this host; check `ip link` and the policy's interfaces"
+    )]
+    NoSuchInterface(String),
+    #[error(
+        "attaching XDP to {iface} in {mode} mode failed: {source}{hint}",
+        hint = attach_hint(*mode)
+    )]
+    Attach {
+        iface: String,
+        mode: AttachedMode,
+        #[source]
+        source: Box<ProgramError>,
+    },
+    #[error("the eBPF object has no map named {0}; the zcfw build is broken")]
+    MissingMap(&'static str),
+    #[error("map {map}: {source}")]
+    Map {
+        map: &'static str,
+        #[source]
+        source: Box<MapError>,
+    },
+    #[error("BPF_PROG_TEST_RUN failed: {0}")]
+    TestRun(#[source] ProgramError),
+}
+
+fn attach_hint(mode: AttachedMode) -> &'static str {
+    match mode {
+        AttachedMode::Native => {
+            "; the driver may not support native XDP: set `xdp_mode: skb` (or `auto`) for this interface"
+        }
+        AttachedMode::Skb => "; is another XDP program already attached? (`ip -d link show`)",
+    }
+}
+
+impl DataplaneError {
+    pub(super) fn from_ebpf(err: EbpfError) -> Self {
+        if is_permission(&err.to_string()) {
+            return DataplaneError::PermissionDenied;
+        }
+        DataplaneError::Load(Box::new(err))
+    }
+
+    pub(super) fn from_program_load(err: ProgramError) -> Self {
+        match err {
+            ProgramError::LoadError {
+                io_error,
+                verifier_log,
+            } => {
+                if io_error.kind() == std::io::ErrorKind::PermissionDenied {
+                    return DataplaneError::PermissionDenied;
+                }
+                let log = verifier_log.to_string();
+                let lines: Vec<&str> = log.lines().collect();
+                let tail = lines[lines.len().saturating_sub(25)..].join("\n");
+                DataplaneError::Verifier {
+                    io_error,
+                    log_tail: tail,
+                }
+            }
+            other if is_permission(&other.to_string()) => DataplaneError::PermissionDenied,
+            other => DataplaneError::Program(Box::new(other)),
+        }
+    }
+
+    pub(super) fn map(map: &'static str) -> impl FnOnce(MapError) -> Self {
+        move |source| DataplaneError::Map {
+            map,
+            source: Box::new(source),
+        }
+    }
+}
+
+fn is_permission(msg: &str) -> bool {
+    msg.contains("Operation not permitted") || msg.contains("Permission denied")
+}

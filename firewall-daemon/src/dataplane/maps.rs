@@ -1,0 +1,254 @@
+//! Writing a compiled policy into one generation slot of the maps, flipping the active slot,
+//! clearing a slot, and reading counters.
+
+use std::collections::BTreeMap;
+
+use aya::{
+    Ebpf, Pod,
+    maps::{Array, HashMap, LpmTrie, MapData, PerCpuArray, lpm_trie::Key},
+};
+use firewall_common::{
+    ABI_VERSION,
+    maps::{
+        ConduitAction, ConduitKey, Control, Counter, IfaceKey, IfacePolicy, IfaceZoneKey, L2Key,
+        SlotConfig, ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV4Key, ZoneV6Key, iface_flags, names,
+        slot_flags,
+    },
+    reason::Reason,
+};
+
+use super::{CounterSnapshot, DataplaneError};
+use crate::compile::CompiledPolicy;
+
+fn hash_map<'a, K: Pod, V: Pod>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<HashMap<&'a mut MapData, K, V>, DataplaneError> {
+    let map = ebpf.map_mut(name).ok_or(DataplaneError::MissingMap(name))?;
+    HashMap::try_from(map).map_err(DataplaneError::map(name))
+}
+
+fn lpm<'a, K: Pod, V: Pod>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<LpmTrie<&'a mut MapData, K, V>, DataplaneError> {
+    let map = ebpf.map_mut(name).ok_or(DataplaneError::MissingMap(name))?;
+    LpmTrie::try_from(map).map_err(DataplaneError::map(name))
+}
+
+fn array<'a, V: Pod>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<Array<&'a mut MapData, V>, DataplaneError> {
+    let map = ebpf.map_mut(name).ok_or(DataplaneError::MissingMap(name))?;
+    Array::try_from(map).map_err(DataplaneError::map(name))
+}
+
+/// Removes every entry of `slot` from a hash map.
+fn clear_hash<K: Pod, V: Pod>(
+    ebpf: &mut Ebpf,
+    name: &'static str,
+    in_slot: impl Fn(&K) -> bool,
+) -> Result<(), DataplaneError> {
+    let mut map = hash_map::<K, V>(ebpf, name)?;
+    let doomed: Vec<K> = map
+        .keys()
+        .filter_map(Result::ok)
+        .filter(|k| in_slot(k))
+        .collect();
+    for key in doomed {
+        map.remove(&key).map_err(DataplaneError::map(name))?;
+    }
+    Ok(())
+}
+
+fn clear_lpm<K: Pod>(
+    ebpf: &mut Ebpf,
+    name: &'static str,
+    in_slot: impl Fn(&K) -> bool,
+) -> Result<(), DataplaneError> {
+    let mut map = lpm::<K, ZoneInfo>(ebpf, name)?;
+    let doomed: Vec<Key<K>> = map
+        .keys()
+        .filter_map(Result::ok)
+        .filter(|k| in_slot(&k.data()))
+        .collect();
+    for key in doomed {
+        map.remove(&key).map_err(DataplaneError::map(name))?;
+    }
+    Ok(())
+}
+
+/// Removes every policy entry of `slot` and marks it not loaded.
+pub(super) fn clear_slot(ebpf: &mut Ebpf, slot: u8) -> Result<(), DataplaneError> {
+    array::<SlotConfig>(ebpf, names::SLOT_CONFIG)?
+        .set(slot as u32, SlotConfig::default(), 0)
+        .map_err(DataplaneError::map(names::SLOT_CONFIG))?;
+    clear_lpm::<ZoneV4Key>(ebpf, names::ZONES_V4, |k| k[0] == slot)?;
+    clear_lpm::<ZoneV6Key>(ebpf, names::ZONES_V6, |k| k[0] == slot)?;
+    clear_hash::<ZonePairKey, ZonePairInfo>(ebpf, names::ZONE_PAIRS, |k| k.slot == slot as u16)?;
+    clear_hash::<ConduitKey, ConduitAction>(ebpf, names::CONDUITS, |k| k.slot == slot)?;
+    clear_hash::<IfaceKey, IfacePolicy>(ebpf, names::IFACES, |k| k.slot == slot as u32)?;
+    clear_hash::<IfaceZoneKey, u32>(ebpf, names::IFACE_ZONES, |k| k.slot == slot as u16)?;
+    clear_hash::<L2Key, u32>(ebpf, names::L2_ALLOW, |k| k.slot == slot as u16)?;
+    Ok(())
+}
+
+/// Fills `slot` with `policy` and marks it loaded (but does not activate it).
+pub(super) fn write_slot(
+    ebpf: &mut Ebpf,
+    slot: u8,
+    generation: u32,
+    policy: &CompiledPolicy,
+    ifindexes: &BTreeMap<String, u32>,
+) -> Result<(), DataplaneError> {
+    {
+        let mut v4 = lpm::<ZoneV4Key, ZoneInfo>(ebpf, names::ZONES_V4)?;
+        for z in &policy.zones_v4 {
+            let mut data = [slot, 0, 0, 0, 0];
+            data[1..].copy_from_slice(&z.addr);
+            v4.insert(&Key::new(8 + z.prefix_len as u32, data), z.info, 0)
+                .map_err(DataplaneError::map(names::ZONES_V4))?;
+        }
+    }
+    {
+        let mut v6 = lpm::<ZoneV6Key, ZoneInfo>(ebpf, names::ZONES_V6)?;
+        for z in &policy.zones_v6 {
+            let mut data = [0u8; 17];
+            data[0] = slot;
+            data[1..].copy_from_slice(&z.addr);
+            v6.insert(&Key::new(8 + z.prefix_len as u32, data), z.info, 0)
+                .map_err(DataplaneError::map(names::ZONES_V6))?;
+        }
+    }
+    {
+        let mut pairs = hash_map::<ZonePairKey, ZonePairInfo>(ebpf, names::ZONE_PAIRS)?;
+        for (key, info) in &policy.zone_pairs {
+            let key = ZonePairKey {
+                slot: slot as u16,
+                ..*key
+            };
+            pairs
+                .insert(key, info, 0)
+                .map_err(DataplaneError::map(names::ZONE_PAIRS))?;
+        }
+    }
+    {
+        let mut conduits = hash_map::<ConduitKey, ConduitAction>(ebpf, names::CONDUITS)?;
+        for (key, action) in &policy.conduit_entries {
+            let key = ConduitKey { slot, ..*key };
+            conduits
+                .insert(key, action, 0)
+                .map_err(DataplaneError::map(names::CONDUITS))?;
+        }
+    }
+    for iface in &policy.interfaces {
+        let Some(zones) = &iface.allowed_zones else {
+            continue;
+        };
+        let Some(&ifindex) = ifindexes.get(&iface.name) else {
+            continue;
+        };
+        hash_map::<IfaceKey, IfacePolicy>(ebpf, names::IFACES)?
+            .insert(
+                IfaceKey {
+                    slot: slot as u32,
+                    ifindex,
+                },
+                IfacePolicy {
+                    flags: iface_flags::RESTRICT_SOURCE,
+                },
+                0,
+            )
+            .map_err(DataplaneError::map(names::IFACES))?;
+        let mut allowed = hash_map::<IfaceZoneKey, u32>(ebpf, names::IFACE_ZONES)?;
+        for &zone_id in zones {
+            allowed
+                .insert(
+                    IfaceZoneKey {
+                        ifindex,
+                        slot: slot as u16,
+                        zone_id,
+                    },
+                    1,
+                    0,
+                )
+                .map_err(DataplaneError::map(names::IFACE_ZONES))?;
+        }
+    }
+    {
+        let mut l2 = hash_map::<L2Key, u32>(ebpf, names::L2_ALLOW)?;
+        for &ethertype in &policy.l2_allow {
+            l2.insert(
+                L2Key {
+                    slot: slot as u16,
+                    ethertype,
+                },
+                1,
+                0,
+            )
+            .map_err(DataplaneError::map(names::L2_ALLOW))?;
+        }
+    }
+    let config = SlotConfig {
+        generation,
+        flags: policy.slot_flags | slot_flags::LOADED,
+    };
+    array::<SlotConfig>(ebpf, names::SLOT_CONFIG)?
+        .set(slot as u32, config, 0)
+        .map_err(DataplaneError::map(names::SLOT_CONFIG))?;
+    Ok(())
+}
+
+/// Makes `slot` the one every following packet uses (one map update).
+pub(super) fn activate(ebpf: &mut Ebpf, slot: u8) -> Result<(), DataplaneError> {
+    let mut control = array::<Control>(ebpf, names::CONTROL)?;
+    let current = control
+        .get(&0, 0)
+        .map_err(DataplaneError::map(names::CONTROL))?;
+    let next = Control {
+        abi_version: ABI_VERSION,
+        active_slot: slot as u32,
+        ..current
+    };
+    control
+        .set(0, next, 0)
+        .map_err(DataplaneError::map(names::CONTROL))
+}
+
+fn sum(values: &aya::maps::PerCpuValues<Counter>) -> Counter {
+    values.iter().fold(Counter::default(), |acc, c| Counter {
+        packets: acc.packets + c.packets,
+        bytes: acc.bytes + c.bytes,
+    })
+}
+
+pub(super) fn read_counters(
+    ebpf: &Ebpf,
+    conduits: usize,
+) -> Result<CounterSnapshot, DataplaneError> {
+    let per_cpu = |name: &'static str| -> Result<PerCpuArray<&MapData, Counter>, DataplaneError> {
+        let map = ebpf.map(name).ok_or(DataplaneError::MissingMap(name))?;
+        PerCpuArray::try_from(map).map_err(DataplaneError::map(name))
+    };
+    let reasons_map = per_cpu(names::REASON_COUNTERS)?;
+    let mut reasons = Vec::with_capacity(Reason::ALL.len());
+    for reason in Reason::ALL {
+        let v = reasons_map
+            .get(&(reason as u32), 0)
+            .map_err(DataplaneError::map(names::REASON_COUNTERS))?;
+        reasons.push((reason, sum(&v)));
+    }
+    let conduit_map = per_cpu(names::CONDUIT_COUNTERS)?;
+    let mut per_conduit = Vec::with_capacity(conduits + 1);
+    for id in 0..=conduits as u32 {
+        let v = conduit_map
+            .get(&id, 0)
+            .map_err(DataplaneError::map(names::CONDUIT_COUNTERS))?;
+        per_conduit.push(sum(&v));
+    }
+    Ok(CounterSnapshot {
+        reasons,
+        conduits: per_conduit,
+    })
+}

@@ -1,0 +1,346 @@
+//! The zcfw XDP program: decides every packet against the zone/conduit policy in the maps.
+//!
+//! Parsing, keys and rule encoding live in `firewall-common`; this file only glues them to
+//! packet memory and maps. Steps (DESIGN.md "Data path"): parse → anti-spoofing →
+//! fragments → conntrack → zones → conduit → counters.
+#![no_std]
+#![no_main]
+
+mod maps;
+
+use aya_ebpf::{
+    bindings::xdp_action::{XDP_DROP, XDP_PASS},
+    helpers::{bpf_ktime_get_ns, generated::bpf_xdp_get_buff_len},
+    macros::xdp,
+    programs::XdpContext,
+};
+use firewall_common::{
+    ABI_VERSION,
+    conduit::{self, Level},
+    flow::{FlowKey, FlowState, FragKey, flow_flags, proto, timeout},
+    maps::{
+        ConduitAction, Counter, IfaceKey, IfaceZoneKey, L2Key, SlotConfig, ZonePairKey,
+        iface_flags, slot_flags, zone_flags,
+    },
+    packet::{self, Family, Fragment, Frame, Packet, PacketBytes, icmp_type, tcp_flags},
+    reason::Reason,
+};
+
+use crate::maps::*;
+
+/// Packet memory of one XDP frame, read through bounds checks against `data_end`.
+struct XdpBytes {
+    start: usize,
+    end: usize,
+}
+
+/// Largest offset the parser may ask for (keeps offsets bounded for the verifier).
+const MAX_OFFSET: usize = 1 << 12;
+
+impl PacketBytes for XdpBytes {
+    #[inline(always)]
+    fn holds(&self, len: usize) -> bool {
+        len <= MAX_OFFSET && self.start + len <= self.end
+    }
+
+    #[inline(always)]
+    fn load<const N: usize>(&self, offset: usize) -> Option<[u8; N]> {
+        if offset > MAX_OFFSET {
+            return None;
+        }
+        let at = self.start + offset;
+        if at + N > self.end {
+            return None;
+        }
+        // SAFETY: `at..at + N` lies inside the packet, checked just above.
+        Some(unsafe { (at as *const [u8; N]).read_unaligned() })
+    }
+}
+
+#[xdp]
+pub fn zcfw_xdp(ctx: XdpContext) -> u32 {
+    // SAFETY: a helper call on the program's own context.
+    let len = unsafe { bpf_xdp_get_buff_len(ctx.ctx) } as u64;
+    let (verdict, reason, conduit_id) = decide(&ctx);
+    count(&REASON_COUNTERS, reason as u32, len);
+    if conduit_id != 0 {
+        count(&CONDUIT_COUNTERS, conduit_id as u32, len);
+    }
+    verdict
+}
+
+#[inline(always)]
+fn count(map: &aya_ebpf::maps::PerCpuArray<Counter>, index: u32, len: u64) {
+    if let Some(c) = map.get_ptr_mut(index) {
+        // SAFETY: per-CPU slot, only this CPU writes it while this program runs.
+        unsafe {
+            (*c).packets += 1;
+            (*c).bytes += len;
+        }
+    }
+}
+
+/// Verdict, the reason it is counted under and the conduit it is credited to (0 = none).
+type Decision = (u32, Reason, u16);
+
+#[inline(always)]
+fn drop(reason: Reason) -> Decision {
+    (XDP_DROP, reason, 0)
+}
+
+#[inline(always)]
+fn pass(reason: Reason, conduit_id: u16) -> Decision {
+    (XDP_PASS, reason, conduit_id)
+}
+
+#[inline(always)]
+fn decide(ctx: &XdpContext) -> Decision {
+    let Some(control) = CONTROL.get(0) else {
+        return drop(Reason::NoPolicy);
+    };
+    if control.abi_version != ABI_VERSION {
+        return drop(Reason::NoPolicy);
+    }
+    let slot = (control.active_slot & 1) as u8;
+    let Some(cfg) = SLOT_CONFIG.get(slot as u32) else {
+        return drop(Reason::NoPolicy);
+    };
+    if cfg.flags & slot_flags::LOADED == 0 {
+        return drop(Reason::NoPolicy);
+    }
+    let bytes = XdpBytes {
+        start: ctx.data(),
+        end: ctx.data_end(),
+    };
+    let p = match packet::parse(&bytes) {
+        Ok(Frame::Ip(p)) => p,
+        Ok(Frame::NonIp { ethertype }) => {
+            let key = L2Key {
+                slot: slot as u16,
+                ethertype,
+            };
+            // SAFETY: plain read of a value the daemon never changes in place.
+            return if unsafe { L2_ALLOW.get(&key) }.is_some() {
+                pass(Reason::AllowedL2, 0)
+            } else {
+                drop(Reason::L2Denied)
+            };
+        }
+        Err(reason) => return drop(reason),
+    };
+    if p.is_neighbor_discovery() && cfg.flags & slot_flags::ALLOW_ND != 0 {
+        return pass(Reason::AllowedNeighborDiscovery, 0);
+    }
+    judge(ctx, slot, cfg, &p)
+}
+
+#[inline(always)]
+fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
+    // Anti-spoofing: the source zone must be one the ingress interface admits.
+    let ifindex = ctx.ingress_ifindex() as u32;
+    let iface_key = IfaceKey {
+        slot: slot as u32,
+        ifindex,
+    };
+    // SAFETY: plain read of a value the daemon never changes in place.
+    if let Some(iface) = unsafe { IFACES.get(&iface_key) } {
+        if iface.flags & iface_flags::RESTRICT_SOURCE != 0 {
+            let src_zone = zone_of(slot, p.family, &p.src).map(|z| z.0).unwrap_or(0);
+            let key = IfaceZoneKey {
+                ifindex,
+                slot: slot as u16,
+                zone_id: src_zone,
+            };
+            // SAFETY: as above.
+            if src_zone == 0 || unsafe { IFACE_ZONES.get(&key) }.is_none() {
+                return drop(Reason::SpoofedSource);
+            }
+        }
+    }
+
+    let now = unsafe { bpf_ktime_get_ns() };
+    if p.fragment == Fragment::Later {
+        return later_fragment(p, now);
+    }
+
+    // Conntrack: a packet of an allowed flow, either direction.
+    let (flow_key, src_is_lo) = FlowKey::of(p);
+    if let Some(state) = FLOWS.get_ptr_mut(&flow_key) {
+        // SAFETY: the LRU map returned a valid pointer to the value; fields are plain integers
+        // and concurrent updates of last_seen/flags by other CPUs are benign.
+        let state = unsafe { &mut *state };
+        if state.expired(p.proto, now) {
+            let _ = FLOWS.remove(&flow_key);
+        } else if state.generation == cfg.generation || rejudge(slot, cfg, &flow_key, state) {
+            state.last_seen_ns = now;
+            if p.proto == proto::TCP && p.tcp_flags & (tcp_flags::FIN | tcp_flags::RST) != 0 {
+                state.flags |= flow_flags::CLOSING;
+            }
+            let conduit_id = state.conduit_id;
+            remember_first_fragment(p, cfg, conduit_id, now);
+            return pass(Reason::AllowedConntrack, conduit_id);
+        } else {
+            // The new policy no longer allows the flow that opened this entry.
+            let _ = FLOWS.remove(&flow_key);
+        }
+    }
+
+    // A new packet, judged in its own direction.
+    let Some((src_zone, src_flags)) = zone_of(slot, p.family, &p.src) else {
+        return drop(Reason::UnknownZone);
+    };
+    let Some((dst_zone, _)) = zone_of(slot, p.family, &p.dst) else {
+        return drop(Reason::UnknownZone);
+    };
+    if src_zone == dst_zone {
+        return if src_flags & zone_flags::INTRA_ALLOW != 0 {
+            pass(Reason::AllowedIntraZone, 0)
+        } else {
+            drop(Reason::DefaultDeny)
+        };
+    }
+    let Some(action) = find_conduit(
+        slot,
+        src_zone,
+        dst_zone,
+        conduit::point(p.proto, p.conduit_value()),
+    ) else {
+        return drop(Reason::DefaultDeny);
+    };
+    if p.opens_flow() {
+        let state = FlowState {
+            generation: cfg.generation,
+            conduit_id: action.conduit_id,
+            flags: if src_is_lo {
+                flow_flags::OPENED_BY_LO
+            } else {
+                0
+            },
+            _pad: 0,
+            last_seen_ns: now,
+        };
+        let _ = FLOWS.insert(&flow_key, &state, 0);
+    }
+    remember_first_fragment(p, cfg, action.conduit_id, now);
+    pass(Reason::AllowedConduit, action.conduit_id)
+}
+
+/// Judges a flow admitted under an older policy generation against the current one, from the
+/// point of view of the endpoint that opened it. Refreshes the entry when still allowed.
+#[inline(never)]
+fn rejudge(slot: u8, cfg: &SlotConfig, key: &FlowKey, state: &mut FlowState) -> bool {
+    let ((opener, _), (peer, peer_port)) = key.opener(state);
+    let family = key.family();
+    let Some((from, _)) = zone_of(slot, family, &opener) else {
+        return false;
+    };
+    let Some((to, _)) = zone_of(slot, family, &peer) else {
+        return false;
+    };
+    let value = match key.proto {
+        proto::ICMP => (icmp_type::ECHO_REQUEST as u16) << 8,
+        proto::ICMPV6 => (icmp_type::V6_ECHO_REQUEST as u16) << 8,
+        _ => peer_port,
+    };
+    match find_conduit(slot, from, to, conduit::point(key.proto, value)) {
+        Some(action) => {
+            state.generation = cfg.generation;
+            state.conduit_id = action.conduit_id;
+            true
+        }
+        None => false,
+    }
+}
+
+/// Records an allowed first fragment so the later fragments of its datagram pass.
+#[inline(never)]
+fn remember_first_fragment(p: &Packet, cfg: &SlotConfig, conduit_id: u16, now: u64) {
+    if p.fragment != Fragment::First {
+        return;
+    }
+    let state = FlowState {
+        generation: cfg.generation,
+        conduit_id,
+        flags: 0,
+        _pad: 0,
+        last_seen_ns: now,
+    };
+    let _ = FRAGS.insert(&frag_key(p), &state, 0);
+}
+
+#[inline(never)]
+fn later_fragment(p: &Packet, now: u64) -> Decision {
+    let key = frag_key(p);
+    // SAFETY: plain read; a racing update only refreshes the timestamp.
+    match unsafe { FRAGS.get(&key) } {
+        Some(state) if now.saturating_sub(state.last_seen_ns) <= timeout::FRAG_NS => {
+            pass(Reason::AllowedFragment, state.conduit_id)
+        }
+        _ => drop(Reason::FragmentNoFlow),
+    }
+}
+
+#[inline(always)]
+fn frag_key(p: &Packet) -> FragKey {
+    FragKey {
+        src: p.src,
+        dst: p.dst,
+        id: p.frag_id,
+        proto: p.proto,
+        family: p.family as u8,
+        _pad: [0; 2],
+    }
+}
+
+/// Zone id and flags of an address, by longest-prefix match in the active slot.
+#[inline(never)]
+fn zone_of(slot: u8, family: Family, addr: &[u8; 16]) -> Option<(u16, u16)> {
+    use aya_ebpf::maps::lpm_trie::Key;
+    let info = match family {
+        Family::Ipv4 => {
+            let key = Key::new(40, [slot, addr[0], addr[1], addr[2], addr[3]]);
+            ZONES_V4.get(&key)?
+        }
+        Family::Ipv6 => {
+            let mut data = [0u8; 17];
+            data[0] = slot;
+            data[1..].copy_from_slice(addr);
+            ZONES_V6.get(&Key::new(136, data))?
+        }
+    };
+    Some((info.zone_id, info.flags))
+}
+
+/// The conduit allowing `point` from `src_zone` to `dst_zone`: at most one lookup per level
+/// that holds entries for the pair (see `firewall_common::conduit`).
+#[inline(never)]
+fn find_conduit(slot: u8, src_zone: u16, dst_zone: u16, point: u32) -> Option<ConduitAction> {
+    let pair = ZonePairKey {
+        slot: slot as u16,
+        src_zone,
+        dst_zone,
+        _pad: 0,
+    };
+    // SAFETY: plain read of a value the daemon never changes in place.
+    let mask = unsafe { ZONE_PAIRS.get(&pair) }?.level_mask;
+    for level in Level::ALL {
+        if mask & (1 << level as u32) != 0 {
+            let key = conduit::key_at(slot, src_zone, dst_zone, point, level);
+            // SAFETY: as above.
+            if let Some(action) = unsafe { CONDUITS.get(&key) } {
+                return Some(*action);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 4] = *b"GPL\0";

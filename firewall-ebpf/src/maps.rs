@@ -1,0 +1,74 @@
+//! Map definitions. Layouts, names and capacities come from `firewall_common::maps`; the
+//! daemon finds these maps by their (static) names.
+
+use aya_ebpf::{
+    bindings::BPF_F_NO_PREALLOC,
+    macros::map,
+    maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray},
+};
+use firewall_common::{
+    flow::{FlowKey, FlowState, FragKey},
+    maps::{
+        ConduitAction, ConduitKey, Control, Counter, IfaceKey, IfacePolicy, IfaceZoneKey, L2Key,
+        SlotConfig, ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV4Key, ZoneV6Key, capacity,
+    },
+    reason::Reason,
+};
+
+/// Active slot, island flag and ABI version (one entry).
+#[map]
+pub static CONTROL: Array<Control> = Array::with_max_entries(1, 0);
+
+/// Per-slot generation and flags (two entries).
+#[map]
+pub static SLOT_CONFIG: Array<SlotConfig> = Array::with_max_entries(2, 0);
+
+/// IPv4 networks → zone, both slots (slot byte leads the key).
+#[map]
+pub static ZONES_V4: LpmTrie<ZoneV4Key, ZoneInfo> =
+    LpmTrie::with_max_entries(2 * capacity::ZONE_NETWORKS, BPF_F_NO_PREALLOC);
+
+/// IPv6 networks → zone, both slots.
+#[map]
+pub static ZONES_V6: LpmTrie<ZoneV6Key, ZoneInfo> =
+    LpmTrie::with_max_entries(2 * capacity::ZONE_NETWORKS, BPF_F_NO_PREALLOC);
+
+/// Zone pairs that have conduit entries, with the levels they use.
+#[map]
+pub static ZONE_PAIRS: HashMap<ZonePairKey, ZonePairInfo> =
+    HashMap::with_max_entries(capacity::ZONE_PAIRS, 0);
+
+/// Conduit lookup entries (see `firewall_common::conduit`).
+#[map]
+pub static CONDUITS: HashMap<ConduitKey, ConduitAction> =
+    HashMap::with_max_entries(capacity::CONDUIT_ENTRIES, 0);
+
+/// Interfaces with a source-zone restriction.
+#[map]
+pub static IFACES: HashMap<IfaceKey, IfacePolicy> = HashMap::with_max_entries(capacity::IFACES, 0);
+
+/// Zones allowed to arrive on a restricted interface.
+#[map]
+pub static IFACE_ZONES: HashMap<IfaceZoneKey, u32> =
+    HashMap::with_max_entries(capacity::IFACE_ZONES, 0);
+
+/// Allowed non-IP ethertypes.
+#[map]
+pub static L2_ALLOW: HashMap<L2Key, u32> = HashMap::with_max_entries(capacity::L2_ALLOW, 0);
+
+/// Conntrack: allowed flows (LRU).
+#[map]
+pub static FLOWS: LruHashMap<FlowKey, FlowState> = LruHashMap::with_max_entries(capacity::FLOWS, 0);
+
+/// Allowed first fragments, so later fragments of the same datagram pass (LRU).
+#[map]
+pub static FRAGS: LruHashMap<FragKey, FlowState> = LruHashMap::with_max_entries(capacity::FRAGS, 0);
+
+/// Packets and bytes per verdict reason.
+#[map]
+pub static REASON_COUNTERS: PerCpuArray<Counter> = PerCpuArray::with_max_entries(Reason::SLOTS, 0);
+
+/// Packets and bytes per conduit id (index 0 unused).
+#[map]
+pub static CONDUIT_COUNTERS: PerCpuArray<Counter> =
+    PerCpuArray::with_max_entries(capacity::MAX_CONDUITS + 1, 0);
