@@ -12,6 +12,7 @@ extern crate alloc;
 pub mod conduit;
 pub mod flow;
 pub mod maps;
+pub mod modbus;
 pub mod packet;
 #[cfg(any(test, feature = "pktgen"))]
 pub mod pktgen;
