@@ -54,7 +54,13 @@ pub fn shown(command: &Command) -> String {
             ));
         }
     }
-    words.push(quote(&command.get_program().to_string_lossy()));
+    let program = Path::new(command.get_program());
+    // `$CARGO` is a full path into the toolchain; `cargo` says the same to a reader.
+    if program.file_name().is_some_and(|n| n == "cargo") {
+        words.push("cargo".to_owned());
+    } else {
+        words.push(quote(&program.to_string_lossy()));
+    }
     words.extend(command.get_args().map(|a| quote(&a.to_string_lossy())));
     words.join(" ")
 }

@@ -86,7 +86,7 @@ pub fn setup(ctx: &Ctx, mode: Mode, scope: Scope) -> Result<()> {
     let nightly = check_nightly(&channel);
     report_nightly(&channel, &nightly, mode, ctx.is_root, &mut missing)?;
     step(
-        "rust-src (nightly)",
+        &format!("rust-src ({channel})"),
         install,
         &mut missing,
         || check_rust_src(&channel),
@@ -280,7 +280,7 @@ pub fn nightly_channel(root: &Path) -> String {
 
 fn check_nightly(channel: &str) -> State {
     let Some(list) = probe("rustup", ["toolchain", "list"]) else {
-        return State::Missing("rustup not found".into());
+        return State::Missing("`rustup toolchain list` failed: is rustup installed?".into());
     };
     let listed = list.lines().any(|line| {
         let name = line.split_whitespace().next().unwrap_or("");
