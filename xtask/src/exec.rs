@@ -109,6 +109,15 @@ pub fn run(command: &mut Command) -> Result<()> {
     }
 }
 
+/// Prints `command` and replaces this process with it (exec); returns only if that fails.
+pub fn replace(command: &mut Command) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    println!("$ {}", shown(command));
+    flush();
+    let err = command.exec();
+    Err(anyhow::Error::new(err).context(spawn_context(command)))
+}
+
 /// Test counts read from libtest's `test result:` lines.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TestCounts {

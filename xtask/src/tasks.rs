@@ -46,7 +46,6 @@ fn require_root(ctx: &Ctx, what: &str) -> Result<()> {
 /// Builds the eBPF object (through the daemon's build script) and the release `zcfw`.
 /// Returns the absolute path of the binary.
 pub fn build(ctx: &Ctx) -> Result<PathBuf> {
-    section("build");
     exec::run(cargo(ctx).args(["build", "--release", "-p", "firewall-daemon"]))?;
     let bin = ctx.zcfw_bin();
     if !bin.is_file() {
@@ -65,34 +64,36 @@ pub fn cmd_setup(ctx: &Ctx, check: bool) -> Result<()> {
     setup::setup(ctx, mode, Scope::All)
 }
 
-pub fn cmd_build(ctx: &Ctx) -> Result<()> {
+/// Setup (installing what `scope` needs), then the release build; returns the binary.
+fn setup_and_build(ctx: &Ctx, scope: Scope) -> Result<PathBuf> {
     section("setup");
-    setup::setup(ctx, Mode::Ensure, Scope::Build)?;
-    build(ctx).map(|_| ())
+    setup::setup(ctx, Mode::Ensure, scope)?;
+    section("build");
+    build(ctx)
 }
 
+pub fn cmd_build(ctx: &Ctx) -> Result<()> {
+    setup_and_build(ctx, Scope::Build).map(|_| ())
+}
+
+/// The last step of `run`, `demo` and `bench` replaces this process, so that Ctrl-C and the
+/// exit code belong to the program itself.
 pub fn cmd_run(ctx: &Ctx, args: &[String]) -> Result<()> {
-    section("setup");
-    setup::setup(ctx, Mode::Ensure, Scope::Build)?;
-    let bin = build(ctx)?;
+    let bin = setup_and_build(ctx, Scope::Build)?;
     section("run");
-    exec::run(Command::new(bin).args(args))
+    exec::replace(Command::new(bin).args(args))
 }
 
 pub fn cmd_demo(ctx: &Ctx, args: &[String]) -> Result<()> {
     require_root(ctx, "demo")?;
-    section("setup");
-    setup::setup(ctx, Mode::Ensure, Scope::All)?;
-    let bin = build(ctx)?;
+    let bin = setup_and_build(ctx, Scope::All)?;
     section("demo");
     run_integration_bin(ctx, &bin, "zcfw-demo", args)
 }
 
 pub fn cmd_bench(ctx: &Ctx, quick: bool, args: &[String]) -> Result<()> {
     require_root(ctx, "bench")?;
-    section("setup");
-    setup::setup(ctx, Mode::Ensure, Scope::All)?;
-    let bin = build(ctx)?;
+    let bin = setup_and_build(ctx, Scope::All)?;
     section("bench");
     let mut all: Vec<String> = Vec::new();
     if quick {
@@ -117,7 +118,7 @@ fn run_integration_bin(
     if !args.is_empty() {
         command.arg("--").args(args);
     }
-    exec::run(&mut command)
+    exec::replace(&mut command)
 }
 
 /// One line of the test summary.
