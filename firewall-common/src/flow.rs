@@ -91,7 +91,11 @@ impl FlowKey {
     #[inline(always)]
     pub fn of(p: &Packet) -> (FlowKey, bool) {
         let (sport, dport) = p.flow_ports();
-        let src_is_lo = (p.src, sport) <= (p.dst, dport);
+        let src_is_lo = match p.src.cmp(&p.dst) {
+            core::cmp::Ordering::Less => true,
+            core::cmp::Ordering::Greater => false,
+            core::cmp::Ordering::Equal => sport <= dport,
+        };
         let (addr_lo, port_lo, addr_hi, port_hi) = if src_is_lo {
             (p.src, sport, p.dst, dport)
         } else {

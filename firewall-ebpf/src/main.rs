@@ -108,11 +108,7 @@ fn decide(ctx: &XdpContext) -> Decision {
     if cfg.flags & slot_flags::LOADED == 0 {
         return drop(Reason::NoPolicy);
     }
-    let bytes = XdpBytes {
-        start: ctx.data(),
-        end: ctx.data_end(),
-    };
-    let p = match packet::parse(&bytes) {
+    let p = match parse(ctx.data(), ctx.data_end()) {
         Ok(Frame::Ip(p)) => p,
         Ok(Frame::NonIp { ethertype }) => {
             let key = L2Key {
@@ -134,7 +130,14 @@ fn decide(ctx: &XdpContext) -> Decision {
     judge(ctx, slot, cfg, &p)
 }
 
-#[inline(always)]
+/// Header parsing in its own BPF function, so its stack frame is not stacked on top of
+/// the frames of the judging functions (the verifier limits the call chain to 512 bytes).
+#[inline(never)]
+fn parse(start: usize, end: usize) -> Result<Frame, Reason> {
+    packet::parse(&XdpBytes { start, end })
+}
+
+#[inline(never)]
 fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
     // Anti-spoofing: the source zone must be one the ingress interface admits.
     let ifindex = ctx.ingress_ifindex() as u32;
@@ -145,7 +148,7 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
     // SAFETY: plain read of a value the daemon never changes in place.
     if let Some(iface) = unsafe { IFACES.get(&iface_key) } {
         if iface.flags & iface_flags::RESTRICT_SOURCE != 0 {
-            let src_zone = zone_of(slot, p.family, &p.src).map(|z| z.0).unwrap_or(0);
+            let src_zone = zone_of(slot, p.family, &p.src) as u16;
             let key = IfaceZoneKey {
                 ifindex,
                 slot: slot as u16,
@@ -186,10 +189,10 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
     }
 
     // A new packet, judged in its own direction.
-    let Some((src_zone, src_flags)) = zone_of(slot, p.family, &p.src) else {
+    let Some((src_zone, src_flags)) = zone(zone_of(slot, p.family, &p.src)) else {
         return drop(Reason::UnknownZone);
     };
-    let Some((dst_zone, _)) = zone_of(slot, p.family, &p.dst) else {
+    let Some((dst_zone, _)) = zone(zone_of(slot, p.family, &p.dst)) else {
         return drop(Reason::UnknownZone);
     };
     if src_zone == dst_zone {
@@ -199,14 +202,15 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
             drop(Reason::DefaultDeny)
         };
     }
-    let Some(action) = find_conduit(
+    let action = find_conduit(
         slot,
         src_zone,
         dst_zone,
         conduit::point(p.proto, p.conduit_value()),
-    ) else {
+    );
+    if action.conduit_id == 0 {
         return drop(Reason::DefaultDeny);
-    };
+    }
     if p.opens_flow() {
         let state = FlowState {
             generation: cfg.generation,
@@ -231,10 +235,10 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
 fn rejudge(slot: u8, cfg: &SlotConfig, key: &FlowKey, state: &mut FlowState) -> bool {
     let ((opener, _), (peer, peer_port)) = key.opener(state);
     let family = key.family();
-    let Some((from, _)) = zone_of(slot, family, &opener) else {
+    let Some((from, _)) = zone(zone_of(slot, family, &opener)) else {
         return false;
     };
-    let Some((to, _)) = zone_of(slot, family, &peer) else {
+    let Some((to, _)) = zone(zone_of(slot, family, &peer)) else {
         return false;
     };
     let value = match key.proto {
@@ -242,14 +246,13 @@ fn rejudge(slot: u8, cfg: &SlotConfig, key: &FlowKey, state: &mut FlowState) -> 
         proto::ICMPV6 => (icmp_type::V6_ECHO_REQUEST as u16) << 8,
         _ => peer_port,
     };
-    match find_conduit(slot, from, to, conduit::point(key.proto, value)) {
-        Some(action) => {
-            state.generation = cfg.generation;
-            state.conduit_id = action.conduit_id;
-            true
-        }
-        None => false,
+    let action = find_conduit(slot, from, to, conduit::point(key.proto, value));
+    if action.conduit_id == 0 {
+        return false;
     }
+    state.generation = cfg.generation;
+    state.conduit_id = action.conduit_id;
+    true
 }
 
 /// Records an allowed first fragment so the later fragments of its datagram pass.
@@ -292,29 +295,45 @@ fn frag_key(p: &Packet) -> FragKey {
     }
 }
 
-/// Zone id and flags of an address, by longest-prefix match in the active slot.
+/// Zone of an address by longest-prefix match in the active slot, packed as
+/// `zone_id | flags << 16` (0 = no zone). A plain integer, not an `Option`, so no half-defined
+/// register crosses the BPF-to-BPF call (the verifier rejects reading one).
 #[inline(never)]
-fn zone_of(slot: u8, family: Family, addr: &[u8; 16]) -> Option<(u16, u16)> {
+fn zone_of(slot: u8, family: Family, addr: &[u8; 16]) -> u32 {
     use aya_ebpf::maps::lpm_trie::Key;
     let info = match family {
         Family::Ipv4 => {
             let key = Key::new(40, [slot, addr[0], addr[1], addr[2], addr[3]]);
-            ZONES_V4.get(&key)?
+            ZONES_V4.get(&key)
         }
         Family::Ipv6 => {
             let mut data = [0u8; 17];
             data[0] = slot;
             data[1..].copy_from_slice(addr);
-            ZONES_V6.get(&Key::new(136, data))?
+            ZONES_V6.get(&Key::new(136, data))
         }
     };
-    Some((info.zone_id, info.flags))
+    match info {
+        Some(info) => info.zone_id as u32 | (info.flags as u32) << 16,
+        None => 0,
+    }
 }
 
-/// The conduit allowing `point` from `src_zone` to `dst_zone`: at most one lookup per level
-/// that holds entries for the pair (see `firewall_common::conduit`).
+/// Splits a packed zone into (zone id, flags); `None` for "no zone".
+#[inline(always)]
+fn zone(packed: u32) -> Option<(u16, u16)> {
+    if packed as u16 == 0 {
+        None
+    } else {
+        Some((packed as u16, (packed >> 16) as u16))
+    }
+}
+
+/// The conduit allowing `point` from `src_zone` to `dst_zone` (`conduit_id` 0 = none): at most
+/// one lookup per level that holds entries for the pair (see `firewall_common::conduit`).
 #[inline(never)]
-fn find_conduit(slot: u8, src_zone: u16, dst_zone: u16, point: u32) -> Option<ConduitAction> {
+fn find_conduit(slot: u8, src_zone: u16, dst_zone: u16, point: u32) -> ConduitAction {
+    let none = ConduitAction::default();
     let pair = ZonePairKey {
         slot: slot as u16,
         src_zone,
@@ -322,17 +341,20 @@ fn find_conduit(slot: u8, src_zone: u16, dst_zone: u16, point: u32) -> Option<Co
         _pad: 0,
     };
     // SAFETY: plain read of a value the daemon never changes in place.
-    let mask = unsafe { ZONE_PAIRS.get(&pair) }?.level_mask;
+    let Some(pair) = (unsafe { ZONE_PAIRS.get(&pair) }) else {
+        return none;
+    };
+    let mask = pair.level_mask;
     for level in Level::ALL {
         if mask & (1 << level as u32) != 0 {
             let key = conduit::key_at(slot, src_zone, dst_zone, point, level);
             // SAFETY: as above.
             if let Some(action) = unsafe { CONDUITS.get(&key) } {
-                return Some(*action);
+                return *action;
             }
         }
     }
-    None
+    none
 }
 
 #[cfg(not(test))]
