@@ -1,1 +1,32 @@
+//! Harness for zcfw's network-namespace end-to-end tests and for `zcfw-demo`.
+//!
+//! Everything here is a guard that cleans up in `Drop`, also when a test panics:
+//!
+//! - [`Netns`]: a named network namespace (`ip netns add`), deleted on drop; closures run
+//!   inside it on a thread that `setns()`ed into it ([`Netns::run`]), so sockets, pings and
+//!   raw frames need no external tool and keep exact control of addresses and ports.
+//! - [`Veth`] and [`Plant`]: a gateway namespace that routes between one host namespace per
+//!   [`Zone`] (enterprise, dmz, control; IPv4 and IPv6).
+//! - [`Daemon`]: `zcfw run` inside the gateway namespace; stopped with SIGTERM on drop, which
+//!   then checks that XDP is gone from the gateway's interfaces.
+//! - [`traffic`]: ping, TCP echo, UDP request/reply, echo servers.
+//! - [`packet`]: hand-built Ethernet frames (forged replies, spoofed sources) sent and
+//!   captured with `AF_PACKET`.
+//!
+//! Names are unique per test ([`Names::unique`]: test tag + pid + counter), so tests run in
+//! parallel; namespaces all start with `zcfw-`.
 
+pub mod cmd;
+pub mod daemon;
+pub mod names;
+pub mod netns;
+pub mod packet;
+pub mod plant;
+pub mod tempdir;
+pub mod traffic;
+
+pub use daemon::{Daemon, Stats, zcfw_bin};
+pub use names::Names;
+pub use netns::Netns;
+pub use plant::{Family, Host, Plant, Veth, XdpMode, Zone};
+pub use tempdir::TempDir;
