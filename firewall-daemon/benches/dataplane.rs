@@ -21,7 +21,13 @@ fn policy_yaml(conduits: usize) -> String {
     let zones = 2 + conduits / 100;
     let mut y = String::from("version: 1\nname: bench\ninterfaces:\n  - { name: lo }\nzones:\n");
     for z in 0..zones {
-        writeln!(y, "  z{z}: {{ security_level: 2, networks: [10.{}.{}.0/24] }}", z / 256, z % 256).ok();
+        writeln!(
+            y,
+            "  z{z}: {{ security_level: 2, networks: [10.{}.{}.0/24] }}",
+            z / 256,
+            z % 256
+        )
+        .ok();
     }
     y.push_str("conduits:\n");
     for i in 0..conduits {
@@ -61,8 +67,13 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn measure(dp: &mut Dataplane, frame: &[u8], expect: u32, repeat: u32, trials: usize) -> f64 {
     let runs: Vec<f64> = (0..trials)
         .map(|_| {
-            let (verdict, ns) = dp.test_run_repeat(frame, LO, repeat).expect("BPF_PROG_TEST_RUN");
-            assert_eq!(verdict, expect, "the benchmark packet got an unexpected verdict");
+            let (verdict, ns) = dp
+                .test_run_repeat(frame, LO, repeat)
+                .expect("BPF_PROG_TEST_RUN");
+            assert_eq!(
+                verdict, expect,
+                "the benchmark packet got an unexpected verdict"
+            );
             ns
         })
         .collect();
@@ -75,10 +86,12 @@ fn main() {
     let sizes = [10usize, 1_000, 10_000];
     let mut rows = Vec::new();
     for &n in &sizes {
-        let validated = policy::load_str(&policy_yaml(n), "bench.yaml").expect("bench policy is valid");
+        let validated =
+            policy::load_str(&policy_yaml(n), "bench.yaml").expect("bench policy is valid");
         let compiled = compile::compile(&validated).expect("bench policy compiles");
         let mut dp = Dataplane::load().expect("load the XDP program (run as root)");
-        dp.install(&compiled, &BTreeMap::from([("lo".to_string(), LO)])).expect("install");
+        dp.install(&compiled, &BTreeMap::from([("lo".to_string(), LO)]))
+            .expect("install");
         let zones = 2 + n / 100;
         let i = n / 2;
         let (from, to) = endpoints(i, zones);
@@ -90,7 +103,11 @@ fn main() {
         let denied = ipv4(src, dst, tcp(40000, 999, SYN, b"")).frame();
         // Conntrack hit: the reply of a flow opened by a SYN.
         let open = ipv4(src, dst, tcp(40001, port, SYN, b"")).frame();
-        assert_eq!(dp.test_run(&open, LO).expect("run"), 2, "flow opener must pass");
+        assert_eq!(
+            dp.test_run(&open, LO).expect("run"),
+            2,
+            "flow opener must pass"
+        );
         let reply = ipv4(dst, src, tcp(port, 40001, ACK, b"")).frame();
         rows.push(Row {
             conduits: n,
@@ -99,10 +116,18 @@ fn main() {
             conntrack: measure(&mut dp, &reply, 2, repeat, trials),
         });
     }
-    println!("XDP per-packet cost, BPF_PROG_TEST_RUN, median of {trials} trials x {repeat} runs (ns/packet)");
-    println!("{:>9} {:>10} {:>10} {:>10}", "conduits", "allowed", "denied", "conntrack");
+    println!(
+        "XDP per-packet cost, BPF_PROG_TEST_RUN, median of {trials} trials x {repeat} runs (ns/packet)"
+    );
+    println!(
+        "{:>9} {:>10} {:>10} {:>10}",
+        "conduits", "allowed", "denied", "conntrack"
+    );
     for r in &rows {
-        println!("{:>9} {:>10.1} {:>10.1} {:>10.1}", r.conduits, r.allowed, r.denied, r.conntrack);
+        println!(
+            "{:>9} {:>10.1} {:>10.1} {:>10.1}",
+            r.conduits, r.allowed, r.denied, r.conntrack
+        );
     }
     let (first, last) = (&rows[0], &rows[rows.len() - 1]);
     println!(

@@ -20,6 +20,9 @@ use crate::{
     policy,
 };
 
+/// Where the BPF filesystem is expected.
+const BPFFS: &str = "/sys/fs/bpf";
+
 /// What `zcfw run` was asked to do.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -72,6 +75,13 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         warn!("not running as root: loading BPF needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON");
     }
     let ifindexes = resolve_interfaces(&policy)?;
+    let bpffs = Path::new(BPFFS);
+    if dataplane::bpffs::ensure(bpffs).context("the BPF filesystem is not available")? {
+        info!(
+            path = BPFFS,
+            "mounted the BPF filesystem (it was missing, e.g. under `ip netns exec`)"
+        );
+    }
     let mut dataplane = Dataplane::load().context("cannot load the XDP program")?;
     let _logger = start_ebpf_logger(&mut dataplane);
     let generation = dataplane
@@ -144,14 +154,18 @@ fn start_ebpf_logger(dataplane: &mut Dataplane) -> Option<tokio::task::JoinHandl
             return None;
         }
     };
-    let mut fd =
-        match tokio::io::unix::AsyncFd::with_interest(logger, tokio::io::Interest::READABLE) {
-            Ok(fd) => fd,
-            Err(err) => {
-                warn!(error = %err, "cannot poll eBPF log records");
-                return None;
-            }
-        };
+    // SAFETY: the logger owns its ring buffer map fd for its whole life and never swaps it;
+    // the AsyncFd owns the logger, so the fd stays open and the same while registered.
+    let registered = unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(logger, tokio::io::Interest::READABLE)
+    };
+    let mut fd = match registered {
+        Ok(fd) => fd,
+        Err(err) => {
+            warn!(error = %err, "cannot poll eBPF log records");
+            return None;
+        }
+    };
     Some(tokio::spawn(async move {
         loop {
             let Ok(mut guard) = fd.readable_mut().await else {

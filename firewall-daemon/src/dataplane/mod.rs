@@ -2,6 +2,7 @@
 //! policy into its maps (one generation slot at a time, then an atomic flip), attaching it to
 //! interfaces and reading its counters. No policy logic lives here.
 
+pub mod bpffs;
 mod error;
 mod maps;
 
