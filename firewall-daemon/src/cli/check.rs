@@ -1,0 +1,69 @@
+//! `zcfw check POLICY`: validate a policy, print compiler-style diagnostics.
+
+use std::path::PathBuf;
+
+use super::{EXIT_ERROR, EXIT_INVALID, EXIT_OK};
+use crate::{
+    compile,
+    policy::{self, PolicyError},
+};
+
+/// Arguments of `zcfw check`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CheckArgs {
+    /// Policy file to validate.
+    #[arg(value_name = "POLICY")]
+    pub policy: PathBuf,
+}
+
+/// Validates the policy: exit 0 if valid (warnings are printed), 1 with diagnostics if not,
+/// 2 if the file cannot be read.
+pub fn run(args: &CheckArgs) -> u8 {
+    let policy = match policy::load_file(&args.policy) {
+        Ok(p) => p,
+        Err(e) => return report_load_error(e),
+    };
+    for w in policy.warnings() {
+        eprintln!("{w}\n");
+    }
+    let compiled = match compile::compile(&policy) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}: error: {e}", policy.origin());
+            return EXIT_INVALID;
+        }
+    };
+    let warnings = policy.warnings().len();
+    println!(
+        "{}: policy \"{}\" is valid: {}, {}, {} ({}){}",
+        policy.origin(),
+        policy.name(),
+        policy::plural(compiled.zones.len(), "zone"),
+        policy::plural(compiled.conduits.len(), "conduit"),
+        policy::plural(compiled.interfaces.len(), "interface"),
+        match compiled.map_entries() {
+            1 => "1 map entry".to_string(),
+            n => format!("{n} map entries"),
+        },
+        if warnings > 0 {
+            format!(", {}", policy::plural(warnings, "warning"))
+        } else {
+            String::new()
+        }
+    );
+    EXIT_OK
+}
+
+/// Prints why a policy could not be loaded and returns the exit code for it.
+pub(crate) fn report_load_error(e: PolicyError) -> u8 {
+    match e {
+        PolicyError::Invalid(diags) => {
+            eprintln!("{diags}");
+            EXIT_INVALID
+        }
+        e @ PolicyError::Io { .. } => {
+            super::print_error(&anyhow::Error::new(e));
+            EXIT_ERROR
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! The policy compiler: [`ValidatedPolicy`] → [`CompiledPolicy`], the exact entries of the
+//! kernel maps. Pure: no I/O, no aya; the loader writes these entries (rewriting slot 0 to
+//! the slot it fills).
+//!
+//! Conduit lookup (see [`firewall_common::conduit`]): per (from zone, to zone) pair, the rules
+//! of every conduit of that pair, in file order, split the point space into disjoint
+//! intervals where the first matching rule wins; adjacent intervals of the same conduit are
+//! merged, and each is covered with aligned blocks, one map entry per block.
+
+use std::collections::BTreeMap;
+
+use firewall_common::{
+    conduit::{self, Level},
+    maps::{
+        ConduitAction, ConduitKey, ZoneInfo, ZonePairInfo, ZonePairKey, action_flags, capacity,
+        slot_flags, zone_flags,
+    },
+};
+use ipnet::IpNet;
+
+pub use crate::policy::XdpMode;
+use crate::policy::{LogMode, ValidatedPolicy, space::FirstMatch};
+
+mod render;
+
+pub use render::{render_json, render_text};
+
+/// A zone as compiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneSummary {
+    pub id: u16,
+    pub name: String,
+    pub security_level: u8,
+    pub networks: Vec<IpNet>,
+    pub intra_zone_allow: bool,
+}
+
+/// A conduit as compiled; `rules` has one human-readable line per rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConduitSummary {
+    pub id: u16,
+    pub name: String,
+    pub from: String,
+    pub to: String,
+    pub rules: Vec<String>,
+}
+
+/// An interface XDP attaches to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompiledInterface {
+    pub name: String,
+    pub xdp_mode: XdpMode,
+    /// Zone ids whose sources may arrive here; `None`: any zone.
+    pub allowed_zones: Option<Vec<u16>>,
+}
+
+/// An entry of the IPv4 zone trie. The kernel key is `[slot, addr..]` with prefix length
+/// `8 + prefix_len`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZoneEntryV4 {
+    /// Network prefix length, 0..=32.
+    pub prefix_len: u8,
+    pub addr: [u8; 4],
+    pub info: ZoneInfo,
+}
+
+/// An entry of the IPv6 zone trie (prefix length 0..=128, kernel adds 8 for the slot byte).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZoneEntryV6 {
+    pub prefix_len: u8,
+    pub addr: [u8; 16],
+    pub info: ZoneInfo,
+}
+
+/// Everything the loader writes into the maps of one slot (keys carry slot 0).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompiledPolicy {
+    pub name: String,
+    /// Hex SHA-256 of the source bytes.
+    pub hash: String,
+    /// [`slot_flags::ALLOW_ND`] if neighbour discovery passes (the loader adds `LOADED`).
+    pub slot_flags: u32,
+    pub zones: Vec<ZoneSummary>,
+    pub conduits: Vec<ConduitSummary>,
+    pub interfaces: Vec<CompiledInterface>,
+    pub zones_v4: Vec<ZoneEntryV4>,
+    pub zones_v6: Vec<ZoneEntryV6>,
+    /// Sorted by key.
+    pub zone_pairs: Vec<(ZonePairKey, ZonePairInfo)>,
+    /// Sorted by zone pair, then point.
+    pub conduit_entries: Vec<(ConduitKey, ConduitAction)>,
+    /// Allowed non-IP ethertypes, sorted (neighbour discovery is a slot flag, not here).
+    pub l2_allow: Vec<u16>,
+}
+
+impl CompiledPolicy {
+    /// Number of map entries the loader writes for this policy (tries, zone pairs, conduit
+    /// entries, ethertypes, interfaces and interface zones, the slot config).
+    pub fn map_entries(&self) -> usize {
+        self.zones_v4.len()
+            + self.zones_v6.len()
+            + self.zone_pairs.len()
+            + self.conduit_entries.len()
+            + self.l2_allow.len()
+            + self.interfaces.len()
+            + self
+                .interfaces
+                .iter()
+                .filter_map(|i| i.allowed_zones.as_ref())
+                .map(Vec::len)
+                .sum::<usize>()
+            + 1
+    }
+}
+
+/// Why a valid policy does not fit the maps.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompileError {
+    #[error(
+        "the policy needs {needed} conduit lookup entries, but the map holds {limit} per policy \
+         (zone pair {from} -> {to} alone needs {pair_needed}); merge adjacent ports into ranges \
+         and list ranges that start and end on multiples of 256"
+    )]
+    TooManyConduitEntries {
+        needed: usize,
+        limit: usize,
+        from: String,
+        to: String,
+        pair_needed: usize,
+    },
+    #[error("zone {0} is not defined (the policy was not validated)")]
+    UnknownZone(String),
+}
+
+/// The first point and the last point of the block a conduit key stands for.
+pub fn block_range(key: &ConduitKey) -> (u32, u32) {
+    let level = Level::from_u8(key.level).unwrap_or(Level::Exact);
+    let proto = u32::from(key.proto) << 16;
+    let first = match level {
+        Level::Exact => proto | u32::from(key.value),
+        Level::Block => proto | u32::from(key.value) << 8,
+        Level::Protocol => proto,
+        Level::AnyProtocol => 0,
+    };
+    (first, first + ((1u32 << level.shift()) - 1))
+}
+
+/// Compiles a validated policy into map entries.
+pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError> {
+    let zone_id = |name: &str| {
+        policy
+            .zone(name)
+            .map(|z| z.id)
+            .ok_or_else(|| CompileError::UnknownZone(name.to_owned()))
+    };
+
+    let zones: Vec<ZoneSummary> = policy
+        .zones()
+        .iter()
+        .map(|z| ZoneSummary {
+            id: z.id,
+            name: z.name.clone(),
+            security_level: z.security_level,
+            networks: z.networks.clone(),
+            intra_zone_allow: z.intra_zone_allow,
+        })
+        .collect();
+
+    let mut zones_v4 = Vec::new();
+    let mut zones_v6 = Vec::new();
+    for z in policy.zones() {
+        let info = ZoneInfo {
+            zone_id: z.id,
+            flags: if z.intra_zone_allow {
+                zone_flags::INTRA_ALLOW
+            } else {
+                0
+            },
+        };
+        for net in &z.networks {
+            match net {
+                IpNet::V4(n) => zones_v4.push(ZoneEntryV4 {
+                    prefix_len: n.prefix_len(),
+                    addr: n.network().octets(),
+                    info,
+                }),
+                IpNet::V6(n) => zones_v6.push(ZoneEntryV6 {
+                    prefix_len: n.prefix_len(),
+                    addr: n.network().octets(),
+                    info,
+                }),
+            }
+        }
+    }
+
+    let conduits: Vec<ConduitSummary> = policy
+        .conduits()
+        .iter()
+        .map(|c| ConduitSummary {
+            id: c.id,
+            name: c.name.clone(),
+            from: c.from.clone(),
+            to: c.to.clone(),
+            rules: c.rules.iter().map(ToString::to_string).collect(),
+        })
+        .collect();
+
+    let mut interfaces = Vec::new();
+    for i in policy.interfaces() {
+        let allowed_zones = match &i.zones {
+            None => None,
+            Some(names) => Some(
+                names
+                    .iter()
+                    .map(|n| zone_id(n))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        interfaces.push(CompiledInterface {
+            name: i.name.clone(),
+            xdp_mode: i.xdp_mode,
+            allowed_zones,
+        });
+    }
+
+    // First-match partition per zone pair, rules offered in file order.
+    let mut pairs: BTreeMap<(u16, u16), FirstMatch<u16>> = BTreeMap::new();
+    for c in policy.conduits() {
+        let fm = pairs
+            .entry((zone_id(&c.from)?, zone_id(&c.to)?))
+            .or_default();
+        for rule in &c.rules {
+            for (first, last) in rule.points() {
+                fm.claim(first, last, c.id);
+            }
+        }
+    }
+    let flags = if policy.defaults().log == LogMode::All {
+        action_flags::LOG_ALL
+    } else {
+        0
+    };
+    let mut zone_pairs = Vec::new();
+    let mut conduit_entries = Vec::new();
+    let mut largest: Option<((u16, u16), usize)> = None;
+    for (&(src, dst), fm) in &pairs {
+        let before = conduit_entries.len();
+        let mut level_mask = 0u32;
+        for (first, last, conduit_id) in fm.merged_by(|id| id) {
+            conduit::cover(first, last, |level, block_start| {
+                level_mask |= 1 << level as u32;
+                conduit_entries.push((
+                    conduit::key_at(0, src, dst, block_start, level),
+                    ConduitAction {
+                        conduit_id,
+                        profile_id: 0,
+                        flags,
+                        _pad: 0,
+                    },
+                ));
+            });
+        }
+        let n = conduit_entries.len() - before;
+        if largest.is_none_or(|(_, m)| n > m) {
+            largest = Some(((src, dst), n));
+        }
+        zone_pairs.push((
+            ZonePairKey {
+                slot: 0,
+                src_zone: src,
+                dst_zone: dst,
+                _pad: 0,
+            },
+            ZonePairInfo { level_mask },
+        ));
+    }
+    let limit = (capacity::CONDUIT_ENTRIES / 2) as usize;
+    if conduit_entries.len() > limit {
+        let name = |id: u16| {
+            policy
+                .zones()
+                .iter()
+                .find(|z| z.id == id)
+                .map_or_else(|| id.to_string(), |z| z.name.clone())
+        };
+        let ((src, dst), pair_needed) = largest.unwrap_or(((0, 0), 0));
+        return Err(CompileError::TooManyConduitEntries {
+            needed: conduit_entries.len(),
+            limit,
+            from: name(src),
+            to: name(dst),
+            pair_needed,
+        });
+    }
+
+    Ok(CompiledPolicy {
+        name: policy.name().to_owned(),
+        hash: policy.source_hash().to_owned(),
+        slot_flags: if policy.l2().neighbor_discovery {
+            slot_flags::ALLOW_ND
+        } else {
+            0
+        },
+        zones,
+        conduits,
+        interfaces,
+        zones_v4,
+        zones_v6,
+        zone_pairs,
+        conduit_entries,
+        l2_allow: policy.l2().ethertypes.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,195 @@
+//! YAML → [`RawPolicy`]: the only module that calls serde_yaml. Its errors (syntax, unknown
+//! keys, wrong types) become diagnostics with the line and column serde_yaml reports.
+
+use super::{
+    diag::{Diagnostic, Position, Severity, did_you_mean, list},
+    locate::{KeyPath, Locator},
+    raw::RawPolicy,
+};
+
+/// Deserializes `src`. On failure returns the one structural error serde_yaml stops at;
+/// every semantic check happens later, on the raw policy.
+pub(super) fn parse(src: &str, origin: &str, locator: &Locator) -> Result<RawPolicy, Diagnostic> {
+    if src
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
+    {
+        let mut d = Diagnostic::new(Severity::Error, origin, "the policy file is empty");
+        d.help
+            .push("a policy starts with `version: 1` and `name: ...`".into());
+        return Err(d);
+    }
+    serde_yaml::from_str::<RawPolicy>(src).map_err(|e| {
+        let position = e.location().map(|l| Position {
+            line: l.line(),
+            column: l.column(),
+        });
+        to_diagnostic(&e.to_string(), position, src, origin, locator)
+    })
+}
+
+/// Turns serde_yaml's `path: message at line L column C` into a diagnostic with the key
+/// path, the position and a fix where one can be told.
+fn to_diagnostic(
+    text: &str,
+    position: Option<Position>,
+    src: &str,
+    origin: &str,
+    locator: &Locator,
+) -> Diagnostic {
+    let mut text = text;
+    if let Some(p) = position {
+        let suffix = format!(" at line {} column {}", p.line, p.column);
+        text = text.strip_suffix(suffix.as_str()).unwrap_or(text);
+    }
+    let (path, message) = split_path(text);
+    let mut d = Diagnostic::new(Severity::Error, origin, message);
+    if let Some(unknown) = between_backticks(message, "unknown field ") {
+        let expected = backticked(message.split_once("expected").map_or("", |(_, e)| e));
+        d.message = format!("unknown key \"{unknown}\"");
+        if let Some(near) = did_you_mean(&unknown, expected.iter().map(String::as_str)) {
+            d.help.push(format!("did you mean \"{near}\"?"));
+        }
+        if !expected.is_empty() {
+            d.help
+                .push(format!("keys allowed here: {}", list(&expected)));
+        }
+        let key_path = path.clone().unwrap_or_default().key(&unknown);
+        d.key = Some(key_path.to_string());
+    } else if let Some(field) = between_backticks(message, "missing field ") {
+        d.message = format!("missing key \"{field}\"");
+        d.key = path.as_ref().map(|p| p.key(&field).to_string());
+    } else {
+        d.key = path
+            .as_ref()
+            .filter(|p| !p.is_root())
+            .map(KeyPath::to_string);
+        if message.contains("expected a sequence") {
+            d.help
+                .push("write a list, e.g. `[a, b]` or one `- item` per line".into());
+        } else if message.contains("expected a map") || message.contains("expected struct") {
+            d.help
+                .push("write a mapping, e.g. `{ key: value }` or one `key: value` per line".into());
+        } else if message.contains("expected i64") {
+            d.help.push("write a whole number without quotes".into());
+        }
+    }
+    let position = position.filter(|p| p.line > 0);
+    if let Some(p) = position {
+        d.locate(src, p);
+    } else if let Some(p) = path.as_ref().and_then(|p| locator.value(p)) {
+        d.locate(src, p);
+    }
+    d
+}
+
+/// serde_yaml prefixes errors below the root with the path (`zones.dmz: unknown field ...`).
+fn split_path(text: &str) -> (Option<KeyPath>, &str) {
+    const SERDE_PHRASES: [&str; 4] = [
+        "invalid type",
+        "invalid value",
+        "invalid length",
+        "unknown variant",
+    ];
+    if let Some((head, rest)) = text.split_once(": ") {
+        let looks_like_path = !head.contains(' ') && !SERDE_PHRASES.contains(&head);
+        if looks_like_path {
+            if let Some(path) = KeyPath::parse(head) {
+                return (Some(path), rest);
+            }
+        }
+    }
+    (None, text)
+}
+
+/// The backticked word right after `prefix` at the start of `text`.
+fn between_backticks(text: &str, prefix: &str) -> Option<String> {
+    let rest = text.strip_prefix(prefix)?.strip_prefix('`')?;
+    rest.split_once('`').map(|(w, _)| w.to_owned())
+}
+
+/// Every backticked word in `text`.
+fn backticked(text: &str) -> Vec<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(src: &str) -> Diagnostic {
+        match parse(src, "t.yaml", &Locator::new(src)) {
+            Ok(_) => panic!("expected an error for {src:?}"),
+            Err(d) => d,
+        }
+    }
+
+    #[test]
+    fn unknown_nested_key_with_suggestion() {
+        let d = err("version: 1\nzones:\n  dmz:\n    security_level: 2\n    netwroks: [a]\n");
+        assert_eq!(d.message, "unknown key \"netwroks\"");
+        assert_eq!(d.key.as_deref(), Some("zones.dmz.netwroks"));
+        assert_eq!(d.position, Some(Position { line: 5, column: 5 }));
+        assert_eq!(d.help[0], "did you mean \"networks\"?");
+        assert!(
+            d.help[1].contains("intra_zone, networks, security_level"),
+            "{:?}",
+            d.help
+        );
+    }
+
+    #[test]
+    fn unknown_top_level_key() {
+        let d = err("version: 1\nzone: {}\n");
+        assert_eq!(d.message, "unknown key \"zone\"");
+        assert_eq!(d.key.as_deref(), Some("zone"));
+        assert_eq!(d.help[0], "did you mean \"zones\"?");
+        assert_eq!(d.position, Some(Position { line: 2, column: 1 }));
+    }
+
+    #[test]
+    fn wrong_type_keeps_path() {
+        let d = err("version: 1\nzones:\n  dmz: { security_level: high }\n");
+        assert_eq!(d.key.as_deref(), Some("zones.dmz.security_level"));
+        assert!(
+            d.message.starts_with("invalid type: string \"high\""),
+            "{}",
+            d.message
+        );
+        assert_eq!(
+            d.position,
+            Some(Position {
+                line: 3,
+                column: 26
+            })
+        );
+        let d = err("interfaces: eth0\n");
+        assert!(d.help[0].contains("list"));
+        let d = err("- a\n- b\n");
+        assert_eq!(d.key, None);
+    }
+
+    #[test]
+    fn syntax_error_and_empty_file() {
+        let d = err("version: 1\nzones: [\n");
+        assert!(d.position.is_some());
+        let d = err("# nothing\n\n");
+        assert_eq!(d.message, "the policy file is empty");
+    }
+
+    #[test]
+    fn path_splitting() {
+        assert_eq!(split_path("invalid type: x").0, None);
+        assert_eq!(
+            split_path("conduits[0].rules[1]: bad")
+                .0
+                .map(|p| p.to_string()),
+            Some("conduits[0].rules[1]".into())
+        );
+        assert_eq!(split_path("unknown field `a`, expected `b`").0, None);
+    }
+}

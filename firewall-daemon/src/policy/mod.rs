@@ -1,0 +1,125 @@
+//! The policy front end: YAML source → [`ValidatedPolicy`], or every problem found as
+//! compiler-style [`Diagnostics`] (file:line:column, key path, help).
+//!
+//! Stages: [`load`] deserializes into the raw structs of [`raw`] (unknown keys refused,
+//! serde_yaml positions kept); [`validate`] checks names, references, ranges, overlaps and
+//! capacities, placing each finding with the [`locate::Locator`].
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+mod diag;
+mod load;
+mod locate;
+mod model;
+pub mod protocols;
+mod raw;
+pub mod space;
+mod validate;
+
+pub use diag::{Diagnostic, Diagnostics, Excerpt, Position, Severity, plural};
+pub use locate::KeyPath;
+pub use model::{
+    Conduit, Defaults, Interface, L2Allow, LogMode, PortRange, Rule, ValidatedPolicy, XdpMode, Zone,
+};
+pub use protocols::Protocol;
+
+/// Why a policy could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The file could not be read (exit code 2).
+    #[error("cannot read policy file {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The policy is invalid (exit code 1); displays every diagnostic.
+    #[error("{0}")]
+    Invalid(Diagnostics),
+}
+
+/// Reads and validates the policy file at `path`; diagnostics name it as given.
+pub fn load_file(path: &Path) -> Result<ValidatedPolicy, PolicyError> {
+    let bytes = std::fs::read(path).map_err(|source| PolicyError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let origin = path.display().to_string();
+    match std::str::from_utf8(&bytes) {
+        Ok(src) => load_str(src, &origin),
+        Err(e) => {
+            let mut d = Diagnostic::new(
+                Severity::Error,
+                &origin,
+                format!(
+                    "the policy file is not valid UTF-8 (byte {})",
+                    e.valid_up_to()
+                ),
+            );
+            d.help.push("save the policy as UTF-8 text".into());
+            Err(PolicyError::Invalid(Diagnostics::new(&origin, vec![d])))
+        }
+    }
+}
+
+/// Validates policy source `src`; `origin` names it in diagnostics (usually the file path).
+pub fn load_str(src: &str, origin: &str) -> Result<ValidatedPolicy, PolicyError> {
+    let locator = locate::Locator::new(src);
+    let duplicates: Vec<Diagnostic> = locator
+        .duplicates()
+        .iter()
+        .map(|dup| {
+            let mut d = Diagnostic::new(
+                Severity::Error,
+                origin,
+                format!("key \"{}\" is given twice", last_key(&dup.path)),
+            );
+            d.key = Some(dup.path.to_string());
+            d.help.push(format!(
+                "the first is at line {}, column {}; remove or rename one",
+                dup.first.line, dup.first.column
+            ));
+            d.locate(src, dup.again);
+            d
+        })
+        .collect();
+    let raw = match load::parse(src, origin, &locator) {
+        Ok(raw) => raw,
+        Err(e) => {
+            // serde_yaml stops at a repeated field without a useful position; the locator
+            // has already placed it.
+            let mut all = duplicates;
+            if all.is_empty() || !e.message.starts_with("duplicate field") {
+                all.push(e);
+            }
+            return Err(PolicyError::Invalid(Diagnostics::new(origin, all)));
+        }
+    };
+    let ctx = validate::Context {
+        origin,
+        src,
+        locator: &locator,
+        source_hash: sha256_hex(src.as_bytes()),
+    };
+    validate::validate(raw, &ctx, duplicates).map_err(PolicyError::Invalid)
+}
+
+fn last_key(path: &KeyPath) -> String {
+    match path.segments().last() {
+        Some(locate::Segment::Key(k)) => k.clone(),
+        _ => path.to_string(),
+    }
+}
+
+/// Hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

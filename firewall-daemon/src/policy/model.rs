@@ -1,0 +1,316 @@
+//! The validated policy: every name resolved, every value in range. Only
+//! [`super::load_str`] / [`super::load_file`] make one.
+
+use std::fmt;
+
+use firewall_common::conduit::{POINT_MAX, point};
+use ipnet::IpNet;
+
+use super::{
+    diag::Diagnostic,
+    protocols::{Protocol, icmp_type_name},
+};
+
+/// `defaults.log`: which packets produce events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogMode {
+    None,
+    Denied,
+    All,
+}
+
+impl LogMode {
+    pub const fn name(self) -> &'static str {
+        match self {
+            LogMode::None => "none",
+            LogMode::Denied => "denied",
+            LogMode::All => "all",
+        }
+    }
+}
+
+/// `defaults`. `action` is always `deny` and `mode` always `enforce` in this build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Defaults {
+    pub log: LogMode,
+}
+
+/// How XDP attaches to an interface.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum XdpMode {
+    /// Native if the driver supports it, else generic (skb).
+    #[default]
+    Auto,
+    /// Driver (native) mode; attaching fails if the driver lacks it.
+    Native,
+    /// Generic mode, after the kernel built the skb (works everywhere, slower).
+    Skb,
+}
+
+impl XdpMode {
+    pub const fn name(self) -> &'static str {
+        match self {
+            XdpMode::Auto => "auto",
+            XdpMode::Native => "native",
+            XdpMode::Skb => "skb",
+        }
+    }
+}
+
+/// A zone: hosts of one security level, by network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Zone {
+    /// `1..`, in file order.
+    pub id: u16,
+    pub name: String,
+    /// IEC 62443 target security level, 1..=4.
+    pub security_level: u8,
+    /// Networks in file order, host bits clear.
+    pub networks: Vec<IpNet>,
+    pub intra_zone_allow: bool,
+}
+
+/// An interface XDP attaches to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interface {
+    pub name: String,
+    /// Zones whose sources may arrive here; `None`: any zone.
+    pub zones: Option<Vec<String>>,
+    pub xdp_mode: XdpMode,
+}
+
+/// An inclusive range of destination ports, `first <= last`, both in 1..=65535.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.first == self.last {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{}-{}", self.first, self.last)
+        }
+    }
+}
+
+/// One rule of a conduit: the packets it lets through.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// Every protocol and port.
+    Any,
+    /// TCP or UDP; `ports: None` = every port.
+    Transport {
+        protocol: Protocol,
+        ports: Option<Vec<PortRange>>,
+    },
+    /// ICMP or ICMPv6; `types: None` = every type (and code).
+    Icmp {
+        protocol: Protocol,
+        types: Option<Vec<u8>>,
+    },
+}
+
+impl Rule {
+    pub fn protocol(&self) -> Protocol {
+        match self {
+            Rule::Any => Protocol::Any,
+            Rule::Transport { protocol, .. } | Rule::Icmp { protocol, .. } => *protocol,
+        }
+    }
+
+    /// The inclusive intervals of the conduit point space (`proto << 16 | value`, see
+    /// [`firewall_common::conduit`]) this rule covers, in rule order (they may overlap).
+    pub fn points(&self) -> Vec<(u32, u32)> {
+        let whole = |proto: u8| (point(proto, 0), point(proto, u16::MAX));
+        match self {
+            Rule::Any => vec![(0, POINT_MAX)],
+            Rule::Transport { protocol, ports } => {
+                let proto = protocol.number().unwrap_or(0);
+                match ports {
+                    None => vec![whole(proto)],
+                    Some(ranges) => ranges
+                        .iter()
+                        .map(|r| (point(proto, r.first), point(proto, r.last)))
+                        .collect(),
+                }
+            }
+            Rule::Icmp { protocol, types } => {
+                let proto = protocol.number().unwrap_or(0);
+                match types {
+                    None => vec![whole(proto)],
+                    Some(types) => types
+                        .iter()
+                        .map(|&t| {
+                            let base = u16::from(t) << 8;
+                            (point(proto, base), point(proto, base | 0xff))
+                        })
+                        .collect(),
+                }
+            }
+        }
+    }
+}
+
+/// One line per rule: `tcp 22, 1024-65535`, `icmp echo-request(8)`, `udp (all ports)`, `any`.
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rule::Any => f.write_str("any (all protocols and ports)"),
+            Rule::Transport { protocol, ports } => match ports {
+                None => write!(f, "{} (all ports)", protocol.name()),
+                Some(ranges) => {
+                    let list: Vec<String> = ranges.iter().map(PortRange::to_string).collect();
+                    write!(f, "{} {}", protocol.name(), list.join(", "))
+                }
+            },
+            Rule::Icmp { protocol, types } => match types {
+                None => write!(f, "{} (all types)", protocol.name()),
+                Some(types) => {
+                    let list: Vec<String> = types
+                        .iter()
+                        .map(|&t| match icmp_type_name(*protocol, t) {
+                            Some(name) => format!("{name}({t})"),
+                            None => t.to_string(),
+                        })
+                        .collect();
+                    write!(f, "{} {}", protocol.name(), list.join(", "))
+                }
+            },
+        }
+    }
+}
+
+/// A directional conduit: sources in `from` may open flows to `to` as its rules allow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conduit {
+    /// `1..`, in file order.
+    pub id: u16,
+    pub name: String,
+    pub from: String,
+    pub to: String,
+    pub description: Option<String>,
+    pub rules: Vec<Rule>,
+}
+
+/// `l2.allow`: non-IP traffic that passes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct L2Allow {
+    /// Allowed ethertypes, sorted, without duplicates.
+    pub ethertypes: Vec<u16>,
+    /// IPv6 neighbour discovery (ICMPv6 133-137) passes.
+    pub neighbor_discovery: bool,
+}
+
+/// A policy that passed every check. Built only by [`super::load_str`] / [`super::load_file`].
+#[derive(Clone, Debug)]
+pub struct ValidatedPolicy {
+    pub(super) origin: String,
+    pub(super) source_hash: String,
+    pub(super) name: String,
+    pub(super) defaults: Defaults,
+    pub(super) zones: Vec<Zone>,
+    pub(super) interfaces: Vec<Interface>,
+    pub(super) conduits: Vec<Conduit>,
+    pub(super) l2: L2Allow,
+    pub(super) warnings: Vec<Diagnostic>,
+}
+
+impl ValidatedPolicy {
+    /// Where the policy came from (the path given to the loader).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Hex SHA-256 of the source bytes.
+    pub fn source_hash(&self) -> &str {
+        &self.source_hash
+    }
+
+    /// The policy's `name`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn defaults(&self) -> Defaults {
+        self.defaults
+    }
+
+    /// Zones in file order; `zones()[i].id == i + 1`.
+    pub fn zones(&self) -> &[Zone] {
+        &self.zones
+    }
+
+    /// The zone called `name`.
+    pub fn zone(&self, name: &str) -> Option<&Zone> {
+        self.zones.iter().find(|z| z.name == name)
+    }
+
+    pub fn interfaces(&self) -> &[Interface] {
+        &self.interfaces
+    }
+
+    /// Conduits in file order; `conduits()[i].id == i + 1`.
+    pub fn conduits(&self) -> &[Conduit] {
+        &self.conduits
+    }
+
+    pub fn l2(&self) -> &L2Allow {
+        &self.l2
+    }
+
+    /// Findings that do not refuse the policy (shadowed rules, ...), in source order.
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_points() {
+        let tcp = Rule::Transport {
+            protocol: Protocol::Tcp,
+            ports: Some(vec![
+                PortRange {
+                    first: 22,
+                    last: 22,
+                },
+                PortRange {
+                    first: 1024,
+                    last: 65535,
+                },
+            ]),
+        };
+        assert_eq!(
+            tcp.points(),
+            vec![(0x06_0016, 0x06_0016), (0x06_0400, 0x06_ffff)]
+        );
+        assert_eq!(tcp.to_string(), "tcp 22, 1024-65535");
+        let icmp = Rule::Icmp {
+            protocol: Protocol::Icmp,
+            types: Some(vec![8, 200]),
+        };
+        assert_eq!(
+            icmp.points(),
+            vec![(0x01_0800, 0x01_08ff), (0x01_c800, 0x01_c8ff)]
+        );
+        assert_eq!(icmp.to_string(), "icmp echo-request(8), 200");
+        let v6 = Rule::Icmp {
+            protocol: Protocol::Icmpv6,
+            types: None,
+        };
+        assert_eq!(v6.points(), vec![(0x3a_0000, 0x3a_ffff)]);
+        assert_eq!(Rule::Any.points(), vec![(0, 0xff_ffff)]);
+        let udp = Rule::Transport {
+            protocol: Protocol::Udp,
+            ports: None,
+        };
+        assert_eq!(udp.points(), vec![(0x11_0000, 0x11_ffff)]);
+        assert_eq!(udp.to_string(), "udp (all ports)");
+    }
+}

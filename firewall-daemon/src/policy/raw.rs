@@ -1,0 +1,185 @@
+//! The policy file as written: serde structs that refuse unknown keys. Values whose checks
+//! deserve a precise diagnostic (ranges, names, references) stay loose here and are checked
+//! by [`super::validate`]; required keys are `Option` so a missing one is reported together
+//! with every other error.
+
+use std::{fmt, marker::PhantomData};
+
+use serde::{
+    Deserialize, Deserializer,
+    de::{self, IgnoredAny, MapAccess, Visitor},
+};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a policy (a mapping with version, name, zones, ...)"
+)]
+pub struct RawPolicy {
+    pub version: Option<i64>,
+    pub name: Option<String>,
+    pub defaults: Option<RawDefaults>,
+    pub interfaces: Option<Vec<RawInterface>>,
+    pub zones: Option<NamedMap<RawZone>>,
+    pub conduits: Option<Vec<RawConduit>>,
+    pub l2: Option<RawL2>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "defaults: { action, log, mode }")]
+pub struct RawDefaults {
+    pub action: Option<String>,
+    pub log: Option<String>,
+    pub mode: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an interface: { name, zones, xdp_mode }"
+)]
+pub struct RawInterface {
+    pub name: Option<String>,
+    pub zones: Option<Vec<String>>,
+    pub xdp_mode: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a zone: { security_level, networks, intra_zone }"
+)]
+pub struct RawZone {
+    pub security_level: Option<i64>,
+    pub networks: Option<Vec<String>>,
+    pub intra_zone: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a conduit: { name, from, to, rules, description }"
+)]
+pub struct RawConduit {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub rules: Option<Vec<RawRule>>,
+    /// Part of the language, refused by this build.
+    pub mode: Option<IgnoredAny>,
+    /// Part of the language, refused by this build.
+    pub rate_limit: Option<IgnoredAny>,
+}
+
+/// A rule. The options blocks of the industrial protocols are part of the language; this
+/// build refuses the protocols themselves, so the blocks are read and not looked into.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a rule: { protocol, ports } or { protocol, types }"
+)]
+pub struct RawRule {
+    pub protocol: Option<String>,
+    pub ports: Option<Vec<Scalar>>,
+    pub types: Option<Vec<Scalar>>,
+    pub modbus: Option<IgnoredAny>,
+    pub dnp3: Option<IgnoredAny>,
+    pub s7comm: Option<IgnoredAny>,
+    pub enip: Option<IgnoredAny>,
+    pub iec104: Option<IgnoredAny>,
+    pub opcua: Option<IgnoredAny>,
+    pub bacnet: Option<IgnoredAny>,
+}
+
+impl RawRule {
+    /// Industrial protocol option blocks present in this rule, by keyword.
+    pub fn option_blocks(&self) -> Vec<&'static str> {
+        [
+            ("modbus", self.modbus.is_some()),
+            ("dnp3", self.dnp3.is_some()),
+            ("s7comm", self.s7comm.is_some()),
+            ("enip", self.enip.is_some()),
+            ("iec104", self.iec104.is_some()),
+            ("opcua", self.opcua.is_some()),
+            ("bacnet", self.bacnet.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, present)| *present)
+        .map(|(k, _)| k)
+        .collect()
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "l2: { allow: [...] }")]
+pub struct RawL2 {
+    pub allow: Option<Vec<Scalar>>,
+}
+
+/// A number or a string, as written: ports (`22`, `"1024-65535"`), ICMP types (`8`,
+/// `echo-request`), ethertypes (`0x88b8`, `arp`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scalar {
+    /// An integer; `i128` holds every YAML integer serde hands over.
+    Number(i128),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+        impl Visitor<'_> for ScalarVisitor {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number or a string")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar::Number(i128::from(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar::Number(i128::from(v)))
+            }
+            fn visit_i128<E: de::Error>(self, v: i128) -> Result<Scalar, E> {
+                Ok(Scalar::Number(v))
+            }
+            fn visit_u128<E: de::Error>(self, v: u128) -> Result<Scalar, E> {
+                Ok(Scalar::Number(i128::try_from(v).unwrap_or(i128::MAX)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar::Text(v.to_owned()))
+            }
+        }
+        d.deserialize_any(ScalarVisitor)
+    }
+}
+
+/// A YAML mapping read in source order, duplicates kept (the validator reports them).
+#[derive(Debug)]
+pub struct NamedMap<T>(pub Vec<(String, T)>);
+
+impl<T> Default for NamedMap<T> {
+    fn default() -> Self {
+        NamedMap(Vec::new())
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for NamedMap<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct MapVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for MapVisitor<T> {
+            type Value = NamedMap<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping of names to definitions")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NamedMap<T>, A::Error> {
+                let mut entries = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, T>()? {
+                    entries.push((k, v));
+                }
+                Ok(NamedMap(entries))
+            }
+        }
+        d.deserialize_map(MapVisitor(PhantomData))
+    }
+}
