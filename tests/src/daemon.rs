@@ -148,14 +148,14 @@ impl<'a> Daemon<'a> {
     fn wait_ready(&mut self) -> Result<()> {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Some(status) = child.try_wait()? {
-                    self.child = None;
-                    bail!(
-                        "zcfw run exited with {status} before it was ready; log:\n{}",
-                        self.log_tail(40)
-                    );
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Some(status) = child.try_wait()?
+            {
+                self.child = None;
+                bail!(
+                    "zcfw run exited with {status} before it was ready; log:\n{}",
+                    self.log_tail(40)
+                );
             }
             let not_ready = match self.stats() {
                 Ok(_) => {

@@ -372,7 +372,7 @@ impl PacketSocket {
             if n < 0 {
                 continue;
             }
-            if sll.sll_pkttype == libc::PACKET_OUTGOING as u8 {
+            if sll.sll_pkttype == libc::PACKET_OUTGOING {
                 continue;
             }
             buf.truncate(n as usize);
@@ -385,10 +385,10 @@ impl PacketSocket {
         let deadline = Instant::now() + timeout;
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             let frame = self.recv(left)?;
-            if let Some(p) = parse_frame(&frame) {
-                if pred(&p) {
-                    return Some(p);
-                }
+            if let Some(p) = parse_frame(&frame)
+                && pred(&p)
+            {
+                return Some(p);
             }
         }
         None

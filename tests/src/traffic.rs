@@ -22,6 +22,9 @@ use crate::{netns::Netns, packet::checksum};
 
 static PING_ID: AtomicU16 = AtomicU16::new(0);
 
+/// Datagrams a server received, with their senders.
+type Received = Arc<Mutex<Vec<(SocketAddr, Vec<u8>)>>>;
+
 /// Sends `count` ICMP (or ICMPv6) echo requests from `ns` to `dst`, one after the other,
 /// waiting up to `timeout` for each reply; returns how many replies arrived.
 pub fn ping(ns: &Netns, dst: IpAddr, count: u16, timeout: Duration) -> Result<u16> {
@@ -370,7 +373,7 @@ impl Drop for TcpEchoServer {
 pub struct UdpEchoServer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
-    received: Arc<Mutex<Vec<(SocketAddr, Vec<u8>)>>>,
+    received: Received,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -382,7 +385,7 @@ impl UdpEchoServer {
             .with_context(|| format!("UDP bind {addr} in {}", ns.name()))?;
         sock.set_read_timeout(Some(Duration::from_millis(50)))?;
         let stop = Arc::new(AtomicBool::new(false));
-        let received = Arc::new(Mutex::new(Vec::new()));
+        let received: Received = Arc::new(Mutex::new(Vec::new()));
         let thread = {
             let stop = stop.clone();
             let received = received.clone();
