@@ -66,7 +66,8 @@ fn dmz6() -> [u8; 16] {
 }
 
 fn compiled(yaml: &str) -> CompiledPolicy {
-    let validated = policy::load_str(yaml, "verdicts.yaml").unwrap_or_else(|e| panic!("test policy invalid:\n{e}"));
+    let validated = policy::load_str(yaml, "verdicts.yaml")
+        .unwrap_or_else(|e| panic!("test policy invalid:\n{e}"));
     compile::compile(&validated).unwrap_or_else(|e| panic!("test policy does not compile: {e}"))
 }
 
@@ -81,23 +82,36 @@ impl Harness {
         let mut dp = Dataplane::load().expect("load the XDP program (are you root?)");
         let ifindexes = BTreeMap::from([("lo".to_string(), LO)]);
         dp.install(&policy, &ifindexes).expect("install the policy");
-        Harness { dp, conduits: policy.conduits.len() }
+        Harness {
+            dp,
+            conduits: policy.conduits.len(),
+        }
     }
 
     fn reinstall(&mut self, yaml: &str) {
         let policy = compiled(yaml);
         let ifindexes = BTreeMap::from([("lo".to_string(), LO)]);
-        self.dp.install(&policy, &ifindexes).expect("install the policy");
+        self.dp
+            .install(&policy, &ifindexes)
+            .expect("install the policy");
         self.conduits = policy.conduits.len();
     }
 
     fn count(&self, reason: Reason) -> u64 {
         let snap = self.dp.counters(self.conduits).expect("read counters");
-        snap.reasons.iter().find(|(r, _)| *r == reason).map(|(_, c)| c.packets).unwrap_or(0)
+        snap.reasons
+            .iter()
+            .find(|(r, _)| *r == reason)
+            .map(|(_, c)| c.packets)
+            .unwrap_or(0)
     }
 
     fn conduit_count(&self, id: usize) -> u64 {
-        self.dp.counters(self.conduits).expect("read counters").conduits[id].packets
+        self.dp
+            .counters(self.conduits)
+            .expect("read counters")
+            .conduits[id]
+            .packets
     }
 
     /// Runs `frame` and asserts the verdict and that exactly `reason`'s counter moved by one.
@@ -139,35 +153,118 @@ fn syn(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
 #[test]
 fn no_policy_drops_everything() {
     let mut dp = Dataplane::load().expect("load the XDP program (are you root?)");
-    let verdict = dp.test_run(&syn(ENT, DMZ, 1000, 443), LO).expect("test run");
+    let verdict = dp
+        .test_run(&syn(ENT, DMZ, 1000, 443), LO)
+        .expect("test run");
     assert_eq!(verdict, XDP_DROP);
     let snap = dp.counters(0).expect("counters");
-    let no_policy = snap.reasons.iter().find(|(r, _)| *r == Reason::NoPolicy).map(|(_, c)| c.packets);
+    let no_policy = snap
+        .reasons
+        .iter()
+        .find(|(r, _)| *r == Reason::NoPolicy)
+        .map(|(_, c)| c.packets);
     assert_eq!(no_policy, Some(1));
 }
 
 #[test]
 fn conduit_ports_ranges_and_default_deny() {
     let mut h = Harness::new(POLICY);
-    h.pass("ent→dmz tcp/443", &syn(ENT, DMZ, 40000, 443), Reason::AllowedConduit);
-    h.pass("first port of range", &syn(ENT, DMZ, 40001, 8000), Reason::AllowedConduit);
-    h.pass("inside range", &syn(ENT, DMZ, 40002, 8050), Reason::AllowedConduit);
-    h.pass("last port of range", &syn(ENT, DMZ, 40003, 8099), Reason::AllowedConduit);
-    h.drop("one below range", &syn(ENT, DMZ, 40004, 7999), Reason::DefaultDeny);
-    h.drop("one past range", &syn(ENT, DMZ, 40005, 8100), Reason::DefaultDeny);
-    h.drop("port not in conduit", &syn(ENT, DMZ, 40006, 22), Reason::DefaultDeny);
-    h.drop("udp on a tcp port", &ipv4(ENT, DMZ, udp(40007, 443, b"x")).frame(), Reason::DefaultDeny);
-    h.drop("wrong direction dmz→ent", &syn(DMZ, ENT, 40008, 443), Reason::DefaultDeny);
-    h.drop("no conduit ent→control", &syn(ENT, CTL, 40009, 502), Reason::DefaultDeny);
-    h.pass("dmz→control tcp/502", &syn(DMZ, CTL, 40010, 502), Reason::AllowedConduit);
-    h.pass("dmz→control udp/161", &ipv4(DMZ, CTL, udp(40011, 161, b"get")).frame(), Reason::AllowedConduit);
-    h.drop("most specific zone wins: plc-cell is not control", &syn(DMZ, PLC, 40012, 502), Reason::DefaultDeny);
-    h.pass("protocol any", &ipv4(CTL, PLC, pktgen::raw(47, &[0; 8])).frame(), Reason::AllowedConduit);
-    h.pass("protocol any, tcp", &syn(CTL, PLC, 1, 9999), Reason::AllowedConduit);
-    h.drop("unknown source zone", &syn(NOWHERE, DMZ, 1, 443), Reason::UnknownZone);
-    h.drop("unknown destination zone", &syn(ENT, NOWHERE, 1, 443), Reason::UnknownZone);
-    h.pass("intra-zone allowed in control", &syn(CTL, CTL2, 1, 2), Reason::AllowedIntraZone);
-    h.drop("intra-zone denied in dmz", &syn(DMZ, [10, 20, 0, 8], 1, 2), Reason::DefaultDeny);
+    h.pass(
+        "ent→dmz tcp/443",
+        &syn(ENT, DMZ, 40000, 443),
+        Reason::AllowedConduit,
+    );
+    h.pass(
+        "first port of range",
+        &syn(ENT, DMZ, 40001, 8000),
+        Reason::AllowedConduit,
+    );
+    h.pass(
+        "inside range",
+        &syn(ENT, DMZ, 40002, 8050),
+        Reason::AllowedConduit,
+    );
+    h.pass(
+        "last port of range",
+        &syn(ENT, DMZ, 40003, 8099),
+        Reason::AllowedConduit,
+    );
+    h.drop(
+        "one below range",
+        &syn(ENT, DMZ, 40004, 7999),
+        Reason::DefaultDeny,
+    );
+    h.drop(
+        "one past range",
+        &syn(ENT, DMZ, 40005, 8100),
+        Reason::DefaultDeny,
+    );
+    h.drop(
+        "port not in conduit",
+        &syn(ENT, DMZ, 40006, 22),
+        Reason::DefaultDeny,
+    );
+    h.drop(
+        "udp on a tcp port",
+        &ipv4(ENT, DMZ, udp(40007, 443, b"x")).frame(),
+        Reason::DefaultDeny,
+    );
+    h.drop(
+        "wrong direction dmz→ent",
+        &syn(DMZ, ENT, 40008, 443),
+        Reason::DefaultDeny,
+    );
+    h.drop(
+        "no conduit ent→control",
+        &syn(ENT, CTL, 40009, 502),
+        Reason::DefaultDeny,
+    );
+    h.pass(
+        "dmz→control tcp/502",
+        &syn(DMZ, CTL, 40010, 502),
+        Reason::AllowedConduit,
+    );
+    h.pass(
+        "dmz→control udp/161",
+        &ipv4(DMZ, CTL, udp(40011, 161, b"get")).frame(),
+        Reason::AllowedConduit,
+    );
+    h.drop(
+        "most specific zone wins: plc-cell is not control",
+        &syn(DMZ, PLC, 40012, 502),
+        Reason::DefaultDeny,
+    );
+    h.pass(
+        "protocol any",
+        &ipv4(CTL, PLC, pktgen::raw(47, &[0; 8])).frame(),
+        Reason::AllowedConduit,
+    );
+    h.pass(
+        "protocol any, tcp",
+        &syn(CTL, PLC, 1, 9999),
+        Reason::AllowedConduit,
+    );
+    // lo admits enterprise, dmz and control: a source in no zone is spoofed there.
+    h.drop(
+        "unknown source zone on a restricted interface",
+        &syn(NOWHERE, DMZ, 1, 443),
+        Reason::SpoofedSource,
+    );
+    h.drop(
+        "unknown destination zone",
+        &syn(ENT, NOWHERE, 1, 443),
+        Reason::UnknownZone,
+    );
+    h.pass(
+        "intra-zone allowed in control",
+        &syn(CTL, CTL2, 1, 2),
+        Reason::AllowedIntraZone,
+    );
+    h.drop(
+        "intra-zone denied in dmz",
+        &syn(DMZ, [10, 20, 0, 8], 1, 2),
+        Reason::DefaultDeny,
+    );
     // ent-web is conduit 1: four allowed packets (443, 8000, 8050, 8099).
     assert_eq!(h.conduit_count(1), 4);
     assert_eq!(h.conduit_count(2), 2);
@@ -176,31 +273,87 @@ fn conduit_ports_ranges_and_default_deny() {
 #[test]
 fn stateful_replies_pass_and_nothing_else_comes_back() {
     let mut h = Harness::new(POLICY);
-    h.pass("ent→dmz SYN opens the flow", &syn(ENT, DMZ, 40000, 443), Reason::AllowedConduit);
+    h.pass(
+        "ent→dmz SYN opens the flow",
+        &syn(ENT, DMZ, 40000, 443),
+        Reason::AllowedConduit,
+    );
     let synack = ipv4(DMZ, ENT, tcp(443, 40000, SYN | ACK, b"")).frame();
     h.pass("SYN-ACK reply", &synack, Reason::AllowedConntrack);
     let ack = ipv4(ENT, DMZ, tcp(40000, 443, ACK, b"GET /")).frame();
     h.pass("ACK with data, forward", &ack, Reason::AllowedConntrack);
     let data = ipv4(DMZ, ENT, tcp(443, 40000, ACK, b"200 OK")).frame();
     h.pass("reply data", &data, Reason::AllowedConntrack);
-    h.drop("forged ACK from another port", &ipv4(DMZ, ENT, tcp(443, 40001, ACK, b"")).frame(), Reason::DefaultDeny);
-    h.drop("forged SYN-ACK, no flow", &ipv4(DMZ, ENT, tcp(80, 40000, SYN | ACK, b"")).frame(), Reason::DefaultDeny);
-    h.drop("new connection in the reply direction", &syn(DMZ, ENT, 443, 40000 + 1), Reason::DefaultDeny);
+    h.drop(
+        "forged ACK from another port",
+        &ipv4(DMZ, ENT, tcp(443, 40001, ACK, b"")).frame(),
+        Reason::DefaultDeny,
+    );
+    h.drop(
+        "forged SYN-ACK, no flow",
+        &ipv4(DMZ, ENT, tcp(80, 40000, SYN | ACK, b"")).frame(),
+        Reason::DefaultDeny,
+    );
+    h.drop(
+        "new connection in the reply direction",
+        &syn(DMZ, ENT, 443, 40000 + 1),
+        Reason::DefaultDeny,
+    );
     // Only a plain SYN opens a flow: an ACK the conduit allows passes but opens nothing.
-    h.pass("stray ACK in the conduit direction", &ipv4(ENT, DMZ, tcp(41000, 443, ACK, b"")).frame(), Reason::AllowedConduit);
-    h.drop("no reply to a stray ACK", &ipv4(DMZ, ENT, tcp(443, 41000, ACK, b"")).frame(), Reason::DefaultDeny);
+    h.pass(
+        "stray ACK in the conduit direction",
+        &ipv4(ENT, DMZ, tcp(41000, 443, ACK, b"")).frame(),
+        Reason::AllowedConduit,
+    );
+    h.drop(
+        "no reply to a stray ACK",
+        &ipv4(DMZ, ENT, tcp(443, 41000, ACK, b"")).frame(),
+        Reason::DefaultDeny,
+    );
 
     // UDP: the first datagram opens the flow; a datagram from another port does not ride it.
-    h.pass("udp request", &ipv4(DMZ, CTL, udp(5000, 161, b"get")).frame(), Reason::AllowedConduit);
-    h.pass("udp reply", &ipv4(CTL, DMZ, udp(161, 5000, b"resp")).frame(), Reason::AllowedConntrack);
-    h.drop("udp from another port", &ipv4(CTL, DMZ, udp(162, 5000, b"trap")).frame(), Reason::DefaultDeny);
+    h.pass(
+        "udp request",
+        &ipv4(DMZ, CTL, udp(5000, 161, b"get")).frame(),
+        Reason::AllowedConduit,
+    );
+    h.pass(
+        "udp reply",
+        &ipv4(CTL, DMZ, udp(161, 5000, b"resp")).frame(),
+        Reason::AllowedConntrack,
+    );
+    h.drop(
+        "udp from another port",
+        &ipv4(CTL, DMZ, udp(162, 5000, b"trap")).frame(),
+        Reason::DefaultDeny,
+    );
 
     // ICMP echo: replies match the request's id.
-    h.pass("echo request", &ipv4(ENT, DMZ, icmp(false, 8, 0, 77, 1)).frame(), Reason::AllowedConduit);
-    h.pass("echo reply", &ipv4(DMZ, ENT, icmp(false, 0, 0, 77, 1)).frame(), Reason::AllowedConntrack);
-    h.drop("unsolicited echo reply", &ipv4(DMZ, ENT, icmp(false, 0, 0, 78, 1)).frame(), Reason::DefaultDeny);
-    h.drop("echo request the other way", &ipv4(DMZ, ENT, icmp(false, 8, 0, 79, 1)).frame(), Reason::DefaultDeny);
-    h.drop("icmp type not listed", &ipv4(ENT, DMZ, icmp(false, 13, 0, 0, 0)).frame(), Reason::DefaultDeny);
+    h.pass(
+        "echo request",
+        &ipv4(ENT, DMZ, icmp(false, 8, 0, 77, 1)).frame(),
+        Reason::AllowedConduit,
+    );
+    h.pass(
+        "echo reply",
+        &ipv4(DMZ, ENT, icmp(false, 0, 0, 77, 1)).frame(),
+        Reason::AllowedConntrack,
+    );
+    h.drop(
+        "unsolicited echo reply",
+        &ipv4(DMZ, ENT, icmp(false, 0, 0, 78, 1)).frame(),
+        Reason::DefaultDeny,
+    );
+    h.drop(
+        "echo request the other way",
+        &ipv4(DMZ, ENT, icmp(false, 8, 0, 79, 1)).frame(),
+        Reason::DefaultDeny,
+    );
+    h.drop(
+        "icmp type not listed",
+        &ipv4(ENT, DMZ, icmp(false, 13, 0, 0, 0)).frame(),
+        Reason::DefaultDeny,
+    );
     // The flow's packets are credited to its conduit.
     assert_eq!(h.conduit_count(1), 1 + 3 + 1 + 2);
 }
@@ -208,80 +361,251 @@ fn stateful_replies_pass_and_nothing_else_comes_back() {
 #[test]
 fn reload_rejudges_flows_of_the_old_generation() {
     let mut h = Harness::new(POLICY);
-    h.pass("open tcp/443", &syn(ENT, DMZ, 40000, 443), Reason::AllowedConduit);
-    h.pass("open tcp/8050", &syn(ENT, DMZ, 40001, 8050), Reason::AllowedConduit);
+    h.pass(
+        "open tcp/443",
+        &syn(ENT, DMZ, 40000, 443),
+        Reason::AllowedConduit,
+    );
+    h.pass(
+        "open tcp/8050",
+        &syn(ENT, DMZ, 40001, 8050),
+        Reason::AllowedConduit,
+    );
     // The new policy keeps 443 but no longer allows the 8000-8099 range.
     h.reinstall(&POLICY.replace(r#"ports: [443, "8000-8099"]"#, "ports: [443]"));
-    h.pass("flow still allowed", &ipv4(DMZ, ENT, tcp(443, 40000, ACK, b"")).frame(), Reason::AllowedConntrack);
-    h.drop("flow the new policy denies", &ipv4(DMZ, ENT, tcp(8050, 40001, ACK, b"")).frame(), Reason::DefaultDeny);
-    h.drop("and from the opener's side too", &ipv4(ENT, DMZ, tcp(40001, 8050, ACK, b"")).frame(), Reason::DefaultDeny);
+    h.pass(
+        "flow still allowed",
+        &ipv4(DMZ, ENT, tcp(443, 40000, ACK, b"")).frame(),
+        Reason::AllowedConntrack,
+    );
+    h.drop(
+        "flow the new policy denies",
+        &ipv4(DMZ, ENT, tcp(8050, 40001, ACK, b"")).frame(),
+        Reason::DefaultDeny,
+    );
+    h.drop(
+        "and from the opener's side too",
+        &ipv4(ENT, DMZ, tcp(40001, 8050, ACK, b"")).frame(),
+        Reason::DefaultDeny,
+    );
 }
 
 #[test]
 fn spoofed_sources_and_layer_2() {
     let mut h = Harness::new(POLICY);
-    h.drop("plc-cell source on an interface that does not admit it", &syn(PLC, CTL, 1, 2), Reason::SpoofedSource);
-    h.drop("unknown source on a restricted interface", &syn(NOWHERE, DMZ, 1, 443), Reason::UnknownZone);
-    h.pass("ARP", &ethernet(ethertype::ARP, &[], &[0u8; 28]), Reason::AllowedL2);
-    h.pass("ARP in a VLAN", &ethernet(ethertype::ARP, &[(ethertype::VLAN, 7)], &[0u8; 28]), Reason::AllowedL2);
-    h.drop("other ethertype", &ethernet(0x88b8, &[], &[0u8; 46]), Reason::L2Denied);
-    let nd = ipv6(ent6(), v6([0xff02, 0, 0, 0, 0, 1, 0xff00, 7]), icmp(true, 135, 0, 0, 0)).frame();
-    h.pass("IPv6 neighbour solicitation", &nd, Reason::AllowedNeighborDiscovery);
+    h.drop(
+        "plc-cell source on an interface that does not admit it",
+        &syn(PLC, CTL, 1, 2),
+        Reason::SpoofedSource,
+    );
+    h.drop(
+        "unknown source on a restricted interface",
+        &syn(NOWHERE, DMZ, 1, 443),
+        Reason::SpoofedSource,
+    );
+    h.pass(
+        "ARP",
+        &ethernet(ethertype::ARP, &[], &[0u8; 28]),
+        Reason::AllowedL2,
+    );
+    h.pass(
+        "ARP in a VLAN",
+        &ethernet(ethertype::ARP, &[(ethertype::VLAN, 7)], &[0u8; 28]),
+        Reason::AllowedL2,
+    );
+    h.drop(
+        "other ethertype",
+        &ethernet(0x88b8, &[], &[0u8; 46]),
+        Reason::L2Denied,
+    );
+    let nd = ipv6(
+        ent6(),
+        v6([0xff02, 0, 0, 0, 0, 1, 0xff00, 7]),
+        icmp(true, 135, 0, 0, 0),
+    )
+    .frame();
+    h.pass(
+        "IPv6 neighbour solicitation",
+        &nd,
+        Reason::AllowedNeighborDiscovery,
+    );
+}
+
+#[test]
+fn any_zone_may_arrive_on_an_unrestricted_interface() {
+    let mut h = Harness::new(&POLICY.replace(
+        "{ name: lo, zones: [enterprise, dmz, control] }",
+        "{ name: lo }",
+    ));
+    h.drop(
+        "unknown source zone",
+        &syn(NOWHERE, DMZ, 1, 443),
+        Reason::UnknownZone,
+    );
+    h.drop(
+        "plc-cell source, no conduit to control",
+        &syn(PLC, CTL, 1, 2),
+        Reason::DefaultDeny,
+    );
+    h.pass(
+        "dmz→control",
+        &syn(DMZ, CTL, 1, 502),
+        Reason::AllowedConduit,
+    );
 }
 
 #[test]
 fn l2_allow_list_replaces_the_defaults() {
     let yaml = POLICY.replace("interfaces:", "l2: { allow: [0x88b8] }\ninterfaces:");
     let mut h = Harness::new(&yaml);
-    h.drop("ARP not listed", &ethernet(ethertype::ARP, &[], &[0u8; 28]), Reason::L2Denied);
-    h.pass("listed ethertype", &ethernet(0x88b8, &[], &[0u8; 46]), Reason::AllowedL2);
-    let nd = ipv6(ent6(), v6([0xff02, 0, 0, 0, 0, 1, 0xff00, 7]), icmp(true, 135, 0, 0, 0)).frame();
-    h.drop("ND not listed: judged as IP, no zone for ff02::", &nd, Reason::UnknownZone);
+    h.drop(
+        "ARP not listed",
+        &ethernet(ethertype::ARP, &[], &[0u8; 28]),
+        Reason::L2Denied,
+    );
+    h.pass(
+        "listed ethertype",
+        &ethernet(0x88b8, &[], &[0u8; 46]),
+        Reason::AllowedL2,
+    );
+    let nd = ipv6(
+        ent6(),
+        v6([0xff02, 0, 0, 0, 0, 1, 0xff00, 7]),
+        icmp(true, 135, 0, 0, 0),
+    )
+    .frame();
+    h.drop(
+        "ND not listed: judged as IP, no zone for ff02::",
+        &nd,
+        Reason::UnknownZone,
+    );
 }
 
 #[test]
 fn header_variants() {
     let mut h = Harness::new(POLICY);
     let base = syn(ENT, DMZ, 40000, 443);
-    h.pass("802.1Q", &with_vlans(&base, &[(ethertype::VLAN, 10)]), Reason::AllowedConduit);
-    h.pass("802.1ad + 802.1Q", &with_vlans(&syn(ENT, DMZ, 40001, 443), &[(ethertype::QINQ, 100), (ethertype::VLAN, 10)]), Reason::AllowedConduit);
-    h.drop("three tags", &with_vlans(&base, &[(ethertype::QINQ, 1), (ethertype::VLAN, 2), (ethertype::VLAN, 3)]), Reason::MalformedVlan);
-    let opts = ipv4(ENT, DMZ, tcp(40002, 443, SYN, b"")).options(&[0x94, 4, 0, 0, 7, 1, 1, 1]).frame();
+    h.pass(
+        "802.1Q",
+        &with_vlans(&base, &[(ethertype::VLAN, 10)]),
+        Reason::AllowedConduit,
+    );
+    h.pass(
+        "802.1ad + 802.1Q",
+        &with_vlans(
+            &syn(ENT, DMZ, 40001, 443),
+            &[(ethertype::QINQ, 100), (ethertype::VLAN, 10)],
+        ),
+        Reason::AllowedConduit,
+    );
+    h.drop(
+        "three tags",
+        &with_vlans(
+            &base,
+            &[
+                (ethertype::QINQ, 1),
+                (ethertype::VLAN, 2),
+                (ethertype::VLAN, 3),
+            ],
+        ),
+        Reason::MalformedVlan,
+    );
+    let opts = ipv4(ENT, DMZ, tcp(40002, 443, SYN, b""))
+        .options(&[0x94, 4, 0, 0, 7, 1, 1, 1])
+        .frame();
     h.pass("IPv4 options", &opts, Reason::AllowedConduit);
-    let opts_denied = ipv4(ENT, DMZ, tcp(40003, 22, SYN, b"")).options(&[0x94, 4, 0, 0]).frame();
-    h.drop("IPv4 options, denied port", &opts_denied, Reason::DefaultDeny);
-    h.pass("IPv6 tcp/443", &ipv6(ent6(), dmz6(), tcp(40004, 443, SYN, b"")).frame(), Reason::AllowedConduit);
-    h.pass("IPv6 reply", &ipv6(dmz6(), ent6(), tcp(443, 40004, SYN | ACK, b"")).frame(), Reason::AllowedConntrack);
-    h.drop("IPv6 denied port", &ipv6(ent6(), dmz6(), tcp(40005, 22, SYN, b"")).frame(), Reason::DefaultDeny);
-    let ext = ipv6(ent6(), dmz6(), tcp(40006, 8080, SYN, b"")).ext(0, 8).ext(60, 16).frame();
+    let opts_denied = ipv4(ENT, DMZ, tcp(40003, 22, SYN, b""))
+        .options(&[0x94, 4, 0, 0])
+        .frame();
+    h.drop(
+        "IPv4 options, denied port",
+        &opts_denied,
+        Reason::DefaultDeny,
+    );
+    h.pass(
+        "IPv6 tcp/443",
+        &ipv6(ent6(), dmz6(), tcp(40004, 443, SYN, b"")).frame(),
+        Reason::AllowedConduit,
+    );
+    h.pass(
+        "IPv6 reply",
+        &ipv6(dmz6(), ent6(), tcp(443, 40004, SYN | ACK, b"")).frame(),
+        Reason::AllowedConntrack,
+    );
+    h.drop(
+        "IPv6 denied port",
+        &ipv6(ent6(), dmz6(), tcp(40005, 22, SYN, b"")).frame(),
+        Reason::DefaultDeny,
+    );
+    let ext = ipv6(ent6(), dmz6(), tcp(40006, 8080, SYN, b""))
+        .ext(0, 8)
+        .ext(60, 16)
+        .frame();
     h.pass("IPv6 extension headers", &ext, Reason::AllowedConduit);
-    h.pass("ICMPv6 echo", &ipv6(ent6(), dmz6(), icmp(true, 128, 0, 5, 1)).frame(), Reason::AllowedConduit);
-    h.pass("ICMPv6 echo reply", &ipv6(dmz6(), ent6(), icmp(true, 129, 0, 5, 1)).frame(), Reason::AllowedConntrack);
-    let tagged6 = with_vlans(&ipv6(ent6(), dmz6(), tcp(40007, 443, SYN, b"")).frame(), &[(ethertype::VLAN, 3)]);
+    h.pass(
+        "ICMPv6 echo",
+        &ipv6(ent6(), dmz6(), icmp(true, 128, 0, 5, 1)).frame(),
+        Reason::AllowedConduit,
+    );
+    h.pass(
+        "ICMPv6 echo reply",
+        &ipv6(dmz6(), ent6(), icmp(true, 129, 0, 5, 1)).frame(),
+        Reason::AllowedConntrack,
+    );
+    let tagged6 = with_vlans(
+        &ipv6(ent6(), dmz6(), tcp(40007, 443, SYN, b"")).frame(),
+        &[(ethertype::VLAN, 3)],
+    );
     h.pass("IPv6 in a VLAN", &tagged6, Reason::AllowedConduit);
 }
 
 #[test]
 fn fragments() {
     let mut h = Harness::new(POLICY);
-    let first = ipv4(DMZ, CTL, udp(5000, 161, &[0; 32])).fragment(0, true, 0x4242).frame();
+    let first = ipv4(DMZ, CTL, udp(5000, 161, &[0; 32]))
+        .fragment(0, true, 0x4242)
+        .frame();
     h.pass("first fragment, allowed", &first, Reason::AllowedConduit);
-    let later = ipv4(DMZ, CTL, pktgen::raw(17, &[0; 32])).fragment(5, false, 0x4242).frame();
-    h.pass("later fragment of an allowed datagram", &later, Reason::AllowedFragment);
-    let stray = ipv4(DMZ, CTL, pktgen::raw(17, &[0; 32])).fragment(5, false, 0x4343).frame();
+    let later = ipv4(DMZ, CTL, pktgen::raw(17, &[0; 32]))
+        .fragment(5, false, 0x4242)
+        .frame();
+    h.pass(
+        "later fragment of an allowed datagram",
+        &later,
+        Reason::AllowedFragment,
+    );
+    let stray = ipv4(DMZ, CTL, pktgen::raw(17, &[0; 32]))
+        .fragment(5, false, 0x4343)
+        .frame();
     h.drop("later fragment, no first", &stray, Reason::FragmentNoFlow);
-    let denied_first = ipv4(ENT, CTL, udp(5000, 161, &[0; 32])).fragment(0, true, 0x4444).frame();
+    let denied_first = ipv4(ENT, CTL, udp(5000, 161, &[0; 32]))
+        .fragment(0, true, 0x4444)
+        .frame();
     h.drop("first fragment, denied", &denied_first, Reason::DefaultDeny);
-    let denied_later = ipv4(ENT, CTL, pktgen::raw(17, &[0; 32])).fragment(5, false, 0x4444).frame();
+    let denied_later = ipv4(ENT, CTL, pktgen::raw(17, &[0; 32]))
+        .fragment(5, false, 0x4444)
+        .frame();
     h.drop("its later fragment", &denied_later, Reason::FragmentNoFlow);
-    let tiny = ipv4(DMZ, CTL, pktgen::raw(17, &[0; 4])).fragment(0, true, 0x4545).frame();
+    let tiny = ipv4(DMZ, CTL, pktgen::raw(17, &[0; 4]))
+        .fragment(0, true, 0x4545)
+        .frame();
     h.drop("tiny first fragment", &tiny, Reason::MalformedUdp);
-    let first6 = ipv6(ent6(), dmz6(), tcp(40000, 443, SYN, &[0; 16])).fragment(0, true, 99).frame();
+    let first6 = ipv6(ent6(), dmz6(), tcp(40000, 443, SYN, &[0; 16]))
+        .fragment(0, true, 99)
+        .frame();
     h.pass("IPv6 first fragment", &first6, Reason::AllowedConduit);
-    let later6 = ipv6(ent6(), dmz6(), pktgen::raw(6, &[0; 16])).fragment(3, false, 99).frame();
+    let later6 = ipv6(ent6(), dmz6(), pktgen::raw(6, &[0; 16]))
+        .fragment(3, false, 99)
+        .frame();
     h.pass("IPv6 later fragment", &later6, Reason::AllowedFragment);
-    let stray6 = ipv6(ent6(), dmz6(), pktgen::raw(6, &[0; 16])).fragment(3, false, 100).frame();
-    h.drop("IPv6 later fragment, no first", &stray6, Reason::FragmentNoFlow);
+    let stray6 = ipv6(ent6(), dmz6(), pktgen::raw(6, &[0; 16]))
+        .fragment(3, false, 100)
+        .frame();
+    h.drop(
+        "IPv6 later fragment, no first",
+        &stray6,
+        Reason::FragmentNoFlow,
+    );
 }
 
 #[test]
@@ -289,17 +613,49 @@ fn truncated_headers_are_dropped_at_every_boundary() {
     let mut h = Harness::new(POLICY);
     let frames: [(Vec<u8>, usize, Reason); 5] = [
         (syn(ENT, DMZ, 1, 443), 0, Reason::MalformedIpv4),
-        (with_vlans(&ipv4(ENT, DMZ, udp(1, 2, b"")).frame(), &[(ethertype::VLAN, 3)]), 1, Reason::MalformedIpv4),
-        (with_vlans(&ipv4(ENT, DMZ, icmp(false, 8, 0, 1, 1)).frame(), &[(ethertype::QINQ, 1), (ethertype::VLAN, 3)]), 2, Reason::MalformedIpv4),
-        (ipv4(ENT, DMZ, tcp(1, 443, SYN, b"")).options(&[1, 1, 1, 1]).frame(), 0, Reason::MalformedIpv4),
-        (ipv6(ent6(), dmz6(), udp(1, 2, b"")).ext(60, 8).frame(), 0, Reason::MalformedIpv6),
+        (
+            with_vlans(
+                &ipv4(ENT, DMZ, udp(1, 2, b"")).frame(),
+                &[(ethertype::VLAN, 3)],
+            ),
+            1,
+            Reason::MalformedIpv4,
+        ),
+        (
+            with_vlans(
+                &ipv4(ENT, DMZ, icmp(false, 8, 0, 1, 1)).frame(),
+                &[(ethertype::QINQ, 1), (ethertype::VLAN, 3)],
+            ),
+            2,
+            Reason::MalformedIpv4,
+        ),
+        (
+            ipv4(ENT, DMZ, tcp(1, 443, SYN, b""))
+                .options(&[1, 1, 1, 1])
+                .frame(),
+            0,
+            Reason::MalformedIpv4,
+        ),
+        (
+            ipv6(ent6(), dmz6(), udp(1, 2, b"")).ext(60, 8).frame(),
+            0,
+            Reason::MalformedIpv6,
+        ),
     ];
     for (frame, tags, l3) in frames {
         let l3_start = 14 + 4 * tags;
         // The kernel refuses test runs shorter than an Ethernet header, so start there.
         for cut in 14..frame.len() {
-            let want = if cut < l3_start { Reason::MalformedVlan } else { l3 };
-            h.drop(&format!("cut at {cut} of {}", frame.len()), &frame[..cut], want);
+            let want = if cut < l3_start {
+                Reason::MalformedVlan
+            } else {
+                l3
+            };
+            h.drop(
+                &format!("cut at {cut} of {}", frame.len()),
+                &frame[..cut],
+                want,
+            );
         }
     }
     // With the IP length consistent, a short L4 header is blamed on L4.
@@ -311,7 +667,11 @@ fn truncated_headers_are_dropped_at_every_boundary() {
         for keep in 0..8 {
             let mut short = l4.clone();
             short.bytes.truncate(keep);
-            h.drop(&format!("{keep} bytes of {reason:?}"), &ipv4(ENT, DMZ, short).frame(), reason);
+            h.drop(
+                &format!("{keep} bytes of {reason:?}"),
+                &ipv4(ENT, DMZ, short).frame(),
+                reason,
+            );
         }
     }
     let mut bad_version = syn(ENT, DMZ, 1, 443);
