@@ -29,7 +29,7 @@ pub use protocols::Protocol;
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     /// The file could not be read (exit code 2).
-    #[error("cannot read policy file {}: {source}", path.display())]
+    #[error("cannot read policy file {}", path.display())]
     Io {
         path: PathBuf,
         #[source]

@@ -1,1 +1,589 @@
+//! Whole-policy tests of [`super::load_str`]: valid policies, every kind of error with its
+//! position and help, warnings, and that all errors are reported at once.
 
+use super::*;
+
+const BASE: &str = "\
+version: 1
+name: plant-a
+interfaces:
+  - { name: eth0, zones: [enterprise] }
+  - { name: eth1, zones: [dmz, control], xdp_mode: native }
+zones:
+  enterprise: { security_level: 1, networks: [10.10.0.0/16] }
+  dmz:        { security_level: 2, networks: [10.20.0.0/24, \"fd00:20::/64\"] }
+  control:    { security_level: 3, networks: [10.30.0.0/24], intra_zone: allow }
+conduits:
+  - name: historian
+    from: dmz
+    to: control
+    rules:
+      - { protocol: tcp, ports: [22, \"1024-2048\"] }
+      - { protocol: icmp, types: [echo-request] }
+";
+
+fn ok(src: &str) -> ValidatedPolicy {
+    match load_str(src, "t.yaml") {
+        Ok(p) => p,
+        Err(e) => panic!("expected a valid policy, got:\n{e}"),
+    }
+}
+
+fn diags(src: &str) -> Diagnostics {
+    match load_str(src, "t.yaml") {
+        Ok(_) => panic!("expected an invalid policy:\n{src}"),
+        Err(PolicyError::Invalid(d)) => d,
+        Err(e) => panic!("unexpected error {e}"),
+    }
+}
+
+/// The single error of `src`, which must contain `text`.
+fn error(src: &str, text: &str) -> Diagnostic {
+    let d = diags(src);
+    let errors: Vec<&Diagnostic> = d.errors().collect();
+    assert_eq!(errors.len(), 1, "expected one error, got:\n{d}");
+    assert!(
+        errors[0].message.contains(text),
+        "expected {text:?} in:\n{d}"
+    );
+    errors[0].clone()
+}
+
+fn at(line: usize, column: usize) -> Option<Position> {
+    Some(Position { line, column })
+}
+
+#[test]
+fn base_policy_is_valid() {
+    let p = ok(BASE);
+    assert_eq!(p.name(), "plant-a");
+    assert_eq!(p.origin(), "t.yaml");
+    assert_eq!(p.source_hash(), sha256_hex(BASE.as_bytes()));
+    assert_eq!(p.source_hash().len(), 64);
+    let names: Vec<(u16, &str)> = p.zones().iter().map(|z| (z.id, z.name.as_str())).collect();
+    assert_eq!(names, [(1, "enterprise"), (2, "dmz"), (3, "control")]);
+    assert!(
+        p.zone("control")
+            .is_some_and(|z| z.intra_zone_allow && z.security_level == 3)
+    );
+    assert_eq!(p.zone("dmz").map(|z| z.networks.len()), Some(2));
+    assert_eq!(p.conduits()[0].id, 1);
+    assert_eq!(
+        p.conduits()[0].rules[0],
+        Rule::Transport {
+            protocol: Protocol::Tcp,
+            ports: Some(vec![
+                PortRange {
+                    first: 22,
+                    last: 22
+                },
+                PortRange {
+                    first: 1024,
+                    last: 2048
+                }
+            ]),
+        }
+    );
+    assert_eq!(p.interfaces()[1].xdp_mode, XdpMode::Native);
+    assert_eq!(p.interfaces()[0].xdp_mode, XdpMode::Auto);
+    assert_eq!(p.defaults().log, LogMode::Denied);
+    assert_eq!(p.l2().ethertypes, vec![0x0806]);
+    assert!(p.l2().neighbor_discovery);
+    assert!(p.warnings().is_empty(), "{:?}", p.warnings());
+}
+
+#[test]
+fn undefined_zone_is_placed_and_explained() {
+    let src = BASE.replace("    to: control", "    to: contrl");
+    let d = error(&src, "refers to undefined zone \"contrl\"");
+    assert_eq!(
+        d.message,
+        "conduit \"historian\" refers to undefined zone \"contrl\""
+    );
+    assert_eq!(d.key.as_deref(), Some("conduits[0].to"));
+    assert_eq!(d.position, at(13, 9));
+    assert_eq!(d.help[0], "did you mean \"control\"?");
+    assert_eq!(
+        d.help[1],
+        "define zone \"contrl\" under zones:, or use one of: control, dmz, enterprise"
+    );
+    let text = d.to_string();
+    assert!(text.starts_with("t.yaml:13:9: error: conduit \"historian\" refers to undefined zone \"contrl\"\n  --> key: conduits[0].to\n"), "{text}");
+    assert!(
+        text.contains("13 |     to: contrl\n   |         ^^^^^^"),
+        "{text}"
+    );
+}
+
+#[test]
+fn every_semantic_error_is_reported() {
+    let src = BASE
+        .replace("security_level: 1", "security_level: 5")
+        .replace("    to: control", "    to: dmz")
+        .replace("[22, ", "[0, ")
+        .replace("xdp_mode: native", "xdp_mode: turbo")
+        .replace("10.30.0.0/24]", "10.30.0.1/24]");
+    let d = diags(&src);
+    let keys: Vec<&str> = d.errors().filter_map(|e| e.key.as_deref()).collect();
+    assert_eq!(
+        keys,
+        [
+            "interfaces[1].xdp_mode",
+            "zones.enterprise.security_level",
+            "zones.control.networks[0]",
+            "conduits[0].to",
+            "conduits[0].rules[0].ports[0]",
+        ],
+        "{d}"
+    );
+    let shown = PolicyError::Invalid(d).to_string();
+    assert!(
+        shown.ends_with("t.yaml: policy refused: 5 errors"),
+        "{shown}"
+    );
+    assert!(shown.contains("host bits set"));
+}
+
+#[test]
+fn top_level_requirements() {
+    let d = error(
+        &BASE.replace("version: 1", "version: 2"),
+        "unsupported policy version 2",
+    );
+    assert_eq!(d.position, at(1, 10));
+    let d = error(&BASE.replace("version: 1\n", ""), "missing key \"version\"");
+    assert_eq!(d.key, None);
+    error(
+        &BASE.replace("name: plant-a", "name: \"  \""),
+        "policy name is empty",
+    );
+    error(&BASE.replace("name: plant-a\n", ""), "missing key \"name\"");
+    let d = error(
+        "version: 1\nname: x\ninterfaces: [{name: eth0}]\n",
+        "no zones",
+    );
+    assert!(d.help[0].contains("security_level"));
+    error(
+        &BASE.replace("interfaces:\n  - { name: eth0, zones: [enterprise] }\n  - { name: eth1, zones: [dmz, control], xdp_mode: native }\n", ""),
+        "lists no interfaces",
+    );
+    let no_conduits = BASE
+        .split("conduits:")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(ok(&no_conduits).conduits().is_empty());
+}
+
+#[test]
+fn defaults() {
+    let with = |d: &str| BASE.replace("interfaces:", &format!("defaults: {{ {d} }}\ninterfaces:"));
+    assert_eq!(
+        ok(&with("action: deny, log: all, mode: enforce"))
+            .defaults()
+            .log,
+        LogMode::All
+    );
+    assert_eq!(ok(&with("log: none")).defaults().log, LogMode::None);
+    let d = error(&with("action: allow"), "defaults.action must be deny");
+    assert!(d.help[0].contains("SR 5.2 RE1"));
+    assert_eq!(d.key.as_deref(), Some("defaults.action"));
+    assert_eq!(d.position, at(3, 21));
+    let d = error(
+        &with("mode: monitor"),
+        "not supported yet by this zcfw build",
+    );
+    assert_eq!(d.key.as_deref(), Some("defaults.mode"));
+    error(&with("log: some"), "unknown log setting");
+    error(&with("mode: learn"), "unknown mode");
+    let d = error(&with("lgo: all"), "unknown key \"lgo\"");
+    assert_eq!(d.help[0], "did you mean \"log\"?");
+}
+
+#[test]
+fn zone_errors() {
+    // The interface and the conduit that refer to "dmz" are reported too.
+    let all = diags(&BASE.replace("  dmz:  ", "  DMZ:  "));
+    assert_eq!(all.error_count(), 3, "{all}");
+    let d = all
+        .errors()
+        .find(|d| d.message == "invalid zone name \"DMZ\"")
+        .expect("zone name error");
+    assert_eq!(d.position, at(8, 3));
+    assert!(d.help[0].contains("\"dmz\""));
+    let d = error(
+        &BASE.replace("security_level: 2, ", ""),
+        "has no security_level",
+    );
+    assert_eq!(d.key.as_deref(), Some("zones.dmz"));
+    error(
+        &BASE.replace("security_level: 3", "security_level: 0"),
+        "security level 0",
+    );
+    error(
+        &BASE.replace("intra_zone: allow", "intra_zone: yes"),
+        "unknown intra_zone setting",
+    );
+    let d = error(
+        &BASE.replace("networks: [10.10.0.0/16]", "networks: []"),
+        "has no networks",
+    );
+    assert_eq!(d.key.as_deref(), Some("zones.enterprise.networks"));
+    error(
+        &BASE.replace(", networks: [10.10.0.0/16]", ""),
+        "has no networks",
+    );
+    let d = error(
+        &BASE.replace("10.10.0.0/16", "10.10.0.0/33"),
+        "invalid network",
+    );
+    assert_eq!(d.position, at(7, 47));
+    let d = error(
+        &BASE.replace("10.10.0.0/16", "10.10.1.1/16"),
+        "host bits set",
+    );
+    assert!(d.help[0].contains("10.10.0.0/16"));
+}
+
+#[test]
+fn network_overlaps() {
+    // A more specific network of another zone is fine (routing-style carve-out).
+    let p = ok(&BASE.replace("10.30.0.0/24]", "10.10.5.0/24]"));
+    assert!(p.warnings().is_empty());
+    // The same network in two zones is not.
+    let d = error(
+        &BASE.replace("10.30.0.0/24]", "10.10.0.0/16]"),
+        "overlaps zone \"enterprise\"",
+    );
+    assert_eq!(d.key.as_deref(), Some("zones.control.networks[0]"));
+    assert_eq!(d.position, at(9, 47));
+    // Twice in one zone.
+    error(
+        &BASE.replace("[10.10.0.0/16]", "[10.10.0.0/16, 10.10.0.0/16]"),
+        "listed twice in zone",
+    );
+    // Inside the same zone's other network: redundant.
+    let p = ok(&BASE.replace("[10.10.0.0/16]", "[10.10.0.0/16, 10.10.7.0/24]"));
+    assert_eq!(p.warnings().len(), 1);
+    assert!(
+        p.warnings()[0]
+            .message
+            .contains("is inside its network 10.10.0.0/16")
+    );
+    // ... unless another zone sits between them.
+    let p = ok(&BASE
+        .replace("[10.10.0.0/16]", "[10.10.0.0/16, 10.10.7.0/28]")
+        .replace("10.30.0.0/24]", "10.10.7.0/24]"));
+    assert!(p.warnings().is_empty(), "{:?}", p.warnings());
+}
+
+#[test]
+fn duplicate_keys() {
+    let src = BASE.replace("  control:  ", "  dmz:  ");
+    let d = diags(&src);
+    assert!(
+        d.errors()
+            .any(|e| e.message == "key \"dmz\" is given twice" && e.position == at(9, 3)),
+        "{d}"
+    );
+    let src = BASE.replace("name: plant-a\n", "name: plant-a\nname: plant-b\n");
+    let d = error(&src, "key \"name\" is given twice");
+    assert_eq!(d.position, at(3, 1));
+    assert!(d.help[0].contains("line 2"));
+}
+
+#[test]
+fn interface_errors() {
+    let d = error(
+        &BASE.replace("name: eth1", "name: eth0"),
+        "interface \"eth0\" is listed twice",
+    );
+    assert_eq!(d.key.as_deref(), Some("interfaces[1].name"));
+    error(&BASE.replace("name: eth1", "name: eth1:0"), "contains ':'");
+    error(
+        &BASE.replace("name: eth1", "name: averyveryverylongname"),
+        "longer than 15 bytes",
+    );
+    let d = error(
+        &BASE.replace("[dmz, control]", "[dmz, cotnrol]"),
+        "interface \"eth1\" refers to undefined zone \"cotnrol\"",
+    );
+    assert_eq!(d.key.as_deref(), Some("interfaces[1].zones[1]"));
+    error(&BASE.replace("[dmz, control]", "[]"), "empty zone list");
+    let d = error(
+        &BASE.replace("native", "generic"),
+        "unknown xdp_mode \"generic\"",
+    );
+    assert!(d.help[0].contains("skb"));
+    let p = ok(&BASE.replace("[dmz, control]", "[dmz, dmz]"));
+    assert!(p.warnings()[0].message.contains("listed twice"));
+    let p = ok(&BASE.replace("{ name: eth0, zones: [enterprise] }", "{ name: eth0 }"));
+    assert_eq!(p.interfaces()[0].zones, None);
+}
+
+#[test]
+fn conduit_errors() {
+    let twice = format!(
+        "{BASE}  - name: historian\n    from: control\n    to: dmz\n    rules: [{{ protocol: udp }}]\n"
+    );
+    let d = error(&twice, "duplicate conduit name \"historian\"");
+    assert_eq!(d.position, at(17, 11));
+    let d = error(
+        &BASE.replace("    to: control", "    to: dmz"),
+        "goes from zone \"dmz\" to itself",
+    );
+    assert!(d.help[0].contains("intra_zone"));
+    error(&BASE.replace("    to: control\n", ""), "has no `to` zone");
+    let no_rules = BASE
+        .split("    rules:")
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+        + "    rules: []\n";
+    error(&no_rules, "has no rules");
+    let d = error(
+        &BASE.replace("    to: control", "    to: control\n    mode: monitor"),
+        "conduit key `mode` is not supported yet",
+    );
+    assert_eq!(d.position, at(14, 5));
+    error(
+        &BASE.replace(
+            "    to: control",
+            "    to: control\n    rate_limit: { pps: 10 }",
+        ),
+        "`rate_limit` is not supported yet",
+    );
+    let p = ok(&BASE.replace(
+        "    to: control",
+        "    to: control\n    description: reads PLCs",
+    ));
+    assert_eq!(p.conduits()[0].description.as_deref(), Some("reads PLCs"));
+}
+
+#[test]
+fn rule_errors() {
+    let rule = |r: &str| BASE.replace("{ protocol: icmp, types: [echo-request] }", r);
+    let d = error(
+        &rule("{ protocol: tcp, ports: [70000] }"),
+        "port 70000 is out of range",
+    );
+    assert_eq!(d.key.as_deref(), Some("conduits[0].rules[1].ports[0]"));
+    assert_eq!(d.position, at(16, 34));
+    error(&rule("{ protocol: tcp, ports: [0] }"), "port 0");
+    let d = error(
+        &rule("{ protocol: udp, ports: [\"2000-1000\"] }"),
+        "reversed port range",
+    );
+    assert!(d.help[0].contains("1000-2000"));
+    error(&rule("{ protocol: udp, ports: [] }"), "empty port list");
+    error(
+        &rule("{ protocol: any, ports: [22] }"),
+        "cannot narrow `protocol: any`",
+    );
+    error(
+        &rule("{ protocol: icmp, ports: [22] }"),
+        "`ports` apply to tcp and udp",
+    );
+    error(
+        &rule("{ protocol: tcp, types: [8] }"),
+        "`types` apply to icmp",
+    );
+    let d = error(
+        &rule("{ protocol: icmp, types: [echo] }"),
+        "unknown icmp type \"echo\"",
+    );
+    assert!(d.help.last().is_some_and(|h| h.contains("echo-request")));
+    error(&rule("{ protocol: icmp, types: [300] }"), "out of range");
+    let d = error(
+        &rule("{ protocol: modbus }"),
+        "protocol `modbus` (Modbus/TCP deep inspection) is not supported yet by this zcfw build",
+    );
+    assert_eq!(
+        d.help[0],
+        "use { protocol: tcp, ports: [502] } to allow Modbus/TCP without inspection"
+    );
+    let d = error(
+        &rule("{ protocol: modbus, modbus: { read_only: true } }"),
+        "not supported yet",
+    );
+    assert_eq!(d.key.as_deref(), Some("conduits[0].rules[1].protocol"));
+    error(
+        &rule("{ protocol: tcp, modbus: { read_only: true } }"),
+        "`modbus` options apply only to `protocol: modbus`",
+    );
+    let d = error(&rule("{ protocol: tpc }"), "unknown protocol \"tpc\"");
+    assert_eq!(d.help[0], "did you mean \"tcp\"?");
+    error(&rule("{ ports: [22] }"), "rule has no protocol");
+    let d = error(
+        &rule("{ protocol: tcp, port: [22] }"),
+        "unknown key \"port\"",
+    );
+    assert_eq!(d.help[0], "did you mean \"ports\"?");
+    assert_eq!(d.key.as_deref(), Some("conduits[0].rules[1].port"));
+}
+
+#[test]
+fn rules_accept_every_form() {
+    let rule = |r: &str| BASE.replace("{ protocol: icmp, types: [echo-request] }", r);
+    let p = ok(&rule(
+        "{ protocol: icmpv6, types: [echo-request, 2, \"129\"] }",
+    ));
+    assert_eq!(
+        p.conduits()[0].rules[1],
+        Rule::Icmp {
+            protocol: Protocol::Icmpv6,
+            types: Some(vec![128, 2, 129])
+        }
+    );
+    let p = ok(&rule("{ protocol: udp, ports: [\"161\", 1-5, 65535] }"));
+    assert!(p.warnings().is_empty());
+    let overlapping = ok(&rule(
+        "{ protocol: udp, ports: [\"100-200\", 7, 150, \"1-10\"] }",
+    ));
+    let w: Vec<(&str, &str)> = overlapping
+        .warnings()
+        .iter()
+        .map(|w| (w.key.as_deref().unwrap_or(""), w.message.as_str()))
+        .collect();
+    assert_eq!(
+        w,
+        [
+            (
+                "conduits[0].rules[1].ports[2]",
+                "ports 150 overlap ports 100-200 of the same rule"
+            ),
+            (
+                "conduits[0].rules[1].ports[3]",
+                "ports 1-10 overlap ports 7 of the same rule"
+            ),
+        ]
+    );
+    assert_eq!(p.conduits()[0].rules[1].to_string(), "udp 161, 1-5, 65535");
+    assert_eq!(
+        ok(&rule("{ protocol: any }")).conduits()[0].rules[1],
+        Rule::Any
+    );
+}
+
+#[test]
+fn shadowed_rules_warn() {
+    // A second conduit of the same pair whose rule the first already covers.
+    let src = format!(
+        "{BASE}  - name: late\n    from: dmz\n    to: control\n    rules:\n      - {{ protocol: tcp, ports: [1500] }}\n      - {{ protocol: udp }}\n"
+    );
+    let p = ok(&src);
+    assert_eq!(p.warnings().len(), 1, "{:?}", p.warnings());
+    let w = &p.warnings()[0];
+    assert_eq!(w.severity, Severity::Warning);
+    assert_eq!(w.key.as_deref(), Some("conduits[1].rules[0]"));
+    assert_eq!(w.position, at(21, 9));
+    assert!(w.message.contains("never matches"), "{}", w.message);
+    assert!(w.help[0].contains("conduits[0].rules[0]"), "{:?}", w.help);
+    // Covered only by several earlier rules together still counts.
+    let src = BASE.replace(
+        "      - { protocol: icmp, types: [echo-request] }\n",
+        "      - { protocol: tcp, ports: [\"2049-3000\"] }\n      - { protocol: tcp, ports: [\"1500-2500\"] }\n",
+    );
+    let p = ok(&src);
+    assert_eq!(p.warnings().len(), 1);
+    assert!(
+        p.warnings()[0].help[0].contains("conduits[0].rules[0]")
+            && p.warnings()[0].help[0].contains("conduits[0].rules[1]")
+    );
+    // A rule after `any` never matches; `any` after specific rules is fine.
+    let p = ok(&BASE.replace(
+        "{ protocol: tcp, ports: [22, \"1024-2048\"] }",
+        "{ protocol: any }",
+    ));
+    assert_eq!(p.warnings().len(), 1);
+    let p = ok(&BASE.replace(
+        "{ protocol: icmp, types: [echo-request] }",
+        "{ protocol: any }",
+    ));
+    assert!(p.warnings().is_empty());
+    // Another zone pair is not shadowed.
+    let src = format!(
+        "{BASE}  - name: back\n    from: control\n    to: dmz\n    rules: [{{ protocol: tcp, ports: [22] }}]\n"
+    );
+    assert!(ok(&src).warnings().is_empty());
+}
+
+#[test]
+fn l2_allow() {
+    let with = |l2: &str| format!("{BASE}l2: {l2}\n");
+    let p = ok(&with(
+        "{ allow: [arp, nd, 0x88b8, \"0x88ba\", 35020, goose] }",
+    ));
+    assert_eq!(p.l2().ethertypes, vec![0x0806, 0x88b8, 0x88ba, 0x88cc]);
+    assert!(p.l2().neighbor_discovery);
+    assert_eq!(p.warnings().len(), 1, "goose listed twice");
+    let p = ok(&with("{ allow: [arp] }"));
+    assert!(!p.l2().neighbor_discovery);
+    assert!(p.warnings()[0].message.contains("does not list nd"));
+    let d = error(
+        &with("{ allow: [arp, nd, 0x0800] }"),
+        "cannot be listed in l2.allow",
+    );
+    assert!(d.help[0].contains("IPv4"));
+    error(&with("{ allow: [arp, nd, 1500] }"), "is not an ethertype");
+    error(
+        &with("{ allow: [arp, nd, apple] }"),
+        "unknown ethertype name",
+    );
+    error(&with("{ allow: [arp, nd, 0x1FFFF] }"), "out of range");
+    let p = ok(&with("{}"));
+    assert_eq!(p.l2().ethertypes, vec![0x0806]);
+}
+
+#[test]
+fn structural_errors_have_positions() {
+    let d = error(
+        &BASE.replace("security_level: 2", "security_level: two"),
+        "invalid type",
+    );
+    assert_eq!(d.key.as_deref(), Some("zones.dmz.security_level"));
+    assert_eq!(d.position, at(8, 33));
+    let d = error(&BASE.replace("rules:\n", "rules:\n  x\n"), "");
+    assert!(d.position.is_some());
+    let d = error(&format!("{BASE}zonse: {{}}\n"), "unknown key \"zonse\"");
+    assert_eq!(d.position, at(17, 1));
+}
+
+#[test]
+fn capacity_limits() {
+    use firewall_common::maps::capacity;
+    let n = capacity::MAX_ZONES as usize + 1;
+    let mut src = String::from("version: 1\nname: big\ninterfaces: [{ name: eth0 }]\nzones:\n");
+    for i in 0..n {
+        src.push_str(&format!(
+            "  z{i}: {{ security_level: 1, networks: [10.{}.{}.0/24] }}\n",
+            i / 256,
+            i % 256
+        ));
+    }
+    let d = error(&src, "4097 zones, but zcfw holds at most 4096");
+    assert_eq!(d.key.as_deref(), Some("zones"));
+}
+
+#[test]
+fn io_and_encoding_errors() {
+    let missing = std::path::Path::new("/nonexistent/zcfw/policy.yaml");
+    match load_file(missing) {
+        Err(PolicyError::Io { path, .. }) => assert_eq!(path, missing),
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
+    let dir = std::env::temp_dir().join(format!("zcfw-policy-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let bad = dir.join("latin1.yaml");
+    std::fs::write(&bad, b"name: caf\xe9\n").expect("write");
+    match load_file(&bad) {
+        Err(PolicyError::Invalid(d)) => assert!(d.to_string().contains("not valid UTF-8")),
+        other => panic!("expected invalid, got {other:?}"),
+    }
+    let good = dir.join("ok.yaml");
+    std::fs::write(&good, BASE).expect("write");
+    let p = load_file(&good).expect("valid");
+    assert_eq!(p.origin(), good.display().to_string());
+    assert_eq!(p.source_hash(), sha256_hex(BASE.as_bytes()));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1045,16 +1045,27 @@ fn parse_port(p: &Scalar) -> Result<PortRange, (String, String)> {
 }
 
 fn warn_overlapping_ports(c: &mut Checker<'_>, path: &KeyPath, ranges: &[PortRange]) {
-    for (k, r) in ranges.iter().enumerate() {
-        if let Some(earlier) = ranges[..k]
-            .iter()
-            .find(|e| e.first <= r.last && r.first <= e.last)
-        {
-            c.warning(
-                &path.index(k),
-                format!("ports {r} overlap ports {earlier} of the same rule"),
-            )
-            .help("merge them into one entry");
+    // Sweep in port order, remembering the range that reaches furthest: O(n log n) even for
+    // port lists tens of thousands long.
+    let mut order: Vec<usize> = (0..ranges.len()).collect();
+    order.sort_by_key(|&k| (ranges[k].first, k));
+    let mut reach: Option<usize> = None;
+    for k in order {
+        if let Some(r) = reach {
+            if ranges[r].last >= ranges[k].first {
+                let (later, earlier) = (k.max(r), k.min(r));
+                c.warning(
+                    &path.index(later),
+                    format!(
+                        "ports {} overlap ports {} of the same rule",
+                        ranges[later], ranges[earlier]
+                    ),
+                )
+                .help("merge them into one entry");
+            }
+        }
+        if reach.is_none_or(|r| ranges[k].last > ranges[r].last) {
+            reach = Some(k);
         }
     }
 }
