@@ -37,14 +37,27 @@ fn to_diagnostic(
     origin: &str,
     locator: &Locator,
 ) -> Diagnostic {
+    // The position is shown in front; drop it from the text (libyaml puts it mid-sentence:
+    // "did not find expected ',' at line 9 column 14, while parsing ...").
+    let owned;
     let mut text = text;
     if let Some(p) = position {
-        let suffix = format!(" at line {} column {}", p.line, p.column);
-        text = text.strip_suffix(suffix.as_str()).unwrap_or(text);
+        let at = format!(" at line {} column {}", p.line, p.column);
+        if let Some(i) = text.find(at.as_str()) {
+            owned = format!("{}{}", &text[..i], &text[i + at.len()..]);
+            text = &owned;
+        }
     }
     let (path, message) = split_path(text);
     let mut d = Diagnostic::new(Severity::Error, origin, message);
-    if let Some(unknown) = between_backticks(message, "unknown field ") {
+    if path.is_none() && is_syntax_error(message) {
+        d.message = format!("YAML syntax error: {message}");
+        d.help.push(
+            "check the indentation, the `:` after each key, closing brackets and quotes \
+             (quote values that contain `: `, `#`, `{`, `[` or start with `$`, `*`, `&`)"
+                .into(),
+        );
+    } else if let Some(unknown) = between_backticks(message, "unknown field ") {
         let expected = backticked(message.split_once("expected").map_or("", |(_, e)| e));
         d.message = format!("unknown key \"{unknown}\"");
         if let Some(near) = did_you_mean(&unknown, expected.iter().map(String::as_str)) {
@@ -100,6 +113,21 @@ fn split_path(text: &str) -> (Option<KeyPath>, &str) {
         }
     }
     (None, text)
+}
+
+/// Whether serde_yaml's message comes from the YAML parser rather than from deserializing.
+fn is_syntax_error(message: &str) -> bool {
+    const SERDE: [&str; 8] = [
+        "invalid type",
+        "invalid value",
+        "invalid length",
+        "unknown variant",
+        "unknown field",
+        "missing field",
+        "duplicate field",
+        "deserializing from YAML containing more than one document",
+    ];
+    !SERDE.iter().any(|p| message.starts_with(p))
 }
 
 /// The backticked word right after `prefix` at the start of `text`.
@@ -177,6 +205,21 @@ mod tests {
     fn syntax_error_and_empty_file() {
         let d = err("version: 1\nzones: [\n");
         assert!(d.position.is_some());
+        let d = err("version: 1\nname: x\n  bad: indent\n");
+        assert_eq!(d.position, Some(Position { line: 3, column: 6 }));
+        assert!(
+            d.message.starts_with("YAML syntax error: "),
+            "{}",
+            d.message
+        );
+        let d = err("a: 1\n- { name: ${X}, b: 1 }\n");
+        assert!(!d.message.contains("at line"), "{}", d.message);
+        let d = err("version: 1\n---\nversion: 1\n");
+        assert!(
+            d.message.contains("more than one document"),
+            "{}",
+            d.message
+        );
         let d = err("# nothing\n\n");
         assert_eq!(d.message, "the policy file is empty");
     }

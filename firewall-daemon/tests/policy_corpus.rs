@@ -1,0 +1,209 @@
+//! The policy corpus: every file of `policies/invalid/` is refused with the message and the
+//! position its header promises, and every example policy of `policies/` is valid and
+//! compiles. Also runs `zcfw check` / `zcfw compile` on a few of them for exit codes.
+//!
+//! Header of an invalid case:
+//! ```text
+//! # expect: <substring of the error message>
+//! # at: LINE:COLUMN
+//! ```
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use zcfw::{
+    compile,
+    policy::{self, PolicyError, Position},
+};
+
+fn policies_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies")
+}
+
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// `# expect:` and `# at:` of a corpus file.
+fn header(path: &Path) -> (String, Position) {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let expect = lines
+        .next()
+        .and_then(|l| l.strip_prefix("# expect: "))
+        .unwrap_or_else(|| panic!("{}: first line must be `# expect: ...`", path.display()));
+    let at = lines
+        .next()
+        .and_then(|l| l.strip_prefix("# at: "))
+        .and_then(|l| l.trim().split_once(':'))
+        .and_then(|(l, c)| Some((l.parse().ok()?, c.parse().ok()?)))
+        .map(|(line, column)| Position { line, column })
+        .unwrap_or_else(|| panic!("{}: second line must be `# at: LINE:COL`", path.display()));
+    (expect.trim().to_owned(), at)
+}
+
+#[test]
+fn every_invalid_policy_is_refused_where_its_header_says() {
+    let files = yaml_files(&policies_dir().join("invalid"));
+    assert!(files.len() >= 20, "only {} invalid cases", files.len());
+    let mut failures = Vec::new();
+    for path in &files {
+        let (expect, at) = header(path);
+        match policy::load_file(path) {
+            Ok(_) => failures.push(format!("{}: accepted", path.display())),
+            Err(PolicyError::Io { source, .. }) => {
+                failures.push(format!("{}: {source}", path.display()));
+            }
+            Err(PolicyError::Invalid(diags)) => {
+                let hit = diags
+                    .errors()
+                    .any(|d| d.position == Some(at) && d.message.contains(&expect));
+                let shown = diags.to_string();
+                let prefix = format!("{}:{at}: error: ", path.display());
+                if !hit || !shown.contains(&prefix) {
+                    failures.push(format!(
+                        "{}: expected an error containing {expect:?} at {at}, got:\n{shown}",
+                        path.display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn every_example_policy_is_valid_and_compiles() {
+    let files = yaml_files(&policies_dir());
+    let names: Vec<String> = files
+        .iter()
+        .filter_map(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect();
+    for required in ["purdue-plant.yaml", "minimal.yaml"] {
+        assert!(names.iter().any(|n| n == required), "{required} is missing");
+    }
+    for path in &files {
+        let p = match policy::load_file(path) {
+            Ok(p) => p,
+            Err(e) => panic!("{} is invalid:\n{e}", path.display()),
+        };
+        let is_demo = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("demo"));
+        if !is_demo {
+            let warnings: Vec<String> = p.warnings().iter().map(ToString::to_string).collect();
+            assert!(warnings.is_empty(), "{}", warnings.join("\n"));
+        }
+        let c = compile::compile(&p)
+            .unwrap_or_else(|e| panic!("{} does not compile: {e}", path.display()));
+        assert!(!c.zones.is_empty() && !c.interfaces.is_empty());
+        assert_eq!(c.hash, p.source_hash());
+    }
+}
+
+#[test]
+fn purdue_plant_compiles_to_the_documented_shape() {
+    let p = policy::load_file(&policies_dir().join("purdue-plant.yaml")).expect("valid");
+    let c = compile::compile(&p).expect("compiles");
+    let zones: Vec<(&str, u8)> = c
+        .zones
+        .iter()
+        .map(|z| (z.name.as_str(), z.security_level))
+        .collect();
+    assert_eq!(
+        zones,
+        [
+            ("enterprise", 1),
+            ("dmz", 2),
+            ("control", 3),
+            ("engineering", 3),
+            ("safety", 4)
+        ]
+    );
+    assert!(!c.zones_v6.is_empty(), "the plant has IPv6 networks");
+    // tcp 5450-5460 is 11 exact entries; no rule shadows another.
+    let collector = c
+        .conduits
+        .iter()
+        .find(|x| x.name == "control-to-dmz-services")
+        .expect("conduit");
+    let entries = c
+        .conduit_entries
+        .iter()
+        .filter(|(_, a)| a.conduit_id == collector.id)
+        .count();
+    assert_eq!(entries, 2 + 11);
+    assert!(c.l2_allow.contains(&0x88b8));
+}
+
+fn zcfw(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_zcfw"))
+        .args(args)
+        .output()
+        .expect("run zcfw");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_and_compile_commands() {
+    let dir = policies_dir();
+    let plant = dir.join("purdue-plant.yaml");
+    let plant = plant.to_string_lossy();
+    let (code, out, err) = zcfw(&["check", &plant]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("policy \"plant-a\" is valid: 5 zones, 6 conduits, 3 interfaces ("),
+        "{out}"
+    );
+
+    let bad = dir.join("invalid/undefined-zone.yaml");
+    let (code, out, err) = zcfw(&["check", &bad.to_string_lossy()]);
+    assert_eq!(code, 1);
+    assert!(out.is_empty());
+    assert!(
+        err.contains(
+            ":18:9: error: conduit \"office-reads-plant\" refers to undefined zone \"plnat\""
+        ),
+        "{err}"
+    );
+    assert!(err.contains("  --> key: conduits[0].to"), "{err}");
+    assert!(err.contains("  = help: did you mean \"plant\"?"), "{err}");
+
+    let (code, _, err) = zcfw(&["check", "/nonexistent/zcfw-policy.yaml"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot read policy file"), "{err}");
+
+    let (code, out, err) = zcfw(&["compile", &plant, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(doc["name"], "plant-a");
+    assert!(
+        doc["conduit_entries"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    );
+    assert!(doc["zone_entries"].as_array().is_some_and(|a| a.len() == 7));
+
+    let (code, out, _) = zcfw(&["compile", &plant]);
+    assert_eq!(code, 0);
+    assert!(out.contains("conduit entries ("), "{out}");
+
+    let (code, out, _) = zcfw(&["compile", &bad.to_string_lossy(), "--format", "json"]);
+    assert_eq!(code, 1);
+    assert!(out.is_empty());
+}
