@@ -102,7 +102,7 @@ pub fn cover(start: u32, end: u32, mut emit: impl FnMut(Level, u32)) -> u32 {
         let mut chosen = Level::Exact;
         for level in [Level::AnyProtocol, Level::Protocol, Level::Block] {
             let size = 1u64 << level.shift();
-            if at % size == 0 && at + size - 1 <= end {
+            if at.is_multiple_of(size) && at + size - 1 <= end {
                 chosen = level;
                 break;
             }

@@ -18,7 +18,7 @@ pub mod names {
     pub const ZONE_PAIRS: &str = "ZONE_PAIRS";
     /// Hash: [`super::ConduitKey`] → [`super::ConduitAction`].
     pub const CONDUITS: &str = "CONDUITS";
-    /// Hash: [`super::IfaceKey`] → [`super::IfacePolicy`].
+    /// Array: [`super::iface_index`]`(slot, ifindex)` → [`super::IfacePolicy`].
     pub const IFACES: &str = "IFACES";
     /// Hash: [`super::IfaceZoneKey`] → `u32` (1 = zone may arrive on that interface).
     pub const IFACE_ZONES: &str = "IFACE_ZONES";
@@ -48,6 +48,9 @@ pub mod capacity {
     pub const MAX_ZONES: u32 = 4_096;
     /// Interfaces (both slots).
     pub const IFACES: u32 = 512;
+    /// Interface indexes the data path can hold a policy for are `< MAX_IFINDEX` (the
+    /// per-interface policy is an array indexed by ifindex, one lookup without hashing).
+    pub const MAX_IFINDEX: u32 = 65_536;
     /// Interface/zone pairs (both slots).
     pub const IFACE_ZONES: u32 = 8_192;
     /// Allowed non-IP ethertypes (both slots).
@@ -175,12 +178,11 @@ pub struct ConduitAction {
     pub _pad: u16,
 }
 
-/// Key of [`names::IFACES`].
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct IfaceKey {
-    pub slot: u32,
-    pub ifindex: u32,
+/// Index of an interface's [`IfacePolicy`] in [`names::IFACES`]; `ifindex` must be below
+/// [`capacity::MAX_IFINDEX`].
+#[inline(always)]
+pub const fn iface_index(slot: u8, ifindex: u32) -> u32 {
+    (slot as u32 & 1) * capacity::MAX_IFINDEX + ifindex
 }
 
 /// Flag bits of [`IfacePolicy::flags`].
@@ -231,7 +233,6 @@ const _: () = {
     assert!(core::mem::size_of::<ZonePairInfo>() == 4);
     assert!(core::mem::size_of::<ConduitKey>() == 12);
     assert!(core::mem::size_of::<ConduitAction>() == 8);
-    assert!(core::mem::size_of::<IfaceKey>() == 8);
     assert!(core::mem::size_of::<IfacePolicy>() == 4);
     assert!(core::mem::size_of::<IfaceZoneKey>() == 8);
     assert!(core::mem::size_of::<L2Key>() == 4);
@@ -252,7 +253,6 @@ mod pod {
     unsafe impl aya::Pod for ZonePairInfo {}
     unsafe impl aya::Pod for ConduitKey {}
     unsafe impl aya::Pod for ConduitAction {}
-    unsafe impl aya::Pod for IfaceKey {}
     unsafe impl aya::Pod for IfacePolicy {}
     unsafe impl aya::Pod for IfaceZoneKey {}
     unsafe impl aya::Pod for L2Key {}

@@ -95,7 +95,7 @@ impl Ipv4 {
     /// IPv4 options (padded to a multiple of 4 bytes with end-of-options).
     pub fn options(mut self, opts: &[u8]) -> Self {
         self.options = opts.to_vec();
-        while self.options.len() % 4 != 0 {
+        while !self.options.len().is_multiple_of(4) {
             self.options.push(0);
         }
         self

@@ -11,7 +11,11 @@ use firewall_common::{
     packet::tcp_flags::{ACK, SYN},
     pktgen::{ipv4, tcp},
 };
-use zcfw::{compile, dataplane::Dataplane, policy};
+use zcfw::{
+    compile,
+    dataplane::{Baseline, Dataplane},
+    policy,
+};
 
 const LO: u32 = 1;
 
@@ -84,6 +88,18 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let (repeat, trials) = if quick { (20_000, 3) } else { (1_000_000, 5) };
     let sizes = [10usize, 1_000, 10_000];
+    let mut baseline = Baseline::load().expect("load the baseline program (run as root)");
+    let probe = ipv4([10, 0, 0, 1], [10, 0, 1, 1], tcp(1, 2, SYN, b"")).frame();
+    let baseline_ns = median(
+        (0..trials)
+            .map(|_| {
+                baseline
+                    .test_run_repeat(&probe, repeat)
+                    .expect("BPF_PROG_TEST_RUN")
+                    .1
+            })
+            .collect(),
+    );
     let mut rows = Vec::new();
     for &n in &sizes {
         let validated =
@@ -119,6 +135,7 @@ fn main() {
     println!(
         "XDP per-packet cost, BPF_PROG_TEST_RUN, median of {trials} trials x {repeat} runs (ns/packet)"
     );
+    println!("empty XDP_DROP program, same harness: {baseline_ns:.1} ns/packet (included below)");
     println!(
         "{:>9} {:>10} {:>10} {:>10}",
         "conduits", "allowed", "denied", "conntrack"

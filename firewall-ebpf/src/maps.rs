@@ -9,8 +9,8 @@ use aya_ebpf::{
 use firewall_common::{
     flow::{FlowKey, FlowState, FragKey},
     maps::{
-        ConduitAction, ConduitKey, Control, Counter, IfaceKey, IfacePolicy, IfaceZoneKey, L2Key,
-        SlotConfig, ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV4Key, ZoneV6Key, capacity,
+        ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey, L2Key, SlotConfig,
+        ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV4Key, ZoneV6Key, capacity,
     },
     reason::Reason,
 };
@@ -43,9 +43,9 @@ pub static ZONE_PAIRS: HashMap<ZonePairKey, ZonePairInfo> =
 pub static CONDUITS: HashMap<ConduitKey, ConduitAction> =
     HashMap::with_max_entries(capacity::CONDUIT_ENTRIES, 0);
 
-/// Interfaces with a source-zone restriction.
+/// Per-interface policy (source-zone restriction), indexed by `iface_index(slot, ifindex)`.
 #[map]
-pub static IFACES: HashMap<IfaceKey, IfacePolicy> = HashMap::with_max_entries(capacity::IFACES, 0);
+pub static IFACES: Array<IfacePolicy> = Array::with_max_entries(2 * capacity::MAX_IFINDEX, 0);
 
 /// Zones allowed to arrive on a restricted interface.
 #[map]

@@ -39,6 +39,12 @@ pub enum DataplaneError {
         #[source]
         source: Box<ProgramError>,
     },
+    #[error(
+        "interface {iface} has index {ifindex}, above the {max} that source restrictions support; \
+         recreate the interface or drop `zones:` from it in the policy",
+        max = firewall_common::maps::capacity::MAX_IFINDEX - 1
+    )]
+    IfindexTooLarge { iface: String, ifindex: u32 },
     #[error("the eBPF object has no map named {0}; the zcfw build is broken")]
     MissingMap(&'static str),
     #[error("map {map}: {source}")]

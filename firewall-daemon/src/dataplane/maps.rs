@@ -10,9 +10,9 @@ use aya::{
 use firewall_common::{
     ABI_VERSION,
     maps::{
-        ConduitAction, ConduitKey, Control, Counter, IfaceKey, IfacePolicy, IfaceZoneKey, L2Key,
-        SlotConfig, ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV4Key, ZoneV6Key, iface_flags, names,
-        slot_flags,
+        ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey, L2Key, SlotConfig,
+        ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV4Key, ZoneV6Key, capacity, iface_flags,
+        iface_index, names, slot_flags,
     },
     reason::Reason,
 };
@@ -88,7 +88,20 @@ pub(super) fn clear_slot(ebpf: &mut Ebpf, slot: u8) -> Result<(), DataplaneError
     clear_lpm::<ZoneV6Key>(ebpf, names::ZONES_V6, |k| k[0] == slot)?;
     clear_hash::<ZonePairKey, ZonePairInfo>(ebpf, names::ZONE_PAIRS, |k| k.slot == slot as u16)?;
     clear_hash::<ConduitKey, ConduitAction>(ebpf, names::CONDUITS, |k| k.slot == slot)?;
-    clear_hash::<IfaceKey, IfacePolicy>(ebpf, names::IFACES, |k| k.slot == slot as u32)?;
+    // Every restricted interface of the slot has zone entries: they name the array slots to reset.
+    let restricted: std::collections::BTreeSet<u32> =
+        hash_map::<IfaceZoneKey, u32>(ebpf, names::IFACE_ZONES)?
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|k| k.slot == slot as u16)
+            .map(|k| k.ifindex)
+            .collect();
+    let mut ifaces = array::<IfacePolicy>(ebpf, names::IFACES)?;
+    for ifindex in restricted {
+        ifaces
+            .set(iface_index(slot, ifindex), IfacePolicy::default(), 0)
+            .map_err(DataplaneError::map(names::IFACES))?;
+    }
     clear_hash::<IfaceZoneKey, u32>(ebpf, names::IFACE_ZONES, |k| k.slot == slot as u16)?;
     clear_hash::<L2Key, u32>(ebpf, names::L2_ALLOW, |k| k.slot == slot as u16)?;
     Ok(())
@@ -146,15 +159,19 @@ pub(super) fn write_slot(
         let Some(zones) = &iface.allowed_zones else {
             continue;
         };
-        let Some(&ifindex) = ifindexes.get(&iface.name) else {
-            continue;
-        };
-        hash_map::<IfaceKey, IfacePolicy>(ebpf, names::IFACES)?
-            .insert(
-                IfaceKey {
-                    slot: slot as u32,
-                    ifindex,
-                },
+        // A restriction must never be skipped silently: no ifindex is an error.
+        let &ifindex = ifindexes
+            .get(&iface.name)
+            .ok_or_else(|| DataplaneError::NoSuchInterface(iface.name.clone()))?;
+        if ifindex >= capacity::MAX_IFINDEX {
+            return Err(DataplaneError::IfindexTooLarge {
+                iface: iface.name.clone(),
+                ifindex,
+            });
+        }
+        array::<IfacePolicy>(ebpf, names::IFACES)?
+            .set(
+                iface_index(slot, ifindex),
                 IfacePolicy {
                     flags: iface_flags::RESTRICT_SOURCE,
                 },

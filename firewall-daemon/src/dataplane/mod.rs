@@ -24,6 +24,8 @@ pub static EBPF_OBJECT: &[u8] =
 
 /// Name of the XDP entry point in [`EBPF_OBJECT`].
 pub const PROGRAM_NAME: &str = "zcfw_xdp";
+/// Name of the benchmark baseline program (drops everything, reads nothing).
+pub const BASELINE_PROGRAM_NAME: &str = "zcfw_baseline_drop";
 
 /// How XDP ended up attached to an interface.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -189,18 +191,59 @@ impl Dataplane {
         ifindex: u32,
         repeat: u32,
     ) -> Result<(u32, f64), DataplaneError> {
-        use aya::{TestRun, programs::TestRunOptions};
-        // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex.
-        let mut ctx = [0u8; 24];
-        ctx[4..8].copy_from_slice(&(frame.len() as u32).to_ne_bytes());
-        ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
-        let program = xdp_program(&mut self.ebpf)?;
-        let mut opts = TestRunOptions::new();
-        opts.data_in = Some(frame);
-        opts.ctx_in = Some(&ctx);
-        opts.repeat = repeat;
-        let result = program.test_run(opts).map_err(DataplaneError::TestRun)?;
-        Ok((result.return_value, result.duration.as_nanos() as f64))
+        test_run(xdp_program(&mut self.ebpf)?, frame, ifindex, repeat)
+    }
+}
+
+/// BPF_PROG_TEST_RUN of `program` on `frame` arriving on `ifindex`, `repeat` times: the
+/// verdict and the kernel's average time per run in nanoseconds.
+fn test_run(
+    program: &mut Xdp,
+    frame: &[u8],
+    ifindex: u32,
+    repeat: u32,
+) -> Result<(u32, f64), DataplaneError> {
+    use aya::{TestRun, programs::TestRunOptions};
+    // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex.
+    let mut ctx = [0u8; 24];
+    ctx[4..8].copy_from_slice(&(frame.len() as u32).to_ne_bytes());
+    ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
+    let mut opts = TestRunOptions::new();
+    opts.data_in = Some(frame);
+    opts.ctx_in = Some(&ctx);
+    opts.repeat = repeat;
+    let result = program.test_run(opts).map_err(DataplaneError::TestRun)?;
+    Ok((result.return_value, result.duration.as_nanos() as f64))
+}
+
+/// The `XDP_DROP` baseline program, loaded on its own for benchmarks.
+pub struct Baseline {
+    ebpf: Ebpf,
+}
+
+impl Baseline {
+    pub fn load() -> Result<Self, DataplaneError> {
+        let mut ebpf = EbpfLoader::new()
+            .load(EBPF_OBJECT)
+            .map_err(DataplaneError::from_ebpf)?;
+        program_named(&mut ebpf, BASELINE_PROGRAM_NAME)?
+            .load()
+            .map_err(DataplaneError::from_program_load)?;
+        Ok(Baseline { ebpf })
+    }
+
+    /// Like [`Dataplane::test_run_repeat`], for the baseline program.
+    pub fn test_run_repeat(
+        &mut self,
+        frame: &[u8],
+        repeat: u32,
+    ) -> Result<(u32, f64), DataplaneError> {
+        test_run(
+            program_named(&mut self.ebpf, BASELINE_PROGRAM_NAME)?,
+            frame,
+            1,
+            repeat,
+        )
     }
 }
 
@@ -211,8 +254,15 @@ impl Drop for Dataplane {
 }
 
 fn xdp_program(ebpf: &mut Ebpf) -> Result<&mut Xdp, DataplaneError> {
-    ebpf.program_mut(PROGRAM_NAME)
-        .ok_or(DataplaneError::MissingProgram(PROGRAM_NAME))?
+    program_named(ebpf, PROGRAM_NAME)
+}
+
+fn program_named<'a>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<&'a mut Xdp, DataplaneError> {
+    ebpf.program_mut(name)
+        .ok_or(DataplaneError::MissingProgram(name))?
         .try_into()
         .map_err(|e: ProgramError| DataplaneError::Program(Box::new(e)))
 }
