@@ -9,7 +9,11 @@ use super::{
 
 /// Deserializes `src`. On failure returns the one structural error serde_yaml stops at;
 /// every semantic check happens later, on the raw policy.
-pub(super) fn parse(src: &str, origin: &str, locator: &Locator) -> Result<RawPolicy, Diagnostic> {
+pub(super) fn parse(
+    src: &str,
+    origin: &str,
+    locator: &Locator,
+) -> Result<RawPolicy, Box<Diagnostic>> {
     if src
         .lines()
         .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
@@ -17,14 +21,20 @@ pub(super) fn parse(src: &str, origin: &str, locator: &Locator) -> Result<RawPol
         let mut d = Diagnostic::new(Severity::Error, origin, "the policy file is empty");
         d.help
             .push("a policy starts with `version: 1` and `name: ...`".into());
-        return Err(d);
+        return Err(Box::new(d));
     }
     serde_yaml::from_str::<RawPolicy>(src).map_err(|e| {
         let position = e.location().map(|l| Position {
             line: l.line(),
             column: l.column(),
         });
-        to_diagnostic(&e.to_string(), position, src, origin, locator)
+        Box::new(to_diagnostic(
+            &e.to_string(),
+            position,
+            src,
+            origin,
+            locator,
+        ))
     })
 }
 
@@ -106,10 +116,8 @@ fn split_path(text: &str) -> (Option<KeyPath>, &str) {
     ];
     if let Some((head, rest)) = text.split_once(": ") {
         let looks_like_path = !head.contains(' ') && !SERDE_PHRASES.contains(&head);
-        if looks_like_path {
-            if let Some(path) = KeyPath::parse(head) {
-                return (Some(path), rest);
-            }
+        if looks_like_path && let Some(path) = KeyPath::parse(head) {
+            return (Some(path), rest);
         }
     }
     (None, text)
@@ -152,7 +160,7 @@ mod tests {
     fn err(src: &str) -> Diagnostic {
         match parse(src, "t.yaml", &Locator::new(src)) {
             Ok(_) => panic!("expected an error for {src:?}"),
-            Err(d) => d,
+            Err(d) => *d,
         }
     }
 

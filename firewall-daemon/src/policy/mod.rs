@@ -92,7 +92,7 @@ pub fn load_str(src: &str, origin: &str) -> Result<ValidatedPolicy, PolicyError>
             // has already placed it.
             let mut all = duplicates;
             if all.is_empty() || !e.message.starts_with("duplicate field") {
-                all.push(e);
+                all.push(*e);
             }
             return Err(PolicyError::Invalid(Diagnostics::new(origin, all)));
         }

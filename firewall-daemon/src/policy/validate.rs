@@ -482,17 +482,17 @@ fn check_overlaps(c: &mut Checker<'_>, zones: &[Zone]) {
             }
             stack.pop();
         }
-        if let Some(top) = stack.last() {
-            if top.1 == item.1 {
-                c.warning(
-                    &path(item.1, item.2),
-                    format!(
-                        "network {} of zone \"{}\" is inside its network {}",
-                        item.0, zones[item.1].name, top.0
-                    ),
-                )
-                .help("remove the more specific network; it changes nothing");
-            }
+        if let Some(top) = stack.last()
+            && top.1 == item.1
+        {
+            c.warning(
+                &path(item.1, item.2),
+                format!(
+                    "network {} of zone \"{}\" is inside its network {}",
+                    item.0, zones[item.1].name, top.0
+                ),
+            )
+            .help("remove the more specific network; it changes nothing");
         }
         stack.push(item);
     }
@@ -1051,18 +1051,18 @@ fn warn_overlapping_ports(c: &mut Checker<'_>, path: &KeyPath, ranges: &[PortRan
     order.sort_by_key(|&k| (ranges[k].first, k));
     let mut reach: Option<usize> = None;
     for k in order {
-        if let Some(r) = reach {
-            if ranges[r].last >= ranges[k].first {
-                let (later, earlier) = (k.max(r), k.min(r));
-                c.warning(
-                    &path.index(later),
-                    format!(
-                        "ports {} overlap ports {} of the same rule",
-                        ranges[later], ranges[earlier]
-                    ),
-                )
-                .help("merge them into one entry");
-            }
+        if let Some(r) = reach
+            && ranges[r].last >= ranges[k].first
+        {
+            let (later, earlier) = (k.max(r), k.min(r));
+            c.warning(
+                &path.index(later),
+                format!(
+                    "ports {} overlap ports {} of the same rule",
+                    ranges[later], ranges[earlier]
+                ),
+            )
+            .help("merge them into one entry");
         }
         if reach.is_none_or(|r| ranges[k].last > ranges[r].last) {
             reach = Some(k);
@@ -1321,17 +1321,17 @@ mod tests {
     fn networks_parse() {
         assert!(parse_network("10.0.0.0/8").is_ok());
         assert!(parse_network("fd00:20::/64").is_ok());
-        let (m, h) = parse_network("10.20.0.5/24").unwrap_err();
+        let (m, h) = parse_network("10.20.0.5/24").expect_err("invalid");
         assert!(m.contains("host bits"));
         assert!(
             h.contains("10.20.0.0/24") && h.contains("10.20.0.5/32"),
             "{h}"
         );
-        let (m, h) = parse_network("10.0.0.5").unwrap_err();
+        let (m, h) = parse_network("10.0.0.5").expect_err("invalid");
         assert!(m.contains("no prefix") && h.contains("10.0.0.5/32"));
         assert!(
             parse_network("10.0.0.0/33")
-                .unwrap_err()
+                .expect_err("invalid")
                 .0
                 .contains("invalid network")
         );
@@ -1343,10 +1343,10 @@ mod tests {
         assert_eq!(t(Protocol::Icmp, "echo-request"), Ok(8));
         assert_eq!(t(Protocol::Icmpv6, "echo-request"), Ok(128));
         assert_eq!(t(Protocol::Icmp, "13"), Ok(13));
-        let (m, help) = t(Protocol::Icmp, "packet-too-big").unwrap_err();
+        let (m, help) = t(Protocol::Icmp, "packet-too-big").expect_err("invalid");
         assert!(m.contains("unknown icmp type"));
         assert!(help[0].contains("icmpv6 type"));
-        let (_, help) = t(Protocol::Icmp, "echo-reqest").unwrap_err();
+        let (_, help) = t(Protocol::Icmp, "echo-reqest").expect_err("invalid");
         assert!(help[0].contains("echo-request"));
         assert!(parse_icmp_type(Protocol::Icmp, &Scalar::Number(256)).is_err());
     }
