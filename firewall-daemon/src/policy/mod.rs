@@ -1,9 +1,9 @@
 //! The policy front end: YAML source → [`ValidatedPolicy`], or every problem found as
 //! compiler-style [`Diagnostics`] (file:line:column, key path, help).
 //!
-//! Stages: [`load`] deserializes into the raw structs of [`raw`] (unknown keys refused,
-//! serde_yaml positions kept); [`validate`] checks names, references, ranges, overlaps and
-//! capacities, placing each finding with the [`locate::Locator`].
+//! Stages: `load` deserializes into raw serde structs (unknown keys refused, serde_yaml
+//! positions kept); `validate` checks names, references, ranges, overlaps and capacities,
+//! placing each finding at its key with a position tree of the source (`locate`).
 
 use std::path::{Path, PathBuf};
 
