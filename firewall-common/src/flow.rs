@@ -37,10 +37,13 @@ pub struct FlowState {
     pub generation: u32,
     /// Conduit that admitted the flow (counts its packets).
     pub conduit_id: u16,
+    /// Inspection profile of the rule that admitted the flow (0 = none): every later segment
+    /// of the flow is inspected with it.
+    pub profile_id: u16,
     /// [`flow_flags`].
     pub flags: u8,
-    pub _pad: u8,
-    /// `bpf_ktime_get_ns` of the last packet.
+    pub _pad: [u8; 7],
+    /// `bpf_ktime_get_coarse_ns` of the last packet.
     pub last_seen_ns: u64,
 }
 
@@ -59,7 +62,7 @@ pub struct FragKey {
 
 const _: () = {
     assert!(core::mem::size_of::<FlowKey>() == 40);
-    assert!(core::mem::size_of::<FlowState>() == 16);
+    assert!(core::mem::size_of::<FlowState>() == 24);
     assert!(core::mem::size_of::<FragKey>() == 40);
 };
 

@@ -32,6 +32,11 @@ pub mod names {
     pub const REASON_COUNTERS: &str = "REASON_COUNTERS";
     /// Per-CPU array of [`super::Counter`] indexed by conduit id.
     pub const CONDUIT_COUNTERS: &str = "CONDUIT_COUNTERS";
+    /// Per-CPU array of [`super::Counter`]: denies of inspected conduits by reason, indexed by
+    /// [`super::conduit_reason_index`].
+    pub const CONDUIT_DENY_COUNTERS: &str = "CONDUIT_DENY_COUNTERS";
+    /// Array of [`crate::modbus::ModbusProfile`] indexed by [`super::profile_index`].
+    pub const MODBUS_PROFILES: &str = "MODBUS_PROFILES";
 }
 
 /// Capacity of every map, shared so the compiler can refuse a policy that would not fit.
@@ -55,6 +60,8 @@ pub mod capacity {
     pub const IFACE_ZONES: u32 = 8_192;
     /// Allowed non-IP ethertypes (both slots).
     pub const L2_ALLOW: u32 = 256;
+    /// Inspection profiles per slot; profile ids are `1..MAX_PROFILES` (0 = no inspection).
+    pub const MAX_PROFILES: u32 = 1_024;
     /// Tracked flows (LRU: the least recently used flow is evicted when full).
     pub const FLOWS: u32 = 262_144;
     /// Tracked fragmented datagrams (LRU).
@@ -197,6 +204,22 @@ pub mod iface_flags {
 pub struct IfacePolicy {
     /// [`iface_flags`].
     pub flags: u32,
+}
+
+/// Index of inspection profile `profile_id` of `slot` in [`names::MODBUS_PROFILES`].
+#[inline(always)]
+pub const fn profile_index(slot: u8, profile_id: u16) -> u32 {
+    (slot as u32 & 1) * capacity::MAX_PROFILES + (profile_id as u32 % capacity::MAX_PROFILES)
+}
+
+/// Inspection deny reasons counted per conduit: slot `reason - Reason::FIRST_INSPECTION` of
+/// the conduit's block in [`names::CONDUIT_DENY_COUNTERS`].
+pub const CONDUIT_DENY_SLOTS: u32 = 8;
+
+/// Index of (`conduit_id`, inspection deny `slot`) in [`names::CONDUIT_DENY_COUNTERS`].
+#[inline(always)]
+pub const fn conduit_reason_index(conduit_id: u16, slot: u32) -> u32 {
+    conduit_id as u32 * CONDUIT_DENY_SLOTS + (slot % CONDUIT_DENY_SLOTS)
 }
 
 /// Key of [`names::IFACE_ZONES`].

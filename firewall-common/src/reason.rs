@@ -45,14 +45,29 @@ pub enum Reason {
     FragmentNoFlow = 17,
     /// Dropped: the program found no active policy (never loaded, or ABI mismatch).
     NoPolicy = 18,
+    /// Dropped: a Modbus function code (or FC 8 sub-function, FC 43 MEI type) the conduit's
+    /// inspection profile does not allow.
+    ModbusFunction = 19,
+    /// Dropped: a Modbus unit id the profile does not allow.
+    ModbusUnitId = 20,
+    /// Dropped: a Modbus address span or quantity outside what the profile allows.
+    ModbusAddress = 21,
+    /// Dropped: a malformed Modbus ADU (protocol id, length, byte count, value).
+    ModbusMalformed = 22,
+    /// Dropped: a segment that does not start and end on Modbus ADU boundaries (strict mode).
+    ModbusSplit = 23,
 }
 
 impl Reason {
     /// Number of counter slots reserved for reasons (room to append without resizing maps).
     pub const SLOTS: u32 = 64;
 
+    /// First reason of an inspection deny; inspection denies are also counted per conduit
+    /// (see [`crate::maps::conduit_reason_index`]).
+    pub const FIRST_INSPECTION: Reason = Reason::ModbusFunction;
+
     /// Every reason, in slot order.
-    pub const ALL: [Reason; 19] = [
+    pub const ALL: [Reason; 24] = [
         Reason::AllowedConduit,
         Reason::AllowedConntrack,
         Reason::AllowedIntraZone,
@@ -72,6 +87,11 @@ impl Reason {
         Reason::MalformedIcmp,
         Reason::FragmentNoFlow,
         Reason::NoPolicy,
+        Reason::ModbusFunction,
+        Reason::ModbusUnitId,
+        Reason::ModbusAddress,
+        Reason::ModbusMalformed,
+        Reason::ModbusSplit,
     ];
 
     /// Stable snake_case name used in CLI output, JSON and metrics.
@@ -96,12 +116,33 @@ impl Reason {
             Reason::MalformedIcmp => "malformed_icmp",
             Reason::FragmentNoFlow => "fragment_no_flow",
             Reason::NoPolicy => "no_policy",
+            Reason::ModbusFunction => "modbus_function",
+            Reason::ModbusUnitId => "modbus_unit_id",
+            Reason::ModbusAddress => "modbus_address",
+            Reason::ModbusMalformed => "modbus_malformed",
+            Reason::ModbusSplit => "modbus_split",
         }
     }
 
     /// Whether packets counted under this reason were passed (true) or dropped (false).
     pub const fn passes(self) -> bool {
         (self as u32) < (Reason::DefaultDeny as u32)
+    }
+
+    /// The counting reason of a Modbus violation.
+    pub const fn of_modbus(v: crate::modbus::ModbusViolation) -> Reason {
+        match v {
+            crate::modbus::ModbusViolation::Function => Reason::ModbusFunction,
+            crate::modbus::ModbusViolation::UnitId => Reason::ModbusUnitId,
+            crate::modbus::ModbusViolation::Address => Reason::ModbusAddress,
+            crate::modbus::ModbusViolation::Malformed => Reason::ModbusMalformed,
+            crate::modbus::ModbusViolation::Split => Reason::ModbusSplit,
+        }
+    }
+
+    /// Whether this is an inspection deny (also counted per conduit).
+    pub const fn is_inspection(self) -> bool {
+        (self as u32) >= (Reason::FIRST_INSPECTION as u32)
     }
 
     /// The reason stored in counter slot `slot`, if any.
@@ -128,6 +169,17 @@ mod tests {
             }
         }
         assert!((Reason::ALL.len() as u32) < Reason::SLOTS);
+    }
+
+    #[test]
+    fn modbus_violations_map_to_reasons_of_the_same_name() {
+        for v in crate::modbus::ModbusViolation::ALL {
+            let r = Reason::of_modbus(v);
+            assert_eq!(r.name(), v.name());
+            assert!(r.is_inspection() && !r.passes());
+            let slot = r as u32 - Reason::FIRST_INSPECTION as u32;
+            assert!(slot < crate::maps::CONDUIT_DENY_SLOTS);
+        }
     }
 
     #[test]

@@ -217,12 +217,13 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
         let state = FlowState {
             generation: cfg.generation,
             conduit_id: action.conduit_id,
+            profile_id: action.profile_id,
             flags: if src_is_lo {
                 flow_flags::OPENED_BY_LO
             } else {
                 0
             },
-            _pad: 0,
+            _pad: [0; 7],
             last_seen_ns: now,
         };
         let _ = FLOWS.insert(&flow_key, &state, 0);
@@ -266,8 +267,9 @@ fn remember_first_fragment(p: &Packet, cfg: &SlotConfig, conduit_id: u16, now: u
     let state = FlowState {
         generation: cfg.generation,
         conduit_id,
+        profile_id: 0,
         flags: 0,
-        _pad: 0,
+        _pad: [0; 7],
         last_seen_ns: now,
     };
     let _ = FRAGS.insert(&frag_key(p), &state, 0);
