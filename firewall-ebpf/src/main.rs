@@ -20,8 +20,9 @@ use firewall_common::{
     flow::{FlowKey, FlowState, FragKey, flow_flags, proto, timeout},
     maps::{
         ConduitAction, Counter, IfaceZoneKey, L2Key, SlotConfig, ZonePairKey, capacity,
-        iface_flags, iface_index, slot_flags, zone_flags,
+        conduit_reason_index, iface_flags, iface_index, profile_index, slot_flags, zone_flags,
     },
+    modbus,
     packet::{self, Family, Fragment, Frame, Packet, PacketBytes, icmp_type, tcp_flags},
     reason::Reason,
 };
@@ -63,7 +64,14 @@ pub fn zcfw_xdp(ctx: XdpContext) -> u32 {
     let len = unsafe { bpf_xdp_get_buff_len(ctx.ctx) } as u64;
     let (verdict, reason, conduit_id) = decide(&ctx);
     count(&REASON_COUNTERS, reason as u32, len);
-    if conduit_id != 0 {
+    if reason.is_inspection() {
+        let slot = reason as u32 - Reason::FIRST_INSPECTION as u32;
+        count(
+            &CONDUIT_DENY_COUNTERS,
+            conduit_reason_index(conduit_id, slot),
+            len,
+        );
+    } else if conduit_id != 0 {
         count(&CONDUIT_COUNTERS, conduit_id as u32, len);
     }
     verdict
@@ -182,6 +190,15 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                 state.flags |= flow_flags::CLOSING;
             }
             let conduit_id = state.conduit_id;
+            if state.profile_id != 0 && p.payload_len != 0 {
+                // Requests travel from the endpoint that opened the flow, responses back.
+                let from_opener = (state.flags & flow_flags::OPENED_BY_LO != 0) == src_is_lo;
+                let profile = profile_index(slot, state.profile_id);
+                let reason = inspect(ctx.data(), ctx.data_end(), p, profile, from_opener);
+                if reason != 0 {
+                    return (XDP_DROP, reason_from(reason), conduit_id);
+                }
+            }
             remember_first_fragment(p, cfg, conduit_id, now);
             return pass(Reason::AllowedConntrack, conduit_id);
         } else {
@@ -212,6 +229,14 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
     );
     if action.conduit_id == 0 {
         return drop(Reason::DefaultDeny);
+    }
+    if action.profile_id != 0 && p.payload_len != 0 {
+        // A new packet in the conduit's direction carries requests.
+        let profile = profile_index(slot, action.profile_id);
+        let reason = inspect(ctx.data(), ctx.data_end(), p, profile, true);
+        if reason != 0 {
+            return (XDP_DROP, reason_from(reason), action.conduit_id);
+        }
     }
     if p.opens_flow() {
         let state = FlowState {
@@ -255,7 +280,36 @@ fn rejudge(slot: u8, cfg: &SlotConfig, key: &FlowKey, state: &mut FlowState) -> 
     }
     state.generation = cfg.generation;
     state.conduit_id = action.conduit_id;
+    state.profile_id = action.profile_id;
     true
+}
+
+/// Checks the TCP payload of `p` against the inspection profile at index `profile` of
+/// `MODBUS_PROFILES` (BPF functions take at most five arguments): every Modbus ADU of
+/// a request (`request`) or the sanity of a response. Returns 0, or the deny [`Reason`] as
+/// `u32` (an integer, so nothing half-defined crosses the BPF call).
+#[inline(never)]
+fn inspect(start: usize, end: usize, p: &Packet, profile: u32, request: bool) -> u32 {
+    // Profiles the daemon never wrote read as all-zero: they allow nothing (fail closed).
+    let Some(profile) = MODBUS_PROFILES.get(profile) else {
+        return Reason::NoPolicy as u32;
+    };
+    let bytes = XdpBytes { start, end };
+    let (offset, len) = (p.payload_offset as usize, p.payload_len as usize);
+    let verdict = if request {
+        modbus::check_request(&bytes, offset, len, profile)
+    } else {
+        modbus::check_response(&bytes, offset, len)
+    };
+    match verdict {
+        Ok(_) => 0,
+        Err(denial) => Reason::of_modbus(denial.kind) as u32,
+    }
+}
+
+#[inline(always)]
+fn reason_from(code: u32) -> Reason {
+    Reason::from_slot(code).unwrap_or(Reason::NoPolicy)
 }
 
 /// Records an allowed first fragment so the later fragments of its datagram pass.

@@ -9,9 +9,10 @@ use aya_ebpf::{
 use firewall_common::{
     flow::{FlowKey, FlowState, FragKey},
     maps::{
-        ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey, L2Key, SlotConfig,
-        ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV4Key, ZoneV6Key, capacity,
+        CONDUIT_DENY_SLOTS, ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey,
+        L2Key, SlotConfig, ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV4Key, ZoneV6Key, capacity,
     },
+    modbus::ModbusProfile,
     reason::Reason,
 };
 
@@ -72,3 +73,13 @@ pub static REASON_COUNTERS: PerCpuArray<Counter> = PerCpuArray::with_max_entries
 #[map]
 pub static CONDUIT_COUNTERS: PerCpuArray<Counter> =
     PerCpuArray::with_max_entries(capacity::MAX_CONDUITS + 1, 0);
+
+/// Inspection denies per conduit and reason (see `conduit_reason_index`).
+#[map]
+pub static CONDUIT_DENY_COUNTERS: PerCpuArray<Counter> =
+    PerCpuArray::with_max_entries((capacity::MAX_CONDUITS + 1) * CONDUIT_DENY_SLOTS, 0);
+
+/// Modbus inspection profiles of both slots (see `profile_index`).
+#[map]
+pub static MODBUS_PROFILES: Array<ModbusProfile> =
+    Array::with_max_entries(2 * capacity::MAX_PROFILES, 0);
