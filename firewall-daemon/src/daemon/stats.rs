@@ -36,6 +36,17 @@ pub fn collect(state: &State) -> Result<Value, DataplaneError> {
                 .get(c.id as usize)
                 .copied()
                 .unwrap_or_default();
+            // Inspection denies of this conduit, by reason.
+            let denied: serde_json::Map<String, Value> = snapshot
+                .conduit_denies
+                .get(c.id as usize)
+                .into_iter()
+                .flatten()
+                .map(|(reason, d)| {
+                    let counts = json!({"packets": d.packets, "bytes": d.bytes});
+                    (reason.name().to_owned(), counts)
+                })
+                .collect();
             json!({
                 "id": c.id,
                 "name": c.name,
@@ -43,6 +54,7 @@ pub fn collect(state: &State) -> Result<Value, DataplaneError> {
                 "to": c.to,
                 "packets": counter.packets,
                 "bytes": counter.bytes,
+                "denied": denied,
             })
         })
         .collect();

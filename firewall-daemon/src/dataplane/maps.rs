@@ -11,8 +11,8 @@ use firewall_common::{
     ABI_VERSION,
     maps::{
         ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey, L2Key, SlotConfig,
-        ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV4Key, ZoneV6Key, capacity, iface_flags,
-        iface_index, names, slot_flags,
+        ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV4Key, ZoneV6Key, capacity, conduit_reason_index,
+        iface_flags, iface_index, names, slot_flags,
     },
     reason::Reason,
 };
@@ -264,8 +264,26 @@ pub(super) fn read_counters(
             .map_err(DataplaneError::map(names::CONDUIT_COUNTERS))?;
         per_conduit.push(sum(&v));
     }
+    let deny_map = per_cpu(names::CONDUIT_DENY_COUNTERS)?;
+    let inspection: Vec<Reason> = Reason::ALL
+        .into_iter()
+        .filter(|r| r.is_inspection())
+        .collect();
+    let mut conduit_denies = Vec::with_capacity(conduits + 1);
+    for id in 0..=conduits as u16 {
+        let mut denies = Vec::with_capacity(inspection.len());
+        for &reason in &inspection {
+            let slot = reason as u32 - Reason::FIRST_INSPECTION as u32;
+            let v = deny_map
+                .get(&conduit_reason_index(id, slot), 0)
+                .map_err(DataplaneError::map(names::CONDUIT_DENY_COUNTERS))?;
+            denies.push((reason, sum(&v)));
+        }
+        conduit_denies.push(denies);
+    }
     Ok(CounterSnapshot {
         reasons,
         conduits: per_conduit,
+        conduit_denies,
     })
 }

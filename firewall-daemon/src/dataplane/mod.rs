@@ -59,6 +59,9 @@ pub struct CounterSnapshot {
     pub reasons: Vec<(Reason, Counter)>,
     /// Indexed by conduit id (entry 0 unused).
     pub conduits: Vec<Counter>,
+    /// Inspection denies by conduit id (entry 0 unused), then by reason (in [`Reason::ALL`]
+    /// order from [`Reason::FIRST_INSPECTION`]).
+    pub conduit_denies: Vec<Vec<(Reason, Counter)>>,
 }
 
 /// The loaded XDP program and its maps.
