@@ -15,6 +15,7 @@ use firewall_common::{
         ConduitAction, ConduitKey, ZoneInfo, ZonePairInfo, ZonePairKey, action_flags, capacity,
         slot_flags, zone_flags,
     },
+    modbus::ModbusProfile,
 };
 use ipnet::IpNet;
 
@@ -91,6 +92,10 @@ pub struct CompiledPolicy {
     pub conduit_entries: Vec<(ConduitKey, ConduitAction)>,
     /// Allowed non-IP ethertypes, sorted (neighbour discovery is a slot flag, not here).
     pub l2_allow: Vec<u16>,
+    /// Modbus/TCP inspection profiles: `modbus_profiles[i]` has profile id `i + 1`, the
+    /// [`ConduitAction::profile_id`] of the conduit entries it inspects (0 = no inspection).
+    /// Identical profiles are shared; at most `capacity::MAX_PROFILES - 1`.
+    pub modbus_profiles: Vec<ModbusProfile>,
 }
 
 impl CompiledPolicy {
@@ -102,6 +107,7 @@ impl CompiledPolicy {
             + self.zone_pairs.len()
             + self.conduit_entries.len()
             + self.l2_allow.len()
+            + self.modbus_profiles.len()
             + self.interfaces.len()
             + self
                 .interfaces
@@ -309,6 +315,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         zone_pairs,
         conduit_entries,
         l2_allow: policy.l2().ethertypes.clone(),
+        modbus_profiles: Vec::new(),
     })
 }
 
