@@ -356,7 +356,14 @@ impl Stats {
     /// Packets counted under `reason` (0 if not listed). Panics on a name that is not in
     /// the contract, to catch typos in tests.
     pub fn reason(&self, reason: &str) -> u64 {
-        assert!(REASONS.contains(&reason), "unknown reason name {reason}");
+        assert!(
+            REASONS.contains(&reason) || self.reasons.iter().any(|r| r.reason == reason),
+            "unknown reason name {reason}"
+        );
+        self.packets(reason)
+    }
+
+    fn packets(&self, reason: &str) -> u64 {
         self.reasons
             .iter()
             .find(|r| r.reason == reason)
@@ -377,9 +384,17 @@ impl Stats {
         self.reasons
             .iter()
             .filter_map(|r| {
-                let d = r.packets.saturating_sub(before.reason(&r.reason));
+                let d = r.packets.saturating_sub(before.packets(&r.reason));
                 (d > 0).then(|| (r.reason.clone(), d))
             })
+            .collect()
+    }
+
+    /// Per-reason packet increase since `before` of the reasons that drop packets.
+    pub fn drops_since(&self, before: &Stats) -> Vec<(String, u64)> {
+        self.reasons_since(before)
+            .into_iter()
+            .filter(|(name, _)| self.reasons.iter().any(|r| &r.reason == name && !r.passes))
             .collect()
     }
 
@@ -397,11 +412,6 @@ impl Stats {
                 (d > 0).then(|| (c.name.clone(), d))
             })
             .collect()
-    }
-
-    /// Whether `reason` is one that passes packets (per the contract's names).
-    pub fn passes(reason: &str) -> bool {
-        reason.starts_with("allowed_")
     }
 }
 

@@ -19,9 +19,13 @@
 //! If the data path ever drops large segments, that is a bug to fix there (real NICs with
 //! GRO deliver the same), not something for the harness to hide with `ethtool -K`.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    thread,
+    time::{Duration, Instant},
+};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::{cmd, names::Names, netns::Netns};
 
@@ -269,8 +273,19 @@ impl Plant {
             for (key, value) in [
                 ("net.ipv6.conf.all.accept_dad", "0"),
                 ("net.ipv6.conf.default.accept_dad", "0"),
-                // Fewer stray packets (router solicitations) in zcfw's counters.
+                // Fewer stray packets in zcfw's counters: no router solicitations, and the
+                // multicast listener reports (from link-local addresses, which zcfw drops)
+                // repeated within milliseconds of link-up instead of a second later, when
+                // zcfw is already counting.
                 ("net.ipv6.conf.default.router_solicitations", "0"),
+                (
+                    "net.ipv6.conf.default.mldv2_unsolicited_report_interval",
+                    "1",
+                ),
+                (
+                    "net.ipv6.conf.default.mldv1_unsolicited_report_interval",
+                    "1",
+                ),
             ] {
                 ns.sysctl(key, value)?;
             }
@@ -313,7 +328,46 @@ impl Plant {
             }
             plant.hosts.push(host);
         }
+        plant.wait_settled()?;
         Ok(plant)
+    }
+
+    /// Waits until every link is up on both ends and every host has its IPv6 link-local
+    /// address. The kernel may process a veth's carrier change up to a second late
+    /// (linkwatch), and only then does IPv6 add the link-local address and send multicast
+    /// listener reports: stray packets that would otherwise arrive after zcfw started.
+    fn wait_settled(&self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for host in &self.hosts {
+            loop {
+                let host_link = host.ns.ip(&["-j", "link", "show", "dev", &host.ifname])?;
+                let gw_link =
+                    self.gateway
+                        .ip(&["-j", "link", "show", "dev", &host.gateway_ifname])?;
+                let link_local =
+                    host.ns
+                        .ip(&["-6", "addr", "show", "dev", &host.ifname, "scope", "link"])?;
+                let up = |json: &str| json.contains("\"operstate\":\"UP\"");
+                if up(&host_link)
+                    && up(&gw_link)
+                    && link_local.contains("fe80::")
+                    && !link_local.contains("tentative")
+                {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    bail!(
+                        "{} / {} did not come up: {host_link} {gw_link} {link_local}",
+                        host.ifname,
+                        host.gateway_ifname
+                    );
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+        // The reports are repeated 1 ms apart (see the sysctls above); let them go.
+        thread::sleep(Duration::from_millis(50));
+        Ok(())
     }
 
     /// The gateway namespace.

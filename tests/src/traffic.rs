@@ -16,7 +16,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, anyhow, bail};
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 
 use crate::{netns::Netns, packet::checksum};
 
@@ -174,7 +174,9 @@ pub fn echo_over(stream: &TcpStream, payload: &[u8], timeout: Duration) -> Resul
             }
         };
         if read_result.is_err() {
-            // Unblock the writer if it is stuck.
+            // Reset rather than close: an orphaned socket would retransmit its queue for
+            // minutes, into the counters of later checks. Shutting down unblocks the writer.
+            let _ = SockRef::from(stream).set_linger(Some(Duration::ZERO));
             let _ = stream.shutdown(Shutdown::Both);
         }
         let write_result = w.join().unwrap_or_else(|_| Err(anyhow!("writer panicked")));

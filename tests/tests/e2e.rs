@@ -31,18 +31,6 @@ const UDP_PORTS: [u16; 3] = [9000, 9105, 9111];
 const PASS_TIMEOUT: Duration = Duration::from_secs(5);
 /// Denied traffic is given up on after this long.
 const DENY_TIMEOUT: Duration = Duration::from_secs(1);
-/// Drop reasons that packets of an allowed exchange must never get. (Not spoofed_source or
-/// unknown_zone: the hosts' own IPv6 multicast listener reports, from link-local
-/// addresses, land there at any time.)
-const DROPS_IN_A_FLOW: [&str; 7] = [
-    "default_deny",
-    "malformed_ipv4",
-    "malformed_ipv6",
-    "malformed_tcp",
-    "malformed_udp",
-    "malformed_icmp",
-    "fragment_no_flow",
-];
 /// Bulk TCP payload: large enough for GSO/GRO to matter.
 const BULK: usize = 512 * 1024;
 
@@ -210,7 +198,7 @@ impl<'p> Env<'p> {
                     ));
                 }
                 // Retransmissions can hide a dropped segment; the counters cannot.
-                let dropped: Vec<&str> = DROPS_IN_A_FLOW.into_iter().filter(|r| d(r) > 0).collect();
+                let dropped = after.drops_since(&before);
                 if !dropped.is_empty() {
                     self.fail(format!(
                         "{what}: passed, but packets were dropped on the way ({dropped:?}); {counted}"

@@ -415,9 +415,8 @@ fn explain(before: &Stats, after: &Stats, passed: bool) -> String {
             .join("; ")
     } else {
         let reasons: Vec<String> = after
-            .reasons_since(before)
+            .drops_since(before)
             .into_iter()
-            .filter(|(r, _)| !Stats::passes(r))
             .map(|(r, _)| r)
             .collect();
         if reasons.is_empty() {
