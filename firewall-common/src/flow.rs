@@ -27,6 +27,8 @@ pub mod flow_flags {
     pub const OPENED_BY_LO: u8 = 1 << 0;
     /// A FIN or RST was seen: the flow expires after [`super::timeout::TCP_CLOSING_NS`].
     pub const CLOSING: u8 = 1 << 1;
+    /// The admitting conduit has a rate limit: packets from the opener pass its bucket.
+    pub const RATE_LIMITED: u8 = 1 << 2;
 }
 
 /// What conntrack remembers of an allowed flow.

@@ -37,6 +37,10 @@ pub mod names {
     pub const CONDUIT_DENY_COUNTERS: &str = "CONDUIT_DENY_COUNTERS";
     /// Array of [`crate::modbus::ModbusProfile`] indexed by [`super::profile_index`].
     pub const MODBUS_PROFILES: &str = "MODBUS_PROFILES";
+    /// Array of [`super::RateLimit`] indexed by [`super::rate_limit_index`].
+    pub const RATE_LIMITS: &str = "RATE_LIMITS";
+    /// LRU hash: [`super::BucketKey`] → [`super::Bucket`] (per-source token buckets).
+    pub const BUCKETS: &str = "BUCKETS";
 }
 
 /// Capacity of every map, shared so the compiler can refuse a policy that would not fit.
@@ -64,6 +68,8 @@ pub mod capacity {
     pub const MAX_PROFILES: u32 = 1_024;
     /// Tracked flows (LRU: the least recently used flow is evicted when full).
     pub const FLOWS: u32 = 262_144;
+    /// Per-source token buckets of rate-limited conduits (LRU).
+    pub const BUCKETS: u32 = 65_536;
     /// Tracked fragmented datagrams (LRU).
     pub const FRAGS: u32 = 16_384;
 }
@@ -170,6 +176,8 @@ pub mod action_flags {
     pub const MONITOR: u16 = 1 << 0;
     /// Log allowed packets too (`log: all`).
     pub const LOG_ALL: u16 = 1 << 1;
+    /// The conduit has a `rate_limit` ([`super::names::RATE_LIMITS`]).
+    pub const RATE_LIMIT: u16 = 1 << 2;
 }
 
 /// What a conduit lookup hit means: the conduit that allows the packet.
@@ -222,6 +230,66 @@ pub const fn conduit_reason_index(conduit_id: u16, slot: u32) -> u32 {
     conduit_id as u32 * CONDUIT_DENY_SLOTS + (slot % CONDUIT_DENY_SLOTS)
 }
 
+/// Index of `conduit_id`'s rate limit of `slot` in [`names::RATE_LIMITS`].
+#[inline(always)]
+pub const fn rate_limit_index(slot: u8, conduit_id: u16) -> u32 {
+    (slot as u32 & 1) * (capacity::MAX_CONDUITS + 1)
+        + (conduit_id as u32 % (capacity::MAX_CONDUITS + 1))
+}
+
+/// A conduit's `rate_limit`: packets per second per source address, and the burst allowed.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RateLimit {
+    pub pps: u32,
+    pub burst: u32,
+}
+
+/// Key of [`names::BUCKETS`]: one source address of one conduit.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct BucketKey {
+    pub src: [u8; 16],
+    pub conduit_id: u16,
+    pub family: u8,
+    pub _pad: u8,
+}
+
+/// A token bucket. Tokens are counted in billionths, so `pps` tokens refill per second with
+/// nanosecond timestamps in integer arithmetic.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bucket {
+    pub nanotokens: u64,
+    pub last_ns: u64,
+}
+
+impl Bucket {
+    /// One token, in the bucket's unit.
+    pub const TOKEN: u64 = 1_000_000_000;
+
+    /// Refills for the time since `last_ns` and takes one token if there is one. Returns
+    /// whether the packet conforms. A fresh bucket (`last_ns == 0`) starts full.
+    #[inline(always)]
+    pub fn take(&mut self, limit: &RateLimit, now_ns: u64) -> bool {
+        let capacity = limit.burst.max(1) as u64 * Self::TOKEN;
+        if self.last_ns == 0 {
+            self.nanotokens = capacity;
+        } else {
+            // Ten seconds refill any bucket; capping keeps the product far from overflow.
+            let elapsed = now_ns.saturating_sub(self.last_ns).min(10 * Self::TOKEN);
+            self.nanotokens = (self.nanotokens + elapsed * limit.pps as u64).min(capacity);
+        }
+        self.last_ns = now_ns;
+        if self.nanotokens >= Self::TOKEN {
+            self.nanotokens -= Self::TOKEN;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// Key of [`names::IFACE_ZONES`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -260,6 +328,9 @@ const _: () = {
     assert!(core::mem::size_of::<IfaceZoneKey>() == 8);
     assert!(core::mem::size_of::<L2Key>() == 4);
     assert!(core::mem::size_of::<Counter>() == 16);
+    assert!(core::mem::size_of::<RateLimit>() == 8);
+    assert!(core::mem::size_of::<BucketKey>() == 20);
+    assert!(core::mem::size_of::<Bucket>() == 16);
 };
 
 #[cfg(feature = "user")]
@@ -280,7 +351,47 @@ mod pod {
     unsafe impl aya::Pod for IfaceZoneKey {}
     unsafe impl aya::Pod for L2Key {}
     unsafe impl aya::Pod for Counter {}
+    unsafe impl aya::Pod for RateLimit {}
+    unsafe impl aya::Pod for BucketKey {}
+    unsafe impl aya::Pod for Bucket {}
     unsafe impl aya::Pod for FlowKey {}
     unsafe impl aya::Pod for FlowState {}
     unsafe impl aya::Pod for FragKey {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn bucket_starts_full_then_refills_at_pps() {
+        let limit = RateLimit { pps: 100, burst: 5 };
+        let mut b = Bucket::default();
+        let t0 = 1_000 * MS;
+        let passed = (0..10).filter(|_| b.take(&limit, t0)).count();
+        assert_eq!(passed, 5, "a fresh bucket allows the burst at once");
+        // 100 pps: one token per 10 ms.
+        assert!(!b.take(&limit, t0 + 5 * MS));
+        assert!(b.take(&limit, t0 + 11 * MS));
+        assert!(!b.take(&limit, t0 + 12 * MS));
+        // Over one second at 1 kpps of offered load, about pps + burst pass.
+        let mut b = Bucket::default();
+        let passed = (0..1000u64).filter(|i| b.take(&limit, t0 + i * MS)).count();
+        assert!((100..=106).contains(&passed), "{passed} passed");
+    }
+
+    #[test]
+    fn bucket_never_exceeds_its_burst_after_idling() {
+        let limit = RateLimit {
+            pps: 1_000_000,
+            burst: 3,
+        };
+        let mut b = Bucket::default();
+        assert!(b.take(&limit, 1));
+        let later = 3_600 * 1_000 * MS;
+        let passed = (0..10).filter(|_| b.take(&limit, later)).count();
+        assert_eq!(passed, 3);
+    }
 }

@@ -56,6 +56,10 @@ pub enum Reason {
     ModbusMalformed = 22,
     /// Dropped: a segment that does not start and end on Modbus ADU boundaries (strict mode).
     ModbusSplit = 23,
+    /// Dropped: island mode is on and the packet crosses a zone boundary (SR 5.2 RE2).
+    IslandMode = 24,
+    /// Dropped: the source exceeded its conduit's `rate_limit` (SR 7.1).
+    RateLimited = 25,
 }
 
 impl Reason {
@@ -67,7 +71,7 @@ impl Reason {
     pub const FIRST_INSPECTION: Reason = Reason::ModbusFunction;
 
     /// Every reason, in slot order.
-    pub const ALL: [Reason; 24] = [
+    pub const ALL: [Reason; 26] = [
         Reason::AllowedConduit,
         Reason::AllowedConntrack,
         Reason::AllowedIntraZone,
@@ -92,6 +96,8 @@ impl Reason {
         Reason::ModbusAddress,
         Reason::ModbusMalformed,
         Reason::ModbusSplit,
+        Reason::IslandMode,
+        Reason::RateLimited,
     ];
 
     /// Stable snake_case name used in CLI output, JSON and metrics.
@@ -121,6 +127,8 @@ impl Reason {
             Reason::ModbusAddress => "modbus_address",
             Reason::ModbusMalformed => "modbus_malformed",
             Reason::ModbusSplit => "modbus_split",
+            Reason::IslandMode => "island_mode",
+            Reason::RateLimited => "rate_limited",
         }
     }
 
@@ -143,6 +151,7 @@ impl Reason {
     /// Whether this is an inspection deny (also counted per conduit).
     pub const fn is_inspection(self) -> bool {
         (self as u32) >= (Reason::FIRST_INSPECTION as u32)
+            && (self as u32) <= (Reason::ModbusSplit as u32)
     }
 
     /// The reason stored in counter slot `slot`, if any.
@@ -180,6 +189,14 @@ mod tests {
             let slot = r as u32 - Reason::FIRST_INSPECTION as u32;
             assert!(slot < crate::maps::CONDUIT_DENY_SLOTS);
         }
+    }
+
+    #[test]
+    fn inspection_reasons_fit_the_per_conduit_block() {
+        let inspection: usize = Reason::ALL.iter().filter(|r| r.is_inspection()).count();
+        assert_eq!(inspection, 5);
+        assert!(inspection as u32 <= crate::maps::CONDUIT_DENY_SLOTS);
+        assert!(!Reason::IslandMode.is_inspection() && !Reason::RateLimited.is_inspection());
     }
 
     #[test]

@@ -19,8 +19,9 @@ use firewall_common::{
     conduit::{self, Level},
     flow::{FlowKey, FlowState, FragKey, flow_flags, proto, timeout},
     maps::{
-        ConduitAction, Counter, IfaceZoneKey, L2Key, SlotConfig, ZonePairKey, capacity,
-        conduit_reason_index, iface_flags, iface_index, profile_index, slot_flags, zone_flags,
+        Bucket, BucketKey, ConduitAction, Counter, IfaceZoneKey, L2Key, SlotConfig, ZonePairKey,
+        action_flags, capacity, conduit_reason_index, control_flags, iface_flags, iface_index,
+        profile_index, rate_limit_index, slot_flags, zone_flags,
     },
     modbus,
     packet::{self, Family, Fragment, Frame, Packet, PacketBytes, icmp_type, tcp_flags},
@@ -37,11 +38,16 @@ struct XdpBytes {
 
 /// Largest offset the parser may ask for (keeps offsets bounded for the verifier).
 const MAX_OFFSET: usize = 1 << 12;
+/// Largest length `holds` checks exactly: a packet pointer may move at most 0xffff bytes.
+/// Longer lengths only occur for 64 KiB GRO/GSO super-packets (skb mode); for them the frame
+/// must hold at least this much, a few hundred bytes short of what the IP length says.
+const MAX_HOLD: usize = 0xff00;
 
 impl PacketBytes for XdpBytes {
     #[inline(always)]
     fn holds(&self, len: usize) -> bool {
-        len <= MAX_OFFSET && self.start + len <= self.end
+        let len = if len > MAX_HOLD { MAX_HOLD } else { len };
+        self.start + len <= self.end
     }
 
     #[inline(always)]
@@ -169,6 +175,19 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
         }
     }
 
+    // Island mode: nothing crosses a zone boundary, not even established flows (SR 5.2 RE2).
+    // (Read here, not passed in: BPF functions take at most five arguments.)
+    let island = CONTROL
+        .get(0)
+        .is_some_and(|c| c.flags & control_flags::ISLAND != 0);
+    if island {
+        let src = zone_of(slot, p.family, &p.src) as u16;
+        let dst = zone_of(slot, p.family, &p.dst) as u16;
+        if src == 0 || src != dst {
+            return drop(Reason::IslandMode);
+        }
+    }
+
     // Coarse (tick resolution) is plenty for idle timeouts and much cheaper than a clock read.
     // SAFETY: a helper without arguments.
     let now = unsafe { bpf_ktime_get_coarse_ns() };
@@ -190,9 +209,15 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                 state.flags |= flow_flags::CLOSING;
             }
             let conduit_id = state.conduit_id;
+            // Requests travel from the endpoint that opened the flow, responses back.
+            let from_opener = (state.flags & flow_flags::OPENED_BY_LO != 0) == src_is_lo;
+            if from_opener
+                && state.flags & flow_flags::RATE_LIMITED != 0
+                && !conforms(slot, conduit_id, p, now)
+            {
+                return (XDP_DROP, Reason::RateLimited, conduit_id);
+            }
             if state.profile_id != 0 && p.payload_len != 0 {
-                // Requests travel from the endpoint that opened the flow, responses back.
-                let from_opener = (state.flags & flow_flags::OPENED_BY_LO != 0) == src_is_lo;
                 let profile = profile_index(slot, state.profile_id);
                 let reason = inspect(ctx.data(), ctx.data_end(), p, profile, from_opener);
                 if reason != 0 {
@@ -230,6 +255,9 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
     if action.conduit_id == 0 {
         return drop(Reason::DefaultDeny);
     }
+    if action.flags & action_flags::RATE_LIMIT != 0 && !conforms(slot, action.conduit_id, p, now) {
+        return (XDP_DROP, Reason::RateLimited, action.conduit_id);
+    }
     if action.profile_id != 0 && p.payload_len != 0 {
         // A new packet in the conduit's direction carries requests.
         let profile = profile_index(slot, action.profile_id);
@@ -245,6 +273,10 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
             profile_id: action.profile_id,
             flags: if src_is_lo {
                 flow_flags::OPENED_BY_LO
+            } else {
+                0
+            } | if action.flags & action_flags::RATE_LIMIT != 0 {
+                flow_flags::RATE_LIMITED
             } else {
                 0
             },
@@ -281,7 +313,34 @@ fn rejudge(slot: u8, cfg: &SlotConfig, key: &FlowKey, state: &mut FlowState) -> 
     state.generation = cfg.generation;
     state.conduit_id = action.conduit_id;
     state.profile_id = action.profile_id;
+    state.flags &= !flow_flags::RATE_LIMITED;
+    if action.flags & action_flags::RATE_LIMIT != 0 {
+        state.flags |= flow_flags::RATE_LIMITED;
+    }
     true
+}
+
+/// Takes a token from the bucket of `p`'s source on `conduit_id`; false when it is empty.
+#[inline(never)]
+fn conforms(slot: u8, conduit_id: u16, p: &Packet, now: u64) -> bool {
+    let Some(limit) = RATE_LIMITS.get(rate_limit_index(slot, conduit_id)) else {
+        return true;
+    };
+    let key = BucketKey {
+        src: p.src,
+        conduit_id,
+        family: p.family as u8,
+        _pad: 0,
+    };
+    if let Some(bucket) = BUCKETS.get_ptr_mut(&key) {
+        // SAFETY: a valid pointer to the LRU value; a racing CPU may lose an update, which
+        // only makes the limit approximate by a packet.
+        return unsafe { (*bucket).take(limit, now) };
+    }
+    let mut bucket = Bucket::default();
+    let ok = bucket.take(limit, now);
+    let _ = BUCKETS.insert(&key, &bucket, 0);
+    ok
 }
 
 /// Checks the TCP payload of `p` against the inspection profile at index `profile` of

@@ -9,8 +9,9 @@ use aya_ebpf::{
 use firewall_common::{
     flow::{FlowKey, FlowState, FragKey},
     maps::{
-        CONDUIT_DENY_SLOTS, ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey,
-        L2Key, SlotConfig, ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV4Key, ZoneV6Key, capacity,
+        Bucket, BucketKey, CONDUIT_DENY_SLOTS, ConduitAction, ConduitKey, Control, Counter,
+        IfacePolicy, IfaceZoneKey, L2Key, RateLimit, SlotConfig, ZoneInfo, ZonePairInfo,
+        ZonePairKey, ZoneV4Key, ZoneV6Key, capacity,
     },
     modbus::ModbusProfile,
     reason::Reason,
@@ -83,3 +84,13 @@ pub static CONDUIT_DENY_COUNTERS: PerCpuArray<Counter> =
 #[map]
 pub static MODBUS_PROFILES: Array<ModbusProfile> =
     Array::with_max_entries(2 * capacity::MAX_PROFILES, 0);
+
+/// Rate limits of rate-limited conduits, both slots (see `rate_limit_index`).
+#[map]
+pub static RATE_LIMITS: Array<RateLimit> =
+    Array::with_max_entries(2 * (capacity::MAX_CONDUITS + 1), 0);
+
+/// Per-source token buckets (LRU).
+#[map]
+pub static BUCKETS: LruHashMap<BucketKey, Bucket> =
+    LruHashMap::with_max_entries(capacity::BUCKETS, 0);
