@@ -41,6 +41,27 @@ pub mod names {
     pub const RATE_LIMITS: &str = "RATE_LIMITS";
     /// LRU hash: [`super::BucketKey`] → [`super::Bucket`] (per-source token buckets).
     pub const BUCKETS: &str = "BUCKETS";
+
+    /// Every map of the XDP program (the daemon pins and adopts them all).
+    pub const ALL: [&str; 17] = [
+        CONTROL,
+        SLOT_CONFIG,
+        ZONES_V4,
+        ZONES_V6,
+        ZONE_PAIRS,
+        CONDUITS,
+        IFACES,
+        IFACE_ZONES,
+        L2_ALLOW,
+        FLOWS,
+        FRAGS,
+        REASON_COUNTERS,
+        CONDUIT_COUNTERS,
+        CONDUIT_DENY_COUNTERS,
+        MODBUS_PROFILES,
+        RATE_LIMITS,
+        BUCKETS,
+    ];
 }
 
 /// Capacity of every map, shared so the compiler can refuse a policy that would not fit.

@@ -16,6 +16,15 @@ use serde::{Deserialize, Serialize};
 pub enum Request {
     /// Policy identity and counters.
     Stats,
+    /// Policy, generation, interfaces and their XDP mode, island mode, uptime.
+    Status,
+    /// Validate, compile and atomically switch to a policy file (default: the current one).
+    Reload {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        policy: Option<std::path::PathBuf>,
+    },
+    /// Island mode on or off (SR 5.2 RE2).
+    Island { on: bool },
 }
 
 /// The daemon's answer: `{"ok": true, "data": ...}` or `{"ok": false, "error": "..."}`.
@@ -26,6 +35,9 @@ pub struct Response {
     pub data: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The error is a refused policy (diagnostics in `error`): `zcfw reload` exits 1.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub invalid_policy: bool,
 }
 
 impl Response {
@@ -34,6 +46,7 @@ impl Response {
             ok: true,
             data: Some(data),
             error: None,
+            invalid_policy: false,
         }
     }
 
@@ -42,6 +55,14 @@ impl Response {
             ok: false,
             data: None,
             error: Some(msg.into()),
+            invalid_policy: false,
+        }
+    }
+
+    pub fn invalid_policy(diagnostics: impl Into<String>) -> Self {
+        Response {
+            invalid_policy: true,
+            ..Response::error(diagnostics)
         }
     }
 }
@@ -67,6 +88,8 @@ pub enum ClientError {
     Decode(#[from] serde_json::Error),
     #[error("the daemon refused the request: {0}")]
     Refused(String),
+    #[error("{0}")]
+    InvalidPolicy(String),
 }
 
 /// Sends `request` to the daemon listening on `socket` and returns its data.
@@ -110,5 +133,12 @@ mod tests {
         );
         let r: Request = serde_json::from_str(r#"{"command":"stats"}"#).expect("parses");
         assert_eq!(r, Request::Stats);
+        let r: Request = serde_json::from_str(r#"{"command":"reload"}"#).expect("parses");
+        assert_eq!(r, Request::Reload { policy: None });
+        let r: Request = serde_json::from_str(r#"{"command":"island","on":true}"#).expect("parses");
+        assert_eq!(r, Request::Island { on: true });
+        let refused = Response::invalid_policy("p.yaml:1:1: error: x");
+        let wire = serde_json::to_string(&refused).expect("serializes");
+        assert!(wire.contains(r#""invalid_policy":true"#));
     }
 }

@@ -113,6 +113,8 @@ impl<'a> Daemon<'a> {
         let child = gateway
             .command(&bin)
             .arg("run")
+            // Nothing pinned: the guard's Drop checks that SIGTERM detaches everything.
+            .arg("--ephemeral")
             .arg("--policy")
             .arg(policy)
             .arg("--socket")

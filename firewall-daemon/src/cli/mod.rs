@@ -6,13 +6,19 @@ use clap::{Parser, Subcommand};
 
 pub mod check;
 pub mod compile;
+pub mod detach;
+pub mod island;
+pub mod reload;
 pub mod run;
 pub mod stats;
+pub mod status;
 
 /// Default control socket of the daemon.
 pub const DEFAULT_SOCKET: &str = "/run/zcfw/zcfw.sock";
 /// Default policy file.
 pub const DEFAULT_POLICY: &str = "/etc/zcfw/policy.yaml";
+/// Default directory of pinned programs, maps and links.
+pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/zcfw";
 
 /// Exit code: success / policy valid.
 pub const EXIT_OK: u8 = 0;
@@ -37,8 +43,18 @@ pub enum Command {
     Compile(compile::CompileArgs),
     /// Run the daemon in the foreground: load the policy, attach XDP, serve until SIGINT/SIGTERM.
     Run(run::RunArgs),
+    /// Validate a policy and switch the running daemon to it atomically; exit 0 only once it
+    /// is live, 1 if it is refused (the running policy stays).
+    Reload(reload::ReloadArgs),
+    /// Show what the running daemon enforces: policy, generation, interfaces, island mode.
+    Status(status::StatusArgs),
     /// Print the packet and byte counters of the running daemon.
     Stats(stats::StatsArgs),
+    /// Island mode: `on` denies everything that crosses a zone boundary (SR 5.2 RE2), `off`
+    /// restores the policy.
+    Island(island::IslandArgs),
+    /// Remove everything zcfw pinned (programs, links, maps): stops enforcement (uninstall).
+    Detach(detach::DetachArgs),
 }
 
 /// Arguments shared by every command that talks to a running daemon.
@@ -55,7 +71,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Compile(args) => compile::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Reload(args) => reload::run(&args),
+        Command::Status(args) => status::run(&args),
         Command::Stats(args) => stats::run(&args),
+        Command::Island(args) => island::run(&args),
+        Command::Detach(args) => detach::run(&args),
     };
     ExitCode::from(code)
 }

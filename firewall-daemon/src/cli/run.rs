@@ -4,7 +4,9 @@ use std::{io::IsTerminal, path::PathBuf};
 
 use tracing_subscriber::EnvFilter;
 
-use super::{DEFAULT_POLICY, DEFAULT_SOCKET, EXIT_ERROR, EXIT_INVALID, EXIT_OK, print_error};
+use super::{
+    DEFAULT_PIN_DIR, DEFAULT_POLICY, DEFAULT_SOCKET, EXIT_ERROR, EXIT_INVALID, EXIT_OK, print_error,
+};
 use crate::daemon::{self, InvalidPolicy, RunOptions};
 
 #[derive(Debug, clap::Args)]
@@ -15,6 +17,13 @@ pub struct RunArgs {
     /// Control socket to serve `stats` and other commands on (root-only permissions).
     #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET, env = "ZCFW_SOCKET")]
     pub socket: PathBuf,
+    /// Where programs, maps and links are pinned (on a BPF filesystem). Pinned state keeps
+    /// the policy enforced when the daemon stops or dies, and is adopted by the next one.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_PIN_DIR, env = "ZCFW_PIN_DIR")]
+    pub pin_dir: PathBuf,
+    /// Pin nothing and detach from every interface on exit (trials and tests; not fail-closed).
+    #[arg(long)]
+    pub ephemeral: bool,
 }
 
 /// Logs go to stderr: human-readable on a terminal, plain (no colors, no timestamps: the
@@ -42,6 +51,7 @@ pub fn run(args: &RunArgs) -> u8 {
     let opts = RunOptions {
         policy: args.policy.clone(),
         socket: args.socket.clone(),
+        pin_dir: (!args.ephemeral).then(|| args.pin_dir.clone()),
     };
     match daemon::run(&opts) {
         Ok(()) => EXIT_OK,

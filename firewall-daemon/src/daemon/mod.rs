@@ -1,5 +1,10 @@
-//! `zcfw run`: load and compile the policy, load the XDP program, write the maps, attach to
-//! the policy's interfaces, serve the control socket until SIGINT/SIGTERM, then detach.
+//! `zcfw run`: load and compile the policy, load the XDP program (adopting pinned state left by
+//! an earlier daemon), write the maps, attach to the policy's interfaces, then serve the
+//! control socket (stats, status, reload, island) until SIGINT/SIGTERM. SIGHUP reloads.
+//!
+//! With pinning (the default) the program, its maps and its links outlive the daemon: when it
+//! stops or dies the last policy stays enforced (fail closed, SR 5.2 RE3), and the next daemon
+//! adopts it without a gap. `--ephemeral` detaches everything on exit instead.
 
 mod socket;
 mod stats;
@@ -8,11 +13,13 @@ use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
+    time::{Instant, SystemTime},
 };
 
 use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
 use tokio::signal::unix::{SignalKind, signal};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::{
     compile::{self, CompiledPolicy},
@@ -20,23 +27,28 @@ use crate::{
     policy,
 };
 
-/// Where the BPF filesystem is expected.
-const BPFFS: &str = "/sys/fs/bpf";
-
 /// What `zcfw run` was asked to do.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub policy: PathBuf,
     pub socket: PathBuf,
+    /// Pin directory; `None` for `--ephemeral` (nothing outlives the daemon).
+    pub pin_dir: Option<PathBuf>,
 }
 
 /// The policy in force and the program enforcing it, shared with the control socket.
 pub struct State {
     pub policy: CompiledPolicy,
+    pub policy_path: PathBuf,
     pub dataplane: Dataplane,
+    /// When the policy in force was loaded.
+    pub loaded_at: SystemTime,
+    /// How long the last load (validation, compilation, map writes, flip) took.
+    pub load_time: std::time::Duration,
+    pub started: Instant,
 }
 
-/// Why the daemon stopped before serving.
+/// A policy refused by validation or compilation: the diagnostics, as `zcfw check` prints them.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct InvalidPolicy(pub String);
@@ -69,57 +81,186 @@ pub fn load_policy(path: &Path) -> Result<CompiledPolicy> {
         .map_err(|e| InvalidPolicy(format!("{}: {e}", path.display())).into())
 }
 
+/// Makes sure the pin directory lives on a BPF filesystem: mounts one on `/sys/fs/bpf` where
+/// it is missing (as under `ip netns exec`), and refuses any other non-bpffs location.
+fn prepare_pin_dir(pin_dir: &Path) -> Result<()> {
+    let mut existing = pin_dir;
+    while !existing.exists() {
+        existing = existing.parent().unwrap_or(Path::new("/"));
+    }
+    if dataplane::bpffs::is_bpffs(existing)? {
+        return Ok(());
+    }
+    let default = Path::new(dataplane::bpffs::DEFAULT_MOUNT);
+    if pin_dir.starts_with(default) && dataplane::bpffs::ensure(default)? {
+        warn!(
+            path = dataplane::bpffs::DEFAULT_MOUNT,
+            "mounted a BPF filesystem (none was mounted, e.g. under `ip netns exec`); pins there \
+             live only as long as this mount namespace"
+        );
+        return Ok(());
+    }
+    bail!(
+        "pin directory {} is not on a BPF filesystem; use a directory under {} or mount one with \
+         `mount -t bpf bpf DIR`",
+        pin_dir.display(),
+        dataplane::bpffs::DEFAULT_MOUNT
+    )
+}
+
 async fn serve(opts: &RunOptions) -> Result<()> {
-    let policy = load_policy(&opts.policy)?;
+    let started = Instant::now();
+    let policy = match load_policy(&opts.policy) {
+        Ok(p) => p,
+        Err(err) => {
+            if let Some(dir) = opts.pin_dir.as_deref().filter(|d| d.join("links").exists()) {
+                error!(
+                    pin_dir = %dir.display(),
+                    "the policy file is refused; the previously loaded policy stays enforced"
+                );
+            }
+            return Err(err);
+        }
+    };
     if !nix::unistd::geteuid().is_root() {
         warn!("not running as root: loading BPF needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON");
     }
     let ifindexes = resolve_interfaces(&policy)?;
-    let bpffs = Path::new(BPFFS);
-    if dataplane::bpffs::ensure(bpffs).context("the BPF filesystem is not available")? {
+    let mut dataplane = match &opts.pin_dir {
+        Some(dir) => {
+            prepare_pin_dir(dir)?;
+            Dataplane::load_pinned(dir).context("cannot load the XDP program")?
+        }
+        None => Dataplane::load().context("cannot load the XDP program")?,
+    };
+    if dataplane.adopted() {
         info!(
-            path = BPFFS,
-            "mounted the BPF filesystem (it was missing, e.g. under `ip netns exec`)"
+            generation = dataplane.generation(),
+            "adopted the pinned policy of an earlier daemon; it stays enforced until the new one is live"
         );
     }
-    let mut dataplane = Dataplane::load().context("cannot load the XDP program")?;
     let _logger = start_ebpf_logger(&mut dataplane);
     let generation = dataplane
         .install(&policy, &ifindexes)
         .context("cannot write the policy into the kernel maps")?;
-    for iface in &policy.interfaces {
-        dataplane
-            .attach(&iface.name, iface.xdp_mode)
-            .with_context(|| format!("cannot enforce the policy on interface {}", iface.name))?;
-    }
+    attach_all(&mut dataplane, &policy)?;
+    let load_time = started.elapsed();
     info!(
         policy = policy.name,
         hash = policy.hash,
         generation,
         interfaces = policy.interfaces.len(),
         conduits = policy.conduits.len(),
+        load_ms = load_time.as_millis() as u64,
         "policy live"
     );
-    let state = Arc::new(Mutex::new(State { policy, dataplane }));
+    let state = Arc::new(Mutex::new(State {
+        policy,
+        policy_path: opts.policy.clone(),
+        dataplane,
+        loaded_at: SystemTime::now(),
+        load_time,
+        started,
+    }));
     let listener = socket::bind(&opts.socket)?;
     let server = tokio::spawn(socket::serve(listener, state.clone()));
+    notify_systemd("READY=1");
 
     let mut sigterm =
         signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
     let mut sigint =
         signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
-    tokio::select! {
-        _ = sigterm.recv() => info!("SIGTERM received, shutting down"),
-        _ = sigint.recv() => info!("SIGINT received, shutting down"),
+    let mut sighup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
+    loop {
+        tokio::select! {
+            _ = sigterm.recv() => { info!("SIGTERM received, shutting down"); break; }
+            _ = sigint.recv() => { info!("SIGINT received, shutting down"); break; }
+            _ = sighup.recv() => {
+                info!("SIGHUP received, reloading the policy");
+                notify_systemd("RELOADING=1");
+                let mut state = lock(&state);
+                if let Err(err) = reload(&mut state, None) {
+                    error!("reload refused, the running policy stays: {err:#}");
+                }
+                notify_systemd("READY=1");
+            }
+        }
     }
+    notify_systemd("STOPPING=1");
     server.abort();
     socket::remove(&opts.socket);
-    let mut state = state
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    state.dataplane.detach_all();
-    info!("stopped; XDP detached from every interface");
+    let mut state = lock(&state);
+    match state.dataplane.pin_dir() {
+        Some(dir) => info!(
+            pin_dir = %dir.display(),
+            "stopped; XDP stays attached and the policy enforced (fail closed); `zcfw detach` removes it"
+        ),
+        None => {
+            state.dataplane.detach_all();
+            info!("stopped; XDP detached from every interface");
+        }
+    }
     Ok(())
+}
+
+/// Attaches to every interface of `policy` and detaches (pinned) interfaces it no longer lists.
+fn attach_all(dataplane: &mut Dataplane, policy: &CompiledPolicy) -> Result<()> {
+    let attached: Vec<String> = dataplane
+        .attachments()
+        .iter()
+        .map(|a| a.iface.clone())
+        .collect();
+    for iface in &policy.interfaces {
+        if attached.contains(&iface.name) {
+            continue;
+        }
+        dataplane
+            .attach(&iface.name, iface.xdp_mode)
+            .with_context(|| format!("cannot enforce the policy on interface {}", iface.name))?;
+    }
+    let keep: Vec<&str> = policy.interfaces.iter().map(|i| i.name.as_str()).collect();
+    dataplane.prune_links(&keep)?;
+    Ok(())
+}
+
+pub(crate) fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Validates and compiles the policy at `path` (default: the current file), writes it into
+/// the inactive generation and flips to it. On any error the running policy is untouched.
+pub(crate) fn reload(state: &mut State, path: Option<PathBuf>) -> Result<Value> {
+    let started = Instant::now();
+    let path = path.unwrap_or_else(|| state.policy_path.clone());
+    let policy = load_policy(&path)?;
+    let ifindexes = resolve_interfaces(&policy)?;
+    let generation = state
+        .dataplane
+        .install(&policy, &ifindexes)
+        .context("cannot write the new policy into the kernel maps; the running policy stays")?;
+    attach_all(&mut state.dataplane, &policy)?;
+    let load_time = started.elapsed();
+    info!(
+        policy = policy.name,
+        hash = policy.hash,
+        generation,
+        load_ms = load_time.as_millis() as u64,
+        "policy reloaded and live"
+    );
+    let answer = json!({
+        "name": policy.name,
+        "hash": policy.hash,
+        "generation": generation,
+        "load_ms": load_time.as_secs_f64() * 1000.0,
+        "path": path.display().to_string(),
+    });
+    state.policy = policy;
+    state.policy_path = path;
+    state.loaded_at = SystemTime::now();
+    state.load_time = load_time;
+    Ok(answer)
 }
 
 /// Kernel indexes of every interface of the policy; fails before anything is attached.
@@ -142,6 +283,31 @@ fn resolve_interfaces(policy: &CompiledPolicy) -> Result<BTreeMap<String, u32>> 
         );
     }
     Ok(out)
+}
+
+/// Tells systemd (`Type=notify`) about the daemon's state, when run under it.
+fn notify_systemd(state: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let socket = match std::os::unix::net::UnixDatagram::unbound() {
+        Ok(s) => s,
+        Err(err) => {
+            warn!(error = %err, "cannot notify systemd");
+            return;
+        }
+    };
+    let bytes = path.as_encoded_bytes();
+    let result = if let Some(abstract_name) = bytes.strip_prefix(b"@") {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(abstract_name)
+            .and_then(|addr| socket.send_to_addr(state.as_bytes(), &addr))
+    } else {
+        socket.send_to(state.as_bytes(), Path::new(&path))
+    };
+    if let Err(err) = result {
+        warn!(error = %err, "cannot notify systemd of {state}");
+    }
 }
 
 /// Forwards aya-log records of the program to `tracing`. The logger must stay alive while the

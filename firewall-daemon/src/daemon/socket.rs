@@ -76,13 +76,40 @@ async fn handle(stream: UnixStream, state: Arc<Mutex<State>>) {
 }
 
 fn answer(request: &Request, state: &Mutex<State>) -> Response {
-    let state = state
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut state = super::lock(state);
     match request {
         Request::Stats => match stats::collect(&state) {
             Ok(data) => Response::ok(data),
             Err(err) => Response::error(format!("cannot read counters: {err}")),
+        },
+        Request::Status => match stats::status(&mut state) {
+            Ok(data) => Response::ok(data),
+            Err(err) => Response::error(format!("cannot read the status: {err}")),
+        },
+        Request::Reload { policy } => match super::reload(&mut state, policy.clone()) {
+            Ok(data) => Response::ok(data),
+            Err(err) => match err.downcast_ref::<super::InvalidPolicy>() {
+                Some(invalid) => {
+                    warn!("reload refused, the running policy stays:\n{invalid}");
+                    Response::invalid_policy(invalid.to_string())
+                }
+                None => {
+                    warn!("reload failed, the running policy stays: {err:#}");
+                    Response::error(format!("{err:#}; the running policy stays"))
+                }
+            },
+        },
+        Request::Island { on } => match state.dataplane.set_island(*on) {
+            Ok(()) => {
+                let what = if *on {
+                    "ON: nothing crosses a zone boundary"
+                } else {
+                    "off"
+                };
+                tracing::info!(island = on, "island mode {what}");
+                Response::ok(serde_json::json!({ "island": on }))
+            }
+            Err(err) => Response::error(format!("cannot switch island mode: {err}")),
         },
     }
 }

@@ -64,3 +64,35 @@ pub fn collect(state: &State) -> Result<Value, DataplaneError> {
         "conduits": conduits,
     }))
 }
+
+/// The `status` answer: what is enforced where, since when.
+pub fn status(state: &mut State) -> Result<Value, DataplaneError> {
+    let island = state.dataplane.island()?;
+    let loaded_at = state
+        .loaded_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let interfaces: Vec<Value> = state
+        .dataplane
+        .attachments()
+        .iter()
+        .map(|a| json!({ "name": a.iface, "ifindex": a.ifindex, "xdp_mode": a.mode }))
+        .collect();
+    Ok(json!({
+        "policy": {
+            "name": state.policy.name,
+            "hash": state.policy.hash,
+            "path": state.policy_path.display().to_string(),
+            "generation": state.dataplane.generation(),
+            "loaded_at_unix": loaded_at,
+            "load_ms": state.load_time.as_secs_f64() * 1000.0,
+            "zones": state.policy.zones.len(),
+            "conduits": state.policy.conduits.len(),
+        },
+        "interfaces": interfaces,
+        "island": island,
+        "pin_dir": state.dataplane.pin_dir().map(|d| d.display().to_string()),
+        "uptime_s": state.started.elapsed().as_secs(),
+    }))
+}

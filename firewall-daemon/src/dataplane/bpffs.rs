@@ -8,6 +8,9 @@ use nix::{
     sys::statfs::{BPF_FS_MAGIC, statfs},
 };
 
+/// Where the BPF filesystem is mounted by convention.
+pub const DEFAULT_MOUNT: &str = "/sys/fs/bpf";
+
 #[derive(Debug, thiserror::Error)]
 pub enum BpffsError {
     #[error(

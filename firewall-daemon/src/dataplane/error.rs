@@ -53,6 +53,31 @@ pub enum DataplaneError {
         #[source]
         source: Box<MapError>,
     },
+    #[error(
+        "the maps pinned under {pin_dir} are from another zcfw version (layout {found}, this \
+         build uses {current}); run `zcfw detach --pin-dir {pin_dir}` first (this stops \
+         enforcement until the new daemon is up)",
+        current = firewall_common::ABI_VERSION
+    )]
+    AbiMismatch { pin_dir: String, found: u32 },
+    #[error("cannot prepare pin directory {path}: {source}")]
+    PinDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot pin {path}: {source}; is it on a BPF filesystem?")]
+    Pin {
+        path: String,
+        #[source]
+        source: Box<aya::pin::PinError>,
+    },
+    #[error("pinned XDP link of {iface}: {source}")]
+    Link {
+        iface: String,
+        #[source]
+        source: Box<aya::programs::links::LinkError>,
+    },
     #[error("BPF_PROG_TEST_RUN failed: {0}")]
     TestRun(#[source] ProgramError),
 }
@@ -93,6 +118,13 @@ impl DataplaneError {
             }
             other if is_permission(&other.to_string()) => DataplaneError::PermissionDenied,
             other => DataplaneError::Program(Box::new(other)),
+        }
+    }
+
+    pub(super) fn link(iface: &str, source: aya::programs::links::LinkError) -> Self {
+        DataplaneError::Link {
+            iface: iface.to_owned(),
+            source: Box::new(source),
         }
     }
 

@@ -217,6 +217,47 @@ pub(super) fn write_slot(
     Ok(())
 }
 
+/// What the control and slot maps say (pinned maps keep it across daemons).
+pub(super) struct ControlState {
+    pub abi_version: u32,
+    pub active_slot: Option<u8>,
+    pub generation: u32,
+    pub flags: u32,
+}
+
+pub(super) fn read_state(ebpf: &mut Ebpf) -> Result<ControlState, DataplaneError> {
+    let control = array::<Control>(ebpf, names::CONTROL)?
+        .get(&0, 0)
+        .map_err(DataplaneError::map(names::CONTROL))?;
+    let slot = (control.active_slot & 1) as u8;
+    let config = array::<SlotConfig>(ebpf, names::SLOT_CONFIG)?
+        .get(&(slot as u32), 0)
+        .map_err(DataplaneError::map(names::SLOT_CONFIG))?;
+    let loaded = control.abi_version != 0 && config.flags & slot_flags::LOADED != 0;
+    Ok(ControlState {
+        abi_version: control.abi_version,
+        active_slot: loaded.then_some(slot),
+        generation: config.generation,
+        flags: control.flags,
+    })
+}
+
+/// Sets or clears `flag` in the control map (one update; the active slot is kept).
+pub(super) fn set_control_flag(ebpf: &mut Ebpf, flag: u32, on: bool) -> Result<(), DataplaneError> {
+    let mut control = array::<Control>(ebpf, names::CONTROL)?;
+    let mut current = control
+        .get(&0, 0)
+        .map_err(DataplaneError::map(names::CONTROL))?;
+    if on {
+        current.flags |= flag;
+    } else {
+        current.flags &= !flag;
+    }
+    control
+        .set(0, current, 0)
+        .map_err(DataplaneError::map(names::CONTROL))
+}
+
 /// Makes `slot` the one every following packet uses (one map update).
 pub(super) fn activate(ebpf: &mut Ebpf, slot: u8) -> Result<(), DataplaneError> {
     let mut control = array::<Control>(ebpf, names::CONTROL)?;

@@ -6,13 +6,24 @@ pub mod bpffs;
 mod error;
 mod maps;
 
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
 use aya::{
     Ebpf, EbpfLoader,
-    programs::{ProgramError, Xdp, XdpMode as AyaXdpMode, xdp::XdpLinkId},
+    programs::{
+        ProgramError, Xdp, XdpMode as AyaXdpMode,
+        links::{FdLink, PinnedLink},
+        xdp::{XdpLink, XdpLinkId},
+    },
 };
-use firewall_common::{maps::Counter, reason::Reason};
+use firewall_common::{
+    ABI_VERSION,
+    maps::{Counter, control_flags, names},
+    reason::Reason,
+};
 use tracing::{info, warn};
 
 pub use self::error::DataplaneError;
@@ -50,7 +61,8 @@ pub struct Attachment {
     pub iface: String,
     pub ifindex: u32,
     pub mode: AttachedMode,
-    link: XdpLinkId,
+    /// The link this process owns; `None` when the link is pinned (it outlives us).
+    link: Option<XdpLinkId>,
 }
 
 /// Packet and byte totals (summed over CPUs) per reason and per conduit id.
@@ -70,24 +82,81 @@ pub struct Dataplane {
     active_slot: Option<u8>,
     generation: u32,
     attachments: Vec<Attachment>,
+    /// Where maps and links are pinned; `None`: nothing outlives this process.
+    pins: Option<PathBuf>,
+    adopted: bool,
 }
 
 impl Dataplane {
     /// Loads the embedded object and the XDP program into the kernel (verifier included),
-    /// without attaching it anywhere. Every packet is dropped as `no_policy` until
+    /// without attaching it anywhere and without pinning anything: everything is gone when
+    /// the `Dataplane` is dropped. Every packet is dropped as `no_policy` until
     /// [`Dataplane::install`] has run.
     pub fn load() -> Result<Self, DataplaneError> {
-        let mut ebpf = EbpfLoader::new()
+        Self::load_with(EbpfLoader::new(), None)
+    }
+
+    /// Like [`Dataplane::load`], but the maps live pinned under `pin_dir/maps` and links under
+    /// `pin_dir/links`, so the policy stays enforced when the process dies (fail closed). Maps
+    /// already pinned there are adopted with their state (policy, flows, counters, island);
+    /// pinned maps of another layout version are refused.
+    pub fn load_pinned(pin_dir: &Path) -> Result<Self, DataplaneError> {
+        let maps_dir = pin_dir.join("maps");
+        for dir in [&maps_dir, &pin_dir.join("links")] {
+            std::fs::create_dir_all(dir).map_err(|source| DataplaneError::PinDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let mut loader = EbpfLoader::new();
+        let paths: Vec<(&str, PathBuf)> =
+            names::ALL.iter().map(|n| (*n, maps_dir.join(n))).collect();
+        for (name, path) in &paths {
+            loader.map_pin_path(name, path.as_path());
+        }
+        Self::load_with(loader, Some(pin_dir.to_owned()))
+    }
+
+    fn load_with(
+        mut loader: EbpfLoader<'_>,
+        pins: Option<PathBuf>,
+    ) -> Result<Self, DataplaneError> {
+        let mut ebpf = loader
             .load(EBPF_OBJECT)
             .map_err(DataplaneError::from_ebpf)?;
         let program = xdp_program(&mut ebpf)?;
         program.load().map_err(DataplaneError::from_program_load)?;
-        Ok(Dataplane {
+        let mut dataplane = Dataplane {
             ebpf,
             active_slot: None,
             generation: 0,
             attachments: Vec::new(),
-        })
+            pins,
+            adopted: false,
+        };
+        if let Some(dir) = dataplane.pins.clone() {
+            let state = maps::read_state(&mut dataplane.ebpf)?;
+            match state.abi_version {
+                0 => {}
+                ABI_VERSION => {
+                    dataplane.active_slot = state.active_slot;
+                    dataplane.generation = state.generation;
+                    dataplane.adopted = state.active_slot.is_some();
+                }
+                other => {
+                    return Err(DataplaneError::AbiMismatch {
+                        pin_dir: dir.display().to_string(),
+                        found: other,
+                    });
+                }
+            }
+        }
+        Ok(dataplane)
+    }
+
+    /// Whether pinned state with a live policy was adopted from an earlier daemon.
+    pub fn adopted(&self) -> bool {
+        self.adopted
     }
 
     /// The underlying object (for the aya-log logger).
@@ -97,7 +166,7 @@ impl Dataplane {
 
     /// Writes `policy` into the inactive slot, flips the active slot to it in one write, then
     /// clears the old slot. Returns the new generation number. `ifindexes` maps the policy's
-    /// interface names to kernel interface indexes.
+    /// interface names to kernel interface indexes. On error the active policy is untouched.
     pub fn install(
         &mut self,
         policy: &CompiledPolicy,
@@ -109,7 +178,11 @@ impl Dataplane {
         };
         let generation = self.generation.wrapping_add(1).max(1);
         maps::clear_slot(&mut self.ebpf, slot)?;
-        maps::write_slot(&mut self.ebpf, slot, generation, policy, ifindexes)?;
+        if let Err(err) = maps::write_slot(&mut self.ebpf, slot, generation, policy, ifindexes) {
+            // Leave no half-written generation behind; the active one never saw it.
+            let _ = maps::clear_slot(&mut self.ebpf, slot);
+            return Err(err);
+        }
         maps::activate(&mut self.ebpf, slot)?;
         if let Some(old) = self.active_slot {
             maps::clear_slot(&mut self.ebpf, old)?;
@@ -119,10 +192,52 @@ impl Dataplane {
         Ok(generation)
     }
 
+    /// Island mode (SR 5.2 RE2): when on, nothing crosses a zone boundary. Kept in the
+    /// (pinned) control map, so it survives daemon restarts.
+    pub fn set_island(&mut self, on: bool) -> Result<(), DataplaneError> {
+        maps::set_control_flag(&mut self.ebpf, control_flags::ISLAND, on)
+    }
+
+    pub fn island(&mut self) -> Result<bool, DataplaneError> {
+        Ok(maps::read_state(&mut self.ebpf)?.flags & control_flags::ISLAND != 0)
+    }
+
     /// Attaches the program to `iface`. `Auto` tries native mode and falls back to skb
-    /// (generic) mode with a log line.
+    /// (generic) mode with a log line. With pins, an interface whose link is already pinned
+    /// (by an earlier daemon) keeps its link: the program behind it is swapped atomically
+    /// (`bpf_link_update`), so no packet passes unchecked; a new link is pinned.
     pub fn attach(&mut self, iface: &str, mode: XdpMode) -> Result<&Attachment, DataplaneError> {
         let ifindex = ifindex_of(iface)?;
+        if let Some(pins) = self.pins.clone() {
+            if let Some((path, mode)) = pinned_link(&pins, iface) {
+                let program = xdp_program(&mut self.ebpf)?;
+                let link =
+                    PinnedLink::from_pin(&path).map_err(|e| DataplaneError::link(iface, e))?;
+                let link = XdpLink::try_from(FdLink::from(link))
+                    .map_err(|e| DataplaneError::link(iface, e))?;
+                let id = program
+                    .attach_to_link(link)
+                    .map_err(|source| DataplaneError::Attach {
+                        iface: iface.to_owned(),
+                        mode,
+                        source: Box::new(source),
+                    })?;
+                // The pin keeps the link (and this program) alive; close our handle.
+                drop(
+                    program
+                        .take_link(id)
+                        .map_err(|e| DataplaneError::Program(Box::new(e)))?,
+                );
+                info!(interface = iface, ifindex, %mode, "XDP link adopted; program replaced atomically");
+                self.attachments.push(Attachment {
+                    iface: iface.to_owned(),
+                    ifindex,
+                    mode,
+                    link: None,
+                });
+                return Ok(self.attachments.last().expect("just pushed"));
+            }
+        }
         let program = xdp_program(&mut self.ebpf)?;
         let (link, mode) = match mode {
             XdpMode::Native => (
@@ -144,7 +259,23 @@ impl Dataplane {
                 }
             },
         };
-        info!(interface = iface, ifindex, %mode, "XDP attached");
+        let link = match &self.pins {
+            Some(pins) => {
+                let path = pins.join("links").join(format!("{iface}.{mode}"));
+                let owned = program
+                    .take_link(link)
+                    .map_err(|e| DataplaneError::Program(Box::new(e)))?;
+                let fd_link =
+                    FdLink::try_from(owned).map_err(|e| DataplaneError::link(iface, e))?;
+                fd_link.pin(&path).map_err(|source| DataplaneError::Pin {
+                    path: path.display().to_string(),
+                    source: Box::new(source),
+                })?;
+                None
+            }
+            None => Some(link),
+        };
+        info!(interface = iface, ifindex, %mode, pinned = self.pins.is_some(), "XDP attached");
         self.attachments.push(Attachment {
             iface: iface.to_owned(),
             ifindex,
@@ -154,17 +285,43 @@ impl Dataplane {
         Ok(self.attachments.last().expect("just pushed"))
     }
 
+    /// Detaches pinned links of interfaces not in `keep` (after a policy dropped them).
+    pub fn prune_links(&mut self, keep: &[&str]) -> Result<(), DataplaneError> {
+        let Some(pins) = &self.pins else {
+            return Ok(());
+        };
+        for (iface, path) in pinned_links(pins)? {
+            if !keep.contains(&iface.as_str()) {
+                unpin_link(&path)?;
+                info!(
+                    interface = iface,
+                    "XDP detached: the policy no longer lists this interface"
+                );
+            }
+        }
+        self.attachments
+            .retain(|a| keep.contains(&a.iface.as_str()));
+        Ok(())
+    }
+
     /// Detaches from every interface (also done when the `Dataplane` is dropped).
+    /// Pinned links stay: they keep the policy enforced after this process ends (fail
+    /// closed); `zcfw detach` ([`remove_pins`]) removes them.
     pub fn detach_all(&mut self) {
         let Ok(program) = xdp_program(&mut self.ebpf) else {
             return;
         };
         for a in self.attachments.drain(..) {
-            match program.detach(a.link) {
+            let Some(link) = a.link else { continue };
+            match program.detach(link) {
                 Ok(()) => info!(interface = a.iface, "XDP detached"),
                 Err(err) => warn!(interface = a.iface, error = %err, "detaching XDP failed"),
             }
         }
+    }
+
+    pub fn pin_dir(&self) -> Option<&Path> {
+        self.pins.as_deref()
     }
 
     pub fn attachments(&self) -> &[Attachment] {
@@ -286,6 +443,92 @@ fn attach_as(
             mode,
             source: Box::new(source),
         })
+}
+
+/// The pinned link of `iface` under `pins`, and the mode it was attached in.
+fn pinned_link(pins: &Path, iface: &str) -> Option<(PathBuf, AttachedMode)> {
+    [AttachedMode::Native, AttachedMode::Skb]
+        .into_iter()
+        .find_map(|mode| {
+            let path = pins.join("links").join(format!("{iface}.{mode}"));
+            path.exists().then_some((path, mode))
+        })
+}
+
+/// Every pinned link under `pins`: (interface, path).
+fn pinned_links(pins: &Path) -> Result<Vec<(String, PathBuf)>, DataplaneError> {
+    let dir = pins.join("links");
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(DataplaneError::PinDir {
+                path: dir.display().to_string(),
+                source,
+            });
+        }
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let iface = name
+            .rsplit_once('.')
+            .map(|(i, _)| i.to_owned())
+            .unwrap_or(name);
+        out.push((iface, entry.path()));
+    }
+    Ok(out)
+}
+
+fn unpin_link(path: &Path) -> Result<(), DataplaneError> {
+    let link = PinnedLink::from_pin(path)
+        .map_err(|e| DataplaneError::link(&path.display().to_string(), e))?;
+    // Unpinning drops the last reference once our handle closes: the link detaches.
+    link.unpin().map_err(|source| DataplaneError::PinDir {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(())
+}
+
+/// What [`remove_pins`] removed.
+#[derive(Debug, Default)]
+pub struct RemovedPins {
+    pub links: Vec<String>,
+    pub maps: usize,
+}
+
+/// `zcfw detach`: detaches every link pinned under `pin_dir`, unpins every map and removes the
+/// directory, so nothing of this instance is left in the kernel or on bpffs.
+pub fn remove_pins(pin_dir: &Path) -> Result<RemovedPins, DataplaneError> {
+    let mut removed = RemovedPins::default();
+    for (iface, path) in pinned_links(pin_dir)? {
+        unpin_link(&path)?;
+        removed.links.push(iface);
+    }
+    let maps_dir = pin_dir.join("maps");
+    if let Ok(entries) = std::fs::read_dir(&maps_dir) {
+        for entry in entries.flatten() {
+            std::fs::remove_file(entry.path()).map_err(|source| DataplaneError::PinDir {
+                path: entry.path().display().to_string(),
+                source,
+            })?;
+            removed.maps += 1;
+        }
+    }
+    for dir in [pin_dir.join("links"), maps_dir, pin_dir.to_owned()] {
+        match std::fs::remove_dir(&dir) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(DataplaneError::PinDir {
+                    path: dir.display().to_string(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(removed)
 }
 
 /// Kernel index of a network interface.

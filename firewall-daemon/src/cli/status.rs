@@ -1,0 +1,75 @@
+//! `zcfw status`: what the running daemon enforces.
+
+use serde_json::Value;
+
+use super::{EXIT_ERROR, EXIT_OK, SocketArgs, print_error};
+use crate::control::{self, Request};
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub socket: SocketArgs,
+    /// Print the status as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &StatusArgs) -> u8 {
+    match control::call(&args.socket.socket, &Request::Status) {
+        Ok(data) => {
+            if args.json {
+                println!("{data}");
+            } else {
+                print!("{}", render(&data));
+            }
+            EXIT_OK
+        }
+        Err(err) => {
+            print_error(&anyhow::Error::new(err));
+            EXIT_ERROR
+        }
+    }
+}
+
+fn render(data: &Value) -> String {
+    let p = &data["policy"];
+    let s = |v: &Value| v.as_str().unwrap_or("?").to_owned();
+    let mut out = format!(
+        "policy      {} (sha256 {})\nfile        {}\ngeneration  {} (loaded in {:.1} ms)\nconduits    {} across {} zones\n",
+        s(&p["name"]),
+        s(&p["hash"]),
+        s(&p["path"]),
+        p["generation"].as_u64().unwrap_or(0),
+        p["load_ms"].as_f64().unwrap_or(0.0),
+        p["conduits"].as_u64().unwrap_or(0),
+        p["zones"].as_u64().unwrap_or(0),
+    );
+    let island = data["island"].as_bool().unwrap_or(false);
+    out.push_str(&format!(
+        "island      {}\n",
+        if island {
+            "ON: nothing crosses a zone boundary"
+        } else {
+            "off"
+        }
+    ));
+    match data["pin_dir"].as_str() {
+        Some(dir) => out.push_str(&format!(
+            "pinned      {dir} (the policy stays enforced if the daemon stops)\n"
+        )),
+        None => out.push_str("pinned      no (ephemeral: XDP is detached when the daemon stops)\n"),
+    }
+    out.push_str(&format!(
+        "uptime      {} s\ninterfaces\n",
+        data["uptime_s"].as_u64().unwrap_or(0)
+    ));
+    for i in data["interfaces"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "  {:<16} ifindex {:<6} xdp {}\n",
+            s(&i["name"]),
+            i["ifindex"],
+            s(&i["xdp_mode"])
+        ));
+    }
+    out
+}
