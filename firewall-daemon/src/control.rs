@@ -112,12 +112,11 @@ pub fn call(socket: &Path, request: &Request) -> Result<serde_json::Value, Clien
     let mut reply = String::new();
     BufReader::new(&stream).read_line(&mut reply).map_err(io)?;
     let response: Response = serde_json::from_str(&reply)?;
-    if response.ok {
-        Ok(response.data.unwrap_or(serde_json::Value::Null))
-    } else {
-        Err(ClientError::Refused(
-            response.error.unwrap_or_else(|| "no reason given".into()),
-        ))
+    let error = response.error.unwrap_or_else(|| "no reason given".into());
+    match (response.ok, response.invalid_policy) {
+        (true, _) => Ok(response.data.unwrap_or(serde_json::Value::Null)),
+        (false, true) => Err(ClientError::InvalidPolicy(error)),
+        (false, false) => Err(ClientError::Refused(error)),
     }
 }
 

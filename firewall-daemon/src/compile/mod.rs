@@ -6,6 +6,12 @@
 //! of every conduit of that pair, in file order, split the point space into disjoint
 //! intervals where the first matching rule wins; adjacent intervals of the same conduit are
 //! merged, and each is covered with aligned blocks, one map entry per block.
+//!
+//! Inspection: each `protocol: modbus` rule compiles to a [`ModbusProfile`]; identical
+//! profiles are shared. Profile ids follow the order in which rules first name a profile
+//! (`modbus_profiles[i]` is id `i + 1`), and the entries a Modbus rule wins in the
+//! first-match split carry its profile id. A Modbus rule takes part in the split exactly
+//! like a tcp rule on its ports.
 
 use std::collections::BTreeMap;
 
@@ -20,7 +26,7 @@ use firewall_common::{
 use ipnet::IpNet;
 
 pub use crate::policy::XdpMode;
-use crate::policy::{LogMode, ValidatedPolicy, space::FirstMatch};
+use crate::policy::{LogMode, OnViolation, ValidatedPolicy, space::FirstMatch};
 
 mod render;
 
@@ -44,6 +50,10 @@ pub struct ConduitSummary {
     pub from: String,
     pub to: String,
     pub rules: Vec<String>,
+    /// Per rule: the inspection profile id of a Modbus rule, 0 for the others.
+    pub rule_profiles: Vec<u16>,
+    /// What the data path does with a segment inspection denies (`drop`).
+    pub on_violation: OnViolation,
 }
 
 /// An interface XDP attaches to.
@@ -134,6 +144,11 @@ pub enum CompileError {
         to: String,
         pair_needed: usize,
     },
+    #[error(
+        "the policy needs {needed} distinct inspection profiles, but the profile map holds \
+         {limit} per policy; give Modbus rules that can share a profile identical options"
+    )]
+    TooManyProfiles { needed: usize, limit: usize },
     #[error("zone {0} is not defined (the policy was not validated)")]
     UnknownZone(String),
 }
@@ -199,15 +214,49 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         }
     }
 
+    // Inspection profiles in rule order, identical ones shared.
+    let mut modbus_profiles: Vec<ModbusProfile> = Vec::new();
+    let mut rule_profiles: Vec<Vec<u16>> = Vec::new();
+    for c in policy.conduits() {
+        let mut ids = Vec::new();
+        for rule in &c.rules {
+            let id = match rule.modbus_profile() {
+                None => 0,
+                Some(p) => {
+                    let index = match modbus_profiles.iter().position(|q| q == p) {
+                        Some(i) => i,
+                        None => {
+                            modbus_profiles.push(*p);
+                            modbus_profiles.len() - 1
+                        }
+                    };
+                    u16::try_from(index + 1).unwrap_or(u16::MAX)
+                }
+            };
+            ids.push(id);
+        }
+        rule_profiles.push(ids);
+    }
+    let profile_limit = (capacity::MAX_PROFILES - 1) as usize;
+    if modbus_profiles.len() > profile_limit {
+        return Err(CompileError::TooManyProfiles {
+            needed: modbus_profiles.len(),
+            limit: profile_limit,
+        });
+    }
+
     let conduits: Vec<ConduitSummary> = policy
         .conduits()
         .iter()
-        .map(|c| ConduitSummary {
+        .zip(&rule_profiles)
+        .map(|(c, profiles)| ConduitSummary {
             id: c.id,
             name: c.name.clone(),
             from: c.from.clone(),
             to: c.to.clone(),
             rules: c.rules.iter().map(ToString::to_string).collect(),
+            rule_profiles: profiles.clone(),
+            on_violation: c.on_violation,
         })
         .collect();
 
@@ -229,15 +278,16 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         });
     }
 
-    // First-match partition per zone pair, rules offered in file order.
-    let mut pairs: BTreeMap<(u16, u16), FirstMatch<u16>> = BTreeMap::new();
-    for c in policy.conduits() {
+    // First-match partition per zone pair, rules offered in file order; the owner of a
+    // point is (conduit id, profile id).
+    let mut pairs: BTreeMap<(u16, u16), FirstMatch<(u16, u16)>> = BTreeMap::new();
+    for (c, profiles) in policy.conduits().iter().zip(&rule_profiles) {
         let fm = pairs
             .entry((zone_id(&c.from)?, zone_id(&c.to)?))
             .or_default();
-        for rule in &c.rules {
+        for (rule, &profile_id) in c.rules.iter().zip(profiles) {
             for (first, last) in rule.points() {
-                fm.claim(first, last, c.id);
+                fm.claim(first, last, (c.id, profile_id));
             }
         }
     }
@@ -252,14 +302,14 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
     for (&(src, dst), fm) in &pairs {
         let before = conduit_entries.len();
         let mut level_mask = 0u32;
-        for (first, last, conduit_id) in fm.merged_by(|id| id) {
+        for (first, last, (conduit_id, profile_id)) in fm.merged_by(|owner| owner) {
             conduit::cover(first, last, |level, block_start| {
                 level_mask |= 1 << level as u32;
                 conduit_entries.push((
                     conduit::key_at(0, src, dst, block_start, level),
                     ConduitAction {
                         conduit_id,
-                        profile_id: 0,
+                        profile_id,
                         flags,
                         _pad: 0,
                     },
@@ -315,7 +365,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         zone_pairs,
         conduit_entries,
         l2_allow: policy.l2().ethertypes.clone(),
-        modbus_profiles: Vec::new(),
+        modbus_profiles,
     })
 }
 

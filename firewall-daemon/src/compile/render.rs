@@ -5,25 +5,38 @@
 //! ```text
 //! { "format": 1, "name", "hash", "slot_flags", "allow_nd": bool,
 //!   "zones":      [{ "id", "name", "security_level", "networks": ["10.0.0.0/8", ...], "intra_zone_allow" }],
-//!   "conduits":   [{ "id", "name", "from", "to", "rules": ["tcp 22", ...] }],
+//!   "conduits":   [{ "id", "name", "from", "to", "rules": ["tcp 22", ...],
+//!                   "rule_profiles": [profile id per rule, 0 = none], "on_violation": "drop" }],
 //!   "interfaces": [{ "name", "xdp_mode": "auto"|"native"|"skb", "allowed_zones": null | [zone ids] }],
 //!   "l2_allow":   [ethertype, ...],
 //!   "zone_entries":    [{ "family": "ipv4"|"ipv6", "network", "prefix_len", "addr", "zone_id", "flags" }],
 //!   "zone_pairs":      [{ "src_zone", "dst_zone", "level_mask" }],
 //!   "conduit_entries": [{ "src_zone", "dst_zone", "level", "level_name", "proto", "value",
 //!                         "point_range": [first, last], "conduit", "profile", "flags" }],
+//!   "modbus_profiles": [{ "id", "unit_ids": [[first, last], ...],
+//!                         "functions": [{ "code", "name": null | "read_coils" }],
+//!                         "address_ranges": [{ "first", "last", "classes", "tables": [names] }],
+//!                         "max_quantity" (0 = protocol maximum),
+//!                         "diagnostics_subfunctions": [{ "code", "name" }],
+//!                         "mei_types": [{ "code", "name" }], "strict", "flags",
+//!                         "conduit_entries": [indexes into conduit_entries] }],
 //!   "map_entries": total }
 //! ```
 //! `level` is the key's level number (0 exact, 1 block, 2 protocol, 3 any protocol), `proto`
 //! and `value` the key's fields, `point_range` the inclusive interval of `proto << 16 | value`
-//! points (ICMP: `type << 8 | code`) the entry answers for.
+//! points (ICMP: `type << 8 | code`) the entry answers for. A profile's `id` is the
+//! `profile` of the conduit entries that use it; addresses are 0-based, as on the wire.
 
 use std::{fmt::Write, net::IpAddr};
 
-use firewall_common::conduit::Level;
+use firewall_common::{
+    conduit::Level,
+    modbus::{ModbusProfile, function_by_code},
+};
 use serde::Serialize;
 
 use super::{CompiledPolicy, block_range};
+use crate::policy::protocols::{MODBUS_ADDRESS_TABLES, modbus_diagnostics_name, modbus_mei_name};
 
 #[derive(Serialize)]
 struct JsonPolicy<'a> {
@@ -39,7 +52,36 @@ struct JsonPolicy<'a> {
     zone_entries: Vec<JsonZoneEntry>,
     zone_pairs: Vec<JsonZonePair>,
     conduit_entries: Vec<JsonConduitEntry>,
+    modbus_profiles: Vec<JsonModbusProfile>,
     map_entries: usize,
+}
+
+#[derive(Serialize)]
+struct JsonModbusProfile {
+    id: u16,
+    unit_ids: Vec<[u8; 2]>,
+    functions: Vec<JsonCode>,
+    address_ranges: Vec<JsonAddressRange>,
+    max_quantity: u16,
+    diagnostics_subfunctions: Vec<JsonCode>,
+    mei_types: Vec<JsonCode>,
+    strict: bool,
+    flags: u16,
+    conduit_entries: Vec<usize>,
+}
+
+#[derive(Serialize)]
+struct JsonCode {
+    code: u16,
+    name: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct JsonAddressRange {
+    first: u16,
+    last: u16,
+    classes: u16,
+    tables: Vec<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -58,6 +100,8 @@ struct JsonConduit<'a> {
     from: &'a str,
     to: &'a str,
     rules: &'a [String],
+    rule_profiles: &'a [u16],
+    on_violation: &'static str,
 }
 
 #[derive(Serialize)]
@@ -163,6 +207,8 @@ pub fn render_json(p: &CompiledPolicy) -> serde_json::Value {
                 from: &c.from,
                 to: &c.to,
                 rules: &c.rules,
+                rule_profiles: &c.rule_profiles,
+                on_violation: c.on_violation.name(),
             })
             .collect(),
         interfaces: p
@@ -204,9 +250,193 @@ pub fn render_json(p: &CompiledPolicy) -> serde_json::Value {
                 }
             })
             .collect(),
+        modbus_profiles: p
+            .modbus_profiles
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let id = profile_id(i);
+                JsonModbusProfile {
+                    id,
+                    unit_ids: unit_ranges(m),
+                    functions: function_codes(m)
+                        .into_iter()
+                        .map(|code| JsonCode {
+                            code: code.into(),
+                            name: function_by_code(code).map(|f| f.name),
+                        })
+                        .collect(),
+                    address_ranges: m
+                        .ranges
+                        .iter()
+                        .filter(|r| r.classes != 0)
+                        .map(|r| JsonAddressRange {
+                            first: r.first,
+                            last: r.last,
+                            classes: r.classes,
+                            tables: tables(r.classes),
+                        })
+                        .collect(),
+                    max_quantity: m.max_quantity,
+                    diagnostics_subfunctions: bits(m.diagnostics)
+                        .map(|b| JsonCode {
+                            code: b,
+                            name: modbus_diagnostics_name(b),
+                        })
+                        .collect(),
+                    mei_types: mei_types(m)
+                        .map(|b| JsonCode {
+                            code: b,
+                            name: modbus_mei_name(b as u8),
+                        })
+                        .collect(),
+                    strict: m.is_strict(),
+                    flags: m.flags,
+                    conduit_entries: p
+                        .conduit_entries
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, (_, a))| a.profile_id == id)
+                        .map(|(n, _)| n)
+                        .collect(),
+                }
+            })
+            .collect(),
         map_entries: p.map_entries(),
     };
     serde_json::to_value(doc).unwrap_or(serde_json::Value::Null)
+}
+
+/// The profile id of `modbus_profiles[index]`.
+fn profile_id(index: usize) -> u16 {
+    u16::try_from(index + 1).unwrap_or(u16::MAX)
+}
+
+/// The allowed unit ids as inclusive ranges.
+fn unit_ranges(m: &ModbusProfile) -> Vec<[u8; 2]> {
+    let mut out: Vec<[u8; 2]> = Vec::new();
+    for unit in 0..=u8::MAX {
+        if !m.unit_ids.contains(unit) {
+            continue;
+        }
+        match out.last_mut() {
+            Some(r) if u16::from(r[1]) + 1 == u16::from(unit) => r[1] = unit,
+            _ => out.push([unit, unit]),
+        }
+    }
+    out
+}
+
+/// The allowed function codes, ascending.
+fn function_codes(m: &ModbusProfile) -> Vec<u8> {
+    (0..=u8::MAX).filter(|&c| m.functions.contains(c)).collect()
+}
+
+/// The bits set in a 32-bit sub-function bitmap.
+fn bits(map: u32) -> impl Iterator<Item = u16> {
+    (0..32u16).filter(move |b| map & (1 << b) != 0)
+}
+
+/// The MEI types that matter: those of FC 43, when FC 43 is allowed.
+fn mei_types(m: &ModbusProfile) -> impl Iterator<Item = u16> {
+    let fc43 = m
+        .functions
+        .contains(firewall_common::modbus::function::ENCAPSULATED_INTERFACE_TRANSPORT);
+    bits(if fc43 { m.mei_types } else { 0 })
+}
+
+/// Table names of address class bits.
+fn tables(classes: u16) -> Vec<&'static str> {
+    MODBUS_ADDRESS_TABLES
+        .iter()
+        .filter(|(_, c)| classes & c != 0)
+        .map(|(n, _)| *n)
+        .collect()
+}
+
+/// `name(code)` or the bare number, comma-separated; `none` when empty.
+fn named_list(items: impl Iterator<Item = (u16, Option<&'static str>)>) -> String {
+    let list: Vec<String> = items
+        .map(|(code, name)| match name {
+            Some(n) => format!("{n}({code})"),
+            None => code.to_string(),
+        })
+        .collect();
+    if list.is_empty() {
+        "none".into()
+    } else {
+        list.join(", ")
+    }
+}
+
+/// The text listing of one profile (indented lines).
+fn describe_profile(out: &mut String, m: &ModbusProfile) {
+    let units: Vec<String> = unit_ranges(m)
+        .iter()
+        .map(|[a, b]| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect();
+    let _ = writeln!(out, "         unit ids        {}", units.join(", "));
+    let _ = writeln!(
+        out,
+        "         functions       {}",
+        named_list(
+            function_codes(m)
+                .into_iter()
+                .map(|c| (c.into(), function_by_code(c).map(|f| f.name)))
+        )
+    );
+    let ranges: Vec<String> = m
+        .ranges
+        .iter()
+        .filter(|r| r.classes != 0)
+        .map(|r| {
+            let span = if r.first == r.last {
+                r.first.to_string()
+            } else {
+                format!("{}-{}", r.first, r.last)
+            };
+            format!("{span} ({})", tables(r.classes).join(", "))
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "         addresses       {}",
+        if ranges.is_empty() {
+            "none".to_string()
+        } else {
+            ranges.join("; ")
+        }
+    );
+    let _ = writeln!(
+        out,
+        "         max quantity    {}",
+        if m.max_quantity == 0 {
+            "protocol maximum".to_string()
+        } else {
+            m.max_quantity.to_string()
+        }
+    );
+    let _ = writeln!(
+        out,
+        "         diagnostics     {}",
+        named_list(bits(m.diagnostics).map(|b| (b, modbus_diagnostics_name(b))))
+    );
+    let _ = writeln!(
+        out,
+        "         mei types       {}",
+        named_list(mei_types(m).map(|b| (b, modbus_mei_name(b as u8))))
+    );
+    let _ = writeln!(
+        out,
+        "         strict          {}",
+        if m.is_strict() { "yes" } else { "no" }
+    );
 }
 
 /// A readable name for protocol number `proto`.
@@ -298,8 +528,16 @@ pub fn render_text(p: &CompiledPolicy) -> String {
     let _ = writeln!(out, "\nconduits ({}):", p.conduits.len());
     for c in &p.conduits {
         let _ = writeln!(out, "  {:>3}  {}: {} -> {}", c.id, c.name, c.from, c.to);
-        for r in &c.rules {
-            let _ = writeln!(out, "         {r}");
+        for (r, &profile) in c.rules.iter().zip(&c.rule_profiles) {
+            if profile == 0 {
+                let _ = writeln!(out, "         {r}");
+            } else {
+                let _ = writeln!(
+                    out,
+                    "         {r}  (inspection profile {profile}, on violation {})",
+                    c.on_violation.name()
+                );
+            }
         }
     }
 
@@ -367,7 +605,7 @@ pub fn render_text(p: &CompiledPolicy) -> String {
         let (first, last) = block_range(k);
         let _ = writeln!(
             out,
-            "  {:>3} -> {:<3} {:<12} proto {:<3} value {:<5}  {:<24} -> conduit {} {}{}",
+            "  {:>3} -> {:<3} {:<12} proto {:<3} value {:<5}  {:<24} -> conduit {} {}{}{}",
             k.src_zone,
             k.dst_zone,
             level_name(k.level),
@@ -376,12 +614,50 @@ pub fn render_text(p: &CompiledPolicy) -> String {
             describe_points(first, last),
             a.conduit_id,
             conduit_name(a.conduit_id),
+            if a.profile_id != 0 {
+                format!(" inspect modbus profile {}", a.profile_id)
+            } else {
+                String::new()
+            },
             if a.flags != 0 {
                 format!(" (flags {:#x})", a.flags)
             } else {
                 String::new()
             }
         );
+    }
+
+    let _ = writeln!(out, "\ninspection profiles ({}):", p.modbus_profiles.len());
+    for (i, m) in p.modbus_profiles.iter().enumerate() {
+        let id = profile_id(i);
+        let _ = writeln!(out, "  {id:>3}  modbus");
+        describe_profile(&mut out, m);
+        let users: Vec<String> = p
+            .conduit_entries
+            .iter()
+            .filter(|(_, a)| a.profile_id == id)
+            .map(|(k, a)| {
+                let (first, last) = block_range(k);
+                format!(
+                    "{} -> {} {} (conduit {} {})",
+                    zone_name(k.src_zone),
+                    zone_name(k.dst_zone),
+                    describe_points(first, last),
+                    a.conduit_id,
+                    conduit_name(a.conduit_id)
+                )
+            })
+            .collect();
+        if users.is_empty() {
+            let _ = writeln!(
+                out,
+                "         used by         no conduit entry (earlier rules take its traffic)"
+            );
+        }
+        for (n, u) in users.iter().enumerate() {
+            let label = if n == 0 { "used by" } else { "" };
+            let _ = writeln!(out, "         {label:<15} {u}");
+        }
     }
     let _ = writeln!(out, "\n{} map entries", p.map_entries());
     out

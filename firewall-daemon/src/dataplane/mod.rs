@@ -102,7 +102,8 @@ impl Dataplane {
     /// pinned maps of another layout version are refused.
     pub fn load_pinned(pin_dir: &Path) -> Result<Self, DataplaneError> {
         let maps_dir = pin_dir.join("maps");
-        for dir in [&maps_dir, &pin_dir.join("links")] {
+        let links = pin_dir.join("links");
+        for dir in [&maps_dir, &links.join("native"), &links.join("skb")] {
             std::fs::create_dir_all(dir).map_err(|source| DataplaneError::PinDir {
                 path: dir.display().to_string(),
                 source,
@@ -261,7 +262,7 @@ impl Dataplane {
         };
         let link = match &self.pins {
             Some(pins) => {
-                let path = pins.join("links").join(format!("{iface}.{mode}"));
+                let path = link_pin_path(pins, iface, mode);
                 let owned = program
                     .take_link(link)
                     .map_err(|e| DataplaneError::Program(Box::new(e)))?;
@@ -445,37 +446,37 @@ fn attach_as(
         })
 }
 
+/// Where the link of `iface` attached in `mode` is pinned: `links/<mode>/<iface>`. bpffs
+/// refuses '.' in names, which interface names (VLANs: `eth0.100`) may contain; ':' may not
+/// appear in an interface name, so it stands in for '.'.
+fn link_pin_path(pins: &Path, iface: &str, mode: AttachedMode) -> PathBuf {
+    pins.join("links").join(mode.to_string()).join(iface.replace('.', ":"))
+}
+
 /// The pinned link of `iface` under `pins`, and the mode it was attached in.
 fn pinned_link(pins: &Path, iface: &str) -> Option<(PathBuf, AttachedMode)> {
-    [AttachedMode::Native, AttachedMode::Skb]
-        .into_iter()
-        .find_map(|mode| {
-            let path = pins.join("links").join(format!("{iface}.{mode}"));
-            path.exists().then_some((path, mode))
-        })
+    [AttachedMode::Native, AttachedMode::Skb].into_iter().find_map(|mode| {
+        let path = link_pin_path(pins, iface, mode);
+        path.exists().then_some((path, mode))
+    })
 }
 
 /// Every pinned link under `pins`: (interface, path).
 fn pinned_links(pins: &Path) -> Result<Vec<(String, PathBuf)>, DataplaneError> {
-    let dir = pins.join("links");
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(DataplaneError::PinDir {
-                path: dir.display().to_string(),
-                source,
-            });
-        }
-    };
     let mut out = Vec::new();
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let iface = name
-            .rsplit_once('.')
-            .map(|(i, _)| i.to_owned())
-            .unwrap_or(name);
-        out.push((iface, entry.path()));
+    for mode in [AttachedMode::Native, AttachedMode::Skb] {
+        let dir = pins.join("links").join(mode.to_string());
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => {
+                return Err(DataplaneError::PinDir { path: dir.display().to_string(), source });
+            }
+        };
+        for entry in entries.flatten() {
+            let iface = entry.file_name().to_string_lossy().replace(':', ".");
+            out.push((iface, entry.path()));
+        }
     }
     Ok(out)
 }
@@ -516,7 +517,8 @@ pub fn remove_pins(pin_dir: &Path) -> Result<RemovedPins, DataplaneError> {
             removed.maps += 1;
         }
     }
-    for dir in [pin_dir.join("links"), maps_dir, pin_dir.to_owned()] {
+    let links = pin_dir.join("links");
+    for dir in [links.join("native"), links.join("skb"), links, maps_dir, pin_dir.to_owned()] {
         match std::fs::remove_dir(&dir) {
             Ok(()) => {}
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}

@@ -3,7 +3,10 @@
 
 use std::fmt;
 
-use firewall_common::conduit::{POINT_MAX, point};
+use firewall_common::{
+    conduit::{POINT_MAX, point},
+    modbus::ModbusProfile,
+};
 use ipnet::IpNet;
 
 use super::{
@@ -111,6 +114,12 @@ pub enum Rule {
         protocol: Protocol,
         types: Option<Vec<u8>>,
     },
+    /// Modbus/TCP on `ports` (502 unless the rule says otherwise): TCP whose every
+    /// client-to-server segment must pass `profile`.
+    Modbus {
+        ports: Vec<PortRange>,
+        profile: ModbusProfile,
+    },
 }
 
 impl Rule {
@@ -118,6 +127,15 @@ impl Rule {
         match self {
             Rule::Any => Protocol::Any,
             Rule::Transport { protocol, .. } | Rule::Icmp { protocol, .. } => *protocol,
+            Rule::Modbus { .. } => Protocol::Modbus,
+        }
+    }
+
+    /// The inspection profile of a Modbus rule.
+    pub fn modbus_profile(&self) -> Option<&ModbusProfile> {
+        match self {
+            Rule::Modbus { profile, .. } => Some(profile),
+            _ => None,
         }
     }
 
@@ -137,6 +155,13 @@ impl Rule {
                         .collect(),
                 }
             }
+            Rule::Modbus { ports, .. } => {
+                let proto = Protocol::Modbus.number().unwrap_or(6);
+                ports
+                    .iter()
+                    .map(|r| (point(proto, r.first), point(proto, r.last)))
+                    .collect()
+            }
             Rule::Icmp { protocol, types } => {
                 let proto = protocol.number().unwrap_or(0);
                 match types {
@@ -154,7 +179,8 @@ impl Rule {
     }
 }
 
-/// One line per rule: `tcp 22, 1024-65535`, `icmp echo-request(8)`, `udp (all ports)`, `any`.
+/// One line per rule: `tcp 22, 1024-65535`, `icmp echo-request(8)`, `udp (all ports)`, `any`,
+/// `modbus 502`.
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -166,6 +192,10 @@ impl fmt::Display for Rule {
                     write!(f, "{} {}", protocol.name(), list.join(", "))
                 }
             },
+            Rule::Modbus { ports, .. } => {
+                let list: Vec<String> = ports.iter().map(PortRange::to_string).collect();
+                write!(f, "modbus {}", list.join(", "))
+            }
             Rule::Icmp { protocol, types } => match types {
                 None => write!(f, "{} (all types)", protocol.name()),
                 Some(types) => {
@@ -183,6 +213,22 @@ impl fmt::Display for Rule {
     }
 }
 
+/// `on_violation` of a conduit: what the data path does with a segment its inspection denies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnViolation {
+    /// Drop the segment (the client times out, or retransmits into the same drop).
+    #[default]
+    Drop,
+}
+
+impl OnViolation {
+    pub const fn name(self) -> &'static str {
+        match self {
+            OnViolation::Drop => "drop",
+        }
+    }
+}
+
 /// A directional conduit: sources in `from` may open flows to `to` as its rules allow.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Conduit {
@@ -193,6 +239,7 @@ pub struct Conduit {
     pub to: String,
     pub description: Option<String>,
     pub rules: Vec<Rule>,
+    pub on_violation: OnViolation,
 }
 
 /// `l2.allow`: non-IP traffic that passes.

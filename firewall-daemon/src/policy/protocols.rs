@@ -3,6 +3,8 @@
 //! [`protocol_support`] is the one place that says which protocols this build enforces;
 //! lifting an industrial protocol out of "not supported yet" starts there.
 
+use firewall_common::modbus::{address_class, diagnostics, mei};
+
 /// A rule protocol this build enforces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Protocol {
@@ -11,6 +13,9 @@ pub enum Protocol {
     Icmp,
     Icmpv6,
     Any,
+    /// Modbus/TCP with deep inspection: TCP (port 502 unless `ports` says otherwise), every
+    /// request checked against the rule's inspection profile.
+    Modbus,
 }
 
 impl Protocol {
@@ -21,6 +26,7 @@ impl Protocol {
             Protocol::Icmp => "icmp",
             Protocol::Icmpv6 => "icmpv6",
             Protocol::Any => "any",
+            Protocol::Modbus => "modbus",
         }
     }
 
@@ -32,20 +38,22 @@ impl Protocol {
             Protocol::Icmp => Some(1),
             Protocol::Icmpv6 => Some(58),
             Protocol::Any => None,
+            Protocol::Modbus => Some(6),
         }
     }
 }
 
 /// Protocols a rule may name in this build, in the order help texts list them.
-pub const SUPPORTED_PROTOCOLS: [Protocol; 5] = [
+pub const SUPPORTED_PROTOCOLS: [Protocol; 6] = [
     Protocol::Tcp,
     Protocol::Udp,
     Protocol::Icmp,
     Protocol::Icmpv6,
     Protocol::Any,
+    Protocol::Modbus,
 ];
 
-/// An industrial protocol of the language whose deep inspection this build lacks.
+/// An industrial protocol of the language (supported or not by this build).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Industrial {
     /// Keyword in the policy (`modbus`), also the key of its options block.
@@ -122,6 +130,80 @@ pub fn protocol_support(name: &str) -> ProtocolSupport {
         Some(p) => ProtocolSupport::NotInThisBuild(*p),
         None => ProtocolSupport::Unknown,
     }
+}
+
+/// Modbus address tables, the keys of the per-table `addresses:` mapping: a request is
+/// checked against the ranges of the table its function reads or writes
+/// ([`firewall_common::modbus::address_classes`]). The read tables share their names with
+/// FC 1-4.
+pub const MODBUS_ADDRESS_TABLES: [(&str, u16); 6] = [
+    ("read_coils", address_class::READ_COILS),
+    ("read_discrete_inputs", address_class::READ_DISCRETE_INPUTS),
+    (
+        "read_holding_registers",
+        address_class::READ_HOLDING_REGISTERS,
+    ),
+    ("read_input_registers", address_class::READ_INPUT_REGISTERS),
+    ("write_coils", address_class::WRITE_COILS),
+    (
+        "write_holding_registers",
+        address_class::WRITE_HOLDING_REGISTERS,
+    ),
+];
+
+/// FC 8 (diagnostics) sub-function names, for `diagnostics_subfunctions`.
+pub const MODBUS_DIAGNOSTICS: [(&str, u16); 15] = {
+    use diagnostics::*;
+    [
+        ("return_query_data", RETURN_QUERY_DATA),
+        ("restart_communications", RESTART_COMMUNICATIONS),
+        ("return_diagnostic_register", RETURN_DIAGNOSTIC_REGISTER),
+        ("change_ascii_delimiter", CHANGE_ASCII_DELIMITER),
+        ("force_listen_only", FORCE_LISTEN_ONLY),
+        ("clear_counters", CLEAR_COUNTERS),
+        ("return_bus_message_count", RETURN_BUS_MESSAGE_COUNT),
+        ("return_bus_error_count", RETURN_BUS_ERROR_COUNT),
+        ("return_bus_exception_count", RETURN_BUS_EXCEPTION_COUNT),
+        ("return_server_message_count", RETURN_SERVER_MESSAGE_COUNT),
+        (
+            "return_server_no_response_count",
+            RETURN_SERVER_NO_RESPONSE_COUNT,
+        ),
+        ("return_server_nak_count", RETURN_SERVER_NAK_COUNT),
+        ("return_server_busy_count", RETURN_SERVER_BUSY_COUNT),
+        ("return_bus_overrun_count", RETURN_BUS_OVERRUN_COUNT),
+        ("clear_overrun_counter", CLEAR_OVERRUN_COUNTER),
+    ]
+};
+
+/// FC 43 (encapsulated interface transport) MEI type names, for `mei_types`.
+pub const MODBUS_MEI_TYPES: [(&str, u8); 2] = [
+    ("canopen_general_reference", mei::CANOPEN_GENERAL_REFERENCE),
+    ("read_device_id", mei::READ_DEVICE_ID),
+];
+
+/// The name of address table bit `class`.
+pub fn modbus_table_name(class: u16) -> Option<&'static str> {
+    MODBUS_ADDRESS_TABLES
+        .iter()
+        .find(|(_, c)| *c == class)
+        .map(|(n, _)| *n)
+}
+
+/// The name of FC 8 sub-function `sub`.
+pub fn modbus_diagnostics_name(sub: u16) -> Option<&'static str> {
+    MODBUS_DIAGNOSTICS
+        .iter()
+        .find(|(_, s)| *s == sub)
+        .map(|(n, _)| *n)
+}
+
+/// The name of FC 43 MEI type `t`.
+pub fn modbus_mei_name(t: u8) -> Option<&'static str> {
+    MODBUS_MEI_TYPES
+        .iter()
+        .find(|(_, m)| *m == t)
+        .map(|(n, _)| *n)
 }
 
 /// ICMP (IPv4) message type names.
@@ -204,17 +286,45 @@ mod tests {
             protocol_support("any"),
             ProtocolSupport::Supported(Protocol::Any)
         );
-        assert!(matches!(
+        assert_eq!(
             protocol_support("modbus"),
-            ProtocolSupport::NotInThisBuild(Industrial { port: 502, .. })
-        ));
+            ProtocolSupport::Supported(Protocol::Modbus)
+        );
+        assert_eq!(Protocol::Modbus.number(), Some(6));
         assert_eq!(protocol_support("TCP"), ProtocolSupport::Unknown);
-        for p in INDUSTRIAL_PROTOCOLS {
+        for p in INDUSTRIAL_PROTOCOLS
+            .iter()
+            .filter(|p| p.keyword != "modbus")
+        {
             assert!(matches!(
                 protocol_support(p.keyword),
                 ProtocolSupport::NotInThisBuild(_)
             ));
         }
+        assert!(matches!(
+            protocol_support("dnp3"),
+            ProtocolSupport::NotInThisBuild(Industrial { port: 20000, .. })
+        ));
+    }
+
+    #[test]
+    fn modbus_names() {
+        assert_eq!(
+            modbus_table_name(address_class::WRITE_HOLDING_REGISTERS),
+            Some("write_holding_registers")
+        );
+        assert_eq!(modbus_table_name(address_class::READS), None);
+        assert_eq!(modbus_diagnostics_name(4), Some("force_listen_only"));
+        assert_eq!(modbus_diagnostics_name(5), None);
+        assert_eq!(modbus_mei_name(14), Some("read_device_id"));
+        // The read tables are named like the functions that read them.
+        for (name, class) in &MODBUS_ADDRESS_TABLES[..4] {
+            let f = firewall_common::modbus::function_by_name(name).expect("function");
+            assert_eq!(firewall_common::modbus::address_classes(f.code), *class);
+        }
+        // Every class bit has a table.
+        let all = MODBUS_ADDRESS_TABLES.iter().fold(0, |a, (_, c)| a | c);
+        assert_eq!(all, address_class::ALL);
     }
 
     #[test]

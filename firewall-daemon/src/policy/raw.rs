@@ -7,7 +7,7 @@ use std::{fmt, marker::PhantomData};
 
 use serde::{
     Deserialize, Deserializer,
-    de::{self, IgnoredAny, MapAccess, Visitor},
+    de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor},
 };
 
 #[derive(Debug, Default, Deserialize)]
@@ -58,7 +58,7 @@ pub struct RawZone {
 #[derive(Debug, Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a conduit: { name, from, to, rules, description }"
+    expecting = "a conduit: { name, from, to, rules, description, on_violation }"
 )]
 pub struct RawConduit {
     pub name: Option<String>,
@@ -66,14 +66,16 @@ pub struct RawConduit {
     pub from: Option<String>,
     pub to: Option<String>,
     pub rules: Option<Vec<RawRule>>,
+    /// What the data path does with a segment its inspection denies: `drop` or `reset`.
+    pub on_violation: Option<String>,
     /// Part of the language, refused by this build.
     pub mode: Option<IgnoredAny>,
     /// Part of the language, refused by this build.
     pub rate_limit: Option<IgnoredAny>,
 }
 
-/// A rule. The options blocks of the industrial protocols are part of the language; this
-/// build refuses the protocols themselves, so the blocks are read and not looked into.
+/// A rule. The options blocks of the industrial protocols other than Modbus are part of the
+/// language; this build refuses those protocols, so their blocks are read and not looked into.
 #[derive(Debug, Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
@@ -83,7 +85,7 @@ pub struct RawRule {
     pub protocol: Option<String>,
     pub ports: Option<Vec<Scalar>>,
     pub types: Option<Vec<Scalar>>,
-    pub modbus: Option<IgnoredAny>,
+    pub modbus: Option<RawModbus>,
     pub dnp3: Option<IgnoredAny>,
     pub s7comm: Option<IgnoredAny>,
     pub enip: Option<IgnoredAny>,
@@ -111,6 +113,58 @@ impl RawRule {
     }
 }
 
+/// The `modbus:` block of a `protocol: modbus` rule.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "modbus: { unit_ids, functions, read_only, addresses, max_quantity, diagnostics_subfunctions, mei_types, strict }"
+)]
+pub struct RawModbus {
+    pub unit_ids: Option<Vec<Scalar>>,
+    pub functions: Option<Vec<Scalar>>,
+    pub read_only: Option<bool>,
+    pub addresses: Option<RawAddresses>,
+    pub max_quantity: Option<Scalar>,
+    pub diagnostics_subfunctions: Option<Vec<Scalar>>,
+    pub mei_types: Option<Vec<Scalar>>,
+    pub strict: Option<bool>,
+}
+
+/// `addresses:` of a Modbus rule: one list for every table the rule's functions use, or a
+/// mapping of table name to list.
+#[derive(Debug)]
+pub enum RawAddresses {
+    List(Vec<Scalar>),
+    Tables(Vec<(Scalar, Vec<Scalar>)>),
+}
+
+impl<'de> Deserialize<'de> for RawAddresses {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct AddressesVisitor;
+        impl<'de> Visitor<'de> for AddressesVisitor {
+            type Value = RawAddresses;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of address ranges, or a mapping of address table to ranges")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawAddresses, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Scalar>()? {
+                    items.push(item);
+                }
+                Ok(RawAddresses::List(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawAddresses, A::Error> {
+                let mut tables = Vec::new();
+                while let Some(entry) = map.next_entry::<Scalar, Vec<Scalar>>()? {
+                    tables.push(entry);
+                }
+                Ok(RawAddresses::Tables(tables))
+            }
+        }
+        d.deserialize_any(AddressesVisitor)
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "l2: { allow: [...] }")]
 pub struct RawL2 {
@@ -124,6 +178,15 @@ pub enum Scalar {
     /// An integer; `i128` holds every YAML integer serde hands over.
     Number(i128),
     Text(String),
+}
+
+impl fmt::Display for Scalar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scalar::Number(n) => write!(f, "{n}"),
+            Scalar::Text(t) => f.write_str(t),
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for Scalar {

@@ -13,8 +13,8 @@ use super::{
     diag::{Diagnostic, Diagnostics, Position, Severity, did_you_mean, list},
     locate::{KeyPath, Locator},
     model::{
-        Conduit, Defaults, Interface, L2Allow, LogMode, PortRange, Rule, ValidatedPolicy, XdpMode,
-        Zone,
+        Conduit, Defaults, Interface, L2Allow, LogMode, OnViolation, PortRange, Rule,
+        ValidatedPolicy, XdpMode, Zone,
     },
     protocols::{
         ETHERTYPE_ARP, ETHERTYPE_NAMES, INDUSTRIAL_PROTOCOLS, Protocol, ProtocolSupport,
@@ -23,6 +23,8 @@ use super::{
     raw::{RawConduit, RawInterface, RawL2, RawPolicy, RawRule, RawZone, Scalar},
     space::FirstMatch,
 };
+
+mod modbus;
 
 /// What the checks need besides the raw policy.
 pub(super) struct Context<'a> {
@@ -785,6 +787,27 @@ fn check_conduits(
                 }
             }
         }
+        let on_violation = match r.on_violation.as_deref().map(str::trim) {
+            None | Some("drop") => OnViolation::Drop,
+            Some("reset") => {
+                ok = false;
+                c.error(
+                    &cp.key("on_violation"),
+                    "on_violation: reset is not supported yet by this zcfw build",
+                )
+                .help("use `on_violation: drop` (the default): the data path drops the violating segment; the client times out, or retransmits into the same drop");
+                OnViolation::Drop
+            }
+            Some(other) => {
+                ok = false;
+                c.error(
+                    &cp.key("on_violation"),
+                    format!("unknown on_violation \"{other}\""),
+                )
+                .help("use `on_violation: drop` (the default); `reset` is planned");
+                OnViolation::Drop
+            }
+        };
         let mut rules = Vec::new();
         match r.rules {
             None => {
@@ -806,6 +829,16 @@ fn check_conduits(
                 }
             }
         }
+        if ok
+            && r.on_violation.is_some()
+            && !rules.iter().any(|rule| matches!(rule, Rule::Modbus { .. }))
+        {
+            c.warning(
+                &cp.key("on_violation"),
+                format!("on_violation has no effect: conduit \"{name}\" has no inspected rule"),
+            )
+            .help("on_violation applies to rules with deep inspection (`protocol: modbus`); remove it");
+        }
         if ok {
             out.push(Conduit {
                 id: u16::try_from(i + 1).unwrap_or(u16::MAX),
@@ -814,6 +847,7 @@ fn check_conduits(
                 to,
                 description: r.description,
                 rules,
+                on_violation,
             });
         }
     }
@@ -867,6 +901,9 @@ fn check_rule(c: &mut Checker<'_>, rp: &KeyPath, r: RawRule) -> Option<Rule> {
     };
     let mut ok = true;
     for block in r.option_blocks() {
+        if protocol == Protocol::Modbus && block == "modbus" {
+            continue;
+        }
         ok = false;
         c.error_at_key(
             &rp.key(block),
@@ -914,24 +951,52 @@ fn check_rule(c: &mut Checker<'_>, rp: &KeyPath, r: RawRule) -> Option<Rule> {
                         .help("list ports, or omit `ports` to allow every port");
                     None
                 }
-                Some(list) => {
-                    let mut ranges = Vec::new();
-                    for (k, p) in list.iter().enumerate() {
-                        match parse_port(p) {
-                            Ok(range) => ranges.push(range),
-                            Err((msg, help)) => {
-                                ok = false;
-                                c.error(&rp.key("ports").index(k), msg).help(help);
-                            }
-                        }
-                    }
-                    if ok {
-                        warn_overlapping_ports(c, &rp.key("ports"), &ranges);
-                    }
-                    Some(ranges)
-                }
+                Some(list) => check_ports(c, &rp.key("ports"), &list, &mut ok),
             };
             Rule::Transport { protocol, ports }
+        }
+        Protocol::Modbus => {
+            if r.types.is_some() {
+                ok = false;
+                c.error_at_key(
+                    &rp.key("types"),
+                    "`types` apply to icmp and icmpv6, not modbus",
+                )
+                .help("Modbus/TCP is selected by `ports: [...]` (default 502)");
+            }
+            let ports = match r.ports {
+                None => Some(vec![PortRange {
+                    first: firewall_common::modbus::PORT,
+                    last: firewall_common::modbus::PORT,
+                }]),
+                Some(list) if list.is_empty() => {
+                    ok = false;
+                    c.error(&rp.key("ports"), "empty port list").help(
+                        "list the ports Modbus/TCP servers listen on, or omit `ports` for 502",
+                    );
+                    None
+                }
+                Some(list) => check_ports(c, &rp.key("ports"), &list, &mut ok),
+            };
+            let mp = rp.key("modbus");
+            let profile = match r.modbus {
+                None => {
+                    ok = false;
+                    let d = if c.ctx.locator.exists(&mp) {
+                        c.error_at_key(&mp, "the `modbus:` block is empty")
+                    } else {
+                        c.error(rp, "`protocol: modbus` needs a `modbus:` block")
+                    };
+                    d.help("say what clients may do, e.g. `modbus: { unit_ids: [1], read_only: true, addresses: [\"0-999\"] }`")
+                        .help("to pass Modbus/TCP without inspection, write { protocol: tcp, ports: [502] }");
+                    None
+                }
+                Some(raw) => modbus::check_modbus(c, &mp, raw),
+            };
+            match (ports, profile) {
+                (Some(ports), Some(profile)) => Rule::Modbus { ports, profile },
+                _ => return None,
+            }
         }
         Protocol::Icmp | Protocol::Icmpv6 => {
             if r.ports.is_some() {
@@ -982,6 +1047,31 @@ fn check_rule(c: &mut Checker<'_>, rp: &KeyPath, r: RawRule) -> Option<Rule> {
         }
     };
     ok.then_some(rule)
+}
+
+/// The non-empty port list at `path`; clears `ok` on errors.
+fn check_ports(
+    c: &mut Checker<'_>,
+    path: &KeyPath,
+    list: &[Scalar],
+    ok: &mut bool,
+) -> Option<Vec<PortRange>> {
+    let mut ranges = Vec::new();
+    let mut good = true;
+    for (k, p) in list.iter().enumerate() {
+        match parse_port(p) {
+            Ok(range) => ranges.push(range),
+            Err((msg, help)) => {
+                good = false;
+                c.error(&path.index(k), msg).help(help);
+            }
+        }
+    }
+    if good {
+        warn_overlapping_ports(c, path, &ranges);
+    }
+    *ok &= good;
+    good.then_some(ranges)
 }
 
 fn port_number(n: i128) -> Result<u16, (String, String)> {
@@ -1217,9 +1307,24 @@ fn check_l2(c: &mut Checker<'_>, raw: Option<RawL2>, zones: &[Zone]) -> L2Allow 
     }
 }
 
-/// Warns about every rule that earlier rules of the same zone pair already cover entirely.
+/// Warns about every rule that earlier rules of the same zone pair already cover entirely,
+/// and about every Modbus rule whose traffic an earlier rule allows without inspection.
 fn check_shadowing(c: &mut Checker<'_>, conduits: &[Conduit]) {
     let mut pairs: BTreeMap<(&str, &str), FirstMatch<(usize, usize)>> = BTreeMap::new();
+    let inspected =
+        |(oc, or): (usize, usize)| matches!(conduits[oc].rules[or], Rule::Modbus { .. });
+    let describe = |owners: &[(usize, usize)]| {
+        owners
+            .iter()
+            .map(|&(oc, or)| {
+                format!(
+                    "conduits[{oc}].rules[{or}] (`{}` of conduit \"{}\")",
+                    conduits[oc].rules[or], conduits[oc].name
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     for (ci, conduit) in conduits.iter().enumerate() {
         let fm = pairs
             .entry((conduit.from.as_str(), conduit.to.as_str()))
@@ -1235,14 +1340,40 @@ fn check_shadowing(c: &mut Checker<'_>, conduits: &[Conduit]) {
                 }
             }
             let got: u64 = points.iter().map(|&(a, b)| fm.claim(a, b, (ci, ri))).sum();
-            if got > 0 {
-                continue;
-            }
             let rp = KeyPath::root()
                 .key("conduits")
                 .index(ci)
                 .key("rules")
                 .index(ri);
+            if matches!(rule, Rule::Modbus { .. }) {
+                let bypass: Vec<(usize, usize)> =
+                    owners.iter().copied().filter(|&o| !inspected(o)).collect();
+                if !bypass.is_empty() {
+                    let d = c.warning(
+                        &rp,
+                        format!(
+                            "Modbus inspection of rule `{rule}` of conduit \"{}\" is {}bypassed: earlier rules for {} -> {} already allow this traffic without inspection",
+                            conduit.name,
+                            if got > 0 { "partly " } else { "" },
+                            conduit.from,
+                            conduit.to
+                        ),
+                    );
+                    d.help(format!("allowed uninspected by {}", describe(&bypass)));
+                    if bypass.iter().all(|&(oc, _)| oc == ci) {
+                        d.help("rules match in file order: move this rule before them, or take the Modbus ports out of the earlier rules");
+                    } else {
+                        d.help(format!(
+                            "rules and conduits match in file order: move conduit \"{}\" (or this rule) before them, or take the Modbus ports out of the earlier rules",
+                            conduit.name
+                        ));
+                    }
+                    continue;
+                }
+            }
+            if got > 0 {
+                continue;
+            }
             let d = c.warning(
                 &rp,
                 format!(
@@ -1250,16 +1381,10 @@ fn check_shadowing(c: &mut Checker<'_>, conduits: &[Conduit]) {
                     conduit.name, conduit.from, conduit.to
                 ),
             );
-            let by: Vec<String> = owners
-                .iter()
-                .map(|&(oc, or)| {
-                    format!(
-                        "conduits[{oc}].rules[{or}] (`{}` of conduit \"{}\")",
-                        conduits[oc].rules[or], conduits[oc].name
-                    )
-                })
-                .collect();
-            d.help(format!("covered by {}", by.join(", ")));
+            d.help(format!("covered by {}", describe(&owners)));
+            if !matches!(rule, Rule::Modbus { .. }) && owners.iter().any(|&o| inspected(o)) {
+                d.help("the earlier Modbus rule inspects this traffic; without it, this rule would let it through uninspected");
+            }
             if owners.iter().all(|&(oc, _)| oc == ci) {
                 d.help("remove the rule");
             } else {
