@@ -652,3 +652,31 @@ fn sigterm_detaches_and_restores_routing() {
         );
     }
 }
+
+/// A policy zcfw refuses makes `Daemon::start` fail at once, with zcfw's diagnostics, and
+/// leaves nothing attached.
+#[test]
+fn refused_policy_fails_fast_with_the_daemon_log() {
+    let plant = plant("refused");
+    let policy = plant
+        .render_policy(POLICY, "e2e-refused", XdpMode::Native)
+        .replace("conduits:", "bogus_key: 1\nconduits:");
+    let started = std::time::Instant::now();
+    let err = match Daemon::start_on(&plant, &policy) {
+        Ok(_) => panic!("zcfw accepted a policy with an unknown key"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        err.contains("exited") && err.contains("bogus_key"),
+        "the error should say zcfw exited and show its diagnostics:\n{err}"
+    );
+    for ifname in plant.gateway_interfaces() {
+        let details = plant.gateway().link_details(&ifname).expect("ip link");
+        assert!(!zcfw_harness::daemon::has_xdp(&details), "{details}");
+    }
+}
