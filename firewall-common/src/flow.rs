@@ -29,6 +29,8 @@ pub mod flow_flags {
     pub const CLOSING: u8 = 1 << 1;
     /// The admitting conduit has a rate limit: packets from the opener pass its bucket.
     pub const RATE_LIMITED: u8 = 1 << 2;
+    /// The admitting conduit is in monitor mode: its inspection denies pass as alerts.
+    pub const MONITOR: u8 = 1 << 3;
 }
 
 /// What conntrack remembers of an allowed flow.

@@ -10,6 +10,7 @@
 extern crate alloc;
 
 pub mod conduit;
+pub mod event;
 pub mod flow;
 pub mod maps;
 pub mod modbus;

@@ -42,8 +42,15 @@ pub mod names {
     /// LRU hash: [`super::BucketKey`] → [`super::Bucket`] (per-source token buckets).
     pub const BUCKETS: &str = "BUCKETS";
 
+    /// Ring buffer of [`crate::event::Event`]s.
+    pub const EVENTS: &str = "EVENTS";
+    /// Per-CPU [`super::Bucket`] (one entry) limiting events per CPU.
+    pub const EVENT_BUCKET: &str = "EVENT_BUCKET";
+    /// Per-CPU `u64` counters of the event path ([`crate::event::counter`]).
+    pub const EVENT_COUNTERS: &str = "EVENT_COUNTERS";
+
     /// Every map of the XDP program (the daemon pins and adopts them all).
-    pub const ALL: [&str; 17] = [
+    pub const ALL: [&str; 20] = [
         CONTROL,
         SLOT_CONFIG,
         ZONES_V4,
@@ -61,6 +68,9 @@ pub mod names {
         MODBUS_PROFILES,
         RATE_LIMITS,
         BUCKETS,
+        EVENTS,
+        EVENT_BUCKET,
+        EVENT_COUNTERS,
     ];
 }
 
@@ -89,6 +99,8 @@ pub mod capacity {
     pub const MAX_PROFILES: u32 = 1_024;
     /// Tracked flows (LRU: the least recently used flow is evicted when full).
     pub const FLOWS: u32 = 262_144;
+    /// Bytes of the event ring buffer (a power of two, a multiple of the page size).
+    pub const EVENT_RING_BYTES: u32 = 1 << 20;
     /// Per-source token buckets of rate-limited conduits (LRU).
     pub const BUCKETS: u32 = 65_536;
     /// Tracked fragmented datagrams (LRU).
@@ -111,7 +123,8 @@ pub struct Control {
     pub active_slot: u32,
     /// [`control_flags`].
     pub flags: u32,
-    pub _pad: u32,
+    /// Events each CPU may send per second (its burst is the same number); 0 = no events.
+    pub event_pps: u32,
 }
 
 /// Flag bits of [`SlotConfig::flags`].
@@ -120,6 +133,10 @@ pub mod slot_flags {
     pub const LOADED: u32 = 1 << 0;
     /// Pass IPv6 neighbour discovery (ICMPv6 133-137).
     pub const ALLOW_ND: u32 = 1 << 1;
+    /// Send an event for every denied packet (`defaults.log: denied` or `all`).
+    pub const LOG_DENIED: u32 = 1 << 2;
+    /// Policy-wide monitor mode (`defaults.mode: monitor`): would-be denies pass as alerts.
+    pub const MONITOR: u32 = 1 << 3;
 }
 
 /// Per-slot settings of one policy generation. Written by the daemon before it flips

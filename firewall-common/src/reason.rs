@@ -60,6 +60,8 @@ pub enum Reason {
     IslandMode = 24,
     /// Dropped: the source exceeded its conduit's `rate_limit` (SR 7.1).
     RateLimited = 25,
+    /// Passed: a would-be deny let through by monitor mode; an `alert` event says why.
+    Alert = 26,
 }
 
 impl Reason {
@@ -71,7 +73,7 @@ impl Reason {
     pub const FIRST_INSPECTION: Reason = Reason::ModbusFunction;
 
     /// Every reason, in slot order.
-    pub const ALL: [Reason; 26] = [
+    pub const ALL: [Reason; 27] = [
         Reason::AllowedConduit,
         Reason::AllowedConntrack,
         Reason::AllowedIntraZone,
@@ -98,6 +100,7 @@ impl Reason {
         Reason::ModbusSplit,
         Reason::IslandMode,
         Reason::RateLimited,
+        Reason::Alert,
     ];
 
     /// Stable snake_case name used in CLI output, JSON and metrics.
@@ -129,12 +132,13 @@ impl Reason {
             Reason::ModbusSplit => "modbus_split",
             Reason::IslandMode => "island_mode",
             Reason::RateLimited => "rate_limited",
+            Reason::Alert => "alert",
         }
     }
 
     /// Whether packets counted under this reason were passed (true) or dropped (false).
     pub const fn passes(self) -> bool {
-        (self as u32) < (Reason::DefaultDeny as u32)
+        (self as u32) < (Reason::DefaultDeny as u32) || matches!(self, Reason::Alert)
     }
 
     /// The counting reason of a Modbus violation.

@@ -10,16 +10,17 @@ mod maps;
 
 use aya_ebpf::{
     bindings::xdp_action::{XDP_DROP, XDP_PASS},
-    helpers::generated::{bpf_ktime_get_coarse_ns, bpf_xdp_get_buff_len},
+    helpers::generated::{bpf_ktime_get_coarse_ns, bpf_ktime_get_ns, bpf_xdp_get_buff_len},
     macros::xdp,
     programs::XdpContext,
 };
 use firewall_common::{
     ABI_VERSION,
     conduit::{self, Level},
+    event::{self, Event},
     flow::{FlowKey, FlowState, FragKey, flow_flags, proto, timeout},
     maps::{
-        Bucket, BucketKey, ConduitAction, Counter, IfaceZoneKey, L2Key, SlotConfig, ZonePairKey,
+        Bucket, BucketKey, ConduitAction, RateLimit, Counter, IfaceZoneKey, L2Key, SlotConfig, ZonePairKey,
         action_flags, capacity, conduit_reason_index, control_flags, iface_flags, iface_index,
         profile_index, rate_limit_index, slot_flags, zone_flags,
     },
@@ -68,19 +69,15 @@ impl PacketBytes for XdpBytes {
 pub fn zcfw_xdp(ctx: XdpContext) -> u32 {
     // SAFETY: a helper call on the program's own context.
     let len = unsafe { bpf_xdp_get_buff_len(ctx.ctx) } as u64;
-    let (verdict, reason, conduit_id) = decide(&ctx);
-    count(&REASON_COUNTERS, reason as u32, len);
-    if reason.is_inspection() {
-        let slot = reason as u32 - Reason::FIRST_INSPECTION as u32;
-        count(
-            &CONDUIT_DENY_COUNTERS,
-            conduit_reason_index(conduit_id, slot),
-            len,
-        );
-    } else if conduit_id != 0 {
-        count(&CONDUIT_COUNTERS, conduit_id as u32, len);
+    let d = decide(&ctx, len as u32);
+    count(&REASON_COUNTERS, if d.alert { Reason::Alert } else { d.reason } as u32, len);
+    if d.reason.is_inspection() {
+        let slot = d.reason as u32 - Reason::FIRST_INSPECTION as u32;
+        count(&CONDUIT_DENY_COUNTERS, conduit_reason_index(d.conduit_id, slot), len);
+    } else if d.conduit_id != 0 && d.verdict == XDP_PASS {
+        count(&CONDUIT_COUNTERS, d.conduit_id as u32, len);
     }
-    verdict
+    d.verdict
 }
 
 #[inline(always)]
@@ -94,21 +91,65 @@ fn count(map: &aya_ebpf::maps::PerCpuArray<Counter>, index: u32, len: u64) {
     }
 }
 
-/// Verdict, the reason it is counted under and the conduit it is credited to (0 = none).
-type Decision = (u32, Reason, u16);
+/// What the program decided about a packet.
+#[derive(Clone, Copy)]
+struct Decision {
+    verdict: u32,
+    /// The reason it is counted under (for an alert: the reason it would have been dropped).
+    reason: Reason,
+    /// Conduit credited with the packet, or whose inspection or rate limit denied it (0 = none).
+    conduit_id: u16,
+    /// The conduit is in monitor mode: its would-be denies pass as alerts.
+    monitor: bool,
+    /// A would-be deny that passed because of monitor mode.
+    alert: bool,
+    /// Modbus detail of an inspection deny: `unit | function << 8 | address << 16`.
+    modbus: u32,
+    /// `firewall_common::event::detail` bits saying which Modbus fields are known.
+    modbus_known: u8,
+}
 
 #[inline(always)]
 fn drop(reason: Reason) -> Decision {
-    (XDP_DROP, reason, 0)
+    Decision {
+        verdict: XDP_DROP,
+        reason,
+        conduit_id: 0,
+        monitor: false,
+        alert: false,
+        modbus: 0,
+        modbus_known: 0,
+    }
+}
+
+/// A deny charged to `conduit_id` (its rate limit or inspection).
+#[inline(always)]
+fn deny_on(reason: Reason, conduit_id: u16, monitor: bool) -> Decision {
+    Decision { conduit_id, monitor, ..drop(reason) }
 }
 
 #[inline(always)]
 fn pass(reason: Reason, conduit_id: u16) -> Decision {
-    (XDP_PASS, reason, conduit_id)
+    Decision { verdict: XDP_PASS, conduit_id, ..drop(reason) }
+}
+
+/// Denies that monitor mode turns into alerts: policy decisions. Malformed packets, island
+/// mode and a missing policy are always dropped.
+#[inline(always)]
+fn monitorable(reason: Reason) -> bool {
+    matches!(
+        reason,
+        Reason::DefaultDeny
+            | Reason::UnknownZone
+            | Reason::SpoofedSource
+            | Reason::L2Denied
+            | Reason::FragmentNoFlow
+            | Reason::RateLimited
+    ) || reason.is_inspection()
 }
 
 #[inline(always)]
-fn decide(ctx: &XdpContext) -> Decision {
+fn decide(ctx: &XdpContext, len: u32) -> Decision {
     let Some(control) = CONTROL.get(0) else {
         return drop(Reason::NoPolicy);
     };
@@ -122,33 +163,143 @@ fn decide(ctx: &XdpContext) -> Decision {
     if cfg.flags & slot_flags::LOADED == 0 {
         return drop(Reason::NoPolicy);
     }
-    let p = match parse(ctx.data(), ctx.data_end()) {
-        Ok(Frame::Ip(p)) => p,
-        Ok(Frame::NonIp { ethertype }) => {
-            let key = L2Key {
-                slot: slot as u16,
-                ethertype,
-            };
-            // SAFETY: plain read of a value the daemon never changes in place.
-            return if unsafe { L2_ALLOW.get(&key) }.is_some() {
-                pass(Reason::AllowedL2, 0)
-            } else {
-                drop(Reason::L2Denied)
-            };
-        }
-        Err(reason) => return drop(reason),
+    // The parsed headers live in a per-CPU scratch slot, not on the stack: the verifier caps
+    // the stack of the whole call chain at 512 bytes, and offsets read back from a map are
+    // plain bounded numbers, which keeps verifying the inspection code cheap.
+    let Some(scratch) = SCRATCH.get_ptr_mut(0) else {
+        return drop(Reason::NoPolicy);
     };
+    let at = EventContext { slot, ifindex: ctx.ingress_ifindex() as u32, len, ip: false };
+    let parsed = parse_into(ctx.data(), ctx.data_end(), scratch);
+    // SAFETY: a valid per-CPU map value, written by `parse_into` when it returns PARSED_IP.
+    let p: &Packet = unsafe { &*scratch };
+    if parsed != PARSED_IP {
+        let d = if parsed & PARSED_NON_IP != 0 {
+            let key = L2Key { slot: slot as u16, ethertype: parsed as u16 };
+            // SAFETY: plain read of a value the daemon never changes in place.
+            if unsafe { L2_ALLOW.get(&key) }.is_some() {
+                return pass(Reason::AllowedL2, 0);
+            }
+            finish(drop(Reason::L2Denied), cfg)
+        } else {
+            finish(drop(Reason::from_slot(parsed).unwrap_or(Reason::MalformedEthernet)), cfg)
+        };
+        if d.alert || (d.verdict == XDP_DROP && cfg.flags & slot_flags::LOG_DENIED != 0) {
+            emit(&Packet::default(), &d, at, cfg);
+        }
+        return d;
+    }
     if p.is_neighbor_discovery() && cfg.flags & slot_flags::ALLOW_ND != 0 {
         return pass(Reason::AllowedNeighborDiscovery, 0);
     }
-    judge(ctx, slot, cfg, &p)
+    let d = finish(judge(ctx, slot, cfg, p), cfg);
+    if d.alert || (d.verdict == XDP_DROP && cfg.flags & slot_flags::LOG_DENIED != 0) {
+        emit(p, &d, EventContext { ip: true, ..at }, cfg);
+    }
+    d
 }
 
-/// Header parsing in its own BPF function, so its stack frame is not stacked on top of
-/// the frames of the judging functions (the verifier limits the call chain to 512 bytes).
+/// Applies monitor mode (policy-wide or the conduit's) to a would-be deny.
+#[inline(always)]
+fn finish(mut d: Decision, cfg: &SlotConfig) -> Decision {
+    if d.verdict == XDP_DROP && monitorable(d.reason) && (d.monitor || cfg.flags & slot_flags::MONITOR != 0) {
+        d.verdict = XDP_PASS;
+        d.alert = true;
+    }
+    d
+}
+
+/// Where and what an event is about, beside the packet (BPF functions take five arguments).
+#[derive(Clone, Copy)]
+struct EventContext {
+    slot: u8,
+    ifindex: u32,
+    len: u32,
+    ip: bool,
+}
+
+/// Sends an event for a deny or alert, if this CPU's token bucket allows; counts what was
+/// sent and what was suppressed. Zones are looked up here, off the fast path.
 #[inline(never)]
-fn parse(start: usize, end: usize) -> Result<Frame, Reason> {
-    packet::parse(&XdpBytes { start, end })
+fn emit(p: &Packet, d: &Decision, at: EventContext, cfg: &SlotConfig) {
+    // SAFETY: a helper without arguments.
+    let now = unsafe { bpf_ktime_get_coarse_ns() };
+    let pps = CONTROL.get(0).map(|c| c.event_pps).unwrap_or(0);
+    let limit = RateLimit { pps, burst: pps };
+    let allowed = match EVENT_BUCKET.get_ptr_mut(0) {
+        // SAFETY: per-CPU value, only this CPU touches it while the program runs.
+        Some(bucket) if pps != 0 => unsafe { (*bucket).take(&limit, now) },
+        _ => false,
+    };
+    if !allowed {
+        count_event(event::counter::RATE_LIMITED);
+        return;
+    }
+    let Some(mut entry) = EVENTS.reserve::<Event>(0) else {
+        count_event(event::counter::RING_FULL);
+        return;
+    };
+    let (src_zone, dst_zone) = if at.ip {
+        (zone_of(at.slot, p.family, &p.src) as u16, zone_of(at.slot, p.family, &p.dst) as u16)
+    } else {
+        (0, 0)
+    };
+    entry.write(Event {
+        // SAFETY: a helper without arguments.
+        timestamp_ns: unsafe { bpf_ktime_get_ns() },
+        src: p.src,
+        dst: p.dst,
+        ifindex: at.ifindex,
+        generation: cfg.generation,
+        src_port: p.src_port,
+        dst_port: p.dst_port,
+        src_zone,
+        dst_zone,
+        conduit_id: d.conduit_id,
+        reason: d.reason as u8,
+        action: if d.alert { event::action::ALERT } else { event::action::DROP },
+        family: p.family as u8,
+        proto: p.proto,
+        icmp_type: p.icmp_type,
+        icmp_code: p.icmp_code,
+        modbus_unit: d.modbus as u8,
+        modbus_function: (d.modbus >> 8) as u8,
+        modbus_address: (d.modbus >> 16) as u16,
+        detail: d.modbus_known | if at.ip { event::detail::IP } else { 0 },
+        _pad: [0; 7],
+        len: at.len,
+    });
+    entry.submit(0);
+    count_event(event::counter::SENT);
+}
+
+#[inline(always)]
+fn count_event(slot: u32) {
+    if let Some(c) = EVENT_COUNTERS.get_ptr_mut(slot) {
+        // SAFETY: per-CPU slot.
+        unsafe { *c += 1 };
+    }
+}
+
+/// [`parse_into`] result: an IP packet, written to the output.
+const PARSED_IP: u32 = u32::MAX;
+/// [`parse_into`] result bit: a non-IP frame; the low 16 bits are its ethertype.
+const PARSED_NON_IP: u32 = 1 << 16;
+
+/// Header parsing in its own BPF function, so its stack frame is not stacked on top of the
+/// frames of the judging functions. Returns [`PARSED_IP`] (packet written to `out`),
+/// [`PARSED_NON_IP`] | ethertype, or the drop [`Reason`] as `u32`.
+#[inline(never)]
+fn parse_into(start: usize, end: usize, out: *mut Packet) -> u32 {
+    match packet::parse(&XdpBytes { start, end }) {
+        Ok(Frame::Ip(p)) => {
+            // SAFETY: `out` is the per-CPU scratch value.
+            unsafe { *out = p };
+            PARSED_IP
+        }
+        Ok(Frame::NonIp { ethertype }) => PARSED_NON_IP | ethertype as u32,
+        Err(reason) => reason as u32,
+    }
 }
 
 #[inline(never)]
@@ -215,13 +366,13 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                 && state.flags & flow_flags::RATE_LIMITED != 0
                 && !conforms(slot, conduit_id, p, now)
             {
-                return (XDP_DROP, Reason::RateLimited, conduit_id);
+                return deny_on(Reason::RateLimited, conduit_id, state.flags & flow_flags::MONITOR != 0);
             }
             if state.profile_id != 0 && p.payload_len != 0 {
                 let profile = profile_index(slot, state.profile_id);
-                let reason = inspect(ctx.data(), ctx.data_end(), p, profile, from_opener);
-                if reason != 0 {
-                    return (XDP_DROP, reason_from(reason), conduit_id);
+                let verdict = inspect(ctx.data(), ctx.data_end(), p, profile, from_opener);
+                if verdict != 0 {
+                    return inspection_deny(verdict, conduit_id, state.flags & flow_flags::MONITOR != 0);
                 }
             }
             remember_first_fragment(p, cfg, conduit_id, now);
@@ -256,14 +407,14 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
         return drop(Reason::DefaultDeny);
     }
     if action.flags & action_flags::RATE_LIMIT != 0 && !conforms(slot, action.conduit_id, p, now) {
-        return (XDP_DROP, Reason::RateLimited, action.conduit_id);
+        return deny_on(Reason::RateLimited, action.conduit_id, action.flags & action_flags::MONITOR != 0);
     }
     if action.profile_id != 0 && p.payload_len != 0 {
         // A new packet in the conduit's direction carries requests.
         let profile = profile_index(slot, action.profile_id);
-        let reason = inspect(ctx.data(), ctx.data_end(), p, profile, true);
-        if reason != 0 {
-            return (XDP_DROP, reason_from(reason), action.conduit_id);
+        let verdict = inspect(ctx.data(), ctx.data_end(), p, profile, true);
+        if verdict != 0 {
+            return inspection_deny(verdict, action.conduit_id, action.flags & action_flags::MONITOR != 0);
         }
     }
     if p.opens_flow() {
@@ -277,6 +428,10 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                 0
             } | if action.flags & action_flags::RATE_LIMIT != 0 {
                 flow_flags::RATE_LIMITED
+            } else {
+                0
+            } | if action.flags & action_flags::MONITOR != 0 {
+                flow_flags::MONITOR
             } else {
                 0
             },
@@ -313,9 +468,12 @@ fn rejudge(slot: u8, cfg: &SlotConfig, key: &FlowKey, state: &mut FlowState) -> 
     state.generation = cfg.generation;
     state.conduit_id = action.conduit_id;
     state.profile_id = action.profile_id;
-    state.flags &= !flow_flags::RATE_LIMITED;
+    state.flags &= !(flow_flags::RATE_LIMITED | flow_flags::MONITOR);
     if action.flags & action_flags::RATE_LIMIT != 0 {
         state.flags |= flow_flags::RATE_LIMITED;
+    }
+    if action.flags & action_flags::MONITOR != 0 {
+        state.flags |= flow_flags::MONITOR;
     }
     true
 }
@@ -345,13 +503,14 @@ fn conforms(slot: u8, conduit_id: u16, p: &Packet, now: u64) -> bool {
 
 /// Checks the TCP payload of `p` against the inspection profile at index `profile` of
 /// `MODBUS_PROFILES` (BPF functions take at most five arguments): every Modbus ADU of
-/// a request (`request`) or the sanity of a response. Returns 0, or the deny [`Reason`] as
-/// `u32` (an integer, so nothing half-defined crosses the BPF call).
+/// a request (`request`) or the sanity of a response. Returns 0, or the deny [`Reason`] in
+/// the low byte, the known-field bits next and the packed Modbus detail in the upper half
+/// (an integer, so nothing half-defined crosses the BPF call).
 #[inline(never)]
-fn inspect(start: usize, end: usize, p: &Packet, profile: u32, request: bool) -> u32 {
+fn inspect(start: usize, end: usize, p: &Packet, profile: u32, request: bool) -> u64 {
     // Profiles the daemon never wrote read as all-zero: they allow nothing (fail closed).
     let Some(profile) = MODBUS_PROFILES.get(profile) else {
-        return Reason::NoPolicy as u32;
+        return Reason::NoPolicy as u64;
     };
     let bytes = XdpBytes { start, end };
     let (offset, len) = (p.payload_offset as usize, p.payload_len as usize);
@@ -362,13 +521,22 @@ fn inspect(start: usize, end: usize, p: &Packet, profile: u32, request: bool) ->
     };
     match verdict {
         Ok(_) => 0,
-        Err(denial) => Reason::of_modbus(denial.kind) as u32,
+        Err(denial) => {
+            let (packed, known) = event::pack_modbus(&denial);
+            Reason::of_modbus(denial.kind) as u64 | (known as u64) << 8 | (packed as u64) << 32
+        }
     }
 }
 
+/// The decision for a non-zero [`inspect`] result.
 #[inline(always)]
-fn reason_from(code: u32) -> Reason {
-    Reason::from_slot(code).unwrap_or(Reason::NoPolicy)
+fn inspection_deny(verdict: u64, conduit_id: u16, monitor: bool) -> Decision {
+    let reason = Reason::from_slot(verdict as u8 as u32).unwrap_or(Reason::NoPolicy);
+    Decision {
+        modbus: (verdict >> 32) as u32,
+        modbus_known: (verdict >> 8) as u8,
+        ..deny_on(reason, conduit_id, monitor)
+    }
 }
 
 /// Records an allowed first fragment so the later fragments of its datagram pass.

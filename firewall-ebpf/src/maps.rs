@@ -4,7 +4,7 @@
 use aya_ebpf::{
     bindings::BPF_F_NO_PREALLOC,
     macros::map,
-    maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray},
+    maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray, RingBuf},
 };
 use firewall_common::{
     flow::{FlowKey, FlowState, FragKey},
@@ -13,6 +13,7 @@ use firewall_common::{
         IfacePolicy, IfaceZoneKey, L2Key, RateLimit, SlotConfig, ZoneInfo, ZonePairInfo,
         ZonePairKey, ZoneV4Key, ZoneV6Key, capacity,
     },
+    event,
     modbus::ModbusProfile,
     reason::Reason,
 };
@@ -94,3 +95,19 @@ pub static RATE_LIMITS: Array<RateLimit> =
 #[map]
 pub static BUCKETS: LruHashMap<BucketKey, Bucket> =
     LruHashMap::with_max_entries(capacity::BUCKETS, 0);
+
+/// Denied and alerted packet events for the daemon.
+#[map]
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(capacity::EVENT_RING_BYTES, 0);
+
+/// Per-CPU token bucket in front of `EVENTS`, so a flood costs counters, not daemon CPU.
+#[map]
+pub static EVENT_BUCKET: PerCpuArray<Bucket> = PerCpuArray::with_max_entries(1, 0);
+
+/// Per-CPU event counters (`firewall_common::event::counter`).
+#[map]
+pub static EVENT_COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(event::counter::SLOTS, 0);
+
+/// Per-CPU scratch space for the parsed headers of the packet being judged.
+#[map]
+pub static SCRATCH: PerCpuArray<firewall_common::packet::Packet> = PerCpuArray::with_max_entries(1, 0);
