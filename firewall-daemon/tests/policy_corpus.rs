@@ -14,6 +14,7 @@ use std::{
     process::Command,
 };
 
+use firewall_common::modbus::{Bitmap256, ModbusProfile, address_class};
 use zcfw::{
     compile,
     policy::{self, PolicyError, Position},
@@ -55,7 +56,7 @@ fn header(path: &Path) -> (String, Position) {
 #[test]
 fn every_invalid_policy_is_refused_where_its_header_says() {
     let files = yaml_files(&policies_dir().join("invalid"));
-    assert!(files.len() >= 20, "only {} invalid cases", files.len());
+    assert!(files.len() >= 60, "only {} invalid cases", files.len());
     let mut failures = Vec::new();
     for path in &files {
         let (expect, at) = header(path);
@@ -145,6 +146,51 @@ fn purdue_plant_compiles_to_the_documented_shape() {
         .count();
     assert_eq!(entries, 2 + 11);
     assert!(c.l2_allow.contains(&0x88b8));
+
+    // Two inspected Modbus conduits: the historian reads, the engineering workstations also
+    // write setpoints.
+    assert_eq!(c.modbus_profiles.len(), 2);
+    let conduit = |name: &str| {
+        c.conduits
+            .iter()
+            .find(|x| x.name == name)
+            .unwrap_or_else(|| panic!("conduit {name}"))
+    };
+    let historian = conduit("historian-reads-plcs");
+    assert_eq!(historian.rule_profiles, vec![1, 0, 0]);
+    let reads = &c.modbus_profiles[0];
+    let expected = {
+        let mut m = ModbusProfile::read_only();
+        m.unit_ids = Bitmap256::EMPTY.with(1).with(2);
+        m.clear_ranges();
+        m.add_range(0, 999, address_class::READS).expect("range");
+        m
+    };
+    assert_eq!(reads, &expected);
+    let engineering = conduit("engineering-manages-control");
+    assert_eq!(engineering.rule_profiles, vec![2, 0, 0, 0]);
+    let writes = &c.modbus_profiles[1];
+    for code in [1, 2, 3, 4, 5, 6, 16, 43] {
+        assert!(writes.functions.contains(code), "FC {code}");
+    }
+    for code in [8, 15, 22, 23, 90] {
+        assert!(!writes.functions.contains(code), "FC {code}");
+    }
+    assert!(writes.allows_span(address_class::WRITE_HOLDING_REGISTERS, 4000, 4099));
+    assert!(!writes.allows_span(address_class::WRITE_HOLDING_REGISTERS, 3999, 4000));
+    assert!(writes.allows_span(address_class::READ_HOLDING_REGISTERS, 0, 9999));
+    assert!(!writes.allows_span(address_class::WRITE_COILS, 0, 0));
+    assert_eq!(writes.max_quantity, 125);
+    assert_eq!(writes.mei_types, 1 << 14);
+    assert_eq!(writes.diagnostics, 0);
+    // tcp 502 of each pair is the only inspected entry.
+    let inspected: Vec<(u16, u16, u16)> = c
+        .conduit_entries
+        .iter()
+        .filter(|(_, a)| a.profile_id != 0)
+        .map(|(k, a)| (k.proto.into(), k.value, a.profile_id))
+        .collect();
+    assert_eq!(inspected, [(6, 502, 1), (6, 502, 2)]);
 }
 
 fn zcfw(args: &[&str]) -> (i32, String, String) {
@@ -167,7 +213,9 @@ fn check_and_compile_commands() {
     let (code, out, err) = zcfw(&["check", &plant]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("policy \"plant-a\" is valid: 5 zones, 6 conduits, 3 interfaces ("),
+        out.contains(
+            "policy \"plant-a\" is valid: 5 zones, 6 conduits, 3 interfaces, 2 inspected rules (2 Modbus profiles, "
+        ),
         "{out}"
     );
 
@@ -199,9 +247,37 @@ fn check_and_compile_commands() {
     );
     assert!(doc["zone_entries"].as_array().is_some_and(|a| a.len() == 7));
 
+    assert_eq!(doc["modbus_profiles"][1]["max_quantity"], 125);
+    assert_eq!(
+        doc["modbus_profiles"][0]["unit_ids"],
+        serde_json::json!([[1, 2]])
+    );
+
     let (code, out, _) = zcfw(&["compile", &plant]);
     assert_eq!(code, 0);
     assert!(out.contains("conduit entries ("), "{out}");
+    assert!(out.contains("inspection profiles (2):"), "{out}");
+    assert!(
+        out.contains("used by         dmz -> control tcp 502 (conduit 2 historian-reads-plcs)"),
+        "{out}"
+    );
+
+    // A policy with a Modbus mistake: the diagnostic names the key and the fix.
+    let bad = dir.join("invalid/modbus-unknown-function.yaml");
+    let (code, _, err) = zcfw(&["check", &bad.to_string_lossy()]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(":24:23: error: unknown Modbus function \"read_holding_register\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("  --> key: conduits[0].rules[0].modbus.functions[0]"),
+        "{err}"
+    );
+    assert!(
+        err.contains("  = help: did you mean \"read_holding_registers\"?"),
+        "{err}"
+    );
 
     let (code, out, _) = zcfw(&["compile", &bad.to_string_lossy(), "--format", "json"]);
     assert_eq!(code, 1);

@@ -17,7 +17,8 @@ pub struct CheckArgs {
 }
 
 /// Validates the policy: exit 0 if valid (warnings are printed), 1 with diagnostics if not,
-/// 2 if the file cannot be read.
+/// 2 if the file cannot be read. The summary counts zones, conduits, interfaces, rules with
+/// deep inspection and the distinct inspection profiles they compile to, and map entries.
 pub fn run(args: &CheckArgs) -> u8 {
     let policy = match policy::load_file(&args.policy) {
         Ok(p) => p,
@@ -34,13 +35,21 @@ pub fn run(args: &CheckArgs) -> u8 {
         }
     };
     let warnings = policy.warnings().len();
+    let inspected = compiled
+        .conduits
+        .iter()
+        .flat_map(|c| &c.rule_profiles)
+        .filter(|&&profile| profile != 0)
+        .count();
     println!(
-        "{}: policy \"{}\" is valid: {}, {}, {} ({}){}",
+        "{}: policy \"{}\" is valid: {}, {}, {}, {} ({}, {}){}",
         policy.origin(),
         policy.name(),
         policy::plural(compiled.zones.len(), "zone"),
         policy::plural(compiled.conduits.len(), "conduit"),
         policy::plural(compiled.interfaces.len(), "interface"),
+        policy::plural(inspected, "inspected rule"),
+        policy::plural(compiled.modbus_profiles.len(), "Modbus profile"),
         match compiled.map_entries() {
             1 => "1 map entry".to_string(),
             n => format!("{n} map entries"),

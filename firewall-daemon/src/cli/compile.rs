@@ -1,4 +1,5 @@
-//! `zcfw compile POLICY [--format text|json]`: the exact map entries a policy loads.
+//! `zcfw compile POLICY [--format text|json]`: the exact map entries a policy loads,
+//! including each Modbus inspection profile and the conduit entries that use it.
 
 use std::path::PathBuf;
 

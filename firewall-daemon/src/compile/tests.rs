@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use firewall_common::{
     conduit::{Level, POINT_MAX, key_at, point},
-    maps::{ConduitAction, ConduitKey, action_flags, slot_flags, zone_flags},
+    maps::{ConduitAction, ConduitKey, action_flags, capacity, slot_flags, zone_flags},
+    modbus::{ModbusProfile, address_class},
 };
 
 use super::*;
@@ -39,22 +40,34 @@ fn lookup(map: &HashMap<ConduitKey, ConduitAction>, src: u16, dst: u16, p: u32) 
         .map(|a| a.conduit_id)
 }
 
-/// The rule intervals of zone pair (`src`, `dst`) in file order, with their conduit.
-fn pair_rules(p: &ValidatedPolicy, src: &str, dst: &str) -> Vec<(u32, u32, u16)> {
+/// The rule intervals of zone pair (`src`, `dst`) in file order, with their conduit and the
+/// inspection profile the rule should have (looked up by content in `profiles`).
+fn pair_rules(
+    p: &ValidatedPolicy,
+    profiles: &[ModbusProfile],
+    src: &str,
+    dst: &str,
+) -> Vec<(u32, u32, (u16, u16))> {
     p.conduits()
         .iter()
         .filter(|c| c.from == src && c.to == dst)
         .flat_map(|c| {
-            c.rules
-                .iter()
-                .flat_map(|r| r.points())
-                .map(move |(a, b)| (a, b, c.id))
+            c.rules.iter().flat_map(move |r| {
+                let profile = r.modbus_profile().map_or(0, |m| {
+                    let i = profiles.iter().position(|q| q == m).expect("profile");
+                    i as u16 + 1
+                });
+                r.points()
+                    .into_iter()
+                    .map(move |(a, b)| (a, b, (c.id, profile)))
+            })
         })
         .collect()
 }
 
-/// The conduit first-match semantics picks: first rule in file order covering the point.
-fn reference(rules: &[(u32, u32, u16)], pt: u32) -> Option<u16> {
+/// The (conduit, profile) first-match semantics picks: first rule in file order covering
+/// the point.
+fn reference(rules: &[(u32, u32, (u16, u16))], pt: u32) -> Option<(u16, u16)> {
     rules
         .iter()
         .find(|&&(a, b, _)| a <= pt && pt <= b)
@@ -101,7 +114,7 @@ fn verify(p: &ValidatedPolicy) -> CompiledPolicy {
                 .iter()
                 .find(|(k, _)| k.src_zone == s.id && k.dst_zone == d.id);
             let mask = pair.map_or(0, |(_, info)| info.level_mask);
-            let rules = pair_rules(p, &s.name, &d.name);
+            let rules = pair_rules(p, &c.modbus_profiles, &s.name, &d.name);
             // Every point for pairs with conduits; edges and the sample for the others.
             let checked = if pair.is_some() {
                 &points[..]
@@ -109,11 +122,11 @@ fn verify(p: &ValidatedPolicy) -> CompiledPolicy {
                 &points[points.len() - sample..]
             };
             for &pt in checked {
-                let found: Vec<(Level, u16)> = Level::ALL
+                let found: Vec<(Level, (u16, u16))> = Level::ALL
                     .iter()
                     .filter_map(|&l| {
                         map.get(&key_at(0, s.id, d.id, pt, l))
-                            .map(|a| (l, a.conduit_id))
+                            .map(|a| (l, (a.conduit_id, a.profile_id)))
                     })
                     .collect();
                 assert!(found.len() <= 1, "overlapping blocks at {pt:#x}: {found:?}");
@@ -367,5 +380,245 @@ fn too_many_entries_is_refused() {
             );
         }
         other => panic!("expected too many entries, got {other:?}"),
+    }
+}
+
+// ---- Modbus/TCP inspection profiles ----
+
+/// The profile id of every entry of `conduit`, by (proto, port) of exact entries.
+fn profiles_of(c: &CompiledPolicy, conduit: u16) -> Vec<(u16, u16)> {
+    c.conduit_entries
+        .iter()
+        .filter(|(k, a)| a.conduit_id == conduit && k.level == Level::Exact as u8)
+        .map(|(k, a)| (k.value, a.profile_id))
+        .collect()
+}
+
+#[test]
+fn modbus_rule_gets_a_profile() {
+    let p = policy(
+        "conduits:\n  - name: plc\n    from: a\n    to: b\n    rules:\n\
+         \x20     - { protocol: tcp, ports: [22] }\n\
+         \x20     - { protocol: modbus, modbus: { unit_ids: [1, 2], read_only: true, addresses: [\"0-999\"] } }\n\
+         \x20     - { protocol: tcp }\n",
+    );
+    let c = verify(&p);
+    assert_eq!(c.modbus_profiles.len(), 1);
+    let m = &c.modbus_profiles[0];
+    let mut want = ModbusProfile::read_only();
+    want.unit_ids = Default::default();
+    want.allow_unit(1);
+    want.allow_unit(2);
+    want.clear_ranges();
+    want.add_range(0, 999, address_class::READS).expect("range");
+    assert_eq!(m, &want);
+    let map: HashMap<ConduitKey, ConduitAction> = c.conduit_entries.iter().copied().collect();
+    let action = |port: u16| {
+        Level::ALL
+            .iter()
+            .find_map(|&l| map.get(&key_at(0, 1, 2, point(6, port), l)))
+            .copied()
+    };
+    assert_eq!(
+        action(502).map(|a| (a.conduit_id, a.profile_id)),
+        Some((1, 1))
+    );
+    assert_eq!(
+        action(501).map(|a| (a.conduit_id, a.profile_id)),
+        Some((1, 0))
+    );
+    assert_eq!(action(503).map(|a| a.profile_id), Some(0));
+    assert_eq!(action(22).map(|a| a.profile_id), Some(0));
+    // Only tcp 502 is inspected: one exact entry with the profile.
+    let inspected: Vec<_> = c
+        .conduit_entries
+        .iter()
+        .filter(|(_, a)| a.profile_id != 0)
+        .collect();
+    assert_eq!(inspected.len(), 1);
+    assert_eq!(
+        (
+            inspected[0].0.level,
+            inspected[0].0.proto,
+            inspected[0].0.value
+        ),
+        (Level::Exact as u8, 6, 502)
+    );
+    assert_eq!(c.conduits[0].rule_profiles, vec![0, 1, 0]);
+    assert_eq!(c.conduits[0].rules[1], "modbus 502");
+    // One more map entry for the profile. Inspecting 502 inside "tcp (all)" splits the
+    // rest of tcp into blocks around it.
+    let plain = compiled(&policy(
+        "conduits:\n  - { name: plc, from: a, to: b, rules: [{ protocol: tcp, ports: [22] }, { protocol: tcp }] }\n",
+    ));
+    assert_eq!(plain.conduit_entries.len(), 1);
+    assert!(c.conduit_entries.len() > 500, "{}", c.conduit_entries.len());
+    assert_eq!(
+        c.map_entries() - c.conduit_entries.len(),
+        plain.map_entries() - plain.conduit_entries.len() + 1
+    );
+}
+
+#[test]
+fn identical_profiles_are_shared_in_rule_order() {
+    let ro = "{ protocol: modbus, modbus: { unit_ids: [1], read_only: true } }";
+    let rw = "{ protocol: modbus, ports: [5020], modbus: { unit_ids: [1], functions: [3, 6], addresses: { read_holding_registers: [\"0-99\"], write_holding_registers: [\"10-19\"] } } }";
+    let p = policy(&format!(
+        "conduits:\n\
+         \x20 - {{ name: x, from: a, to: b, rules: [{rw}, {ro}] }}\n\
+         \x20 - {{ name: y, from: c, to: b, rules: [{ro}] }}\n\
+         \x20 - {{ name: z, from: b, to: a, rules: [{ro}, {{ protocol: modbus, ports: [503], modbus: {{ unit_ids: [1], read_only: true, strict: false }} }}] }}\n"
+    ));
+    let c = verify(&p);
+    assert_eq!(c.modbus_profiles.len(), 3);
+    assert_eq!(c.conduits[0].rule_profiles, vec![1, 2]);
+    assert_eq!(c.conduits[1].rule_profiles, vec![2]);
+    assert_eq!(c.conduits[2].rule_profiles, vec![2, 3]);
+    assert_eq!(profiles_of(&c, 1), vec![(502, 2), (5020, 1)]);
+    assert_eq!(profiles_of(&c, 2), vec![(502, 2)]);
+    assert_eq!(profiles_of(&c, 3), vec![(502, 2), (503, 3)]);
+    assert!(!c.modbus_profiles[2].is_strict());
+    let rw = &c.modbus_profiles[0];
+    assert!(rw.functions.contains(3) && rw.functions.contains(6) && !rw.functions.contains(16));
+    assert_eq!(
+        (rw.ranges[1].first, rw.ranges[1].last, rw.ranges[1].classes),
+        (10, 19, address_class::WRITE_HOLDING_REGISTERS)
+    );
+}
+
+#[test]
+fn earlier_tcp_rule_takes_the_modbus_port_uninspected() {
+    let p = policy(
+        "conduits:\n  - { name: open, from: a, to: b, rules: [{ protocol: tcp, ports: [\"500-510\"] }] }\n\
+         \x20 - { name: plc, from: a, to: b, rules: [{ protocol: modbus, ports: [502, 5020], modbus: { unit_ids: [1], read_only: true } }] }\n",
+    );
+    assert_eq!(p.warnings().len(), 1);
+    assert!(p.warnings()[0].message.contains("partly bypassed"));
+    let c = verify(&p);
+    assert_eq!(profiles_of(&c, 2), vec![(5020, 1)]);
+    assert!(profiles_of(&c, 1).iter().all(|&(_, profile)| profile == 0));
+    // A Modbus rule that gets no entry keeps its profile; the listing says nobody uses it.
+    let p = policy(
+        "conduits:\n  - { name: open, from: a, to: b, rules: [{ protocol: tcp }] }\n\
+         \x20 - { name: plc, from: a, to: b, rules: [{ protocol: modbus, modbus: { unit_ids: [1], read_only: true } }] }\n",
+    );
+    let c = verify(&p);
+    assert_eq!(c.modbus_profiles.len(), 1);
+    assert!(c.conduit_entries.iter().all(|(_, a)| a.profile_id == 0));
+    assert!(render_text(&c).contains("used by         no conduit entry"));
+}
+
+#[test]
+fn modbus_profiles_render() {
+    let p = policy(
+        "conduits:\n  - name: plc\n    from: a\n    to: b\n    rules:\n\
+         \x20     - protocol: modbus\n        modbus:\n          unit_ids: [1, \"10-12\"]\n\
+         \x20         functions: [read_holding_registers, 23, diagnostics, encapsulated_interface_transport]\n\
+         \x20         addresses: { read_holding_registers: [\"0-99\"], write_holding_registers: [\"0-99\"] }\n\
+         \x20         diagnostics_subfunctions: [return_query_data]\n          max_quantity: 50\n\
+         \x20     - { protocol: icmp }\n",
+    );
+    let c = verify(&p);
+    let json = render_json(&c);
+    let m = &json["modbus_profiles"][0];
+    assert_eq!(m["id"], 1);
+    assert_eq!(m["unit_ids"], serde_json::json!([[1, 1], [10, 12]]));
+    assert_eq!(
+        m["functions"],
+        serde_json::json!([
+            { "code": 3, "name": "read_holding_registers" },
+            { "code": 8, "name": "diagnostics" },
+            { "code": 23, "name": "read_write_multiple_registers" },
+            { "code": 43, "name": "encapsulated_interface_transport" }
+        ])
+    );
+    assert_eq!(
+        m["address_ranges"],
+        serde_json::json!([{ "first": 0, "last": 99, "classes": 0b100100,
+            "tables": ["read_holding_registers", "write_holding_registers"] }])
+    );
+    assert_eq!(m["max_quantity"], 50);
+    assert_eq!(
+        m["diagnostics_subfunctions"],
+        serde_json::json!([{ "code": 0, "name": "return_query_data" }])
+    );
+    assert_eq!(
+        m["mei_types"],
+        serde_json::json!([{ "code": 14, "name": "read_device_id" }])
+    );
+    assert_eq!(m["strict"], true);
+    let used: Vec<usize> = m["conduit_entries"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_u64())
+                .map(|v| v as usize)
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(used.len(), 1);
+    assert_eq!(json["conduit_entries"][used[0]]["profile"], 1);
+    assert_eq!(json["conduit_entries"][used[0]]["value"], 502);
+    assert_eq!(
+        json["conduits"][0]["rule_profiles"],
+        serde_json::json!([1, 0])
+    );
+    assert_eq!(json["conduits"][0]["on_violation"], "drop");
+
+    let text = render_text(&c);
+    for want in [
+        "modbus 502  (inspection profile 1, on violation drop)",
+        "-> conduit 1 plc inspect modbus profile 1",
+        "inspection profiles (1):",
+        "unit ids        1, 10-12",
+        "functions       read_holding_registers(3), diagnostics(8), read_write_multiple_registers(23), encapsulated_interface_transport(43)",
+        "addresses       0-99 (read_holding_registers, write_holding_registers)",
+        "max quantity    50",
+        "diagnostics     return_query_data(0)",
+        "mei types       read_device_id(14)",
+        "strict          yes",
+        "used by         a -> b tcp 502 (conduit 1 plc)",
+    ] {
+        assert!(text.contains(want), "{want:?} missing in:\n{text}");
+    }
+    // Without inspection the section is empty.
+    let plain = compiled(&policy("conduits: []\n"));
+    assert!(render_text(&plain).contains("inspection profiles (0):"));
+    assert_eq!(
+        render_json(&plain)["modbus_profiles"],
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn too_many_profiles_is_refused() {
+    let limit = capacity::MAX_PROFILES as usize - 1;
+    let rules = |n: usize| {
+        (1..=n)
+            .map(|q| {
+                format!(
+                    "      - {{ protocol: modbus, ports: [{}], modbus: {{ unit_ids: [1], read_only: true, max_quantity: {q} }} }}\n",
+                    1000 + q
+                )
+            })
+            .collect::<String>()
+    };
+    let body = |n: usize| {
+        format!(
+            "conduits:\n  - name: x\n    from: a\n    to: b\n    rules:\n{}",
+            rules(n)
+        )
+    };
+    assert_eq!(compiled(&policy(&body(limit))).modbus_profiles.len(), limit);
+    match compile(&policy(&body(limit + 1))) {
+        Err(e @ CompileError::TooManyProfiles { .. }) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("needs 1024 distinct inspection profiles"),
+                "{text}"
+            );
+            assert!(text.contains("holds 1023"), "{text}");
+        }
+        other => panic!("expected too many profiles, got {other:?}"),
     }
 }

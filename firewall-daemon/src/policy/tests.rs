@@ -395,18 +395,24 @@ fn rule_errors() {
     assert!(d.help.last().is_some_and(|h| h.contains("echo-request")));
     error(&rule("{ protocol: icmp, types: [300] }"), "out of range");
     let d = error(
-        &rule("{ protocol: modbus }"),
-        "protocol `modbus` (Modbus/TCP deep inspection) is not supported yet by this zcfw build",
+        &rule("{ protocol: dnp3 }"),
+        "protocol `dnp3` (DNP3 deep inspection) is not supported yet by this zcfw build",
     );
     assert_eq!(
         d.help[0],
-        "use { protocol: tcp, ports: [502] } to allow Modbus/TCP without inspection"
-    );
-    let d = error(
-        &rule("{ protocol: modbus, modbus: { read_only: true } }"),
-        "not supported yet",
+        "use { protocol: tcp, ports: [20000] } to allow DNP3 without inspection"
     );
     assert_eq!(d.key.as_deref(), Some("conduits[0].rules[1].protocol"));
+    let d = error(
+        &rule("{ protocol: modbus }"),
+        "`protocol: modbus` needs a `modbus:` block",
+    );
+    assert_eq!(d.key.as_deref(), Some("conduits[0].rules[1]"));
+    assert!(
+        d.help[1].contains("protocol: tcp, ports: [502]"),
+        "{:?}",
+        d.help
+    );
     error(
         &rule("{ protocol: tcp, modbus: { read_only: true } }"),
         "`modbus` options apply only to `protocol: modbus`",
@@ -586,4 +592,510 @@ fn io_and_encoding_errors() {
     assert_eq!(p.origin(), good.display().to_string());
     assert_eq!(p.source_hash(), sha256_hex(BASE.as_bytes()));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---- Modbus/TCP ----
+
+/// BASE with its icmp rule replaced by `rule` (line 16 of the source).
+fn with_rule(rule: &str) -> String {
+    BASE.replace("{ protocol: icmp, types: [echo-request] }", rule)
+}
+
+/// The rule `{ protocol: modbus, modbus: { <opts> } }` in BASE.
+fn modbus(opts: &str) -> String {
+    with_rule(&format!("{{ protocol: modbus, modbus: {{ {opts} }} }}"))
+}
+
+/// The profile of the Modbus rule of a valid policy.
+fn profile_of(src: &str) -> firewall_common::modbus::ModbusProfile {
+    let p = ok(src);
+    match p.conduits()[0].rules[1].modbus_profile() {
+        Some(m) => *m,
+        None => panic!("rule 1 is not a Modbus rule"),
+    }
+}
+
+fn warning_texts(p: &ValidatedPolicy) -> Vec<String> {
+    p.warnings().iter().map(|w| w.message.clone()).collect()
+}
+
+#[test]
+fn modbus_read_only_preset() {
+    use firewall_common::modbus::{ModbusProfile, address_class};
+    let src = modbus("unit_ids: [1, \"10-12\"], read_only: true, addresses: [\"0-999\"]");
+    let p = ok(&src);
+    assert!(p.warnings().is_empty(), "{:?}", warning_texts(&p));
+    let rule = &p.conduits()[0].rules[1];
+    assert_eq!(rule.to_string(), "modbus 502");
+    assert_eq!(rule.protocol(), Protocol::Modbus);
+    assert_eq!(rule.points(), vec![(0x06_01f6, 0x06_01f6)]);
+    let mut want = ModbusProfile::read_only();
+    want.unit_ids = firewall_common::modbus::Bitmap256::EMPTY;
+    for u in [1, 10, 11, 12] {
+        want.allow_unit(u);
+    }
+    want.clear_ranges();
+    want.add_range(0, 999, address_class::READS).expect("range");
+    assert_eq!(rule.modbus_profile(), Some(&want));
+    // FC 1-4 and 43 with MEI type 14 only; no FC 8 sub-function; strict.
+    assert_eq!(want.mei_types, 1 << 14);
+    assert_eq!(want.diagnostics, 0);
+    assert!(want.is_strict());
+    // Without addresses: every address of the read tables, no warning (nothing is written).
+    let m = profile_of(&modbus("unit_ids: [1], read_only: true"));
+    assert_eq!(
+        (m.ranges[0].first, m.ranges[0].last, m.ranges[0].classes),
+        (0, u16::MAX, address_class::READS)
+    );
+    assert_eq!(m.ranges[1].classes, 0);
+    // Functions as well as the preset: more read functions are fine.
+    let m = profile_of(&modbus(
+        "unit_ids: [1], read_only: true, functions: [read_exception_status, 24]",
+    ));
+    for code in [1, 2, 3, 4, 7, 24, 43] {
+        assert!(m.functions.contains(code), "{code}");
+    }
+    assert!(!m.functions.contains(5));
+}
+
+#[test]
+fn modbus_per_table_addresses() {
+    use firewall_common::modbus::address_class::*;
+    let m = profile_of(&modbus(
+        "unit_ids: [\"0-255\"], functions: [read_holding_registers, write_single_register, 16, read_coils], \
+         addresses: { read_holding_registers: [\"0-99\"], write_holding_registers: [\"20-29\", \"10-19\"], read_coils: [\"0-99\", 500] }",
+    ));
+    assert_eq!(m.unit_ids, firewall_common::modbus::Bitmap256::FULL);
+    let ranges: Vec<(u16, u16, u16)> = m
+        .ranges
+        .iter()
+        .filter(|r| r.classes != 0)
+        .map(|r| (r.first, r.last, r.classes))
+        .collect();
+    // Adjacent write ranges merge; the identical read ranges of two tables share a slot.
+    assert_eq!(
+        ranges,
+        [
+            (0, 99, READ_HOLDING_REGISTERS | READ_COILS),
+            (10, 29, WRITE_HOLDING_REGISTERS),
+            (500, 500, READ_COILS)
+        ]
+    );
+    for code in [1, 3, 6, 16] {
+        assert!(m.functions.contains(code));
+    }
+    // A list applies to every table the functions use.
+    let m = profile_of(&modbus(
+        "unit_ids: [1], functions: [read_coils, write_single_coil], addresses: [\"0-9\", \"5-20\"]",
+    ));
+    assert_eq!(
+        (m.ranges[0].first, m.ranges[0].last, m.ranges[0].classes),
+        (0, 20, READ_COILS | WRITE_COILS)
+    );
+    let p = ok(&modbus(
+        "unit_ids: [1], functions: [read_coils, write_single_coil], addresses: [\"0-9\", \"5-20\"]",
+    ));
+    assert_eq!(
+        warning_texts(&p),
+        ["addresses 5-20 overlap addresses 0-9 of the same list"]
+    );
+}
+
+#[test]
+fn modbus_read_write_multiple_registers_needs_both_tables() {
+    use firewall_common::modbus::address_class::*;
+    let m = profile_of(&modbus(
+        "unit_ids: [1], functions: [read_write_multiple_registers], addresses: [\"100-199\"]",
+    ));
+    assert_eq!(
+        (m.ranges[0].first, m.ranges[0].last, m.ranges[0].classes),
+        (100, 199, READ_HOLDING_REGISTERS | WRITE_HOLDING_REGISTERS)
+    );
+    let m = profile_of(&modbus(
+        "unit_ids: [1], functions: [23], addresses: { read_holding_registers: [\"0-99\"], write_holding_registers: [\"50-59\"] }",
+    ));
+    assert_eq!(m.ranges[0].classes, READ_HOLDING_REGISTERS);
+    assert_eq!(m.ranges[1].classes, WRITE_HOLDING_REGISTERS);
+    let d = error(
+        &modbus(
+            "unit_ids: [1], functions: [23], addresses: { read_holding_registers: [\"0-99\"] }",
+        ),
+        "addresses has no table `write_holding_registers`, which read_write_multiple_registers (23) writes",
+    );
+    assert_eq!(
+        d.key.as_deref(),
+        Some("conduits[0].rules[1].modbus.addresses")
+    );
+    let d = error(
+        &modbus(
+            "unit_ids: [1], functions: [23], addresses: { read_write_multiple_registers: [\"0-99\"] }",
+        ),
+        "addresses are given per address table, not per function",
+    );
+    assert!(d.help[0].contains("list ranges under both"), "{:?}", d.help);
+    // Without addresses, writes are everywhere: warned.
+    let p = ok(&modbus("unit_ids: [1], functions: [23]"));
+    assert_eq!(
+        warning_texts(&p),
+        [
+            "Modbus rule has no addresses: read_write_multiple_registers (23) may write every address"
+        ]
+    );
+}
+
+#[test]
+fn modbus_diagnostics_and_mei_defaults() {
+    // FC 8 needs its sub-functions listed.
+    let d = error(
+        &modbus("unit_ids: [1], functions: [read_coils, diagnostics]"),
+        "function diagnostics (8) is allowed but no sub-function is",
+    );
+    assert_eq!(
+        d.key.as_deref(),
+        Some("conduits[0].rules[1].modbus.functions[1]")
+    );
+    let m = profile_of(&modbus(
+        "unit_ids: [1], functions: [8], diagnostics_subfunctions: [return_query_data, 10, \"11\"]",
+    ));
+    assert_eq!(m.diagnostics, 1 | 1 << 10 | 1 << 11);
+    assert!(m.functions.contains(8));
+    let p = ok(&modbus(
+        "unit_ids: [1], functions: [8], diagnostics_subfunctions: [force_listen_only]",
+    ));
+    assert_eq!(p.warnings().len(), 1);
+    assert!(
+        p.warnings()[0]
+            .message
+            .contains("force_listen_only) silences the device"),
+        "{:?}",
+        warning_texts(&p)
+    );
+    error(
+        &modbus("unit_ids: [1], read_only: true, diagnostics_subfunctions: [0]"),
+        "diagnostics_subfunctions apply to function diagnostics (8), which this rule does not allow",
+    );
+    let d = error(
+        &modbus("unit_ids: [1], functions: [8], diagnostics_subfunctions: [40]"),
+        "diagnostics sub-function 40 cannot be allowed",
+    );
+    assert_eq!(d.position, at(16, 97));
+    // FC 43: read device id only, unless listed.
+    let m = profile_of(&modbus(
+        "unit_ids: [1], functions: [encapsulated_interface_transport]",
+    ));
+    assert_eq!(m.mei_types, 1 << 14);
+    let p = ok(&modbus(
+        "unit_ids: [1], read_only: true, mei_types: [13, read_device_id]",
+    ));
+    assert_eq!(
+        p.conduits()[0].rules[1]
+            .modbus_profile()
+            .map(|m| m.mei_types),
+        Some(1 << 13 | 1 << 14)
+    );
+    assert!(
+        warning_texts(&p)[0].contains("MEI type 13 (canopen_general_reference) tunnels CANopen"),
+        "{:?}",
+        warning_texts(&p)
+    );
+    error(
+        &modbus("unit_ids: [1], functions: [3], mei_types: [14]"),
+        "mei_types apply to function encapsulated_interface_transport (43)",
+    );
+    error(
+        &modbus("unit_ids: [1], read_only: true, mei_types: [32]"),
+        "MEI type 32 cannot be allowed",
+    );
+    error(
+        &modbus("unit_ids: [1], read_only: true, mei_types: []"),
+        "empty mei_types list",
+    );
+    // strict: false clears the flag; max_quantity is copied.
+    let m = profile_of(&modbus(
+        "unit_ids: [1], read_only: true, strict: false, max_quantity: 100",
+    ));
+    assert!(!m.is_strict());
+    assert_eq!(m.max_quantity, 100);
+}
+
+#[test]
+fn modbus_errors_are_placed_and_explained() {
+    let d = error(
+        &modbus("unit_ids: [1], functions: [read_holding_register]"),
+        "unknown Modbus function \"read_holding_register\"",
+    );
+    assert_eq!(
+        d.key.as_deref(),
+        Some("conduits[0].rules[1].modbus.functions[0]")
+    );
+    assert_eq!(d.position, at(16, 66));
+    assert_eq!(d.help[0], "did you mean \"read_holding_registers\"?");
+    assert!(d.help[1].contains("read_fifo_queue, encapsulated_interface_transport"));
+    error(
+        &modbus("unit_ids: [1], functions: [0]"),
+        "function code 0 is not a Modbus request function",
+    );
+    error(
+        &modbus("unit_ids: [1], functions: [131]"),
+        "is an exception response",
+    );
+    let d = error(&modbus("read_only: true"), "Modbus rule has no unit_ids");
+    assert_eq!(d.key.as_deref(), Some("conduits[0].rules[1].modbus"));
+    assert!(d.help[1].contains("\"0-255\""), "{:?}", d.help);
+    error(
+        &modbus("unit_ids: [256], read_only: true"),
+        "unit id 256 is out of range",
+    );
+    error(
+        &modbus("unit_ids: [\"9-2\"], read_only: true"),
+        "reversed unit id range",
+    );
+    error(
+        &modbus("unit_ids: [], read_only: true"),
+        "empty unit_ids list",
+    );
+    error(&modbus("unit_ids: [1]"), "Modbus rule allows no function");
+    error(
+        &modbus("unit_ids: [1], functions: []"),
+        "empty function list",
+    );
+    let d = error(
+        &modbus("unit_ids: [1], read_only: true, addresses: [\"0-65536\"]"),
+        "address 65536 is out of range",
+    );
+    assert!(d.help[0].contains("0-based"), "{:?}", d.help);
+    let d = error(
+        &modbus("unit_ids: [1], read_only: true, addresses: [400001]"),
+        "address 400001 is out of range",
+    );
+    assert!(
+        d.help[0].ends_with("6-digit Modicon numbering: write 0"),
+        "{:?}",
+        d.help
+    );
+    let d = error(
+        &modbus("unit_ids: [1], read_only: true, addresses: [\"999-0\"]"),
+        "reversed address range \"999-0\"",
+    );
+    assert_eq!(d.help[0], "write \"0-999\" (lowest address first)");
+    error(
+        &modbus("unit_ids: [1], read_only: true, addresses: []"),
+        "empty address list",
+    );
+    error(
+        &modbus("unit_ids: [1], read_only: true, addresses: {}"),
+        "empty address mapping",
+    );
+    error(
+        &modbus("unit_ids: [1], functions: [report_server_id], addresses: [\"0-9\"]"),
+        "this rule allows none",
+    );
+    let d = error(
+        &modbus("unit_ids: [1], functions: [6], addresses: { write_single_register: [\"0-9\"] }"),
+        "write_single_register (6) uses table `write_holding_registers`",
+    );
+    assert!(d.help[0].contains("mask_write_register"), "{:?}", d.help);
+    let d = error(
+        &modbus("unit_ids: [1], functions: [6], addresses: { write_holding_register: [1] }"),
+        "unknown Modbus address table \"write_holding_register\"",
+    );
+    assert_eq!(d.help[0], "did you mean \"write_holding_registers\"?");
+    error(
+        &modbus(
+            "unit_ids: [1], functions: [6], addresses: { write_holding_registers: [1], write_coils: [1] }",
+        ),
+        "no function of this rule uses address table `write_coils`",
+    );
+    let nine: Vec<String> = (0..9)
+        .map(|i| format!("\"{}-{}\"", i * 10, i * 10 + 5))
+        .collect();
+    let d = error(
+        &modbus(&format!(
+            "unit_ids: [1], read_only: true, addresses: [{}]",
+            nine.join(", ")
+        )),
+        "need 9 profile slots, but a Modbus inspection profile holds 8",
+    );
+    assert_eq!(
+        d.key.as_deref(),
+        Some("conduits[0].rules[1].modbus.addresses")
+    );
+    // Eight are fine, and adjacent ones merge into fewer slots.
+    ok(&modbus(&format!(
+        "unit_ids: [1], read_only: true, addresses: [{}]",
+        nine[..8].join(", ")
+    )));
+    let adjacent: Vec<String> = (0..12)
+        .map(|i| format!("\"{}-{}\"", i * 10, i * 10 + 9))
+        .collect();
+    let m = profile_of(&modbus(&format!(
+        "unit_ids: [1], read_only: true, addresses: [{}]",
+        adjacent.join(", ")
+    )));
+    assert_eq!((m.ranges[0].first, m.ranges[0].last), (0, 119));
+    let d = error(
+        &modbus("unit_ids: [1], read_only: true, functions: [write_single_coil]"),
+        "`read_only: true` cannot be combined with write_single_coil (5) (a write function)",
+    );
+    assert_eq!(
+        d.key.as_deref(),
+        Some("conduits[0].rules[1].modbus.functions[0]")
+    );
+    error(
+        &modbus("unit_ids: [1], read_only: true, max_quantity: 0"),
+        "max_quantity 0 is out of range",
+    );
+    error(
+        &modbus("unit_ids: [1], read_only: true, max_quantity: 2001"),
+        "max_quantity 2001 is out of range",
+    );
+    let d = error(
+        &modbus("unit_ids: [1], read_only: true, units: [1]"),
+        "unknown key \"units\"",
+    );
+    assert!(
+        d.help.last().is_some_and(|h| h.contains("unit_ids")),
+        "{:?}",
+        d.help
+    );
+    error(
+        &with_rule("{ protocol: modbus, types: [8], modbus: { unit_ids: [1], read_only: true } }"),
+        "`types` apply to icmp and icmpv6, not modbus",
+    );
+    error(
+        &with_rule("{ protocol: modbus, ports: [], modbus: { unit_ids: [1], read_only: true } }"),
+        "empty port list",
+    );
+    error(
+        &with_rule("{ protocol: modbus, modbus: }"),
+        "the `modbus:` block is empty",
+    );
+    error(
+        &with_rule("{ protocol: modbus, dnp3: {}, modbus: { unit_ids: [1], read_only: true } }"),
+        "`dnp3` options apply only to `protocol: dnp3`",
+    );
+}
+
+#[test]
+fn modbus_warnings() {
+    // Unnamed function codes are allowed with a warning.
+    let p = ok(&modbus("unit_ids: [1], functions: [3, 90]"));
+    assert!(warning_texts(&p)[0].contains("function code 90 has no name"));
+    // 1-based Modicon numbers for holding registers.
+    let p = ok(&modbus(
+        "unit_ids: [1], functions: [3], addresses: [\"40001-40010\"]",
+    ));
+    assert_eq!(p.warnings().len(), 1);
+    assert!(
+        p.warnings()[0].help[0].contains("\"0-9\""),
+        "{:?}",
+        p.warnings()[0].help
+    );
+    // Repeats.
+    let p = ok(&modbus(
+        "unit_ids: [1, 1], read_only: true, functions: [read_coils]",
+    ));
+    assert_eq!(
+        warning_texts(&p),
+        [
+            "unit ids 1 overlap unit ids 1 of the same list",
+            "read_coils (1) is listed twice"
+        ]
+    );
+}
+
+#[test]
+fn modbus_ports_default_and_override() {
+    let p = ok(&with_rule(
+        "{ protocol: modbus, ports: [5020, \"1502\"], modbus: { unit_ids: [1], read_only: true } }",
+    ));
+    assert_eq!(p.conduits()[0].rules[1].to_string(), "modbus 5020, 1502");
+    error(
+        &with_rule("{ protocol: modbus, ports: [0], modbus: { unit_ids: [1], read_only: true } }"),
+        "port 0",
+    );
+}
+
+#[test]
+fn on_violation() {
+    let conduit = |v: &str| {
+        modbus("unit_ids: [1], read_only: true").replace(
+            "    to: control",
+            &format!("    to: control\n    on_violation: {v}"),
+        )
+    };
+    let p = ok(&conduit("drop"));
+    assert_eq!(p.conduits()[0].on_violation, OnViolation::Drop);
+    assert!(p.warnings().is_empty());
+    let d = error(
+        &conduit("reset"),
+        "on_violation: reset is not supported yet by this zcfw build",
+    );
+    assert_eq!(d.position, at(14, 19));
+    assert!(d.help[0].contains("on_violation: drop"));
+    error(&conduit("alert"), "unknown on_violation \"alert\"");
+    let p = ok(&BASE.replace("    to: control", "    to: control\n    on_violation: drop"));
+    assert!(warning_texts(&p)[0].contains("on_violation has no effect"));
+}
+
+#[test]
+fn modbus_shadowing() {
+    let rule = "{ protocol: modbus, modbus: { unit_ids: [1], read_only: true } }";
+    // An earlier plain tcp rule on 502 bypasses the inspection.
+    let src = with_rule(rule).replace("[22, \"1024-2048\"]", "[22, 502]");
+    let p = ok(&src);
+    assert_eq!(p.warnings().len(), 1, "{:?}", warning_texts(&p));
+    let w = &p.warnings()[0];
+    assert_eq!(
+        w.message,
+        "Modbus inspection of rule `modbus 502` of conduit \"historian\" is bypassed: earlier rules for dmz -> control already allow this traffic without inspection"
+    );
+    assert_eq!(w.key.as_deref(), Some("conduits[0].rules[1]"));
+    assert!(
+        w.help[0].contains("conduits[0].rules[0] (`tcp 22, 502`"),
+        "{:?}",
+        w.help
+    );
+    assert!(
+        w.help[1].contains("move this rule before them"),
+        "{:?}",
+        w.help
+    );
+    // ... also from another conduit, and partly.
+    let src = format!(
+        "{BASE}  - name: plc\n    from: dmz\n    to: control\n    rules:\n      - {{ protocol: modbus, ports: [502, 1500], modbus: {{ unit_ids: [1], read_only: true }} }}\n"
+    );
+    let p = ok(&src);
+    assert_eq!(p.warnings().len(), 1, "{:?}", warning_texts(&p));
+    assert!(p.warnings()[0].message.contains("is partly bypassed"));
+    assert!(p.warnings()[0].help[1].contains("move conduit \"plc\""));
+    // A later plain tcp 502 never matches (the traffic stays inspected).
+    let src = BASE.replace(
+        "      - { protocol: icmp, types: [echo-request] }\n",
+        "      - { protocol: icmp, types: [echo-request] }\n      - { protocol: tcp, ports: [502] }\n",
+    ).replace("{ protocol: tcp, ports: [22, \"1024-2048\"] }", rule);
+    let p = ok(&src);
+    assert_eq!(p.warnings().len(), 1, "{:?}", warning_texts(&p));
+    assert!(
+        p.warnings()[0]
+            .message
+            .contains("rule `tcp 502` of conduit \"historian\" never matches")
+    );
+    assert!(p.warnings()[0].help[1].contains("the earlier Modbus rule inspects this traffic"));
+    // A later tcp rule for every port is fine: 502 stays inspected, the rest is plain tcp.
+    let src = BASE
+        .replace("{ protocol: tcp, ports: [22, \"1024-2048\"] }", rule)
+        .replace(
+            "{ protocol: icmp, types: [echo-request] }",
+            "{ protocol: tcp }",
+        );
+    assert!(ok(&src).warnings().is_empty());
+    // Two Modbus rules: the second never matches.
+    let src = BASE
+        .replace("{ protocol: tcp, ports: [22, \"1024-2048\"] }", rule)
+        .replace(
+            "{ protocol: icmp, types: [echo-request] }",
+            "{ protocol: modbus, modbus: { unit_ids: [2], read_only: true } }",
+        );
+    assert!(warning_texts(&ok(&src))[0].contains("never matches"));
 }

@@ -298,6 +298,9 @@ pub(super) fn check_modbus(
     // Allowed codes, each with the index of the `functions` entry that allowed it (None:
     // the read_only preset).
     let mut codes: Vec<(u8, Option<usize>)> = Vec::new();
+    // False once a `functions` entry is refused: checks that depend on the set of functions
+    // (tables used, FC 8 and FC 43 options) would then only repeat that error.
+    let mut functions_ok = true;
     if read_only {
         codes.extend(READ_ONLY_FUNCTIONS.iter().map(|&code| (code, None)));
     }
@@ -327,6 +330,7 @@ pub(super) fn check_modbus(
                     Ok(code) => code,
                     Err((msg, help)) => {
                         ok = false;
+                        functions_ok = false;
                         let d = c.error(&kp, msg);
                         for h in help {
                             d.help(h);
@@ -345,6 +349,7 @@ pub(super) fn check_modbus(
                 }
                 if read_only && info.is_none_or(|i| i.access != Access::Read) {
                     ok = false;
+                    functions_ok = false;
                     let what = match info.map(|i| i.access) {
                         Some(Access::Write) => "a write function",
                         Some(Access::Diagnostic) => "it can restart or silence the device",
@@ -461,7 +466,7 @@ pub(super) fn check_modbus(
                 ok = false;
                 c.error(&ap, "empty address list")
                     .help("list address ranges such as \"0-999\", or omit `addresses` to allow every address");
-            } else if classes_used == 0 {
+            } else if classes_used == 0 && functions_ok {
                 ok = false;
                 c.error_at_key(
                     &ap,
@@ -476,7 +481,7 @@ pub(super) fn check_modbus(
                         .collect::<Vec<_>>()
                         .join(", ")
                 ));
-            } else {
+            } else if classes_used != 0 {
                 ok &= check_list(c, &ap, items, classes_used);
             }
         }
@@ -487,12 +492,14 @@ pub(super) fn check_modbus(
                     .help("map address tables to ranges, e.g. `{ read_holding_registers: [\"0-999\"] }`, or omit `addresses` to allow every address");
             }
             let mut given = 0u16;
+            let mut bad_key = false;
             for (key, items) in tables {
                 let name = key.to_string();
                 let kp = ap.key(&name);
                 let Some(&(table, class)) = MODBUS_ADDRESS_TABLES.iter().find(|(t, _)| *t == name)
                 else {
                     ok = false;
+                    bad_key = true;
                     let as_function = parse_function(key).ok();
                     match as_function.map(|code| (code, address_classes(code))) {
                         Some((function::READ_WRITE_MULTIPLE_REGISTERS, _)) => {
@@ -547,6 +554,9 @@ pub(super) fn check_modbus(
                 }
                 given |= class;
                 if classes_used & class == 0 {
+                    if !functions_ok {
+                        continue;
+                    }
                     ok = false;
                     c.error_at_key(
                         &kp,
@@ -569,7 +579,7 @@ pub(super) fn check_modbus(
                 }
                 ok &= check_list(c, &kp, items, class);
             }
-            if !tables.is_empty() {
+            if !tables.is_empty() && !bad_key {
                 for &(table, class) in &MODBUS_ADDRESS_TABLES {
                     if classes_used & class != 0 && given & class == 0 {
                         ok = false;
@@ -619,7 +629,7 @@ pub(super) fn check_modbus(
     let dp = mp.key("diagnostics_subfunctions");
     let fc8 = code_list.contains(&function::DIAGNOSTICS);
     match &raw.diagnostics_subfunctions {
-        None if fc8 => {
+        None if fc8 && functions_ok => {
             ok = false;
             c.error(
                 &code_path(function::DIAGNOSTICS),
@@ -628,6 +638,7 @@ pub(super) fn check_modbus(
             .help("list the sub-functions clients need, e.g. `diagnostics_subfunctions: [return_query_data]`");
         }
         None => {}
+        Some(_) if !fc8 && !functions_ok => {}
         Some(_) if !fc8 => {
             ok = false;
             c.error_at_key(
@@ -680,6 +691,7 @@ pub(super) fn check_modbus(
     let fc43 = code_list.contains(&function::ENCAPSULATED_INTERFACE_TRANSPORT);
     match &raw.mei_types {
         None => {}
+        Some(_) if !fc43 && !functions_ok => {}
         Some(_) if !fc43 => {
             ok = false;
             c.error_at_key(
@@ -868,7 +880,7 @@ mod tests {
         assert_eq!(d(Scalar::Number(31)), Ok(31));
         assert!(d(Scalar::Number(32)).is_err_and(|(m, _)| m.contains("cannot be allowed")));
         assert!(d(Scalar::Number(70000)).is_err_and(|(m, _)| m.contains("out of range")));
-        let (_, help) = d(Scalar::Text("return_query".into())).expect_err("unknown");
+        let (_, help) = d(Scalar::Text("return_querry_data".into())).expect_err("unknown");
         assert_eq!(help[0], "did you mean \"return_query_data\"?");
     }
 }
