@@ -178,13 +178,15 @@ impl Packet {
         }
     }
 
-    /// IPv6 neighbour discovery (router/neighbour solicitation and advertisement, redirect).
+    /// IPv6 link control: neighbour discovery (router/neighbour solicitation and
+    /// advertisement, redirect, 133-137) and multicast listener discovery (MLD queries and
+    /// reports, 130-132 and 143). Hosts send these all the time on their link; passed by
+    /// the `nd` L2 setting like ARP for IPv4.
     #[inline(always)]
     pub fn is_neighbor_discovery(&self) -> bool {
         self.proto == proto::ICMPV6
             && self.fragment == Fragment::None
-            && self.icmp_type >= icmp_type::V6_ND_FIRST
-            && self.icmp_type <= icmp_type::V6_ND_LAST
+            && matches!(self.icmp_type, 130..=137 | 143)
     }
 }
 
@@ -540,6 +542,10 @@ mod tests {
         assert_eq!(parse(&too_many[..]), Err(Reason::MalformedIpv6));
         let nd = ip(&ipv6(s, d, icmp(true, 135, 0, 0, 0)).frame());
         assert!(nd.is_neighbor_discovery());
+        let mld = ip(&ipv6(s, d, icmp(true, 143, 0, 0, 0)).frame());
+        assert!(mld.is_neighbor_discovery());
+        let echo = ip(&ipv6(s, d, icmp(true, 128, 0, 0, 0)).frame());
+        assert!(!echo.is_neighbor_discovery());
     }
 
     #[test]

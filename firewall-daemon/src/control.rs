@@ -25,6 +25,12 @@ pub enum Request {
     },
     /// Island mode on or off (SR 5.2 RE2).
     Island { on: bool },
+    /// Recent events as JSON lines, then (with `follow`) every new one until the client
+    /// disconnects. The answer is a stream of event lines, not one response.
+    Events {
+        #[serde(default)]
+        follow: bool,
+    },
 }
 
 /// The daemon's answer: `{"ok": true, "data": ...}` or `{"ok": false, "error": "..."}`.
@@ -90,6 +96,24 @@ pub enum ClientError {
     Refused(String),
     #[error("{0}")]
     InvalidPolicy(String),
+}
+
+/// Connects to the daemon and asks for events: returns a reader of JSON lines.
+pub fn events(socket: &Path, follow: bool) -> Result<BufReader<UnixStream>, ClientError> {
+    let name = socket.display().to_string();
+    let mut stream = UnixStream::connect(socket).map_err(|source| ClientError::Connect {
+        socket: name.clone(),
+        source,
+    })?;
+    let mut line = serde_json::to_string(&Request::Events { follow })?;
+    line.push('\n');
+    stream
+        .write_all(line.as_bytes())
+        .map_err(|source| ClientError::Io {
+            socket: name,
+            source,
+        })?;
+    Ok(BufReader::new(stream))
 }
 
 /// Sends `request` to the daemon listening on `socket` and returns its data.

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 pub mod check;
 pub mod compile;
 pub mod detach;
+pub mod events;
 pub mod island;
 pub mod reload;
 pub mod run;
@@ -50,6 +51,9 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Print the packet and byte counters of the running daemon.
     Stats(stats::StatsArgs),
+    /// Show denied (and, in monitor mode, alerted) packets: time, interface, zones, conduit,
+    /// 5-tuple, reason and protocol detail.
+    Events(events::EventsArgs),
     /// Island mode: `on` denies everything that crosses a zone boundary (SR 5.2 RE2), `off`
     /// restores the policy.
     Island(island::IslandArgs),
@@ -74,6 +78,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Reload(args) => reload::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Stats(args) => stats::run(&args),
+        Command::Events(args) => events::run(&args),
         Command::Island(args) => island::run(&args),
         Command::Detach(args) => detach::run(&args),
     };

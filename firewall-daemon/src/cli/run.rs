@@ -24,6 +24,19 @@ pub struct RunArgs {
     /// Pin nothing and detach from every interface on exit (trials and tests; not fail-closed).
     #[arg(long)]
     pub ephemeral: bool,
+    /// Events (denied and alerted packets) each CPU may send per second; beyond that they are
+    /// only counted (`events.rate_limited` in `zcfw stats`), so a flood cannot starve the daemon.
+    #[arg(long, value_name = "PER_SECOND", default_value_t = 1000)]
+    pub event_rate: u32,
+    /// Also append every event as a JSON line to this file (an audit trail, SR 2.8).
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    /// Rotate the audit log when it reaches this many bytes (FILE.1, FILE.2, ...).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub audit_log_max_bytes: u64,
+    /// Rotated audit log files to keep.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub audit_log_keep: u32,
 }
 
 /// Logs go to stderr: human-readable on a terminal, plain (no colors, no timestamps: the
@@ -52,6 +65,10 @@ pub fn run(args: &RunArgs) -> u8 {
         policy: args.policy.clone(),
         socket: args.socket.clone(),
         pin_dir: (!args.ephemeral).then(|| args.pin_dir.clone()),
+        event_rate: args.event_rate,
+        audit_log: args.audit_log.clone(),
+        audit_log_max_bytes: args.audit_log_max_bytes,
+        audit_log_keep: args.audit_log_keep,
     };
     match daemon::run(&opts) {
         Ok(()) => EXIT_OK,

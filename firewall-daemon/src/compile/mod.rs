@@ -89,7 +89,8 @@ pub struct CompiledPolicy {
     pub name: String,
     /// Hex SHA-256 of the source bytes.
     pub hash: String,
-    /// [`slot_flags::ALLOW_ND`] if neighbour discovery passes (the loader adds `LOADED`).
+    /// [`slot_flags::ALLOW_ND`] if neighbour discovery passes, [`slot_flags::LOG_DENIED`]
+    /// unless `defaults.log: none` (the loader adds `LOADED`).
     pub slot_flags: u32,
     pub zones: Vec<ZoneSummary>,
     pub conduits: Vec<ConduitSummary>,
@@ -356,6 +357,10 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
             slot_flags::ALLOW_ND
         } else {
             0
+        } | if policy.defaults().log == crate::policy::LogMode::None {
+            0
+        } else {
+            slot_flags::LOG_DENIED
         },
         zones,
         conduits,

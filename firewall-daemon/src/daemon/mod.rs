@@ -6,6 +6,7 @@
 //! stops or dies the last policy stays enforced (fail closed, SR 5.2 RE3), and the next daemon
 //! adopts it without a gap. `--ephemeral` detaches everything on exit instead.
 
+mod events;
 mod socket;
 mod stats;
 
@@ -34,6 +35,12 @@ pub struct RunOptions {
     pub socket: PathBuf,
     /// Pin directory; `None` for `--ephemeral` (nothing outlives the daemon).
     pub pin_dir: Option<PathBuf>,
+    /// Events per second each CPU may send (denies and alerts beyond it are only counted).
+    pub event_rate: u32,
+    /// Append-only JSON-lines audit file of events, rotated at `audit_log_max_bytes`.
+    pub audit_log: Option<PathBuf>,
+    pub audit_log_max_bytes: u64,
+    pub audit_log_keep: u32,
 }
 
 /// The policy in force and the program enforcing it, shared with the control socket.
@@ -46,6 +53,8 @@ pub struct State {
     /// How long the last load (validation, compilation, map writes, flip) took.
     pub load_time: std::time::Duration,
     pub started: Instant,
+    /// Decoded events, for `zcfw events`.
+    pub events: Arc<events::EventHub>,
 }
 
 /// A policy refused by validation or compilation: the diagnostics, as `zcfw check` prints them.
@@ -140,6 +149,20 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         );
     }
     let _logger = start_ebpf_logger(&mut dataplane);
+    dataplane
+        .set_event_rate(opts.event_rate)
+        .context("cannot configure the event rate")?;
+    let ring = dataplane
+        .take_events()
+        .context("cannot open the event ring buffer")?;
+    let audit = match &opts.audit_log {
+        Some(path) => Some(
+            events::AuditLog::open(path.clone(), opts.audit_log_max_bytes, opts.audit_log_keep)
+                .with_context(|| format!("cannot open the audit log {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let hub = Arc::new(events::EventHub::new(audit));
     let generation = dataplane
         .install(&policy, &ifindexes)
         .context("cannot write the policy into the kernel maps")?;
@@ -161,7 +184,9 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         loaded_at: SystemTime::now(),
         load_time,
         started,
+        events: hub.clone(),
     }));
+    let reader = tokio::spawn(events::run(ring, state.clone(), hub));
     let listener = socket::bind(&opts.socket)?;
     let server = tokio::spawn(socket::serve(listener, state.clone()));
     notify_systemd("READY=1");
@@ -188,6 +213,7 @@ async fn serve(opts: &RunOptions) -> Result<()> {
     }
     notify_systemd("STOPPING=1");
     server.abort();
+    reader.abort();
     socket::remove(&opts.socket);
     let mut state = lock(&state);
     match state.dataplane.pin_dir() {

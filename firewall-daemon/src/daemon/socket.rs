@@ -64,6 +64,10 @@ async fn handle(stream: UnixStream, state: Arc<Mutex<State>>) {
         return;
     }
     let response = match serde_json::from_str::<Request>(&line) {
+        Ok(Request::Events { follow }) => {
+            stream_events(write, &state, follow).await;
+            return;
+        }
         Ok(request) => answer(&request, &state),
         Err(err) => Response::error(format!("malformed request: {err}")),
     };
@@ -72,6 +76,41 @@ async fn handle(stream: UnixStream, state: Arc<Mutex<State>>) {
     out.push('\n');
     if let Err(err) = write.write_all(out.as_bytes()).await {
         debug!(error = %err, "control client went away");
+    }
+}
+
+/// Writes the recent events, then (with `follow`) each new one, as JSON lines, until the
+/// client goes away. A client too slow to keep up is told how many events it missed.
+async fn stream_events(
+    mut write: tokio::net::unix::OwnedWriteHalf,
+    state: &Mutex<State>,
+    follow: bool,
+) {
+    let hub = super::lock(state).events.clone();
+    let (recent, mut rx) = hub.subscribe();
+    for line in recent {
+        if write
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    if !follow {
+        return;
+    }
+    loop {
+        let line = match rx.recv().await {
+            Ok(line) => format!("{line}\n"),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                format!("{}\n", serde_json::json!({ "missed_events": n }))
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        if write.write_all(line.as_bytes()).await.is_err() {
+            return;
+        }
     }
 }
 
@@ -111,5 +150,6 @@ fn answer(request: &Request, state: &Mutex<State>) -> Response {
             }
             Err(err) => Response::error(format!("cannot switch island mode: {err}")),
         },
+        Request::Events { .. } => Response::error("events are streamed, not answered"),
     }
 }

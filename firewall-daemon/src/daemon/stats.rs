@@ -58,7 +58,9 @@ pub fn collect(state: &State) -> Result<Value, DataplaneError> {
             })
         })
         .collect();
+    let [sent, rate_limited, ring_full] = state.dataplane.event_counters()?;
     Ok(json!({
+        "events": { "sent": sent, "rate_limited": rate_limited, "ring_full": ring_full },
         "policy": { "name": policy.name, "hash": policy.hash, "generation": state.dataplane.generation() },
         "reasons": reasons,
         "conduits": conduits,

@@ -258,6 +258,41 @@ pub(super) fn set_control_flag(ebpf: &mut Ebpf, flag: u32, on: bool) -> Result<(
         .map_err(DataplaneError::map(names::CONTROL))
 }
 
+/// Sets how many events per second each CPU may send (0: none).
+pub(super) fn set_event_rate(ebpf: &mut Ebpf, pps: u32) -> Result<(), DataplaneError> {
+    let mut control = array::<Control>(ebpf, names::CONTROL)?;
+    let current = control
+        .get(&0, 0)
+        .map_err(DataplaneError::map(names::CONTROL))?;
+    control
+        .set(
+            0,
+            Control {
+                event_pps: pps,
+                ..current
+            },
+            0,
+        )
+        .map_err(DataplaneError::map(names::CONTROL))
+}
+
+/// Event path counters (sent, rate-limited, ring full), summed over CPUs.
+pub(super) fn event_counters(ebpf: &Ebpf) -> Result<[u64; 3], DataplaneError> {
+    let map = ebpf
+        .map(names::EVENT_COUNTERS)
+        .ok_or(DataplaneError::MissingMap(names::EVENT_COUNTERS))?;
+    let counters: PerCpuArray<&MapData, u64> =
+        PerCpuArray::try_from(map).map_err(DataplaneError::map(names::EVENT_COUNTERS))?;
+    let mut out = [0u64; 3];
+    for (slot, total) in out.iter_mut().enumerate() {
+        let values = counters
+            .get(&(slot as u32), 0)
+            .map_err(DataplaneError::map(names::EVENT_COUNTERS))?;
+        *total = values.iter().sum();
+    }
+    Ok(out)
+}
+
 /// Makes `slot` the one every following packet uses (one map update).
 pub(super) fn activate(ebpf: &mut Ebpf, slot: u8) -> Result<(), DataplaneError> {
     let mut control = array::<Control>(ebpf, names::CONTROL)?;

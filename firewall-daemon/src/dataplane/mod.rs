@@ -199,6 +199,27 @@ impl Dataplane {
         maps::set_control_flag(&mut self.ebpf, control_flags::ISLAND, on)
     }
 
+    /// How many events per second each CPU may send through the ring buffer (0: none).
+    pub fn set_event_rate(&mut self, pps: u32) -> Result<(), DataplaneError> {
+        maps::set_event_rate(&mut self.ebpf, pps)
+    }
+
+    /// Events sent, suppressed by the per-CPU bucket, and lost to a full ring.
+    pub fn event_counters(&self) -> Result<[u64; 3], DataplaneError> {
+        maps::event_counters(&self.ebpf)
+    }
+
+    /// Takes the event ring buffer out of the object, for the daemon's reader task.
+    pub fn take_events(
+        &mut self,
+    ) -> Result<aya::maps::RingBuf<aya::maps::MapData>, DataplaneError> {
+        let map = self
+            .ebpf
+            .take_map(names::EVENTS)
+            .ok_or(DataplaneError::MissingMap(names::EVENTS))?;
+        aya::maps::RingBuf::try_from(map).map_err(DataplaneError::map(names::EVENTS))
+    }
+
     pub fn island(&mut self) -> Result<bool, DataplaneError> {
         Ok(maps::read_state(&mut self.ebpf)?.flags & control_flags::ISLAND != 0)
     }
@@ -450,15 +471,19 @@ fn attach_as(
 /// refuses '.' in names, which interface names (VLANs: `eth0.100`) may contain; ':' may not
 /// appear in an interface name, so it stands in for '.'.
 fn link_pin_path(pins: &Path, iface: &str, mode: AttachedMode) -> PathBuf {
-    pins.join("links").join(mode.to_string()).join(iface.replace('.', ":"))
+    pins.join("links")
+        .join(mode.to_string())
+        .join(iface.replace('.', ":"))
 }
 
 /// The pinned link of `iface` under `pins`, and the mode it was attached in.
 fn pinned_link(pins: &Path, iface: &str) -> Option<(PathBuf, AttachedMode)> {
-    [AttachedMode::Native, AttachedMode::Skb].into_iter().find_map(|mode| {
-        let path = link_pin_path(pins, iface, mode);
-        path.exists().then_some((path, mode))
-    })
+    [AttachedMode::Native, AttachedMode::Skb]
+        .into_iter()
+        .find_map(|mode| {
+            let path = link_pin_path(pins, iface, mode);
+            path.exists().then_some((path, mode))
+        })
 }
 
 /// Every pinned link under `pins`: (interface, path).
@@ -470,7 +495,10 @@ fn pinned_links(pins: &Path) -> Result<Vec<(String, PathBuf)>, DataplaneError> {
             Ok(entries) => entries,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
             Err(source) => {
-                return Err(DataplaneError::PinDir { path: dir.display().to_string(), source });
+                return Err(DataplaneError::PinDir {
+                    path: dir.display().to_string(),
+                    source,
+                });
             }
         };
         for entry in entries.flatten() {
@@ -518,7 +546,13 @@ pub fn remove_pins(pin_dir: &Path) -> Result<RemovedPins, DataplaneError> {
         }
     }
     let links = pin_dir.join("links");
-    for dir in [links.join("native"), links.join("skb"), links, maps_dir, pin_dir.to_owned()] {
+    for dir in [
+        links.join("native"),
+        links.join("skb"),
+        links,
+        maps_dir,
+        pin_dir.to_owned(),
+    ] {
         match std::fs::remove_dir(&dir) {
             Ok(()) => {}
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}

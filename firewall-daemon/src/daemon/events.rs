@@ -1,0 +1,348 @@
+//! Events: reads the XDP program's ring buffer, turns each record into a documented JSON line
+//! (names instead of ids, wall-clock time), logs it through `tracing`, keeps the most recent
+//! ones for `zcfw events`, streams them to `zcfw events --follow`, and appends them to the
+//! optional audit log (rotated by size).
+
+use std::{
+    collections::VecDeque,
+    fs::{File, OpenOptions},
+    io::Write,
+    net::{Ipv4Addr, Ipv6Addr},
+    path::PathBuf,
+    sync::{Arc, Mutex},
+};
+
+use aya::maps::{MapData, RingBuf};
+use firewall_common::{
+    event::{Event, action, detail},
+    flow::proto,
+    modbus,
+    reason::Reason,
+};
+use serde_json::{Value, json};
+use tokio::{io::unix::AsyncFd, sync::broadcast};
+use tracing::{info, warn};
+
+use super::State;
+
+/// Events kept for `zcfw events` without `--follow`.
+const RECENT: usize = 1_000;
+
+/// Where events go once decoded.
+pub struct EventHub {
+    tx: broadcast::Sender<Arc<str>>,
+    recent: Mutex<VecDeque<Arc<str>>>,
+    audit: Option<Mutex<AuditLog>>,
+}
+
+impl EventHub {
+    pub fn new(audit: Option<AuditLog>) -> Self {
+        let (tx, _) = broadcast::channel(4_096);
+        EventHub {
+            tx,
+            recent: Mutex::new(VecDeque::with_capacity(RECENT)),
+            audit: audit.map(Mutex::new),
+        }
+    }
+
+    /// The most recent events (oldest first) and a subscription to the ones after them.
+    pub fn subscribe(&self) -> (Vec<Arc<str>>, broadcast::Receiver<Arc<str>>) {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        (recent.iter().cloned().collect(), self.tx.subscribe())
+    }
+
+    fn publish(&self, line: Arc<str>) {
+        {
+            let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            if recent.len() == RECENT {
+                recent.pop_front();
+            }
+            recent.push_back(line.clone());
+        }
+        if let Some(audit) = &self.audit {
+            let mut audit = audit.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(err) = audit.append(&line) {
+                warn!(error = %err, path = %audit.path.display(), "cannot write the audit log");
+            }
+        }
+        // No subscriber is fine.
+        let _ = self.tx.send(line);
+    }
+}
+
+/// Append-only JSON-lines audit file, rotated when it exceeds `max_bytes`: `path` becomes
+/// `path.1`, `path.1` becomes `path.2`, ... and `path.<keep>` is deleted.
+pub struct AuditLog {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    max_bytes: u64,
+    keep: u32,
+}
+
+impl AuditLog {
+    pub fn open(path: PathBuf, max_bytes: u64, keep: u32) -> std::io::Result<Self> {
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let size = file.metadata()?.len();
+        Ok(AuditLog {
+            path,
+            file,
+            size,
+            max_bytes,
+            keep: keep.max(1),
+        })
+    }
+
+    fn append(&mut self, line: &str) -> std::io::Result<()> {
+        if self.size + line.len() as u64 + 1 > self.max_bytes && self.size > 0 {
+            self.rotate()?;
+        }
+        self.file.write_all(line.as_bytes())?;
+        self.file.write_all(b"\n")?;
+        self.file.flush()?;
+        self.size += line.len() as u64 + 1;
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        let numbered = |n: u32| PathBuf::from(format!("{}.{n}", self.path.display()));
+        let _ = std::fs::remove_file(numbered(self.keep));
+        for n in (1..self.keep).rev() {
+            let from = numbered(n);
+            if from.exists() {
+                std::fs::rename(&from, numbered(n + 1))?;
+            }
+        }
+        std::fs::rename(&self.path, numbered(1))?;
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        self.size = 0;
+        Ok(())
+    }
+}
+
+/// Offset from CLOCK_MONOTONIC (what `bpf_ktime_get_ns` returns) to Unix time, in ns.
+fn monotonic_to_unix_offset() -> i128 {
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0);
+    let mono = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(|t| t.tv_sec() as i128 * 1_000_000_000 + t.tv_nsec() as i128)
+        .unwrap_or(0);
+    unix - mono
+}
+
+/// Reads the ring buffer until the task is aborted.
+pub async fn run(ring: RingBuf<MapData>, state: Arc<Mutex<State>>, hub: Arc<EventHub>) {
+    // SAFETY: the ring buffer owns its map fd for its whole life and never replaces it; the
+    // AsyncFd owns the ring buffer.
+    let registered =
+        unsafe { AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) };
+    let mut fd = match registered {
+        Ok(fd) => fd,
+        Err(err) => {
+            warn!(error = %err, "cannot poll the event ring buffer: no events will be reported");
+            return;
+        }
+    };
+    let offset = monotonic_to_unix_offset();
+    loop {
+        let Ok(mut guard) = fd.readable_mut().await else {
+            return;
+        };
+        let mut batch = Vec::new();
+        {
+            let ring = guard.get_inner_mut();
+            while let Some(item) = ring.next() {
+                if item.len() >= std::mem::size_of::<Event>() {
+                    // SAFETY: the kernel wrote a whole `Event` (checked length); it is plain data.
+                    batch.push(unsafe { (item.as_ptr() as *const Event).read_unaligned() });
+                }
+            }
+        }
+        guard.clear_ready();
+        if batch.is_empty() {
+            continue;
+        }
+        let lines: Vec<Arc<str>> = {
+            let state = super::lock(&state);
+            batch
+                .iter()
+                .map(|ev| record(ev, &state, offset))
+                .map(|v| log(&v))
+                .collect()
+        };
+        for line in lines {
+            hub.publish(line);
+        }
+    }
+}
+
+fn log(v: &Value) -> Arc<str> {
+    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("-");
+    let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let proto = match v.get("proto") {
+        Some(Value::String(p)) => p.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let modbus = v.get("modbus").map(ToString::to_string).unwrap_or_default();
+    let (src_port, dst_port) = (n("src_port"), n("dst_port"));
+    info!(
+        target: "zcfw::event",
+        action = s("action"),
+        reason = s("reason"),
+        interface = s("interface"),
+        src_zone = s("src_zone"),
+        dst_zone = s("dst_zone"),
+        conduit = s("conduit"),
+        proto,
+        src = s("src"),
+        dst = s("dst"),
+        src_port,
+        dst_port,
+        modbus,
+        "packet {}",
+        if s("action") == "alert" { "alerted (monitor mode)" } else { "denied" }
+    );
+    Arc::from(v.to_string())
+}
+
+fn address(family: u8, bytes: &[u8; 16]) -> String {
+    if family == 6 {
+        Ipv6Addr::from(*bytes).to_string()
+    } else {
+        Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]).to_string()
+    }
+}
+
+fn proto_name(p: u8) -> Value {
+    match p {
+        proto::TCP => json!("tcp"),
+        proto::UDP => json!("udp"),
+        proto::ICMP => json!("icmp"),
+        proto::ICMPV6 => json!("icmpv6"),
+        other => json!(other),
+    }
+}
+
+fn rfc3339(unix_ns: i128) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(unix_ns)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| unix_ns.to_string())
+}
+
+/// The documented JSON form of an event (see docs/events.md).
+pub fn record(ev: &Event, state: &State, offset: i128) -> Value {
+    let policy = &state.policy;
+    let zone = |id: u16| -> Value {
+        policy
+            .zones
+            .iter()
+            .find(|z| z.id == id)
+            .map(|z| json!(z.name))
+            .unwrap_or(Value::Null)
+    };
+    let conduit = if ev.conduit_id == 0 {
+        json!("default")
+    } else {
+        policy
+            .conduits
+            .iter()
+            .find(|c| c.id == ev.conduit_id)
+            .map(|c| json!(c.name))
+            .unwrap_or_else(|| json!(format!("#{}", ev.conduit_id)))
+    };
+    let interface = state
+        .dataplane
+        .attachments()
+        .iter()
+        .find(|a| a.ifindex == ev.ifindex)
+        .map(|a| json!(a.iface))
+        .unwrap_or_else(|| json!(format!("if{}", ev.ifindex)));
+    let reason = Reason::from_slot(ev.reason as u32)
+        .map(Reason::name)
+        .unwrap_or("unknown");
+    let mut v = json!({
+        "time": rfc3339(ev.timestamp_ns as i128 + offset),
+        "action": if ev.action == action::ALERT { "alert" } else { "drop" },
+        "reason": reason,
+        "interface": interface,
+        "conduit": conduit,
+        "generation": ev.generation,
+        "len": ev.len,
+    });
+    if ev.detail & detail::IP != 0 {
+        v["src_zone"] = zone(ev.src_zone);
+        v["dst_zone"] = zone(ev.dst_zone);
+        v["proto"] = proto_name(ev.proto);
+        v["src"] = json!(address(ev.family, &ev.src));
+        v["dst"] = json!(address(ev.family, &ev.dst));
+        if ev.proto == proto::TCP || ev.proto == proto::UDP {
+            v["src_port"] = json!(ev.src_port);
+            v["dst_port"] = json!(ev.dst_port);
+        }
+        if ev.proto == proto::ICMP || ev.proto == proto::ICMPV6 {
+            v["icmp"] = json!({ "type": ev.icmp_type, "code": ev.icmp_code });
+        }
+    }
+    let known =
+        ev.detail & (detail::MODBUS_UNIT | detail::MODBUS_FUNCTION | detail::MODBUS_ADDRESS);
+    if known != 0 {
+        let mut m = serde_json::Map::new();
+        if ev.detail & detail::MODBUS_UNIT != 0 {
+            m.insert("unit".into(), json!(ev.modbus_unit));
+        }
+        if ev.detail & detail::MODBUS_FUNCTION != 0 {
+            m.insert("function".into(), json!(ev.modbus_function));
+            if let Some(f) = modbus::function_by_code(ev.modbus_function) {
+                m.insert("function_name".into(), json!(f.name));
+            }
+        }
+        if ev.detail & detail::MODBUS_ADDRESS != 0 {
+            m.insert("address".into(), json!(ev.modbus_address));
+        }
+        v["protocol"] = json!("modbus");
+        v["modbus"] = Value::Object(m);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_log_rotates_by_size_and_keeps_n_files() {
+        let dir = std::env::temp_dir().join(format!("zcfw-audit-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("events.jsonl");
+        let mut log = AuditLog::open(path.clone(), 100, 2).expect("open");
+        for i in 0..12 {
+            log.append(&format!(
+                "{{\"n\":{i:02},\"pad\":\"xxxxxxxxxxxxxxxxxxxx\"}}"
+            ))
+            .expect("append");
+        }
+        let current = std::fs::read_to_string(&path).expect("current");
+        assert!(current.contains("\"n\":11"));
+        assert!(current.len() <= 100);
+        assert!(PathBuf::from(format!("{}.1", path.display())).exists());
+        assert!(PathBuf::from(format!("{}.2", path.display())).exists());
+        assert!(!PathBuf::from(format!("{}.3", path.display())).exists());
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_500_000_000), "1970-01-01T00:00:01.5Z");
+    }
+}
