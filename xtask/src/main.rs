@@ -1,11 +1,13 @@
-//! `cargo xtask`: sets a machine up, builds, tests, demonstrates and benchmarks zcfw.
+//! `cargo xtask`: sets a machine up, builds, tests, demonstrates, benchmarks and installs zcfw.
 //!
 //! Every command it runs is printed first (`$ cargo ...`); a failing command's exit code
 //! becomes this program's exit code.
 
 mod exec;
+mod install;
 mod setup;
 mod tasks;
+mod unit;
 
 use std::{
     ffi::OsString,
@@ -65,6 +67,23 @@ enum Task {
     Run {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// Build, then install the binary, the systemd unit and (only if there is none) an example
+    /// policy; check the policy and reload systemd (needs root unless --destdir is given).
+    ///
+    /// Installs PREFIX/bin/zcfw, /etc/systemd/system/zcfw.service and /etc/zcfw/policy.yaml
+    /// (from policies/minimal.yaml; an existing policy is never overwritten). Enables nothing.
+    Install {
+        /// Where the binary goes (PREFIX/bin/zcfw); the unit's ExecStart= follows it.
+        #[arg(long, value_name = "DIR", default_value = install::DEFAULT_PREFIX)]
+        prefix: PathBuf,
+        /// Stage every file under DIR instead of the live system (packaging, tests); no root
+        /// needed, and systemd is left alone.
+        #[arg(long, value_name = "DIR")]
+        destdir: Option<PathBuf>,
+        /// Install this zcfw binary instead of building one.
+        #[arg(long, value_name = "FILE")]
+        bin: Option<PathBuf>,
     },
 }
 
@@ -149,6 +168,11 @@ fn main() -> ExitCode {
         Task::Demo { args } => tasks::cmd_demo(&ctx, &args),
         Task::Bench { quick, args } => tasks::cmd_bench(&ctx, quick, &args),
         Task::Run { args } => tasks::cmd_run(&ctx, &args),
+        Task::Install {
+            prefix,
+            destdir,
+            bin,
+        } => tasks::cmd_install(&ctx, &prefix, destdir.as_deref(), bin),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -33,6 +33,8 @@ const APT_TEST: &[&str] = &[
     "python3-scapy",
     "python3-pip",
     "python3-venv",
+    // systemd-analyze, which verifies packaging/zcfw.service (systemd need not be running).
+    "systemd",
 ];
 
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";

@@ -1,7 +1,7 @@
-//! `build`, `test`, `demo`, `bench` and `run`.
+//! `build`, `test`, `demo`, `bench`, `run` and `install`.
 
 use std::{
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::Command,
     time::{Duration, Instant},
 };
@@ -11,7 +11,9 @@ use anyhow::{Result, bail};
 use crate::{
     Ctx, cargo_program,
     exec::{self, TestCounts, fail},
+    install,
     setup::{self, Mode, Scope},
+    unit,
 };
 
 /// Exit code when a command needs root and does not have it.
@@ -84,6 +86,32 @@ pub fn cmd_run(ctx: &Ctx, args: &[String]) -> Result<()> {
     exec::replace(Command::new(bin).args(args))
 }
 
+/// Builds (unless a binary is given), then installs into the live system or under DESTDIR.
+pub fn cmd_install(
+    ctx: &Ctx,
+    prefix: &Path,
+    destdir: Option<&Path>,
+    bin: Option<PathBuf>,
+) -> Result<()> {
+    let layout = install::Layout::new(prefix, destdir)?;
+    if layout.destdir.is_none() && !ctx.is_root {
+        return Err(fail(
+            EXIT_NOT_ROOT,
+            format!(
+                "`cargo xtask install` writes {} and /etc: run it as root (`sudo env \"PATH=$PATH\" \
+                 cargo xtask install`), or stage the files with --destdir DIR",
+                layout.prefix.display()
+            ),
+        ));
+    }
+    let bin = match bin {
+        Some(bin) => bin,
+        None => setup_and_build(ctx, Scope::Build)?,
+    };
+    section("install");
+    install::install(&ctx.root, &bin, &layout).map(|_| ())
+}
+
 pub fn cmd_demo(ctx: &Ctx, args: &[String]) -> Result<()> {
     require_root(ctx, "demo")?;
     let bin = setup_and_build(ctx, Scope::All)?;
@@ -154,6 +182,12 @@ struct TestStep {
 
 const TEST_STEPS: &[TestStep] = &[
     TestStep {
+        name: "xtask tests (install into a temp tree, unit settings)",
+        args: &["test", "-p", "xtask"],
+        is_test: true,
+        integration: true,
+    },
+    TestStep {
         name: "unit tests: firewall-common (parsers, conduit levels)",
         args: &["test", "-p", "firewall-common", "--features", "pktgen"],
         is_test: true,
@@ -196,6 +230,8 @@ fn run_tests(ctx: &Ctx, args: &[String], outcomes: &mut Vec<Outcome>) -> Result<
     // Every step is listed up front so that the summary shows what did not run.
     outcomes.push(not_run("setup"));
     outcomes.push(not_run("build (release zcfw)"));
+    outcomes.push(not_run("systemd unit (systemd-analyze verify, security)"));
+    const FIRST_TEST_STEP: usize = 3;
     for step in TEST_STEPS {
         outcomes.push(not_run(step.name));
     }
@@ -209,10 +245,16 @@ fn run_tests(ctx: &Ctx, args: &[String], outcomes: &mut Vec<Outcome>) -> Result<
         section(&format!("[2/{total}] build"));
         timed(&mut outcomes[1], || build(ctx))
     })?;
+    section(&format!("[3/{total}] systemd unit"));
+    timed(&mut outcomes[2], || unit::check(ctx, &bin))?;
 
     for (i, step) in TEST_STEPS.iter().enumerate() {
-        let outcome = &mut outcomes[i + 2];
-        section(&format!("[{}/{total}] {}", i + 3, step.name));
+        let outcome = &mut outcomes[i + FIRST_TEST_STEP];
+        section(&format!(
+            "[{}/{total}] {}",
+            i + FIRST_TEST_STEP + 1,
+            step.name
+        ));
         let mut command = cargo(ctx);
         command.args(step.args);
         if step.integration {
