@@ -681,3 +681,152 @@ fn truncated_headers_are_dropped_at_every_boundary() {
     bad_doff[14 + 20 + 12] = 0x30;
     h.drop("TCP data offset 3", &bad_doff, Reason::MalformedTcp);
 }
+
+const MODBUS_POLICY: &str = r#"
+version: 1
+name: modbus-verdicts
+interfaces:
+  - { name: lo }
+zones:
+  dmz:     { security_level: 2, networks: [10.20.0.0/24] }
+  control: { security_level: 3, networks: [10.30.0.0/16] }
+conduits:
+  - name: historian
+    from: dmz
+    to: control
+    rules:
+      - protocol: modbus
+        modbus: { unit_ids: [1], read_only: true, addresses: ["0-99"] }
+"#;
+
+/// A Modbus/TCP ADU: MBAP header (transaction 7, protocol 0, length), unit, PDU.
+fn adu(unit: u8, pdu: &[u8]) -> Vec<u8> {
+    let mut b = vec![0, 7, 0, 0];
+    b.extend_from_slice(&((pdu.len() + 1) as u16).to_be_bytes());
+    b.push(unit);
+    b.extend_from_slice(pdu);
+    b
+}
+
+/// Read holding registers (FC 3) of `qty` registers from `start`.
+fn read_regs(unit: u8, start: u16, qty: u16) -> Vec<u8> {
+    let mut pdu = vec![3];
+    pdu.extend_from_slice(&start.to_be_bytes());
+    pdu.extend_from_slice(&qty.to_be_bytes());
+    adu(unit, &pdu)
+}
+
+#[test]
+fn modbus_requests_are_inspected_per_adu() {
+    let mut h = Harness::new(MODBUS_POLICY);
+    let seg = |payload: &[u8]| ipv4(DMZ, CTL, tcp(40000, 502, ACK | 0x08, payload)).frame();
+    let reply = |payload: &[u8]| ipv4(CTL, DMZ, tcp(502, 40000, ACK | 0x08, payload)).frame();
+    h.pass(
+        "SYN to 502",
+        &syn(DMZ, CTL, 40000, 502),
+        Reason::AllowedConduit,
+    );
+    h.pass("SYN-ACK", &reply(b""), Reason::AllowedConntrack);
+    h.pass(
+        "read 0-9",
+        &seg(&read_regs(1, 0, 10)),
+        Reason::AllowedConntrack,
+    );
+    h.pass(
+        "read 90-99 (last allowed)",
+        &seg(&read_regs(1, 90, 10)),
+        Reason::AllowedConntrack,
+    );
+    h.drop(
+        "read 91-100 (one past)",
+        &seg(&read_regs(1, 91, 10)),
+        Reason::ModbusAddress,
+    );
+    h.drop("unit 2", &seg(&read_regs(2, 0, 1)), Reason::ModbusUnitId);
+    h.drop(
+        "write single register (FC 6)",
+        &seg(&adu(1, &[6, 0, 1, 0, 42])),
+        Reason::ModbusFunction,
+    );
+    let mut bad_proto = read_regs(1, 0, 1);
+    bad_proto[3] = 1;
+    h.drop("protocol id 1", &seg(&bad_proto), Reason::ModbusMalformed);
+    let mut bad_len = read_regs(1, 0, 1);
+    bad_len[5] += 1;
+    h.drop(
+        "MBAP length beyond the segment",
+        &seg(&bad_len),
+        Reason::ModbusSplit,
+    );
+    h.drop(
+        "function code alone in a segment",
+        &seg(&read_regs(1, 0, 1)[..8]),
+        Reason::ModbusSplit,
+    );
+    h.drop(
+        "MBAP header cut",
+        &seg(&read_regs(1, 0, 1)[..5]),
+        Reason::ModbusSplit,
+    );
+    let mut two = read_regs(1, 0, 1);
+    two.extend_from_slice(&read_regs(1, 10, 5));
+    h.pass(
+        "two allowed ADUs in one segment",
+        &seg(&two),
+        Reason::AllowedConntrack,
+    );
+    let mut with_write = read_regs(1, 0, 1);
+    with_write.extend_from_slice(&adu(1, &[6, 0, 1, 0, 42]));
+    h.drop(
+        "a write behind an allowed read",
+        &seg(&with_write),
+        Reason::ModbusFunction,
+    );
+    // Responses: sanity only.
+    h.pass(
+        "response",
+        &reply(&adu(1, &[3, 2, 0, 42])),
+        Reason::AllowedConntrack,
+    );
+    h.pass(
+        "exception response",
+        &reply(&adu(1, &[0x83, 2])),
+        Reason::AllowedConntrack,
+    );
+    let mut bad_reply = adu(1, &[3, 2, 0, 42]);
+    bad_reply[2] = 9;
+    h.drop(
+        "response with protocol id 0x0900",
+        &reply(&bad_reply),
+        Reason::ModbusMalformed,
+    );
+    // A request in the opening SYN's direction without a flow is inspected too.
+    let stray = ipv4(
+        DMZ,
+        CTL,
+        tcp(41000, 502, ACK | 0x08, &adu(1, &[6, 0, 1, 0, 42])),
+    )
+    .frame();
+    h.drop(
+        "write on a segment without a flow",
+        &stray,
+        Reason::ModbusFunction,
+    );
+
+    let snap = h.dp.counters(h.conduits).expect("counters");
+    let denies: Vec<(&str, u64)> = snap.conduit_denies[1]
+        .iter()
+        .map(|(r, c)| (r.name(), c.packets))
+        .collect();
+    assert_eq!(
+        denies,
+        [
+            ("modbus_function", 3),
+            ("modbus_unit_id", 1),
+            ("modbus_address", 1),
+            ("modbus_malformed", 2),
+            ("modbus_split", 3)
+        ],
+        "inspection denies are counted per conduit and reason"
+    );
+}

@@ -12,8 +12,9 @@ use firewall_common::{
     maps::{
         ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey, L2Key, SlotConfig,
         ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV4Key, ZoneV6Key, capacity, conduit_reason_index,
-        iface_flags, iface_index, names, slot_flags,
+        iface_flags, iface_index, names, profile_index, slot_flags,
     },
+    modbus::ModbusProfile,
     reason::Reason,
 };
 
@@ -205,6 +206,14 @@ pub(super) fn write_slot(
                 0,
             )
             .map_err(DataplaneError::map(names::L2_ALLOW))?;
+        }
+    }
+    {
+        let mut profiles = array::<ModbusProfile>(ebpf, names::MODBUS_PROFILES)?;
+        for (i, profile) in policy.modbus_profiles.iter().enumerate() {
+            profiles
+                .set(profile_index(slot, (i + 1) as u16), profile, 0)
+                .map_err(DataplaneError::map(names::MODBUS_PROFILES))?;
         }
     }
     let config = SlotConfig {
