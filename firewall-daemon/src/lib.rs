@@ -2,6 +2,7 @@
 //! modules: YAML → [`policy`] (validated model) → [`compile`] (map entries) → [`dataplane`]
 //! (kernel maps, XDP) → counters → [`daemon`] / [`cli`].
 
+pub mod audit;
 pub mod cli;
 pub mod compile;
 pub mod control;

@@ -4,11 +4,13 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 
+pub mod audit;
 pub mod check;
 pub mod compile;
 pub mod detach;
 pub mod events;
 pub mod island;
+pub mod man;
 pub mod reload;
 pub mod run;
 pub mod stats;
@@ -59,6 +61,15 @@ pub enum Command {
     Island(island::IslandArgs),
     /// Remove everything zcfw pinned (programs, links, maps): stops enforcement (uninstall).
     Detach(detach::DetachArgs),
+    /// Report how a policy meets IEC 62443-3-3 (SR 5.1, 5.2 RE1-RE3, 2.8, 3.5, 7.1, 7.7, ...):
+    /// requirement status with evidence, zones and findings; needs no privileges.
+    Audit(audit::AuditArgs),
+    /// Print a shell completion script to stdout.
+    #[command(hide = true)]
+    Completions(man::CompletionsArgs),
+    /// Print the man page (roff) to stdout.
+    #[command(hide = true)]
+    Man(man::ManArgs),
 }
 
 /// Arguments shared by every command that talks to a running daemon.
@@ -81,6 +92,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Events(args) => events::run(&args),
         Command::Island(args) => island::run(&args),
         Command::Detach(args) => detach::run(&args),
+        Command::Audit(args) => audit::run(&args),
+        Command::Completions(args) => man::completions(&args),
+        Command::Man(args) => man::man(&args),
     };
     ExitCode::from(code)
 }

@@ -1,0 +1,656 @@
+//! The finding rules of `zcfw audit`: [`RULES`] is the catalogue (docs/audit.md documents
+//! each entry), [`check`] applies them to a policy.
+//!
+//! Conduit findings belong to the zone the conduit leads into: that zone's target security
+//! level decides the severity, because it is the zone the conduit's rules expose.
+
+use std::collections::BTreeMap;
+
+use firewall_common::{
+    conduit::point,
+    modbus::{self, Access, ModbusProfile, address_class},
+};
+
+use super::{Finding, Severity};
+use crate::policy::{
+    Conduit, LogMode, PortRange, Protocol, Rule, ValidatedPolicy, Zone,
+    protocols::{INDUSTRIAL_PROTOCOLS, modbus_table_name},
+    space::FirstMatch,
+};
+
+/// One rule of the catalogue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RuleInfo {
+    /// Stable id: never reused for another check, kept when wording changes.
+    pub id: &'static str,
+    pub title: &'static str,
+    /// How the severity is chosen (it may depend on the target SL of the zone).
+    pub severity: &'static str,
+    /// System requirements a finding of this rule weakens.
+    pub requirements: &'static [&'static str],
+    /// Why it matters.
+    pub why: &'static str,
+}
+
+pub const ANY_PROTOCOL: &str = "ZCFW-A001";
+pub const ALL_PORTS: &str = "ZCFW-A002";
+pub const WIDE_PORT_RANGE: &str = "ZCFW-A003";
+pub const MODBUS_UNINSPECTED: &str = "ZCFW-A004";
+pub const MODBUS_WRITES: &str = "ZCFW-A005";
+pub const MODBUS_UNNAMED_FUNCTIONS: &str = "ZCFW-A006";
+pub const MODBUS_NOT_STRICT: &str = "ZCFW-A007";
+pub const INDUSTRIAL_UNINSPECTED: &str = "ZCFW-A008";
+pub const INTRA_ZONE_SL4: &str = "ZCFW-A010";
+pub const LEVEL_SKIP: &str = "ZCFW-A011";
+pub const NO_RATE_LIMIT: &str = "ZCFW-A012";
+pub const ICMP_ALL_TYPES: &str = "ZCFW-A013";
+pub const NO_ANTI_SPOOFING: &str = "ZCFW-A020";
+pub const NO_EVENTS: &str = "ZCFW-A021";
+pub const VALIDATOR_WARNING: &str = "ZCFW-A030";
+pub const MONITOR_MODE: &str = "ZCFW-A031";
+
+/// A port range wider than this many ports is reported by [`WIDE_PORT_RANGE`].
+pub const WIDE_RANGE_PORTS: u32 = 1024;
+
+/// Every rule, in id order.
+pub const RULES: [RuleInfo; 16] = [
+    RuleInfo {
+        id: ANY_PROTOCOL,
+        title: "conduit allows every protocol",
+        severity: "high into an SL3-4 zone, medium into SL2, low into SL1",
+        requirements: &["SR 5.2", "SR 7.7"],
+        why: "a `protocol: any` rule makes the conduit a boundary in name only: every protocol and port of the source zone reaches the destination zone",
+    },
+    RuleInfo {
+        id: ALL_PORTS,
+        title: "conduit allows every TCP or UDP port",
+        severity: "high into an SL3-4 zone, medium into SL2, low into SL1",
+        requirements: &["SR 5.2", "SR 7.7"],
+        why: "a tcp or udp rule without `ports` opens every service of the destination zone, including industrial protocols without inspection",
+    },
+    RuleInfo {
+        id: WIDE_PORT_RANGE,
+        title: "conduit opens a wide port range",
+        severity: "medium into an SL3-4 zone, low into SL2 (not reported into SL1)",
+        requirements: &["SR 7.7"],
+        why: "a range of more than 1024 ports is rarely one service; least functionality asks for the ports the service uses",
+    },
+    RuleInfo {
+        id: MODBUS_UNINSPECTED,
+        title: "Modbus/TCP passes without inspection",
+        severity: "high into an SL3-4 zone, medium into SL2 (not reported into SL1)",
+        requirements: &["SR 3.5", "SR 7.7"],
+        why: "a plain tcp rule on port 502 (the first rule of the zone pair that matches it is not a `protocol: modbus` rule) lets every Modbus function through, writes and diagnostics included; not reported for rules already reported as ZCFW-A001 or ZCFW-A002",
+    },
+    RuleInfo {
+        id: MODBUS_WRITES,
+        title: "Modbus writes allowed into an SL3-4 zone",
+        severity: "high",
+        requirements: &["SR 7.7", "SR 5.2"],
+        why: "write functions (5, 6, 15, 16, 21, 22, 23) change the process; into SL3-4 zones each write path needs a documented reason and the narrowest address ranges",
+    },
+    RuleInfo {
+        id: MODBUS_UNNAMED_FUNCTIONS,
+        title: "Modbus rule allows function codes zcfw does not know",
+        severity: "high into an SL3-4 zone, medium otherwise",
+        requirements: &["SR 7.7", "SR 3.5"],
+        why: "codes without a name (40, 42, 90 Schneider UMAS, 125, 126, ...) are vendor programming functions: zcfw checks only their code and unit, not what they do (UMAS can stop a PLC)",
+    },
+    RuleInfo {
+        id: MODBUS_NOT_STRICT,
+        title: "Modbus inspection is not strict",
+        severity: "medium",
+        requirements: &["SR 3.5"],
+        why: "`strict: false` accepts trailing bytes after fixed-size requests and malformed FC 43 requests, which parsers of some devices mishandle",
+    },
+    RuleInfo {
+        id: INDUSTRIAL_UNINSPECTED,
+        title: "industrial protocol without inspection",
+        severity: "low into an SL3-4 zone, info otherwise",
+        requirements: &["SR 3.5"],
+        why: "a tcp or udp rule that lists the port of DNP3 (20000), S7comm (102), EtherNet/IP (44818), IEC 60870-5-104 (2404), OPC UA (4840) or BACnet/IP (47808) lets that protocol through with every function: this build inspects Modbus/TCP only",
+    },
+    RuleInfo {
+        id: INTRA_ZONE_SL4,
+        title: "intra-zone traffic allowed in an SL4 zone",
+        severity: "medium",
+        requirements: &["SR 5.1"],
+        why: "with `intra_zone: allow` a compromised host reaches every other host of the zone unfiltered; SL4 zones (often safety systems) should list their internal paths",
+    },
+    RuleInfo {
+        id: LEVEL_SKIP,
+        title: "conduit climbs two or more security levels",
+        severity: "medium",
+        requirements: &["SR 5.2"],
+        why: "a conduit from an SLn zone into an SLn+2 (or higher) zone skips the intermediate zone (DMZ) that the Purdue model and IEC 62443-3-2 put between them",
+    },
+    RuleInfo {
+        id: NO_RATE_LIMIT,
+        title: "conduit into an SL2-4 zone has no rate limit",
+        severity: "medium",
+        requirements: &["SR 7.1"],
+        why: "without `rate_limit` one source can use the conduit at line rate; per-source limits keep a flood from one host from starving the zone (SR 7.1 RE1, RE2)",
+    },
+    RuleInfo {
+        id: ICMP_ALL_TYPES,
+        title: "every ICMP type allowed",
+        severity: "medium into an SL3-4 zone, low otherwise",
+        requirements: &["SR 7.7"],
+        why: "an icmp or icmpv6 rule without `types` passes redirects, router advertisements, timestamps and unassigned types; echo-request (and packet-too-big for IPv6) is usually all a conduit needs",
+    },
+    RuleInfo {
+        id: NO_ANTI_SPOOFING,
+        title: "interface without anti-spoofing",
+        severity: "info",
+        requirements: &["SR 5.1"],
+        why: "an interface without `zones:` accepts sources of every zone, so a host that forges its source address chooses its zone (and the conduits that apply)",
+    },
+    RuleInfo {
+        id: NO_EVENTS,
+        title: "denied packets are not logged",
+        severity: "medium if a zone is SL2-4, low otherwise",
+        requirements: &["SR 2.8", "SR 2.11", "SR 6.1"],
+        why: "with `defaults.log: none` the data path counts denied packets but records no event (time, interface, zones, 5-tuple, reason) an auditor could review",
+    },
+    RuleInfo {
+        id: VALIDATOR_WARNING,
+        title: "policy validator warning",
+        severity: "info",
+        requirements: &["SR 7.6"],
+        why: "`zcfw check` accepted the policy with a warning (a rule that never matches, a bypassed inspection, a repeated entry): the policy does not read the way it works",
+    },
+    RuleInfo {
+        id: MONITOR_MODE,
+        title: "conduit in monitor mode",
+        severity: "medium",
+        requirements: &["SR 5.2"],
+        why: "a monitor-mode conduit logs what it would deny but lets it pass; reported once the policy language accepts `mode: monitor` (this build refuses it)",
+    },
+];
+
+/// The catalogue entry of rule `id`.
+pub fn rule(id: &str) -> Option<&'static RuleInfo> {
+    RULES.iter().find(|r| r.id == id)
+}
+
+/// A conduit's `rate_limit`, as `<pps> pps, burst <n>`. The policy language of this build
+/// refuses `rate_limit` (the validator reports it as not supported yet), so no conduit of a
+/// valid policy has one; this is the one place to read it once the model carries it.
+pub(crate) fn rate_limit(_conduit: &Conduit) -> Option<String> {
+    None
+}
+
+/// Severity by the destination zone's target level: `[SL1, SL2, SL3+]`; `None`: not reported.
+fn by_level(sl: u8, levels: [Option<Severity>; 3]) -> Option<Severity> {
+    levels[usize::from(sl.clamp(1, 3) - 1)]
+}
+
+struct Ctx<'a> {
+    policy: &'a ValidatedPolicy,
+    out: Vec<Finding>,
+}
+
+impl Ctx<'_> {
+    fn push(&mut self, id: &'static str, severity: Severity, message: String) -> &mut Finding {
+        let info = rule(id).unwrap_or(&RULES[0]);
+        self.out.push(Finding {
+            id,
+            severity,
+            title: info.title,
+            message,
+            zone: None,
+            conduit: None,
+            interface: None,
+            key: None,
+            position: None,
+            requirements: info.requirements.to_vec(),
+            remediation: String::new(),
+        });
+        let last = self.out.len() - 1;
+        &mut self.out[last]
+    }
+
+    fn zone(&self, name: &str) -> Option<&Zone> {
+        self.policy.zone(name)
+    }
+}
+
+impl Finding {
+    fn at_conduit(&mut self, c: &Conduit, key: String) -> &mut Self {
+        self.zone = Some(c.to.clone());
+        self.conduit = Some(c.name.clone());
+        self.key = Some(key);
+        self
+    }
+
+    fn fix(&mut self, remediation: impl Into<String>) -> &mut Self {
+        self.remediation = remediation.into();
+        self
+    }
+}
+
+/// Applies every rule of [`RULES`] to `policy`; findings in policy order, rule by rule.
+pub fn check(policy: &ValidatedPolicy) -> Vec<Finding> {
+    let mut cx = Ctx {
+        policy,
+        out: Vec::new(),
+    };
+    conduit_rules(&mut cx);
+    zone_rules(&mut cx);
+    interface_rules(&mut cx);
+    defaults_rules(&mut cx);
+    validator_warnings(&mut cx);
+    cx.out
+}
+
+fn rule_key(ci: usize, ri: usize) -> String {
+    format!("conduits[{ci}].rules[{ri}]")
+}
+
+fn zone_label(z: &Zone) -> String {
+    format!("SL{} zone \"{}\"", z.security_level, z.name)
+}
+
+/// For every zone pair, the rule (conduit index, rule index) that wins Modbus/TCP's port 502
+/// in the data path's first-match order, if any rule covers it.
+fn modbus_port_owners(policy: &ValidatedPolicy) -> BTreeMap<(String, String), (usize, usize)> {
+    let mut pairs: BTreeMap<(String, String), FirstMatch<(usize, usize)>> = BTreeMap::new();
+    for (ci, c) in policy.conduits().iter().enumerate() {
+        let fm = pairs.entry((c.from.clone(), c.to.clone())).or_default();
+        for (ri, rule) in c.rules.iter().enumerate() {
+            for (first, last) in rule.points() {
+                fm.claim(first, last, (ci, ri));
+            }
+        }
+    }
+    let tcp = Protocol::Tcp.number().unwrap_or(6);
+    pairs
+        .into_iter()
+        .filter_map(|(pair, fm)| fm.owner_of(point(tcp, modbus::PORT)).map(|o| (pair, o)))
+        .collect()
+}
+
+fn conduit_rules(cx: &mut Ctx<'_>) {
+    let policy = cx.policy;
+    let modbus_owners = modbus_port_owners(policy);
+    for (ci, c) in policy.conduits().iter().enumerate() {
+        let (Some(from), Some(to)) = (cx.zone(&c.from).cloned(), cx.zone(&c.to).cloned()) else {
+            continue;
+        };
+        let sl = to.security_level;
+        let into = zone_label(&to);
+        for (ri, rule) in c.rules.iter().enumerate() {
+            let key = rule_key(ci, ri);
+            let broad = [
+                Some(Severity::Low),
+                Some(Severity::Medium),
+                Some(Severity::High),
+            ];
+            match rule {
+                Rule::Any => {
+                    if let Some(sev) = by_level(sl, broad) {
+                        cx.push(
+                            ANY_PROTOCOL,
+                            sev,
+                            format!(
+                                "conduit \"{}\" allows every protocol and port from zone \"{}\" into {into}",
+                                c.name, c.from
+                            ),
+                        )
+                        .at_conduit(c, key.clone())
+                        .fix("replace `protocol: any` with one rule per service the destination offers (protocol and ports, or `protocol: modbus` with a profile)");
+                    }
+                }
+                Rule::Transport {
+                    protocol,
+                    ports: None,
+                } => {
+                    if let Some(sev) = by_level(sl, broad) {
+                        cx.push(
+                            ALL_PORTS,
+                            sev,
+                            format!(
+                                "rule `{rule}` of conduit \"{}\" allows every {} port from zone \"{}\" into {into}",
+                                c.name,
+                                protocol.name(),
+                                c.from
+                            ),
+                        )
+                        .at_conduit(c, key.clone())
+                        .fix(format!(
+                            "list the {} ports the destination's services use: `ports: [...]`",
+                            protocol.name()
+                        ));
+                    }
+                }
+                Rule::Transport {
+                    protocol,
+                    ports: Some(ranges),
+                } => {
+                    industrial_ports(cx, c, &to, ci, ri, rule, *protocol, ranges);
+                    let wide = [None, Some(Severity::Low), Some(Severity::Medium)];
+                    if let Some(sev) = by_level(sl, wide) {
+                        for r in ranges {
+                            let n = u32::from(r.last) - u32::from(r.first) + 1;
+                            if n > WIDE_RANGE_PORTS {
+                                cx.push(
+                                    WIDE_PORT_RANGE,
+                                    sev,
+                                    format!(
+                                        "rule `{rule}` of conduit \"{}\" opens {} {r} ({n} ports) into {into}",
+                                        c.name,
+                                        protocol.name()
+                                    ),
+                                )
+                                .at_conduit(c, key.clone())
+                                .fix("narrow the range to the ports the service uses, or split it into the few ranges it needs");
+                            }
+                        }
+                    }
+                }
+                Rule::Icmp {
+                    protocol,
+                    types: None,
+                } => {
+                    let sev = if sl >= 3 {
+                        Severity::Medium
+                    } else {
+                        Severity::Low
+                    };
+                    cx.push(
+                        ICMP_ALL_TYPES,
+                        sev,
+                        format!(
+                            "rule `{rule}` of conduit \"{}\" allows every {} type into {into}",
+                            c.name,
+                            protocol.name()
+                        ),
+                    )
+                    .at_conduit(c, key.clone())
+                    .fix(if *protocol == Protocol::Icmpv6 {
+                        "list the types needed: `types: [echo-request, packet-too-big]`"
+                    } else {
+                        "list the types needed: `types: [echo-request]`"
+                    });
+                }
+                Rule::Icmp { .. } => {}
+                Rule::Modbus { profile, .. } => modbus_rule(cx, ci, c, &to, ri, rule, profile),
+            }
+        }
+
+        // Plain Modbus/TCP: the first rule of the pair on tcp/502 is not an inspected one.
+        if let Some(&(oci, ori)) = modbus_owners.get(&(c.from.clone(), c.to.clone()))
+            && oci == ci
+            && let Some(owner @ Rule::Transport { ports: Some(_), .. }) = c.rules.get(ori)
+            && let Some(sev) = by_level(sl, [None, Some(Severity::Medium), Some(Severity::High)])
+        {
+            cx.push(
+                MODBUS_UNINSPECTED,
+                sev,
+                format!(
+                    "rule `{owner}` of conduit \"{}\" lets Modbus/TCP (port 502) into {into} without inspection: every function passes, writes included",
+                    c.name
+                ),
+            )
+            .at_conduit(c, rule_key(ci, ori))
+            .fix("take 502 out of the tcp rule and add a `protocol: modbus` rule with unit_ids, functions (or `read_only: true`) and addresses before it");
+        }
+
+        if from.security_level.saturating_add(2) <= sl {
+            cx.push(
+                LEVEL_SKIP,
+                Severity::Medium,
+                format!(
+                    "conduit \"{}\" leads from SL{} zone \"{}\" into {into}, {} levels higher",
+                    c.name,
+                    from.security_level,
+                    from.name,
+                    sl - from.security_level
+                ),
+            )
+            .at_conduit(c, format!("conduits[{ci}]"))
+            .fix("route the traffic through an intermediate zone (a DMZ with a proxy, historian replica or jump host), or document why the direct path is needed");
+        }
+
+        if sl >= 2 && rate_limit(c).is_none() {
+            cx.push(
+                NO_RATE_LIMIT,
+                Severity::Medium,
+                format!("conduit \"{}\" into {into} has no rate_limit", c.name),
+            )
+            .at_conduit(c, format!("conduits[{ci}]"))
+            .fix("add `rate_limit: { pps: <packets per second>, burst: <packets> }` (per source address) sized to the conduit's normal traffic");
+        }
+    }
+}
+
+/// [`INDUSTRIAL_UNINSPECTED`]: the industrial protocols (other than Modbus) whose port a
+/// tcp/udp rule lists.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; the rule and where it is"
+)]
+fn industrial_ports(
+    cx: &mut Ctx<'_>,
+    c: &Conduit,
+    to: &Zone,
+    ci: usize,
+    ri: usize,
+    rule: &Rule,
+    protocol: Protocol,
+    ranges: &[PortRange],
+) {
+    let found: Vec<String> = INDUSTRIAL_PROTOCOLS
+        .iter()
+        .filter(|p| p.keyword != "modbus" && p.transport == protocol)
+        .filter(|p| ranges.iter().any(|r| r.first <= p.port && p.port <= r.last))
+        .map(|p| format!("{} ({})", p.display, p.port))
+        .collect();
+    if found.is_empty() {
+        return;
+    }
+    let sev = if to.security_level >= 3 {
+        Severity::Low
+    } else {
+        Severity::Info
+    };
+    cx.push(
+        INDUSTRIAL_UNINSPECTED,
+        sev,
+        format!(
+            "rule `{rule}` of conduit \"{}\" lets {} into {} without protocol inspection",
+            c.name,
+            found.join(", "),
+            zone_label(to)
+        ),
+    )
+    .at_conduit(c, rule_key(ci, ri))
+    .fix("restrict the conduit to the hosts that need the protocol (a zone of their own) and keep its counters under watch; this build inspects Modbus/TCP only");
+}
+
+/// Names of the Modbus function codes a profile allows, by access class.
+fn modbus_functions(profile: &ModbusProfile) -> (Vec<String>, Vec<u8>) {
+    let mut writes = Vec::new();
+    let mut unnamed = Vec::new();
+    for code in 1..=u8::MAX {
+        if !profile.functions.contains(code) {
+            continue;
+        }
+        match modbus::function_by_code(code) {
+            Some(f) if f.access == Access::Write => writes.push(format!("{} ({code})", f.name)),
+            Some(_) => {}
+            None => unnamed.push(code),
+        }
+    }
+    (writes, unnamed)
+}
+
+/// The address ranges a profile lets requests write, e.g. `write_coils 100-199`.
+fn write_ranges(profile: &ModbusProfile) -> Vec<String> {
+    let mut out = Vec::new();
+    for class in [
+        address_class::WRITE_COILS,
+        address_class::WRITE_HOLDING_REGISTERS,
+    ] {
+        let name = modbus_table_name(class).unwrap_or("write");
+        for r in profile.ranges.iter().filter(|r| r.classes & class != 0) {
+            if r.first == r.last {
+                out.push(format!("{name} {}", r.first));
+            } else {
+                out.push(format!("{name} {}-{}", r.first, r.last));
+            }
+        }
+    }
+    out
+}
+
+fn modbus_rule(
+    cx: &mut Ctx<'_>,
+    ci: usize,
+    c: &Conduit,
+    to: &Zone,
+    ri: usize,
+    rule: &Rule,
+    profile: &ModbusProfile,
+) {
+    let key = rule_key(ci, ri);
+    let into = zone_label(to);
+    let (writes, unnamed) = modbus_functions(profile);
+    if to.security_level >= 3 && !writes.is_empty() {
+        let ranges = write_ranges(profile);
+        cx.push(
+            MODBUS_WRITES,
+            Severity::High,
+            format!(
+                "rule `{rule}` of conduit \"{}\" allows Modbus writes into {into}: {}; write addresses: {}",
+                c.name,
+                writes.join(", "),
+                if ranges.is_empty() {
+                    "none".to_owned()
+                } else {
+                    ranges.join(", ")
+                }
+            ),
+        )
+        .at_conduit(c, format!("{key}.modbus"))
+        .fix("allow writes only from the zone that must write (engineering), to the narrowest address ranges, and document the reason; use `read_only: true` elsewhere");
+    }
+    if !unnamed.is_empty() {
+        let list: Vec<String> = unnamed.iter().map(u8::to_string).collect();
+        cx.push(
+            MODBUS_UNNAMED_FUNCTIONS,
+            if to.security_level >= 3 {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
+            format!(
+                "rule `{rule}` of conduit \"{}\" allows Modbus function codes {} into {into}",
+                c.name,
+                list.join(", ")
+            ),
+        )
+        .at_conduit(c, format!("{key}.modbus.functions"))
+        .fix("remove vendor and programming function codes from conduits used in operation; open them for maintenance windows only");
+    }
+    if !profile.is_strict() {
+        cx.push(
+            MODBUS_NOT_STRICT,
+            Severity::Medium,
+            format!(
+                "rule `{rule}` of conduit \"{}\" inspects Modbus into {into} with `strict: false`",
+                c.name
+            ),
+        )
+        .at_conduit(c, format!("{key}.modbus.strict"))
+        .fix("remove `strict: false` (strict is the default) unless a device is known to send padded requests");
+    }
+}
+
+fn zone_rules(cx: &mut Ctx<'_>) {
+    for z in cx.policy.zones() {
+        if z.intra_zone_allow && z.security_level >= 4 {
+            let f = cx
+                .push(
+                    INTRA_ZONE_SL4,
+                    Severity::Medium,
+                    format!(
+                        "{} allows all traffic between its own hosts (`intra_zone: allow`)",
+                        zone_label(z)
+                    ),
+                )
+                .fix("remove `intra_zone: allow` and open the paths the zone needs internally, or split the zone");
+            f.zone = Some(z.name.clone());
+            f.key = Some(format!("zones.{}.intra_zone", z.name));
+        }
+    }
+}
+
+fn interface_rules(cx: &mut Ctx<'_>) {
+    for (i, iface) in cx.policy.interfaces().iter().enumerate() {
+        if iface.zones.is_none() {
+            let f = cx
+                .push(
+                    NO_ANTI_SPOOFING,
+                    Severity::Info,
+                    format!(
+                        "interface \"{}\" has no `zones:` list: sources of any zone are accepted on it",
+                        iface.name
+                    ),
+                )
+                .fix("list the zones whose networks lie behind the interface: `zones: [...]`; other sources are then dropped as spoofed");
+            f.interface = Some(iface.name.clone());
+            f.key = Some(format!("interfaces[{i}]"));
+        }
+    }
+}
+
+fn defaults_rules(cx: &mut Ctx<'_>) {
+    if cx.policy.defaults().log == LogMode::None {
+        let sev = if super::max_security_level(cx.policy) >= 2 {
+            Severity::Medium
+        } else {
+            Severity::Low
+        };
+        cx.push(
+            NO_EVENTS,
+            sev,
+            "`defaults.log: none`: denied packets are counted, but no event records them"
+                .to_owned(),
+        )
+        .fix("set `defaults.log: denied` (the default) so every denied packet produces an event")
+        .key = Some("defaults.log".to_owned());
+    }
+}
+
+fn validator_warnings(cx: &mut Ctx<'_>) {
+    for w in cx.policy.warnings() {
+        let conduit = w
+            .key
+            .as_deref()
+            .and_then(|k| k.strip_prefix("conduits["))
+            .and_then(|k| k.split(']').next())
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| cx.policy.conduits().get(n));
+        let zone = match conduit {
+            Some(c) => Some(c.to.clone()),
+            None => w
+                .key
+                .as_deref()
+                .and_then(|k| k.strip_prefix("zones."))
+                .and_then(|k| k.split(['.', '[']).next())
+                .filter(|z| cx.policy.zone(z).is_some())
+                .map(str::to_owned),
+        };
+        let f = cx.push(VALIDATOR_WARNING, Severity::Info, w.message.clone());
+        f.zone = zone;
+        f.conduit = conduit.map(|c| c.name.clone());
+        f.key = w.key.clone();
+        f.position = w.position.map(|p| p.to_string());
+        f.remediation = if w.help.is_empty() {
+            "see `zcfw check`".to_owned()
+        } else {
+            w.help.join("; ")
+        };
+    }
+}
