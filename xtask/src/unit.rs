@@ -185,7 +185,6 @@ mod tests {
             "ProtectHome",
             "PrivateTmp",
             "PrivateDevices",
-            "ProtectKernelTunables",
             "ProtectKernelModules",
             "ProtectKernelLogs",
             "ProtectControlGroups",
@@ -199,9 +198,24 @@ mod tests {
         ] {
             assert_eq!(one(key), "yes", "{key}=");
         }
-        // These would detach the firewall from the host it protects.
-        for key in ["PrivateNetwork", "PrivateUsers", "User", "DynamicUser"] {
+        // These would detach the firewall from the host it protects, or (ProtectKernelTunables=
+        // up to systemd 257) make the pins read-only whatever ReadWritePaths= says.
+        for key in [
+            "PrivateNetwork",
+            "PrivateUsers",
+            "User",
+            "DynamicUser",
+            "ProtectKernelTunables",
+        ] {
             assert!(!service.contains_key(key), "{key}= breaks XDP/bpf");
+        }
+        // What ProtectKernelTunables= would have made read-only, the pins excepted.
+        let read_only: Vec<&str> = service["ReadOnlyPaths"]
+            .iter()
+            .flat_map(|v| v.split_whitespace())
+            .collect();
+        for path in ["/sys", "/proc/sys", "-/proc/sysrq-trigger"] {
+            assert!(read_only.contains(&path), "ReadOnlyPaths= lacks {path}");
         }
         let unit = section(&text, "Unit");
         assert_eq!(
