@@ -22,6 +22,7 @@ pub mod names;
 pub mod netns;
 pub mod packet;
 pub mod plant;
+pub mod service;
 pub mod tempdir;
 pub mod traffic;
 
