@@ -346,6 +346,13 @@ impl Dataplane {
         self.pins.as_deref()
     }
 
+    /// Size of the verified program: translated BPF instructions and JITed bytes (a
+    /// regression budget for the benchmark report).
+    pub fn program_size(&mut self) -> Result<(u32, u32), DataplaneError> {
+        let info = xdp_program(&mut self.ebpf)?.info().map_err(|e| DataplaneError::Program(Box::new(e)))?;
+        Ok((info.size_translated().unwrap_or(0) / 8, info.size_jitted()))
+    }
+
     pub fn attachments(&self) -> &[Attachment] {
         &self.attachments
     }
