@@ -214,13 +214,21 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 // ---------------------------------------------------------------------------------------
 // 1. Reloads under continuous traffic
 
-/// Allowed packets a stream may lose across the whole reload storm. A reload writes the new
-/// policy into the inactive generation and flips one index: a packet sees the old policy or
-/// the new one, both of which allow these flows, and conntrack entries of the old
-/// generation are re-judged (and kept) under the new one. So the bound is zero: every loss
-/// is a data-path bug, not noise (the sinks have 4 MiB buffers; nothing else drops).
-const RELOAD_LOSS_BOUND: u64 = 0;
+/// The bound on allowed packets lost across the whole reload storm is ZERO. A reload writes
+/// the new policy into the inactive generation and flips one index: a packet sees the old
+/// policy or the new one, both of which allow these flows, and conntrack entries of the old
+/// generation are re-judged (and kept) under the new one. Nothing else on the path drops
+/// (veths, no qdisc limits reached at these rates, 4 MiB receive buffers in the sinks), so
+/// any loss is a data-path bug, not noise.
 const RELOADS: usize = 50;
+/// Pause between reloads: a reload takes a few ms, so each policy stays live long enough
+/// for a dozen datagrams of every stream.
+const RELOAD_PAUSE: Duration = Duration::from_millis(100);
+
+/// Whether a stream of `rate` per second sent at least 80% of what it should in `secs`.
+fn enough(sent: u64, rate: u32, secs: f64) -> bool {
+    sent as f64 >= f64::from(rate) * secs * 0.8
+}
 
 /// Which of the two policies.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -315,6 +323,7 @@ fn reload_storm(mode: XdpMode) {
         None,
     )
     .expect("denied");
+    let started = now();
     thread::sleep(Duration::from_millis(300));
 
     let mut reloads: Vec<Reload> = Vec::new();
@@ -351,11 +360,12 @@ fn reload_storm(mode: XdpMode) {
             out,
             live,
         });
-        thread::sleep(Duration::from_millis(60));
+        thread::sleep(RELOAD_PAUSE);
     }
     thread::sleep(Duration::from_millis(300));
 
     // Stop the senders, then give the last packets time to arrive.
+    let secs = (now() - started).as_secs_f64();
     let sent4 = udp4.stop();
     let sent6 = udp6.stop();
     let sent_second = second.stop();
@@ -412,14 +422,14 @@ fn reload_storm(mode: XdpMode) {
         "[{}] during {RELOADS} reloads: udp4 {d4}; udp6 {d6}; ping {ping_delivery}; tcp {tcp_report}",
         mode.as_str()
     );
-    for (what, d) in [
-        ("dmz → control udp/9001 IPv4", &d4),
-        ("dmz → control udp/9001 IPv6", &d6),
-        ("enterprise → dmz ICMP echo (100/s)", &ping_delivery),
+    for (what, d, rate) in [
+        ("dmz → control udp/9001 IPv4", &d4, 200),
+        ("dmz → control udp/9001 IPv6", &d6, 200),
+        ("enterprise → dmz ICMP echo", &ping_delivery, 100),
     ] {
         c.check(
-            d.sent > 1000 && d.lost() <= RELOAD_LOSS_BOUND && d.duplicates == 0,
-            || format!("{what}, allowed by both policies: {d} (bound {RELOAD_LOSS_BOUND})"),
+            enough(d.sent, rate, secs) && d.lost() == 0 && d.duplicates == 0,
+            || format!("{what}, allowed by both policies: {d} in {secs:.1} s (bound: 0 lost)"),
         );
     }
     c.check(sent4.errors == 0 && sent6.errors == 0, || {
@@ -433,7 +443,7 @@ fn reload_storm(mode: XdpMode) {
         retrans_after.1 - retrans_before.1,
     );
     c.check(
-        tcp_report.sent > 400
+        enough(tcp_report.sent, 100, secs)
             && tcp_report.echoed == tcp_report.sent
             && tcp_report.out_of_order == 0
             && tcp_report.clean_close
@@ -476,9 +486,10 @@ fn reload_storm(mode: XdpMode) {
         a_lost.len(),
         in_b.len()
     );
-    c.check(a_sent > 500 && b_sent > 500, || {
-        format!("too few datagrams of the second flow: {a_sent} under A, {b_sent} under B")
-    });
+    c.check(
+        enough(a_sent + b_sent + transition, 200, secs) && a_sent > 200 && b_sent > 200,
+        || format!("too few datagrams of the second flow: {a_sent} under A, {b_sent} under B"),
+    );
     c.check(in_b.is_empty(), || {
         format!(
             "enterprise → dmz udp/7001 was delivered while policy B (which denies it) was live: \
@@ -487,7 +498,7 @@ fn reload_storm(mode: XdpMode) {
             &in_b[..in_b.len().min(10)]
         )
     });
-    c.check(a_lost.len() as u64 <= RELOAD_LOSS_BOUND, || {
+    c.check(a_lost.is_empty(), || {
         format!(
             "enterprise → dmz udp/7001 lost while policy A (which allows it) was live: {} \
              datagrams, first (seq, sent at): {:?}; reloads (to, spawned, returned): {:?}",
@@ -505,7 +516,7 @@ fn reload_storm(mode: XdpMode) {
     let leaked_ent = sink_ctl.of(sent_id(&sink_ctl, 41002)).len();
     let leaked_ctl = sink_dmz.of(sent_id(&sink_dmz, 41003)).len();
     c.check(
-        leaked_ent == 0 && leaked_ctl == 0 && sent_denied_ent.count() > 1000,
+        leaked_ent == 0 && leaked_ctl == 0 && enough(sent_denied_ent.count(), 200, secs),
         || {
             format!(
                 "denied by both policies, delivered anyway: enterprise → control udp/9001 \
@@ -1070,6 +1081,9 @@ fn invalid_policy_at_start_keeps_the_pinned_policy() {
 // ---------------------------------------------------------------------------------------
 // 5. Island mode
 
+/// A sequence number and when it was sent.
+type Stamped = (u64, Duration);
+
 /// An island-mode period: when `zcfw island on` was spawned and returned, and when
 /// `zcfw island off` was spawned and returned.
 #[derive(Clone, Copy, Debug)]
@@ -1088,7 +1102,7 @@ fn ping_windows(
     replied: &HashSet<u64>,
     windows: &[IslandWindow],
     margin: Duration,
-) -> (Vec<(u64, Duration)>, Vec<(u64, Duration)>) {
+) -> (Vec<Stamped>, Vec<Stamped>) {
     let (mut leaked, mut lost) = (Vec::new(), Vec::new());
     for (seq, &t) in sent.times.iter().enumerate() {
         let seq = seq as u64;
