@@ -122,7 +122,6 @@ pub fn render_text(report: &AuditReport) -> String {
     );
 
     out.push_str("\nSYSTEM REQUIREMENTS\n");
-    let _ = writeln!(out, "{:<11} {:<56} {:<5} STATUS", "SR", "REQUIREMENT", "SL");
     for r in &report.requirements {
         text_requirement(&mut out, r, p.max_security_level);
     }
@@ -203,11 +202,12 @@ fn text_requirement(out: &mut String, r: &Requirement, max_sl: u8) {
     }
     let _ = writeln!(
         out,
-        "{:<11} {:<56} {:<5} {status}",
+        "{} {} (SL {})",
         r.id,
         r.title,
         levels(&r.security_levels)
     );
+    let _ = writeln!(out, "    status:   {status}");
     wrap(out, "    zcfw:     ", 14, r.zcfw);
     for e in &r.evidence {
         wrap(out, "    evidence: ", 14, e);

@@ -80,7 +80,7 @@ pub const RULES: [RuleInfo; 16] = [
         title: "Modbus/TCP passes without inspection",
         severity: "high into an SL3-4 zone, medium into SL2 (not reported into SL1)",
         requirements: &["SR 3.5", "SR 7.7"],
-        why: "a plain tcp rule on port 502 (the first rule of the zone pair that matches it is not a `protocol: modbus` rule) lets every Modbus function through, writes and diagnostics included; not reported for rules already reported as ZCFW-A001 or ZCFW-A002",
+        why: "when the first rule of a zone pair that matches tcp port 502 is not a `protocol: modbus` rule (a plain `tcp 502`, a port range, every tcp port or `protocol: any`), every Modbus function passes, writes and diagnostics included",
     },
     RuleInfo {
         id: MODBUS_WRITES,
@@ -381,7 +381,8 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
         // Plain Modbus/TCP: the first rule of the pair on tcp/502 is not an inspected one.
         if let Some(&(oci, ori)) = modbus_owners.get(&(c.from.clone(), c.to.clone()))
             && oci == ci
-            && let Some(owner @ Rule::Transport { ports: Some(_), .. }) = c.rules.get(ori)
+            && let Some(owner) = c.rules.get(ori)
+            && !matches!(owner, Rule::Modbus { .. })
             && let Some(sev) = by_level(sl, [None, Some(Severity::Medium), Some(Severity::High)])
         {
             cx.push(
@@ -393,7 +394,7 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
                 ),
             )
             .at_conduit(c, rule_key(ci, ori))
-            .fix("take 502 out of the tcp rule and add a `protocol: modbus` rule with unit_ids, functions (or `read_only: true`) and addresses before it");
+            .fix("take port 502 out of this rule and put a `protocol: modbus` rule with unit_ids, functions (or `read_only: true`) and addresses before it");
         }
 
         if from.security_level.saturating_add(2) <= sl {

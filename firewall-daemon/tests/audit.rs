@@ -1,0 +1,647 @@
+//! `zcfw audit`: the IEC 62443-3-3 report on the example policies and on the deliberately
+//! weak ones of `policies/weak/` (exact finding ids and severities, SR statuses), the three
+//! output formats, `--fail-on` exit codes, and the hidden `completions` and `man` commands.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use serde_json::Value;
+use zcfw::{
+    audit::{self, AuditReport, Severity, Status},
+    policy,
+};
+
+fn policy_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../policies")
+        .join(name)
+}
+
+fn report(name: &str) -> AuditReport {
+    match policy::load_file(&policy_path(name)) {
+        Ok(p) => audit::audit(&p),
+        Err(e) => panic!("{name}: {e}"),
+    }
+}
+
+/// `(id, severity, conduit or interface or "policy")` of every finding, in report order.
+fn findings(r: &AuditReport) -> Vec<(&str, Severity, &str)> {
+    r.findings
+        .iter()
+        .map(|f| {
+            let at = f
+                .conduit
+                .as_deref()
+                .or(f.interface.as_deref())
+                .or(f.zone.as_deref())
+                .unwrap_or("policy");
+            (f.id, f.severity, at)
+        })
+        .collect()
+}
+
+fn status(r: &AuditReport, sr: &str) -> Status {
+    match r.requirement(sr) {
+        Some(req) => req.status,
+        None => panic!("no requirement {sr}"),
+    }
+}
+
+fn zcfw(args: &[&str]) -> Output {
+    match Command::new(env!("CARGO_BIN_EXE_zcfw")).args(args).output() {
+        Ok(out) => out,
+        Err(e) => panic!("cannot run zcfw {args:?}: {e}"),
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn path_arg(name: &str) -> String {
+    policy_path(name).display().to_string()
+}
+
+use Severity::{High, Info, Low, Medium};
+
+// ---- the example policies ----
+
+#[test]
+fn purdue_plant() {
+    let r = report("purdue-plant.yaml");
+    assert_eq!(r.policy.name, "plant-a");
+    assert_eq!(r.policy.max_security_level, 4);
+    assert_eq!(r.policy.zones, 5);
+    // Rate limits aside (the example may gain them), the findings are exactly these.
+    let other: Vec<_> = findings(&r)
+        .into_iter()
+        .filter(|f| f.0 != "ZCFW-A012")
+        .collect();
+    assert_eq!(
+        other,
+        [
+            ("ZCFW-A005", High, "engineering-manages-control"),
+            ("ZCFW-A013", Medium, "engineering-manages-control"),
+            ("ZCFW-A008", Low, "historian-reads-plcs"),
+            ("ZCFW-A008", Low, "engineering-manages-control"),
+            ("ZCFW-A008", Low, "engineering-manages-control"),
+        ]
+    );
+    // ZCFW-A012 exactly for the conduits into SL2-4 zones without a rate limit.
+    let unlimited: Vec<&str> = r
+        .findings
+        .iter()
+        .filter(|f| f.id == "ZCFW-A012")
+        .filter_map(|f| f.conduit.as_deref())
+        .collect();
+    let mut expected: Vec<&str> = r
+        .zones
+        .iter()
+        .filter(|z| z.security_level >= 2)
+        .flat_map(|z| &z.inbound)
+        .filter(|c| c.rate_limit.is_none())
+        .map(|c| c.conduit.as_str())
+        .collect();
+    let mut got = unlimited.clone();
+    got.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(got, expected);
+    // The Modbus writes name the functions and the write ranges.
+    let writes = &r.findings[0];
+    assert_eq!(writes.key.as_deref(), Some("conduits[4].rules[0].modbus"));
+    assert_eq!(writes.zone.as_deref(), Some("control"));
+    assert!(
+        writes.message.contains(
+            "write_single_coil (5), write_single_register (6), write_multiple_registers (16)"
+        ),
+        "{}",
+        writes.message
+    );
+    assert!(
+        writes
+            .message
+            .contains("write_coils 100-199, write_holding_registers 4000-4099"),
+        "{}",
+        writes.message
+    );
+    // The historian's Modbus is inspected read-only: no uninspected-Modbus or write finding.
+    assert!(!r.findings.iter().any(|f| f.id == "ZCFW-A004"));
+    for sr in ["SR 5.1", "SR 5.2 RE1", "SR 2.8", "SR 3.5"] {
+        assert_eq!(status(&r, sr), Status::Met, "{sr}");
+    }
+    for sr in ["SR 5.2 RE2", "SR 5.2 RE3", "SR 3.3", "SR 7.6 RE1"] {
+        assert_eq!(status(&r, sr), Status::MetByConfiguration, "{sr}");
+        assert!(r.requirement(sr).is_some_and(|q| q.required), "{sr}");
+    }
+    assert_eq!(status(&r, "SR 5.2"), Status::PartiallyMet); // ZCFW-A005
+    assert_eq!(status(&r, "SR 7.7"), Status::PartiallyMet); // ZCFW-A005, A013
+    if !unlimited.is_empty() {
+        assert_eq!(status(&r, "SR 7.1"), Status::PartiallyMet);
+    }
+    // Zones: levels, networks, conduits both ways.
+    let control = r.zones.iter().find(|z| z.name == "control");
+    let Some(control) = control else {
+        panic!("no zone control")
+    };
+    assert_eq!(control.security_level, 3);
+    assert_eq!(control.networks, ["10.30.0.0/24"]);
+    assert!(control.intra_zone_allow);
+    assert_eq!(control.interfaces, ["eth2"]);
+    let inbound: Vec<(&str, &str)> = control
+        .inbound
+        .iter()
+        .map(|c| (c.conduit.as_str(), c.zone.as_str()))
+        .collect();
+    assert_eq!(
+        inbound,
+        [
+            ("historian-reads-plcs", "dmz"),
+            ("engineering-manages-control", "engineering")
+        ]
+    );
+    assert_eq!(control.outbound[0].conduit, "control-to-dmz-services");
+    assert_eq!(control.findings.high, 1);
+    let safety = r.zones.iter().find(|z| z.name == "safety");
+    assert!(safety.is_some_and(|z| z.security_level == 4 && z.outbound.is_empty()));
+}
+
+#[test]
+fn minimal() {
+    let r = report("minimal.yaml");
+    assert_eq!(
+        findings(&r),
+        [
+            ("ZCFW-A004", High, "office-reads-plant"),
+            ("ZCFW-A011", Medium, "office-reads-plant"),
+            ("ZCFW-A012", Medium, "office-reads-plant"),
+            ("ZCFW-A020", Info, "eth0"),
+        ]
+    );
+    assert_eq!(r.findings[0].key.as_deref(), Some("conduits[0].rules[0]"));
+    assert_eq!(r.findings[0].zone.as_deref(), Some("plant"));
+    assert_eq!(r.findings[3].zone, None);
+    assert_eq!(status(&r, "SR 5.1"), Status::PartiallyMet); // eth0 has no zones
+    assert_eq!(status(&r, "SR 3.5"), Status::PartiallyMet); // plain tcp 502
+    assert_eq!(status(&r, "SR 7.1"), Status::PartiallyMet); // no rate limit
+    assert_eq!(status(&r, "SR 5.2 RE1"), Status::Met);
+    assert_eq!(r.summary.findings.high, 1);
+    assert_eq!(r.summary.findings.medium, 2);
+    assert_eq!(r.summary.findings.info, 1);
+}
+
+// ---- the weak policies ----
+
+#[test]
+fn weak_broad_rules() {
+    let r = report("weak/broad-rules.yaml");
+    assert_eq!(
+        findings(&r),
+        [
+            ("ZCFW-A001", High, "dmz-anything"),
+            ("ZCFW-A004", High, "dmz-anything"),
+            ("ZCFW-A002", High, "vendor-support"),
+            ("ZCFW-A012", Medium, "dmz-anything"),
+            ("ZCFW-A003", Medium, "vendor-support"),
+            ("ZCFW-A013", Medium, "vendor-support"),
+            ("ZCFW-A011", Medium, "vendor-support"),
+            ("ZCFW-A012", Medium, "vendor-support"),
+            ("ZCFW-A008", Low, "vendor-support"),
+        ]
+    );
+    let wide = r.findings.iter().find(|f| f.id == "ZCFW-A003");
+    assert!(wide.is_some_and(|f| f.message.contains("tcp 1024-65535 (64512 ports)")));
+    assert_eq!(status(&r, "SR 5.1"), Status::Met);
+    assert_eq!(status(&r, "SR 5.2"), Status::PartiallyMet);
+    assert_eq!(status(&r, "SR 7.7"), Status::PartiallyMet);
+    assert_eq!(status(&r, "SR 7.1"), Status::PartiallyMet);
+    assert_eq!(status(&r, "SR 3.5"), Status::PartiallyMet);
+    assert_eq!(
+        r.requirement("SR 5.2").map(|q| q.findings.clone()),
+        Some(vec!["ZCFW-A001", "ZCFW-A002", "ZCFW-A011"])
+    );
+}
+
+#[test]
+fn weak_modbus_writes() {
+    let r = report("weak/modbus-writes.yaml");
+    assert_eq!(
+        findings(&r),
+        [
+            ("ZCFW-A004", High, "scada-polls-plcs"),
+            ("ZCFW-A005", High, "engineering-writes-sis"),
+            ("ZCFW-A006", High, "engineering-writes-sis"),
+            ("ZCFW-A012", Medium, "scada-polls-plcs"),
+            ("ZCFW-A007", Medium, "engineering-writes-sis"),
+            ("ZCFW-A012", Medium, "engineering-writes-sis"),
+            ("ZCFW-A008", Low, "scada-polls-plcs"),
+            ("ZCFW-A030", Info, "engineering-writes-sis"),
+        ]
+    );
+    let by_id = |id: &str| r.findings.iter().find(|f| f.id == id);
+    assert!(by_id("ZCFW-A005").is_some_and(|f| f.message.contains(
+        "write_single_coil (5), write_multiple_registers (16); write addresses: write_coils 0-15, write_holding_registers 100-119"
+    )));
+    assert!(by_id("ZCFW-A006").is_some_and(|f| f.message.contains("function codes 90")));
+    assert!(by_id("ZCFW-A008").is_some_and(|f| f.message.contains("DNP3 (20000)")));
+    // The validator's warning keeps its place in the file.
+    let source = fs::read_to_string(policy_path("weak/modbus-writes.yaml")).unwrap_or_default();
+    let line = source
+        .lines()
+        .position(|l| l.contains("functions: [read_holding_registers"))
+        .map_or(0, |i| i + 1);
+    let warning = by_id("ZCFW-A030");
+    assert!(
+        warning.is_some_and(|f| f.position == Some(format!("{line}:92"))
+            && f.key.as_deref() == Some("conduits[1].rules[0].modbus.functions[3]"))
+    );
+    assert_eq!(status(&r, "SR 3.5"), Status::PartiallyMet);
+    assert_eq!(status(&r, "SR 7.7"), Status::PartiallyMet);
+    assert_eq!(status(&r, "SR 5.1"), Status::Met);
+}
+
+#[test]
+fn weak_flat_safety() {
+    let r = report("weak/flat-safety.yaml");
+    assert_eq!(
+        findings(&r),
+        [
+            ("ZCFW-A012", Medium, "control-to-safety"),
+            ("ZCFW-A010", Medium, "safety"),
+            ("ZCFW-A021", Medium, "policy"),
+            ("ZCFW-A020", Info, "eth0"),
+            ("ZCFW-A020", Info, "eth1"),
+            ("ZCFW-A030", Info, "control-to-safety"),
+        ]
+    );
+    assert!(r.findings[5].message.contains("never matches"));
+    assert_eq!(
+        r.findings[1].key.as_deref(),
+        Some("zones.safety.intra_zone")
+    );
+    assert_eq!(r.findings[2].key.as_deref(), Some("defaults.log"));
+    assert_eq!(status(&r, "SR 2.8"), Status::NotMet);
+    assert_eq!(status(&r, "SR 2.11"), Status::NotMet);
+    assert_eq!(status(&r, "SR 6.1"), Status::PartiallyMet);
+    assert_eq!(status(&r, "SR 5.1"), Status::PartiallyMet);
+    assert_eq!(status(&r, "SR 7.1"), Status::PartiallyMet);
+    assert_eq!(status(&r, "SR 7.7"), Status::Met);
+    assert_eq!(r.policy.log, "none");
+}
+
+#[test]
+fn weak_office_only_is_judged_at_sl1() {
+    let r = report("weak/office-only.yaml");
+    assert_eq!(
+        findings(&r),
+        [
+            ("ZCFW-A001", Low, "guests-to-staff"),
+            ("ZCFW-A013", Low, "staff-to-guests"),
+            ("ZCFW-A021", Low, "policy"),
+            ("ZCFW-A020", Info, "eth0"),
+        ]
+    );
+    // SL1 only: no rate limit is asked for, and SL2+ requirements are not required.
+    assert_eq!(status(&r, "SR 7.1"), Status::Met);
+    assert_eq!(status(&r, "SR 2.8"), Status::NotMet);
+    for (sr, required) in [
+        ("SR 5.2", true),
+        ("SR 5.2 RE1", false),
+        ("SR 5.2 RE3", false),
+        ("SR 7.6 RE1", false),
+    ] {
+        assert_eq!(
+            r.requirement(sr).map(|q| q.required),
+            Some(required),
+            "{sr}"
+        );
+    }
+    assert!(!r.has_finding_at_least(Medium));
+    assert!(r.has_finding_at_least(Low));
+}
+
+#[test]
+fn every_weak_policy_is_valid_and_has_findings() {
+    let dir = policy_path("weak");
+    let mut n = 0;
+    for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let Ok(entry) = entry else { continue };
+        let path = entry.path();
+        if path.extension().is_none_or(|x| x != "yaml") {
+            continue;
+        }
+        n += 1;
+        let out = zcfw(&["check", &path.display().to_string()]);
+        assert!(out.status.success(), "{}: {out:?}", path.display());
+        let p = match policy::load_file(&path) {
+            Ok(p) => p,
+            Err(e) => panic!("{e}"),
+        };
+        assert!(!audit::audit(&p).findings.is_empty(), "{}", path.display());
+    }
+    assert!(n >= 4, "only {n} weak policies");
+}
+
+// ---- formats ----
+
+#[test]
+fn json_is_valid_with_the_documented_shape() {
+    let out = zcfw(&["audit", &path_arg("purdue-plant.yaml"), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: Value = match serde_json::from_slice(&out.stdout) {
+        Ok(v) => v,
+        Err(e) => panic!("not JSON: {e}\n{}", stdout(&out)),
+    };
+    let keys: Vec<&str> = doc
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let mut documented = [
+        "schema",
+        "tool",
+        "standard",
+        "policy",
+        "summary",
+        "requirements",
+        "zones",
+        "findings",
+    ];
+    documented.sort_unstable();
+    assert_eq!(keys, documented); // serde_json::Value sorts its keys
+    // The printed document keeps the documented order.
+    let text = stdout(&out);
+    let at = |key: &str| text.find(&format!("\n  \"{key}\":")).unwrap_or(usize::MAX);
+    assert!(at("schema") < at("tool") && at("zones") < at("findings"));
+    assert!(at("findings") < text.len());
+    assert_eq!(doc["schema"], "zcfw-audit/1");
+    assert_eq!(doc["standard"], "IEC 62443-3-3");
+    assert_eq!(doc["tool"]["name"], "zcfw");
+    assert_eq!(doc["policy"]["name"], "plant-a");
+    assert_eq!(doc["policy"]["sha256"].as_str().map(str::len), Some(64));
+    for key in [
+        "origin",
+        "max_security_level",
+        "zones",
+        "conduits",
+        "rules",
+        "interfaces",
+        "log",
+    ] {
+        assert!(doc["policy"].get(key).is_some(), "policy.{key}");
+    }
+    for key in ["high", "medium", "low", "info"] {
+        assert!(doc["summary"]["findings"][key].is_u64(), "{key}");
+    }
+    for key in ["met", "partially_met", "not_met", "met_by_configuration"] {
+        assert!(doc["summary"]["requirements"][key].is_u64(), "{key}");
+    }
+    let reqs = doc["requirements"].as_array().cloned().unwrap_or_default();
+    let ids: Vec<&str> = reqs.iter().filter_map(|r| r["id"].as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "SR 5.1",
+            "SR 5.2",
+            "SR 5.2 RE1",
+            "SR 5.2 RE2",
+            "SR 5.2 RE3",
+            "SR 2.8",
+            "SR 2.11",
+            "SR 3.3",
+            "SR 3.5",
+            "SR 6.1",
+            "SR 6.2",
+            "SR 7.1",
+            "SR 7.6",
+            "SR 7.6 RE1",
+            "SR 7.7"
+        ]
+    );
+    for r in &reqs {
+        for key in [
+            "title",
+            "security_levels",
+            "required",
+            "status",
+            "zcfw",
+            "evidence",
+            "findings",
+        ] {
+            assert!(r.get(key).is_some(), "{}: {key}", r["id"]);
+        }
+        assert!(
+            ["met", "partially_met", "not_met", "met_by_configuration"]
+                .contains(&r["status"].as_str().unwrap_or("")),
+            "{r}"
+        );
+    }
+    let zone = &doc["zones"][0];
+    for key in [
+        "name",
+        "security_level",
+        "networks",
+        "intra_zone_allow",
+        "interfaces",
+        "inbound",
+        "outbound",
+        "findings",
+    ] {
+        assert!(zone.get(key).is_some(), "zones[0].{key}");
+    }
+    let conduit = &doc["zones"][0]["outbound"][0];
+    for key in ["conduit", "zone", "security_level", "rules", "rate_limit"] {
+        assert!(conduit.get(key).is_some(), "outbound[0].{key}");
+    }
+    let finding = &doc["findings"][0];
+    for key in [
+        "id",
+        "severity",
+        "title",
+        "message",
+        "zone",
+        "conduit",
+        "interface",
+        "key",
+        "position",
+        "requirements",
+        "remediation",
+    ] {
+        assert!(finding.get(key).is_some(), "findings[0].{key}");
+    }
+    assert_eq!(finding["id"], "ZCFW-A005");
+    assert_eq!(finding["severity"], "high");
+}
+
+#[test]
+fn markdown_is_a_document_for_an_auditor() {
+    let out = zcfw(&[
+        "audit",
+        &path_arg("weak/flat-safety.yaml"),
+        "--format",
+        "markdown",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let md = stdout(&out);
+    assert!(md.starts_with("# IEC 62443-3-3 audit of policy `weak-flat-safety`\n"));
+    for heading in [
+        "## System requirements",
+        "## Zones",
+        "### Zone `safety` (SL4)",
+        "## Policy-wide findings",
+        "## Finding rules applied",
+    ] {
+        assert!(md.contains(&format!("\n{heading}\n")), "{heading}");
+    }
+    assert!(md.contains(
+        "| SR 7.1 | Denial of service protection | 1-4 | yes | partially met | ZCFW-A012 |"
+    ));
+    assert!(md.contains("| SR 2.8 | Auditable events | 1-4 | yes | not met | ZCFW-A021 |"));
+    assert!(md.contains("| medium | ZCFW-A010 |"));
+    // Every table row has as many cells as its header.
+    let mut columns = 0;
+    for line in md.lines().filter(|l| l.starts_with('|')) {
+        let cells = line.replace("\\|", "").matches('|').count();
+        if line.starts_with("|---") {
+            assert_eq!(cells, columns, "{line}");
+        } else if columns == 0 || cells != columns {
+            columns = cells;
+        }
+    }
+    assert!(!md.contains('\u{1b}'));
+}
+
+#[test]
+fn text_has_sections_and_no_escape_codes() {
+    let out = zcfw(&["audit", &path_arg("minimal.yaml")]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(text.starts_with("IEC 62443-3-3 audit of policy \"minimal\""));
+    for section in [
+        "\nSYSTEM REQUIREMENTS\n",
+        "\nZONES\n",
+        "\nPOLICY-WIDE FINDINGS\n",
+    ] {
+        assert!(text.contains(section), "{section}");
+    }
+    assert!(
+        text.contains("    high    ZCFW-A004  rule `tcp 502` of conduit \"office-reads-plant\"")
+    );
+    assert!(
+        text.contains(
+            "\nSR 7.1 Denial of service protection (SL 1-4)\n    status:   partially met\n"
+        )
+    );
+    assert!(text.contains(
+        "\nSR 5.2 RE2 Island mode (SL 3-4)\n    status:   met by the running configuration\n"
+    ));
+    assert!(!text.contains('\u{1b}'));
+}
+
+// ---- exit codes ----
+
+#[test]
+fn fail_on_sets_exit_code_3() {
+    let minimal = path_arg("minimal.yaml"); // high, medium, info
+    let office = path_arg("weak/office-only.yaml"); // low, info
+    for (policy, fail_on, code) in [
+        (&minimal, None, 0),
+        (&minimal, Some("high"), 3),
+        (&minimal, Some("medium"), 3),
+        (&minimal, Some("low"), 3),
+        (&office, None, 0),
+        (&office, Some("high"), 0),
+        (&office, Some("medium"), 0),
+        (&office, Some("low"), 3),
+    ] {
+        let mut args = vec!["audit", policy.as_str(), "--format", "json"];
+        if let Some(level) = fail_on {
+            args.extend(["--fail-on", level]);
+        }
+        let out = zcfw(&args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        // The report is printed whatever the exit code.
+        assert!(
+            serde_json::from_slice::<Value>(&out.stdout).is_ok(),
+            "{args:?}"
+        );
+    }
+    let out = zcfw(&["audit", &minimal, "--fail-on", "info"]);
+    assert_eq!(out.status.code(), Some(2), "info is not a --fail-on level");
+}
+
+#[test]
+fn invalid_policy_exits_1_with_diagnostics() {
+    let out = zcfw(&[
+        "audit",
+        &path_arg("invalid/bad-cidr.yaml"),
+        "--fail-on",
+        "low",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad-cidr.yaml:") && err.contains("policy refused"),
+        "{err}"
+    );
+    let out = zcfw(&["audit", &path_arg("no-such-policy.yaml")]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+// ---- completions, man page, help ----
+
+#[test]
+fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = zcfw(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = stdout(&out);
+        assert!(script.len() > 200, "{shell}: {script}");
+        assert!(
+            script.contains("zcfw") && script.contains("audit"),
+            "{shell}"
+        );
+        assert!(script.contains("fail-on"), "{shell}");
+    }
+    assert_ne!(zcfw(&["completions", "tcsh"]).status.code(), Some(0));
+}
+
+#[test]
+fn man_pages() {
+    let out = zcfw(&["man"]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = stdout(&out);
+    assert!(page.contains(".TH zcfw 1"), "{page}");
+    assert!(page.contains(".SH NAME") && page.contains(".SH SUBCOMMANDS"));
+    assert!(page.contains("zcfw\\-audit(1)"), "{page}");
+    let out = zcfw(&["man", "audit"]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = stdout(&out);
+    assert!(
+        page.contains(".TH zcfw\\-audit 1") || page.contains(".TH zcfw-audit 1"),
+        "{page}"
+    );
+    assert!(page.contains("\\-\\-fail\\-on"), "{page}");
+    let out = zcfw(&["man", "nonsense"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn help_hides_packaging_commands_and_has_no_colors_off_a_terminal() {
+    let out = zcfw(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = stdout(&out);
+    assert!(help.contains("audit"));
+    assert!(!help.contains("completions") && !help.contains("\n  man "));
+    assert!(!help.contains('\u{1b}'));
+    for cmd in [
+        "check", "compile", "run", "reload", "status", "stats", "events", "island", "audit",
+        "detach",
+    ] {
+        let out = zcfw(&[cmd, "--help"]);
+        assert_eq!(out.status.code(), Some(0), "{cmd}");
+        assert!(!out.stdout.contains(&0x1b), "{cmd}");
+    }
+}
