@@ -1,6 +1,9 @@
-//! `cargo xtask install --destdir DIR` end to end: the real task (setup, release build, files,
-//! `zcfw check` of the installed policy) staged into a temporary tree. The build is a no-op
-//! under `cargo xtask test`, which has built the release binary already.
+//! `cargo xtask install --destdir DIR` end to end: the real task (files, `zcfw check` of the
+//! installed policy, next steps) staged into a temporary tree.
+//!
+//! Under `cargo xtask test`, `ZCFW_BIN` names the release binary that run built, and it is
+//! installed with `--bin`, so that the test judges exactly that binary and never rebuilds
+//! midway. Without it (`cargo test -p xtask`), the first install builds as a user's would.
 
 use std::{
     fs,
@@ -61,7 +64,12 @@ fn install_into_destdir_stages_binary_unit_and_policy_and_keeps_a_users_policy()
     let dest_arg = dest.to_str().expect("utf-8 temp dir");
 
     // First install: binary, unit, example policy; the example passes `zcfw check`.
-    let first = xtask_install(&["--destdir", dest_arg]);
+    let prebuilt = std::env::var("ZCFW_BIN").ok();
+    let mut args = vec!["--destdir", dest_arg];
+    if let Some(bin) = &prebuilt {
+        args.extend(["--bin", bin.as_str()]);
+    }
+    let first = xtask_install(&args);
     assert!(first.status.success(), "first install failed");
     let bin = dest.join("usr/local/bin/zcfw");
     let unit = dest.join("etc/systemd/system/zcfw.service");
@@ -101,7 +109,18 @@ fn install_into_destdir_stages_binary_unit_and_policy_and_keeps_a_users_policy()
         fs::read_to_string(repo_root().join("policies/purdue-plant.yaml")).expect("a valid policy");
     let mine = format!("# my gateway\n{mine}");
     fs::write(&policy, &mine).expect("user policy");
-    let second = xtask_install(&["--destdir", dest_arg, "--prefix", "/usr"]);
+    // The binary just installed, so that later installs do not build again.
+    let staged_bin = tree.0.join("zcfw");
+    fs::copy(&bin, &staged_bin).expect("copy the installed binary");
+    let staged_bin = staged_bin.to_str().expect("utf-8 temp dir");
+    let second = xtask_install(&[
+        "--destdir",
+        dest_arg,
+        "--prefix",
+        "/usr",
+        "--bin",
+        staged_bin,
+    ]);
     assert!(second.status.success(), "second install failed");
     assert_eq!(fs::read_to_string(&policy).expect("policy"), mine);
     assert!(stdout(&second).contains("never overwritten"));
@@ -112,7 +131,7 @@ fn install_into_destdir_stages_binary_unit_and_policy_and_keeps_a_users_policy()
 
     // An invalid policy is kept too, and the install says so with exit 1.
     fs::write(&policy, "version: 1\nname: broken\nzones: 42\n").expect("broken policy");
-    let third = xtask_install(&["--destdir", dest_arg]);
+    let third = xtask_install(&["--destdir", dest_arg, "--bin", staged_bin]);
     assert_eq!(third.status.code(), Some(1));
     assert_eq!(
         fs::read_to_string(&policy).expect("policy"),
