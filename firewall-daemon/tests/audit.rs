@@ -645,3 +645,27 @@ fn help_hides_packaging_commands_and_has_no_colors_off_a_terminal() {
         assert!(!out.stdout.contains(&0x1b), "{cmd}");
     }
 }
+
+// ---- documentation ----
+
+#[test]
+fn docs_document_every_rule_and_requirement() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/audit.md");
+    let doc = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for rule in &audit::rules::RULES {
+        assert!(
+            doc.contains(&format!("| {} | ", rule.id)),
+            "docs/audit.md has no row for {}",
+            rule.id
+        );
+    }
+    for req in &report("purdue-plant.yaml").requirements {
+        assert!(
+            doc.contains(&format!("| {} {} | ", req.id, req.title)),
+            "docs/audit.md has no row for {} {}",
+            req.id,
+            req.title
+        );
+    }
+    assert!(doc.contains(audit::SCHEMA));
+}
