@@ -62,7 +62,10 @@ pub struct Event {
     pub modbus_address: u16,
     /// [`detail`] bits.
     pub detail: u8,
-    pub _pad: [u8; 7],
+    // Padding as scalars: a `[u8; N]` zeroed in the XDP program becomes a memset loop call.
+    pub _pad: u8,
+    pub _pad2: u16,
+    pub _pad3: u32,
     /// Frame length in bytes.
     pub len: u32,
 }

@@ -7,8 +7,8 @@
 use crate::packet::{Family, Packet};
 
 /// Canonical 5-tuple key of [`crate::maps::names::FLOWS`]. IPv4 addresses fill the first four
-/// bytes of each address field; the rest is zero.
-#[repr(C)]
+/// bytes of each address field; the rest is zero. Aligned to 8 so addresses move as words.
+#[repr(C, align(8))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct FlowKey {
     pub addr_lo: [u8; 16],
@@ -46,13 +46,16 @@ pub struct FlowState {
     pub profile_id: u16,
     /// [`flow_flags`].
     pub flags: u8,
-    pub _pad: [u8; 7],
+    // Padding as scalars: a `[u8; N]` zeroed in the XDP program becomes a memset loop call.
+    pub _pad: u8,
+    pub _pad2: u16,
+    pub _pad3: u32,
     /// `bpf_ktime_get_coarse_ns` of the last packet.
     pub last_seen_ns: u64,
 }
 
 /// Key of [`crate::maps::names::FRAGS`]: one fragmented datagram.
-#[repr(C)]
+#[repr(C, align(8))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct FragKey {
     pub src: [u8; 16],
@@ -93,16 +96,24 @@ pub mod proto {
     pub const ICMPV6: u8 = 58;
 }
 
+/// An address as two big-endian 64-bit words.
+#[inline(always)]
+fn words(a: &[u8; 16]) -> (u64, u64) {
+    let mut hi = [0u8; 8];
+    let mut lo = [0u8; 8];
+    hi.copy_from_slice(&a[..8]);
+    lo.copy_from_slice(&a[8..]);
+    (u64::from_be_bytes(hi), u64::from_be_bytes(lo))
+}
+
 impl FlowKey {
     /// Canonical key of a packet's flow, and whether the packet's source is the `lo` endpoint.
     #[inline(always)]
     pub fn of(p: &Packet) -> (FlowKey, bool) {
         let (sport, dport) = p.flow_ports();
-        let src_is_lo = match p.src.cmp(&p.dst) {
-            core::cmp::Ordering::Less => true,
-            core::cmp::Ordering::Greater => false,
-            core::cmp::Ordering::Equal => sport <= dport,
-        };
+        // Compared as big-endian words (the same order as bytewise), not with a memcmp loop.
+        let (s, d) = (words(&p.src), words(&p.dst));
+        let src_is_lo = if s != d { s < d } else { sport <= dport };
         let (addr_lo, port_lo, addr_hi, port_hi) = if src_is_lo {
             (p.src, sport, p.dst, dport)
         } else {
@@ -163,5 +174,45 @@ impl FlowState {
     #[inline(always)]
     pub fn expired(&self, proto: u8, now_ns: u64) -> bool {
         now_ns.saturating_sub(self.last_seen_ns) > self.timeout_ns(proto)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pktgen::{ipv4, ipv6, tcp, v6};
+
+    fn packet(frame: &[u8]) -> Packet {
+        match crate::packet::parse(frame) {
+            Ok(crate::packet::Frame::Ip(p)) => p,
+            other => panic!("not IP: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn both_directions_share_one_key_and_the_opener_is_known() {
+        let a = [10, 0, 0, 1];
+        let b = [10, 0, 0, 2];
+        let (k1, lo1) = FlowKey::of(&packet(&ipv4(a, b, tcp(4000, 80, 2, b"")).frame()));
+        let (k2, lo2) = FlowKey::of(&packet(&ipv4(b, a, tcp(80, 4000, 0x12, b"")).frame()));
+        assert_eq!(k1, k2);
+        assert_ne!(lo1, lo2);
+        assert_eq!(&k1.addr_lo[..4], &a, "the lower address comes first");
+        // Same address both ends: ports decide.
+        let (k3, lo3) = FlowKey::of(&packet(&ipv4(a, a, tcp(9, 8, 2, b"")).frame()));
+        let (k4, lo4) = FlowKey::of(&packet(&ipv4(a, a, tcp(8, 9, 2, b"")).frame()));
+        assert_eq!(k3, k4);
+        assert_ne!(lo3, lo4);
+        // IPv6: the order looks at every byte, the last ones included.
+        let x = v6([0xfd00, 0, 0, 0, 0, 0, 0, 1]);
+        let y = v6([0xfd00, 0, 0, 0, 0, 0, 0, 0x100]);
+        let (k5, lo5) = FlowKey::of(&packet(&ipv6(y, x, tcp(1, 2, 2, b"")).frame()));
+        assert!(!lo5);
+        assert_eq!(k5.addr_lo, x);
+        let state = FlowState {
+            flags: 0,
+            ..FlowState::default()
+        };
+        assert_eq!(k5.opener(&state).0.0, y);
     }
 }

@@ -86,13 +86,16 @@ pub mod icmp_type {
     pub const V6_ND_LAST: u8 = 137;
 }
 
-/// The headers of an IP packet that the policy looks at.
+/// The headers of an IP packet that the policy looks at. `repr(C, align(8))` with the
+/// addresses first, so the XDP program moves and compares them as 64-bit words instead of
+/// calling byte-wise `memcpy`/`memcmp` loops.
+#[repr(C, align(8))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Packet {
-    pub family: Family,
     /// Source address (IPv4 in the first 4 bytes, rest zero).
     pub src: [u8; 16],
     pub dst: [u8; 16],
+    pub family: Family,
     /// Upper-layer protocol (after IPv6 extension headers).
     pub proto: u8,
     /// TCP/UDP ports; 0 for other protocols and for later fragments.

@@ -159,8 +159,16 @@ impl Reason {
     }
 
     /// The reason stored in counter slot `slot`, if any.
+    #[inline(always)]
     pub fn from_slot(slot: u32) -> Option<Reason> {
-        Reason::ALL.get(slot as usize).copied()
+        if (slot as usize) < Reason::ALL.len() {
+            // SAFETY: `Reason` is `repr(u32)` with the contiguous discriminants
+            // `0..ALL.len()` (checked by a test), and `slot` is below that bound. No table
+            // lookup: in the XDP program this is a compare, not a read of static data.
+            Some(unsafe { core::mem::transmute::<u32, Reason>(slot) })
+        } else {
+            None
+        }
     }
 }
 

@@ -20,9 +20,9 @@ use firewall_common::{
     event::{self, Event},
     flow::{FlowKey, FlowState, FragKey, flow_flags, proto, timeout},
     maps::{
-        Bucket, BucketKey, ConduitAction, RateLimit, Counter, IfaceZoneKey, L2Key, SlotConfig, ZonePairKey,
-        action_flags, capacity, conduit_reason_index, control_flags, iface_flags, iface_index,
-        profile_index, rate_limit_index, slot_flags, zone_flags,
+        Bucket, BucketKey, ConduitAction, Counter, IfaceZoneKey, L2Key, RateLimit, SlotConfig,
+        ZonePairKey, action_flags, capacity, conduit_reason_index, control_flags, iface_flags,
+        iface_index, profile_index, rate_limit_index, slot_flags, zone_flags,
     },
     modbus,
     packet::{self, Family, Fragment, Frame, Packet, PacketBytes, icmp_type, tcp_flags},
@@ -70,14 +70,22 @@ pub fn zcfw_xdp(ctx: XdpContext) -> u32 {
     // SAFETY: a helper call on the program's own context.
     let len = unsafe { bpf_xdp_get_buff_len(ctx.ctx) } as u64;
     let d = decide(&ctx, len as u32);
-    count(&REASON_COUNTERS, if d.alert { Reason::Alert } else { d.reason } as u32, len);
-    if d.reason.is_inspection() {
-        let slot = d.reason as u32 - Reason::FIRST_INSPECTION as u32;
-        count(&CONDUIT_DENY_COUNTERS, conduit_reason_index(d.conduit_id, slot), len);
-    } else if d.conduit_id != 0 && d.verdict == XDP_PASS {
-        count(&CONDUIT_COUNTERS, d.conduit_id as u32, len);
+    count(
+        &REASON_COUNTERS,
+        if d.alert() { Reason::Alert } else { d.reason() } as u32,
+        len,
+    );
+    if d.reason().is_inspection() {
+        let slot = d.reason() as u32 - Reason::FIRST_INSPECTION as u32;
+        count(
+            &CONDUIT_DENY_COUNTERS,
+            conduit_reason_index(d.conduit_id(), slot),
+            len,
+        );
+    } else if d.conduit_id() != 0 && d.verdict() == XDP_PASS {
+        count(&CONDUIT_COUNTERS, d.conduit_id() as u32, len);
     }
-    d.verdict
+    d.verdict()
 }
 
 #[inline(always)]
@@ -91,46 +99,79 @@ fn count(map: &aya_ebpf::maps::PerCpuArray<Counter>, index: u32, len: u64) {
     }
 }
 
-/// What the program decided about a packet.
+/// What the program decided about a packet, packed in one register so it crosses BPF calls
+/// without a stack slot (a struct return goes through memory and its zeroing through the
+/// byte-wise `memset` of compiler_builtins). Bits: 0 pass, 1-7 reason, 8-23 conduit,
+/// 24 monitor, 25 alert, 26-28 known Modbus fields, 32-63 Modbus detail.
 #[derive(Clone, Copy)]
-struct Decision {
-    verdict: u32,
+#[repr(transparent)]
+struct Decision(u64);
+
+const PASS: u64 = 1;
+/// The conduit is in monitor mode: its would-be denies pass as alerts.
+const MONITOR: u64 = 1 << 24;
+/// A would-be deny that passed because of monitor mode.
+const ALERT: u64 = 1 << 25;
+
+impl Decision {
+    #[inline(always)]
+    fn verdict(self) -> u32 {
+        if self.0 & PASS != 0 {
+            XDP_PASS
+        } else {
+            XDP_DROP
+        }
+    }
+
     /// The reason it is counted under (for an alert: the reason it would have been dropped).
-    reason: Reason,
+    #[inline(always)]
+    fn reason(self) -> Reason {
+        Reason::from_slot(((self.0 >> 1) & 0x7f) as u32).unwrap_or(Reason::NoPolicy)
+    }
+
     /// Conduit credited with the packet, or whose inspection or rate limit denied it (0 = none).
-    conduit_id: u16,
-    /// The conduit is in monitor mode: its would-be denies pass as alerts.
-    monitor: bool,
-    /// A would-be deny that passed because of monitor mode.
-    alert: bool,
+    #[inline(always)]
+    fn conduit_id(self) -> u16 {
+        (self.0 >> 8) as u16
+    }
+
+    #[inline(always)]
+    fn alert(self) -> bool {
+        self.0 & ALERT != 0
+    }
+
     /// Modbus detail of an inspection deny: `unit | function << 8 | address << 16`.
-    modbus: u32,
+    #[inline(always)]
+    fn modbus(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+
     /// `firewall_common::event::detail` bits saying which Modbus fields are known.
-    modbus_known: u8,
+    #[inline(always)]
+    fn modbus_known(self) -> u8 {
+        ((self.0 >> 26) & 0x7) as u8
+    }
+}
+
+#[inline(always)]
+fn decision(pass: bool, reason: Reason, conduit_id: u16) -> Decision {
+    Decision(pass as u64 | (reason as u64) << 1 | (conduit_id as u64) << 8)
 }
 
 #[inline(always)]
 fn drop(reason: Reason) -> Decision {
-    Decision {
-        verdict: XDP_DROP,
-        reason,
-        conduit_id: 0,
-        monitor: false,
-        alert: false,
-        modbus: 0,
-        modbus_known: 0,
-    }
+    decision(false, reason, 0)
 }
 
 /// A deny charged to `conduit_id` (its rate limit or inspection).
 #[inline(always)]
 fn deny_on(reason: Reason, conduit_id: u16, monitor: bool) -> Decision {
-    Decision { conduit_id, monitor, ..drop(reason) }
+    Decision(decision(false, reason, conduit_id).0 | if monitor { MONITOR } else { 0 })
 }
 
 #[inline(always)]
 fn pass(reason: Reason, conduit_id: u16) -> Decision {
-    Decision { verdict: XDP_PASS, conduit_id, ..drop(reason) }
+    decision(true, reason, conduit_id)
 }
 
 /// Denies that monitor mode turns into alerts: policy decisions. Malformed packets, island
@@ -169,22 +210,33 @@ fn decide(ctx: &XdpContext, len: u32) -> Decision {
     let Some(scratch) = SCRATCH.get_ptr_mut(0) else {
         return drop(Reason::NoPolicy);
     };
-    let at = EventContext { slot, ifindex: ctx.ingress_ifindex() as u32, len, ip: false };
+    let at = EventContext {
+        slot,
+        ifindex: ctx.ingress_ifindex() as u32,
+        len,
+        ip: false,
+    };
     let parsed = parse_into(ctx.data(), ctx.data_end(), scratch);
     // SAFETY: a valid per-CPU map value, written by `parse_into` when it returns PARSED_IP.
     let p: &Packet = unsafe { &*scratch };
     if parsed != PARSED_IP {
         let d = if parsed & PARSED_NON_IP != 0 {
-            let key = L2Key { slot: slot as u16, ethertype: parsed as u16 };
+            let key = L2Key {
+                slot: slot as u16,
+                ethertype: parsed as u16,
+            };
             // SAFETY: plain read of a value the daemon never changes in place.
             if unsafe { L2_ALLOW.get(&key) }.is_some() {
                 return pass(Reason::AllowedL2, 0);
             }
             finish(drop(Reason::L2Denied), cfg)
         } else {
-            finish(drop(Reason::from_slot(parsed).unwrap_or(Reason::MalformedEthernet)), cfg)
+            finish(
+                drop(Reason::from_slot(parsed).unwrap_or(Reason::MalformedEthernet)),
+                cfg,
+            )
         };
-        if d.alert || (d.verdict == XDP_DROP && cfg.flags & slot_flags::LOG_DENIED != 0) {
+        if d.alert() || (d.verdict() == XDP_DROP && cfg.flags & slot_flags::LOG_DENIED != 0) {
             emit(&Packet::default(), &d, at, cfg);
         }
         return d;
@@ -193,7 +245,7 @@ fn decide(ctx: &XdpContext, len: u32) -> Decision {
         return pass(Reason::AllowedNeighborDiscovery, 0);
     }
     let d = finish(judge(ctx, slot, cfg, p), cfg);
-    if d.alert || (d.verdict == XDP_DROP && cfg.flags & slot_flags::LOG_DENIED != 0) {
+    if d.alert() || (d.verdict() == XDP_DROP && cfg.flags & slot_flags::LOG_DENIED != 0) {
         emit(p, &d, EventContext { ip: true, ..at }, cfg);
     }
     d
@@ -201,10 +253,12 @@ fn decide(ctx: &XdpContext, len: u32) -> Decision {
 
 /// Applies monitor mode (policy-wide or the conduit's) to a would-be deny.
 #[inline(always)]
-fn finish(mut d: Decision, cfg: &SlotConfig) -> Decision {
-    if d.verdict == XDP_DROP && monitorable(d.reason) && (d.monitor || cfg.flags & slot_flags::MONITOR != 0) {
-        d.verdict = XDP_PASS;
-        d.alert = true;
+fn finish(d: Decision, cfg: &SlotConfig) -> Decision {
+    if d.verdict() == XDP_DROP
+        && monitorable(d.reason())
+        && (d.0 & MONITOR != 0 || cfg.flags & slot_flags::MONITOR != 0)
+    {
+        return Decision(d.0 | PASS | ALERT);
     }
     d
 }
@@ -240,7 +294,10 @@ fn emit(p: &Packet, d: &Decision, at: EventContext, cfg: &SlotConfig) {
         return;
     };
     let (src_zone, dst_zone) = if at.ip {
-        (zone_of(at.slot, p.family, &p.src) as u16, zone_of(at.slot, p.family, &p.dst) as u16)
+        (
+            zone_of(at.slot, p.family, &p.src) as u16,
+            zone_of(at.slot, p.family, &p.dst) as u16,
+        )
     } else {
         (0, 0)
     };
@@ -255,18 +312,24 @@ fn emit(p: &Packet, d: &Decision, at: EventContext, cfg: &SlotConfig) {
         dst_port: p.dst_port,
         src_zone,
         dst_zone,
-        conduit_id: d.conduit_id,
-        reason: d.reason as u8,
-        action: if d.alert { event::action::ALERT } else { event::action::DROP },
+        conduit_id: d.conduit_id(),
+        reason: d.reason() as u8,
+        action: if d.alert() {
+            event::action::ALERT
+        } else {
+            event::action::DROP
+        },
         family: p.family as u8,
         proto: p.proto,
         icmp_type: p.icmp_type,
         icmp_code: p.icmp_code,
-        modbus_unit: d.modbus as u8,
-        modbus_function: (d.modbus >> 8) as u8,
-        modbus_address: (d.modbus >> 16) as u16,
-        detail: d.modbus_known | if at.ip { event::detail::IP } else { 0 },
-        _pad: [0; 7],
+        modbus_unit: d.modbus() as u8,
+        modbus_function: (d.modbus() >> 8) as u8,
+        modbus_address: (d.modbus() >> 16) as u16,
+        detail: d.modbus_known() | if at.ip { event::detail::IP } else { 0 },
+        _pad: 0,
+        _pad2: 0,
+        _pad3: 0,
         len: at.len,
     });
     entry.submit(0);
@@ -366,13 +429,21 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                 && state.flags & flow_flags::RATE_LIMITED != 0
                 && !conforms(slot, conduit_id, p, now)
             {
-                return deny_on(Reason::RateLimited, conduit_id, state.flags & flow_flags::MONITOR != 0);
+                return deny_on(
+                    Reason::RateLimited,
+                    conduit_id,
+                    state.flags & flow_flags::MONITOR != 0,
+                );
             }
             if state.profile_id != 0 && p.payload_len != 0 {
                 let profile = profile_index(slot, state.profile_id);
                 let verdict = inspect(ctx.data(), ctx.data_end(), p, profile, from_opener);
                 if verdict != 0 {
-                    return inspection_deny(verdict, conduit_id, state.flags & flow_flags::MONITOR != 0);
+                    return inspection_deny(
+                        verdict,
+                        conduit_id,
+                        state.flags & flow_flags::MONITOR != 0,
+                    );
                 }
             }
             remember_first_fragment(p, cfg, conduit_id, now);
@@ -407,14 +478,22 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
         return drop(Reason::DefaultDeny);
     }
     if action.flags & action_flags::RATE_LIMIT != 0 && !conforms(slot, action.conduit_id, p, now) {
-        return deny_on(Reason::RateLimited, action.conduit_id, action.flags & action_flags::MONITOR != 0);
+        return deny_on(
+            Reason::RateLimited,
+            action.conduit_id,
+            action.flags & action_flags::MONITOR != 0,
+        );
     }
     if action.profile_id != 0 && p.payload_len != 0 {
         // A new packet in the conduit's direction carries requests.
         let profile = profile_index(slot, action.profile_id);
         let verdict = inspect(ctx.data(), ctx.data_end(), p, profile, true);
         if verdict != 0 {
-            return inspection_deny(verdict, action.conduit_id, action.flags & action_flags::MONITOR != 0);
+            return inspection_deny(
+                verdict,
+                action.conduit_id,
+                action.flags & action_flags::MONITOR != 0,
+            );
         }
     }
     if p.opens_flow() {
@@ -435,7 +514,9 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
             } else {
                 0
             },
-            _pad: [0; 7],
+            _pad: 0,
+            _pad2: 0,
+            _pad3: 0,
             last_seen_ns: now,
         };
         let _ = FLOWS.insert(&flow_key, &state, 0);
@@ -532,11 +613,8 @@ fn inspect(start: usize, end: usize, p: &Packet, profile: u32, request: bool) ->
 #[inline(always)]
 fn inspection_deny(verdict: u64, conduit_id: u16, monitor: bool) -> Decision {
     let reason = Reason::from_slot(verdict as u8 as u32).unwrap_or(Reason::NoPolicy);
-    Decision {
-        modbus: (verdict >> 32) as u32,
-        modbus_known: (verdict >> 8) as u8,
-        ..deny_on(reason, conduit_id, monitor)
-    }
+    let known = (verdict >> 8) & 0x7;
+    Decision(deny_on(reason, conduit_id, monitor).0 | known << 26 | (verdict >> 32) << 32)
 }
 
 /// Records an allowed first fragment so the later fragments of its datagram pass.
@@ -550,7 +628,9 @@ fn remember_first_fragment(p: &Packet, cfg: &SlotConfig, conduit_id: u16, now: u
         conduit_id,
         profile_id: 0,
         flags: 0,
-        _pad: [0; 7],
+        _pad: 0,
+        _pad2: 0,
+        _pad3: 0,
         last_seen_ns: now,
     };
     let _ = FRAGS.insert(&frag_key(p), &state, 0);

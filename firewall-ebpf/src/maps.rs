@@ -7,13 +7,13 @@ use aya_ebpf::{
     maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray, RingBuf},
 };
 use firewall_common::{
+    event,
     flow::{FlowKey, FlowState, FragKey},
     maps::{
         Bucket, BucketKey, CONDUIT_DENY_SLOTS, ConduitAction, ConduitKey, Control, Counter,
         IfacePolicy, IfaceZoneKey, L2Key, RateLimit, SlotConfig, ZoneInfo, ZonePairInfo,
         ZonePairKey, ZoneV4Key, ZoneV6Key, capacity,
     },
-    event,
     modbus::ModbusProfile,
     reason::Reason,
 };
@@ -106,8 +106,10 @@ pub static EVENT_BUCKET: PerCpuArray<Bucket> = PerCpuArray::with_max_entries(1, 
 
 /// Per-CPU event counters (`firewall_common::event::counter`).
 #[map]
-pub static EVENT_COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(event::counter::SLOTS, 0);
+pub static EVENT_COUNTERS: PerCpuArray<u64> =
+    PerCpuArray::with_max_entries(event::counter::SLOTS, 0);
 
 /// Per-CPU scratch space for the parsed headers of the packet being judged.
 #[map]
-pub static SCRATCH: PerCpuArray<firewall_common::packet::Packet> = PerCpuArray::with_max_entries(1, 0);
+pub static SCRATCH: PerCpuArray<firewall_common::packet::Packet> =
+    PerCpuArray::with_max_entries(1, 0);
