@@ -22,7 +22,7 @@ pub struct CompileArgs {
     /// Policy file to compile.
     #[arg(value_name = "POLICY")]
     pub policy: PathBuf,
-    /// Output format.
+    /// Output format: `text` for people, `json` for tools.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
 }

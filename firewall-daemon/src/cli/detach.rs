@@ -7,7 +7,7 @@ use crate::dataplane;
 
 #[derive(Debug, clap::Args)]
 pub struct DetachArgs {
-    /// Pin directory of the instance to remove.
+    /// Pin directory of the instance to remove (as given to `zcfw run --pin-dir`).
     #[arg(long, value_name = "DIR", default_value = DEFAULT_PIN_DIR, env = "ZCFW_PIN_DIR")]
     pub pin_dir: PathBuf,
 }

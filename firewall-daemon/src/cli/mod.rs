@@ -31,8 +31,19 @@ pub const EXIT_INVALID: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
 /// zcfw: an IEC 62443 zone-and-conduit firewall for Linux gateways, enforced in XDP.
+///
+/// A YAML policy of zones and conduits is validated, compiled into eBPF maps and enforced by
+/// an XDP program at the driver. `check`, `compile` and `audit` work on a policy file without
+/// privileges; `run` is the daemon; `reload`, `status`, `stats`, `events` and `island` talk to
+/// a running daemon over its control socket.
 #[derive(Debug, Parser)]
-#[command(name = "zcfw", version, about, long_about = None)]
+#[command(
+    name = "zcfw",
+    version,
+    after_help = "Exit codes: 0 success; 1 invalid policy (or a reload the daemon refused); \
+                  2 usage, I/O or runtime error; 3 `zcfw audit --fail-on` found a finding at \
+                  or above its level."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -40,29 +51,59 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Validate a policy file; exit 0 if valid, 1 with diagnostics if not, 2 on I/O errors.
+    /// Validate a policy file and summarise it.
+    ///
+    /// Every problem is reported compiler-style (file:line:column, key, help) and the policy
+    /// is refused whole. Warnings (e.g. a rule that never matches) are printed but accepted.
+    /// Exit 0 if the policy is valid, 1 if not, 2 if the file cannot be read.
     Check(check::CheckArgs),
     /// Show the exact map entries a policy compiles to.
+    ///
+    /// Zones, conduit lookup entries, Modbus inspection profiles and interfaces, as the loader
+    /// writes them into the kernel maps. Needs no privileges. Exit 1 on an invalid policy.
     Compile(compile::CompileArgs),
-    /// Run the daemon in the foreground: load the policy, attach XDP, serve until SIGINT/SIGTERM.
+    /// Run the daemon in the foreground.
+    ///
+    /// Loads the policy, attaches XDP to its interfaces and serves the control socket until
+    /// SIGINT or SIGTERM; SIGHUP reloads the policy file. Needs root. Exit 1 if the policy is
+    /// refused (nothing is attached).
     Run(run::RunArgs),
-    /// Validate a policy and switch the running daemon to it atomically; exit 0 only once it
-    /// is live, 1 if it is refused (the running policy stays).
+    /// Switch the running daemon to a policy, atomically.
+    ///
+    /// The daemon validates the policy first: an invalid one is refused and the running
+    /// policy stays enforced. Exit 0 only once the new policy is live, 1 if it was refused,
+    /// 2 if the daemon cannot be reached.
     Reload(reload::ReloadArgs),
-    /// Show what the running daemon enforces: policy, generation, interfaces, island mode.
+    /// Show what the running daemon enforces.
+    ///
+    /// Policy name, file and SHA-256, generation and load time, island mode, pinning, uptime,
+    /// and each interface with its XDP mode.
     Status(status::StatusArgs),
     /// Print the packet and byte counters of the running daemon.
+    ///
+    /// Per conduit, then per reason (passes and drops) for every reason that saw traffic.
     Stats(stats::StatsArgs),
-    /// Show denied (and, in monitor mode, alerted) packets: time, interface, zones, conduit,
-    /// 5-tuple, reason and protocol detail.
+    /// Show denied packets (and alerts of monitor mode) recorded by the running daemon.
+    ///
+    /// Each event: time, interface, zones, conduit, 5-tuple, reason and protocol detail (e.g.
+    /// the Modbus function that was denied).
     Events(events::EventsArgs),
-    /// Island mode: `on` denies everything that crosses a zone boundary (SR 5.2 RE2), `off`
-    /// restores the policy.
+    /// Switch island mode on or off (SR 5.2 RE2).
+    ///
+    /// `on` drops everything that crosses a zone boundary, established flows included, and
+    /// keeps the policy loaded; `off` enforces the policy again.
     Island(island::IslandArgs),
-    /// Remove everything zcfw pinned (programs, links, maps): stops enforcement (uninstall).
+    /// Remove everything zcfw pinned, ending enforcement (uninstall).
+    ///
+    /// Detaches XDP from every interface and removes the pinned programs, links and maps under
+    /// the pin directory; traffic then passes unfiltered.
     Detach(detach::DetachArgs),
-    /// Report how a policy meets IEC 62443-3-3 (SR 5.1, 5.2 RE1-RE3, 2.8, 3.5, 7.1, 7.7, ...):
-    /// requirement status with evidence, zones and findings; needs no privileges.
+    /// Report how a policy meets IEC 62443-3-3 (no daemon, no privileges).
+    ///
+    /// Status and evidence for SR 5.1, 5.2 RE1-RE3, 2.8, 2.11, 3.3, 3.5, 6.1, 6.2, 7.1, 7.6
+    /// RE1 and 7.7; each zone with its security level, networks and conduits; and findings with
+    /// stable ids and severities (docs/audit.md). Exit 0 when the report is printed, 1 if the
+    /// policy is invalid, 3 with `--fail-on` when a finding at or above that level exists.
     Audit(audit::AuditArgs),
     /// Print a shell completion script to stdout.
     #[command(hide = true)]

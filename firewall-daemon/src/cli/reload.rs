@@ -13,7 +13,7 @@ pub struct ReloadArgs {
     /// is resolved here, not in the daemon's directory.
     #[arg(long, value_name = "POLICY")]
     pub policy: Option<PathBuf>,
-    /// Print the answer as JSON.
+    /// Print the daemon's answer (policy name, hash, generation, load time) as JSON.
     #[arg(long)]
     pub json: bool,
 }

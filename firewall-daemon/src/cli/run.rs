@@ -14,7 +14,8 @@ pub struct RunArgs {
     /// Policy file to enforce.
     #[arg(long, value_name = "POLICY", default_value = DEFAULT_POLICY)]
     pub policy: PathBuf,
-    /// Control socket to serve `stats` and other commands on (root-only permissions).
+    /// Control socket that `reload`, `status`, `stats`, `events` and `island` talk to
+    /// (created readable and writable by root only).
     #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET, env = "ZCFW_SOCKET")]
     pub socket: PathBuf,
     /// Where programs, maps and links are pinned (on a BPF filesystem). Pinned state keeps
