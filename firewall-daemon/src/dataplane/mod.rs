@@ -76,6 +76,9 @@ pub struct CounterSnapshot {
     pub conduit_denies: Vec<Vec<(Reason, Counter)>>,
 }
 
+/// How long the old generation stays readable after a flip before it is cleared.
+const SLOT_GRACE: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// The loaded XDP program and its maps.
 pub struct Dataplane {
     ebpf: Ebpf,
@@ -186,6 +189,10 @@ impl Dataplane {
         }
         maps::activate(&mut self.ebpf, slot)?;
         if let Some(old) = self.active_slot {
+            // A packet that read the old slot number just before the flip may still be looking
+            // up old entries; XDP runs a packet in microseconds, so after this grace period
+            // nothing reads the old slot any more and it can be cleared.
+            std::thread::sleep(SLOT_GRACE);
             maps::clear_slot(&mut self.ebpf, old)?;
         }
         self.active_slot = Some(slot);
