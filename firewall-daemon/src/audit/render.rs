@@ -80,12 +80,7 @@ fn text_finding(out: &mut String, f: &Finding) {
     let label = |l: &str| format!("{l:>width$} ", width = FINDING_INDENT - 1);
     if let Some(key) = &f.key {
         match &f.position {
-            Some(p) => wrap(
-                out,
-                &label("at:"),
-                FINDING_INDENT,
-                &format!("{key} (line {p})"),
-            ),
+            Some(p) => wrap(out, &label("at:"), FINDING_INDENT, &format!("{key} at {p}")),
             None => wrap(out, &label("at:"), FINDING_INDENT, key),
         }
     }
@@ -232,7 +227,7 @@ fn md_findings<'a>(out: &mut String, findings: impl Iterator<Item = &'a Finding>
     out.push_str("|---|---|---|---|---|---|\n");
     for f in list {
         let at = match (&f.key, &f.position) {
-            (Some(k), Some(p)) => format!("`{k}` ({p})"),
+            (Some(k), Some(p)) => format!("`{k}` at {p}"),
             (Some(k), None) => format!("`{k}`"),
             _ => String::new(),
         };

@@ -173,9 +173,12 @@ pub fn rule(id: &str) -> Option<&'static RuleInfo> {
     RULES.iter().find(|r| r.id == id)
 }
 
-/// A conduit's `rate_limit`, as `<pps> pps, burst <n>`. The policy language of this build
-/// refuses `rate_limit` (the validator reports it as not supported yet), so no conduit of a
-/// valid policy has one; this is the one place to read it once the model carries it.
+/// Whether the policy language of this build accepts a conduit's `rate_limit`. It does not
+/// yet (the validator reports the key as not supported), so no conduit of a valid policy has
+/// one. Once the model carries it, read it in [`rate_limit`] and set this to `true`.
+const RATE_LIMIT_ACCEPTED: bool = false;
+
+/// A conduit's `rate_limit`, as `<pps> pps, burst <n>`: the one place the audit reads it.
 pub(crate) fn rate_limit(_conduit: &Conduit) -> Option<String> {
     None
 }
@@ -420,7 +423,11 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
                 format!("conduit \"{}\" into {into} has no rate_limit", c.name),
             )
             .at_conduit(c, format!("conduits[{ci}]"))
-            .fix("add `rate_limit: { pps: <packets per second>, burst: <packets> }` (per source address) sized to the conduit's normal traffic");
+            .fix(if RATE_LIMIT_ACCEPTED {
+                "add `rate_limit: { pps: <packets per second>, burst: <packets> }` (per source address) sized to the conduit's normal traffic"
+            } else {
+                "this zcfw build does not accept `rate_limit:` in a policy yet: limit the sources' rate upstream (switch or router policer) until a build that does, then add `rate_limit: { pps, burst }` sized to the conduit's normal traffic"
+            });
         }
     }
 }
