@@ -229,6 +229,28 @@ mod tests {
         );
     }
 
+    /// `systemd-analyze verify` exits 0 on a setting it ignores; `verify` must fail anyway.
+    #[test]
+    fn verify_fails_on_what_systemd_ignores() {
+        let Some(analyze) = exec::find_program("systemd-analyze", &[]) else {
+            eprintln!("systemd-analyze not installed; skipping");
+            return;
+        };
+        let dir = std::env::temp_dir().join(format!("xtask-verify-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("temp dir");
+        let good = dir.join("good.service");
+        fs::write(&good, "[Service]\nExecStart=/bin/true\n").expect("write");
+        assert!(verify(&analyze, &good).is_ok());
+        let bad = dir.join("bad.service");
+        fs::write(
+            &bad,
+            "[Service]\nExecStart=/bin/true\nProtectSystem=bogus\nNoSuchKey=1\n",
+        )
+        .expect("write");
+        assert!(verify(&analyze, &bad).is_err());
+        let _ = fs::remove_dir_all(dir);
+    }
+
     #[test]
     fn summarises_security_output() {
         let text = "  NAME   DESCRIPTION   EXPOSURE\n\
