@@ -164,7 +164,7 @@ pub const RULES: [RuleInfo; 16] = [
         title: "conduit in monitor mode",
         severity: "medium",
         requirements: &["SR 5.2"],
-        why: "a monitor-mode conduit logs what it would deny but lets it pass; reported once the policy language accepts `mode: monitor` (this build refuses it)",
+        why: "a monitor-mode conduit (or a policy in monitor mode) logs what it would deny but lets it pass: the boundary is not enforced (SR 5.2)",
     },
 ];
 
@@ -173,14 +173,14 @@ pub fn rule(id: &str) -> Option<&'static RuleInfo> {
     RULES.iter().find(|r| r.id == id)
 }
 
-/// Whether the policy language of this build accepts a conduit's `rate_limit`. It does not
-/// yet (the validator reports the key as not supported), so no conduit of a valid policy has
-/// one. Once the model carries it, read it in [`rate_limit`] and set this to `true`.
-const RATE_LIMIT_ACCEPTED: bool = false;
+/// Whether the policy language of this build accepts a conduit's `rate_limit` (it does).
+const RATE_LIMIT_ACCEPTED: bool = true;
 
 /// A conduit's `rate_limit`, as `<pps> pps, burst <n>`: the one place the audit reads it.
-pub(crate) fn rate_limit(_conduit: &Conduit) -> Option<String> {
-    None
+pub(crate) fn rate_limit(conduit: &Conduit) -> Option<String> {
+    conduit
+        .rate_limit
+        .map(|r| format!("{} pps, burst {}", r.pps, r.burst))
 }
 
 /// Severity by the destination zone's target level: `[SL1, SL2, SL3+]`; `None`: not reported.
@@ -414,6 +414,16 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
             )
             .at_conduit(c, format!("conduits[{ci}]"))
             .fix("route the traffic through an intermediate zone (a DMZ with a proxy, historian replica or jump host), or document why the direct path is needed");
+        }
+
+        if c.mode == crate::policy::Mode::Monitor {
+            cx.push(
+                MONITOR_MODE,
+                Severity::Medium,
+                format!("conduit \"{}\" into {into} is in monitor mode: its would-be denies pass", c.name),
+            )
+            .at_conduit(c, format!("conduits[{ci}]"))
+            .fix("switch the conduit to `mode: enforce` once its alerts (`zcfw events`) show only traffic you mean to block");
         }
 
         if sl >= 2 && rate_limit(c).is_none() {

@@ -44,6 +44,25 @@ fn render(data: &Value) -> String {
         p["conduits"].as_u64().unwrap_or(0),
         p["zones"].as_u64().unwrap_or(0),
     );
+    if data["mode"].as_str() == Some("monitor") {
+        out.push_str(
+            "mode        MONITOR: the policy does not enforce; would-be denies pass as alerts\n",
+        );
+    } else {
+        out.push_str("mode        enforce\n");
+    }
+    let monitored: Vec<String> = data["monitor_conduits"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.as_str().map(str::to_owned))
+        .collect();
+    if !monitored.is_empty() {
+        out.push_str(&format!(
+            "monitoring  {} (not enforcing: their would-be denies pass as alerts)\n",
+            monitored.join(", ")
+        ));
+    }
     let island = data["island"].as_bool().unwrap_or(false);
     out.push_str(&format!(
         "island      {}\n",

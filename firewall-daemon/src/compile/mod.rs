@@ -54,6 +54,9 @@ pub struct ConduitSummary {
     pub rule_profiles: Vec<u16>,
     /// What the data path does with a segment inspection denies (`drop`).
     pub on_violation: OnViolation,
+    /// `monitor`: the conduit's would-be denies pass as alerts.
+    pub mode: crate::policy::Mode,
+    pub rate_limit: Option<crate::policy::RateLimitSpec>,
 }
 
 /// An interface XDP attaches to.
@@ -107,6 +110,8 @@ pub struct CompiledPolicy {
     /// [`ConduitAction::profile_id`] of the conduit entries it inspects (0 = no inspection).
     /// Identical profiles are shared; at most `capacity::MAX_PROFILES - 1`.
     pub modbus_profiles: Vec<ModbusProfile>,
+    /// Rate limits of rate-limited conduits (their entries carry `action_flags::RATE_LIMIT`).
+    pub rate_limits: Vec<(u16, firewall_common::maps::RateLimit)>,
 }
 
 impl CompiledPolicy {
@@ -258,6 +263,8 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
             rules: c.rules.iter().map(ToString::to_string).collect(),
             rule_profiles: profiles.clone(),
             on_violation: c.on_violation,
+            mode: c.mode,
+            rate_limit: c.rate_limit,
         })
         .collect();
 
@@ -292,11 +299,29 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
             }
         }
     }
-    let flags = if policy.defaults().log == LogMode::All {
+    let log_flags = if policy.defaults().log == LogMode::All {
         action_flags::LOG_ALL
     } else {
         0
     };
+    // Per-conduit action flags, indexed by conduit id.
+    let mut conduit_flags = vec![log_flags; policy.conduits().len() + 1];
+    let mut rate_limits = Vec::new();
+    for c in policy.conduits() {
+        if c.mode == crate::policy::Mode::Monitor {
+            conduit_flags[c.id as usize] |= action_flags::MONITOR;
+        }
+        if let Some(rl) = c.rate_limit {
+            conduit_flags[c.id as usize] |= action_flags::RATE_LIMIT;
+            rate_limits.push((
+                c.id,
+                firewall_common::maps::RateLimit {
+                    pps: rl.pps,
+                    burst: rl.burst,
+                },
+            ));
+        }
+    }
     let mut zone_pairs = Vec::new();
     let mut conduit_entries = Vec::new();
     let mut largest: Option<((u16, u16), usize)> = None;
@@ -311,7 +336,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
                     ConduitAction {
                         conduit_id,
                         profile_id,
-                        flags,
+                        flags: conduit_flags[conduit_id as usize],
                         _pad: 0,
                     },
                 ));
@@ -361,6 +386,10 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
             0
         } else {
             slot_flags::LOG_DENIED
+        } | if policy.defaults().mode == crate::policy::Mode::Monitor {
+            slot_flags::MONITOR
+        } else {
+            0
         },
         zones,
         conduits,
@@ -371,6 +400,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         conduit_entries,
         l2_allow: policy.l2().ethertypes.clone(),
         modbus_profiles,
+        rate_limits,
     })
 }
 

@@ -253,7 +253,11 @@ fn maps_besides_conduits() {
     let c = verify(&p);
     assert_eq!(c.name, "t");
     assert_eq!(c.hash, p.source_hash());
-    assert_eq!(c.slot_flags, 0, "nd not listed");
+    assert_eq!(
+        c.slot_flags,
+        firewall_common::maps::slot_flags::LOG_DENIED,
+        "nd not listed; denies logged"
+    );
     assert_eq!(c.l2_allow, vec![0x0806, 0x88b8]);
     assert!(
         c.conduit_entries
@@ -284,7 +288,10 @@ fn maps_besides_conduits() {
     assert_eq!(c.map_entries(), 4 + 1 + 1 + 2 + 2 + 2 + 1);
 
     let default_l2 = compiled(&policy("conduits: []\n"));
-    assert_eq!(default_l2.slot_flags, slot_flags::ALLOW_ND);
+    assert_eq!(
+        default_l2.slot_flags,
+        slot_flags::ALLOW_ND | slot_flags::LOG_DENIED
+    );
     assert_eq!(default_l2.l2_allow, vec![0x0806]);
     assert!(default_l2.conduit_entries.is_empty() && default_l2.zone_pairs.is_empty());
 }
@@ -621,4 +628,35 @@ fn too_many_profiles_is_refused() {
         }
         other => panic!("expected too many profiles, got {other:?}"),
     }
+}
+
+#[test]
+fn monitor_mode_and_rate_limits_reach_the_maps() {
+    use firewall_common::maps::{RateLimit, action_flags, slot_flags};
+    let p = policy(
+        "defaults: { log: none, mode: monitor }\n\
+         conduits:\n  - { name: x, from: a, to: b, mode: monitor, rate_limit: { pps: 50, burst: 10 }, rules: [{ protocol: tcp, ports: [80] }] }\n  - { name: y, from: b, to: a, rate_limit: { pps: 7 }, rules: [{ protocol: udp }] }\n",
+    );
+    let c = verify(&p);
+    assert_eq!(
+        c.slot_flags,
+        slot_flags::MONITOR | slot_flags::ALLOW_ND,
+        "monitor, nd, no log"
+    );
+    assert_eq!(
+        c.rate_limits,
+        vec![
+            (1, RateLimit { pps: 50, burst: 10 }),
+            (2, RateLimit { pps: 7, burst: 7 })
+        ]
+    );
+    for (key, action) in &c.conduit_entries {
+        let want = if action.conduit_id == 1 {
+            action_flags::MONITOR | action_flags::RATE_LIMIT
+        } else {
+            action_flags::RATE_LIMIT
+        };
+        assert_eq!(action.flags, want, "{key:?}");
+    }
+    assert_eq!(c.conduits[0].mode, crate::policy::Mode::Monitor);
 }

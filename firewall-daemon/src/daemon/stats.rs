@@ -94,6 +94,12 @@ pub fn status(state: &mut State) -> Result<Value, DataplaneError> {
         },
         "interfaces": interfaces,
         "island": island,
+        // Who is not enforcing: the whole policy, or single conduits (SR 5.2).
+        "mode": if state.policy.slot_flags & firewall_common::maps::slot_flags::MONITOR != 0 { "monitor" } else { "enforce" },
+        "monitor_conduits": state.policy.conduits.iter()
+            .filter(|c| c.mode == crate::policy::Mode::Monitor)
+            .map(|c| c.name.clone())
+            .collect::<Vec<_>>(),
         "pin_dir": state.dataplane.pin_dir().map(|d| d.display().to_string()),
         "uptime_s": state.started.elapsed().as_secs(),
     }))

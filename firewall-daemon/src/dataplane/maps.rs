@@ -10,9 +10,10 @@ use aya::{
 use firewall_common::{
     ABI_VERSION,
     maps::{
-        ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey, L2Key, SlotConfig,
-        ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV4Key, ZoneV6Key, capacity, conduit_reason_index,
-        iface_flags, iface_index, names, profile_index, slot_flags,
+        ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey, L2Key, RateLimit,
+        SlotConfig, ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV4Key, ZoneV6Key, capacity,
+        conduit_reason_index, iface_flags, iface_index, names, profile_index, rate_limit_index,
+        slot_flags,
     },
     modbus::ModbusProfile,
     reason::Reason,
@@ -214,6 +215,14 @@ pub(super) fn write_slot(
             profiles
                 .set(profile_index(slot, (i + 1) as u16), profile, 0)
                 .map_err(DataplaneError::map(names::MODBUS_PROFILES))?;
+        }
+    }
+    {
+        let mut limits = array::<RateLimit>(ebpf, names::RATE_LIMITS)?;
+        for &(conduit_id, limit) in &policy.rate_limits {
+            limits
+                .set(rate_limit_index(slot, conduit_id), limit, 0)
+                .map_err(DataplaneError::map(names::RATE_LIMITS))?;
         }
     }
     let config = SlotConfig {

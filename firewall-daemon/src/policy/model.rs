@@ -36,6 +36,33 @@ impl LogMode {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Defaults {
     pub log: LogMode,
+    /// `monitor`: would-be denies of the whole policy pass as alerts.
+    pub mode: Mode,
+}
+
+/// Whether denies are enforced or only reported.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Mode {
+    #[default]
+    Enforce,
+    /// Would-be denies pass, are counted as `alert` and produce events.
+    Monitor,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Monitor => "monitor",
+        }
+    }
+}
+
+/// `rate_limit:` of a conduit: packets per second per source address, and the burst.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RateLimitSpec {
+    pub pps: u32,
+    pub burst: u32,
 }
 
 /// How XDP attaches to an interface.
@@ -240,6 +267,9 @@ pub struct Conduit {
     pub description: Option<String>,
     pub rules: Vec<Rule>,
     pub on_violation: OnViolation,
+    /// `monitor`: this conduit's inspection and rate-limit denies pass as alerts.
+    pub mode: Mode,
+    pub rate_limit: Option<RateLimitSpec>,
 }
 
 /// `l2.allow`: non-IP traffic that passes.

@@ -58,7 +58,7 @@ pub struct RawZone {
 #[derive(Debug, Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a conduit: { name, from, to, rules, description, on_violation }"
+    expecting = "a conduit: { name, from, to, rules, description, on_violation, mode, rate_limit }"
 )]
 pub struct RawConduit {
     pub name: Option<String>,
@@ -68,10 +68,18 @@ pub struct RawConduit {
     pub rules: Option<Vec<RawRule>>,
     /// What the data path does with a segment its inspection denies: `drop` or `reset`.
     pub on_violation: Option<String>,
-    /// Part of the language, refused by this build.
-    pub mode: Option<IgnoredAny>,
-    /// Part of the language, refused by this build.
-    pub rate_limit: Option<IgnoredAny>,
+    /// `enforce` or `monitor` (would-be denies of this conduit pass as alerts).
+    pub mode: Option<String>,
+    /// Per-source token bucket: `{ pps, burst }`.
+    pub rate_limit: Option<RawRateLimit>,
+}
+
+/// `rate_limit: { pps, burst }` of a conduit.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a rate limit: { pps, burst }")]
+pub struct RawRateLimit {
+    pub pps: Option<u64>,
+    pub burst: Option<u64>,
 }
 
 /// A rule. The options blocks of the industrial protocols other than Modbus are part of the

@@ -189,11 +189,15 @@ fn defaults() {
     assert!(d.help[0].contains("SR 5.2 RE1"));
     assert_eq!(d.key.as_deref(), Some("defaults.action"));
     assert_eq!(d.position, at(3, 21));
-    let d = error(
-        &with("mode: monitor"),
-        "not supported yet by this zcfw build",
+    let monitored = ok(&with("mode: monitor"));
+    assert_eq!(monitored.defaults().mode, Mode::Monitor);
+    assert!(
+        monitored
+            .warnings()
+            .iter()
+            .any(|w| w.message.contains("nothing is denied by policy")),
+        "monitor mode is announced"
     );
-    assert_eq!(d.key.as_deref(), Some("defaults.mode"));
     error(&with("log: some"), "unknown log setting");
     error(&with("mode: learn"), "unknown mode");
     let d = error(&with("lgo: all"), "unknown key \"lgo\"");
@@ -341,17 +345,42 @@ fn conduit_errors() {
         .to_owned()
         + "    rules: []\n";
     error(&no_rules, "has no rules");
+    let p = ok(&BASE.replace("    to: control", "    to: control\n    mode: monitor"));
+    assert_eq!(p.conduits()[0].mode, Mode::Monitor);
     let d = error(
-        &BASE.replace("    to: control", "    to: control\n    mode: monitor"),
-        "conduit key `mode` is not supported yet",
+        &BASE.replace("    to: control", "    to: control\n    mode: learn"),
+        "unknown mode \"learn\"",
     );
-    assert_eq!(d.position, at(14, 5));
+    assert_eq!(d.position, at(14, 11));
+    let p = ok(&BASE.replace(
+        "    to: control",
+        "    to: control\n    rate_limit: { pps: 10 }",
+    ));
+    assert_eq!(
+        p.conduits()[0].rate_limit,
+        Some(RateLimitSpec { pps: 10, burst: 10 })
+    );
+    let d = error(
+        &BASE.replace(
+            "    to: control",
+            "    to: control\n    rate_limit: { pps: 0 }",
+        ),
+        "rate_limit.pps 0 is out of range",
+    );
+    assert_eq!(d.key.as_deref(), Some("conduits[0].rate_limit.pps"));
     error(
         &BASE.replace(
             "    to: control",
-            "    to: control\n    rate_limit: { pps: 10 }",
+            "    to: control\n    rate_limit: { burst: 5 }",
         ),
-        "`rate_limit` is not supported yet",
+        "rate_limit needs `pps`",
+    );
+    error(
+        &BASE.replace(
+            "    to: control",
+            "    to: control\n    rate_limit: { pps: 5, brust: 5 }",
+        ),
+        "unknown key \"brust\"",
     );
     let p = ok(&BASE.replace(
         "    to: control",

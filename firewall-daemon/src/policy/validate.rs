@@ -13,8 +13,8 @@ use super::{
     diag::{Diagnostic, Diagnostics, Position, Severity, did_you_mean, list},
     locate::{KeyPath, Locator},
     model::{
-        Conduit, Defaults, Interface, L2Allow, LogMode, OnViolation, PortRange, Rule,
-        ValidatedPolicy, XdpMode, Zone,
+        Conduit, Defaults, Interface, L2Allow, LogMode, Mode, OnViolation, PortRange,
+        RateLimitSpec, Rule, ValidatedPolicy, XdpMode, Zone,
     },
     protocols::{
         ETHERTYPE_ARP, ETHERTYPE_NAMES, INDUSTRIAL_PROTOCOLS, Protocol, ProtocolSupport,
@@ -240,22 +240,27 @@ fn check_defaults(c: &mut Checker<'_>, raw: super::raw::RawDefaults) -> Defaults
             LogMode::Denied
         }
     };
-    match raw.mode.as_deref() {
-        None | Some("enforce") => {}
+    let mode = match raw.mode.as_deref() {
+        None | Some("enforce") => Mode::Enforce,
         Some("monitor") => {
-            c.error(
+            c.warning(
                 &at.key("mode"),
-                "defaults.mode: monitor is not supported yet by this zcfw build",
+                "defaults.mode: monitor: nothing is denied by policy; would-be denies pass and are reported as alerts",
             )
-            .help("use `mode: enforce` (or omit the key); monitor mode is planned");
+            .help("use monitor mode to commission a policy, then switch to `mode: enforce` (SR 5.2 RE1)");
+            Mode::Monitor
         }
         Some(other) => {
             c.error(&at.key("mode"), format!("unknown mode \"{other}\""))
-                .help("use `mode: enforce`");
+                .help("use `mode: enforce` or `mode: monitor`");
+            Mode::Enforce
         }
-    }
-    Defaults { log }
+    };
+    Defaults { log, mode }
 }
+
+/// Largest `rate_limit` pps and burst: ten million packets per second per source.
+const MAX_PPS: u64 = 10_000_000;
 
 fn is_zone_name(name: &str) -> bool {
     !name.is_empty()
@@ -770,23 +775,61 @@ fn check_conduits(
                 "conduits join two different zones; traffic inside a zone is set by `zones.{from}.intra_zone: allow`"
             ));
         }
-        for (key, present) in [
-            ("mode", r.mode.is_some()),
-            ("rate_limit", r.rate_limit.is_some()),
-        ] {
-            if present || c.ctx.locator.exists(&cp.key(key)) {
+        let mode = match r.mode.as_deref().map(str::trim) {
+            None | Some("enforce") => Mode::Enforce,
+            Some("monitor") => {
+                c.warning(
+                    &cp.key("mode"),
+                    format!("conduit \"{name}\" is in monitor mode: its inspection and rate-limit denies pass as alerts"),
+                )
+                .help("switch to `mode: enforce` once the alerts show only traffic you mean to block");
+                Mode::Monitor
+            }
+            Some(other) => {
                 ok = false;
-                let d = c.error_at_key(
-                    &cp.key(key),
-                    format!("conduit key `{key}` is not supported yet by this zcfw build"),
-                );
-                if key == "mode" {
-                    d.help("remove `mode:`; every conduit is enforced");
-                } else {
-                    d.help("remove `rate_limit:`; per-source rate limits are planned");
+                c.error(&cp.key("mode"), format!("unknown mode \"{other}\""))
+                    .help("use `mode: enforce` (the default) or `mode: monitor`");
+                Mode::Enforce
+            }
+        };
+        let rate_limit = match r.rate_limit {
+            None => None,
+            Some(raw) => {
+                let at = cp.key("rate_limit");
+                match raw.pps {
+                    None => {
+                        ok = false;
+                        c.error(
+                            &at,
+                            "rate_limit needs `pps`, the packets per second each source may send",
+                        )
+                        .help("e.g. `rate_limit: { pps: 500, burst: 100 }`");
+                        None
+                    }
+                    Some(pps) if pps == 0 || pps > MAX_PPS => {
+                        ok = false;
+                        c.error(
+                            &at.key("pps"),
+                            format!("rate_limit.pps {pps} is out of range"),
+                        )
+                        .help(format!("use 1 to {MAX_PPS} packets per second per source"));
+                        None
+                    }
+                    Some(pps) => match raw.burst.unwrap_or(pps) {
+                        burst if burst == 0 || burst > MAX_PPS => {
+                            ok = false;
+                            c.error(&at.key("burst"), format!("rate_limit.burst {burst} is out of range"))
+                                .help(format!("use 1 to {MAX_PPS} packets (default: the pps value, one second of traffic)"));
+                            None
+                        }
+                        burst => Some(RateLimitSpec {
+                            pps: pps as u32,
+                            burst: burst as u32,
+                        }),
+                    },
                 }
             }
-        }
+        };
         let on_violation = match r.on_violation.as_deref().map(str::trim) {
             None | Some("drop") => OnViolation::Drop,
             Some("reset") => {
@@ -848,6 +891,8 @@ fn check_conduits(
                 description: r.description,
                 rules,
                 on_violation,
+                mode,
+                rate_limit,
             });
         }
     }
