@@ -40,21 +40,34 @@ pub struct RunArgs {
     pub audit_log_keep: u32,
 }
 
-/// Logs go to stderr: human-readable on a terminal, plain (no colors, no timestamps: the
-/// journal adds its own) under systemd. `RUST_LOG` overrides the level (default `info`).
+/// Logs: under systemd (`$JOURNAL_STREAM` set) straight to journald with their priority, so
+/// `journalctl -p err` finds errors; elsewhere to stderr, colored only on a terminal.
+/// `RUST_LOG` overrides the level (default `info`).
 pub fn init_logging() {
-    let journal = std::env::var_os("JOURNAL_STREAM").is_some();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt};
+    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    if std::env::var_os("JOURNAL_STREAM").is_some() {
+        match tracing_journald::layer() {
+            Ok(journald) => {
+                let journald = journald.with_syslog_identifier("zcfw".to_owned());
+                if tracing_subscriber::registry()
+                    .with(filter())
+                    .with(journald)
+                    .try_init()
+                    .is_ok()
+                {
+                    return;
+                }
+            }
+            Err(err) => eprintln!("warning: cannot log to journald ({err}); logging to stderr"),
+        }
+    }
+    let result = tracing_subscriber::fmt()
+        .with_env_filter(filter())
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal() && !journal)
-        .with_target(false);
-    let result = if journal {
-        builder.without_time().try_init()
-    } else {
-        builder.try_init()
-    };
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
     if let Err(err) = result {
         eprintln!("warning: cannot initialise logging: {err}");
     }
@@ -76,7 +89,7 @@ pub fn run(args: &RunArgs) -> u8 {
         Err(err) => {
             if let Some(invalid) = err.downcast_ref::<InvalidPolicy>() {
                 eprintln!("{invalid}");
-                tracing::error!(policy = %args.policy.display(), "policy refused; nothing was loaded");
+                tracing::error!(policy = %args.policy.display(), "policy refused; nothing new was loaded");
                 return EXIT_INVALID;
             }
             tracing::error!("{err:#}");

@@ -131,6 +131,10 @@ async fn serve(opts: &RunOptions) -> Result<()> {
             return Err(err);
         }
     };
+    // Claim the control socket before touching any pinned state: a second daemon started by
+    // mistake must not adopt the first one's pins and swap its program.
+    let listener = socket::bind(&opts.socket)?;
+    let socket_file = socket::SocketFile(opts.socket.clone());
     if !nix::unistd::geteuid().is_root() {
         warn!("not running as root: loading BPF needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON");
     }
@@ -187,7 +191,6 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         events: hub.clone(),
     }));
     let reader = tokio::spawn(events::run(ring, state.clone(), hub));
-    let listener = socket::bind(&opts.socket)?;
     let server = tokio::spawn(socket::serve(listener, state.clone()));
     notify_systemd("READY=1");
 
@@ -214,7 +217,7 @@ async fn serve(opts: &RunOptions) -> Result<()> {
     notify_systemd("STOPPING=1");
     server.abort();
     reader.abort();
-    socket::remove(&opts.socket);
+    drop(socket_file);
     let mut state = lock(&state);
     match state.dataplane.pin_dir() {
         Some(dir) => info!(

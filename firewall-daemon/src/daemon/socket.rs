@@ -39,6 +39,15 @@ pub fn bind(path: &Path) -> Result<UnixListener> {
     Ok(listener)
 }
 
+/// Removes the socket file when dropped (the daemon stopped or failed to start).
+pub struct SocketFile(pub std::path::PathBuf);
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        remove(&self.0);
+    }
+}
+
 pub fn remove(path: &Path) {
     if let Err(err) = std::fs::remove_file(path) {
         warn!(socket = %path.display(), error = %err, "cannot remove the control socket");
