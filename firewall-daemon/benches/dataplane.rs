@@ -37,7 +37,11 @@ fn policy_yaml(conduits: usize) -> String {
     let mut y = String::from("version: 1\nname: bench\ninterfaces:\n  - { name: lo }\nzones:\n");
     for z in 0..zones {
         let (a, b) = (z / 256, z % 256);
-        writeln!(y, "  z{z}: {{ security_level: 2, networks: [10.{a}.{b}.0/24] }}").ok();
+        writeln!(
+            y,
+            "  z{z}: {{ security_level: 2, networks: [10.{a}.{b}.0/24] }}"
+        )
+        .ok();
     }
     y.push_str("conduits:\n");
     for i in 0..conduits {
@@ -50,7 +54,11 @@ fn policy_yaml(conduits: usize) -> String {
         } else {
             format!("{{ protocol: tcp, ports: [{port}] }}")
         };
-        writeln!(y, "  - {{ name: c{i}, from: z{from}, to: z{to}, rules: [{rule}] }}").ok();
+        writeln!(
+            y,
+            "  - {{ name: c{i}, from: z{from}, to: z{to}, rules: [{rule}] }}"
+        )
+        .ok();
     }
     y
 }
@@ -100,8 +108,13 @@ fn measure(dp: &mut Dataplane, corpus: &[Vec<u8>], expect: u32, s: &Settings) ->
             let total: f64 = corpus
                 .iter()
                 .map(|frame| {
-                    let (verdict, ns) = dp.test_run_repeat(frame, LO, per_frame).expect("BPF_PROG_TEST_RUN");
-                    assert_eq!(verdict, expect, "a benchmark packet got an unexpected verdict");
+                    let (verdict, ns) = dp
+                        .test_run_repeat(frame, LO, per_frame)
+                        .expect("BPF_PROG_TEST_RUN");
+                    assert_eq!(
+                        verdict, expect,
+                        "a benchmark packet got an unexpected verdict"
+                    );
                     ns
                 })
                 .sum();
@@ -111,7 +124,13 @@ fn measure(dp: &mut Dataplane, corpus: &[Vec<u8>], expect: u32, s: &Settings) ->
     median(trials)
 }
 
-const CLASSES: [&str; 5] = ["l4_allow", "default_deny", "conntrack_hit", "modbus_read", "modbus_write_denied"];
+const CLASSES: [&str; 5] = [
+    "l4_allow",
+    "default_deny",
+    "conntrack_hit",
+    "modbus_read",
+    "modbus_write_denied",
+];
 
 struct Row {
     conduits: usize,
@@ -138,14 +157,21 @@ fn run_size(n: usize, s: &Settings) -> Row {
     let spread = |k: usize, modbus: bool| -> usize {
         let step = (n / CORPUS).max(1);
         let i = (k * step) % n;
-        if modbus { i - i % MODBUS_EVERY } else if i % MODBUS_EVERY == 0 { (i + 1) % n } else { i }
+        if modbus {
+            i - i % MODBUS_EVERY
+        } else if i.is_multiple_of(MODBUS_EVERY) {
+            (i + 1) % n
+        } else {
+            i
+        }
     };
     let pick = |k: usize, modbus: bool| {
         let i = spread(k, modbus);
         let (from, to) = endpoints(i, zones);
         (host(from, 10 + k as u8), host(to, 20 + k as u8), port_of(i))
     };
-    let (mut allow, mut deny, mut hits, mut reads, mut writes) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut allow, mut deny, mut hits, mut reads, mut writes) =
+        (vec![], vec![], vec![], vec![], vec![]);
     for k in 0..CORPUS {
         let (src, dst, port) = pick(k, false);
         // Allowed: a segment the conduit admits that opens no flow (full lookup every time).
@@ -154,12 +180,20 @@ fn run_size(n: usize, s: &Settings) -> Row {
         deny.push(ipv4(src, dst, tcp(40000 + k as u16, 999, SYN, b"")).frame());
         // Conntrack hit: the reply of a flow opened by a SYN.
         let open = ipv4(src, dst, tcp(41000 + k as u16, port, SYN, b"")).frame();
-        assert_eq!(dp.test_run(&open, LO).expect("run"), XDP_PASS, "flow opener must pass");
+        assert_eq!(
+            dp.test_run(&open, LO).expect("run"),
+            XDP_PASS,
+            "flow opener must pass"
+        );
         hits.push(ipv4(dst, src, tcp(port, 41000 + k as u16, ACK, b"")).frame());
         // Modbus: a read and a write on an open inspected flow.
         let (src, dst, port) = pick(k, true);
         let open = ipv4(src, dst, tcp(42000 + k as u16, port, SYN, b"")).frame();
-        assert_eq!(dp.test_run(&open, LO).expect("run"), XDP_PASS, "Modbus flow opener must pass");
+        assert_eq!(
+            dp.test_run(&open, LO).expect("run"),
+            XDP_PASS,
+            "Modbus flow opener must pass"
+        );
         let read = modbus(&[3, 0, 10, 0, 20]);
         reads.push(ipv4(src, dst, tcp(42000 + k as u16, port, ACK | PSH, &read)).frame());
         let write = modbus(&[6, 0, 10, 0, 1]);
@@ -182,17 +216,41 @@ fn run_size(n: usize, s: &Settings) -> Row {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
-    let out = args.iter().position(|a| a == "--out").and_then(|i| args.get(i + 1)).cloned();
-    let s = if quick { Settings { repeat: 32_000, trials: 3 } } else { Settings { repeat: 1_000_000, trials: 5 } };
+    let out = args
+        .iter()
+        .position(|a| a == "--out")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let s = if quick {
+        Settings {
+            repeat: 32_000,
+            trials: 3,
+        }
+    } else {
+        Settings {
+            repeat: 1_000_000,
+            trials: 5,
+        }
+    };
     let sizes = [10usize, 100, 1_000, 10_000];
 
     let mut baseline = Baseline::load().expect("load the baseline program (run as root)");
     let probe = ipv4([10, 0, 0, 1], [10, 0, 1, 1], tcp(1, 2, SYN, b"")).frame();
     let baseline_ns = median(
-        (0..s.trials).map(|_| baseline.test_run_repeat(&probe, s.repeat).expect("BPF_PROG_TEST_RUN").1).collect(),
+        (0..s.trials)
+            .map(|_| {
+                baseline
+                    .test_run_repeat(&probe, s.repeat)
+                    .expect("BPF_PROG_TEST_RUN")
+                    .1
+            })
+            .collect(),
     );
     let rows: Vec<Row> = sizes.iter().map(|&n| run_size(n, &s)).collect();
-    let program = Dataplane::load().expect("load").program_size().expect("program info");
+    let program = Dataplane::load()
+        .expect("load")
+        .program_size()
+        .expect("program info");
 
     let mut md = String::new();
     writeln!(md, "### Per-packet cost (BPF_PROG_TEST_RUN)\n").ok();
@@ -202,15 +260,37 @@ fn main() {
         s.trials, s.repeat
     )
     .ok();
-    writeln!(md, "| conduits | {} | policy compile | reload (write + flip) |", CLASSES.join(" | ")).ok();
+    writeln!(
+        md,
+        "| conduits | {} | policy compile | reload (write + flip) |",
+        CLASSES.join(" | ")
+    )
+    .ok();
     writeln!(md, "|---:|{}---:|---:|", "---:|".repeat(CLASSES.len())).ok();
     for r in &rows {
         let cells: Vec<String> = r.ns.iter().map(|v| format!("{v:.1}")).collect();
-        writeln!(md, "| {} | {} | {:.1} ms | {:.1} ms |", r.conduits, cells.join(" | "), r.compile_ms, r.install_ms).ok();
+        writeln!(
+            md,
+            "| {} | {} | {:.1} ms | {:.1} ms |",
+            r.conduits,
+            cells.join(" | "),
+            r.compile_ms,
+            r.install_ms
+        )
+        .ok();
     }
     let (first, last) = (&rows[0], &rows[rows.len() - 1]);
-    let ratios: Vec<String> = (0..CLASSES.len()).map(|c| format!("{:.2}", last.ns[c] / first.ns[c])).collect();
-    writeln!(md, "| ratio {}/{} | {} | | |", last.conduits, first.conduits, ratios.join(" | ")).ok();
+    let ratios: Vec<String> = (0..CLASSES.len())
+        .map(|c| format!("{:.2}", last.ns[c] / first.ns[c]))
+        .collect();
+    writeln!(
+        md,
+        "| ratio {}/{} | {} | | |",
+        last.conduits,
+        first.conduits,
+        ratios.join(" | ")
+    )
+    .ok();
     writeln!(
         md,
         "\nTargets: under 150 ns/packet for L4 classes and 200 ns with Modbus inspection, flat across policy sizes (ratio < 1.3). Verified program: {} translated BPF instructions, {} bytes JITed.",
@@ -235,8 +315,11 @@ fn main() {
                 "reload_ms": r.install_ms,
             })).collect::<Vec<_>>(),
         });
-        std::fs::write(format!("{dir}/dataplane.json"), serde_json::to_string_pretty(&json).expect("json"))
-            .expect("write dataplane.json");
+        std::fs::write(
+            format!("{dir}/dataplane.json"),
+            serde_json::to_string_pretty(&json).expect("json"),
+        )
+        .expect("write dataplane.json");
         std::fs::write(format!("{dir}/dataplane.md"), &md).expect("write dataplane.md");
     }
 }

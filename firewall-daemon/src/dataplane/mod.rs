@@ -237,35 +237,34 @@ impl Dataplane {
     /// (`bpf_link_update`), so no packet passes unchecked; a new link is pinned.
     pub fn attach(&mut self, iface: &str, mode: XdpMode) -> Result<&Attachment, DataplaneError> {
         let ifindex = ifindex_of(iface)?;
-        if let Some(pins) = self.pins.clone() {
-            if let Some((path, mode)) = pinned_link(&pins, iface) {
-                let program = xdp_program(&mut self.ebpf)?;
-                let link =
-                    PinnedLink::from_pin(&path).map_err(|e| DataplaneError::link(iface, e))?;
-                let link = XdpLink::try_from(FdLink::from(link))
-                    .map_err(|e| DataplaneError::link(iface, e))?;
-                let id = program
-                    .attach_to_link(link)
-                    .map_err(|source| DataplaneError::Attach {
-                        iface: iface.to_owned(),
-                        mode,
-                        source: Box::new(source),
-                    })?;
-                // The pin keeps the link (and this program) alive; close our handle.
-                drop(
-                    program
-                        .take_link(id)
-                        .map_err(|e| DataplaneError::Program(Box::new(e)))?,
-                );
-                info!(interface = iface, ifindex, %mode, "XDP link adopted; program replaced atomically");
-                self.attachments.push(Attachment {
+        if let Some(pins) = self.pins.clone()
+            && let Some((path, mode)) = pinned_link(&pins, iface)
+        {
+            let program = xdp_program(&mut self.ebpf)?;
+            let link = PinnedLink::from_pin(&path).map_err(|e| DataplaneError::link(iface, e))?;
+            let link = XdpLink::try_from(FdLink::from(link))
+                .map_err(|e| DataplaneError::link(iface, e))?;
+            let id = program
+                .attach_to_link(link)
+                .map_err(|source| DataplaneError::Attach {
                     iface: iface.to_owned(),
-                    ifindex,
                     mode,
-                    link: None,
-                });
-                return Ok(self.attachments.last().expect("just pushed"));
-            }
+                    source: Box::new(source),
+                })?;
+            // The pin keeps the link (and this program) alive; close our handle.
+            drop(
+                program
+                    .take_link(id)
+                    .map_err(|e| DataplaneError::Program(Box::new(e)))?,
+            );
+            info!(interface = iface, ifindex, %mode, "XDP link adopted; program replaced atomically");
+            self.attachments.push(Attachment {
+                iface: iface.to_owned(),
+                ifindex,
+                mode,
+                link: None,
+            });
+            return Ok(self.attachments.last().expect("just pushed"));
         }
         let program = xdp_program(&mut self.ebpf)?;
         let (link, mode) = match mode {
@@ -356,7 +355,9 @@ impl Dataplane {
     /// Size of the verified program: translated BPF instructions and JITed bytes (a
     /// regression budget for the benchmark report).
     pub fn program_size(&mut self) -> Result<(u32, u32), DataplaneError> {
-        let info = xdp_program(&mut self.ebpf)?.info().map_err(|e| DataplaneError::Program(Box::new(e)))?;
+        let info = xdp_program(&mut self.ebpf)?
+            .info()
+            .map_err(|e| DataplaneError::Program(Box::new(e)))?;
         Ok((info.size_translated().unwrap_or(0) / 8, info.size_jitted()))
     }
 
