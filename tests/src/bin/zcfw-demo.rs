@@ -138,6 +138,49 @@ fn run() -> Result<bool> {
         Ok(text) => println!("{text}"),
         Err(e) => println!("(could not read the counters: {e:#})"),
     }
+    // What an operator sees of the denies: the events (last ones), then what an auditor sees
+    // of the policy: the IEC 62443-3-3 report.
+    println!(
+        "{}",
+        ui.bold(&format!(
+            "zcfw events --socket {} (last 8)",
+            daemon.socket().display()
+        ))
+    );
+    match zcfw_harness::cmd::run_with_timeout(
+        std::process::Command::new(&bin)
+            .arg("events")
+            .arg("--socket")
+            .arg(daemon.socket()),
+        std::time::Duration::from_secs(5),
+    ) {
+        Ok(text) => {
+            let lines: Vec<&str> = text.lines().collect();
+            for line in &lines[lines.len().saturating_sub(8)..] {
+                println!("  {line}");
+            }
+        }
+        Err(e) => println!("(could not read the events: {e:#})"),
+    }
+    println!(
+        "\n{}",
+        ui.bold(&format!("zcfw audit {} (summary)", policy.display()))
+    );
+    match zcfw_harness::cmd::run_with_timeout(
+        std::process::Command::new(&bin).arg("audit").arg(&policy),
+        std::time::Duration::from_secs(10),
+    ) {
+        Ok(text) => {
+            for line in text.lines().take(30) {
+                println!("  {line}");
+            }
+            println!(
+                "  ... (`zcfw audit {} --format markdown` for the whole report)",
+                policy.display()
+            );
+        }
+        Err(e) => println!("(could not run the audit: {e:#})"),
+    }
     progress("cleaning up: stopping zcfw ... ");
     let stopped = daemon.stop();
     drop(servers);
