@@ -42,6 +42,9 @@ pub mod names {
     /// LRU hash: [`super::BucketKey`] → [`super::Bucket`] (per-source token buckets).
     pub const BUCKETS: &str = "BUCKETS";
 
+    /// Per-CPU array of [`super::Counter`]: passed and dropped per ingress interface, indexed
+    /// by [`super::iface_counter_index`].
+    pub const IFACE_COUNTERS: &str = "IFACE_COUNTERS";
     /// Ring buffer of [`crate::event::Event`]s.
     pub const EVENTS: &str = "EVENTS";
     /// Per-CPU [`super::Bucket`] (one entry) limiting events per CPU.
@@ -50,7 +53,7 @@ pub mod names {
     pub const EVENT_COUNTERS: &str = "EVENT_COUNTERS";
 
     /// Every map of the XDP program (the daemon pins and adopts them all).
-    pub const ALL: [&str; 20] = [
+    pub const ALL: [&str; 21] = [
         CONTROL,
         SLOT_CONFIG,
         ZONES_V4,
@@ -71,6 +74,7 @@ pub mod names {
         EVENTS,
         EVENT_BUCKET,
         EVENT_COUNTERS,
+        IFACE_COUNTERS,
     ];
 }
 
@@ -250,6 +254,13 @@ pub mod iface_flags {
 pub struct IfacePolicy {
     /// [`iface_flags`].
     pub flags: u32,
+}
+
+/// Index of the passed (`dropped == false`) or dropped counter of interface `ifindex` in
+/// [`names::IFACE_COUNTERS`]; `ifindex` must be below [`capacity::MAX_IFINDEX`].
+#[inline(always)]
+pub const fn iface_counter_index(ifindex: u32, dropped: bool) -> u32 {
+    (ifindex % capacity::MAX_IFINDEX) * 2 + dropped as u32
 }
 
 /// Index of inspection profile `profile_id` of `slot` in [`names::MODBUS_PROFILES`].

@@ -21,8 +21,9 @@ use firewall_common::{
     flow::{FlowKey, FlowState, FragKey, flow_flags, proto, timeout},
     maps::{
         Bucket, BucketKey, ConduitAction, Counter, IfaceZoneKey, L2Key, RateLimit, SlotConfig,
-        ZonePairKey, action_flags, capacity, conduit_reason_index, control_flags, iface_flags,
-        iface_index, profile_index, rate_limit_index, slot_flags, zone_flags,
+        ZonePairKey, action_flags, capacity, conduit_reason_index, control_flags,
+        iface_counter_index, iface_flags, iface_index, profile_index, rate_limit_index, slot_flags,
+        zone_flags,
     },
     modbus,
     packet::{self, Family, Fragment, Frame, Packet, PacketBytes, icmp_type, tcp_flags},
@@ -84,6 +85,14 @@ pub fn zcfw_xdp(ctx: XdpContext) -> u32 {
         );
     } else if d.conduit_id() != 0 && d.verdict() == XDP_PASS {
         count(&CONDUIT_COUNTERS, d.conduit_id() as u32, len);
+    }
+    let ifindex = ctx.ingress_ifindex() as u32;
+    if ifindex < capacity::MAX_IFINDEX {
+        count(
+            &IFACE_COUNTERS,
+            iface_counter_index(ifindex, d.verdict() == XDP_DROP),
+            len,
+        );
     }
     d.verdict()
 }

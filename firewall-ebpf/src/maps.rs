@@ -113,3 +113,8 @@ pub static EVENT_COUNTERS: PerCpuArray<u64> =
 #[map]
 pub static SCRATCH: PerCpuArray<firewall_common::packet::Packet> =
     PerCpuArray::with_max_entries(1, 0);
+
+/// Packets and bytes per ingress interface, passed and dropped (`iface_counter_index`).
+#[map]
+pub static IFACE_COUNTERS: PerCpuArray<Counter> =
+    PerCpuArray::with_max_entries(2 * capacity::MAX_IFINDEX, 0);

@@ -38,6 +38,9 @@ pub struct RunArgs {
     /// Rotated audit log files to keep.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub audit_log_keep: u32,
+    /// Serve Prometheus metrics at http://ADDR/metrics (off by default; e.g. 127.0.0.1:9469).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Logs: under systemd (`$JOURNAL_STREAM` set) straight to journald with their priority, so
@@ -83,6 +86,7 @@ pub fn run(args: &RunArgs) -> u8 {
         audit_log: args.audit_log.clone(),
         audit_log_max_bytes: args.audit_log_max_bytes,
         audit_log_keep: args.audit_log_keep,
+        metrics_listen: args.metrics_listen,
     };
     match daemon::run(&opts) {
         Ok(()) => EXIT_OK,

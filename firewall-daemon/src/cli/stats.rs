@@ -12,9 +12,16 @@ pub struct StatsArgs {
     /// Print the counters as one JSON object (documented in README.md).
     #[arg(long)]
     pub json: bool,
+    /// Refresh every SECONDS (default 2) with packet and byte rates, until interrupted. With
+    /// `--json`, one object per refresh, each with a `rates` member.
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "2")]
+    pub watch: Option<f64>,
 }
 
 pub fn run(args: &StatsArgs) -> u8 {
+    if let Some(interval) = args.watch {
+        return watch(args, interval);
+    }
     match control::call(&args.socket.socket, &Request::Stats) {
         Ok(data) => {
             if args.json {
@@ -29,6 +36,102 @@ pub fn run(args: &StatsArgs) -> u8 {
             EXIT_ERROR
         }
     }
+}
+
+/// `--watch`: refresh with rates computed from the previous sample.
+fn watch(args: &StatsArgs, interval: f64) -> u8 {
+    use std::io::{IsTerminal, Write};
+    let interval = std::time::Duration::from_secs_f64(interval.max(0.1));
+    let mut previous: Option<(Value, std::time::Instant)> = None;
+    loop {
+        let data = match control::call(&args.socket.socket, &Request::Stats) {
+            Ok(d) => d,
+            Err(err) => {
+                print_error(&anyhow::Error::new(err));
+                return EXIT_ERROR;
+            }
+        };
+        let now = std::time::Instant::now();
+        let rates = previous
+            .as_ref()
+            .map(|(prev, at)| rates(prev, &data, now.duration_since(*at).as_secs_f64()));
+        let mut out = std::io::stdout().lock();
+        let written = if args.json {
+            let mut data = data.clone();
+            data["rates"] = rates.clone().unwrap_or(Value::Null);
+            writeln!(out, "{data}")
+        } else {
+            let clear = if std::io::stdout().is_terminal() {
+                "\x1b[2J\x1b[H"
+            } else {
+                ""
+            };
+            write!(
+                out,
+                "{clear}{}{}\n",
+                render(&data),
+                render_rates(rates.as_ref())
+            )
+        };
+        if written.and_then(|()| out.flush()).is_err() {
+            return EXIT_OK;
+        }
+        previous = Some((data, now));
+        std::thread::sleep(interval);
+    }
+}
+
+/// Per-second rates between two samples: `{"conduits": {name: {pps, bps}}, "reasons": {...}}`.
+fn rates(prev: &Value, cur: &Value, seconds: f64) -> Value {
+    let per = |section: &str, key: &str| -> serde_json::Map<String, Value> {
+        let index = |v: &Value| -> std::collections::HashMap<String, (u64, u64)> {
+            v[section]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|e| {
+                    (
+                        text(e, key).to_owned(),
+                        (num(e, "packets"), num(e, "bytes")),
+                    )
+                })
+                .collect()
+        };
+        let (before, after) = (index(prev), index(cur));
+        after
+            .iter()
+            .filter_map(|(name, &(p, b))| {
+                let &(p0, b0) = before.get(name)?;
+                let pps = p.saturating_sub(p0) as f64 / seconds.max(1e-9);
+                let bps = b.saturating_sub(b0) as f64 * 8.0 / seconds.max(1e-9);
+                Some((
+                    name.clone(),
+                    serde_json::json!({ "pps": pps, "bits_per_second": bps }),
+                ))
+            })
+            .collect()
+    };
+    serde_json::json!({ "seconds": seconds, "conduits": per("conduits", "name"), "reasons": per("reasons", "reason") })
+}
+
+fn render_rates(rates: Option<&Value>) -> String {
+    let Some(rates) = rates else {
+        return "(rates from the next refresh on)\n".to_owned();
+    };
+    let mut out = format!("{:<32} {:>12} {:>14}\n", "RATE", "PACKETS/S", "BITS/S");
+    for section in ["conduits", "reasons"] {
+        let mut rows: Vec<(&String, &Value)> =
+            rates[section].as_object().into_iter().flatten().collect();
+        rows.sort_by(|a, b| a.0.cmp(b.0));
+        for (name, r) in rows {
+            let pps = r["pps"].as_f64().unwrap_or(0.0);
+            if pps > 0.0 {
+                let bps = r["bits_per_second"].as_f64().unwrap_or(0.0);
+                out.push_str(&format!("{:<32} {:>12.1} {:>14.0}\n", name, pps, bps));
+            }
+        }
+    }
+    out
 }
 
 fn num(v: &Value, key: &str) -> u64 {
@@ -94,6 +197,16 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn rates_are_per_second_deltas() {
+        let a = json!({"conduits": [{"name": "c1", "packets": 10, "bytes": 1000}], "reasons": []});
+        let b = json!({"conduits": [{"name": "c1", "packets": 30, "bytes": 3000}], "reasons": []});
+        let r = rates(&a, &b, 2.0);
+        assert_eq!(r["conduits"]["c1"]["pps"], json!(10.0));
+        assert_eq!(r["conduits"]["c1"]["bits_per_second"], json!(8000.0));
+        assert!(render_rates(Some(&r)).contains("c1"));
+    }
 
     #[test]
     fn renders_conduits_and_only_reasons_with_traffic() {

@@ -7,6 +7,7 @@
 //! adopts it without a gap. `--ephemeral` detaches everything on exit instead.
 
 mod events;
+mod metrics;
 mod socket;
 mod stats;
 
@@ -41,6 +42,8 @@ pub struct RunOptions {
     pub audit_log: Option<PathBuf>,
     pub audit_log_max_bytes: u64,
     pub audit_log_keep: u32,
+    /// Prometheus text endpoint (off when `None`).
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// The policy in force and the program enforcing it, shared with the control socket.
@@ -191,6 +194,13 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         events: hub.clone(),
     }));
     let reader = tokio::spawn(events::run(ring, state.clone(), hub));
+    let metrics = match opts.metrics_listen {
+        Some(addr) => Some(tokio::spawn(metrics::serve(
+            metrics::bind(addr).await?,
+            state.clone(),
+        ))),
+        None => None,
+    };
     let server = tokio::spawn(socket::serve(listener, state.clone()));
     notify_systemd("READY=1");
 
@@ -217,6 +227,9 @@ async fn serve(opts: &RunOptions) -> Result<()> {
     notify_systemd("STOPPING=1");
     server.abort();
     reader.abort();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     drop(socket_file);
     let mut state = lock(&state);
     match state.dataplane.pin_dir() {

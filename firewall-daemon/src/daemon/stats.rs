@@ -59,8 +59,18 @@ pub fn collect(state: &State) -> Result<Value, DataplaneError> {
         })
         .collect();
     let [sent, rate_limited, ring_full] = state.dataplane.event_counters()?;
+    let mut interfaces = Vec::new();
+    for a in state.dataplane.attachments() {
+        let (passed, dropped) = state.dataplane.iface_counters(a.ifindex)?;
+        interfaces.push(json!({
+            "name": a.iface,
+            "passed": { "packets": passed.packets, "bytes": passed.bytes },
+            "dropped": { "packets": dropped.packets, "bytes": dropped.bytes },
+        }));
+    }
     Ok(json!({
         "events": { "sent": sent, "rate_limited": rate_limited, "ring_full": ring_full },
+        "interfaces": interfaces,
         "policy": { "name": policy.name, "hash": policy.hash, "generation": state.dataplane.generation() },
         "reasons": reasons,
         "conduits": conduits,

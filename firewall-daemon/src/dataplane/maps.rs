@@ -276,6 +276,28 @@ pub(super) fn set_control_flag(ebpf: &mut Ebpf, flag: u32, on: bool) -> Result<(
         .map_err(DataplaneError::map(names::CONTROL))
 }
 
+/// Passed and dropped counters of interface `ifindex`, summed over CPUs.
+pub(super) fn iface_counters(
+    ebpf: &Ebpf,
+    ifindex: u32,
+) -> Result<(Counter, Counter), DataplaneError> {
+    let map = ebpf
+        .map(names::IFACE_COUNTERS)
+        .ok_or(DataplaneError::MissingMap(names::IFACE_COUNTERS))?;
+    let counters: PerCpuArray<&MapData, Counter> =
+        PerCpuArray::try_from(map).map_err(DataplaneError::map(names::IFACE_COUNTERS))?;
+    let read = |dropped| -> Result<Counter, DataplaneError> {
+        let values = counters
+            .get(
+                &firewall_common::maps::iface_counter_index(ifindex, dropped),
+                0,
+            )
+            .map_err(DataplaneError::map(names::IFACE_COUNTERS))?;
+        Ok(sum(&values))
+    };
+    Ok((read(false)?, read(true)?))
+}
+
 /// Sets how many events per second each CPU may send (0: none).
 pub(super) fn set_event_rate(ebpf: &mut Ebpf, pps: u32) -> Result<(), DataplaneError> {
     let mut control = array::<Control>(ebpf, names::CONTROL)?;

@@ -211,6 +211,11 @@ impl Dataplane {
         maps::set_event_rate(&mut self.ebpf, pps)
     }
 
+    /// Packets and bytes that arrived on `ifindex`: (passed, dropped), summed over CPUs.
+    pub fn iface_counters(&self, ifindex: u32) -> Result<(Counter, Counter), DataplaneError> {
+        maps::iface_counters(&self.ebpf, ifindex)
+    }
+
     /// Events sent, suppressed by the per-CPU bucket, and lost to a full ring.
     pub fn event_counters(&self) -> Result<[u64; 3], DataplaneError> {
         maps::event_counters(&self.ebpf)

@@ -1,0 +1,237 @@
+//! Prometheus text endpoint (`--metrics-listen ADDR`, off by default): counters by conduit,
+//! reason and interface, inspection denies, event counters, policy generation and load time.
+//! Each scrape reads the kernel counters and encodes them with `prometheus-client`.
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
+
+use anyhow::{Context, Result};
+use prometheus_client::{
+    encoding::text::encode,
+    metrics::{counter::Counter, family::Family, gauge::Gauge},
+    registry::Registry,
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+use tracing::{debug, info, warn};
+
+use super::State;
+
+type Labels = Vec<(String, String)>;
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Binds the endpoint; serving starts with [`serve`].
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for Prometheus scrapes on {addr}"))?;
+    info!(%addr, "Prometheus metrics at http://{addr}/metrics");
+    Ok(listener)
+}
+
+pub async fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                debug!(%peer, "metrics scrape");
+                tokio::spawn(answer(stream, state.clone()));
+            }
+            Err(err) => warn!(error = %err, "metrics accept failed"),
+        }
+    }
+}
+
+async fn answer(mut stream: TcpStream, state: Arc<Mutex<State>>) {
+    let mut buf = [0u8; 2048];
+    let n = match tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buf))
+        .await
+    {
+        Ok(Ok(n)) => n,
+        _ => return,
+    };
+    let request = String::from_utf8_lossy(&buf[..n]);
+    let first = request.lines().next().unwrap_or("");
+    let response = if first.starts_with("GET /metrics ") || first == "GET /metrics" {
+        match render(&super::lock(&state)) {
+            Ok(body) => http(
+                200,
+                "OK",
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                &body,
+            ),
+            Err(err) => http(
+                500,
+                "Internal Server Error",
+                "text/plain",
+                &format!("cannot read counters: {err:#}\n"),
+            ),
+        }
+    } else if first.starts_with("GET ") {
+        http(404, "Not Found", "text/plain", "zcfw serves /metrics\n")
+    } else {
+        http(405, "Method Not Allowed", "text/plain", "GET /metrics\n")
+    };
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+fn http(code: u16, reason: &str, content_type: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// The metrics text of the current counters.
+pub fn render(state: &State) -> Result<String> {
+    let mut registry = Registry::with_prefix("zcfw");
+    let snapshot = {
+        let max_id = state
+            .policy
+            .conduits
+            .iter()
+            .map(|c| c.id as usize)
+            .max()
+            .unwrap_or(0);
+        state.dataplane.counters(max_id)?
+    };
+
+    let conduit_packets = Family::<Labels, Counter>::default();
+    let conduit_bytes = Family::<Labels, Counter>::default();
+    let conduit_denied = Family::<Labels, Counter>::default();
+    for c in &state.policy.conduits {
+        let l = labels(&[("conduit", &c.name), ("from", &c.from), ("to", &c.to)]);
+        let counter = snapshot
+            .conduits
+            .get(c.id as usize)
+            .copied()
+            .unwrap_or_default();
+        conduit_packets.get_or_create(&l).inc_by(counter.packets);
+        conduit_bytes.get_or_create(&l).inc_by(counter.bytes);
+        for (reason, d) in snapshot
+            .conduit_denies
+            .get(c.id as usize)
+            .into_iter()
+            .flatten()
+        {
+            let l = labels(&[("conduit", &c.name), ("reason", reason.name())]);
+            conduit_denied.get_or_create(&l).inc_by(d.packets);
+        }
+    }
+    registry.register(
+        "conduit_packets",
+        "Packets a conduit admitted (flow openers and their flows)",
+        conduit_packets,
+    );
+    registry.register("conduit_bytes", "Bytes a conduit admitted", conduit_bytes);
+    registry.register(
+        "conduit_denied_packets",
+        "Packets a conduit's inspection denied, by reason",
+        conduit_denied,
+    );
+
+    let reason_packets = Family::<Labels, Counter>::default();
+    let reason_bytes = Family::<Labels, Counter>::default();
+    for (reason, c) in &snapshot.reasons {
+        let verdict = if reason.passes() { "pass" } else { "drop" };
+        let l = labels(&[("reason", reason.name()), ("verdict", verdict)]);
+        reason_packets.get_or_create(&l).inc_by(c.packets);
+        reason_bytes.get_or_create(&l).inc_by(c.bytes);
+    }
+    registry.register(
+        "packets",
+        "Packets decided, by reason (default_deny, allowed_conduit, ...)",
+        reason_packets,
+    );
+    registry.register("bytes", "Bytes decided, by reason", reason_bytes);
+
+    let iface_packets = Family::<Labels, Counter>::default();
+    let iface_bytes = Family::<Labels, Counter>::default();
+    for a in state.dataplane.attachments() {
+        let (passed, dropped) = state.dataplane.iface_counters(a.ifindex)?;
+        for (verdict, c) in [("pass", passed), ("drop", dropped)] {
+            let l = labels(&[("interface", &a.iface), ("verdict", verdict)]);
+            iface_packets.get_or_create(&l).inc_by(c.packets);
+            iface_bytes.get_or_create(&l).inc_by(c.bytes);
+        }
+    }
+    registry.register(
+        "interface_packets",
+        "Packets that arrived on an interface, passed or dropped",
+        iface_packets,
+    );
+    registry.register(
+        "interface_bytes",
+        "Bytes that arrived on an interface, passed or dropped",
+        iface_bytes,
+    );
+
+    let [sent, rate_limited, ring_full] = state.dataplane.event_counters()?;
+    let events = Family::<Labels, Counter>::default();
+    for (outcome, n) in [
+        ("sent", sent),
+        ("rate_limited", rate_limited),
+        ("ring_full", ring_full),
+    ] {
+        events
+            .get_or_create(&labels(&[("outcome", outcome)]))
+            .inc_by(n);
+    }
+    registry.register(
+        "events",
+        "Deny/alert events: sent, suppressed by the per-CPU bucket, lost to a full ring",
+        events,
+    );
+
+    let generation = Gauge::<i64>::default();
+    generation.set(i64::from(state.dataplane.generation()));
+    registry.register(
+        "policy_generation",
+        "Generation of the policy in force",
+        generation,
+    );
+    let load = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+    load.set(state.load_time.as_secs_f64());
+    registry.register(
+        "policy_load_seconds",
+        "Time the last policy load (validate, compile, write, flip) took",
+        load,
+    );
+    let loaded_at = Gauge::<i64>::default();
+    loaded_at.set(
+        state
+            .loaded_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+    );
+    registry.register(
+        "policy_loaded_timestamp_seconds",
+        "Unix time the policy in force was loaded",
+        loaded_at,
+    );
+    let info = Family::<Labels, Gauge>::default();
+    info.get_or_create(&labels(&[
+        ("name", &state.policy.name),
+        ("hash", &state.policy.hash),
+    ]))
+    .set(1);
+    registry.register("policy_info", "The policy in force (value 1)", info);
+    let uptime = Gauge::<i64>::default();
+    uptime.set(state.started.elapsed().as_secs() as i64);
+    registry.register("uptime_seconds", "Seconds since the daemon started", uptime);
+
+    let mut out = String::new();
+    encode(&mut out, &registry).context("cannot encode the metrics")?;
+    Ok(out)
+}
