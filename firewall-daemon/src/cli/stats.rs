@@ -66,9 +66,9 @@ fn watch(args: &StatsArgs, interval: f64) -> u8 {
             } else {
                 ""
             };
-            write!(
+            writeln!(
                 out,
-                "{clear}{}{}\n",
+                "{clear}{}{}",
                 render(&data),
                 render_rates(rates.as_ref())
             )
