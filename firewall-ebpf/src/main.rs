@@ -455,7 +455,9 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                     );
                 }
             }
-            remember_first_fragment(p, cfg, conduit_id, now);
+            if p.fragment == Fragment::First {
+                remember_first_fragment(p, cfg, conduit_id, now);
+            }
             return pass(Reason::AllowedConntrack, conduit_id);
         } else {
             // The new policy no longer allows the flow that opened this entry.
@@ -530,7 +532,9 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
         };
         let _ = FLOWS.insert(&flow_key, &state, 0);
     }
-    remember_first_fragment(p, cfg, action.conduit_id, now);
+    if p.fragment == Fragment::First {
+        remember_first_fragment(p, cfg, action.conduit_id, now);
+    }
     pass(Reason::AllowedConduit, action.conduit_id)
 }
 
@@ -626,12 +630,10 @@ fn inspection_deny(verdict: u64, conduit_id: u16, monitor: bool) -> Decision {
     Decision(deny_on(reason, conduit_id, monitor).0 | known << 26 | (verdict >> 32) << 32)
 }
 
-/// Records an allowed first fragment so the later fragments of its datagram pass.
+/// Records an allowed first fragment so the later fragments of its datagram pass (called for
+/// first fragments only: the check stays on the caller's side, off a call on every packet).
 #[inline(never)]
 fn remember_first_fragment(p: &Packet, cfg: &SlotConfig, conduit_id: u16, now: u64) {
-    if p.fragment != Fragment::First {
-        return;
-    }
     let state = FlowState {
         generation: cfg.generation,
         conduit_id,
