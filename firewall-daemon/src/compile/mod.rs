@@ -28,6 +28,7 @@ use ipnet::IpNet;
 pub use crate::policy::XdpMode;
 use crate::policy::{LogMode, OnViolation, ValidatedPolicy, space::FirstMatch};
 
+pub mod nft;
 mod render;
 
 pub use render::{render_json, render_text};
