@@ -18,6 +18,7 @@
 
 pub mod cmd;
 pub mod daemon;
+pub mod modbus;
 pub mod names;
 pub mod netns;
 pub mod packet;
