@@ -140,6 +140,30 @@ pub fn run(cli: Cli) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Asks the daemon on `socket` and prints its answer: the JSON as is with `json`, else
+/// `render`ed for people. Returns the exit code.
+pub fn query_and_print(
+    socket: &std::path::Path,
+    request: &crate::control::Request,
+    json: bool,
+    render: impl Fn(&serde_json::Value) -> String,
+) -> u8 {
+    match crate::control::call(socket, request) {
+        Ok(data) => {
+            if json {
+                println!("{data}");
+            } else {
+                print!("{}", render(&data));
+            }
+            EXIT_OK
+        }
+        Err(err) => {
+            print_error(&anyhow::Error::new(err));
+            EXIT_ERROR
+        }
+    }
+}
+
 /// Prints an error chain the way every command does: `error: what` then `  caused by: why`.
 pub fn print_error(err: &anyhow::Error) {
     eprintln!("error: {err}");

@@ -22,20 +22,7 @@ pub fn run(args: &StatsArgs) -> u8 {
     if let Some(interval) = args.watch {
         return watch(args, interval);
     }
-    match control::call(&args.socket.socket, &Request::Stats) {
-        Ok(data) => {
-            if args.json {
-                println!("{data}");
-            } else {
-                print!("{}", render(&data));
-            }
-            EXIT_OK
-        }
-        Err(err) => {
-            print_error(&anyhow::Error::new(err));
-            EXIT_ERROR
-        }
-    }
+    super::query_and_print(&args.socket.socket, &Request::Stats, args.json, render)
 }
 
 /// `--watch`: refresh with rates computed from the previous sample.

@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use super::{EXIT_ERROR, EXIT_OK, SocketArgs, print_error};
-use crate::control::{self, Request};
+use super::SocketArgs;
+use crate::control::Request;
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
@@ -15,20 +15,7 @@ pub struct StatusArgs {
 }
 
 pub fn run(args: &StatusArgs) -> u8 {
-    match control::call(&args.socket.socket, &Request::Status) {
-        Ok(data) => {
-            if args.json {
-                println!("{data}");
-            } else {
-                print!("{}", render(&data));
-            }
-            EXIT_OK
-        }
-        Err(err) => {
-            print_error(&anyhow::Error::new(err));
-            EXIT_ERROR
-        }
-    }
+    super::query_and_print(&args.socket.socket, &Request::Status, args.json, render)
 }
 
 fn render(data: &Value) -> String {
