@@ -21,6 +21,7 @@ pub mod daemon;
 pub mod modbus;
 pub mod names;
 pub mod netns;
+pub mod observe;
 pub mod packet;
 pub mod plant;
 pub mod service;

@@ -1,0 +1,659 @@
+//! What operators and auditors see of a running zcfw: the daemon started with the flags of
+//! the observability features (`--event-rate`, `--audit-log`, `--metrics-listen`), its events
+//! (`zcfw events [--follow] --json`), `zcfw status/stats --json` as JSON values, and
+//! Prometheus scrapes of `/metrics` from inside the gateway namespace.
+
+use std::{
+    collections::BTreeMap,
+    fs::File,
+    io::{BufRead, BufReader, Read, Write},
+    net::{SocketAddr, TcpStream},
+    os::unix::process::CommandExt,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    thread::{self, JoinHandle},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, anyhow, bail};
+use nix::{
+    sys::signal::{Signal, kill},
+    unistd::Pid,
+};
+use serde_json::Value;
+
+use crate::{
+    cmd,
+    daemon::{START_TIMEOUT, STOP_TIMEOUT, has_xdp, zcfw_bin},
+    netns::Netns,
+    plant::Plant,
+    tempdir::TempDir,
+};
+
+/// The extra `zcfw run` flags of an [`Observed`] daemon.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// `--event-rate N` (events per second per CPU; the daemon's default is 1000).
+    pub event_rate: Option<u32>,
+    /// `--audit-log DIR/audit.jsonl`.
+    pub audit_log: bool,
+    /// `--metrics-listen ADDR`, inside the gateway namespace.
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// `zcfw run --ephemeral --policy P --socket S [RunOptions]` in the gateway namespace.
+///
+/// Like [`crate::Daemon`]: SIGTERM on drop (SIGKILL after [`STOP_TIMEOUT`]), then no gateway
+/// interface may still carry XDP; the tail of the daemon's log is printed if the test fails.
+#[derive(Debug)]
+pub struct Observed<'a> {
+    gateway: &'a Netns,
+    interfaces: Vec<String>,
+    bin: PathBuf,
+    child: Option<Child>,
+    socket: PathBuf,
+    log: PathBuf,
+    audit: Option<PathBuf>,
+    metrics: Option<SocketAddr>,
+    started: Instant,
+    dir: TempDir,
+}
+
+impl<'a> Observed<'a> {
+    /// Starts zcfw on every gateway interface of `plant` with the policy text `policy` and
+    /// waits until it answers `stats` (and scrapes, with `metrics_listen`) with XDP attached.
+    pub fn start(plant: &'a Plant, policy: &str, opts: &RunOptions) -> Result<Observed<'a>> {
+        let dir = TempDir::new(&format!("{}-zcfw-obs", plant.names().file_stem()))?;
+        let policy_file = dir.join("policy.yaml");
+        std::fs::write(&policy_file, policy)?;
+        let bin = zcfw_bin()?;
+        let socket = dir.join("zcfw.sock");
+        let log = dir.join("zcfw.log");
+        let audit = opts.audit_log.then(|| dir.join("audit.jsonl"));
+        let log_file = File::create(&log)?;
+        let mut command = plant.gateway().command(&bin);
+        command
+            .arg("run")
+            .arg("--ephemeral")
+            .arg("--policy")
+            .arg(&policy_file)
+            .arg("--socket")
+            .arg(&socket);
+        if let Some(rate) = opts.event_rate {
+            command.arg("--event-rate").arg(rate.to_string());
+        }
+        if let Some(audit) = &audit {
+            command.arg("--audit-log").arg(audit);
+        }
+        if let Some(addr) = opts.metrics_listen {
+            command.arg("--metrics-listen").arg(addr.to_string());
+        }
+        let started = Instant::now();
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("failed to start {}", bin.display()))?;
+        let mut daemon = Observed {
+            gateway: plant.gateway(),
+            interfaces: plant.gateway_interfaces(),
+            bin,
+            child: Some(child),
+            socket,
+            log,
+            audit,
+            metrics: opts.metrics_listen,
+            started,
+            dir,
+        };
+        if let Err(e) = daemon.wait_ready() {
+            return Err(match daemon.shutdown() {
+                Ok(()) => e,
+                Err(stop) => e.context(format!("also, stopping it: {stop:#}")),
+            });
+        }
+        Ok(daemon)
+    }
+
+    fn wait_ready(&mut self) -> Result<()> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Some(status) = child.try_wait()?
+            {
+                self.child = None;
+                bail!(
+                    "zcfw run exited with {status} before it was ready; log:\n{}",
+                    self.log_tail(40)
+                );
+            }
+            let not_ready = match self.stats() {
+                Ok(_) => {
+                    let missing: Vec<&String> = self
+                        .interfaces
+                        .iter()
+                        .filter(|i| {
+                            !self
+                                .gateway
+                                .link_details(i)
+                                .map(|d| has_xdp(&d))
+                                .unwrap_or(false)
+                        })
+                        .collect();
+                    if !missing.is_empty() {
+                        format!("stats answer, but no XDP yet on {missing:?}")
+                    } else if self.metrics.is_some()
+                        && let Err(e) = self.scrape("/metrics")
+                    {
+                        format!("no metrics yet: {e:#}")
+                    } else {
+                        return Ok(());
+                    }
+                }
+                Err(e) => format!("{e:#}"),
+            };
+            if Instant::now() >= deadline {
+                bail!(
+                    "zcfw was not ready within {START_TIMEOUT:?} ({not_ready}); log:\n{}",
+                    self.log_tail(40)
+                );
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The control socket.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// The directory of the policy copy, socket, log and audit log.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// When the daemon was spawned (before it loaded anything).
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Whether the daemon process is still running.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// The last `lines` lines of the daemon's log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// `zcfw ARGS... --socket SOCK` with a timeout; its stdout.
+    pub fn zcfw(&self, args: &[&str], timeout: Duration) -> Result<String> {
+        cmd::run_with_timeout(
+            Command::new(&self.bin)
+                .args(args)
+                .arg("--socket")
+                .arg(&self.socket),
+            timeout,
+        )
+    }
+
+    fn json(&self, command: &str) -> Result<Value> {
+        let out = self.zcfw(&[command, "--json"], Duration::from_secs(5))?;
+        serde_json::from_str(out.trim())
+            .with_context(|| format!("zcfw {command} --json printed something else:\n{out}"))
+    }
+
+    /// `zcfw stats --json`.
+    pub fn stats(&self) -> Result<Value> {
+        self.json("stats")
+    }
+
+    /// `zcfw status --json`.
+    pub fn status(&self) -> Result<Value> {
+        self.json("status")
+    }
+
+    /// `zcfw events --json`: the recent events, oldest first, one JSON object each.
+    pub fn events(&self) -> Result<Vec<Value>> {
+        let out = self.zcfw(&["events", "--json"], Duration::from_secs(5))?;
+        parse_lines(&out).context("zcfw events --json")
+    }
+
+    /// `zcfw events` (the human format).
+    pub fn events_text(&self) -> Result<String> {
+        self.zcfw(&["events"], Duration::from_secs(5))
+    }
+
+    /// Every event in the audit log file (empty if it does not exist yet).
+    pub fn audit_events(&self) -> Result<Vec<Value>> {
+        let path = self.audit.as_ref().context("started without --audit-log")?;
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        let text = std::fs::read_to_string(path)?;
+        parse_lines(&text).with_context(|| format!("audit log {}", path.display()))
+    }
+
+    /// Starts `zcfw events --follow --json`.
+    pub fn follow(&self) -> Result<EventFollower> {
+        EventFollower::start(&self.bin, &self.socket)
+    }
+
+    /// `GET path` from the metrics endpoint, over TCP from inside the gateway namespace.
+    pub fn scrape(&self, path: &str) -> Result<HttpResponse> {
+        let addr = self.metrics.context("started without --metrics-listen")?;
+        http_get(self.gateway, addr, path)
+    }
+
+    /// `GET /metrics`, checked for status 200 and parsed.
+    pub fn metrics(&self) -> Result<Metrics> {
+        let r = self.scrape("/metrics")?;
+        if r.status != 200 {
+            bail!("GET /metrics answered {}: {}", r.status, r.body);
+        }
+        Metrics::parse(&r.body)
+    }
+
+    /// Stops the daemon (SIGTERM, SIGKILL after [`STOP_TIMEOUT`]) and checks that XDP is gone.
+    pub fn stop(mut self) -> Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        let mut problems = Vec::new();
+        if child.try_wait()?.is_some() {
+            problems.push("zcfw had exited before it was told to stop".to_string());
+        } else {
+            // `ip netns exec` execs zcfw, so the child's pid is zcfw's.
+            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+            let deadline = Instant::now() + STOP_TIMEOUT;
+            loop {
+                match child.try_wait()? {
+                    Some(status) => {
+                        if !status.success() {
+                            problems.push(format!("zcfw exited with {status} after SIGTERM"));
+                        }
+                        break;
+                    }
+                    None if Instant::now() >= deadline => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        problems.push(format!(
+                            "zcfw did not exit within {STOP_TIMEOUT:?} of SIGTERM; killed"
+                        ));
+                        break;
+                    }
+                    None => thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        }
+        for ifname in &self.interfaces {
+            match self.gateway.link_details(ifname) {
+                Ok(details) if has_xdp(&details) => {
+                    problems.push(format!("XDP still attached to {ifname}:\n{details}"))
+                }
+                Ok(_) => {}
+                Err(e) => problems.push(format!("{e:#}")),
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            bail!("{}\nzcfw log:\n{}", problems.join("\n"), self.log_tail(40))
+        }
+    }
+}
+
+impl Drop for Observed<'_> {
+    fn drop(&mut self) {
+        let result = self.shutdown();
+        if thread::panicking() {
+            eprintln!(
+                "--- zcfw log ({}), last lines ---\n{}\n---",
+                self.log.display(),
+                self.log_tail(60)
+            );
+            if let Err(e) = result {
+                eprintln!("also, stopping zcfw: {e:#}");
+            }
+        } else if let Err(e) = result {
+            panic!("stopping zcfw: {e:#}");
+        }
+    }
+}
+
+/// One JSON value per non-empty line.
+pub fn parse_lines(text: &str) -> Result<Vec<Value>> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).with_context(|| format!("not a JSON line: {l}")))
+        .collect()
+}
+
+/// A running `zcfw events --follow --json`; its lines arrive on a channel. Killed on drop.
+#[derive(Debug)]
+pub struct EventFollower {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl EventFollower {
+    fn start(bin: &Path, socket: &Path) -> Result<EventFollower> {
+        let mut child = Command::new(bin)
+            .args(["events", "--follow", "--json", "--socket"])
+            .arg(socket)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting zcfw events --follow")?;
+        let stdout = child.stdout.take().context("stdout not piped")?;
+        let (tx, lines) = mpsc::channel();
+        let reader = thread::Builder::new()
+            .name("zcfw events --follow".into())
+            .spawn(move || {
+                for line in BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(EventFollower {
+            child,
+            lines,
+            reader: Some(reader),
+        })
+    }
+
+    /// The next printed event matching `pred` within `timeout`; other lines are skipped
+    /// (and returned in `skipped`). An error if a line is not JSON or the command exited.
+    pub fn next_matching(
+        &mut self,
+        timeout: Duration,
+        skipped: &mut Vec<Value>,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Result<Option<Value>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let v: Value = serde_json::from_str(&line)
+                        .with_context(|| format!("zcfw events --follow printed {line:?}"))?;
+                    if pred(&v) {
+                        return Ok(Some(v));
+                    }
+                    skipped.push(v);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => return Ok(None),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = self.child.wait()?;
+                    bail!("zcfw events --follow ended ({status}) while it should follow");
+                }
+            }
+        }
+    }
+}
+
+impl Drop for EventFollower {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+/// An HTTP answer.
+#[derive(Clone, Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header names in lower case.
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+}
+
+/// `GET path` (HTTP/1.1, `Connection: close`) from `addr`, connecting from inside `ns`.
+pub fn http_get(ns: &Netns, addr: SocketAddr, path: &str) -> Result<HttpResponse> {
+    let raw = ns
+        .run(|| -> Result<Vec<u8>> {
+            let timeout = Duration::from_secs(5);
+            let mut s = TcpStream::connect_timeout(&addr, timeout)
+                .with_context(|| format!("connecting to {addr} in {}", ns.name()))?;
+            s.set_read_timeout(Some(timeout))?;
+            s.set_write_timeout(Some(timeout))?;
+            // One write: the request in one segment, as scrapers send it.
+            let request = format!(
+                "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+            );
+            s.write_all(request.as_bytes())?;
+            let mut raw = Vec::new();
+            s.read_to_end(&mut raw)
+                .with_context(|| format!("reading the answer of {addr}"))?;
+            Ok(raw)
+        })
+        .with_context(|| format!("GET http://{addr}{path}"))?;
+    let text = String::from_utf8(raw).context("answer is not UTF-8")?;
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| anyhow!("no end of headers in {text:?}"))?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| anyhow!("bad status line {status_line:?}"))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Ok(HttpResponse {
+        status,
+        headers,
+        body: body.to_string(),
+    })
+}
+
+/// One sample of a Prometheus/OpenMetrics text exposition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// A parsed scrape.
+#[derive(Clone, Debug, Default)]
+pub struct Metrics {
+    pub samples: Vec<Sample>,
+}
+
+impl Metrics {
+    /// Parses `name{k="v",...} value [timestamp]` lines; `#` lines are skipped.
+    pub fn parse(text: &str) -> Result<Metrics> {
+        let mut samples = Vec::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            samples.push(parse_sample(line).with_context(|| format!("bad metrics line {line:?}"))?);
+        }
+        Ok(Metrics { samples })
+    }
+
+    /// The value of the sample called `name` with exactly the labels `labels`.
+    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let want: BTreeMap<String, String> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.samples
+            .iter()
+            .find(|s| s.name == name && s.labels == want)
+            .map(|s| s.value)
+    }
+
+    /// Every sample called `name`.
+    pub fn all(&self, name: &str) -> Vec<&Sample> {
+        self.samples.iter().filter(|s| s.name == name).collect()
+    }
+}
+
+fn parse_sample(line: &str) -> Result<Sample> {
+    let (name, rest) = match line.find(['{', ' ']) {
+        Some(i) => line.split_at(i),
+        None => bail!("no value"),
+    };
+    let mut labels = BTreeMap::new();
+    let rest = if let Some(mut r) = rest.strip_prefix('{') {
+        loop {
+            r = r.trim_start_matches([',', ' ']);
+            if let Some(after) = r.strip_prefix('}') {
+                break after;
+            }
+            let (key, after) = r.split_once("=\"").context("label without =\"")?;
+            let mut value = String::new();
+            let mut chars = after.char_indices();
+            let end = loop {
+                match chars.next() {
+                    Some((_, '\\')) => match chars.next() {
+                        Some((_, 'n')) => value.push('\n'),
+                        Some((_, c)) => value.push(c),
+                        None => bail!("dangling escape"),
+                    },
+                    Some((i, '"')) => break i,
+                    Some((_, c)) => value.push(c),
+                    None => bail!("unterminated label value"),
+                }
+            };
+            labels.insert(key.trim().to_string(), value);
+            r = &after[end + 1..];
+        }
+    } else {
+        rest
+    };
+    let value = rest
+        .split_whitespace()
+        .next()
+        .context("no value")?
+        .parse::<f64>()
+        .context("value is not a number")?;
+    Ok(Sample {
+        name: name.to_string(),
+        labels,
+        value,
+    })
+}
+
+/// Seconds since the Unix epoch of an RFC 3339 time in UTC (`Z` or `+00:00`), e.g.
+/// `2026-11-23T19:56:22.689370929Z`.
+pub fn parse_rfc3339(s: &str) -> Option<f64> {
+    let s = s.strip_suffix('Z').or_else(|| s.strip_suffix("+00:00"))?;
+    let (date, time) = s.split_once(['T', 't'])?;
+    let mut d = date.split('-');
+    let (y, m, day): (i64, i64, i64) = (
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+    );
+    let mut t = time.split(':');
+    let (h, min): (i64, i64) = (t.next()?.parse().ok()?, t.next()?.parse().ok()?);
+    let sec: f64 = t.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || min > 59 || sec >= 61.0 {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400 + h * 3600 + min * 60) as f64 + sec)
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// How many CPUs the kernel may run per-CPU BPF state on (`/sys/devices/system/cpu/possible`).
+pub fn possible_cpus() -> Result<u32> {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/possible")?;
+    let mut n = 0;
+    for part in text.trim().split(',') {
+        n += match part.split_once('-') {
+            Some((a, b)) => b.parse::<u32>()? - a.parse::<u32>()? + 1,
+            None => {
+                part.parse::<u32>()?;
+                1
+            }
+        };
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_times_parse() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0.0));
+        assert_eq!(
+            parse_rfc3339("2000-03-01T00:00:01+00:00"),
+            Some(951_868_801.0)
+        );
+        let t = parse_rfc3339("2026-11-23T19:56:22.5Z").expect("parses");
+        assert!((t - 1_795_463_782.5).abs() < 1e-6, "{t}");
+        assert_eq!(parse_rfc3339("2026-11-23 19:56:22"), None);
+    }
+
+    #[test]
+    fn metrics_text_parses() {
+        let m = Metrics::parse(
+            "# HELP zcfw_packets Packets\n# TYPE zcfw_packets counter\n\
+             zcfw_packets_total{reason=\"default_deny\",verdict=\"drop\"} 12\n\
+             zcfw_policy_info{name=\"a \\\"b\\\"\",hash=\"ff\"} 1\n\
+             zcfw_uptime_seconds 7\n# EOF\n",
+        )
+        .expect("parses");
+        assert_eq!(
+            m.get(
+                "zcfw_packets_total",
+                &[("reason", "default_deny"), ("verdict", "drop")]
+            ),
+            Some(12.0)
+        );
+        assert_eq!(
+            m.get("zcfw_policy_info", &[("name", "a \"b\""), ("hash", "ff")]),
+            Some(1.0)
+        );
+        assert_eq!(m.get("zcfw_uptime_seconds", &[]), Some(7.0));
+        assert_eq!(
+            m.get("zcfw_packets_total", &[("reason", "default_deny")]),
+            None
+        );
+    }
+}
