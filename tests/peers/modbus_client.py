@@ -9,6 +9,8 @@ JSON request per line on stdin and answers each with one JSON line on stdout:
   {"op": "write_register", "unit": 1, "address": 10, "value": 4242}
   {"op": "write_registers", "unit": 1, "address": 20, "values": [1, 2, 3]}
   {"op": "close"}          the application closes its connection (the next request reconnects)
+  {"op": "abort"}          closes it with a TCP reset (SO_LINGER 0), so that data the firewall
+                           dropped is not retransmitted for minutes after the test moved on
   {"op": "raw", "segments": ["hex", ...], "pause": 0.2, "wait": 1.0}
         a separate plain TCP connection (TCP_NODELAY) sends each segment with one send()
         (`pause` seconds apart), collects what comes back for `wait` seconds and closes
@@ -26,6 +28,7 @@ import argparse
 import inspect
 import json
 import socket
+import struct
 import sys
 import time
 
@@ -40,6 +43,9 @@ READS = {
     "read_coils": "bits",
     "read_discrete_inputs": "bits",
 }
+
+# struct linger {l_onoff = 1, l_linger = 0}: close() resets the connection.
+LINGER_0 = struct.pack("ii", 1, 0)
 
 # The unit id keyword: `device_id` since pymodbus 3.10, `slave` before.
 UNIT_KW = (
@@ -142,7 +148,7 @@ def raw(host, port, req):
         if req.get("expect_bytes") and len(received) >= req["expect_bytes"]:
             break
     # Reset, not close: unacknowledged (dropped) data must not be retransmitted for minutes.
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_0)
     s.close()
     return {"ok": True, "received": received.hex(), "local_port": lport}
 
@@ -163,6 +169,12 @@ def main():
         start = time.monotonic()
         try:
             if req["op"] == "close":
+                client.close()
+                out = {"ok": True}
+            elif req["op"] == "abort":
+                sock = getattr(client, "socket", None)
+                if sock is not None:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_0)
                 client.close()
                 out = {"ok": True}
             elif req["op"] == "raw":

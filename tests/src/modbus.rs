@@ -406,9 +406,11 @@ impl Request {
         }
     }
 
-    /// Whether the server received this request (same unit, function and address).
-    pub fn reached(&self, server: &ModbusServer) -> bool {
-        server.received().iter().any(|a| {
+    /// Whether the server received this request (same unit, function and address; same value
+    /// for a single write) after the first `since` ADUs it received
+    /// (`server.received().len()` before the request was sent).
+    pub fn reached(&self, server: &ModbusServer, since: usize) -> bool {
+        server.received().iter().skip(since).any(|a| {
             a.unit == self.unit()
                 && a.function == self.function()
                 && a.address() == Some(self.address())
@@ -524,6 +526,12 @@ impl ModbusClient {
     /// The application closes its connection; the next request reconnects.
     pub fn close(&mut self) -> Result<()> {
         self.call_json(&json!({"op": "close"})).map(|_| ())
+    }
+
+    /// Closes the connection with a TCP reset: data the firewall dropped is not
+    /// retransmitted (into the counters of later checks) once the test moved on.
+    pub fn abort(&mut self) -> Result<()> {
+        self.call_json(&json!({"op": "abort"})).map(|_| ())
     }
 
     /// The ADUs pymodbus builds for `requests` (transaction ids from `first_tid`), concatenated.
@@ -701,32 +709,41 @@ impl StatsJson {
     }
 }
 
-/// Whether event `e` is a `reason` drop of a segment from `src:src_port` to `dst:dst_port`
-/// in `conduit` with these Modbus details (`address: None`: not checked, since the checker
-/// does not read the address of a request it refuses for its unit or function).
-#[allow(clippy::too_many_arguments)]
-pub fn event_matches(
-    e: &Value,
-    reason: &str,
-    conduit: &str,
-    src: SocketAddr,
-    dst: SocketAddr,
-    unit: u8,
-    function: u8,
-    address: Option<u16>,
-) -> bool {
-    let ip = |v: &Value| v.as_str().and_then(|s| s.parse::<IpAddr>().ok());
-    e["reason"] == reason
-        && e["action"] == "drop"
-        && e["conduit"] == conduit
-        && e["proto"] == "tcp"
-        && ip(&e["src"]) == Some(src.ip())
-        && ip(&e["dst"]) == Some(dst.ip())
-        && e["src_port"].as_u64() == Some(u64::from(src.port()))
-        && e["dst_port"].as_u64() == Some(u64::from(dst.port()))
-        && e["modbus"]["unit"].as_u64() == Some(u64::from(unit))
-        && e["modbus"]["function"].as_u64() == Some(u64::from(function))
-        && address.is_none_or(|a| e["modbus"]["address"].as_u64() == Some(u64::from(a)))
+/// An event a test expects from `zcfw events --json`. Modbus details left `None` are not
+/// checked: the checker does not read the address of a request it refuses for its unit or
+/// function, and knows nothing of an ADU cut short (`modbus_split`).
+#[derive(Clone, Debug)]
+pub struct ExpectedEvent {
+    pub reason: &'static str,
+    pub conduit: &'static str,
+    /// Client address and port (the connection the segment belongs to).
+    pub src: SocketAddr,
+    /// Server address and port.
+    pub dst: SocketAddr,
+    pub unit: Option<u8>,
+    pub function: Option<u8>,
+    pub address: Option<u16>,
+}
+
+impl ExpectedEvent {
+    /// Whether `e` is this drop.
+    pub fn matches(&self, e: &Value) -> bool {
+        let ip = |v: &Value| v.as_str().and_then(|s| s.parse::<IpAddr>().ok());
+        let detail = |key: &str, want: Option<u64>| {
+            want.is_none_or(|w| e["modbus"][key].as_u64() == Some(w))
+        };
+        e["reason"] == self.reason
+            && e["action"] == "drop"
+            && e["conduit"] == self.conduit
+            && e["proto"] == "tcp"
+            && ip(&e["src"]) == Some(self.src.ip())
+            && ip(&e["dst"]) == Some(self.dst.ip())
+            && e["src_port"].as_u64() == Some(u64::from(self.src.port()))
+            && e["dst_port"].as_u64() == Some(u64::from(self.dst.port()))
+            && detail("unit", self.unit.map(u64::from))
+            && detail("function", self.function.map(u64::from))
+            && detail("address", self.address.map(u64::from))
+    }
 }
 
 /// Lower-case hex.
