@@ -1083,7 +1083,6 @@ fn metrics_endpoint_matches_stats() {
     let name = stats["policy"]["name"].as_str().expect("name").to_string();
     let hash = stats["policy"]["hash"].as_str().expect("hash").to_string();
     expect("zcfw_policy_info", &[("name", &name), ("hash", &hash)], 1);
-    drop(expect);
 
     // The known traffic is in there.
     let delta = |f: &dyn Fn(&Value) -> u64| f(&stats) - f(&before);
