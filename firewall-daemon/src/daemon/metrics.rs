@@ -52,13 +52,16 @@ pub async fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
 }
 
 async fn answer(mut stream: TcpStream, state: Arc<Mutex<State>>) {
-    let mut buf = [0u8; 2048];
-    let n = match tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buf))
-        .await
-    {
-        Ok(Ok(n)) => n,
-        _ => return,
-    };
+    // Read the request head, which may arrive in several pieces, up to 8 KiB.
+    let mut buf = vec![0u8; 8192];
+    let mut n = 0;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf[n..])).await {
+            Ok(Ok(0)) | Err(_) | Ok(Err(_)) => break,
+            Ok(Ok(read)) => n += read,
+        }
+    }
     let request = String::from_utf8_lossy(&buf[..n]);
     let first = request.lines().next().unwrap_or("");
     let response = if first.starts_with("GET /metrics ") || first == "GET /metrics" {
