@@ -248,51 +248,63 @@ impl<'a> Daemon<'a> {
     }
 
     fn shutdown(&mut self) -> Result<()> {
-        let Some(mut child) = self.child.take() else {
+        let Some(child) = self.child.take() else {
             return Ok(());
         };
-        let pid = Pid::from_raw(child.id() as i32);
-        let mut problems = Vec::new();
-        if child.try_wait()?.is_some() {
-            problems.push("zcfw had exited before it was told to stop".to_string());
-        } else {
-            // `ip netns exec` execs zcfw, so the child's pid is zcfw's.
-            let _ = kill(pid, Signal::SIGTERM);
-            let deadline = Instant::now() + STOP_TIMEOUT;
-            loop {
-                match child.try_wait()? {
-                    Some(status) => {
-                        if !status.success() {
-                            problems.push(format!("zcfw exited with {status} after SIGTERM"));
-                        }
-                        break;
+        stop_and_check(child, self.gateway, &self.interfaces, || self.log_tail(40))
+    }
+}
+
+/// Stops a `zcfw run` child (SIGTERM, SIGKILL after [`STOP_TIMEOUT`]) started with
+/// `--ephemeral` in `gateway`, and checks that XDP is gone from `interfaces`; the error says
+/// what is left, with the tail of the daemon's log.
+pub fn stop_and_check(
+    mut child: std::process::Child,
+    gateway: &Netns,
+    interfaces: &[String],
+    log_tail: impl Fn() -> String,
+) -> Result<()> {
+    let pid = Pid::from_raw(child.id() as i32);
+    let mut problems = Vec::new();
+    if child.try_wait()?.is_some() {
+        problems.push("zcfw had exited before it was told to stop".to_string());
+    } else {
+        // `ip netns exec` execs zcfw, so the child's pid is zcfw's.
+        let _ = kill(pid, Signal::SIGTERM);
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            match child.try_wait()? {
+                Some(status) => {
+                    if !status.success() {
+                        problems.push(format!("zcfw exited with {status} after SIGTERM"));
                     }
-                    None if Instant::now() >= deadline => {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        problems.push(format!(
-                            "zcfw did not exit within {STOP_TIMEOUT:?} of SIGTERM; killed"
-                        ));
-                        break;
-                    }
-                    None => thread::sleep(Duration::from_millis(20)),
+                    break;
                 }
+                None if Instant::now() >= deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    problems.push(format!(
+                        "zcfw did not exit within {STOP_TIMEOUT:?} of SIGTERM; killed"
+                    ));
+                    break;
+                }
+                None => thread::sleep(Duration::from_millis(20)),
             }
         }
-        for ifname in &self.interfaces {
-            match self.gateway.link_details(ifname) {
-                Ok(details) if has_xdp(&details) => {
-                    problems.push(format!("XDP still attached to {ifname}:\n{details}"))
-                }
-                Ok(_) => {}
-                Err(e) => problems.push(format!("{e:#}")),
+    }
+    for ifname in interfaces {
+        match gateway.link_details(ifname) {
+            Ok(details) if has_xdp(&details) => {
+                problems.push(format!("XDP still attached to {ifname}:\n{details}"))
             }
+            Ok(_) => {}
+            Err(e) => problems.push(format!("{e:#}")),
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            bail!("{}\nzcfw log:\n{}", problems.join("\n"), self.log_tail(40))
-        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        bail!("{}\nzcfw log:\n{}", problems.join("\n"), log_tail())
     }
 }
 

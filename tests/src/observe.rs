@@ -17,15 +17,11 @@ use std::{
 };
 
 use anyhow::{Context, Result, anyhow, bail};
-use nix::{
-    sys::signal::{Signal, kill},
-    unistd::Pid,
-};
 use serde_json::Value;
 
 use crate::{
     cmd,
-    daemon::{START_TIMEOUT, STOP_TIMEOUT, has_xdp, zcfw_bin},
+    daemon::{START_TIMEOUT, has_xdp, stop_and_check, zcfw_bin},
     netns::Netns,
     plant::Plant,
     tempdir::TempDir,
@@ -44,7 +40,7 @@ pub struct RunOptions {
 
 /// `zcfw run --ephemeral --policy P --socket S [RunOptions]` in the gateway namespace.
 ///
-/// Like [`crate::Daemon`]: SIGTERM on drop (SIGKILL after [`STOP_TIMEOUT`]), then no gateway
+/// Like [`crate::Daemon`]: SIGTERM on drop (SIGKILL after `daemon::STOP_TIMEOUT`), then no gateway
 /// interface may still carry XDP; the tail of the daemon's log is printed if the test fails.
 #[derive(Debug)]
 pub struct Observed<'a> {
@@ -263,56 +259,16 @@ impl<'a> Observed<'a> {
         Metrics::parse(&r.body)
     }
 
-    /// Stops the daemon (SIGTERM, SIGKILL after [`STOP_TIMEOUT`]) and checks that XDP is gone.
+    /// Stops the daemon ([`stop_and_check`]) and checks that XDP is gone.
     pub fn stop(mut self) -> Result<()> {
         self.shutdown()
     }
 
     fn shutdown(&mut self) -> Result<()> {
-        let Some(mut child) = self.child.take() else {
+        let Some(child) = self.child.take() else {
             return Ok(());
         };
-        let mut problems = Vec::new();
-        if child.try_wait()?.is_some() {
-            problems.push("zcfw had exited before it was told to stop".to_string());
-        } else {
-            // `ip netns exec` execs zcfw, so the child's pid is zcfw's.
-            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
-            let deadline = Instant::now() + STOP_TIMEOUT;
-            loop {
-                match child.try_wait()? {
-                    Some(status) => {
-                        if !status.success() {
-                            problems.push(format!("zcfw exited with {status} after SIGTERM"));
-                        }
-                        break;
-                    }
-                    None if Instant::now() >= deadline => {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        problems.push(format!(
-                            "zcfw did not exit within {STOP_TIMEOUT:?} of SIGTERM; killed"
-                        ));
-                        break;
-                    }
-                    None => thread::sleep(Duration::from_millis(20)),
-                }
-            }
-        }
-        for ifname in &self.interfaces {
-            match self.gateway.link_details(ifname) {
-                Ok(details) if has_xdp(&details) => {
-                    problems.push(format!("XDP still attached to {ifname}:\n{details}"))
-                }
-                Ok(_) => {}
-                Err(e) => problems.push(format!("{e:#}")),
-            }
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            bail!("{}\nzcfw log:\n{}", problems.join("\n"), self.log_tail(40))
-        }
+        stop_and_check(child, self.gateway, &self.interfaces, || self.log_tail(40))
     }
 }
 
