@@ -839,10 +839,7 @@ mod tests {
         assert_eq!(
             text,
             vec![
-                vec![
-                    "10.1.0.0/23".to_string(),
-                    "10.1.3.0-10.1.255.255".into()
-                ],
+                vec!["10.1.0.0/23".to_string(), "10.1.3.0-10.1.255.255".into()],
                 vec!["10.1.2.0/24".to_string()],
                 vec!["10.2.0.0/24".to_string()],
             ]
