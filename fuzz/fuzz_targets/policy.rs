@@ -58,7 +58,11 @@ fn valid(src: &str, policy: &policy::ValidatedPolicy) {
         let _ = w.to_string();
     }
     let first = compile::compile(policy);
-    assert_eq!(first, compile::compile(policy), "compile is not deterministic");
+    assert_eq!(
+        first,
+        compile::compile(policy),
+        "compile is not deterministic"
+    );
     match first {
         Ok(compiled) => {
             assert_eq!(compiled.hash, policy.source_hash());

@@ -4,6 +4,7 @@
 //! becomes this program's exit code.
 
 mod exec;
+mod fuzz;
 mod install;
 mod setup;
 mod tasks;
@@ -67,6 +68,15 @@ enum Task {
     Run {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// Run the cargo-fuzz targets of fuzz/ for a bounded time each (installs cargo-fuzz if
+    /// missing); fails when a target crashes. Needs the nightly toolchain.
+    Fuzz {
+        /// One target (`modbus`, `policy`); all of them in turn when omitted.
+        target: Option<String>,
+        /// Seconds each target runs (libFuzzer -max_total_time).
+        #[arg(long, default_value_t = fuzz::DEFAULT_SECONDS)]
+        seconds: u64,
     },
     /// Build, then install the binary, the systemd unit and (only if there is none) an example
     /// policy; check the policy and reload systemd (needs root unless --destdir is given).
@@ -168,6 +178,7 @@ fn main() -> ExitCode {
         Task::Demo { args } => tasks::cmd_demo(&ctx, &args),
         Task::Bench { quick, args } => tasks::cmd_bench(&ctx, quick, &args),
         Task::Run { args } => tasks::cmd_run(&ctx, &args),
+        Task::Fuzz { target, seconds } => fuzz::cmd_fuzz(&ctx, target.as_deref(), seconds),
         Task::Install {
             prefix,
             destdir,

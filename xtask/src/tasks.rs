@@ -272,6 +272,13 @@ const TEST_STEPS: &[TestStep] = &[
         is_test: false,
         integration: false,
     },
+    // A short bounded fuzz round; a crash fails the run (xtask/src/fuzz.rs).
+    TestStep {
+        name: "fuzz, short run (cargo xtask fuzz: every target)",
+        args: &["xtask", "fuzz", "--seconds", crate::fuzz::TEST_SECONDS],
+        is_test: false,
+        integration: false,
+    },
     TestStep {
         name: "clippy",
         args: &[
