@@ -17,7 +17,10 @@ use std::{
     net::{IpAddr, SocketAddr},
     path::{Path, PathBuf},
     process::{Child, ChildStdin, Command, Stdio},
-    sync::mpsc::{self, Receiver, RecvTimeoutError},
+    sync::{
+        OnceLock,
+        mpsc::{self, Receiver, RecvTimeoutError},
+    },
     thread,
     time::{Duration, Instant},
 };
@@ -35,6 +38,15 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// creates at `target/pyenv`. Fails with what to do when it is missing or cannot import
 /// pymodbus.
 pub fn python() -> Result<PathBuf> {
+    // Probed once per test process; every peer needs it.
+    static PYTHON: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| probe_python().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
+fn probe_python() -> Result<PathBuf> {
     let path = match std::env::var_os("ZCFW_PYTHON") {
         Some(p) => PathBuf::from(p),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/pyenv/bin/python"),
