@@ -550,13 +550,16 @@ fn same_client_after_a_denied_request(env: &mut Env<'_>) {
         match client.call(&read) {
             Ok(r) if !r.ok && r.exception.is_none() => {}
             other => env.fail(format!(
-                "same client, read {attempt} after the dropped write on the same connection                  (port {first_port:?}): expected no answer (it waits behind the dropped bytes),                  got {other:?}"
+                "same client, read {attempt} after the dropped write on the same connection \
+                 (port {first_port:?}): expected no answer (it waits behind the dropped bytes), \
+                 got {other:?}"
             )),
         }
     }
     if write.reached(&env.server, seen) || read.reached(&env.server, seen) {
         env.fail(format!(
-            "same client: the server received something sent on the connection after the              dropped write: {:?}",
+            "same client: the server received something sent on the connection after the \
+             dropped write: {:?}",
             &env.server.received()[seen..]
         ));
     }
@@ -571,7 +574,8 @@ fn same_client_after_a_denied_request(env: &mut Env<'_>) {
     if env.allowed(&mut client, &read, HISTORIAN) {
         let port = client.call(&read).ok().and_then(|r| r.local_port);
         eprintln!(
-            "[{}] same client after closing: answered in {:.2}s on port {port:?} (was              {first_port:?})",
+            "[{}] same client after closing: answered in {:.2}s on port {port:?} \
+             (was {first_port:?})",
             env.mode.as_str(),
             started.elapsed().as_secs_f64()
         );
