@@ -326,6 +326,10 @@ impl Drop for Namespace {
 
 /// Devices, routes and sysctls of the bench namespace (this thread is in it).
 fn setup_network() {
+    // No IPv6 on the bench devices: their router solicitations and MLD reports would arrive
+    // at the receiver among the measured frames.
+    sysctl("net/ipv6/conf/all/disable_ipv6", "1");
+    sysctl("net/ipv6/conf/default/disable_ipv6", "1");
     ip("link set lo up");
     ip(&format!("link add {GEN} type veth peer name {RX}"));
     ip(&format!("link set {GEN} address {GEN_MAC}"));
