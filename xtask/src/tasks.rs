@@ -288,6 +288,20 @@ const TEST_STEPS: &[TestStep] = &[
         is_test: false,
         integration: false,
     },
+    TestStep {
+        name: "throughput benchmark vs nftables, short run (proves it works)",
+        args: &[
+            "bench",
+            "-p",
+            "firewall-daemon",
+            "--bench",
+            "throughput",
+            "--",
+            "--quick",
+        ],
+        is_test: false,
+        integration: false,
+    },
     // A short bounded fuzz round; a crash fails the run (xtask/src/fuzz.rs).
     TestStep {
         name: "fuzz, short run (cargo xtask fuzz: every target)",

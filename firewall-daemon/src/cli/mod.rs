@@ -57,7 +57,7 @@ pub enum Command {
     /// is refused whole. Warnings (e.g. a rule that never matches) are printed but accepted.
     /// Exit 0 if the policy is valid, 1 if not, 2 if the file cannot be read.
     Check(check::CheckArgs),
-    /// Show the exact map entries a policy compiles to.
+    /// Show the exact map entries a policy compiles to, or the equivalent nftables ruleset.
     ///
     /// Zones, conduit lookup entries, Modbus inspection profiles and interfaces, as the loader
     /// writes them into the kernel maps. Needs no privileges. Exit 1 on an invalid policy.
