@@ -301,6 +301,10 @@ fn main() {
 
     if let Some(dir) = out {
         std::fs::create_dir_all(&dir).expect("create the output directory");
+        // The largest policy, for `cargo xtask bench` to measure the daemon's memory with.
+        let largest = sizes[sizes.len() - 1];
+        std::fs::write(format!("{dir}/policy-{largest}.yaml"), policy_yaml(largest))
+            .expect("write the largest bench policy");
         let json = json!({
             "baseline_xdp_drop_ns": baseline_ns,
             "repeat": s.repeat,

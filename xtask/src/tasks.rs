@@ -123,7 +123,7 @@ pub fn cmd_demo(ctx: &Ctx, args: &[String]) -> Result<()> {
 /// `bench/RESULTS.md` (machine, kernel, command, tables) and `bench/dataplane.json`.
 pub fn cmd_bench(ctx: &Ctx, quick: bool, args: &[String]) -> Result<()> {
     require_root(ctx, "bench")?;
-    setup_and_build(ctx, Scope::All)?;
+    let bin = setup_and_build(ctx, Scope::All)?;
     let out = ctx.root.join("bench");
     // The per-packet cost (BPF_PROG_TEST_RUN), then throughput on a veth pair beside
     // nftables; each writes `bench/<name>.{md,json}`.
@@ -153,6 +153,9 @@ pub fn cmd_bench(ctx: &Ctx, quick: bool, args: &[String]) -> Result<()> {
             args.iter().map(|a| format!(" {a}")).collect::<String>()
         ));
     }
+    section("bench: daemon memory with the 10,000-conduit policy");
+    let memory = daemon_memory(&bin, &out.join("policy-10000.yaml"))?;
+    println!("{memory}");
     let dataplane = std::fs::read_to_string(out.join("dataplane.md"))?;
     let throughput = std::fs::read_to_string(out.join("throughput.md"))?;
     let report = format!(
@@ -163,7 +166,7 @@ pub fn cmd_bench(ctx: &Ctx, quick: bool, args: &[String]) -> Result<()> {
          - machine: {}\n- kernel: {}\n- nftables: {}\n- date: {}\n\
          - raw numbers: `bench/dataplane.json`, `bench/throughput.json`\n\n{dataplane}\n\
          For reference, 10GbE line rate with 64-byte frames is 14.88 Mpps, 67 ns per packet on one core.\n\n\
-         {throughput}",
+         {memory}\n\n{throughput}",
         if quick { " --quick" } else { "" },
         commands.join(" and "),
         machine(),
@@ -174,6 +177,101 @@ pub fn cmd_bench(ctx: &Ctx, quick: bool, args: &[String]) -> Result<()> {
     std::fs::write(out.join("RESULTS.md"), report)?;
     println!("wrote {}", out.join("RESULTS.md").display());
     Ok(())
+}
+
+/// Runs `zcfw run --ephemeral` with `policy` (interface `lo`) in a throwaway network
+/// namespace and reports its resident memory and the kernel memory of its maps.
+fn daemon_memory(bin: &Path, policy: &Path) -> Result<String> {
+    let ns = format!("zcfw-bench-rss-{}", std::process::id());
+    let socket = std::env::temp_dir().join(format!("{ns}.sock"));
+    let ip = |args: &[&str]| Command::new("ip").args(args).status();
+    ip(&["netns", "add", &ns])?;
+    let result = (|| -> Result<String> {
+        ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &ns])
+            .arg(bin)
+            .args(["run", "--ephemeral", "--policy"])
+            .arg(policy)
+            .arg("--socket")
+            .arg(&socket)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let started = Instant::now();
+        let ready = loop {
+            let ok = Command::new(bin)
+                .args(["status", "--json", "--socket"])
+                .arg(&socket)
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false);
+            if ok || started.elapsed() > Duration::from_secs(60) || child.try_wait()?.is_some() {
+                break ok;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.trim().to_owned())
+                .unwrap_or_else(|| "?".into())
+        };
+        let memlock = map_memory(&ns);
+        let _ = nix_kill(child.id());
+        let _ = child.wait();
+        if !ready {
+            bail!("the daemon did not come up with {}", policy.display());
+        }
+        Ok(format!(
+            "### Daemon memory\n\n`zcfw run` with the 10,000-conduit policy (`bench/policy-10000.yaml`): resident {} (peak {}). \
+             Kernel memory of the maps of the loaded programs (bpftool `bytes_memlock`, both slots, conntrack and event ring preallocated): {:.1} MiB.",
+            field("VmRSS:"),
+            field("VmHWM:"),
+            memlock as f64 / (1024.0 * 1024.0)
+        ))
+    })();
+    let _ = ip(&["netns", "del", &ns]);
+    let _ = std::fs::remove_file(&socket);
+    result
+}
+
+/// Kernel memory (`bytes_memlock`) of the maps of the XDP program attached to `lo` in `ns`.
+fn map_memory(ns: &str) -> u64 {
+    let link = command_output("ip", &["-n", ns, "-d", "link", "show", "lo"]);
+    let Some(prog) = link
+        .split("prog/xdp id ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .map(str::to_owned)
+    else {
+        return 0;
+    };
+    let json = |args: &[&str]| -> serde_json::Value {
+        serde_json::from_str(&command_output("bpftool", args)).unwrap_or(serde_json::Value::Null)
+    };
+    let info = json(&["-j", "prog", "show", "id", &prog]);
+    info["map_ids"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|id| id.as_u64())
+        .map(|id| {
+            json(&["-j", "map", "show", "id", &id.to_string()])["bytes_memlock"]
+                .as_u64()
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+fn nix_kill(pid: u32) -> std::io::Result<std::process::ExitStatus> {
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
 }
 
 /// CPU model and count, from /proc/cpuinfo.
