@@ -90,21 +90,30 @@ impl<'a> Daemon<'a> {
         let dir = TempDir::new(&format!("{}-zcfw", plant.names().file_stem()))?;
         let file = dir.join("policy.yaml");
         std::fs::write(&file, policy)?;
-        Daemon::start_in(dir, plant.gateway(), &file, &plant.gateway_interfaces())
+        Daemon::start_in(
+            dir,
+            plant.gateway(),
+            &file,
+            &plant.gateway_interfaces(),
+            &[],
+        )
     }
 
     /// Starts zcfw in `gateway` with the policy file `policy`; `interfaces` are those the
     /// policy attaches to (checked for XDP after start and after stop).
     pub fn start(gateway: &'a Netns, policy: &Path, interfaces: &[String]) -> Result<Daemon<'a>> {
         let dir = TempDir::new(&format!("{}-zcfw", gateway.name()))?;
-        Daemon::start_in(dir, gateway, policy, interfaces)
+        Daemon::start_in(dir, gateway, policy, interfaces, &[])
     }
 
-    fn start_in(
+    /// Starts zcfw in `gateway` with the policy file `policy`, its socket and log in `dir`,
+    /// and `extra` flags after the standard ones (`--event-rate`, `--audit-log`, ...).
+    pub fn start_in(
         dir: TempDir,
         gateway: &'a Netns,
         policy: &Path,
         interfaces: &[String],
+        extra: &[std::ffi::OsString],
     ) -> Result<Daemon<'a>> {
         let bin = zcfw_bin()?;
         let socket = dir.join("zcfw.sock");
@@ -119,6 +128,7 @@ impl<'a> Daemon<'a> {
             .arg(policy)
             .arg("--socket")
             .arg(&socket)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
@@ -185,6 +195,24 @@ impl<'a> Daemon<'a> {
     }
 
     /// The control socket.
+    /// The zcfw binary this daemon runs.
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
+    /// The gateway namespace it runs in.
+    pub fn gateway(&self) -> &'a Netns {
+        self.gateway
+    }
+
+    /// Whether the daemon process is still running.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
     pub fn socket(&self) -> &Path {
         &self.socket
     }

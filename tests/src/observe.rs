@@ -5,10 +5,9 @@
 
 use std::{
     collections::BTreeMap,
-    fs::File,
+    ffi::OsString,
     io::{BufRead, BufReader, Read, Write},
     net::{SocketAddr, TcpStream},
-    os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::mpsc,
@@ -21,7 +20,7 @@ use serde_json::Value;
 
 use crate::{
     cmd,
-    daemon::{START_TIMEOUT, has_xdp, stop_and_check, zcfw_bin},
+    daemon::{Daemon, START_TIMEOUT},
     netns::Netns,
     plant::Plant,
     tempdir::TempDir,
@@ -38,22 +37,15 @@ pub struct RunOptions {
     pub metrics_listen: Option<SocketAddr>,
 }
 
-/// `zcfw run --ephemeral --policy P --socket S [RunOptions]` in the gateway namespace.
-///
-/// Like [`crate::Daemon`]: SIGTERM on drop (SIGKILL after `daemon::STOP_TIMEOUT`), then no gateway
-/// interface may still carry XDP; the tail of the daemon's log is printed if the test fails.
+/// `zcfw run --ephemeral --policy P --socket S [RunOptions]` in the gateway namespace: a
+/// [`Daemon`] (SIGTERM on drop, then no gateway interface may carry XDP; the log tail is
+/// printed if the test fails) with the observability flags and their helpers.
 #[derive(Debug)]
 pub struct Observed<'a> {
-    gateway: &'a Netns,
-    interfaces: Vec<String>,
-    bin: PathBuf,
-    child: Option<Child>,
-    socket: PathBuf,
-    log: PathBuf,
+    daemon: Daemon<'a>,
     audit: Option<PathBuf>,
     metrics: Option<SocketAddr>,
     started: Instant,
-    dir: TempDir,
 }
 
 impl<'a> Observed<'a> {
@@ -63,112 +55,54 @@ impl<'a> Observed<'a> {
         let dir = TempDir::new(&format!("{}-zcfw-obs", plant.names().file_stem()))?;
         let policy_file = dir.join("policy.yaml");
         std::fs::write(&policy_file, policy)?;
-        let bin = zcfw_bin()?;
-        let socket = dir.join("zcfw.sock");
-        let log = dir.join("zcfw.log");
         let audit = opts.audit_log.then(|| dir.join("audit.jsonl"));
-        let log_file = File::create(&log)?;
-        let mut command = plant.gateway().command(&bin);
-        command
-            .arg("run")
-            .arg("--ephemeral")
-            .arg("--policy")
-            .arg(&policy_file)
-            .arg("--socket")
-            .arg(&socket);
+        let mut extra: Vec<OsString> = Vec::new();
         if let Some(rate) = opts.event_rate {
-            command.arg("--event-rate").arg(rate.to_string());
+            extra.extend(["--event-rate".into(), rate.to_string().into()]);
         }
         if let Some(audit) = &audit {
-            command.arg("--audit-log").arg(audit);
+            extra.extend(["--audit-log".into(), audit.clone().into_os_string()]);
         }
         if let Some(addr) = opts.metrics_listen {
-            command.arg("--metrics-listen").arg(addr.to_string());
+            extra.extend(["--metrics-listen".into(), addr.to_string().into()]);
         }
         let started = Instant::now();
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone()?)
-            .stderr(log_file)
-            .process_group(0)
-            .spawn()
-            .with_context(|| format!("failed to start {}", bin.display()))?;
-        let mut daemon = Observed {
-            gateway: plant.gateway(),
-            interfaces: plant.gateway_interfaces(),
-            bin,
-            child: Some(child),
-            socket,
-            log,
+        let daemon = Daemon::start_in(
+            dir,
+            plant.gateway(),
+            &policy_file,
+            &plant.gateway_interfaces(),
+            &extra,
+        )?;
+        let observed = Observed {
+            daemon,
             audit,
             metrics: opts.metrics_listen,
             started,
-            dir,
         };
-        if let Err(e) = daemon.wait_ready() {
-            return Err(match daemon.shutdown() {
-                Ok(()) => e,
-                Err(stop) => e.context(format!("also, stopping it: {stop:#}")),
-            });
-        }
-        Ok(daemon)
-    }
-
-    fn wait_ready(&mut self) -> Result<()> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(child) = self.child.as_mut()
-                && let Some(status) = child.try_wait()?
-            {
-                self.child = None;
-                bail!(
-                    "zcfw run exited with {status} before it was ready; log:\n{}",
-                    self.log_tail(40)
-                );
-            }
-            let not_ready = match self.stats() {
-                Ok(_) => {
-                    let missing: Vec<&String> = self
-                        .interfaces
-                        .iter()
-                        .filter(|i| {
-                            !self
-                                .gateway
-                                .link_details(i)
-                                .map(|d| has_xdp(&d))
-                                .unwrap_or(false)
-                        })
-                        .collect();
-                    if !missing.is_empty() {
-                        format!("stats answer, but no XDP yet on {missing:?}")
-                    } else if self.metrics.is_some()
-                        && let Err(e) = self.scrape("/metrics")
-                    {
-                        format!("no metrics yet: {e:#}")
-                    } else {
-                        return Ok(());
-                    }
+        if observed.metrics.is_some() {
+            let deadline = Instant::now() + START_TIMEOUT;
+            while let Err(e) = observed.scrape("/metrics") {
+                if Instant::now() >= deadline {
+                    bail!(
+                        "no metrics within {START_TIMEOUT:?}: {e:#}; log:\n{}",
+                        observed.log_tail(40)
+                    );
                 }
-                Err(e) => format!("{e:#}"),
-            };
-            if Instant::now() >= deadline {
-                bail!(
-                    "zcfw was not ready within {START_TIMEOUT:?} ({not_ready}); log:\n{}",
-                    self.log_tail(40)
-                );
+                thread::sleep(Duration::from_millis(50));
             }
-            thread::sleep(Duration::from_millis(50));
         }
+        Ok(observed)
     }
 
     /// The control socket.
     pub fn socket(&self) -> &Path {
-        &self.socket
+        self.daemon.socket()
     }
 
     /// The directory of the policy copy, socket, log and audit log.
     pub fn dir(&self) -> &Path {
-        self.dir.path()
+        self.daemon.dir()
     }
 
     /// When the daemon was spawned (before it loaded anything).
@@ -178,26 +112,21 @@ impl<'a> Observed<'a> {
 
     /// Whether the daemon process is still running.
     pub fn is_running(&mut self) -> bool {
-        match self.child.as_mut() {
-            Some(child) => matches!(child.try_wait(), Ok(None)),
-            None => false,
-        }
+        self.daemon.is_running()
     }
 
     /// The last `lines` lines of the daemon's log.
     pub fn log_tail(&self, lines: usize) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
+        self.daemon.log_tail(lines)
     }
 
     /// `zcfw ARGS... --socket SOCK` with a timeout; its stdout.
     pub fn zcfw(&self, args: &[&str], timeout: Duration) -> Result<String> {
         cmd::run_with_timeout(
-            Command::new(&self.bin)
+            Command::new(self.daemon.bin())
                 .args(args)
                 .arg("--socket")
-                .arg(&self.socket),
+                .arg(self.daemon.socket()),
             timeout,
         )
     }
@@ -241,13 +170,13 @@ impl<'a> Observed<'a> {
 
     /// Starts `zcfw events --follow --json`.
     pub fn follow(&self) -> Result<EventFollower> {
-        EventFollower::start(&self.bin, &self.socket)
+        EventFollower::start(self.daemon.bin(), self.daemon.socket())
     }
 
     /// `GET path` from the metrics endpoint, over TCP from inside the gateway namespace.
     pub fn scrape(&self, path: &str) -> Result<HttpResponse> {
         let addr = self.metrics.context("started without --metrics-listen")?;
-        http_get(self.gateway, addr, path)
+        http_get(self.daemon.gateway(), addr, path)
     }
 
     /// `GET /metrics`, checked for status 200 and parsed.
@@ -259,34 +188,9 @@ impl<'a> Observed<'a> {
         Metrics::parse(&r.body)
     }
 
-    /// Stops the daemon ([`stop_and_check`]) and checks that XDP is gone.
-    pub fn stop(mut self) -> Result<()> {
-        self.shutdown()
-    }
-
-    fn shutdown(&mut self) -> Result<()> {
-        let Some(child) = self.child.take() else {
-            return Ok(());
-        };
-        stop_and_check(child, self.gateway, &self.interfaces, || self.log_tail(40))
-    }
-}
-
-impl Drop for Observed<'_> {
-    fn drop(&mut self) {
-        let result = self.shutdown();
-        if thread::panicking() {
-            eprintln!(
-                "--- zcfw log ({}), last lines ---\n{}\n---",
-                self.log.display(),
-                self.log_tail(60)
-            );
-            if let Err(e) = result {
-                eprintln!("also, stopping zcfw: {e:#}");
-            }
-        } else if let Err(e) = result {
-            panic!("stopping zcfw: {e:#}");
-        }
+    /// Stops the daemon and checks that XDP is gone ([`Daemon::stop`]).
+    pub fn stop(self) -> Result<()> {
+        self.daemon.stop()
     }
 }
 
