@@ -320,14 +320,30 @@ impl Dataplane {
 
     /// Detaches pinned links of interfaces not in `keep` (after a policy dropped them).
     pub fn prune_links(&mut self, keep: &[&str]) -> Result<(), DataplaneError> {
-        let Some(pins) = &self.pins else {
-            return Ok(());
-        };
-        for (iface, path) in pinned_links(pins)? {
-            if !keep.contains(&iface.as_str()) {
-                unpin_link(&path)?;
+        if let Some(pins) = &self.pins {
+            for (iface, path) in pinned_links(pins)? {
+                if !keep.contains(&iface.as_str()) {
+                    unpin_link(&path)?;
+                    info!(
+                        interface = iface,
+                        "XDP detached: the policy no longer lists this interface"
+                    );
+                }
+            }
+        }
+        // Links this process owns (no pins): detach them here.
+        let program = xdp_program(&mut self.ebpf)?;
+        for a in self
+            .attachments
+            .iter_mut()
+            .filter(|a| !keep.contains(&a.iface.as_str()))
+        {
+            if let Some(link) = a.link.take() {
+                program
+                    .detach(link)
+                    .map_err(|e| DataplaneError::Program(Box::new(e)))?;
                 info!(
-                    interface = iface,
+                    interface = a.iface,
                     "XDP detached: the policy no longer lists this interface"
                 );
             }
