@@ -8,8 +8,11 @@
 //! asserted: the machine is shared and noisy. `--quick` runs fewer repetitions (CI proves the
 //! bench works); `--out DIR` writes `DIR/dataplane.json` and `DIR/dataplane.md`.
 
+mod common;
+
 use std::{collections::BTreeMap, fmt::Write as _, time::Instant};
 
+use common::{MODBUS_EVERY, endpoints, host, port_of, zones_for};
 use firewall_common::{
     packet::tcp_flags::{ACK, SYN},
     pktgen::{ipv4, tcp},
@@ -26,59 +29,13 @@ const XDP_DROP: u32 = 1;
 const XDP_PASS: u32 = 2;
 /// Packets per class corpus.
 const CORPUS: usize = 16;
-/// Every `MODBUS_EVERY`-th conduit is an inspected Modbus conduit.
-const MODBUS_EVERY: usize = 8;
 const PSH: u8 = 0x08;
 
-/// A policy with `conduits` conduits spread over `2 + conduits / 100` zones, each conduit a
-/// distinct (from, to, port); every eighth one inspects Modbus on its port.
 fn policy_yaml(conduits: usize) -> String {
-    let zones = zones_for(conduits);
-    let mut y = String::from("version: 1\nname: bench\ninterfaces:\n  - { name: lo }\nzones:\n");
-    for z in 0..zones {
-        let (a, b) = (z / 256, z % 256);
-        writeln!(
-            y,
-            "  z{z}: {{ security_level: 2, networks: [10.{a}.{b}.0/24] }}"
-        )
-        .ok();
-    }
-    y.push_str("conduits:\n");
-    for i in 0..conduits {
-        let (from, to) = endpoints(i, zones);
-        let port = port_of(i);
-        let rule = if i % MODBUS_EVERY == 0 {
-            format!(
-                "{{ protocol: modbus, ports: [{port}], modbus: {{ unit_ids: [1], read_only: true, addresses: [\"0-999\"] }} }}"
-            )
-        } else {
-            format!("{{ protocol: tcp, ports: [{port}] }}")
-        };
-        writeln!(
-            y,
-            "  - {{ name: c{i}, from: z{from}, to: z{to}, rules: [{rule}] }}"
-        )
-        .ok();
-    }
-    y
-}
-
-fn zones_for(conduits: usize) -> usize {
-    2 + conduits / 100
-}
-
-fn port_of(i: usize) -> u16 {
-    1000 + i as u16
-}
-
-fn endpoints(i: usize, zones: usize) -> (usize, usize) {
-    let from = i % zones;
-    let to = (from + 1 + (i / zones) % (zones - 1)) % zones;
-    (from, to)
-}
-
-fn host(zone: usize, n: u8) -> [u8; 4] {
-    [10, (zone / 256) as u8, (zone % 256) as u8, n]
+    common::policy_yaml(
+        "version: 1\nname: bench\ninterfaces:\n  - { name: lo }\n",
+        conduits,
+    )
 }
 
 /// A Modbus/TCP request ADU (transaction 1, unit 1).

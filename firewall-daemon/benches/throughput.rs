@@ -33,6 +33,8 @@
 //! bench works); `--out DIR` writes `DIR/throughput.json` and `DIR/throughput.md`; `--seconds S`
 //! sets the time per measurement.
 
+mod common;
+
 use std::{
     collections::BTreeMap,
     fmt::Write as _,
@@ -48,6 +50,7 @@ use aya::{
     maps::{Array, DevMap, PerCpuArray},
     programs::{TestRunAttrs, TestRunOptions, Xdp, XdpMode as AyaXdpMode, xdp::XdpLinkId},
 };
+use common::{MODBUS_EVERY, endpoints, host, port_of, zones_for};
 use firewall_common::{
     packet::tcp_flags::{ACK, SYN},
     pktgen::{checksum, ipv4, tcp},
@@ -79,8 +82,6 @@ const HEAD_WORDS: usize = 6;
 const BATCH: u32 = 64;
 /// Frames sent before each measurement.
 const WARMUP: u32 = 64 * BATCH;
-/// Every `MODBUS_EVERY`-th conduit is an inspected Modbus conduit (as in the dataplane bench).
-const MODBUS_EVERY: usize = 8;
 const PSH: u8 = 0x08;
 /// 10GbE with 64-byte frames (plus preamble and inter-frame gap): 14.88 Mpps.
 const LINE_RATE_MPPS: f64 = 14.88;
@@ -88,57 +89,14 @@ const LINE_RATE_MPPS: f64 = 14.88;
 // ---------------------------------------------------------------------------------------
 // Policy (the dataplane bench's shape) and frames.
 
-/// `conduits` conduits over `2 + conduits / 100` zones of one /24 each, each conduit a
-/// distinct (from, to, port); every eighth one inspects Modbus on its port. The interface is
-/// the receiving veth; denies are not logged (nor are they in the nftables rulesets).
 fn policy_yaml(conduits: usize) -> String {
-    let zones = zones_for(conduits);
-    let mut y = format!(
-        "version: 1\nname: throughput-{conduits}\ndefaults: {{ action: deny, log: none }}\n\
-         interfaces:\n  - {{ name: {RX}, xdp_mode: native }}\nzones:\n"
-    );
-    for z in 0..zones {
-        let (a, b) = (z / 256, z % 256);
-        let _ = writeln!(
-            y,
-            "  z{z}: {{ security_level: 2, networks: [10.{a}.{b}.0/24] }}"
-        );
-    }
-    y.push_str("conduits:\n");
-    for i in 0..conduits {
-        let (from, to) = endpoints(i, zones);
-        let port = port_of(i);
-        let rule = if i % MODBUS_EVERY == 0 {
-            format!(
-                "{{ protocol: modbus, ports: [{port}], modbus: {{ unit_ids: [1], read_only: true, addresses: [\"0-999\"] }} }}"
-            )
-        } else {
-            format!("{{ protocol: tcp, ports: [{port}] }}")
-        };
-        let _ = writeln!(
-            y,
-            "  - {{ name: c{i}, from: z{from}, to: z{to}, rules: [{rule}] }}"
-        );
-    }
-    y
-}
-
-fn zones_for(conduits: usize) -> usize {
-    2 + conduits / 100
-}
-
-fn port_of(i: usize) -> u16 {
-    1000 + i as u16
-}
-
-fn endpoints(i: usize, zones: usize) -> (usize, usize) {
-    let from = i % zones;
-    let to = (from + 1 + (i / zones) % (zones - 1)) % zones;
-    (from, to)
-}
-
-fn host(zone: usize, n: u8) -> [u8; 4] {
-    [10, (zone / 256) as u8, (zone % 256) as u8, n]
+    common::policy_yaml(
+        &format!(
+            "version: 1\nname: throughput-{conduits}\ndefaults: {{ action: deny, log: none }}\n\
+             interfaces:\n  - {{ name: {RX}, xdp_mode: native }}\n"
+        ),
+        conduits,
+    )
 }
 
 /// One direction of a TCP connection.
