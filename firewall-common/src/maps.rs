@@ -10,8 +10,8 @@ pub mod names {
     pub const CONTROL: &str = "CONTROL";
     /// [`super::SlotConfig`], one entry per slot.
     pub const SLOT_CONFIG: &str = "SLOT_CONFIG";
-    /// IPv4 LPM trie: [`super::ZoneV4Key`] → [`super::ZoneInfo`].
-    pub const ZONES_V4: &str = "ZONES_V4";
+    /// Array of `u64` words: the IPv4 zone table of both slots ([`crate::zonetable`]).
+    pub const ZONE_TABLE_V4: &str = "ZONE_TABLE_V4";
     /// IPv6 LPM trie: [`super::ZoneV6Key`] → [`super::ZoneInfo`].
     pub const ZONES_V6: &str = "ZONES_V6";
     /// Hash: [`super::ZonePairKey`] → [`super::ZonePairInfo`].
@@ -56,7 +56,7 @@ pub mod names {
     pub const ALL: [&str; 21] = [
         CONTROL,
         SLOT_CONFIG,
-        ZONES_V4,
+        ZONE_TABLE_V4,
         ZONES_V6,
         ZONE_PAIRS,
         CONDUITS,
@@ -80,7 +80,8 @@ pub mod names {
 
 /// Capacity of every map, shared so the compiler can refuse a policy that would not fit.
 pub mod capacity {
-    /// Zone networks per slot and family (IPv4 and IPv6 tries each hold both slots).
+    /// Zone networks per slot and family (IPv4 networks must also fit the blocks of
+    /// [`crate::zonetable`]; the IPv6 trie holds both slots).
     pub const ZONE_NETWORKS: u32 = 16_384;
     /// Zone pairs with at least one conduit rule, both slots together.
     pub const ZONE_PAIRS: u32 = 65_536;
@@ -154,9 +155,6 @@ pub struct SlotConfig {
     pub flags: u32,
 }
 
-/// Key of the IPv4 zone trie: `[slot, a, b, c, d]`; prefix length counts the slot byte
-/// (8 + network prefix).
-pub type ZoneV4Key = [u8; 5];
 /// Key of the IPv6 zone trie: `[slot, addr[0..16]]`; prefix length 8 + network prefix.
 pub type ZoneV6Key = [u8; 17];
 

@@ -29,6 +29,7 @@ use firewall_common::{
     modbus,
     packet::{self, Family, Fragment, Frame, Packet, PacketBytes, icmp_type, tcp_flags},
     reason::Reason,
+    zonetable,
 };
 
 use crate::maps::*;
@@ -680,8 +681,9 @@ fn zone_of(slot: u8, family: Family, addr: &[u8; 16]) -> u32 {
     use aya_ebpf::maps::lpm_trie::Key;
     let info = match family {
         Family::Ipv4 => {
-            let key = Key::new(40, [slot, addr[0], addr[1], addr[2], addr[3]]);
-            ZONES_V4.get(&key)
+            return zonetable::lookup(slot, [addr[0], addr[1], addr[2], addr[3]], |w| {
+                ZONE_TABLE_V4.get(w).copied().unwrap_or(0)
+            });
         }
         Family::Ipv6 => {
             let mut data = [0u8; 17];

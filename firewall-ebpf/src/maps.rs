@@ -12,10 +12,11 @@ use firewall_common::{
     maps::{
         Bucket, BucketKey, CONDUIT_DENY_SLOTS, ConduitAction, ConduitKey, Control, Counter,
         IfacePolicy, IfaceZoneKey, L2Key, RateLimit, SlotConfig, ZoneInfo, ZonePairInfo,
-        ZonePairKey, ZoneV4Key, ZoneV6Key, capacity,
+        ZonePairKey, ZoneV6Key, capacity,
     },
     modbus::ModbusProfile,
     reason::Reason,
+    zonetable,
 };
 
 /// Active slot, island flag and ABI version (one entry).
@@ -26,10 +27,9 @@ pub static CONTROL: Array<Control> = Array::with_max_entries(1, 0);
 #[map]
 pub static SLOT_CONFIG: Array<SlotConfig> = Array::with_max_entries(2, 0);
 
-/// IPv4 networks → zone, both slots (slot byte leads the key).
+/// IPv4 zone table of both slots (`firewall_common::zonetable`).
 #[map]
-pub static ZONES_V4: LpmTrie<ZoneV4Key, ZoneInfo> =
-    LpmTrie::with_max_entries(2 * capacity::ZONE_NETWORKS, BPF_F_NO_PREALLOC);
+pub static ZONE_TABLE_V4: Array<u64> = Array::with_max_entries(zonetable::WORDS, 0);
 
 /// IPv6 networks → zone, both slots.
 #[map]

@@ -30,6 +30,9 @@ use crate::policy::{LogMode, OnViolation, ValidatedPolicy, space::FirstMatch};
 
 pub mod nft;
 mod render;
+mod zonetable;
+
+pub use zonetable::ZoneTableV4;
 
 pub use render::{render_json, render_text};
 
@@ -69,8 +72,7 @@ pub struct CompiledInterface {
     pub allowed_zones: Option<Vec<u16>>,
 }
 
-/// An entry of the IPv4 zone trie. The kernel key is `[slot, addr..]` with prefix length
-/// `8 + prefix_len`.
+/// An IPv4 zone network; together they make the [`ZoneTableV4`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ZoneEntryV4 {
     /// Network prefix length, 0..=32.
@@ -100,6 +102,8 @@ pub struct CompiledPolicy {
     pub conduits: Vec<ConduitSummary>,
     pub interfaces: Vec<CompiledInterface>,
     pub zones_v4: Vec<ZoneEntryV4>,
+    /// The IPv4 zones as the XDP program reads them.
+    pub zone_table_v4: ZoneTableV4,
     pub zones_v6: Vec<ZoneEntryV6>,
     /// Sorted by key.
     pub zone_pairs: Vec<(ZonePairKey, ZonePairInfo)>,
@@ -156,6 +160,13 @@ pub enum CompileError {
          {limit} per policy; give Modbus rules that can share a profile identical options"
     )]
     TooManyProfiles { needed: usize, limit: usize },
+    #[error(
+        "the IPv4 zone networks need {needed} lookup blocks, but the zone table holds {limit} \
+         per policy (a block for every /16 that holds a longer prefix and for every /24 that \
+         holds a longer prefix); aggregate host addresses and small networks into /24s or \
+         shorter prefixes"
+    )]
+    TooManyZoneBlocks { needed: usize, limit: usize },
     #[error("zone {0} is not defined (the policy was not validated)")]
     UnknownZone(String),
 }
@@ -376,6 +387,12 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         });
     }
 
+    let zone_table_v4 =
+        ZoneTableV4::build(&zones_v4).map_err(|e| CompileError::TooManyZoneBlocks {
+            needed: e.needed,
+            limit: firewall_common::zonetable::BLOCKS_PER_SLOT as usize,
+        })?;
+
     Ok(CompiledPolicy {
         name: policy.name().to_owned(),
         hash: policy.source_hash().to_owned(),
@@ -396,6 +413,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         conduits,
         interfaces,
         zones_v4,
+        zone_table_v4,
         zones_v6,
         zone_pairs,
         conduit_entries,

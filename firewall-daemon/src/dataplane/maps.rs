@@ -11,7 +11,7 @@ use firewall_common::{
     ABI_VERSION,
     maps::{
         ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey, L2Key, RateLimit,
-        SlotConfig, ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV4Key, ZoneV6Key, capacity,
+        SlotConfig, ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV6Key, capacity,
         conduit_reason_index, iface_flags, iface_index, names, profile_index, rate_limit_index,
         slot_flags,
     },
@@ -86,7 +86,8 @@ pub(super) fn clear_slot(ebpf: &mut Ebpf, slot: u8) -> Result<(), DataplaneError
     array::<SlotConfig>(ebpf, names::SLOT_CONFIG)?
         .set(slot as u32, SlotConfig::default(), 0)
         .map_err(DataplaneError::map(names::SLOT_CONFIG))?;
-    clear_lpm::<ZoneV4Key>(ebpf, names::ZONES_V4, |k| k[0] == slot)?;
+    // The slot's part of the IPv4 zone table stays: nothing reads a slot that is not
+    // loaded, and the next `write_slot` rewrites all of its first level.
     clear_lpm::<ZoneV6Key>(ebpf, names::ZONES_V6, |k| k[0] == slot)?;
     clear_hash::<ZonePairKey, ZonePairInfo>(ebpf, names::ZONE_PAIRS, |k| k.slot == slot as u16)?;
     clear_hash::<ConduitKey, ConduitAction>(ebpf, names::CONDUITS, |k| k.slot == slot)?;
@@ -116,14 +117,22 @@ pub(super) fn write_slot(
     generation: u32,
     policy: &CompiledPolicy,
     ifindexes: &BTreeMap<String, u32>,
+    zone_words: &mut std::collections::HashMap<u32, u64>,
 ) -> Result<(), DataplaneError> {
     {
-        let mut v4 = lpm::<ZoneV4Key, ZoneInfo>(ebpf, names::ZONES_V4)?;
-        for z in &policy.zones_v4 {
-            let mut data = [slot, 0, 0, 0, 0];
-            data[1..].copy_from_slice(&z.addr);
-            v4.insert(&Key::new(8 + z.prefix_len as u32, data), z.info, 0)
-                .map_err(DataplaneError::map(names::ZONES_V4))?;
+        // All of the slot's first level and the blocks it uses; words this process already
+        // wrote with the same value are skipped (a reload usually changes few networks).
+        let mut table = array::<u64>(ebpf, names::ZONE_TABLE_V4)?;
+        for (index, word) in policy.zone_table_v4.words(slot) {
+            if zone_words.get(&index) == Some(&word) {
+                continue;
+            }
+            // Forget the word first: if the write fails, it is unknown, not stale.
+            zone_words.remove(&index);
+            table
+                .set(index, word, 0)
+                .map_err(DataplaneError::map(names::ZONE_TABLE_V4))?;
+            zone_words.insert(index, word);
         }
     }
     {

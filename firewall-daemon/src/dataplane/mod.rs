@@ -88,6 +88,9 @@ pub struct Dataplane {
     /// Where maps and links are pinned; `None`: nothing outlives this process.
     pins: Option<PathBuf>,
     adopted: bool,
+    /// What this process wrote to each slot's part of the IPv4 zone table, so a reload
+    /// writes only the words that change (empty: unknown, write them all).
+    zone_words: [std::collections::HashMap<u32, u64>; 2],
 }
 
 impl Dataplane {
@@ -137,6 +140,7 @@ impl Dataplane {
             attachments: Vec::new(),
             pins,
             adopted: false,
+            zone_words: Default::default(),
         };
         if let Some(dir) = dataplane.pins.clone() {
             let state = maps::read_state(&mut dataplane.ebpf)?;
@@ -182,7 +186,10 @@ impl Dataplane {
         };
         let generation = self.generation.wrapping_add(1).max(1);
         maps::clear_slot(&mut self.ebpf, slot)?;
-        if let Err(err) = maps::write_slot(&mut self.ebpf, slot, generation, policy, ifindexes) {
+        let written = &mut self.zone_words[slot as usize];
+        if let Err(err) =
+            maps::write_slot(&mut self.ebpf, slot, generation, policy, ifindexes, written)
+        {
             // Leave no half-written generation behind; the active one never saw it.
             let _ = maps::clear_slot(&mut self.ebpf, slot);
             return Err(err);
