@@ -262,6 +262,14 @@ fn decide(ctx: &XdpContext, len: u32) -> Decision {
     d
 }
 
+/// Coarse (tick resolution) time: plenty for idle timeouts and token buckets, and much
+/// cheaper than a full clock read.
+#[inline(always)]
+fn now() -> u64 {
+    // SAFETY: a helper without arguments.
+    unsafe { bpf_ktime_get_coarse_ns() }
+}
+
 /// Applies monitor mode (policy-wide or the conduit's) to a would-be deny.
 #[inline(always)]
 fn finish(d: Decision, cfg: &SlotConfig) -> Decision {
@@ -287,8 +295,7 @@ struct EventContext {
 /// sent and what was suppressed. Zones are looked up here, off the fast path.
 #[inline(never)]
 fn emit(p: &Packet, d: &Decision, at: EventContext, cfg: &SlotConfig) {
-    // SAFETY: a helper without arguments.
-    let now = unsafe { bpf_ktime_get_coarse_ns() };
+    let now = now();
     let pps = CONTROL.get(0).map(|c| c.event_pps).unwrap_or(0);
     let limit = RateLimit { pps, burst: pps };
     let allowed = match EVENT_BUCKET.get_ptr_mut(0) {
@@ -413,11 +420,8 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
         }
     }
 
-    // Coarse (tick resolution) is plenty for idle timeouts and much cheaper than a clock read.
-    // SAFETY: a helper without arguments.
-    let now = unsafe { bpf_ktime_get_coarse_ns() };
     if p.fragment == Fragment::Later {
-        return later_fragment(p, now);
+        return later_fragment(p, now());
     }
 
     // Conntrack: a packet of an allowed flow, either direction.
@@ -426,6 +430,7 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
         // SAFETY: the LRU map returned a valid pointer to the value; fields are plain integers
         // and concurrent updates of last_seen/flags by other CPUs are benign.
         let state = unsafe { &mut *state };
+        let now = now();
         if state.expired(p.proto, now) {
             let _ = FLOWS.remove(&flow_key);
         } else if state.generation == cfg.generation || rejudge(slot, cfg, &flow_key, state) {
@@ -490,6 +495,9 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
     if action.conduit_id == 0 {
         return drop(Reason::DefaultDeny);
     }
+    // The clock only where a timestamp is kept or a bucket refilled: a denied packet
+    // never pays for it.
+    let now = now();
     if action.flags & action_flags::RATE_LIMIT != 0 && !conforms(slot, action.conduit_id, p, now) {
         return deny_on(
             Reason::RateLimited,
@@ -676,23 +684,25 @@ fn frag_key(p: &Packet) -> FragKey {
 /// Zone of an address by longest-prefix match in the active slot, packed as
 /// `zone_id | flags << 16` (0 = no zone). A plain integer, not an `Option`, so no half-defined
 /// register crosses the BPF-to-BPF call (the verifier rejects reading one).
-#[inline(never)]
+/// IPv4 reads the inlined direct-index table; IPv6 calls into the kernel's trie.
+#[inline(always)]
 fn zone_of(slot: u8, family: Family, addr: &[u8; 16]) -> u32 {
+    match family {
+        Family::Ipv4 => zonetable::lookup(slot, [addr[0], addr[1], addr[2], addr[3]], |w| {
+            ZONE_TABLE_V4.get(w).copied().unwrap_or(0)
+        }),
+        Family::Ipv6 => zone_of_v6(slot, addr),
+    }
+}
+
+/// [`zone_of`] for IPv6: longest-prefix match in the trie.
+#[inline(never)]
+fn zone_of_v6(slot: u8, addr: &[u8; 16]) -> u32 {
     use aya_ebpf::maps::lpm_trie::Key;
-    let info = match family {
-        Family::Ipv4 => {
-            return zonetable::lookup(slot, [addr[0], addr[1], addr[2], addr[3]], |w| {
-                ZONE_TABLE_V4.get(w).copied().unwrap_or(0)
-            });
-        }
-        Family::Ipv6 => {
-            let mut data = [0u8; 17];
-            data[0] = slot;
-            data[1..].copy_from_slice(addr);
-            ZONES_V6.get(&Key::new(136, data))
-        }
-    };
-    match info {
+    let mut data = [0u8; 17];
+    data[0] = slot;
+    data[1..].copy_from_slice(addr);
+    match ZONES_V6.get(&Key::new(136, data)) {
         Some(info) => info.zone_id as u32 | (info.flags as u32) << 16,
         None => 0,
     }
