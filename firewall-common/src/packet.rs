@@ -221,6 +221,88 @@ pub fn parse<B: PacketBytes + ?Sized>(b: &B) -> Result<Frame, Reason> {
     }
 }
 
+/// The common frame — Ethernet without VLAN tags, IPv4 without options, not a fragment, TCP
+/// or UDP — parsed with one bounds check for both headers, for the XDP program's fast path.
+/// `None` for any other frame, valid or not: the caller then runs [`parse`], which decides
+/// it. For a frame this accepts the packet is exactly the one [`parse`] returns (host tests
+/// and the `packet` fuzz target check it).
+#[inline(always)]
+pub fn parse_common<B: PacketBytes + ?Sized>(b: &B) -> Option<Packet> {
+    let mut p = Packet::default();
+    parse_common_into(b, &mut p).then_some(p)
+}
+
+/// [`parse_common`] writing every field of `p` in place (the XDP program parses into a map
+/// value, keeping the packet off its 512-byte stack); `p` is unspecified when it returns
+/// false. Header fields are read in small pieces, straight into registers.
+#[inline(always)]
+pub fn parse_common_into<B: PacketBytes + ?Sized>(b: &B, p: &mut Packet) -> bool {
+    // Ethernet (14) + IPv4 without options (20), in words.
+    let (Some(eth), Some(ip0), Some(ip1), Some(src), Some(dst)) = (
+        b.load::<2>(12),
+        b.load::<4>(14),
+        b.load::<4>(18),
+        b.load::<4>(26),
+        b.load::<4>(30),
+    ) else {
+        return false;
+    };
+    let Some([_, proto, _, _]) = b.load::<4>(22) else {
+        return false;
+    };
+    if be16(eth) != ethertype::IPV4 || ip0[0] != 0x45 {
+        return false;
+    }
+    let total = be16([ip0[2], ip0[3]]) as usize;
+    // Not a fragment (the DF bit may be set), and the datagram inside the frame.
+    if be16([ip1[2], ip1[3]]) & 0x3fff != 0 || total < 20 || !b.holds(14 + total) {
+        return false;
+    }
+    let ip_payload = total - 20;
+    let (ports, hdr_len, flags) = match proto {
+        proto::TCP => {
+            let (Some(ports), Some([doff, flags])) = (b.load::<4>(34), b.load::<2>(46)) else {
+                return false;
+            };
+            let doff = ((doff >> 4) as usize) * 4;
+            // Options lie inside the datagram, which lies inside the frame (checked above).
+            if doff < 20 || doff > ip_payload {
+                return false;
+            }
+            (ports, doff, flags)
+        }
+        proto::UDP => {
+            let (Some(ports), Some(len)) = (b.load::<4>(34), b.load::<2>(38)) else {
+                return false;
+            };
+            let len = be16(len) as usize;
+            if len < 8 || len > ip_payload {
+                return false;
+            }
+            (ports, 8, 0)
+        }
+        _ => return false,
+    };
+    p.src = [0; 16];
+    p.src[..4].copy_from_slice(&src);
+    p.dst = [0; 16];
+    p.dst[..4].copy_from_slice(&dst);
+    p.family = Family::Ipv4;
+    p.proto = proto;
+    p.src_port = be16([ports[0], ports[1]]);
+    p.dst_port = be16([ports[2], ports[3]]);
+    p.icmp_type = 0;
+    p.icmp_code = 0;
+    p.icmp_id = 0;
+    p.tcp_flags = flags;
+    p.fragment = Fragment::None;
+    p.frag_id = be16([ip1[0], ip1[1]]) as u32;
+    p.l4_offset = 34;
+    p.payload_offset = (34 + hdr_len) as u16;
+    p.payload_len = (ip_payload - hdr_len) as u16;
+    true
+}
+
 #[inline(always)]
 fn parse_ipv4<B: PacketBytes + ?Sized>(b: &B, l3: usize) -> Result<Packet, Reason> {
     let h = b.load::<20>(l3).ok_or(Reason::MalformedIpv4)?;
@@ -395,6 +477,101 @@ mod tests {
         match parse(frame) {
             Ok(Frame::Ip(p)) => p,
             other => panic!("expected an IP packet, got {other:?}"),
+        }
+    }
+
+    /// `parse_common` accepts a frame only if `parse` returns the same packet for it.
+    fn common_agrees(frame: &[u8]) -> bool {
+        match parse_common(frame) {
+            Some(p) => {
+                assert_eq!(parse(frame), Ok(Frame::Ip(p)), "{frame:02x?}");
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn common_parser_takes_plain_tcp_and_udp_and_agrees_with_parse() {
+        let tcp_opts = {
+            let mut f = ipv4(A, B, tcp(40000, 502, tcp_flags::SYN, b"abc")).frame();
+            // Data offset 6: four option bytes (NOP NOP NOP NOP) before the payload.
+            f[46] = 0x60;
+            f.splice(54..54, [1, 1, 1, 1]);
+            let total = u16::from_be_bytes([f[16], f[17]]) + 4;
+            f[16..18].copy_from_slice(&total.to_be_bytes());
+            f
+        };
+        for frame in [
+            ipv4(A, B, tcp(40000, 502, tcp_flags::SYN, b"hello")).frame(),
+            ipv4(A, B, tcp(1, 2, tcp_flags::ACK, b"")).frame(),
+            ipv4(A, B, udp(5000, 53, b"query")).frame(),
+            ipv4(A, B, udp(5000, 53, b"")).frame(),
+            tcp_opts,
+        ] {
+            assert!(common_agrees(&frame), "{frame:02x?}");
+        }
+        // Ethernet padding after a short datagram is not payload.
+        let mut padded = ipv4(A, B, udp(1, 2, b"x")).frame();
+        padded.resize(60, 0);
+        assert!(common_agrees(&padded));
+    }
+
+    #[test]
+    fn common_parser_leaves_everything_else_to_parse() {
+        let frames: Vec<Vec<u8>> = alloc::vec![
+            ipv4(A, B, icmp(false, 8, 0, 7, 1)).frame(),
+            with_vlans(
+                &ipv4(A, B, tcp(1, 2, 0x02, b"")).frame(),
+                &[(ethertype::VLAN, 10)]
+            ),
+            ipv6(
+                v6([0xfd00, 0, 0, 0, 0, 0, 0, 1]),
+                v6([0xfd00, 0, 0, 0, 0, 0, 0, 2]),
+                tcp(1, 2, 0x02, b"")
+            )
+            .frame(),
+            ipv4(A, B, udp(1, 2, b"")).options(&[1, 1, 1, 1]).frame(),
+            ipv4(A, B, udp(1, 2, b"12345678"))
+                .fragment(0, true, 9)
+                .frame(),
+            ipv4(A, B, udp(1, 2, b"12345678"))
+                .fragment(1, false, 9)
+                .frame(),
+        ];
+        for frame in &frames {
+            assert!(!common_agrees(frame), "{frame:02x?}");
+        }
+        // Inconsistent lengths: parse decides (and drops) them.
+        let good = ipv4(A, B, tcp(1, 2, 0x02, b"")).frame();
+        for (at, value) in [(16, 0xff), (17, 19), (46, 0x40), (46, 0xf0)] {
+            let mut f = good.clone();
+            f[at] = value;
+            if at == 16 {
+                f[17] = 0xff;
+            }
+            assert!(!common_agrees(&f), "{f:02x?}");
+            assert!(parse(&f[..]).is_err());
+        }
+    }
+
+    #[test]
+    fn common_parser_agrees_on_every_truncation_and_byte_flip() {
+        let bases = [
+            ipv4(A, B, tcp(40000, 502, tcp_flags::SYN | tcp_flags::ACK, b"data")).frame(),
+            ipv4(A, B, udp(5000, 53, b"query")).frame(),
+        ];
+        for base in &bases {
+            for len in 0..=base.len() {
+                common_agrees(&base[..len]);
+            }
+            for at in 0..base.len() {
+                for value in [0x00, 0x01, 0x05, 0x06, 0x11, 0x20, 0x3f, 0x45, 0x50, 0xff] {
+                    let mut f = base.clone();
+                    f[at] = value;
+                    common_agrees(&f);
+                }
+            }
         }
     }
 

@@ -227,7 +227,18 @@ fn decide(ctx: &XdpContext, len: u32) -> Decision {
         len,
         ip: false,
     };
-    let parsed = parse_into(ctx.data(), ctx.data_end(), scratch);
+    // The common frame is parsed here, inline; everything else (VLAN tags, IP options,
+    // IPv6, ICMP, fragments, malformed headers) by the full parser in its own function.
+    let bytes = XdpBytes {
+        start: ctx.data(),
+        end: ctx.data_end(),
+    };
+    // SAFETY: `scratch` is the per-CPU scratch value, only this CPU uses it.
+    let parsed = if packet::parse_common_into(&bytes, unsafe { &mut *scratch }) {
+        PARSED_IP
+    } else {
+        parse_into(ctx.data(), ctx.data_end(), scratch)
+    };
     // SAFETY: a valid per-CPU map value, written by `parse_into` when it returns PARSED_IP.
     let p: &Packet = unsafe { &*scratch };
     if parsed != PARSED_IP {

@@ -105,10 +105,15 @@ impl DataplaneError {
                 io_error,
                 verifier_log,
             } => {
-                if io_error.kind() == std::io::ErrorKind::PermissionDenied {
+                let log = verifier_log.to_string();
+                // The verifier refuses a program with EACCES too: only without a log is a
+                // permission error about privileges.
+                if io_error.raw_os_error() == Some(libc_eperm())
+                    || (io_error.kind() == std::io::ErrorKind::PermissionDenied
+                        && log.trim().is_empty())
+                {
                     return DataplaneError::PermissionDenied;
                 }
-                let log = verifier_log.to_string();
                 let lines: Vec<&str> = log.lines().collect();
                 let tail = lines[lines.len().saturating_sub(25)..].join("\n");
                 DataplaneError::Verifier {
@@ -134,6 +139,11 @@ impl DataplaneError {
             source: Box::new(source),
         }
     }
+}
+
+/// `EPERM`: the caller lacks a capability (the verifier never says it).
+fn libc_eperm() -> i32 {
+    nix::errno::Errno::EPERM as i32
 }
 
 fn is_permission(msg: &str) -> bool {
