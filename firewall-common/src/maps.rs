@@ -47,7 +47,7 @@ pub mod names {
     pub const IFACE_COUNTERS: &str = "IFACE_COUNTERS";
     /// Ring buffer of [`crate::event::Event`]s.
     pub const EVENTS: &str = "EVENTS";
-    /// Per-CPU [`super::Bucket`] (one entry) limiting events per CPU.
+    /// Per-CPU [`super::EventBucket`] (one entry) limiting events per CPU.
     pub const EVENT_BUCKET: &str = "EVENT_BUCKET";
     /// Per-CPU `u64` counters of the event path ([`crate::event::counter`]).
     pub const EVENT_COUNTERS: &str = "EVENT_COUNTERS";
@@ -337,6 +337,36 @@ impl Bucket {
     }
 }
 
+/// The per-CPU token bucket in front of the event ring ([`names::EVENT_BUCKET`]), with the
+/// clock tick (jiffies) of its last refill. A denied packet in a flood finds the bucket empty
+/// and the tick unchanged, and is counted as suppressed without reading the clock at all
+/// (jiffies is one memory read; the clock is several kernel calls).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventBucket {
+    pub bucket: Bucket,
+    pub refill_jiffies: u64,
+}
+
+impl EventBucket {
+    /// Takes a token for one event at tick `jiffies`; `now_ns` (the coarse clock, which
+    /// only moves with the tick) is called only to refill. A bucket with tokens gives one
+    /// without refilling: the time since its last refill still counts at the next one.
+    #[inline(always)]
+    pub fn take(&mut self, limit: &RateLimit, jiffies: u64, now_ns: impl FnOnce() -> u64) -> bool {
+        let fresh = self.bucket.last_ns == 0;
+        if !fresh && self.bucket.nanotokens >= Bucket::TOKEN {
+            self.bucket.nanotokens -= Bucket::TOKEN;
+            return true;
+        }
+        if !fresh && self.refill_jiffies == jiffies {
+            return false;
+        }
+        self.refill_jiffies = jiffies;
+        self.bucket.take(limit, now_ns())
+    }
+}
+
 /// Key of [`names::IFACE_ZONES`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -378,6 +408,7 @@ const _: () = {
     assert!(core::mem::size_of::<RateLimit>() == 8);
     assert!(core::mem::size_of::<BucketKey>() == 20);
     assert!(core::mem::size_of::<Bucket>() == 16);
+    assert!(core::mem::size_of::<EventBucket>() == 24);
 };
 
 #[cfg(feature = "user")]
@@ -401,6 +432,7 @@ mod pod {
     unsafe impl aya::Pod for RateLimit {}
     unsafe impl aya::Pod for BucketKey {}
     unsafe impl aya::Pod for Bucket {}
+    unsafe impl aya::Pod for EventBucket {}
     unsafe impl aya::Pod for FlowKey {}
     unsafe impl aya::Pod for FlowState {}
     unsafe impl aya::Pod for FragKey {}
@@ -427,6 +459,42 @@ mod tests {
         let mut b = Bucket::default();
         let passed = (0..1000u64).filter(|i| b.take(&limit, t0 + i * MS)).count();
         assert!((100..=106).contains(&passed), "{passed} passed");
+    }
+
+    #[test]
+    fn event_bucket_reads_the_clock_only_to_refill_on_a_new_tick() {
+        use core::cell::Cell;
+        let limit = RateLimit { pps: 100, burst: 100 };
+        let mut b = EventBucket::default();
+        let reads = Cell::new(0);
+        let clock = |ns: u64| {
+            let reads = &reads;
+            move || {
+                reads.set(reads.get() + 1);
+                ns
+            }
+        };
+        // 4 ms ticks (HZ 250). A fresh bucket refills (one read), then gives its burst.
+        let t0 = 1_000 * MS;
+        let passed = (0..150).filter(|_| b.take(&limit, 1000, clock(t0))).count();
+        assert_eq!(passed, 100);
+        assert_eq!(reads.get(), 1, "only the fresh bucket's refill");
+        // A flood within the same tick: no clock read, nothing passes.
+        assert!((0..1000).all(|_| !b.take(&limit, 1000, clock(t0))));
+        assert_eq!(reads.get(), 1);
+        // Next tick, 4 ms later at 100 pps: not yet a whole token; one read for the tick.
+        assert!(!b.take(&limit, 1001, clock(t0 + 4 * MS)));
+        assert!(!b.take(&limit, 1001, clock(t0 + 4 * MS)));
+        assert_eq!(reads.get(), 2);
+        // 12 ms after t0 a token has accrued (100 pps = one per 10 ms).
+        assert!(b.take(&limit, 1003, clock(t0 + 12 * MS)));
+        // Over ten seconds of a flood at one packet per tick, about pps pass per second.
+        let mut passed = 0;
+        for tick in 1004..1004 + 2500u64 {
+            let ns = t0 + (tick - 1000) * 4 * MS;
+            passed += (0..3).filter(|_| b.take(&limit, tick, clock(ns))).count();
+        }
+        assert!((990..=1010).contains(&passed), "{passed} passed in 10 s");
     }
 
     #[test]

@@ -11,7 +11,9 @@ mod maps;
 
 use aya_ebpf::{
     bindings::xdp_action::{XDP_DROP, XDP_PASS},
-    helpers::generated::{bpf_ktime_get_coarse_ns, bpf_ktime_get_ns, bpf_xdp_get_buff_len},
+    helpers::generated::{
+        bpf_jiffies64, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns, bpf_xdp_get_buff_len,
+    },
     macros::xdp,
     programs::XdpContext,
 };
@@ -21,7 +23,7 @@ use firewall_common::{
     event::{self, Event},
     flow::{FlowKey, FlowState, FragKey, flow_flags, proto, timeout},
     maps::{
-        Bucket, BucketKey, ConduitAction, Counter, IfaceZoneKey, L2Key, RateLimit, SlotConfig,
+        Bucket, BucketKey, ConduitAction, Control, Counter, IfaceZoneKey, L2Key, RateLimit, SlotConfig,
         ZonePairKey, action_flags, capacity, conduit_reason_index, control_flags,
         iface_counter_index, iface_flags, iface_index, profile_index, rate_limit_index, slot_flags,
         zone_flags,
@@ -258,7 +260,7 @@ fn decide(ctx: &XdpContext, len: u32) -> Decision {
                 cfg,
             )
         };
-        if d.alert() || (d.verdict() == XDP_DROP && cfg.flags & slot_flags::LOG_DENIED != 0) {
+        if reported(&d, cfg) && event_budget(control) {
             emit(&Packet::default(), &d, at, cfg);
         }
         return d;
@@ -267,10 +269,35 @@ fn decide(ctx: &XdpContext, len: u32) -> Decision {
         return pass(Reason::AllowedNeighborDiscovery, 0);
     }
     let d = finish(judge(ctx, slot, cfg, p), cfg);
-    if d.alert() || (d.verdict() == XDP_DROP && cfg.flags & slot_flags::LOG_DENIED != 0) {
+    if reported(&d, cfg) && event_budget(control) {
         emit(p, &d, EventContext { ip: true, ..at }, cfg);
     }
     d
+}
+
+/// Whether a decision is reported as an event: alerts always, denies unless the policy
+/// says `log: none`.
+#[inline(always)]
+fn reported(d: &Decision, cfg: &SlotConfig) -> bool {
+    d.alert() || (d.verdict() == XDP_DROP && cfg.flags & slot_flags::LOG_DENIED != 0)
+}
+
+/// Takes a token from this CPU's event bucket; counts the event as suppressed when there is
+/// none. Inline and without a clock read while a flood keeps the bucket empty.
+#[inline(always)]
+fn event_budget(control: &Control) -> bool {
+    let pps = control.event_pps;
+    let limit = RateLimit { pps, burst: pps };
+    let allowed = match EVENT_BUCKET.get_ptr_mut(0) {
+        // SAFETY: per-CPU value, only this CPU touches it while the program runs; jiffies64
+        // is a helper without arguments (the verifier inlines it as one memory read).
+        Some(bucket) if pps != 0 => unsafe { (*bucket).take(&limit, bpf_jiffies64(), now) },
+        _ => false,
+    };
+    if !allowed {
+        count_event(event::counter::RATE_LIMITED);
+    }
+    allowed
 }
 
 /// Coarse (tick resolution) time: plenty for idle timeouts and token buckets, and much
@@ -302,22 +329,10 @@ struct EventContext {
     ip: bool,
 }
 
-/// Sends an event for a deny or alert, if this CPU's token bucket allows; counts what was
-/// sent and what was suppressed. Zones are looked up here, off the fast path.
+/// Sends an event for a deny or alert that [`event_budget`] allowed; counts it as sent or
+/// lost. Zones are looked up here, off the fast path.
 #[inline(never)]
 fn emit(p: &Packet, d: &Decision, at: EventContext, cfg: &SlotConfig) {
-    let now = now();
-    let pps = CONTROL.get(0).map(|c| c.event_pps).unwrap_or(0);
-    let limit = RateLimit { pps, burst: pps };
-    let allowed = match EVENT_BUCKET.get_ptr_mut(0) {
-        // SAFETY: per-CPU value, only this CPU touches it while the program runs.
-        Some(bucket) if pps != 0 => unsafe { (*bucket).take(&limit, now) },
-        _ => false,
-    };
-    if !allowed {
-        count_event(event::counter::RATE_LIMITED);
-        return;
-    }
     let Some(mut entry) = EVENTS.reserve::<Event>(0) else {
         count_event(event::counter::RING_FULL);
         return;

@@ -10,7 +10,7 @@ use firewall_common::{
     event,
     flow::{FlowKey, FlowState, FragKey},
     maps::{
-        Bucket, BucketKey, CONDUIT_DENY_SLOTS, ConduitAction, ConduitKey, Control, Counter,
+        Bucket, BucketKey, CONDUIT_DENY_SLOTS, EventBucket, ConduitAction, ConduitKey, Control, Counter,
         IfacePolicy, IfaceZoneKey, L2Key, RateLimit, SlotConfig, ZoneInfo, ZonePairInfo,
         ZonePairKey, ZoneV6Key, capacity,
     },
@@ -102,7 +102,7 @@ pub static EVENTS: RingBuf = RingBuf::with_byte_size(capacity::EVENT_RING_BYTES,
 
 /// Per-CPU token bucket in front of `EVENTS`, so a flood costs counters, not daemon CPU.
 #[map]
-pub static EVENT_BUCKET: PerCpuArray<Bucket> = PerCpuArray::with_max_entries(1, 0);
+pub static EVENT_BUCKET: PerCpuArray<EventBucket> = PerCpuArray::with_max_entries(1, 0);
 
 /// Per-CPU event counters (`firewall_common::event::counter`).
 #[map]
