@@ -521,10 +521,10 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
     if action.conduit_id == 0 {
         return drop(Reason::DefaultDeny);
     }
-    // The clock only where a timestamp is kept or a bucket refilled: a denied packet
-    // never pays for it.
-    let now = now();
-    if action.flags & action_flags::RATE_LIMIT != 0 && !conforms(slot, action.conduit_id, p, now) {
+    // The clock is read only where a timestamp is kept or a bucket refilled: a denied
+    // packet or an allowed one that opens nothing never pays for it.
+    if action.flags & action_flags::RATE_LIMIT != 0 && !conforms(slot, action.conduit_id, p, now())
+    {
         return deny_on(
             Reason::RateLimited,
             action.conduit_id,
@@ -564,12 +564,12 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
             _pad: 0,
             _pad2: 0,
             _pad3: 0,
-            last_seen_ns: now,
+            last_seen_ns: now(),
         };
         let _ = FLOWS.insert(&flow_key, &state, 0);
     }
     if p.fragment == Fragment::First {
-        remember_first_fragment(p, cfg, action.conduit_id, now);
+        remember_first_fragment(p, cfg, action.conduit_id, now());
     }
     pass(Reason::AllowedConduit, action.conduit_id)
 }
@@ -746,9 +746,17 @@ fn zone(packed: u32) -> Option<(u16, u16)> {
 
 /// The conduit allowing `point` from `src_zone` to `dst_zone` (`conduit_id` 0 = none): at most
 /// one lookup per level that holds entries for the pair (see `firewall_common::conduit`).
+/// The exact level comes first and without the pair's level mask: most allowed packets hit
+/// a single port with one lookup, and a pair without exact entries only misses it. Levels
+/// are tried in the same order either way, so the result is the same.
 #[inline(never)]
 fn find_conduit(slot: u8, src_zone: u16, dst_zone: u16, point: u32) -> ConduitAction {
     let none = ConduitAction::default();
+    let exact = conduit::key_at(slot, src_zone, dst_zone, point, Level::Exact);
+    // SAFETY: plain read of a value the daemon never changes in place.
+    if let Some(action) = unsafe { CONDUITS.get(&exact) } {
+        return *action;
+    }
     let pair = ZonePairKey {
         slot: slot as u16,
         src_zone,
@@ -759,7 +767,7 @@ fn find_conduit(slot: u8, src_zone: u16, dst_zone: u16, point: u32) -> ConduitAc
     let Some(pair) = (unsafe { ZONE_PAIRS.get(&pair) }) else {
         return none;
     };
-    let mask = pair.level_mask;
+    let mask = pair.level_mask & !(1 << Level::Exact as u32);
     for level in Level::ALL {
         if mask & (1 << level as u32) != 0 {
             let key = conduit::key_at(slot, src_zone, dst_zone, point, level);
