@@ -81,6 +81,30 @@ fn clear_lpm<K: Pod>(
     Ok(())
 }
 
+/// The words of an array map this process knows the value of.
+#[derive(Default)]
+pub(super) struct KnownWords {
+    words: std::collections::HashMap<u32, u64>,
+    /// Words not in `words` are zero (a map this process created), not unknown.
+    rest_zero: bool,
+}
+
+impl KnownWords {
+    pub(super) fn zeroed() -> Self {
+        KnownWords {
+            words: Default::default(),
+            rest_zero: true,
+        }
+    }
+
+    fn holds(&self, index: u32, word: u64) -> bool {
+        match self.words.get(&index) {
+            Some(&known) => known == word,
+            None => self.rest_zero && word == 0,
+        }
+    }
+}
+
 /// Removes every policy entry of `slot` and marks it not loaded.
 pub(super) fn clear_slot(ebpf: &mut Ebpf, slot: u8) -> Result<(), DataplaneError> {
     array::<SlotConfig>(ebpf, names::SLOT_CONFIG)?
@@ -117,22 +141,22 @@ pub(super) fn write_slot(
     generation: u32,
     policy: &CompiledPolicy,
     ifindexes: &BTreeMap<String, u32>,
-    zone_words: &mut std::collections::HashMap<u32, u64>,
+    zone_words: &mut KnownWords,
 ) -> Result<(), DataplaneError> {
     {
-        // All of the slot's first level and the blocks it uses; words this process already
-        // wrote with the same value are skipped (a reload usually changes few networks).
+        // All of the slot's first level and the blocks it uses; words known to hold the
+        // value already are skipped (a reload usually changes few networks).
         let mut table = array::<u64>(ebpf, names::ZONE_TABLE_V4)?;
         for (index, word) in policy.zone_table_v4.words(slot) {
-            if zone_words.get(&index) == Some(&word) {
+            if zone_words.holds(index, word) {
                 continue;
             }
-            // Forget the word first: if the write fails, it is unknown, not stale.
-            zone_words.remove(&index);
-            table
-                .set(index, word, 0)
-                .map_err(DataplaneError::map(names::ZONE_TABLE_V4))?;
-            zone_words.insert(index, word);
+            if let Err(err) = table.set(index, word, 0) {
+                // The word may or may not have changed: nothing is known any more.
+                *zone_words = KnownWords::default();
+                return Err(DataplaneError::map(names::ZONE_TABLE_V4)(err));
+            }
+            zone_words.words.insert(index, word);
         }
     }
     {

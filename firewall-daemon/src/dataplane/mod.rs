@@ -88,9 +88,9 @@ pub struct Dataplane {
     /// Where maps and links are pinned; `None`: nothing outlives this process.
     pins: Option<PathBuf>,
     adopted: bool,
-    /// What this process wrote to each slot's part of the IPv4 zone table, so a reload
-    /// writes only the words that change (empty: unknown, write them all).
-    zone_words: [std::collections::HashMap<u32, u64>; 2],
+    /// What each slot's part of the IPv4 zone table holds, as far as this process knows,
+    /// so an install writes only the words that change.
+    zone_words: [maps::KnownWords; 2],
 }
 
 impl Dataplane {
@@ -133,6 +133,7 @@ impl Dataplane {
             .map_err(DataplaneError::from_ebpf)?;
         let program = xdp_program(&mut ebpf)?;
         program.load().map_err(DataplaneError::from_program_load)?;
+        let fresh = pins.is_none();
         let mut dataplane = Dataplane {
             ebpf,
             active_slot: None,
@@ -140,7 +141,12 @@ impl Dataplane {
             attachments: Vec::new(),
             pins,
             adopted: false,
-            zone_words: Default::default(),
+            // Maps this process created are all zero; pinned ones may hold anything.
+            zone_words: if fresh {
+                [maps::KnownWords::zeroed(), maps::KnownWords::zeroed()]
+            } else {
+                Default::default()
+            },
         };
         if let Some(dir) = dataplane.pins.clone() {
             let state = maps::read_state(&mut dataplane.ebpf)?;
