@@ -12,7 +12,7 @@ mod maps;
 use aya_ebpf::{
     bindings::xdp_action::{XDP_DROP, XDP_PASS},
     helpers::generated::{
-        bpf_jiffies64, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns, bpf_xdp_get_buff_len,
+        bpf_jiffies64, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns,
     },
     macros::xdp,
     programs::XdpContext,
@@ -72,8 +72,9 @@ impl PacketBytes for XdpBytes {
 
 #[xdp]
 pub fn zcfw_xdp(ctx: XdpContext) -> u32 {
-    // SAFETY: a helper call on the program's own context.
-    let len = unsafe { bpf_xdp_get_buff_len(ctx.ctx) } as u64;
+    // The program is not loaded for multi-buffer frames (section `xdp`, not `xdp.frags`), so
+    // every frame it sees is one buffer and this is its whole length, without a helper call.
+    let len = (ctx.data_end() - ctx.data()) as u64;
     let d = decide(&ctx, len as u32);
     count(
         &REASON_COUNTERS,
