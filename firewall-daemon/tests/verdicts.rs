@@ -299,6 +299,20 @@ fn stateful_replies_pass_and_nothing_else_comes_back() {
         &syn(DMZ, ENT, 443, 40000 + 1),
         Reason::DefaultDeny,
     );
+    // A SYN is judged by the conduits even inside an established flow: the answering side
+    // cannot open (simultaneous open) without a conduit its way; the opener's repeated SYN
+    // passes by its conduit and leaves the flow working.
+    h.drop(
+        "SYN from the answering side of an established flow",
+        &syn(DMZ, ENT, 443, 40000),
+        Reason::DefaultDeny,
+    );
+    h.pass(
+        "the opener's SYN again",
+        &syn(ENT, DMZ, 40000, 443),
+        Reason::AllowedConduit,
+    );
+    h.pass("reply after the repeated SYN", &data, Reason::AllowedConntrack);
     // Only a plain SYN opens a flow: an ACK the conduit allows passes but opens nothing.
     h.pass(
         "stray ACK in the conduit direction",
@@ -355,7 +369,7 @@ fn stateful_replies_pass_and_nothing_else_comes_back() {
         Reason::DefaultDeny,
     );
     // The flow's packets are credited to its conduit.
-    assert_eq!(h.conduit_count(1), 1 + 3 + 1 + 2);
+    assert_eq!(h.conduit_count(1), 1 + 3 + 2 + 1 + 2);
 }
 
 #[test]

@@ -451,9 +451,18 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
         return later_fragment(p, now());
     }
 
-    // Conntrack: a packet of an allowed flow, either direction.
+    // Conntrack: a packet of an allowed flow, either direction. A TCP SYN (without ACK) opens
+    // a connection and is always judged by the conduits, without the lookup: a connection
+    // attempt or a SYN flood costs no conntrack miss, and an allowed SYN replaces the entry.
     let (flow_key, src_is_lo) = FlowKey::of(p);
-    if let Some(state) = FLOWS.get_ptr_mut(&flow_key) {
+    let tcp_open = p.proto == proto::TCP
+        && p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
+    let tracked = if tcp_open {
+        None
+    } else {
+        FLOWS.get_ptr_mut(&flow_key)
+    };
+    if let Some(state) = tracked {
         // SAFETY: the LRU map returned a valid pointer to the value; fields are plain integers
         // and concurrent updates of last_seen/flags by other CPUs are benign.
         let state = unsafe { &mut *state };
