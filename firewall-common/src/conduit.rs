@@ -9,6 +9,28 @@
 
 use crate::maps::ConduitKey;
 
+/// Zone ids below this have the level mask of their pairs in the dense array
+/// [`crate::maps::names::PAIR_MASKS`], read inline without hashing; pairs with a larger zone
+/// id use the [`crate::maps::names::ZONE_PAIRS`] hash. Real policies have far fewer zones.
+pub const DENSE_ZONES: u32 = 256;
+/// Pair masks (4 bits each, one per [`Level`]) per `u64` word.
+pub const PAIRS_PER_WORD: u32 = 16;
+/// Words of [`crate::maps::names::PAIR_MASKS`]: every dense pair of both slots.
+pub const PAIR_MASK_WORDS: u32 = 2 * DENSE_ZONES * DENSE_ZONES / PAIRS_PER_WORD;
+
+/// Where the level mask of (`src_zone`, `dst_zone`) in `slot` lives in the dense array:
+/// word index and bit shift. `None` when a zone id is too large for it.
+#[inline(always)]
+pub const fn pair_mask_at(slot: u8, src_zone: u16, dst_zone: u16) -> Option<(u32, u32)> {
+    if src_zone as u32 >= DENSE_ZONES || dst_zone as u32 >= DENSE_ZONES {
+        return None;
+    }
+    let pair = (slot as u32 & 1) * DENSE_ZONES * DENSE_ZONES
+        + src_zone as u32 * DENSE_ZONES
+        + dst_zone as u32;
+    Some((pair / PAIRS_PER_WORD, (pair % PAIRS_PER_WORD) * 4))
+}
+
 /// Block size of a conduit entry.
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -112,6 +134,28 @@ pub fn cover(start: u32, end: u32, mut emit: impl FnMut(Level, u32)) -> u32 {
         at += 1u64 << chosen.shift();
     }
     n
+}
+
+#[cfg(test)]
+mod pair_mask_tests {
+    use super::*;
+
+    #[test]
+    fn every_dense_pair_of_both_slots_has_its_own_four_bits() {
+        let mut seen = alloc::collections::BTreeSet::new();
+        for slot in [0u8, 1] {
+            for src in 0..DENSE_ZONES as u16 {
+                for dst in 0..DENSE_ZONES as u16 {
+                    let (word, shift) = pair_mask_at(slot, src, dst).unwrap();
+                    assert!(word < PAIR_MASK_WORDS && shift <= 60);
+                    assert!(seen.insert((word, shift)));
+                }
+            }
+        }
+        assert_eq!(pair_mask_at(0, DENSE_ZONES as u16, 1), None);
+        assert_eq!(pair_mask_at(1, 1, 4096), None);
+        assert!(Level::AnyProtocol as u32 <= 3, "a level mask fits four bits");
+    }
 }
 
 #[cfg(test)]

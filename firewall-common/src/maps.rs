@@ -14,8 +14,12 @@ pub mod names {
     pub const ZONE_TABLE_V4: &str = "ZONE_TABLE_V4";
     /// IPv6 LPM trie: [`super::ZoneV6Key`] → [`super::ZoneInfo`].
     pub const ZONES_V6: &str = "ZONES_V6";
-    /// Hash: [`super::ZonePairKey`] → [`super::ZonePairInfo`].
+    /// Hash: [`super::ZonePairKey`] → [`super::ZonePairInfo`] (every pair with conduits; the
+    /// data path reads it only for zone ids of at least [`crate::conduit::DENSE_ZONES`]).
     pub const ZONE_PAIRS: &str = "ZONE_PAIRS";
+    /// Array of `u64` words: the level masks of the pairs of zone ids below
+    /// [`crate::conduit::DENSE_ZONES`], both slots ([`crate::conduit::pair_mask_at`]).
+    pub const PAIR_MASKS: &str = "PAIR_MASKS";
     /// Hash: [`super::ConduitKey`] → [`super::ConduitAction`].
     pub const CONDUITS: &str = "CONDUITS";
     /// Array: [`super::iface_index`]`(slot, ifindex)` → [`super::IfacePolicy`].
@@ -53,12 +57,13 @@ pub mod names {
     pub const EVENT_COUNTERS: &str = "EVENT_COUNTERS";
 
     /// Every map of the XDP program (the daemon pins and adopts them all).
-    pub const ALL: [&str; 21] = [
+    pub const ALL: [&str; 22] = [
         CONTROL,
         SLOT_CONFIG,
         ZONE_TABLE_V4,
         ZONES_V6,
         ZONE_PAIRS,
+        PAIR_MASKS,
         CONDUITS,
         IFACES,
         IFACE_ZONES,

@@ -754,34 +754,33 @@ fn zone(packed: u32) -> Option<(u16, u16)> {
     }
 }
 
-/// The conduit allowing `point` from `src_zone` to `dst_zone` (`conduit_id` 0 = none): at most
-/// one lookup per level that holds entries for the pair (see `firewall_common::conduit`).
-/// The exact level comes first and without the pair's level mask: most allowed packets hit
-/// a single port with one lookup, and a pair without exact entries only misses it. Levels
-/// are tried in the same order either way, so the result is the same.
+/// The conduit allowing `point` from `src_zone` to `dst_zone` (`conduit_id` 0 = none): one
+/// lookup per level that holds entries for the pair (see `firewall_common::conduit`). The
+/// pair's level mask is an inline array read for the zone ids of real policies (a pair
+/// without conduits costs no lookup at all) and a hash lookup beyond them.
 #[inline(never)]
 fn find_conduit(slot: u8, src_zone: u16, dst_zone: u16, point: u32) -> ConduitAction {
     let none = ConduitAction::default();
-    let exact = conduit::key_at(slot, src_zone, dst_zone, point, Level::Exact);
-    // SAFETY: plain read of a value the daemon never changes in place.
-    if let Some(action) = unsafe { CONDUITS.get(&exact) } {
-        return *action;
-    }
-    let pair = ZonePairKey {
-        slot: slot as u16,
-        src_zone,
-        dst_zone,
-        _pad: 0,
+    let mask = match conduit::pair_mask_at(slot, src_zone, dst_zone) {
+        Some((word, shift)) => PAIR_MASKS.get(word).map_or(0, |w| (*w >> shift) as u32 & 0xf),
+        None => {
+            let pair = ZonePairKey {
+                slot: slot as u16,
+                src_zone,
+                dst_zone,
+                _pad: 0,
+            };
+            // SAFETY: plain read of a value the daemon never changes in place.
+            match unsafe { ZONE_PAIRS.get(&pair) } {
+                Some(pair) => pair.level_mask,
+                None => return none,
+            }
+        }
     };
-    // SAFETY: plain read of a value the daemon never changes in place.
-    let Some(pair) = (unsafe { ZONE_PAIRS.get(&pair) }) else {
-        return none;
-    };
-    let mask = pair.level_mask & !(1 << Level::Exact as u32);
     for level in Level::ALL {
         if mask & (1 << level as u32) != 0 {
             let key = conduit::key_at(slot, src_zone, dst_zone, point, level);
-            // SAFETY: as above.
+            // SAFETY: plain read of a value the daemon never changes in place.
             if let Some(action) = unsafe { CONDUITS.get(&key) } {
                 return *action;
             }

@@ -7,6 +7,7 @@ use aya_ebpf::{
     maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray, RingBuf},
 };
 use firewall_common::{
+    conduit,
     event,
     flow::{FlowKey, FlowState, FragKey},
     maps::{
@@ -40,6 +41,10 @@ pub static ZONES_V6: LpmTrie<ZoneV6Key, ZoneInfo> =
 #[map]
 pub static ZONE_PAIRS: HashMap<ZonePairKey, ZonePairInfo> =
     HashMap::with_max_entries(capacity::ZONE_PAIRS, 0);
+
+/// Level masks of the zone pairs with small zone ids (see `firewall_common::conduit`).
+#[map]
+pub static PAIR_MASKS: Array<u64> = Array::with_max_entries(conduit::PAIR_MASK_WORDS, 0);
 
 /// Conduit lookup entries (see `firewall_common::conduit`).
 #[map]

@@ -8,7 +8,7 @@ use aya::{
     maps::{Array, HashMap, LpmTrie, MapData, PerCpuArray, lpm_trie::Key},
 };
 use firewall_common::{
-    ABI_VERSION,
+    ABI_VERSION, conduit,
     maps::{
         ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey, L2Key, RateLimit,
         SlotConfig, ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV6Key, capacity,
@@ -105,6 +105,62 @@ impl KnownWords {
     }
 }
 
+/// What this process knows of one slot's part of the array maps it writes whole.
+#[derive(Default)]
+pub(super) struct KnownSlot {
+    zones: KnownWords,
+    pairs: KnownWords,
+}
+
+impl KnownSlot {
+    pub(super) fn zeroed() -> Self {
+        KnownSlot {
+            zones: KnownWords::zeroed(),
+            pairs: KnownWords::zeroed(),
+        }
+    }
+}
+
+/// Writes `words` (index, value) into the `u64` array `name`, skipping those `known` to hold
+/// the value already.
+fn write_words(
+    ebpf: &mut Ebpf,
+    name: &'static str,
+    words: impl IntoIterator<Item = (u32, u64)>,
+    known: &mut KnownWords,
+) -> Result<(), DataplaneError> {
+    let mut array = array::<u64>(ebpf, name)?;
+    for (index, word) in words {
+        if known.holds(index, word) {
+            continue;
+        }
+        if let Err(err) = array.set(index, word, 0) {
+            // The word may or may not have changed: nothing is known any more.
+            *known = KnownWords::default();
+            return Err(DataplaneError::map(name)(err));
+        }
+        known.words.insert(index, word);
+    }
+    Ok(())
+}
+
+/// Every word of `slot`'s part of the dense pair-mask array.
+fn pair_mask_words(slot: u8, pairs: &[(ZonePairKey, ZonePairInfo)]) -> Vec<(u32, u64)> {
+    let per_slot = conduit::PAIR_MASK_WORDS / 2;
+    let first = (slot as u32 & 1) * per_slot;
+    let mut words = vec![0u64; per_slot as usize];
+    for (key, info) in pairs {
+        if let Some((word, shift)) = conduit::pair_mask_at(slot, key.src_zone, key.dst_zone) {
+            words[(word - first) as usize] |= u64::from(info.level_mask & 0xf) << shift;
+        }
+    }
+    words
+        .into_iter()
+        .enumerate()
+        .map(|(i, w)| (first + i as u32, w))
+        .collect()
+}
+
 /// Removes every policy entry of `slot` and marks it not loaded.
 pub(super) fn clear_slot(ebpf: &mut Ebpf, slot: u8) -> Result<(), DataplaneError> {
     array::<SlotConfig>(ebpf, names::SLOT_CONFIG)?
@@ -141,24 +197,22 @@ pub(super) fn write_slot(
     generation: u32,
     policy: &CompiledPolicy,
     ifindexes: &BTreeMap<String, u32>,
-    zone_words: &mut KnownWords,
+    known: &mut KnownSlot,
 ) -> Result<(), DataplaneError> {
-    {
-        // All of the slot's first level and the blocks it uses; words known to hold the
-        // value already are skipped (a reload usually changes few networks).
-        let mut table = array::<u64>(ebpf, names::ZONE_TABLE_V4)?;
-        for (index, word) in policy.zone_table_v4.words(slot) {
-            if zone_words.holds(index, word) {
-                continue;
-            }
-            if let Err(err) = table.set(index, word, 0) {
-                // The word may or may not have changed: nothing is known any more.
-                *zone_words = KnownWords::default();
-                return Err(DataplaneError::map(names::ZONE_TABLE_V4)(err));
-            }
-            zone_words.words.insert(index, word);
-        }
-    }
+    // All of the slot's first level and the blocks it uses, and all of its pair masks;
+    // words known to hold the value already are skipped (a reload changes few).
+    write_words(
+        ebpf,
+        names::ZONE_TABLE_V4,
+        policy.zone_table_v4.words(slot),
+        &mut known.zones,
+    )?;
+    write_words(
+        ebpf,
+        names::PAIR_MASKS,
+        pair_mask_words(slot, &policy.zone_pairs),
+        &mut known.pairs,
+    )?;
     {
         let mut v6 = lpm::<ZoneV6Key, ZoneInfo>(ebpf, names::ZONES_V6)?;
         for z in &policy.zones_v6 {

@@ -88,9 +88,9 @@ pub struct Dataplane {
     /// Where maps and links are pinned; `None`: nothing outlives this process.
     pins: Option<PathBuf>,
     adopted: bool,
-    /// What each slot's part of the IPv4 zone table holds, as far as this process knows,
-    /// so an install writes only the words that change.
-    zone_words: [maps::KnownWords; 2],
+    /// What each slot's part of the array maps (zone table, pair masks) holds, as far as
+    /// this process knows, so an install writes only the words that change.
+    known: [maps::KnownSlot; 2],
 }
 
 impl Dataplane {
@@ -142,8 +142,8 @@ impl Dataplane {
             pins,
             adopted: false,
             // Maps this process created are all zero; pinned ones may hold anything.
-            zone_words: if fresh {
-                [maps::KnownWords::zeroed(), maps::KnownWords::zeroed()]
+            known: if fresh {
+                [maps::KnownSlot::zeroed(), maps::KnownSlot::zeroed()]
             } else {
                 Default::default()
             },
@@ -192,7 +192,7 @@ impl Dataplane {
         };
         let generation = self.generation.wrapping_add(1).max(1);
         maps::clear_slot(&mut self.ebpf, slot)?;
-        let written = &mut self.zone_words[slot as usize];
+        let written = &mut self.known[slot as usize];
         if let Err(err) =
             maps::write_slot(&mut self.ebpf, slot, generation, policy, ifindexes, written)
         {
