@@ -312,7 +312,11 @@ fn stateful_replies_pass_and_nothing_else_comes_back() {
         &syn(ENT, DMZ, 40000, 443),
         Reason::AllowedConduit,
     );
-    h.pass("reply after the repeated SYN", &data, Reason::AllowedConntrack);
+    h.pass(
+        "reply after the repeated SYN",
+        &data,
+        Reason::AllowedConntrack,
+    );
     // Only a plain SYN opens a flow: an ACK the conduit allows passes but opens nothing.
     h.pass(
         "stray ACK in the conduit direction",
@@ -442,6 +446,73 @@ fn spoofed_sources_and_layer_2() {
         "IPv6 neighbour solicitation",
         &nd,
         Reason::AllowedNeighborDiscovery,
+    );
+}
+
+/// Zone pairs past the dense pair-mask array (zone ids from 256 on) take the hash map; both
+/// find the same conduits, at every level, and nothing else.
+#[test]
+fn zone_pairs_beyond_the_dense_array_behave_the_same() {
+    use std::fmt::Write as _;
+    let mut yaml =
+        String::from("version: 1\nname: many-zones\ninterfaces:\n  - { name: lo }\nzones:\n");
+    for z in 0..300 {
+        writeln!(
+            yaml,
+            "  z{z}: {{ security_level: 2, networks: [10.{}.{}.0/24] }}",
+            z / 256,
+            z % 256
+        )
+        .unwrap();
+    }
+    yaml.push_str("conduits:\n");
+    for (from, to) in [(1, 2), (280, 299), (2, 290), (290, 3)] {
+        writeln!(
+            yaml,
+            "  - {{ name: c{from}-{to}, from: z{from}, to: z{to}, rules: [{{ protocol: tcp, ports: [443, \"9000-9999\"] }}, {{ protocol: udp }}] }}"
+        )
+        .unwrap();
+    }
+    let mut h = Harness::new(&yaml);
+    let host = |z: u32, n: u8| [10, (z / 256) as u8, (z % 256) as u8, n];
+    for (from, to) in [(1, 2), (280, 299), (2, 290), (290, 3)] {
+        let (a, b) = (host(from, 10), host(to, 20));
+        let what = format!("z{from} -> z{to}");
+        h.pass(
+            &format!("{what} exact port"),
+            &syn(a, b, 40000, 443),
+            Reason::AllowedConduit,
+        );
+        h.pass(
+            &format!("{what} port range"),
+            &syn(a, b, 40001, 9500),
+            Reason::AllowedConduit,
+        );
+        h.pass(
+            &format!("{what} any UDP port"),
+            &ipv4(a, b, udp(5000, 7, b"x")).frame(),
+            Reason::AllowedConduit,
+        );
+        h.drop(
+            &format!("{what} other port"),
+            &syn(a, b, 40002, 80),
+            Reason::DefaultDeny,
+        );
+        h.drop(
+            &format!("{what} reverse"),
+            &syn(b, a, 40003, 443),
+            Reason::DefaultDeny,
+        );
+    }
+    h.drop(
+        "pair without conduits",
+        &syn(host(3, 1), host(299, 1), 1, 443),
+        Reason::DefaultDeny,
+    );
+    h.drop(
+        "pair without conduits past 256",
+        &syn(host(299, 1), host(280, 1), 1, 443),
+        Reason::DefaultDeny,
     );
 }
 
