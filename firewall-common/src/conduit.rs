@@ -154,7 +154,10 @@ mod pair_mask_tests {
         }
         assert_eq!(pair_mask_at(0, DENSE_ZONES as u16, 1), None);
         assert_eq!(pair_mask_at(1, 1, 4096), None);
-        assert!(Level::AnyProtocol as u32 <= 3, "a level mask fits four bits");
+        assert!(
+            Level::AnyProtocol as u32 <= 3,
+            "a level mask fits four bits"
+        );
     }
 }
 

@@ -469,7 +469,10 @@ mod tests {
     #[test]
     fn event_bucket_reads_the_clock_only_to_refill_on_a_new_tick() {
         use core::cell::Cell;
-        let limit = RateLimit { pps: 100, burst: 100 };
+        let limit = RateLimit {
+            pps: 100,
+            burst: 100,
+        };
         let mut b = EventBucket::default();
         let reads = Cell::new(0);
         let clock = |ns: u64| {

@@ -557,7 +557,12 @@ mod tests {
     #[test]
     fn common_parser_agrees_on_every_truncation_and_byte_flip() {
         let bases = [
-            ipv4(A, B, tcp(40000, 502, tcp_flags::SYN | tcp_flags::ACK, b"data")).frame(),
+            ipv4(
+                A,
+                B,
+                tcp(40000, 502, tcp_flags::SYN | tcp_flags::ACK, b"data"),
+            )
+            .frame(),
             ipv4(A, B, udp(5000, 53, b"query")).frame(),
         ];
         for base in &bases {

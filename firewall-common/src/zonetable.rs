@@ -55,7 +55,8 @@ pub const fn l1_index(slot: u8, a: u8, b: u8) -> u32 {
 /// `2 * BLOCKS_PER_SLOT`).
 #[inline(always)]
 pub const fn block_index(block: u16, byte: u8) -> u32 {
-    2 * L1_ENTRIES + (block & BLOCK_MASK) as u32 % (2 * BLOCKS_PER_SLOT) * BLOCK_ENTRIES
+    2 * L1_ENTRIES
+        + (block & BLOCK_MASK) as u32 % (2 * BLOCKS_PER_SLOT) * BLOCK_ENTRIES
         + byte as u32
 }
 

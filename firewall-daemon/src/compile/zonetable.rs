@@ -282,11 +282,7 @@ mod tests {
                     (r >> 8) as u8,
                     (r >> 16) as u8,
                 ];
-                assert_eq!(
-                    zone(&img, slot, addr),
-                    reference(&nets, addr),
-                    "{addr:?}"
-                );
+                assert_eq!(zone(&img, slot, addr), reference(&nets, addr), "{addr:?}");
             }
         }
     }

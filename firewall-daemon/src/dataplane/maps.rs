@@ -11,9 +11,8 @@ use firewall_common::{
     ABI_VERSION, conduit,
     maps::{
         ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey, L2Key, RateLimit,
-        SlotConfig, ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV6Key, capacity,
-        conduit_reason_index, iface_flags, iface_index, names, profile_index, rate_limit_index,
-        slot_flags,
+        SlotConfig, ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV6Key, capacity, conduit_reason_index,
+        iface_flags, iface_index, names, profile_index, rate_limit_index, slot_flags,
     },
     modbus::ModbusProfile,
     reason::Reason,
