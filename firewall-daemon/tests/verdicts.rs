@@ -463,7 +463,7 @@ fn zone_pairs_beyond_the_dense_array_behave_the_same() {
             z / 256,
             z % 256
         )
-        .unwrap();
+        .expect("writing to a String");
     }
     yaml.push_str("conduits:\n");
     for (from, to) in [(1, 2), (280, 299), (2, 290), (290, 3)] {
@@ -471,7 +471,7 @@ fn zone_pairs_beyond_the_dense_array_behave_the_same() {
             yaml,
             "  - {{ name: c{from}-{to}, from: z{from}, to: z{to}, rules: [{{ protocol: tcp, ports: [443, \"9000-9999\"] }}, {{ protocol: udp }}] }}"
         )
-        .unwrap();
+        .expect("writing to a String");
     }
     let mut h = Harness::new(&yaml);
     let host = |z: u32, n: u8| [10, (z / 256) as u8, (z % 256) as u8, n];

@@ -123,6 +123,9 @@ pub struct SocketArgs {
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    if !matches!(cli.command, Command::Run(_)) {
+        restore_sigpipe();
+    }
     let code = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Compile(args) => compile::run(&args),
@@ -138,6 +141,15 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Man(args) => man::man(&args),
     };
     ExitCode::from(code)
+}
+
+/// Lets a command whose output goes into a closed pipe (`zcfw stats | head`) end quietly like
+/// any Unix tool, instead of panicking on the failed write. Not for the daemon, which must
+/// survive a control client that hangs up.
+fn restore_sigpipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: restores the default disposition before any thread is started; no handler runs.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
 /// Asks the daemon on `socket` and prints its answer: the JSON as is with `json`, else

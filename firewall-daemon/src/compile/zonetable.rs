@@ -191,7 +191,7 @@ mod tests {
             net([192, 168, 0, 0], 24, 6),
             net([172, 16, 0, 0], 12, 7),
         ];
-        let t = ZoneTableV4::build(&nets).unwrap();
+        let t = ZoneTableV4::build(&nets).expect("fits");
         // 10.1.0.0/16 and 192.168.0.0/16 hold longer prefixes; 10.1.3.0/24 holds two more.
         assert_eq!(t.blocks(), 3);
         for slot in [0, 1] {
@@ -220,8 +220,8 @@ mod tests {
 
     #[test]
     fn slots_do_not_see_each_other() {
-        let a = ZoneTableV4::build(&[net([10, 0, 0, 0], 24, 1)]).unwrap();
-        let b = ZoneTableV4::build(&[net([10, 0, 0, 0], 24, 2)]).unwrap();
+        let a = ZoneTableV4::build(&[net([10, 0, 0, 0], 24, 1)]).expect("fits");
+        let b = ZoneTableV4::build(&[net([10, 0, 0, 0], 24, 2)]).expect("fits");
         let mut img = image(&a, 0);
         img.extend(image(&b, 1));
         assert_eq!(zone(&img, 0, [10, 0, 0, 1]), 1);
@@ -240,7 +240,7 @@ mod tests {
                 addr: [10, 9, 8, 4],
                 info,
             }];
-            let img = image(&ZoneTableV4::build(&nets).unwrap(), 1);
+            let img = image(&ZoneTableV4::build(&nets).expect("fits"), 1);
             assert_eq!(zone(&img, 1, [10, 9, 8, 5]), 4096 | 1 << 16);
         }
     }
@@ -271,7 +271,7 @@ mod tests {
                 }
                 nets.push(net(a.to_be_bytes(), prefix_len, z + 1));
             }
-            let t = ZoneTableV4::build(&nets).unwrap();
+            let t = ZoneTableV4::build(&nets).expect("fits");
             let img = image(&t, (next() & 1) as u8);
             let slot = if img.contains_key(&0) { 0 } else { 1 };
             for _ in 0..2000 {
@@ -293,11 +293,11 @@ mod tests {
         let nets: Vec<ZoneEntryV4> = (0..=BLOCKS_PER_SLOT / 2)
             .map(|i| net([1 + (i >> 8) as u8, i as u8, 0, 1], 32, 1))
             .collect();
-        let err = ZoneTableV4::build(&nets).unwrap_err();
+        let err = ZoneTableV4::build(&nets).expect_err("too many blocks");
         assert_eq!(err.needed, BLOCKS_PER_SLOT as usize + 2);
         let fits: Vec<ZoneEntryV4> = nets[..BLOCKS_PER_SLOT as usize / 2].to_vec();
         assert_eq!(
-            ZoneTableV4::build(&fits).unwrap().blocks(),
+            ZoneTableV4::build(&fits).expect("fits").blocks(),
             BLOCKS_PER_SLOT as usize
         );
     }
