@@ -390,6 +390,31 @@ fn too_many_entries_is_refused() {
     }
 }
 
+#[test]
+fn too_many_zone_table_blocks_is_refused() {
+    // A host address in each of 2,049 distinct /16s: two blocks each, 4,098 in all.
+    let hosts: Vec<String> = (0..2049u32)
+        .map(|i| format!("{}.{}.0.1/32", 1 + i / 256, i % 256))
+        .collect();
+    let src = format!(
+        "version: 1\nname: t\ninterfaces: [{{ name: eth0 }}]\nzones:\n  \
+         hosts: {{ security_level: 1, networks: [{}] }}\n",
+        hosts.join(", ")
+    );
+    let validated = match policy::load_str(&src, "t.yaml") {
+        Ok(p) => p,
+        Err(e) => panic!("invalid test policy:\n{e}"),
+    };
+    match compile(&validated) {
+        Err(e @ CompileError::TooManyZoneBlocks { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("need 4098 lookup blocks"), "{text}");
+            assert!(text.contains("holds 4096"), "{text}");
+        }
+        other => panic!("expected too many zone blocks, got {other:?}"),
+    }
+}
+
 // ---- Modbus/TCP inspection profiles ----
 
 /// The profile id of every entry of `conduit`, by (proto, port) of exact entries.
