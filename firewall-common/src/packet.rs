@@ -201,8 +201,20 @@ fn be16(b: [u8; 2]) -> u16 {
 /// Parses a frame starting at its Ethernet header.
 #[inline(always)]
 pub fn parse<B: PacketBytes + ?Sized>(b: &B) -> Result<Frame, Reason> {
-    let eth = b.load::<14>(0).ok_or(Reason::MalformedEthernet)?;
-    let mut ethertype = be16([eth[12], eth[13]]);
+    let mut p = Packet::default();
+    Ok(match parse_into(b, &mut p)? {
+        None => Frame::Ip(p),
+        Some(ethertype) => Frame::NonIp { ethertype },
+    })
+}
+
+/// [`parse`] writing an IP packet's headers into `p` in place (the XDP program parses into a
+/// map value, keeping the packet off its 512-byte stack): `Ok(None)` for an IP packet, every
+/// field of `p` written; `Ok(Some(ethertype))` for another ethertype, `p` untouched.
+#[inline(always)]
+pub fn parse_into<B: PacketBytes + ?Sized>(b: &B, p: &mut Packet) -> Result<Option<u16>, Reason> {
+    let eth = b.load::<2>(12).ok_or(Reason::MalformedEthernet)?;
+    let mut ethertype = be16(eth);
     let mut off = 14usize;
     let mut tags = 0;
     while ethertype == ethertype::VLAN || ethertype == ethertype::QINQ {
@@ -215,10 +227,30 @@ pub fn parse<B: PacketBytes + ?Sized>(b: &B) -> Result<Frame, Reason> {
         tags += 1;
     }
     match ethertype {
-        ethertype::IPV4 => parse_ipv4(b, off).map(Frame::Ip),
-        ethertype::IPV6 => parse_ipv6(b, off).map(Frame::Ip),
-        other => Ok(Frame::NonIp { ethertype: other }),
+        ethertype::IPV4 => parse_ipv4(b, off, p).map(|()| None),
+        ethertype::IPV6 => parse_ipv6(b, off, p).map(|()| None),
+        other => Ok(Some(other)),
     }
+}
+
+/// Resets every field of `p` for a packet of `family` (field by field: no `memset`).
+#[inline(always)]
+fn reset(p: &mut Packet, family: Family) {
+    p.src = 0u128.to_le_bytes();
+    p.dst = 0u128.to_le_bytes();
+    p.family = family;
+    p.proto = 0;
+    p.src_port = 0;
+    p.dst_port = 0;
+    p.icmp_type = 0;
+    p.icmp_code = 0;
+    p.icmp_id = 0;
+    p.tcp_flags = 0;
+    p.fragment = Fragment::None;
+    p.frag_id = 0;
+    p.l4_offset = 0;
+    p.payload_offset = 0;
+    p.payload_len = 0;
 }
 
 /// The common frame — Ethernet without VLAN tags, IPv4 without options, not a fragment, TCP
@@ -303,7 +335,7 @@ pub fn parse_common_into<B: PacketBytes + ?Sized>(b: &B, p: &mut Packet) -> bool
 }
 
 #[inline(always)]
-fn parse_ipv4<B: PacketBytes + ?Sized>(b: &B, l3: usize) -> Result<Packet, Reason> {
+fn parse_ipv4<B: PacketBytes + ?Sized>(b: &B, l3: usize, p: &mut Packet) -> Result<(), Reason> {
     let h = b.load::<20>(l3).ok_or(Reason::MalformedIpv4)?;
     if h[0] >> 4 != 4 {
         return Err(Reason::MalformedIpv4);
@@ -317,14 +349,11 @@ fn parse_ipv4<B: PacketBytes + ?Sized>(b: &B, l3: usize) -> Result<Packet, Reaso
     if ihl > 20 && b.load::<1>(l3 + ihl - 1).is_none() {
         return Err(Reason::MalformedIpv4);
     }
-    let mut p = Packet {
-        family: Family::Ipv4,
-        proto: h[9],
-        frag_id: be16([h[4], h[5]]) as u32,
-        ..Packet::default()
-    };
-    p.src[..4].copy_from_slice(&h[12..16]);
-    p.dst[..4].copy_from_slice(&h[16..20]);
+    reset(p, Family::Ipv4);
+    p.proto = h[9];
+    p.frag_id = be16([h[4], h[5]]) as u32;
+    p.src = (u32::from_le_bytes([h[12], h[13], h[14], h[15]]) as u128).to_le_bytes();
+    p.dst = (u32::from_le_bytes([h[16], h[17], h[18], h[19]]) as u128).to_le_bytes();
     let frag = be16([h[6], h[7]]);
     let more_fragments = frag & 0x2000 != 0;
     let frag_offset = frag & 0x1fff;
@@ -336,26 +365,25 @@ fn parse_ipv4<B: PacketBytes + ?Sized>(b: &B, l3: usize) -> Result<Packet, Reaso
         Fragment::None
     };
     let l4 = l3 + ihl;
-    parse_l4(b, &mut p, l4, total - ihl)?;
-    Ok(p)
+    parse_l4(b, p, l4, total - ihl)
 }
 
 #[inline(always)]
-fn parse_ipv6<B: PacketBytes + ?Sized>(b: &B, l3: usize) -> Result<Packet, Reason> {
-    let h = b.load::<40>(l3).ok_or(Reason::MalformedIpv6)?;
+fn parse_ipv6<B: PacketBytes + ?Sized>(b: &B, l3: usize, p: &mut Packet) -> Result<(), Reason> {
+    let h = b.load::<8>(l3).ok_or(Reason::MalformedIpv6)?;
     if h[0] >> 4 != 6 {
         return Err(Reason::MalformedIpv6);
     }
     let payload = be16([h[4], h[5]]) as usize;
+    let (Some(src), Some(dst)) = (b.load::<16>(l3 + 8), b.load::<16>(l3 + 24)) else {
+        return Err(Reason::MalformedIpv6);
+    };
     if !b.holds(l3 + 40 + payload) {
         return Err(Reason::MalformedIpv6);
     }
-    let mut p = Packet {
-        family: Family::Ipv6,
-        ..Packet::default()
-    };
-    p.src.copy_from_slice(&h[8..24]);
-    p.dst.copy_from_slice(&h[24..40]);
+    reset(p, Family::Ipv6);
+    p.src = src;
+    p.dst = dst;
     let mut next = h[6];
     let mut off = l3 + 40;
     let end = l3 + 40 + payload;
@@ -401,8 +429,7 @@ fn parse_ipv6<B: PacketBytes + ?Sized>(b: &B, l3: usize) -> Result<Packet, Reaso
         }
     }
     p.proto = next;
-    parse_l4(b, &mut p, off, end - off)?;
-    Ok(p)
+    parse_l4(b, p, off, end - off)
 }
 
 /// Parses the L4 header at `l4`; `ip_payload` is the L4 length the IP header declares.
