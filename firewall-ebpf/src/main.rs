@@ -755,12 +755,31 @@ fn zone(packed: u32) -> Option<(u16, u16)> {
     }
 }
 
-/// The conduit allowing `point` from `src_zone` to `dst_zone` (`conduit_id` 0 = none): one
-/// lookup per level that holds entries for the pair (see `firewall_common::conduit`). The
-/// pair's level mask is an inline array read for the zone ids of real policies (a pair
-/// without conduits costs no lookup at all) and a hash lookup beyond them.
-#[inline(never)]
+/// The conduit allowing `point` from `src_zone` to `dst_zone` (`conduit_id` 0 = none). The
+/// usual cases are decided inline: a pair of small zone ids without conduits (no lookup) or
+/// whose conduits are all single ports or ICMP types (one lookup); any other pair goes to
+/// [`find_conduit_levels`].
+#[inline(always)]
 fn find_conduit(slot: u8, src_zone: u16, dst_zone: u16, point: u32) -> ConduitAction {
+    if let Some((word, shift)) = conduit::pair_mask_at(slot, src_zone, dst_zone) {
+        let mask = PAIR_MASKS.get(word).map_or(0, |w| (*w >> shift) as u32 & 0xf);
+        if mask == 0 {
+            return ConduitAction::default();
+        }
+        if mask == 1 << Level::Exact as u32 {
+            let key = conduit::key_at(slot, src_zone, dst_zone, point, Level::Exact);
+            // SAFETY: plain read of a value the daemon never changes in place.
+            return unsafe { CONDUITS.get(&key) }.copied().unwrap_or_default();
+        }
+    }
+    find_conduit_levels(slot, src_zone, dst_zone, point)
+}
+
+/// [`find_conduit`] for any pair: one lookup per level that holds entries for the pair (see
+/// `firewall_common::conduit`). The pair's level mask is an inline array read for the zone
+/// ids of real policies and a hash lookup beyond them.
+#[inline(never)]
+fn find_conduit_levels(slot: u8, src_zone: u16, dst_zone: u16, point: u32) -> ConduitAction {
     let none = ConduitAction::default();
     let mask = match conduit::pair_mask_at(slot, src_zone, dst_zone) {
         Some((word, shift)) => PAIR_MASKS.get(word).map_or(0, |w| (*w >> shift) as u32 & 0xf),
