@@ -11,9 +11,7 @@ mod maps;
 
 use aya_ebpf::{
     bindings::xdp_action::{XDP_DROP, XDP_PASS},
-    helpers::generated::{
-        bpf_jiffies64, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns,
-    },
+    helpers::generated::{bpf_jiffies64, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns},
     macros::xdp,
     programs::XdpContext,
 };
@@ -23,8 +21,8 @@ use firewall_common::{
     event::{self, Event},
     flow::{FlowKey, FlowState, FragKey, flow_flags, proto, timeout},
     maps::{
-        Bucket, BucketKey, ConduitAction, Control, Counter, IfaceZoneKey, L2Key, RateLimit, SlotConfig,
-        ZonePairKey, action_flags, capacity, conduit_reason_index, control_flags,
+        Bucket, BucketKey, ConduitAction, Control, Counter, IfaceZoneKey, L2Key, RateLimit,
+        SlotConfig, ZonePairKey, action_flags, capacity, conduit_reason_index, control_flags,
         iface_counter_index, iface_flags, iface_index, profile_index, rate_limit_index, slot_flags,
         zone_flags,
     },
@@ -456,8 +454,8 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
     // a connection and is always judged by the conduits, without the lookup: a connection
     // attempt or a SYN flood costs no conntrack miss, and an allowed SYN replaces the entry.
     let (flow_key, src_is_lo) = FlowKey::of(p);
-    let tcp_open = p.proto == proto::TCP
-        && p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
+    let tcp_open =
+        p.proto == proto::TCP && p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
     let tracked = if tcp_open {
         None
     } else {
@@ -762,7 +760,9 @@ fn zone(packed: u32) -> Option<(u16, u16)> {
 #[inline(always)]
 fn find_conduit(slot: u8, src_zone: u16, dst_zone: u16, point: u32) -> ConduitAction {
     if let Some((word, shift)) = conduit::pair_mask_at(slot, src_zone, dst_zone) {
-        let mask = PAIR_MASKS.get(word).map_or(0, |w| (*w >> shift) as u32 & 0xf);
+        let mask = PAIR_MASKS
+            .get(word)
+            .map_or(0, |w| (*w >> shift) as u32 & 0xf);
         if mask == 0 {
             return ConduitAction::default();
         }
@@ -782,7 +782,9 @@ fn find_conduit(slot: u8, src_zone: u16, dst_zone: u16, point: u32) -> ConduitAc
 fn find_conduit_levels(slot: u8, src_zone: u16, dst_zone: u16, point: u32) -> ConduitAction {
     let none = ConduitAction::default();
     let mask = match conduit::pair_mask_at(slot, src_zone, dst_zone) {
-        Some((word, shift)) => PAIR_MASKS.get(word).map_or(0, |w| (*w >> shift) as u32 & 0xf),
+        Some((word, shift)) => PAIR_MASKS
+            .get(word)
+            .map_or(0, |w| (*w >> shift) as u32 & 0xf),
         None => {
             let pair = ZonePairKey {
                 slot: slot as u16,

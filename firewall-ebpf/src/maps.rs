@@ -7,13 +7,12 @@ use aya_ebpf::{
     maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray, RingBuf},
 };
 use firewall_common::{
-    conduit,
-    event,
+    conduit, event,
     flow::{FlowKey, FlowState, FragKey},
     maps::{
-        Bucket, BucketKey, CONDUIT_DENY_SLOTS, EventBucket, ConduitAction, ConduitKey, Control, Counter,
-        IfacePolicy, IfaceZoneKey, L2Key, RateLimit, SlotConfig, ZoneInfo, ZonePairInfo,
-        ZonePairKey, ZoneV6Key, capacity,
+        Bucket, BucketKey, CONDUIT_DENY_SLOTS, ConduitAction, ConduitKey, Control, Counter,
+        EventBucket, IfacePolicy, IfaceZoneKey, L2Key, RateLimit, SlotConfig, ZoneInfo,
+        ZonePairInfo, ZonePairKey, ZoneV6Key, capacity,
     },
     modbus::ModbusProfile,
     reason::Reason,

@@ -426,6 +426,20 @@ const TEST_STEPS: &[TestStep] = &[
         is_test: false,
         integration: false,
     },
+    // The eBPF crate is a workspace of its own (nightly, bpfel target); its code is formatted
+    // by the same rules.
+    TestStep {
+        name: "rustfmt (firewall-ebpf)",
+        args: &[
+            "fmt",
+            "--manifest-path",
+            "firewall-ebpf/Cargo.toml",
+            "--",
+            "--check",
+        ],
+        is_test: false,
+        integration: false,
+    },
 ];
 
 fn run_tests(ctx: &Ctx, args: &[String], outcomes: &mut Vec<Outcome>) -> Result<()> {
