@@ -20,6 +20,39 @@ use crate::{cmd, netns::Netns, plant::Plant, tempdir::TempDir};
 
 /// How long `zcfw run` may take until `zcfw stats` answers.
 pub const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Polls a starting `zcfw run` every `poll` until `not_ready` has nothing to say (it answers
+/// `Some(why)` while it is not ready), failing when the process exits first (`child` is then
+/// `None`) or after [`START_TIMEOUT`], with the last reason and the log's tail.
+pub(crate) fn wait_until_ready(
+    child: &mut Option<Child>,
+    poll: Duration,
+    mut not_ready: impl FnMut() -> Option<String>,
+    log_tail: impl Fn() -> String,
+) -> Result<()> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if let Some(running) = child.as_mut()
+            && let Some(status) = running.try_wait()?
+        {
+            *child = None;
+            bail!(
+                "zcfw run exited with {status} before it was ready; log:\n{}",
+                log_tail()
+            );
+        }
+        let Some(why) = not_ready() else {
+            return Ok(());
+        };
+        if Instant::now() >= deadline {
+            bail!(
+                "zcfw was not ready within {START_TIMEOUT:?} ({why}); log:\n{}",
+                log_tail()
+            );
+        }
+        thread::sleep(poll);
+    }
+}
 /// How long the daemon may take to exit after SIGTERM before it gets SIGKILL.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -158,40 +191,26 @@ impl<'a> Daemon<'a> {
 
     /// Waits until `zcfw stats` answers and XDP is on every interface.
     fn wait_ready(&mut self) -> Result<()> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(child) = self.child.as_mut()
-                && let Some(status) = child.try_wait()?
-            {
-                self.child = None;
-                bail!(
-                    "zcfw run exited with {status} before it was ready; log:\n{}",
-                    self.log_tail(40)
-                );
-            }
-            let not_ready = match self.stats() {
+        let mut child = self.child.take();
+        let ready = wait_until_ready(
+            &mut child,
+            Duration::from_millis(100),
+            || match self.stats() {
                 Ok(_) => {
-                    let missing: Vec<String> = self
+                    let missing: Vec<&String> = self
                         .interfaces
                         .iter()
                         .filter(|i| !self.has_xdp(i).unwrap_or(false))
-                        .cloned()
                         .collect();
-                    if missing.is_empty() {
-                        return Ok(());
-                    }
-                    format!("stats answer, but no XDP yet on {missing:?}")
+                    (!missing.is_empty())
+                        .then(|| format!("stats answer, but no XDP yet on {missing:?}"))
                 }
-                Err(e) => format!("{e:#}"),
-            };
-            if Instant::now() >= deadline {
-                bail!(
-                    "zcfw was not ready within {START_TIMEOUT:?} ({not_ready}); log:\n{}",
-                    self.log_tail(40)
-                );
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
+                Err(e) => Some(format!("{e:#}")),
+            },
+            || self.log_tail(40),
+        );
+        self.child = child;
+        ready
     }
 
     /// The control socket.

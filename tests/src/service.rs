@@ -43,7 +43,7 @@ use serde::Deserialize;
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 
 use crate::{
-    daemon::{START_TIMEOUT, Stats, has_xdp, zcfw_bin},
+    daemon::{Stats, has_xdp, wait_until_ready, zcfw_bin},
     netns::Netns,
     packet::checksum,
     plant::Plant,
@@ -376,18 +376,11 @@ impl<'a> Service<'a> {
 
     /// Waits until the daemon answers `status` and every interface carries XDP.
     pub fn wait_ready(&mut self) -> Result<()> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(child) = self.child.as_mut()
-                && let Some(status) = child.try_wait()?
-            {
-                self.child = None;
-                bail!(
-                    "zcfw run exited with {status} before it was ready; log:\n{}",
-                    self.log_tail(40)
-                );
-            }
-            let why = match self.status() {
+        let mut child = self.child.take();
+        let ready = wait_until_ready(
+            &mut child,
+            Duration::from_millis(20),
+            || match self.status() {
                 Ok(_) => {
                     let missing: Vec<&String> = self
                         .interfaces
@@ -400,21 +393,15 @@ impl<'a> Service<'a> {
                                 .unwrap_or(false)
                         })
                         .collect();
-                    if missing.is_empty() {
-                        return Ok(());
-                    }
-                    format!("status answers, but no XDP on {missing:?}")
+                    (!missing.is_empty())
+                        .then(|| format!("status answers, but no XDP on {missing:?}"))
                 }
-                Err(e) => format!("{e:#}"),
-            };
-            if Instant::now() >= deadline {
-                bail!(
-                    "zcfw was not ready within {START_TIMEOUT:?} ({why}); log:\n{}",
-                    self.log_tail(40)
-                );
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
+                Err(e) => Some(format!("{e:#}")),
+            },
+            || self.log_tail(40),
+        );
+        self.child = child;
+        ready
     }
 
     /// Starts the daemon and waits up to `timeout` for it to exit by itself (for a start
