@@ -31,6 +31,36 @@ pub const fn pair_mask_at(slot: u8, src_zone: u16, dst_zone: u16) -> Option<(u32
     Some((pair / PAIRS_PER_WORD, (pair % PAIRS_PER_WORD) * 4))
 }
 
+/// log2 of the bits of the conduit filter per slot.
+pub const FILTER_BITS_LOG2: u32 = 20;
+/// Words of [`crate::maps::names::CONDUIT_FILTER`]: the filters of both slots.
+pub const FILTER_WORDS: u32 = 2 << (FILTER_BITS_LOG2 - 6);
+
+/// Where the bit of `key` lives in the conduit filter: word index (in the half of `key.slot`)
+/// and bit mask.
+///
+/// The filter is a one-hash Bloom filter in front of [`crate::maps::names::CONDUITS`]: the
+/// daemon sets the bit of every entry it writes, and the data path looks a key up only when
+/// its bit is set. A clear bit proves there is no entry, so a denied packet (a scan, a flood)
+/// is decided by one inline array read instead of a hash lookup; a set bit may be another
+/// key's (a false positive, about 1 % at 10,000 entries), which only costs the lookup.
+/// The key's fields other than the slot fill exactly 64 bits; Fibonacci hashing (one
+/// multiplication) spreads neighbouring ports over the whole filter, and no two ports of one
+/// zone pair and protocol share a bit: scanning a pair's ports finds only the open ones set.
+#[inline(always)]
+pub const fn filter_at(key: &ConduitKey) -> (u32, u64) {
+    let packed = (key.src_zone as u64) << 48
+        | (key.dst_zone as u64) << 32
+        | (key.proto as u64) << 24
+        | (key.level as u64) << 16
+        | key.value as u64;
+    let bit = (packed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - FILTER_BITS_LOG2)) as u32;
+    (
+        (key.slot as u32 & 1) << (FILTER_BITS_LOG2 - 6) | bit >> 6,
+        1 << (bit & 63),
+    )
+}
+
 /// Block size of a conduit entry.
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -158,6 +188,64 @@ mod pair_mask_tests {
             Level::AnyProtocol as u32 <= 3,
             "a level mask fits four bits"
         );
+    }
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::*;
+
+    #[test]
+    fn each_slot_has_its_own_half_of_the_filter() {
+        let half = FILTER_WORDS / 2;
+        for (src, dst, p) in [
+            (0, 0, 0),
+            (1, 2, point(6, 502)),
+            (u16::MAX, u16::MAX, POINT_MAX),
+        ] {
+            for level in Level::ALL {
+                let (w0, b0) = filter_at(&key_at(0, src, dst, p, level));
+                let (w1, b1) = filter_at(&key_at(1, src, dst, p, level));
+                assert!(w0 < half, "slot 0 stays in the first half");
+                assert!((half..FILTER_WORDS).contains(&w1), "slot 1 in the second");
+                assert_eq!((w0 + half, b0), (w1, b1), "same bit, other half");
+                assert_eq!(b0.count_ones(), 1);
+            }
+        }
+    }
+
+    #[test]
+    fn neighbouring_keys_spread_over_the_filter() {
+        // 10,000 conduit ports of one pair, and one port on 10,000 pairs: almost every key
+        // gets a bit of its own (a false positive rate near 1 %, not a clustered filter).
+        let mut ports = alloc::collections::BTreeSet::new();
+        let mut pairs = alloc::collections::BTreeSet::new();
+        for i in 0..10_000u32 {
+            ports.insert(filter_at(&key_at(
+                0,
+                1,
+                2,
+                point(6, i as u16),
+                Level::Exact,
+            )));
+            let (src, dst) = ((i / 100) as u16 + 1, (i % 100) as u16 + 1);
+            pairs.insert(filter_at(&key_at(0, src, dst, point(6, 502), Level::Exact)));
+        }
+        assert!(ports.len() > 9_900, "{} distinct bits", ports.len());
+        assert!(pairs.len() > 9_900, "{} distinct bits", pairs.len());
+        // Within one pair and protocol no two ports share a bit (consecutive multiples of the
+        // golden ratio stay further apart than one bit): a port scan finds every bit clear
+        // but those of open ports.
+        let one_pair: alloc::collections::BTreeSet<_> = (0..=u16::MAX)
+            .map(|p| filter_at(&key_at(1, 7, 9, point(17, p), Level::Exact)))
+            .collect();
+        assert_eq!(one_pair.len(), 65_536);
+        // Keys that differ only in their level have different bits too.
+        let levels: alloc::collections::BTreeSet<_> = Level::ALL
+            .iter()
+            .map(|&l| filter_at(&key_at(0, 1, 2, 0, l)))
+            .collect();
+        assert_eq!(levels.len(), 4);
     }
 }
 

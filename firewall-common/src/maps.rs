@@ -22,6 +22,9 @@ pub mod names {
     pub const PAIR_MASKS: &str = "PAIR_MASKS";
     /// Hash: [`super::ConduitKey`] → [`super::ConduitAction`].
     pub const CONDUITS: &str = "CONDUITS";
+    /// Array of `u64` words: a one-hash Bloom filter of the keys of [`CONDUITS`] in each slot
+    /// ([`crate::conduit::filter_at`]); a key whose bit is clear is not looked up.
+    pub const CONDUIT_FILTER: &str = "CONDUIT_FILTER";
     /// Array: [`super::iface_index`]`(slot, ifindex)` → [`super::IfacePolicy`].
     pub const IFACES: &str = "IFACES";
     /// Hash: [`super::IfaceZoneKey`] → `u32` (1 = zone may arrive on that interface).
@@ -57,7 +60,7 @@ pub mod names {
     pub const EVENT_COUNTERS: &str = "EVENT_COUNTERS";
 
     /// Every map of the XDP program (the daemon pins and adopts them all).
-    pub const ALL: [&str; 22] = [
+    pub const ALL: [&str; 23] = [
         CONTROL,
         SLOT_CONFIG,
         ZONE_TABLE_V4,
@@ -65,6 +68,7 @@ pub mod names {
         ZONE_PAIRS,
         PAIR_MASKS,
         CONDUITS,
+        CONDUIT_FILTER,
         IFACES,
         IFACE_ZONES,
         L2_ALLOW,

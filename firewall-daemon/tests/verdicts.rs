@@ -509,6 +509,76 @@ fn zone_pairs_beyond_the_dense_array_behave_the_same() {
     );
 }
 
+/// Sets every word of the conduit filter (both slots) to `word`, behind the loader's back.
+fn fill_conduit_filter(h: &mut Harness, word: u64) {
+    use firewall_common::{conduit::FILTER_WORDS, maps::names};
+    let mut filter: aya::maps::Array<_, u64> = aya::maps::Array::try_from(
+        h.dp.ebpf_mut()
+            .map_mut(names::CONDUIT_FILTER)
+            .expect("the conduit filter map"),
+    )
+    .expect("an array of u64");
+    for i in 0..FILTER_WORDS {
+        filter.set(i, word, 0).expect("write a filter word");
+    }
+}
+
+#[test]
+fn conduit_filter_only_spares_lookups() {
+    // Every kind of conduit entry: single ports, a port range (block level), ICMP types,
+    // a whole protocol (`cell-any`).
+    // Each round its own source ports: an allowed UDP datagram or echo opens a flow, and the
+    // next round must be judged by the conduits again, not by conntrack.
+    let cases = |h: &mut Harness, round: u16, allowed: Reason| {
+        let port = |i: u16| 40000 + 16 * round + i;
+        let pass = [
+            ("tcp/443", syn(ENT, DMZ, port(0), 443)),
+            ("port range", syn(ENT, DMZ, port(1), 8050)),
+            (
+                "icmp echo",
+                ipv4(ENT, DMZ, icmp(false, 8, 0, port(9), 1)).frame(),
+            ),
+            ("udp/161", ipv4(DMZ, CTL, udp(port(2), 161, b"get")).frame()),
+            ("protocol any", syn(CTL, PLC, port(3), 9999)),
+        ];
+        for (what, frame) in pass {
+            h.expect(
+                what,
+                &frame,
+                if allowed == Reason::DefaultDeny {
+                    XDP_DROP
+                } else {
+                    XDP_PASS
+                },
+                allowed,
+            );
+        }
+        let deny = [
+            ("tcp/444", syn(ENT, DMZ, port(4), 444)),
+            ("past the range", syn(ENT, DMZ, port(5), 8100)),
+            ("udp/443", ipv4(ENT, DMZ, udp(port(6), 443, b"x")).frame()),
+            ("reverse", syn(DMZ, ENT, port(7), 443)),
+            ("tcp/161", syn(DMZ, CTL, port(8), 161)),
+        ];
+        for (what, frame) in deny {
+            h.drop(what, &frame, Reason::DefaultDeny);
+        }
+    };
+    let mut h = Harness::new(POLICY);
+    cases(&mut h, 0, Reason::AllowedConduit);
+    // Every bit set (each key a false positive): the entries alone decide, the same way.
+    fill_conduit_filter(&mut h, u64::MAX);
+    cases(&mut h, 1, Reason::AllowedConduit);
+    // Every bit clear: no lookup at all, so nothing a conduit opens passes. The data path
+    // does consult the filter (a filter missing a key would deny that key's traffic).
+    fill_conduit_filter(&mut h, 0);
+    cases(&mut h, 2, Reason::DefaultDeny);
+    // A reload writes the other slot's filter whole, and the policy works again; stale bits
+    // of the first slot do not matter.
+    h.reinstall(POLICY);
+    cases(&mut h, 3, Reason::AllowedConduit);
+}
+
 #[test]
 fn any_zone_may_arrive_on_an_unrestricted_interface() {
     let mut h = Harness::new(&POLICY.replace(

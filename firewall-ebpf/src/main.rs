@@ -21,10 +21,10 @@ use firewall_common::{
     event::{self, Event},
     flow::{FlowKey, FlowState, FragKey, flow_flags, proto, timeout},
     maps::{
-        Bucket, BucketKey, ConduitAction, Control, Counter, IfaceZoneKey, L2Key, RateLimit,
-        SlotConfig, ZonePairKey, action_flags, capacity, conduit_reason_index, control_flags,
-        iface_counter_index, iface_flags, iface_index, profile_index, rate_limit_index, slot_flags,
-        zone_flags,
+        Bucket, BucketKey, ConduitAction, ConduitKey, Control, Counter, IfaceZoneKey, L2Key,
+        RateLimit, SlotConfig, ZonePairKey, action_flags, capacity, conduit_reason_index,
+        control_flags, iface_counter_index, iface_flags, iface_index, profile_index,
+        rate_limit_index, slot_flags, zone_flags,
     },
     modbus,
     packet::{self, Family, Fragment, Packet, PacketBytes, icmp_type, tcp_flags},
@@ -768,8 +768,7 @@ fn find_conduit(slot: u8, src_zone: u16, dst_zone: u16, point: u32) -> ConduitAc
         }
         if mask == 1 << Level::Exact as u32 {
             let key = conduit::key_at(slot, src_zone, dst_zone, point, Level::Exact);
-            // SAFETY: plain read of a value the daemon never changes in place.
-            return unsafe { CONDUITS.get(&key) }.copied().unwrap_or_default();
+            return conduit_entry(&key).unwrap_or_default();
         }
     }
     find_conduit_levels(slot, src_zone, dst_zone, point)
@@ -802,13 +801,24 @@ fn find_conduit_levels(slot: u8, src_zone: u16, dst_zone: u16, point: u32) -> Co
     for level in Level::ALL {
         if mask & (1 << level as u32) != 0 {
             let key = conduit::key_at(slot, src_zone, dst_zone, point, level);
-            // SAFETY: plain read of a value the daemon never changes in place.
-            if let Some(action) = unsafe { CONDUITS.get(&key) } {
-                return *action;
+            if let Some(action) = conduit_entry(&key) {
+                return action;
             }
         }
     }
     none
+}
+
+/// The conduit entry of `key`, looked up only when its bit in the filter is set: a clear bit
+/// (every port a scan or flood tries but one) decides the miss with one inline array read.
+#[inline(always)]
+fn conduit_entry(key: &ConduitKey) -> Option<ConduitAction> {
+    let (word, bit) = conduit::filter_at(key);
+    if CONDUIT_FILTER.get(word).is_none_or(|w| *w & bit == 0) {
+        return None;
+    }
+    // SAFETY: plain read of a value the daemon never changes in place.
+    unsafe { CONDUITS.get(key) }.copied()
 }
 
 /// Benchmark baseline: drops every frame without looking at it. Never attached by the daemon;

@@ -50,6 +50,10 @@ pub static PAIR_MASKS: Array<u64> = Array::with_max_entries(conduit::PAIR_MASK_W
 pub static CONDUITS: HashMap<ConduitKey, ConduitAction> =
     HashMap::with_max_entries(capacity::CONDUIT_ENTRIES, 0);
 
+/// Bloom filter of the keys of `CONDUITS` per slot (`firewall_common::conduit::filter_at`).
+#[map]
+pub static CONDUIT_FILTER: Array<u64> = Array::with_max_entries(conduit::FILTER_WORDS, 0);
+
 /// Per-interface policy (source-zone restriction), indexed by `iface_index(slot, ifindex)`.
 #[map]
 pub static IFACES: Array<IfacePolicy> = Array::with_max_entries(2 * capacity::MAX_IFINDEX, 0);

@@ -109,6 +109,7 @@ impl KnownWords {
 pub(super) struct KnownSlot {
     zones: KnownWords,
     pairs: KnownWords,
+    filter: KnownWords,
 }
 
 impl KnownSlot {
@@ -116,6 +117,7 @@ impl KnownSlot {
         KnownSlot {
             zones: KnownWords::zeroed(),
             pairs: KnownWords::zeroed(),
+            filter: KnownWords::zeroed(),
         }
     }
 }
@@ -160,6 +162,24 @@ fn pair_mask_words(slot: u8, pairs: &[(ZonePairKey, ZonePairInfo)]) -> Vec<(u32,
         .collect()
 }
 
+/// Every word of `slot`'s half of the conduit filter: the bit of each of `entries` set.
+fn conduit_filter_words(
+    slot: u8,
+    entries: &[(ConduitKey, ConduitAction)],
+) -> impl Iterator<Item = (u32, u64)> + use<> {
+    let per_slot = conduit::FILTER_WORDS / 2;
+    let first = (slot as u32 & 1) * per_slot;
+    let mut words = vec![0u64; per_slot as usize];
+    for (key, _) in entries {
+        let (word, bit) = conduit::filter_at(&ConduitKey { slot, ..*key });
+        words[(word - first) as usize] |= bit;
+    }
+    words
+        .into_iter()
+        .enumerate()
+        .map(move |(i, w)| (first + i as u32, w))
+}
+
 /// Removes every policy entry of `slot` and marks it not loaded.
 pub(super) fn clear_slot(ebpf: &mut Ebpf, slot: u8) -> Result<(), DataplaneError> {
     array::<SlotConfig>(ebpf, names::SLOT_CONFIG)?
@@ -169,6 +189,8 @@ pub(super) fn clear_slot(ebpf: &mut Ebpf, slot: u8) -> Result<(), DataplaneError
     // loaded, and the next `write_slot` rewrites all of its first level.
     clear_lpm::<ZoneV6Key>(ebpf, names::ZONES_V6, |k| k[0] == slot)?;
     clear_hash::<ZonePairKey, ZonePairInfo>(ebpf, names::ZONE_PAIRS, |k| k.slot == slot as u16)?;
+    // The slot's conduit filter stays: a set bit without an entry only costs a lookup, and
+    // the next `write_slot` rewrites the whole half.
     clear_hash::<ConduitKey, ConduitAction>(ebpf, names::CONDUITS, |k| k.slot == slot)?;
     // Every restricted interface of the slot has zone entries: they name the array slots to reset.
     let restricted: std::collections::BTreeSet<u32> =
@@ -234,6 +256,13 @@ pub(super) fn write_slot(
                 .map_err(DataplaneError::map(names::ZONE_PAIRS))?;
         }
     }
+    // The filter before the entries: from the moment an entry exists, its bit is set.
+    write_words(
+        ebpf,
+        names::CONDUIT_FILTER,
+        conduit_filter_words(slot, &policy.conduit_entries),
+        &mut known.filter,
+    )?;
     {
         let mut conduits = hash_map::<ConduitKey, ConduitAction>(ebpf, names::CONDUITS)?;
         for (key, action) in &policy.conduit_entries {
@@ -488,4 +517,45 @@ pub(super) fn read_counters(
         conduits: per_conduit,
         conduit_denies,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use firewall_common::conduit::{FILTER_WORDS, Level, filter_at, key_at, point};
+
+    use super::*;
+
+    #[test]
+    fn conduit_filter_has_the_bit_of_every_entry_in_its_slots_half() {
+        // Keys as the compiler emits them: slot 0, fixed up to the slot being written.
+        let entries: Vec<(ConduitKey, ConduitAction)> = (0..5_000u16)
+            .map(|i| {
+                let key = key_at(0, 1 + i % 7, 2 + i % 5, point(6, 1000 + i), Level::Exact);
+                (key, ConduitAction::default())
+            })
+            .chain([(
+                key_at(0, 3, 4, point(17, 0), Level::Protocol),
+                ConduitAction::default(),
+            )])
+            .collect();
+        let half = FILTER_WORDS / 2;
+        for slot in [0u8, 1] {
+            let words: std::collections::HashMap<u32, u64> =
+                conduit_filter_words(slot, &entries).collect();
+            assert_eq!(words.len() as u32, half, "the whole half is written");
+            assert!(words.keys().all(|&w| w / half == slot as u32));
+            for (key, _) in &entries {
+                let (word, bit) = filter_at(&ConduitKey { slot, ..*key });
+                assert_ne!(words[&word] & bit, 0, "{key:?} in slot {slot}");
+            }
+            let set: u32 = words.values().map(|w| w.count_ones()).sum();
+            assert!(set as usize <= entries.len());
+            // A key that is not an entry mostly finds its bit clear.
+            let absent = (0..1_000u16)
+                .map(|i| filter_at(&key_at(slot, 9, 9, point(6, i), Level::Exact)))
+                .filter(|(word, bit)| words[word] & bit == 0)
+                .count();
+            assert!(absent > 950, "{absent} of 1000 absent keys filtered");
+        }
+    }
 }
