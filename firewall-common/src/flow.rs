@@ -21,6 +21,11 @@ pub struct FlowKey {
     pub _pad: [u8; 2],
 }
 
+/// The oldest [`crate::ABI_VERSION`] whose conntrack map holds [`FlowKey`] → [`FlowState`] in
+/// this layout: a daemon taking over the pins of that version or a later one carries the
+/// tracked flows over. Raise it to the new ABI version whenever either layout changes.
+pub const FLOWS_LAYOUT_SINCE_ABI: u32 = 2;
+
 /// Flag bits of [`FlowState::flags`].
 pub mod flow_flags {
     /// The endpoint in `addr_lo`/`port_lo` opened the flow.

@@ -155,6 +155,15 @@ async fn serve(opts: &RunOptions) -> Result<()> {
             "adopted the pinned policy of an earlier daemon; it stays enforced until the new one is live"
         );
     }
+    if let Some(from) = dataplane.upgrading_from() {
+        let flows = dataplane
+            .carry_over_flows()
+            .context("cannot carry the tracked flows over from the previous zcfw version")?;
+        info!(
+            from_layout = from,
+            flows, "tracked flows carried over; each is judged again by its next packet"
+        );
+    }
     let _logger = start_ebpf_logger(&mut dataplane);
     dataplane
         .set_event_rate(opts.event_rate)
@@ -174,6 +183,15 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         .install(&policy, &ifindexes)
         .context("cannot write the policy into the kernel maps")?;
     attach_all(&mut dataplane, &policy)?;
+    // This program is behind every pinned link now: maps of a previous version can go.
+    match dataplane.finish_upgrade() {
+        Ok(0) => {}
+        Ok(flows) => info!(flows, "flows opened during the takeover carried over"),
+        Err(err) => warn!(
+            error = %err,
+            "cannot remove the maps of the previous zcfw version; the new policy is live, `zcfw detach` removes them"
+        ),
+    }
     let load_time = started.elapsed();
     info!(
         policy = policy.name,

@@ -60,6 +60,10 @@ pub enum DataplaneError {
         current = firewall_common::ABI_VERSION
     )]
     AbiMismatch { pin_dir: String, found: u32 },
+    #[error(
+        "{path} holds {what}; it was not pinned by zcfw: remove it or choose another --pin-dir"
+    )]
+    ForeignPins { path: String, what: &'static str },
     #[error("cannot prepare pin directory {path}: {source}")]
     PinDir {
         path: String,

@@ -5,6 +5,7 @@
 pub mod bpffs;
 mod error;
 mod maps;
+mod upgrade;
 
 use std::{
     collections::BTreeMap,
@@ -88,6 +89,9 @@ pub struct Dataplane {
     /// Where maps and links are pinned; `None`: nothing outlives this process.
     pins: Option<PathBuf>,
     adopted: bool,
+    /// Layout version of the pins of another build this process is taking over, and whether
+    /// they had island mode on (see [`upgrade`]).
+    upgrading_from: Option<(u32, bool)>,
     /// What each slot's part of the array maps (zone table, pair masks) holds, as far as
     /// this process knows, so an install writes only the words that change.
     known: [maps::KnownSlot; 2],
@@ -115,13 +119,20 @@ impl Dataplane {
                 source,
             })?;
         }
+        // Maps of another layout are moved aside before anything opens them.
+        let upgrading_from = upgrade::retire_foreign_maps(pin_dir)?;
         let mut loader = EbpfLoader::new();
         let paths: Vec<(&str, PathBuf)> =
             names::ALL.iter().map(|n| (*n, maps_dir.join(n))).collect();
         for (name, path) in &paths {
             loader.map_pin_path(name, path.as_path());
         }
-        Self::load_with(loader, Some(pin_dir.to_owned()))
+        let mut dataplane = Self::load_with(loader, Some(pin_dir.to_owned()))?;
+        dataplane.upgrading_from = upgrading_from;
+        if let Some((_, true)) = upgrading_from {
+            dataplane.set_island(true)?;
+        }
+        Ok(dataplane)
     }
 
     fn load_with(
@@ -141,6 +152,7 @@ impl Dataplane {
             attachments: Vec::new(),
             pins,
             adopted: false,
+            upgrading_from: None,
             // Maps this process created are all zero; pinned ones may hold anything.
             known: if fresh {
                 [maps::KnownSlot::zeroed(), maps::KnownSlot::zeroed()]
@@ -166,6 +178,46 @@ impl Dataplane {
             }
         }
         Ok(dataplane)
+    }
+
+    /// The layout version of the pins of another zcfw build this process found and is
+    /// taking over (they stay enforced until [`Dataplane::attach`] replaces their program).
+    pub fn upgrading_from(&self) -> Option<u32> {
+        self.upgrading_from.map(|(abi, _)| abi)
+    }
+
+    /// Copies the tracked flows of retired maps (pins of another build, see
+    /// [`Dataplane::upgrading_from`]) into this program's conntrack map; the next packet of
+    /// each is judged again against the current policy. Run it before attaching, so replies
+    /// of established connections pass from the first packet the new program sees, and
+    /// [`Dataplane::finish_upgrade`] after. Returns the flows copied.
+    pub fn carry_over_flows(&mut self) -> Result<usize, DataplaneError> {
+        let Some(pins) = self.pins.clone() else {
+            return Ok(0);
+        };
+        let mut copied = 0;
+        for retired in upgrade::retired(&pins)? {
+            copied += upgrade::carry_flows(&retired, &mut self.ebpf)?;
+        }
+        Ok(copied)
+    }
+
+    /// Ends a takeover once this program is behind every pinned link: copies the flows the
+    /// old program opened meanwhile, then unpins the retired maps (the old program and its
+    /// maps are freed with them). Retired maps left by a daemon that stopped mid-takeover are
+    /// removed as well. Returns the flows copied in this pass.
+    pub fn finish_upgrade(&mut self) -> Result<usize, DataplaneError> {
+        let Some(pins) = self.pins.clone() else {
+            return Ok(0);
+        };
+        let mut copied = 0;
+        for retired in upgrade::retired(&pins)? {
+            copied += upgrade::carry_flows(&retired, &mut self.ebpf)?;
+            let maps = upgrade::remove(&retired)?;
+            info!(from_layout = retired.abi, maps, dir = %retired.dir.display(), "retired maps of the previous zcfw version removed");
+        }
+        self.upgrading_from = None;
+        Ok(copied)
     }
 
     /// Whether pinned state with a live policy was adopted from an earlier daemon.
@@ -593,6 +645,9 @@ pub fn remove_pins(pin_dir: &Path) -> Result<RemovedPins, DataplaneError> {
             })?;
             removed.maps += 1;
         }
+    }
+    for retired in upgrade::retired(pin_dir)? {
+        removed.maps += upgrade::remove(&retired)?;
     }
     let links = pin_dir.join("links");
     for dir in [
