@@ -39,21 +39,17 @@ pub const FILTER_WORDS: u32 = 2 << (FILTER_BITS_LOG2 - 6);
 /// Where the bit of `key` lives in the conduit filter: word index (in the half of `key.slot`)
 /// and bit mask.
 ///
-/// The filter is a one-hash Bloom filter in front of [`crate::maps::names::CONDUITS`]: the
+/// The filter is a one-hash Bloom filter in front of [`crate::maps::names::CONDUIT_TABLE`]: the
 /// daemon sets the bit of every entry it writes, and the data path looks a key up only when
 /// its bit is set. A clear bit proves there is no entry, so a denied packet (a scan, a flood)
-/// is decided by one inline array read instead of a hash lookup; a set bit may be another
+/// is decided by one read of a small array instead of two in the table; a set bit may be another
 /// key's (a false positive, about 1 % at 10,000 entries), which only costs the lookup.
 /// The key's fields other than the slot fill exactly 64 bits; Fibonacci hashing (one
 /// multiplication) spreads neighbouring ports over the whole filter, and no two ports of one
 /// zone pair and protocol share a bit: scanning a pair's ports finds only the open ones set.
 #[inline(always)]
 pub const fn filter_at(key: &ConduitKey) -> (u32, u64) {
-    let packed = (key.src_zone as u64) << 48
-        | (key.dst_zone as u64) << 32
-        | (key.proto as u64) << 24
-        | (key.level as u64) << 16
-        | key.value as u64;
+    let packed = crate::conduittable::pack(key);
     let bit = (packed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - FILTER_BITS_LOG2)) as u32;
     (
         (key.slot as u32 & 1) << (FILTER_BITS_LOG2 - 6) | bit >> 6,

@@ -10,6 +10,7 @@
 extern crate alloc;
 
 pub mod conduit;
+pub mod conduittable;
 pub mod event;
 pub mod flow;
 pub mod maps;
@@ -23,4 +24,4 @@ pub mod zonetable;
 /// Layout version of every map shared between the kernel and the daemon. Bump it whenever a
 /// key or value layout or a map's meaning changes; a daemon refuses pinned maps of another
 /// version instead of misreading them.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;

@@ -20,10 +20,11 @@ pub mod names {
     /// Array of `u64` words: the level masks of the pairs of zone ids below
     /// [`crate::conduit::DENSE_ZONES`], both slots ([`crate::conduit::pair_mask_at`]).
     pub const PAIR_MASKS: &str = "PAIR_MASKS";
-    /// Hash: [`super::ConduitKey`] → [`super::ConduitAction`].
-    pub const CONDUITS: &str = "CONDUITS";
-    /// Array of `u64` words: a one-hash Bloom filter of the keys of [`CONDUITS`] in each slot
-    /// ([`crate::conduit::filter_at`]); a key whose bit is clear is not looked up.
+    /// Array of [`crate::conduittable::ConduitBucket`]s: the conduit entries of both slots, a
+    /// cuckoo hash table read inline ([`crate::conduittable`]).
+    pub const CONDUIT_TABLE: &str = "CONDUIT_TABLE";
+    /// Array of `u64` words: a one-hash Bloom filter of the keys of [`CONDUIT_TABLE`] in each
+    /// slot ([`crate::conduit::filter_at`]); a key whose bit is clear is not looked up.
     pub const CONDUIT_FILTER: &str = "CONDUIT_FILTER";
     /// Array: [`super::iface_index`]`(slot, ifindex)` → [`super::IfacePolicy`].
     pub const IFACES: &str = "IFACES";
@@ -67,7 +68,7 @@ pub mod names {
         ZONES_V6,
         ZONE_PAIRS,
         PAIR_MASKS,
-        CONDUITS,
+        CONDUIT_TABLE,
         CONDUIT_FILTER,
         IFACES,
         IFACE_ZONES,
@@ -201,7 +202,8 @@ pub struct ZonePairInfo {
     pub level_mask: u32,
 }
 
-/// Key of [`names::CONDUITS`]. See [`crate::conduit`] for how (protocol, port) points are
+/// A conduit lookup key, stored packed in [`names::CONDUIT_TABLE`]
+/// ([`crate::conduittable::pack`]). See [`crate::conduit`] for how (protocol, port) points are
 /// split into levels so that any rule set is found with at most four exact-match lookups.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -445,6 +447,8 @@ mod pod {
     unsafe impl aya::Pod for FlowKey {}
     unsafe impl aya::Pod for FlowState {}
     unsafe impl aya::Pod for FragKey {}
+    unsafe impl aya::Pod for crate::conduittable::ConduitEntry {}
+    unsafe impl aya::Pod for crate::conduittable::ConduitBucket {}
 }
 
 #[cfg(test)]

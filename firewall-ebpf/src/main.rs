@@ -18,6 +18,7 @@ use aya_ebpf::{
 use firewall_common::{
     ABI_VERSION,
     conduit::{self, Level},
+    conduittable,
     event::{self, Event},
     flow::{FlowKey, FlowState, FragKey, flow_flags, proto, timeout},
     maps::{
@@ -817,8 +818,7 @@ fn conduit_entry(key: &ConduitKey) -> Option<ConduitAction> {
     if CONDUIT_FILTER.get(word).is_none_or(|w| *w & bit == 0) {
         return None;
     }
-    // SAFETY: plain read of a value the daemon never changes in place.
-    unsafe { CONDUITS.get(key) }.copied()
+    conduittable::lookup(key, |bucket| CONDUIT_TABLE.get(bucket))
 }
 
 /// Benchmark baseline: drops every frame without looking at it. Never attached by the daemon;

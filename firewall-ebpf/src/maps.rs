@@ -7,12 +7,14 @@ use aya_ebpf::{
     maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray, RingBuf},
 };
 use firewall_common::{
-    conduit, event,
+    conduit,
+    conduittable::{self, ConduitBucket},
+    event,
     flow::{FlowKey, FlowState, FragKey},
     maps::{
-        Bucket, BucketKey, CONDUIT_DENY_SLOTS, ConduitAction, ConduitKey, Control, Counter,
-        EventBucket, IfacePolicy, IfaceZoneKey, L2Key, RateLimit, SlotConfig, ZoneInfo,
-        ZonePairInfo, ZonePairKey, ZoneV6Key, capacity,
+        Bucket, BucketKey, CONDUIT_DENY_SLOTS, Control, Counter, EventBucket, IfacePolicy,
+        IfaceZoneKey, L2Key, RateLimit, SlotConfig, ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV6Key,
+        capacity,
     },
     modbus::ModbusProfile,
     reason::Reason,
@@ -45,12 +47,12 @@ pub static ZONE_PAIRS: HashMap<ZonePairKey, ZonePairInfo> =
 #[map]
 pub static PAIR_MASKS: Array<u64> = Array::with_max_entries(conduit::PAIR_MASK_WORDS, 0);
 
-/// Conduit lookup entries (see `firewall_common::conduit`).
+/// Conduit entries of both slots, a cuckoo hash table read inline
+/// (`firewall_common::conduittable`).
 #[map]
-pub static CONDUITS: HashMap<ConduitKey, ConduitAction> =
-    HashMap::with_max_entries(capacity::CONDUIT_ENTRIES, 0);
+pub static CONDUIT_TABLE: Array<ConduitBucket> = Array::with_max_entries(conduittable::BUCKETS, 0);
 
-/// Bloom filter of the keys of `CONDUITS` per slot (`firewall_common::conduit::filter_at`).
+/// Bloom filter of the conduit keys per slot (`firewall_common::conduit::filter_at`).
 #[map]
 pub static CONDUIT_FILTER: Array<u64> = Array::with_max_entries(conduit::FILTER_WORDS, 0);
 

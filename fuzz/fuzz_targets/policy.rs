@@ -84,7 +84,13 @@ fn valid(src: &str, policy: &policy::ValidatedPolicy) {
                     "{key:?} names conduit {} that does not exist",
                     action.conduit_id
                 );
+                assert_eq!(
+                    compiled.conduit_table.lookup(key),
+                    Some(*action),
+                    "{key:?} is not in the conduit table as compiled"
+                );
             }
+            assert_eq!(compiled.conduit_table.len(), compiled.conduit_entries.len());
             for c in &compiled.conduits {
                 for p in &c.rule_profiles {
                     assert!(usize::from(*p) <= compiled.modbus_profiles.len());

@@ -28,10 +28,12 @@ use ipnet::IpNet;
 pub use crate::policy::XdpMode;
 use crate::policy::{LogMode, OnViolation, ValidatedPolicy, space::FirstMatch};
 
+mod conduit_table;
 pub mod nft;
 mod render;
 mod zonetable;
 
+pub use conduit_table::ConduitTable;
 pub use zonetable::ZoneTableV4;
 
 pub use render::{render_json, render_text};
@@ -109,6 +111,8 @@ pub struct CompiledPolicy {
     pub zone_pairs: Vec<(ZonePairKey, ZonePairInfo)>,
     /// Sorted by zone pair, then point.
     pub conduit_entries: Vec<(ConduitKey, ConduitAction)>,
+    /// The conduit entries as the XDP program reads them.
+    pub conduit_table: ConduitTable,
     /// Allowed non-IP ethertypes, sorted (neighbour discovery is a slot flag, not here).
     pub l2_allow: Vec<u16>,
     /// Modbus/TCP inspection profiles: `modbus_profiles[i]` has profile id `i + 1`, the
@@ -167,6 +171,15 @@ pub enum CompileError {
          shorter prefixes"
     )]
     TooManyZoneBlocks { needed: usize, limit: usize },
+    #[error(
+        "the conduit lookup table found no place for entry {placed} of {needed}; this should \
+         not happen below {limit} entries: please report it with the policy"
+    )]
+    ConduitTableFull {
+        placed: usize,
+        needed: usize,
+        limit: usize,
+    },
     #[error("zone {0} is not defined (the policy was not validated)")]
     UnknownZone(String),
 }
@@ -393,6 +406,13 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
             limit: firewall_common::zonetable::BLOCKS_PER_SLOT as usize,
         })?;
 
+    let conduit_table =
+        ConduitTable::build(&conduit_entries).map_err(|e| CompileError::ConduitTableFull {
+            placed: e.placed,
+            needed: conduit_entries.len(),
+            limit,
+        })?;
+
     Ok(CompiledPolicy {
         name: policy.name().to_owned(),
         hash: policy.source_hash().to_owned(),
@@ -417,6 +437,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         zones_v6,
         zone_pairs,
         conduit_entries,
+        conduit_table,
         l2_allow: policy.l2().ethertypes.clone(),
         modbus_profiles,
         rate_limits,

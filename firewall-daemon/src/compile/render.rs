@@ -600,7 +600,13 @@ pub fn render_text(p: &CompiledPolicy) -> String {
         );
     }
 
-    let _ = writeln!(out, "\nconduit entries ({}):", p.conduit_entries.len());
+    let _ = writeln!(
+        out,
+        "\nconduit entries ({}, in {} of the {} buckets of the lookup table):",
+        p.conduit_entries.len(),
+        p.conduit_table.used_buckets(),
+        firewall_common::conduittable::BUCKETS_PER_SLOT
+    );
     for (k, a) in &p.conduit_entries {
         let (first, last) = block_range(k);
         let _ = writeln!(

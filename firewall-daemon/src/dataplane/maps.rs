@@ -9,6 +9,7 @@ use aya::{
 };
 use firewall_common::{
     ABI_VERSION, conduit,
+    conduittable::ConduitBucket,
     maps::{
         ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey, L2Key, RateLimit,
         SlotConfig, ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV6Key, capacity, conduit_reason_index,
@@ -80,26 +81,34 @@ fn clear_lpm<K: Pod>(
     Ok(())
 }
 
-/// The words of an array map this process knows the value of.
-#[derive(Default)]
-pub(super) struct KnownWords {
-    words: std::collections::HashMap<u32, u64>,
-    /// Words not in `words` are zero (a map this process created), not unknown.
+/// The elements of an array map this process knows the value of.
+pub(super) struct Known<V> {
+    values: std::collections::HashMap<u32, V>,
+    /// Elements not in `values` are all-zero (a map this process created), not unknown.
     rest_zero: bool,
 }
 
-impl KnownWords {
+impl<V> Default for Known<V> {
+    fn default() -> Self {
+        Known {
+            values: Default::default(),
+            rest_zero: false,
+        }
+    }
+}
+
+impl<V: PartialEq + Default> Known<V> {
     pub(super) fn zeroed() -> Self {
-        KnownWords {
-            words: Default::default(),
+        Known {
+            values: Default::default(),
             rest_zero: true,
         }
     }
 
-    fn holds(&self, index: u32, word: u64) -> bool {
-        match self.words.get(&index) {
-            Some(&known) => known == word,
-            None => self.rest_zero && word == 0,
+    fn holds(&self, index: u32, value: &V) -> bool {
+        match self.values.get(&index) {
+            Some(known) => known == value,
+            None => self.rest_zero && *value == V::default(),
         }
     }
 }
@@ -107,40 +116,42 @@ impl KnownWords {
 /// What this process knows of one slot's part of the array maps it writes whole.
 #[derive(Default)]
 pub(super) struct KnownSlot {
-    zones: KnownWords,
-    pairs: KnownWords,
-    filter: KnownWords,
+    zones: Known<u64>,
+    pairs: Known<u64>,
+    filter: Known<u64>,
+    conduits: Known<ConduitBucket>,
 }
 
 impl KnownSlot {
     pub(super) fn zeroed() -> Self {
         KnownSlot {
-            zones: KnownWords::zeroed(),
-            pairs: KnownWords::zeroed(),
-            filter: KnownWords::zeroed(),
+            zones: Known::zeroed(),
+            pairs: Known::zeroed(),
+            filter: Known::zeroed(),
+            conduits: Known::zeroed(),
         }
     }
 }
 
-/// Writes `words` (index, value) into the `u64` array `name`, skipping those `known` to hold
-/// the value already.
-fn write_words(
+/// Writes `values` (index, value) into the array `name`, skipping those `known` to hold the
+/// value already.
+fn write_array<V: Pod + PartialEq + Default>(
     ebpf: &mut Ebpf,
     name: &'static str,
-    words: impl IntoIterator<Item = (u32, u64)>,
-    known: &mut KnownWords,
+    values: impl IntoIterator<Item = (u32, V)>,
+    known: &mut Known<V>,
 ) -> Result<(), DataplaneError> {
-    let mut array = array::<u64>(ebpf, name)?;
-    for (index, word) in words {
-        if known.holds(index, word) {
+    let mut array = array::<V>(ebpf, name)?;
+    for (index, value) in values {
+        if known.holds(index, &value) {
             continue;
         }
-        if let Err(err) = array.set(index, word, 0) {
-            // The word may or may not have changed: nothing is known any more.
-            *known = KnownWords::default();
+        if let Err(err) = array.set(index, value, 0) {
+            // The element may or may not have changed: nothing is known any more.
+            *known = Known::default();
             return Err(DataplaneError::map(name)(err));
         }
-        known.words.insert(index, word);
+        known.values.insert(index, value);
     }
     Ok(())
 }
@@ -189,9 +200,8 @@ pub(super) fn clear_slot(ebpf: &mut Ebpf, slot: u8) -> Result<(), DataplaneError
     // loaded, and the next `write_slot` rewrites all of its first level.
     clear_lpm::<ZoneV6Key>(ebpf, names::ZONES_V6, |k| k[0] == slot)?;
     clear_hash::<ZonePairKey, ZonePairInfo>(ebpf, names::ZONE_PAIRS, |k| k.slot == slot as u16)?;
-    // The slot's conduit filter stays: a set bit without an entry only costs a lookup, and
-    // the next `write_slot` rewrites the whole half.
-    clear_hash::<ConduitKey, ConduitAction>(ebpf, names::CONDUITS, |k| k.slot == slot)?;
+    // The slot's conduit table and filter stay, like its zone table: nothing reads a slot
+    // that is not loaded, and the next `write_slot` rewrites both halves whole.
     // Every restricted interface of the slot has zone entries: they name the array slots to reset.
     let restricted: std::collections::BTreeSet<u32> =
         hash_map::<IfaceZoneKey, u32>(ebpf, names::IFACE_ZONES)?
@@ -222,13 +232,13 @@ pub(super) fn write_slot(
 ) -> Result<(), DataplaneError> {
     // All of the slot's first level and the blocks it uses, and all of its pair masks;
     // words known to hold the value already are skipped (a reload changes few).
-    write_words(
+    write_array(
         ebpf,
         names::ZONE_TABLE_V4,
         policy.zone_table_v4.words(slot),
         &mut known.zones,
     )?;
-    write_words(
+    write_array(
         ebpf,
         names::PAIR_MASKS,
         pair_mask_words(slot, &policy.zone_pairs),
@@ -256,22 +266,19 @@ pub(super) fn write_slot(
                 .map_err(DataplaneError::map(names::ZONE_PAIRS))?;
         }
     }
-    // The filter before the entries: from the moment an entry exists, its bit is set.
-    write_words(
+    // The filter before the table: from the moment an entry exists, its bit is set.
+    write_array(
         ebpf,
         names::CONDUIT_FILTER,
         conduit_filter_words(slot, &policy.conduit_entries),
         &mut known.filter,
     )?;
-    {
-        let mut conduits = hash_map::<ConduitKey, ConduitAction>(ebpf, names::CONDUITS)?;
-        for (key, action) in &policy.conduit_entries {
-            let key = ConduitKey { slot, ..*key };
-            conduits
-                .insert(key, action, 0)
-                .map_err(DataplaneError::map(names::CONDUITS))?;
-        }
-    }
+    write_array(
+        ebpf,
+        names::CONDUIT_TABLE,
+        policy.conduit_table.buckets(slot),
+        &mut known.conduits,
+    )?;
     for iface in &policy.interfaces {
         let Some(zones) = &iface.allowed_zones else {
             continue;
