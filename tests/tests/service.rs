@@ -23,6 +23,7 @@ use std::{
 use zcfw_harness::{
     Family, Names, Plant, XdpMode, Zone,
     daemon::has_xdp,
+    netns::Netns,
     service::{
         Captured, Delivery, Live, PingStream, Sent, Service, Status, TcpFlow, UdpSink, UdpSource,
         XdpWatch, bpf_prog_ids, capture, now, tcp_retransmits,
@@ -113,6 +114,15 @@ fn echo_servers(plant: &Plant) -> Vec<EchoServices> {
             .expect("echo servers")
         })
         .collect()
+}
+
+/// The namespaces of the enterprise, dmz and control hosts.
+fn hosts(plant: &Plant) -> (&Netns, &Netns, &Netns) {
+    (
+        &plant.host(Zone::Enterprise).ns,
+        &plant.host(Zone::Dmz).ns,
+        &plant.host(Zone::Control).ns,
+    )
 }
 
 fn v4(zone: Zone) -> IpAddr {
@@ -264,11 +274,7 @@ fn live_at(initial: Ab, reloads: &[Reload], t: Duration) -> Option<Ab> {
 
 fn reload_storm(mode: XdpMode) {
     let plant = plant(&format!("reload_{}", mode.as_str()));
-    let (ent, dmz, ctl) = (
-        &plant.host(Zone::Enterprise).ns,
-        &plant.host(Zone::Dmz).ns,
-        &plant.host(Zone::Control).ns,
-    );
+    let (ent, dmz, ctl) = hosts(&plant);
     let name_a = format!("svc-reload-{}-a", mode.as_str());
     let name_b = format!("svc-reload-{}-b", mode.as_str());
     let a = policy(&plant, &name_a, mode, SECOND_FLOW, "");
@@ -564,11 +570,7 @@ fn reloads_under_traffic_skb() {
 
 fn kill_restart_detach(mode: XdpMode) {
     let plant = plant(&format!("kill_{}", mode.as_str()));
-    let (ent, dmz, ctl) = (
-        &plant.host(Zone::Enterprise).ns,
-        &plant.host(Zone::Dmz).ns,
-        &plant.host(Zone::Control).ns,
-    );
+    let (ent, dmz, ctl) = hosts(&plant);
     let name = format!("svc-kill-{}", mode.as_str());
     let mut svc = service(&plant, &policy(&plant, &name, mode, "", ""));
     svc.start().unwrap_or_else(|e| panic!("{e:#}"));
@@ -1125,11 +1127,7 @@ fn ping_windows(
 #[test]
 fn island_mode_stops_crossing_traffic_and_survives_a_restart() {
     let plant = plant("island");
-    let (ent, dmz, ctl) = (
-        &plant.host(Zone::Enterprise).ns,
-        &plant.host(Zone::Dmz).ns,
-        &plant.host(Zone::Control).ns,
-    );
+    let (ent, dmz, ctl) = hosts(&plant);
     let mut svc = service(
         &plant,
         &policy(&plant, "svc-island", XdpMode::Native, "", ""),
@@ -1303,11 +1301,7 @@ fn rate_limit_per_source_holds_the_configured_rate() {
     const SEND_PPS: u32 = 500;
     const SECONDS: u32 = 4;
     let plant = plant("rate_limit");
-    let (ent, dmz, ctl) = (
-        &plant.host(Zone::Enterprise).ns,
-        &plant.host(Zone::Dmz).ns,
-        &plant.host(Zone::Control).ns,
-    );
+    let (ent, dmz, ctl) = hosts(&plant);
     let text = policy(
         &plant,
         "svc-rate-limit",
@@ -1642,11 +1636,7 @@ fn retired_dirs(pin_dir: &Path) -> Vec<String> {
 #[test]
 fn takes_over_pins_of_another_layout_version() {
     let plant = plant("upgrade");
-    let (ent, dmz, ctl) = (
-        &plant.host(Zone::Enterprise).ns,
-        &plant.host(Zone::Dmz).ns,
-        &plant.host(Zone::Control).ns,
-    );
+    let (ent, dmz, ctl) = hosts(&plant);
     let mut svc = service(
         &plant,
         &policy(&plant, "svc-upgrade", XdpMode::Native, "", ""),

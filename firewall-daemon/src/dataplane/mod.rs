@@ -207,12 +207,11 @@ impl Dataplane {
     /// maps are freed with them). Retired maps left by a daemon that stopped mid-takeover are
     /// removed as well. Returns the flows copied in this pass.
     pub fn finish_upgrade(&mut self) -> Result<usize, DataplaneError> {
-        let Some(pins) = self.pins.clone() else {
-            return Ok(0);
+        let copied = self.carry_over_flows()?;
+        let Some(pins) = &self.pins else {
+            return Ok(copied);
         };
-        let mut copied = 0;
-        for retired in upgrade::retired(&pins)? {
-            copied += upgrade::carry_flows(&retired, &mut self.ebpf)?;
+        for retired in upgrade::retired(pins)? {
             let maps = upgrade::remove(&retired)?;
             info!(from_layout = retired.abi, maps, dir = %retired.dir.display(), "retired maps of the previous zcfw version removed");
         }
