@@ -100,6 +100,13 @@ fn service<'a>(plant: &'a Plant, policy: &str) -> Service<'a> {
 }
 
 /// Echo servers on every host (IPv4 and IPv6): UDP 9000 and 7000, TCP 5020 and 8080.
+/// A pinned daemon with the test policy (no extra rules, native mode), started.
+fn started<'a>(plant: &'a Plant, name: &str) -> Service<'a> {
+    let mut svc = service(plant, &policy(plant, name, XdpMode::Native, "", ""));
+    svc.start().unwrap_or_else(|e| panic!("{e:#}"));
+    svc
+}
+
 fn echo_servers(plant: &Plant) -> Vec<EchoServices> {
     plant
         .hosts()
@@ -1128,11 +1135,7 @@ fn ping_windows(
 fn island_mode_stops_crossing_traffic_and_survives_a_restart() {
     let plant = plant("island");
     let (ent, dmz, ctl) = hosts(&plant);
-    let mut svc = service(
-        &plant,
-        &policy(&plant, "svc-island", XdpMode::Native, "", ""),
-    );
-    svc.start().unwrap_or_else(|e| panic!("{e:#}"));
+    let mut svc = started(&plant, "svc-island");
     let _servers = echo_servers(&plant);
     let mut c = Checks::default();
 
@@ -1597,6 +1600,11 @@ fn pinned_control(pin_dir: &Path) -> Vec<u8> {
         .expect("hex bytes")
 }
 
+/// The layout version recorded in the pinned CONTROL map (its first field in every build).
+fn pinned_abi(pin_dir: &Path) -> u32 {
+    u32::from_le_bytes(pinned_control(pin_dir)[..4].try_into().expect("4 bytes"))
+}
+
 /// Makes the maps pinned under `pin_dir` look like those of another build: the layout
 /// version (the first field of CONTROL in every build) becomes `abi`.
 fn set_pinned_abi(pin_dir: &Path, abi: u32) {
@@ -1637,14 +1645,10 @@ fn retired_dirs(pin_dir: &Path) -> Vec<String> {
 fn takes_over_pins_of_another_layout_version() {
     let plant = plant("upgrade");
     let (ent, dmz, ctl) = hosts(&plant);
-    let mut svc = service(
-        &plant,
-        &policy(&plant, "svc-upgrade", XdpMode::Native, "", ""),
-    );
-    svc.start().unwrap_or_else(|e| panic!("{e:#}"));
+    let mut svc = started(&plant, "svc-upgrade");
     let _servers = echo_servers(&plant);
     let mut c = Checks::default();
-    let layout = u32::from_le_bytes(pinned_control(svc.pin_dir())[..4].try_into().expect("4"));
+    let layout = pinned_abi(svc.pin_dir());
     let prog1 = attached_prog(&svc);
 
     let tcp = TcpFlow::start(dmz, sa(v4(Zone::Control), 5020), 50).expect("tcp");
@@ -1682,7 +1686,7 @@ fn takes_over_pins_of_another_layout_version() {
             retired_dirs(svc.pin_dir())
         )
     });
-    let now_layout = u32::from_le_bytes(pinned_control(svc.pin_dir())[..4].try_into().expect("4"));
+    let now_layout = pinned_abi(svc.pin_dir());
     c.check(now_layout == layout, || {
         format!("pinned layout after the takeover: {now_layout}, expected {layout}")
     });
