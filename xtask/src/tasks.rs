@@ -348,6 +348,23 @@ struct TestStep {
 }
 
 const TEST_STEPS: &[TestStep] = &[
+    // What the kernel offers (live frames, native XDP on veth, nftables): printed first, so a
+    // reader of the log knows which fallbacks the benchmarks below take. Fails only when the
+    // probe cannot run at all (no namespace, no veth).
+    TestStep {
+        name: "kernel features (probe: live frames, native XDP on veth, nftables)",
+        args: &[
+            "bench",
+            "-p",
+            "firewall-daemon",
+            "--bench",
+            "throughput",
+            "--",
+            "--probe",
+        ],
+        is_test: false,
+        integration: false,
+    },
     TestStep {
         name: "xtask tests (install into a temp tree, unit settings)",
         args: &["test", "-p", "xtask"],
@@ -396,6 +413,26 @@ const TEST_STEPS: &[TestStep] = &[
             "throughput",
             "--",
             "--quick",
+        ],
+        is_test: false,
+        integration: false,
+    },
+    // As on a kernel that refuses live frames, so the fallback (AF_PACKET) is proven on
+    // machines that allow them too (where the run above uses live frames); the bench checks
+    // that the fallback was taken and that its numbers are sane.
+    TestStep {
+        name: "throughput benchmark with live frames refused, short run (proves the AF_PACKET fallback)",
+        args: &[
+            "bench",
+            "-p",
+            "firewall-daemon",
+            "--bench",
+            "throughput",
+            "--",
+            "--quick",
+            "--refuse-live-frames",
+            "--sizes",
+            "10",
         ],
         is_test: false,
         integration: false,
