@@ -93,8 +93,9 @@ pub mod capacity {
     /// Zone networks per slot and family (IPv4 networks must also fit the blocks of
     /// [`crate::zonetable`]; the IPv6 trie holds both slots).
     pub const ZONE_NETWORKS: u32 = 16_384;
-    /// Zone pairs with at least one conduit rule, both slots together.
-    pub const ZONE_PAIRS: u32 = 65_536;
+    /// Zone pairs with at least one conduit rule, both slots together: a conduit joins one
+    /// pair, so two slots of [`MAX_CONDUITS`] conduits fit.
+    pub const ZONE_PAIRS: u32 = 32_768;
     /// Conduit lookup entries, both slots together.
     pub const CONDUIT_ENTRIES: u32 = 262_144;
     /// Conduits per policy; conduit ids are `1..=MAX_CONDUITS` (0 = default/none).
@@ -112,14 +113,19 @@ pub mod capacity {
     pub const L2_ALLOW: u32 = 256;
     /// Inspection profiles per slot; profile ids are `1..MAX_PROFILES` (0 = no inspection).
     pub const MAX_PROFILES: u32 = 1_024;
-    /// Tracked flows (LRU: the least recently used flow is evicted when full).
-    pub const FLOWS: u32 = 262_144;
+    /// Tracked flows (LRU: the least recently used flow is evicted when full). 131,072
+    /// concurrent connections is several times what an OT zone boundary carries, and at about
+    /// 128 bytes of kernel memory each (key, state and the kernel's element) the table is
+    /// 16 MiB, preallocated.
+    pub const FLOWS: u32 = 131_072;
     /// Bytes of the event ring buffer (a power of two, a multiple of the page size).
     pub const EVENT_RING_BYTES: u32 = 1 << 20;
-    /// Per-source token buckets of rate-limited conduits (LRU).
-    pub const BUCKETS: u32 = 65_536;
-    /// Tracked fragmented datagrams (LRU).
-    pub const FRAGS: u32 = 16_384;
+    /// Per-source token buckets of rate-limited conduits (LRU; an evicted source starts again
+    /// with a full bucket).
+    pub const BUCKETS: u32 = 16_384;
+    /// Tracked fragmented datagrams (LRU): first fragments whose later fragments are still
+    /// to come; fragmented industrial traffic is rare.
+    pub const FRAGS: u32 = 8_192;
 }
 
 /// Flag bits of [`Control::flags`].
@@ -420,6 +426,8 @@ const _: () = {
     assert!(core::mem::size_of::<BucketKey>() == 20);
     assert!(core::mem::size_of::<Bucket>() == 16);
     assert!(core::mem::size_of::<EventBucket>() == 24);
+    // Every zone pair of two full slots has room in the zone pair map.
+    assert!(capacity::ZONE_PAIRS >= 2 * capacity::MAX_CONDUITS);
 };
 
 #[cfg(feature = "user")]

@@ -10,13 +10,17 @@
 //! - `zcfw_bench_drop`, the `xdp-bench drop` baseline: counts and drops every frame.
 //! - `zcfw_bench_pass`: counts and passes every frame to the stack (the baseline of allowed
 //!   traffic: the cost of the stack behind XDP with no filter at all).
+//! - `zcfw_bench_lru_insert`: writes one conntrack-sized entry into an LRU hash and drops the
+//!   frame: the kernel's LRU insert on its own, which every allowed flow opener pays
+//!   (`firewall-daemon/benches/dataplane.rs` sizes `BENCH_LRU` like the conntrack table).
 
 use aya_ebpf::{
     bindings::xdp_action::{XDP_ABORTED, XDP_DROP, XDP_PASS},
     macros::{map, xdp},
-    maps::{Array, DevMap, PerCpuArray},
+    maps::{Array, DevMap, LruHashMap, PerCpuArray},
     programs::XdpContext,
 };
+use firewall_common::flow::{FlowKey, FlowState};
 
 /// 8-byte words of a frame's head the generator restores: Ethernet, IPv4 and the first 14
 /// bytes of TCP (every byte a forwarding stack edits).
@@ -33,6 +37,20 @@ static BENCH_HEAD: Array<[u64; HEAD_WORDS]> = Array::with_max_entries(1, 0);
 /// Frames seen by the counting baselines, per CPU (entry 0).
 #[map]
 static BENCH_PACKETS: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+/// Conntrack-sized LRU hash of `zcfw_bench_lru_insert`; small unless the bench that loads it
+/// sets its size (the daemon creates it too, with the rest of the object, and never uses it).
+#[map]
+static BENCH_LRU: LruHashMap<FlowKey, FlowState> = LruHashMap::with_max_entries(64, 0);
+
+/// The kernel's LRU insert alone: the same key every run, so every run allocates an element
+/// and frees the one it replaces, as a conntrack insert under a full table does.
+#[xdp]
+pub fn zcfw_bench_lru_insert(_ctx: XdpContext) -> u32 {
+    let key = FlowKey::default();
+    let _ = BENCH_LRU.insert(&key, &FlowState::default(), 0);
+    XDP_DROP
+}
 
 /// Traffic generator: restores the frame's head, then sends it out of `BENCH_TX[0]`.
 #[xdp]

@@ -38,10 +38,12 @@ pub static ZONE_TABLE_V4: Array<u64> = Array::with_max_entries(zonetable::WORDS,
 pub static ZONES_V6: LpmTrie<ZoneV6Key, ZoneInfo> =
     LpmTrie::with_max_entries(2 * capacity::ZONE_NETWORKS, BPF_F_NO_PREALLOC);
 
-/// Zone pairs that have conduit entries, with the levels they use.
+/// Zone pairs that have conduit entries, with the levels they use. Not preallocated: a
+/// policy uses a few of its 65,536 entries, and only pairs past the dense `PAIR_MASKS` array
+/// are looked up here.
 #[map]
 pub static ZONE_PAIRS: HashMap<ZonePairKey, ZonePairInfo> =
-    HashMap::with_max_entries(capacity::ZONE_PAIRS, 0);
+    HashMap::with_max_entries(capacity::ZONE_PAIRS, BPF_F_NO_PREALLOC);
 
 /// Level masks of the zone pairs with small zone ids (see `firewall_common::conduit`).
 #[map]

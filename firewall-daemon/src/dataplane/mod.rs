@@ -498,20 +498,35 @@ fn test_run(
     Ok((result.return_value, result.duration.as_nanos() as f64))
 }
 
-/// The `XDP_DROP` baseline program, loaded on its own for benchmarks.
+/// A benchmark program of the object loaded on its own: the empty `XDP_DROP` baseline, or
+/// the LRU insert.
 pub struct Baseline {
     ebpf: Ebpf,
+    program: &'static str,
 }
 
 impl Baseline {
+    /// The empty program ([`BASELINE_PROGRAM_NAME`]).
     pub fn load() -> Result<Self, DataplaneError> {
-        let mut ebpf = EbpfLoader::new()
+        Self::load_program(EbpfLoader::new(), BASELINE_PROGRAM_NAME)
+    }
+
+    /// `zcfw_bench_lru_insert`: one insert into an LRU hash with the conntrack's key, value and
+    /// capacity per run, the kernel's share of opening a flow.
+    pub fn lru_insert() -> Result<Self, DataplaneError> {
+        let mut loader = EbpfLoader::new();
+        loader.map_max_entries("BENCH_LRU", firewall_common::maps::capacity::FLOWS);
+        Self::load_program(loader, "zcfw_bench_lru_insert")
+    }
+
+    fn load_program(mut loader: EbpfLoader, program: &'static str) -> Result<Self, DataplaneError> {
+        let mut ebpf = loader
             .load(EBPF_OBJECT)
             .map_err(DataplaneError::from_ebpf)?;
-        program_named(&mut ebpf, BASELINE_PROGRAM_NAME)?
+        program_named(&mut ebpf, program)?
             .load()
             .map_err(DataplaneError::from_program_load)?;
-        Ok(Baseline { ebpf })
+        Ok(Baseline { ebpf, program })
     }
 
     /// Like [`Dataplane::test_run_repeat`], for the baseline program.
@@ -521,7 +536,7 @@ impl Baseline {
         repeat: u32,
     ) -> Result<(u32, f64), DataplaneError> {
         test_run(
-            program_named(&mut self.ebpf, BASELINE_PROGRAM_NAME)?,
+            program_named(&mut self.ebpf, self.program)?,
             frame,
             1,
             repeat,
