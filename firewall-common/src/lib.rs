@@ -19,9 +19,10 @@ pub mod packet;
 #[cfg(any(test, feature = "pktgen"))]
 pub mod pktgen;
 pub mod reason;
+pub mod reset;
 pub mod zonetable;
 
 /// Layout version of every map shared between the kernel and the daemon. Bump it whenever a
 /// key or value layout or a map's meaning changes; a daemon refuses pinned maps of another
 /// version instead of misreading them.
-pub const ABI_VERSION: u32 = 4;
+pub const ABI_VERSION: u32 = 5;
