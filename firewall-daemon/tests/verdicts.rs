@@ -917,6 +917,21 @@ fn modbus_requests_are_inspected_per_adu() {
         &seg(&read_regs(1, 0, 1)[..5]),
         Reason::ModbusSplit,
     );
+    // What real clients send (issue 13): read device identification with one trailing byte
+    // the MBAP length counts passes strict mode; a read of registers with one does not.
+    h.pass(
+        "FC 43/14 read device id with a trailing byte",
+        &seg(&[0, 1, 0, 0, 0, 6, 1, 0x2b, 0x0e, 3, 1, 0]),
+        Reason::AllowedConntrack,
+    );
+    let mut padded_read = read_regs(1, 0, 1);
+    padded_read.push(0);
+    padded_read[5] += 1;
+    h.drop(
+        "FC 3 with a trailing byte",
+        &seg(&padded_read),
+        Reason::ModbusMalformed,
+    );
     let mut two = read_regs(1, 0, 1);
     two.extend_from_slice(&read_regs(1, 10, 5));
     h.pass(
@@ -973,7 +988,7 @@ fn modbus_requests_are_inspected_per_adu() {
             ("modbus_function", 3),
             ("modbus_unit_id", 1),
             ("modbus_address", 1),
-            ("modbus_malformed", 2),
+            ("modbus_malformed", 3),
             ("modbus_split", 3)
         ],
         "inspection denies are counted per conduit and reason"

@@ -102,7 +102,7 @@ pub const RULES: [RuleInfo; 17] = [
         title: "Modbus inspection is not strict",
         severity: "medium",
         requirements: &["SR 3.5"],
-        why: "`strict: false` accepts trailing bytes after fixed-size requests and malformed FC 43 requests, which parsers of some devices mishandle",
+        why: "`strict: false` accepts trailing bytes after every fixed-size request (reads and writes) and malformed FC 43 requests: parsers of some devices mishandle them, and a server that frames requests by function code (libmodbus) reads trailing bytes as the next request, so the firewall judges other bytes than the server executes",
     },
     RuleInfo {
         id: INDUSTRIAL_UNINSPECTED,
