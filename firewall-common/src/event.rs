@@ -7,6 +7,21 @@ pub mod action {
     pub const DROP: u8 = 0;
     /// Would have been dropped, passed because the conduit or policy is in monitor mode.
     pub const ALERT: u8 = 1;
+    /// The TCP connection was reset: the segment became a RST toward its receiver, or (a
+    /// segment of a connection reset before) was answered with a RST to its sender.
+    pub const RESET: u8 = 2;
+    /// Every action, in value order.
+    pub const ALL: [u8; 3] = [DROP, ALERT, RESET];
+
+    /// Stable name in events, `zcfw stats` and metrics.
+    pub const fn name(action: u8) -> &'static str {
+        match action {
+            DROP => "drop",
+            ALERT => "alert",
+            RESET => "reset",
+            _ => "unknown",
+        }
+    }
 }
 
 /// Bits of [`Event::detail`] saying which Modbus fields are known.

@@ -36,6 +36,14 @@ pub mod flow_flags {
     pub const RATE_LIMITED: u8 = 1 << 2;
     /// The admitting conduit is in monitor mode: its inspection denies pass as alerts.
     pub const MONITOR: u8 = 1 << 3;
+    /// The admitting conduit says `on_violation: reset`: a segment its inspection denies is
+    /// turned into a RST toward its receiver and the flow is marked [`RESET`].
+    pub const RESET_ON_VIOLATION: u8 = 1 << 4;
+    /// zcfw reset this TCP connection after a violation: every later segment of either end
+    /// is answered with a RST back to its sender ([`crate::reset`]) and passes no further.
+    /// Set together with [`CLOSING`]: the entry expires after
+    /// [`super::timeout::TCP_CLOSING_NS`].
+    pub const RESET: u8 = 1 << 5;
 }
 
 /// What conntrack remembers of an allowed flow.

@@ -19,6 +19,7 @@ pub mod packet;
 #[cfg(any(test, feature = "pktgen"))]
 pub mod pktgen;
 pub mod reason;
+pub mod reset;
 pub mod zonetable;
 
 /// Layout version of every map shared between the kernel and the daemon. Bump it whenever a

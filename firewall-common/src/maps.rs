@@ -235,6 +235,10 @@ pub mod action_flags {
     pub const LOG_ALL: u16 = 1 << 1;
     /// The conduit has a `rate_limit` ([`super::names::RATE_LIMITS`]).
     pub const RATE_LIMIT: u16 = 1 << 2;
+    /// `on_violation: reset`: a TCP segment the conduit's inspection denies becomes a RST
+    /// toward the server and the connection is reset ([`crate::reset`]); without it the
+    /// segment is dropped.
+    pub const RESET_ON_VIOLATION: u16 = 1 << 3;
 }
 
 /// What a conduit lookup hit means: the conduit that allows the packet.
@@ -284,14 +288,28 @@ pub const fn profile_index(slot: u8, profile_id: u16) -> u32 {
     (slot as u32 & 1) * capacity::MAX_PROFILES + (profile_id as u32 % capacity::MAX_PROFILES)
 }
 
-/// Inspection deny reasons counted per conduit: slot `reason - Reason::FIRST_INSPECTION` of
-/// the conduit's block in [`names::CONDUIT_DENY_COUNTERS`].
-pub const CONDUIT_DENY_SLOTS: u32 = 8;
+/// Counter slots per conduit in [`names::CONDUIT_DENY_COUNTERS`]: inspection deny reasons
+/// (slot `reason - Reason::FIRST_INSPECTION`, below [`CONDUIT_ACTION_SLOT`]), then what was
+/// done with the denied segments (slot `CONDUIT_ACTION_SLOT + event::action`).
+pub const CONDUIT_DENY_SLOTS: u32 = 16;
+
+/// First per-conduit slot counting an action ([`crate::event::action`]) rather than a reason.
+pub const CONDUIT_ACTION_SLOT: u32 = 12;
 
 /// Index of (`conduit_id`, inspection deny `slot`) in [`names::CONDUIT_DENY_COUNTERS`].
 #[inline(always)]
 pub const fn conduit_reason_index(conduit_id: u16, slot: u32) -> u32 {
     conduit_id as u32 * CONDUIT_DENY_SLOTS + (slot % CONDUIT_DENY_SLOTS)
+}
+
+/// Index of the counter of [`crate::event::action`] `action` taken on `conduit_id`'s
+/// inspection denies in [`names::CONDUIT_DENY_COUNTERS`].
+#[inline(always)]
+pub const fn conduit_action_index(conduit_id: u16, action: u8) -> u32 {
+    conduit_reason_index(
+        conduit_id,
+        CONDUIT_ACTION_SLOT + (action as u32 % (CONDUIT_DENY_SLOTS - CONDUIT_ACTION_SLOT)),
+    )
 }
 
 /// Index of `conduit_id`'s rate limit of `slot` in [`names::RATE_LIMITS`].

@@ -114,8 +114,10 @@ pub mod address_class {
 /// Bits of [`ModbusProfile::flags`].
 pub mod profile_flags {
     /// Requests of fixed-size functions must have exactly their size (no trailing bytes), FC 43
-    /// read-device-id requests must be well formed, and function codes 0 and 0x80-0xFF (not
-    /// request codes) are denied whatever the function bitmap says. On by default.
+    /// read-device-id requests must be well formed (read device id code 1-4 and an object
+    /// id; trailing bytes after them are allowed, see docs/modbus.md), and function codes 0
+    /// and 0x80-0xFF (not request codes) are denied whatever the function bitmap says. On by
+    /// default.
     pub const STRICT: u16 = 1 << 0;
 }
 
@@ -996,8 +998,11 @@ fn check_request_adu<B: PacketBytes + ?Sized>(
                 return Err(d.with_kind(ModbusViolation::Function));
             }
             if strict && mei_type == mei::READ_DEVICE_ID {
-                // MEI type, read device id code 1..=4, object id.
-                if adu.data_len != 3 {
+                // MEI type, read device id code 1..=4, object id; then trailing bytes that
+                // the MBAP length counts may follow (real clients send one): a read that
+                // changes nothing, served by stacks that frame requests by the MBAP length
+                // (docs/modbus.md, "Strict mode and what real clients send").
+                if adu.data_len < 3 {
                     return Err(d.with_kind(ModbusViolation::Malformed));
                 }
                 let g = b
@@ -1649,12 +1654,13 @@ mod tests {
         );
         assert_eq!(kind(&adu(1, &[43, 0xFF]), &p), Some(Function));
         assert_eq!(kind(&adu(1, &[43]), &p), Some(Malformed));
-        // Strict read device id: code 1..=4 and exactly one object id.
+        // Strict read device id: code 1..=4 and an object id.
         for bad in [
             vec![43, 14, 0, 0],
             vec![43, 14, 5, 0],
             vec![43, 14, 1],
-            vec![43, 14, 1, 0, 0],
+            vec![43, 14],
+            vec![43, 14, 0, 0, 0],
         ] {
             assert_eq!(kind(&adu(1, &bad), &p), Some(Malformed), "{bad:?}");
         }
@@ -1662,6 +1668,65 @@ mod tests {
         ok(&adu(1, &[43, 13, 0, 0, 1, 2]), &p);
         p.flags = 0;
         ok(&adu(1, &[43, 14, 9]), &p);
+    }
+
+    /// What real clients send must not be a violation (issue 13): a read device
+    /// identification with one trailing byte that the MBAP length counts, as captured from a
+    /// real client in a public IDS corpus, passes the strict read-only preset.
+    #[test]
+    fn read_device_id_with_trailing_bytes_passes_strict_mode() {
+        let captured = [
+            0x00, 0x01, 0x00, 0x00, 0x00, 0x06, 0x0a, 0x2b, 0x0e, 0x03, 0x01, 0x00,
+        ];
+        let p = ModbusProfile::read_only();
+        assert!(p.is_strict());
+        assert_eq!(check_request(&captured[..], 0, captured.len(), &p), Ok(1));
+        // More trailing bytes, and the request behind it in the same segment.
+        let mut two = adu(1, &[43, 14, 1, 0, 0xAA, 0xBB]);
+        two.extend_from_slice(&adu(1, &[3, 0, 0, 0, 1]));
+        assert_eq!(check_request(&two[..], 0, two.len(), &p), Ok(2));
+        // The other side: the fields that decide still decide.
+        for bad in [
+            vec![43, 14, 0, 0, 0], // read device id code 0
+            vec![43, 14, 5, 0, 0], // code 5
+            vec![43, 13, 1, 0, 0], // MEI 13 (CANopen) is not read device id
+            vec![43, 14, 1],       // object id missing
+        ] {
+            assert_ne!(kind(&adu(1, &bad), &p), None, "{bad:?}");
+        }
+        // A length that disagrees with the MBAP: the MBAP counts a byte the segment lacks.
+        let mut short = captured;
+        short[5] = 7;
+        assert_eq!(kind(&short, &p), Some(Split));
+    }
+
+    /// Trailing bytes stay a violation after every other fixed-size request in strict mode:
+    /// after a write they may change what the write does, and a server that frames requests
+    /// by function code (libmodbus, for the functions it implements) reads them as the start
+    /// of the next request, the bytes at a shifted offset: request smuggling.
+    #[test]
+    fn trailing_bytes_after_other_fixed_size_requests_stay_malformed() {
+        let mut p = open();
+        p.allow_diagnostics(diagnostics::RESTART_COMMUNICATIONS)
+            .unwrap();
+        ok(&adu(1, &[8, 0, 1, 0, 0]), &p);
+        for with_trailing in [
+            vec![1, 0, 0, 0, 1, 0],
+            vec![3, 0, 0, 0, 1, 0],
+            vec![4, 0, 0, 0, 1, 0],
+            vec![5, 0, 1, 0xFF, 0, 0],
+            vec![6, 0, 1, 0, 42, 0],
+            vec![22, 0, 1, 0, 0, 0, 0, 0],
+            vec![24, 0, 0, 0],
+            vec![7, 0],
+            vec![8, 0, 1, 0, 0, 0],
+        ] {
+            assert_eq!(
+                kind(&adu(1, &with_trailing), &p),
+                Some(Malformed),
+                "{with_trailing:?}"
+            );
+        }
     }
 
     #[test]

@@ -116,7 +116,11 @@ pub struct Packet {
     pub payload_offset: u16,
     /// L4 payload length according to the IP header (not the frame, which may be padded).
     pub payload_len: u16,
+    /// Offset of the IP header from the start of the frame (after any VLAN tags).
+    pub l3_offset: u16,
 }
+
+const _: () = assert!(core::mem::size_of::<Packet>() == 56);
 
 /// What a frame is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -251,6 +255,7 @@ fn reset(p: &mut Packet, family: Family) {
     p.l4_offset = 0;
     p.payload_offset = 0;
     p.payload_len = 0;
+    p.l3_offset = 0;
 }
 
 /// The common frame — Ethernet without VLAN tags, IPv4 without options, not a fragment, TCP
@@ -269,17 +274,25 @@ pub fn parse_common<B: PacketBytes + ?Sized>(b: &B) -> Option<Packet> {
 /// false. Header fields are read in small pieces, straight into registers.
 #[inline(always)]
 pub fn parse_common_into<B: PacketBytes + ?Sized>(b: &B, p: &mut Packet) -> bool {
-    // Ethernet (14) + IPv4 without options (20), in words.
-    let (Some(eth), Some(ip0), Some(ip1), Some(src), Some(dst)) = (
-        b.load::<2>(12),
-        b.load::<4>(14),
-        b.load::<4>(18),
-        b.load::<4>(26),
-        b.load::<4>(30),
-    ) else {
+    // Ethernet (14) + IPv4 without options (20), in words. One `let-else` per load, not a
+    // tuple of options: with the tuple the compiler may look at a value before knowing its
+    // load succeeded, which the verifier refuses when the register still holds a pointer.
+    let Some(eth) = b.load::<2>(12) else {
+        return false;
+    };
+    let Some(ip0) = b.load::<4>(14) else {
+        return false;
+    };
+    let Some(ip1) = b.load::<4>(18) else {
         return false;
     };
     let Some([_, proto, _, _]) = b.load::<4>(22) else {
+        return false;
+    };
+    let Some(src) = b.load::<4>(26) else {
+        return false;
+    };
+    let Some(dst) = b.load::<4>(30) else {
         return false;
     };
     if be16(eth) != ethertype::IPV4 || ip0[0] != 0x45 {
@@ -293,7 +306,10 @@ pub fn parse_common_into<B: PacketBytes + ?Sized>(b: &B, p: &mut Packet) -> bool
     let ip_payload = total - 20;
     let (ports, hdr_len, flags) = match proto {
         proto::TCP => {
-            let (Some(ports), Some([doff, flags])) = (b.load::<4>(34), b.load::<2>(46)) else {
+            let Some(ports) = b.load::<4>(34) else {
+                return false;
+            };
+            let Some([doff, flags]) = b.load::<2>(46) else {
                 return false;
             };
             let doff = ((doff >> 4) as usize) * 4;
@@ -304,7 +320,10 @@ pub fn parse_common_into<B: PacketBytes + ?Sized>(b: &B, p: &mut Packet) -> bool
             (ports, doff, flags)
         }
         proto::UDP => {
-            let (Some(ports), Some(len)) = (b.load::<4>(34), b.load::<2>(38)) else {
+            let Some(ports) = b.load::<4>(34) else {
+                return false;
+            };
+            let Some(len) = b.load::<2>(38) else {
                 return false;
             };
             let len = be16(len) as usize;
@@ -331,6 +350,7 @@ pub fn parse_common_into<B: PacketBytes + ?Sized>(b: &B, p: &mut Packet) -> bool
     p.l4_offset = 34;
     p.payload_offset = (34 + hdr_len) as u16;
     p.payload_len = (ip_payload - hdr_len) as u16;
+    p.l3_offset = 14;
     true
 }
 
@@ -350,6 +370,7 @@ fn parse_ipv4<B: PacketBytes + ?Sized>(b: &B, l3: usize, p: &mut Packet) -> Resu
         return Err(Reason::MalformedIpv4);
     }
     reset(p, Family::Ipv4);
+    p.l3_offset = l3 as u16;
     p.proto = h[9];
     p.frag_id = be16([h[4], h[5]]) as u32;
     p.src = (u32::from_le_bytes([h[12], h[13], h[14], h[15]]) as u128).to_le_bytes();
@@ -382,6 +403,7 @@ fn parse_ipv6<B: PacketBytes + ?Sized>(b: &B, l3: usize, p: &mut Packet) -> Resu
         return Err(Reason::MalformedIpv6);
     }
     reset(p, Family::Ipv6);
+    p.l3_offset = l3 as u16;
     p.src = src;
     p.dst = dst;
     let mut next = h[6];

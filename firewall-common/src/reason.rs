@@ -62,6 +62,9 @@ pub enum Reason {
     RateLimited = 25,
     /// Passed: a would-be deny let through by monitor mode; an `alert` event says why.
     Alert = 26,
+    /// Dropped: a segment of a TCP connection zcfw reset after a violation
+    /// (`on_violation: reset`); answered with a RST to its sender.
+    ConnectionReset = 27,
 }
 
 impl Reason {
@@ -73,7 +76,7 @@ impl Reason {
     pub const FIRST_INSPECTION: Reason = Reason::ModbusFunction;
 
     /// Every reason, in slot order.
-    pub const ALL: [Reason; 27] = [
+    pub const ALL: [Reason; 28] = [
         Reason::AllowedConduit,
         Reason::AllowedConntrack,
         Reason::AllowedIntraZone,
@@ -101,6 +104,7 @@ impl Reason {
         Reason::IslandMode,
         Reason::RateLimited,
         Reason::Alert,
+        Reason::ConnectionReset,
     ];
 
     /// Stable snake_case name used in CLI output, JSON and metrics.
@@ -133,6 +137,7 @@ impl Reason {
             Reason::IslandMode => "island_mode",
             Reason::RateLimited => "rate_limited",
             Reason::Alert => "alert",
+            Reason::ConnectionReset => "connection_reset",
         }
     }
 
@@ -199,7 +204,7 @@ mod tests {
             assert_eq!(r.name(), v.name());
             assert!(r.is_inspection() && !r.passes());
             let slot = r as u32 - Reason::FIRST_INSPECTION as u32;
-            assert!(slot < crate::maps::CONDUIT_DENY_SLOTS);
+            assert!(slot < crate::maps::CONDUIT_ACTION_SLOT);
         }
     }
 
@@ -207,7 +212,7 @@ mod tests {
     fn inspection_reasons_fit_the_per_conduit_block() {
         let inspection: usize = Reason::ALL.iter().filter(|r| r.is_inspection()).count();
         assert_eq!(inspection, 5);
-        assert!(inspection as u32 <= crate::maps::CONDUIT_DENY_SLOTS);
+        assert!(inspection as u32 <= crate::maps::CONDUIT_ACTION_SLOT);
         assert!(!Reason::IslandMode.is_inspection() && !Reason::RateLimited.is_inspection());
     }
 

@@ -842,6 +842,7 @@ conduits:
   - name: historian
     from: dmz
     to: control
+    on_violation: drop
     rules:
       - protocol: modbus
         modbus: { unit_ids: [1], read_only: true, addresses: ["0-99"] }
@@ -916,6 +917,21 @@ fn modbus_requests_are_inspected_per_adu() {
         &seg(&read_regs(1, 0, 1)[..5]),
         Reason::ModbusSplit,
     );
+    // What real clients send (issue 13): read device identification with one trailing byte
+    // the MBAP length counts passes strict mode; a read of registers with one does not.
+    h.pass(
+        "FC 43/14 read device id with a trailing byte",
+        &seg(&[0, 1, 0, 0, 0, 6, 1, 0x2b, 0x0e, 3, 1, 0]),
+        Reason::AllowedConntrack,
+    );
+    let mut padded_read = read_regs(1, 0, 1);
+    padded_read.push(0);
+    padded_read[5] += 1;
+    h.drop(
+        "FC 3 with a trailing byte",
+        &seg(&padded_read),
+        Reason::ModbusMalformed,
+    );
     let mut two = read_regs(1, 0, 1);
     two.extend_from_slice(&read_regs(1, 10, 5));
     h.pass(
@@ -972,9 +988,391 @@ fn modbus_requests_are_inspected_per_adu() {
             ("modbus_function", 3),
             ("modbus_unit_id", 1),
             ("modbus_address", 1),
-            ("modbus_malformed", 2),
+            ("modbus_malformed", 3),
             ("modbus_split", 3)
         ],
         "inspection denies are counted per conduit and reason"
     );
+}
+
+/// The Modbus conduit with the default `on_violation: reset`, IPv4 and IPv6, and a second
+/// conduit in monitor mode.
+const RESET_POLICY: &str = r#"
+version: 1
+name: reset-verdicts
+interfaces:
+  - { name: lo }
+zones:
+  dmz:     { security_level: 2, networks: [10.20.0.0/24, "fd00:20::/64"] }
+  control: { security_level: 3, networks: [10.30.0.0/16, "fd00:30::/64"] }
+  lab:     { security_level: 2, networks: [10.40.0.0/24] }
+conduits:
+  - name: historian
+    from: dmz
+    to: control
+    rules:
+      - protocol: modbus
+        modbus: { unit_ids: [1], read_only: true, addresses: ["0-99"] }
+  - name: lab-watch
+    from: lab
+    to: control
+    mode: monitor
+    rules:
+      - protocol: modbus
+        modbus: { unit_ids: [1], read_only: true }
+"#;
+
+const XDP_TX: u32 = 3;
+const PSH: u8 = 0x08;
+
+/// `frame` (a TCP segment) with sequence number `seq` and acknowledgement number `ack`.
+fn numbered(mut frame: Vec<u8>, seq: u32, ack: u32) -> Vec<u8> {
+    let l4 = ip_packet(&frame).l4_offset as usize;
+    frame[l4 + 4..l4 + 8].copy_from_slice(&seq.to_be_bytes());
+    frame[l4 + 8..l4 + 12].copy_from_slice(&ack.to_be_bytes());
+    frame
+}
+
+fn ip_packet(frame: &[u8]) -> firewall_common::packet::Packet {
+    match firewall_common::packet::parse(frame) {
+        Ok(firewall_common::packet::Frame::Ip(p)) => p,
+        other => panic!("not an IP frame: {other:?}"),
+    }
+}
+
+/// What a reset the program wrote looks like, every checksum verified.
+#[derive(Debug, PartialEq, Eq)]
+struct Rst {
+    src: [u8; 16],
+    dst: [u8; 16],
+    src_port: u16,
+    dst_port: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+}
+
+/// Parses `frame` as a reset without payload and checks its IPv4 header checksum and its
+/// TCP checksum (over the pseudo-header).
+#[track_caller]
+fn rst(frame: &[u8]) -> Rst {
+    let p = ip_packet(frame);
+    let (l3, l4) = (p.l3_offset as usize, p.l4_offset as usize);
+    assert_eq!(p.proto, 6);
+    assert_eq!(p.payload_len, 0, "a reset carries no payload");
+    assert_eq!(frame.len(), l4 + 20, "the frame ends after the TCP header");
+    let tcp = &frame[l4..];
+    let mut pseudo = Vec::new();
+    if p.family == firewall_common::packet::Family::Ipv4 {
+        assert_eq!(pktgen::checksum(&frame[l3..l4]), 0, "IPv4 header checksum");
+        pseudo.extend_from_slice(&p.src[..4]);
+        pseudo.extend_from_slice(&p.dst[..4]);
+        pseudo.extend_from_slice(&[0, 6, 0, tcp.len() as u8]);
+    } else {
+        pseudo.extend_from_slice(&p.src);
+        pseudo.extend_from_slice(&p.dst);
+        pseudo.extend_from_slice(&[0, 0, 0, tcp.len() as u8, 0, 0, 0, 6]);
+    }
+    pseudo.extend_from_slice(tcp);
+    assert_eq!(pktgen::checksum(&pseudo), 0, "TCP checksum");
+    let word = |i: usize| u32::from_be_bytes([tcp[i], tcp[i + 1], tcp[i + 2], tcp[i + 3]]);
+    Rst {
+        src: p.src,
+        dst: p.dst,
+        src_port: p.src_port,
+        dst_port: p.dst_port,
+        seq: word(4),
+        ack: word(8),
+        flags: tcp[13],
+    }
+}
+
+impl Harness {
+    /// Runs `frame`; asserts the verdict and the one reason counted; returns the frame as
+    /// the program left it.
+    #[track_caller]
+    fn output(&mut self, what: &str, frame: &[u8], verdict: u32, reason: Reason) -> Vec<u8> {
+        let before = self.count(reason);
+        let (got, out) = self
+            .dp
+            .test_run_output(frame, LO)
+            .expect("BPF_PROG_TEST_RUN");
+        assert_eq!(got, verdict, "{what}: verdict");
+        assert_eq!(
+            self.count(reason),
+            before + 1,
+            "{what}: counted as {}",
+            reason.name()
+        );
+        out
+    }
+
+    fn actions(&self, conduit: usize) -> Vec<(&'static str, u64)> {
+        let snap = self.dp.counters(self.conduits).expect("counters");
+        snap.conduit_actions[conduit]
+            .iter()
+            .map(|(a, c)| (firewall_common::event::action::name(*a), c.packets))
+            .collect()
+    }
+}
+
+/// One connection through the reset: the violating request becomes a RST toward the
+/// server, every later segment of either end is answered with a RST to its sender, a new
+/// connection on the same ports works again. `client`/`server` are addresses as in
+/// `Packet`; `wrap` turns an IP packet builder's bytes into the frame (family, VLAN tags).
+fn reset_round(
+    h: &mut Harness,
+    family: &str,
+    client: [u8; 16],
+    server: [u8; 16],
+    frame: &dyn Fn(bool, firewall_common::pktgen::L4) -> Vec<u8>,
+) {
+    let to_server = |flags: u8, payload: &[u8], seq: u32, ack: u32| {
+        numbered(frame(true, tcp(40000, 502, flags, payload)), seq, ack)
+    };
+    let to_client = |flags: u8, payload: &[u8], seq: u32, ack: u32| {
+        numbered(frame(false, tcp(502, 40000, flags, payload)), seq, ack)
+    };
+    let what = |s: &str| format!("{family}: {s}");
+    h.pass(
+        &what("SYN"),
+        &to_server(SYN, b"", 999, 0),
+        Reason::AllowedConduit,
+    );
+    h.pass(
+        &what("SYN-ACK"),
+        &to_client(SYN | ACK, b"", 4999, 1000),
+        Reason::AllowedConntrack,
+    );
+    h.pass(
+        &what("allowed read"),
+        &to_server(PSH | ACK, &read_regs(1, 0, 10), 1000, 5000),
+        Reason::AllowedConntrack,
+    );
+    let write = adu(1, &[6, 0, 1, 0, 42]);
+    let violating = to_server(PSH | ACK, &write, 1012, 5029);
+    let out = h.output(
+        &what("violating write"),
+        &violating,
+        XDP_PASS,
+        Reason::ModbusFunction,
+    );
+    assert_eq!(
+        rst(&out),
+        Rst {
+            src: client,
+            dst: server,
+            src_port: 40000,
+            dst_port: 502,
+            seq: 1012,
+            ack: 5029,
+            flags: RST | ACK,
+        },
+        "{family}: the write became a RST toward the server, at the sequence number it expects"
+    );
+    assert_eq!(&out[..12], &violating[..12], "{family}: MACs as they were");
+    let l3 = ip_packet(&violating).l3_offset as usize;
+    assert_eq!(&out[12..l3], &violating[12..l3], "{family}: VLAN tags kept");
+
+    let out = h.output(
+        &what("retransmitted write"),
+        &violating,
+        XDP_TX,
+        Reason::ConnectionReset,
+    );
+    assert_eq!(
+        rst(&out),
+        Rst {
+            src: server,
+            dst: client,
+            src_port: 502,
+            dst_port: 40000,
+            seq: 5029,
+            ack: 1012 + write.len() as u32,
+            flags: RST | ACK,
+        },
+        "{family}: the client gets a RST for its retransmission"
+    );
+    assert_eq!(
+        &out[..6],
+        &violating[6..12],
+        "{family}: back to the client's MAC"
+    );
+    assert_eq!(&out[6..12], &violating[..6], "{family}: from the gateway's");
+    assert_eq!(&out[12..l3], &violating[12..l3], "{family}: VLAN tags kept");
+
+    let out = h.output(
+        &what("an allowed read on the reset connection"),
+        &to_server(PSH | ACK, &read_regs(1, 0, 1), 1012, 5029),
+        XDP_TX,
+        Reason::ConnectionReset,
+    );
+    assert_eq!(rst(&out).dst, client, "{family}: nothing passes any more");
+    let out = h.output(
+        &what("a late segment of the server"),
+        &to_client(PSH | ACK, &adu(1, &[3, 2, 0, 42]), 5029, 1012),
+        XDP_TX,
+        Reason::ConnectionReset,
+    );
+    assert_eq!(
+        rst(&out),
+        Rst {
+            src: client,
+            dst: server,
+            src_port: 40000,
+            dst_port: 502,
+            seq: 1012,
+            ack: 5029 + 11,
+            flags: RST | ACK,
+        },
+        "{family}: the server's segments are answered with a RST too"
+    );
+    h.drop(
+        &what("a RST is never answered"),
+        &to_server(RST, b"", 1012, 0),
+        Reason::ConnectionReset,
+    );
+    // The client reconnects (same ports even): a new connection, judged afresh.
+    h.pass(
+        &what("new SYN"),
+        &to_server(SYN, b"", 7000, 0),
+        Reason::AllowedConduit,
+    );
+    h.pass(
+        &what("read on the new connection"),
+        &to_server(PSH | ACK, &read_regs(1, 0, 10), 7001, 9001),
+        Reason::AllowedConntrack,
+    );
+}
+
+fn v4_16(a: [u8; 4]) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..4].copy_from_slice(&a);
+    b
+}
+
+#[test]
+fn violations_reset_the_connection_ipv4_ipv6_and_vlan() {
+    let mut h = Harness::new(RESET_POLICY);
+    reset_round(&mut h, "IPv4", v4_16(DMZ), v4_16(CTL), &|up, l4| {
+        if up {
+            ipv4(DMZ, CTL, l4).frame()
+        } else {
+            ipv4(CTL, DMZ, l4).frame()
+        }
+    });
+    let (c6, s6) = (
+        v6([0xfd00, 0x20, 0, 0, 0, 0, 0, 7]),
+        v6([0xfd00, 0x30, 0, 0, 0, 0, 0, 9]),
+    );
+    reset_round(&mut h, "IPv6 in 802.1ad + 802.1Q", c6, s6, &|up, l4| {
+        let packet = if up {
+            ipv6(c6, s6, l4)
+        } else {
+            ipv6(s6, c6, l4)
+        };
+        with_vlans(
+            &packet.frame(),
+            &[(ethertype::QINQ, 100), (ethertype::VLAN, 200)],
+        )
+    });
+    reset_round(
+        &mut h,
+        "IPv4 with options in 802.1Q",
+        v4_16(DMZ),
+        v4_16(CTL2),
+        &|up, l4| {
+            let packet = if up {
+                ipv4(DMZ, CTL2, l4)
+            } else {
+                ipv4(CTL2, DMZ, l4)
+            };
+            with_vlans(
+                &packet.options(&[1, 1, 1, 1]).frame(),
+                &[(ethertype::VLAN, 7)],
+            )
+        },
+    );
+    assert_eq!(
+        h.actions(1),
+        [("drop", 0), ("alert", 0), ("reset", 3)],
+        "one reset per violating request; the answered segments count as connection_reset"
+    );
+}
+
+#[test]
+fn a_reset_without_a_tracked_flow_and_the_actions_that_do_not_reset() {
+    let mut h = Harness::new(RESET_POLICY);
+    // A connection conntrack never saw (opened before zcfw started).
+    let stray = numbered(
+        ipv4(
+            DMZ,
+            CTL,
+            tcp(41000, 502, PSH | ACK, &adu(1, &[6, 0, 1, 0, 42])),
+        )
+        .frame(),
+        300,
+        400,
+    );
+    let out = h.output(
+        "write without a flow",
+        &stray,
+        XDP_PASS,
+        Reason::ModbusFunction,
+    );
+    assert_eq!((rst(&out).seq, rst(&out).flags), (300, RST | ACK));
+    let out = h.output(
+        "its retransmission",
+        &stray,
+        XDP_TX,
+        Reason::ConnectionReset,
+    );
+    assert_eq!((rst(&out).seq, rst(&out).ack), (400, 312));
+
+    // Monitor mode: the violation passes unchanged as an alert, nothing is reset.
+    let lab = [10, 40, 0, 3];
+    h.pass(
+        "lab SYN",
+        &syn(lab, CTL, 42000, 502),
+        Reason::AllowedConduit,
+    );
+    let write = numbered(
+        ipv4(
+            lab,
+            CTL,
+            tcp(42000, 502, PSH | ACK, &adu(1, &[6, 0, 1, 0, 42])),
+        )
+        .frame(),
+        1,
+        1,
+    );
+    let out = h.output("monitored write", &write, XDP_PASS, Reason::Alert);
+    assert_eq!(out, write, "passed unchanged");
+    h.pass("and the next", &write, Reason::Alert);
+    assert_eq!(h.actions(2), [("drop", 0), ("alert", 2), ("reset", 0)]);
+
+    // `on_violation: drop` drops, and the connection stays as it was.
+    h.reinstall(&RESET_POLICY.replace(
+        "    to: control\n    rules:\n      - protocol: modbus\n        modbus: { unit_ids: [1], read_only: true, addresses",
+        "    to: control\n    on_violation: drop\n    rules:\n      - protocol: modbus\n        modbus: { unit_ids: [1], read_only: true, addresses",
+    ));
+    h.pass("SYN", &syn(DMZ, CTL, 43000, 502), Reason::AllowedConduit);
+    let write = ipv4(
+        DMZ,
+        CTL,
+        tcp(43000, 502, PSH | ACK, &adu(1, &[6, 0, 1, 0, 42])),
+    )
+    .frame();
+    h.drop("write, dropped", &write, Reason::ModbusFunction);
+    h.drop(
+        "its retransmission, dropped",
+        &write,
+        Reason::ModbusFunction,
+    );
+    h.pass(
+        "a read on the same connection",
+        &ipv4(DMZ, CTL, tcp(43000, 502, PSH | ACK, &read_regs(1, 0, 1))).frame(),
+        Reason::AllowedConntrack,
+    );
+    assert_eq!(h.actions(1), [("drop", 2), ("alert", 0), ("reset", 1)]);
 }

@@ -7,10 +7,12 @@
 #![no_main]
 
 mod bench;
+mod decision;
 mod maps;
+mod reset;
 
 use aya_ebpf::{
-    bindings::xdp_action::{XDP_DROP, XDP_PASS},
+    bindings::xdp_action::XDP_DROP,
     helpers::generated::{bpf_jiffies64, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns},
     macros::xdp,
     programs::XdpContext,
@@ -23,20 +25,27 @@ use firewall_common::{
     flow::{FlowKey, FlowState, FragKey, flow_flags, proto, timeout},
     maps::{
         Bucket, BucketKey, ConduitAction, ConduitKey, Control, Counter, IfaceZoneKey, L2Key,
-        RateLimit, SlotConfig, ZonePairKey, action_flags, capacity, conduit_reason_index,
-        control_flags, iface_counter_index, iface_flags, iface_index, profile_index,
-        rate_limit_index, slot_flags, zone_flags,
+        RateLimit, SlotConfig, ZonePairKey, action_flags, capacity, conduit_action_index,
+        conduit_reason_index, control_flags, iface_counter_index, iface_flags, iface_index,
+        profile_index, rate_limit_index, slot_flags, zone_flags,
     },
     modbus,
     packet::{self, Family, Fragment, Packet, PacketBytes, icmp_type, tcp_flags},
     reason::Reason,
+    reset::PacketBytesMut,
     zonetable,
 };
 
-use crate::maps::*;
+use crate::{
+    decision::{
+        ALERT, Decision, MONITOR, PASS, RESET_RECEIVER, RESET_SENDER, RESETS, deny_on, drop,
+        monitorable, pass,
+    },
+    maps::*,
+};
 
 /// Packet memory of one XDP frame, read through bounds checks against `data_end`.
-struct XdpBytes {
+pub(crate) struct XdpBytes {
     start: usize,
     end: usize,
 }
@@ -69,6 +78,22 @@ impl PacketBytes for XdpBytes {
     }
 }
 
+impl PacketBytesMut for XdpBytes {
+    #[inline(always)]
+    fn store<const N: usize>(&mut self, offset: usize, v: [u8; N]) -> Option<()> {
+        if offset > MAX_OFFSET {
+            return None;
+        }
+        let at = self.start + offset;
+        if at + N > self.end {
+            return None;
+        }
+        // SAFETY: `at..at + N` lies inside the packet, checked just above.
+        unsafe { (at as *mut [u8; N]).write_unaligned(v) };
+        Some(())
+    }
+}
+
 #[xdp]
 pub fn zcfw_xdp(ctx: XdpContext) -> u32 {
     // The program is not loaded for multi-buffer frames (section `xdp`, not `xdp.frags`), so
@@ -87,14 +112,19 @@ pub fn zcfw_xdp(ctx: XdpContext) -> u32 {
             conduit_reason_index(d.conduit_id(), slot),
             len,
         );
-    } else if d.conduit_id() != 0 && d.verdict() == XDP_PASS {
+        count(
+            &CONDUIT_DENY_COUNTERS,
+            conduit_action_index(d.conduit_id(), d.action()),
+            len,
+        );
+    } else if d.conduit_id() != 0 && !d.denied() {
         count(&CONDUIT_COUNTERS, d.conduit_id() as u32, len);
     }
     let ifindex = ctx.ingress_ifindex() as u32;
     if ifindex < capacity::MAX_IFINDEX {
         count(
             &IFACE_COUNTERS,
-            iface_counter_index(ifindex, d.verdict() == XDP_DROP),
+            iface_counter_index(ifindex, d.denied()),
             len,
         );
     }
@@ -110,96 +140,6 @@ fn count(map: &aya_ebpf::maps::PerCpuArray<Counter>, index: u32, len: u64) {
             (*c).bytes += len;
         }
     }
-}
-
-/// What the program decided about a packet, packed in one register so it crosses BPF calls
-/// without a stack slot (a struct return goes through memory and its zeroing through the
-/// byte-wise `memset` of compiler_builtins). Bits: 0 pass, 1-7 reason, 8-23 conduit,
-/// 24 monitor, 25 alert, 26-28 known Modbus fields, 32-63 Modbus detail.
-#[derive(Clone, Copy)]
-#[repr(transparent)]
-struct Decision(u64);
-
-const PASS: u64 = 1;
-/// The conduit is in monitor mode: its would-be denies pass as alerts.
-const MONITOR: u64 = 1 << 24;
-/// A would-be deny that passed because of monitor mode.
-const ALERT: u64 = 1 << 25;
-
-impl Decision {
-    #[inline(always)]
-    fn verdict(self) -> u32 {
-        if self.0 & PASS != 0 {
-            XDP_PASS
-        } else {
-            XDP_DROP
-        }
-    }
-
-    /// The reason it is counted under (for an alert: the reason it would have been dropped).
-    #[inline(always)]
-    fn reason(self) -> Reason {
-        Reason::from_slot(((self.0 >> 1) & 0x7f) as u32).unwrap_or(Reason::NoPolicy)
-    }
-
-    /// Conduit credited with the packet, or whose inspection or rate limit denied it (0 = none).
-    #[inline(always)]
-    fn conduit_id(self) -> u16 {
-        (self.0 >> 8) as u16
-    }
-
-    #[inline(always)]
-    fn alert(self) -> bool {
-        self.0 & ALERT != 0
-    }
-
-    /// Modbus detail of an inspection deny: `unit | function << 8 | address << 16`.
-    #[inline(always)]
-    fn modbus(self) -> u32 {
-        (self.0 >> 32) as u32
-    }
-
-    /// `firewall_common::event::detail` bits saying which Modbus fields are known.
-    #[inline(always)]
-    fn modbus_known(self) -> u8 {
-        ((self.0 >> 26) & 0x7) as u8
-    }
-}
-
-#[inline(always)]
-fn decision(pass: bool, reason: Reason, conduit_id: u16) -> Decision {
-    Decision(pass as u64 | (reason as u64) << 1 | (conduit_id as u64) << 8)
-}
-
-#[inline(always)]
-fn drop(reason: Reason) -> Decision {
-    decision(false, reason, 0)
-}
-
-/// A deny charged to `conduit_id` (its rate limit or inspection).
-#[inline(always)]
-fn deny_on(reason: Reason, conduit_id: u16, monitor: bool) -> Decision {
-    Decision(decision(false, reason, conduit_id).0 | if monitor { MONITOR } else { 0 })
-}
-
-#[inline(always)]
-fn pass(reason: Reason, conduit_id: u16) -> Decision {
-    decision(true, reason, conduit_id)
-}
-
-/// Denies that monitor mode turns into alerts: policy decisions. Malformed packets, island
-/// mode and a missing policy are always dropped.
-#[inline(always)]
-fn monitorable(reason: Reason) -> bool {
-    matches!(
-        reason,
-        Reason::DefaultDeny
-            | Reason::UnknownZone
-            | Reason::SpoofedSource
-            | Reason::L2Denied
-            | Reason::FragmentNoFlow
-            | Reason::RateLimited
-    ) || reason.is_inspection()
 }
 
 #[inline(always)]
@@ -268,7 +208,11 @@ fn decide(ctx: &XdpContext, len: u32) -> Decision {
     if p.is_neighbor_discovery() && cfg.flags & slot_flags::ALLOW_ND != 0 {
         return pass(Reason::AllowedNeighborDiscovery, 0);
     }
-    let d = finish(judge(ctx, slot, cfg, p), cfg);
+    let mut d = finish(judge(ctx, slot, cfg, p), cfg);
+    if d.0 & RESETS != 0 && !reset::write_reset(ctx.ctx, p, d.0 & RESET_SENDER != 0) {
+        // No reset could be written: the segment is dropped instead, never passed unchanged.
+        d = Decision(d.0 & !RESETS);
+    }
     if reported(&d, cfg) && event_budget(control) {
         emit(p, &d, EventContext { ip: true, ..at }, cfg);
     }
@@ -279,7 +223,7 @@ fn decide(ctx: &XdpContext, len: u32) -> Decision {
 /// says `log: none`.
 #[inline(always)]
 fn reported(d: &Decision, cfg: &SlotConfig) -> bool {
-    d.alert() || (d.verdict() == XDP_DROP && cfg.flags & slot_flags::LOG_DENIED != 0)
+    d.alert() || (d.denied() && cfg.flags & slot_flags::LOG_DENIED != 0)
 }
 
 /// Takes a token from this CPU's event bucket; counts the event as suppressed when there is
@@ -311,7 +255,7 @@ fn now() -> u64 {
 /// Applies monitor mode (policy-wide or the conduit's) to a would-be deny.
 #[inline(always)]
 fn finish(d: Decision, cfg: &SlotConfig) -> Decision {
-    if d.verdict() == XDP_DROP
+    if d.denied()
         && monitorable(d.reason())
         && (d.0 & MONITOR != 0 || cfg.flags & slot_flags::MONITOR != 0)
     {
@@ -358,11 +302,7 @@ fn emit(p: &Packet, d: &Decision, at: EventContext, cfg: &SlotConfig) {
         dst_zone,
         conduit_id: d.conduit_id(),
         reason: d.reason() as u8,
-        action: if d.alert() {
-            event::action::ALERT
-        } else {
-            event::action::DROP
-        },
+        action: d.action(),
         family: p.family as u8,
         proto: p.proto,
         icmp_type: p.icmp_type,
@@ -469,6 +409,15 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
         let now = now();
         if state.expired(p.proto, now) {
             let _ = FLOWS.remove(&flow_key);
+        } else if state.flags & flow_flags::RESET != 0 {
+            // A connection zcfw reset: every segment of either end gets a RST back (a RST
+            // itself is just dropped), none passes.
+            let answer = if p.tcp_flags & tcp_flags::RST == 0 {
+                RESET_SENDER
+            } else {
+                0
+            };
+            return Decision(deny_on(Reason::ConnectionReset, state.conduit_id, false).0 | answer);
         } else if state.generation == cfg.generation || rejudge(slot, cfg, &flow_key, state) {
             state.last_seen_ns = now;
             if p.proto == proto::TCP && p.tcp_flags & (tcp_flags::FIN | tcp_flags::RST) != 0 {
@@ -491,11 +440,14 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                 let profile = profile_index(slot, state.profile_id);
                 let verdict = inspect(ctx.data(), ctx.data_end(), p, profile, from_opener);
                 if verdict != 0 {
-                    return inspection_deny(
-                        verdict,
-                        conduit_id,
-                        state.flags & flow_flags::MONITOR != 0,
-                    );
+                    let monitor = state.flags & flow_flags::MONITOR != 0;
+                    let reset = state.flags & flow_flags::RESET_ON_VIOLATION != 0
+                        && resets(p, cfg, monitor);
+                    if reset {
+                        // Nothing more of this connection passes, either direction.
+                        state.flags |= flow_flags::RESET | flow_flags::CLOSING;
+                    }
+                    return inspection_deny(verdict, conduit_id, monitor, reset);
                 }
             }
             if p.fragment == Fragment::First {
@@ -546,11 +498,15 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
         let profile = profile_index(slot, action.profile_id);
         let verdict = inspect(ctx.data(), ctx.data_end(), p, profile, true);
         if verdict != 0 {
-            return inspection_deny(
-                verdict,
-                action.conduit_id,
-                action.flags & action_flags::MONITOR != 0,
-            );
+            let monitor = action.flags & action_flags::MONITOR != 0;
+            let reset =
+                action.flags & action_flags::RESET_ON_VIOLATION != 0 && resets(p, cfg, monitor);
+            if reset {
+                // A segment of a connection conntrack does not know (opened before zcfw
+                // started, or evicted): remember it as reset so its sender gets a RST too.
+                remember_reset(&flow_key, src_is_lo, cfg, action.conduit_id);
+            }
+            return inspection_deny(verdict, action.conduit_id, monitor, reset);
         }
     }
     if p.opens_flow() {
@@ -568,6 +524,10 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                 0
             } | if action.flags & action_flags::MONITOR != 0 {
                 flow_flags::MONITOR
+            } else {
+                0
+            } | if action.flags & action_flags::RESET_ON_VIOLATION != 0 {
+                flow_flags::RESET_ON_VIOLATION
             } else {
                 0
             },
@@ -608,7 +568,11 @@ fn rejudge(slot: u8, cfg: &SlotConfig, key: &FlowKey, state: &mut FlowState) -> 
     state.generation = cfg.generation;
     state.conduit_id = action.conduit_id;
     state.profile_id = action.profile_id;
-    state.flags &= !(flow_flags::RATE_LIMITED | flow_flags::MONITOR);
+    state.flags &=
+        !(flow_flags::RATE_LIMITED | flow_flags::MONITOR | flow_flags::RESET_ON_VIOLATION);
+    if action.flags & action_flags::RESET_ON_VIOLATION != 0 {
+        state.flags |= flow_flags::RESET_ON_VIOLATION;
+    }
     if action.flags & action_flags::RATE_LIMIT != 0 {
         state.flags |= flow_flags::RATE_LIMITED;
     }
@@ -668,12 +632,45 @@ fn inspect(start: usize, end: usize, p: &Packet, profile: u32, request: bool) ->
     }
 }
 
-/// The decision for a non-zero [`inspect`] result.
+/// The decision for a non-zero [`inspect`] result; `reset`: the segment becomes a RST toward
+/// its receiver.
 #[inline(always)]
-fn inspection_deny(verdict: u64, conduit_id: u16, monitor: bool) -> Decision {
+fn inspection_deny(verdict: u64, conduit_id: u16, monitor: bool, reset: bool) -> Decision {
     let reason = Reason::from_slot(verdict as u8 as u32).unwrap_or(Reason::NoPolicy);
     let known = (verdict >> 8) & 0x7;
-    Decision(deny_on(reason, conduit_id, monitor).0 | known << 26 | (verdict >> 32) << 32)
+    let reset = if reset { RESET_RECEIVER } else { 0 };
+    Decision(deny_on(reason, conduit_id, monitor).0 | known << 26 | (verdict >> 32) << 32 | reset)
+}
+
+/// Whether an inspection deny of `p` under a conduit with `on_violation: reset` resets the
+/// connection: TCP only, and not in monitor mode (the conduit's or the policy's), where the
+/// deny passes as an alert.
+#[inline(always)]
+fn resets(p: &Packet, cfg: &SlotConfig, monitor: bool) -> bool {
+    p.proto == proto::TCP && !monitor && cfg.flags & slot_flags::MONITOR == 0
+}
+
+/// Records the flow of a segment whose connection was reset but that conntrack did not
+/// track: its ends get a RST for every later segment ([`flow_flags::RESET`]).
+#[inline(never)]
+fn remember_reset(key: &FlowKey, src_is_lo: bool, cfg: &SlotConfig, conduit_id: u16) {
+    let state = FlowState {
+        generation: cfg.generation,
+        conduit_id,
+        profile_id: 0,
+        flags: flow_flags::RESET
+            | flow_flags::CLOSING
+            | if src_is_lo {
+                flow_flags::OPENED_BY_LO
+            } else {
+                0
+            },
+        _pad: 0,
+        _pad2: 0,
+        _pad3: 0,
+        last_seen_ns: now(),
+    };
+    let _ = FLOWS.insert(key, &state, 0);
 }
 
 /// Records an allowed first fragment so the later fragments of its datagram pass (called for

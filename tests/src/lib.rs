@@ -22,11 +22,13 @@ pub mod modbus;
 pub mod names;
 pub mod netns;
 pub mod observe;
+pub mod one_connection;
 pub mod packet;
 pub mod plant;
 pub mod service;
 pub mod tempdir;
 pub mod traffic;
+pub mod xdp_pass;
 
 pub use daemon::{Daemon, Stats, zcfw_bin};
 pub use names::Names;

@@ -85,7 +85,7 @@ pub fn peer_script(name: &str) -> PathBuf {
 
 /// A child process whose stdout lines arrive on a channel; killed on drop.
 #[derive(Debug)]
-struct Peer {
+pub(crate) struct Peer {
     what: String,
     child: Child,
     lines: Receiver<String>,
@@ -94,7 +94,13 @@ struct Peer {
 
 impl Peer {
     /// Runs `python script args...` in `ns`; stderr goes to `log`.
-    fn spawn(ns: &Netns, script: &str, args: &[String], log: PathBuf, stdin: bool) -> Result<Peer> {
+    pub(crate) fn spawn(
+        ns: &Netns,
+        script: &str,
+        args: &[String],
+        log: PathBuf,
+        stdin: bool,
+    ) -> Result<Peer> {
         let python = python()?;
         let mut command = ns.command(&python);
         command
@@ -127,7 +133,7 @@ impl Peer {
     }
 
     /// The next stdout line within `timeout`.
-    fn line(&mut self, timeout: Duration) -> Result<String> {
+    pub(crate) fn line(&mut self, timeout: Duration) -> Result<String> {
         match self.lines.recv_timeout(timeout) {
             Ok(line) => Ok(line),
             Err(RecvTimeoutError::Timeout) => {
@@ -147,6 +153,15 @@ impl Peer {
                 )
             }
         }
+    }
+
+    /// Every stdout line that has arrived, without waiting.
+    pub(crate) fn lines_so_far(&mut self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+
+    pub(crate) fn what(&self) -> &str {
+        &self.what
     }
 
     fn log_tail(&self) -> String {

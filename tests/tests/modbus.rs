@@ -12,11 +12,13 @@
 //! `zcfw events --json`: reason, conduit, addresses, ports, unit, function, address). A test
 //! runs every case and then fails with the list of every check that went wrong.
 //!
-//! Dropping a request leaves the client's TCP stream with data the server never acknowledges:
-//! a client that keeps using that connection gets no answers until it reconnects (zcfw has
-//! no `on_violation: reset` yet, docs/modbus.md). The denied cases therefore use a fresh
-//! connection each and end it with a reset; `same_client_after_a_denied_request` shows what
-//! a pymodbus application sees when it goes on.
+//! Both conduits here opt into `on_violation: drop` (the default `reset` is tested in
+//! `tests/reset.rs`): inspection is judged on exactly the segments the client sent, and the
+//! drop's own behaviour stays covered. Dropping a request leaves the client's TCP stream with
+//! data the server never acknowledges: a client that keeps using that connection gets no
+//! answers until it reconnects. The denied cases therefore use a fresh connection each and
+//! end it with a reset; `same_client_after_a_denied_request` shows what a pymodbus
+//! application sees when it goes on.
 
 use std::{
     net::SocketAddr,
@@ -51,6 +53,7 @@ conduits:
   - name: historian-reads-plc
     from: dmz
     to: control
+    on_violation: drop
     rules:
       - protocol: modbus
         modbus:
@@ -60,6 +63,7 @@ conduits:
   - name: engineering-tunes-plc
     from: enterprise
     to: control
+    on_violation: drop
     rules:
       - protocol: modbus
         modbus:
@@ -509,8 +513,8 @@ fn historian(env: &mut Env<'_>) {
 
 /// A pymodbus application whose request was dropped, and goes on with the same client.
 ///
-/// zcfw drops the segment and keeps the connection (`on_violation: drop`, the only action
-/// this build has). The server never acknowledges the dropped bytes, so everything the client
+/// zcfw drops the segment and keeps the connection (`on_violation: drop`, opted into by this
+/// file's policy). The server never acknowledges the dropped bytes, so everything the client
 /// sends after them on that connection waits behind a hole in the TCP stream and never
 /// reaches the server; retransmissions of the dropped bytes are dropped again. pymodbus 3.x's
 /// sync client keeps the connection after timeouts (its "CLOSING CONNECTION" after

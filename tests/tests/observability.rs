@@ -460,7 +460,8 @@ fn denied_packets_are_reported_as_exact_events_and_audited() {
             what: format!("{what} dmz → control on a read-only conduit"),
             key: json!({ "src": "10.20.0.2", "src_port": sport }),
             fields: json!({
-                "action": "drop", "reason": reason, "interface": if_dmz,
+                // The conduit's default `on_violation: reset`: the segment became a RST.
+                "action": "reset", "reason": reason, "interface": if_dmz,
                 "conduit": "historian-reads-plcs", "generation": generation, "len": len,
                 "src_zone": "dmz", "dst_zone": "control", "proto": "tcp",
                 "src": "10.20.0.2", "dst": "10.30.0.2", "src_port": sport, "dst_port": 502,

@@ -339,6 +339,28 @@ pub(super) fn assess(policy: &ValidatedPolicy, findings: &[Finding]) -> Vec<Requ
                 .join(", ")
         ));
     }
+    let inspected: Vec<&crate::policy::Conduit> = conduits
+        .iter()
+        .filter(|c| c.rules.iter().any(crate::policy::Rule::inspected))
+        .collect();
+    let dropping: Vec<&str> = inspected
+        .iter()
+        .filter(|c| c.on_violation == crate::policy::OnViolation::Drop)
+        .map(|c| c.name.as_str())
+        .collect();
+    if !inspected.is_empty() {
+        ev.push(format!(
+            "Inspected conduits that reset the connection of a denied request (no lock-out of single-connection devices): {} of {}.",
+            inspected.len() - dropping.len(),
+            inspected.len()
+        ));
+    }
+    if !dropping.is_empty() {
+        ev.push(format!(
+            "on_violation: drop (a denied request keeps its connection open): {}.",
+            dropping.join(", ")
+        ));
+    }
     add(&SR_7_1, Status::Met, ev);
 
     // SR 7.6, RE1

@@ -13,7 +13,7 @@ use firewall_common::{
 
 use super::{Finding, Severity};
 use crate::policy::{
-    Conduit, LogMode, PortRange, Protocol, Rule, ValidatedPolicy, Zone,
+    Conduit, LogMode, OnViolation, PortRange, Protocol, Rule, ValidatedPolicy, Zone,
     protocols::{INDUSTRIAL_PROTOCOLS, modbus_table_name},
     space::FirstMatch,
 };
@@ -44,6 +44,7 @@ pub const INTRA_ZONE_SL4: &str = "ZCFW-A010";
 pub const LEVEL_SKIP: &str = "ZCFW-A011";
 pub const NO_RATE_LIMIT: &str = "ZCFW-A012";
 pub const ICMP_ALL_TYPES: &str = "ZCFW-A013";
+pub const DROP_ON_VIOLATION: &str = "ZCFW-A014";
 pub const NO_ANTI_SPOOFING: &str = "ZCFW-A020";
 pub const NO_EVENTS: &str = "ZCFW-A021";
 pub const VALIDATOR_WARNING: &str = "ZCFW-A030";
@@ -53,7 +54,7 @@ pub const MONITOR_MODE: &str = "ZCFW-A031";
 pub const WIDE_RANGE_PORTS: u32 = 1024;
 
 /// Every rule, in id order.
-pub const RULES: [RuleInfo; 16] = [
+pub const RULES: [RuleInfo; 17] = [
     RuleInfo {
         id: ANY_PROTOCOL,
         title: "conduit allows every protocol",
@@ -101,7 +102,7 @@ pub const RULES: [RuleInfo; 16] = [
         title: "Modbus inspection is not strict",
         severity: "medium",
         requirements: &["SR 3.5"],
-        why: "`strict: false` accepts trailing bytes after fixed-size requests and malformed FC 43 requests, which parsers of some devices mishandle",
+        why: "`strict: false` accepts trailing bytes after every fixed-size request (reads and writes) and malformed FC 43 requests: parsers of some devices mishandle them, and a server that frames requests by function code (libmodbus) reads trailing bytes as the next request, so the firewall judges other bytes than the server executes",
     },
     RuleInfo {
         id: INDUSTRIAL_UNINSPECTED,
@@ -137,6 +138,13 @@ pub const RULES: [RuleInfo; 16] = [
         severity: "medium into an SL3-4 zone, low otherwise",
         requirements: &["SR 7.7"],
         why: "an icmp or icmpv6 rule without `types` passes redirects, router advertisements, timestamps and unassigned types; echo-request (and packet-too-big for IPv6) is usually all a conduit needs",
+    },
+    RuleInfo {
+        id: DROP_ON_VIOLATION,
+        title: "a denied request can lock clients out (`on_violation: drop`)",
+        severity: "high into an SL3-4 zone, medium into SL2, low into SL1",
+        requirements: &["SR 7.1"],
+        why: "a dropped request leaves its TCP connection open: the client retransmits into the drop, the server keeps the connection, and a device that accepts one or a few connections (many PLCs, libmodbus servers) serves no other client until TCP gives up, minutes later; one denied request becomes a denial of service. `on_violation: reset` (the default) frees the connection at once",
     },
     RuleInfo {
         id: NO_ANTI_SPOOFING,
@@ -414,6 +422,26 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
             )
             .at_conduit(c, format!("conduits[{ci}]"))
             .fix("route the traffic through an intermediate zone (a DMZ with a proxy, historian replica or jump host), or document why the direct path is needed");
+        }
+
+        if c.on_violation == OnViolation::Drop && c.rules.iter().any(Rule::inspected) {
+            let levels = [
+                Some(Severity::Low),
+                Some(Severity::Medium),
+                Some(Severity::High),
+            ];
+            if let Some(sev) = by_level(sl, levels) {
+                cx.push(
+                    DROP_ON_VIOLATION,
+                    sev,
+                    format!(
+                        "conduit \"{}\" into {into} drops a denied request and keeps its connection open: a device that serves one or a few connections is locked out for every other client",
+                        c.name
+                    ),
+                )
+                .at_conduit(c, format!("conduits[{ci}].on_violation"))
+                .fix("use `on_violation: reset` (the default; or remove the line): the device receives a TCP reset in place of the denied request and frees the connection, the client a reset and reconnects");
+            }
         }
 
         if c.mode == crate::policy::Mode::Monitor {

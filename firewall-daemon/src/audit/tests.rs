@@ -86,3 +86,42 @@ fn every_finding_names_known_requirements() {
         }
     }
 }
+
+#[test]
+fn dropping_a_denied_request_is_an_availability_finding() {
+    let modbus = "{ protocol: modbus, modbus: { unit_ids: [1], read_only: true } }";
+    let reset = report(modbus);
+    assert!(
+        !reset
+            .findings
+            .iter()
+            .any(|f| f.id == rules::DROP_ON_VIOLATION),
+        "the default resets: {:?}",
+        ids(&reset)
+    );
+    let src = BASE
+        .replace("RULE", modbus)
+        .replace("    to: b\n", "    to: b\n    on_violation: drop\n");
+    let r = match policy::load_str(&src, "unit.yaml") {
+        Ok(p) => audit(&p),
+        Err(e) => panic!("{e}"),
+    };
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.id == rules::DROP_ON_VIOLATION)
+        .unwrap_or_else(|| panic!("no {} in {:?}", rules::DROP_ON_VIOLATION, ids(&r)));
+    assert_eq!(f.severity, Severity::High, "into an SL3 zone");
+    assert_eq!(f.requirements, ["SR 7.1"]);
+    assert_eq!(f.key.as_deref(), Some("conduits[0].on_violation"));
+    assert!(f.message.contains("locked out"), "{}", f.message);
+    assert!(f.remediation.contains("on_violation: reset"));
+    let sr71 = r.requirement("SR 7.1").expect("SR 7.1 reported");
+    assert!(
+        sr71.evidence
+            .iter()
+            .any(|e| e.contains("on_violation: drop") && e.contains("a-to-b")),
+        "{:?}",
+        sr71.evidence
+    );
+}

@@ -154,6 +154,35 @@ pub fn render(data: &Value) -> String {
             num(c, "bytes")
         ));
     }
+    // What was done with inspection denies, for the conduits that had any.
+    let violations: Vec<&Value> = data["conduits"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| {
+            c["actions"]
+                .as_object()
+                .is_some_and(|a| a.values().any(|v| num(v, "packets") != 0))
+        })
+        .collect();
+    if !violations.is_empty() {
+        out.push('\n');
+        out.push_str(&format!(
+            "{:<32} {:<12} {:>10} {:>10} {:>10}\n",
+            "VIOLATIONS OF CONDUIT", "ON_VIOLATION", "RESET", "DROP", "ALERT"
+        ));
+        for c in violations {
+            let a = &c["actions"];
+            out.push_str(&format!(
+                "{:<32} {:<12} {:>10} {:>10} {:>10}\n",
+                text(c, "name"),
+                text(c, "on_violation"),
+                num(&a["reset"], "packets"),
+                num(&a["drop"], "packets"),
+                num(&a["alert"], "packets"),
+            ));
+        }
+    }
     out.push('\n');
     out.push_str(&format!(
         "{:<32} {:<8} {:>12} {:>14}\n",
@@ -211,5 +240,34 @@ mod tests {
         assert!(out.contains("a -> b"));
         assert!(out.contains("allowed_conduit"));
         assert!(!out.contains("default_deny"));
+        assert!(!out.contains("VIOLATIONS"), "no violations, no table");
+    }
+
+    #[test]
+    fn renders_what_was_done_with_violations() {
+        let counts = |n: u64| json!({"packets": n, "bytes": n * 60});
+        let data = json!({
+            "policy": {"name": "p", "hash": "0123456789abcdef", "generation": 1},
+            "reasons": [],
+            "conduits": [
+                {"id": 1, "name": "plc-reads", "from": "a", "to": "b", "packets": 9, "bytes": 900,
+                 "on_violation": "reset",
+                 "actions": {"drop": counts(1), "alert": counts(0), "reset": counts(4)}},
+                {"id": 2, "name": "quiet", "from": "a", "to": "c", "packets": 1, "bytes": 60,
+                 "on_violation": "drop",
+                 "actions": {"drop": counts(0), "alert": counts(0), "reset": counts(0)}}
+            ]
+        });
+        let out = render(&data);
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("plc-reads") && l.contains("reset"))
+            .unwrap_or_else(|| panic!("no violations line in\n{out}"));
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cols, ["plc-reads", "reset", "4", "1", "0"]);
+        assert!(
+            !out.lines()
+                .any(|l| l.starts_with("quiet") && l.contains("drop"))
+        );
     }
 }

@@ -336,6 +336,9 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         if c.mode == crate::policy::Mode::Monitor {
             conduit_flags[c.id as usize] |= action_flags::MONITOR;
         }
+        if c.on_violation == OnViolation::Reset && c.rules.iter().any(|r| r.inspected()) {
+            conduit_flags[c.id as usize] |= action_flags::RESET_ON_VIOLATION;
+        }
         if let Some(rl) = c.rate_limit {
             conduit_flags[c.id as usize] |= action_flags::RATE_LIMIT;
             rate_limits.push((

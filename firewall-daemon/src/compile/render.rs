@@ -6,7 +6,7 @@
 //! { "format": 1, "name", "hash", "slot_flags", "allow_nd": bool,
 //!   "zones":      [{ "id", "name", "security_level", "networks": ["10.0.0.0/8", ...], "intra_zone_allow" }],
 //!   "conduits":   [{ "id", "name", "from", "to", "rules": ["tcp 22", ...],
-//!                   "rule_profiles": [profile id per rule, 0 = none], "on_violation": "drop" }],
+//!                   "rule_profiles": [profile id per rule, 0 = none], "on_violation": "reset" }],
 //!   "interfaces": [{ "name", "xdp_mode": "auto"|"native"|"skb", "allowed_zones": null | [zone ids] }],
 //!   "l2_allow":   [ethertype, ...],
 //!   "zone_entries":    [{ "family": "ipv4"|"ipv6", "network", "prefix_len", "addr", "zone_id", "flags" }],

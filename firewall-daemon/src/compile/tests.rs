@@ -600,11 +600,11 @@ fn modbus_profiles_render() {
         json["conduits"][0]["rule_profiles"],
         serde_json::json!([1, 0])
     );
-    assert_eq!(json["conduits"][0]["on_violation"], "drop");
+    assert_eq!(json["conduits"][0]["on_violation"], "reset");
 
     let text = render_text(&c);
     for want in [
-        "modbus 502  (inspection profile 1, on violation drop)",
+        "modbus 502  (inspection profile 1, on violation reset)",
         "-> conduit 1 plc inspect modbus profile 1",
         "inspection profiles (1):",
         "unit ids        1, 10-12",

@@ -206,7 +206,11 @@ fn log(v: &Value) -> Arc<str> {
         dst_port,
         modbus,
         "packet {}",
-        if s("action") == "alert" { "alerted (monitor mode)" } else { "denied" }
+        match s("action") {
+            "alert" => "alerted (monitor mode)",
+            "reset" => "denied, connection reset",
+            _ => "denied",
+        }
     );
     Arc::from(v.to_string())
 }
@@ -272,7 +276,7 @@ pub fn record(ev: &Event, state: &State, offset: i128) -> Value {
         .unwrap_or("unknown");
     let mut v = json!({
         "time": rfc3339(ev.timestamp_ns as i128 + offset),
-        "action": if ev.action == action::ALERT { "alert" } else { "drop" },
+        "action": action::name(ev.action),
         "reason": reason,
         "interface": interface,
         "conduit": conduit,

@@ -112,6 +112,7 @@ pub fn render(state: &State) -> Result<String> {
     let conduit_packets = Family::<Labels, Counter>::default();
     let conduit_bytes = Family::<Labels, Counter>::default();
     let conduit_denied = Family::<Labels, Counter>::default();
+    let conduit_actions = Family::<Labels, Counter>::default();
     for c in &state.policy.conduits {
         let l = labels(&[("conduit", &c.name), ("from", &c.from), ("to", &c.to)]);
         let counter = snapshot
@@ -130,6 +131,18 @@ pub fn render(state: &State) -> Result<String> {
             let l = labels(&[("conduit", &c.name), ("reason", reason.name())]);
             conduit_denied.get_or_create(&l).inc_by(d.packets);
         }
+        for (a, d) in snapshot
+            .conduit_actions
+            .get(c.id as usize)
+            .into_iter()
+            .flatten()
+        {
+            let l = labels(&[
+                ("conduit", &c.name),
+                ("action", firewall_common::event::action::name(*a)),
+            ]);
+            conduit_actions.get_or_create(&l).inc_by(d.packets);
+        }
     }
     registry.register(
         "conduit_packets",
@@ -141,6 +154,11 @@ pub fn render(state: &State) -> Result<String> {
         "conduit_denied_packets",
         "Packets a conduit's inspection denied, by reason",
         conduit_denied,
+    );
+    registry.register(
+        "conduit_violation_actions_packets",
+        "What was done with the packets a conduit's inspection denied: drop, alert (monitor mode) or reset (the connection was reset)",
+        conduit_actions,
     );
 
     let reason_packets = Family::<Labels, Counter>::default();

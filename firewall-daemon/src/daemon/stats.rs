@@ -1,5 +1,6 @@
 //! The `stats` answer: policy identity, counters per reason and per conduit.
 
+use firewall_common::event::action;
 use serde_json::{Value, json};
 
 use super::State;
@@ -47,14 +48,27 @@ pub fn collect(state: &State) -> Result<Value, DataplaneError> {
                     (reason.name().to_owned(), counts)
                 })
                 .collect();
+            // What was done with them: drop, alert (monitor mode), reset.
+            let actions: serde_json::Map<String, Value> = snapshot
+                .conduit_actions
+                .get(c.id as usize)
+                .into_iter()
+                .flatten()
+                .map(|(a, d)| {
+                    let counts = json!({"packets": d.packets, "bytes": d.bytes});
+                    (action::name(*a).to_owned(), counts)
+                })
+                .collect();
             json!({
                 "id": c.id,
                 "name": c.name,
                 "from": c.from,
                 "to": c.to,
+                "on_violation": c.on_violation.name(),
                 "packets": counter.packets,
                 "bytes": counter.bytes,
                 "denied": denied,
+                "actions": actions,
             })
         })
         .collect();

@@ -10,10 +10,12 @@ use aya::{
 use firewall_common::{
     ABI_VERSION, conduit,
     conduittable::ConduitBucket,
+    event,
     maps::{
         ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey, L2Key, RateLimit,
-        SlotConfig, ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV6Key, capacity, conduit_reason_index,
-        iface_flags, iface_index, names, profile_index, rate_limit_index, slot_flags,
+        SlotConfig, ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV6Key, capacity, conduit_action_index,
+        conduit_reason_index, iface_flags, iface_index, names, profile_index, rate_limit_index,
+        slot_flags,
     },
     modbus::ModbusProfile,
     reason::Reason,
@@ -519,10 +521,22 @@ pub(super) fn read_counters(
         }
         conduit_denies.push(denies);
     }
+    let mut conduit_actions = Vec::with_capacity(conduits + 1);
+    for id in 0..=conduits as u16 {
+        let mut actions = Vec::with_capacity(event::action::ALL.len());
+        for a in event::action::ALL {
+            let v = deny_map
+                .get(&conduit_action_index(id, a), 0)
+                .map_err(DataplaneError::map(names::CONDUIT_DENY_COUNTERS))?;
+            actions.push((a, sum(&v)));
+        }
+        conduit_actions.push(actions);
+    }
     Ok(CounterSnapshot {
         reasons,
         conduits: per_conduit,
         conduit_denies,
+        conduit_actions,
     })
 }
 

@@ -75,6 +75,9 @@ pub struct CounterSnapshot {
     /// Inspection denies by conduit id (entry 0 unused), then by reason (in [`Reason::ALL`]
     /// order from [`Reason::FIRST_INSPECTION`]).
     pub conduit_denies: Vec<Vec<(Reason, Counter)>>,
+    /// What was done with those denies, by conduit id (entry 0 unused), then by
+    /// `firewall_common::event::action` (in `action::ALL` order: drop, alert, reset).
+    pub conduit_actions: Vec<Vec<(u8, Counter)>>,
 }
 
 /// How long the old generation stays readable after a flip before it is cleared.
@@ -465,6 +468,28 @@ impl Dataplane {
         Ok(self.test_run_repeat(frame, ifindex, 1)?.0)
     }
 
+    /// Runs the program once on `frame` arriving on `ifindex`; returns the verdict and the
+    /// frame as the program left it (rewritten, shortened), for tests of the resets.
+    pub fn test_run_output(
+        &mut self,
+        frame: &[u8],
+        ifindex: u32,
+    ) -> Result<(u32, Vec<u8>), DataplaneError> {
+        use aya::{TestRun, programs::TestRunOptions};
+        let ctx = test_run_ctx(frame, ifindex);
+        // The program only ever shortens a frame.
+        let mut out = vec![0u8; frame.len()];
+        let mut opts = TestRunOptions::new();
+        opts.data_in = Some(frame);
+        opts.data_out = Some(&mut out);
+        opts.ctx_in = Some(&ctx);
+        let result = xdp_program(&mut self.ebpf)?
+            .test_run(opts)
+            .map_err(DataplaneError::TestRun)?;
+        out.truncate(result.data_size_out as usize);
+        Ok((result.return_value, out))
+    }
+
     /// Runs the program `repeat` times on `frame`; returns the verdict and the kernel's
     /// average duration per run in nanoseconds.
     pub fn test_run_repeat(
@@ -486,16 +511,22 @@ fn test_run(
     repeat: u32,
 ) -> Result<(u32, f64), DataplaneError> {
     use aya::{TestRun, programs::TestRunOptions};
-    // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex.
-    let mut ctx = [0u8; 24];
-    ctx[4..8].copy_from_slice(&(frame.len() as u32).to_ne_bytes());
-    ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
+    let ctx = test_run_ctx(frame, ifindex);
     let mut opts = TestRunOptions::new();
     opts.data_in = Some(frame);
     opts.ctx_in = Some(&ctx);
     opts.repeat = repeat;
     let result = program.test_run(opts).map_err(DataplaneError::TestRun)?;
     Ok((result.return_value, result.duration.as_nanos() as f64))
+}
+
+/// The `struct xdp_md` of a test run of `frame` arriving on `ifindex`: data, data_end,
+/// data_meta, ingress_ifindex, rx_queue_index, egress_ifindex.
+fn test_run_ctx(frame: &[u8], ifindex: u32) -> [u8; 24] {
+    let mut ctx = [0u8; 24];
+    ctx[4..8].copy_from_slice(&(frame.len() as u32).to_ne_bytes());
+    ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
+    ctx
 }
 
 /// A benchmark program of the object loaded on its own: the empty `XDP_DROP` baseline, or

@@ -158,6 +158,12 @@ impl Rule {
         }
     }
 
+    /// Whether the data path inspects the payload of this rule's flows (so `on_violation`
+    /// applies to it). Every inspected protocol today runs over TCP.
+    pub fn inspected(&self) -> bool {
+        matches!(self, Rule::Modbus { .. })
+    }
+
     /// The inspection profile of a Modbus rule.
     pub fn modbus_profile(&self) -> Option<&ModbusProfile> {
         match self {
@@ -240,17 +246,24 @@ impl fmt::Display for Rule {
     }
 }
 
-/// `on_violation` of a conduit: what the data path does with a segment its inspection denies.
+/// `on_violation` of a conduit: what the data path does with a TCP segment its inspection
+/// denies (DESIGN.md "When a request is denied").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OnViolation {
-    /// Drop the segment (the client times out, or retransmits into the same drop).
+    /// Reset the connection (the default): the server receives a RST in place of the
+    /// segment and frees the connection at once, the client a RST for its next segment.
     #[default]
+    Reset,
+    /// Drop the segment (opt-in): the client retransmits into the same drop and the server
+    /// keeps the connection open, which locks out other clients of a device that accepts
+    /// only a few connections.
     Drop,
 }
 
 impl OnViolation {
     pub const fn name(self) -> &'static str {
         match self {
+            OnViolation::Reset => "reset",
             OnViolation::Drop => "drop",
         }
     }

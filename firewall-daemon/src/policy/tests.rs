@@ -1053,16 +1053,33 @@ fn on_violation() {
             &format!("    to: control\n    on_violation: {v}"),
         )
     };
+    // The default resets the connection, without a word.
+    let p = ok(&modbus("unit_ids: [1], read_only: true"));
+    assert_eq!(p.conduits()[0].on_violation, OnViolation::Reset);
+    assert!(p.warnings().is_empty());
+    let p = ok(&conduit("reset"));
+    assert_eq!(p.conduits()[0].on_violation, OnViolation::Reset);
+    assert!(p.warnings().is_empty());
+    // Drop is opt-in and warned about: it locks clients out.
     let p = ok(&conduit("drop"));
     assert_eq!(p.conduits()[0].on_violation, OnViolation::Drop);
-    assert!(p.warnings().is_empty());
+    let w = p.warnings();
+    assert_eq!(w.len(), 1);
+    assert!(
+        w[0].message.contains("can lock clients out"),
+        "{}",
+        w[0].message
+    );
+    assert_eq!(w[0].position, at(14, 19));
+    assert!(w[0].help[0].contains("on_violation: reset"));
     let d = error(
-        &conduit("reset"),
-        "on_violation: reset is not supported yet by this zcfw build",
+        &conduit("exception"),
+        "on_violation: exception is not supported yet by this zcfw build",
     );
     assert_eq!(d.position, at(14, 19));
-    assert!(d.help[0].contains("on_violation: drop"));
-    error(&conduit("alert"), "unknown on_violation \"alert\"");
+    assert!(d.help[0].contains("on_violation: reset"));
+    let d = error(&conduit("alert"), "unknown on_violation \"alert\"");
+    assert!(d.help[0].contains("`on_violation: reset` (the default) or `on_violation: drop`"));
     let p = ok(&BASE.replace("    to: control", "    to: control\n    on_violation: drop"));
     assert!(warning_texts(&p)[0].contains("on_violation has no effect"));
 }

@@ -831,15 +831,16 @@ fn check_conduits(
             }
         };
         let on_violation = match r.on_violation.as_deref().map(str::trim) {
-            None | Some("drop") => OnViolation::Drop,
-            Some("reset") => {
+            None | Some("reset") => OnViolation::Reset,
+            Some("drop") => OnViolation::Drop,
+            Some("exception") => {
                 ok = false;
                 c.error(
                     &cp.key("on_violation"),
-                    "on_violation: reset is not supported yet by this zcfw build",
+                    "on_violation: exception is not supported yet by this zcfw build",
                 )
-                .help("use `on_violation: drop` (the default): the data path drops the violating segment; the client times out, or retransmits into the same drop");
-                OnViolation::Drop
+                .help("use `on_violation: reset` (the default): the server receives a TCP reset in place of the violating request and frees the connection, the client a reset and reconnects");
+                OnViolation::Reset
             }
             Some(other) => {
                 ok = false;
@@ -847,8 +848,8 @@ fn check_conduits(
                     &cp.key("on_violation"),
                     format!("unknown on_violation \"{other}\""),
                 )
-                .help("use `on_violation: drop` (the default); `reset` is planned");
-                OnViolation::Drop
+                .help("use `on_violation: reset` (the default) or `on_violation: drop`");
+                OnViolation::Reset
             }
         };
         let mut rules = Vec::new();
@@ -872,15 +873,19 @@ fn check_conduits(
                 }
             }
         }
-        if ok
-            && r.on_violation.is_some()
-            && !rules.iter().any(|rule| matches!(rule, Rule::Modbus { .. }))
-        {
+        let inspected = rules.iter().any(Rule::inspected);
+        if ok && r.on_violation.is_some() && !inspected {
             c.warning(
                 &cp.key("on_violation"),
                 format!("on_violation has no effect: conduit \"{name}\" has no inspected rule"),
             )
             .help("on_violation applies to rules with deep inspection (`protocol: modbus`); remove it");
+        } else if ok && inspected && on_violation == OnViolation::Drop {
+            c.warning(
+                &cp.key("on_violation"),
+                format!("on_violation: drop on conduit \"{name}\" can lock clients out of the device"),
+            )
+            .help("a dropped request leaves the connection open: the client retransmits into the drop and the server keeps the connection, so a device that accepts one or a few connections serves no other client until TCP gives up (minutes); use `on_violation: reset` (the default) unless every device behind this conduit accepts many connections");
         }
         if ok {
             out.push(Conduit {

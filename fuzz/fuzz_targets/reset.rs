@@ -1,0 +1,113 @@
+//! Random frames through the TCP resets of `on_violation: reset` (`firewall_common::reset`),
+//! as the XDP program applies them to a segment its inspection denied.
+//!
+//! For every frame that parses as a TCP segment, both resets (toward the receiver, in place
+//! of the segment; back to the sender, for `XDP_TX`) are written over a copy. Checks: no
+//! panic and no write outside the frame (`&[u8]` stores are checked); a RST is never
+//! answered; otherwise the result parses again as a TCP RST without payload that ends where
+//! the rewrite says, its IPv4 header checksum and TCP checksum are right, addresses, ports,
+//! sequence and acknowledgement numbers are the ones the design gives (DESIGN.md "When a
+//! request is denied"), and everything before the IP header is kept (MACs swapped for the
+//! sender).
+#![no_main]
+
+use firewall_common::{
+    packet::{Family, Frame, Packet, parse, tcp_flags},
+    reset::{ANSWER_TTL, Segment, Toward, rewrite_frame},
+};
+use libfuzzer_sys::fuzz_target;
+
+/// RFC 1071 checksum of `bytes` (0 when a checksum inside them is right).
+fn checksum(bytes: &[u8]) -> u16 {
+    let mut sum = 0u32;
+    for chunk in bytes.chunks(2) {
+        let hi = chunk[0] as u32;
+        let lo = chunk.get(1).copied().unwrap_or(0) as u32;
+        sum += hi << 8 | lo;
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+fn tcp_checksum(frame: &[u8], p: &Packet) -> u16 {
+    let tcp = &frame[p.l4_offset as usize..];
+    let mut pseudo = Vec::with_capacity(40 + tcp.len());
+    match p.family {
+        Family::Ipv4 => {
+            pseudo.extend_from_slice(&p.src[..4]);
+            pseudo.extend_from_slice(&p.dst[..4]);
+            pseudo.extend_from_slice(&[0, 6]);
+            pseudo.extend_from_slice(&(tcp.len() as u16).to_be_bytes());
+        }
+        Family::Ipv6 => {
+            pseudo.extend_from_slice(&p.src);
+            pseudo.extend_from_slice(&p.dst);
+            pseudo.extend_from_slice(&(tcp.len() as u32).to_be_bytes());
+            pseudo.extend_from_slice(&[0, 0, 0, 6]);
+        }
+    }
+    pseudo.extend_from_slice(tcp);
+    checksum(&pseudo)
+}
+
+fn word(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fuzz_target!(|frame: &[u8]| {
+    let Ok(Frame::Ip(p)) = parse(frame) else {
+        return;
+    };
+    let Some(s) = Segment::read(frame, &p) else {
+        return;
+    };
+    for toward in [Toward::Receiver, Toward::Sender] {
+        let mut out = frame.to_vec();
+        let Some(len) = rewrite_frame(&mut out, &p, toward) else {
+            assert!(
+                s.flags & tcp_flags::RST != 0,
+                "no {toward:?} reset for a segment without RST: {frame:02x?}"
+            );
+            continue;
+        };
+        assert_eq!(s.flags & tcp_flags::RST, 0, "a RST was answered");
+        let l3 = p.l3_offset as usize;
+        let ip_len = if p.family == Family::Ipv4 { 20 } else { 40 };
+        assert_eq!(len, l3 + ip_len + 20);
+        out.truncate(len);
+        let r = match parse(&out) {
+            Ok(Frame::Ip(r)) => r,
+            other => panic!("the {toward:?} reset does not parse: {other:?}"),
+        };
+        assert_eq!((r.proto, r.payload_len, r.l3_offset), (6, 0, p.l3_offset));
+        assert_eq!(r.l4_offset as usize, l3 + ip_len);
+        if p.family == Family::Ipv4 {
+            assert_eq!(checksum(&out[l3..l3 + 20]), 0, "IPv4 header checksum");
+        }
+        assert_eq!(tcp_checksum(&out, &r), 0, "TCP checksum");
+        let l4 = r.l4_offset as usize;
+        let (seq, ack, flags) = (word(&out, l4 + 4), word(&out, l4 + 8), out[l4 + 13]);
+        assert_eq!(&out[12..l3], &frame[12..l3], "VLAN tags and ethertype kept");
+        match toward {
+            Toward::Receiver => {
+                assert_eq!((r.src, r.dst, r.src_port, r.dst_port), (p.src, p.dst, p.src_port, p.dst_port));
+                assert_eq!(seq, s.seq, "the receiver's expected sequence number");
+                assert_eq!(flags & tcp_flags::RST, tcp_flags::RST);
+                assert_eq!(flags & tcp_flags::ACK, s.flags & tcp_flags::ACK);
+                assert_eq!(&out[..12], &frame[..12], "MACs kept");
+            }
+            Toward::Sender => {
+                assert_eq!((r.src, r.dst, r.src_port, r.dst_port), (p.dst, p.src, p.dst_port, p.src_port));
+                let want_seq = if s.flags & tcp_flags::ACK != 0 { s.ack } else { 0 };
+                assert_eq!(seq, want_seq);
+                assert_eq!(ack, s.seq.wrapping_add(s.seq_len()));
+                assert_eq!(flags, tcp_flags::RST | tcp_flags::ACK);
+                assert_eq!((&out[..6], &out[6..12]), (&frame[6..12], &frame[..6]), "MACs swapped");
+                let ttl = if p.family == Family::Ipv4 { out[l3 + 8] } else { out[l3 + 7] };
+                assert_eq!(ttl, ANSWER_TTL);
+            }
+        }
+    }
+});
