@@ -114,7 +114,7 @@ fn prepare_pin_dir(pin_dir: &Path) -> Result<()> {
     }
     bail!(
         "pin directory {} is not on a BPF filesystem; use a directory under {} or mount one with \
-         `mount -t bpf bpf DIR`",
+         `mount -t bpf -o mode=0700 bpf DIR`",
         pin_dir.display(),
         dataplane::bpffs::DEFAULT_MOUNT
     )
@@ -145,7 +145,12 @@ async fn serve(opts: &RunOptions) -> Result<()> {
     let mut dataplane = match &opts.pin_dir {
         Some(dir) => {
             prepare_pin_dir(dir)?;
-            Dataplane::load_pinned(dir).context("cannot load the XDP program")?
+            Dataplane::load_pinned(dir).with_context(|| {
+                format!(
+                    "cannot load the XDP program with pins under {}",
+                    dir.display()
+                )
+            })?
         }
         None => Dataplane::load().context("cannot load the XDP program")?,
     };

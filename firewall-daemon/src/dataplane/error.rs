@@ -64,6 +64,8 @@ pub enum DataplaneError {
         "{path} holds {what}; it was not pinned by zcfw: remove it or choose another --pin-dir"
     )]
     ForeignPins { path: String, what: &'static str },
+    #[error(transparent)]
+    UntrustedPinDir(#[from] super::pindir::PinDirError),
     #[error("cannot prepare pin directory {path}: {source}")]
     PinDir {
         path: String,

@@ -5,6 +5,7 @@
 pub mod bpffs;
 mod error;
 mod maps;
+pub mod pindir;
 mod upgrade;
 
 use std::{
@@ -109,12 +110,14 @@ impl Dataplane {
     /// Like [`Dataplane::load`], but the maps live pinned under `pin_dir/maps` and links under
     /// `pin_dir/links`, so the policy stays enforced when the process dies (fail closed). Maps
     /// already pinned there are adopted with their state (policy, flows, counters, island);
-    /// pinned maps of another layout version are refused.
+    /// pinned maps of another layout version are refused. A pin directory someone else could
+    /// write to (or reach by a path someone else controls) is refused ([`pindir`]).
     pub fn load_pinned(pin_dir: &Path) -> Result<Self, DataplaneError> {
+        pindir::secure(pin_dir)?;
         let maps_dir = pin_dir.join("maps");
         let links = pin_dir.join("links");
         for dir in [&maps_dir, &links.join("native"), &links.join("skb")] {
-            std::fs::create_dir_all(dir).map_err(|source| DataplaneError::PinDir {
+            pindir::create_private(dir).map_err(|source| DataplaneError::PinDir {
                 path: dir.display().to_string(),
                 source,
             })?;
