@@ -27,9 +27,11 @@ pub mod plant;
 pub mod service;
 pub mod tempdir;
 pub mod traffic;
+pub mod user;
 
 pub use daemon::{Daemon, Stats, zcfw_bin};
 pub use names::Names;
 pub use netns::Netns;
 pub use plant::{Family, Host, Plant, Veth, XdpMode, Zone};
 pub use tempdir::TempDir;
+pub use user::{TestGroup, TestUser};

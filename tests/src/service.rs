@@ -307,6 +307,12 @@ impl<'a> Service<'a> {
         Ok(path)
     }
 
+    /// Pins under `dir` instead (e.g. under `/sys/fs/bpf`, which `ip netns exec` hides, so
+    /// the daemon mounts its own bpffs there).
+    pub fn set_pin_dir(&mut self, dir: PathBuf) {
+        self.pin_dir = dir;
+    }
+
     /// The pin directory.
     pub fn pin_dir(&self) -> &Path {
         &self.pin_dir

@@ -1,0 +1,202 @@
+//! The firewall defends itself (issue 18): an unprivileged user on the gateway cannot switch
+//! enforcement off, not through the pin directory, not by detaching, not by starting a
+//! second daemon.
+//!
+//! Each test builds a small gateway: one network namespace with a veth pair, zcfw attached
+//! to one end; pins on the tests' BPF filesystem in the root mount namespace
+//! ([`zcfw_harness::service::test_bpffs`], 1777 like `/sys/fs/bpf` mounted without `mode=`).
+//! Users are created by the test (`useradd`) and removed on drop.
+
+use std::{
+    os::unix::fs::MetadataExt as _,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use zcfw_harness::{
+    Names, Netns, TestUser,
+    service::{Captured, Service, capture},
+};
+
+/// How long a daemon that must refuse to start may take to exit.
+const REFUSAL: Duration = Duration::from_secs(20);
+
+/// A network namespace with a veth pair (`<uid>a` in it, peer `<uid>b` too); zcfw attaches
+/// to the first.
+struct Gateway {
+    ns: Netns,
+    iface: String,
+    stem: String,
+}
+
+impl Gateway {
+    fn new(test: &str) -> Gateway {
+        let names = Names::unique(test);
+        let ns = Netns::create(&names.netns("gw")).expect("gateway namespace");
+        let iface = names.gateway_ifname("lk");
+        let peer = names.host_ifname("lk");
+        ns.ip(&["link", "add", &iface, "type", "veth", "peer", "name", &peer])
+            .expect("veth pair");
+        for i in [&iface, &peer] {
+            ns.ip(&["link", "set", i, "up"]).expect("link up");
+        }
+        Gateway {
+            ns,
+            iface,
+            stem: names.file_stem().to_owned(),
+        }
+    }
+
+    fn policy(&self, name: &str) -> String {
+        format!(
+            "version: 1\nname: {name}\ninterfaces:\n  - {{ name: {}, xdp_mode: skb }}\nzones:\n  \
+             office: {{ security_level: 1, networks: [192.168.1.0/24] }}\n  \
+             plant: {{ security_level: 3, networks: [192.168.2.0/24] }}\nconduits:\n  \
+             - name: office-reads-plant\n    from: office\n    to: plant\n    rules:\n      \
+             - {{ protocol: tcp, ports: [502] }}\n",
+            self.iface
+        )
+    }
+
+    /// An instance (not started) with this gateway's policy.
+    fn service(&self) -> Service<'_> {
+        let svc = Service::on(&self.ns, std::slice::from_ref(&self.iface), &self.stem)
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        svc.write_policy(&self.policy("lockdown"))
+            .expect("policy file");
+        svc
+    }
+
+    fn has_xdp(&self) -> bool {
+        zcfw_harness::daemon::has_xdp(&self.ns.link_details(&self.iface).expect("ip link"))
+    }
+}
+
+fn as_user(user: &TestUser, program: &str, args: &[&str]) -> Captured {
+    capture(user.command(program).args(args), Duration::from_secs(10)).expect("run as the user")
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::symlink_metadata(path)
+        .unwrap_or_else(|e| panic!("stat {}: {e}", path.display()))
+        .mode()
+        & 0o7777
+}
+
+/// Finding 1: a user who creates the pin directory (or part of it) before the daemon starts
+/// could later remove the pinned links. The daemon refuses such a directory, says where and
+/// what to do, and attaches nothing.
+#[test]
+fn a_pin_directory_prepared_by_another_user_is_refused() {
+    let gw = Gateway::new("pindir_user");
+    let mut svc = gw.service();
+    let user = TestUser::new("pinattacker", &[]).expect("test user");
+    let native = svc.pin_dir().join("links/native");
+    let made = as_user(&user, "mkdir", &["-p", &native.display().to_string()]);
+    assert!(
+        made.success(),
+        "the tests' bpffs is 1777 (like /sys/fs/bpf without mode=), so any user can mkdir \
+         there: {}",
+        made.output()
+    );
+    let (status, log) = svc.run_to_exit(REFUSAL).expect("the daemon must exit");
+    assert!(
+        !status.success(),
+        "zcfw run accepted the pin directory:\n{log}"
+    );
+    assert!(
+        log.contains(&svc.pin_dir().display().to_string())
+            && log.contains(&format!("uid {}", user.uid())),
+        "the refusal names neither the directory nor its owner:\n{log}"
+    );
+    assert!(
+        log.contains("remove it"),
+        "the refusal says what to do:\n{log}"
+    );
+    assert!(!gw.has_xdp(), "XDP was attached despite the refusal");
+}
+
+/// Finding 1: the pin directory the daemon creates is root's, mode 0700 (so are the
+/// directories in it), and another user can neither create anything in it nor remove a
+/// pinned link.
+#[test]
+fn the_pin_directory_is_created_private() {
+    let gw = Gateway::new("pindir_mode");
+    let mut svc = gw.service();
+    svc.start().unwrap_or_else(|e| panic!("{e:#}"));
+    let pins = svc.pin_dir().to_owned();
+    assert_eq!(mode(&pins), 0o700, "pin directory {}", pins.display());
+    for sub in ["maps", "links", "links/native", "links/skb"] {
+        assert_eq!(mode(&pins.join(sub)), 0o700, "{sub}");
+    }
+    assert_eq!(std::fs::metadata(&pins).expect("stat").uid(), 0);
+    let user = TestUser::new("pinvisitor", &[]).expect("test user");
+    let link: PathBuf = std::fs::read_dir(pins.join("links/skb"))
+        .expect("links")
+        .flatten()
+        .map(|e| e.path())
+        .next()
+        .expect("a pinned link");
+    let removed = as_user(&user, "rm", &["-f", &link.display().to_string()]);
+    assert!(
+        !removed.success(),
+        "another user removed {}",
+        link.display()
+    );
+    let made = as_user(
+        &user,
+        "mkdir",
+        &[&pins.join("links/x").display().to_string()],
+    );
+    assert!(
+        !made.success(),
+        "another user created a directory in the pins"
+    );
+    assert!(gw.has_xdp(), "XDP came off");
+}
+
+/// Finding 1: where no BPF filesystem is mounted at /sys/fs/bpf (as under `ip netns exec`),
+/// the daemon mounts one root only (mode 0700), not 1777.
+#[test]
+fn the_daemons_own_bpffs_mount_is_root_only() {
+    let gw = Gateway::new("bpffs_mode");
+    let mut svc = gw.service();
+    // Under `ip netns exec`, /sys is a fresh sysfs without bpffs: the daemon mounts one there,
+    // in its own mount namespace (gone with it).
+    let pins = PathBuf::from(format!("/sys/fs/bpf/{}", gw.stem.replace('.', "_")));
+    svc.set_pin_dir(pins);
+    svc.start().unwrap_or_else(|e| panic!("{e:#}"));
+    let pid = svc.pid().expect("daemon pid");
+    // The daemon's mount namespace, seen through its root.
+    let mounted = PathBuf::from(format!("/proc/{pid}/root/sys/fs/bpf"));
+    let mounts = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).expect("mountinfo");
+    let line = mounts
+        .lines()
+        .find(|l| l.split_whitespace().nth(4) == Some("/sys/fs/bpf"))
+        .unwrap_or_else(|| panic!("no /sys/fs/bpf in the daemon's mounts:\n{mounts}"));
+    assert!(line.contains(" - bpf "), "not a bpffs: {line}");
+    // bpffs always adds the sticky bit to its root; what matters is that nobody but root may
+    // enter or write (not 1777, the default without mode=).
+    assert_eq!(
+        mode(&mounted) & 0o777,
+        0o700,
+        "mode of the daemon's bpffs ({line})"
+    );
+    svc.kill().expect("kill");
+}
+
+/// The harness: `Service` commands run as root, and the users' commands do not.
+#[test]
+fn test_users_are_unprivileged() {
+    let user = TestUser::new("plain", &[]).expect("test user");
+    let out = as_user(&user, "id", &["-u"]);
+    assert!(out.success(), "{}", out.output());
+    assert_eq!(out.stdout.trim(), user.uid().to_string());
+    assert_ne!(user.uid(), 0);
+    let denied = capture(
+        user.command("cat").arg("/etc/shadow"),
+        Duration::from_secs(5),
+    )
+    .expect("run cat");
+    assert!(!denied.success(), "the test user can read /etc/shadow");
+}
