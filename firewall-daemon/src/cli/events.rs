@@ -51,6 +51,16 @@ pub fn render(v: &Value) -> String {
     if let Some(n) = v.get("missed_events") {
         return format!("... {n} events missed (this client was too slow)");
     }
+    if v.get("kind").and_then(Value::as_str) == Some("attachment") {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("-").to_owned();
+        return format!(
+            "{} {} {}: {}",
+            s("time"),
+            s("action"),
+            s("interface"),
+            s("detail")
+        );
+    }
     let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("-").to_owned();
     let port = |k: &str| {
         v.get(k)

@@ -179,6 +179,25 @@ pub fn render(state: &State) -> Result<String> {
         iface_bytes,
     );
 
+    let attached = Family::<Labels, Gauge>::default();
+    for a in state.dataplane.attachments() {
+        attached
+            .get_or_create(&labels(&[("interface", &a.iface)]))
+            .set(i64::from(state.health.enforced(&a.iface)));
+    }
+    registry.register(
+        "xdp_attached",
+        "1 if the kernel confirmed at the last check that zcfw's program is attached here",
+        attached,
+    );
+    let repairs: Counter = Counter::default();
+    repairs.inc_by(state.health.repairs);
+    registry.register(
+        "xdp_repairs",
+        "Lost XDP attachments (removed pins, detached links) the daemon put back",
+        repairs,
+    );
+
     let [sent, rate_limited, ring_full] = state.dataplane.event_counters()?;
     let events = Family::<Labels, Counter>::default();
     for (outcome, n) in [

@@ -10,6 +10,7 @@ mod events;
 mod metrics;
 mod socket;
 mod stats;
+mod watch;
 
 use std::{
     collections::BTreeMap,
@@ -58,6 +59,8 @@ pub struct State {
     pub started: Instant,
     /// Decoded events, for `zcfw events`.
     pub events: Arc<events::EventHub>,
+    /// What the kernel said at the last check of the XDP attachments.
+    pub health: watch::AttachmentHealth,
 }
 
 /// A policy refused by validation or compilation: the diagnostics, as `zcfw check` prints them.
@@ -215,7 +218,19 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         load_time,
         started,
         events: hub.clone(),
+        health: watch::AttachmentHealth::default(),
     }));
+    {
+        let mut state = lock(&state);
+        let lost = watch::check(&mut state);
+        if !lost.is_empty() {
+            bail!(
+                "XDP is not attached on {} after attaching it (see the log above); nothing is \
+                 enforced there",
+                names(&lost)
+            );
+        }
+    }
     let reader = tokio::spawn(events::run(ring, state.clone(), hub));
     let metrics = match opts.metrics_listen {
         Some(addr) => Some(tokio::spawn(metrics::serve(
@@ -232,8 +247,13 @@ async fn serve(opts: &RunOptions) -> Result<()> {
     let mut sigint =
         signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
     let mut sighup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
+    let mut watch_tick = tokio::time::interval(watch::CHECK_INTERVAL);
+    watch_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = watch_tick.tick() => {
+                watch::check(&mut lock(&state));
+            }
             _ = sigterm.recv() => { info!("SIGTERM received, shutting down"); break; }
             _ = sigint.recv() => { info!("SIGINT received, shutting down"); break; }
             _ = sighup.recv() => {
@@ -255,10 +275,21 @@ async fn serve(opts: &RunOptions) -> Result<()> {
     }
     drop(socket_file);
     let mut state = lock(&state);
+    // Claim only what the kernel confirms.
+    let lost = if state.dataplane.pin_dir().is_some() {
+        watch::check(&mut state)
+    } else {
+        Vec::new()
+    };
     match state.dataplane.pin_dir() {
-        Some(dir) => info!(
+        Some(dir) if lost.is_empty() => info!(
             pin_dir = %dir.display(),
             "stopped; XDP stays attached and the policy enforced (fail closed); `zcfw detach` removes it"
+        ),
+        Some(dir) => error!(
+            pin_dir = %dir.display(),
+            "stopped; XDP is NOT attached on {}: those interfaces are not enforced; start zcfw again",
+            names(&lost)
         ),
         None => {
             state.dataplane.detach_all();
@@ -307,6 +338,7 @@ pub(crate) fn reload(state: &mut State, path: Option<PathBuf>) -> Result<Value> 
         .context("cannot write the new policy into the kernel maps; the running policy stays")?;
     attach_all(&mut state.dataplane, &policy)?;
     let load_time = started.elapsed();
+
     info!(
         policy = policy.name,
         hash = policy.hash,
@@ -325,7 +357,23 @@ pub(crate) fn reload(state: &mut State, path: Option<PathBuf>) -> Result<Value> 
     state.policy_path = path;
     state.loaded_at = SystemTime::now();
     state.load_time = load_time;
+    let lost = watch::check(state);
+    if !lost.is_empty() {
+        bail!(
+            "the new policy is in the maps, but XDP is not attached on {} (see the daemon's \
+             log); those interfaces are not enforced",
+            names(&lost)
+        );
+    }
     Ok(answer)
+}
+
+/// `eth0 (why), eth1 (why)`.
+fn names(lost: &[(String, String)]) -> String {
+    lost.iter()
+        .map(|(iface, why)| format!("{iface} ({why})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Kernel indexes of every interface of the policy; fails before anything is attached.
