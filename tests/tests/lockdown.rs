@@ -394,3 +394,93 @@ fn a_second_daemon_on_the_same_pins_is_refused() {
     );
     assert!(gw.has_xdp());
 }
+
+/// Hostile policy files, each with what `zcfw check` / `reload` must say about it.
+fn hostile_policies(dir: &Path) -> Vec<(&'static str, PathBuf, &'static str)> {
+    let fifo = dir.join("fifo.yaml");
+    let _ = std::fs::remove_file(&fifo);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let zero = dir.join("zero.yaml");
+    let _ = std::fs::remove_file(&zero);
+    std::os::unix::fs::symlink("/dev/zero", &zero).expect("symlink");
+    let mut laughs = String::from("version: 1\nname: lol\na0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..=9 {
+        let refs = vec![format!("*a{}", i - 1); 9].join(", ");
+        laughs.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+    }
+    let laughs_path = dir.join("laughs.yaml");
+    std::fs::write(&laughs_path, laughs).expect("write");
+    let deep = dir.join("deep.yaml");
+    std::fs::write(
+        &deep,
+        format!(
+            "version: 1\nname: deep\nx: {}{}\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        ),
+    )
+    .expect("write");
+    let big = dir.join("big.yaml");
+    // Over the default limit of 16 MiB.
+    std::fs::write(&big, format!("# {}\n", "x".repeat(17 * 1024 * 1024))).expect("write");
+    vec![
+        ("a FIFO", fifo, "FIFO"),
+        ("a symbolic link to /dev/zero", zero, "character device"),
+        ("nested aliases", laughs_path, "expands to more than"),
+        ("100,000-deep nesting", deep, "nests deeper than"),
+        ("a file over the size limit", big, "size limit"),
+    ]
+}
+
+/// Finding 4: every hostile policy is refused within a bounded time and memory: `zcfw check`
+/// under a 512 MiB address-space cap, and `zcfw reload` while the daemon keeps answering
+/// `status` and keeps its policy.
+#[test]
+fn hostile_policies_are_refused_quickly_and_the_daemon_keeps_answering() {
+    const BOUND: Duration = Duration::from_secs(5);
+    let gw = Gateway::new("hostile");
+    let mut svc = gw.service();
+    let dir = svc.policy_path().parent().expect("dir").to_owned();
+    let cases = hostile_policies(&dir);
+    for (what, path, expect) in &cases {
+        let out = capture(
+            Command::new("prlimit")
+                .arg("--as=536870912")
+                .arg("--")
+                .arg(zcfw_bin().expect("zcfw"))
+                .arg("check")
+                .arg(path),
+            BOUND,
+        )
+        .unwrap_or_else(|e| panic!("zcfw check of {what}: {e:#}"));
+        assert!(
+            !out.success() && out.stderr.contains(expect) && out.code.is_some(),
+            "zcfw check of {what} (expected {expect:?}): {}",
+            out.output()
+        );
+        assert!(out.wall < BOUND, "zcfw check of {what} took {:?}", out.wall);
+    }
+    svc.start().unwrap_or_else(|e| panic!("{e:#}"));
+    let before = status_json(&svc);
+    for (what, path, expect) in &cases {
+        let started = Instant::now();
+        let out = svc.reload(Some(path)).expect("zcfw reload");
+        assert!(
+            !out.success() && out.output().contains(expect),
+            "reload of {what} (expected {expect:?}): {}",
+            out.output()
+        );
+        assert!(
+            started.elapsed() < BOUND,
+            "reload of {what} took {:?}",
+            started.elapsed()
+        );
+        let status = status_json(&svc);
+        assert_eq!(
+            status["policy"]["generation"], before["policy"]["generation"],
+            "{what}"
+        );
+        assert_eq!(status["policy"]["hash"], before["policy"]["hash"], "{what}");
+    }
+    assert!(gw.has_xdp());
+}

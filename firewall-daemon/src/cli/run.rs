@@ -38,6 +38,9 @@ pub struct RunArgs {
     /// Rotated audit log files to keep.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub audit_log_keep: u32,
+    /// Largest policy file `run` and `reload` read, in bytes (a larger one is refused).
+    #[arg(long, value_name = "BYTES", default_value_t = crate::policy::limits::DEFAULT_MAX_BYTES, env = "ZCFW_MAX_POLICY_BYTES")]
+    pub max_policy_bytes: u64,
     /// Serve Prometheus metrics at http://ADDR/metrics (off by default; e.g. 127.0.0.1:9469).
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
@@ -87,6 +90,9 @@ pub fn run(args: &RunArgs) -> u8 {
         audit_log_max_bytes: args.audit_log_max_bytes,
         audit_log_keep: args.audit_log_keep,
         metrics_listen: args.metrics_listen,
+        limits: crate::policy::limits::Limits {
+            max_bytes: args.max_policy_bytes,
+        },
     };
     match daemon::run(&opts) {
         Ok(()) => EXIT_OK,

@@ -8,6 +8,7 @@
 
 mod events;
 mod metrics;
+mod reload;
 mod socket;
 mod stats;
 mod watch;
@@ -45,6 +46,8 @@ pub struct RunOptions {
     pub audit_log_keep: u32,
     /// Prometheus text endpoint (off when `None`).
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// What reading a policy file may cost (size).
+    pub limits: policy::limits::Limits,
 }
 
 /// The policy in force and the program enforcing it, shared with the control socket.
@@ -61,6 +64,8 @@ pub struct State {
     pub events: Arc<events::EventHub>,
     /// What the kernel said at the last check of the XDP attachments.
     pub health: watch::AttachmentHealth,
+    /// What reading a policy file may cost.
+    pub limits: policy::limits::Limits,
 }
 
 /// A policy refused by validation or compilation: the diagnostics, as `zcfw check` prints them.
@@ -78,9 +83,9 @@ pub fn run(opts: &RunOptions) -> Result<()> {
     runtime.block_on(serve(opts))
 }
 
-/// Loads, validates and compiles a policy file.
-pub fn load_policy(path: &Path) -> Result<CompiledPolicy> {
-    let validated = match policy::load_file(path) {
+/// Loads (within `limits`), validates and compiles a policy file.
+pub fn load_policy(path: &Path, limits: &policy::limits::Limits) -> Result<CompiledPolicy> {
+    let validated = match policy::load_file_within(path, limits) {
         Ok(v) => v,
         Err(policy::PolicyError::Invalid(diags)) => {
             return Err(InvalidPolicy(diags.to_string()).into());
@@ -125,7 +130,7 @@ fn prepare_pin_dir(pin_dir: &Path) -> Result<()> {
 
 async fn serve(opts: &RunOptions) -> Result<()> {
     let started = Instant::now();
-    let policy = match load_policy(&opts.policy) {
+    let policy = match load_policy(&opts.policy, &opts.limits) {
         Ok(p) => p,
         Err(err) => {
             if let Some(dir) = opts.pin_dir.as_deref().filter(|d| d.join("links").exists()) {
@@ -219,7 +224,9 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         started,
         events: hub.clone(),
         health: watch::AttachmentHealth::default(),
+        limits: opts.limits,
     }));
+    let reloads = Arc::new(reload::Reloads::default());
     {
         let mut state = lock(&state);
         let lost = watch::check(&mut state);
@@ -239,7 +246,7 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         ))),
         None => None,
     };
-    let server = tokio::spawn(socket::serve(listener, state.clone()));
+    let server = tokio::spawn(socket::serve(listener, state.clone(), reloads.clone()));
     notify_systemd("READY=1");
 
     let mut sigterm =
@@ -258,12 +265,16 @@ async fn serve(opts: &RunOptions) -> Result<()> {
             _ = sigint.recv() => { info!("SIGINT received, shutting down"); break; }
             _ = sighup.recv() => {
                 info!("SIGHUP received, reloading the policy");
-                notify_systemd("RELOADING=1");
-                let mut state = lock(&state);
-                if let Err(err) = reload(&mut state, None) {
-                    error!("reload refused, the running policy stays: {err:#}");
-                }
-                notify_systemd("READY=1");
+                // Off this loop: signals and attachment checks go on during the reload.
+                let (state, reloads) = (state.clone(), reloads.clone());
+                tokio::spawn(async move {
+                    notify_systemd("RELOADING=1");
+                    let outcome = reload::reload(&state, &reloads, None, None).await;
+                    if let Err(err) = reload::into_result(outcome) {
+                        error!("reload refused, the running policy stays: {err:#}");
+                    }
+                    notify_systemd("READY=1");
+                });
             }
         }
     }
@@ -325,12 +336,14 @@ pub(crate) fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Validates and compiles the policy at `path` (default: the current file), writes it into
-/// the inactive generation and flips to it. On any error the running policy is untouched.
-pub(crate) fn reload(state: &mut State, path: Option<PathBuf>) -> Result<Value> {
-    let started = Instant::now();
-    let path = path.unwrap_or_else(|| state.policy_path.clone());
-    let policy = load_policy(&path)?;
+/// Writes `policy` (validated and compiled from `path`, see [`reload`]) into the inactive
+/// generation and flips to it. On any error the running policy is untouched.
+fn commit_reload(
+    state: &mut State,
+    path: PathBuf,
+    policy: CompiledPolicy,
+    started: Instant,
+) -> Result<Value> {
     let ifindexes = resolve_interfaces(&policy)?;
     let generation = state
         .dataplane

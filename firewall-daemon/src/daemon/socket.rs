@@ -13,7 +13,11 @@ use tokio::{
 };
 use tracing::{debug, warn};
 
-use super::{State, stats};
+use super::{
+    State,
+    reload::{self, Outcome, Reloads},
+    stats,
+};
 use crate::control::{Request, Response};
 
 /// Binds the socket (mode 0600; parent directory created 0755), replacing a stale socket
@@ -54,28 +58,37 @@ pub fn remove(path: &Path) {
     }
 }
 
-pub async fn serve(listener: UnixListener, state: Arc<Mutex<State>>) {
+pub async fn serve(listener: UnixListener, state: Arc<Mutex<State>>, reloads: Arc<Reloads>) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                tokio::spawn(handle(stream, state.clone()));
+                tokio::spawn(handle(stream, state.clone(), reloads.clone()));
             }
             Err(err) => warn!(error = %err, "control socket accept failed"),
         }
     }
 }
 
-async fn handle(stream: UnixStream, state: Arc<Mutex<State>>) {
+async fn handle(stream: UnixStream, state: Arc<Mutex<State>>, reloads: Arc<Reloads>) {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
-    if let Err(err) = BufReader::new(read).read_line(&mut line).await {
+    let mut reader = BufReader::new(read);
+    if let Err(err) = reader.read_line(&mut line).await {
         debug!(error = %err, "control client went away");
         return;
     }
+    let read = reader.into_inner();
     let response = match serde_json::from_str::<Request>(&line) {
         Ok(Request::Events { follow }) => {
             stream_events(write, &state, follow).await;
             return;
+        }
+        Ok(Request::Reload { policy }) => {
+            match reload::reload(&state, &reloads, policy, Some(&read)).await {
+                Outcome::Live(answer) => Response::ok(answer),
+                Outcome::Refused(err) => refused(err),
+                Outcome::Abandoned => return,
+            }
         }
         Ok(request) => answer(&request, &state),
         Err(err) => Response::error(format!("malformed request: {err}")),
@@ -123,6 +136,20 @@ async fn stream_events(
     }
 }
 
+/// The answer to a reload that did not go live.
+fn refused(err: anyhow::Error) -> Response {
+    match err.downcast_ref::<super::InvalidPolicy>() {
+        Some(invalid) => {
+            warn!("reload refused, the running policy stays:\n{invalid}");
+            Response::invalid_policy(invalid.to_string())
+        }
+        None => {
+            warn!("reload failed, the running policy stays: {err:#}");
+            Response::error(format!("{err:#}; the running policy stays"))
+        }
+    }
+}
+
 fn answer(request: &Request, state: &Mutex<State>) -> Response {
     let mut state = super::lock(state);
     match request {
@@ -134,19 +161,7 @@ fn answer(request: &Request, state: &Mutex<State>) -> Response {
             Ok(data) => Response::ok(data),
             Err(err) => Response::error(format!("cannot read the status: {err}")),
         },
-        Request::Reload { policy } => match super::reload(&mut state, policy.clone()) {
-            Ok(data) => Response::ok(data),
-            Err(err) => match err.downcast_ref::<super::InvalidPolicy>() {
-                Some(invalid) => {
-                    warn!("reload refused, the running policy stays:\n{invalid}");
-                    Response::invalid_policy(invalid.to_string())
-                }
-                None => {
-                    warn!("reload failed, the running policy stays: {err:#}");
-                    Response::error(format!("{err:#}; the running policy stays"))
-                }
-            },
-        },
+        Request::Reload { .. } => Response::error("reloads are answered by the reload task"),
         Request::Island { on } => match state.dataplane.set_island(*on) {
             Ok(()) => {
                 let what = if *on {
