@@ -6,6 +6,7 @@
 //! stops or dies the last policy stays enforced (fail closed, SR 5.2 RE3), and the next daemon
 //! adopts it without a gap. `--ephemeral` detaches everything on exit instead.
 
+mod accept;
 mod events;
 mod metrics;
 mod reload;
@@ -146,6 +147,7 @@ async fn serve(opts: &RunOptions) -> Result<()> {
     // mistake must not adopt the first one's pins and swap its program.
     let listener = socket::bind(&opts.socket)?;
     let socket_file = socket::SocketFile(opts.socket.clone());
+    accept::raise_open_files_limit();
     if !nix::unistd::geteuid().is_root() {
         warn!("not running as root: loading BPF needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON");
     }

@@ -8,13 +8,14 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    io::{AsyncBufReadExt, AsyncReadExt as _, AsyncWriteExt, BufReader},
     net::{UnixListener, UnixStream},
 };
 use tracing::{debug, warn};
 
 use super::{
     State,
+    accept::{Backoff, REQUEST_TIMEOUT, Slots},
     reload::{self, Outcome, Reloads},
     stats,
 };
@@ -58,25 +59,82 @@ pub fn remove(path: &Path) {
     }
 }
 
+/// Control connections served at once (`events --follow` streams included).
+const MAX_CLIENTS: usize = 256;
+/// Longest request line (a reload names a path; nothing else carries data).
+const MAX_REQUEST: u64 = 64 * 1024;
+
 pub async fn serve(listener: UnixListener, state: Arc<Mutex<State>>, reloads: Arc<Reloads>) {
+    let slots = Slots::new(MAX_CLIENTS);
+    let mut backoff = Backoff::new("control socket");
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => {
-                tokio::spawn(handle(stream, state.clone(), reloads.clone()));
-            }
-            Err(err) => warn!(error = %err, "control socket accept failed"),
+            Ok((stream, _)) => match slots.take() {
+                Some(slot) => {
+                    let (state, reloads) = (state.clone(), reloads.clone());
+                    tokio::spawn(async move {
+                        handle(stream, state, reloads).await;
+                        drop(slot);
+                    });
+                }
+                None => {
+                    tokio::spawn(refuse(stream));
+                }
+            },
+            Err(err) => backoff.failed(&err).await,
         }
+    }
+}
+
+/// Tells a client beyond [`MAX_CLIENTS`] to come back later.
+async fn refuse(mut stream: UnixStream) {
+    let response = Response::error(format!(
+        "the daemon serves {MAX_CLIENTS} control connections at once and all are busy; try again"
+    ));
+    if let Ok(mut out) = serde_json::to_string(&response) {
+        out.push('\n');
+        let _ = tokio::time::timeout(REQUEST_TIMEOUT, stream.write_all(out.as_bytes())).await;
+    }
+}
+
+/// Reads the request line: at most [`MAX_REQUEST`] bytes within [`REQUEST_TIMEOUT`].
+async fn read_request(
+    reader: &mut BufReader<tokio::net::unix::OwnedReadHalf>,
+) -> Result<String, String> {
+    let mut line = Vec::new();
+    let read = tokio::time::timeout(
+        REQUEST_TIMEOUT,
+        (&mut *reader)
+            .take(MAX_REQUEST)
+            .read_until(b'\n', &mut line),
+    )
+    .await;
+    match read {
+        Err(_) => Err(format!(
+            "no request within {} s; send one JSON line right after connecting",
+            REQUEST_TIMEOUT.as_secs()
+        )),
+        Ok(Err(err)) => Err(format!("cannot read the request: {err}")),
+        Ok(Ok(_)) if !line.ends_with(b"\n") && line.len() as u64 >= MAX_REQUEST => Err(format!(
+            "request longer than {MAX_REQUEST} bytes; a request is one short JSON line"
+        )),
+        Ok(Ok(_)) => String::from_utf8(line).map_err(|_| "the request is not UTF-8".to_owned()),
     }
 }
 
 async fn handle(stream: UnixStream, state: Arc<Mutex<State>>, reloads: Arc<Reloads>) {
     let (read, mut write) = stream.into_split();
-    let mut line = String::new();
     let mut reader = BufReader::new(read);
-    if let Err(err) = reader.read_line(&mut line).await {
-        debug!(error = %err, "control client went away");
-        return;
-    }
+    let line = match read_request(&mut reader).await {
+        Ok(line) => line,
+        Err(why) => {
+            debug!(why, "control request not read");
+            let mut out = serde_json::to_string(&Response::error(why)).unwrap_or_default();
+            out.push('\n');
+            let _ = tokio::time::timeout(REQUEST_TIMEOUT, write.write_all(out.as_bytes())).await;
+            return;
+        }
+    };
     let read = reader.into_inner();
     let response = match serde_json::from_str::<Request>(&line) {
         Ok(Request::Events { follow }) => {
