@@ -484,3 +484,192 @@ fn hostile_policies_are_refused_quickly_and_the_daemon_keeps_answering() {
     }
     assert!(gw.has_xdp());
 }
+
+/// A metrics scrape (`GET /metrics`) from inside `ns`; the status line of the answer.
+fn scrape(ns: &Netns, addr: &str) -> Result<String, String> {
+    let addr: std::net::SocketAddr = addr.parse().expect("address");
+    ns.run(move || {
+        use std::io::{Read as _, Write as _};
+        let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+            .map_err(|e| format!("connect: {e}"))?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(|e| e.to_string())?;
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .map_err(|e| format!("write: {e}"))?;
+        let mut body = String::new();
+        s.read_to_string(&mut body)
+            .map_err(|e| format!("read: {e}"))?;
+        Ok(body.lines().next().unwrap_or("").to_owned())
+    })
+}
+
+/// Finding 5: 1,100 clients that connect and never speak, to the control socket and to the
+/// metrics listener, with the daemon held to 1,024 open files (systemd's default): a status
+/// and a scrape still get through (idle clients are dropped after 5 s, accept pauses when
+/// out of descriptors), and the log does not fill with "accept failed".
+#[test]
+fn idle_clients_do_not_starve_status_or_scrapes() {
+    const IDLE: usize = 1_100;
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+    assert!(
+        hard >= 4 * IDLE as u64,
+        "the test needs {} open files",
+        4 * IDLE
+    );
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).expect("setrlimit");
+    let gw = Gateway::new("idle");
+    let mut svc = gw.service();
+    let metrics = "127.0.0.1:9469";
+    svc.set_run_args(&["--metrics-listen", metrics]);
+    svc.set_wrapper(&["prlimit", "--nofile=1024:1024", "--"]);
+    svc.start().unwrap_or_else(|e| panic!("{e:#}"));
+    let log_before = svc.log().len();
+    let addr: std::net::SocketAddr = metrics.parse().expect("address");
+    let mut idle_control = Vec::new();
+    let mut idle_metrics = Vec::new();
+    for _ in 0..IDLE {
+        if let Ok(s) = std::os::unix::net::UnixStream::connect(svc.socket()) {
+            idle_control.push(s);
+        }
+        if let Ok(s) = gw
+            .ns
+            .run(|| std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)))
+        {
+            idle_metrics.push(s);
+        }
+    }
+    assert!(
+        idle_control.len() + idle_metrics.len() > 1_024,
+        "only {} + {} idle clients connected",
+        idle_control.len(),
+        idle_metrics.len()
+    );
+    // Within two request timeouts (idle clients are dropped after 5 s) and change.
+    let started = Instant::now();
+    let status = within(Duration::from_secs(20), || {
+        capture(
+            Command::new(zcfw_bin().expect("zcfw"))
+                .args(["status", "--json", "--socket"])
+                .arg(svc.socket()),
+            Duration::from_secs(15),
+        )
+        .is_ok_and(|o| o.success())
+    });
+    assert!(
+        status.is_some(),
+        "zcfw status never answered with {IDLE} idle clients"
+    );
+    let scraped = within(Duration::from_secs(20), || {
+        scrape(&gw.ns, metrics).is_ok_and(|l| l.contains("200"))
+    });
+    assert!(
+        scraped.is_some(),
+        "no scrape succeeded with {IDLE} idle clients: {:?}",
+        scrape(&gw.ns, metrics)
+    );
+    eprintln!(
+        "status after {:?}, scrape after {:?}",
+        status,
+        started.elapsed()
+    );
+    drop(idle_control);
+    drop(idle_metrics);
+    let log = svc.log();
+    let new = &log[log_before..];
+    let failures = new.matches("accept failed").count();
+    assert!(
+        failures <= 10 && new.len() < 64 * 1024,
+        "{failures} accept warnings, {} bytes of log:\n{}",
+        new.len(),
+        &new[..new.len().min(2000)]
+    );
+    assert!(svc.is_running());
+}
+
+/// A process of `user` answering every request on `path` with "ok, island on", as a fake
+/// daemon would; killed on drop.
+struct FakeDaemon(std::process::Child);
+
+impl FakeDaemon {
+    const SCRIPT: &str = "import socket, sys\n\
+        s = socket.socket(socket.AF_UNIX)\n\
+        s.bind(sys.argv[1])\n\
+        s.listen(8)\n\
+        while True:\n    \
+            c, _ = s.accept()\n    \
+            c.recv(4096)\n    \
+            c.sendall(b'{\"ok\":true,\"data\":{\"island\":true}}\\n')\n    \
+            c.close()\n";
+
+    fn start(user: &TestUser, path: &Path) -> FakeDaemon {
+        let child = user
+            .command("/usr/bin/python3")
+            .arg("-c")
+            .arg(Self::SCRIPT)
+            .arg(path)
+            .spawn()
+            .expect("fake daemon");
+        let fake = FakeDaemon(child);
+        within(Duration::from_secs(10), || path.exists()).expect("the fake daemon's socket");
+        fake
+    }
+}
+
+impl Drop for FakeDaemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn island_on(socket: &Path) -> Captured {
+    capture(
+        Command::new(zcfw_bin().expect("zcfw"))
+            .args(["island", "on", "--socket"])
+            .arg(socket),
+        Duration::from_secs(10),
+    )
+    .expect("zcfw island")
+}
+
+/// Finding 6: the client does not believe whatever answers on the socket path. A socket in
+/// a directory another user owns is refused before connecting; a socket in root's directory
+/// served by another user's process is refused by its peer credentials (SO_PEERCRED).
+#[test]
+fn the_client_refuses_a_socket_another_user_controls() {
+    let user = TestUser::new("fakedaemon", &[]).expect("test user");
+    let theirs = std::env::temp_dir().join(format!("zt-fake-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&theirs);
+    std::fs::create_dir(&theirs).expect("mkdir");
+    std::os::unix::fs::chown(&theirs, Some(user.uid()), None).expect("chown");
+    let socket = theirs.join("zcfw.sock");
+    let fake = FakeDaemon::start(&user, &socket);
+    let out = island_on(&socket);
+    assert!(
+        !out.success()
+            && out.stderr.contains("refusing to talk")
+            && out.stderr.contains(&format!("uid {}", user.uid())),
+        "island on through another user's directory: {}",
+        out.output()
+    );
+    // Root's directory, the socket file moved there and given to root: only the peer
+    // credentials tell.
+    let ours = std::env::temp_dir().join(format!("zt-root-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&ours);
+    std::fs::create_dir(&ours).expect("mkdir");
+    let moved = ours.join("zcfw.sock");
+    std::fs::rename(&socket, &moved).expect("move the socket");
+    std::os::unix::fs::chown(&moved, Some(0), Some(0)).expect("chown");
+    let out = island_on(&moved);
+    assert!(
+        !out.success()
+            && out.stderr.contains("runs as uid")
+            && out.stderr.contains(&user.uid().to_string()),
+        "island on through a socket another user serves: {}",
+        out.output()
+    );
+    drop(fake);
+    let _ = std::fs::remove_dir_all(&theirs);
+    let _ = std::fs::remove_dir_all(&ours);
+}
