@@ -673,3 +673,112 @@ fn the_client_refuses_a_socket_another_user_controls() {
     let _ = std::fs::remove_dir_all(&theirs);
     let _ = std::fs::remove_dir_all(&ours);
 }
+
+/// `zcfw ARGS --socket SOCK` run as `user`.
+fn zcfw_as(user: &TestUser, args: &[&str], socket: &Path) -> Captured {
+    let bin = zcfw_bin().expect("zcfw");
+    capture(
+        user.command(&bin).args(args).arg("--socket").arg(socket),
+        Duration::from_secs(15),
+    )
+    .expect("zcfw as the user")
+}
+
+/// Access control: members of the read group may read (stats, status), not change (reload,
+/// island); members of the admin group may change; others cannot even connect (socket 0660,
+/// group = read group). Every change and every refused attempt is logged with who (uid, user
+/// name, pid, command line) and in the audit log.
+#[test]
+fn a_reader_may_read_but_not_change_and_both_are_recorded() {
+    use zcfw_harness::TestGroup;
+    let readers = TestGroup::new("rd").expect("group");
+    let admins = TestGroup::new("ad").expect("group");
+    let reader = TestUser::new("reader", &[&readers]).expect("user");
+    let admin = TestUser::new("admin", &[&readers, &admins]).expect("user");
+    let outsider = TestUser::new("outsider", &[]).expect("user");
+    let gw = Gateway::new("access");
+    let mut svc = gw.service();
+    let audit = svc.policy_path().with_file_name("audit.jsonl");
+    let audit_arg = audit.display().to_string();
+    svc.set_run_args(&[
+        "--read-group",
+        readers.name(),
+        "--admin-group",
+        admins.name(),
+        "--audit-log",
+        &audit_arg,
+    ]);
+    svc.start().unwrap_or_else(|e| panic!("{e:#}"));
+    let socket = svc.socket().to_owned();
+    let meta = std::fs::metadata(&socket).expect("socket");
+    assert_eq!(meta.mode() & 0o777, 0o660, "socket mode");
+    let group = nix::unistd::Group::from_name(readers.name())
+        .expect("group")
+        .expect("group");
+    assert_eq!(meta.gid(), group.gid.as_raw(), "socket group");
+
+    let stats = zcfw_as(&reader, &["stats", "--json"], &socket);
+    assert!(
+        stats.success(),
+        "the reader cannot read stats: {}",
+        stats.output()
+    );
+    let reload = zcfw_as(&reader, &["reload"], &socket);
+    assert!(
+        !reload.success()
+            && reload.stderr.contains("permission denied")
+            && reload.stderr.contains(admins.name()),
+        "the reader reloaded: {}",
+        reload.output()
+    );
+    let island = zcfw_as(&reader, &["island", "on"], &socket);
+    assert!(
+        !island.success(),
+        "the reader switched island mode: {}",
+        island.output()
+    );
+    assert_eq!(status_json(&svc)["island"], false);
+    let outside = zcfw_as(&outsider, &["status"], &socket);
+    assert!(
+        !outside.success(),
+        "a user in no group read the status: {}",
+        outside.output()
+    );
+
+    let island = zcfw_as(&admin, &["island", "on"], &socket);
+    assert!(
+        island.success(),
+        "the admin cannot switch island mode: {}",
+        island.output()
+    );
+    assert_eq!(status_json(&svc)["island"], true);
+
+    let log = svc.log();
+    let refused = log
+        .lines()
+        .find(|l| l.contains("control request refused") && l.contains(reader.name()))
+        .unwrap_or_else(|| panic!("no refusal of {} in the log:\n{log}", reader.name()));
+    assert!(
+        refused.contains(&format!("uid={}", reader.uid())) && refused.contains("what=\"reload\""),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("command=") && refused.contains("pid="),
+        "{refused}"
+    );
+    let changed = log
+        .lines()
+        .find(|l| l.contains("control request") && l.contains(admin.name()))
+        .unwrap_or_else(|| panic!("no change by {} in the log:\n{log}", admin.name()));
+    assert!(changed.contains("island on"), "{changed}");
+    let records = std::fs::read_to_string(&audit).expect("audit log");
+    for (user, action) in [(reader.name(), "refused"), (admin.name(), "changed")] {
+        assert!(
+            records.lines().any(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+                v["kind"] == "control" && v["user"] == user && v["action"] == action
+            }),
+            "no {action} record of {user} in the audit log:\n{records}"
+        );
+    }
+}

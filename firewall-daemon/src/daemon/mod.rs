@@ -7,6 +7,7 @@
 //! adopts it without a gap. `--ephemeral` detaches everything on exit instead.
 
 mod accept;
+mod access;
 mod events;
 mod metrics;
 mod reload;
@@ -49,6 +50,10 @@ pub struct RunOptions {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// What reading a policy file may cost (size).
     pub limits: policy::limits::Limits,
+    /// Members of this group may read the firewall over the socket (status, stats, events).
+    pub read_group: String,
+    /// Members of this group may change it (reload, island).
+    pub admin_group: String,
 }
 
 /// The policy in force and the program enforcing it, shared with the control socket.
@@ -145,7 +150,8 @@ async fn serve(opts: &RunOptions) -> Result<()> {
     };
     // Claim the control socket before touching any pinned state: a second daemon started by
     // mistake must not adopt the first one's pins and swap its program.
-    let listener = socket::bind(&opts.socket)?;
+    let roles = Arc::new(access::Roles::new(&opts.read_group, &opts.admin_group));
+    let listener = socket::bind(&opts.socket, &roles)?;
     let socket_file = socket::SocketFile(opts.socket.clone());
     accept::raise_open_files_limit();
     if !nix::unistd::geteuid().is_root() {
@@ -248,7 +254,12 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         ))),
         None => None,
     };
-    let server = tokio::spawn(socket::serve(listener, state.clone(), reloads.clone()));
+    let server = tokio::spawn(socket::serve(
+        listener,
+        state.clone(),
+        reloads.clone(),
+        roles.clone(),
+    ));
     notify_systemd("READY=1");
 
     let mut sigterm =
