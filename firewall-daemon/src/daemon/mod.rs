@@ -235,6 +235,8 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         limits: opts.limits,
     }));
     let reloads = Arc::new(reload::Reloads::default());
+    // What validating and compiling the first policy allocated is free again.
+    reload::give_back_memory();
     {
         let mut state = lock(&state);
         let lost = watch::check(&mut state);

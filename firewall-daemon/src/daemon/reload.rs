@@ -44,6 +44,30 @@ pub async fn reload(
     path: Option<PathBuf>,
     client: Option<&OwnedReadHalf>,
 ) -> Outcome {
+    let outcome = reload_once(state, reloads, path, client).await;
+    give_back_memory();
+    outcome
+}
+
+/// Returns the heap a reload freed to the kernel. Compiling a large policy allocates tens of
+/// megabytes for a moment, on whichever thread ran it; glibc keeps freed memory in each
+/// thread's arena, so without this the daemon's resident memory grew by the peak of a reload
+/// per arena (46 MB to 90+ MB over 50 reloads) and stayed there.
+pub(super) fn give_back_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only releases free memory of the allocator; it touches no live
+    // allocation and may be called from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+async fn reload_once(
+    state: &Arc<Mutex<State>>,
+    reloads: &Reloads,
+    path: Option<PathBuf>,
+    client: Option<&OwnedReadHalf>,
+) -> Outcome {
     let turn = async {
         let guard = reloads.gate.lock().await;
         let started = Instant::now();
