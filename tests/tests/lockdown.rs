@@ -848,3 +848,76 @@ fn reloads_do_not_grow_resident_memory() {
         "resident memory kept growing: {warm} KiB after 2 reloads, {after} KiB after 32"
     );
 }
+
+/// Finding 4: validation runs off the control loop. A large policy that takes about a second
+/// to validate (and is refused at its end) is reloaded; meanwhile `zcfw status` keeps
+/// answering at once, instead of waiting for the reload.
+#[test]
+fn status_answers_while_a_reload_validates() {
+    const ZONES: usize = 200;
+    let gw = Gateway::new("busy");
+    let mut svc = gw.service();
+    svc.start().unwrap_or_else(|e| panic!("{e:#}"));
+    let mut policy = format!(
+        "version: 1\nname: slow\ninterfaces:\n  - {{ name: {}, xdp_mode: skb }}\nzones:\n",
+        gw.iface
+    );
+    for i in 0..ZONES {
+        policy.push_str(&format!(
+            "  z{i}: {{ security_level: 1, networks: [10.{}.{}.0/24] }}\n",
+            i / 256,
+            i % 256
+        ));
+    }
+    policy.push_str("conduits:\n");
+    let mut k = 0;
+    for a in 0..ZONES {
+        for b in (0..ZONES).filter(|b| *b != a) {
+            policy.push_str(&format!(
+                "  - {{ name: c{k}, from: z{a}, to: z{b}, rules: [{{ protocol: tcp, ports: [{}] }}] }}\n",
+                1000 + k % 5000
+            ));
+            k += 1;
+        }
+    }
+    let slow = svc.write_file("slow.yaml", &policy).expect("policy");
+    let reloading = std::sync::atomic::AtomicBool::new(true);
+    let (reload, latencies) = std::thread::scope(|s| {
+        let reload = s.spawn(|| {
+            let started = Instant::now();
+            let out = svc.reload(Some(&slow)).expect("reload");
+            reloading.store(false, std::sync::atomic::Ordering::SeqCst);
+            (out, started.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        let mut latencies = Vec::new();
+        while reloading.load(std::sync::atomic::Ordering::SeqCst) {
+            let started = Instant::now();
+            status_json(&svc);
+            if reloading.load(std::sync::atomic::Ordering::SeqCst) {
+                latencies.push(started.elapsed());
+            }
+        }
+        (reload.join().expect("reload thread"), latencies)
+    });
+    let (out, took) = reload;
+    assert!(
+        !out.success(),
+        "the slow policy is invalid: {}",
+        out.output()
+    );
+    let slowest = latencies.iter().max().copied().unwrap_or_default();
+    eprintln!(
+        "reload took {took:?}; {} status answers meanwhile, slowest {slowest:?}",
+        latencies.len()
+    );
+    assert!(
+        took > Duration::from_millis(500),
+        "the reload was too quick to tell ({took:?})"
+    );
+    assert!(
+        latencies.len() >= 3 && slowest < took / 2,
+        "status waited for the reload: {} answers during a {took:?} reload, slowest {slowest:?}",
+        latencies.len()
+    );
+}
