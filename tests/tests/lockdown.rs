@@ -921,3 +921,57 @@ fn status_answers_while_a_reload_validates() {
         latencies.len()
     );
 }
+
+/// Finding 4: a reload either reports its outcome or is abandoned, never both. A client asks
+/// for a reload of a large valid policy and hangs up while it compiles: the daemon installs
+/// nothing (the generation stays) and says so in its log.
+#[test]
+fn a_reload_the_client_gave_up_on_is_abandoned() {
+    use std::io::Write as _;
+    const ZONES: usize = 120;
+    let gw = Gateway::new("abandon");
+    let mut svc = gw.service();
+    svc.start().unwrap_or_else(|e| panic!("{e:#}"));
+    let before = status_json(&svc);
+    let mut policy = format!(
+        "version: 1\nname: large\ninterfaces:\n  - {{ name: {}, xdp_mode: skb }}\nzones:\n",
+        gw.iface
+    );
+    for i in 0..ZONES {
+        policy.push_str(&format!(
+            "  z{i}: {{ security_level: 1, networks: [10.0.{i}.0/24] }}\n"
+        ));
+    }
+    policy.push_str("conduits:\n");
+    let mut k = 0;
+    for a in 0..ZONES {
+        for b in (0..ZONES).filter(|b| *b != a) {
+            policy.push_str(&format!(
+                "  - {{ name: c{k}, from: z{a}, to: z{b}, rules: [{{ protocol: tcp, ports: [{}] }}] }}\n",
+                1000 + k % 5000
+            ));
+            k += 1;
+        }
+    }
+    let large = svc.write_file("large.yaml", &policy).expect("policy");
+    let mut client = std::os::unix::net::UnixStream::connect(svc.socket()).expect("connect");
+    let request = serde_json::json!({ "command": "reload", "policy": large });
+    writeln!(client, "{request}").expect("send the request");
+    std::thread::sleep(Duration::from_millis(50));
+    drop(client);
+    within(Duration::from_secs(30), || {
+        svc.log().contains("reload abandoned")
+    })
+    .unwrap_or_else(|| panic!("no abandoned reload in the log:\n{}", svc.log_tail(20)));
+    std::thread::sleep(Duration::from_millis(500));
+    let after = status_json(&svc);
+    assert_eq!(
+        after["policy"]["generation"],
+        before["policy"]["generation"]
+    );
+    assert_eq!(after["policy"]["name"], "lockdown");
+    // The same reload, waited for, goes live.
+    let out = svc.reload(Some(&large)).expect("reload");
+    assert!(out.success(), "{}", out.output());
+    assert_eq!(status_json(&svc)["policy"]["name"], "large");
+}
