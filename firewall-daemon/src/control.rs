@@ -90,6 +90,11 @@ pub enum ClientError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "refusing to talk to {socket}: {why}. A zcfw daemon listens in a directory only root can \
+         write (default /run/zcfw/zcfw.sock); check --socket (or $ZCFW_SOCKET)"
+    )]
+    Untrusted { socket: String, why: String },
     #[error("the daemon sent a response that is not valid JSON: {0}")]
     Decode(#[from] serde_json::Error),
     #[error("the daemon refused the request: {0}")]
@@ -98,13 +103,81 @@ pub enum ClientError {
     InvalidPolicy(String),
 }
 
-/// Connects to the daemon and asks for events: returns a reader of JSON lines.
-pub fn events(socket: &Path, follow: bool) -> Result<BufReader<UnixStream>, ClientError> {
+/// Whether `uid` may run a daemon this client talks to: root, or the client's own user.
+fn trusted(uid: u32) -> bool {
+    uid == 0 || uid == nix::unistd::geteuid().as_raw()
+}
+
+/// Why `socket` (and the directory it is in) cannot be trusted, if it cannot: whoever can
+/// create or replace the socket file could answer in the daemon's place ("island ON").
+fn untrusted_path(socket: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let dir = socket
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let dir = std::fs::canonicalize(dir).ok()?;
+    let meta = std::fs::metadata(&dir).ok()?;
+    if !trusted(meta.uid()) {
+        return Some(format!(
+            "its directory {} belongs to uid {}, not to root",
+            dir.display(),
+            meta.uid()
+        ));
+    }
+    let mode = meta.mode();
+    if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+        return Some(format!(
+            "its directory {} is writable by others (mode {:04o})",
+            dir.display(),
+            mode & 0o7777
+        ));
+    }
+    // In a sticky directory (/tmp) others may create files, but not replace ours.
+    for meta in [std::fs::symlink_metadata(socket), std::fs::metadata(socket)]
+        .into_iter()
+        .flatten()
+    {
+        if !trusted(meta.uid()) {
+            return Some(format!("it belongs to uid {}, not to root", meta.uid()));
+        }
+    }
+    None
+}
+
+/// Connects to the daemon at `socket`, after checking who could have put the socket there
+/// and who answers on it (`SO_PEERCRED`: root, or this user).
+fn connect(socket: &Path) -> Result<UnixStream, ClientError> {
     let name = socket.display().to_string();
-    let mut stream = UnixStream::connect(socket).map_err(|source| ClientError::Connect {
+    if let Some(why) = untrusted_path(socket) {
+        return Err(ClientError::Untrusted { socket: name, why });
+    }
+    let stream = UnixStream::connect(socket).map_err(|source| ClientError::Connect {
         socket: name.clone(),
         source,
     })?;
+    let peer = nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials)
+        .map_err(|errno| ClientError::Io {
+            socket: name.clone(),
+            source: errno.into(),
+        })?;
+    if !trusted(peer.uid()) {
+        return Err(ClientError::Untrusted {
+            socket: name,
+            why: format!(
+                "the process answering on it (pid {}) runs as uid {}, not as root",
+                peer.pid(),
+                peer.uid()
+            ),
+        });
+    }
+    Ok(stream)
+}
+
+/// Connects to the daemon and asks for events: returns a reader of JSON lines.
+pub fn events(socket: &Path, follow: bool) -> Result<BufReader<UnixStream>, ClientError> {
+    let name = socket.display().to_string();
+    let mut stream = connect(socket)?;
     let mut line = serde_json::to_string(&Request::Events { follow })?;
     line.push('\n');
     stream
@@ -119,10 +192,7 @@ pub fn events(socket: &Path, follow: bool) -> Result<BufReader<UnixStream>, Clie
 /// Sends `request` to the daemon listening on `socket` and returns its data.
 pub fn call(socket: &Path, request: &Request) -> Result<serde_json::Value, ClientError> {
     let name = socket.display().to_string();
-    let mut stream = UnixStream::connect(socket).map_err(|source| ClientError::Connect {
-        socket: name.clone(),
-        source,
-    })?;
+    let mut stream = connect(socket)?;
     let io = |source| ClientError::Io {
         socket: name.clone(),
         source,

@@ -65,6 +65,9 @@ fn every_invalid_policy_is_refused_where_its_header_says() {
             Err(PolicyError::Io { source, .. }) => {
                 failures.push(format!("{}: {source}", path.display()));
             }
+            Err(PolicyError::Refused(err)) => {
+                failures.push(format!("{}: {err}", path.display()));
+            }
             Err(PolicyError::Invalid(diags)) => {
                 let hit = diags
                     .errors()

@@ -28,6 +28,7 @@ pub mod plant;
 pub mod service;
 pub mod tempdir;
 pub mod traffic;
+pub mod user;
 pub mod xdp_pass;
 
 pub use daemon::{Daemon, Stats, zcfw_bin};
@@ -35,3 +36,4 @@ pub use names::Names;
 pub use netns::Netns;
 pub use plant::{Family, Host, Plant, Veth, XdpMode, Zone};
 pub use tempdir::TempDir;
+pub use user::{TestGroup, TestUser};

@@ -235,6 +235,10 @@ pub struct Service<'a> {
     socket: PathBuf,
     log: PathBuf,
     runs: u32,
+    /// More arguments of `zcfw run` (e.g. `--metrics-listen`).
+    run_args: Vec<String>,
+    /// A program `zcfw run` is started through (e.g. `prlimit --nofile=1024:1024 --`).
+    wrapper: Vec<String>,
     // Last: removed after the detach in drop.
     dir: TempDir,
 }
@@ -282,6 +286,8 @@ impl<'a> Service<'a> {
             socket: dir.join("zcfw.sock"),
             log: dir.join("zcfw.log"),
             runs: 0,
+            run_args: Vec::new(),
+            wrapper: Vec::new(),
             dir,
         })
     }
@@ -305,6 +311,23 @@ impl<'a> Service<'a> {
         let path = self.dir.join(name);
         std::fs::write(&path, text)?;
         Ok(path)
+    }
+
+    /// Passes `args` to every later `zcfw run` of this instance, after the usual ones.
+    pub fn set_run_args(&mut self, args: &[&str]) {
+        self.run_args = args.iter().map(|a| a.to_string()).collect();
+    }
+
+    /// Starts later daemons through `wrapper` (a command that execs its arguments, such as
+    /// `prlimit --nofile=1024:1024 --`), inside the gateway namespace.
+    pub fn set_wrapper(&mut self, wrapper: &[&str]) {
+        self.wrapper = wrapper.iter().map(|a| a.to_string()).collect();
+    }
+
+    /// Pins under `dir` instead (e.g. under `/sys/fs/bpf`, which `ip netns exec` hides, so
+    /// the daemon mounts its own bpffs there).
+    pub fn set_pin_dir(&mut self, dir: PathBuf) {
+        self.pin_dir = dir;
     }
 
     /// The pin directory.
@@ -354,9 +377,15 @@ impl<'a> Service<'a> {
             self.socket.display(),
             self.pin_dir.display()
         )?;
-        let child = self
-            .gateway
-            .command(&self.bin)
+        let mut command = match self.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = self.gateway.command(program);
+                c.args(args).arg(&self.bin);
+                c
+            }
+            None => self.gateway.command(&self.bin),
+        };
+        let child = command
             .arg("run")
             .arg("--policy")
             .arg(self.policy_path())
@@ -364,6 +393,7 @@ impl<'a> Service<'a> {
             .arg(&self.socket)
             .arg("--pin-dir")
             .arg(&self.pin_dir)
+            .args(&self.run_args)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

@@ -504,9 +504,24 @@ fn check_bpffs() -> State {
     }
 }
 
+/// `mount -t bpf -o mode=0700 bpf /sys/fs/bpf`: root only. Without `mode=` bpffs is 1777,
+/// and a user who creates zcfw's pin directory first could remove its pinned links.
+fn mount_bpffs_command() -> Command {
+    let mut command = Command::new("mount");
+    command.args([
+        "-t",
+        "bpf",
+        "-o",
+        "mode=0700,nosuid,nodev,noexec",
+        "bpf",
+        BPFFS,
+    ]);
+    command
+}
+
 fn mount_bpffs() -> Result<()> {
     fs::create_dir_all(BPFFS).with_context(|| format!("creating {BPFFS}"))?;
-    exec::run(Command::new("mount").args(["-t", "bpf", "bpf", BPFFS]))
+    exec::run(&mut mount_bpffs_command())
         .context("mounting bpffs failed (is this a container without CAP_SYS_ADMIN?)")
 }
 
@@ -583,6 +598,18 @@ mod tests {
         .expect("write");
         assert_eq!(nightly_channel(&dir), "nightly-2026-05-19");
         let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn bpffs_is_mounted_root_only() {
+        let command = mount_bpffs_command();
+        let args: Vec<_> = command.get_args().filter_map(|a| a.to_str()).collect();
+        let options = args
+            .iter()
+            .position(|a| *a == "-o")
+            .and_then(|i| args.get(i + 1))
+            .expect("mount options");
+        assert!(options.split(',').any(|o| o == "mode=0700"), "{args:?}");
     }
 
     #[test]

@@ -171,7 +171,9 @@ mod tests {
         assert_eq!(one("Restart"), "on-failure");
         assert_eq!(one("RestartPreventExitStatus"), "1");
         assert_eq!(one("RuntimeDirectory"), "zcfw");
-        assert_eq!(one("RuntimeDirectoryMode"), "0700");
+        // The socket in it is 0660, group zcfw: members must reach it.
+        assert_eq!(one("RuntimeDirectoryMode"), "0755");
+        assert_eq!(one("LimitNOFILE"), "65536");
         let caps = "CAP_BPF CAP_NET_ADMIN CAP_PERFMON";
         assert_eq!(one("CapabilityBoundingSet"), caps);
         assert_eq!(one("AmbientCapabilities"), caps);

@@ -70,7 +70,7 @@ pub(crate) fn report_load_error(e: PolicyError) -> u8 {
             eprintln!("{diags}");
             EXIT_INVALID
         }
-        e @ PolicyError::Io { .. } => {
+        e @ (PolicyError::Io { .. } | PolicyError::Refused(_)) => {
             super::print_error(&anyhow::Error::new(e));
             EXIT_ERROR
         }

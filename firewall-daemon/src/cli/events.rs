@@ -51,6 +51,32 @@ pub fn render(v: &Value) -> String {
     if let Some(n) = v.get("missed_events") {
         return format!("... {n} events missed (this client was too slow)");
     }
+    let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("-").to_owned();
+    match v.get("kind").and_then(Value::as_str) {
+        Some("attachment") => {
+            return format!(
+                "{} {} {}: {}",
+                text("time"),
+                text("action"),
+                text("interface"),
+                text("detail")
+            );
+        }
+        Some("control") => {
+            return format!(
+                "{} {} `zcfw {}` by {} (uid {}, pid {}, {}): {}",
+                text("time"),
+                text("action"),
+                text("what"),
+                text("user"),
+                v["uid"],
+                v["pid"],
+                text("command"),
+                text("result")
+            );
+        }
+        _ => {}
+    }
     let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("-").to_owned();
     let port = |k: &str| {
         v.get(k)
@@ -120,5 +146,26 @@ mod tests {
         assert!(line.contains("dmz→control via historian"));
         assert!(line.contains("10.20.0.2:40000 → 10.30.0.2:502"));
         assert!(line.contains("function write_single_register address 10"));
+    }
+
+    #[test]
+    fn renders_daemon_events() {
+        let v = json!({
+            "time": "t", "kind": "control", "action": "refused", "what": "reload",
+            "result": "refused: not in group zcfw-admin", "uid": 1001, "user": "alice",
+            "pid": 4711, "command": "zcfw reload"
+        });
+        assert_eq!(
+            render(&v),
+            "t refused `zcfw reload` by alice (uid 1001, pid 4711, zcfw reload): refused: not in group zcfw-admin"
+        );
+        let v = json!({
+            "time": "t", "kind": "attachment", "action": "xdp_reattached", "interface": "eth1",
+            "detail": "its link 7 was detached from the interface; attached again"
+        });
+        assert_eq!(
+            render(&v),
+            "t xdp_reattached eth1: its link 7 was detached from the interface; attached again"
+        );
     }
 }

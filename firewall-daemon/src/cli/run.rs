@@ -15,7 +15,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "POLICY", default_value = DEFAULT_POLICY)]
     pub policy: PathBuf,
     /// Control socket that `reload`, `status`, `stats`, `events` and `island` talk to
-    /// (created readable and writable by root only).
+    /// (mode 0660, group --read-group; root only when that group does not exist).
     #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET, env = "ZCFW_SOCKET")]
     pub socket: PathBuf,
     /// Where programs, maps and links are pinned (on a BPF filesystem). Pinned state keeps
@@ -38,6 +38,16 @@ pub struct RunArgs {
     /// Rotated audit log files to keep.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub audit_log_keep: u32,
+    /// Largest policy file `run` and `reload` read, in bytes (a larger one is refused).
+    #[arg(long, value_name = "BYTES", default_value_t = crate::policy::limits::DEFAULT_MAX_BYTES, env = "ZCFW_MAX_POLICY_BYTES")]
+    pub max_policy_bytes: u64,
+    /// Members of this group may read the firewall over the control socket (`status`,
+    /// `stats`, `events`); the socket belongs to it (mode 0660). A missing group grants nothing.
+    #[arg(long, value_name = "GROUP", default_value = "zcfw")]
+    pub read_group: String,
+    /// Members of this group (and root) may change the firewall (`reload`, `island`).
+    #[arg(long, value_name = "GROUP", default_value = "zcfw-admin")]
+    pub admin_group: String,
     /// Serve Prometheus metrics at http://ADDR/metrics (off by default; e.g. 127.0.0.1:9469).
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
@@ -87,6 +97,11 @@ pub fn run(args: &RunArgs) -> u8 {
         audit_log_max_bytes: args.audit_log_max_bytes,
         audit_log_keep: args.audit_log_keep,
         metrics_listen: args.metrics_listen,
+        limits: crate::policy::limits::Limits {
+            max_bytes: args.max_policy_bytes,
+        },
+        read_group: args.read_group.clone(),
+        admin_group: args.admin_group.clone(),
     };
     match daemon::run(&opts) {
         Ok(()) => EXIT_OK,

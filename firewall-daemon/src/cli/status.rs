@@ -66,15 +66,39 @@ fn render(data: &Value) -> String {
         None => out.push_str("pinned      no (ephemeral: XDP is detached when the daemon stops)\n"),
     }
     out.push_str(&format!(
-        "uptime      {} s\ninterfaces\n",
+        "uptime      {} s\ninterfaces  (attachment as the kernel reports it)\n",
         data["uptime_s"].as_u64().unwrap_or(0)
     ));
     for i in data["interfaces"].as_array().into_iter().flatten() {
+        let enforced = i["enforced"].as_bool().unwrap_or(false);
         out.push_str(&format!(
-            "  {:<16} ifindex {:<6} xdp {}\n",
+            "  {:<16} ifindex {:<6} xdp {}{}\n",
             s(&i["name"]),
             i["ifindex"],
-            s(&i["xdp_mode"])
+            s(&i["xdp_mode"]),
+            if enforced { "" } else { "  NOT ENFORCED" }
+        ));
+    }
+    out.push_str(&render_check(&data["xdp_check"]));
+    out
+}
+
+/// The attachment check: when, how often repaired, and what is not enforced.
+fn render_check(check: &Value) -> String {
+    let mut out = format!(
+        "xdp check   every {} s, last {}; {} repairs since start\n",
+        check["interval_s"].as_f64().unwrap_or(0.0),
+        match check["last_s_ago"].as_f64() {
+            Some(s) => format!("{s:.1} s ago"),
+            None => "never".to_owned(),
+        },
+        check["repairs"].as_u64().unwrap_or(0),
+    );
+    for lost in check["not_enforced"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "NOT ENFORCED {}: {}\n",
+            lost["interface"].as_str().unwrap_or("?"),
+            lost["why"].as_str().unwrap_or("?")
         ));
     }
     out

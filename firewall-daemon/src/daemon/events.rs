@@ -51,6 +51,12 @@ impl EventHub {
         (recent.iter().cloned().collect(), self.tx.subscribe())
     }
 
+    /// Publishes an event of the daemon itself (not of a packet), e.g. an XDP attachment
+    /// that was lost and repaired.
+    pub fn publish_notice(&self, event: Value) {
+        self.publish(Arc::from(event.to_string()));
+    }
+
     fn publish(&self, line: Arc<str>) {
         {
             let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
@@ -231,6 +237,15 @@ fn proto_name(p: u8) -> Value {
         proto::ICMPV6 => json!("icmpv6"),
         other => json!(other),
     }
+}
+
+/// The current time as RFC 3339.
+pub fn now_rfc3339() -> String {
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0);
+    rfc3339(unix)
 }
 
 fn rfc3339(unix_ns: i128) -> String {

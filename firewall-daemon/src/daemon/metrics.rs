@@ -17,9 +17,12 @@ use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
 };
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
-use super::State;
+use super::{
+    State,
+    accept::{Backoff, REQUEST_TIMEOUT, Slots},
+};
 
 type Labels = Vec<(String, String)>;
 
@@ -39,14 +42,35 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
     Ok(listener)
 }
 
+/// Scrapes served at once; beyond it a client gets 503 at once.
+const MAX_SCRAPERS: usize = 64;
+
 pub async fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
+    let slots = Slots::new(MAX_SCRAPERS);
+    let mut backoff = Backoff::new("metrics");
     loop {
         match listener.accept().await {
-            Ok((stream, peer)) => {
-                debug!(%peer, "metrics scrape");
-                tokio::spawn(answer(stream, state.clone()));
-            }
-            Err(err) => warn!(error = %err, "metrics accept failed"),
+            Ok((mut stream, peer)) => match slots.take() {
+                Some(slot) => {
+                    debug!(%peer, "metrics scrape");
+                    let state = state.clone();
+                    tokio::spawn(async move {
+                        answer(stream, state).await;
+                        drop(slot);
+                    });
+                }
+                None => {
+                    tokio::spawn(async move {
+                        let busy = http(503, "Service Unavailable", "text/plain", "busy\n");
+                        let _ = tokio::time::timeout(
+                            REQUEST_TIMEOUT,
+                            stream.write_all(busy.as_bytes()),
+                        )
+                        .await;
+                    });
+                }
+            },
+            Err(err) => backoff.failed(&err).await,
         }
     }
 }
@@ -55,7 +79,7 @@ async fn answer(mut stream: TcpStream, state: Arc<Mutex<State>>) {
     // Read the request head, which may arrive in several pieces, up to 8 KiB.
     let mut buf = vec![0u8; 8192];
     let mut n = 0;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
     while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
         match tokio::time::timeout_at(deadline, stream.read(&mut buf[n..])).await {
             Ok(Ok(0)) | Err(_) | Ok(Err(_)) => break,
@@ -195,6 +219,25 @@ pub fn render(state: &State) -> Result<String> {
         "interface_bytes",
         "Bytes that arrived on an interface, passed or dropped",
         iface_bytes,
+    );
+
+    let attached = Family::<Labels, Gauge>::default();
+    for a in state.dataplane.attachments() {
+        attached
+            .get_or_create(&labels(&[("interface", &a.iface)]))
+            .set(i64::from(state.health.enforced(&a.iface)));
+    }
+    registry.register(
+        "xdp_attached",
+        "1 if the kernel confirmed at the last check that zcfw's program is attached here",
+        attached,
+    );
+    let repairs: Counter = Counter::default();
+    repairs.inc_by(state.health.repairs);
+    registry.register(
+        "xdp_repairs",
+        "Lost XDP attachments (removed pins, detached links) the daemon put back",
+        repairs,
     );
 
     let [sent, rate_limited, ring_full] = state.dataplane.event_counters()?;

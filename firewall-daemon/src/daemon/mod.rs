@@ -6,10 +6,14 @@
 //! stops or dies the last policy stays enforced (fail closed, SR 5.2 RE3), and the next daemon
 //! adopts it without a gap. `--ephemeral` detaches everything on exit instead.
 
+mod accept;
+mod access;
 mod events;
 mod metrics;
+mod reload;
 mod socket;
 mod stats;
+mod watch;
 
 use std::{
     collections::BTreeMap,
@@ -44,6 +48,12 @@ pub struct RunOptions {
     pub audit_log_keep: u32,
     /// Prometheus text endpoint (off when `None`).
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// What reading a policy file may cost (size).
+    pub limits: policy::limits::Limits,
+    /// Members of this group may read the firewall over the socket (status, stats, events).
+    pub read_group: String,
+    /// Members of this group may change it (reload, island).
+    pub admin_group: String,
 }
 
 /// The policy in force and the program enforcing it, shared with the control socket.
@@ -58,6 +68,10 @@ pub struct State {
     pub started: Instant,
     /// Decoded events, for `zcfw events`.
     pub events: Arc<events::EventHub>,
+    /// What the kernel said at the last check of the XDP attachments.
+    pub health: watch::AttachmentHealth,
+    /// What reading a policy file may cost.
+    pub limits: policy::limits::Limits,
 }
 
 /// A policy refused by validation or compilation: the diagnostics, as `zcfw check` prints them.
@@ -75,9 +89,9 @@ pub fn run(opts: &RunOptions) -> Result<()> {
     runtime.block_on(serve(opts))
 }
 
-/// Loads, validates and compiles a policy file.
-pub fn load_policy(path: &Path) -> Result<CompiledPolicy> {
-    let validated = match policy::load_file(path) {
+/// Loads (within `limits`), validates and compiles a policy file.
+pub fn load_policy(path: &Path, limits: &policy::limits::Limits) -> Result<CompiledPolicy> {
+    let validated = match policy::load_file_within(path, limits) {
         Ok(v) => v,
         Err(policy::PolicyError::Invalid(diags)) => {
             return Err(InvalidPolicy(diags.to_string()).into());
@@ -114,7 +128,7 @@ fn prepare_pin_dir(pin_dir: &Path) -> Result<()> {
     }
     bail!(
         "pin directory {} is not on a BPF filesystem; use a directory under {} or mount one with \
-         `mount -t bpf bpf DIR`",
+         `mount -t bpf -o mode=0700 bpf DIR`",
         pin_dir.display(),
         dataplane::bpffs::DEFAULT_MOUNT
     )
@@ -122,7 +136,7 @@ fn prepare_pin_dir(pin_dir: &Path) -> Result<()> {
 
 async fn serve(opts: &RunOptions) -> Result<()> {
     let started = Instant::now();
-    let policy = match load_policy(&opts.policy) {
+    let policy = match load_policy(&opts.policy, &opts.limits) {
         Ok(p) => p,
         Err(err) => {
             if let Some(dir) = opts.pin_dir.as_deref().filter(|d| d.join("links").exists()) {
@@ -136,8 +150,10 @@ async fn serve(opts: &RunOptions) -> Result<()> {
     };
     // Claim the control socket before touching any pinned state: a second daemon started by
     // mistake must not adopt the first one's pins and swap its program.
-    let listener = socket::bind(&opts.socket)?;
+    let roles = Arc::new(access::Roles::new(&opts.read_group, &opts.admin_group));
+    let listener = socket::bind(&opts.socket, &roles)?;
     let socket_file = socket::SocketFile(opts.socket.clone());
+    accept::raise_open_files_limit();
     if !nix::unistd::geteuid().is_root() {
         warn!("not running as root: loading BPF needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON");
     }
@@ -145,7 +161,12 @@ async fn serve(opts: &RunOptions) -> Result<()> {
     let mut dataplane = match &opts.pin_dir {
         Some(dir) => {
             prepare_pin_dir(dir)?;
-            Dataplane::load_pinned(dir).context("cannot load the XDP program")?
+            Dataplane::load_pinned(dir).with_context(|| {
+                format!(
+                    "cannot load the XDP program with pins under {}",
+                    dir.display()
+                )
+            })?
         }
         None => Dataplane::load().context("cannot load the XDP program")?,
     };
@@ -193,7 +214,6 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         ),
     }
     let load_time = started.elapsed();
-    release_free_memory();
     info!(
         policy = policy.name,
         hash = policy.hash,
@@ -211,7 +231,23 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         load_time,
         started,
         events: hub.clone(),
+        health: watch::AttachmentHealth::default(),
+        limits: opts.limits,
     }));
+    let reloads = Arc::new(reload::Reloads::default());
+    // What validating and compiling the first policy allocated is free again.
+    reload::give_back_memory();
+    {
+        let mut state = lock(&state);
+        let lost = watch::check(&mut state);
+        if !lost.is_empty() {
+            bail!(
+                "XDP is not attached on {} after attaching it (see the log above); nothing is \
+                 enforced there",
+                names(&lost)
+            );
+        }
+    }
     let reader = tokio::spawn(events::run(ring, state.clone(), hub));
     let metrics = match opts.metrics_listen {
         Some(addr) => Some(tokio::spawn(metrics::serve(
@@ -220,7 +256,12 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         ))),
         None => None,
     };
-    let server = tokio::spawn(socket::serve(listener, state.clone()));
+    let server = tokio::spawn(socket::serve(
+        listener,
+        state.clone(),
+        reloads.clone(),
+        roles.clone(),
+    ));
     notify_systemd("READY=1");
 
     let mut sigterm =
@@ -228,18 +269,27 @@ async fn serve(opts: &RunOptions) -> Result<()> {
     let mut sigint =
         signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
     let mut sighup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
+    let mut watch_tick = tokio::time::interval(watch::CHECK_INTERVAL);
+    watch_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = watch_tick.tick() => {
+                watch::check(&mut lock(&state));
+            }
             _ = sigterm.recv() => { info!("SIGTERM received, shutting down"); break; }
             _ = sigint.recv() => { info!("SIGINT received, shutting down"); break; }
             _ = sighup.recv() => {
                 info!("SIGHUP received, reloading the policy");
-                notify_systemd("RELOADING=1");
-                let mut state = lock(&state);
-                if let Err(err) = reload(&mut state, None) {
-                    error!("reload refused, the running policy stays: {err:#}");
-                }
-                notify_systemd("READY=1");
+                // Off this loop: signals and attachment checks go on during the reload.
+                let (state, reloads) = (state.clone(), reloads.clone());
+                tokio::spawn(async move {
+                    notify_systemd("RELOADING=1");
+                    let outcome = reload::reload(&state, &reloads, None, None).await;
+                    if let Err(err) = reload::into_result(outcome) {
+                        error!("reload refused, the running policy stays: {err:#}");
+                    }
+                    notify_systemd("READY=1");
+                });
             }
         }
     }
@@ -251,10 +301,21 @@ async fn serve(opts: &RunOptions) -> Result<()> {
     }
     drop(socket_file);
     let mut state = lock(&state);
+    // Claim only what the kernel confirms.
+    let lost = if state.dataplane.pin_dir().is_some() {
+        watch::check(&mut state)
+    } else {
+        Vec::new()
+    };
     match state.dataplane.pin_dir() {
-        Some(dir) => info!(
+        Some(dir) if lost.is_empty() => info!(
             pin_dir = %dir.display(),
             "stopped; XDP stays attached and the policy enforced (fail closed); `zcfw detach` removes it"
+        ),
+        Some(dir) => error!(
+            pin_dir = %dir.display(),
+            "stopped; XDP is NOT attached on {}: those interfaces are not enforced; start zcfw again",
+            names(&lost)
         ),
         None => {
             state.dataplane.detach_all();
@@ -290,12 +351,14 @@ pub(crate) fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Validates and compiles the policy at `path` (default: the current file), writes it into
-/// the inactive generation and flips to it. On any error the running policy is untouched.
-pub(crate) fn reload(state: &mut State, path: Option<PathBuf>) -> Result<Value> {
-    let started = Instant::now();
-    let path = path.unwrap_or_else(|| state.policy_path.clone());
-    let policy = load_policy(&path)?;
+/// Writes `policy` (validated and compiled from `path`, see [`reload`]) into the inactive
+/// generation and flips to it. On any error the running policy is untouched.
+fn commit_reload(
+    state: &mut State,
+    path: PathBuf,
+    policy: CompiledPolicy,
+    started: Instant,
+) -> Result<Value> {
     let ifindexes = resolve_interfaces(&policy)?;
     let generation = state
         .dataplane
@@ -303,7 +366,7 @@ pub(crate) fn reload(state: &mut State, path: Option<PathBuf>) -> Result<Value> 
         .context("cannot write the new policy into the kernel maps; the running policy stays")?;
     attach_all(&mut state.dataplane, &policy)?;
     let load_time = started.elapsed();
-    release_free_memory();
+
     info!(
         policy = policy.name,
         hash = policy.hash,
@@ -322,18 +385,23 @@ pub(crate) fn reload(state: &mut State, path: Option<PathBuf>) -> Result<Value> 
     state.policy_path = path;
     state.loaded_at = SystemTime::now();
     state.load_time = load_time;
+    let lost = watch::check(state);
+    if !lost.is_empty() {
+        bail!(
+            "the new policy is in the maps, but XDP is not attached on {} (see the daemon's \
+             log); those interfaces are not enforced",
+            names(&lost)
+        );
+    }
     Ok(answer)
 }
 
-/// Returns the heap that loading a policy used and freed (YAML trees, diagnostics, the
-/// compiler's working sets) to the system. glibc keeps freed memory in its arenas for reuse,
-/// so without this the daemon's resident size stays at the peak of the largest load.
-fn release_free_memory() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: malloc_trim only walks the allocator's own free lists; no pointer is involved.
-    unsafe {
-        libc::malloc_trim(0);
-    }
+/// `eth0 (why), eth1 (why)`.
+fn names(lost: &[(String, String)]) -> String {
+    lost.iter()
+        .map(|(iface, why)| format!("{iface} ({why})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Kernel indexes of every interface of the policy; fails before anything is attached.

@@ -8,19 +8,30 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    io::{AsyncBufReadExt, AsyncReadExt as _, AsyncWriteExt, BufReader},
     net::{UnixListener, UnixStream},
 };
 use tracing::{debug, warn};
 
-use super::{State, stats};
+use super::{
+    State,
+    accept::{Backoff, REQUEST_TIMEOUT, Slots},
+    access::{self, Need, Peer, Roles},
+    reload::{self, Outcome, Reloads},
+    stats,
+};
 use crate::control::{Request, Response};
 
-/// Binds the socket (mode 0600; parent directory created 0755), replacing a stale socket
-/// file but refusing to steal one a live daemon answers on.
-pub fn bind(path: &Path) -> Result<UnixListener> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+/// Binds the socket, replacing a stale socket file but refusing to steal one a live daemon
+/// answers on. Mode 0660 with the read group of `roles` (0600, root only, when that group
+/// does not exist); a parent directory it creates is 0755, so group members can reach it.
+pub fn bind(path: &Path, roles: &Roles) -> Result<UnixListener> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("cannot set the mode of {}", dir.display()))?;
     }
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
@@ -34,7 +45,20 @@ pub fn bind(path: &Path) -> Result<UnixListener> {
     }
     let listener =
         UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+    let mode = match roles.socket_gid() {
+        Some(gid) => {
+            nix::unistd::chown(path, None, Some(gid)).with_context(|| {
+                format!(
+                    "cannot give {} to group {}",
+                    path.display(),
+                    roles.read_group
+                )
+            })?;
+            0o660
+        }
+        None => 0o600,
+    };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .with_context(|| format!("cannot restrict permissions of {}", path.display()))?;
     Ok(listener)
 }
@@ -54,37 +78,177 @@ pub fn remove(path: &Path) {
     }
 }
 
-pub async fn serve(listener: UnixListener, state: Arc<Mutex<State>>) {
+/// Control connections served at once (`events --follow` streams included).
+const MAX_CLIENTS: usize = 256;
+/// Longest request line (a reload names a path; nothing else carries data).
+const MAX_REQUEST: u64 = 64 * 1024;
+
+pub async fn serve(
+    listener: UnixListener,
+    state: Arc<Mutex<State>>,
+    reloads: Arc<Reloads>,
+    roles: Arc<Roles>,
+) {
+    let slots = Slots::new(MAX_CLIENTS);
+    let mut backoff = Backoff::new("control socket");
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => {
-                tokio::spawn(handle(stream, state.clone()));
-            }
-            Err(err) => warn!(error = %err, "control socket accept failed"),
+            Ok((stream, _)) => match slots.take() {
+                Some(slot) => {
+                    let (state, reloads, roles) = (state.clone(), reloads.clone(), roles.clone());
+                    tokio::spawn(async move {
+                        handle(stream, state, reloads, &roles).await;
+                        drop(slot);
+                    });
+                }
+                None => {
+                    tokio::spawn(refuse(stream));
+                }
+            },
+            Err(err) => backoff.failed(&err).await,
         }
     }
 }
 
-async fn handle(stream: UnixStream, state: Arc<Mutex<State>>) {
-    let (read, mut write) = stream.into_split();
-    let mut line = String::new();
-    if let Err(err) = BufReader::new(read).read_line(&mut line).await {
-        debug!(error = %err, "control client went away");
-        return;
+/// Tells a client beyond [`MAX_CLIENTS`] to come back later.
+async fn refuse(mut stream: UnixStream) {
+    let response = Response::error(format!(
+        "the daemon serves {MAX_CLIENTS} control connections at once and all are busy; try again"
+    ));
+    if let Ok(mut out) = serde_json::to_string(&response) {
+        out.push('\n');
+        let _ = tokio::time::timeout(REQUEST_TIMEOUT, stream.write_all(out.as_bytes())).await;
     }
-    let response = match serde_json::from_str::<Request>(&line) {
-        Ok(Request::Events { follow }) => {
-            stream_events(write, &state, follow).await;
+}
+
+/// Reads the request line: at most [`MAX_REQUEST`] bytes within [`REQUEST_TIMEOUT`].
+async fn read_request(
+    reader: &mut BufReader<tokio::net::unix::OwnedReadHalf>,
+) -> Result<String, String> {
+    let mut line = Vec::new();
+    let read = tokio::time::timeout(
+        REQUEST_TIMEOUT,
+        (&mut *reader)
+            .take(MAX_REQUEST)
+            .read_until(b'\n', &mut line),
+    )
+    .await;
+    match read {
+        Err(_) => Err(format!(
+            "no request within {} s; send one JSON line right after connecting",
+            REQUEST_TIMEOUT.as_secs()
+        )),
+        Ok(Err(err)) => Err(format!("cannot read the request: {err}")),
+        Ok(Ok(_)) if !line.ends_with(b"\n") && line.len() as u64 >= MAX_REQUEST => Err(format!(
+            "request longer than {MAX_REQUEST} bytes; a request is one short JSON line"
+        )),
+        Ok(Ok(_)) => String::from_utf8(line).map_err(|_| "the request is not UTF-8".to_owned()),
+    }
+}
+
+async fn handle(
+    stream: UnixStream,
+    state: Arc<Mutex<State>>,
+    reloads: Arc<Reloads>,
+    roles: &Roles,
+) {
+    let peer = match stream.peer_cred() {
+        Ok(cred) => Peer::from_cred(cred.uid(), cred.gid(), cred.pid()),
+        Err(err) => {
+            warn!(error = %err, "control client without credentials; closed");
             return;
         }
-        Ok(request) => answer(&request, &state),
-        Err(err) => Response::error(format!("malformed request: {err}")),
     };
-    let mut out = serde_json::to_string(&response)
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    let line = match read_request(&mut reader).await {
+        Ok(line) => line,
+        Err(why) => {
+            debug!(why, "control request not read");
+            let mut out = serde_json::to_string(&Response::error(why)).unwrap_or_default();
+            out.push('\n');
+            let _ = tokio::time::timeout(REQUEST_TIMEOUT, write.write_all(out.as_bytes())).await;
+            return;
+        }
+    };
+    let read = reader.into_inner();
+    let request = match serde_json::from_str::<Request>(&line) {
+        Ok(request) => request,
+        Err(err) => {
+            let response = Response::error(format!("malformed request: {err}"));
+            write_response(&mut write, &response).await;
+            return;
+        }
+    };
+    let hub = super::lock(&state).events.clone();
+    if !roles.allows(&peer, Need::of(&request)) {
+        let group = match Need::of(&request) {
+            Need::Read => format!("{} (or {})", roles.read_group, roles.admin_group),
+            Need::Change => roles.admin_group.clone(),
+        };
+        access::record(
+            &hub,
+            &peer,
+            &request,
+            false,
+            &format!("refused: not in group {group}"),
+        );
+        let response = Response::error(format!(
+            "permission denied: {} (uid {}) is not a member of group {group}, which this \
+             request needs; an administrator adds it with `usermod -aG {group} {}` (see \
+             docs/service.md, \"Access\")",
+            peer.user, peer.uid, peer.user
+        ));
+        write_response(&mut write, &response).await;
+        return;
+    }
+    let response = match &request {
+        Request::Events { follow } => {
+            stream_events(write, &state, *follow).await;
+            return;
+        }
+        Request::Reload { policy } => {
+            match reload::reload(&state, &reloads, policy.clone(), Some(&read)).await {
+                Outcome::Live(answer) => Response::ok(answer),
+                Outcome::Refused(err) => refused(err),
+                Outcome::Abandoned => {
+                    access::record(&hub, &peer, &request, true, "abandoned: the client left");
+                    return;
+                }
+            }
+        }
+        request => answer(request, &state),
+    };
+    let result = match (&request, response.ok) {
+        (Request::Reload { .. }, true) => format!(
+            "live: generation {}",
+            response
+                .data
+                .as_ref()
+                .map_or(serde_json::Value::Null, |d| d["generation"].clone())
+        ),
+        (_, true) => "done".to_owned(),
+        (_, false) => format!(
+            "failed: {}",
+            response
+                .error
+                .as_deref()
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("")
+        ),
+    };
+    access::record(&hub, &peer, &request, true, &result);
+    write_response(&mut write, &response).await;
+}
+
+async fn write_response(write: &mut tokio::net::unix::OwnedWriteHalf, response: &Response) {
+    let mut out = serde_json::to_string(response)
         .unwrap_or_else(|e| format!(r#"{{"ok":false,"error":"cannot encode the response: {e}"}}"#));
     out.push('\n');
-    if let Err(err) = write.write_all(out.as_bytes()).await {
-        debug!(error = %err, "control client went away");
+    if let Err(err) = tokio::time::timeout(REQUEST_TIMEOUT, write.write_all(out.as_bytes())).await {
+        debug!(error = %err, "control client too slow to read its answer");
     }
 }
 
@@ -123,6 +287,20 @@ async fn stream_events(
     }
 }
 
+/// The answer to a reload that did not go live.
+fn refused(err: anyhow::Error) -> Response {
+    match err.downcast_ref::<super::InvalidPolicy>() {
+        Some(invalid) => {
+            warn!("reload refused, the running policy stays:\n{invalid}");
+            Response::invalid_policy(invalid.to_string())
+        }
+        None => {
+            warn!("reload failed, the running policy stays: {err:#}");
+            Response::error(format!("{err:#}; the running policy stays"))
+        }
+    }
+}
+
 fn answer(request: &Request, state: &Mutex<State>) -> Response {
     let mut state = super::lock(state);
     match request {
@@ -134,19 +312,7 @@ fn answer(request: &Request, state: &Mutex<State>) -> Response {
             Ok(data) => Response::ok(data),
             Err(err) => Response::error(format!("cannot read the status: {err}")),
         },
-        Request::Reload { policy } => match super::reload(&mut state, policy.clone()) {
-            Ok(data) => Response::ok(data),
-            Err(err) => match err.downcast_ref::<super::InvalidPolicy>() {
-                Some(invalid) => {
-                    warn!("reload refused, the running policy stays:\n{invalid}");
-                    Response::invalid_policy(invalid.to_string())
-                }
-                None => {
-                    warn!("reload failed, the running policy stays: {err:#}");
-                    Response::error(format!("{err:#}; the running policy stays"))
-                }
-            },
-        },
+        Request::Reload { .. } => Response::error("reloads are answered by the reload task"),
         Request::Island { on } => match state.dataplane.set_island(*on) {
             Ok(()) => {
                 let what = if *on {

@@ -103,8 +103,21 @@ pub fn status(state: &mut State) -> Result<Value, DataplaneError> {
         .dataplane
         .attachments()
         .iter()
-        .map(|a| json!({ "name": a.iface, "ifindex": a.ifindex, "xdp_mode": a.mode }))
+        .map(|a| {
+            json!({
+                "name": a.iface,
+                "ifindex": a.ifindex,
+                "xdp_mode": a.mode,
+                // As the kernel said at the last check, not as the daemon remembers it.
+                "enforced": state.health.enforced(&a.iface),
+            })
+        })
         .collect();
+    let health = &state.health;
+    let checked_ago = health
+        .checked_at
+        .and_then(|t| t.elapsed().ok())
+        .map(|d| d.as_secs_f64());
     Ok(json!({
         "policy": {
             "name": state.policy.name,
@@ -117,6 +130,14 @@ pub fn status(state: &mut State) -> Result<Value, DataplaneError> {
             "conduits": state.policy.conduits.len(),
         },
         "interfaces": interfaces,
+        "xdp_check": {
+            "interval_s": super::watch::CHECK_INTERVAL.as_secs_f64(),
+            "last_s_ago": checked_ago,
+            "repairs": health.repairs,
+            "not_enforced": health.not_enforced.iter()
+                .map(|(iface, why)| json!({ "interface": iface, "why": why }))
+                .collect::<Vec<_>>(),
+        },
         "island": island,
         // Who is not enforcing: the whole policy, or single conduits (SR 5.2).
         "mode": if state.policy.slot_flags & firewall_common::maps::slot_flags::MONITOR != 0 { "monitor" } else { "enforce" },

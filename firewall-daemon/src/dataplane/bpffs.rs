@@ -11,11 +11,15 @@ use nix::{
 /// Where the BPF filesystem is mounted by convention.
 pub const DEFAULT_MOUNT: &str = "/sys/fs/bpf";
 
+/// Mount options: root only. Without `mode=` bpffs is 1777, where any user may create
+/// directories (see [`super::pindir`] for why that matters).
+pub const MOUNT_OPTIONS: &str = "mode=0700";
+
 #[derive(Debug, thiserror::Error)]
 pub enum BpffsError {
     #[error(
         "{path} is not a BPF filesystem and mounting one there failed ({source}); mount it with \
-         `mount -t bpf bpf {path}` (as root) and start zcfw again"
+         `mount -t bpf -o mode=0700 bpf {path}` (as root) and start zcfw again"
     )]
     Mount {
         path: String,
@@ -39,8 +43,8 @@ pub fn is_bpffs(path: &Path) -> Result<bool, BpffsError> {
     Ok(fs.filesystem_type() == BPF_FS_MAGIC)
 }
 
-/// Makes sure a BPF filesystem is mounted at `path` (mounting one if needed). Returns whether
-/// it mounted one.
+/// Makes sure a BPF filesystem is mounted at `path` (mounting one, root only, if needed).
+/// Returns whether it mounted one.
 pub fn ensure(path: &Path) -> Result<bool, BpffsError> {
     if is_bpffs(path)? {
         return Ok(false);
@@ -49,8 +53,8 @@ pub fn ensure(path: &Path) -> Result<bool, BpffsError> {
         Some("bpf"),
         path,
         Some("bpf"),
-        MsFlags::empty(),
-        None::<&str>,
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some(MOUNT_OPTIONS),
     )
     .map_err(|source| BpffsError::Mount {
         path: path.display().to_string(),

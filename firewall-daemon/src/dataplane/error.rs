@@ -64,6 +64,10 @@ pub enum DataplaneError {
         "{path} holds {what}; it was not pinned by zcfw: remove it or choose another --pin-dir"
     )]
     ForeignPins { path: String, what: &'static str },
+    #[error(transparent)]
+    PinDirBusy(#[from] super::pinlock::PinLockError),
+    #[error(transparent)]
+    UntrustedPinDir(#[from] super::pindir::PinDirError),
     #[error("cannot prepare pin directory {path}: {source}")]
     PinDir {
         path: String,
@@ -81,6 +85,15 @@ pub enum DataplaneError {
         iface: String,
         #[source]
         source: Box<aya::programs::links::LinkError>,
+    },
+    #[error(
+        "cannot take a reference to the XDP link of {iface}: {source}; the daemon needs it to \
+         keep the link attached and to check it (run zcfw as root)"
+    )]
+    LinkRef {
+        iface: String,
+        #[source]
+        source: std::io::Error,
     },
     #[error("BPF_PROG_TEST_RUN failed: {0}")]
     TestRun(#[source] ProgramError),

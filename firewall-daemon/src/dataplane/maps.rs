@@ -135,13 +135,26 @@ impl KnownSlot {
     }
 }
 
+/// How much of the slot's part of an array a write covers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cover {
+    /// Some elements (the zone table's blocks in use): the others stay as they were.
+    Some,
+    /// Every element of the slot's part (pair masks, conduit filter and table).
+    Whole,
+}
+
 /// Writes `values` (index, value) into the array `name`, skipping those `known` to hold the
-/// value already.
+/// value already. Only non-zero values are remembered where the rest is known to be zero, so
+/// the cache costs what the policy holds, not the size of the maps (with pins adopted or
+/// created, the first write used to remember every zero word of both slots: a one-time
+/// growth of the daemon's memory by tens of megabytes).
 fn write_array<V: Pod + PartialEq + Default>(
     ebpf: &mut Ebpf,
     name: &'static str,
     values: impl IntoIterator<Item = (u32, V)>,
     known: &mut Known<V>,
+    cover: Cover,
 ) -> Result<(), DataplaneError> {
     let mut array = array::<V>(ebpf, name)?;
     for (index, value) in values {
@@ -153,7 +166,16 @@ fn write_array<V: Pod + PartialEq + Default>(
             *known = Known::default();
             return Err(DataplaneError::map(name)(err));
         }
-        known.values.insert(index, value);
+        if known.rest_zero && value == V::default() {
+            known.values.remove(&index);
+        } else {
+            known.values.insert(index, value);
+        }
+    }
+    if cover == Cover::Whole && !known.rest_zero {
+        // Every element of the slot's part was just written: what is not remembered is zero.
+        known.values.retain(|_, v| *v != V::default());
+        known.rest_zero = true;
     }
     Ok(())
 }
@@ -239,12 +261,14 @@ pub(super) fn write_slot(
         names::ZONE_TABLE_V4,
         policy.zone_table_v4.words(slot),
         &mut known.zones,
+        Cover::Some,
     )?;
     write_array(
         ebpf,
         names::PAIR_MASKS,
         pair_mask_words(slot, &policy.zone_pairs),
         &mut known.pairs,
+        Cover::Whole,
     )?;
     {
         let mut v6 = lpm::<ZoneV6Key, ZoneInfo>(ebpf, names::ZONES_V6)?;
@@ -274,12 +298,14 @@ pub(super) fn write_slot(
         names::CONDUIT_FILTER,
         conduit_filter_words(slot, &policy.conduit_entries),
         &mut known.filter,
+        Cover::Whole,
     )?;
     write_array(
         ebpf,
         names::CONDUIT_TABLE,
         policy.conduit_table.buckets(slot),
         &mut known.conduits,
+        Cover::Whole,
     )?;
     for iface in &policy.interfaces {
         let Some(zones) = &iface.allowed_zones else {

@@ -2,9 +2,13 @@
 //! policy into its maps (one generation slot at a time, then an atomic flip), attaching it to
 //! interfaces and reading its counters. No policy logic lives here.
 
+mod attach;
 pub mod bpffs;
 mod error;
+mod link;
 mod maps;
+pub mod pindir;
+pub mod pinlock;
 mod upgrade;
 
 use std::{
@@ -14,21 +18,21 @@ use std::{
 
 use aya::{
     Ebpf, EbpfLoader,
-    programs::{
-        ProgramError, Xdp, XdpMode as AyaXdpMode,
-        links::{FdLink, PinnedLink},
-        xdp::{XdpLink, XdpLinkId},
-    },
+    programs::{ProgramError, Xdp},
 };
 use firewall_common::{
     ABI_VERSION,
     maps::{Counter, control_flags, names},
     reason::Reason,
 };
-use tracing::{info, warn};
+use tracing::info;
 
-pub use self::error::DataplaneError;
-use crate::compile::{CompiledPolicy, XdpMode};
+use self::attach::{pinned_links, unpin_link};
+pub use self::{
+    attach::{Attachment, Repair},
+    error::DataplaneError,
+};
+use crate::compile::CompiledPolicy;
 
 /// The XDP object built by build.rs from the firewall-ebpf crate.
 pub static EBPF_OBJECT: &[u8] =
@@ -54,16 +58,6 @@ impl std::fmt::Display for AttachedMode {
             AttachedMode::Skb => "skb",
         })
     }
-}
-
-/// One interface the program is attached to.
-#[derive(Debug)]
-pub struct Attachment {
-    pub iface: String,
-    pub ifindex: u32,
-    pub mode: AttachedMode,
-    /// The link this process owns; `None` when the link is pinned (it outlives us).
-    link: Option<XdpLinkId>,
 }
 
 /// Packet and byte totals (summed over CPUs) per reason and per conduit id.
@@ -98,6 +92,8 @@ pub struct Dataplane {
     /// What each slot's part of the array maps (zone table, pair masks) holds, as far as
     /// this process knows, so an install writes only the words that change.
     known: [maps::KnownSlot; 2],
+    /// The exclusive lock of the pin directory, held for the life of the dataplane.
+    lock: Option<pinlock::PinLock>,
 }
 
 impl Dataplane {
@@ -112,12 +108,16 @@ impl Dataplane {
     /// Like [`Dataplane::load`], but the maps live pinned under `pin_dir/maps` and links under
     /// `pin_dir/links`, so the policy stays enforced when the process dies (fail closed). Maps
     /// already pinned there are adopted with their state (policy, flows, counters, island);
-    /// pinned maps of another layout version are refused.
+    /// pinned maps of another layout version are refused. A pin directory someone else could
+    /// write to (or reach by a path someone else controls) is refused ([`pindir`]).
     pub fn load_pinned(pin_dir: &Path) -> Result<Self, DataplaneError> {
+        pindir::secure(pin_dir)?;
+        // Before anything pinned is touched: one daemon per pin directory.
+        let lock = pinlock::PinLock::acquire(pin_dir)?;
         let maps_dir = pin_dir.join("maps");
         let links = pin_dir.join("links");
         for dir in [&maps_dir, &links.join("native"), &links.join("skb")] {
-            std::fs::create_dir_all(dir).map_err(|source| DataplaneError::PinDir {
+            pindir::create_private(dir).map_err(|source| DataplaneError::PinDir {
                 path: dir.display().to_string(),
                 source,
             })?;
@@ -132,6 +132,7 @@ impl Dataplane {
         }
         let mut dataplane = Self::load_with(loader, Some(pin_dir.to_owned()))?;
         dataplane.upgrading_from = upgrading_from;
+        dataplane.lock = Some(lock);
         if let Some((_, true)) = upgrading_from {
             dataplane.set_island(true)?;
         }
@@ -162,6 +163,7 @@ impl Dataplane {
             } else {
                 Default::default()
             },
+            lock: None,
         };
         if let Some(dir) = dataplane.pins.clone() {
             let state = maps::read_state(&mut dataplane.ebpf)?;
@@ -301,139 +303,6 @@ impl Dataplane {
 
     pub fn island(&mut self) -> Result<bool, DataplaneError> {
         Ok(maps::read_state(&mut self.ebpf)?.flags & control_flags::ISLAND != 0)
-    }
-
-    /// Attaches the program to `iface`. `Auto` tries native mode and falls back to skb
-    /// (generic) mode with a log line. With pins, an interface whose link is already pinned
-    /// (by an earlier daemon) keeps its link: the program behind it is swapped atomically
-    /// (`bpf_link_update`), so no packet passes unchecked; a new link is pinned.
-    pub fn attach(&mut self, iface: &str, mode: XdpMode) -> Result<&Attachment, DataplaneError> {
-        let ifindex = ifindex_of(iface)?;
-        if let Some(pins) = self.pins.clone()
-            && let Some((path, mode)) = pinned_link(&pins, iface)
-        {
-            let program = xdp_program(&mut self.ebpf)?;
-            let link = PinnedLink::from_pin(&path).map_err(|e| DataplaneError::link(iface, e))?;
-            let link = XdpLink::try_from(FdLink::from(link))
-                .map_err(|e| DataplaneError::link(iface, e))?;
-            let id = program
-                .attach_to_link(link)
-                .map_err(|source| DataplaneError::Attach {
-                    iface: iface.to_owned(),
-                    mode,
-                    source: Box::new(source),
-                })?;
-            // The pin keeps the link (and this program) alive; close our handle.
-            drop(
-                program
-                    .take_link(id)
-                    .map_err(|e| DataplaneError::Program(Box::new(e)))?,
-            );
-            info!(interface = iface, ifindex, %mode, "XDP link adopted; program replaced atomically");
-            self.attachments.push(Attachment {
-                iface: iface.to_owned(),
-                ifindex,
-                mode,
-                link: None,
-            });
-            return Ok(self.attachments.last().expect("just pushed"));
-        }
-        let program = xdp_program(&mut self.ebpf)?;
-        let (link, mode) = match mode {
-            XdpMode::Native => (
-                attach_as(program, iface, AttachedMode::Native)?,
-                AttachedMode::Native,
-            ),
-            XdpMode::Skb => (
-                attach_as(program, iface, AttachedMode::Skb)?,
-                AttachedMode::Skb,
-            ),
-            XdpMode::Auto => match attach_as(program, iface, AttachedMode::Native) {
-                Ok(link) => (link, AttachedMode::Native),
-                Err(err) => {
-                    warn!(interface = iface, error = %err, "native XDP unavailable, falling back to skb (generic) mode");
-                    (
-                        attach_as(program, iface, AttachedMode::Skb)?,
-                        AttachedMode::Skb,
-                    )
-                }
-            },
-        };
-        let link = match &self.pins {
-            Some(pins) => {
-                let path = link_pin_path(pins, iface, mode);
-                let owned = program
-                    .take_link(link)
-                    .map_err(|e| DataplaneError::Program(Box::new(e)))?;
-                let fd_link =
-                    FdLink::try_from(owned).map_err(|e| DataplaneError::link(iface, e))?;
-                fd_link.pin(&path).map_err(|source| DataplaneError::Pin {
-                    path: path.display().to_string(),
-                    source: Box::new(source),
-                })?;
-                None
-            }
-            None => Some(link),
-        };
-        info!(interface = iface, ifindex, %mode, pinned = self.pins.is_some(), "XDP attached");
-        self.attachments.push(Attachment {
-            iface: iface.to_owned(),
-            ifindex,
-            mode,
-            link,
-        });
-        Ok(self.attachments.last().expect("just pushed"))
-    }
-
-    /// Detaches pinned links of interfaces not in `keep` (after a policy dropped them).
-    pub fn prune_links(&mut self, keep: &[&str]) -> Result<(), DataplaneError> {
-        if let Some(pins) = &self.pins {
-            for (iface, path) in pinned_links(pins)? {
-                if !keep.contains(&iface.as_str()) {
-                    unpin_link(&path)?;
-                    info!(
-                        interface = iface,
-                        "XDP detached: the policy no longer lists this interface"
-                    );
-                }
-            }
-        }
-        // Links this process owns (no pins): detach them here.
-        let program = xdp_program(&mut self.ebpf)?;
-        for a in self
-            .attachments
-            .iter_mut()
-            .filter(|a| !keep.contains(&a.iface.as_str()))
-        {
-            if let Some(link) = a.link.take() {
-                program
-                    .detach(link)
-                    .map_err(|e| DataplaneError::Program(Box::new(e)))?;
-                info!(
-                    interface = a.iface,
-                    "XDP detached: the policy no longer lists this interface"
-                );
-            }
-        }
-        self.attachments
-            .retain(|a| keep.contains(&a.iface.as_str()));
-        Ok(())
-    }
-
-    /// Detaches from every interface (also done when the `Dataplane` is dropped).
-    /// Pinned links stay: they keep the policy enforced after this process ends (fail
-    /// closed); `zcfw detach` ([`remove_pins`]) removes them.
-    pub fn detach_all(&mut self) {
-        let Ok(program) = xdp_program(&mut self.ebpf) else {
-            return;
-        };
-        for a in self.attachments.drain(..) {
-            let Some(link) = a.link else { continue };
-            match program.detach(link) {
-                Ok(()) => info!(interface = a.iface, "XDP detached"),
-                Err(err) => warn!(interface = a.iface, error = %err, "detaching XDP failed"),
-            }
-        }
     }
 
     pub fn pin_dir(&self) -> Option<&Path> {
@@ -593,77 +462,6 @@ fn program_named<'a>(
         .ok_or(DataplaneError::MissingProgram(name))?
         .try_into()
         .map_err(|e: ProgramError| DataplaneError::Program(Box::new(e)))
-}
-
-fn attach_as(
-    program: &mut Xdp,
-    iface: &str,
-    mode: AttachedMode,
-) -> Result<XdpLinkId, DataplaneError> {
-    let aya_mode = match mode {
-        AttachedMode::Native => AyaXdpMode::Driver,
-        AttachedMode::Skb => AyaXdpMode::Skb,
-    };
-    program
-        .attach(iface, aya_mode)
-        .map_err(|source| DataplaneError::Attach {
-            iface: iface.to_owned(),
-            mode,
-            source: Box::new(source),
-        })
-}
-
-/// Where the link of `iface` attached in `mode` is pinned: `links/<mode>/<iface>`. bpffs
-/// refuses '.' in names, which interface names (VLANs: `eth0.100`) may contain; ':' may not
-/// appear in an interface name, so it stands in for '.'.
-fn link_pin_path(pins: &Path, iface: &str, mode: AttachedMode) -> PathBuf {
-    pins.join("links")
-        .join(mode.to_string())
-        .join(iface.replace('.', ":"))
-}
-
-/// The pinned link of `iface` under `pins`, and the mode it was attached in.
-fn pinned_link(pins: &Path, iface: &str) -> Option<(PathBuf, AttachedMode)> {
-    [AttachedMode::Native, AttachedMode::Skb]
-        .into_iter()
-        .find_map(|mode| {
-            let path = link_pin_path(pins, iface, mode);
-            path.exists().then_some((path, mode))
-        })
-}
-
-/// Every pinned link under `pins`: (interface, path).
-fn pinned_links(pins: &Path) -> Result<Vec<(String, PathBuf)>, DataplaneError> {
-    let mut out = Vec::new();
-    for mode in [AttachedMode::Native, AttachedMode::Skb] {
-        let dir = pins.join("links").join(mode.to_string());
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => {
-                return Err(DataplaneError::PinDir {
-                    path: dir.display().to_string(),
-                    source,
-                });
-            }
-        };
-        for entry in entries.flatten() {
-            let iface = entry.file_name().to_string_lossy().replace(':', ".");
-            out.push((iface, entry.path()));
-        }
-    }
-    Ok(out)
-}
-
-fn unpin_link(path: &Path) -> Result<(), DataplaneError> {
-    let link = PinnedLink::from_pin(path)
-        .map_err(|e| DataplaneError::link(&path.display().to_string(), e))?;
-    // Unpinning drops the last reference once our handle closes: the link detaches.
-    link.unpin().map_err(|source| DataplaneError::PinDir {
-        path: path.display().to_string(),
-        source,
-    })?;
-    Ok(())
 }
 
 /// What [`remove_pins`] removed.

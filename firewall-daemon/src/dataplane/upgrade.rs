@@ -111,7 +111,7 @@ pub(super) fn retire_foreign_maps(pin_dir: &Path) -> Result<Option<(u32, bool)>,
     }
     let retired = pin_dir.join(format!("{RETIRED_PREFIX}{abi}-{}", std::process::id()));
     std::fs::rename(&maps_dir, &retired).map_err(|e| pin_dir_error(&retired, e))?;
-    std::fs::create_dir(&maps_dir).map_err(|e| pin_dir_error(&maps_dir, e))?;
+    super::pindir::create_private(&maps_dir).map_err(|e| pin_dir_error(&maps_dir, e))?;
     info!(
         from_layout = abi,
         to_layout = ABI_VERSION,

@@ -67,6 +67,8 @@ pub struct Excerpt {
     pub line_text: String,
     /// Characters to underline from `position.column`.
     pub width: usize,
+    /// Characters of a long line left out before `line_text` (shown as one `…`).
+    pub skipped: usize,
 }
 
 impl Diagnostic {
@@ -92,10 +94,40 @@ impl Diagnostic {
         self.excerpt = source
             .lines()
             .nth(position.line.saturating_sub(1))
-            .map(|line| Excerpt {
-                line_text: line.trim_end_matches('\r').to_owned(),
-                width: token_width(line, position.column),
-            });
+            .map(|line| excerpt(line.trim_end_matches('\r'), position.column));
+    }
+}
+
+/// Longest excerpt kept: a line of 80,000 ports is shown around the offending one.
+const EXCERPT_CHARS: usize = 160;
+
+/// The excerpt of `line` for a diagnostic at `column` (1-based, in characters): the whole line,
+/// or for a long one the [`EXCERPT_CHARS`] around the column, with `…` where it was cut.
+fn excerpt(line: &str, column: usize) -> Excerpt {
+    let width = token_width(line, column);
+    if line.len() <= EXCERPT_CHARS {
+        return Excerpt {
+            line_text: line.to_owned(),
+            width,
+            skipped: 0,
+        };
+    }
+    let start = column.saturating_sub(1).saturating_sub(EXCERPT_CHARS / 3);
+    let kept: String = line.chars().skip(start).take(EXCERPT_CHARS).collect();
+    let more = line.chars().count() > start + EXCERPT_CHARS;
+    let mut text = String::new();
+    if start > 0 {
+        text.push('…');
+    }
+    text.push_str(&kept);
+    if more {
+        text.push('…');
+    }
+    Excerpt {
+        line_text: text,
+        width: width.min(EXCERPT_CHARS),
+        // The leading `…` stands for the skipped characters; one column of it is shown.
+        skipped: start.saturating_sub(usize::from(start > 0)),
     }
 }
 
@@ -114,7 +146,7 @@ impl fmt::Display for Diagnostic {
             let pad: String = ex
                 .line_text
                 .chars()
-                .take(p.column.saturating_sub(1))
+                .take(p.column.saturating_sub(1).saturating_sub(ex.skipped))
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
             write!(
@@ -137,6 +169,9 @@ impl fmt::Display for Diagnostic {
 pub struct Diagnostics {
     origin: String,
     items: Vec<Diagnostic>,
+    /// Errors and warnings found but not kept (beyond the limit of what is kept).
+    omitted_errors: usize,
+    omitted_warnings: usize,
 }
 
 impl Diagnostics {
@@ -147,7 +182,16 @@ impl Diagnostics {
         Diagnostics {
             origin: origin.to_owned(),
             items,
+            omitted_errors: 0,
+            omitted_warnings: 0,
         }
+    }
+
+    /// These diagnostics, and `errors` and `warnings` more that were counted, not kept.
+    pub(crate) fn with_omitted(mut self, errors: usize, warnings: usize) -> Self {
+        self.omitted_errors = errors;
+        self.omitted_warnings = warnings;
+        self
     }
 
     /// The origin (file name) the diagnostics refer to.
@@ -168,12 +212,13 @@ impl Diagnostics {
         self.items.iter().filter(|d| !d.is_error())
     }
 
+    /// Errors found, including those not kept.
     pub fn error_count(&self) -> usize {
-        self.errors().count()
+        self.errors().count() + self.omitted_errors
     }
 
     pub fn has_errors(&self) -> bool {
-        self.items.iter().any(Diagnostic::is_error)
+        self.omitted_errors > 0 || self.items.iter().any(Diagnostic::is_error)
     }
 }
 
@@ -182,8 +227,18 @@ impl fmt::Display for Diagnostics {
         for d in &self.items {
             writeln!(f, "{d}\n")?;
         }
+        let omitted = self.omitted_errors + self.omitted_warnings;
+        if omitted > 0 {
+            writeln!(
+                f,
+                "{}: and {omitted} more not shown ({}, {}); fix the ones above first\n",
+                self.origin,
+                plural(self.omitted_errors, "error"),
+                plural(self.omitted_warnings, "warning")
+            )?;
+        }
         let errors = self.error_count();
-        let warnings = self.items.len() - errors;
+        let warnings = self.items.len() + self.omitted_warnings + self.omitted_errors - errors;
         write!(
             f,
             "{}: policy refused: {}",

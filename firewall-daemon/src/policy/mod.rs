@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 mod diag;
+pub mod limits;
 mod load;
 mod locate;
 mod model;
@@ -36,6 +37,9 @@ pub enum PolicyError {
         #[source]
         source: std::io::Error,
     },
+    /// Not a regular file, or larger than the limit (exit code 2).
+    #[error(transparent)]
+    Refused(limits::ReadError),
     /// The policy is invalid (exit code 1); displays every diagnostic.
     #[error("{0}")]
     Invalid(Diagnostics),
@@ -43,9 +47,21 @@ pub enum PolicyError {
 
 /// Reads and validates the policy file at `path`; diagnostics name it as given.
 pub fn load_file(path: &Path) -> Result<ValidatedPolicy, PolicyError> {
-    let bytes = std::fs::read(path).map_err(|source| PolicyError::Io {
-        path: path.to_owned(),
-        source,
+    load_file_within(path, &limits::Limits::default())
+}
+
+/// [`load_file`] within `limits` (see [`limits`]: regular files only, read without blocking,
+/// size, nesting and alias expansion bounded).
+pub fn load_file_within(
+    path: &Path,
+    limits: &limits::Limits,
+) -> Result<ValidatedPolicy, PolicyError> {
+    let bytes = limits::read(path, limits).map_err(|e| match e {
+        limits::ReadError::Io { source, .. } => PolicyError::Io {
+            path: path.to_owned(),
+            source,
+        },
+        refused => PolicyError::Refused(refused),
     })?;
     let origin = path.display().to_string();
     match std::str::from_utf8(&bytes) {
@@ -67,6 +83,10 @@ pub fn load_file(path: &Path) -> Result<ValidatedPolicy, PolicyError> {
 
 /// Validates policy source `src`; `origin` names it in diagnostics (usually the file path).
 pub fn load_str(src: &str, origin: &str) -> Result<ValidatedPolicy, PolicyError> {
+    // Before any parser builds a tree: bounded depth and alias expansion.
+    if let Err(d) = limits::check_shape(src, origin) {
+        return Err(PolicyError::Invalid(Diagnostics::new(origin, vec![*d])));
+    }
     let locator = locate::Locator::new(src);
     let duplicates: Vec<Diagnostic> = locator
         .duplicates()

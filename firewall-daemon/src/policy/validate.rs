@@ -38,7 +38,16 @@ pub(super) struct Context<'a> {
 struct Checker<'a> {
     ctx: &'a Context<'a>,
     diags: Vec<Diagnostic>,
+    /// Errors and warnings found beyond [`MAX_DIAGNOSTICS`]: counted, not kept.
+    omitted: (usize, usize),
+    /// What a diagnostic beyond the limit is written into (and forgotten).
+    overflow: Diagnostic,
 }
+
+/// Diagnostics kept (and printed) per policy: a hostile or broken file can produce one per
+/// list item (20,000 duplicate ports); each costs a source excerpt, so beyond this they are
+/// only counted ("and N more").
+pub(super) const MAX_DIAGNOSTICS: usize = 100;
 
 /// Which end of a `key: value` pair a diagnostic points at.
 #[derive(Clone, Copy)]
@@ -55,6 +64,9 @@ impl Checker<'_> {
         at: At,
         message: String,
     ) -> &mut Diagnostic {
+        if self.diags.len() >= MAX_DIAGNOSTICS {
+            return self.omit(severity);
+        }
         let loc = self.ctx.locator;
         let mut position = match at {
             At::Key => loc.key(path).or_else(|| loc.value(path)),
@@ -75,6 +87,9 @@ impl Checker<'_> {
         position: Option<Position>,
         message: String,
     ) -> &mut Diagnostic {
+        if self.diags.len() >= MAX_DIAGNOSTICS {
+            return self.omit(severity);
+        }
         let mut d = Diagnostic::new(severity, self.ctx.origin, message);
         if !path.is_root() {
             d.key = Some(path.to_string());
@@ -99,8 +114,17 @@ impl Checker<'_> {
         self.push(Severity::Warning, path, At::Value, message.into())
     }
 
+    fn omit(&mut self, severity: Severity) -> &mut Diagnostic {
+        match severity {
+            Severity::Error => self.omitted.0 += 1,
+            Severity::Warning => self.omitted.1 += 1,
+        }
+        self.overflow = Diagnostic::new(severity, "", "");
+        &mut self.overflow
+    }
+
     fn has_errors(&self) -> bool {
-        self.diags.iter().any(Diagnostic::is_error)
+        self.omitted.0 > 0 || self.diags.iter().any(Diagnostic::is_error)
     }
 }
 
@@ -124,6 +148,8 @@ pub(super) fn validate(
     let mut c = Checker {
         ctx,
         diags: earlier,
+        omitted: (0, 0),
+        overflow: Diagnostic::new(Severity::Warning, "", ""),
     };
     let root = KeyPath::root();
 
@@ -195,12 +221,23 @@ pub(super) fn validate(
     }
 
     if c.has_errors() {
-        return Err(Diagnostics::new(ctx.origin, c.diags));
+        return Err(Diagnostics::new(ctx.origin, c.diags).with_omitted(c.omitted.0, c.omitted.1));
     }
-    let warnings = Diagnostics::new(ctx.origin, c.diags)
+    let mut warnings: Vec<Diagnostic> = Diagnostics::new(ctx.origin, c.diags)
         .iter()
         .cloned()
         .collect();
+    if c.omitted.1 > 0 {
+        warnings.push(Diagnostic::new(
+            Severity::Warning,
+            ctx.origin,
+            format!(
+                "and {} more warning{} not shown (only the first {MAX_DIAGNOSTICS} diagnostics are kept)",
+                c.omitted.1,
+                if c.omitted.1 == 1 { "" } else { "s" }
+            )
+        ));
+    }
     Ok(ValidatedPolicy {
         origin: ctx.origin.to_owned(),
         source_hash: ctx.source_hash.clone(),
