@@ -77,7 +77,7 @@ fuzz_target!(|frame: &[u8]| {
         let ip_len = if p.family == Family::Ipv4 { 20 } else { 40 };
         assert_eq!(len, l3 + ip_len + 20);
         out.truncate(len);
-        let r = match parse(&out) {
+        let r = match parse(&out[..]) {
             Ok(Frame::Ip(r)) => r,
             other => panic!("the {toward:?} reset does not parse: {other:?}"),
         };
@@ -92,20 +92,38 @@ fuzz_target!(|frame: &[u8]| {
         assert_eq!(&out[12..l3], &frame[12..l3], "VLAN tags and ethertype kept");
         match toward {
             Toward::Receiver => {
-                assert_eq!((r.src, r.dst, r.src_port, r.dst_port), (p.src, p.dst, p.src_port, p.dst_port));
+                assert_eq!(
+                    (r.src, r.dst, r.src_port, r.dst_port),
+                    (p.src, p.dst, p.src_port, p.dst_port)
+                );
                 assert_eq!(seq, s.seq, "the receiver's expected sequence number");
                 assert_eq!(flags & tcp_flags::RST, tcp_flags::RST);
                 assert_eq!(flags & tcp_flags::ACK, s.flags & tcp_flags::ACK);
                 assert_eq!(&out[..12], &frame[..12], "MACs kept");
             }
             Toward::Sender => {
-                assert_eq!((r.src, r.dst, r.src_port, r.dst_port), (p.dst, p.src, p.dst_port, p.src_port));
-                let want_seq = if s.flags & tcp_flags::ACK != 0 { s.ack } else { 0 };
+                assert_eq!(
+                    (r.src, r.dst, r.src_port, r.dst_port),
+                    (p.dst, p.src, p.dst_port, p.src_port)
+                );
+                let want_seq = if s.flags & tcp_flags::ACK != 0 {
+                    s.ack
+                } else {
+                    0
+                };
                 assert_eq!(seq, want_seq);
                 assert_eq!(ack, s.seq.wrapping_add(s.seq_len()));
                 assert_eq!(flags, tcp_flags::RST | tcp_flags::ACK);
-                assert_eq!((&out[..6], &out[6..12]), (&frame[6..12], &frame[..6]), "MACs swapped");
-                let ttl = if p.family == Family::Ipv4 { out[l3 + 8] } else { out[l3 + 7] };
+                assert_eq!(
+                    (&out[..6], &out[6..12]),
+                    (&frame[6..12], &frame[..6]),
+                    "MACs swapped"
+                );
+                let ttl = if p.family == Family::Ipv4 {
+                    out[l3 + 8]
+                } else {
+                    out[l3 + 7]
+                };
                 assert_eq!(ttl, ANSWER_TTL);
             }
         }
