@@ -16,7 +16,7 @@ use std::{
 };
 
 use zcfw_harness::{
-    Names, Netns, TestUser,
+    Names, Netns, TempDir, TestUser,
     service::{Captured, Service, capture},
     zcfw_bin,
 };
@@ -639,9 +639,9 @@ fn island_on(socket: &Path) -> Captured {
 #[test]
 fn the_client_refuses_a_socket_another_user_controls() {
     let user = TestUser::new("fakedaemon", &[]).expect("test user");
-    let theirs = std::env::temp_dir().join(format!("zt-fake-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&theirs);
-    std::fs::create_dir(&theirs).expect("mkdir");
+    // Removed on drop, also when the test fails.
+    let theirs_dir = TempDir::new(&format!("zt-fake-{}", std::process::id())).expect("dir");
+    let theirs = theirs_dir.path().to_owned();
     std::os::unix::fs::chown(&theirs, Some(user.uid()), None).expect("chown");
     let socket = theirs.join("zcfw.sock");
     let fake = FakeDaemon::start(&user, &socket);
@@ -655,9 +655,8 @@ fn the_client_refuses_a_socket_another_user_controls() {
     );
     // Root's directory, the socket file moved there and given to root: only the peer
     // credentials tell.
-    let ours = std::env::temp_dir().join(format!("zt-root-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&ours);
-    std::fs::create_dir(&ours).expect("mkdir");
+    let ours_dir = TempDir::new(&format!("zt-root-{}", std::process::id())).expect("dir");
+    let ours = ours_dir.path().to_owned();
     let moved = ours.join("zcfw.sock");
     std::fs::rename(&socket, &moved).expect("move the socket");
     std::os::unix::fs::chown(&moved, Some(0), Some(0)).expect("chown");
@@ -670,8 +669,6 @@ fn the_client_refuses_a_socket_another_user_controls() {
         out.output()
     );
     drop(fake);
-    let _ = std::fs::remove_dir_all(&theirs);
-    let _ = std::fs::remove_dir_all(&ours);
 }
 
 /// `zcfw ARGS --socket SOCK` run as `user`.
