@@ -106,7 +106,7 @@ pub mod capacity {
     pub const IFACES: u32 = 512;
     /// Interface indexes the data path can hold a policy for are `< MAX_IFINDEX` (the
     /// per-interface policy is an array indexed by ifindex, one lookup without hashing).
-    pub const MAX_IFINDEX: u32 = 65_536;
+    pub const MAX_IFINDEX: u32 = 16_384;
     /// Interface/zone pairs (both slots).
     pub const IFACE_ZONES: u32 = 8_192;
     /// Allowed non-IP ethertypes (both slots).

@@ -39,7 +39,7 @@ pub static ZONES_V6: LpmTrie<ZoneV6Key, ZoneInfo> =
     LpmTrie::with_max_entries(2 * capacity::ZONE_NETWORKS, BPF_F_NO_PREALLOC);
 
 /// Zone pairs that have conduit entries, with the levels they use. Not preallocated: a
-/// policy uses a few of its 65,536 entries, and only pairs past the dense `PAIR_MASKS` array
+/// policy uses a few of its entries, and only pairs past the dense `PAIR_MASKS` array
 /// are looked up here.
 #[map]
 pub static ZONE_PAIRS: HashMap<ZonePairKey, ZonePairInfo> =

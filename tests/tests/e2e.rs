@@ -680,3 +680,43 @@ fn refused_policy_fails_fast_with_the_daemon_log() {
         assert!(!zcfw_harness::daemon::has_xdp(&details), "{details}");
     }
 }
+
+/// An interface whose index is past the data path's per-interface arrays is refused at start,
+/// with the advice, before anything is attached (its counters would otherwise be lost).
+#[test]
+fn interface_index_past_the_arrays_is_refused() {
+    let names = Names::unique("bigidx");
+    let gateway = zcfw_harness::Netns::create(&names.netns("gw")).expect("namespace");
+    let ifname = names.gateway_ifname("big");
+    // Past `firewall_common::maps::capacity::MAX_IFINDEX` (16,384).
+    let index = "20000".to_string();
+    gateway
+        .ip(&[
+            "link", "add", &ifname, "index", &index, "type", "veth", "peer", "name", "peer0",
+        ])
+        .expect("a veth with a large index");
+    gateway.ip(&["link", "set", &ifname, "up"]).expect("up");
+    let dir = zcfw_harness::tempdir::TempDir::new(names.file_stem()).expect("temp dir");
+    let policy = dir.join("policy.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            "version: 1\nname: big-index\ninterfaces:\n  - {{ name: {ifname}, xdp_mode: skb }}\n\
+             zones:\n  a: {{ security_level: 1, networks: [10.1.0.0/24] }}\n  \
+             b: {{ security_level: 1, networks: [10.2.0.0/24] }}\nconduits: []\n"
+        ),
+    )
+    .expect("write the policy");
+    let err = match Daemon::start(&gateway, &policy, &[ifname.clone()]) {
+        Ok(_) => panic!("zcfw attached to an interface with index {index}"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains(&format!("index {index}")) && err.contains("reboot"),
+        "the error should name the index and what to do:\n{err}"
+    );
+    let details = gateway
+        .ip(&["-d", "link", "show", &ifname])
+        .expect("ip link");
+    assert!(!zcfw_harness::daemon::has_xdp(&details), "{details}");
+}

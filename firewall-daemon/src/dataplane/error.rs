@@ -40,8 +40,10 @@ pub enum DataplaneError {
         source: Box<ProgramError>,
     },
     #[error(
-        "interface {iface} has index {ifindex}, above the {max} that source restrictions support; \
-         recreate the interface or drop `zones:` from it in the policy",
+        "interface {iface} has index {ifindex}, above the {max} zcfw supports (its per-interface \
+         policy and counters are arrays indexed by it); indexes grow as interfaces are created \
+         in a network namespace: attach to an interface created earlier (NICs get small indexes \
+         at boot), or reboot",
         max = firewall_common::maps::capacity::MAX_IFINDEX - 1
     )]
     IfindexTooLarge { iface: String, ifindex: u32 },

@@ -312,10 +312,8 @@ pub(super) fn write_slot(
         Cover::Whole,
     )?;
     for iface in &policy.interfaces {
-        let Some(zones) = &iface.allowed_zones else {
-            continue;
-        };
-        // A restriction must never be skipped silently: no ifindex is an error.
+        // A restriction must never be skipped silently, nor an interface's counters: no
+        // ifindex, or one past the arrays, is an error.
         let &ifindex = ifindexes
             .get(&iface.name)
             .ok_or_else(|| DataplaneError::NoSuchInterface(iface.name.clone()))?;
@@ -325,6 +323,9 @@ pub(super) fn write_slot(
                 ifindex,
             });
         }
+        let Some(zones) = &iface.allowed_zones else {
+            continue;
+        };
         array::<IfacePolicy>(ebpf, names::IFACES)?
             .set(
                 iface_index(slot, ifindex),
