@@ -707,7 +707,7 @@ fn interface_index_past_the_arrays_is_refused() {
         ),
     )
     .expect("write the policy");
-    let err = match Daemon::start(&gateway, &policy, &[ifname.clone()]) {
+    let err = match Daemon::start(&gateway, &policy, std::slice::from_ref(&ifname)) {
         Ok(_) => panic!("zcfw attached to an interface with index {index}"),
         Err(e) => format!("{e:#}"),
     };
