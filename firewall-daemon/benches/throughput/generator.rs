@@ -200,21 +200,25 @@ impl Generator {
         }
     }
 
-    /// What the report says of it.
-    pub fn describe(&self) -> &'static str {
+    /// What the report says of it: what it is, then what that means for the numbers.
+    pub fn describe(&self) -> (&'static str, &'static str) {
         match self {
-            Generator::LiveFrames(_) => {
-                "an XDP live-frames generator (`BPF_PROG_TEST_RUN` + `BPF_F_TEST_XDP_LIVE_FRAMES` + \
-                 `XDP_REDIRECT`), batches of 64 frames, one receiver NAPI poll per batch"
-            }
-            Generator::AfPacket(_) => {
+            Generator::LiveFrames(_) => (
+                "an XDP live-frames generator (`BPF_PROG_TEST_RUN` + `BPF_F_TEST_XDP_LIVE_FRAMES` \
+                 + `XDP_REDIRECT`, batches of 64 frames)",
+                "The receiver's NAPI poll takes a whole batch of frames.",
+            ),
+            Generator::AfPacket(_) => (
                 "an AF_PACKET generator (raw packet socket with `PACKET_QDISC_BYPASS`, `sendmmsg` \
-                 batches of 64 frames; this kernel refuses live frames or the run forced it): \
-                 every frame is an skb of its own and the receiver's NAPI poll runs once per frame, \
-                 so every arm's receiver cost includes a poll and, for XDP arms, the veth's copy of \
-                 the skb into an XDP buffer. Ratios between arms are comparable; absolute \
-                 receiver costs are higher than with live frames"
-            }
+                 batches of 64 frames), used where the kernel refuses live frames (or the run \
+                 says so)",
+                "Every frame is an skb of its own and the receiver's NAPI poll runs once per \
+                 frame, so every arm's receiver cost includes a poll and, for XDP arms, the veth's \
+                 copy of the skb into an XDP buffer: absolute receiver costs are far higher than \
+                 with live frames, and the differences between XDP programs (tens of ns) are \
+                 within the noise of that path. Ratios to nftables stay meaningful; for the cost \
+                 of the XDP program itself, read the per-packet table above.",
+            ),
         }
     }
 

@@ -16,7 +16,7 @@ pub struct Run<'a> {
     pub gen_ns: f64,
     /// `live-frames` or `af-packet`.
     pub generator: &'static str,
-    pub generator_text: &'static str,
+    pub generator_text: (&'static str, &'static str),
     /// The kernel probe, as printed.
     pub probe: String,
     /// XDP arms attached in native mode (else skb mode).
@@ -35,8 +35,8 @@ pub fn report(results: &[SizeResult], run: &Run) -> (String, serde_json::Value) 
     let _ = writeln!(md, "### Throughput on a veth pair: zcfw beside nftables\n");
     let _ = writeln!(
         md,
-        "Frames from {} into a veth pair; the arm under test runs on the receiving veth \
-         ({} XDP); generator and receiver share one core (the receiver's NAPI poll runs in the \
+        "Frames into a veth pair from {}; the arm under test runs on the receiving veth \
+         ({} XDP). {} Generator and receiver share one core (the receiver's NAPI poll runs in the \
          softirq that ends each transmit). **Mpps/core**: frames the receiver took, per second \
          of that core's CPU time (generator included); **× base**: ratio to the baseline on the \
          same frames; **rx ns**: the receiver's own cost per frame (CPU ns per frame minus the \
@@ -49,8 +49,9 @@ pub fn report(results: &[SizeResult], run: &Run) -> (String, serde_json::Value) 
          measurement{}; zcfw and the nftables rulesets (`zcfw compile --format nft \
          --nft-style linear|sets|conntrack`) come from the same policy: every eighth conduit \
          inspects Modbus, denies are not logged.\n\nKernel features (probed before the run):\n\n{}\n",
-        run.generator_text,
+        run.generator_text.0,
         if run.native { "native" } else { "skb-mode" },
+        run.generator_text.1,
         s.seconds,
         if s.quick { " (`--quick`)" } else { "" },
         run.probe,
