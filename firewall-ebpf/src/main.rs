@@ -8,6 +8,7 @@
 
 mod bench;
 mod decision;
+mod inspect;
 mod maps;
 mod reset;
 
@@ -29,7 +30,6 @@ use firewall_common::{
         conduit_reason_index, control_flags, iface_counter_index, iface_flags, iface_index,
         profile_index, rate_limit_index, slot_flags, zone_flags,
     },
-    modbus,
     packet::{self, Family, Fragment, Packet, PacketBytes, icmp_type, tcp_flags},
     reason::Reason,
     reset::PacketBytesMut,
@@ -38,9 +38,9 @@ use firewall_common::{
 
 use crate::{
     decision::{
-        ALERT, Decision, MONITOR, PASS, RESET_RECEIVER, RESET_SENDER, RESETS, deny_on, drop,
-        monitorable, pass,
+        ALERT, Decision, MONITOR, PASS, RESET_SENDER, RESETS, deny_on, drop, monitorable, pass,
     },
+    inspect::{inspect, inspection_deny, remember_reset, resets},
     maps::*,
 };
 
@@ -603,74 +603,6 @@ fn conforms(slot: u8, conduit_id: u16, p: &Packet, now: u64) -> bool {
     let ok = bucket.take(limit, now);
     let _ = BUCKETS.insert(&key, &bucket, 0);
     ok
-}
-
-/// Checks the TCP payload of `p` against the inspection profile at index `profile` of
-/// `MODBUS_PROFILES` (BPF functions take at most five arguments): every Modbus ADU of
-/// a request (`request`) or the sanity of a response. Returns 0, or the deny [`Reason`] in
-/// the low byte, the known-field bits next and the packed Modbus detail in the upper half
-/// (an integer, so nothing half-defined crosses the BPF call).
-#[inline(never)]
-fn inspect(start: usize, end: usize, p: &Packet, profile: u32, request: bool) -> u64 {
-    // Profiles the daemon never wrote read as all-zero: they allow nothing (fail closed).
-    let Some(profile) = MODBUS_PROFILES.get(profile) else {
-        return Reason::NoPolicy as u64;
-    };
-    let bytes = XdpBytes { start, end };
-    let (offset, len) = (p.payload_offset as usize, p.payload_len as usize);
-    let verdict = if request {
-        modbus::check_request(&bytes, offset, len, profile)
-    } else {
-        modbus::check_response(&bytes, offset, len)
-    };
-    match verdict {
-        Ok(_) => 0,
-        Err(denial) => {
-            let (packed, known) = event::pack_modbus(&denial);
-            Reason::of_modbus(denial.kind) as u64 | (known as u64) << 8 | (packed as u64) << 32
-        }
-    }
-}
-
-/// The decision for a non-zero [`inspect`] result; `reset`: the segment becomes a RST toward
-/// its receiver.
-#[inline(always)]
-fn inspection_deny(verdict: u64, conduit_id: u16, monitor: bool, reset: bool) -> Decision {
-    let reason = Reason::from_slot(verdict as u8 as u32).unwrap_or(Reason::NoPolicy);
-    let known = (verdict >> 8) & 0x7;
-    let reset = if reset { RESET_RECEIVER } else { 0 };
-    Decision(deny_on(reason, conduit_id, monitor).0 | known << 26 | (verdict >> 32) << 32 | reset)
-}
-
-/// Whether an inspection deny of `p` under a conduit with `on_violation: reset` resets the
-/// connection: TCP only, and not in monitor mode (the conduit's or the policy's), where the
-/// deny passes as an alert.
-#[inline(always)]
-fn resets(p: &Packet, cfg: &SlotConfig, monitor: bool) -> bool {
-    p.proto == proto::TCP && !monitor && cfg.flags & slot_flags::MONITOR == 0
-}
-
-/// Records the flow of a segment whose connection was reset but that conntrack did not
-/// track: its ends get a RST for every later segment ([`flow_flags::RESET`]).
-#[inline(never)]
-fn remember_reset(key: &FlowKey, src_is_lo: bool, cfg: &SlotConfig, conduit_id: u16) {
-    let state = FlowState {
-        generation: cfg.generation,
-        conduit_id,
-        profile_id: 0,
-        flags: flow_flags::RESET
-            | flow_flags::CLOSING
-            | if src_is_lo {
-                flow_flags::OPENED_BY_LO
-            } else {
-                0
-            },
-        _pad: 0,
-        _pad2: 0,
-        _pad3: 0,
-        last_seen_ns: now(),
-    };
-    let _ = FLOWS.insert(key, &state, 0);
 }
 
 /// Records an allowed first fragment so the later fragments of its datagram pass (called for

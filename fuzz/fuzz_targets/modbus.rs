@@ -200,19 +200,35 @@ fn assert_request_allowed(p: &ModbusProfile, adu: &[u8]) {
         // a write does, or be read as the next request by a server that frames requests by
         // function code. Only read device identification may carry trailing bytes.
         let fixed = match fc {
-            READ_COILS | READ_DISCRETE_INPUTS | READ_HOLDING_REGISTERS | READ_INPUT_REGISTERS
-            | WRITE_SINGLE_COIL | WRITE_SINGLE_REGISTER => Some(4),
+            READ_COILS
+            | READ_DISCRETE_INPUTS
+            | READ_HOLDING_REGISTERS
+            | READ_INPUT_REGISTERS
+            | WRITE_SINGLE_COIL
+            | WRITE_SINGLE_REGISTER => Some(4),
             MASK_WRITE_REGISTER => Some(6),
             READ_FIFO_QUEUE => Some(2),
             7 | 11 | 12 | 17 => Some(0),
             _ => None,
         };
         if let Some(n) = fixed {
-            assert_eq!(data.len(), n, "FC {fc} with {} data bytes passed", data.len());
+            assert_eq!(
+                data.len(),
+                n,
+                "FC {fc} with {} data bytes passed",
+                data.len()
+            );
         }
         if fc == ENCAPSULATED_INTERFACE_TRANSPORT && data[0] == 14 {
-            assert!(data.len() >= 3, "read device id without an object id passed");
-            assert!((1..=4).contains(&data[1]), "read device id code {} passed", data[1]);
+            assert!(
+                data.len() >= 3,
+                "read device id without an object id passed"
+            );
+            assert!(
+                (1..=4).contains(&data[1]),
+                "read device id code {} passed",
+                data[1]
+            );
         }
     }
     match fc {

@@ -1,7 +1,11 @@
 //! Random frames through the TCP resets of `on_violation: reset` (`firewall_common::reset`),
 //! as the XDP program applies them to a segment its inspection denied.
 //!
-//! For every frame that parses as a TCP segment, both resets (toward the receiver, in place
+//! The input is a frame as it is, or (first byte odd) the fields of a well-formed TCP segment
+//! (family, VLAN tags, IPv4 options or an IPv6 extension header, ports, sequence and
+//! acknowledgement numbers, flags, TTL, payload) from which one is built, so that every run
+//! of the second kind reaches the rewrite. For every frame that parses as a TCP segment, both
+//! resets (toward the receiver, in place
 //! of the segment; back to the sender, for `XDP_TX`) are written over a copy. Checks: no
 //! panic and no write outside the frame (`&[u8]` stores are checked); a RST is never
 //! answered; otherwise the result parses again as a TCP RST without payload that ends where
@@ -12,7 +16,8 @@
 #![no_main]
 
 use firewall_common::{
-    packet::{Family, Frame, Packet, parse, tcp_flags},
+    packet::{Family, Frame, Packet, ethertype, parse, tcp_flags},
+    pktgen::{ipv4, ipv6, tcp, with_vlans},
     reset::{ANSWER_TTL, Segment, Toward, rewrite_frame},
 };
 use libfuzzer_sys::fuzz_target;
@@ -56,8 +61,60 @@ fn word(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
-fuzz_target!(|frame: &[u8]| {
+/// A well-formed TCP segment from the fields in `b` (`None` if `b` is too short).
+fn build(b: &[u8]) -> Option<Vec<u8>> {
+    let f: [u8; 24] = b.get(..24)?.try_into().ok()?;
+    let payload = &b[24..b.len().min(24 + 80)];
+    let word = |i: usize| u32::from_be_bytes([f[i], f[i + 1], f[i + 2], f[i + 3]]);
+    let mut l4 = tcp(
+        u16::from_be_bytes([f[1], f[2]]),
+        u16::from_be_bytes([f[3], f[4]]),
+        f[5],
+        payload,
+    );
+    l4.bytes[4..8].copy_from_slice(&word(6).to_be_bytes());
+    l4.bytes[8..12].copy_from_slice(&word(10).to_be_bytes());
+    let ip = if f[0] & 2 == 0 {
+        let mut p = ipv4([10, f[14], f[15], 1], [10, f[16], f[17], 2], l4);
+        p.ttl = f[18];
+        p.id = u16::from_be_bytes([f[19], f[20]]);
+        let options = vec![1u8; 4 * (f[21] % 11) as usize];
+        p.options(&options).frame()
+    } else {
+        let mut src = [0u8; 16];
+        let mut dst = [0u8; 16];
+        src[..2].copy_from_slice(&[0xfd, 0]);
+        dst[..2].copy_from_slice(&[0xfd, 1]);
+        src[15] = f[14];
+        dst[15] = f[15];
+        let p = ipv6(src, dst, l4);
+        if f[21] & 1 != 0 { p.ext(60, 8) } else { p }.frame()
+    };
+    let tags = match f[22] % 3 {
+        0 => vec![],
+        1 => vec![(ethertype::VLAN, u16::from(f[23]))],
+        _ => vec![(ethertype::QINQ, 100), (ethertype::VLAN, u16::from(f[23]))],
+    };
+    Some(with_vlans(&ip, &tags))
+}
+
+fuzz_target!(|input: &[u8]| {
+    let built;
+    let frame = match input.first() {
+        Some(b) if b & 1 == 1 => match build(input) {
+            Some(f) => {
+                built = f;
+                &built[..]
+            }
+            None => return,
+        },
+        _ => input,
+    };
     let Ok(Frame::Ip(p)) = parse(frame) else {
+        assert!(
+            input.first().is_none_or(|b| b & 1 == 0),
+            "a built segment does not parse"
+        );
         return;
     };
     let Some(s) = Segment::read(frame, &p) else {
@@ -77,7 +134,7 @@ fuzz_target!(|frame: &[u8]| {
         let ip_len = if p.family == Family::Ipv4 { 20 } else { 40 };
         assert_eq!(len, l3 + ip_len + 20);
         out.truncate(len);
-        let r = match parse(&out) {
+        let r = match parse(&out[..]) {
             Ok(Frame::Ip(r)) => r,
             other => panic!("the {toward:?} reset does not parse: {other:?}"),
         };
@@ -92,20 +149,38 @@ fuzz_target!(|frame: &[u8]| {
         assert_eq!(&out[12..l3], &frame[12..l3], "VLAN tags and ethertype kept");
         match toward {
             Toward::Receiver => {
-                assert_eq!((r.src, r.dst, r.src_port, r.dst_port), (p.src, p.dst, p.src_port, p.dst_port));
+                assert_eq!(
+                    (r.src, r.dst, r.src_port, r.dst_port),
+                    (p.src, p.dst, p.src_port, p.dst_port)
+                );
                 assert_eq!(seq, s.seq, "the receiver's expected sequence number");
                 assert_eq!(flags & tcp_flags::RST, tcp_flags::RST);
                 assert_eq!(flags & tcp_flags::ACK, s.flags & tcp_flags::ACK);
                 assert_eq!(&out[..12], &frame[..12], "MACs kept");
             }
             Toward::Sender => {
-                assert_eq!((r.src, r.dst, r.src_port, r.dst_port), (p.dst, p.src, p.dst_port, p.src_port));
-                let want_seq = if s.flags & tcp_flags::ACK != 0 { s.ack } else { 0 };
+                assert_eq!(
+                    (r.src, r.dst, r.src_port, r.dst_port),
+                    (p.dst, p.src, p.dst_port, p.src_port)
+                );
+                let want_seq = if s.flags & tcp_flags::ACK != 0 {
+                    s.ack
+                } else {
+                    0
+                };
                 assert_eq!(seq, want_seq);
                 assert_eq!(ack, s.seq.wrapping_add(s.seq_len()));
                 assert_eq!(flags, tcp_flags::RST | tcp_flags::ACK);
-                assert_eq!((&out[..6], &out[6..12]), (&frame[6..12], &frame[..6]), "MACs swapped");
-                let ttl = if p.family == Family::Ipv4 { out[l3 + 8] } else { out[l3 + 7] };
+                assert_eq!(
+                    (&out[..6], &out[6..12]),
+                    (&frame[6..12], &frame[..6]),
+                    "MACs swapped"
+                );
+                let ttl = if p.family == Family::Ipv4 {
+                    out[l3 + 8]
+                } else {
+                    out[l3 + 7]
+                };
                 assert_eq!(ttl, ANSWER_TTL);
             }
         }

@@ -1043,7 +1043,36 @@ fn metrics_endpoint_matches_stats() {
                 );
             }
         }
+        let actions = c["actions"].as_object().expect("actions");
+        assert_eq!(
+            actions.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["alert", "drop", "reset"],
+            "{name}: actions"
+        );
+        for (action, d) in actions {
+            expect(
+                "zcfw_conduit_violation_actions_packets_total",
+                &[("conduit", name), ("action", action)],
+                d["packets"].as_u64().expect("n"),
+            );
+        }
     }
+    // The Modbus write was reset (the conduit's default `on_violation: reset`).
+    let historian = stats["conduits"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"] == "historian-reads-plcs")
+        .expect("historian-reads-plcs in stats");
+    assert_eq!(
+        (
+            historian["on_violation"].as_str(),
+            historian["actions"]["reset"]["packets"].as_u64(),
+            historian["actions"]["drop"]["packets"].as_u64(),
+        ),
+        (Some("reset"), Some(1), Some(0)),
+        "{historian}"
+    );
     for r in stats["reasons"].as_array().expect("reasons") {
         let reason = r["reason"].as_str().expect("reason");
         let verdict = if r["passes"] == true { "pass" } else { "drop" };

@@ -146,9 +146,9 @@ enum Cover {
 
 /// Writes `values` (index, value) into the array `name`, skipping those `known` to hold the
 /// value already. Only non-zero values are remembered where the rest is known to be zero, so
-/// the cache costs what the policy holds, not the size of the maps (with pins adopted or
-/// created, the first write used to remember every zero word of both slots: a one-time
-/// growth of the daemon's memory by tens of megabytes).
+/// the cache costs what the policy holds, not the size of the maps (with pins, whose contents
+/// are unknown at first, the first write of each slot used to remember every zero bucket and
+/// word: a one-time growth of the daemon's memory by about 16 MB per slot).
 fn write_array<V: Pod + PartialEq + Default>(
     ebpf: &mut Ebpf,
     name: &'static str,
@@ -157,8 +157,14 @@ fn write_array<V: Pod + PartialEq + Default>(
     cover: Cover,
 ) -> Result<(), DataplaneError> {
     let mut array = array::<V>(ebpf, name)?;
+    // Unknown contents written whole: every element is written, and only the non-zero ones
+    // need remembering (the rest is zero once the write is done).
+    let fresh = cover == Cover::Whole && !known.rest_zero;
+    if fresh {
+        known.values = Default::default();
+    }
     for (index, value) in values {
-        if known.holds(index, &value) {
+        if !fresh && known.holds(index, &value) {
             continue;
         }
         if let Err(err) = array.set(index, value, 0) {
@@ -166,15 +172,13 @@ fn write_array<V: Pod + PartialEq + Default>(
             *known = Known::default();
             return Err(DataplaneError::map(name)(err));
         }
-        if known.rest_zero && value == V::default() {
+        if (fresh || known.rest_zero) && value == V::default() {
             known.values.remove(&index);
         } else {
             known.values.insert(index, value);
         }
     }
-    if cover == Cover::Whole && !known.rest_zero {
-        // Every element of the slot's part was just written: what is not remembered is zero.
-        known.values.retain(|_, v| *v != V::default());
+    if fresh {
         known.rest_zero = true;
     }
     Ok(())

@@ -1,0 +1,86 @@
+//! Deep inspection glue: the Modbus checker of `firewall_common` on packet memory, and what
+//! an inspection deny decides (drop, or reset the connection).
+
+use firewall_common::{
+    event,
+    flow::{FlowKey, FlowState, flow_flags, proto},
+    maps::{SlotConfig, slot_flags},
+    modbus,
+    packet::Packet,
+    reason::Reason,
+};
+
+use crate::{
+    XdpBytes,
+    decision::{Decision, RESET_RECEIVER, deny_on},
+    maps::{FLOWS, MODBUS_PROFILES},
+    now,
+};
+
+/// Checks the TCP payload of `p` against the inspection profile at index `profile` of
+/// `MODBUS_PROFILES` (BPF functions take at most five arguments): every Modbus ADU of
+/// a request (`request`) or the sanity of a response. Returns 0, or the deny [`Reason`] in
+/// the low byte, the known-field bits next and the packed Modbus detail in the upper half
+/// (an integer, so nothing half-defined crosses the BPF call).
+#[inline(never)]
+pub fn inspect(start: usize, end: usize, p: &Packet, profile: u32, request: bool) -> u64 {
+    // Profiles the daemon never wrote read as all-zero: they allow nothing (fail closed).
+    let Some(profile) = MODBUS_PROFILES.get(profile) else {
+        return Reason::NoPolicy as u64;
+    };
+    let bytes = XdpBytes { start, end };
+    let (offset, len) = (p.payload_offset as usize, p.payload_len as usize);
+    let verdict = if request {
+        modbus::check_request(&bytes, offset, len, profile)
+    } else {
+        modbus::check_response(&bytes, offset, len)
+    };
+    match verdict {
+        Ok(_) => 0,
+        Err(denial) => {
+            let (packed, known) = event::pack_modbus(&denial);
+            Reason::of_modbus(denial.kind) as u64 | (known as u64) << 8 | (packed as u64) << 32
+        }
+    }
+}
+
+/// The decision for a non-zero [`inspect`] result; `reset`: the segment becomes a RST toward
+/// its receiver.
+#[inline(always)]
+pub fn inspection_deny(verdict: u64, conduit_id: u16, monitor: bool, reset: bool) -> Decision {
+    let reason = Reason::from_slot(verdict as u8 as u32).unwrap_or(Reason::NoPolicy);
+    let known = (verdict >> 8) & 0x7;
+    let reset = if reset { RESET_RECEIVER } else { 0 };
+    Decision(deny_on(reason, conduit_id, monitor).0 | known << 26 | (verdict >> 32) << 32 | reset)
+}
+
+/// Whether an inspection deny of `p` under a conduit with `on_violation: reset` resets the
+/// connection: TCP only, and not in monitor mode (the conduit's or the policy's), where the
+/// deny passes as an alert.
+#[inline(always)]
+pub fn resets(p: &Packet, cfg: &SlotConfig, monitor: bool) -> bool {
+    p.proto == proto::TCP && !monitor && cfg.flags & slot_flags::MONITOR == 0
+}
+
+/// Records the flow of a segment whose connection was reset but that conntrack did not
+/// track: its ends get a RST for every later segment ([`flow_flags::RESET`]).
+#[inline(never)]
+pub fn remember_reset(key: &FlowKey, src_is_lo: bool, cfg: &SlotConfig, conduit_id: u16) {
+    let state = FlowState {
+        generation: cfg.generation,
+        conduit_id,
+        profile_id: 0,
+        flags: flow_flags::RESET
+            | flow_flags::CLOSING
+            | if src_is_lo {
+                flow_flags::OPENED_BY_LO
+            } else {
+                0
+            },
+        _pad: 0,
+        _pad2: 0,
+        _pad3: 0,
+        last_seen_ns: now(),
+    };
+    let _ = FLOWS.insert(key, &state, 0);
+}
