@@ -24,7 +24,7 @@ pub struct FlowKey {
 /// The oldest [`crate::ABI_VERSION`] whose conntrack map holds [`FlowKey`] → [`FlowState`] in
 /// this layout: a daemon taking over the pins of that version or a later one carries the
 /// tracked flows over. Raise it to the new ABI version whenever either layout changes.
-pub const FLOWS_LAYOUT_SINCE_ABI: u32 = 2;
+pub const FLOWS_LAYOUT_SINCE_ABI: u32 = 5;
 
 /// Flag bits of [`FlowState::flags`].
 pub mod flow_flags {
@@ -44,6 +44,13 @@ pub mod flow_flags {
     /// Set together with [`CLOSING`]: the entry expires after
     /// [`super::timeout::TCP_CLOSING_NS`].
     pub const RESET: u8 = 1 << 5;
+    /// The admitting conduit says `on_violation: exception`: a Modbus request its inspection
+    /// denies is answered with a Modbus exception ([`crate::exception`]) and the flow is
+    /// marked [`SHIFTED`]; a deny no exception fits resets the connection.
+    pub const EXCEPTION_ON_VIOLATION: u8 = 1 << 6;
+    /// zcfw answered a request of this flow itself: every later segment is shifted by
+    /// [`super::FlowState::swallowed`] and [`super::FlowState::injected`].
+    pub const SHIFTED: u8 = 1 << 7;
 }
 
 /// What conntrack remembers of an allowed flow.
@@ -62,9 +69,18 @@ pub struct FlowState {
     // Padding as scalars: a `[u8; N]` zeroed in the XDP program becomes a memset loop call.
     pub _pad: u8,
     pub _pad2: u16,
-    pub _pad3: u32,
+    /// Bytes of requests answered with an exception ([`flow_flags::SHIFTED`]): sent by the
+    /// opener, never seen by its peer. Opener → peer `seq - swallowed`, peer → opener
+    /// `ack + swallowed`.
+    pub swallowed: u32,
     /// `bpf_ktime_get_coarse_ns` of the last packet.
     pub last_seen_ns: u64,
+    /// Bytes of exceptions zcfw sent to the opener in its peer's name. Peer → opener
+    /// `seq + injected`, opener → peer `ack - injected`.
+    pub injected: u32,
+    /// Opener's sequence number after the last request answered with an exception: a
+    /// segment of the opener starting before it is a retransmission of an answered request.
+    pub answered_end: u32,
 }
 
 /// Key of [`crate::maps::names::FRAGS`]: one fragmented datagram.
@@ -82,7 +98,7 @@ pub struct FragKey {
 
 const _: () = {
     assert!(core::mem::size_of::<FlowKey>() == 40);
-    assert!(core::mem::size_of::<FlowState>() == 24);
+    assert!(core::mem::size_of::<FlowState>() == 32);
     assert!(core::mem::size_of::<FragKey>() == 40);
 };
 
