@@ -13,17 +13,16 @@
 //! request (bytes *swallowed* from client to server) and never sent the exception (bytes
 //! *injected* from server to client). Conntrack keeps both totals and every later segment is
 //! shifted ([`shift_segment`]): client → server `seq - swallowed`, `ack - injected`; server →
-//! client `seq + injected`, `ack + swallowed`. SACK options of shifted segments become NOPs
-//! (their blocks would be in the wrong space; the ends fall back to plain acknowledgements).
+//! client `seq + injected`, `ack + swallowed`. TCP options of shifted segments other than
+//! leading timestamps become NOPs, SACK blocks included (they would be in the wrong space;
+//! the ends fall back to plain acknowledgements).
 //! Checksums are updated incrementally (RFC 1624).
 
 use crate::{
     flow::proto,
     packet::{Family, Packet, PacketBytes, tcp_flags},
     reason::Reason,
-    reset::{
-        ANSWER_TTL, IPV4_LEN, IPV6_LEN, PacketBytesMut, Segment, TCP_LEN, fold, words4, words16,
-    },
+    reset::{ANSWER_TTL, IPV4_LEN, IPV6_LEN, PacketBytesMut, TCP_LEN, fold, words4, words16},
 };
 
 /// Length of a Modbus/TCP exception ADU: MBAP (7) + function code + exception code.
@@ -60,138 +59,167 @@ pub const fn code_for(reason: Reason) -> u8 {
     }
 }
 
-/// The MBAP fields of the request an exception answers.
+/// Everything the exception answering a request is computed from, read from the request's
+/// frame by [`plan`]: scalars only (the XDP program keeps them in registers; the addresses
+/// are swapped in place by [`write_exception`], never copied).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Request {
+pub struct Answer {
+    pub ipv6: bool,
+    /// Ports of the answer (the request's destination port first).
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// The request's acknowledgement number, and its sequence number + length.
+    pub seq: u32,
+    pub ack: u32,
     pub transaction: u16,
     pub protocol: u16,
     pub unit: u8,
     pub function: u8,
+    pub code: u8,
+    /// One's complement sum of the 16-bit words of both addresses.
+    pub addr_sum: u32,
 }
 
-impl Request {
-    /// The request of `p`'s payload when the payload is exactly one ADU (the MBAP length
-    /// covers it to its end); `None` otherwise (several ADUs, a partial one, too short): such
-    /// a segment is not answered with an exception but reset.
-    #[inline(always)]
-    pub fn read<B: PacketBytes + ?Sized>(b: &B, p: &Packet) -> Option<Request> {
-        let off = p.payload_offset as usize;
-        let len = p.payload_len as usize;
-        if len < MIN_REQUEST {
-            return None;
-        }
-        let h = b.load::<8>(off)?;
-        let mbap_len = u16::from_be_bytes([h[4], h[5]]) as usize;
-        if mbap_len + 6 != len {
-            return None;
-        }
-        Some(Request {
-            transaction: u16::from_be_bytes([h[0], h[1]]),
-            protocol: u16::from_be_bytes([h[2], h[3]]),
-            unit: h[6],
-            function: h[7],
-        })
+/// Reads what the exception `code` answering `p` needs from its frame `b`, in which frame
+/// offset `x` is at `x - base` (the XDP program passes a view starting at the IP header).
+/// `None` when no exception fits: the payload is not exactly one ADU (several ADUs, a
+/// partial one, shorter than a function code: the connection is reset instead), the segment
+/// has no ACK or is a SYN or RST, `code` is 0, or the frame is too short for the answer (an
+/// 8-byte ADU without TCP options).
+#[inline(always)]
+pub fn plan<B: PacketBytes + ?Sized>(b: &B, p: &Packet, base: usize, code: u8) -> Option<Answer> {
+    if code == 0
+        || p.proto != proto::TCP
+        || p.tcp_flags & tcp_flags::ACK == 0
+        || p.tcp_flags & (tcp_flags::SYN | tcp_flags::RST) != 0
+    {
+        return None;
     }
+    let l3 = (p.l3_offset as usize).checked_sub(base)?;
+    let l4 = (p.l4_offset as usize).checked_sub(base)?;
+    let payload = (p.payload_offset as usize).checked_sub(base)?;
+    let len = p.payload_len as usize;
+    let ipv6 = p.family == Family::Ipv6;
+    let ip_len = if ipv6 { IPV6_LEN } else { IPV4_LEN };
+    if len < MIN_REQUEST || !b.holds(l3 + ip_len + TCP_LEN + ADU_LEN) {
+        return None;
+    }
+    let h = b.load::<8>(payload)?;
+    if u16::from_be_bytes([h[4], h[5]]) as usize + 6 != len {
+        return None;
+    }
+    let seq = u32::from_be_bytes(b.load::<4>(l4 + 4)?);
+    let ack = u32::from_be_bytes(b.load::<4>(l4 + 8)?);
+    let addr_sum = if ipv6 {
+        words16(&p.src) + words16(&p.dst)
+    } else {
+        words4([p.src[0], p.src[1], p.src[2], p.src[3]])
+            + words4([p.dst[0], p.dst[1], p.dst[2], p.dst[3]])
+    };
+    Some(Answer {
+        ipv6,
+        src_port: p.dst_port,
+        dst_port: p.src_port,
+        seq: ack,
+        ack: seq.wrapping_add(len as u32),
+        transaction: u16::from_be_bytes([h[0], h[1]]),
+        protocol: u16::from_be_bytes([h[2], h[3]]),
+        unit: h[6],
+        function: h[7],
+        code,
+        addr_sum,
+    })
 }
 
-/// Writes the exception response to the request `s` (whose MBAP is `r`) back to its sender
-/// over the frame `b`, whose IP header starts at `l3`: fresh IP header (no options or
-/// extension headers) and TCP header (no options) with checksums, then the ADU. The MAC
-/// addresses are not touched (see [`crate::reset::swap_macs`]). Returns where the frame ends
-/// (the caller sizes the frame to it), or `None` when the frame does not hold it (nothing
-/// was written) or `s` carries no ACK (no sequence number to answer with).
+/// Swaps the `N`-byte words at `a` and `b` of the frame.
+#[inline(always)]
+fn swap<B: PacketBytesMut + ?Sized, const N: usize>(b: &mut B, x: usize, y: usize) -> Option<()> {
+    let (vx, vy) = (b.load::<N>(x)?, b.load::<N>(y)?);
+    b.store(x, vy)?;
+    b.store(y, vx)
+}
+
+/// Writes the exception `a` back to the request's sender over the frame `b`, whose IP
+/// header starts at `l3`: a fresh IP header (no options or extension headers; addresses
+/// swapped in place, where they are in every IPv4 and IPv6 header), a TCP header (no
+/// options, PSH|ACK) with checksums, then the ADU. The MAC addresses are not touched (see
+/// [`crate::reset::swap_macs`]). Returns where the answer ends (the caller shortens the frame
+/// to it); `None` when the frame does not hold it ([`plan`] checked that it does).
 #[inline(always)]
 pub fn write_exception<B: PacketBytesMut + ?Sized>(
     b: &mut B,
     l3: usize,
-    s: &Segment,
-    r: &Request,
-    code: u8,
+    a: &Answer,
 ) -> Option<usize> {
-    if s.flags & tcp_flags::ACK == 0 || s.flags & (tcp_flags::SYN | tcp_flags::RST) != 0 {
-        return None;
-    }
-    let ip_len = match s.family {
-        Family::Ipv4 => IPV4_LEN,
-        Family::Ipv6 => IPV6_LEN,
-    };
+    let ip_len = if a.ipv6 { IPV6_LEN } else { IPV4_LEN };
     let tcp_total = (TCP_LEN + ADU_LEN) as u16;
     let new_len = l3 + ip_len + TCP_LEN + ADU_LEN;
     if !b.holds(new_len) {
         return None;
     }
-    let (src, dst) = (&s.dst, &s.src);
-    let addr_sum = match s.family {
-        Family::Ipv4 => {
-            let (src4, dst4) = (
-                [src[0], src[1], src[2], src[3]],
-                [dst[0], dst[1], dst[2], dst[3]],
-            );
-            let addrs = words4(src4) + words4(dst4);
-            let total = IPV4_LEN as u16 + tcp_total;
-            let header = 0x4500 + total as u32 + 0x4000 + ((ANSWER_TTL as u32) << 8 | 6);
-            let check = !fold(header + addrs);
-            b.store(l3, [0x45, 0])?;
-            b.store(l3 + 2, total.to_be_bytes())?;
-            // Identification 0, don't fragment, TTL, protocol, checksum.
-            b.store(l3 + 4, [0, 0, 0x40, 0, ANSWER_TTL, proto::TCP])?;
-            b.store(l3 + 10, check.to_be_bytes())?;
-            b.store(l3 + 12, src4)?;
-            b.store(l3 + 16, dst4)?;
-            addrs
-        }
-        Family::Ipv6 => {
-            b.store(l3, [0x60, 0, 0, 0])?;
-            b.store(l3 + 4, tcp_total.to_be_bytes())?;
-            b.store(l3 + 6, [proto::TCP, ANSWER_TTL])?;
-            b.store(l3 + 8, *src)?;
-            b.store(l3 + 24, *dst)?;
-            words16(src) + words16(dst)
-        }
-    };
-    let (sport, dport) = (s.dst_port, s.src_port);
-    let (seq, ack) = (s.ack, s.seq.wrapping_add(s.seq_len()));
+    if a.ipv6 {
+        swap::<B, 8>(b, l3 + 8, l3 + 24)?;
+        swap::<B, 8>(b, l3 + 16, l3 + 32)?;
+        b.store(l3, [0x60, 0, 0, 0])?;
+        b.store(l3 + 4, tcp_total.to_be_bytes())?;
+        b.store(l3 + 6, [proto::TCP, ANSWER_TTL])?;
+    } else {
+        swap::<B, 4>(b, l3 + 12, l3 + 16)?;
+        let total = IPV4_LEN as u16 + tcp_total;
+        let header = 0x4500 + total as u32 + 0x4000 + ((ANSWER_TTL as u32) << 8 | 6);
+        let check = !fold(header + a.addr_sum);
+        let t = total.to_be_bytes();
+        // Identification 0, don't fragment, TTL, protocol.
+        b.store(l3, [0x45, 0, t[0], t[1], 0, 0, 0x40, 0])?;
+        b.store(l3 + 8, [ANSWER_TTL, proto::TCP])?;
+        b.store(l3 + 10, check.to_be_bytes())?;
+    }
     let offset_flags = ((TCP_LEN as u16 / 4) << 12) | (tcp_flags::PSH | tcp_flags::ACK) as u16;
-    let function = r.function | 0x80;
-    let sum = addr_sum
+    let function = a.function | 0x80;
+    let (seq, ack) = (a.seq, a.ack);
+    // Pseudo-header (the same sum for both families), header and ADU.
+    let sum = a.addr_sum
         + proto::TCP as u32
         + tcp_total as u32
-        + sport as u32
-        + dport as u32
+        + a.src_port as u32
+        + a.dst_port as u32
         + (seq >> 16)
         + (seq & 0xffff)
         + (ack >> 16)
         + (ack & 0xffff)
         + offset_flags as u32
         + WINDOW as u32
-        + r.transaction as u32
-        + r.protocol as u32
+        + a.transaction as u32
+        + a.protocol as u32
         + 3
-        + ((r.unit as u32) << 8 | function as u32)
-        + ((code as u32) << 8);
+        + ((a.unit as u32) << 8 | function as u32)
+        + ((a.code as u32) << 8);
     let check = !fold(sum);
     let l4 = l3 + ip_len;
-    b.store(l4, sport.to_be_bytes())?;
-    b.store(l4 + 2, dport.to_be_bytes())?;
+    b.store(l4, a.src_port.to_be_bytes())?;
+    b.store(l4 + 2, a.dst_port.to_be_bytes())?;
     b.store(l4 + 4, seq.to_be_bytes())?;
     b.store(l4 + 8, ack.to_be_bytes())?;
     b.store(l4 + 12, offset_flags.to_be_bytes())?;
     b.store(l4 + 14, WINDOW.to_be_bytes())?;
     b.store(l4 + 16, check.to_be_bytes())?;
     b.store(l4 + 18, [0, 0])?;
-    let t = r.transaction.to_be_bytes();
-    let pr = r.protocol.to_be_bytes();
-    b.store(l4 + 20, [t[0], t[1], pr[0], pr[1], 0, 3, r.unit, function])?;
-    b.store(l4 + 28, [code])?;
+    let t = a.transaction.to_be_bytes();
+    let pr = a.protocol.to_be_bytes();
+    b.store(l4 + 20, [t[0], t[1], pr[0], pr[1], 0, 3, a.unit, function])?;
+    b.store(l4 + 28, [a.code])?;
     Some(new_len)
 }
 
 /// Most TCP option bytes a header holds (data offset 15).
 const MAX_OPTIONS: usize = 40;
-/// TCP option kinds.
-const OPT_END: u8 = 0;
+/// TCP NOP option.
 const OPT_NOP: u8 = 1;
-const OPT_SACK: u8 = 5;
+/// NOP, NOP, timestamps (kind 8, length 10): how Linux and most stacks lay out the only
+/// option of an established connection's segments besides SACK.
+const TIMESTAMPS: [u8; 4] = [1, 1, 8, 10];
+/// Length of [`TIMESTAMPS`] and its values.
+const TIMESTAMPS_LEN: usize = 12;
 
 /// One's complement contribution of byte `v` at `offset` from the (even) header start.
 #[inline(always)]
@@ -205,9 +233,12 @@ fn byte_word(offset: usize, v: u8) -> u32 {
 
 /// Shifts the TCP segment whose header starts at `l4` of `b` and is `header_len` bytes long
 /// (options included): `seq + seq_delta`, and `ack + ack_delta` when `flags` has ACK (both
-/// wrapping), SACK options (kind 5) replaced by NOPs, the checksum updated incrementally
-/// (RFC 1624: `HC' = ~(~HC + ~m + m')`). `None` when the header is not in the frame
-/// (nothing, or only some option bytes, written: the caller drops the frame).
+/// wrapping), the checksum updated incrementally (RFC 1624: `HC' = ~(~HC + ~m + m')`).
+/// Options: leading timestamps (NOP, NOP, kind 8) are kept, every other option byte
+/// becomes a NOP, SACK blocks included (they would be in the wrong sequence space; the ends
+/// fall back to plain acknowledgements). One linear pass, which the verifier follows
+/// cheaply (a kind-by-kind walk multiplies its states). `None` when the header is not in the
+/// frame (nothing, or only some option bytes, written: the caller drops the frame).
 #[inline(always)]
 pub fn shift_segment<B: PacketBytesMut + ?Sized>(
     b: &mut B,
@@ -228,42 +259,26 @@ pub fn shift_segment<B: PacketBytesMut + ?Sized>(
     };
     let mut old = (seq >> 16) + (seq & 0xffff) + (ack >> 16) + (ack & 0xffff);
     let mut new = (new_seq >> 16) + (new_seq & 0xffff) + (new_ack >> 16) + (new_ack & 0xffff);
-    // Options: one bounded pass; `nop` counts the bytes of a SACK option still to blank,
-    // `skip` those of another option still to step over.
     let options = if header_len > TCP_LEN {
         header_len - TCP_LEN
     } else {
         0
     };
-    let (mut nop, mut skip) = (0usize, 0usize);
+    let keep = if options >= TIMESTAMPS_LEN && b.load::<4>(l4 + TCP_LEN)? == TIMESTAMPS {
+        TIMESTAMPS_LEN
+    } else {
+        0
+    };
     let mut i = 0;
-    while i < MAX_OPTIONS && i < options {
-        let at = TCP_LEN + i;
-        let v = b.load::<1>(l4 + at)?[0];
-        if skip > 0 {
-            skip -= 1;
-        } else if nop > 0 {
-            nop -= 1;
-            b.store(l4 + at, [OPT_NOP])?;
-            old += byte_word(at, v);
-            new += byte_word(at, OPT_NOP);
-        } else if v == OPT_END {
+    while i < MAX_OPTIONS {
+        if keep + i >= options {
             break;
-        } else if v != OPT_NOP {
-            let len = match b.load::<1>(l4 + at + 1) {
-                Some([l]) if l >= 2 => l as usize,
-                // A malformed option list: leave the rest as it is.
-                _ => break,
-            };
-            if v == OPT_SACK {
-                nop = len - 1;
-                b.store(l4 + at, [OPT_NOP])?;
-                old += byte_word(at, v);
-                new += byte_word(at, OPT_NOP);
-            } else {
-                skip = len - 1;
-            }
         }
+        let at = TCP_LEN + keep + i;
+        let v = b.load::<1>(l4 + at)?[0];
+        b.store(l4 + at, [OPT_NOP])?;
+        old += byte_word(at, v);
+        new += byte_word(at, OPT_NOP);
         i += 1;
     }
     let check = !fold((!check) as u32 + (!fold(old)) as u32 + new);
@@ -281,11 +296,9 @@ pub fn rewrite_frame(frame: &mut [u8], p: &Packet, reason: Reason) -> Option<usi
     if code == 0 {
         return None;
     }
-    let s = Segment::read(frame, p)?;
-    let r = Request::read(frame, p)?;
-    let len = write_exception(frame, p.l3_offset as usize, &s, &r, code)?;
+    let a = plan(frame, p, 0, code)?;
     crate::reset::swap_macs(frame)?;
-    Some(len)
+    write_exception(frame, p.l3_offset as usize, &a)
 }
 
 /// Shifts the segment of `frame` (parsed headers `p`) as [`shift_segment`] does.
@@ -521,16 +534,24 @@ mod tests {
             assert_eq!(pseudo_sum_residue(&f), 0, "checksum updated incrementally");
             let l4 = p.l4_offset as usize;
             assert_eq!(&f[l4 + 20..l4 + 32], &opts[..12], "timestamps kept");
-            assert_eq!(&f[l4 + 32..l4 + 52], &[1; 20], "SACK blanked");
-            assert_eq!(&f[l4 + 52..l4 + 56], &[0; 4]);
+            assert_eq!(&f[l4 + 32..l4 + 56], &[1; 24], "SACK and the rest blanked");
             assert_eq!(
                 &f[p.payload_offset as usize..],
                 &frame[p.payload_offset as usize..]
             );
-            // Back again: the original frame.
+            // Back again: the original numbers.
             shift_frame(&mut f, &p, 9u32.wrapping_neg(), 12).unwrap();
             assert_eq!(seq_ack(&f), seq_ack(&frame));
             assert_eq!(pseudo_sum_residue(&f), 0);
+            // Without timestamps first, every option byte becomes a NOP.
+            let mut g = frame.clone();
+            g[l4 + 22] = 3;
+            g[l4 + 23] = 3;
+            let g = finish(g, 5, 6);
+            let mut h = g.clone();
+            shift_frame(&mut h, &p, 1, 1).unwrap();
+            assert_eq!(&h[l4 + 20..l4 + 56], &[1; 36]);
+            assert_eq!(pseudo_sum_residue(&h), 0);
         }
     }
 

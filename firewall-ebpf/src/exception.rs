@@ -4,10 +4,10 @@
 
 use aya_ebpf::{bindings::xdp_md, helpers::generated::bpf_xdp_adjust_tail};
 use firewall_common::{
-    exception::{self, ADU_LEN, Request},
+    exception::{self, ADU_LEN},
     flow::{FlowState, flow_flags, proto},
-    packet::{Family, Packet},
-    reset::{self, IPV4_LEN, IPV6_LEN, Segment, TCP_LEN},
+    packet::Packet,
+    reset,
 };
 
 use crate::XdpBytes;
@@ -25,7 +25,7 @@ pub const RETRANSMISSION: u64 = 1 << 33;
 pub const BROKEN: u64 = 1 << 34;
 
 /// Answers the request of `p` with the Modbus exception `code` (`XDP_TX`, written in place,
-/// frame resized). `answered_end`: the flow's [`FlowState::answered_end`] when `shifted`.
+/// frame shortened). `answered_end`: the flow's [`FlowState::answered_end`] when `shifted`.
 /// Returns 0 when no exception fits (not one whole ADU, no ACK, no room; nothing changed:
 /// the caller resets instead), else [`ANSWERED`] with the request's end sequence number in
 /// the low half (and [`RETRANSMISSION`] when the request starts before `answered_end`), or
@@ -42,51 +42,35 @@ pub fn answer(
     let (start, end) = unsafe { ((*ctx).data as usize, (*ctx).data_end as usize) };
     // SAFETY: the per-CPU scratch value the parser filled for this frame.
     let p = unsafe { &*p };
-    if code == 0 {
-        return 0;
-    }
-    let bytes = XdpBytes { start, end };
-    let Some(segment) = Segment::read(&bytes, p) else {
-        return 0;
-    };
-    let Some(request) = Request::read(&bytes, p) else {
-        return 0;
-    };
     let l3 = p.l3_offset as usize;
-    if l3 > MAX_L3
-        || segment.flags & firewall_common::packet::tcp_flags::ACK == 0
-        || segment.flags
-            & (firewall_common::packet::tcp_flags::SYN | firewall_common::packet::tcp_flags::RST)
-            != 0
-    {
+    if l3 > MAX_L3 {
         return 0;
     }
-    let ip_len = match p.family {
-        Family::Ipv4 => IPV4_LEN,
-        Family::Ipv6 => IPV6_LEN,
-    };
-    let new_len = l3 + ip_len + TCP_LEN + ADU_LEN;
-    let delta = new_len as i64 - (end - start) as i64;
-    // SAFETY: resizes the frame to the answer (growing it when the request was shorter); no
-    // pointer into the old frame is used after this call.
-    if delta != 0 && unsafe { bpf_xdp_adjust_tail(ctx, delta as i32) } != 0 {
-        return 0;
-    }
-    // SAFETY: as above, re-read after the resize.
-    let (start, end) = unsafe { ((*ctx).data as usize, (*ctx).data_end as usize) };
-    let mut bytes = XdpBytes { start, end };
-    if reset::swap_macs(&mut bytes).is_none() {
-        return BROKEN;
-    }
+    // A view from the IP header on: constant offsets from one packet pointer.
     let mut ip = XdpBytes {
         start: start + l3,
         end,
     };
-    if exception::write_exception(&mut ip, 0, &segment, &request, code as u8).is_none() {
+    let Some(a) = exception::plan(&ip, p, l3, code as u8) else {
+        return 0;
+    };
+    let mut frame = XdpBytes { start, end };
+    if reset::swap_macs(&mut frame).is_none() {
         return BROKEN;
     }
-    let request_end = segment.seq.wrapping_add(segment.seq_len());
-    let retransmission = shifted && (answered_end.wrapping_sub(segment.seq) as i32) > 0;
+    let Some(len) = exception::write_exception(&mut ip, 0, &a) else {
+        return BROKEN;
+    };
+    let delta = (l3 + len) as i64 - (end - start) as i64;
+    // SAFETY: shrinks the frame to the answer just written (delta <= 0); no pointer into the
+    // frame is used after this call.
+    if delta != 0 && unsafe { bpf_xdp_adjust_tail(ctx, delta as i32) } != 0 {
+        return BROKEN;
+    }
+    // The answer acknowledges the request: its acknowledgement number is the request's end.
+    let request_end = a.ack;
+    let request_seq = request_end.wrapping_sub(p.payload_len as u32);
+    let retransmission = shifted && (answered_end.wrapping_sub(request_seq) as i32) > 0;
     ANSWERED | if retransmission { RETRANSMISSION } else { 0 } | request_end as u64
 }
 
