@@ -42,22 +42,31 @@ pub fn answer(
     let (start, end) = unsafe { ((*ctx).data as usize, (*ctx).data_end as usize) };
     // SAFETY: the per-CPU scratch value the parser filled for this frame.
     let p = unsafe { &*p };
-    let l3 = p.l3_offset as usize;
-    if l3 > MAX_L3 {
+    // The MAC addresses first, while no other bounds check on the frame start exists for the
+    // compiler to merge this one into (the verifier would not follow that); swapped back
+    // when no exception fits, so the frame is unchanged then.
+    let mut frame = XdpBytes { start, end };
+    if reset::swap_macs(&mut frame).is_none() {
         return 0;
     }
+    let l3 = p.l3_offset as usize;
     // A view from the IP header on: constant offsets from one packet pointer.
     let mut ip = XdpBytes {
         start: start + l3,
         end,
     };
-    let Some(a) = exception::plan(&ip, p, l3, code as u8) else {
-        return 0;
+    let planned = if l3 > MAX_L3 {
+        None
+    } else {
+        exception::plan(&ip, p, l3, code as u8)
     };
-    let mut frame = XdpBytes { start, end };
-    if reset::swap_macs(&mut frame).is_none() {
-        return BROKEN;
-    }
+    let Some(a) = planned else {
+        return if reset::swap_macs(&mut frame).is_some() {
+            0
+        } else {
+            BROKEN
+        };
+    };
     let Some(len) = exception::write_exception(&mut ip, 0, &a) else {
         return BROKEN;
     };
