@@ -259,11 +259,7 @@ pub fn shift_segment<B: PacketBytesMut + ?Sized>(
     };
     let mut old = (seq >> 16) + (seq & 0xffff) + (ack >> 16) + (ack & 0xffff);
     let mut new = (new_seq >> 16) + (new_seq & 0xffff) + (new_ack >> 16) + (new_ack & 0xffff);
-    let options = if header_len > TCP_LEN {
-        header_len - TCP_LEN
-    } else {
-        0
-    };
+    let options = header_len.saturating_sub(TCP_LEN);
     let keep = if options >= TIMESTAMPS_LEN && b.load::<4>(l4 + TCP_LEN)? == TIMESTAMPS {
         TIMESTAMPS_LEN
     } else {
@@ -373,8 +369,8 @@ mod tests {
     fn seq_ack(frame: &[u8]) -> (u32, u32) {
         let l4 = packet(frame).l4_offset as usize;
         (
-            u32::from_be_bytes(frame[l4 + 4..l4 + 8].try_into().unwrap()),
-            u32::from_be_bytes(frame[l4 + 8..l4 + 12].try_into().unwrap()),
+            u32::from_be_bytes(frame[l4 + 4..l4 + 8].try_into().expect("4 bytes")),
+            u32::from_be_bytes(frame[l4 + 8..l4 + 12].try_into().expect("4 bytes")),
         )
     }
 
@@ -389,7 +385,7 @@ mod tests {
     fn tcp_opts(sport: u16, dport: u16, flags: u8, opts: &[u8], payload: &[u8]) -> L4 {
         let mut l4 = tcp(sport, dport, flags, b"");
         assert_eq!(opts.len() % 4, 0);
-        l4.bytes[12] = ((20 + opts.len()) / 4 << 4) as u8;
+        l4.bytes[12] = (((20 + opts.len()) / 4) << 4) as u8;
         l4.bytes.extend_from_slice(opts);
         l4.bytes.extend_from_slice(payload);
         l4
@@ -529,7 +525,7 @@ mod tests {
             let frame = finish(frame, 0xffff_fff0, 1000);
             let p = packet(&frame);
             let mut f = frame.clone();
-            shift_frame(&mut f, &p, 9, 12u32.wrapping_neg()).unwrap();
+            shift_frame(&mut f, &p, 9, 12u32.wrapping_neg()).expect("shifted");
             assert_eq!(seq_ack(&f), (0xffff_fff9, 988));
             assert_eq!(pseudo_sum_residue(&f), 0, "checksum updated incrementally");
             let l4 = p.l4_offset as usize;
@@ -540,7 +536,7 @@ mod tests {
                 &frame[p.payload_offset as usize..]
             );
             // Back again: the original numbers.
-            shift_frame(&mut f, &p, 9u32.wrapping_neg(), 12).unwrap();
+            shift_frame(&mut f, &p, 9u32.wrapping_neg(), 12).expect("shifted");
             assert_eq!(seq_ack(&f), seq_ack(&frame));
             assert_eq!(pseudo_sum_residue(&f), 0);
             // Without timestamps first, every option byte becomes a NOP.
@@ -549,7 +545,7 @@ mod tests {
             g[l4 + 23] = 3;
             let g = finish(g, 5, 6);
             let mut h = g.clone();
-            shift_frame(&mut h, &p, 1, 1).unwrap();
+            shift_frame(&mut h, &p, 1, 1).expect("shifted");
             assert_eq!(&h[l4 + 20..l4 + 56], &[1; 36]);
             assert_eq!(pseudo_sum_residue(&h), 0);
         }
@@ -563,7 +559,7 @@ mod tests {
             60,
         );
         let mut f = frame.clone();
-        shift_frame(&mut f, &packet(&frame), 100u32.wrapping_neg(), 9).unwrap();
+        shift_frame(&mut f, &packet(&frame), 100u32.wrapping_neg(), 9).expect("shifted");
         assert_eq!(seq_ack(&f), (50u32.wrapping_sub(100), 60));
         assert_eq!(pseudo_sum_residue(&f), 0);
     }

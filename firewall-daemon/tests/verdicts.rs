@@ -1424,7 +1424,8 @@ fn tcp_options(sport: u16, dport: u16, flags: u8, options: &[u8], payload: &[u8]
 
 fn seq_ack(frame: &[u8]) -> (u32, u32) {
     let l4 = ip_packet(frame).l4_offset as usize;
-    let word = |i: usize| u32::from_be_bytes(frame[l4 + i..l4 + i + 4].try_into().unwrap());
+    let word =
+        |i: usize| u32::from_be_bytes(frame[l4 + i..l4 + i + 4].try_into().expect("4 bytes"));
     (word(4), word(8))
 }
 

@@ -89,13 +89,13 @@ impl Run {
             )),
             _ => eprintln!("[{}] {what}: {}", self.mode.as_str(), reply.describe()),
         }
-        if let (Some(before), Some(now)) = (port, reply.local_port) {
-            if before != now {
-                self.fail(format!(
-                    "{what}: the client reconnected (port {before} -> {now}): the connection \
-                     did not stay usable"
-                ));
-            }
+        if let (Some(before), Some(now)) = (port, reply.local_port)
+            && before != now
+        {
+            self.fail(format!(
+                "{what}: the client reconnected (port {before} -> {now}): the connection did \
+                 not stay usable"
+            ));
         }
         reply.local_port.or(port)
     }
