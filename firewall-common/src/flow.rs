@@ -22,9 +22,39 @@ pub struct FlowKey {
 }
 
 /// The oldest [`crate::ABI_VERSION`] whose conntrack map holds [`FlowKey`] → [`FlowState`] in
-/// this layout: a daemon taking over the pins of that version or a later one carries the
-/// tracked flows over. Raise it to the new ABI version whenever either layout changes.
-pub const FLOWS_LAYOUT_SINCE_ABI: u32 = 5;
+/// this layout, or in [`FlowStateV2`] (ABI 2-4, converted): a daemon taking over the pins of
+/// that version or a later one carries the tracked flows over. Raise it whenever a layout
+/// changes that the daemon cannot convert.
+pub const FLOWS_LAYOUT_SINCE_ABI: u32 = 2;
+
+/// [`FlowState`] of ABI 2-4 (24 bytes, before the sequence offsets of
+/// `on_violation: exception`): what a daemon taking over such pins reads and converts.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowStateV2 {
+    pub generation: u32,
+    pub conduit_id: u16,
+    pub profile_id: u16,
+    pub flags: u8,
+    pub _pad: u8,
+    pub _pad2: u16,
+    pub _pad3: u32,
+    pub last_seen_ns: u64,
+}
+
+impl From<FlowStateV2> for FlowState {
+    /// The same flow, no sequence offsets (that layout had none: no flow was shifted).
+    fn from(v: FlowStateV2) -> FlowState {
+        FlowState {
+            generation: v.generation,
+            conduit_id: v.conduit_id,
+            profile_id: v.profile_id,
+            flags: v.flags & !(flow_flags::EXCEPTION_ON_VIOLATION | flow_flags::SHIFTED),
+            last_seen_ns: v.last_seen_ns,
+            ..FlowState::default()
+        }
+    }
+}
 
 /// Flag bits of [`FlowState::flags`].
 pub mod flow_flags {
@@ -99,6 +129,7 @@ pub struct FragKey {
 const _: () = {
     assert!(core::mem::size_of::<FlowKey>() == 40);
     assert!(core::mem::size_of::<FlowState>() == 32);
+    assert!(core::mem::size_of::<FlowStateV2>() == 24);
     assert!(core::mem::size_of::<FragKey>() == 40);
 };
 

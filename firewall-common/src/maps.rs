@@ -476,6 +476,7 @@ mod pod {
     unsafe impl aya::Pod for EventBucket {}
     unsafe impl aya::Pod for FlowKey {}
     unsafe impl aya::Pod for FlowState {}
+    unsafe impl aya::Pod for crate::flow::FlowStateV2 {}
     unsafe impl aya::Pod for FragKey {}
     unsafe impl aya::Pod for crate::conduittable::ConduitEntry {}
     unsafe impl aya::Pod for crate::conduittable::ConduitBucket {}
