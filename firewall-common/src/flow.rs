@@ -275,4 +275,28 @@ mod tests {
         };
         assert_eq!(k5.opener(&state).0.0, y);
     }
+
+    #[test]
+    fn flows_of_the_previous_layout_convert_without_offsets() {
+        let old = FlowStateV2 {
+            generation: 7,
+            conduit_id: 3,
+            profile_id: 2,
+            flags: flow_flags::OPENED_BY_LO | flow_flags::RESET_ON_VIOLATION,
+            last_seen_ns: 99,
+            ..FlowStateV2::default()
+        };
+        let new = FlowState::from(old);
+        assert_eq!(
+            (
+                new.generation,
+                new.conduit_id,
+                new.profile_id,
+                new.flags,
+                new.last_seen_ns
+            ),
+            (7, 3, 2, old.flags, 99)
+        );
+        assert_eq!((new.swallowed, new.injected, new.answered_end), (0, 0, 0));
+    }
 }
