@@ -10,8 +10,11 @@ pub mod action {
     /// The TCP connection was reset: the segment became a RST toward its receiver, or (a
     /// segment of a connection reset before) was answered with a RST to its sender.
     pub const RESET: u8 = 2;
+    /// A Modbus request was answered with a Modbus exception in the server's name (or,
+    /// retransmitted, answered again); the connection stays usable.
+    pub const EXCEPTION: u8 = 3;
     /// Every action, in value order.
-    pub const ALL: [u8; 3] = [DROP, ALERT, RESET];
+    pub const ALL: [u8; 4] = [DROP, ALERT, RESET, EXCEPTION];
 
     /// Stable name in events, `zcfw stats` and metrics.
     pub const fn name(action: u8) -> &'static str {
@@ -19,6 +22,7 @@ pub mod action {
             DROP => "drop",
             ALERT => "alert",
             RESET => "reset",
+            EXCEPTION => "exception",
             _ => "unknown",
         }
     }

@@ -22,9 +22,39 @@ pub struct FlowKey {
 }
 
 /// The oldest [`crate::ABI_VERSION`] whose conntrack map holds [`FlowKey`] → [`FlowState`] in
-/// this layout: a daemon taking over the pins of that version or a later one carries the
-/// tracked flows over. Raise it to the new ABI version whenever either layout changes.
+/// this layout, or in [`FlowStateV2`] (ABI 2-4, converted): a daemon taking over the pins of
+/// that version or a later one carries the tracked flows over. Raise it whenever a layout
+/// changes that the daemon cannot convert.
 pub const FLOWS_LAYOUT_SINCE_ABI: u32 = 2;
+
+/// [`FlowState`] of ABI 2-4 (24 bytes, before the sequence offsets of
+/// `on_violation: exception`): what a daemon taking over such pins reads and converts.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowStateV2 {
+    pub generation: u32,
+    pub conduit_id: u16,
+    pub profile_id: u16,
+    pub flags: u8,
+    pub _pad: u8,
+    pub _pad2: u16,
+    pub _pad3: u32,
+    pub last_seen_ns: u64,
+}
+
+impl From<FlowStateV2> for FlowState {
+    /// The same flow, no sequence offsets (that layout had none: no flow was shifted).
+    fn from(v: FlowStateV2) -> FlowState {
+        FlowState {
+            generation: v.generation,
+            conduit_id: v.conduit_id,
+            profile_id: v.profile_id,
+            flags: v.flags & !(flow_flags::EXCEPTION_ON_VIOLATION | flow_flags::SHIFTED),
+            last_seen_ns: v.last_seen_ns,
+            ..FlowState::default()
+        }
+    }
+}
 
 /// Flag bits of [`FlowState::flags`].
 pub mod flow_flags {
@@ -44,6 +74,13 @@ pub mod flow_flags {
     /// Set together with [`CLOSING`]: the entry expires after
     /// [`super::timeout::TCP_CLOSING_NS`].
     pub const RESET: u8 = 1 << 5;
+    /// The admitting conduit says `on_violation: exception`: a Modbus request its inspection
+    /// denies is answered with a Modbus exception ([`crate::exception`]) and the flow is
+    /// marked [`SHIFTED`]; a deny no exception fits resets the connection.
+    pub const EXCEPTION_ON_VIOLATION: u8 = 1 << 6;
+    /// zcfw answered a request of this flow itself: every later segment is shifted by
+    /// [`super::FlowState::swallowed`] and [`super::FlowState::injected`].
+    pub const SHIFTED: u8 = 1 << 7;
 }
 
 /// What conntrack remembers of an allowed flow.
@@ -62,9 +99,18 @@ pub struct FlowState {
     // Padding as scalars: a `[u8; N]` zeroed in the XDP program becomes a memset loop call.
     pub _pad: u8,
     pub _pad2: u16,
-    pub _pad3: u32,
+    /// Bytes of requests answered with an exception ([`flow_flags::SHIFTED`]): sent by the
+    /// opener, never seen by its peer. Opener → peer `seq - swallowed`, peer → opener
+    /// `ack + swallowed`.
+    pub swallowed: u32,
     /// `bpf_ktime_get_coarse_ns` of the last packet.
     pub last_seen_ns: u64,
+    /// Bytes of exceptions zcfw sent to the opener in its peer's name. Peer → opener
+    /// `seq + injected`, opener → peer `ack - injected`.
+    pub injected: u32,
+    /// Opener's sequence number after the last request answered with an exception: a
+    /// segment of the opener starting before it is a retransmission of an answered request.
+    pub answered_end: u32,
 }
 
 /// Key of [`crate::maps::names::FRAGS`]: one fragmented datagram.
@@ -82,7 +128,8 @@ pub struct FragKey {
 
 const _: () = {
     assert!(core::mem::size_of::<FlowKey>() == 40);
-    assert!(core::mem::size_of::<FlowState>() == 24);
+    assert!(core::mem::size_of::<FlowState>() == 32);
+    assert!(core::mem::size_of::<FlowStateV2>() == 24);
     assert!(core::mem::size_of::<FragKey>() == 40);
 };
 
@@ -227,5 +274,29 @@ mod tests {
             ..FlowState::default()
         };
         assert_eq!(k5.opener(&state).0.0, y);
+    }
+
+    #[test]
+    fn flows_of_the_previous_layout_convert_without_offsets() {
+        let old = FlowStateV2 {
+            generation: 7,
+            conduit_id: 3,
+            profile_id: 2,
+            flags: flow_flags::OPENED_BY_LO | flow_flags::RESET_ON_VIOLATION,
+            last_seen_ns: 99,
+            ..FlowStateV2::default()
+        };
+        let new = FlowState::from(old);
+        assert_eq!(
+            (
+                new.generation,
+                new.conduit_id,
+                new.profile_id,
+                new.flags,
+                new.last_seen_ns
+            ),
+            (7, 3, 2, old.flags, 99)
+        );
+        assert_eq!((new.swallowed, new.injected, new.answered_end), (0, 0, 0));
     }
 }

@@ -12,6 +12,7 @@ extern crate alloc;
 pub mod conduit;
 pub mod conduittable;
 pub mod event;
+pub mod exception;
 pub mod flow;
 pub mod maps;
 pub mod modbus;

@@ -239,6 +239,10 @@ pub mod action_flags {
     /// toward the server and the connection is reset ([`crate::reset`]); without it the
     /// segment is dropped.
     pub const RESET_ON_VIOLATION: u16 = 1 << 3;
+    /// `on_violation: exception`: a Modbus request the conduit's inspection denies is
+    /// answered with a Modbus exception ([`crate::exception`]); a deny no exception fits
+    /// resets the connection (set together with [`RESET_ON_VIOLATION`]).
+    pub const EXCEPTION_ON_VIOLATION: u16 = 1 << 4;
 }
 
 /// What a conduit lookup hit means: the conduit that allows the packet.
@@ -472,6 +476,7 @@ mod pod {
     unsafe impl aya::Pod for EventBucket {}
     unsafe impl aya::Pod for FlowKey {}
     unsafe impl aya::Pod for FlowState {}
+    unsafe impl aya::Pod for crate::flow::FlowStateV2 {}
     unsafe impl aya::Pod for FragKey {}
     unsafe impl aya::Pod for crate::conduittable::ConduitEntry {}
     unsafe impl aya::Pod for crate::conduittable::ConduitBucket {}

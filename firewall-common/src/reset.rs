@@ -249,13 +249,13 @@ pub fn swap_macs<B: PacketBytesMut + ?Sized>(b: &mut B) -> Option<()> {
 
 /// Sum of the two big-endian 16-bit words of an IPv4 address.
 #[inline(always)]
-fn words4(a: [u8; 4]) -> u32 {
+pub(crate) fn words4(a: [u8; 4]) -> u32 {
     u16::from_be_bytes([a[0], a[1]]) as u32 + u16::from_be_bytes([a[2], a[3]]) as u32
 }
 
 /// Sum of the eight big-endian 16-bit words of an IPv6 address.
 #[inline(always)]
-fn words16(a: &[u8; 16]) -> u32 {
+pub(crate) fn words16(a: &[u8; 16]) -> u32 {
     let mut sum = 0;
     let mut i = 0;
     while i < 16 {
@@ -267,7 +267,7 @@ fn words16(a: &[u8; 16]) -> u32 {
 
 /// Folds a 32-bit one's complement sum into 16 bits.
 #[inline(always)]
-fn fold(mut sum: u32) -> u16 {
+pub(crate) fn fold(mut sum: u32) -> u16 {
     sum = (sum & 0xffff) + (sum >> 16);
     sum = (sum & 0xffff) + (sum >> 16);
     sum as u16

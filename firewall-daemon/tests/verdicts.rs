@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use firewall_common::{
     packet::{ethertype, tcp_flags::*},
-    pktgen::{self, ethernet, icmp, ipv4, ipv6, tcp, udp, v6, with_vlans},
+    pktgen::{self, L4, ethernet, icmp, ipv4, ipv6, tcp, udp, v6, with_vlans},
     reason::Reason,
 };
 use zcfw::{
@@ -1295,7 +1295,7 @@ fn violations_reset_the_connection_ipv4_ipv6_and_vlan() {
     );
     assert_eq!(
         h.actions(1),
-        [("drop", 0), ("alert", 0), ("reset", 3)],
+        [("drop", 0), ("alert", 0), ("reset", 3), ("exception", 0)],
         "one reset per violating request; the answered segments count as connection_reset"
     );
 }
@@ -1349,7 +1349,10 @@ fn a_reset_without_a_tracked_flow_and_the_actions_that_do_not_reset() {
     let out = h.output("monitored write", &write, XDP_PASS, Reason::Alert);
     assert_eq!(out, write, "passed unchanged");
     h.pass("and the next", &write, Reason::Alert);
-    assert_eq!(h.actions(2), [("drop", 0), ("alert", 2), ("reset", 0)]);
+    assert_eq!(
+        h.actions(2),
+        [("drop", 0), ("alert", 2), ("reset", 0), ("exception", 0)]
+    );
 
     // `on_violation: drop` drops, and the connection stays as it was.
     h.reinstall(&RESET_POLICY.replace(
@@ -1374,5 +1377,319 @@ fn a_reset_without_a_tracked_flow_and_the_actions_that_do_not_reset() {
         &ipv4(DMZ, CTL, tcp(43000, 502, PSH | ACK, &read_regs(1, 0, 1))).frame(),
         Reason::AllowedConntrack,
     );
-    assert_eq!(h.actions(1), [("drop", 2), ("alert", 0), ("reset", 1)]);
+    assert_eq!(
+        h.actions(1),
+        [("drop", 2), ("alert", 0), ("reset", 1), ("exception", 0)]
+    );
+}
+
+/// `frame` with a correct TCP checksum (the frame builders leave it zero).
+fn checksummed(mut frame: Vec<u8>) -> Vec<u8> {
+    let l4 = ip_packet(&frame).l4_offset as usize;
+    frame[l4 + 16..l4 + 18].copy_from_slice(&[0, 0]);
+    let c = tcp_residue(&frame);
+    frame[l4 + 16..l4 + 18].copy_from_slice(&c.to_be_bytes());
+    frame
+}
+
+/// The TCP checksum over the pseudo-header of the segment in `frame`: 0 when it is right.
+fn tcp_residue(frame: &[u8]) -> u16 {
+    let p = ip_packet(frame);
+    let l4 = p.l4_offset as usize;
+    let tcp = &frame[l4..p.payload_offset as usize + p.payload_len as usize];
+    let mut pseudo = Vec::new();
+    if p.family == firewall_common::packet::Family::Ipv4 {
+        pseudo.extend_from_slice(&p.src[..4]);
+        pseudo.extend_from_slice(&p.dst[..4]);
+        pseudo.extend_from_slice(&[0, 6]);
+        pseudo.extend_from_slice(&(tcp.len() as u16).to_be_bytes());
+    } else {
+        pseudo.extend_from_slice(&p.src);
+        pseudo.extend_from_slice(&p.dst);
+        pseudo.extend_from_slice(&(tcp.len() as u32).to_be_bytes());
+        pseudo.extend_from_slice(&[0, 0, 0, 6]);
+    }
+    pseudo.extend_from_slice(tcp);
+    pktgen::checksum(&pseudo)
+}
+
+/// A TCP segment with `options` (a multiple of 4 bytes) before `payload`.
+fn tcp_options(sport: u16, dport: u16, flags: u8, options: &[u8], payload: &[u8]) -> L4 {
+    let mut l4 = tcp(sport, dport, flags, b"");
+    l4.bytes[12] = (((20 + options.len()) / 4) << 4) as u8;
+    l4.bytes.extend_from_slice(options);
+    l4.bytes.extend_from_slice(payload);
+    l4
+}
+
+fn seq_ack(frame: &[u8]) -> (u32, u32) {
+    let l4 = ip_packet(frame).l4_offset as usize;
+    let word =
+        |i: usize| u32::from_be_bytes(frame[l4 + i..l4 + i + 4].try_into().expect("4 bytes"));
+    (word(4), word(8))
+}
+
+/// The rewritten frame `out` of `input`: the same except for sequence and acknowledgement
+/// numbers, checksum and (`options`) option bytes; its TCP checksum verified.
+#[track_caller]
+fn shifted(what: &str, input: &[u8], out: &[u8], seq: u32, ack: u32) {
+    assert_eq!(out.len(), input.len(), "{what}: length");
+    assert_eq!(seq_ack(out), (seq, ack), "{what}: seq/ack shifted");
+    assert_eq!(tcp_residue(out), 0, "{what}: TCP checksum updated");
+    let p = ip_packet(input);
+    let l4 = p.l4_offset as usize;
+    assert_eq!(
+        &out[..l4 + 4],
+        &input[..l4 + 4],
+        "{what}: headers before seq"
+    );
+    let payload = p.payload_offset as usize;
+    assert_eq!(
+        &out[payload..],
+        &input[payload..],
+        "{what}: payload unchanged"
+    );
+}
+
+/// Checks the Modbus exception the program wrote in `out` in answer to `request`.
+#[track_caller]
+fn exception_answer(what: &str, request: &[u8], out: &[u8], seq: u32, ack: u32, adu: &[u8]) {
+    let p = ip_packet(out);
+    let q = ip_packet(request);
+    let (l3, l4) = (p.l3_offset as usize, p.l4_offset as usize);
+    assert_eq!((p.src, p.dst), (q.dst, q.src), "{what}: addresses swapped");
+    assert_eq!(
+        (p.src_port, p.dst_port),
+        (q.dst_port, q.src_port),
+        "{what}: ports swapped"
+    );
+    assert_eq!(&out[..6], &request[6..12], "{what}: to the client's MAC");
+    assert_eq!(&out[6..12], &request[..6], "{what}: from the gateway's");
+    assert_eq!(&out[12..l3], &request[12..l3], "{what}: VLAN tags kept");
+    assert_eq!(out[l4 + 13], PSH | ACK, "{what}: flags");
+    assert_eq!(
+        seq_ack(out),
+        (seq, ack),
+        "{what}: seq = its ack, ack = its end"
+    );
+    assert_eq!(&out[l4 + 20..], adu, "{what}: the exception ADU");
+    assert_eq!(out.len(), l4 + 20 + 9, "{what}: frame length");
+    if p.family == firewall_common::packet::Family::Ipv4 {
+        assert_eq!(
+            pktgen::checksum(&out[l3..l4]),
+            0,
+            "{what}: IPv4 header checksum"
+        );
+    }
+    assert_eq!(tcp_residue(out), 0, "{what}: TCP checksum");
+}
+
+/// One connection through `on_violation: exception`: denied requests are answered with a
+/// Modbus exception (also when retransmitted), every later segment of both ends is shifted,
+/// a segment of two ADUs with a denied one resets the connection.
+fn exception_round(h: &mut Harness, family: &str, frame: &dyn Fn(bool, L4) -> Vec<u8>) {
+    let to_server = |flags: u8, payload: &[u8], seq: u32, ack: u32| {
+        checksummed(numbered(
+            frame(true, tcp(40000, 502, flags, payload)),
+            seq,
+            ack,
+        ))
+    };
+    let to_client = |flags: u8, payload: &[u8], seq: u32, ack: u32| {
+        checksummed(numbered(
+            frame(false, tcp(502, 40000, flags, payload)),
+            seq,
+            ack,
+        ))
+    };
+    let what = |s: &str| format!("{family}: {s}");
+    h.pass(
+        &what("SYN"),
+        &to_server(SYN, b"", 999, 0),
+        Reason::AllowedConduit,
+    );
+    h.pass(
+        &what("SYN-ACK"),
+        &to_client(SYN | ACK, b"", 4999, 1000),
+        Reason::AllowedConntrack,
+    );
+    let read = to_server(PSH | ACK, &read_regs(1, 0, 1), 1000, 5000);
+    let out = h.output(
+        &what("allowed read"),
+        &read,
+        XDP_PASS,
+        Reason::AllowedConntrack,
+    );
+    assert_eq!(out, read, "{family}: nothing shifted before an exception");
+    let reply = adu(1, &[3, 2, 0, 42]);
+    h.pass(
+        &what("its reply"),
+        &to_client(PSH | ACK, &reply, 5000, 1012),
+        Reason::AllowedConntrack,
+    );
+    // A write on a read-only conduit: illegal function (01).
+    let write = to_server(PSH | ACK, &adu(1, &[6, 0, 1, 0, 42]), 1012, 5011);
+    let out = h.output(
+        &what("denied write"),
+        &write,
+        XDP_TX,
+        Reason::ModbusFunction,
+    );
+    let illegal_function = [0, 7, 0, 0, 0, 3, 1, 0x86, 0x01];
+    exception_answer(
+        &what("exception 01"),
+        &write,
+        &out,
+        5011,
+        1024,
+        &illegal_function,
+    );
+    let again = h.output(
+        &what("the write retransmitted"),
+        &write,
+        XDP_TX,
+        Reason::ModbusFunction,
+    );
+    assert_eq!(again, out, "{family}: the same exception again");
+    // From now on: client -> server seq - 12, ack - 9; server -> client seq + 9, ack + 12.
+    let ack_of_exception = to_server(ACK, b"", 1024, 5020);
+    let out = h.output(
+        &what("the client acknowledges the exception"),
+        &ack_of_exception,
+        XDP_PASS,
+        Reason::AllowedConntrack,
+    );
+    shifted(&what("its ACK"), &ack_of_exception, &out, 1012, 5011);
+    let read = to_server(PSH | ACK, &read_regs(1, 5, 1), 1024, 5020);
+    let out = h.output(
+        &what("next read"),
+        &read,
+        XDP_PASS,
+        Reason::AllowedConntrack,
+    );
+    shifted(&what("next read"), &read, &out, 1012, 5011);
+    // The server's answer with timestamps and a SACK block: timestamps kept, SACK blanked.
+    let options = [
+        1, 1, 8, 10, 0, 0, 0, 5, 0, 0, 0, 6, 1, 1, 5, 10, 0, 0, 0x13, 0x88, 0, 0, 0x13, 0x90,
+    ];
+    let answer = checksummed(numbered(
+        frame(false, tcp_options(502, 40000, PSH | ACK, &options, &reply)),
+        5011,
+        1024,
+    ));
+    let out = h.output(
+        &what("the server's answer"),
+        &answer,
+        XDP_PASS,
+        Reason::AllowedConntrack,
+    );
+    shifted(&what("the server's answer"), &answer, &out, 5020, 1036);
+    let l4 = ip_packet(&answer).l4_offset as usize;
+    assert_eq!(
+        &out[l4 + 20..l4 + 32],
+        &options[..12],
+        "{family}: timestamps kept"
+    );
+    assert_eq!(&out[l4 + 32..l4 + 44], &[1; 12], "{family}: SACK blanked");
+    // An address out of range: illegal data address (02); the shifts add up.
+    let far = to_server(PSH | ACK, &read_regs(1, 100, 1), 1036, 5031);
+    let out = h.output(
+        &what("read of register 100"),
+        &far,
+        XDP_TX,
+        Reason::ModbusAddress,
+    );
+    let illegal_address = [0, 7, 0, 0, 0, 3, 1, 0x83, 0x02];
+    exception_answer(
+        &what("exception 02"),
+        &far,
+        &out,
+        5031,
+        1048,
+        &illegal_address,
+    );
+    let read = to_server(PSH | ACK, &read_regs(1, 0, 1), 1048, 5040);
+    let out = h.output(
+        &what("read after two"),
+        &read,
+        XDP_PASS,
+        Reason::AllowedConntrack,
+    );
+    shifted(&what("read after two"), &read, &out, 1024, 5022);
+    let answer = to_client(PSH | ACK, &reply, 5022, 1036);
+    let out = h.output(
+        &what("its answer"),
+        &answer,
+        XDP_PASS,
+        Reason::AllowedConntrack,
+    );
+    shifted(&what("its answer"), &answer, &out, 5040, 1060);
+    // Two ADUs, one denied: the connection is reset (the RST at the server's numbers).
+    let both = to_server(
+        PSH | ACK,
+        &[read_regs(1, 0, 1), adu(1, &[6, 0, 1, 0, 42])].concat(),
+        1060,
+        5051,
+    );
+    let out = h.output(&what("two ADUs"), &both, XDP_PASS, Reason::ModbusFunction);
+    let r = rst(&out);
+    assert_eq!(
+        (r.seq, r.ack, r.flags),
+        (1036, 5033, RST | ACK),
+        "{family}: reset"
+    );
+    h.output(
+        &what("the client's next segment"),
+        &to_server(ACK, b"", 1084, 5051),
+        XDP_TX,
+        Reason::ConnectionReset,
+    );
+}
+
+#[test]
+fn exceptions_answer_denied_requests_and_keep_the_connection() {
+    let policy = RESET_POLICY.replace(
+        "    to: control\n    rules:\n      - protocol: modbus\n        modbus: { unit_ids: [1], read_only: true, addresses",
+        "    to: control\n    on_violation: exception\n    rules:\n      - protocol: modbus\n        modbus: { unit_ids: [1], read_only: true, addresses",
+    );
+    assert_ne!(policy, RESET_POLICY);
+    let mut h = Harness::new(&policy);
+    exception_round(&mut h, "IPv4", &|up, l4| {
+        if up {
+            ipv4(DMZ, CTL, l4).frame()
+        } else {
+            ipv4(CTL, DMZ, l4).frame()
+        }
+    });
+    let (c6, s6) = (
+        v6([0xfd00, 0x20, 0, 0, 0, 0, 0, 7]),
+        v6([0xfd00, 0x30, 0, 0, 0, 0, 0, 9]),
+    );
+    exception_round(&mut h, "IPv6 in 802.1ad + 802.1Q", &|up, l4| {
+        let packet = if up {
+            ipv6(c6, s6, l4)
+        } else {
+            ipv6(s6, c6, l4)
+        };
+        with_vlans(
+            &packet.frame(),
+            &[(ethertype::QINQ, 100), (ethertype::VLAN, 200)],
+        )
+    });
+    exception_round(&mut h, "IPv4 with options in 802.1Q", &|up, l4| {
+        let packet = if up {
+            ipv4(DMZ, CTL2, l4)
+        } else {
+            ipv4(CTL2, DMZ, l4)
+        };
+        with_vlans(
+            &packet.options(&[1, 1, 1, 1]).frame(),
+            &[(ethertype::VLAN, 7)],
+        )
+    });
+    assert_eq!(
+        h.actions(1),
+        [("drop", 0), ("alert", 0), ("reset", 3), ("exception", 9)],
+        "three exceptions (one a retransmission) and one reset per connection"
+    );
 }

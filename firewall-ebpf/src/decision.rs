@@ -6,7 +6,8 @@ use firewall_common::{event, reason::Reason};
 /// What the program decided about a packet, packed in one register so it crosses BPF calls
 /// without a stack slot (a struct return goes through memory and its zeroing through the
 /// byte-wise `memset` of compiler_builtins). Bits: 0 pass, 1-7 reason, 8-23 conduit,
-/// 24 monitor, 25 alert, 26-28 known Modbus fields, 29-30 reset, 32-63 Modbus detail.
+/// 24 monitor, 25 alert, 26-28 known Modbus fields, 29-30 reset, 31 exception, 32-63 Modbus
+/// detail.
 #[derive(Clone, Copy)]
 #[repr(transparent)]
 pub struct Decision(pub u64);
@@ -22,15 +23,17 @@ pub const RESET_RECEIVER: u64 = 1 << 29;
 pub const RESET_SENDER: u64 = 1 << 30;
 /// Either reset.
 pub const RESETS: u64 = RESET_RECEIVER | RESET_SENDER;
+/// A denied Modbus request answered with a Modbus exception, written in place (`XDP_TX`).
+pub const EXCEPTION: u64 = 1 << 31;
 
 impl Decision {
     /// The XDP action: a reset toward the receiver passes the rewritten frame on, a reset
-    /// toward the sender goes back out of the interface it came in on.
+    /// toward the sender and an exception go back out of the interface they came in on.
     #[inline(always)]
     pub fn verdict(self) -> u32 {
         if self.0 & (PASS | RESET_RECEIVER) != 0 {
             XDP_PASS
-        } else if self.0 & RESET_SENDER != 0 {
+        } else if self.0 & (RESET_SENDER | EXCEPTION) != 0 {
             XDP_TX
         } else {
             XDP_DROP
@@ -49,6 +52,8 @@ impl Decision {
     pub fn action(self) -> u8 {
         if self.0 & ALERT != 0 {
             event::action::ALERT
+        } else if self.0 & EXCEPTION != 0 {
+            event::action::EXCEPTION
         } else if self.0 & RESETS != 0 {
             event::action::RESET
         } else {

@@ -1,8 +1,9 @@
 //! Deep inspection glue: the Modbus checker of `firewall_common` on packet memory, and what
-//! an inspection deny decides (drop, or reset the connection).
+//! an inspection deny decides (drop, reset the connection, or answer with an exception).
 
+use aya_ebpf::bindings::xdp_md;
 use firewall_common::{
-    event,
+    event, exception as modbus_exception,
     flow::{FlowKey, FlowState, flow_flags, proto},
     maps::{SlotConfig, slot_flags},
     modbus,
@@ -12,7 +13,8 @@ use firewall_common::{
 
 use crate::{
     XdpBytes,
-    decision::{Decision, RESET_RECEIVER, deny_on},
+    decision::{Decision, EXCEPTION, RESET_RECEIVER, deny_on},
+    exception::{self, ANSWERED, BROKEN, RETRANSMISSION},
     maps::{FLOWS, MODBUS_PROFILES},
     now,
 };
@@ -54,6 +56,49 @@ pub fn inspection_deny(verdict: u64, conduit_id: u16, monitor: bool, reset: bool
     Decision(deny_on(reason, conduit_id, monitor).0 | known << 26 | (verdict >> 32) << 32 | reset)
 }
 
+/// What an inspection deny ([`inspect`] result `verdict`) of a segment of the tracked flow
+/// `state` decides. `reset`: the conduit resets on violation here ([`resets`]);
+/// `from_opener`: the segment comes from the client. Under `on_violation: exception` a
+/// request that is one whole ADU denied for a reason an exception code fits is answered
+/// with that exception (written in place, `XDP_TX`) and the flow remembers the shift; any
+/// other deny of such a flow (several ADUs, a split, a response) resets the connection.
+#[inline(always)]
+pub fn tracked_deny(
+    ctx: *mut xdp_md,
+    p: &Packet,
+    state: &mut FlowState,
+    verdict: u64,
+    reset: bool,
+    from_opener: bool,
+) -> Decision {
+    let monitor = state.flags & flow_flags::MONITOR != 0;
+    if reset && from_opener && state.flags & flow_flags::EXCEPTION_ON_VIOLATION != 0 {
+        let reason = Reason::from_slot(verdict as u8 as u32).unwrap_or(Reason::NoPolicy);
+        let answered = exception::answer(
+            ctx,
+            p,
+            modbus_exception::code_for(reason) as u32,
+            state.answered_end,
+            state.flags & flow_flags::SHIFTED != 0,
+        );
+        if answered & ANSWERED != 0 {
+            if answered & RETRANSMISSION == 0 {
+                exception::remember(state, p.payload_len, answered as u32);
+            }
+            let d = inspection_deny(verdict, state.conduit_id, false, false);
+            return Decision(d.0 | EXCEPTION);
+        }
+        if answered & BROKEN != 0 {
+            return inspection_deny(verdict, state.conduit_id, false, false);
+        }
+    }
+    if reset {
+        // Nothing more of this connection passes, either direction.
+        state.flags |= flow_flags::RESET | flow_flags::CLOSING;
+    }
+    inspection_deny(verdict, state.conduit_id, monitor, reset)
+}
+
 /// Whether an inspection deny of `p` under a conduit with `on_violation: reset` resets the
 /// connection: TCP only, and not in monitor mode (the conduit's or the policy's), where the
 /// deny passes as an alert.
@@ -79,8 +124,10 @@ pub fn remember_reset(key: &FlowKey, src_is_lo: bool, cfg: &SlotConfig, conduit_
             },
         _pad: 0,
         _pad2: 0,
-        _pad3: 0,
+        swallowed: 0,
         last_seen_ns: now(),
+        injected: 0,
+        answered_end: 0,
     };
     let _ = FLOWS.insert(key, &state, 0);
 }

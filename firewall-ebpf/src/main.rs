@@ -8,6 +8,7 @@
 
 mod bench;
 mod decision;
+mod exception;
 mod inspect;
 mod maps;
 mod reset;
@@ -38,9 +39,10 @@ use firewall_common::{
 
 use crate::{
     decision::{
-        ALERT, Decision, MONITOR, PASS, RESET_SENDER, RESETS, deny_on, drop, monitorable, pass,
+        ALERT, Decision, EXCEPTION, MONITOR, PASS, RESET_SENDER, RESETS, deny_on, drop,
+        monitorable, pass,
     },
-    inspect::{inspect, inspection_deny, remember_reset, resets},
+    inspect::{inspect, inspection_deny, remember_reset, resets, tracked_deny},
     maps::*,
 };
 
@@ -436,6 +438,7 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                     state.flags & flow_flags::MONITOR != 0,
                 );
             }
+            let mut d = pass(Reason::AllowedConntrack, conduit_id);
             if state.profile_id != 0 && p.payload_len != 0 {
                 let profile = profile_index(slot, state.profile_id);
                 let verdict = inspect(ctx.data(), ctx.data_end(), p, profile, from_opener);
@@ -443,17 +446,23 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                     let monitor = state.flags & flow_flags::MONITOR != 0;
                     let reset = state.flags & flow_flags::RESET_ON_VIOLATION != 0
                         && resets(p, cfg, monitor);
-                    if reset {
-                        // Nothing more of this connection passes, either direction.
-                        state.flags |= flow_flags::RESET | flow_flags::CLOSING;
+                    d = tracked_deny(ctx.ctx, p, state, verdict, reset, from_opener);
+                    if d.0 & EXCEPTION != 0 {
+                        return d;
                     }
-                    return inspection_deny(verdict, conduit_id, monitor, reset);
                 }
             }
-            if p.fragment == Fragment::First {
+            // After an exception, every other segment (passed, alerted or reset) is moved
+            // into the sequence space of its receiver.
+            if state.flags & flow_flags::SHIFTED != 0
+                && !exception::shift(ctx.ctx, p, state.swallowed, state.injected, from_opener)
+            {
+                return drop(Reason::MalformedTcp);
+            }
+            if p.fragment == Fragment::First && !d.denied() {
                 remember_first_fragment(p, cfg, conduit_id, now);
             }
-            return pass(Reason::AllowedConntrack, conduit_id);
+            return d;
         } else {
             // The new policy no longer allows the flow that opened this entry.
             let _ = FLOWS.remove(&flow_key);
@@ -530,11 +539,17 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                 flow_flags::RESET_ON_VIOLATION
             } else {
                 0
+            } | if action.flags & action_flags::EXCEPTION_ON_VIOLATION != 0 {
+                flow_flags::EXCEPTION_ON_VIOLATION
+            } else {
+                0
             },
             _pad: 0,
             _pad2: 0,
-            _pad3: 0,
+            swallowed: 0,
             last_seen_ns: now(),
+            injected: 0,
+            answered_end: 0,
         };
         let _ = FLOWS.insert(&flow_key, &state, 0);
     }
@@ -568,10 +583,15 @@ fn rejudge(slot: u8, cfg: &SlotConfig, key: &FlowKey, state: &mut FlowState) -> 
     state.generation = cfg.generation;
     state.conduit_id = action.conduit_id;
     state.profile_id = action.profile_id;
-    state.flags &=
-        !(flow_flags::RATE_LIMITED | flow_flags::MONITOR | flow_flags::RESET_ON_VIOLATION);
+    state.flags &= !(flow_flags::RATE_LIMITED
+        | flow_flags::MONITOR
+        | flow_flags::RESET_ON_VIOLATION
+        | flow_flags::EXCEPTION_ON_VIOLATION);
     if action.flags & action_flags::RESET_ON_VIOLATION != 0 {
         state.flags |= flow_flags::RESET_ON_VIOLATION;
+    }
+    if action.flags & action_flags::EXCEPTION_ON_VIOLATION != 0 {
+        state.flags |= flow_flags::EXCEPTION_ON_VIOLATION;
     }
     if action.flags & action_flags::RATE_LIMIT != 0 {
         state.flags |= flow_flags::RATE_LIMITED;
@@ -616,8 +636,10 @@ fn remember_first_fragment(p: &Packet, cfg: &SlotConfig, conduit_id: u16, now: u
         flags: 0,
         _pad: 0,
         _pad2: 0,
-        _pad3: 0,
+        swallowed: 0,
         last_seen_ns: now,
+        injected: 0,
+        answered_end: 0,
     };
     let _ = FRAGS.insert(&frag_key(p), &state, 0);
 }

@@ -1,5 +1,6 @@
-//! Random frames through the TCP resets of `on_violation: reset` (`firewall_common::reset`),
-//! as the XDP program applies them to a segment its inspection denied.
+//! Random frames through the TCP resets of `on_violation: reset` (`firewall_common::reset`)
+//! and the Modbus exceptions and sequence shifts of `on_violation: exception`
+//! (`firewall_common::exception`), as the XDP program applies them.
 //!
 //! The input is a frame as it is, or (first byte odd) the fields of a well-formed TCP segment
 //! (family, VLAN tags, IPv4 options or an IPv6 extension header, ports, sequence and
@@ -13,11 +14,22 @@
 //! sequence and acknowledgement numbers are the ones the design gives (DESIGN.md "When a
 //! request is denied"), and everything before the IP header is kept (MACs swapped for the
 //! sender).
+//!
+//! Exceptions (input byte 0 bit 2: the MBAP length is first made to cover the payload, so a
+//! built segment is one ADU): for every code, the answer is written exactly when the design
+//! says (one whole ADU of at least 8 bytes, ACK without SYN or RST, room for 9 bytes, a code),
+//! and then parses as PSH|ACK back to the sender with the 9-byte ADU (transaction, protocol
+//! and unit id of the request, function | 0x80, the code), seq = its ack, ack = its end, both
+//! checksums right. Shifts: a segment given a right TCP checksum keeps it right after a
+//! shift by deltas from the input, carries the shifted numbers, and shifting back restores
+//! them.
 #![no_main]
 
 use firewall_common::{
+    exception,
     packet::{Family, Frame, Packet, ethertype, parse, tcp_flags},
     pktgen::{ipv4, ipv6, tcp, with_vlans},
+    reason::Reason,
     reset::{ANSWER_TTL, Segment, Toward, rewrite_frame},
 };
 use libfuzzer_sys::fuzz_target;
@@ -185,4 +197,123 @@ fuzz_target!(|input: &[u8]| {
             }
         }
     }
+    exceptions(input, frame, &p, &s);
+    shifts(input, frame, &p);
 });
+
+/// TCP checksum over the pseudo-header and `frame[l4..end]` of the segment `p`.
+fn segment_checksum(frame: &[u8], p: &Packet) -> u16 {
+    let end = p.payload_offset as usize + p.payload_len as usize;
+    tcp_checksum(&frame[..end.min(frame.len())], p)
+}
+
+fn exceptions(input: &[u8], frame: &[u8], p: &Packet, s: &Segment) {
+    let mut request = frame.to_vec();
+    let (off, len) = (p.payload_offset as usize, p.payload_len as usize);
+    if input.first().is_some_and(|b| b & 4 != 0) && len >= 8 && off + 6 <= request.len() {
+        request[off + 4..off + 6].copy_from_slice(&((len - 6) as u16).to_be_bytes());
+    }
+    let l3 = p.l3_offset as usize;
+    let ip_len = if p.family == Family::Ipv4 { 20 } else { 40 };
+    let one_adu = len >= 8
+        && off + 8 <= request.len()
+        && u16::from_be_bytes([request[off + 4], request[off + 5]]) as usize + 6 == len;
+    for reason in [
+        Reason::ModbusFunction,
+        Reason::ModbusAddress,
+        Reason::ModbusMalformed,
+        Reason::ModbusUnitId,
+        Reason::ModbusSplit,
+    ] {
+        let code = exception::code_for(reason);
+        let due = code != 0
+            && one_adu
+            && s.flags & tcp_flags::ACK != 0
+            && s.flags & (tcp_flags::SYN | tcp_flags::RST) == 0
+            && request.len() >= l3 + ip_len + 20 + 9;
+        let mut out = request.clone();
+        let Some(end) = exception::rewrite_frame(&mut out, p, reason) else {
+            assert!(!due, "no exception for {reason:?}: {request:02x?}");
+            continue;
+        };
+        assert!(
+            due,
+            "an exception that is not due: {reason:?} {request:02x?}"
+        );
+        assert_eq!(end, l3 + ip_len + 20 + 9);
+        out.truncate(end);
+        let r = match parse(&out[..]) {
+            Ok(Frame::Ip(r)) => r,
+            other => panic!("the exception does not parse: {other:?}"),
+        };
+        assert_eq!((r.proto, r.payload_len, r.l3_offset), (6, 9, p.l3_offset));
+        assert_eq!(
+            (r.src, r.dst, r.src_port, r.dst_port),
+            (p.dst, p.src, p.dst_port, p.src_port)
+        );
+        if p.family == Family::Ipv4 {
+            assert_eq!(checksum(&out[l3..l3 + 20]), 0, "IPv4 header checksum");
+        }
+        assert_eq!(tcp_checksum(&out, &r), 0, "TCP checksum");
+        let l4 = r.l4_offset as usize;
+        assert_eq!(word(&out, l4 + 4), s.ack, "seq = the request's ack");
+        assert_eq!(word(&out, l4 + 8), s.seq.wrapping_add(len as u32));
+        assert_eq!(out[l4 + 13], tcp_flags::ACK | 0x08, "PSH|ACK");
+        let q = &request[off..off + 8];
+        assert_eq!(
+            &out[l4 + 20..],
+            &[q[0], q[1], q[2], q[3], 0, 3, q[6], q[7] | 0x80, code]
+        );
+        assert_eq!((&out[..6], &out[6..12]), (&request[6..12], &request[..6]));
+        assert_eq!(&out[12..l3], &request[12..l3], "VLAN tags kept");
+    }
+}
+
+fn shifts(input: &[u8], frame: &[u8], p: &Packet) {
+    let end = p.payload_offset as usize + p.payload_len as usize;
+    if end > frame.len() {
+        return;
+    }
+    let delta = |i: usize| {
+        input
+            .get(i..i + 4)
+            .map_or(9, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let (seq_delta, ack_delta) = (
+        delta(input.len().saturating_sub(8)),
+        delta(input.len().saturating_sub(4)),
+    );
+    let l4 = p.l4_offset as usize;
+    let mut seg = frame.to_vec();
+    seg[l4 + 16..l4 + 18].copy_from_slice(&[0, 0]);
+    let c = segment_checksum(&seg, p);
+    seg[l4 + 16..l4 + 18].copy_from_slice(&c.to_be_bytes());
+    assert_eq!(segment_checksum(&seg, p), 0);
+    let (seq, ack) = (word(&seg, l4 + 4), word(&seg, l4 + 8));
+    let mut out = seg.clone();
+    exception::shift_frame(&mut out, p, seq_delta, ack_delta).expect("the header is in the frame");
+    let has_ack = p.tcp_flags & tcp_flags::ACK != 0;
+    let want_ack = if has_ack {
+        ack.wrapping_add(ack_delta)
+    } else {
+        ack
+    };
+    assert_eq!(
+        (word(&out, l4 + 4), word(&out, l4 + 8)),
+        (seq.wrapping_add(seq_delta), want_ack)
+    );
+    assert_eq!(segment_checksum(&out, p), 0, "checksum after the shift");
+    assert_eq!(
+        &out[p.payload_offset as usize..],
+        &seg[p.payload_offset as usize..]
+    );
+    exception::shift_frame(
+        &mut out,
+        p,
+        seq_delta.wrapping_neg(),
+        ack_delta.wrapping_neg(),
+    )
+    .expect("again");
+    assert_eq!((word(&out, l4 + 4), word(&out, l4 + 8)), (seq, ack));
+    assert_eq!(segment_checksum(&out, p), 0, "checksum after shifting back");
+}

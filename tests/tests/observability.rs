@@ -1046,7 +1046,7 @@ fn metrics_endpoint_matches_stats() {
         let actions = c["actions"].as_object().expect("actions");
         assert_eq!(
             actions.keys().map(String::as_str).collect::<Vec<_>>(),
-            ["alert", "drop", "reset"],
+            ["alert", "drop", "exception", "reset"],
             "{name}: actions"
         );
         for (action, d) in actions {

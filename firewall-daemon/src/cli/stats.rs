@@ -168,16 +168,17 @@ pub fn render(data: &Value) -> String {
     if !violations.is_empty() {
         out.push('\n');
         out.push_str(&format!(
-            "{:<32} {:<12} {:>10} {:>10} {:>10}\n",
-            "VIOLATIONS OF CONDUIT", "ON_VIOLATION", "RESET", "DROP", "ALERT"
+            "{:<32} {:<12} {:>10} {:>10} {:>10} {:>10}\n",
+            "VIOLATIONS OF CONDUIT", "ON_VIOLATION", "RESET", "EXCEPTION", "DROP", "ALERT"
         ));
         for c in violations {
             let a = &c["actions"];
             out.push_str(&format!(
-                "{:<32} {:<12} {:>10} {:>10} {:>10}\n",
+                "{:<32} {:<12} {:>10} {:>10} {:>10} {:>10}\n",
                 text(c, "name"),
                 text(c, "on_violation"),
                 num(&a["reset"], "packets"),
+                num(&a["exception"], "packets"),
                 num(&a["drop"], "packets"),
                 num(&a["alert"], "packets"),
             ));
@@ -264,7 +265,7 @@ mod tests {
             .find(|l| l.starts_with("plc-reads") && l.contains("reset"))
             .unwrap_or_else(|| panic!("no violations line in\n{out}"));
         let cols: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(cols, ["plc-reads", "reset", "4", "1", "0"]);
+        assert_eq!(cols, ["plc-reads", "reset", "4", "0", "1", "0"]);
         assert!(
             !out.lines()
                 .any(|l| l.starts_with("quiet") && l.contains("drop"))

@@ -336,8 +336,12 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         if c.mode == crate::policy::Mode::Monitor {
             conduit_flags[c.id as usize] |= action_flags::MONITOR;
         }
-        if c.on_violation == OnViolation::Reset && c.rules.iter().any(|r| r.inspected()) {
+        let inspected = c.rules.iter().any(|r| r.inspected());
+        if c.on_violation != OnViolation::Drop && inspected {
             conduit_flags[c.id as usize] |= action_flags::RESET_ON_VIOLATION;
+        }
+        if c.on_violation == OnViolation::Exception && inspected {
+            conduit_flags[c.id as usize] |= action_flags::EXCEPTION_ON_VIOLATION;
         }
         if let Some(rl) = c.rate_limit {
             conduit_flags[c.id as usize] |= action_flags::RATE_LIMIT;

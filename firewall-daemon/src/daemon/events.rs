@@ -215,6 +215,7 @@ fn log(v: &Value) -> Arc<str> {
         match s("action") {
             "alert" => "alerted (monitor mode)",
             "reset" => "denied, connection reset",
+            "exception" => "denied, answered with a Modbus exception",
             _ => "denied",
         }
     );

@@ -70,7 +70,7 @@ pub struct CounterSnapshot {
     /// order from [`Reason::FIRST_INSPECTION`]).
     pub conduit_denies: Vec<Vec<(Reason, Counter)>>,
     /// What was done with those denies, by conduit id (entry 0 unused), then by
-    /// `firewall_common::event::action` (in `action::ALL` order: drop, alert, reset).
+    /// `firewall_common::event::action` (in `action::ALL` order: drop, alert, reset, exception).
     pub conduit_actions: Vec<Vec<(u8, Counter)>>,
 }
 

@@ -21,7 +21,7 @@ use aya::{
 };
 use firewall_common::{
     ABI_VERSION,
-    flow::{FLOWS_LAYOUT_SINCE_ABI, FlowKey, FlowState},
+    flow::{FLOWS_LAYOUT_SINCE_ABI, FlowKey, FlowState, FlowStateV2},
     maps::{Control, control_flags, names},
 };
 use tracing::{info, warn};
@@ -165,18 +165,42 @@ pub(super) fn carry_flows(from: &Retired, ebpf: &mut Ebpf) -> Result<usize, Data
     let path = from.dir.join(names::FLOWS);
     let old = MapData::from_pin(&path).map_err(DataplaneError::map(names::FLOWS))?;
     let old = Map::from_map_data(old).map_err(DataplaneError::map(names::FLOWS))?;
-    let old: HashMap<MapData, FlowKey, FlowState> =
-        HashMap::try_from(old).map_err(DataplaneError::map(names::FLOWS))?;
     let map = ebpf
         .map_mut(names::FLOWS)
         .ok_or(DataplaneError::MissingMap(names::FLOWS))?;
     let mut flows: HashMap<&mut MapData, FlowKey, FlowState> =
         HashMap::try_from(map).map_err(DataplaneError::map(names::FLOWS))?;
+    // The value size tells the layout: ABI 2-4 stored the 24-byte `FlowStateV2`.
+    let value_size = match &old {
+        Map::LruHashMap(m) | Map::HashMap(m) => m.info().map(|i| i.value_size()).unwrap_or(0),
+        _ => 0,
+    };
+    if value_size as usize == std::mem::size_of::<FlowStateV2>() {
+        let old: HashMap<MapData, FlowKey, FlowStateV2> =
+            HashMap::try_from(old).map_err(DataplaneError::map(names::FLOWS))?;
+        copy_flows(
+            old.iter()
+                .filter_map(Result::ok)
+                .map(|(k, v)| (k, v.into())),
+            &mut flows,
+        )
+    } else {
+        let old: HashMap<MapData, FlowKey, FlowState> =
+            HashMap::try_from(old).map_err(DataplaneError::map(names::FLOWS))?;
+        copy_flows(old.iter().filter_map(Result::ok), &mut flows)
+    }
+}
+
+/// Inserts `old` flows with generation 0 unless `flows` holds them already.
+fn copy_flows(
+    old: impl Iterator<Item = (FlowKey, FlowState)>,
+    flows: &mut HashMap<&mut MapData, FlowKey, FlowState>,
+) -> Result<usize, DataplaneError> {
     const BPF_NOEXIST: u64 = 1;
     let mut copied = 0;
     // Entries the old program removes or evicts meanwhile end the walk early or are skipped:
     // such a flow is gone either way.
-    for (key, state) in old.iter().filter_map(Result::ok) {
+    for (key, state) in old {
         let state = FlowState {
             generation: 0,
             ..state

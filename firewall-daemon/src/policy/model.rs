@@ -258,6 +258,10 @@ pub enum OnViolation {
     /// keeps the connection open, which locks out other clients of a device that accepts
     /// only a few connections.
     Drop,
+    /// Modbus conduits: answer a denied request with a Modbus exception in the server's name
+    /// and keep the connection (sequence numbers shifted from then on); a deny no exception
+    /// fits (several ADUs in the segment, a split ADU, a response) resets the connection.
+    Exception,
 }
 
 impl OnViolation {
@@ -265,6 +269,7 @@ impl OnViolation {
         match self {
             OnViolation::Reset => "reset",
             OnViolation::Drop => "drop",
+            OnViolation::Exception => "exception",
         }
     }
 }

@@ -1072,14 +1072,20 @@ fn on_violation() {
     );
     assert_eq!(w[0].position, at(14, 19));
     assert!(w[0].help[0].contains("on_violation: reset"));
+    // Exception: Modbus conduits only.
+    let p = ok(&conduit("exception"));
+    assert_eq!(p.conduits()[0].on_violation, OnViolation::Exception);
+    assert!(p.warnings().is_empty());
     let d = error(
-        &conduit("exception"),
-        "on_violation: exception is not supported yet by this zcfw build",
+        &BASE.replace(
+            "    to: control",
+            "    to: control\n    on_violation: exception",
+        ),
+        "needs Modbus rules",
     );
-    assert_eq!(d.position, at(14, 19));
-    assert!(d.help[0].contains("on_violation: reset"));
+    assert!(d.help[0].contains("protocol: modbus"), "{:?}", d.help);
     let d = error(&conduit("alert"), "unknown on_violation \"alert\"");
-    assert!(d.help[0].contains("`on_violation: reset` (the default) or `on_violation: drop`"));
+    assert!(d.help[0].contains("`on_violation: exception` (Modbus)"));
     let p = ok(&BASE.replace("    to: control", "    to: control\n    on_violation: drop"));
     assert!(warning_texts(&p)[0].contains("on_violation has no effect"));
 }

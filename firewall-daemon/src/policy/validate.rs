@@ -870,22 +870,14 @@ fn check_conduits(
         let on_violation = match r.on_violation.as_deref().map(str::trim) {
             None | Some("reset") => OnViolation::Reset,
             Some("drop") => OnViolation::Drop,
-            Some("exception") => {
-                ok = false;
-                c.error(
-                    &cp.key("on_violation"),
-                    "on_violation: exception is not supported yet by this zcfw build",
-                )
-                .help("use `on_violation: reset` (the default): the server receives a TCP reset in place of the violating request and frees the connection, the client a reset and reconnects");
-                OnViolation::Reset
-            }
+            Some("exception") => OnViolation::Exception,
             Some(other) => {
                 ok = false;
                 c.error(
                     &cp.key("on_violation"),
                     format!("unknown on_violation \"{other}\""),
                 )
-                .help("use `on_violation: reset` (the default) or `on_violation: drop`");
+                .help("use `on_violation: reset` (the default), `on_violation: exception` (Modbus) or `on_violation: drop`");
                 OnViolation::Reset
             }
         };
@@ -911,7 +903,17 @@ fn check_conduits(
             }
         }
         let inspected = rules.iter().any(Rule::inspected);
-        if ok && r.on_violation.is_some() && !inspected {
+        let not_modbus = rules
+            .iter()
+            .any(|rule| rule.inspected() && rule.modbus_profile().is_none());
+        if ok && on_violation == OnViolation::Exception && (!inspected || not_modbus) {
+            ok = false;
+            c.error(
+                &cp.key("on_violation"),
+                format!("on_violation: exception on conduit \"{name}\" needs Modbus rules"),
+            )
+            .help("a Modbus exception answers a denied Modbus request: every inspected rule of the conduit must be `protocol: modbus`; use `on_violation: reset` (the default) otherwise");
+        } else if ok && r.on_violation.is_some() && !inspected {
             c.warning(
                 &cp.key("on_violation"),
                 format!("on_violation has no effect: conduit \"{name}\" has no inspected rule"),
