@@ -313,8 +313,11 @@ mod tests {
 
     use super::*;
     use crate::{
-        packet::{Frame, ethertype, parse},
-        pktgen::{L4, checksum, ipv4, ipv6, tcp, v6, with_vlans},
+        packet::ethertype,
+        pktgen::{
+            L4, checksum, ip_packet as packet, ipv4, ipv6, tcp, tcp_checksum_residue, v6,
+            with_vlans,
+        },
     };
 
     const CLIENT: [u8; 4] = [10, 20, 0, 2];
@@ -323,46 +326,15 @@ mod tests {
     const WRITE: &[u8] = &[0x12, 0x34, 0, 0, 0, 6, 7, 6, 0, 200, 0, 1];
     const PSH_ACK: u8 = 0x18;
 
-    fn packet(frame: &[u8]) -> Packet {
-        match parse(frame) {
-            Ok(Frame::Ip(p)) => p,
-            other => panic!("not IP: {other:?}"),
-        }
-    }
-
-    fn pseudo_sum_residue(frame: &[u8]) -> u16 {
-        let p = packet(frame);
-        let l4 = p.l4_offset as usize;
-        let end = p.payload_offset as usize + p.payload_len as usize;
-        let tcp = &frame[l4..end];
-        let mut pseudo = Vec::new();
-        match p.family {
-            Family::Ipv4 => {
-                pseudo.extend_from_slice(&p.src[..4]);
-                pseudo.extend_from_slice(&p.dst[..4]);
-                pseudo.extend_from_slice(&[0, proto::TCP]);
-                pseudo.extend_from_slice(&(tcp.len() as u16).to_be_bytes());
-            }
-            Family::Ipv6 => {
-                pseudo.extend_from_slice(&p.src);
-                pseudo.extend_from_slice(&p.dst);
-                pseudo.extend_from_slice(&(tcp.len() as u32).to_be_bytes());
-                pseudo.extend_from_slice(&[0, 0, 0, proto::TCP]);
-            }
-        }
-        pseudo.extend_from_slice(tcp);
-        checksum(&pseudo)
-    }
-
     /// Sets sequence and acknowledgement numbers, then a correct TCP checksum.
     fn finish(mut frame: Vec<u8>, seq: u32, ack: u32) -> Vec<u8> {
         let l4 = packet(&frame).l4_offset as usize;
         frame[l4 + 4..l4 + 8].copy_from_slice(&seq.to_be_bytes());
         frame[l4 + 8..l4 + 12].copy_from_slice(&ack.to_be_bytes());
         frame[l4 + 16..l4 + 18].copy_from_slice(&[0, 0]);
-        let c = pseudo_sum_residue(&frame);
+        let c = tcp_checksum_residue(&frame);
         frame[l4 + 16..l4 + 18].copy_from_slice(&c.to_be_bytes());
-        assert_eq!(pseudo_sum_residue(&frame), 0);
+        assert_eq!(tcp_checksum_residue(&frame), 0);
         frame
     }
 
@@ -424,7 +396,7 @@ mod tests {
         assert_eq!(&e[..6], &frame[6..12], "to the client's MAC");
         assert_eq!(&e[6..12], &frame[..6]);
         assert_eq!(checksum(&e[14..34]), 0, "IPv4 header checksum");
-        assert_eq!(pseudo_sum_residue(&e), 0, "TCP checksum");
+        assert_eq!(tcp_checksum_residue(&e), 0, "TCP checksum");
     }
 
     #[test]
@@ -449,7 +421,7 @@ mod tests {
         assert_eq!(e[22 + 6], proto::TCP, "extension header dropped");
         assert_eq!(seq_ack(&e), (77, 4), "the acknowledgement wraps around");
         assert_eq!(&e[82..], &[0, 9, 0, 0, 0, 3, 1, 0xab, 0x01]);
-        assert_eq!(pseudo_sum_residue(&e), 0);
+        assert_eq!(tcp_checksum_residue(&e), 0);
     }
 
     #[test]
@@ -527,7 +499,11 @@ mod tests {
             let mut f = frame.clone();
             shift_frame(&mut f, &p, 9, 12u32.wrapping_neg()).expect("shifted");
             assert_eq!(seq_ack(&f), (0xffff_fff9, 988));
-            assert_eq!(pseudo_sum_residue(&f), 0, "checksum updated incrementally");
+            assert_eq!(
+                tcp_checksum_residue(&f),
+                0,
+                "checksum updated incrementally"
+            );
             let l4 = p.l4_offset as usize;
             assert_eq!(&f[l4 + 20..l4 + 32], &opts[..12], "timestamps kept");
             assert_eq!(&f[l4 + 32..l4 + 56], &[1; 24], "SACK and the rest blanked");
@@ -538,7 +514,7 @@ mod tests {
             // Back again: the original numbers.
             shift_frame(&mut f, &p, 9u32.wrapping_neg(), 12).expect("shifted");
             assert_eq!(seq_ack(&f), seq_ack(&frame));
-            assert_eq!(pseudo_sum_residue(&f), 0);
+            assert_eq!(tcp_checksum_residue(&f), 0);
             // Without timestamps first, every option byte becomes a NOP.
             let mut g = frame.clone();
             g[l4 + 22] = 3;
@@ -547,7 +523,7 @@ mod tests {
             let mut h = g.clone();
             shift_frame(&mut h, &p, 1, 1).expect("shifted");
             assert_eq!(&h[l4 + 20..l4 + 56], &[1; 36]);
-            assert_eq!(pseudo_sum_residue(&h), 0);
+            assert_eq!(tcp_checksum_residue(&h), 0);
         }
     }
 
@@ -561,6 +537,6 @@ mod tests {
         let mut f = frame.clone();
         shift_frame(&mut f, &packet(&frame), 100u32.wrapping_neg(), 9).expect("shifted");
         assert_eq!(seq_ack(&f), (50u32.wrapping_sub(100), 60));
-        assert_eq!(pseudo_sum_residue(&f), 0);
+        assert_eq!(tcp_checksum_residue(&f), 0);
     }
 }

@@ -4,7 +4,10 @@
 
 use alloc::vec::Vec;
 
-use crate::{flow::proto, packet::ethertype};
+use crate::{
+    flow::proto,
+    packet::{Family, Frame, Packet, ethertype, parse},
+};
 
 /// An L4 header and payload, ready to be wrapped in IP.
 #[derive(Clone, Debug)]
@@ -254,4 +257,36 @@ pub fn v6(groups: [u16; 8]) -> [u8; 16] {
         a[2 * i..2 * i + 2].copy_from_slice(&g.to_be_bytes());
     }
     a
+}
+
+/// The parsed IP packet of `frame`; panics (a test's failure) if the parser does not see one.
+pub fn ip_packet(frame: &[u8]) -> Packet {
+    match parse(frame) {
+        Ok(Frame::Ip(p)) => p,
+        other => panic!("not an IP packet: {other:?}"),
+    }
+}
+
+/// The TCP checksum of the segment in `frame` over its pseudo-header, as the receiving stack
+/// computes it: 0 when the segment's checksum field is right.
+pub fn tcp_checksum_residue(frame: &[u8]) -> u16 {
+    let p = ip_packet(frame);
+    let tcp = &frame[p.l4_offset as usize..p.payload_offset as usize + p.payload_len as usize];
+    let mut pseudo = Vec::new();
+    match p.family {
+        Family::Ipv4 => {
+            pseudo.extend_from_slice(&p.src[..4]);
+            pseudo.extend_from_slice(&p.dst[..4]);
+            pseudo.extend_from_slice(&[0, proto::TCP]);
+            pseudo.extend_from_slice(&(tcp.len() as u16).to_be_bytes());
+        }
+        Family::Ipv6 => {
+            pseudo.extend_from_slice(&p.src);
+            pseudo.extend_from_slice(&p.dst);
+            pseudo.extend_from_slice(&(tcp.len() as u32).to_be_bytes());
+            pseudo.extend_from_slice(&[0, 0, 0, proto::TCP]);
+        }
+    }
+    pseudo.extend_from_slice(tcp);
+    checksum(&pseudo)
 }

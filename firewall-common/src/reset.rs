@@ -291,19 +291,14 @@ mod tests {
 
     use super::*;
     use crate::{
-        packet::{Frame, ethertype, parse},
-        pktgen::{checksum, ipv4, ipv6, tcp, v6, with_vlans},
+        packet::ethertype,
+        pktgen::{
+            checksum, ip_packet as packet, ipv4, ipv6, tcp, tcp_checksum_residue, v6, with_vlans,
+        },
     };
 
     const CLIENT: [u8; 4] = [10, 20, 0, 2];
     const SERVER: [u8; 4] = [10, 30, 0, 2];
-
-    fn packet(frame: &[u8]) -> Packet {
-        match parse(frame) {
-            Ok(Frame::Ip(p)) => p,
-            other => panic!("not IP: {other:?}"),
-        }
-    }
 
     /// A segment with sequence and acknowledgement numbers set.
     fn segment(mut frame: Vec<u8>, seq: u32, ack: u32) -> Vec<u8> {
@@ -319,30 +314,6 @@ mod tests {
         let len = rewrite_frame(&mut f, &p, toward).expect("a reset is due");
         f.truncate(len);
         f
-    }
-
-    /// TCP checksum of the segment in `frame` over the pseudo-header: 0 when it is right.
-    fn tcp_checksum_residue(frame: &[u8]) -> u16 {
-        let p = packet(frame);
-        let l4 = p.l4_offset as usize;
-        let tcp = &frame[l4..];
-        let mut pseudo = Vec::new();
-        match p.family {
-            Family::Ipv4 => {
-                pseudo.extend_from_slice(&p.src[..4]);
-                pseudo.extend_from_slice(&p.dst[..4]);
-                pseudo.extend_from_slice(&[0, proto::TCP]);
-                pseudo.extend_from_slice(&(tcp.len() as u16).to_be_bytes());
-            }
-            Family::Ipv6 => {
-                pseudo.extend_from_slice(&p.src);
-                pseudo.extend_from_slice(&p.dst);
-                pseudo.extend_from_slice(&(tcp.len() as u32).to_be_bytes());
-                pseudo.extend_from_slice(&[0, 0, 0, proto::TCP]);
-            }
-        }
-        pseudo.extend_from_slice(tcp);
-        checksum(&pseudo)
     }
 
     fn seq_ack_flags(frame: &[u8]) -> (u32, u32, u8) {
