@@ -214,6 +214,30 @@ impl FlowKey {
 }
 
 impl FlowState {
+    /// A new entry: admitted under `generation` by `conduit_id` (inspected with `profile_id`,
+    /// 0 = none), [`flow_flags`] `flags`, last seen at `now_ns`; no sequence offsets.
+    #[inline(always)]
+    pub const fn new(
+        generation: u32,
+        conduit_id: u16,
+        profile_id: u16,
+        flags: u8,
+        now_ns: u64,
+    ) -> FlowState {
+        FlowState {
+            generation,
+            conduit_id,
+            profile_id,
+            flags,
+            _pad: 0,
+            _pad2: 0,
+            swallowed: 0,
+            last_seen_ns: now_ns,
+            injected: 0,
+            answered_end: 0,
+        }
+    }
+
     /// Idle timeout of this flow.
     #[inline(always)]
     pub fn timeout_ns(&self, proto: u8) -> u64 {

@@ -111,23 +111,13 @@ pub fn resets(p: &Packet, cfg: &SlotConfig, monitor: bool) -> bool {
 /// track: its ends get a RST for every later segment ([`flow_flags::RESET`]).
 #[inline(never)]
 pub fn remember_reset(key: &FlowKey, src_is_lo: bool, cfg: &SlotConfig, conduit_id: u16) {
-    let state = FlowState {
-        generation: cfg.generation,
-        conduit_id,
-        profile_id: 0,
-        flags: flow_flags::RESET
-            | flow_flags::CLOSING
-            | if src_is_lo {
-                flow_flags::OPENED_BY_LO
-            } else {
-                0
-            },
-        _pad: 0,
-        _pad2: 0,
-        swallowed: 0,
-        last_seen_ns: now(),
-        injected: 0,
-        answered_end: 0,
-    };
+    let flags = flow_flags::RESET
+        | flow_flags::CLOSING
+        | if src_is_lo {
+            flow_flags::OPENED_BY_LO
+        } else {
+            0
+        };
+    let state = FlowState::new(cfg.generation, conduit_id, 0, flags, now());
     let _ = FLOWS.insert(key, &state, 0);
 }

@@ -519,38 +519,34 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
         }
     }
     if p.opens_flow() {
-        let state = FlowState {
-            generation: cfg.generation,
-            conduit_id: action.conduit_id,
-            profile_id: action.profile_id,
-            flags: if src_is_lo {
-                flow_flags::OPENED_BY_LO
-            } else {
-                0
-            } | if action.flags & action_flags::RATE_LIMIT != 0 {
-                flow_flags::RATE_LIMITED
-            } else {
-                0
-            } | if action.flags & action_flags::MONITOR != 0 {
-                flow_flags::MONITOR
-            } else {
-                0
-            } | if action.flags & action_flags::RESET_ON_VIOLATION != 0 {
-                flow_flags::RESET_ON_VIOLATION
-            } else {
-                0
-            } | if action.flags & action_flags::EXCEPTION_ON_VIOLATION != 0 {
-                flow_flags::EXCEPTION_ON_VIOLATION
-            } else {
-                0
-            },
-            _pad: 0,
-            _pad2: 0,
-            swallowed: 0,
-            last_seen_ns: now(),
-            injected: 0,
-            answered_end: 0,
+        let flags = if src_is_lo {
+            flow_flags::OPENED_BY_LO
+        } else {
+            0
+        } | if action.flags & action_flags::RATE_LIMIT != 0 {
+            flow_flags::RATE_LIMITED
+        } else {
+            0
+        } | if action.flags & action_flags::MONITOR != 0 {
+            flow_flags::MONITOR
+        } else {
+            0
+        } | if action.flags & action_flags::RESET_ON_VIOLATION != 0 {
+            flow_flags::RESET_ON_VIOLATION
+        } else {
+            0
+        } | if action.flags & action_flags::EXCEPTION_ON_VIOLATION != 0 {
+            flow_flags::EXCEPTION_ON_VIOLATION
+        } else {
+            0
         };
+        let state = FlowState::new(
+            cfg.generation,
+            action.conduit_id,
+            action.profile_id,
+            flags,
+            now(),
+        );
         let _ = FLOWS.insert(&flow_key, &state, 0);
     }
     if p.fragment == Fragment::First {
@@ -629,18 +625,7 @@ fn conforms(slot: u8, conduit_id: u16, p: &Packet, now: u64) -> bool {
 /// first fragments only: the check stays on the caller's side, off a call on every packet).
 #[inline(never)]
 fn remember_first_fragment(p: &Packet, cfg: &SlotConfig, conduit_id: u16, now: u64) {
-    let state = FlowState {
-        generation: cfg.generation,
-        conduit_id,
-        profile_id: 0,
-        flags: 0,
-        _pad: 0,
-        _pad2: 0,
-        swallowed: 0,
-        last_seen_ns: now,
-        injected: 0,
-        answered_end: 0,
-    };
+    let state = FlowState::new(cfg.generation, conduit_id, 0, 0, now);
     let _ = FRAGS.insert(&frag_key(p), &state, 0);
 }
 
