@@ -1,0 +1,322 @@
+//! One rule of a conduit: its protocol and what it matches (ports, ICMP types, Modbus).
+
+use super::{Checker, Help, KeyPath, modbus, ports::check_ports};
+use crate::policy::{
+    diag::did_you_mean,
+    model::{PortRange, Rule},
+    protocols::{
+        INDUSTRIAL_PROTOCOLS, Protocol, ProtocolSupport, SUPPORTED_PROTOCOLS, icmp_type_names,
+        protocol_support,
+    },
+    raw::{RawRule, Scalar},
+};
+
+/// The rule at `rp`, or `None` (errors reported) when it is not valid.
+pub(super) fn check_rule(c: &mut Checker<'_>, rp: &KeyPath, r: RawRule) -> Option<Rule> {
+    let protocol = rule_protocol(c, rp, r.protocol.as_deref())?;
+    let mut ok = check_option_blocks(c, rp, protocol, &r);
+    let rule = match protocol {
+        Protocol::Any => any_rule(c, rp, &r, &mut ok),
+        Protocol::Tcp | Protocol::Udp => transport_rule(c, rp, protocol, r, &mut ok),
+        Protocol::Modbus => modbus_rule(c, rp, r, &mut ok)?,
+        Protocol::Icmp | Protocol::Icmpv6 => icmp_rule(c, rp, protocol, r, &mut ok),
+    };
+    ok.then_some(rule)
+}
+
+fn supported_names() -> String {
+    SUPPORTED_PROTOCOLS
+        .iter()
+        .map(|p| p.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `protocol:`: required, and one this build inspects or passes.
+fn rule_protocol(c: &mut Checker<'_>, rp: &KeyPath, name: Option<&str>) -> Option<Protocol> {
+    let Some(name) = name else {
+        c.error(rp, "rule has no protocol")
+            .help(format!("add `protocol:`, one of: {}", supported_names()));
+        return None;
+    };
+    match protocol_support(name) {
+        ProtocolSupport::Supported(p) => Some(p),
+        ProtocolSupport::NotInThisBuild(ind) => {
+            c.error(
+                &rp.key("protocol"),
+                format!(
+                    "protocol `{}` ({} deep inspection) is not supported yet by this zcfw build",
+                    ind.keyword, ind.display
+                ),
+            )
+            .help(format!(
+                "use {{ protocol: {}, ports: [{}] }} to allow {} without inspection",
+                ind.transport.name(),
+                ind.port,
+                ind.display
+            ));
+            None
+        }
+        ProtocolSupport::Unknown => {
+            let d = c.error(&rp.key("protocol"), format!("unknown protocol \"{name}\""));
+            let all: Vec<&str> = SUPPORTED_PROTOCOLS
+                .iter()
+                .map(|p| p.name())
+                .chain(INDUSTRIAL_PROTOCOLS.iter().map(|p| p.keyword))
+                .collect();
+            if let Some(near) = did_you_mean(&name.to_lowercase(), all) {
+                d.help(format!("did you mean \"{near}\"?"));
+            }
+            d.help(format!("use one of: {}", supported_names()));
+            None
+        }
+    }
+}
+
+/// Every industrial option block (`modbus:`, `dnp3:`, ...) belongs to its own protocol;
+/// `false` when one is misplaced.
+fn check_option_blocks(c: &mut Checker<'_>, rp: &KeyPath, protocol: Protocol, r: &RawRule) -> bool {
+    let mut ok = true;
+    for block in r.option_blocks() {
+        if protocol == Protocol::Modbus && block == "modbus" {
+            continue;
+        }
+        ok = false;
+        c.error_at_key(
+            &rp.key(block),
+            format!("`{block}` options apply only to `protocol: {block}`"),
+        )
+        .help(format!(
+            "remove `{block}:` from this {} rule",
+            protocol.name()
+        ));
+    }
+    ok
+}
+
+/// `protocol: any`: nothing can narrow it.
+fn any_rule(c: &mut Checker<'_>, rp: &KeyPath, r: &RawRule, ok: &mut bool) -> Rule {
+    for key in ["ports", "types"] {
+        if c.ctx.locator.exists(&rp.key(key))
+            || (key == "ports" && r.ports.is_some())
+            || (key == "types" && r.types.is_some())
+        {
+            *ok = false;
+            c.error_at_key(
+                &rp.key(key),
+                format!(
+                    "`{key}` cannot narrow `protocol: any`, which matches every protocol and port"
+                ),
+            )
+            .help(format!(
+                "use `protocol: {}` to select {key}, or remove `{key}:`",
+                if key == "ports" {
+                    "tcp` or `udp"
+                } else {
+                    "icmp` or `icmpv6"
+                }
+            ));
+        }
+    }
+    Rule::Any
+}
+
+/// `protocol: tcp` or `udp`, with optional `ports`.
+fn transport_rule(
+    c: &mut Checker<'_>,
+    rp: &KeyPath,
+    protocol: Protocol,
+    r: RawRule,
+    ok: &mut bool,
+) -> Rule {
+    if r.types.is_some() {
+        *ok = false;
+        c.error_at_key(
+            &rp.key("types"),
+            format!("`types` apply to icmp and icmpv6, not {}", protocol.name()),
+        )
+        .help("select tcp and udp traffic with `ports: [...]`");
+    }
+    let ports = match r.ports {
+        None => None,
+        Some(list) if list.is_empty() => {
+            *ok = false;
+            c.error(&rp.key("ports"), "empty port list")
+                .help("list ports, or omit `ports` to allow every port");
+            None
+        }
+        Some(list) => check_ports(c, &rp.key("ports"), &list, ok),
+    };
+    Rule::Transport { protocol, ports }
+}
+
+/// `protocol: modbus`: ports (default 502) and the required `modbus:` block; `None` when
+/// either is invalid.
+fn modbus_rule(c: &mut Checker<'_>, rp: &KeyPath, r: RawRule, ok: &mut bool) -> Option<Rule> {
+    if r.types.is_some() {
+        *ok = false;
+        c.error_at_key(
+            &rp.key("types"),
+            "`types` apply to icmp and icmpv6, not modbus",
+        )
+        .help("Modbus/TCP is selected by `ports: [...]` (default 502)");
+    }
+    let ports = match r.ports {
+        None => Some(vec![PortRange {
+            first: firewall_common::modbus::PORT,
+            last: firewall_common::modbus::PORT,
+        }]),
+        Some(list) if list.is_empty() => {
+            *ok = false;
+            c.error(&rp.key("ports"), "empty port list")
+                .help("list the ports Modbus/TCP servers listen on, or omit `ports` for 502");
+            None
+        }
+        Some(list) => check_ports(c, &rp.key("ports"), &list, ok),
+    };
+    let mp = rp.key("modbus");
+    let profile = match r.modbus {
+        None => {
+            *ok = false;
+            let d = if c.ctx.locator.exists(&mp) {
+                c.error_at_key(&mp, "the `modbus:` block is empty")
+            } else {
+                c.error(rp, "`protocol: modbus` needs a `modbus:` block")
+            };
+            d.help("say what clients may do, e.g. `modbus: { unit_ids: [1], read_only: true, addresses: [\"0-999\"] }`")
+                .help("to pass Modbus/TCP without inspection, write { protocol: tcp, ports: [502] }");
+            None
+        }
+        Some(raw) => modbus::check_modbus(c, &mp, raw),
+    };
+    Some(Rule::Modbus {
+        ports: ports?,
+        profile: profile?,
+    })
+}
+
+/// `protocol: icmp` or `icmpv6`, with optional `types`.
+fn icmp_rule(
+    c: &mut Checker<'_>,
+    rp: &KeyPath,
+    protocol: Protocol,
+    r: RawRule,
+    ok: &mut bool,
+) -> Rule {
+    if r.ports.is_some() {
+        *ok = false;
+        c.error_at_key(
+            &rp.key("ports"),
+            format!("`ports` apply to tcp and udp, not {}", protocol.name()),
+        )
+        .help(format!(
+            "select {} messages with `types: [...]`, e.g. `types: [echo-request]`",
+            protocol.name()
+        ));
+    }
+    let types = match r.types {
+        None => None,
+        Some(list) if list.is_empty() => {
+            *ok = false;
+            c.error(&rp.key("types"), "empty type list")
+                .help("list message types, or omit `types` to allow every type");
+            None
+        }
+        Some(list) => Some(icmp_types(c, &rp.key("types"), protocol, &list, ok)),
+    };
+    Rule::Icmp { protocol, types }
+}
+
+/// The non-empty type list at `tp`, repeats warned about and left out.
+fn icmp_types(
+    c: &mut Checker<'_>,
+    tp: &KeyPath,
+    protocol: Protocol,
+    list: &[Scalar],
+    ok: &mut bool,
+) -> Vec<u8> {
+    let mut types: Vec<u8> = Vec::new();
+    for (k, t) in list.iter().enumerate() {
+        let tp = tp.index(k);
+        match parse_icmp_type(protocol, t) {
+            Ok(ty) if types.contains(&ty) => {
+                c.warning(
+                    &tp,
+                    format!("{} type {ty} is listed twice", protocol.name()),
+                )
+                .help("remove the repeated type");
+            }
+            Ok(ty) => types.push(ty),
+            Err((msg, help)) => {
+                *ok = false;
+                let d = c.error(&tp, msg);
+                for h in help {
+                    d.help(h);
+                }
+            }
+        }
+    }
+    types
+}
+
+/// A type number or name of `protocol`'s table.
+fn parse_icmp_type(protocol: Protocol, t: &Scalar) -> Result<u8, (String, Vec<String>)> {
+    let out_of_range = |n: i128| {
+        (
+            format!("{} type {n} is out of range", protocol.name()),
+            vec!["ICMP types are 0 to 255".to_string()],
+        )
+    };
+    match t {
+        Scalar::Number(n) => u8::try_from(*n).map_err(|_| out_of_range(*n)),
+        Scalar::Text(text) => {
+            let text = text.trim();
+            if let Ok(n) = text.parse::<i128>() {
+                return u8::try_from(n).map_err(|_| out_of_range(n));
+            }
+            let table = icmp_type_names(protocol);
+            if let Some((_, ty)) = table.iter().find(|(n, _)| *n == text) {
+                return Ok(*ty);
+            }
+            let mut help = Vec::new();
+            let other = if protocol == Protocol::Icmp {
+                Protocol::Icmpv6
+            } else {
+                Protocol::Icmp
+            };
+            if icmp_type_names(other).iter().any(|(n, _)| *n == text) {
+                help.push(format!(
+                    "\"{text}\" is an {} type; this rule is {}",
+                    other.name(),
+                    protocol.name()
+                ));
+            } else if let Some(near) = did_you_mean(text, table.iter().map(|(n, _)| *n)) {
+                help.push(format!("did you mean \"{near}\"?"));
+            }
+            help.push(format!(
+                "use a type number 0-255 or one of: {}",
+                table.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            ));
+            Err((format!("unknown {} type \"{text}\"", protocol.name()), help))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn icmp_types_parse() {
+        let t = |p, s: &str| parse_icmp_type(p, &Scalar::Text(s.into()));
+        assert_eq!(t(Protocol::Icmp, "echo-request"), Ok(8));
+        assert_eq!(t(Protocol::Icmpv6, "echo-request"), Ok(128));
+        assert_eq!(t(Protocol::Icmp, "13"), Ok(13));
+        let (m, help) = t(Protocol::Icmp, "packet-too-big").expect_err("invalid");
+        assert!(m.contains("unknown icmp type"));
+        assert!(help[0].contains("icmpv6 type"));
+        let (_, help) = t(Protocol::Icmp, "echo-reqest").expect_err("invalid");
+        assert!(help[0].contains("echo-request"));
+        assert!(parse_icmp_type(Protocol::Icmp, &Scalar::Number(256)).is_err());
+    }
+}
