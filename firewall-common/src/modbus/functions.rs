@@ -99,3 +99,40 @@ pub const fn address_classes(code: u8) -> u16 {
         _ => 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_table() {
+        for (i, a) in FUNCTIONS.iter().enumerate() {
+            assert_eq!(function_by_name(a.name), Some(a));
+            assert_eq!(function_by_code(a.code), Some(a));
+            for b in &FUNCTIONS[i + 1..] {
+                assert!(a.code < b.code && a.name != b.name);
+            }
+        }
+        let code = |n| function_by_name(n).map(|f| f.code);
+        assert_eq!(code("read_holding_registers"), Some(3));
+        assert_eq!(code("mask_write_register"), Some(22));
+        assert_eq!(code("read_fifo_queue"), Some(24));
+        assert_eq!(code("encapsulated_interface_transport"), Some(43));
+        assert_eq!(code("write_coil"), None);
+        assert_eq!(function_by_code(90), None);
+        let access = |c| function_by_code(c).map(|f| f.access);
+        for c in [1, 2, 3, 4, 7, 11, 12, 17, 20, 24, 43] {
+            assert_eq!(access(c), Some(Access::Read), "{c}");
+        }
+        for c in [5, 6, 15, 16, 21, 22, 23] {
+            assert_eq!(access(c), Some(Access::Write), "{c}");
+        }
+        assert_eq!(access(8), Some(Access::Diagnostic));
+        assert_eq!(
+            address_classes(23),
+            address_class::READ_HOLDING_REGISTERS | address_class::WRITE_HOLDING_REGISTERS
+        );
+        assert_eq!(address_classes(24), address_class::READ_HOLDING_REGISTERS);
+        assert_eq!(address_classes(8), 0);
+    }
+}

@@ -253,3 +253,71 @@ impl ModbusProfile {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profile_layout() {
+        assert_eq!(core::mem::offset_of!(ModbusProfile, unit_ids), 0);
+        assert_eq!(core::mem::offset_of!(ModbusProfile, functions), 32);
+        assert_eq!(core::mem::offset_of!(ModbusProfile, ranges), 64);
+        assert_eq!(core::mem::offset_of!(ModbusProfile, diagnostics), 128);
+        assert_eq!(core::mem::offset_of!(ModbusProfile, mei_types), 132);
+        assert_eq!(core::mem::offset_of!(ModbusProfile, max_quantity), 136);
+        assert_eq!(core::mem::offset_of!(ModbusProfile, flags), 138);
+        assert_eq!(core::mem::offset_of!(ModbusProfile, _pad), 140);
+        let p = ModbusProfile::default();
+        assert!(p.is_strict());
+        assert_eq!((p.diagnostics, p.mei_types), (0, 1 << 14));
+        assert_eq!(
+            (p.unit_ids, p.functions),
+            (Bitmap256::EMPTY, Bitmap256::EMPTY)
+        );
+    }
+
+    #[test]
+    fn bitmap_members() {
+        let mut b = Bitmap256::EMPTY
+            .with(0)
+            .with(63)
+            .with(64)
+            .with(200)
+            .with(255);
+        for n in 0..=255u8 {
+            assert_eq!(b.contains(n), matches!(n, 0 | 63 | 64 | 200 | 255), "{n}");
+        }
+        b.remove(64);
+        assert!(!b.contains(64) && b.contains(63));
+        assert!((0..=255).all(|n| Bitmap256::FULL.contains(n)));
+    }
+
+    #[test]
+    fn profile_edits() {
+        let mut p = ModbusProfile::new();
+        assert_eq!(
+            p.add_range(5, 4, address_class::ALL),
+            Err(ProfileError::EmptyRange)
+        );
+        assert_eq!(p.add_range(0, 4, 0), Err(ProfileError::EmptyRange));
+        for i in 0..MAX_ADDRESS_RANGES as u16 {
+            p.add_range(i * 10, i * 10 + 5, address_class::READS)
+                .unwrap();
+        }
+        assert_eq!(
+            p.add_range(0, 1, address_class::READS),
+            Err(ProfileError::TooManyRanges)
+        );
+        assert!(p.allows_span(address_class::READ_COILS, 70, 75));
+        assert!(!p.allows_span(address_class::READ_COILS, 74, 76));
+        assert!(!p.allows_span(address_class::WRITE_COILS, 70, 70));
+        p.clear_ranges();
+        assert!(!p.allows_span(address_class::READ_COILS, 0, 0));
+        assert_eq!(p.allow_diagnostics(32), Err(ProfileError::OutOfBitmap));
+        assert_eq!(p.allow_diagnostics(0), Ok(()));
+        assert_eq!(p.set_mei_types(&[13, 14]), Ok(()));
+        assert_eq!(p.mei_types, 3 << 13);
+        assert_eq!(p.set_mei_types(&[40]), Err(ProfileError::OutOfBitmap));
+    }
+}
