@@ -12,25 +12,13 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
+/// IP protocol numbers.
+pub use firewall_common::flow::proto as ip_proto;
+/// TCP flag bits.
+pub use firewall_common::packet::tcp_flags;
+use firewall_common::pktgen;
 
 use crate::netns::Netns;
-
-/// TCP flag bits.
-pub mod tcp_flags {
-    pub const FIN: u8 = 0x01;
-    pub const SYN: u8 = 0x02;
-    pub const RST: u8 = 0x04;
-    pub const PSH: u8 = 0x08;
-    pub const ACK: u8 = 0x10;
-}
-
-/// IP protocol numbers.
-pub mod ip_proto {
-    pub const ICMP: u8 = 1;
-    pub const TCP: u8 = 6;
-    pub const UDP: u8 = 17;
-    pub const ICMPV6: u8 = 58;
-}
 
 const ETH_P_ALL: u16 = 0x0003;
 const ETHERTYPE_IPV4: u16 = 0x0800;
@@ -57,16 +45,8 @@ pub enum Transport {
 }
 
 impl Transport {
-    fn proto(&self) -> u8 {
-        match self {
-            Transport::Tcp { .. } => ip_proto::TCP,
-            Transport::Udp { .. } => ip_proto::UDP,
-        }
-    }
-
-    /// Header and payload with a zero checksum field; returns the bytes and the offset of
-    /// the checksum field.
-    fn bytes(&self) -> (Vec<u8>, usize) {
+    /// The segment or datagram, built by [`firewall_common::pktgen`].
+    fn l4(&self) -> pktgen::L4 {
         match self {
             Transport::Tcp {
                 src_port,
@@ -75,56 +55,23 @@ impl Transport {
                 ack,
                 flags,
                 payload,
-            } => {
-                let mut b = Vec::with_capacity(20 + payload.len());
-                b.extend_from_slice(&src_port.to_be_bytes());
-                b.extend_from_slice(&dst_port.to_be_bytes());
-                b.extend_from_slice(&seq.to_be_bytes());
-                b.extend_from_slice(&ack.to_be_bytes());
-                b.push(5 << 4);
-                b.push(*flags);
-                b.extend_from_slice(&64240u16.to_be_bytes());
-                b.extend_from_slice(&[0, 0, 0, 0]);
-                b.extend_from_slice(payload);
-                (b, 16)
-            }
+            } => pktgen::tcp_seq(*src_port, *dst_port, *seq, *ack, *flags, payload),
             Transport::Udp {
                 src_port,
                 dst_port,
                 payload,
-            } => {
-                let mut b = Vec::with_capacity(8 + payload.len());
-                b.extend_from_slice(&src_port.to_be_bytes());
-                b.extend_from_slice(&dst_port.to_be_bytes());
-                b.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-                b.extend_from_slice(&[0, 0]);
-                b.extend_from_slice(payload);
-                (b, 6)
-            }
+            } => pktgen::udp(*src_port, *dst_port, payload),
         }
     }
 }
 
 /// The Internet checksum (RFC 1071) of the concatenation of `parts`.
 pub fn checksum(parts: &[&[u8]]) -> u16 {
-    let data: Vec<u8> = parts.concat();
-    let mut sum: u32 = 0;
-    for chunk in data.chunks(2) {
-        let word = if chunk.len() == 2 {
-            u16::from_be_bytes([chunk[0], chunk[1]])
-        } else {
-            u16::from_be_bytes([chunk[0], 0])
-        };
-        sum += u32::from(word);
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
+    pktgen::checksum(&parts.concat())
 }
 
 /// An Ethernet frame carrying `l4` from `src` to `dst` (both IPv4 or both IPv6), with
-/// valid checksums.
+/// valid checksums ([`pktgen::host_frame`]).
 pub fn build_frame(
     src_mac: [u8; 6],
     dst_mac: [u8; 6],
@@ -132,67 +79,7 @@ pub fn build_frame(
     dst: IpAddr,
     l4: &Transport,
 ) -> Vec<u8> {
-    let (mut l4_bytes, csum_at) = l4.bytes();
-    let proto = l4.proto();
-    let l4_len = l4_bytes.len();
-    let mut frame = Vec::with_capacity(14 + 40 + l4_len);
-    frame.extend_from_slice(&dst_mac);
-    frame.extend_from_slice(&src_mac);
-    match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let pseudo = [
-                &s.octets()[..],
-                &d.octets()[..],
-                &[0, proto],
-                &(l4_len as u16).to_be_bytes(),
-            ]
-            .concat();
-            let mut c = checksum(&[&pseudo, &l4_bytes]);
-            if c == 0 && proto == ip_proto::UDP {
-                c = 0xffff;
-            }
-            l4_bytes[csum_at..csum_at + 2].copy_from_slice(&c.to_be_bytes());
-            frame.extend_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
-            let mut ip = Vec::with_capacity(20);
-            ip.push(0x45);
-            ip.push(0);
-            ip.extend_from_slice(&((20 + l4_len) as u16).to_be_bytes());
-            ip.extend_from_slice(&0x1234u16.to_be_bytes()); // identification
-            ip.extend_from_slice(&0x4000u16.to_be_bytes()); // DF, offset 0
-            ip.push(64);
-            ip.push(proto);
-            ip.extend_from_slice(&[0, 0]);
-            ip.extend_from_slice(&s.octets());
-            ip.extend_from_slice(&d.octets());
-            let c = checksum(&[&ip]);
-            ip[10..12].copy_from_slice(&c.to_be_bytes());
-            frame.extend_from_slice(&ip);
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            let pseudo = [
-                &s.octets()[..],
-                &d.octets()[..],
-                &(l4_len as u32).to_be_bytes(),
-                &[0, 0, 0, proto],
-            ]
-            .concat();
-            let mut c = checksum(&[&pseudo, &l4_bytes]);
-            if c == 0 && proto == ip_proto::UDP {
-                c = 0xffff;
-            }
-            l4_bytes[csum_at..csum_at + 2].copy_from_slice(&c.to_be_bytes());
-            frame.extend_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
-            frame.extend_from_slice(&[0x60, 0, 0, 0]);
-            frame.extend_from_slice(&(l4_len as u16).to_be_bytes());
-            frame.push(proto);
-            frame.push(64);
-            frame.extend_from_slice(&s.octets());
-            frame.extend_from_slice(&d.octets());
-        }
-        _ => panic!("mixed address families: {src} -> {dst}"),
-    }
-    frame.extend_from_slice(&l4_bytes);
-    frame
+    pktgen::host_frame(src_mac, dst_mac, src, dst, l4.l4())
 }
 
 /// The interesting fields of a captured IPv4/IPv6 frame.
@@ -398,16 +285,6 @@ impl PacketSocket {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn checksum_of_a_known_ipv4_header() {
-        // Example header from RFC 1071 discussions (checksum field zeroed): 0xb861.
-        let h = [
-            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0xc0, 0xa8,
-            0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
-        ];
-        assert_eq!(checksum(&[&h]), 0xb861);
-    }
 
     #[test]
     fn built_frames_parse_back_and_verify() {
