@@ -1,13 +1,18 @@
-//! Running external commands (`ip`, `zcfw`) with errors that carry their output.
+//! Running external commands (`ip`, `zcfw`, the Python peers) with errors that carry their
+//! output, and every wait on a child process bounded: [`run_with_timeout`] and
+//! [`wait_or_kill`] (built on `wait-timeout`), [`LineChild`] for a child whose stdout lines a
+//! test reads one at a time.
 
 use std::{
-    io::Read,
-    process::{Command, Output, Stdio},
+    io::{BufRead, BufReader, Read},
+    process::{Child, Command, ExitStatus, Output, Stdio},
+    sync::mpsc::{self, Receiver, RecvTimeoutError},
     thread,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use anyhow::{Context, Result, bail};
+use wait_timeout::ChildExt;
 
 /// Runs `cmd` to completion; returns its stdout, or an error with the command line, exit
 /// status and stderr.
@@ -40,17 +45,8 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Result<String> 
         let _ = err_pipe.read_to_end(&mut v);
         v
     });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("{} did not finish within {timeout:?}", describe(cmd));
-        }
-        thread::sleep(Duration::from_millis(20));
+    let Some(status) = wait_or_kill(&mut child, timeout)? else {
+        bail!("{} did not finish within {timeout:?}", describe(cmd));
     };
     let output = Output {
         status,
@@ -58,6 +54,88 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Result<String> 
         stderr: err.join().unwrap_or_default(),
     };
     check(cmd, &output)
+}
+
+/// Waits up to `timeout` for `child` to exit; if it has not, kills and reaps it and returns
+/// `None`.
+pub fn wait_or_kill(child: &mut Child, timeout: Duration) -> Result<Option<ExitStatus>> {
+    if let Some(status) = child.wait_timeout(timeout).context("waiting for a child")? {
+        return Ok(Some(status));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok(None)
+}
+
+/// A child process whose stdout lines arrive on a channel, read one at a time with a
+/// timeout; killed (and reaped) on drop.
+#[derive(Debug)]
+pub struct LineChild {
+    what: String,
+    child: Child,
+    lines: Receiver<String>,
+}
+
+impl LineChild {
+    /// Spawns `cmd` with stdout piped (stdin and stderr as `cmd` sets them); `what` names it
+    /// in errors.
+    pub fn spawn(cmd: &mut Command, what: String) -> Result<LineChild> {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("failed to start {what}"))?;
+        let stdout = child.stdout.take().context("stdout not piped")?;
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(LineChild { what, child, lines })
+    }
+
+    /// The next stdout line within `timeout`: `Ok(None)` when none came, an error (with the
+    /// exit status) when the child closed its stdout.
+    pub fn next_line(&mut self, timeout: Duration) -> Result<Option<String>> {
+        match self.lines.recv_timeout(timeout) {
+            Ok(line) => Ok(Some(line)),
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = wait_or_kill(&mut self.child, Duration::from_secs(5))?;
+                bail!(
+                    "{} exited ({})",
+                    self.what,
+                    status.map_or("still running with its stdout closed; killed".into(), |s| {
+                        s.to_string()
+                    })
+                )
+            }
+        }
+    }
+
+    /// Every stdout line that has arrived, without waiting.
+    pub fn lines_so_far(&mut self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+
+    /// The child's stdin, if it was piped.
+    pub fn stdin(&mut self) -> Option<std::process::ChildStdin> {
+        self.child.stdin.take()
+    }
+
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+}
+
+impl Drop for LineChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn check(cmd: &Command, output: &Output) -> Result<String> {

@@ -13,14 +13,11 @@
 //! - [`ZcfwView`]: `zcfw stats --json` and `zcfw events --json` of a running daemon, as JSON.
 
 use std::{
-    io::{BufRead, BufReader, Write},
+    io::Write,
     net::{IpAddr, SocketAddr},
     path::{Path, PathBuf},
-    process::{Child, ChildStdin, Command, Stdio},
-    sync::{
-        OnceLock,
-        mpsc::{self, Receiver, RecvTimeoutError},
-    },
+    process::{ChildStdin, Command, Stdio},
+    sync::OnceLock,
     thread,
     time::{Duration, Instant},
 };
@@ -83,12 +80,11 @@ pub fn peer_script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A child process whose stdout lines arrive on a channel; killed on drop.
+/// A Python peer script whose stdout lines a test reads ([`cmd::LineChild`]); its stderr
+/// goes to a log whose tail errors quote. Killed on drop.
 #[derive(Debug)]
 pub(crate) struct Peer {
-    what: String,
-    child: Child,
-    lines: Receiver<String>,
+    child: cmd::LineChild,
     log: PathBuf,
 }
 
@@ -108,60 +104,38 @@ impl Peer {
             .arg(peer_script(script))
             .args(args)
             .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log)?);
         let what = format!("{} (in {})", cmd::describe(&command), ns.name());
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("failed to start {what}"))?;
-        let stdout = child.stdout.take().context("stdout not piped")?;
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(Peer {
-            what,
-            child,
-            lines,
-            log,
-        })
+        // `ip netns exec` execs python, so the child is the peer itself.
+        let child = cmd::LineChild::spawn(&mut command, what)?;
+        Ok(Peer { child, log })
     }
 
     /// The next stdout line within `timeout`.
     pub(crate) fn line(&mut self, timeout: Duration) -> Result<String> {
-        match self.lines.recv_timeout(timeout) {
-            Ok(line) => Ok(line),
-            Err(RecvTimeoutError::Timeout) => {
-                bail!(
-                    "{} printed nothing within {timeout:?}{}",
-                    self.what,
-                    self.log_tail()
-                )
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                let status = self.child.wait().ok();
-                bail!(
-                    "{} exited ({}){}",
-                    self.what,
-                    status.map_or("?".into(), |s| s.to_string()),
-                    self.log_tail()
-                )
-            }
+        match self.child.next_line(timeout) {
+            Ok(Some(line)) => Ok(line),
+            Ok(None) => bail!(
+                "{} printed nothing within {timeout:?}{}",
+                self.what(),
+                self.log_tail()
+            ),
+            Err(e) => bail!("{e}{}", self.log_tail()),
         }
     }
 
     /// Every stdout line that has arrived, without waiting.
     pub(crate) fn lines_so_far(&mut self) -> Vec<String> {
-        self.lines.try_iter().collect()
+        self.child.lines_so_far()
+    }
+
+    /// The peer's stdin, if it was piped (once).
+    fn stdin(&mut self) -> Result<ChildStdin> {
+        self.child.stdin().context("stdin not piped")
     }
 
     pub(crate) fn what(&self) -> &str {
-        &self.what
+        self.child.what()
     }
 
     fn log_tail(&self) -> String {
@@ -173,14 +147,6 @@ impl Peer {
         } else {
             format!("; its stderr ends:\n{tail}")
         }
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        // `ip netns exec` execs python, so the child is the peer itself.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -230,7 +196,7 @@ impl ModbusServer {
         let mut peer = Peer::spawn(ns, "modbus_server.py", &args, dir.join("server.log"), false)?;
         let banner = peer.line(START_TIMEOUT)?;
         if !banner.starts_with("ready") {
-            bail!("{} printed {banner:?} instead of ready", peer.what);
+            bail!("{} printed {banner:?} instead of ready", peer.what());
         }
         Ok(ModbusServer {
             peer,
@@ -516,10 +482,10 @@ impl ModbusClient {
             format!("{}", timeout.as_secs_f64()),
         ];
         let mut peer = Peer::spawn(ns, "modbus_client.py", &args, dir.join("client.log"), true)?;
-        let stdin = peer.child.stdin.take().context("stdin not piped")?;
+        let stdin = peer.stdin()?;
         let hello = peer.line(START_TIMEOUT)?;
         if !hello.contains("\"ready\"") {
-            bail!("{} printed {hello:?} instead of ready", peer.what);
+            bail!("{} printed {hello:?} instead of ready", peer.what());
         }
         Ok(ModbusClient {
             peer,
@@ -539,10 +505,11 @@ impl ModbusClient {
     pub fn call_json(&mut self, request: &Value) -> Result<Reply> {
         writeln!(self.stdin, "{request}")
             .and_then(|()| self.stdin.flush())
-            .with_context(|| format!("writing to {}", self.peer.what))?;
+            .with_context(|| format!("writing to {}", self.peer.what()))?;
         // The script's own timeout (and a raw request's wait) bound the answer.
         let line = self.peer.line(self.timeout * 3 + Duration::from_secs(15))?;
-        serde_json::from_str(&line).with_context(|| format!("{} answered {line:?}", self.peer.what))
+        serde_json::from_str(&line)
+            .with_context(|| format!("{} answered {line:?}", self.peer.what()))
     }
 
     /// Sends `request` through pymodbus.
