@@ -24,6 +24,7 @@ pub mod netns;
 pub mod observe;
 pub mod one_connection;
 pub mod packet;
+pub mod pinned;
 pub mod plant;
 pub mod service;
 pub mod tempdir;

@@ -15,8 +15,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+use firewall_common::maps::{Control, control_flags, names};
 use zcfw_harness::{
-    Names, Netns, TempDir, TestUser,
+    Names, Netns, TempDir, TestUser, pinned,
     service::{Captured, Service, capture},
     zcfw_bin,
 };
@@ -735,6 +736,10 @@ fn a_reader_may_read_but_not_change_and_both_are_recorded() {
         island.output()
     );
     assert_eq!(status_json(&svc)["island"], false);
+    assert!(
+        !island_in_kernel(&svc),
+        "the reader's refused request set island mode in the data path"
+    );
     let outside = zcfw_as(&outsider, &["status"], &socket);
     assert!(
         !outside.success(),
@@ -749,6 +754,10 @@ fn a_reader_may_read_but_not_change_and_both_are_recorded() {
         island.output()
     );
     assert_eq!(status_json(&svc)["island"], true);
+    assert!(
+        island_in_kernel(&svc),
+        "the admin's island on is not in the data path"
+    );
 
     let log = svc.log();
     let refused = log
@@ -778,6 +787,14 @@ fn a_reader_may_read_but_not_change_and_both_are_recorded() {
             "no {action} record of {user} in the audit log:\n{records}"
         );
     }
+}
+
+/// Whether the island flag is set in the pinned CONTROL map, which every packet reads first
+/// (what the data path enforces, not what `status` says).
+fn island_in_kernel(svc: &Service) -> bool {
+    let control: Control =
+        pinned::read_array(svc.pin_dir(), names::CONTROL, 0).unwrap_or_else(|e| panic!("{e:#}"));
+    control.flags & control_flags::ISLAND != 0
 }
 
 /// Resident memory of process `pid`, in KiB.
