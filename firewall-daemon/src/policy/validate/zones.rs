@@ -184,7 +184,6 @@ fn parse_network(text: &str) -> Result<IpNet, (String, String)> {
 }
 
 /// Identical networks are errors (one network, one zone); a network inside another one of
-
 /// the same zone is redundant (warning); inside another zone's, the more specific wins.
 fn check_overlaps(c: &mut Checker<'_>, zones: &[Zone]) {
     let mut all: Vec<(IpNet, usize, usize)> = Vec::new();

@@ -68,7 +68,7 @@ pub(super) fn check_functions(
                 .help("list the functions clients need, e.g. `functions: [read_holding_registers]`, or write `read_only: true` (FC 1, 2, 3, 4 and 43/14)");
         }
         None => {}
-        Some(l) if l.is_empty() => {
+        Some([]) => {
             *ok = false;
             let d = c.error(&fp, "empty function list");
             if read_only {

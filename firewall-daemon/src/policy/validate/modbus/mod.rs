@@ -93,7 +93,7 @@ fn check_unit_ids(
                 .help("list the unit ids clients may address, e.g. `unit_ids: [1]`; a TCP-native device usually answers on 0, 1 or 255")
                 .help("write `unit_ids: [\"0-255\"]` to allow every unit (behind a Modbus gateway: every device on its serial lines)");
         }
-        Some(l) if l.is_empty() => {
+        Some([]) => {
             *ok = false;
             c.error(&up, "empty unit_ids list")
                 .help("list unit ids 0-255 or ranges such as \"10-20\"; write [\"0-255\"] to allow every unit");

@@ -36,7 +36,7 @@ pub(super) fn check_diagnostics(
             )
             .help("add `diagnostics` to `functions`, or remove diagnostics_subfunctions");
         }
-        Some(l) if l.is_empty() => {
+        Some([]) => {
             *ok = false;
             c.error(&dp, "empty diagnostics_subfunctions list")
                 .help("list sub-functions such as return_query_data; to allow none, remove `diagnostics` from `functions`");
@@ -98,7 +98,7 @@ pub(super) fn check_mei_types(
             )
             .help("add `encapsulated_interface_transport` to `functions` (or write `read_only: true`), or remove mei_types");
         }
-        Some(l) if l.is_empty() => {
+        Some([]) => {
             *ok = false;
             c.error(&tp, "empty mei_types list")
                 .help("omit mei_types to allow read_device_id (14) only; to allow none, remove encapsulated_interface_transport from `functions`");
