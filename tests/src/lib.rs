@@ -10,8 +10,11 @@
 //! - [`Daemon`]: `zcfw run` inside the gateway namespace; stopped with SIGTERM on drop, which
 //!   then checks that XDP is gone from the gateway's interfaces.
 //! - [`traffic`]: ping, TCP echo, UDP request/reply, echo servers.
-//! - [`packet`]: hand-built Ethernet frames (forged replies, spoofed sources) sent and
-//!   captured with `AF_PACKET`.
+//! - [`packet`]: hand-built Ethernet frames (forged replies, spoofed sources; built by
+//!   `firewall_common::pktgen`) sent and captured with `AF_PACKET`.
+//! - [`pinned`]: zcfw's pinned maps and loaded programs read with aya and the
+//!   `firewall_common` value types.
+//! - [`cmd`]: external commands and child processes, every wait bounded.
 //!
 //! Names are unique per test ([`Names::unique`]: test tag + pid + counter), so tests run in
 //! parallel; namespaces all start with `zcfw-`.
