@@ -6,7 +6,7 @@
 //! [`MAX_ADUS_PER_SEGMENT`]) is checked. A function code alone in its own segment, or an MBAP
 //! header cut short, is therefore a [`ModbusViolation::Split`] rather than a way around the
 //! filter. The checker is written for the eBPF verifier: no recursion, loops bounded by
-//! constants, every read through [`PacketBytes::load`], no indexing that can panic, no division.
+//! constants, every read through [`PacketBytes::load`](crate::packet::PacketBytes::load), no indexing that can panic, no division.
 //!
 //! Verifier cost, measured on kernel 6.18 with a minimal XDP program (parse, profile lookup,
 //! [`check_request`] or [`check_response`], 8 ADUs): about 34k instructions processed for the
@@ -24,9 +24,9 @@
 //! `0-1` transaction id, `2-3` protocol id (0), `4-5` length (unit id + PDU, 2..=254),
 //! `6` unit id, `7` function code, `8..` function data.
 //!
-//! One job per file: [`wire`] numbers, the function table ([`functions`]), the profile the
-//! daemon writes ([`profile`]), the [`check`]er the data path runs and why it denies
-//! ([`violation`]). This module only re-exports them.
+//! One job per file: `wire.rs` numbers, the function table (`functions.rs`), the profile the
+//! daemon writes (`profile.rs`), the checker the data path runs (`check/`) and why it denies
+//! (`violation.rs`). This module only re-exports them.
 
 mod check;
 mod functions;
