@@ -1,0 +1,176 @@
+use super::*;
+
+#[test]
+fn request_wire_format_is_stable() {
+    assert_eq!(
+        RequestLine::encode(&Request::Stats),
+        format!("{{\"protocol\":{PROTOCOL},\"command\":\"stats\"}}\n")
+    );
+    let line = |json: &str| RequestLine::decode(&json.replace("P", &PROTOCOL.to_string()));
+    assert_eq!(
+        line(r#"{"protocol":P,"command":"stats"}"#),
+        Ok(Request::Stats)
+    );
+    assert_eq!(
+        line(r#"{"protocol":P,"command":"reload"}"#),
+        Ok(Request::Reload { policy: None })
+    );
+    assert_eq!(
+        line(r#"{"protocol":P,"command":"island","on":true}"#),
+        Ok(Request::Island { on: true })
+    );
+    assert_eq!(
+        line(r#"{"protocol":P,"command":"events"}"#),
+        Ok(Request::Events { follow: false })
+    );
+    for request in [
+        Request::Status,
+        Request::Reload {
+            policy: Some("/etc/zcfw/p.yaml".into()),
+        },
+        Request::Events { follow: true },
+    ] {
+        assert_eq!(
+            RequestLine::decode(&RequestLine::encode(&request)),
+            Ok(request)
+        );
+    }
+    assert!(matches!(
+        line(r#"{"protocol":P,"command":"format_disk"}"#),
+        Err(Failure::BadRequest { .. })
+    ));
+}
+
+/// What a zcfw before protocol versions sent (version 1: no `protocol`), and what a later
+/// one might send: the daemon answers with the versions, not with a parse error.
+#[test]
+fn the_daemon_names_both_versions_to_a_client_of_another_protocol() {
+    let old = RequestLine::decode(r#"{"command":"status"}"#);
+    assert_eq!(
+        old,
+        Err(Failure::Protocol {
+            daemon: PROTOCOL,
+            client: 1
+        })
+    );
+    // A newer request may have a shape this build cannot read: the version is read first.
+    let newer = format!(
+        r#"{{"protocol":{},"command":"status","filter":{{"zone":"dmz"}}}}"#,
+        PROTOCOL + 1
+    );
+    let Err(failure) = RequestLine::decode(&newer) else {
+        panic!("a request of protocol {} was accepted", PROTOCOL + 1);
+    };
+    let text = failure.to_string();
+    assert!(
+        text.contains(&format!("daemon speaks control protocol {PROTOCOL}"))
+            && text.contains(&format!("this zcfw speaks {}", PROTOCOL + 1))
+            && text.contains("restart the service"),
+        "{text}"
+    );
+    // The answer still has `ok` and `error`, which is all a version 1 client reads.
+    let answer: serde_json::Value =
+        serde_json::from_str(&Response::<()>::failed(failure).encode()).expect("JSON");
+    assert_eq!(answer["ok"], false);
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("restart the service"))
+    );
+}
+
+/// What a daemon before protocol versions answered, and what a later one might: the client
+/// says which versions differ instead of failing to read the data.
+#[test]
+fn the_client_names_both_versions_to_a_daemon_of_another_protocol() {
+    let old_daemon = r#"{"ok":true,"data":{"policy":{"name":"p","hash":"h","generation":1}}}"#;
+    let err = decode_answer::<Status>("/run/zcfw/zcfw.sock", old_daemon).expect_err("refused");
+    assert!(
+        matches!(
+            err,
+            ClientError::Protocol {
+                daemon: 1,
+                client: PROTOCOL,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("speaks control protocol 1")
+            && text.contains(&format!("this zcfw speaks {PROTOCOL}"))
+            && text.contains("restart the service"),
+        "{text}"
+    );
+    // An old daemon streams events without a greeting: the first event line gives it away.
+    let first_event = r#"{"time":"t","action":"drop","reason":"default_deny"}"#;
+    assert!(matches!(
+        decode_answer::<serde::de::IgnoredAny>("s", first_event),
+        Err(ClientError::Protocol { daemon: 1, .. })
+    ));
+    let newer = format!(
+        r#"{{"protocol":{},"ok":true,"data":{{"renamed":1}}}}"#,
+        PROTOCOL + 1
+    );
+    assert!(matches!(
+        decode_answer::<Status>("s", &newer),
+        Err(ClientError::Protocol { .. })
+    ));
+}
+
+#[test]
+fn a_refused_reload_arrives_typed() {
+    let refused = Response::<Reloaded>::failed(Failure::Reload(ReloadError::InvalidPolicy {
+        diagnostics: "p.yaml:1:1: error: x".into(),
+    }));
+    let wire = refused.encode();
+    assert!(wire.contains(r#""kind":"reload""#), "{wire}");
+    assert!(
+        wire.contains(r#""reload_error":"invalid_policy""#),
+        "{wire}"
+    );
+    let err = decode_answer::<Reloaded>("s", &wire).expect_err("refused");
+    assert_eq!(
+        err.reload_error(),
+        Some(&ReloadError::InvalidPolicy {
+            diagnostics: "p.yaml:1:1: error: x".into()
+        })
+    );
+    let lost = Failure::Reload(ReloadError::NotEnforced {
+        interfaces: vec![status::NotEnforced {
+            interface: "eth1".into(),
+            why: "link gone".into(),
+        }],
+    });
+    let back: Response<Reloaded> =
+        serde_json::from_str(&Response::<Reloaded>::failed(lost.clone()).encode()).expect("JSON");
+    assert_eq!(back.failure, Some(lost));
+    assert!(back.error.is_some_and(|e| e.contains("eth1 (link gone)")));
+}
+
+#[test]
+fn answers_decode_into_their_types() {
+    let wire = Response::ok(IslandState { island: true }).encode();
+    assert_eq!(
+        wire,
+        format!("{{\"protocol\":{PROTOCOL},\"ok\":true,\"data\":{{\"island\":true}}}}\n")
+    );
+    assert_eq!(
+        decode_answer::<IslandState>("s", &wire).expect("decodes"),
+        Some(IslandState { island: true })
+    );
+    let greeting = Response::greeting().encode();
+    assert_eq!(
+        decode_answer::<serde::de::IgnoredAny>("s", &greeting)
+            .expect("decodes")
+            .is_none(),
+        true
+    );
+    // A key the client expects and the daemon does not send is an error, not a `?`.
+    let missing = format!(r#"{{"protocol":{PROTOCOL},"ok":true,"data":{{"island":true}}}}"#);
+    assert!(matches!(
+        decode_answer::<Reloaded>("s", &missing),
+        Err(ClientError::Decode { .. })
+    ));
+}
