@@ -39,7 +39,6 @@ use nix::{
     },
     unistd::Pid,
 };
-use serde::Deserialize;
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 
 use crate::{
@@ -165,32 +164,7 @@ pub fn capture(cmd: &mut Command, timeout: Duration) -> Result<Captured> {
 }
 
 /// What `zcfw status --json` prints.
-#[derive(Clone, Debug, Deserialize)]
-pub struct Status {
-    pub policy: StatusPolicy,
-    pub interfaces: Vec<StatusInterface>,
-    pub island: bool,
-    pub pin_dir: Option<String>,
-    pub uptime_s: u64,
-}
-
-/// The policy part of [`Status`].
-#[derive(Clone, Debug, Deserialize)]
-pub struct StatusPolicy {
-    pub name: String,
-    pub hash: String,
-    pub path: String,
-    pub generation: u64,
-    pub load_ms: f64,
-}
-
-/// One interface of [`Status`].
-#[derive(Clone, Debug, Deserialize)]
-pub struct StatusInterface {
-    pub name: String,
-    pub ifindex: u32,
-    pub xdp_mode: String,
-}
+pub use zcfw::control::status::Status;
 
 /// What `zcfw reload` printed when the policy went live:
 /// `policy NAME (sha256 HASH) is live: generation N, loaded in X ms`.
