@@ -237,11 +237,6 @@ impl<'a> Daemon<'a> {
         &self.socket
     }
 
-    /// The daemon's stdout+stderr.
-    pub fn log_path(&self) -> &Path {
-        &self.log
-    }
-
     /// The directory holding the policy copy, socket and log.
     pub fn dir(&self) -> &Path {
         self.dir.path()
