@@ -174,3 +174,147 @@ fn answers_decode_into_their_types() {
         Err(ClientError::Decode { .. })
     ));
 }
+
+/// The field names on the wire are the documented ones (README.md, docs/events.md,
+/// docs/service.md): written out here by hand, so a renamed field fails this test instead of
+/// silently changing what `--json` prints.
+#[test]
+fn the_documented_field_names_stay() {
+    use std::collections::BTreeMap;
+
+    use self::{
+        event::{ControlNotice, EventLine, Notice},
+        stats::{ConduitCounter, Count, EventCounters, InterfaceCounters, PolicyIdentity},
+        status::{EnforcementMode, InterfaceAttachment, LoadedPolicy, XdpCheck},
+    };
+    let count = Count {
+        packets: 2,
+        bytes: 140,
+    };
+    let stats = Stats {
+        events: EventCounters {
+            sent: 14,
+            rate_limited: 0,
+            ring_full: 0,
+        },
+        interfaces: vec![InterfaceCounters {
+            name: "eth0".into(),
+            passed: count,
+            dropped: count,
+        }],
+        policy: PolicyIdentity {
+            name: "p".into(),
+            hash: "h".into(),
+            generation: 1,
+        },
+        reasons: vec![stats::ReasonCounter {
+            reason: "default_deny".into(),
+            passes: false,
+            packets: 12,
+            bytes: 840,
+        }],
+        conduits: vec![ConduitCounter {
+            id: 1,
+            name: "c".into(),
+            from: "dmz".into(),
+            to: "control".into(),
+            on_violation: "reset".into(),
+            packets: 40,
+            bytes: 3120,
+            denied: BTreeMap::from([("modbus_function".into(), count)]),
+            actions: BTreeMap::from([("reset".into(), count)]),
+        }],
+    };
+    let c = serde_json::json!({ "packets": 2, "bytes": 140 });
+    assert_eq!(
+        serde_json::to_value(&stats).expect("stats"),
+        serde_json::json!({
+            "events": { "sent": 14, "rate_limited": 0, "ring_full": 0 },
+            "interfaces": [{ "name": "eth0", "passed": c, "dropped": c }],
+            "policy": { "name": "p", "hash": "h", "generation": 1 },
+            "reasons": [{ "reason": "default_deny", "passes": false, "packets": 12, "bytes": 840 }],
+            "conduits": [{ "id": 1, "name": "c", "from": "dmz", "to": "control",
+                           "on_violation": "reset", "packets": 40, "bytes": 3120,
+                           "denied": { "modbus_function": c }, "actions": { "reset": c } }],
+        })
+    );
+    let status = Status {
+        policy: LoadedPolicy {
+            name: "p".into(),
+            hash: "h".into(),
+            path: "/etc/zcfw/policy.yaml".into(),
+            generation: 3,
+            loaded_at_unix: 1_700_000_000,
+            load_ms: 1.5,
+            zones: 4,
+            conduits: 5,
+        },
+        interfaces: vec![InterfaceAttachment {
+            name: "eth0".into(),
+            ifindex: 2,
+            xdp_mode: "native".into(),
+            enforced: true,
+        }],
+        xdp_check: XdpCheck {
+            interval_s: 5.0,
+            last_s_ago: None,
+            repairs: 0,
+            not_enforced: vec![],
+        },
+        island: false,
+        mode: EnforcementMode::Monitor,
+        monitor_conduits: vec!["c".into()],
+        pin_dir: None,
+        uptime_s: 9,
+    };
+    assert_eq!(
+        serde_json::to_value(&status).expect("status"),
+        serde_json::json!({
+            "policy": { "name": "p", "hash": "h", "path": "/etc/zcfw/policy.yaml",
+                        "generation": 3, "loaded_at_unix": 1_700_000_000u64, "load_ms": 1.5,
+                        "zones": 4, "conduits": 5 },
+            "interfaces": [{ "name": "eth0", "ifindex": 2, "xdp_mode": "native",
+                             "enforced": true }],
+            "xdp_check": { "interval_s": 5.0, "last_s_ago": null, "repairs": 0,
+                           "not_enforced": [] },
+            "island": false,
+            "mode": "monitor",
+            "monitor_conduits": ["c"],
+            "pin_dir": null,
+            "uptime_s": 9,
+        })
+    );
+    let reloaded = Reloaded {
+        name: "p".into(),
+        hash: "h".into(),
+        generation: 2,
+        load_ms: 0.5,
+        path: "/p.yaml".into(),
+    };
+    assert_eq!(
+        serde_json::to_value(&reloaded).expect("reloaded"),
+        serde_json::json!({ "name": "p", "hash": "h", "generation": 2, "load_ms": 0.5,
+                            "path": "/p.yaml" })
+    );
+    let notice = EventLine::Notice(Notice::Control(ControlNotice {
+        time: "t".into(),
+        action: "refused".into(),
+        what: "reload".into(),
+        result: "refused: not in group zcfw-admin".into(),
+        uid: 1001,
+        user: "alice".into(),
+        pid: Some(4711),
+        command: "zcfw reload".into(),
+    }));
+    assert_eq!(
+        serde_json::to_value(&notice).expect("notice"),
+        serde_json::json!({ "time": "t", "kind": "control", "action": "refused",
+                            "what": "reload", "result": "refused: not in group zcfw-admin",
+                            "uid": 1001, "user": "alice", "pid": 4711,
+                            "command": "zcfw reload" })
+    );
+    assert_eq!(
+        serde_json::to_string(&EventLine::Missed { missed_events: 3 }).expect("missed"),
+        r#"{"missed_events":3}"#
+    );
+}
