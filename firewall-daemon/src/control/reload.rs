@@ -56,9 +56,4 @@ impl ReloadError {
     pub fn running_policy_stays(&self) -> bool {
         !matches!(self, ReloadError::NotEnforced { .. })
     }
-
-    /// Whether the policy itself was refused (`zcfw reload` exits 1, as `zcfw check`).
-    pub fn is_invalid_policy(&self) -> bool {
-        matches!(self, ReloadError::InvalidPolicy { .. })
-    }
 }
