@@ -15,6 +15,7 @@ use nix::{
     unistd::Pid,
 };
 use serde::Deserialize;
+use zcfw::control;
 
 use crate::{cmd, netns::Netns, plant::Plant, tempdir::TempDir};
 
@@ -236,11 +237,6 @@ impl<'a> Daemon<'a> {
         &self.socket
     }
 
-    /// The daemon's stdout+stderr.
-    pub fn log_path(&self) -> &Path {
-        &self.log
-    }
-
     /// The directory holding the policy copy, socket and log.
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -378,39 +374,17 @@ pub fn has_xdp(details: &str) -> bool {
     details.contains("prog/xdp") || details.split_whitespace().any(|w| w.starts_with("xdp"))
 }
 
-/// What `zcfw stats --json` prints.
+/// What `zcfw stats --json` prints ([`control::stats::Stats`]), with the lookups tests make.
 #[derive(Clone, Debug, Deserialize)]
-pub struct Stats {
-    pub policy: PolicyId,
-    pub reasons: Vec<ReasonCounter>,
-    pub conduits: Vec<ConduitCounter>,
-}
+#[serde(transparent)]
+pub struct Stats(pub control::stats::Stats);
 
-/// The loaded policy.
-#[derive(Clone, Debug, Deserialize)]
-pub struct PolicyId {
-    pub name: String,
-    pub hash: String,
-}
+impl std::ops::Deref for Stats {
+    type Target = control::stats::Stats;
 
-/// Packets and bytes decided for one reason.
-#[derive(Clone, Debug, Deserialize)]
-pub struct ReasonCounter {
-    pub reason: String,
-    pub passes: bool,
-    pub packets: u64,
-    pub bytes: u64,
-}
-
-/// Packets and bytes one conduit admitted (flow openers and conntrack hits of its flows).
-#[derive(Clone, Debug, Deserialize)]
-pub struct ConduitCounter {
-    pub id: u32,
-    pub name: String,
-    pub from: String,
-    pub to: String,
-    pub packets: u64,
-    pub bytes: u64,
+    fn deref(&self) -> &control::stats::Stats {
+        &self.0
+    }
 }
 
 impl Stats {
@@ -425,17 +399,13 @@ impl Stats {
     }
 
     fn packets(&self, reason: &str) -> u64 {
-        self.reasons
-            .iter()
-            .find(|r| r.reason == reason)
-            .map_or(0, |r| r.packets)
+        self.reason_packets(reason)
     }
 
     /// Packets admitted by the conduit named `name`. Panics if there is no such conduit.
     pub fn conduit(&self, name: &str) -> u64 {
-        self.conduits
-            .iter()
-            .find(|c| c.name == name)
+        self.0
+            .conduit(name)
             .unwrap_or_else(|| panic!("no conduit {name} in stats: {:?}", self.conduits))
             .packets
     }
@@ -508,10 +478,12 @@ mod tests {
     #[test]
     fn stats_contract_parses() {
         let s: Stats = serde_json::from_str(
-            r#"{"policy":{"name":"p","hash":"ab"},
+            r#"{"events":{"sent":0,"rate_limited":0,"ring_full":0},"interfaces":[],
+                "policy":{"name":"p","hash":"ab","generation":1},
                 "reasons":[{"reason":"allowed_conduit","passes":true,"packets":3,"bytes":180},
                            {"reason":"default_deny","passes":false,"packets":1,"bytes":60}],
-                "conduits":[{"id":1,"name":"c","from":"dmz","to":"control","packets":3,"bytes":180}]}"#,
+                "conduits":[{"id":1,"name":"c","from":"dmz","to":"control","on_violation":"drop",
+                             "packets":3,"bytes":180,"denied":{},"actions":{}}]}"#,
         )
         .expect("parses");
         assert_eq!(s.reason("default_deny"), 1);

@@ -971,8 +971,12 @@ fn a_reload_the_client_gave_up_on_is_abandoned() {
     }
     let large = svc.write_file("large.yaml", &policy).expect("policy");
     let mut client = std::os::unix::net::UnixStream::connect(svc.socket()).expect("connect");
-    let request = serde_json::json!({ "command": "reload", "policy": large });
-    writeln!(client, "{request}").expect("send the request");
+    let request = zcfw::control::RequestLine::encode(&zcfw::control::Request::Reload {
+        policy: Some(large.clone()),
+    });
+    client
+        .write_all(request.as_bytes())
+        .expect("send the request");
     std::thread::sleep(Duration::from_millis(50));
     drop(client);
     within(Duration::from_secs(30), || {

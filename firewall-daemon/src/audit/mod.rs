@@ -234,7 +234,7 @@ pub struct Summary {
 
 /// What was audited.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct PolicyInfo {
+pub struct AuditedPolicy {
     pub name: String,
     /// The path the policy was read from.
     pub origin: String,
@@ -253,7 +253,7 @@ pub struct PolicyInfo {
 
 /// Who wrote the report.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ToolInfo {
+pub struct ReportTool {
     pub name: &'static str,
     pub version: &'static str,
 }
@@ -263,9 +263,9 @@ pub struct ToolInfo {
 pub struct AuditReport {
     /// [`SCHEMA`].
     pub schema: &'static str,
-    pub tool: ToolInfo,
+    pub tool: ReportTool,
     pub standard: &'static str,
-    pub policy: PolicyInfo,
+    pub policy: AuditedPolicy,
     pub summary: Summary,
     pub requirements: Vec<Requirement>,
     pub zones: Vec<ZoneReport>,
@@ -311,12 +311,12 @@ pub fn audit(policy: &ValidatedPolicy) -> AuditReport {
     }
     AuditReport {
         schema: SCHEMA,
-        tool: ToolInfo {
+        tool: ReportTool {
             name: "zcfw",
             version: env!("CARGO_PKG_VERSION"),
         },
         standard: "IEC 62443-3-3",
-        policy: PolicyInfo {
+        policy: AuditedPolicy {
             name: policy.name().to_owned(),
             origin: policy.origin().to_owned(),
             sha256: policy.source_hash().to_owned(),

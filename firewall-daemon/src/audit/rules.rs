@@ -20,7 +20,7 @@ use crate::policy::{
 
 /// One rule of the catalogue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RuleInfo {
+pub struct CatalogueRule {
     /// Stable id: never reused for another check, kept when wording changes.
     pub id: &'static str,
     pub title: &'static str,
@@ -54,120 +54,120 @@ pub const MONITOR_MODE: &str = "ZCFW-A031";
 pub const WIDE_RANGE_PORTS: u32 = 1024;
 
 /// Every rule, in id order.
-pub const RULES: [RuleInfo; 17] = [
-    RuleInfo {
+pub const RULES: [CatalogueRule; 17] = [
+    CatalogueRule {
         id: ANY_PROTOCOL,
         title: "conduit allows every protocol",
         severity: "high into an SL3-4 zone, medium into SL2, low into SL1",
         requirements: &["SR 5.2", "SR 7.7"],
         why: "a `protocol: any` rule makes the conduit a boundary in name only: every protocol and port of the source zone reaches the destination zone",
     },
-    RuleInfo {
+    CatalogueRule {
         id: ALL_PORTS,
         title: "conduit allows every TCP or UDP port",
         severity: "high into an SL3-4 zone, medium into SL2, low into SL1",
         requirements: &["SR 5.2", "SR 7.7"],
         why: "a tcp or udp rule without `ports` opens every service of the destination zone, including industrial protocols without inspection",
     },
-    RuleInfo {
+    CatalogueRule {
         id: WIDE_PORT_RANGE,
         title: "conduit opens a wide port range",
         severity: "medium into an SL3-4 zone, low into SL2 (not reported into SL1)",
         requirements: &["SR 7.7"],
         why: "a range of more than 1024 ports is rarely one service; least functionality asks for the ports the service uses",
     },
-    RuleInfo {
+    CatalogueRule {
         id: MODBUS_UNINSPECTED,
         title: "Modbus/TCP passes without inspection",
         severity: "high into an SL3-4 zone, medium into SL2 (not reported into SL1)",
         requirements: &["SR 3.5", "SR 7.7"],
         why: "when the first rule of a zone pair that matches tcp port 502 is not a `protocol: modbus` rule (a plain `tcp 502`, a port range, every tcp port or `protocol: any`), every Modbus function passes, writes and diagnostics included",
     },
-    RuleInfo {
+    CatalogueRule {
         id: MODBUS_WRITES,
         title: "Modbus writes allowed into an SL3-4 zone",
         severity: "high",
         requirements: &["SR 7.7", "SR 5.2"],
         why: "write functions (5, 6, 15, 16, 21, 22, 23) change the process; into SL3-4 zones each write path needs a documented reason and the narrowest address ranges",
     },
-    RuleInfo {
+    CatalogueRule {
         id: MODBUS_UNNAMED_FUNCTIONS,
         title: "Modbus rule allows function codes zcfw does not know",
         severity: "high into an SL3-4 zone, medium otherwise",
         requirements: &["SR 7.7", "SR 3.5"],
         why: "codes without a name (40, 42, 90 Schneider UMAS, 125, 126, ...) are vendor programming functions: zcfw checks only their code and unit, not what they do (UMAS can stop a PLC)",
     },
-    RuleInfo {
+    CatalogueRule {
         id: MODBUS_NOT_STRICT,
         title: "Modbus inspection is not strict",
         severity: "medium",
         requirements: &["SR 3.5"],
         why: "`strict: false` accepts trailing bytes after every fixed-size request (reads and writes) and malformed FC 43 requests: parsers of some devices mishandle them, and a server that frames requests by function code (libmodbus) reads trailing bytes as the next request, so the firewall judges other bytes than the server executes",
     },
-    RuleInfo {
+    CatalogueRule {
         id: INDUSTRIAL_UNINSPECTED,
         title: "industrial protocol without inspection",
         severity: "low into an SL3-4 zone, info otherwise",
         requirements: &["SR 3.5"],
         why: "a tcp or udp rule that lists the port of DNP3 (20000), S7comm (102), EtherNet/IP (44818), IEC 60870-5-104 (2404), OPC UA (4840) or BACnet/IP (47808) lets that protocol through with every function: this build inspects Modbus/TCP only",
     },
-    RuleInfo {
+    CatalogueRule {
         id: INTRA_ZONE_SL4,
         title: "intra-zone traffic allowed in an SL4 zone",
         severity: "medium",
         requirements: &["SR 5.1"],
         why: "with `intra_zone: allow` a compromised host reaches every other host of the zone unfiltered; SL4 zones (often safety systems) should list their internal paths",
     },
-    RuleInfo {
+    CatalogueRule {
         id: LEVEL_SKIP,
         title: "conduit climbs two or more security levels",
         severity: "medium",
         requirements: &["SR 5.2"],
         why: "a conduit from an SLn zone into an SLn+2 (or higher) zone skips the intermediate zone (DMZ) that the Purdue model and IEC 62443-3-2 put between them",
     },
-    RuleInfo {
+    CatalogueRule {
         id: NO_RATE_LIMIT,
         title: "conduit into an SL2-4 zone has no rate limit",
         severity: "medium",
         requirements: &["SR 7.1"],
         why: "without `rate_limit` one source can use the conduit at line rate; per-source limits keep a flood from one host from starving the zone (SR 7.1 RE1, RE2)",
     },
-    RuleInfo {
+    CatalogueRule {
         id: ICMP_ALL_TYPES,
         title: "every ICMP type allowed",
         severity: "medium into an SL3-4 zone, low otherwise",
         requirements: &["SR 7.7"],
         why: "an icmp or icmpv6 rule without `types` passes redirects, router advertisements, timestamps and unassigned types; echo-request (and packet-too-big for IPv6) is usually all a conduit needs",
     },
-    RuleInfo {
+    CatalogueRule {
         id: DROP_ON_VIOLATION,
         title: "a denied request can lock clients out (`on_violation: drop`)",
         severity: "high into an SL3-4 zone, medium into SL2, low into SL1",
         requirements: &["SR 7.1"],
         why: "a dropped request leaves its TCP connection open: the client retransmits into the drop, the server keeps the connection, and a device that accepts one or a few connections (many PLCs, libmodbus servers) serves no other client until TCP gives up, minutes later; one denied request becomes a denial of service. `on_violation: reset` (the default) frees the connection at once",
     },
-    RuleInfo {
+    CatalogueRule {
         id: NO_ANTI_SPOOFING,
         title: "interface without anti-spoofing",
         severity: "info",
         requirements: &["SR 5.1"],
         why: "an interface without `zones:` accepts sources of every zone, so a host that forges its source address chooses its zone (and the conduits that apply)",
     },
-    RuleInfo {
+    CatalogueRule {
         id: NO_EVENTS,
         title: "denied packets are not logged",
         severity: "medium if a zone is SL2-4, low otherwise",
         requirements: &["SR 2.8", "SR 2.11", "SR 6.1"],
         why: "with `defaults.log: none` the data path counts denied packets but records no event (time, interface, zones, 5-tuple, reason) an auditor could review",
     },
-    RuleInfo {
+    CatalogueRule {
         id: VALIDATOR_WARNING,
         title: "policy validator warning",
         severity: "info",
         requirements: &["SR 7.6"],
         why: "`zcfw check` accepted the policy with a warning (a rule that never matches, a bypassed inspection, a repeated entry): the policy does not read the way it works",
     },
-    RuleInfo {
+    CatalogueRule {
         id: MONITOR_MODE,
         title: "conduit in monitor mode",
         severity: "medium",
@@ -177,7 +177,7 @@ pub const RULES: [RuleInfo; 17] = [
 ];
 
 /// The catalogue entry of rule `id`.
-pub fn rule(id: &str) -> Option<&'static RuleInfo> {
+pub fn rule(id: &str) -> Option<&'static CatalogueRule> {
     RULES.iter().find(|r| r.id == id)
 }
 

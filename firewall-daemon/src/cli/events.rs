@@ -1,11 +1,12 @@
 //! `zcfw events`: denied and alerted packets, from the running daemon.
 
-use std::io::{BufRead, Write};
-
-use serde_json::Value;
+use std::io::Write;
 
 use super::{EXIT_ERROR, EXIT_OK, SocketArgs, print_error};
-use crate::control;
+use crate::control::{
+    self,
+    event::{EventLine, Notice, PacketEvent},
+};
 
 #[derive(Debug, clap::Args)]
 pub struct EventsArgs {
@@ -20,8 +21,8 @@ pub struct EventsArgs {
 }
 
 pub fn run(args: &EventsArgs) -> u8 {
-    let reader = match control::events(&args.socket.socket, args.follow) {
-        Ok(r) => r,
+    let lines = match control::events(&args.socket.socket, args.follow) {
+        Ok(lines) => lines,
         Err(err) => {
             print_error(&anyhow::Error::new(err));
             return EXIT_ERROR;
@@ -29,13 +30,13 @@ pub fn run(args: &EventsArgs) -> u8 {
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    for line in reader.lines() {
-        let Ok(line) = line else { break };
+    for line in lines {
         let text = if args.json {
             line
         } else {
-            match serde_json::from_str::<Value>(&line) {
-                Ok(v) => render(&v),
+            match serde_json::from_str::<EventLine>(&line) {
+                Ok(event) => render(&event),
+                // A line this build cannot read is shown as it came.
                 Err(_) => line,
             }
         };
@@ -47,100 +48,87 @@ pub fn run(args: &EventsArgs) -> u8 {
 }
 
 /// One human-readable line: time, action, reason, path, 5-tuple, detail.
-pub fn render(v: &Value) -> String {
-    if let Some(n) = v.get("missed_events") {
-        return format!("... {n} events missed (this client was too slow)");
-    }
-    let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("-").to_owned();
-    match v.get("kind").and_then(Value::as_str) {
-        Some("attachment") => {
-            return format!(
-                "{} {} {}: {}",
-                text("time"),
-                text("action"),
-                text("interface"),
-                text("detail")
-            );
+pub fn render(event: &EventLine) -> String {
+    match event {
+        EventLine::Missed { missed_events } => {
+            format!("... {missed_events} events missed (this client was too slow)")
         }
-        Some("control") => {
-            return format!(
-                "{} {} `zcfw {}` by {} (uid {}, pid {}, {}): {}",
-                text("time"),
-                text("action"),
-                text("what"),
-                text("user"),
-                v["uid"],
-                v["pid"],
-                text("command"),
-                text("result")
-            );
+        EventLine::Notice(Notice::Attachment(a)) => {
+            format!("{} {} {}: {}", a.time, a.action, a.interface, a.detail)
         }
-        _ => {}
+        EventLine::Notice(Notice::Control(c)) => format!(
+            "{} {} `zcfw {}` by {} (uid {}, pid {}, {}): {}",
+            c.time,
+            c.action,
+            c.what,
+            c.user,
+            c.uid,
+            c.pid.map_or_else(|| "?".to_owned(), |p| p.to_string()),
+            c.command,
+            c.result
+        ),
+        EventLine::Packet(p) => render_packet(p),
     }
-    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("-").to_owned();
-    let port = |k: &str| {
-        v.get(k)
-            .and_then(Value::as_u64)
-            .map(|p| format!(":{p}"))
-            .unwrap_or_default()
-    };
-    let proto = match v.get("proto") {
-        Some(Value::String(p)) => p.clone(),
-        Some(other) => other.to_string(),
-        None => "-".into(),
-    };
+}
+
+fn render_packet(p: &PacketEvent) -> String {
+    let dash = |v: Option<&String>| v.map_or("-", String::as_str).to_owned();
+    let port = |p: Option<u16>| p.map(|p| format!(":{p}")).unwrap_or_default();
+    let ip = p.ip.as_ref();
     let mut line = format!(
         "{} {:<5} {:<18} {} {}→{} via {} [{}] {}{} → {}{}",
-        s("time"),
-        s("action"),
-        s("reason"),
-        s("interface"),
-        s("src_zone"),
-        s("dst_zone"),
-        s("conduit"),
-        proto,
-        s("src"),
-        port("src_port"),
-        s("dst"),
-        port("dst_port"),
+        p.time,
+        p.action,
+        p.reason,
+        p.interface,
+        dash(ip.and_then(|i| i.src_zone.as_ref())),
+        dash(ip.and_then(|i| i.dst_zone.as_ref())),
+        p.conduit,
+        ip.map_or_else(|| "-".to_owned(), |i| i.proto.to_string()),
+        dash(ip.map(|i| &i.src)),
+        port(ip.and_then(|i| i.src_port)),
+        dash(ip.map(|i| &i.dst)),
+        port(ip.and_then(|i| i.dst_port)),
     );
-    if let Some(m) = v.get("modbus") {
-        let f = m
-            .get("function_name")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .or_else(|| m.get("function").map(|f| f.to_string()));
+    if let Some(m) = &p.modbus {
+        let known = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+        let function = m
+            .function_name
+            .clone()
+            .or_else(|| m.function.map(|f| f.to_string()));
         line.push_str(&format!(
             " modbus unit {} function {} address {}",
-            m.get("unit")
-                .map(|u| u.to_string())
-                .unwrap_or_else(|| "-".into()),
-            f.unwrap_or_else(|| "-".into()),
-            m.get("address")
-                .map(|a| a.to_string())
-                .unwrap_or_else(|| "-".into()),
+            known(m.unit.map(|u| u.to_string())),
+            known(function),
+            known(m.address.map(|a| a.to_string())),
         ));
     }
-    if let Some(i) = v.get("icmp") {
-        line.push_str(&format!(" icmp type {} code {}", i["type"], i["code"]));
+    if let Some(i) = ip.and_then(|i| i.icmp) {
+        line.push_str(&format!(" icmp type {} code {}", i.icmp_type, i.code));
     }
     line
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
+
+    fn parse(json: &str) -> EventLine {
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"))
+    }
 
     #[test]
     fn renders_a_modbus_deny() {
-        let v = json!({
+        let v = parse(
+            r#"{
             "time": "2026-11-23T20:00:00Z", "action": "drop", "reason": "modbus_function",
             "interface": "gw-dmz", "src_zone": "dmz", "dst_zone": "control", "conduit": "historian",
+            "generation": 1, "len": 80,
             "proto": "tcp", "src": "10.20.0.2", "src_port": 40000, "dst": "10.30.0.2", "dst_port": 502,
+            "protocol": "modbus",
             "modbus": {"unit": 1, "function": 6, "function_name": "write_single_register", "address": 10}
-        });
+        }"#,
+        );
         let line = render(&v);
         assert!(line.contains("modbus_function"));
         assert!(line.contains("dmz→control via historian"));
@@ -149,23 +137,55 @@ mod tests {
     }
 
     #[test]
+    fn renders_a_non_ip_deny_and_an_icmp_one() {
+        let l2 = parse(
+            r#"{"time": "t", "action": "drop", "reason": "l2_denied", "interface": "gw",
+            "conduit": "default", "generation": 1, "len": 60}"#,
+        );
+        assert_eq!(
+            render(&l2),
+            "t drop  l2_denied          gw -→- via default [-] - → -"
+        );
+        let icmp = parse(
+            r#"{"time": "t", "action": "drop", "reason": "default_deny", "interface": "gw",
+            "conduit": "default", "generation": 1, "len": 98, "src_zone": null,
+            "dst_zone": "control", "proto": "icmp", "src": "10.9.0.1", "dst": "10.30.0.2",
+            "icmp": {"type": 8, "code": 0}}"#,
+        );
+        let line = render(&icmp);
+        assert!(
+            line.contains("-→control via default [icmp] 10.9.0.1 → 10.30.0.2"),
+            "{line}"
+        );
+        assert!(line.ends_with(" icmp type 8 code 0"), "{line}");
+    }
+
+    #[test]
     fn renders_daemon_events() {
-        let v = json!({
+        let v = parse(
+            r#"{
             "time": "t", "kind": "control", "action": "refused", "what": "reload",
             "result": "refused: not in group zcfw-admin", "uid": 1001, "user": "alice",
             "pid": 4711, "command": "zcfw reload"
-        });
+        }"#,
+        );
         assert_eq!(
             render(&v),
             "t refused `zcfw reload` by alice (uid 1001, pid 4711, zcfw reload): refused: not in group zcfw-admin"
         );
-        let v = json!({
+        let v = parse(
+            r#"{
             "time": "t", "kind": "attachment", "action": "xdp_reattached", "interface": "eth1",
             "detail": "its link 7 was detached from the interface; attached again"
-        });
+        }"#,
+        );
         assert_eq!(
             render(&v),
             "t xdp_reattached eth1: its link 7 was detached from the interface; attached again"
+        );
+        assert_eq!(
+            render(&parse(r#"{"missed_events": 12}"#)),
+            "... 12 events missed (this client was too slow)"
         );
     }
 }

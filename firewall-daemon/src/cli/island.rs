@@ -1,7 +1,7 @@
 //! `zcfw island on|off`: deny everything crossing a zone boundary, keeping the policy.
 
 use super::{EXIT_ERROR, EXIT_OK, SocketArgs, print_error};
-use crate::control::{self, Request};
+use crate::control;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Switch {
@@ -20,9 +20,9 @@ pub struct IslandArgs {
 
 pub fn run(args: &IslandArgs) -> u8 {
     let on = args.state == Switch::On;
-    match control::call(&args.socket.socket, &Request::Island { on }) {
-        Ok(_) => {
-            if on {
+    match control::island(&args.socket.socket, on) {
+        Ok(state) => {
+            if state.island {
                 println!(
                     "island mode ON: nothing crosses a zone boundary (`zcfw island off` restores the policy)"
                 );

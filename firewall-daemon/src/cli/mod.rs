@@ -152,25 +152,36 @@ fn restore_sigpipe() {
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
-/// Asks the daemon on `socket` and prints its answer: the JSON as is with `json`, else
+/// Asks the daemon on `socket` with `ask` and prints its answer: as JSON with `json`, else
 /// `render`ed for people. Returns the exit code.
-pub fn query_and_print(
+pub fn query_and_print<T: serde::Serialize>(
     socket: &std::path::Path,
-    request: &crate::control::Request,
+    ask: impl FnOnce(&std::path::Path) -> Result<T, crate::control::ClientError>,
     json: bool,
-    render: impl Fn(&serde_json::Value) -> String,
+    render: impl Fn(&T) -> String,
 ) -> u8 {
-    match crate::control::call(socket, request) {
+    match ask(socket) {
+        Ok(data) if json => print_json(&data),
         Ok(data) => {
-            if json {
-                println!("{data}");
-            } else {
-                print!("{}", render(&data));
-            }
+            print!("{}", render(&data));
             EXIT_OK
         }
         Err(err) => {
             print_error(&anyhow::Error::new(err));
+            EXIT_ERROR
+        }
+    }
+}
+
+/// Prints `data` as one JSON line; the exit code.
+pub fn print_json<T: serde::Serialize>(data: &T) -> u8 {
+    match serde_json::to_string(data) {
+        Ok(line) => {
+            println!("{line}");
+            EXIT_OK
+        }
+        Err(err) => {
+            print_error(&anyhow::Error::new(err).context("cannot print the answer as JSON"));
             EXIT_ERROR
         }
     }

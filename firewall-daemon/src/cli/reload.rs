@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::{EXIT_ERROR, EXIT_INVALID, EXIT_OK, SocketArgs, print_error};
-use crate::control::{self, ClientError, Request};
+use crate::control::{self, reload::ReloadError};
 
 #[derive(Debug, clap::Args)]
 pub struct ReloadArgs {
@@ -26,35 +26,46 @@ pub fn run(args: &ReloadArgs) -> u8 {
             return EXIT_ERROR;
         }
     };
-    match control::call(&args.socket.socket, &Request::Reload { policy }) {
-        Ok(data) => {
+    match control::reload(&args.socket.socket, policy) {
+        Ok(live) => {
             if args.json {
-                println!("{data}");
-            } else {
-                let text = |k: &str| {
-                    data.get(k)
-                        .and_then(|v| v.as_str())
-                        .unwrap_or("?")
-                        .to_owned()
-                };
-                let hash = text("hash");
-                println!(
-                    "policy {} (sha256 {}) is live: generation {}, loaded in {:.1} ms",
-                    text("name"),
-                    &hash[..hash.len().min(12)],
-                    data.get("generation").and_then(|v| v.as_u64()).unwrap_or(0),
-                    data.get("load_ms").and_then(|v| v.as_f64()).unwrap_or(0.0)
-                );
+                return super::print_json(&live);
             }
+            println!(
+                "policy {} (sha256 {}) is live: generation {}, loaded in {:.1} ms",
+                live.name,
+                &live.hash[..live.hash.len().min(12)],
+                live.generation,
+                live.load_ms
+            );
             EXIT_OK
         }
-        Err(ClientError::InvalidPolicy(diagnostics)) => {
+        Err(err) => match err.reload_error() {
+            Some(reload) => print_refused(reload),
+            None => {
+                print_error(&anyhow::Error::new(err));
+                EXIT_ERROR
+            }
+        },
+    }
+}
+
+/// What went wrong, where, and what to do; the exit code.
+fn print_refused(err: &ReloadError) -> u8 {
+    match err {
+        ReloadError::InvalidPolicy { diagnostics } => {
+            // As `zcfw check` prints them: file:line:column, what, what to change.
             eprintln!("{diagnostics}");
             eprintln!("reload refused: the running policy stays enforced");
             EXIT_INVALID
         }
-        Err(err) => {
-            print_error(&anyhow::Error::new(err));
+        err if err.running_policy_stays() => {
+            eprintln!("error: reload failed: {err}");
+            eprintln!("the running policy stays enforced");
+            EXIT_ERROR
+        }
+        err => {
+            eprintln!("error: reload incomplete: {err}");
             EXIT_ERROR
         }
     }

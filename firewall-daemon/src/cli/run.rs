@@ -7,7 +7,10 @@ use tracing_subscriber::EnvFilter;
 use super::{
     DEFAULT_PIN_DIR, DEFAULT_POLICY, DEFAULT_SOCKET, EXIT_ERROR, EXIT_INVALID, EXIT_OK, print_error,
 };
-use crate::daemon::{self, InvalidPolicy, RunOptions};
+use crate::{
+    control::reload::ReloadError,
+    daemon::{self, RunOptions},
+};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -106,8 +109,8 @@ pub fn run(args: &RunArgs) -> u8 {
     match daemon::run(&opts) {
         Ok(()) => EXIT_OK,
         Err(err) => {
-            if let Some(invalid) = err.downcast_ref::<InvalidPolicy>() {
-                eprintln!("{invalid}");
+            if let Some(ReloadError::InvalidPolicy { diagnostics }) = err.downcast_ref() {
+                eprintln!("{diagnostics}");
                 tracing::error!(policy = %args.policy.display(), "policy refused; nothing new was loaded");
                 return EXIT_INVALID;
             }

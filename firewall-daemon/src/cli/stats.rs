@@ -1,9 +1,14 @@
 //! `zcfw stats`: counters of the running daemon.
 
-use serde_json::Value;
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 
 use super::{EXIT_ERROR, EXIT_OK, SocketArgs, print_error};
-use crate::control::{self, Request};
+use crate::control::{
+    self,
+    stats::{ConduitCounter, Count, Stats},
+};
 
 #[derive(Debug, clap::Args)]
 pub struct StatsArgs {
@@ -22,17 +27,40 @@ pub fn run(args: &StatsArgs) -> u8 {
     if let Some(interval) = args.watch {
         return watch(args, interval);
     }
-    super::query_and_print(&args.socket.socket, &Request::Stats, args.json, render)
+    super::query_and_print(&args.socket.socket, control::stats, args.json, render)
+}
+
+/// One refresh of `--watch --json`: the counters and the rates since the previous refresh
+/// (`null` the first time).
+#[derive(Debug, Serialize)]
+struct Sample<'a> {
+    #[serde(flatten)]
+    stats: &'a Stats,
+    rates: Option<&'a Rates>,
+}
+
+/// Per-second rates between two samples, by conduit and by reason.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct Rates {
+    seconds: f64,
+    conduits: BTreeMap<String, Rate>,
+    reasons: BTreeMap<String, Rate>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+struct Rate {
+    pps: f64,
+    bits_per_second: f64,
 }
 
 /// `--watch`: refresh with rates computed from the previous sample.
 fn watch(args: &StatsArgs, interval: f64) -> u8 {
     use std::io::{IsTerminal, Write};
     let interval = std::time::Duration::from_secs_f64(interval.max(0.1));
-    let mut previous: Option<(Value, std::time::Instant)> = None;
+    let mut previous: Option<(Stats, std::time::Instant)> = None;
     loop {
-        let data = match control::call(&args.socket.socket, &Request::Stats) {
-            Ok(d) => d,
+        let stats = match control::stats(&args.socket.socket) {
+            Ok(s) => s,
             Err(err) => {
                 print_error(&anyhow::Error::new(err));
                 return EXIT_ERROR;
@@ -41,12 +69,18 @@ fn watch(args: &StatsArgs, interval: f64) -> u8 {
         let now = std::time::Instant::now();
         let rates = previous
             .as_ref()
-            .map(|(prev, at)| rates(prev, &data, now.duration_since(*at).as_secs_f64()));
+            .map(|(prev, at)| rates(prev, &stats, now.duration_since(*at).as_secs_f64()));
         let mut out = std::io::stdout().lock();
         let written = if args.json {
-            let mut data = data.clone();
-            data["rates"] = rates.clone().unwrap_or(Value::Null);
-            writeln!(out, "{data}")
+            let sample = Sample {
+                stats: &stats,
+                rates: rates.as_ref(),
+            };
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string(&sample).unwrap_or_default()
+            )
         } else {
             let clear = if std::io::stdout().is_terminal() {
                 "\x1b[2J\x1b[H"
@@ -56,114 +90,106 @@ fn watch(args: &StatsArgs, interval: f64) -> u8 {
             writeln!(
                 out,
                 "{clear}{}{}",
-                render(&data),
+                render(&stats),
                 render_rates(rates.as_ref())
             )
         };
         if written.and_then(|()| out.flush()).is_err() {
             return EXIT_OK;
         }
-        previous = Some((data, now));
+        previous = Some((stats, now));
         std::thread::sleep(interval);
     }
 }
 
-/// Per-second rates between two samples: `{"conduits": {name: {pps, bps}}, "reasons": {...}}`.
-fn rates(prev: &Value, cur: &Value, seconds: f64) -> Value {
-    let per = |section: &str, key: &str| -> serde_json::Map<String, Value> {
-        let index = |v: &Value| -> std::collections::HashMap<String, (u64, u64)> {
-            v[section]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|e| {
-                    (
-                        text(e, key).to_owned(),
-                        (num(e, "packets"), num(e, "bytes")),
-                    )
-                })
-                .collect()
-        };
-        let (before, after) = (index(prev), index(cur));
+/// Per-second rates between two samples `seconds` apart.
+fn rates(prev: &Stats, cur: &Stats, seconds: f64) -> Rates {
+    let per = |before: &BTreeMap<&str, Count>, after: &BTreeMap<&str, Count>| {
         after
             .iter()
-            .filter_map(|(name, &(p, b))| {
-                let &(p0, b0) = before.get(name)?;
-                let pps = p.saturating_sub(p0) as f64 / seconds.max(1e-9);
-                let bps = b.saturating_sub(b0) as f64 * 8.0 / seconds.max(1e-9);
+            .filter_map(|(name, c)| {
+                let c0 = before.get(name)?;
+                let pps = c.packets.saturating_sub(c0.packets) as f64 / seconds.max(1e-9);
+                let bps = c.bytes.saturating_sub(c0.bytes) as f64 * 8.0 / seconds.max(1e-9);
                 Some((
-                    name.clone(),
-                    serde_json::json!({ "pps": pps, "bits_per_second": bps }),
+                    (*name).to_owned(),
+                    Rate {
+                        pps,
+                        bits_per_second: bps,
+                    },
                 ))
             })
             .collect()
     };
-    serde_json::json!({ "seconds": seconds, "conduits": per("conduits", "name"), "reasons": per("reasons", "reason") })
+    Rates {
+        seconds,
+        conduits: per(&conduits(prev), &conduits(cur)),
+        reasons: per(&reasons(prev), &reasons(cur)),
+    }
 }
 
-fn render_rates(rates: Option<&Value>) -> String {
+fn conduits(s: &Stats) -> BTreeMap<&str, Count> {
+    s.conduits
+        .iter()
+        .map(|c| (c.name.as_str(), count(c.packets, c.bytes)))
+        .collect()
+}
+
+fn reasons(s: &Stats) -> BTreeMap<&str, Count> {
+    s.reasons
+        .iter()
+        .map(|r| (r.reason.as_str(), count(r.packets, r.bytes)))
+        .collect()
+}
+
+fn count(packets: u64, bytes: u64) -> Count {
+    Count { packets, bytes }
+}
+
+fn render_rates(rates: Option<&Rates>) -> String {
     let Some(rates) = rates else {
         return "(rates from the next refresh on)\n".to_owned();
     };
     let mut out = format!("{:<32} {:>12} {:>14}\n", "RATE", "PACKETS/S", "BITS/S");
-    for section in ["conduits", "reasons"] {
-        let mut rows: Vec<(&String, &Value)> =
-            rates[section].as_object().into_iter().flatten().collect();
-        rows.sort_by(|a, b| a.0.cmp(b.0));
-        for (name, r) in rows {
-            let pps = r["pps"].as_f64().unwrap_or(0.0);
-            if pps > 0.0 {
-                let bps = r["bits_per_second"].as_f64().unwrap_or(0.0);
-                out.push_str(&format!("{:<32} {:>12.1} {:>14.0}\n", name, pps, bps));
+    for section in [&rates.conduits, &rates.reasons] {
+        for (name, r) in section {
+            if r.pps > 0.0 {
+                out.push_str(&format!(
+                    "{:<32} {:>12.1} {:>14.0}\n",
+                    name, r.pps, r.bits_per_second
+                ));
             }
         }
     }
     out
 }
 
-fn num(v: &Value, key: &str) -> u64 {
-    v.get(key).and_then(Value::as_u64).unwrap_or(0)
-}
-
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("?")
-}
-
 /// Human-readable tables: conduits, then every reason with traffic (passes, then drops).
-pub fn render(data: &Value) -> String {
+pub fn render(stats: &Stats) -> String {
     let mut out = String::new();
-    let policy = &data["policy"];
-    let hash = text(policy, "hash");
+    let policy = &stats.policy;
     out.push_str(&format!(
         "policy {} (sha256 {}, generation {})\n\n",
-        text(policy, "name"),
-        &hash[..hash.len().min(12)],
-        num(policy, "generation")
+        policy.name,
+        &policy.hash[..policy.hash.len().min(12)],
+        policy.generation
     ));
     out.push_str(&format!(
         "{:<32} {:<24} {:>12} {:>14}\n",
         "CONDUIT", "FROM -> TO", "PACKETS", "BYTES"
     ));
-    for c in data["conduits"].as_array().into_iter().flatten() {
-        let path = format!("{} -> {}", text(c, "from"), text(c, "to"));
+    for c in &stats.conduits {
+        let path = format!("{} -> {}", c.from, c.to);
         out.push_str(&format!(
             "{:<32} {:<24} {:>12} {:>14}\n",
-            text(c, "name"),
-            path,
-            num(c, "packets"),
-            num(c, "bytes")
+            c.name, path, c.packets, c.bytes
         ));
     }
     // What was done with inspection denies, for the conduits that had any.
-    let violations: Vec<&Value> = data["conduits"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| {
-            c["actions"]
-                .as_object()
-                .is_some_and(|a| a.values().any(|v| num(v, "packets") != 0))
-        })
+    let violations: Vec<&ConduitCounter> = stats
+        .conduits
+        .iter()
+        .filter(|c| c.actions.values().any(|a| a.packets != 0))
         .collect();
     if !violations.is_empty() {
         out.push('\n');
@@ -172,15 +198,14 @@ pub fn render(data: &Value) -> String {
             "VIOLATIONS OF CONDUIT", "ON_VIOLATION", "RESET", "EXCEPTION", "DROP", "ALERT"
         ));
         for c in violations {
-            let a = &c["actions"];
             out.push_str(&format!(
                 "{:<32} {:<12} {:>10} {:>10} {:>10} {:>10}\n",
-                text(c, "name"),
-                text(c, "on_violation"),
-                num(&a["reset"], "packets"),
-                num(&a["exception"], "packets"),
-                num(&a["drop"], "packets"),
-                num(&a["alert"], "packets"),
+                c.name,
+                c.on_violation,
+                c.action_packets("reset"),
+                c.action_packets("exception"),
+                c.action_packets("drop"),
+                c.action_packets("alert"),
             ));
         }
     }
@@ -189,21 +214,11 @@ pub fn render(data: &Value) -> String {
         "{:<32} {:<8} {:>12} {:>14}\n",
         "REASON", "VERDICT", "PACKETS", "BYTES"
     ));
-    for r in data["reasons"].as_array().into_iter().flatten() {
-        if num(r, "packets") == 0 {
-            continue;
-        }
-        let verdict = if r.get("passes").and_then(Value::as_bool).unwrap_or(false) {
-            "pass"
-        } else {
-            "drop"
-        };
+    for r in stats.reasons.iter().filter(|r| r.packets != 0) {
+        let verdict = if r.passes { "pass" } else { "drop" };
         out.push_str(&format!(
             "{:<32} {:<8} {:>12} {:>14}\n",
-            text(r, "reason"),
-            verdict,
-            num(r, "packets"),
-            num(r, "bytes")
+            r.reason, verdict, r.packets, r.bytes
         ));
     }
     out
@@ -211,30 +226,75 @@ pub fn render(data: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
+    use crate::control::stats::{EventCounters, PolicyIdentity, ReasonCounter};
+
+    fn conduit(name: &str, to: &str, packets: u64, on_violation: &str) -> ConduitCounter {
+        ConduitCounter {
+            id: 1,
+            name: name.into(),
+            from: "a".into(),
+            to: to.into(),
+            on_violation: on_violation.into(),
+            packets,
+            bytes: packets * 100,
+            denied: BTreeMap::new(),
+            actions: BTreeMap::new(),
+        }
+    }
+
+    fn stats(conduits: Vec<ConduitCounter>, reasons: Vec<ReasonCounter>) -> Stats {
+        Stats {
+            events: EventCounters::default(),
+            interfaces: Vec::new(),
+            policy: PolicyIdentity {
+                name: "p".into(),
+                hash: "0123456789abcdef".into(),
+                generation: 1,
+            },
+            reasons,
+            conduits,
+        }
+    }
+
+    fn reason(name: &str, passes: bool, packets: u64) -> ReasonCounter {
+        ReasonCounter {
+            reason: name.into(),
+            passes,
+            packets,
+            bytes: packets * 60,
+        }
+    }
 
     #[test]
     fn rates_are_per_second_deltas() {
-        let a = json!({"conduits": [{"name": "c1", "packets": 10, "bytes": 1000}], "reasons": []});
-        let b = json!({"conduits": [{"name": "c1", "packets": 30, "bytes": 3000}], "reasons": []});
+        let a = stats(vec![conduit("c1", "b", 10, "drop")], vec![]);
+        let b = stats(vec![conduit("c1", "b", 30, "drop")], vec![]);
         let r = rates(&a, &b, 2.0);
-        assert_eq!(r["conduits"]["c1"]["pps"], json!(10.0));
-        assert_eq!(r["conduits"]["c1"]["bits_per_second"], json!(8000.0));
+        assert_eq!(r.conduits["c1"].pps, 10.0);
+        assert_eq!(r.conduits["c1"].bits_per_second, 8000.0);
         assert!(render_rates(Some(&r)).contains("c1"));
+        let sample = serde_json::to_value(Sample {
+            stats: &b,
+            rates: Some(&r),
+        })
+        .expect("serializes");
+        assert_eq!(sample["rates"]["conduits"]["c1"]["pps"], 10.0);
+        assert_eq!(
+            sample["policy"]["name"], "p",
+            "the counters stay at the top level"
+        );
     }
 
     #[test]
     fn renders_conduits_and_only_reasons_with_traffic() {
-        let data = json!({
-            "policy": {"name": "p", "hash": "0123456789abcdef", "generation": 1},
-            "reasons": [
-                {"reason": "allowed_conduit", "passes": true, "packets": 3, "bytes": 180},
-                {"reason": "default_deny", "passes": false, "packets": 0, "bytes": 0}
+        let data = stats(
+            vec![conduit("c1", "b", 3, "drop")],
+            vec![
+                reason("allowed_conduit", true, 3),
+                reason("default_deny", false, 0),
             ],
-            "conduits": [{"id": 1, "name": "c1", "from": "a", "to": "b", "packets": 3, "bytes": 180}]
-        });
+        );
         let out = render(&data);
         assert!(out.contains("policy p (sha256 0123456789ab, generation 1)"));
         assert!(out.contains("c1"));
@@ -246,20 +306,18 @@ mod tests {
 
     #[test]
     fn renders_what_was_done_with_violations() {
-        let counts = |n: u64| json!({"packets": n, "bytes": n * 60});
-        let data = json!({
-            "policy": {"name": "p", "hash": "0123456789abcdef", "generation": 1},
-            "reasons": [],
-            "conduits": [
-                {"id": 1, "name": "plc-reads", "from": "a", "to": "b", "packets": 9, "bytes": 900,
-                 "on_violation": "reset",
-                 "actions": {"drop": counts(1), "alert": counts(0), "reset": counts(4)}},
-                {"id": 2, "name": "quiet", "from": "a", "to": "c", "packets": 1, "bytes": 60,
-                 "on_violation": "drop",
-                 "actions": {"drop": counts(0), "alert": counts(0), "reset": counts(0)}}
-            ]
-        });
-        let out = render(&data);
+        let counts = |n: u64| count(n, n * 60);
+        let mut reads = conduit("plc-reads", "b", 9, "reset");
+        reads.actions = [("drop", 1), ("alert", 0), ("reset", 4)]
+            .into_iter()
+            .map(|(a, n)| (a.to_owned(), counts(n)))
+            .collect();
+        let mut quiet = conduit("quiet", "c", 1, "drop");
+        quiet.actions = [("drop", 0), ("alert", 0), ("reset", 0)]
+            .into_iter()
+            .map(|(a, n)| (a.to_owned(), counts(n)))
+            .collect();
+        let out = render(&stats(vec![reads, quiet], vec![]));
         let line = out
             .lines()
             .find(|l| l.starts_with("plc-reads") && l.contains("reset"))

@@ -11,11 +11,13 @@
 //! name, pid, command line, what, and the result.
 
 use nix::unistd::{Gid, Group, Uid, User};
-use serde_json::json;
 use tracing::{info, warn};
 
 use super::events::{EventHub, now_rfc3339};
-use crate::control::Request;
+use crate::control::{
+    Request,
+    event::{ControlNotice, Notice},
+};
 
 /// What a request needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,16 +169,15 @@ pub fn record(hub: &EventHub, peer: &Peer, request: &Request, allowed: bool, res
             what, result, "control request refused"
         );
     }
-    hub.publish_notice(json!({
-        "time": now_rfc3339(),
-        "kind": "control",
-        "action": if allowed { "changed" } else { "refused" },
-        "what": what,
-        "result": result,
-        "uid": peer.uid,
-        "user": peer.user,
-        "pid": peer.pid,
-        "command": peer.command,
+    hub.publish_notice(Notice::Control(ControlNotice {
+        time: now_rfc3339(),
+        action: if allowed { "changed" } else { "refused" }.to_owned(),
+        what,
+        result: result.to_owned(),
+        uid: peer.uid,
+        user: peer.user.clone(),
+        pid: peer.pid,
+        command: peer.command.clone(),
     }));
 }
 

@@ -19,11 +19,13 @@ use firewall_common::{
     modbus,
     reason::Reason,
 };
-use serde_json::{Value, json};
 use tokio::{io::unix::AsyncFd, sync::broadcast};
 use tracing::{info, warn};
 
 use super::State;
+use crate::control::event::{
+    EventLine, IcmpDetail, IpDetail, IpProto, ModbusDetail, Notice, PacketEvent,
+};
 
 /// Events kept for `zcfw events` without `--follow`.
 const RECENT: usize = 1_000;
@@ -53,8 +55,8 @@ impl EventHub {
 
     /// Publishes an event of the daemon itself (not of a packet), e.g. an XDP attachment
     /// that was lost and repaired.
-    pub fn publish_notice(&self, event: Value) {
-        self.publish(Arc::from(event.to_string()));
+    pub fn publish_notice(&self, notice: Notice) {
+        self.publish(encode(&EventLine::Notice(notice)));
     }
 
     fn publish(&self, line: Arc<str>) {
@@ -178,7 +180,10 @@ pub async fn run(ring: RingBuf<MapData>, state: Arc<Mutex<State>>, hub: Arc<Even
             batch
                 .iter()
                 .map(|ev| record(ev, &state, offset))
-                .map(|v| log(&v))
+                .map(|event| {
+                    log(&event);
+                    encode(&EventLine::Packet(event))
+                })
                 .collect()
         };
         for line in lines {
@@ -187,39 +192,41 @@ pub async fn run(ring: RingBuf<MapData>, state: Arc<Mutex<State>>, hub: Arc<Even
     }
 }
 
-fn log(v: &Value) -> Arc<str> {
-    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("-");
-    let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
-    let proto = match v.get("proto") {
-        Some(Value::String(p)) => p.clone(),
-        Some(other) => other.to_string(),
-        None => String::new(),
-    };
-    let modbus = v.get("modbus").map(ToString::to_string).unwrap_or_default();
-    let (src_port, dst_port) = (n("src_port"), n("dst_port"));
+/// One event as its JSON line.
+pub fn encode(line: &EventLine) -> Arc<str> {
+    Arc::from(serde_json::to_string(line).unwrap_or_default())
+}
+
+fn log(ev: &PacketEvent) {
+    let ip = ev.ip.as_ref();
+    let text = |v: Option<&String>| v.map_or("-", String::as_str).to_owned();
+    let modbus = ev
+        .modbus
+        .as_ref()
+        .and_then(|m| serde_json::to_string(m).ok())
+        .unwrap_or_default();
     info!(
         target: "zcfw::event",
-        action = s("action"),
-        reason = s("reason"),
-        interface = s("interface"),
-        src_zone = s("src_zone"),
-        dst_zone = s("dst_zone"),
-        conduit = s("conduit"),
-        proto,
-        src = s("src"),
-        dst = s("dst"),
-        src_port,
-        dst_port,
+        action = ev.action,
+        reason = ev.reason,
+        interface = ev.interface,
+        src_zone = text(ip.and_then(|i| i.src_zone.as_ref())),
+        dst_zone = text(ip.and_then(|i| i.dst_zone.as_ref())),
+        conduit = ev.conduit,
+        proto = ip.map(|i| i.proto.to_string()).unwrap_or_default(),
+        src = text(ip.map(|i| &i.src)),
+        dst = text(ip.map(|i| &i.dst)),
+        src_port = ip.and_then(|i| i.src_port).unwrap_or(0),
+        dst_port = ip.and_then(|i| i.dst_port).unwrap_or(0),
         modbus,
         "packet {}",
-        match s("action") {
+        match ev.action.as_str() {
             "alert" => "alerted (monitor mode)",
             "reset" => "denied, connection reset",
             "exception" => "denied, answered with a Modbus exception",
             _ => "denied",
         }
     );
-    Arc::from(v.to_string())
 }
 
 fn address(family: u8, bytes: &[u8; 16]) -> String {
@@ -230,14 +237,15 @@ fn address(family: u8, bytes: &[u8; 16]) -> String {
     }
 }
 
-fn proto_name(p: u8) -> Value {
-    match p {
-        proto::TCP => json!("tcp"),
-        proto::UDP => json!("udp"),
-        proto::ICMP => json!("icmp"),
-        proto::ICMPV6 => json!("icmpv6"),
-        other => json!(other),
-    }
+fn proto_name(p: u8) -> IpProto {
+    let name = match p {
+        proto::TCP => "tcp",
+        proto::UDP => "udp",
+        proto::ICMP => "icmp",
+        proto::ICMPV6 => "icmpv6",
+        other => return IpProto::Number(other),
+    };
+    IpProto::Name(name.to_owned())
 }
 
 /// The current time as RFC 3339.
@@ -259,80 +267,76 @@ fn rfc3339(unix_ns: i128) -> String {
         .unwrap_or_else(|| unix_ns.to_string())
 }
 
-/// The documented JSON form of an event (see docs/events.md).
-pub fn record(ev: &Event, state: &State, offset: i128) -> Value {
+/// The documented form of an event (see docs/events.md): names instead of ids, wall-clock
+/// time.
+pub fn record(ev: &Event, state: &State, offset: i128) -> PacketEvent {
     let policy = &state.policy;
-    let zone = |id: u16| -> Value {
+    let zone = |id: u16| -> Option<String> {
         policy
             .zones
             .iter()
             .find(|z| z.id == id)
-            .map(|z| json!(z.name))
-            .unwrap_or(Value::Null)
+            .map(|z| z.name.clone())
     };
     let conduit = if ev.conduit_id == 0 {
-        json!("default")
+        "default".to_owned()
     } else {
         policy
             .conduits
             .iter()
             .find(|c| c.id == ev.conduit_id)
-            .map(|c| json!(c.name))
-            .unwrap_or_else(|| json!(format!("#{}", ev.conduit_id)))
+            .map(|c| c.name.clone())
+            .unwrap_or_else(|| format!("#{}", ev.conduit_id))
     };
     let interface = state
         .dataplane
         .attachments()
         .iter()
         .find(|a| a.ifindex == ev.ifindex)
-        .map(|a| json!(a.iface))
-        .unwrap_or_else(|| json!(format!("if{}", ev.ifindex)));
+        .map(|a| a.iface.clone())
+        .unwrap_or_else(|| format!("if{}", ev.ifindex));
     let reason = Reason::from_slot(ev.reason as u32)
         .map(Reason::name)
         .unwrap_or("unknown");
-    let mut v = json!({
-        "time": rfc3339(ev.timestamp_ns as i128 + offset),
-        "action": action::name(ev.action),
-        "reason": reason,
-        "interface": interface,
-        "conduit": conduit,
-        "generation": ev.generation,
-        "len": ev.len,
+    let ports = ev.proto == proto::TCP || ev.proto == proto::UDP;
+    let icmp = ev.proto == proto::ICMP || ev.proto == proto::ICMPV6;
+    let ip = (ev.detail & detail::IP != 0).then(|| IpDetail {
+        src_zone: zone(ev.src_zone),
+        dst_zone: zone(ev.dst_zone),
+        proto: proto_name(ev.proto),
+        src: address(ev.family, &ev.src),
+        dst: address(ev.family, &ev.dst),
+        src_port: ports.then_some(ev.src_port),
+        dst_port: ports.then_some(ev.dst_port),
+        icmp: icmp.then_some(IcmpDetail {
+            icmp_type: ev.icmp_type,
+            code: ev.icmp_code,
+        }),
     });
-    if ev.detail & detail::IP != 0 {
-        v["src_zone"] = zone(ev.src_zone);
-        v["dst_zone"] = zone(ev.dst_zone);
-        v["proto"] = proto_name(ev.proto);
-        v["src"] = json!(address(ev.family, &ev.src));
-        v["dst"] = json!(address(ev.family, &ev.dst));
-        if ev.proto == proto::TCP || ev.proto == proto::UDP {
-            v["src_port"] = json!(ev.src_port);
-            v["dst_port"] = json!(ev.dst_port);
-        }
-        if ev.proto == proto::ICMP || ev.proto == proto::ICMPV6 {
-            v["icmp"] = json!({ "type": ev.icmp_type, "code": ev.icmp_code });
-        }
-    }
     let known =
         ev.detail & (detail::MODBUS_UNIT | detail::MODBUS_FUNCTION | detail::MODBUS_ADDRESS);
-    if known != 0 {
-        let mut m = serde_json::Map::new();
-        if ev.detail & detail::MODBUS_UNIT != 0 {
-            m.insert("unit".into(), json!(ev.modbus_unit));
-        }
-        if ev.detail & detail::MODBUS_FUNCTION != 0 {
-            m.insert("function".into(), json!(ev.modbus_function));
-            if let Some(f) = modbus::function_by_code(ev.modbus_function) {
-                m.insert("function_name".into(), json!(f.name));
-            }
-        }
-        if ev.detail & detail::MODBUS_ADDRESS != 0 {
-            m.insert("address".into(), json!(ev.modbus_address));
-        }
-        v["protocol"] = json!("modbus");
-        v["modbus"] = Value::Object(m);
+    let has = |bit: u8| ev.detail & bit != 0;
+    let modbus = (known != 0).then(|| ModbusDetail {
+        unit: has(detail::MODBUS_UNIT).then_some(ev.modbus_unit),
+        function: has(detail::MODBUS_FUNCTION).then_some(ev.modbus_function),
+        function_name: has(detail::MODBUS_FUNCTION)
+            .then(|| modbus::function_by_code(ev.modbus_function))
+            .flatten()
+            .map(|f| f.name.to_owned()),
+        address: has(detail::MODBUS_ADDRESS).then_some(ev.modbus_address),
+    });
+    PacketEvent {
+        time: rfc3339(ev.timestamp_ns as i128 + offset),
+        action: action::name(ev.action).to_owned(),
+        reason: reason.to_owned(),
+        interface,
+        conduit,
+        generation: ev.generation,
+        len: ev.len,
+        ip,
+        protocol: modbus.is_some().then(|| "modbus".to_owned()),
+        modbus,
     }
-    v
 }
 
 #[cfg(test)]

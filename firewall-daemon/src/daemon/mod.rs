@@ -23,12 +23,15 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use serde_json::{Value, json};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
 
 use crate::{
     compile::{self, CompiledPolicy},
+    control::{
+        reload::{ReloadError, Reloaded},
+        status::NotEnforced,
+    },
     dataplane::{self, Dataplane},
     policy,
 };
@@ -74,11 +77,6 @@ pub struct State {
     pub limits: policy::limits::Limits,
 }
 
-/// A policy refused by validation or compilation: the diagnostics, as `zcfw check` prints them.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidPolicy(pub String);
-
 /// Runs the daemon until SIGINT or SIGTERM.
 pub fn run(opts: &RunOptions) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -90,21 +88,30 @@ pub fn run(opts: &RunOptions) -> Result<()> {
 }
 
 /// Loads (within `limits`), validates and compiles a policy file.
-pub fn load_policy(path: &Path, limits: &policy::limits::Limits) -> Result<CompiledPolicy> {
+pub fn load_policy(
+    path: &Path,
+    limits: &policy::limits::Limits,
+) -> Result<CompiledPolicy, ReloadError> {
     let validated = match policy::load_file_within(path, limits) {
         Ok(v) => v,
         Err(policy::PolicyError::Invalid(diags)) => {
-            return Err(InvalidPolicy(diags.to_string()).into());
+            return Err(ReloadError::InvalidPolicy {
+                diagnostics: diags.to_string(),
+            });
         }
         Err(other) => {
-            return Err(other).with_context(|| format!("cannot load policy {}", path.display()));
+            return Err(ReloadError::Unreadable {
+                path: path.display().to_string(),
+                why: format!("{:#}", anyhow::Error::new(other)),
+            });
         }
     };
     for warning in validated.warnings() {
         warn!("{warning}");
     }
-    compile::compile(&validated)
-        .map_err(|e| InvalidPolicy(format!("{}: {e}", path.display())).into())
+    compile::compile(&validated).map_err(|e| ReloadError::InvalidPolicy {
+        diagnostics: format!("{}: {e}", path.display()),
+    })
 }
 
 /// Makes sure the pin directory lives on a BPF filesystem: mounts one on `/sys/fs/bpf` where
@@ -145,7 +152,7 @@ async fn serve(opts: &RunOptions) -> Result<()> {
                     "the policy file is refused; the previously loaded policy stays enforced"
                 );
             }
-            return Err(err);
+            return Err(err.into());
         }
     };
     // Claim the control socket before touching any pinned state: a second daemon started by
@@ -358,13 +365,20 @@ fn commit_reload(
     path: PathBuf,
     policy: CompiledPolicy,
     started: Instant,
-) -> Result<Value> {
-    let ifindexes = resolve_interfaces(&policy)?;
-    let generation = state
-        .dataplane
-        .install(&policy, &ifindexes)
-        .context("cannot write the new policy into the kernel maps; the running policy stays")?;
-    attach_all(&mut state.dataplane, &policy)?;
+) -> Result<Reloaded, ReloadError> {
+    let ifindexes = resolve_interfaces(&policy).map_err(|e| ReloadError::Interfaces {
+        why: format!("{e:#}"),
+    })?;
+    let generation =
+        state
+            .dataplane
+            .install(&policy, &ifindexes)
+            .map_err(|e| ReloadError::Dataplane {
+                why: format!("cannot write the new policy into the kernel maps: {e:#}"),
+            })?;
+    attach_all(&mut state.dataplane, &policy).map_err(|e| ReloadError::Dataplane {
+        why: format!("{e:#}"),
+    })?;
     let load_time = started.elapsed();
 
     info!(
@@ -374,24 +388,25 @@ fn commit_reload(
         load_ms = load_time.as_millis() as u64,
         "policy reloaded and live"
     );
-    let answer = json!({
-        "name": policy.name,
-        "hash": policy.hash,
-        "generation": generation,
-        "load_ms": load_time.as_secs_f64() * 1000.0,
-        "path": path.display().to_string(),
-    });
+    let answer = Reloaded {
+        name: policy.name.clone(),
+        hash: policy.hash.clone(),
+        generation: generation.into(),
+        load_ms: load_time.as_secs_f64() * 1000.0,
+        path: path.display().to_string(),
+    };
     state.policy = policy;
     state.policy_path = path;
     state.loaded_at = SystemTime::now();
     state.load_time = load_time;
     let lost = watch::check(state);
     if !lost.is_empty() {
-        bail!(
-            "the new policy is in the maps, but XDP is not attached on {} (see the daemon's \
-             log); those interfaces are not enforced",
-            names(&lost)
-        );
+        return Err(ReloadError::NotEnforced {
+            interfaces: lost
+                .into_iter()
+                .map(|(interface, why)| NotEnforced { interface, why })
+                .collect(),
+        });
     }
     Ok(answer)
 }

@@ -13,12 +13,11 @@ use std::{
     time::Instant,
 };
 
-use anyhow::{Result, anyhow};
-use serde_json::Value;
 use tokio::net::unix::OwnedReadHalf;
 use tracing::warn;
 
 use super::{State, commit_reload, load_policy, lock};
+use crate::control::reload::{ReloadError, Reloaded};
 
 /// Lets one reload run at a time.
 #[derive(Default)]
@@ -29,9 +28,9 @@ pub struct Reloads {
 /// How a reload ended.
 pub enum Outcome {
     /// The new policy is live (the answer for the client).
-    Live(Value),
-    /// Refused or failed; the running policy stays.
-    Refused(anyhow::Error),
+    Live(Reloaded),
+    /// Refused or failed; the running policy stays (unless XDP was lost: see the error).
+    Refused(ReloadError),
     /// The client went away first; nothing was installed.
     Abandoned,
 }
@@ -84,7 +83,9 @@ async fn reload_once(
         };
         let policy = match loaded.await {
             Ok(result) => result,
-            Err(join) => Err(anyhow!("the policy loader stopped: {join}")),
+            Err(join) => Err(ReloadError::Internal {
+                why: format!("the policy loader stopped: {join}"),
+            }),
         };
         (guard, started, path, policy)
     };
@@ -144,10 +145,12 @@ fn has_left(client: &OwnedReadHalf) -> bool {
 }
 
 /// `Result` of a reload without a client (SIGHUP): abandoned cannot happen.
-pub fn into_result(outcome: Outcome) -> Result<Value> {
+pub fn into_result(outcome: Outcome) -> Result<Reloaded, ReloadError> {
     match outcome {
         Outcome::Live(answer) => Ok(answer),
         Outcome::Refused(err) => Err(err),
-        Outcome::Abandoned => Err(anyhow!("reload abandoned")),
+        Outcome::Abandoned => Err(ReloadError::Internal {
+            why: "reload abandoned".into(),
+        }),
     }
 }

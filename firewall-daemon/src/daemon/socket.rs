@@ -7,6 +7,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
+use serde::Serialize;
 use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt as _, AsyncWriteExt, BufReader},
     net::{UnixListener, UnixStream},
@@ -20,7 +21,9 @@ use super::{
     reload::{self, Outcome, Reloads},
     stats,
 };
-use crate::control::{Request, Response};
+use crate::control::{
+    Failure, IslandState, Request, RequestLine, Response, event::EventLine, reload::ReloadError,
+};
 
 /// Binds the socket, replacing a stale socket file but refusing to steal one a live daemon
 /// answers on. Mode 0660 with the read group of `roles` (0600, root only, when that group
@@ -112,13 +115,11 @@ pub async fn serve(
 
 /// Tells a client beyond [`MAX_CLIENTS`] to come back later.
 async fn refuse(mut stream: UnixStream) {
-    let response = Response::error(format!(
-        "the daemon serves {MAX_CLIENTS} control connections at once and all are busy; try again"
-    ));
-    if let Ok(mut out) = serde_json::to_string(&response) {
-        out.push('\n');
-        let _ = tokio::time::timeout(REQUEST_TIMEOUT, stream.write_all(out.as_bytes())).await;
-    }
+    let line = Response::<()>::failed(Failure::Busy {
+        max_clients: MAX_CLIENTS,
+    })
+    .encode();
+    let _ = tokio::time::timeout(REQUEST_TIMEOUT, stream.write_all(line.as_bytes())).await;
 }
 
 /// Reads the request line: at most [`MAX_REQUEST`] bytes within [`REQUEST_TIMEOUT`].
@@ -146,6 +147,29 @@ async fn read_request(
     }
 }
 
+/// An answer ready to send, and what the access record says about it.
+struct Answer {
+    line: String,
+    result: String,
+}
+
+impl Answer {
+    fn ok<T: Serialize>(data: T, result: impl Into<String>) -> Answer {
+        Answer {
+            line: Response::ok(data).encode(),
+            result: result.into(),
+        }
+    }
+
+    fn failed(failure: Failure) -> Answer {
+        let text = failure.to_string();
+        Answer {
+            result: format!("failed: {}", text.lines().next().unwrap_or("")),
+            line: Response::<()>::failed(failure).encode(),
+        }
+    }
+}
+
 async fn handle(
     stream: UnixStream,
     state: Arc<Mutex<State>>,
@@ -165,18 +189,24 @@ async fn handle(
         Ok(line) => line,
         Err(why) => {
             debug!(why, "control request not read");
-            let mut out = serde_json::to_string(&Response::error(why)).unwrap_or_default();
-            out.push('\n');
-            let _ = tokio::time::timeout(REQUEST_TIMEOUT, write.write_all(out.as_bytes())).await;
+            let failure = Failure::BadRequest { why };
+            write_line(&mut write, &Response::<()>::failed(failure).encode()).await;
             return;
         }
     };
     let read = reader.into_inner();
-    let request = match serde_json::from_str::<Request>(&line) {
+    let request = match RequestLine::decode(&line) {
         Ok(request) => request,
-        Err(err) => {
-            let response = Response::error(format!("malformed request: {err}"));
-            write_response(&mut write, &response).await;
+        Err(failure) => {
+            if let Failure::Protocol { client, .. } = failure {
+                warn!(
+                    client_protocol = client,
+                    pid = peer.pid,
+                    command = peer.command,
+                    "a zcfw of another version asked; told it to restart the service"
+                );
+            }
+            write_line(&mut write, &Response::<()>::failed(failure).encode()).await;
             return;
         }
     };
@@ -193,23 +223,25 @@ async fn handle(
             false,
             &format!("refused: not in group {group}"),
         );
-        let response = Response::error(format!(
-            "permission denied: {} (uid {}) is not a member of group {group}, which this \
-             request needs; an administrator adds it with `usermod -aG {group} {}` (see \
-             docs/service.md, \"Access\")",
-            peer.user, peer.uid, peer.user
-        ));
-        write_response(&mut write, &response).await;
+        let failure = Failure::Denied {
+            user: peer.user.clone(),
+            uid: peer.uid,
+            group,
+        };
+        write_line(&mut write, &Response::<()>::failed(failure).encode()).await;
         return;
     }
-    let response = match &request {
+    let answer = match &request {
         Request::Events { follow } => {
             stream_events(write, &state, *follow).await;
             return;
         }
         Request::Reload { policy } => {
             match reload::reload(&state, &reloads, policy.clone(), Some(&read)).await {
-                Outcome::Live(answer) => Response::ok(answer),
+                Outcome::Live(live) => {
+                    let result = format!("live: generation {}", live.generation);
+                    Answer::ok(live, result)
+                }
                 Outcome::Refused(err) => refused(err),
                 Outcome::Abandoned => {
                     access::record(&hub, &peer, &request, true, "abandoned: the client left");
@@ -219,41 +251,20 @@ async fn handle(
         }
         request => answer(request, &state),
     };
-    let result = match (&request, response.ok) {
-        (Request::Reload { .. }, true) => format!(
-            "live: generation {}",
-            response
-                .data
-                .as_ref()
-                .map_or(serde_json::Value::Null, |d| d["generation"].clone())
-        ),
-        (_, true) => "done".to_owned(),
-        (_, false) => format!(
-            "failed: {}",
-            response
-                .error
-                .as_deref()
-                .unwrap_or("")
-                .lines()
-                .next()
-                .unwrap_or("")
-        ),
-    };
-    access::record(&hub, &peer, &request, true, &result);
-    write_response(&mut write, &response).await;
+    access::record(&hub, &peer, &request, true, &answer.result);
+    write_line(&mut write, &answer.line).await;
 }
 
-async fn write_response(write: &mut tokio::net::unix::OwnedWriteHalf, response: &Response) {
-    let mut out = serde_json::to_string(response)
-        .unwrap_or_else(|e| format!(r#"{{"ok":false,"error":"cannot encode the response: {e}"}}"#));
-    out.push('\n');
-    if let Err(err) = tokio::time::timeout(REQUEST_TIMEOUT, write.write_all(out.as_bytes())).await {
+async fn write_line(write: &mut tokio::net::unix::OwnedWriteHalf, line: &str) {
+    if let Err(err) = tokio::time::timeout(REQUEST_TIMEOUT, write.write_all(line.as_bytes())).await
+    {
         debug!(error = %err, "control client too slow to read its answer");
     }
 }
 
-/// Writes the recent events, then (with `follow`) each new one, as JSON lines, until the
-/// client goes away. A client too slow to keep up is told how many events it missed.
+/// Greets the client, writes the recent events, then (with `follow`) each new one, as JSON
+/// lines, until the client goes away. A client too slow to keep up is told how many events
+/// it missed.
 async fn stream_events(
     mut write: tokio::net::unix::OwnedWriteHalf,
     state: &Mutex<State>,
@@ -261,6 +272,13 @@ async fn stream_events(
 ) {
     let hub = super::lock(state).events.clone();
     let (recent, mut rx) = hub.subscribe();
+    if write
+        .write_all(Response::greeting().encode().as_bytes())
+        .await
+        .is_err()
+    {
+        return;
+    }
     for line in recent {
         if write
             .write_all(format!("{line}\n").as_bytes())
@@ -277,7 +295,8 @@ async fn stream_events(
         let line = match rx.recv().await {
             Ok(line) => format!("{line}\n"),
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                format!("{}\n", serde_json::json!({ "missed_events": n }))
+                let missed = EventLine::Missed { missed_events: n };
+                format!("{}\n", super::events::encode(&missed))
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         };
@@ -288,31 +307,32 @@ async fn stream_events(
 }
 
 /// The answer to a reload that did not go live.
-fn refused(err: anyhow::Error) -> Response {
-    match err.downcast_ref::<super::InvalidPolicy>() {
-        Some(invalid) => {
-            warn!("reload refused, the running policy stays:\n{invalid}");
-            Response::invalid_policy(invalid.to_string())
+fn refused(err: ReloadError) -> Answer {
+    match &err {
+        ReloadError::InvalidPolicy { diagnostics } => {
+            warn!("reload refused, the running policy stays:\n{diagnostics}");
         }
-        None => {
-            warn!("reload failed, the running policy stays: {err:#}");
-            Response::error(format!("{err:#}; the running policy stays"))
+        err if err.running_policy_stays() => {
+            warn!("reload failed, the running policy stays: {err}");
         }
+        err => warn!("reload failed: {err}"),
     }
+    Answer::failed(Failure::Reload(err))
 }
 
-fn answer(request: &Request, state: &Mutex<State>) -> Response {
+fn answer(request: &Request, state: &Mutex<State>) -> Answer {
     let mut state = super::lock(state);
+    let failed = |why: String| Answer::failed(Failure::Failed { why });
     match request {
         Request::Stats => match stats::collect(&state) {
-            Ok(data) => Response::ok(data),
-            Err(err) => Response::error(format!("cannot read counters: {err}")),
+            Ok(data) => Answer::ok(data, "done"),
+            Err(err) => failed(format!("cannot read counters: {err}")),
         },
         Request::Status => match stats::status(&mut state) {
-            Ok(data) => Response::ok(data),
-            Err(err) => Response::error(format!("cannot read the status: {err}")),
+            Ok(data) => Answer::ok(data, "done"),
+            Err(err) => failed(format!("cannot read the status: {err}")),
         },
-        Request::Reload { .. } => Response::error("reloads are answered by the reload task"),
+        Request::Reload { .. } => failed("reloads are answered by the reload task".into()),
         Request::Island { on } => match state.dataplane.set_island(*on) {
             Ok(()) => {
                 let what = if *on {
@@ -321,10 +341,10 @@ fn answer(request: &Request, state: &Mutex<State>) -> Response {
                     "off"
                 };
                 tracing::info!(island = on, "island mode {what}");
-                Response::ok(serde_json::json!({ "island": on }))
+                Answer::ok(IslandState { island: *on }, "done")
             }
-            Err(err) => Response::error(format!("cannot switch island mode: {err}")),
+            Err(err) => failed(format!("cannot switch island mode: {err}")),
         },
-        Request::Events { .. } => Response::error("events are streamed, not answered"),
+        Request::Events { .. } => failed("events are streamed, not answered".into()),
     }
 }

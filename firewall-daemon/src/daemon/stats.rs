@@ -1,13 +1,23 @@
-//! The `stats` answer: policy identity, counters per reason and per conduit.
+//! The `stats` and `status` answers, read from the running state and the kernel counters.
 
 use firewall_common::event::action;
-use serde_json::{Value, json};
 
 use super::State;
-use crate::dataplane::DataplaneError;
+use crate::{
+    control::{
+        stats::{
+            ConduitCounter, Count, EventCounters, InterfaceCounters, PolicyIdentity, ReasonCounter,
+            Stats,
+        },
+        status::{
+            EnforcementMode, InterfaceAttachment, LoadedPolicy, NotEnforced, Status, XdpCheck,
+        },
+    },
+    dataplane::DataplaneError,
+};
 
-/// Counters of the running policy as the documented JSON object.
-pub fn collect(state: &State) -> Result<Value, DataplaneError> {
+/// Counters of the running policy.
+pub fn collect(state: &State) -> Result<Stats, DataplaneError> {
     let policy = &state.policy;
     let max_id = policy
         .conduits
@@ -16,136 +26,142 @@ pub fn collect(state: &State) -> Result<Value, DataplaneError> {
         .max()
         .unwrap_or(0);
     let snapshot = state.dataplane.counters(max_id)?;
-    let reasons: Vec<Value> = snapshot
+    let reasons = snapshot
         .reasons
         .iter()
-        .map(|(reason, c)| {
-            json!({
-                "reason": reason.name(),
-                "passes": reason.passes(),
-                "packets": c.packets,
-                "bytes": c.bytes,
-            })
+        .map(|(reason, c)| ReasonCounter {
+            reason: reason.name().to_owned(),
+            passes: reason.passes(),
+            packets: c.packets,
+            bytes: c.bytes,
         })
         .collect();
-    let conduits: Vec<Value> = policy
+    let count = |packets, bytes| Count { packets, bytes };
+    let conduits = policy
         .conduits
         .iter()
         .map(|c| {
-            let counter = snapshot
-                .conduits
-                .get(c.id as usize)
-                .copied()
-                .unwrap_or_default();
-            // Inspection denies of this conduit, by reason.
-            let denied: serde_json::Map<String, Value> = snapshot
-                .conduit_denies
-                .get(c.id as usize)
-                .into_iter()
-                .flatten()
-                .map(|(reason, d)| {
-                    let counts = json!({"packets": d.packets, "bytes": d.bytes});
-                    (reason.name().to_owned(), counts)
-                })
-                .collect();
-            // What was done with them: drop, alert (monitor mode), reset.
-            let actions: serde_json::Map<String, Value> = snapshot
-                .conduit_actions
-                .get(c.id as usize)
-                .into_iter()
-                .flatten()
-                .map(|(a, d)| {
-                    let counts = json!({"packets": d.packets, "bytes": d.bytes});
-                    (action::name(*a).to_owned(), counts)
-                })
-                .collect();
-            json!({
-                "id": c.id,
-                "name": c.name,
-                "from": c.from,
-                "to": c.to,
-                "on_violation": c.on_violation.name(),
-                "packets": counter.packets,
-                "bytes": counter.bytes,
-                "denied": denied,
-                "actions": actions,
-            })
+            let id = c.id as usize;
+            let counter = snapshot.conduits.get(id).copied().unwrap_or_default();
+            ConduitCounter {
+                id: c.id,
+                name: c.name.clone(),
+                from: c.from.clone(),
+                to: c.to.clone(),
+                on_violation: c.on_violation.name().to_owned(),
+                packets: counter.packets,
+                bytes: counter.bytes,
+                // Inspection denies of this conduit, by reason.
+                denied: snapshot
+                    .conduit_denies
+                    .get(id)
+                    .into_iter()
+                    .flatten()
+                    .map(|(reason, d)| (reason.name().to_owned(), count(d.packets, d.bytes)))
+                    .collect(),
+                // What was done with them: drop, alert (monitor mode), reset, exception.
+                actions: snapshot
+                    .conduit_actions
+                    .get(id)
+                    .into_iter()
+                    .flatten()
+                    .map(|(a, d)| (action::name(*a).to_owned(), count(d.packets, d.bytes)))
+                    .collect(),
+            }
         })
         .collect();
     let [sent, rate_limited, ring_full] = state.dataplane.event_counters()?;
     let mut interfaces = Vec::new();
     for a in state.dataplane.attachments() {
         let (passed, dropped) = state.dataplane.iface_counters(a.ifindex)?;
-        interfaces.push(json!({
-            "name": a.iface,
-            "passed": { "packets": passed.packets, "bytes": passed.bytes },
-            "dropped": { "packets": dropped.packets, "bytes": dropped.bytes },
-        }));
+        interfaces.push(InterfaceCounters {
+            name: a.iface.clone(),
+            passed: count(passed.packets, passed.bytes),
+            dropped: count(dropped.packets, dropped.bytes),
+        });
     }
-    Ok(json!({
-        "events": { "sent": sent, "rate_limited": rate_limited, "ring_full": ring_full },
-        "interfaces": interfaces,
-        "policy": { "name": policy.name, "hash": policy.hash, "generation": state.dataplane.generation() },
-        "reasons": reasons,
-        "conduits": conduits,
-    }))
+    Ok(Stats {
+        events: EventCounters {
+            sent,
+            rate_limited,
+            ring_full,
+        },
+        interfaces,
+        policy: PolicyIdentity {
+            name: policy.name.clone(),
+            hash: policy.hash.clone(),
+            generation: state.dataplane.generation().into(),
+        },
+        reasons,
+        conduits,
+    })
 }
 
 /// The `status` answer: what is enforced where, since when.
-pub fn status(state: &mut State) -> Result<Value, DataplaneError> {
+pub fn status(state: &mut State) -> Result<Status, DataplaneError> {
     let island = state.dataplane.island()?;
-    let loaded_at = state
+    let loaded_at_unix = state
         .loaded_at
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let interfaces: Vec<Value> = state
+    let interfaces = state
         .dataplane
         .attachments()
         .iter()
-        .map(|a| {
-            json!({
-                "name": a.iface,
-                "ifindex": a.ifindex,
-                "xdp_mode": a.mode,
-                // As the kernel said at the last check, not as the daemon remembers it.
-                "enforced": state.health.enforced(&a.iface),
-            })
+        .map(|a| InterfaceAttachment {
+            name: a.iface.clone(),
+            ifindex: a.ifindex,
+            xdp_mode: a.mode.to_string(),
+            // As the kernel said at the last check, not as the daemon remembers it.
+            enforced: state.health.enforced(&a.iface),
         })
         .collect();
     let health = &state.health;
-    let checked_ago = health
-        .checked_at
-        .and_then(|t| t.elapsed().ok())
-        .map(|d| d.as_secs_f64());
-    Ok(json!({
-        "policy": {
-            "name": state.policy.name,
-            "hash": state.policy.hash,
-            "path": state.policy_path.display().to_string(),
-            "generation": state.dataplane.generation(),
-            "loaded_at_unix": loaded_at,
-            "load_ms": state.load_time.as_secs_f64() * 1000.0,
-            "zones": state.policy.zones.len(),
-            "conduits": state.policy.conduits.len(),
+    let policy = &state.policy;
+    let monitor = policy.slot_flags & firewall_common::maps::slot_flags::MONITOR != 0;
+    Ok(Status {
+        policy: LoadedPolicy {
+            name: policy.name.clone(),
+            hash: policy.hash.clone(),
+            path: state.policy_path.display().to_string(),
+            generation: state.dataplane.generation().into(),
+            loaded_at_unix,
+            load_ms: state.load_time.as_secs_f64() * 1000.0,
+            zones: policy.zones.len(),
+            conduits: policy.conduits.len(),
         },
-        "interfaces": interfaces,
-        "xdp_check": {
-            "interval_s": super::watch::CHECK_INTERVAL.as_secs_f64(),
-            "last_s_ago": checked_ago,
-            "repairs": health.repairs,
-            "not_enforced": health.not_enforced.iter()
-                .map(|(iface, why)| json!({ "interface": iface, "why": why }))
-                .collect::<Vec<_>>(),
+        interfaces,
+        xdp_check: XdpCheck {
+            interval_s: super::watch::CHECK_INTERVAL.as_secs_f64(),
+            last_s_ago: health
+                .checked_at
+                .and_then(|t| t.elapsed().ok())
+                .map(|d| d.as_secs_f64()),
+            repairs: health.repairs,
+            not_enforced: health
+                .not_enforced
+                .iter()
+                .map(|(interface, why)| NotEnforced {
+                    interface: interface.clone(),
+                    why: why.clone(),
+                })
+                .collect(),
         },
-        "island": island,
+        island,
         // Who is not enforcing: the whole policy, or single conduits (SR 5.2).
-        "mode": if state.policy.slot_flags & firewall_common::maps::slot_flags::MONITOR != 0 { "monitor" } else { "enforce" },
-        "monitor_conduits": state.policy.conduits.iter()
+        mode: if monitor {
+            EnforcementMode::Monitor
+        } else {
+            EnforcementMode::Enforce
+        },
+        monitor_conduits: policy
+            .conduits
+            .iter()
             .filter(|c| c.mode == crate::policy::Mode::Monitor)
             .map(|c| c.name.clone())
-            .collect::<Vec<_>>(),
-        "pin_dir": state.dataplane.pin_dir().map(|d| d.display().to_string()),
-        "uptime_s": state.started.elapsed().as_secs(),
-    }))
+            .collect(),
+        pin_dir: state.dataplane.pin_dir().map(|d| d.display().to_string()),
+        uptime_s: state.started.elapsed().as_secs(),
+    })
 }

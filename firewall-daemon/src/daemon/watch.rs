@@ -9,10 +9,11 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use serde_json::json;
-
 use super::{State, events};
-use crate::dataplane::Repair;
+use crate::{
+    control::event::{AttachmentNotice, Notice},
+    dataplane::Repair,
+};
 
 /// How often the attachments are checked: a lost attachment is back within this (plus the
 /// time one check takes, well under a millisecond per interface).
@@ -65,12 +66,11 @@ pub fn check(state: &mut State) -> Vec<(String, String)> {
                 ("xdp_lost", format!("{why}; NOT ENFORCED"))
             }
         };
-        hub.publish_notice(json!({
-            "time": events::now_rfc3339(),
-            "kind": "attachment",
-            "action": action,
-            "interface": repair.iface(),
-            "detail": detail,
+        hub.publish_notice(Notice::Attachment(AttachmentNotice {
+            time: events::now_rfc3339(),
+            action: action.to_owned(),
+            interface: repair.iface().to_owned(),
+            detail,
         }));
     }
     health.not_enforced.clone()

@@ -1,0 +1,186 @@
+//! The event record: one JSON line per denied or alerted packet, per XDP attachment repair and
+//! per control request that changed something or was refused (docs/events.md). `zcfw events`,
+//! `--follow` and the audit log carry the same lines.
+
+use serde::{Deserialize, Serialize};
+
+/// One line of the event stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EventLine {
+    /// A client too slow for `--follow` missed this many events.
+    Missed { missed_events: u64 },
+    /// Something the daemon did or was asked (not a packet).
+    Notice(Notice),
+    /// A packet the data path denied, or let pass as an alert (monitor mode).
+    Packet(PacketEvent),
+}
+
+/// An event of the daemon itself, told apart by `kind`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Notice {
+    Attachment(AttachmentNotice),
+    Control(ControlNotice),
+}
+
+/// An XDP attachment that was lost, and repaired or not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentNotice {
+    pub time: String,
+    /// `xdp_repinned`, `xdp_reattached` or `xdp_lost`.
+    pub action: String,
+    pub interface: String,
+    pub detail: String,
+}
+
+/// A control request that changed something, or was refused (SR 2.8).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlNotice {
+    pub time: String,
+    /// `changed` or `refused`.
+    pub action: String,
+    /// The request as a command line (`reload --policy /etc/zcfw/p.yaml`).
+    pub what: String,
+    pub result: String,
+    pub uid: u32,
+    pub user: String,
+    pub pid: Option<i32>,
+    pub command: String,
+}
+
+/// A packet event (docs/events.md, "JSON lines"). A field that does not apply is absent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PacketEvent {
+    pub time: String,
+    /// `drop`, `reset`, `exception` or `alert`.
+    pub action: String,
+    pub reason: String,
+    pub interface: String,
+    pub conduit: String,
+    pub generation: u32,
+    pub len: u32,
+    /// Addresses, zones and ports: IP packets only.
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpDetail>,
+    /// `modbus` when an industrial protocol's inspection denied the packet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modbus: Option<ModbusDetail>,
+}
+
+/// The IP part of a [`PacketEvent`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpDetail {
+    /// Zone of the source address (`None`, `null` on the wire: in no zone).
+    pub src_zone: Option<String>,
+    pub dst_zone: Option<String>,
+    pub proto: IpProto,
+    pub src: String,
+    pub dst: String,
+    /// TCP and UDP only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src_port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dst_port: Option<u16>,
+    /// ICMP and ICMPv6 only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icmp: Option<IcmpDetail>,
+}
+
+/// `tcp`, `udp`, `icmp`, `icmpv6`, or the IP protocol number of another protocol.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum IpProto {
+    Name(String),
+    Number(u8),
+}
+
+impl std::fmt::Display for IpProto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IpProto::Name(name) => f.write_str(name),
+            IpProto::Number(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// ICMP type and code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IcmpDetail {
+    #[serde(rename = "type")]
+    pub icmp_type: u8,
+    pub code: u8,
+}
+
+/// What the Modbus checker had read when it denied the segment; each only when known.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModbusDetail {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function_name: Option<String>,
+    /// 0-based, as on the wire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<u16>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_line_parses_as_itself() {
+        let packet = r#"{"time":"t","action":"drop","reason":"default_deny","interface":"gw",
+            "conduit":"default","generation":1,"len":60,"src_zone":"dmz","dst_zone":null,
+            "proto":"tcp","src":"10.0.0.1","dst":"10.0.0.2","src_port":1,"dst_port":22}"#;
+        let EventLine::Packet(p) = serde_json::from_str(packet).expect("packet") else {
+            panic!("not a packet event");
+        };
+        let ip = p.ip.expect("ip detail");
+        assert_eq!(ip.dst_zone, None);
+        assert_eq!(ip.proto, IpProto::Name("tcp".into()));
+        assert_eq!(ip.dst_port, Some(22));
+        // A non-IP frame: no IP detail at all.
+        let l2 = r#"{"time":"t","action":"drop","reason":"l2_denied","interface":"gw",
+            "conduit":"default","generation":1,"len":60}"#;
+        let EventLine::Packet(p) = serde_json::from_str(l2).expect("l2") else {
+            panic!("not a packet event");
+        };
+        assert!(p.ip.is_none());
+        let wire = serde_json::to_value(EventLine::Packet(p)).expect("serializes");
+        assert!(wire.get("src_zone").is_none(), "{wire}");
+        let missed: EventLine = serde_json::from_str(r#"{"missed_events":3}"#).expect("missed");
+        assert_eq!(missed, EventLine::Missed { missed_events: 3 });
+        let notice = r#"{"time":"t","kind":"attachment","action":"xdp_lost","interface":"e",
+            "detail":"gone"}"#;
+        assert!(matches!(
+            serde_json::from_str(notice).expect("notice"),
+            EventLine::Notice(Notice::Attachment(_))
+        ));
+    }
+
+    #[test]
+    fn a_null_zone_stays_null_and_icmp_keeps_its_type_key() {
+        let ip = IpDetail {
+            src_zone: None,
+            dst_zone: Some("control".into()),
+            proto: IpProto::Name("icmp".into()),
+            src: "a".into(),
+            dst: "b".into(),
+            src_port: None,
+            dst_port: None,
+            icmp: Some(IcmpDetail {
+                icmp_type: 8,
+                code: 0,
+            }),
+        };
+        let wire = serde_json::to_value(&ip).expect("serializes");
+        assert_eq!(wire["src_zone"], serde_json::Value::Null);
+        assert_eq!(wire["icmp"]["type"], 8);
+        assert!(wire.get("src_port").is_none());
+    }
+}

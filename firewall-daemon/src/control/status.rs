@@ -1,0 +1,74 @@
+//! The `status` answer: what is enforced where, since when.
+
+use serde::{Deserialize, Serialize};
+
+/// What `zcfw status --json` prints.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub policy: LoadedPolicy,
+    /// The policy's interfaces, with their attachment as the kernel reported it.
+    pub interfaces: Vec<InterfaceAttachment>,
+    pub xdp_check: XdpCheck,
+    /// Island mode: nothing crosses a zone boundary.
+    pub island: bool,
+    /// Who is not enforcing: the whole policy (`monitor`) or not (`enforce`, see
+    /// `monitor_conduits` for single conduits; SR 5.2).
+    pub mode: EnforcementMode,
+    /// Conduits in monitor mode: their would-be denies pass as alerts.
+    pub monitor_conduits: Vec<String>,
+    /// Where the links and maps are pinned (`None`: ephemeral).
+    pub pin_dir: Option<String>,
+    pub uptime_s: u64,
+}
+
+/// The policy in force.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadedPolicy {
+    pub name: String,
+    /// SHA-256 of the policy file.
+    pub hash: String,
+    pub path: String,
+    pub generation: u64,
+    pub loaded_at_unix: u64,
+    /// Validation, compilation, map writes and flip of the last load.
+    pub load_ms: f64,
+    pub zones: usize,
+    pub conduits: usize,
+}
+
+/// One interface of the policy and its XDP attachment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InterfaceAttachment {
+    pub name: String,
+    pub ifindex: u32,
+    /// `native` or `skb`.
+    pub xdp_mode: String,
+    /// As the kernel said at the last check, not as the daemon remembers it.
+    pub enforced: bool,
+}
+
+/// The periodic check of the XDP attachments.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct XdpCheck {
+    pub interval_s: f64,
+    /// Seconds since the last check (`None`: not checked yet).
+    pub last_s_ago: Option<f64>,
+    /// Attachments repaired since the daemon started.
+    pub repairs: u64,
+    pub not_enforced: Vec<NotEnforced>,
+}
+
+/// An interface the program is not attached to, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotEnforced {
+    pub interface: String,
+    pub why: String,
+}
+
+/// Whether the policy's denies are enforced or only reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnforcementMode {
+    Enforce,
+    Monitor,
+}
