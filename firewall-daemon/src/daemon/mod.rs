@@ -263,13 +263,13 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         reloads.clone(),
         roles.clone(),
     ));
-    notify::ready();
-
     let mut sigterm =
         signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
     let mut sigint =
         signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
     let mut sighup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
+    // Ready once signals are handled: a stop or reload right after it finds its handler.
+    notify::ready();
     let mut watch_tick = tokio::time::interval(watch::CHECK_INTERVAL);
     watch_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut watchdog = notify::Watchdog::from_env();
