@@ -1,5 +1,5 @@
 //! Modbus exception responses the data path sends when a conduit's inspection denies a
-//! request and the conduit says `on_violation: exception` (DESIGN.md "When a request is
+//! request and the conduit says `on_violation: exception` (docs/design.md, "When a request is
 //! denied"), and the sequence-number shifts that keep the connection usable afterwards.
 //!
 //! The violating request never reaches the server: its frame is rewritten in place into the

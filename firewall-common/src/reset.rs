@@ -1,5 +1,5 @@
 //! TCP resets the data path sends when a conduit's inspection denies a segment and the
-//! conduit says `on_violation: reset` (DESIGN.md "When a request is denied").
+//! conduit says `on_violation: reset` (docs/design.md, "When a request is denied").
 //!
 //! XDP emits at most one frame per frame it receives, so a connection is ended in two steps:
 //! 1. the violating segment is rewritten in place into a RST toward its receiver (the server)

@@ -11,7 +11,7 @@
 //! panic and no write outside the frame (`&[u8]` stores are checked); a RST is never
 //! answered; otherwise the result parses again as a TCP RST without payload that ends where
 //! the rewrite says, its IPv4 header checksum and TCP checksum are right, addresses, ports,
-//! sequence and acknowledgement numbers are the ones the design gives (DESIGN.md "When a
+//! sequence and acknowledgement numbers are the ones the design gives (docs/design.md, "When a
 //! request is denied"), and everything before the IP header is kept (MACs swapped for the
 //! sender).
 //!

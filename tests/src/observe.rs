@@ -179,6 +179,12 @@ impl<'a> Observed<'a> {
         http_get(self.daemon.gateway(), addr, path)
     }
 
+    /// `METHOD path` with `Accept: accept` from the metrics endpoint.
+    pub fn request(&self, method: &str, path: &str, accept: &str) -> Result<HttpResponse> {
+        let addr = self.metrics.context("started without --metrics-listen")?;
+        http_request(self.daemon.gateway(), addr, method, path, accept)
+    }
+
     /// `GET /metrics`, checked for status 200 and parsed.
     pub fn metrics(&self) -> Result<Metrics> {
         let r = self.scrape("/metrics")?;
@@ -288,8 +294,21 @@ pub struct HttpResponse {
     pub body: String,
 }
 
-/// `GET path` (HTTP/1.1, `Connection: close`) from `addr`, connecting from inside `ns`.
+/// `GET path` (HTTP/1.1, `Connection: close`, `Accept: */*`) from `addr`, connecting from
+/// inside `ns`.
 pub fn http_get(ns: &Netns, addr: SocketAddr, path: &str) -> Result<HttpResponse> {
+    http_request(ns, addr, "GET", path, "*/*")
+}
+
+/// `METHOD path` (HTTP/1.1, `Connection: close`, no body) with `Accept: accept` from `addr`,
+/// connecting from inside `ns`.
+pub fn http_request(
+    ns: &Netns,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    accept: &str,
+) -> Result<HttpResponse> {
     let raw = ns
         .run(|| -> Result<Vec<u8>> {
             let timeout = Duration::from_secs(5);
@@ -299,7 +318,7 @@ pub fn http_get(ns: &Netns, addr: SocketAddr, path: &str) -> Result<HttpResponse
             s.set_write_timeout(Some(timeout))?;
             // One write: the request in one segment, as scrapers send it.
             let request = format!(
-                "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+                "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
             );
             s.write_all(request.as_bytes())?;
             let mut raw = Vec::new();
@@ -307,7 +326,7 @@ pub fn http_get(ns: &Netns, addr: SocketAddr, path: &str) -> Result<HttpResponse
                 .with_context(|| format!("reading the answer of {addr}"))?;
             Ok(raw)
         })
-        .with_context(|| format!("GET http://{addr}{path}"))?;
+        .with_context(|| format!("{method} http://{addr}{path}"))?;
     let text = String::from_utf8(raw).context("answer is not UTF-8")?;
     let (head, body) = text
         .split_once("\r\n\r\n")

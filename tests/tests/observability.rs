@@ -17,7 +17,7 @@ use std::{
 use serde_json::{Value, json};
 use zcfw_harness::{
     Family, Names, Plant, XdpMode, Zone,
-    observe::{Observed, RunOptions, parse_rfc3339, possible_cpus, unix_now},
+    observe::{Metrics, Observed, RunOptions, parse_rfc3339, possible_cpus, unix_now},
     packet::{PacketSocket, Transport, build_frame, tcp_flags},
     traffic::{TcpEchoServer, UdpEchoServer, UdpPeer, echo_over, ping, tcp_connect, udp_request},
 };
@@ -1180,9 +1180,17 @@ fn metrics_endpoint_matches_stats() {
     }
     let r = zcfw.scrape("/metrics").expect("scrape");
     let ctype = r.headers.get("content-type").cloned().unwrap_or_default();
-    if !ctype.contains("text") {
-        failures.push(format!("GET /metrics has content type {ctype:?}"));
+    if ctype != "text/plain; version=0.0.4; charset=utf-8" {
+        failures.push(format!(
+            "GET /metrics (Accept: */*) has content type {ctype:?}"
+        ));
     }
+    if !r.body.contains("# TYPE zcfw_packets_total counter\n") || r.body.contains("# EOF") {
+        failures.push(
+            "the Prometheus text format names counter families x_total, without # EOF".into(),
+        );
+    }
+    failures.extend(negotiation_problems(&zcfw, &r.body));
     assert!(
         failures.is_empty(),
         "{} problem(s):\n- {}\nstats: {stats:#}\nmetrics:\n{}",
@@ -1190,6 +1198,67 @@ fn metrics_endpoint_matches_stats() {
         failures.join("\n- "),
         r.body
     );
+}
+
+/// What Prometheus 3 sends.
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+
+/// OpenMetrics for Prometheus, with the samples of the text format `text`; HEAD like GET
+/// without a body; other methods refused.
+fn negotiation_problems(zcfw: &Observed, text: &str) -> Vec<String> {
+    let mut failures = Vec::new();
+    let om = match zcfw.request("GET", "/metrics", PROMETHEUS_ACCEPT) {
+        Ok(r) => r,
+        Err(e) => return vec![format!("GET with Prometheus' Accept: {e:#}")],
+    };
+    let ctype = om.headers.get("content-type").map(String::as_str);
+    if om.status != 200
+        || ctype != Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    {
+        failures.push(format!("Prometheus' Accept got {} {ctype:?}", om.status));
+    }
+    if !om.body.ends_with("# EOF\n") || !om.body.contains("# TYPE zcfw_packets counter\n") {
+        failures.push(format!("not OpenMetrics:\n{}", om.body));
+    }
+    // The same samples (names and labels) in both formats.
+    let names = |body: &str| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = Metrics::parse(body)
+            .map(|m| m.samples)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| s.name != "zcfw_uptime_seconds")
+            .map(|s| (s.name, format!("{:?}", s.labels)))
+            .collect();
+        v.sort();
+        v
+    };
+    if names(&om.body) != names(text) || names(text).is_empty() {
+        failures.push("OpenMetrics and the text format hold different samples".into());
+    }
+    match zcfw.request("HEAD", "/metrics", "*/*") {
+        Ok(head) => {
+            let length: usize = head
+                .headers
+                .get("content-length")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(0);
+            // The length GET would have (the uptime may have gained a digit).
+            if head.status != 200 || !head.body.is_empty() || length.abs_diff(text.len()) > 4 {
+                failures.push(format!(
+                    "HEAD /metrics: {} with {} body bytes, Content-Length {length}",
+                    head.status,
+                    head.body.len()
+                ));
+            }
+        }
+        Err(e) => failures.push(format!("HEAD /metrics: {e:#}")),
+    }
+    match zcfw.request("DELETE", "/metrics", "*/*") {
+        Ok(r) if r.status == 405 => {}
+        Ok(r) => failures.push(format!("DELETE /metrics answered {}", r.status)),
+        Err(e) => failures.push(format!("DELETE /metrics: {e:#}")),
+    }
+    failures
 }
 
 #[test]

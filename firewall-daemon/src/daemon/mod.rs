@@ -10,6 +10,7 @@ mod accept;
 mod access;
 mod events;
 mod metrics;
+mod notify;
 mod reload;
 mod socket;
 mod stats;
@@ -269,19 +270,33 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         reloads.clone(),
         roles.clone(),
     ));
-    notify_systemd("READY=1");
-
     let mut sigterm =
         signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
     let mut sigint =
         signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
     let mut sighup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
+    // Ready once signals are handled: a stop or reload right after it finds its handler.
+    notify::ready();
     let mut watch_tick = tokio::time::interval(watch::CHECK_INTERVAL);
     watch_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut watchdog = notify::Watchdog::from_env();
     loop {
         tokio::select! {
             _ = watch_tick.tick() => {
                 watch::check(&mut lock(&state));
+            }
+            _ = watchdog.tick() => {
+                // Alive: this loop runs, the state can be locked, the servers run.
+                let alive = {
+                    let _state = lock(&state);
+                    !server.is_finished() && !reader.is_finished()
+                        && metrics.as_ref().is_none_or(|m| !m.is_finished())
+                };
+                if alive {
+                    notify::watchdog_ping();
+                } else {
+                    error!("a daemon task has ended; not pinging the systemd watchdog");
+                }
             }
             _ = sigterm.recv() => { info!("SIGTERM received, shutting down"); break; }
             _ = sigint.recv() => { info!("SIGINT received, shutting down"); break; }
@@ -290,17 +305,17 @@ async fn serve(opts: &RunOptions) -> Result<()> {
                 // Off this loop: signals and attachment checks go on during the reload.
                 let (state, reloads) = (state.clone(), reloads.clone());
                 tokio::spawn(async move {
-                    notify_systemd("RELOADING=1");
+                    notify::reloading();
                     let outcome = reload::reload(&state, &reloads, None, None).await;
                     if let Err(err) = reload::into_result(outcome) {
                         error!("reload refused, the running policy stays: {err:#}");
                     }
-                    notify_systemd("READY=1");
+                    notify::ready();
                 });
             }
         }
     }
-    notify_systemd("STOPPING=1");
+    notify::stopping();
     server.abort();
     reader.abort();
     if let Some(metrics) = metrics {
@@ -439,31 +454,6 @@ fn resolve_interfaces(policy: &CompiledPolicy) -> Result<BTreeMap<String, u32>> 
         );
     }
     Ok(out)
-}
-
-/// Tells systemd (`Type=notify`) about the daemon's state, when run under it.
-fn notify_systemd(state: &str) {
-    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
-        return;
-    };
-    let socket = match std::os::unix::net::UnixDatagram::unbound() {
-        Ok(s) => s,
-        Err(err) => {
-            warn!(error = %err, "cannot notify systemd");
-            return;
-        }
-    };
-    let bytes = path.as_encoded_bytes();
-    let result = if let Some(abstract_name) = bytes.strip_prefix(b"@") {
-        use std::os::linux::net::SocketAddrExt;
-        std::os::unix::net::SocketAddr::from_abstract_name(abstract_name)
-            .and_then(|addr| socket.send_to_addr(state.as_bytes(), &addr))
-    } else {
-        socket.send_to(state.as_bytes(), Path::new(&path))
-    };
-    if let Err(err) = result {
-        warn!(error = %err, "cannot notify systemd of {state}");
-    }
 }
 
 /// Forwards aya-log records of the program to `tracing`. The logger must stay alive while the

@@ -326,6 +326,8 @@ fn token_width(line: &str, column: usize) -> usize {
 }
 
 /// The candidate closest to `word` by edit distance, if it is close enough to be a likely typo.
+/// The distance counts insertions, deletions, substitutions and transpositions of adjacent
+/// characters (optimal string alignment), so `lgo` is one edit from `log`.
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
@@ -333,37 +335,10 @@ pub fn did_you_mean<'a>(
     let limit = (word.chars().count() / 3).max(1);
     candidates
         .into_iter()
-        .map(|c| (edit_distance(word, c), c))
+        .map(|c| (strsim::osa_distance(word, c), c))
         .filter(|&(d, _)| d <= limit)
         .min_by_key(|&(d, _)| d)
         .map(|(_, c)| c)
-}
-
-/// Edit distance counting insertions, deletions, substitutions and transpositions of
-/// adjacent characters (optimal string alignment), so `lgo` is one edit from `log`.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
 }
 
 /// `a, b, c` (sorted), or `a, b, c, ... (N more)` past ten.
@@ -406,8 +381,8 @@ mod tests {
             Some("networks")
         );
         assert_eq!(did_you_mean("zzz", ["control", "dmz"]), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("lgo", "log"), 1);
+        assert_eq!(strsim::osa_distance("kitten", "sitting"), 3);
+        assert_eq!(strsim::osa_distance("lgo", "log"), 1);
         assert_eq!(did_you_mean("lgo", ["log", "mode"]), Some("log"));
     }
 

@@ -247,7 +247,7 @@ impl fmt::Display for Rule {
 }
 
 /// `on_violation` of a conduit: what the data path does with a TCP segment its inspection
-/// denies (DESIGN.md "When a request is denied").
+/// denies (docs/design.md, "When a request is denied").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OnViolation {
     /// Reset the connection (the default): the server receives a RST in place of the

@@ -65,7 +65,8 @@ pub struct Industrial {
     pub port: u16,
 }
 
-/// Industrial protocols of the language (DESIGN.md), with their transport and port.
+/// Industrial protocols the language names (the design contract's list), with their transport
+/// and port; [`protocol_support`] says which this build enforces.
 pub const INDUSTRIAL_PROTOCOLS: [Industrial; 7] = [
     Industrial {
         keyword: "modbus",

@@ -1,11 +1,9 @@
-//! Prometheus text endpoint (`--metrics-listen ADDR`, off by default): counters by conduit,
-//! reason and interface, inspection denies, event counters, policy generation and load time.
-//! Each scrape reads the kernel counters and encodes them with `prometheus-client`.
+//! The metrics themselves: counters by conduit, reason and interface, inspection denies,
+//! event counters, policy generation and load time. Each scrape reads the kernel counters and
+//! encodes them with `prometheus-client` (OpenMetrics text; `exposition.rs` turns it into the
+//! Prometheus text format when that is what the scraper asks for).
 
-use std::{
-    net::SocketAddr,
-    sync::{Arc, Mutex},
-};
+use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use prometheus_client::{
@@ -13,16 +11,8 @@ use prometheus_client::{
     metrics::{counter::Counter, family::Family, gauge::Gauge},
     registry::Registry,
 };
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream},
-};
-use tracing::{debug, info};
 
-use super::{
-    State,
-    accept::{Backoff, REQUEST_TIMEOUT, Slots},
-};
+use crate::daemon::{State, lock};
 
 type Labels = Vec<(String, String)>;
 
@@ -33,94 +23,12 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
         .collect()
 }
 
-/// Binds the endpoint; serving starts with [`serve`].
-pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen for Prometheus scrapes on {addr}"))?;
-    info!(%addr, "Prometheus metrics at http://{addr}/metrics");
-    Ok(listener)
+/// The metrics of the current counters, as OpenMetrics text (ends with `# EOF`).
+pub fn render(state: &Mutex<State>) -> Result<String> {
+    render_state(&lock(state))
 }
 
-/// Scrapes served at once; beyond it a client gets 503 at once.
-const MAX_SCRAPERS: usize = 64;
-
-pub async fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
-    let slots = Slots::new(MAX_SCRAPERS);
-    let mut backoff = Backoff::new("metrics");
-    loop {
-        match listener.accept().await {
-            Ok((mut stream, peer)) => match slots.take() {
-                Some(slot) => {
-                    debug!(%peer, "metrics scrape");
-                    let state = state.clone();
-                    tokio::spawn(async move {
-                        answer(stream, state).await;
-                        drop(slot);
-                    });
-                }
-                None => {
-                    tokio::spawn(async move {
-                        let busy = http(503, "Service Unavailable", "text/plain", "busy\n");
-                        let _ = tokio::time::timeout(
-                            REQUEST_TIMEOUT,
-                            stream.write_all(busy.as_bytes()),
-                        )
-                        .await;
-                    });
-                }
-            },
-            Err(err) => backoff.failed(&err).await,
-        }
-    }
-}
-
-async fn answer(mut stream: TcpStream, state: Arc<Mutex<State>>) {
-    // Read the request head, which may arrive in several pieces, up to 8 KiB.
-    let mut buf = vec![0u8; 8192];
-    let mut n = 0;
-    let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
-    while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-        match tokio::time::timeout_at(deadline, stream.read(&mut buf[n..])).await {
-            Ok(Ok(0)) | Err(_) | Ok(Err(_)) => break,
-            Ok(Ok(read)) => n += read,
-        }
-    }
-    let request = String::from_utf8_lossy(&buf[..n]);
-    let first = request.lines().next().unwrap_or("");
-    let response = if first.starts_with("GET /metrics ") || first == "GET /metrics" {
-        match render(&super::lock(&state)) {
-            Ok(body) => http(
-                200,
-                "OK",
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                &body,
-            ),
-            Err(err) => http(
-                500,
-                "Internal Server Error",
-                "text/plain",
-                &format!("cannot read counters: {err:#}\n"),
-            ),
-        }
-    } else if first.starts_with("GET ") {
-        http(404, "Not Found", "text/plain", "zcfw serves /metrics\n")
-    } else {
-        http(405, "Method Not Allowed", "text/plain", "GET /metrics\n")
-    };
-    let _ = stream.write_all(response.as_bytes()).await;
-    let _ = stream.shutdown().await;
-}
-
-fn http(code: u16, reason: &str, content_type: &str, body: &str) -> String {
-    format!(
-        "HTTP/1.1 {code} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-}
-
-/// The metrics text of the current counters.
-pub fn render(state: &State) -> Result<String> {
+fn render_state(state: &State) -> Result<String> {
     let mut registry = Registry::with_prefix("zcfw");
     let snapshot = {
         let max_id = state
