@@ -28,6 +28,8 @@ use xdp_action::{XDP_DROP, XDP_PASS, XDP_TX};
 #[repr(transparent)]
 pub struct Decision(pub u64);
 
+const _: () = assert!(core::mem::size_of::<Decision>() == 8);
+
 /// The packet passes (or, with [`RESET_RECEIVER`], its rewritten form does).
 pub const PASS: u64 = 1;
 /// The conduit is in monitor mode: its would-be denies pass as alerts.

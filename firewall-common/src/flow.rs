@@ -131,6 +131,9 @@ const _: () = {
     assert!(core::mem::size_of::<FlowState>() == 32);
     assert!(core::mem::size_of::<FlowStateV2>() == 24);
     assert!(core::mem::size_of::<FragKey>() == 40);
+    assert!(core::mem::align_of::<FlowKey>() == 8);
+    assert!(core::mem::align_of::<FlowState>() == 8);
+    assert!(core::mem::align_of::<FragKey>() == 8);
 };
 
 /// Idle timeouts after which a flow no longer lets packets through.

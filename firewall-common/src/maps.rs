@@ -448,6 +448,10 @@ const _: () = {
     assert!(core::mem::size_of::<BucketKey>() == 20);
     assert!(core::mem::size_of::<Bucket>() == 16);
     assert!(core::mem::size_of::<EventBucket>() == 24);
+    // Values with u64 fields: the same alignment in the kernel and in the daemon.
+    assert!(core::mem::align_of::<Counter>() == 8);
+    assert!(core::mem::align_of::<Bucket>() == 8);
+    assert!(core::mem::align_of::<EventBucket>() == 8);
     // Every zone pair of two full slots has room in the zone pair map.
     assert!(capacity::ZONE_PAIRS >= 2 * capacity::MAX_CONDUITS);
 };
@@ -455,31 +459,41 @@ const _: () = {
 #[cfg(feature = "user")]
 mod pod {
     use super::*;
-    use crate::flow::{FlowKey, FlowState, FragKey};
+    use crate::flow::{FlowKey, FlowState, FlowStateV2, FragKey};
 
-    // SAFETY: all of these are #[repr(C)], Copy, contain only integers and explicit padding
-    // fields, so every bit pattern is valid and there are no implicit padding bytes.
-    unsafe impl aya::Pod for Control {}
-    unsafe impl aya::Pod for SlotConfig {}
-    unsafe impl aya::Pod for ZoneInfo {}
-    unsafe impl aya::Pod for ZonePairKey {}
-    unsafe impl aya::Pod for ZonePairInfo {}
-    unsafe impl aya::Pod for ConduitKey {}
-    unsafe impl aya::Pod for ConduitAction {}
-    unsafe impl aya::Pod for IfacePolicy {}
-    unsafe impl aya::Pod for IfaceZoneKey {}
-    unsafe impl aya::Pod for L2Key {}
-    unsafe impl aya::Pod for Counter {}
-    unsafe impl aya::Pod for RateLimit {}
-    unsafe impl aya::Pod for BucketKey {}
-    unsafe impl aya::Pod for Bucket {}
-    unsafe impl aya::Pod for EventBucket {}
-    unsafe impl aya::Pod for FlowKey {}
-    unsafe impl aya::Pod for FlowState {}
-    unsafe impl aya::Pod for crate::flow::FlowStateV2 {}
-    unsafe impl aya::Pod for FragKey {}
-    unsafe impl aya::Pod for crate::conduittable::ConduitEntry {}
-    unsafe impl aya::Pod for crate::conduittable::ConduitBucket {}
+    /// `aya::Pod` for map keys and values the daemon reads and writes.
+    macro_rules! pod {
+        ($($t:ty),* $(,)?) => {$(
+            // SAFETY: every type listed is #[repr(C)] and Copy, holds only integers (and
+            // arrays of them) with explicit padding fields, and has its size asserted beside
+            // it so no implicit padding is left: every bit pattern is a valid value.
+            unsafe impl aya::Pod for $t {}
+        )*};
+    }
+
+    pod!(
+        Control,
+        SlotConfig,
+        ZoneInfo,
+        ZonePairKey,
+        ZonePairInfo,
+        ConduitKey,
+        ConduitAction,
+        IfacePolicy,
+        IfaceZoneKey,
+        L2Key,
+        Counter,
+        RateLimit,
+        BucketKey,
+        Bucket,
+        EventBucket,
+        FlowKey,
+        FlowState,
+        FlowStateV2,
+        FragKey,
+        crate::conduittable::ConduitEntry,
+        crate::conduittable::ConduitBucket,
+    );
 }
 
 #[cfg(test)]
