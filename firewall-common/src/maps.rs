@@ -6,6 +6,12 @@
 
 /// Map names, as the daemon finds them in the loaded object.
 pub mod names {
+    /// Array, one `u32` entry: the [`crate::ABI_VERSION`] of the build that created the
+    /// pinned maps, written by the daemon right after it creates them (0 until then). A map of
+    /// its own whose layout never changes, so any build can tell the layout of pins it finds
+    /// without knowing the other maps' layouts (`dataplane/upgrade.rs`). Sets pinned before
+    /// version 6 lack it; their version is the first field of their `CONTROL`.
+    pub const ABI: &str = "ABI";
     /// [`super::Control`], one entry: active slot, island mode, ABI version.
     pub const CONTROL: &str = "CONTROL";
     /// [`super::SlotConfig`], one entry per slot.
@@ -60,8 +66,14 @@ pub mod names {
     /// Per-CPU `u64` counters of the event path ([`crate::event::counter`]).
     pub const EVENT_COUNTERS: &str = "EVENT_COUNTERS";
 
-    /// Every map of the XDP program (the daemon pins and adopts them all).
-    pub const ALL: [&str; 23] = [
+    /// Per-CPU scratch space of the XDP program (one [`crate::packet::Packet`]); never pinned.
+    pub const SCRATCH: &str = "SCRATCH";
+
+    /// Every map of the XDP program the daemon pins and adopts: a restart keeps them, and a
+    /// map missing here would silently start empty after a restart (a test in
+    /// firewall-daemon compares this list with the maps of the embedded object).
+    pub const ALL: [&str; 24] = [
+        ABI,
         CONTROL,
         SLOT_CONFIG,
         ZONE_TABLE_V4,
@@ -85,6 +97,17 @@ pub mod names {
         EVENT_BUCKET,
         EVENT_COUNTERS,
         IFACE_COUNTERS,
+    ];
+
+    /// The maps of the object that are deliberately not pinned: [`SCRATCH`] holds nothing
+    /// between packets, and the `BENCH_*` maps belong to the benchmark programs, which the
+    /// daemon never attaches.
+    pub const NOT_PINNED: [&str; 5] = [
+        SCRATCH,
+        "BENCH_TX",
+        "BENCH_HEAD",
+        "BENCH_PACKETS",
+        "BENCH_LRU",
     ];
 }
 

@@ -230,16 +230,6 @@ fn address(family: u8, bytes: &[u8; 16]) -> String {
     }
 }
 
-fn proto_name(p: u8) -> Value {
-    match p {
-        proto::TCP => json!("tcp"),
-        proto::UDP => json!("udp"),
-        proto::ICMP => json!("icmp"),
-        proto::ICMPV6 => json!("icmpv6"),
-        other => json!(other),
-    }
-}
-
 /// The current time as RFC 3339.
 pub fn now_rfc3339() -> String {
     let unix = std::time::SystemTime::now()
@@ -302,7 +292,7 @@ pub fn record(ev: &Event, state: &State, offset: i128) -> Value {
     if ev.detail & detail::IP != 0 {
         v["src_zone"] = zone(ev.src_zone);
         v["dst_zone"] = zone(ev.dst_zone);
-        v["proto"] = proto_name(ev.proto);
+        v["proto"] = proto::name(ev.proto).map_or_else(|| json!(ev.proto), |name| json!(name));
         v["src"] = json!(address(ev.family, &ev.src));
         v["dst"] = json!(address(ev.family, &ev.dst));
         if ev.proto == proto::TCP || ev.proto == proto::UDP {
