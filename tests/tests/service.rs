@@ -1578,9 +1578,9 @@ fn parallel_instances_do_not_collide_and_a_restart_loads_the_changed_policy() {
 // ---------------------------------------------------------------------------------------
 // 7. Upgrade: pins left by a zcfw build with another map layout
 
-/// The value of the pinned CONTROL map under `pin_dir`, as bpftool shows it.
-fn pinned_control(pin_dir: &Path) -> Vec<u8> {
-    let path = pin_dir.join("maps").join("CONTROL");
+/// Entry 0 of the pinned array map `map` under `pin_dir`, as bpftool shows it.
+fn pinned_value(pin_dir: &Path, map: &str) -> Vec<u8> {
+    let path = pin_dir.join("maps").join(map);
     let out = capture(
         std::process::Command::new("bpftool")
             .args(["-j", "map", "lookup", "pinned"])
@@ -1600,26 +1600,45 @@ fn pinned_control(pin_dir: &Path) -> Vec<u8> {
         .expect("hex bytes")
 }
 
-/// The layout version recorded in the pinned CONTROL map (its first field in every build).
-fn pinned_abi(pin_dir: &Path) -> u32 {
-    u32::from_le_bytes(pinned_control(pin_dir)[..4].try_into().expect("4 bytes"))
-}
-
-/// Makes the maps pinned under `pin_dir` look like those of another build: the layout
-/// version (the first field of CONTROL in every build) becomes `abi`.
-fn set_pinned_abi(pin_dir: &Path, abi: u32) {
-    let mut value = pinned_control(pin_dir);
-    value[..4].copy_from_slice(&abi.to_le_bytes());
+/// Writes entry 0 of the pinned array map `map` under `pin_dir`.
+fn set_pinned_value(pin_dir: &Path, map: &str, value: &[u8]) {
     let out = capture(
         std::process::Command::new("bpftool")
             .args(["map", "update", "pinned"])
-            .arg(pin_dir.join("maps").join("CONTROL"))
+            .arg(pin_dir.join("maps").join(map))
             .args(["key", "0", "0", "0", "0", "value"])
             .args(value.iter().map(u8::to_string)),
         Duration::from_secs(10),
     )
     .expect("bpftool map update");
     assert!(out.success(), "bpftool map update: {}", out.output());
+}
+
+/// The layout version recorded in the pinned ABI map.
+fn pinned_abi(pin_dir: &Path) -> u32 {
+    u32::from_le_bytes(
+        pinned_value(pin_dir, "ABI")[..]
+            .try_into()
+            .expect("4 bytes"),
+    )
+}
+
+/// Makes the maps pinned under `pin_dir` look like those of another build: the layout
+/// version in the ABI map becomes `abi`. The old program goes on enforcing its policy, as a
+/// real one of another build does.
+fn set_pinned_abi(pin_dir: &Path, abi: u32) {
+    set_pinned_value(pin_dir, "ABI", &abi.to_le_bytes());
+}
+
+/// Makes the maps pinned under `pin_dir` look like those of a build from before the ABI map
+/// (layout 5 and older): the ABI map is unpinned and the version is the first field of
+/// CONTROL (as it is in every build), set to `abi`. That also makes the old program, this
+/// same code, drop everything until the takeover.
+fn make_pins_pre_abi_map(pin_dir: &Path, abi: u32) {
+    std::fs::remove_file(pin_dir.join("maps").join("ABI")).expect("unpin the ABI map");
+    let mut control = pinned_value(pin_dir, "CONTROL");
+    control[..4].copy_from_slice(&abi.to_le_bytes());
+    set_pinned_value(pin_dir, "CONTROL", &control);
 }
 
 fn retired_dirs(pin_dir: &Path) -> Vec<String> {
@@ -1635,12 +1654,12 @@ fn retired_dirs(pin_dir: &Path) -> Vec<String> {
 }
 
 /// A daemon of this build finds the pins of a build with the previous map layout (simulated:
-/// the pinned layout version is set back by one, which also makes the old program, this
-/// same code, drop everything until the takeover; a real old program keeps enforcing its
-/// policy). It must take over without `zcfw detach`: its program replaces the old one behind
-/// the pinned links, the established TCP connection goes on (its conntrack entry is carried
-/// over; without it the replies would be denied), denied traffic stays denied, island mode
-/// is carried over, the old maps are unpinned and `detach` leaves nothing.
+/// the pinned layout version is set back by one). It must take over without `zcfw detach`:
+/// its program replaces the old one behind the pinned links, the established TCP connection
+/// goes on (its conntrack entry is carried over; without it the replies would be denied),
+/// denied traffic stays denied, island mode is carried over, the old maps are unpinned and
+/// `detach` leaves nothing. The second round finds pins from before the ABI map (layout 5:
+/// no ABI map, the version in CONTROL), which must be taken over the same way.
 #[test]
 fn takes_over_pins_of_another_layout_version() {
     let plant = plant("upgrade");
@@ -1729,12 +1748,28 @@ fn takes_over_pins_of_another_layout_version() {
         false,
     );
 
-    // Round 2: island mode on in the old pins is on after the takeover.
+    // Round 2: pins from before the ABI map; island mode on in them is on after the takeover.
     svc.island(true).unwrap_or_else(|e| panic!("{e:#}"));
     svc.kill().expect("SIGKILL");
-    set_pinned_abi(svc.pin_dir(), layout - 1);
+    make_pins_pre_abi_map(svc.pin_dir(), 5);
+    let log_before = svc.log().len();
     svc.start()
         .unwrap_or_else(|e| panic!("second takeover: {e:#}"));
+    let log = svc.log();
+    let round2 = log.get(log_before..).unwrap_or_default();
+    c.check(
+        round2.contains("taking over") && round2.contains("from_layout=5"),
+        || {
+            format!(
+                "no takeover of the layout 5 pins in the log:\n{}",
+                svc.log_tail(20)
+            )
+        },
+    );
+    let now_layout = pinned_abi(svc.pin_dir());
+    c.check(now_layout == layout, || {
+        format!("pinned layout after the second takeover: {now_layout}, expected {layout}")
+    });
     c.check(status(&svc).island, || {
         "island mode was not carried over from the old pins".into()
     });
