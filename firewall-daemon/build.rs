@@ -27,19 +27,25 @@ fn main() {
     for watched in [
         "firewall-ebpf/src",
         "firewall-ebpf/Cargo.toml",
-        "firewall-ebpf/Cargo.lock",
+        "Cargo.toml",
+        "Cargo.lock",
         "firewall-common/src",
         "firewall-common/Cargo.toml",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     let target_dir = root.join("target").join("ebpf");
+    // firewall-ebpf is a member of this workspace left out of its default members; profile
+    // `bpf` is defined in the root Cargo.toml.
     let mut cmd = Command::new("cargo");
     cmd.current_dir(root.join("firewall-ebpf"))
         .args([
             "+nightly",
             "build",
-            "--release",
+            "-p",
+            "firewall-ebpf",
+            "--profile",
+            "bpf",
             "--target",
             "bpfel-unknown-none",
         ])
@@ -71,7 +77,7 @@ fn main() {
              `cargo xtask setup`."
         );
     }
-    let built = target_dir.join("bpfel-unknown-none/release/firewall-ebpf");
+    let built = target_dir.join("bpfel-unknown-none/bpf/firewall-ebpf");
     std::fs::copy(&built, &out)
         .unwrap_or_else(|e| panic!("cannot copy {} to {}: {e}", built.display(), out.display()));
 }

@@ -27,7 +27,10 @@ const _: () = {
     // At most half full with the largest policy (half of CONDUIT_ENTRIES, which counts both
     // slots): cuckoo insertion then never runs long.
     assert!(BUCKETS_PER_SLOT as usize * BUCKET_ENTRIES >= capacity::CONDUIT_ENTRIES as usize);
+    assert!(core::mem::size_of::<ConduitEntry>() == 16);
+    assert!(core::mem::align_of::<ConduitEntry>() == 8);
     assert!(core::mem::size_of::<ConduitBucket>() == 64);
+    assert!(core::mem::align_of::<ConduitBucket>() == 64);
 };
 
 /// Multipliers of the two bucket hashes: odd, with well-mixed bits (the 64-bit golden ratio

@@ -89,7 +89,10 @@ pub struct Event {
     pub len: u32,
 }
 
-const _: () = assert!(core::mem::size_of::<Event>() == 80);
+const _: () = {
+    assert!(core::mem::size_of::<Event>() == 80);
+    assert!(core::mem::align_of::<Event>() == 8);
+};
 
 #[cfg(feature = "user")]
 // SAFETY: #[repr(C)], Copy, integers only, no implicit padding (size asserted above).

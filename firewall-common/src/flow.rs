@@ -131,6 +131,9 @@ const _: () = {
     assert!(core::mem::size_of::<FlowState>() == 32);
     assert!(core::mem::size_of::<FlowStateV2>() == 24);
     assert!(core::mem::size_of::<FragKey>() == 40);
+    assert!(core::mem::align_of::<FlowKey>() == 8);
+    assert!(core::mem::align_of::<FlowState>() == 8);
+    assert!(core::mem::align_of::<FragKey>() == 8);
 };
 
 /// Idle timeouts after which a flow no longer lets packets through.
@@ -154,6 +157,33 @@ pub mod proto {
     pub const TCP: u8 = 6;
     pub const UDP: u8 = 17;
     pub const ICMPV6: u8 = 58;
+
+    /// The name zcfw writes for an IP protocol (events, `zcfw show`, the nftables export):
+    /// `tcp`, `udp`, `icmp`, `icmpv6`; `None` for every other protocol, which callers write as
+    /// its number.
+    pub const fn name(proto: u8) -> Option<&'static str> {
+        match proto {
+            TCP => Some("tcp"),
+            UDP => Some("udp"),
+            ICMP => Some("icmp"),
+            ICMPV6 => Some("icmpv6"),
+            _ => None,
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn the_named_protocols_and_only_those() {
+            let named: alloc::vec::Vec<(u8, &str)> = (0..=u8::MAX)
+                .filter_map(|p| Some((p, super::name(p)?)))
+                .collect();
+            assert_eq!(
+                named,
+                [(1, "icmp"), (6, "tcp"), (17, "udp"), (58, "icmpv6")]
+            );
+        }
+    }
 }
 
 /// An address as two big-endian 64-bit words.

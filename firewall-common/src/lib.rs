@@ -11,6 +11,7 @@ extern crate alloc;
 
 pub mod conduit;
 pub mod conduittable;
+pub mod decision;
 pub mod event;
 pub mod exception;
 pub mod flow;
@@ -24,6 +25,9 @@ pub mod reset;
 pub mod zonetable;
 
 /// Layout version of every map shared between the kernel and the daemon. Bump it whenever a
-/// key or value layout or a map's meaning changes; a daemon refuses pinned maps of another
-/// version instead of misreading them.
-pub const ABI_VERSION: u32 = 5;
+/// key or value layout, the set of maps or a map's meaning changes; a daemon never reads
+/// pinned maps of another version as its own: it takes them over (`dataplane/upgrade.rs`).
+///
+/// 6: the version moved to a map of its own ([`maps::names::ABI`]); before, it was only the
+/// first field of [`maps::Control`].
+pub const ABI_VERSION: u32 = 6;

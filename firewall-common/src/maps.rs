@@ -6,6 +6,12 @@
 
 /// Map names, as the daemon finds them in the loaded object.
 pub mod names {
+    /// Array, one `u32` entry: the [`crate::ABI_VERSION`] of the build that created the
+    /// pinned maps, written by the daemon right after it creates them (0 until then). A map of
+    /// its own whose layout never changes, so any build can tell the layout of pins it finds
+    /// without knowing the other maps' layouts (`dataplane/upgrade.rs`). Sets pinned before
+    /// version 6 lack it; their version is the first field of their `CONTROL`.
+    pub const ABI: &str = "ABI";
     /// [`super::Control`], one entry: active slot, island mode, ABI version.
     pub const CONTROL: &str = "CONTROL";
     /// [`super::SlotConfig`], one entry per slot.
@@ -60,8 +66,14 @@ pub mod names {
     /// Per-CPU `u64` counters of the event path ([`crate::event::counter`]).
     pub const EVENT_COUNTERS: &str = "EVENT_COUNTERS";
 
-    /// Every map of the XDP program (the daemon pins and adopts them all).
-    pub const ALL: [&str; 23] = [
+    /// Per-CPU scratch space of the XDP program (one [`crate::packet::Packet`]); never pinned.
+    pub const SCRATCH: &str = "SCRATCH";
+
+    /// Every map of the XDP program the daemon pins and adopts: a restart keeps them, and a
+    /// map missing here would silently start empty after a restart (a test in
+    /// firewall-daemon compares this list with the maps of the embedded object).
+    pub const ALL: [&str; 24] = [
+        ABI,
         CONTROL,
         SLOT_CONFIG,
         ZONE_TABLE_V4,
@@ -85,6 +97,17 @@ pub mod names {
         EVENT_BUCKET,
         EVENT_COUNTERS,
         IFACE_COUNTERS,
+    ];
+
+    /// The maps of the object that are deliberately not pinned: [`SCRATCH`] holds nothing
+    /// between packets, and the `BENCH_*` maps belong to the benchmark programs, which the
+    /// daemon never attaches.
+    pub const NOT_PINNED: [&str; 5] = [
+        SCRATCH,
+        "BENCH_TX",
+        "BENCH_HEAD",
+        "BENCH_PACKETS",
+        "BENCH_LRU",
     ];
 }
 
@@ -448,6 +471,10 @@ const _: () = {
     assert!(core::mem::size_of::<BucketKey>() == 20);
     assert!(core::mem::size_of::<Bucket>() == 16);
     assert!(core::mem::size_of::<EventBucket>() == 24);
+    // Values with u64 fields: the same alignment in the kernel and in the daemon.
+    assert!(core::mem::align_of::<Counter>() == 8);
+    assert!(core::mem::align_of::<Bucket>() == 8);
+    assert!(core::mem::align_of::<EventBucket>() == 8);
     // Every zone pair of two full slots has room in the zone pair map.
     assert!(capacity::ZONE_PAIRS >= 2 * capacity::MAX_CONDUITS);
 };
@@ -455,31 +482,41 @@ const _: () = {
 #[cfg(feature = "user")]
 mod pod {
     use super::*;
-    use crate::flow::{FlowKey, FlowState, FragKey};
+    use crate::flow::{FlowKey, FlowState, FlowStateV2, FragKey};
 
-    // SAFETY: all of these are #[repr(C)], Copy, contain only integers and explicit padding
-    // fields, so every bit pattern is valid and there are no implicit padding bytes.
-    unsafe impl aya::Pod for Control {}
-    unsafe impl aya::Pod for SlotConfig {}
-    unsafe impl aya::Pod for ZoneInfo {}
-    unsafe impl aya::Pod for ZonePairKey {}
-    unsafe impl aya::Pod for ZonePairInfo {}
-    unsafe impl aya::Pod for ConduitKey {}
-    unsafe impl aya::Pod for ConduitAction {}
-    unsafe impl aya::Pod for IfacePolicy {}
-    unsafe impl aya::Pod for IfaceZoneKey {}
-    unsafe impl aya::Pod for L2Key {}
-    unsafe impl aya::Pod for Counter {}
-    unsafe impl aya::Pod for RateLimit {}
-    unsafe impl aya::Pod for BucketKey {}
-    unsafe impl aya::Pod for Bucket {}
-    unsafe impl aya::Pod for EventBucket {}
-    unsafe impl aya::Pod for FlowKey {}
-    unsafe impl aya::Pod for FlowState {}
-    unsafe impl aya::Pod for crate::flow::FlowStateV2 {}
-    unsafe impl aya::Pod for FragKey {}
-    unsafe impl aya::Pod for crate::conduittable::ConduitEntry {}
-    unsafe impl aya::Pod for crate::conduittable::ConduitBucket {}
+    /// `aya::Pod` for map keys and values the daemon reads and writes.
+    macro_rules! pod {
+        ($($t:ty),* $(,)?) => {$(
+            // SAFETY: every type listed is #[repr(C)] and Copy, holds only integers (and
+            // arrays of them) with explicit padding fields, and has its size asserted beside
+            // it so no implicit padding is left: every bit pattern is a valid value.
+            unsafe impl aya::Pod for $t {}
+        )*};
+    }
+
+    pod!(
+        Control,
+        SlotConfig,
+        ZoneInfo,
+        ZonePairKey,
+        ZonePairInfo,
+        ConduitKey,
+        ConduitAction,
+        IfacePolicy,
+        IfaceZoneKey,
+        L2Key,
+        Counter,
+        RateLimit,
+        BucketKey,
+        Bucket,
+        EventBucket,
+        FlowKey,
+        FlowState,
+        FlowStateV2,
+        FragKey,
+        crate::conduittable::ConduitEntry,
+        crate::conduittable::ConduitBucket,
+    );
 }
 
 #[cfg(test)]

@@ -121,7 +121,11 @@ pub struct Packet {
     pub l3_offset: u16,
 }
 
-const _: () = assert!(core::mem::size_of::<Packet>() == 56);
+// The per-CPU scratch value of the XDP program (map `SCRATCH`).
+const _: () = {
+    assert!(core::mem::size_of::<Packet>() == 56);
+    assert!(core::mem::align_of::<Packet>() == 8);
+};
 
 /// What a frame is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

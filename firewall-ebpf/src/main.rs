@@ -3,8 +3,16 @@
 //! Parsing, keys and rule encoding live in `firewall-common`; this file only glues them to
 //! packet memory and maps. Steps (DESIGN.md "Data path"): parse → anti-spoofing →
 //! fragments → conntrack → zones → conduit → counters.
-#![no_std]
-#![no_main]
+//!
+//! Only the `bpfel-unknown-none` build is the XDP program. On the host (a workspace build or
+//! `cargo clippy --workspace`) the crate compiles to an empty program, so the workspace builds
+//! everywhere; the BPF-only items are the panic handler and the entry point.
+#![cfg_attr(target_arch = "bpf", no_std, no_main)]
+#![expect(
+    clippy::needless_borrows_for_generic_args,
+    reason = "aya-ebpf's map methods take `impl Borrow<K>`; keys are passed by reference, as \
+              the helpers take them, rather than moved into the call"
+)]
 
 mod bench;
 mod decision;
@@ -38,10 +46,7 @@ use firewall_common::{
 };
 
 use crate::{
-    decision::{
-        ALERT, Decision, EXCEPTION, MONITOR, PASS, RESET_SENDER, RESETS, deny_on, drop,
-        monitorable, pass,
-    },
+    decision::{Decision, EXCEPTION, RESET_SENDER, RESETS, deny_on, drop, finish, pass},
     inspect::{inspect, inspection_deny, remember_reset, resets, tracked_deny},
     maps::*,
 };
@@ -254,18 +259,6 @@ fn now() -> u64 {
     unsafe { bpf_ktime_get_coarse_ns() }
 }
 
-/// Applies monitor mode (policy-wide or the conduit's) to a would-be deny.
-#[inline(always)]
-fn finish(d: Decision, cfg: &SlotConfig) -> Decision {
-    if d.denied()
-        && monitorable(d.reason())
-        && (d.0 & MONITOR != 0 || cfg.flags & slot_flags::MONITOR != 0)
-    {
-        return Decision(d.0 | PASS | ALERT);
-    }
-    d
-}
-
 /// Where and what an event is about, beside the packet (BPF functions take five arguments).
 #[derive(Clone, Copy)]
 struct EventContext {
@@ -325,7 +318,7 @@ fn emit(p: &Packet, d: &Decision, at: EventContext, cfg: &SlotConfig) {
 #[inline(always)]
 fn count_event(slot: u32) {
     if let Some(c) = EVENT_COUNTERS.get_ptr_mut(slot) {
-        // SAFETY: per-CPU slot.
+        // SAFETY: this CPU's slot; nothing else writes it while the program runs.
         unsafe { *c += 1 };
     }
 }
@@ -361,18 +354,19 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
     } else {
         None
     };
-    if let Some(iface) = iface {
-        if iface.flags & iface_flags::RESTRICT_SOURCE != 0 {
-            let src_zone = zone_of(slot, p.family, &p.src) as u16;
-            let key = IfaceZoneKey {
-                ifindex,
-                slot: slot as u16,
-                zone_id: src_zone,
-            };
-            // SAFETY: as above.
-            if src_zone == 0 || unsafe { IFACE_ZONES.get(&key) }.is_none() {
-                return drop(Reason::SpoofedSource);
-            }
+    if let Some(iface) = iface
+        && iface.flags & iface_flags::RESTRICT_SOURCE != 0
+    {
+        let src_zone = zone_of(slot, p.family, &p.src) as u16;
+        let key = IfaceZoneKey {
+            ifindex,
+            slot: slot as u16,
+            zone_id: src_zone,
+        };
+        // SAFETY: only whether the entry exists is read, never the value behind the reference
+        // (which a concurrent delete could free).
+        if src_zone == 0 || unsafe { IFACE_ZONES.get(&key) }.is_none() {
+            return drop(Reason::SpoofedSource);
         }
     }
 
@@ -764,11 +758,15 @@ pub fn zcfw_baseline_drop(_ctx: XdpContext) -> u32 {
     XDP_DROP
 }
 
-#[cfg(not(test))]
+#[cfg(target_arch = "bpf")]
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo) -> ! {
     loop {}
 }
+
+/// The host build is not the XDP program (see the crate documentation): it does nothing.
+#[cfg(not(target_arch = "bpf"))]
+fn main() {}
 
 #[unsafe(link_section = "license")]
 #[unsafe(no_mangle)]

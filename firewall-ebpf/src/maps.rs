@@ -21,6 +21,11 @@ use firewall_common::{
     zonetable,
 };
 
+/// The layout version of this set of maps (one `u32`, `firewall_common::ABI_VERSION`), written
+/// by the daemon; the program never reads it.
+#[map]
+pub static ABI: Array<u32> = Array::with_max_entries(1, 0);
+
 /// Active slot, island flag and ABI version (one entry).
 #[map]
 pub static CONTROL: Array<Control> = Array::with_max_entries(1, 0);

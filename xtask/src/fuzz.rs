@@ -33,7 +33,7 @@ const EXIT_CRASH: u8 = 1;
 
 /// Environment of the outer cargo that must not reach the fuzz build: cargo-fuzz picks its own
 /// toolchain (nightly), target dir (`fuzz/target`) and flags (sanitizer, coverage).
-const OUTER_ENV: &[&str] = &[
+pub(crate) const OUTER_ENV: &[&str] = &[
     "CARGO",
     "RUSTC",
     "RUSTC_WRAPPER",

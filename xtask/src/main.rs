@@ -3,6 +3,7 @@
 //! Every command it runs is printed first (`$ cargo ...`); a failing command's exit code
 //! becomes this program's exit code.
 
+mod clippy;
 mod exec;
 mod fuzz;
 mod install;
@@ -36,6 +37,9 @@ enum Task {
         #[arg(long)]
         check: bool,
     },
+    /// Clippy with warnings denied: the workspace for the host, then the XDP program
+    /// (firewall-ebpf) for bpfel-unknown-none with the nightly toolchain.
+    Clippy,
     /// Build the eBPF program and the release `zcfw` binary (installs what the build needs).
     Build {
         /// Build with the release profile (the default; the only profile this task builds).
@@ -173,6 +177,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Task::Setup { check } => tasks::cmd_setup(&ctx, check),
+        Task::Clippy => clippy::cmd_clippy(&ctx),
         Task::Build { release: _ } => tasks::cmd_build(&ctx),
         Task::Test { args } => tasks::cmd_test(&ctx, &args),
         Task::Demo { args } => tasks::cmd_demo(&ctx, &args),

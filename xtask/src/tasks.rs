@@ -21,7 +21,7 @@ const EXIT_NOT_ROOT: u8 = 2;
 
 /// A `cargo` command run from the repo root, with `~/.cargo/bin` on PATH so that the daemon's
 /// build script finds bpf-linker even where the shell's PATH lacks it.
-fn cargo(ctx: &Ctx) -> Command {
+pub(crate) fn cargo(ctx: &Ctx) -> Command {
     let mut command = Command::new(cargo_program());
     command.current_dir(&ctx.root);
     if let Some(path) = ctx.path_with_cargo_bin() {
@@ -446,34 +446,20 @@ const TEST_STEPS: &[TestStep] = &[
     },
     TestStep {
         name: "clippy",
-        args: &[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ],
+        args: crate::clippy::HOST_ARGS,
+        is_test: false,
+        integration: false,
+    },
+    // The XDP program for its own target (nightly, build-std): the code the kernel runs.
+    TestStep {
+        name: "clippy (firewall-ebpf for bpfel-unknown-none)",
+        args: crate::clippy::EBPF_ARGS,
         is_test: false,
         integration: false,
     },
     TestStep {
         name: "rustfmt",
         args: &["fmt", "--all", "--", "--check"],
-        is_test: false,
-        integration: false,
-    },
-    // The eBPF crate is a workspace of its own (nightly, bpfel target); its code is formatted
-    // by the same rules.
-    TestStep {
-        name: "rustfmt (firewall-ebpf)",
-        args: &[
-            "fmt",
-            "--manifest-path",
-            "firewall-ebpf/Cargo.toml",
-            "--",
-            "--check",
-        ],
         is_test: false,
         integration: false,
     },
@@ -508,8 +494,7 @@ fn run_tests(ctx: &Ctx, args: &[String], outcomes: &mut Vec<Outcome>) -> Result<
             i + FIRST_TEST_STEP + 1,
             step.name
         ));
-        let mut command = cargo(ctx);
-        command.args(step.args);
+        let mut command = crate::clippy::cargo(ctx, step.args);
         if step.integration {
             command
                 .env("ZCFW_BIN", &bin)

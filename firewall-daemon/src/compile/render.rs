@@ -441,13 +441,8 @@ fn describe_profile(out: &mut String, m: &ModbusProfile) {
 
 /// A readable name for protocol number `proto`.
 fn proto_name(proto: u8) -> String {
-    match proto {
-        1 => "icmp".into(),
-        6 => "tcp".into(),
-        17 => "udp".into(),
-        58 => "icmpv6".into(),
-        n => format!("proto {n}"),
-    }
+    firewall_common::flow::proto::name(proto)
+        .map_or_else(|| format!("proto {proto}"), str::to_owned)
 }
 
 /// What the points `[first, last]` of one entry are, e.g. `tcp 1024-1279`, `icmp type 8`.

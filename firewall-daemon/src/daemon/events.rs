@@ -238,14 +238,7 @@ fn address(family: u8, bytes: &[u8; 16]) -> String {
 }
 
 fn proto_name(p: u8) -> IpProto {
-    let name = match p {
-        proto::TCP => "tcp",
-        proto::UDP => "udp",
-        proto::ICMP => "icmp",
-        proto::ICMPV6 => "icmpv6",
-        other => return IpProto::Number(other),
-    };
-    IpProto::Name(name.to_owned())
+    proto::name(p).map_or(IpProto::Number(p), |name| IpProto::Name(name.to_owned()))
 }
 
 /// The current time as RFC 3339.

@@ -193,7 +193,6 @@ async fn serve(opts: &RunOptions) -> Result<()> {
             flows, "tracked flows carried over; each is judged again by its next packet"
         );
     }
-    let _logger = start_ebpf_logger(&mut dataplane);
     dataplane
         .set_event_rate(opts.event_rate)
         .context("cannot configure the event rate")?;
@@ -454,37 +453,4 @@ fn resolve_interfaces(policy: &CompiledPolicy) -> Result<BTreeMap<String, u32>> 
         );
     }
     Ok(out)
-}
-
-/// Forwards aya-log records of the program to `tracing`. The logger must stay alive while the
-/// program is loaded; the program may also carry no log map at all (release builds).
-fn start_ebpf_logger(dataplane: &mut Dataplane) -> Option<tokio::task::JoinHandle<()>> {
-    let logger = match aya_log::EbpfLogger::init(dataplane.ebpf_mut()) {
-        Ok(logger) => logger,
-        Err(err) => {
-            tracing::debug!(error = %err, "no eBPF log records (the program logs nothing per packet)");
-            return None;
-        }
-    };
-    // SAFETY: the logger owns its ring buffer map fd for its whole life and never swaps it;
-    // the AsyncFd owns the logger, so the fd stays open and the same while registered.
-    let registered = unsafe {
-        tokio::io::unix::AsyncFd::register_with_interest(logger, tokio::io::Interest::READABLE)
-    };
-    let mut fd = match registered {
-        Ok(fd) => fd,
-        Err(err) => {
-            warn!(error = %err, "cannot poll eBPF log records");
-            return None;
-        }
-    };
-    Some(tokio::spawn(async move {
-        loop {
-            let Ok(mut guard) = fd.readable_mut().await else {
-                return;
-            };
-            guard.get_inner_mut().flush();
-            guard.clear_ready();
-        }
-    }))
 }

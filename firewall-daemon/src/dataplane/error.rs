@@ -56,13 +56,6 @@ pub enum DataplaneError {
         source: Box<MapError>,
     },
     #[error(
-        "the maps pinned under {pin_dir} are from another zcfw version (layout {found}, this \
-         build uses {current}); run `zcfw detach --pin-dir {pin_dir}` first (this stops \
-         enforcement until the new daemon is up)",
-        current = firewall_common::ABI_VERSION
-    )]
-    AbiMismatch { pin_dir: String, found: u32 },
-    #[error(
         "{path} holds {what}; it was not pinned by zcfw: remove it or choose another --pin-dir"
     )]
     ForeignPins { path: String, what: &'static str },

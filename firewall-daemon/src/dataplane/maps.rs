@@ -415,6 +415,13 @@ pub(super) fn read_state(ebpf: &mut Ebpf) -> Result<ControlState, DataplaneError
     })
 }
 
+/// Records this build's layout version in the `ABI` map (see [`names::ABI`]).
+pub(super) fn write_abi(ebpf: &mut Ebpf) -> Result<(), DataplaneError> {
+    array::<u32>(ebpf, names::ABI)?
+        .set(0, ABI_VERSION, 0)
+        .map_err(DataplaneError::map(names::ABI))
+}
+
 /// Sets or clears `flag` in the control map (one update; the active slot is kept).
 pub(super) fn set_control_flag(ebpf: &mut Ebpf, flag: u32, on: bool) -> Result<(), DataplaneError> {
     let mut control = array::<Control>(ebpf, names::CONTROL)?;

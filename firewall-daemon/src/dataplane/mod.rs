@@ -108,7 +108,7 @@ impl Dataplane {
     /// Like [`Dataplane::load`], but the maps live pinned under `pin_dir/maps` and links under
     /// `pin_dir/links`, so the policy stays enforced when the process dies (fail closed). Maps
     /// already pinned there are adopted with their state (policy, flows, counters, island);
-    /// pinned maps of another layout version are refused. A pin directory someone else could
+    /// pinned maps of another layout version are taken over ([`upgrade`]). A pin directory someone else could
     /// write to (or reach by a path someone else controls) is refused ([`pindir`]).
     pub fn load_pinned(pin_dir: &Path) -> Result<Self, DataplaneError> {
         pindir::secure(pin_dir)?;
@@ -146,6 +146,10 @@ impl Dataplane {
         let mut ebpf = loader
             .load(EBPF_OBJECT)
             .map_err(DataplaneError::from_ebpf)?;
+        // At once, so that pins this process created say their layout even if it stops
+        // before anything else. Pins adopted from another daemon hold this version already
+        // (others were moved aside by `upgrade::retire_foreign_maps`) or 0.
+        maps::write_abi(&mut ebpf)?;
         let program = xdp_program(&mut ebpf)?;
         program.load().map_err(DataplaneError::from_program_load)?;
         let fresh = pins.is_none();
@@ -165,21 +169,15 @@ impl Dataplane {
             },
             lock: None,
         };
-        if let Some(dir) = dataplane.pins.clone() {
+        if dataplane.pins.is_some() {
             let state = maps::read_state(&mut dataplane.ebpf)?;
-            match state.abi_version {
-                0 => {}
-                ABI_VERSION => {
-                    dataplane.active_slot = state.active_slot;
-                    dataplane.generation = state.generation;
-                    dataplane.adopted = state.active_slot.is_some();
-                }
-                other => {
-                    return Err(DataplaneError::AbiMismatch {
-                        pin_dir: dir.display().to_string(),
-                        found: other,
-                    });
-                }
+            // Pinned maps of another version never get here (`upgrade::retire_foreign_maps`
+            // moved them aside): the policy in these was written by a daemon of this build,
+            // or none was (0).
+            if state.abi_version == ABI_VERSION {
+                dataplane.active_slot = state.active_slot;
+                dataplane.generation = state.generation;
+                dataplane.adopted = state.active_slot.is_some();
             }
         }
         Ok(dataplane)
@@ -229,7 +227,7 @@ impl Dataplane {
         self.adopted
     }
 
-    /// The underlying object (for the aya-log logger).
+    /// The underlying object (tests and benchmarks reach its maps directly).
     pub fn ebpf_mut(&mut self) -> &mut Ebpf {
         &mut self.ebpf
     }
@@ -518,4 +516,47 @@ pub fn remove_pins(pin_dir: &Path) -> Result<RemovedPins, DataplaneError> {
 pub fn ifindex_of(iface: &str) -> Result<u32, DataplaneError> {
     nix::net::if_::if_nametoindex(iface)
         .map_err(|_| DataplaneError::NoSuchInterface(iface.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// The maps the daemon pins ([`names::ALL`]) are exactly the maps of the embedded object
+    /// but those deliberately left unpinned: a map missing from the list would not be pinned,
+    /// so a restarted daemon would not adopt it and the data path would silently start it
+    /// empty (fail-closed broken), and a name in the list that the object lacks would make
+    /// every pinned load fail.
+    #[test]
+    fn the_pinned_maps_are_every_map_of_the_object() {
+        let object = aya_obj::Object::parse(EBPF_OBJECT).expect("the embedded object parses");
+        // `.rodata`, `.bss` and the like are the object's data sections, not maps of its own.
+        let in_object: BTreeSet<&str> = object
+            .maps
+            .keys()
+            .map(String::as_str)
+            .filter(|name| !name.starts_with('.'))
+            .collect();
+        let pinned: BTreeSet<&str> = names::ALL.into_iter().collect();
+        let unpinned: BTreeSet<&str> = names::NOT_PINNED.into_iter().collect();
+        assert_eq!(pinned.len(), names::ALL.len(), "a name is listed twice");
+        assert!(
+            pinned.is_disjoint(&unpinned),
+            "pinned and not pinned: {:?}",
+            pinned.intersection(&unpinned).collect::<Vec<_>>()
+        );
+        let listed: BTreeSet<&str> = pinned.union(&unpinned).copied().collect();
+        assert_eq!(
+            in_object.difference(&listed).collect::<Vec<_>>(),
+            Vec::<&&str>::new(),
+            "maps of the object in neither names::ALL nor names::NOT_PINNED"
+        );
+        assert_eq!(
+            listed.difference(&in_object).collect::<Vec<_>>(),
+            Vec::<&&str>::new(),
+            "names listed that the object does not define"
+        );
+    }
 }

@@ -10,14 +10,11 @@
 //! next packet of each is judged again against the policy (`rejudge` in the XDP program); the
 //! island switch is carried over too. Counters start from zero.
 
-use std::{
-    os::fd::{AsFd as _, AsRawFd as _},
-    path::{Path, PathBuf},
-};
+use std::path::{Path, PathBuf};
 
 use aya::{
     Ebpf,
-    maps::{HashMap, Map, MapData},
+    maps::{Array, HashMap, Map, MapData, MapError},
 };
 use firewall_common::{
     ABI_VERSION,
@@ -45,68 +42,98 @@ fn pin_dir_error(path: &Path, source: std::io::Error) -> DataplaneError {
     }
 }
 
-/// The value of key 0 of the pinned array map at `path`, as raw bytes (the map may come from
-/// another build, so its value type is not known here).
-fn read_raw_entry(path: &Path) -> Result<Vec<u8>, DataplaneError> {
-    let map = MapData::from_pin(path).map_err(DataplaneError::map(names::CONTROL))?;
-    let info = map.info().map_err(DataplaneError::map(names::CONTROL))?;
-    let mut value = vec![0u8; info.value_size() as usize];
-    if info.key_size() != 4 || value.len() < 4 {
-        return Err(DataplaneError::ForeignPins {
-            path: path.display().to_string(),
-            what: "a CONTROL map whose layout no zcfw build uses",
-        });
-    }
-    const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
-    let key = 0u32;
-    // `union bpf_attr` for BPF_MAP_LOOKUP_ELEM: map_fd (u32, padded), key, value, flags.
-    let mut attr = [0u64; 4];
-    attr[0] = map.fd().as_fd().as_raw_fd() as u64;
-    attr[1] = &key as *const u32 as u64;
-    attr[2] = value.as_mut_ptr() as u64;
-    // SAFETY: `attr` is a valid bpf_attr prefix for this command; the kernel writes at most
-    // `value_size` bytes to `value`, which is that long, and reads 4 bytes of `key`.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_MAP_LOOKUP_ELEM,
-            attr.as_mut_ptr(),
-            std::mem::size_of_val(&attr),
-        )
+/// Entry 0 of the pinned array map at `path`, read as a `V`; `Ok(None)` when it is not an
+/// array of `V`-sized values (a layout this build does not know).
+fn read_pinned<V: aya::Pod>(path: &Path, name: &'static str) -> Result<Option<V>, DataplaneError> {
+    let map = MapData::from_pin(path).map_err(DataplaneError::map(name))?;
+    let array: Result<Array<MapData, V>, MapError> =
+        Map::from_map_data(map).and_then(Array::try_from);
+    let array = match array {
+        Ok(array) => array,
+        Err(
+            MapError::InvalidMapType { .. }
+            | MapError::InvalidValueSize { .. }
+            | MapError::InvalidKeySize { .. },
+        ) => return Ok(None),
+        Err(e) => return Err(DataplaneError::map(name)(e)),
     };
-    if rc != 0 {
-        return Err(pin_dir_error(path, std::io::Error::last_os_error()));
-    }
-    Ok(value)
+    array
+        .get(&0, 0)
+        .map(Some)
+        .map_err(DataplaneError::map(name))
 }
 
-/// The layout version and island switch recorded in the pinned CONTROL map under
-/// `maps_dir`; `None` when nothing is pinned there. The version is the first field of
-/// [`Control`] in every build, and the whole layout has been the same since version 1.
-fn pinned_control(maps_dir: &Path) -> Result<Option<(u32, bool)>, DataplaneError> {
-    let path = maps_dir.join(names::CONTROL);
-    if !path.exists() {
+/// What the maps pinned under a directory are.
+#[derive(Debug, PartialEq, Eq)]
+struct Pinned {
+    /// Their layout version (0: created, never written).
+    abi: u32,
+    /// Island mode on (read from a `CONTROL` of this build's layout; off otherwise).
+    island: bool,
+    /// Pinned before version 6, which added the `ABI` map.
+    legacy: bool,
+}
+
+/// The layout version of the maps pinned under `maps_dir` and their island switch; `None`
+/// when nothing is pinned there. The version is the one `u32` of the `ABI` map (version 6
+/// on); sets pinned earlier have no `ABI` map and say their version in the first field of
+/// `CONTROL`, whose layout ([`Control`]) has been the same from version 1 to this one (a
+/// build that changes it must keep reading the old one here).
+fn pinned(maps_dir: &Path) -> Result<Option<Pinned>, DataplaneError> {
+    let abi_path = maps_dir.join(names::ABI);
+    let control_path = maps_dir.join(names::CONTROL);
+    let control = if control_path.exists() {
+        read_pinned::<Control>(&control_path, names::CONTROL)?
+    } else {
+        None
+    };
+    let island = control.is_some_and(|c| c.flags & control_flags::ISLAND != 0);
+    if abi_path.exists() {
+        let abi = read_pinned::<u32>(&abi_path, names::ABI)?.ok_or_else(|| {
+            DataplaneError::ForeignPins {
+                path: abi_path.display().to_string(),
+                what: "an ABI map whose layout no zcfw build uses",
+            }
+        })?;
+        return Ok(Some(Pinned {
+            abi,
+            island,
+            legacy: false,
+        }));
+    }
+    if !control_path.exists() {
         return Ok(None);
     }
-    let raw = read_raw_entry(&path)?;
-    let abi = u32::from_ne_bytes(raw[..4].try_into().expect("at least 4 bytes, checked"));
-    let island = raw.len() == std::mem::size_of::<Control>() && {
-        // SAFETY: `raw` holds exactly one `Control`, a plain-old-data struct.
-        let control: Control = unsafe { std::ptr::read_unaligned(raw.as_ptr().cast()) };
-        control.flags & control_flags::ISLAND != 0
+    let Some(control) = control else {
+        return Err(DataplaneError::ForeignPins {
+            path: control_path.display().to_string(),
+            what: "a CONTROL map whose layout no zcfw build uses",
+        });
     };
-    Ok(Some((abi, island)))
+    Ok(Some(Pinned {
+        abi: control.abi_version,
+        island,
+        legacy: true,
+    }))
 }
 
 /// If the maps pinned under `pin_dir/maps` have another layout version than this build's,
 /// moves them to a retired directory (the old program, still behind the pinned links, keeps
-/// them alive) and returns whether island mode was on. Maps of this version or none: `None`.
+/// them alive) and returns their version and whether island mode was on. Maps of this
+/// version, maps never written (version 0 in the `ABI` map) or none: `None`. A set pinned
+/// before version 6 (no `ABI` map) is always taken over, even one whose `CONTROL` was never
+/// written: its other maps have older layouts.
 pub(super) fn retire_foreign_maps(pin_dir: &Path) -> Result<Option<(u32, bool)>, DataplaneError> {
     let maps_dir = pin_dir.join("maps");
-    let Some((abi, island)) = pinned_control(&maps_dir)? else {
+    let Some(Pinned {
+        abi,
+        island,
+        legacy,
+    }) = pinned(&maps_dir)?
+    else {
         return Ok(None);
     };
-    if abi == ABI_VERSION || abi == 0 {
+    if !legacy && (abi == ABI_VERSION || abi == 0) {
         return Ok(None);
     }
     let retired = pin_dir.join(format!("{RETIRED_PREFIX}{abi}-{}", std::process::id()));

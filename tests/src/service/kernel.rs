@@ -1,10 +1,8 @@
-//! What the kernel says: XDP program ids, loaded programs, TCP retransmissions.
-
-use std::process::Command;
+//! What the kernel says: XDP program ids, TCP retransmissions (loaded programs:
+//! [`crate::pinned::loaded_program_ids`]).
 
 use anyhow::{Context, Result, bail};
 
-use super::{CLIENT_TIMEOUT, capture};
 use crate::netns::Netns;
 
 /// The program id in `ip -d link show` output (`prog/xdp id N`), if any.
@@ -16,24 +14,6 @@ pub fn xdp_prog_id(details: &str) -> Option<u32> {
         }
     }
     None
-}
-
-/// Ids of the loaded BPF programs named `name` (`bpftool prog show --json`).
-pub fn bpf_prog_ids(name: &str) -> Result<Vec<u32>> {
-    let out = capture(
-        Command::new("bpftool").args(["prog", "show", "--json"]),
-        CLIENT_TIMEOUT,
-    )?;
-    if !out.success() {
-        bail!("bpftool prog show failed: {}", out.output());
-    }
-    let progs: Vec<serde_json::Value> = serde_json::from_str(out.stdout.trim())
-        .with_context(|| format!("bpftool printed something else:\n{}", out.stdout))?;
-    Ok(progs
-        .iter()
-        .filter(|p| p["name"].as_str() == Some(name))
-        .filter_map(|p| p["id"].as_u64().map(|id| id as u32))
-        .collect())
 }
 
 /// TCP segments retransmitted in `ns` so far (`RetransSegs` of `/proc/net/snmp`).

@@ -9,7 +9,8 @@ use std::{
 use zcfw_harness::{
     Family, Names, Plant, XdpMode, Zone,
     netns::Netns,
-    service::{Service, Status, UdpSink, bpf_prog_ids},
+    pinned::loaded_program_ids,
+    service::{Service, Status, UdpSink},
     traffic::{EchoServices, udp_request},
 };
 
@@ -206,7 +207,7 @@ pub(crate) fn attached_prog(svc: &Service) -> u32 {
 pub(crate) fn wait_programs_gone(ids: &[u32], timeout: Duration) -> Vec<u32> {
     let deadline = Instant::now() + timeout;
     loop {
-        let loaded = bpf_prog_ids(PROGRAM).expect("bpftool");
+        let loaded = loaded_program_ids(PROGRAM).expect("the loaded BPF programs");
         let left: Vec<u32> = ids.iter().copied().filter(|i| loaded.contains(i)).collect();
         if left.is_empty() || Instant::now() >= deadline {
             return left;

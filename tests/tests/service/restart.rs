@@ -230,7 +230,7 @@ fn kill_restart_detach(mode: XdpMode) {
     });
     let left = wait_programs_gone(&[prog1, prog2], Duration::from_secs(3));
     c.check(left.is_empty(), || {
-        format!("programs {left:?} of this test still loaded after detach (bpftool prog show)")
+        format!("programs {left:?} of this test still loaded after detach (loaded BPF programs)")
     });
     // And the gateway routes everything again.
     c.udp(

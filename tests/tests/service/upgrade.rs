@@ -2,55 +2,36 @@
 
 use std::{path::Path, thread, time::Duration};
 
+use firewall_common::maps::{Control, names};
 use zcfw_harness::{
-    Zone,
-    service::{TcpFlow, UdpSink, UdpSource, capture},
+    Zone, pinned,
+    service::{TcpFlow, UdpSink, UdpSource},
 };
 
 use crate::fixture::*;
 
-/// The value of the pinned CONTROL map under `pin_dir`, as bpftool shows it.
-fn pinned_control(pin_dir: &Path) -> Vec<u8> {
-    let path = pin_dir.join("maps").join("CONTROL");
-    let out = capture(
-        std::process::Command::new("bpftool")
-            .args(["-j", "map", "lookup", "pinned"])
-            .arg(&path)
-            .args(["key", "0", "0", "0", "0"]),
-        Duration::from_secs(10),
-    )
-    .expect("bpftool map lookup");
-    assert!(out.success(), "bpftool map lookup: {}", out.output());
-    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("bpftool JSON");
-    json["value"]
-        .as_array()
-        .expect("a value array")
-        .iter()
-        .map(|b| u8::from_str_radix(b.as_str().expect("hex byte").trim_start_matches("0x"), 16))
-        .collect::<Result<_, _>>()
-        .expect("hex bytes")
-}
-
-/// The layout version recorded in the pinned CONTROL map (its first field in every build).
+/// The layout version recorded in the pinned ABI map.
 fn pinned_abi(pin_dir: &Path) -> u32 {
-    u32::from_le_bytes(pinned_control(pin_dir)[..4].try_into().expect("4 bytes"))
+    pinned::read_array::<u32>(pin_dir, names::ABI, 0).expect("the pinned ABI map")
 }
 
 /// Makes the maps pinned under `pin_dir` look like those of another build: the layout
-/// version (the first field of CONTROL in every build) becomes `abi`.
+/// version in the ABI map becomes `abi`. The old program goes on enforcing its policy, as a
+/// real one of another build does.
 fn set_pinned_abi(pin_dir: &Path, abi: u32) {
-    let mut value = pinned_control(pin_dir);
-    value[..4].copy_from_slice(&abi.to_le_bytes());
-    let out = capture(
-        std::process::Command::new("bpftool")
-            .args(["map", "update", "pinned"])
-            .arg(pin_dir.join("maps").join("CONTROL"))
-            .args(["key", "0", "0", "0", "0", "value"])
-            .args(value.iter().map(u8::to_string)),
-        Duration::from_secs(10),
-    )
-    .expect("bpftool map update");
-    assert!(out.success(), "bpftool map update: {}", out.output());
+    pinned::write_array(pin_dir, names::ABI, 0, &abi).expect("write the pinned ABI map");
+}
+
+/// Makes the maps pinned under `pin_dir` look like those of a build from before the ABI map
+/// (layout 5 and older): the ABI map is unpinned and the version is the first field of
+/// CONTROL (as it is in every build), set to `abi`. That also makes the old program, this
+/// same code, drop everything until the takeover.
+fn make_pins_pre_abi_map(pin_dir: &Path, abi: u32) {
+    std::fs::remove_file(pinned::map_path(pin_dir, names::ABI)).expect("unpin the ABI map");
+    let mut control: Control =
+        pinned::read_array(pin_dir, names::CONTROL, 0).expect("the pinned CONTROL map");
+    control.abi_version = abi;
+    pinned::write_array(pin_dir, names::CONTROL, 0, &control).expect("write CONTROL");
 }
 
 fn retired_dirs(pin_dir: &Path) -> Vec<String> {
@@ -160,12 +141,28 @@ fn takes_over_pins_of_another_layout_version() {
         false,
     );
 
-    // Round 2: island mode on in the old pins is on after the takeover.
+    // Round 2: pins from before the ABI map; island mode on in them is on after the takeover.
     svc.island(true).unwrap_or_else(|e| panic!("{e:#}"));
     svc.kill().expect("SIGKILL");
-    set_pinned_abi(svc.pin_dir(), layout - 1);
+    make_pins_pre_abi_map(svc.pin_dir(), 5);
+    let log_before = svc.log().len();
     svc.start()
         .unwrap_or_else(|e| panic!("second takeover: {e:#}"));
+    let log = svc.log();
+    let round2 = log.get(log_before..).unwrap_or_default();
+    c.check(
+        round2.contains("taking over") && round2.contains("from_layout=5"),
+        || {
+            format!(
+                "no takeover of the layout 5 pins in the log:\n{}",
+                svc.log_tail(20)
+            )
+        },
+    );
+    let now_layout = pinned_abi(svc.pin_dir());
+    c.check(now_layout == layout, || {
+        format!("pinned layout after the second takeover: {now_layout}, expected {layout}")
+    });
     c.check(status(&svc).island, || {
         "island mode was not carried over from the old pins".into()
     });

@@ -3,13 +3,10 @@
 use super::spans::{Family, merge_ranges, range_text, set_expr};
 use crate::policy::{Protocol, Rule};
 
+/// A protocol as nft reads it: its name where zcfw has one (nft knows them all), else its
+/// number.
 pub(super) fn proto_name(proto: u8) -> String {
-    match proto {
-        6 => "tcp".into(),
-        17 => "udp".into(),
-        1 => "icmp".into(),
-        n => n.to_string(),
-    }
+    firewall_common::flow::proto::name(proto).map_or_else(|| proto.to_string(), str::to_owned)
 }
 
 /// What a conduit rule matches beyond addresses, in one family.
