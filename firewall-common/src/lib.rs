@@ -14,6 +14,7 @@ pub mod conduittable;
 pub mod event;
 pub mod exception;
 pub mod flow;
+pub mod iec104;
 pub mod maps;
 pub mod modbus;
 pub mod packet;
