@@ -22,6 +22,7 @@ pub mod packet;
 pub mod pktgen;
 pub mod reason;
 pub mod reset;
+pub mod stream;
 pub mod zonetable;
 
 /// Layout version of every map shared between the kernel and the daemon. Bump it whenever a

@@ -16,10 +16,12 @@
 //! negative reply).
 
 mod check;
+mod inspect;
 mod profile;
 mod types;
 
 pub use check::*;
+pub use inspect::*;
 pub use profile::*;
 pub use types::*;
 
@@ -27,4 +29,4 @@ pub use types::*;
 pub const PORT: u16 = 2404;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
