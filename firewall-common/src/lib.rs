@@ -11,6 +11,7 @@ extern crate alloc;
 
 pub mod conduit;
 pub mod conduittable;
+pub mod dnp3;
 pub mod event;
 pub mod exception;
 pub mod flow;
