@@ -167,9 +167,14 @@ fn transport_continuations_need_an_allowed_first_segment() {
         walk_all(&[&first, &wrong], Some(&p)).0,
         [Ok(1), Err(Dnp3Violation::Transport)]
     );
-    // No first segment (or after the fragment's FIN).
+    // No first segment (or after the fragment's FIN), whatever its sequence number.
     assert_eq!(
         walk_all(&[&next], Some(&p)).0,
+        [Err(Dnp3Violation::Transport)]
+    );
+    let zero = frame(0xC4, 10, 1, &[transport::FIN, 0x50]);
+    assert_eq!(
+        walk_all(&[&zero], Some(&p)).0,
         [Err(Dnp3Violation::Transport)]
     );
     let done = request(1, 10, FIR_FIN, &CLASS0);
