@@ -12,9 +12,11 @@ extern crate alloc;
 pub mod conduit;
 pub mod conduittable;
 pub mod decision;
+pub mod dnp3;
 pub mod event;
 pub mod exception;
 pub mod flow;
+pub mod iec104;
 pub mod maps;
 pub mod modbus;
 pub mod packet;
@@ -22,6 +24,7 @@ pub mod packet;
 pub mod pktgen;
 pub mod reason;
 pub mod reset;
+pub mod stream;
 pub mod zonetable;
 
 /// Layout version of every map shared between the kernel and the daemon. Bump it whenever a

@@ -1,0 +1,166 @@
+//! The inspection profile of a DNP3 rule (written by the daemon, read by the data path): the
+//! application functions a master may send and the outstation link addresses it may reach.
+
+use crate::modbus::Bitmap256;
+
+use super::functions::READ_ONLY_FUNCTIONS;
+
+/// Destination-address ranges one profile holds.
+pub const MAX_ADDRESS_RANGES: usize = 8;
+
+/// Link addresses 0xFFF0-0xFFFF are reserved: 0xFFFD-0xFFFF are broadcasts (all
+/// outstations at once), 0xFFFC self-address. Reachable only when a range names them.
+pub const FIRST_RESERVED_ADDRESS: u16 = 0xFFF0;
+
+/// An inclusive range of link addresses; `first > last` marks an unused slot.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddressRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl AddressRange {
+    /// An unused slot.
+    pub const UNUSED: AddressRange = AddressRange { first: 1, last: 0 };
+}
+
+/// Flag bits of [`Dnp3Profile::flags`].
+pub mod profile_flags {
+    /// The rule names no `addresses`: any outstation address below
+    /// [`super::FIRST_RESERVED_ADDRESS`] is allowed.
+    pub const ANY_ADDRESS: u32 = 1 << 0;
+}
+
+/// What a DNP3 inspection profile allows a master to send. Link-layer housekeeping (reset,
+/// test, link status and their acknowledgements) is always allowed; everything else not
+/// allowed here is denied.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dnp3Profile {
+    /// Application function codes a master may send.
+    pub functions: Bitmap256,
+    /// Link destination addresses (unless [`profile_flags::ANY_ADDRESS`]).
+    pub addresses: [AddressRange; MAX_ADDRESS_RANGES],
+    /// [`profile_flags`].
+    pub flags: u32,
+    pub _pad: u32,
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<AddressRange>() == 4);
+    assert!(core::mem::size_of::<Dnp3Profile>() == 72);
+    assert!(core::mem::align_of::<Dnp3Profile>() == 8);
+};
+
+#[cfg(feature = "user")]
+// SAFETY: #[repr(C)], Copy, only integers and explicit padding fields (asserted above to
+// leave no implicit padding), so every bit pattern is a valid value.
+unsafe impl aya::Pod for Dnp3Profile {}
+
+/// Why a [`Dnp3Profile`] edit was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProfileError {
+    /// All [`MAX_ADDRESS_RANGES`] slots are in use.
+    TooManyRanges,
+    /// `first > last`.
+    EmptyRange,
+}
+
+impl core::fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            ProfileError::TooManyRanges => "a DNP3 profile holds at most 8 address ranges",
+            ProfileError::EmptyRange => "an address range needs first <= last",
+        })
+    }
+}
+
+impl Default for Dnp3Profile {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Dnp3Profile {
+    /// Allows no function and no address.
+    pub const fn new() -> Dnp3Profile {
+        Dnp3Profile {
+            functions: Bitmap256::EMPTY,
+            addresses: [AddressRange::UNUSED; MAX_ADDRESS_RANGES],
+            flags: 0,
+            _pad: 0,
+        }
+    }
+
+    /// The `read_only: true` preset: read and confirm, any outstation address but the
+    /// reserved ones. The compiler narrows addresses from the rule.
+    pub const fn read_only() -> Dnp3Profile {
+        let mut p = Dnp3Profile::new();
+        let mut i = 0;
+        while i < READ_ONLY_FUNCTIONS.len() {
+            p.functions.insert(READ_ONLY_FUNCTIONS[i]);
+            i += 1;
+        }
+        p.flags |= profile_flags::ANY_ADDRESS;
+        p
+    }
+
+    /// Allows function `code`.
+    pub const fn allow_function(&mut self, code: u8) {
+        self.functions.insert(code);
+    }
+
+    /// Allows destination addresses `first..=last`; the first call ends "any address".
+    pub fn allow_addresses(&mut self, first: u16, last: u16) -> Result<(), ProfileError> {
+        if first > last {
+            return Err(ProfileError::EmptyRange);
+        }
+        self.flags &= !profile_flags::ANY_ADDRESS;
+        let slot = self
+            .addresses
+            .iter_mut()
+            .find(|r| r.first > r.last)
+            .ok_or(ProfileError::TooManyRanges)?;
+        *slot = AddressRange { first, last };
+        Ok(())
+    }
+
+    /// Whether a master may send to link address `address`.
+    #[inline(always)]
+    pub fn allows_address(&self, address: u16) -> bool {
+        if self.flags & profile_flags::ANY_ADDRESS != 0 {
+            return address < FIRST_RESERVED_ADDRESS;
+        }
+        let mut i = 0;
+        while i < MAX_ADDRESS_RANGES {
+            let r = self.addresses[i];
+            if r.first <= address && address <= r.last {
+                return true;
+            }
+            i += 1;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_and_ranges() {
+        assert!(!Dnp3Profile::new().allows_address(1));
+        let mut p = Dnp3Profile::read_only();
+        assert!(p.functions.contains(0) && p.functions.contains(1));
+        assert!(!p.functions.contains(2));
+        assert!(p.allows_address(10) && !p.allows_address(0xFFFF));
+        p.allow_addresses(10, 10).unwrap();
+        assert!(p.allows_address(10) && !p.allows_address(11));
+        assert_eq!(p.allow_addresses(3, 2), Err(ProfileError::EmptyRange));
+        for a in 0..7 {
+            p.allow_addresses(a, a).unwrap();
+        }
+        assert_eq!(p.allow_addresses(9, 9), Err(ProfileError::TooManyRanges));
+    }
+}

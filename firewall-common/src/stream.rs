@@ -1,0 +1,246 @@
+//! Stream position of an inspected TCP flow: the state that lets an inspector judge a PDU
+//! that starts in one segment and ends in a later one, without holding a single packet.
+//!
+//! The rule, for every inspector (Modbus, IEC 104, DNP3, S7comm, EtherNet/IP, OPC UA):
+//! - A PDU is judged on its *head*: the first bytes that decide it (function code, type id,
+//!   addresses), at most [`HELD_MAX`]. Once judged allowed, its *tail* passes in whatever
+//!   segments carry it ([`StreamCursor::skip`]).
+//! - A head split across segments: the segment that ends inside the head passes (a server
+//!   cannot act on an incomplete PDU) and its head bytes are remembered
+//!   ([`StreamCursor::held`]); the segment that completes the head is judged with them, and
+//!   denied if the PDU is. Nothing is buffered, only at most [`HELD_MAX`] bytes of state.
+//! - Segments are judged in stream order only. [`position`] classifies a segment by its
+//!   sequence number: the next one in order is walked; a retransmission of the last segment
+//!   is walked again from the state saved before it (so a retransmission carrying other bytes
+//!   than the original is judged on its own bytes, the classic evasion of a filter that
+//!   remembers only what it passed); a segment wholly below what the receiver acknowledged is
+//!   a duplicate the receiver discards and passes; anything else (a gap, an overlap into
+//!   unjudged bytes) is dropped without ending the connection: the sender retransmits it in
+//!   order.
+
+use crate::packet::PacketBytes;
+
+/// Most head bytes a cursor keeps across segments (the largest decisive head of any
+/// inspector).
+pub const HELD_MAX: usize = 16;
+/// Most PDUs judged in one segment; a segment carrying more is denied.
+pub const MAX_PDUS_PER_SEGMENT: usize = 8;
+
+/// What an inspector says of the bytes at the start of a PDU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Valid so far, not decided: at least this many bytes of the PDU are needed (never more
+    /// than [`HELD_MAX`]).
+    Need(usize),
+    /// Allowed; the PDU is this many bytes long in all.
+    Pdu(usize),
+}
+
+/// Where one direction of an inspected flow stands between segments.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamCursor {
+    /// Bytes of the current PDU still to come after its head was judged: they pass.
+    pub skip: u16,
+    /// Head bytes of the current PDU seen in earlier segments (in [`Self::held`]).
+    pub held_len: u8,
+    pub _pad: u8,
+    /// The head bytes themselves.
+    pub held: [u8; HELD_MAX],
+}
+
+const _: () = assert!(core::mem::size_of::<StreamCursor>() == 20);
+
+impl StreamCursor {
+    /// Whether the next byte starts a PDU (no tail to pass, no head begun). Bytes left in
+    /// [`Self::held`] beyond [`Self::held_len`] mean nothing.
+    #[inline(always)]
+    pub const fn at_boundary(&self) -> bool {
+        self.skip == 0 && self.held_len == 0
+    }
+}
+
+/// A protocol's judge of one PDU head, called by [`walk`] on packet bytes or on a head
+/// spliced from held bytes (hence generic over the byte source, and no closures: the eBPF
+/// target has no indirect calls).
+pub trait Inspector {
+    /// What a denial says.
+    type Denial: Copy;
+    /// Judges the PDU that starts at `off` in `b`, of which `avail` bytes are present (`b`
+    /// holds at least `min(avail, HELD_MAX)` of them), with the flow's protocol session bits
+    /// (shared by both directions: IEC 104's STARTDT confirmation comes from the server and
+    /// opens the client's direction).
+    fn judge<B: PacketBytes + ?Sized>(
+        &self,
+        b: &B,
+        off: usize,
+        avail: usize,
+        session: &mut u8,
+    ) -> Result<Step, Self::Denial>;
+    /// The denial of a segment whose framing cannot be walked within the bounds (more than
+    /// [`MAX_PDUS_PER_SEGMENT`] PDUs, a payload that runs past the frame).
+    fn unwalkable(&self) -> Self::Denial;
+}
+
+/// Walks the `len` payload bytes at `off` of `b` from `cursor`: passes the tail of a judged
+/// PDU, completes a held head, then judges every PDU that starts in the segment. Returns the
+/// number of PDUs judged, or the first denial; on success `cursor` says where the stream
+/// stands after the segment and `session` holds the inspector's session bits (on a denial
+/// both are left as they were: the segment does not reach the receiver).
+#[inline(always)]
+pub fn walk<B, I>(
+    b: &B,
+    off: usize,
+    len: usize,
+    cursor: &mut StreamCursor,
+    session: &mut u8,
+    inspector: &I,
+) -> Result<u8, I::Denial>
+where
+    B: PacketBytes + ?Sized,
+    I: Inspector,
+{
+    let mut next = *cursor;
+    let mut bits = *session;
+    let end = off + len;
+    let mut at = off;
+    let mut judged = 0u8;
+
+    // The tail of a PDU judged in an earlier segment.
+    let tail = (next.skip as usize).min(len);
+    next.skip -= tail as u16;
+    at += tail;
+
+    // A head begun in an earlier segment, completed with this segment's first bytes.
+    if next.held_len > 0 && at < end {
+        let held = (next.held_len as usize).min(HELD_MAX);
+        let take = (HELD_MAX - held).min(end - at);
+        let mut head = next.held;
+        for i in 0..HELD_MAX {
+            if i >= take {
+                break;
+            }
+            let Some([byte]) = b.load::<1>(at + i) else {
+                return Err(inspector.unwalkable());
+            };
+            if let Some(slot) = head.get_mut(held + i) {
+                *slot = byte;
+            }
+        }
+        let avail = held + take;
+        match inspector.judge(&head[..], 0, avail, &mut bits)? {
+            Step::Need(_) => {
+                // Still short of the decisive bytes: remember them all.
+                next.held = head;
+                next.held_len = avail as u8;
+                *cursor = next;
+                *session = bits;
+                return Ok(0);
+            }
+            Step::Pdu(pdu) => {
+                judged = 1;
+                next.held_len = 0;
+                let rest = pdu.saturating_sub(held);
+                let here = rest.min(end - at);
+                next.skip = (rest - here) as u16;
+                at += here;
+            }
+        }
+    }
+
+    for _ in 0..MAX_PDUS_PER_SEGMENT {
+        if at >= end {
+            *cursor = next;
+            *session = bits;
+            return Ok(judged);
+        }
+        let avail = end - at;
+        match inspector.judge(b, at, avail, &mut bits)? {
+            Step::Need(_) => {
+                if avail > HELD_MAX {
+                    return Err(inspector.unwalkable());
+                }
+                let mut held = [0u8; HELD_MAX];
+                for (i, slot) in held.iter_mut().enumerate() {
+                    if i >= avail {
+                        break;
+                    }
+                    let Some([byte]) = b.load::<1>(at + i) else {
+                        return Err(inspector.unwalkable());
+                    };
+                    *slot = byte;
+                }
+                next.held = held;
+                next.held_len = avail as u8;
+                *cursor = next;
+                *session = bits;
+                return Ok(judged);
+            }
+            Step::Pdu(pdu) => {
+                judged += 1;
+                let here = pdu.min(avail);
+                next.skip = (pdu - here) as u16;
+                at += here;
+            }
+        }
+    }
+    if at < end {
+        return Err(inspector.unwalkable());
+    }
+    *cursor = next;
+    *session = bits;
+    Ok(judged)
+}
+
+/// Where a segment of one direction falls in that direction's stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Position {
+    /// Starts where the last judged segment ended: walk it.
+    InOrder,
+    /// Starts where the last judged segment started: a retransmission of it, walked again
+    /// from the cursor saved before it.
+    Again,
+    /// Ends at or before what the receiver acknowledged: a duplicate it discards. Passes.
+    Acknowledged,
+    /// A gap or an overlap into bytes not judged yet: dropped (not reset); the sender
+    /// retransmits in order.
+    OutOfOrder,
+}
+
+/// Sequence numbers of one direction that [`position`] compares a segment with.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sequence {
+    /// Sequence number after the last judged segment.
+    pub next: u32,
+    /// Sequence number the last judged segment started at.
+    pub last: u32,
+    /// Highest acknowledgement number the receiver sent (from its own segments).
+    pub acked: u32,
+}
+
+/// Where the segment `seq..seq + len` falls (sequence numbers compared modulo 2^32, as TCP
+/// does).
+#[inline(always)]
+pub fn position(s: &Sequence, seq: u32, len: u32) -> Position {
+    if seq == s.next {
+        return Position::InOrder;
+    }
+    if seq == s.last {
+        // Possibly longer than the original (a sender may send new bytes with it).
+        return Position::Again;
+    }
+    if before_eq(seq.wrapping_add(len), s.acked) && before_eq(s.acked, s.next) {
+        return Position::Acknowledged;
+    }
+    Position::OutOfOrder
+}
+
+/// `a <= b` in sequence space.
+#[inline(always)]
+const fn before_eq(a: u32, b: u32) -> bool {
+    (b.wrapping_sub(a) as i32) >= 0
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,192 @@
+//! The walker with a real inspector (IEC 104): splits at every byte, several PDUs per
+//! segment, denials that leave the cursor alone, and sequence positions.
+
+use alloc::vec::Vec;
+
+use super::*;
+use crate::iec104::{
+    self, Control, Iec104Profile, Iec104Violation, Monitor, START, cause, session, u_frame,
+};
+
+fn profile() -> Iec104Profile {
+    let mut p = Iec104Profile::read_only();
+    p.allow_type_id(45);
+    p.allow_common_addresses(1, 1).unwrap();
+    p
+}
+
+fn command(type_id: u8) -> Vec<u8> {
+    iec104::tests::i_frame(type_id, cause::ACTIVATION, 1, 1)
+}
+
+/// Walks `segments` in order from a fresh cursor with STARTDT confirmed; the result of each.
+fn walk_all(segments: &[&[u8]]) -> (Vec<Result<u8, Iec104Violation>>, StreamCursor) {
+    let p = profile();
+    let inspector = Control { profile: &p };
+    let mut cursor = StreamCursor::default();
+    let mut s = session::STARTED;
+    let results = segments
+        .iter()
+        .map(|seg| walk(*seg, 0, seg.len(), &mut cursor, &mut s, &inspector).map_err(|d| d.kind))
+        .collect();
+    (results, cursor)
+}
+
+#[test]
+fn an_allowed_pdu_split_at_every_byte_passes_and_leaves_a_clean_cursor() {
+    let f = command(45);
+    for k in 1..f.len() {
+        let (r, cursor) = walk_all(&[&f[..k], &f[k..]]);
+        assert!(r.iter().all(Result::is_ok), "split at {k}: {r:?}");
+        assert!(cursor.at_boundary(), "split at {k}");
+        // Judged exactly once, in the segment that completed the head.
+        let judged: u8 = r.iter().map(|x| *x.as_ref().unwrap()).sum();
+        assert_eq!(judged, 1, "split at {k}");
+    }
+}
+
+#[test]
+fn a_denied_pdu_split_at_every_byte_is_denied_where_its_head_completes() {
+    let f = command(46);
+    for k in 1..f.len() {
+        let (r, _) = walk_all(&[&f[..k], &f[k..]]);
+        if k < iec104::HEAD_LEN {
+            assert_eq!(r[0], Ok(0), "split at {k}");
+            assert_eq!(r[1], Err(Iec104Violation::TypeId), "split at {k}");
+        } else {
+            assert_eq!(r[0], Err(Iec104Violation::TypeId), "split at {k}");
+        }
+    }
+}
+
+#[test]
+fn a_head_split_three_ways_is_judged_when_complete() {
+    let f = command(46);
+    let (r, _) = walk_all(&[&f[..1], &f[1..5], &f[5..13], &f[13..]]);
+    assert_eq!(r[..2], [Ok(0), Ok(0)]);
+    assert_eq!(r[2], Err(Iec104Violation::TypeId));
+}
+
+#[test]
+fn the_dangerous_pdu_second_in_a_segment_denies_the_segment() {
+    let mut seg = command(100);
+    seg.extend(command(46));
+    let (r, cursor) = walk_all(&[&seg]);
+    assert_eq!(r[0], Err(Iec104Violation::TypeId));
+    assert_eq!(cursor, StreamCursor::default());
+    // And after an allowed PDU whose tail is in the same segment as the dangerous head.
+    let a = command(100);
+    let mut second = a[10..].to_vec();
+    second.extend(command(46));
+    let (r, _) = walk_all(&[&a[..10], &second]);
+    assert_eq!(r, [Ok(0), Err(Iec104Violation::TypeId)]);
+}
+
+#[test]
+fn tails_pass_and_the_next_pdu_is_judged_after_them() {
+    let a = command(100);
+    let b = command(45);
+    let mut stream = a.clone();
+    stream.extend(&b);
+    stream.extend(&a);
+    // Cut the stream into 5-byte segments.
+    let segments: Vec<&[u8]> = stream.chunks(5).collect();
+    let (r, cursor) = walk_all(&segments);
+    assert!(r.iter().all(Result::is_ok), "{r:?}");
+    assert_eq!(r.iter().map(|x| *x.as_ref().unwrap()).sum::<u8>(), 3);
+    assert!(cursor.at_boundary());
+}
+
+#[test]
+fn a_denial_leaves_cursor_and_session_as_they_were() {
+    let p = profile();
+    let mut cursor = StreamCursor::default();
+    let mut s = session::STARTED;
+    let f = command(100);
+    walk(&f[..7], 0, 7, &mut cursor, &mut s, &Control { profile: &p }).unwrap();
+    let before = cursor;
+    let bad = [0x69u8; 9];
+    assert!(
+        walk(
+            &bad[..],
+            0,
+            9,
+            &mut cursor,
+            &mut s,
+            &Control { profile: &p }
+        )
+        .is_err()
+    );
+    assert_eq!(cursor, before);
+    // The server's STOPDT confirmation in a segment that is denied as a whole does not
+    // change the session either.
+    let mut seg = [START, 4, u_frame::STOPDT_CON, 0, 0, 0].to_vec();
+    seg.push(0x69);
+    let mut server = StreamCursor::default();
+    assert!(walk(&seg[..], 0, seg.len(), &mut server, &mut s, &Monitor).is_err());
+    assert_eq!(s, session::STARTED);
+}
+
+#[test]
+fn the_session_is_shared_by_both_directions() {
+    let p = profile();
+    let mut client = StreamCursor::default();
+    let mut server = StreamCursor::default();
+    let mut s = 0;
+    let ic = command(100);
+    let denied = walk(
+        &ic[..],
+        0,
+        ic.len(),
+        &mut client,
+        &mut s,
+        &Control { profile: &p },
+    );
+    assert_eq!(denied.unwrap_err().kind, Iec104Violation::NotStarted);
+    let con = [START, 4, u_frame::STARTDT_CON, 0, 0, 0];
+    walk(&con[..], 0, 6, &mut server, &mut s, &Monitor).unwrap();
+    walk(
+        &ic[..],
+        0,
+        ic.len(),
+        &mut client,
+        &mut s,
+        &Control { profile: &p },
+    )
+    .unwrap();
+}
+
+#[test]
+fn more_pdus_than_the_bound_deny_the_segment() {
+    let testfr = [START, 4, u_frame::TESTFR_ACT, 0, 0, 0];
+    let seg: Vec<u8> = testfr.repeat(MAX_PDUS_PER_SEGMENT);
+    assert_eq!(walk_all(&[&seg]).0[0], Ok(MAX_PDUS_PER_SEGMENT as u8));
+    let seg: Vec<u8> = testfr.repeat(MAX_PDUS_PER_SEGMENT + 1);
+    assert_eq!(walk_all(&[&seg]).0[0], Err(Iec104Violation::Malformed));
+}
+
+#[test]
+fn positions_in_sequence_space() {
+    let s = Sequence {
+        next: 1000,
+        last: 900,
+        acked: 800,
+    };
+    assert_eq!(position(&s, 1000, 50), Position::InOrder);
+    assert_eq!(position(&s, 900, 100), Position::Again);
+    assert_eq!(position(&s, 900, 150), Position::Again);
+    assert_eq!(position(&s, 700, 100), Position::Acknowledged);
+    assert_eq!(position(&s, 700, 101), Position::OutOfOrder);
+    assert_eq!(position(&s, 950, 50), Position::OutOfOrder);
+    assert_eq!(position(&s, 1001, 10), Position::OutOfOrder);
+    // Around the wrap of the sequence space.
+    let w = Sequence {
+        next: 10,
+        last: u32::MAX - 89,
+        acked: u32::MAX - 189,
+    };
+    assert_eq!(position(&w, 10, 5), Position::InOrder);
+    assert_eq!(position(&w, u32::MAX - 89, 100), Position::Again);
+    assert_eq!(position(&w, u32::MAX - 289, 100), Position::Acknowledged);
+    assert_eq!(position(&w, u32::MAX - 289, 101), Position::OutOfOrder);
+}
