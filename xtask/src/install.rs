@@ -114,13 +114,18 @@ impl Layout {
 
 /// The unit text with the binary path of `layout`.
 pub fn render_unit(template: &str, layout: &Layout) -> Result<String> {
+    render_unit_for(template, &layout.bin_on_target())
+}
+
+/// The unit text running `bin` (an absolute path on the target system), as the Debian
+/// package installs it (`/usr/sbin/zcfw`).
+pub fn render_unit_for(template: &str, bin: &Path) -> Result<String> {
     let uses = template.matches(UNIT_BIN).count();
     ensure!(
         template.contains(&format!("ExecStart={UNIT_BIN} ")) && uses >= 2,
         "{UNIT_SOURCE} no longer runs {UNIT_BIN} in ExecStart= and ExecReload=; update \
          xtask/src/install.rs with it"
     );
-    let bin = layout.bin_on_target();
     Ok(template.replace(UNIT_BIN, &bin.to_string_lossy()))
 }
 
@@ -344,7 +349,7 @@ mod tests {
             &Layout::new(Path::new("/usr"), None).expect("layout"),
         )
         .expect("render");
-        assert!(usr.contains("\nExecStart=/usr/bin/zcfw run --policy /etc/zcfw/policy.yaml\n"));
+        assert!(usr.contains("\nExecStart=/usr/bin/zcfw run --policy /etc/zcfw/policy.yaml $ZCFW_OPTS\n"));
         assert!(usr.contains("\nExecReload=/usr/bin/zcfw reload\n"));
         assert!(!usr.contains(UNIT_BIN));
         assert!(render_unit("[Service]\nExecStart=/bin/true\n", &default).is_err());

@@ -6,6 +6,8 @@
 mod exec;
 mod fuzz;
 mod install;
+mod package;
+mod package_test;
 mod setup;
 mod tasks;
 mod unit;
@@ -95,6 +97,22 @@ enum Task {
         #[arg(long, value_name = "FILE")]
         bin: Option<PathBuf>,
     },
+    /// Build the Debian package target/debian/zcfw_VERSION_ARCH.deb (dpkg-deb; docs/debian.md).
+    Package {
+        /// Debian architecture to build for (default: this machine's; `arm64` cross-builds
+        /// with aarch64-linux-gnu-gcc).
+        #[arg(long, value_name = "ARCH")]
+        arch: Option<String>,
+        /// Package version (default: the binary's, `zcfw --version`).
+        #[arg(long, value_name = "VERSION")]
+        version: Option<String>,
+        /// Package this zcfw binary (built for ARCH) instead of building one.
+        #[arg(long, value_name = "FILE")]
+        bin: Option<PathBuf>,
+    },
+    /// Build the package, then install, run, upgrade, remove and purge it in a clean Debian 12
+    /// root (mmdebstrap, cached under target/debian) against a namespace plant (needs root).
+    PackageTest,
 }
 
 /// What every task needs to know about where it runs.
@@ -184,6 +202,12 @@ fn main() -> ExitCode {
             destdir,
             bin,
         } => tasks::cmd_install(&ctx, &prefix, destdir.as_deref(), bin),
+        Task::Package { arch, version, bin } => package::cmd_package(
+            &ctx,
+            &package::Options { arch, version, bin },
+        )
+        .map(|_| ()),
+        Task::PackageTest => package_test::cmd_package_test(&ctx),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
