@@ -65,7 +65,7 @@ const DEFAULT_MAINTAINER: &str = "zcfw developers <zcfw@users.noreply.github.com
 pub struct Options {
     /// Debian architecture (`amd64`, `arm64`); the build machine's when `None`.
     pub arch: Option<String>,
-    /// Package version; the binary's (`zcfw --version`) when `None`.
+    /// Package version; the binary's (`zcfw --version`) with Debian revision `-1` when `None`.
     pub version: Option<String>,
     /// Package this binary instead of building one (it must be for `arch`).
     pub bin: Option<PathBuf>,
@@ -332,9 +332,10 @@ fn build_package(
     doc_bin: &Path,
     version: Option<&str>,
 ) -> Result<Built> {
+    // Upstream version and Debian revision 1: a fixed maintainer script can ship as -2.
     let version = match version {
         Some(v) => v.to_owned(),
-        None => binary_version(doc_bin)?,
+        None => format!("{}-1", binary_version(doc_bin)?),
     };
     check_version(&version)?;
     let tools = Tools {
@@ -451,6 +452,11 @@ fn build_package(
             put(&doc.join(name), &bytes, 0o644)?;
         }
     }
+    put(
+        &at("/usr/share/lintian/overrides/zcfw"),
+        &src(&format!("{DEBIAN_DIR}/lintian-overrides"))?,
+        0o644,
+    )?;
     for path in EXAMPLES {
         let name = Path::new(path).file_name().context("example name")?;
         put(&doc.join("examples").join(name), &src(path)?, 0o644)?;

@@ -154,6 +154,7 @@ pub fn cmd_package_test(ctx: &Ctx) -> Result<()> {
             ..Options::default()
         },
     )?;
+    lintian(&v1.deb)?;
     let base = base_root(ctx, &v1.arch)?;
     let mut world = World::new(ctx, &base)?;
     let result = world.run(&v1, &v2);
@@ -164,6 +165,19 @@ pub fn cmd_package_test(ctx: &Ctx) -> Result<()> {
     result?;
     println!("package-test: every check passed");
     Ok(())
+}
+
+/// lintian: any error or warning fails (overrides, with their reasons, are in
+/// packaging/debian/lintian-overrides); pedantic and info tags are shown.
+pub fn lintian(deb: &Path) -> Result<()> {
+    if exec::find_program("lintian", &[]).is_none() {
+        return Err(fail(1, "lintian not found: `cargo xtask setup` installs it"));
+    }
+    exec::run(
+        Command::new("lintian")
+            .args(["--info", "--pedantic", "--fail-on", "error,warning"])
+            .arg(deb),
+    )
 }
 
 /// The cached clean root, made by mmdebstrap on the first run.
