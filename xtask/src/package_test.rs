@@ -464,15 +464,18 @@ impl World {
         let deb = |b: &Built| format!("/tmp/{}", b.deb.file_name().unwrap_or_default().to_string_lossy());
 
         step("install: dpkg -i, then apt-get -f install for the dependencies");
-        let had_adduser = self.exists("/usr/sbin/addgroup");
-        let first = self.chroot(&["dpkg", "-i", &deb(v1)]);
-        if had_adduser {
-            first?;
-        } else {
-            ensure!(first.is_err(), "dpkg -i succeeded without adduser: Depends is missing it");
+        // dpkg -i stops on a missing dependency; apt-get -f install resolves it. (adduser,
+        // which postinst runs, is in every root with apt: apt depends on it; Depends names it
+        // anyway, checked below.)
+        if self.chroot(&["dpkg", "-i", &deb(v1)]).is_err() {
             self.chroot(&["apt-get", "update", "-q"])?;
             self.chroot(&["apt-get", "-f", "install", "-y", "-q"])?;
         }
+        let depends = self.chroot(&["dpkg-query", "-W", "-f=${Depends}", "zcfw"])?;
+        ensure!(
+            depends.contains("adduser") && depends.contains("libc6 (>="),
+            "Depends lacks adduser or libc6: {depends}"
+        );
         let status = self.chroot(&["dpkg-query", "-W", "-f=${Status} ${Version}", "zcfw"])?;
         ensure!(
             status == format!("install ok installed {}", v1.version),
@@ -514,6 +517,27 @@ impl World {
         step("systemd-analyze verify of the installed unit");
         let said = self.chroot(&["systemd-analyze", "verify", "--man=no", package::UNIT])?;
         ensure!(said.trim().is_empty(), "systemd-analyze verify complained:\n{said}");
+        // The documented metrics drop-in, read with the unit (the unit path makes
+        // systemd-analyze load drop-ins from /etc/systemd/system/zcfw.service.d).
+        let dropin_dir = self.root.join("etc/systemd/system/zcfw.service.d");
+        fs::create_dir_all(&dropin_dir)?;
+        fs::copy(
+            self.root.join("usr/share/doc/zcfw/examples/metrics.conf"),
+            dropin_dir.join("metrics.conf"),
+        )?;
+        let said = self.chroot(&[
+            "env",
+            "SYSTEMD_UNIT_PATH=/etc/systemd/system:/lib/systemd/system",
+            "systemd-analyze",
+            "verify",
+            "--man=no",
+            "zcfw.service",
+        ])?;
+        ensure!(
+            said.trim().is_empty(),
+            "systemd-analyze verify complained about the unit with the metrics drop-in:\n{said}"
+        );
+        fs::remove_dir_all(&dropin_dir)?;
 
         step("the daemon from ExecStart= with the shipped policy: SSH is not cut");
         self.start_servers()?;
@@ -521,6 +545,11 @@ impl World {
         ensure!(self.xdp_attached()?, "no XDP program on the gateway");
         ensure!(self.connects("10.91.1.1", 22)?, "SSH to the gateway is cut by the shipped policy");
         ensure!(self.connects("10.91.2.2", 22)?, "SSH through the gateway is cut by the shipped policy");
+        // ...and not because the policy allowed it: the data path judged it a would-be deny.
+        ensure!(
+            self.daemon_log().contains("packet alerted (monitor mode)"),
+            "the shipped policy reported no alert for SSH from an address in no zone"
+        );
 
         step("an enforcing policy through ExecReload=");
         fs::write(self.root.join("etc/zcfw/policy.yaml"), ENFORCING_POLICY)?;
@@ -574,6 +603,10 @@ impl World {
             "the upgrade changed the administrator's policy"
         );
         let adopted = self.daemon_log();
+        ensure!(
+            adopted.contains("adopted the pinned policy of an earlier daemon"),
+            "the daemon after the upgrade did not adopt the pinned policy:\n{adopted}"
+        );
         println!("daemon after the upgrade is up; policy kept, pins adopted");
         ensure!(
             self.chroot(&["/usr/sbin/zcfw", "status"])?.contains("pkgtest-enforcing"),
