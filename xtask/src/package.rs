@@ -623,7 +623,7 @@ mod tests {
     fn upgrade_never_detaches_and_install_never_starts() {
         let root = crate::repo_root().join(DEBIAN_DIR);
         let prerm = fs::read_to_string(root.join("prerm")).expect("prerm");
-        let detach = prerm.find("zcfw detach;").expect("prerm detaches");
+        let detach = prerm.find("zcfw detach --force;").expect("prerm detaches");
         let remove = prerm.find("    remove)").expect("remove case");
         let upgrade = prerm.find("    upgrade|").expect("upgrade case");
         assert!(remove < detach && detach < upgrade, "detach only under remove");

@@ -210,6 +210,7 @@ struct World {
     ns: [String; 3],
     daemon: Option<Child>,
     daemon_runs: u32,
+    /// Test servers and the client traffic: killed on drop, whatever happened.
     servers: Vec<Child>,
 }
 
@@ -560,11 +561,13 @@ impl World {
 
         step("upgrade while traffic flows");
         let stop = self.logs.join("traffic.stop");
-        let traffic = self
+        let mut traffic = self
             .python(CLIENT, TRAFFIC_PY, &["10.91.2.2", &stop.to_string_lossy()])
             .stdout(Stdio::piped())
             .spawn()
             .context("starting the traffic")?;
+        let traffic_out = traffic.stdout.take().context("traffic stdout")?;
+        self.servers.push(traffic);
         thread::sleep(Duration::from_secs(2));
         self.chroot(&[
             "dpkg",
@@ -580,8 +583,10 @@ impl World {
         self.start_daemon()?;
         thread::sleep(Duration::from_secs(2));
         fs::write(&stop, "")?;
-        let out = traffic.wait_with_output()?;
-        let summary = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let mut summary = String::new();
+        std::io::Read::read_to_string(&mut { traffic_out }, &mut summary)
+            .context("reading the traffic summary")?;
+        let summary = summary.trim().to_owned();
         let nums: Vec<u64> = summary
             .split_whitespace()
             .filter_map(|w| w.parse().ok())
@@ -614,9 +619,18 @@ impl World {
         );
 
         step("remove: enforcement ends, conffiles stay");
-        // prerm's `deb-systemd-invoke stop` (no systemd in the chroot): the test stops it.
-        self.stop_daemon()?;
+        // No systemd in the chroot, so prerm's `deb-systemd-invoke stop` does nothing and the
+        // daemon still runs: `zcfw detach --force` in prerm stops it, then detaches.
         self.chroot(&["dpkg", "-r", "zcfw"])?;
+        let mut daemon = self.daemon.take().context("no daemon")?;
+        let start = Instant::now();
+        while daemon.try_wait()?.is_none() {
+            ensure!(
+                start.elapsed() < Duration::from_secs(5),
+                "the daemon still runs after dpkg -r"
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
         ensure!(!self.xdp_attached()?, "XDP is still attached after remove");
         ensure!(self.connects("10.91.2.2", 8001)?, "the denied port is still blocked after remove");
         ensure!(!self.exists("/sys/fs/bpf/zcfw"), "pins left after remove");
