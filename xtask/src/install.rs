@@ -349,7 +349,11 @@ mod tests {
             &Layout::new(Path::new("/usr"), None).expect("layout"),
         )
         .expect("render");
-        assert!(usr.contains("\nExecStart=/usr/bin/zcfw run --policy /etc/zcfw/policy.yaml $ZCFW_OPTS\n"));
+        assert!(
+            usr.contains(
+                "\nExecStart=/usr/bin/zcfw run --policy /etc/zcfw/policy.yaml $ZCFW_OPTS\n"
+            )
+        );
         assert!(usr.contains("\nExecReload=/usr/bin/zcfw reload\n"));
         assert!(!usr.contains(UNIT_BIN));
         assert!(render_unit("[Service]\nExecStart=/bin/true\n", &default).is_err());

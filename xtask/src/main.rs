@@ -202,11 +202,9 @@ fn main() -> ExitCode {
             destdir,
             bin,
         } => tasks::cmd_install(&ctx, &prefix, destdir.as_deref(), bin),
-        Task::Package { arch, version, bin } => package::cmd_package(
-            &ctx,
-            &package::Options { arch, version, bin },
-        )
-        .map(|_| ()),
+        Task::Package { arch, version, bin } => {
+            package::cmd_package(&ctx, &package::Options { arch, version, bin }).map(|_| ())
+        }
         Task::PackageTest => package_test::cmd_package_test(&ctx),
     };
     match result {

@@ -149,10 +149,14 @@ fn cross_build(ctx: &Ctx, arch: &Arch, target: &str) -> Result<PathBuf> {
         target.to_uppercase().replace('-', "_")
     );
     let mut command = Command::new(cargo_program());
-    command
-        .current_dir(&ctx.root)
-        .env(env_key, &linker)
-        .args(["build", "--release", "-p", "firewall-daemon", "--target", target]);
+    command.current_dir(&ctx.root).env(env_key, &linker).args([
+        "build",
+        "--release",
+        "-p",
+        "firewall-daemon",
+        "--target",
+        target,
+    ]);
     if let Some(path) = ctx.path_with_cargo_bin() {
         command.env("PATH", path);
     }
@@ -287,17 +291,18 @@ fn shlib_depends(build: &Path, staged_bin: &Path, arch: &Arch, tools: &Tools) ->
             && out.status.success()
         {
             let text = String::from_utf8_lossy(&out.stdout);
-            if let Some(deps) = text
-                .lines()
-                .find_map(|l| l.strip_prefix("shlibs:Depends="))
-            {
+            if let Some(deps) = text.lines().find_map(|l| l.strip_prefix("shlibs:Depends=")) {
                 println!("Depends from dpkg-shlibdeps: {deps}");
                 return Ok(deps.trim().to_owned());
             }
         }
         println!("dpkg-shlibdeps could not resolve the libraries; computing Depends from the ELF");
     }
-    let versions = output_of(Command::new(&tools.readelf).args(["-V", "-W"]).arg(staged_bin))?;
+    let versions = output_of(
+        Command::new(&tools.readelf)
+            .args(["-V", "-W"])
+            .arg(staged_bin),
+    )?;
     let versions = String::from_utf8_lossy(&versions);
     let glibc = versions
         .split(|c: char| c.is_whitespace())
@@ -379,7 +384,11 @@ fn build_package(
     )?;
     exec::run(
         Command::new(&tools.strip)
-            .args(["--strip-unneeded", "--remove-section=.comment", "--remove-section=.note"])
+            .args([
+                "--strip-unneeded",
+                "--remove-section=.comment",
+                "--remove-section=.note",
+            ])
             .arg(&staged_bin),
     )?;
 
@@ -407,7 +416,11 @@ fn build_package(
     put(&man8.join("zcfw.8.gz"), &gzip(&page)?, 0o644)?;
     for name in commands(doc_bin)? {
         let page = output_of(Command::new(doc_bin).args(["man", &name]))?;
-        put(&man8.join(format!("zcfw-{name}.8.gz")), &gzip(&page)?, 0o644)?;
+        put(
+            &man8.join(format!("zcfw-{name}.8.gz")),
+            &gzip(&page)?,
+            0o644,
+        )?;
     }
     put(
         &at("/usr/share/man/man5/zcfw-policy.5.gz"),
@@ -526,12 +539,7 @@ fn build_package(
 
 /// The Debian changelog of a package built from this tree (one entry for this version).
 fn changelog(version: &str, epoch: u64) -> Result<String> {
-    let date = output_of(Command::new("date").args([
-        "-u",
-        "-R",
-        "-d",
-        &format!("@{epoch}"),
-    ]))?;
+    let date = output_of(Command::new("date").args(["-u", "-R", "-d", &format!("@{epoch}")]))?;
     let date = String::from_utf8_lossy(&date).trim().to_owned();
     Ok(format!(
         "zcfw ({version}) unstable; urgency=medium\n\n  \
@@ -626,9 +634,15 @@ mod tests {
         let detach = prerm.find("zcfw detach --force;").expect("prerm detaches");
         let remove = prerm.find("    remove)").expect("remove case");
         let upgrade = prerm.find("    upgrade|").expect("upgrade case");
-        assert!(remove < detach && detach < upgrade, "detach only under remove");
+        assert!(
+            remove < detach && detach < upgrade,
+            "detach only under remove"
+        );
         let postinst = fs::read_to_string(root.join("postinst")).expect("postinst");
-        assert!(!postinst.contains(" start "), "postinst must not start the service");
+        assert!(
+            !postinst.contains(" start "),
+            "postinst must not start the service"
+        );
         assert!(postinst.contains("if [ -n \"$2\" ]"));
         assert!(postinst.contains("try-restart 'zcfw.service'"));
     }

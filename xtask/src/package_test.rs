@@ -171,7 +171,10 @@ pub fn cmd_package_test(ctx: &Ctx) -> Result<()> {
 /// packaging/debian/lintian-overrides); pedantic and info tags are shown.
 pub fn lintian(deb: &Path) -> Result<()> {
     if exec::find_program("lintian", &[]).is_none() {
-        return Err(fail(1, "lintian not found: `cargo xtask setup` installs it"));
+        return Err(fail(
+            1,
+            "lintian not found: `cargo xtask setup` installs it",
+        ));
     }
     exec::run(
         Command::new("lintian")
@@ -185,7 +188,10 @@ fn base_root(ctx: &Ctx, arch: &str) -> Result<PathBuf> {
     let dir = ctx.target_dir().join("debian");
     let tar = dir.join(format!("root-{SUITE}-{arch}.tar"));
     if tar.is_file() {
-        println!("clean root: {} (cached; delete it to rebuild)", tar.display());
+        println!(
+            "clean root: {} (cached; delete it to rebuild)",
+            tar.display()
+        );
         return Ok(tar);
     }
     fs::create_dir_all(&dir)?;
@@ -238,7 +244,13 @@ impl World {
             }
             fs::create_dir_all(dir)?;
         }
-        exec::run(Command::new("tar").arg("-xf").arg(base).arg("-C").arg(&root))?;
+        exec::run(
+            Command::new("tar")
+                .arg("-xf")
+                .arg(base)
+                .arg("-C")
+                .arg(&root),
+        )?;
         fs::copy("/etc/resolv.conf", root.join("etc/resolv.conf"))
             .context("copying /etc/resolv.conf into the root (apt needs the mirror)")?;
         let pid = std::process::id();
@@ -320,7 +332,9 @@ impl World {
         let line = exec::shown(&command);
         println!("$ {line}");
         exec::flush();
-        let out = command.output().with_context(|| format!("running `{line}`"))?;
+        let out = command
+            .output()
+            .with_context(|| format!("running `{line}`"))?;
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
@@ -392,7 +406,8 @@ impl World {
         fs::create_dir_all(self.root.join("run/zcfw"))?;
         self.daemon_runs += 1;
         let log = self.logs.join(format!("daemon-{}.log", self.daemon_runs));
-        let script = format!("set -a; [ -r {env_file} ] && . {env_file}; set +a; exec {exec_start}");
+        let script =
+            format!("set -a; [ -r {env_file} ] && . {env_file}; set +a; exec {exec_start}");
         let mut command = Command::new("ip");
         command
             .args(["netns", "exec", &self.ns[GATEWAY], "chroot"])
@@ -409,7 +424,10 @@ impl World {
             if self.chroot(&["/usr/sbin/zcfw", "status"]).is_ok() {
                 return Ok(());
             }
-            if let Some(status) = self.daemon.as_mut().and_then(|d| d.try_wait().ok().flatten())
+            if let Some(status) = self
+                .daemon
+                .as_mut()
+                .and_then(|d| d.try_wait().ok().flatten())
             {
                 bail!("the daemon exited before it was ready ({status})");
             }
@@ -462,7 +480,12 @@ impl World {
             let name = built.deb.file_name().context("deb name")?;
             fs::copy(&built.deb, debs.join(name))?;
         }
-        let deb = |b: &Built| format!("/tmp/{}", b.deb.file_name().unwrap_or_default().to_string_lossy());
+        let deb = |b: &Built| {
+            format!(
+                "/tmp/{}",
+                b.deb.file_name().unwrap_or_default().to_string_lossy()
+            )
+        };
 
         step("install: dpkg -i, then apt-get -f install for the dependencies");
         // dpkg -i stops on a missing dependency; apt-get -f install resolves it. (adduser,
@@ -505,19 +528,28 @@ impl World {
         }
         let conffiles = self.chroot(&["dpkg-query", "-W", "-f=${Conffiles}", "zcfw"])?;
         for conffile in ["/etc/zcfw/policy.yaml", "/etc/default/zcfw"] {
-            ensure!(conffiles.contains(conffile), "{conffile} is not a conffile: {conffiles}");
+            ensure!(
+                conffiles.contains(conffile),
+                "{conffile} is not a conffile: {conffiles}"
+            );
         }
         self.chroot(&["getent", "group", "zcfw", "zcfw-admin"])?;
         ensure!(
             !self.exists("/etc/systemd/system/multi-user.target.wants/zcfw.service"),
             "the package enabled zcfw.service on install"
         );
-        ensure!(!self.xdp_attached()?, "something is attached before the daemon runs");
+        ensure!(
+            !self.xdp_attached()?,
+            "something is attached before the daemon runs"
+        );
         self.chroot(&["/usr/sbin/zcfw", "check", "/etc/zcfw/policy.yaml"])?;
 
         step("systemd-analyze verify of the installed unit");
         let said = self.chroot(&["systemd-analyze", "verify", "--man=no", package::UNIT])?;
-        ensure!(said.trim().is_empty(), "systemd-analyze verify complained:\n{said}");
+        ensure!(
+            said.trim().is_empty(),
+            "systemd-analyze verify complained:\n{said}"
+        );
         // The documented metrics drop-in, read with the unit (the unit path makes
         // systemd-analyze load drop-ins from /etc/systemd/system/zcfw.service.d).
         let dropin_dir = self.root.join("etc/systemd/system/zcfw.service.d");
@@ -544,8 +576,14 @@ impl World {
         self.start_servers()?;
         self.start_daemon()?;
         ensure!(self.xdp_attached()?, "no XDP program on the gateway");
-        ensure!(self.connects("10.91.1.1", 22)?, "SSH to the gateway is cut by the shipped policy");
-        ensure!(self.connects("10.91.2.2", 22)?, "SSH through the gateway is cut by the shipped policy");
+        ensure!(
+            self.connects("10.91.1.1", 22)?,
+            "SSH to the gateway is cut by the shipped policy"
+        );
+        ensure!(
+            self.connects("10.91.2.2", 22)?,
+            "SSH through the gateway is cut by the shipped policy"
+        );
         // ...and not because the policy allowed it: the data path judged it a would-be deny.
         ensure!(
             self.daemon_log().contains("packet alerted (monitor mode)"),
@@ -557,7 +595,10 @@ impl World {
         let reload = self.unit_command("ExecReload")?;
         let words: Vec<&str> = reload.split_whitespace().collect();
         self.chroot(&words)?;
-        ensure!(self.connects("10.91.2.2", 8001).map(|c| !c)?, "the denied port is reachable");
+        ensure!(
+            self.connects("10.91.2.2", 8001).map(|c| !c)?,
+            "the denied port is reachable"
+        );
 
         step("upgrade while traffic flows");
         let stop = self.logs.join("traffic.stop");
@@ -569,16 +610,13 @@ impl World {
         let traffic_out = traffic.stdout.take().context("traffic stdout")?;
         self.servers.push(traffic);
         thread::sleep(Duration::from_secs(2));
-        self.chroot(&[
-            "dpkg",
-            "--force-confdef",
-            "--force-confold",
-            "-i",
-            &deb(v2),
-        ])?;
+        self.chroot(&["dpkg", "--force-confdef", "--force-confold", "-i", &deb(v2)])?;
         // What postinst's `deb-systemd-invoke try-restart` makes systemd do.
         self.stop_daemon()?;
-        ensure!(self.xdp_attached()?, "stopping the daemon detached the firewall");
+        ensure!(
+            self.xdp_attached()?,
+            "stopping the daemon detached the firewall"
+        );
         thread::sleep(Duration::from_secs(1));
         self.start_daemon()?;
         thread::sleep(Duration::from_secs(2));
@@ -597,10 +635,16 @@ impl World {
             "traffic during the upgrade: {echoes} echoes, {errors} errors, {probes} probes of the \
              denied port, {leaks} got through"
         );
-        ensure!(errors == 0, "the allowed connection broke during the upgrade");
+        ensure!(
+            errors == 0,
+            "the allowed connection broke during the upgrade"
+        );
         ensure!(echoes > 20, "too few echoes ({echoes}) to prove anything");
         ensure!(probes > 10, "too few probes ({probes}) to prove anything");
-        ensure!(leaks == 0, "{leaks} connections to the denied port got through");
+        ensure!(
+            leaks == 0,
+            "{leaks} connections to the denied port got through"
+        );
         let status = self.chroot(&["dpkg-query", "-W", "-f=${Version}", "zcfw"])?;
         ensure!(status == v2.version, "the upgrade left version {status}");
         ensure!(
@@ -614,7 +658,8 @@ impl World {
         );
         println!("daemon after the upgrade is up; policy kept, pins adopted");
         ensure!(
-            self.chroot(&["/usr/sbin/zcfw", "status"])?.contains("pkgtest-enforcing"),
+            self.chroot(&["/usr/sbin/zcfw", "status"])?
+                .contains("pkgtest-enforcing"),
             "the new daemon does not enforce the administrator's policy:\n{adopted}"
         );
 
@@ -632,15 +677,30 @@ impl World {
             thread::sleep(Duration::from_millis(100));
         }
         ensure!(!self.xdp_attached()?, "XDP is still attached after remove");
-        ensure!(self.connects("10.91.2.2", 8001)?, "the denied port is still blocked after remove");
+        ensure!(
+            self.connects("10.91.2.2", 8001)?,
+            "the denied port is still blocked after remove"
+        );
         ensure!(!self.exists("/sys/fs/bpf/zcfw"), "pins left after remove");
-        ensure!(!self.exists(package::BIN), "the binary is still there after remove");
-        ensure!(self.exists("/etc/zcfw/policy.yaml"), "remove deleted the policy (a conffile)");
+        ensure!(
+            !self.exists(package::BIN),
+            "the binary is still there after remove"
+        );
+        ensure!(
+            self.exists("/etc/zcfw/policy.yaml"),
+            "remove deleted the policy (a conffile)"
+        );
 
         step("purge: configuration gone, groups kept");
         self.chroot(&["dpkg", "-P", "zcfw"])?;
-        ensure!(!self.exists("/etc/zcfw"), "/etc/zcfw is still there after purge");
-        ensure!(!self.exists("/etc/default/zcfw"), "/etc/default/zcfw is still there after purge");
+        ensure!(
+            !self.exists("/etc/zcfw"),
+            "/etc/zcfw is still there after purge"
+        );
+        ensure!(
+            !self.exists("/etc/default/zcfw"),
+            "/etc/default/zcfw is still there after purge"
+        );
         self.chroot(&["getent", "group", "zcfw", "zcfw-admin"])?;
         Ok(())
     }
