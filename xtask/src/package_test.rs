@@ -37,6 +37,7 @@ use crate::{
 };
 
 const SUITE: &str = "bookworm";
+/// The Debian mirror of the clean root, unless `ZCFW_DEBIAN_MIRROR` names another.
 const MIRROR: &str = "http://deb.debian.org/debian";
 const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 
@@ -202,7 +203,7 @@ fn base_root(ctx: &Ctx, arch: &str) -> Result<PathBuf> {
             .arg(format!("--architectures={arch}"))
             .arg(SUITE)
             .arg(&partial)
-            .arg(MIRROR),
+            .arg(std::env::var("ZCFW_DEBIAN_MIRROR").unwrap_or_else(|_| MIRROR.to_owned())),
     )?;
     fs::rename(&partial, &tar)?;
     Ok(tar)
