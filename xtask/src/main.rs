@@ -84,7 +84,7 @@ enum Task {
     /// policy; check the policy and reload systemd (needs root unless --destdir is given).
     ///
     /// Installs PREFIX/bin/zcfw, /etc/systemd/system/zcfw.service and /etc/zcfw/policy.yaml
-    /// (from policies/minimal.yaml; an existing policy is never overwritten). Enables nothing.
+    /// (the monitor-mode template packaging/policy.yaml; an existing policy is never overwritten). Enables nothing.
     Install {
         /// Where the binary goes (PREFIX/bin/zcfw); the unit's ExecStart= follows it.
         #[arg(long, value_name = "DIR", default_value = install::DEFAULT_PREFIX)]

@@ -4,7 +4,7 @@
 //! Contents (docs/debian.md has the why):
 //! - `/usr/sbin/zcfw` (stripped), `/lib/systemd/system/zcfw.service` (packaging/zcfw.service
 //!   with `/usr/sbin/zcfw`, rendered by [`install::render_unit_for`]);
-//! - conffiles `/etc/zcfw/policy.yaml` (packaging/debian/policy.yaml: a monitor-mode template)
+//! - conffiles `/etc/zcfw/policy.yaml` (packaging/policy.yaml: a monitor-mode template)
 //!   and `/etc/default/zcfw` (`ZCFW_OPTS=`);
 //! - man pages `zcfw(8)`, `zcfw-<command>(8)` (rendered by the binary, `zcfw man`) and
 //!   `zcfw-policy(5)` (packaging/zcfw-policy.5), gzip -9n;
@@ -401,7 +401,7 @@ fn build_package(
     // Configuration (conffiles).
     put(
         &at(install::POLICY_PATH),
-        &src(&format!("{DEBIAN_DIR}/policy.yaml"))?,
+        &src(install::EXAMPLE_POLICY)?,
         0o644,
     )?;
     put(
