@@ -78,6 +78,8 @@ struct Arch {
     rust_target: Option<&'static str>,
     /// binutils prefix of the cross tools (`aarch64-linux-gnu-`), empty for native.
     tool_prefix: &'static str,
+    /// qemu user-mode emulator that runs the cross-built binary here (qemu-user-static).
+    qemu: &'static str,
 }
 
 fn host_arch() -> Result<String> {
@@ -94,6 +96,7 @@ fn arch(requested: Option<&str>) -> Result<Arch> {
             debian,
             rust_target: None,
             tool_prefix: "",
+            qemu: "",
         });
     }
     match debian.as_str() {
@@ -101,11 +104,13 @@ fn arch(requested: Option<&str>) -> Result<Arch> {
             debian,
             rust_target: Some("aarch64-unknown-linux-gnu"),
             tool_prefix: "aarch64-linux-gnu-",
+            qemu: "qemu-aarch64-static",
         }),
         "amd64" => Ok(Arch {
             debian,
             rust_target: Some("x86_64-unknown-linux-gnu"),
             tool_prefix: "x86_64-linux-gnu-",
+            qemu: "qemu-x86_64-static",
         }),
         other => bail!("--arch {other}: this task builds for {host} and arm64 (or amd64)"),
     }
@@ -129,7 +134,57 @@ pub fn cmd_package(ctx: &Ctx, opts: &Options) -> Result<Built> {
         (None, None) => host_bin.clone(),
         (None, Some(target)) => cross_build(ctx, &arch, target)?,
     };
-    build_package(ctx, &arch, &bin, &host_bin, opts.version.as_deref())
+    let built = build_package(ctx, &arch, &bin, &host_bin, opts.version.as_deref())?;
+    if arch.rust_target.is_some() {
+        emulated_check(ctx, &arch, &built)?;
+    }
+    Ok(built)
+}
+
+/// A cross-built package, checked here under qemu-user-static: the packaged binary reports
+/// its version and accepts the shipped template and every example policy (`zcfw check`).
+fn emulated_check(ctx: &Ctx, arch: &Arch, built: &Built) -> Result<()> {
+    if exec::find_program(arch.qemu, &[]).is_none() {
+        println!(
+            "not run under emulation: {} not found (`apt-get install qemu-user-static`)",
+            arch.qemu
+        );
+        return Ok(());
+    }
+    let stage = ctx
+        .target_dir()
+        .join(format!("debian/build-{}/debian/zcfw", arch.debian));
+    let bin = stage.join(BIN.trim_start_matches('/'));
+    let sysroot = format!("/usr/{}", arch.tool_prefix.trim_end_matches('-'));
+    let run = |args: &[&Path]| -> Result<Vec<u8>> {
+        output_of(
+            Command::new(arch.qemu)
+                .arg("-L")
+                .arg(&sysroot)
+                .arg(&bin)
+                .args(args),
+        )
+    };
+    let version = run(&[Path::new("--version")])?;
+    let version = String::from_utf8_lossy(&version);
+    let upstream = built.version.split('-').next().unwrap_or_default();
+    ensure!(
+        version.trim() == format!("zcfw {upstream}"),
+        "the {} binary says {version:?} under {}",
+        arch.debian,
+        arch.qemu
+    );
+    println!("{} under {}: {}", arch.debian, arch.qemu, version.trim());
+    let mut policies = vec![stage.join(install::POLICY_PATH.trim_start_matches('/'))];
+    for path in EXAMPLES.iter().filter(|p| p.ends_with(".yaml")) {
+        let name = Path::new(path).file_name().context("example name")?;
+        policies.push(stage.join("usr/share/doc/zcfw/examples").join(name));
+    }
+    for policy in &policies {
+        let out = run(&[Path::new("check"), policy])?;
+        print!("{}", String::from_utf8_lossy(&out));
+    }
+    Ok(())
 }
 
 /// `cargo build --release --target TARGET` with Debian's cross linker.
