@@ -114,6 +114,17 @@ t.join()
 print(res["echoes"], res["errors"], res["probes"], res["leaks"], flush=True)
 "#;
 
+/// `metrics URL`: exit 0 when the Prometheus text at URL has zcfw's counters.
+const METRICS_PY: &str = r#"
+import sys, urllib.request
+body = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
+sys.exit(0 if "zcfw_" in body else 1)
+"#;
+
+/// The administrator's /etc/default/zcfw: two options in ZCFW_OPTS (word splitting as systemd
+/// does it), one of them the metrics listener.
+const DEFAULT_WITH_OPTS: &str = "ZCFW_OPTS=\"--metrics-listen 127.0.0.1:9469 --event-rate 500\"\n";
+
 /// The administrator's enforcing policy: client and server zones, one conduit to port 8000.
 const ENFORCING_POLICY: &str = "\
 version: 1
@@ -611,6 +622,8 @@ impl World {
         let traffic_out = traffic.stdout.take().context("traffic stdout")?;
         self.servers.push(traffic);
         thread::sleep(Duration::from_secs(2));
+        // The administrator also turned metrics on (a conffile change the upgrade keeps).
+        fs::write(self.root.join("etc/default/zcfw"), DEFAULT_WITH_OPTS)?;
         self.chroot(&["dpkg", "--force-confdef", "--force-confold", "-i", &deb(v2)])?;
         // What postinst's `deb-systemd-invoke try-restart` makes systemd do.
         self.stop_daemon()?;
@@ -651,6 +664,17 @@ impl World {
         ensure!(
             fs::read_to_string(self.root.join("etc/zcfw/policy.yaml"))? == ENFORCING_POLICY,
             "the upgrade changed the administrator's policy"
+        );
+        ensure!(
+            fs::read_to_string(self.root.join("etc/default/zcfw"))? == DEFAULT_WITH_OPTS,
+            "the upgrade changed /etc/default/zcfw"
+        );
+        let metrics = self
+            .python(GATEWAY, METRICS_PY, &["http://127.0.0.1:9469/metrics"])
+            .status()?;
+        ensure!(
+            metrics.success(),
+            "no metrics at 127.0.0.1:9469: ZCFW_OPTS from /etc/default/zcfw did not reach ExecStart="
         );
         let adopted = self.daemon_log();
         ensure!(
