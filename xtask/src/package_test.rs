@@ -114,6 +114,16 @@ t.join()
 print(res["echoes"], res["errors"], res["probes"], res["leaks"], flush=True)
 "#;
 
+/// Stand-in for systemd's `systemctl` and `deb-systemd-invoke` (in /usr/local/sbin, first on
+/// PATH): /run/systemd/system exists in the root, so the maintainer scripts take their systemd
+/// branches; the calls are logged, and `stop` does what systemd would (SIGTERM to the daemon).
+const SYSTEMD_STUB: &str = r#"#!/bin/sh
+echo "${0##*/} $*" >> /run/zcfw-pkgtest-systemd.log
+if [ "${0##*/}" = deb-systemd-invoke ] && [ "$1" = stop ] && [ -r /run/zcfw-pkgtest.pid ]; then
+    kill -TERM "$(cat /run/zcfw-pkgtest.pid)" 2>/dev/null || true
+fi
+"#;
+
 /// `metrics URL`: exit 0 when the Prometheus text at URL has zcfw's counters.
 const METRICS_PY: &str = r#"
 import sys, urllib.request
@@ -340,7 +350,7 @@ impl World {
             .arg(&self.root)
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+            .env("PATH", "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin");
         let line = exec::shown(&command);
         println!("$ {line}");
         exec::flush();
@@ -430,6 +440,11 @@ impl World {
             .stderr(fs::File::create(log.with_extension("err"))?);
         println!("$ {} (log: {})", exec::shown(&command), log.display());
         let child = command.spawn().context("starting the daemon")?;
+        // For the systemd stand-in's `stop` (ip, chroot and sh exec: this is zcfw's pid).
+        fs::write(
+            self.root.join("run/zcfw-pkgtest.pid"),
+            child.id().to_string(),
+        )?;
         self.daemon = Some(child);
         let start = Instant::now();
         loop {
@@ -468,6 +483,14 @@ impl World {
         Ok(())
     }
 
+    /// What the maintainer scripts asked of systemd since the last call.
+    fn systemd_calls(&self) -> Result<String> {
+        let log = self.root.join("run/zcfw-pkgtest-systemd.log");
+        let calls = fs::read_to_string(&log).unwrap_or_default();
+        fs::write(&log, "")?;
+        Ok(calls)
+    }
+
     fn xdp_attached(&self) -> Result<bool> {
         let out = Command::new("ip")
             .args(["-n", &self.ns[GATEWAY], "-d", "link", "show"])
@@ -499,6 +522,11 @@ impl World {
             )
         };
 
+        fs::create_dir_all(self.root.join("run/systemd/system"))?;
+        for name in ["systemctl", "deb-systemd-invoke"] {
+            package_stub(&self.root.join("usr/local/sbin").join(name), SYSTEMD_STUB)?;
+        }
+
         step("install: dpkg -i, then apt-get -f install for the dependencies");
         // dpkg -i stops on a missing dependency; apt-get -f install resolves it. (adduser,
         // which postinst runs, is in every root with apt: apt depends on it; Depends names it
@@ -516,6 +544,12 @@ impl World {
         ensure!(
             status == format!("install ok installed {}", v1.version),
             "zcfw is not installed: {status}"
+        );
+        let calls = self.systemd_calls()?;
+        ensure!(
+            calls.contains("systemctl --system daemon-reload")
+                && !calls.contains("deb-systemd-invoke"),
+            "a fresh install must reload systemd and start nothing; it called:\n{calls}"
         );
 
         step("files in place, groups, nothing enabled or started");
@@ -625,6 +659,12 @@ impl World {
         // The administrator also turned metrics on (a conffile change the upgrade keeps).
         fs::write(self.root.join("etc/default/zcfw"), DEFAULT_WITH_OPTS)?;
         self.chroot(&["dpkg", "--force-confdef", "--force-confold", "-i", &deb(v2)])?;
+        let calls = self.systemd_calls()?;
+        ensure!(
+            calls.contains("deb-systemd-invoke try-restart zcfw.service")
+                && !calls.contains(" stop "),
+            "an upgrade must try-restart zcfw and stop nothing; it called:\n{calls}"
+        );
         // What postinst's `deb-systemd-invoke try-restart` makes systemd do.
         self.stop_daemon()?;
         ensure!(
@@ -689,9 +729,13 @@ impl World {
         );
 
         step("remove: enforcement ends, conffiles stay");
-        // No systemd in the chroot, so prerm's `deb-systemd-invoke stop` does nothing and the
-        // daemon still runs: `zcfw detach --force` in prerm stops it, then detaches.
+        // prerm's `deb-systemd-invoke stop` (the stand-in sends SIGTERM), then detach.
         self.chroot(&["dpkg", "-r", "zcfw"])?;
+        let calls = self.systemd_calls()?;
+        ensure!(
+            calls.contains("deb-systemd-invoke stop zcfw.service"),
+            "remove did not stop the service; it called:\n{calls}"
+        );
         let mut daemon = self.daemon.take().context("no daemon")?;
         let start = Instant::now();
         while daemon.try_wait()?.is_none() {
@@ -729,6 +773,14 @@ impl World {
         self.chroot(&["getent", "group", "zcfw", "zcfw-admin"])?;
         Ok(())
     }
+}
+
+fn package_stub(path: &Path, text: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::create_dir_all(path.parent().context("stub dir")?)?;
+    fs::write(path, text)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755))?;
+    Ok(())
 }
 
 fn step(title: &str) {
