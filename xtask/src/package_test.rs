@@ -43,76 +43,15 @@ const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 
 /// The echo server (port 8000), the leak detector (8001: anything that connects gets an answer
 /// and is counted) and an SSH stand-in (22); one per namespace that needs it.
-const SERVER_PY: &str = r#"
-import socket, sys, threading
-def serve(port, handler):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port)); s.listen(64)
-    while True:
-        c, _ = s.accept(); threading.Thread(target=handler, args=(c,), daemon=True).start()
-def echo(c):
-    while True:
-        d = c.recv(4096)
-        if not d: return
-        c.sendall(d)
-def banner(c):
-    c.sendall(b"SSH-2.0-stand-in\r\n"); c.close()
-for port, h in [(8000, echo), (8001, banner), (22, banner)]:
-    threading.Thread(target=serve, args=(port, h), daemon=True).start()
-print("ready", flush=True)
-threading.Event().wait()
-"#;
+const SERVER_PY: &str = include_str!("pkgtest/server.py");
 
 /// `connect HOST PORT`: exit 0 when a banner arrives within 2 s.
-const CONNECT_PY: &str = r#"
-import socket, sys
-try:
-    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
-    s.settimeout(2)
-    sys.exit(0 if s.recv(64) else 1)
-except OSError:
-    sys.exit(1)
-"#;
+const CONNECT_PY: &str = include_str!("pkgtest/connect.py");
 
 /// Traffic while the package is upgraded: one long-lived connection to the echo port (a line
 /// every 50 ms, each echo awaited) and a connection attempt to the denied port every 100 ms,
 /// until STOPFILE exists. Prints `echoes errors probes leaks`.
-const TRAFFIC_PY: &str = r#"
-import os, socket, sys, threading, time
-host, stop = sys.argv[1], sys.argv[2]
-res = {"echoes": 0, "errors": 0, "probes": 0, "leaks": 0}
-def prober():
-    while not os.path.exists(stop):
-        res["probes"] += 1
-        try:
-            p = socket.create_connection((host, 8001), timeout=0.3); p.close()
-            res["leaks"] += 1
-        except OSError:
-            pass
-        time.sleep(0.1)
-t = threading.Thread(target=prober); t.start()
-c = socket.create_connection((host, 8000), timeout=5); c.settimeout(5)
-n = 0
-while not os.path.exists(stop):
-    n += 1
-    line = ("%d\n" % n).encode()
-    try:
-        c.sendall(line)
-        got = b""
-        while not got.endswith(b"\n"):
-            d = c.recv(64)
-            if not d: raise OSError("closed")
-            got += d
-        if got == line: res["echoes"] += 1
-        else: res["errors"] += 1
-    except OSError as e:
-        res["errors"] += 1
-        print("error:", e, file=sys.stderr, flush=True)
-        break
-    time.sleep(0.05)
-t.join()
-print(res["echoes"], res["errors"], res["probes"], res["leaks"], flush=True)
-"#;
+const TRAFFIC_PY: &str = include_str!("pkgtest/traffic.py");
 
 /// Stand-in for systemd's `systemctl` and `deb-systemd-invoke` (in /usr/local/sbin, first on
 /// PATH): /run/systemd/system exists in the root, so the maintainer scripts take their systemd
@@ -125,11 +64,7 @@ fi
 "#;
 
 /// `metrics URL`: exit 0 when the Prometheus text at URL has zcfw's counters.
-const METRICS_PY: &str = r#"
-import sys, urllib.request
-body = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
-sys.exit(0 if "zcfw_" in body else 1)
-"#;
+const METRICS_PY: &str = include_str!("pkgtest/metrics.py");
 
 /// The administrator's /etc/default/zcfw: two options in ZCFW_OPTS (word splitting as systemd
 /// does it), one of them the metrics listener.
