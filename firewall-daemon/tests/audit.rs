@@ -613,14 +613,14 @@ fn man_pages() {
     let out = zcfw(&["man"]);
     assert_eq!(out.status.code(), Some(0));
     let page = stdout(&out);
-    assert!(page.contains(".TH zcfw 1"), "{page}");
+    assert!(page.contains(".TH zcfw 8"), "{page}");
     assert!(page.contains(".SH NAME") && page.contains(".SH SUBCOMMANDS"));
-    assert!(page.contains("zcfw\\-audit(1)"), "{page}");
+    assert!(page.contains("zcfw\\-audit(8)"), "{page}");
     let out = zcfw(&["man", "audit"]);
     assert_eq!(out.status.code(), Some(0));
     let page = stdout(&out);
     assert!(
-        page.contains(".TH zcfw\\-audit 1") || page.contains(".TH zcfw-audit 1"),
+        page.contains(".TH zcfw\\-audit 8") || page.contains(".TH zcfw-audit 8"),
         "{page}"
     );
     assert!(page.contains("\\-\\-fail\\-on"), "{page}");

@@ -6,8 +6,9 @@
 //!   keeps its old binary until it is restarted);
 //! - `/etc/systemd/system/zcfw.service` from `packaging/zcfw.service`, with `/usr/local/bin/zcfw`
 //!   rewritten to `PREFIX/bin/zcfw`; always replaced (local changes belong in drop-ins);
-//! - `/etc/zcfw/policy.yaml` from `policies/minimal.yaml`, only when that file does not exist:
-//!   a user's policy is never overwritten.
+//! - `/etc/zcfw/policy.yaml` from `packaging/policy.yaml` (the commissioning template the Debian
+//!   package ships too: monitor mode, drops nothing), only when that file does not exist: a
+//!   user's policy is never overwritten.
 
 use std::{
     fs,
@@ -30,17 +31,13 @@ pub const UNIT_PATH: &str = "/etc/systemd/system/zcfw.service";
 /// The policy the unit runs.
 pub const POLICY_PATH: &str = "/etc/zcfw/policy.yaml";
 /// The example policy installed where there is none.
-pub const EXAMPLE_POLICY: &str = "policies/minimal.yaml";
+pub const EXAMPLE_POLICY: &str = "packaging/policy.yaml";
 /// Default installation prefix.
 pub const DEFAULT_PREFIX: &str = "/usr/local";
 
-/// Put in front of the example policy, so that whoever opens the file knows it is a placeholder.
+/// Put in front of the template, so that whoever opens the file knows where it came from.
 const POLICY_HEADER: &str = "\
-# Installed by `cargo xtask install` from policies/minimal.yaml: an EXAMPLE.
-# Edit it for this gateway BEFORE `systemctl enable --now zcfw`: once zcfw runs, the interfaces
-# listed below drop every packet that no conduit allows (your SSH session included), and the
-# policy stays enforced after `systemctl stop zcfw` (only `zcfw detach` removes it).
-# Validate with `zcfw check /etc/zcfw/policy.yaml`. See docs/service.md.
+# Installed by `cargo xtask install` from packaging/policy.yaml (read on: it is a template).
 ";
 
 /// Where to install.
@@ -114,13 +111,18 @@ impl Layout {
 
 /// The unit text with the binary path of `layout`.
 pub fn render_unit(template: &str, layout: &Layout) -> Result<String> {
+    render_unit_for(template, &layout.bin_on_target())
+}
+
+/// The unit text running `bin` (an absolute path on the target system), as the Debian
+/// package installs it (`/usr/sbin/zcfw`).
+pub fn render_unit_for(template: &str, bin: &Path) -> Result<String> {
     let uses = template.matches(UNIT_BIN).count();
     ensure!(
         template.contains(&format!("ExecStart={UNIT_BIN} ")) && uses >= 2,
         "{UNIT_SOURCE} no longer runs {UNIT_BIN} in ExecStart= and ExecReload=; update \
          xtask/src/install.rs with it"
     );
-    let bin = layout.bin_on_target();
     Ok(template.replace(UNIT_BIN, &bin.to_string_lossy()))
 }
 
@@ -142,7 +144,7 @@ pub fn install_files(root: &Path, bin: &Path, layout: &Layout) -> Result<Install
     let policy_written = install_example_policy(root, &policy_dest)?;
     if policy_written {
         println!(
-            "installed {} (the example {EXAMPLE_POLICY}: edit it before enabling the service)",
+            "installed {} (the monitor-mode template {EXAMPLE_POLICY}: edit it for this gateway)",
             policy_dest.display()
         );
     } else {
@@ -282,7 +284,7 @@ fn print_next_steps(layout: &Layout, installed: &Installed, running: bool) {
         println!("Next steps:");
     }
     let edit = if installed.policy_written {
-        "the installed policy is only an example"
+        "the installed policy is a monitor-mode template"
     } else {
         "your existing policy was kept"
     };
@@ -344,7 +346,11 @@ mod tests {
             &Layout::new(Path::new("/usr"), None).expect("layout"),
         )
         .expect("render");
-        assert!(usr.contains("\nExecStart=/usr/bin/zcfw run --policy /etc/zcfw/policy.yaml\n"));
+        assert!(
+            usr.contains(
+                "\nExecStart=/usr/bin/zcfw run --policy /etc/zcfw/policy.yaml $ZCFW_OPTS\n"
+            )
+        );
         assert!(usr.contains("\nExecReload=/usr/bin/zcfw reload\n"));
         assert!(!usr.contains(UNIT_BIN));
         assert!(render_unit("[Service]\nExecStart=/bin/true\n", &default).is_err());

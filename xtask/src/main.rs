@@ -7,6 +7,8 @@ mod clippy;
 mod exec;
 mod fuzz;
 mod install;
+mod package;
+mod package_test;
 mod setup;
 mod tasks;
 mod unit;
@@ -86,7 +88,7 @@ enum Task {
     /// policy; check the policy and reload systemd (needs root unless --destdir is given).
     ///
     /// Installs PREFIX/bin/zcfw, /etc/systemd/system/zcfw.service and /etc/zcfw/policy.yaml
-    /// (from policies/minimal.yaml; an existing policy is never overwritten). Enables nothing.
+    /// (the monitor-mode template packaging/policy.yaml; an existing policy is never overwritten). Enables nothing.
     Install {
         /// Where the binary goes (PREFIX/bin/zcfw); the unit's ExecStart= follows it.
         #[arg(long, value_name = "DIR", default_value = install::DEFAULT_PREFIX)]
@@ -99,6 +101,22 @@ enum Task {
         #[arg(long, value_name = "FILE")]
         bin: Option<PathBuf>,
     },
+    /// Build the Debian package target/debian/zcfw_VERSION_ARCH.deb (dpkg-deb; docs/debian.md).
+    Package {
+        /// Debian architecture to build for (default: this machine's; `arm64` cross-builds
+        /// with aarch64-linux-gnu-gcc).
+        #[arg(long, value_name = "ARCH")]
+        arch: Option<String>,
+        /// Package version (default: the binary's, `zcfw --version`).
+        #[arg(long, value_name = "VERSION")]
+        version: Option<String>,
+        /// Package this zcfw binary (built for ARCH) instead of building one.
+        #[arg(long, value_name = "FILE")]
+        bin: Option<PathBuf>,
+    },
+    /// Build the package, then install, run, upgrade, remove and purge it in a clean Debian 12
+    /// root (mmdebstrap, cached under target/debian) against a namespace plant (needs root).
+    PackageTest,
 }
 
 /// What every task needs to know about where it runs.
@@ -189,6 +207,10 @@ fn main() -> ExitCode {
             destdir,
             bin,
         } => tasks::cmd_install(&ctx, &prefix, destdir.as_deref(), bin),
+        Task::Package { arch, version, bin } => {
+            package::cmd_package(&ctx, &package::Options { arch, version, bin }).map(|_| ())
+        }
+        Task::PackageTest => package_test::cmd_package_test(&ctx),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -35,6 +35,12 @@ const APT_TEST: &[&str] = &[
     "python3-venv",
     // systemd-analyze, which verifies packaging/zcfw.service (systemd need not be running).
     "systemd",
+    // `cargo xtask package` (dpkg-deb, dpkg-shlibdeps, strip, readelf) and `package-test`
+    // (the clean Debian 12 root) and lintian, which checks the package.
+    "dpkg-dev",
+    "binutils",
+    "mmdebstrap",
+    "lintian",
 ];
 
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";

@@ -463,6 +463,14 @@ const TEST_STEPS: &[TestStep] = &[
         is_test: false,
         integration: false,
     },
+    // The Debian package: built, linted, then installed, run, upgraded under traffic, removed
+    // and purged in a clean Debian 12 root (xtask/src/package_test.rs; docs/debian.md).
+    TestStep {
+        name: "debian package (build, lintian, install/upgrade/remove/purge in a clean root)",
+        args: &["xtask", "package-test"],
+        is_test: false,
+        integration: false,
+    },
 ];
 
 fn run_tests(ctx: &Ctx, args: &[String], outcomes: &mut Vec<Outcome>) -> Result<()> {

@@ -165,11 +165,12 @@ mod tests {
         assert_eq!(one("Type"), "notify");
         assert_eq!(
             one("ExecStart"),
-            "/usr/local/bin/zcfw run --policy /etc/zcfw/policy.yaml"
+            "/usr/local/bin/zcfw run --policy /etc/zcfw/policy.yaml $ZCFW_OPTS"
         );
+        assert_eq!(one("EnvironmentFile"), "-/etc/default/zcfw");
         assert_eq!(one("ExecReload"), "/usr/local/bin/zcfw reload");
         assert_eq!(one("Restart"), "on-failure");
-        assert_eq!(one("RestartPreventExitStatus"), "1");
+        assert_eq!(one("RestartPreventExitStatus"), "1 4");
         assert_eq!(one("RuntimeDirectory"), "zcfw");
         // The socket in it is 0660, group zcfw: members must reach it.
         assert_eq!(one("RuntimeDirectoryMode"), "0755");

@@ -88,7 +88,7 @@ fn install_into_destdir_stages_binary_unit_and_policy_and_keeps_a_users_policy()
         fs::read_to_string(repo_root().join("packaging/zcfw.service")).expect("unit source"),
         "with the default prefix the unit is installed as it is"
     );
-    let example = fs::read_to_string(repo_root().join("policies/minimal.yaml")).expect("example");
+    let example = fs::read_to_string(repo_root().join("packaging/policy.yaml")).expect("example");
     let policy_text = fs::read_to_string(&policy).expect("policy installed");
     assert!(policy_text.ends_with(&example));
     let out = stdout(&first);
@@ -126,7 +126,10 @@ fn install_into_destdir_stages_binary_unit_and_policy_and_keeps_a_users_policy()
     assert!(stdout(&second).contains("never overwritten"));
     assert!(dest.join("usr/bin/zcfw").is_file());
     let unit_text = fs::read_to_string(&unit).expect("unit");
-    assert!(unit_text.contains("\nExecStart=/usr/bin/zcfw run --policy /etc/zcfw/policy.yaml\n"));
+    assert!(
+        unit_text
+            .contains("\nExecStart=/usr/bin/zcfw run --policy /etc/zcfw/policy.yaml $ZCFW_OPTS\n")
+    );
     assert!(unit_text.contains("\nExecReload=/usr/bin/zcfw reload\n"));
 
     // An invalid policy is kept too, and the install says so with exit 1.

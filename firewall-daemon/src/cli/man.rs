@@ -1,5 +1,6 @@
 //! Hidden helper commands for packaging: `zcfw completions SHELL` (shell completion script)
-//! and `zcfw man [COMMAND]` (roff man page), both printed to stdout from the clap
+//! and `zcfw man [COMMAND]` (roff man page, section 8: zcfw is a system daemon and its
+//! administration commands), both printed to stdout from the clap
 //! definitions, so they never drift from the binary they come with.
 
 use std::io::Write;
@@ -20,8 +21,8 @@ pub struct CompletionsArgs {
 /// Arguments of `zcfw man`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ManArgs {
-    /// Write the page of this command (`zcfw-audit(1)` for `audit`) instead of `zcfw(1)`,
-    /// e.g. `zcfw man > zcfw.1`, `zcfw man audit > zcfw-audit.1`.
+    /// Write the page of this command (`zcfw-audit(8)` for `audit`) instead of `zcfw(8)`,
+    /// e.g. `zcfw man > zcfw.8`, `zcfw man audit > zcfw-audit.8`.
     #[arg(value_name = "COMMAND")]
     pub command: Option<String>,
 }
@@ -58,7 +59,7 @@ pub fn man(args: &ManArgs) -> u8 {
         },
     };
     let mut out = Vec::new();
-    if let Err(e) = clap_mangen::Man::new(page).render(&mut out) {
+    if let Err(e) = clap_mangen::Man::new(page).section("8").render(&mut out) {
         print_error(&anyhow::Error::new(e).context("cannot render the man page"));
         return EXIT_ERROR;
     }

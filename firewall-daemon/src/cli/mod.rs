@@ -29,6 +29,9 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_INVALID: u8 = 1;
 /// Exit code: usage, I/O or runtime error.
 pub const EXIT_ERROR: u8 = 2;
+/// Exit code of `zcfw run`: it cannot start and starting again cannot help (see
+/// [`crate::dataplane::DataplaneError::cannot_heal`]); the unit does not retry it.
+pub const EXIT_CANNOT_HEAL: u8 = 4;
 
 /// zcfw: an IEC 62443 zone-and-conduit firewall for Linux gateways, enforced in XDP.
 ///
@@ -42,7 +45,9 @@ pub const EXIT_ERROR: u8 = 2;
     version,
     after_help = "Exit codes: 0 success; 1 invalid policy (or a reload the daemon refused); \
                   2 usage, I/O or runtime error; 3 `zcfw audit --fail-on` found a finding at \
-                  or above its level."
+                  or above its level; 4 `zcfw run` cannot start and retrying cannot help \
+                  (pins of another zcfw version or not zcfw's, a program the kernel refuses, \
+                  missing privileges)."
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -5,11 +5,13 @@ use std::{io::IsTerminal, path::PathBuf};
 use tracing_subscriber::EnvFilter;
 
 use super::{
-    DEFAULT_PIN_DIR, DEFAULT_POLICY, DEFAULT_SOCKET, EXIT_ERROR, EXIT_INVALID, EXIT_OK, print_error,
+    DEFAULT_PIN_DIR, DEFAULT_POLICY, DEFAULT_SOCKET, EXIT_CANNOT_HEAL, EXIT_ERROR, EXIT_INVALID,
+    EXIT_OK, print_error,
 };
 use crate::{
     control::reload::ReloadError,
     daemon::{self, RunOptions},
+    dataplane::DataplaneError,
 };
 
 #[derive(Debug, clap::Args)]
@@ -116,7 +118,15 @@ pub fn run(args: &RunArgs) -> u8 {
             }
             tracing::error!("{err:#}");
             print_error(&err);
-            EXIT_ERROR
+            let cannot_heal = err
+                .chain()
+                .filter_map(|e| e.downcast_ref::<DataplaneError>())
+                .any(DataplaneError::cannot_heal);
+            if cannot_heal {
+                EXIT_CANNOT_HEAL
+            } else {
+                EXIT_ERROR
+            }
         }
     }
 }

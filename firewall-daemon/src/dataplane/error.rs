@@ -104,6 +104,25 @@ fn attach_hint(mode: AttachedMode) -> &'static str {
 }
 
 impl DataplaneError {
+    /// Whether starting the daemon again cannot make this go away: the installation, the host
+    /// or the pinned state needs a person (pins of another zcfw layout or not zcfw's, an
+    /// untrusted pin directory, a program the kernel refuses, missing privileges, a broken
+    /// build). `zcfw run` exits 4 for these, which the unit does not retry
+    /// (RestartPreventExitStatus=); an interface that does not exist yet, or a pin directory
+    /// another daemon holds, can heal and stays exit 2.
+    pub fn cannot_heal(&self) -> bool {
+        matches!(
+            self,
+            DataplaneError::ForeignPins { .. }
+                | DataplaneError::UntrustedPinDir(_)
+                | DataplaneError::Verifier { .. }
+                | DataplaneError::MissingProgram(_)
+                | DataplaneError::MissingMap(_)
+                | DataplaneError::PermissionDenied
+                | DataplaneError::IfindexTooLarge { .. }
+        )
+    }
+
     pub(super) fn from_ebpf(err: EbpfError) -> Self {
         if is_permission(&err.to_string()) {
             return DataplaneError::PermissionDenied;
@@ -160,4 +179,28 @@ fn libc_eperm() -> i32 {
 
 fn is_permission(msg: &str) -> bool {
     msg.contains("Operation not permitted") || msg.contains("Permission denied")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DataplaneError;
+
+    /// What the unit stops retrying (exit 4) and what it retries (exit 2).
+    #[test]
+    fn only_what_a_person_must_fix_cannot_heal() {
+        let foreign = DataplaneError::ForeignPins {
+            path: "/sys/fs/bpf/zcfw/CONTROL".into(),
+            what: "a map",
+        };
+        assert!(foreign.cannot_heal());
+        assert!(DataplaneError::PermissionDenied.cannot_heal());
+        assert!(DataplaneError::MissingProgram("zcfw").cannot_heal());
+        // An interface created later by the network manager: retrying heals it.
+        assert!(!DataplaneError::NoSuchInterface("eth9".into()).cannot_heal());
+        let pin_dir = DataplaneError::PinDir {
+            path: "/sys/fs/bpf/zcfw".into(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        assert!(!pin_dir.cannot_heal());
+    }
 }
