@@ -24,6 +24,7 @@ pub mod packet;
 pub mod pktgen;
 pub mod reason;
 pub mod reset;
+pub mod sets;
 pub mod stream;
 pub mod zonetable;
 

@@ -67,6 +67,7 @@ fn reference(s: &[u8], p: &Dnp3Profile) -> (Option<(usize, Dnp3Violation)>, usiz
             destination < FIRST_RESERVED_ADDRESS
         } else {
             p.addresses
+                .ranges
                 .iter()
                 .any(|r| r.first <= destination && destination <= r.last)
         };
@@ -105,7 +106,8 @@ fn reference(s: &[u8], p: &Dnp3Profile) -> (Option<(usize, Dnp3Violation)>, usiz
                         Some(next) if next == t & transport::SEQ => {}
                         _ => return (Some((i + k, Transport)), pos),
                     }
-                    fragment = (t & transport::FIN == 0).then_some(t.wrapping_add(1) & transport::SEQ);
+                    fragment =
+                        (t & transport::FIN == 0).then_some(t.wrapping_add(1) & transport::SEQ);
                 }
                 let fir = s[i + k - n] & transport::FIR != 0;
                 if fir && n < 2 && left - k == 1 {
@@ -120,7 +122,8 @@ fn reference(s: &[u8], p: &Dnp3Profile) -> (Option<(usize, Dnp3Violation)>, usiz
                         return (Some((i + k, Function)), pos);
                     }
                     let t = s[i + k - 2];
-                    fragment = (t & transport::FIN == 0).then_some(t.wrapping_add(1) & transport::SEQ);
+                    fragment =
+                        (t & transport::FIN == 0).then_some(t.wrapping_add(1) & transport::SEQ);
                 }
                 n += 1;
             }

@@ -1,7 +1,7 @@
 //! The inspection profile of a DNP3 rule (written by the daemon, read by the data path): the
 //! application functions a master may send and the outstation link addresses it may reach.
 
-use crate::modbus::Bitmap256;
+use crate::sets::{Bitmap256, Ranges16, RangesError};
 
 use super::functions::READ_ONLY_FUNCTIONS;
 
@@ -11,19 +11,6 @@ pub const MAX_ADDRESS_RANGES: usize = 8;
 /// Link addresses 0xFFF0-0xFFFF are reserved: 0xFFFD-0xFFFF are broadcasts (all
 /// outstations at once), 0xFFFC self-address. Reachable only when a range names them.
 pub const FIRST_RESERVED_ADDRESS: u16 = 0xFFF0;
-
-/// An inclusive range of link addresses; `first > last` marks an unused slot.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AddressRange {
-    pub first: u16,
-    pub last: u16,
-}
-
-impl AddressRange {
-    /// An unused slot.
-    pub const UNUSED: AddressRange = AddressRange { first: 1, last: 0 };
-}
 
 /// Flag bits of [`Dnp3Profile::flags`].
 pub mod profile_flags {
@@ -41,14 +28,13 @@ pub struct Dnp3Profile {
     /// Application function codes a master may send.
     pub functions: Bitmap256,
     /// Link destination addresses (unless [`profile_flags::ANY_ADDRESS`]).
-    pub addresses: [AddressRange; MAX_ADDRESS_RANGES],
+    pub addresses: Ranges16<MAX_ADDRESS_RANGES>,
     /// [`profile_flags`].
     pub flags: u32,
     pub _pad: u32,
 }
 
 const _: () = {
-    assert!(core::mem::size_of::<AddressRange>() == 4);
     assert!(core::mem::size_of::<Dnp3Profile>() == 72);
     assert!(core::mem::align_of::<Dnp3Profile>() == 8);
 };
@@ -57,24 +43,6 @@ const _: () = {
 // SAFETY: #[repr(C)], Copy, only integers and explicit padding fields (asserted above to
 // leave no implicit padding), so every bit pattern is a valid value.
 unsafe impl aya::Pod for Dnp3Profile {}
-
-/// Why a [`Dnp3Profile`] edit was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProfileError {
-    /// All [`MAX_ADDRESS_RANGES`] slots are in use.
-    TooManyRanges,
-    /// `first > last`.
-    EmptyRange,
-}
-
-impl core::fmt::Display for ProfileError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            ProfileError::TooManyRanges => "a DNP3 profile holds at most 8 address ranges",
-            ProfileError::EmptyRange => "an address range needs first <= last",
-        })
-    }
-}
 
 impl Default for Dnp3Profile {
     fn default() -> Self {
@@ -87,7 +55,7 @@ impl Dnp3Profile {
     pub const fn new() -> Dnp3Profile {
         Dnp3Profile {
             functions: Bitmap256::EMPTY,
-            addresses: [AddressRange::UNUSED; MAX_ADDRESS_RANGES],
+            addresses: Ranges16::EMPTY,
             flags: 0,
             _pad: 0,
         }
@@ -112,17 +80,9 @@ impl Dnp3Profile {
     }
 
     /// Allows destination addresses `first..=last`; the first call ends "any address".
-    pub fn allow_addresses(&mut self, first: u16, last: u16) -> Result<(), ProfileError> {
-        if first > last {
-            return Err(ProfileError::EmptyRange);
-        }
+    pub fn allow_addresses(&mut self, first: u16, last: u16) -> Result<(), RangesError> {
+        self.addresses.insert(first, last)?;
         self.flags &= !profile_flags::ANY_ADDRESS;
-        let slot = self
-            .addresses
-            .iter_mut()
-            .find(|r| r.first > r.last)
-            .ok_or(ProfileError::TooManyRanges)?;
-        *slot = AddressRange { first, last };
         Ok(())
     }
 
@@ -132,15 +92,7 @@ impl Dnp3Profile {
         if self.flags & profile_flags::ANY_ADDRESS != 0 {
             return address < FIRST_RESERVED_ADDRESS;
         }
-        let mut i = 0;
-        while i < MAX_ADDRESS_RANGES {
-            let r = self.addresses[i];
-            if r.first <= address && address <= r.last {
-                return true;
-            }
-            i += 1;
-        }
-        false
+        self.addresses.contains(address)
     }
 }
 
@@ -157,10 +109,10 @@ mod tests {
         assert!(p.allows_address(10) && !p.allows_address(0xFFFF));
         p.allow_addresses(10, 10).unwrap();
         assert!(p.allows_address(10) && !p.allows_address(11));
-        assert_eq!(p.allow_addresses(3, 2), Err(ProfileError::EmptyRange));
+        assert_eq!(p.allow_addresses(3, 2), Err(RangesError::Empty));
         for a in 0..7 {
             p.allow_addresses(a, a).unwrap();
         }
-        assert_eq!(p.allow_addresses(9, 9), Err(ProfileError::TooManyRanges));
+        assert_eq!(p.allow_addresses(9, 9), Err(RangesError::Full));
     }
 }

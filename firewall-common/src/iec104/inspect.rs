@@ -8,7 +8,7 @@ use crate::{
 
 use super::{
     check::{
-        Head, Iec104Denial, Iec104Violation, check_control, check_monitor, read_head, session,
+        Apdu, Head, Iec104Denial, Iec104Violation, check_control, check_monitor, read_head, session,
     },
     profile::Iec104Profile,
 };
@@ -32,13 +32,10 @@ impl Inspector for Control<'_> {
         avail: usize,
         session: &mut u8,
     ) -> Result<Step, Iec104Denial> {
-        match read_head(b, off, avail)? {
-            Head::Need(n) => Ok(Step::Need(n)),
-            Head::Apdu(apdu) => {
-                check_control(&apdu, self.profile, *session)?;
-                Ok(Step::Pdu(apdu.len))
-            }
-        }
+        let session = *session;
+        judge_apdu(b, off, avail, |apdu| {
+            check_control(apdu, self.profile, session)
+        })
     }
 
     #[inline(always)]
@@ -58,18 +55,28 @@ impl Inspector for Monitor {
         avail: usize,
         session: &mut u8,
     ) -> Result<Step, Iec104Denial> {
-        match read_head(b, off, avail)? {
-            Head::Need(n) => Ok(Step::Need(n)),
-            Head::Apdu(apdu) => {
-                check_monitor(&apdu, session)?;
-                Ok(Step::Pdu(apdu.len))
-            }
-        }
+        judge_apdu(b, off, avail, |apdu| check_monitor(apdu, session))
     }
 
     #[inline(always)]
     fn unwalkable(&self) -> Iec104Denial {
         Iec104Denial::new(Iec104Violation::Malformed)
+    }
+}
+
+/// Reads the head of the APDU at `off` and, once it decides, judges it with `check`.
+#[inline(always)]
+fn judge_apdu<B, F>(b: &B, off: usize, avail: usize, check: F) -> Result<Step, Iec104Denial>
+where
+    B: PacketBytes + ?Sized,
+    F: FnOnce(&Apdu) -> Result<(), Iec104Denial>,
+{
+    match read_head(b, off, avail)? {
+        Head::Need(n) => Ok(Step::Need(n)),
+        Head::Apdu(apdu) => {
+            check(&apdu)?;
+            Ok(Step::Pdu(apdu.len))
+        }
     }
 }
 

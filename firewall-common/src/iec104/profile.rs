@@ -1,7 +1,7 @@
 //! The inspection profile of an IEC 104 rule (written by the daemon, read by the data path):
 //! the type ids a controlling station may send and the common addresses it may reach.
 
-use crate::modbus::Bitmap256;
+use crate::sets::{Bitmap256, Ranges16, RangesError};
 
 use super::types::READ_ONLY_TYPE_IDS;
 
@@ -11,20 +11,6 @@ pub const MAX_COMMON_ADDRESS_RANGES: usize = 8;
 /// The global (broadcast) common address: reaches every station behind the server. Only
 /// allowed when a range names it explicitly.
 pub const GLOBAL_COMMON_ADDRESS: u16 = 0xFFFF;
-
-/// An inclusive range of common addresses (ASDU addresses). `first > last` marks an unused
-/// slot.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CommonAddressRange {
-    pub first: u16,
-    pub last: u16,
-}
-
-impl CommonAddressRange {
-    /// An unused slot.
-    pub const UNUSED: CommonAddressRange = CommonAddressRange { first: 1, last: 0 };
-}
 
 /// Flag bits of [`Iec104Profile::flags`].
 pub mod profile_flags {
@@ -42,14 +28,13 @@ pub struct Iec104Profile {
     /// ASDU type ids a controlling station may send.
     pub type_ids: Bitmap256,
     /// Common addresses its ASDUs may carry (unless [`profile_flags::ANY_COMMON_ADDRESS`]).
-    pub common_addresses: [CommonAddressRange; MAX_COMMON_ADDRESS_RANGES],
+    pub common_addresses: Ranges16<MAX_COMMON_ADDRESS_RANGES>,
     /// [`profile_flags`].
     pub flags: u32,
     pub _pad: u32,
 }
 
 const _: () = {
-    assert!(core::mem::size_of::<CommonAddressRange>() == 4);
     assert!(core::mem::size_of::<Iec104Profile>() == 72);
     assert!(core::mem::align_of::<Iec104Profile>() == 8);
 };
@@ -58,26 +43,6 @@ const _: () = {
 // SAFETY: #[repr(C)], Copy, only integers and explicit padding fields (asserted above to
 // leave no implicit padding), so every bit pattern is a valid value.
 unsafe impl aya::Pod for Iec104Profile {}
-
-/// Why an [`Iec104Profile`] edit was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProfileError {
-    /// All [`MAX_COMMON_ADDRESS_RANGES`] slots are in use.
-    TooManyRanges,
-    /// `first > last`.
-    EmptyRange,
-}
-
-impl core::fmt::Display for ProfileError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            ProfileError::TooManyRanges => {
-                "an IEC 104 profile holds at most 8 common-address ranges"
-            }
-            ProfileError::EmptyRange => "a common-address range needs first <= last",
-        })
-    }
-}
 
 impl Default for Iec104Profile {
     fn default() -> Self {
@@ -90,7 +55,7 @@ impl Iec104Profile {
     pub const fn new() -> Iec104Profile {
         Iec104Profile {
             type_ids: Bitmap256::EMPTY,
-            common_addresses: [CommonAddressRange::UNUSED; MAX_COMMON_ADDRESS_RANGES],
+            common_addresses: Ranges16::EMPTY,
             flags: 0,
             _pad: 0,
         }
@@ -115,17 +80,9 @@ impl Iec104Profile {
     }
 
     /// Allows the common addresses `first..=last`; the first call ends "any address".
-    pub fn allow_common_addresses(&mut self, first: u16, last: u16) -> Result<(), ProfileError> {
-        if first > last {
-            return Err(ProfileError::EmptyRange);
-        }
+    pub fn allow_common_addresses(&mut self, first: u16, last: u16) -> Result<(), RangesError> {
+        self.common_addresses.insert(first, last)?;
         self.flags &= !profile_flags::ANY_COMMON_ADDRESS;
-        let slot = self
-            .common_addresses
-            .iter_mut()
-            .find(|r| r.first > r.last)
-            .ok_or(ProfileError::TooManyRanges)?;
-        *slot = CommonAddressRange { first, last };
         Ok(())
     }
 
@@ -135,15 +92,7 @@ impl Iec104Profile {
         if self.flags & profile_flags::ANY_COMMON_ADDRESS != 0 {
             return ca != GLOBAL_COMMON_ADDRESS;
         }
-        let mut i = 0;
-        while i < MAX_COMMON_ADDRESS_RANGES {
-            let r = self.common_addresses[i];
-            if r.first <= ca && ca <= r.last {
-                return true;
-            }
-            i += 1;
-        }
-        false
+        self.common_addresses.contains(ca)
     }
 }
 
@@ -182,16 +131,10 @@ mod tests {
         assert!(!p.allows_common_address(21));
         p.allow_common_addresses(0xFFFF, 0xFFFF).unwrap();
         assert!(p.allows_common_address(GLOBAL_COMMON_ADDRESS));
-        assert_eq!(
-            p.allow_common_addresses(5, 4),
-            Err(ProfileError::EmptyRange)
-        );
+        assert_eq!(p.allow_common_addresses(5, 4), Err(RangesError::Empty));
         for i in 0..6 {
             p.allow_common_addresses(100 + i, 100 + i).unwrap();
         }
-        assert_eq!(
-            p.allow_common_addresses(200, 200),
-            Err(ProfileError::TooManyRanges)
-        );
+        assert_eq!(p.allow_common_addresses(200, 200), Err(RangesError::Full));
     }
 }

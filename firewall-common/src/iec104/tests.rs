@@ -174,7 +174,7 @@ fn type_ids_common_addresses_and_causes_are_judged() {
     assert_eq!(d.kind, Iec104Violation::Cause);
     // Process information sent toward the controlled station.
     let mut all = p;
-    all.type_ids = crate::modbus::Bitmap256::FULL;
+    all.type_ids = crate::sets::Bitmap256::FULL;
     let d = check_control(&apdu(&i_frame(1, cause::SPONTANEOUS, 1, 1)), &all, s).unwrap_err();
     assert_eq!(d.kind, Iec104Violation::Direction);
 }

@@ -2,63 +2,7 @@
 //! allowed unit ids, functions, sub-functions and address ranges.
 
 use super::*;
-
-/// A 256-bit set (unit ids, function codes), eight bytes at a time.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Bitmap256 {
-    /// Bit `n` is bit `n % 64` of word `n / 64`.
-    pub words: [u64; 4],
-}
-
-impl Bitmap256 {
-    /// No member.
-    pub const EMPTY: Bitmap256 = Bitmap256 { words: [0; 4] };
-    /// All 256 members.
-    pub const FULL: Bitmap256 = Bitmap256 {
-        words: [u64::MAX; 4],
-    };
-
-    /// Whether `n` is a member.
-    #[inline(always)]
-    pub const fn contains(&self, n: u8) -> bool {
-        let word = match n >> 6 {
-            0 => self.words[0],
-            1 => self.words[1],
-            2 => self.words[2],
-            _ => self.words[3],
-        };
-        (word >> (n & 63)) & 1 != 0
-    }
-
-    /// Adds `n`.
-    pub const fn insert(&mut self, n: u8) {
-        let bit = 1u64 << (n & 63);
-        match n >> 6 {
-            0 => self.words[0] |= bit,
-            1 => self.words[1] |= bit,
-            2 => self.words[2] |= bit,
-            _ => self.words[3] |= bit,
-        }
-    }
-
-    /// Removes `n`.
-    pub const fn remove(&mut self, n: u8) {
-        let bit = !(1u64 << (n & 63));
-        match n >> 6 {
-            0 => self.words[0] &= bit,
-            1 => self.words[1] &= bit,
-            2 => self.words[2] &= bit,
-            _ => self.words[3] &= bit,
-        }
-    }
-
-    /// This set with `n` added.
-    pub const fn with(mut self, n: u8) -> Bitmap256 {
-        self.insert(n);
-        self
-    }
-}
+pub use crate::sets::Bitmap256;
 
 /// An inclusive range of 0-based addresses that requests of the functions in `classes` may
 /// touch. A slot with `classes == 0` is unused.
@@ -100,7 +44,6 @@ pub struct ModbusProfile {
 }
 
 const _: () = {
-    assert!(core::mem::size_of::<Bitmap256>() == 32);
     assert!(core::mem::size_of::<AddressRange>() == 8);
     assert!(core::mem::size_of::<ModbusProfile>() == 144);
     assert!(core::mem::align_of::<ModbusProfile>() == 8);
