@@ -42,35 +42,22 @@ pub(super) fn check_diagnostics(
                 .help("list sub-functions such as return_query_data; to allow none, remove `diagnostics` from `functions`");
         }
         Some(l) => {
-            let mut bits = 0u32;
-            for (i, s) in l.iter().enumerate() {
-                match parse_named_bit(s, &MODBUS_DIAGNOSTICS, "diagnostics sub-function", 0xFFFF) {
-                    Ok(sub) if bits & (1 << sub) != 0 => {
-                        c.warning(
-                            &dp.index(i),
-                            format!("diagnostics sub-function {sub} is listed twice"),
-                        )
-                        .help("remove the repeated entry");
-                    }
-                    Ok(sub) => {
-                        bits |= 1 << sub;
-                        if sub == diagnostics::FORCE_LISTEN_ONLY {
-                            c.warning(
-                                &dp.index(i),
-                                "diagnostics sub-function 4 (force_listen_only) silences the device until it is restarted: one request is a denial of service",
-                            )
-                            .help("remove it unless clients must be able to take the device off the network this way");
-                        }
-                    }
-                    Err((msg, help)) => {
-                        *ok = false;
-                        let d = c.error(&dp.index(i), msg);
-                        for h in help {
-                            d.help(h);
-                        }
-                    }
-                }
-            }
+            let table = &MODBUS_DIAGNOSTICS;
+            let warn = [(
+                diagnostics::FORCE_LISTEN_ONLY,
+                "diagnostics sub-function 4 (force_listen_only) silences the device until it is restarted: one request is a denial of service",
+                "remove it unless clients must be able to take the device off the network this way",
+            )];
+            let bits = named_bits(
+                c,
+                &dp,
+                l,
+                table,
+                "diagnostics sub-function",
+                0xFFFF,
+                &warn,
+                ok,
+            );
             profile.diagnostics = bits;
         }
     }
@@ -108,35 +95,58 @@ pub(super) fn check_mei_types(
                 .iter()
                 .map(|&(n, t)| (n, u16::from(t)))
                 .collect();
-            let mut types: Vec<u8> = Vec::new();
-            for (i, s) in l.iter().enumerate() {
-                match parse_named_bit(s, &table, "MEI type", 255) {
-                    Ok(t) if types.contains(&(t as u8)) => {
-                        c.warning(&tp.index(i), format!("MEI type {t} is listed twice"))
-                            .help("remove the repeated entry");
-                    }
-                    Ok(t) => {
-                        types.push(t as u8);
-                        if t as u8 == mei::CANOPEN_GENERAL_REFERENCE {
-                            c.warning(
-                                &tp.index(i),
-                                "MEI type 13 (canopen_general_reference) tunnels CANopen requests, which can write to the device",
-                            )
-                            .help("allow only read_device_id (14), the default, unless clients need CANopen access");
-                        }
-                    }
-                    Err((msg, help)) => {
-                        *ok = false;
-                        let d = c.error(&tp.index(i), msg);
-                        for h in help {
-                            d.help(h);
-                        }
-                    }
-                }
-            }
+            let warn = [(
+                u16::from(mei::CANOPEN_GENERAL_REFERENCE),
+                "MEI type 13 (canopen_general_reference) tunnels CANopen requests, which can write to the device",
+                "allow only read_device_id (14), the default, unless clients need CANopen access",
+            )];
+            let bits = named_bits(c, &tp, l, &table, "MEI type", 255, &warn, ok);
+            let types: Vec<u8> = (0..32u8).filter(|t| bits & (1 << t) != 0).collect();
             if profile.set_mei_types(&types).is_err() {
                 *ok = false;
             }
         }
     }
+}
+
+/// The bitmap of the named bits (sub-functions, MEI types: 0 to 31) listed at `path`: an
+/// error for each entry that is not one, a warning for a repeated entry and for each entry of
+/// `warn` (value, message, help).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one checker step, its inputs named at the call"
+)]
+fn named_bits(
+    c: &mut Checker<'_>,
+    path: &KeyPath,
+    list: &[Scalar],
+    table: &[(&'static str, u16)],
+    what: &str,
+    wire_max: i128,
+    warn: &[(u16, &str, &str)],
+    ok: &mut bool,
+) -> u32 {
+    let mut bits = 0u32;
+    for (i, s) in list.iter().enumerate() {
+        match parse_named_bit(s, table, what, wire_max) {
+            Ok(v) if bits & (1 << v) != 0 => {
+                c.warning(&path.index(i), format!("{what} {v} is listed twice"))
+                    .help("remove the repeated entry");
+            }
+            Ok(v) => {
+                bits |= 1 << v;
+                for (_, message, help) in warn.iter().filter(|(w, _, _)| *w == v) {
+                    c.warning(&path.index(i), *message).help(*help);
+                }
+            }
+            Err((msg, help)) => {
+                *ok = false;
+                let d = c.error(&path.index(i), msg);
+                for h in help {
+                    d.help(h);
+                }
+            }
+        }
+    }
+    bits
 }
