@@ -6,7 +6,9 @@
 //! Every class runs over a corpus of packets spread over many conduits, zones and hosts, so
 //! caches are not flattering. Numbers are compared side by side in one run (ratios), never
 //! asserted: the machine is shared and noisy. `--quick` runs fewer repetitions (CI proves the
-//! bench works); `--out DIR` writes `DIR/dataplane.json` and `DIR/dataplane.md`.
+//! bench works); `--out DIR` writes `DIR/dataplane.json` and `DIR/dataplane.md`;
+//! `--sizes 10,1000` and `--classes modbus_read,l4_allow` narrow a run (an A/B comparison of
+//! one class); classes left out read 0 in the table. `--help` says so.
 
 mod common;
 
@@ -55,6 +57,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 struct Settings {
     repeat: u32,
     trials: usize,
+    /// Which of [`CLASSES`] are measured (the others read 0).
+    classes: [bool; CLASSES.len()],
 }
 
 /// Median over trials of the mean per-packet time over the corpus.
@@ -165,19 +169,76 @@ fn run_size(n: usize, s: &Settings) -> Row {
         compile_ms,
         install_ms,
         ns: [
-            measure(&mut dp, &allow, XDP_PASS, s),
-            measure(&mut dp, &syns, XDP_PASS, s),
-            measure(&mut dp, &deny, XDP_DROP, s),
-            measure(&mut dp, &hits, XDP_PASS, s),
-            measure(&mut dp, &reads, XDP_PASS, s),
-            measure(&mut dp, &writes, XDP_DROP, s),
-        ],
+            (allow, XDP_PASS),
+            (syns, XDP_PASS),
+            (deny, XDP_DROP),
+            (hits, XDP_PASS),
+            (reads, XDP_PASS),
+            (writes, XDP_DROP),
+        ]
+        .into_iter()
+        .zip(s.classes)
+        .map(|((corpus, expect), on)| {
+            if on {
+                measure(&mut dp, &corpus, expect, s)
+            } else {
+                0.0
+            }
+        })
+        .collect::<Vec<_>>()
+        .try_into()
+        .expect("one number per class"),
     }
+}
+
+const HELP: &str = "\
+dataplane bench: ns/packet of the XDP program (BPF_PROG_TEST_RUN), needs root
+
+  --quick               fewer repetitions (seconds, not minutes)
+  --out DIR             write DIR/dataplane.json and DIR/dataplane.md
+  --sizes N,N,...       policy sizes in conduits (default 10,100,1000,10000)
+  --classes C,C,...     classes to measure (default all; the others read 0): ";
+
+/// The comma-separated list after `flag`, if given.
+fn list_arg(args: &[String], flag: &str) -> Option<Vec<String>> {
+    let i = args.iter().position(|a| a == flag)?;
+    let Some(list) = args.get(i + 1) else {
+        eprintln!("{flag} needs a comma-separated list");
+        std::process::exit(2);
+    };
+    Some(list.split(',').map(str::to_string).collect())
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{HELP}{}", CLASSES.join(", "));
+        return;
+    }
     let quick = args.iter().any(|a| a == "--quick");
+    let mut classes = [true; CLASSES.len()];
+    if let Some(chosen) = list_arg(&args, "--classes") {
+        for c in &chosen {
+            if !CLASSES.contains(&c.as_str()) {
+                eprintln!("unknown class {c:?}; classes: {}", CLASSES.join(", "));
+                std::process::exit(2);
+            }
+        }
+        classes = CLASSES.map(|c| chosen.iter().any(|x| x == c));
+    }
+    let sizes: Vec<usize> = match list_arg(&args, "--sizes") {
+        Some(list) => list
+            .iter()
+            .map(|n| match n.parse() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    eprintln!("--sizes takes conduit counts above 0, not {n:?}");
+                    std::process::exit(2);
+                }
+            })
+            .collect(),
+        None => vec![10, 100, 1_000, 10_000],
+    };
     let out = args
         .iter()
         .position(|a| a == "--out")
@@ -187,14 +248,15 @@ fn main() {
         Settings {
             repeat: 32_000,
             trials: 3,
+            classes,
         }
     } else {
         Settings {
             repeat: 1_000_000,
             trials: 5,
+            classes,
         }
     };
-    let sizes = [10usize, 100, 1_000, 10_000];
 
     let mut baseline = Baseline::load().expect("load the baseline program (run as root)");
     let probe = ipv4([10, 0, 0, 1], [10, 0, 1, 1], tcp(1, 2, SYN, b"")).frame();
@@ -255,7 +317,13 @@ fn main() {
     }
     let (first, last) = (&rows[0], &rows[rows.len() - 1]);
     let ratios: Vec<String> = (0..CLASSES.len())
-        .map(|c| format!("{:.2}", last.ns[c] / first.ns[c]))
+        .map(|c| {
+            if s.classes[c] {
+                format!("{:.2}", last.ns[c] / first.ns[c])
+            } else {
+                "-".to_string()
+            }
+        })
         .collect();
     writeln!(
         md,
