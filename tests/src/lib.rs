@@ -27,6 +27,7 @@ pub mod netns;
 pub mod observe;
 pub mod one_connection;
 pub mod packet;
+pub mod pcap;
 pub mod pinned;
 pub mod plant;
 pub mod service;

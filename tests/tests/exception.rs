@@ -10,14 +10,28 @@
 //! - more reads on the same connection are still answered (the sequence numbers of both
 //!   directions are shifted by what zcfw swallowed and injected);
 //! - zcfw counts the exceptions (`conduits[].actions.exception`) and reports them
-//!   (`zcfw events`: action `exception`).
+//!   (`zcfw events`: action `exception`);
+//! - what each end saw on its own wire (tcpdump on the client's and on the server's
+//!   interface, read with tshark): every IP and TCP checksum valid, including the frames zcfw
+//!   rewrote or wrote; no TCP analysis finding (lost or unseen segment, retransmission,
+//!   duplicate ACK); the server never saw a denied request nor sent an exception; the client
+//!   got the exceptions; and the bytes add up: the client sent exactly the denied requests'
+//!   bytes more than the server received, and received exactly the exceptions' bytes more
+//!   than the server sent.
 
 use std::{net::SocketAddr, time::Duration};
 
 use zcfw_harness::{
-    Daemon, Family, Names, Plant, XdpMode, Zone,
+    Daemon, Family, Names, Plant, TempDir, XdpMode, Zone,
     modbus::{ModbusClient, ModbusServer, Reply, Request, ZcfwView},
+    pcap::{BAD_CHECKSUM, TCP_TROUBLE, Tcpdump, tshark_count, tshark_sum},
 };
+
+/// Bytes of each request zcfw answers here (a write single register and a read of one
+/// holding register: MBAP header and a 5-byte PDU) and of each exception it writes (MBAP
+/// header, function | 0x80, exception code).
+const DENIED_REQUEST_BYTES: u64 = 12;
+const EXCEPTION_BYTES: u64 = 9;
 
 const POLICY: &str = r#"# tests/tests/exception.rs (a template: the harness fills in names and the XDP mode)
 version: 1
@@ -122,7 +136,32 @@ fn exceptions_keep_the_connection(mode: XdpMode) {
         mode,
         failures: Vec::new(),
     };
-    for family in [Family::V4, Family::V6] {
+    // Both ends capture on their own interface. Checksum offload off on the hosts, so every
+    // frame on the wire carries its real checksum (a veth otherwise hands on a partial one,
+    // which tshark would call bad whatever zcfw did).
+    let dir = TempDir::new(&format!("zcfw-exception-pcap-{}", mode.as_str())).expect("temp dir");
+    let mut dumps = Vec::new();
+    for zone in [Zone::Dmz, Zone::Control] {
+        let host = plant.host(zone);
+        let out = host
+            .ns
+            .command("ethtool")
+            .args(["-K", &host.ifname, "tx", "off"])
+            .output()
+            .expect("ethtool");
+        assert!(
+            out.status.success(),
+            "ethtool -K {} tx off: {out:?}",
+            host.ifname
+        );
+        let path = dir.join(&format!("{}.pcap", zone.short()));
+        dumps.push(
+            Tcpdump::start(&host.ns, &host.ifname, &format!("tcp port {PORT}"), &path)
+                .unwrap_or_else(|e| panic!("{e:#}")),
+        );
+    }
+    let families = [Family::V4, Family::V6];
+    for family in families {
         let f = format!("{family:?}");
         let addr = SocketAddr::new(Zone::Control.host(family), PORT);
         let mut client = ModbusClient::start(&plant.host(Zone::Dmz).ns, addr, TIMEOUT)
@@ -183,6 +222,11 @@ fn exceptions_keep_the_connection(mode: XdpMode) {
             run.fail(format!("{f}: the client never reported its port"));
         }
     }
+    let mut pcaps = dumps
+        .into_iter()
+        .map(|d| d.stop().unwrap_or_else(|e| panic!("{e:#}")));
+    let (client_pcap, server_pcap) = (pcaps.next().expect("client"), pcaps.next().expect("server"));
+    check_wire(&mut run, &client_pcap, &server_pcap, families.len() as u64);
     let stats = view.stats().expect("zcfw stats");
     let exceptions = stats.0["conduits"]
         .as_array()
@@ -218,6 +262,73 @@ fn exceptions_keep_the_connection(mode: XdpMode) {
         run.failures.len(),
         run.failures.join("\n")
     );
+}
+
+/// What the two captures must show after `sessions` runs of the session above (two answered
+/// requests each).
+fn check_wire(run: &mut Run, client: &std::path::Path, server: &std::path::Path, sessions: u64) {
+    let count = |pcap: &std::path::Path, filter: &str| {
+        tshark_count(pcap, filter).unwrap_or_else(|e| panic!("{e:#}"))
+    };
+    let bytes = |pcap: &std::path::Path, filter: &str| {
+        tshark_sum(pcap, filter, "tcp.len").unwrap_or_else(|e| panic!("{e:#}"))
+    };
+    for (side, pcap) in [("client", client), ("server", server)] {
+        let frames = count(pcap, "tcp");
+        if frames < 20 {
+            let size = std::fs::metadata(pcap).map_or(0, |m| m.len());
+            let log = std::fs::read_to_string(pcap.with_extension("log")).unwrap_or_default();
+            run.fail(format!(
+                "{side} capture {} ({size} bytes) holds {frames} TCP frames: the capture missed \
+                 the session; tcpdump said: {log}",
+                pcap.display()
+            ));
+        }
+        let bad = count(pcap, BAD_CHECKSUM);
+        if bad != 0 {
+            run.fail(format!(
+                "{side} saw {bad} frame(s) with a wrong IP or TCP checksum"
+            ));
+        }
+        let trouble = count(pcap, TCP_TROUBLE);
+        if trouble != 0 {
+            run.fail(format!(
+                "{side} saw {trouble} frame(s) of a broken stream (tshark: {TCP_TROUBLE})"
+            ));
+        }
+    }
+    let server_exceptions = count(server, "modbus.exception_code");
+    let server_writes = count(server, "modbus.func_code == 6");
+    if server_exceptions != 0 || server_writes != 0 {
+        run.fail(format!(
+            "the server's wire carried {server_writes} write(s) and {server_exceptions} exception(s)"
+        ));
+    }
+    let client_exceptions = count(client, "modbus.exception_code");
+    if client_exceptions as u64 != 2 * sessions {
+        run.fail(format!(
+            "the client's wire carried {client_exceptions} exception(s), expected {}",
+            2 * sessions
+        ));
+    }
+    let requests = format!("tcp.dstport == {PORT}");
+    let replies = format!("tcp.srcport == {PORT}");
+    let (sent, received) = (bytes(client, &requests), bytes(server, &requests));
+    let swallowed = 2 * sessions * DENIED_REQUEST_BYTES;
+    if sent != received + swallowed {
+        run.fail(format!(
+            "the client sent {sent} bytes, the server received {received}: expected exactly the \
+             {swallowed} bytes of the denied requests less"
+        ));
+    }
+    let (answered, got) = (bytes(server, &replies), bytes(client, &replies));
+    let injected = 2 * sessions * EXCEPTION_BYTES;
+    if got != answered + injected {
+        run.fail(format!(
+            "the server sent {answered} bytes, the client received {got}: expected exactly the \
+             {injected} bytes of the exceptions more"
+        ));
+    }
 }
 
 #[test]

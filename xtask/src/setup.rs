@@ -28,6 +28,8 @@ const APT_TEST: &[&str] = &[
     "iputils-ping",
     "nftables",
     "tcpdump",
+    // Reads the captures of tests/tests/exception.rs (checksums, TCP analysis, Modbus fields).
+    "tshark",
     "ethtool",
     "netcat-openbsd",
     "python3-scapy",
