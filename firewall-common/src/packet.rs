@@ -518,9 +518,9 @@ fn parse_l4<B: PacketBytes + ?Sized>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use alloc::vec::Vec;
 
+    use super::*;
     use crate::pktgen::{self, ethernet, icmp, ipv4, ipv6, tcp, udp, v6, with_vlans};
 
     const A: [u8; 4] = [10, 10, 0, 5];

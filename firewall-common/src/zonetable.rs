@@ -119,8 +119,9 @@ pub fn lookup(slot: u8, addr: [u8; 4], word: impl Fn(u32) -> u64) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use alloc::{vec, vec::Vec};
+
+    use super::*;
 
     /// A table image with entries set one by one.
     struct Table(Vec<u64>);

@@ -35,7 +35,16 @@ impl Tcpdump {
             std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let child = ns
             .command("tcpdump")
-            .args(["-i", ifname, "-n", "--immediate-mode", "-U", "-s", "0", "-w"])
+            .args([
+                "-i",
+                ifname,
+                "-n",
+                "--immediate-mode",
+                "-U",
+                "-s",
+                "0",
+                "-w",
+            ])
             .arg(path)
             .arg(filter)
             .stdin(Stdio::null())

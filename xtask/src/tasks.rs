@@ -457,9 +457,10 @@ const TEST_STEPS: &[TestStep] = &[
         is_test: false,
         integration: false,
     },
+    // Nightly rustfmt: rustfmt.toml groups imports (std, external, crate), an unstable option.
     TestStep {
         name: "rustfmt",
-        args: &["fmt", "--all", "--", "--check"],
+        args: &["+nightly", "fmt", "--all", "--", "--check"],
         is_test: false,
         integration: false,
     },

@@ -3,9 +3,8 @@
 //! function of each first fragment, judged byte by byte so frames may be cut anywhere by
 //! TCP. The state between segments is a [`Dnp3Cursor`] per direction; nothing is buffered.
 
-use crate::packet::PacketBytes;
-
 use super::{crc, functions::is_response, profile::Dnp3Profile};
+use crate::packet::PacketBytes;
 
 /// The two start bytes of every link frame.
 pub const START: [u8; 2] = [0x05, 0x64];

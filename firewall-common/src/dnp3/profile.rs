@@ -1,9 +1,8 @@
 //! The inspection profile of a DNP3 rule (written by the daemon, read by the data path): the
 //! application functions a master may send and the outstation link addresses it may reach.
 
-use crate::sets::{Bitmap256, Ranges16, RangesError};
-
 use super::functions::READ_ONLY_FUNCTIONS;
+use crate::sets::{Bitmap256, Ranges16, RangesError};
 
 /// Destination-address ranges one profile holds.
 pub const MAX_ADDRESS_RANGES: usize = 8;

@@ -5,12 +5,11 @@
 //! Everything decisive is in the first [`HEAD_LEN`] bytes (APCI, type id, VSQ, cause, common
 //! address), so the stream walker judges an APDU on its head and lets its tail pass.
 
-use crate::packet::PacketBytes;
-
 use super::{
     profile::Iec104Profile,
     types::{Class, VARIABLE, class_of, type_id},
 };
+use crate::packet::PacketBytes;
 
 /// First byte of every APDU.
 pub const START: u8 = 0x68;

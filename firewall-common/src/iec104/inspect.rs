@@ -1,16 +1,15 @@
 //! The IEC 104 inspectors the stream walker ([`crate::stream::walk`]) runs: one per
 //! direction, sharing the flow's [`session`] bits.
 
-use crate::{
-    packet::PacketBytes,
-    stream::{Inspector, Step},
-};
-
 use super::{
     check::{
         Apdu, Head, Iec104Denial, Iec104Violation, check_control, check_monitor, read_head, session,
     },
     profile::Iec104Profile,
+};
+use crate::{
+    packet::PacketBytes,
+    stream::{Inspector, Step},
 };
 
 /// Judges what the controlling station (client) sends.

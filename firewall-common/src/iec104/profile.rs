@@ -1,9 +1,8 @@
 //! The inspection profile of an IEC 104 rule (written by the daemon, read by the data path):
 //! the type ids a controlling station may send and the common addresses it may reach.
 
-use crate::sets::{Bitmap256, Ranges16, RangesError};
-
 use super::types::READ_ONLY_TYPE_IDS;
+use crate::sets::{Bitmap256, Ranges16, RangesError};
 
 /// Common-address ranges one profile holds.
 pub const MAX_COMMON_ADDRESS_RANGES: usize = 8;

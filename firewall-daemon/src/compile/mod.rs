@@ -34,9 +34,8 @@ mod render;
 mod zonetable;
 
 pub use conduit_table::ConduitTable;
-pub use zonetable::ZoneTableV4;
-
 pub use render::{render_json, render_text};
+pub use zonetable::ZoneTableV4;
 
 /// A zone as compiled.
 #[derive(Clone, Debug, PartialEq, Eq)]

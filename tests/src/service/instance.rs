@@ -15,6 +15,8 @@ use nix::{
     sys::signal::{Signal, kill},
     unistd::Pid,
 };
+/// What `zcfw status --json` prints.
+pub use zcfw::control::status::Status;
 
 use super::{CLIENT_TIMEOUT, Captured, capture, test_bpffs, xdp_prog_id};
 use crate::{
@@ -23,9 +25,6 @@ use crate::{
     plant::Plant,
     tempdir::TempDir,
 };
-
-/// What `zcfw status --json` prints.
-pub use zcfw::control::status::Status;
 
 /// What `zcfw reload` printed when the policy went live:
 /// `policy NAME (sha256 HASH) is live: generation N, loaded in X ms`.
