@@ -314,25 +314,14 @@ pub fn stop_and_check(
     } else {
         // `ip netns exec` execs zcfw, so the child's pid is zcfw's.
         let _ = kill(pid, Signal::SIGTERM);
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        loop {
-            match child.try_wait()? {
-                Some(status) => {
-                    if !status.success() {
-                        problems.push(format!("zcfw exited with {status} after SIGTERM"));
-                    }
-                    break;
-                }
-                None if Instant::now() >= deadline => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    problems.push(format!(
-                        "zcfw did not exit within {STOP_TIMEOUT:?} of SIGTERM; killed"
-                    ));
-                    break;
-                }
-                None => thread::sleep(Duration::from_millis(20)),
+        match crate::cmd::wait_or_kill(&mut child, STOP_TIMEOUT)? {
+            Some(status) if !status.success() => {
+                problems.push(format!("zcfw exited with {status} after SIGTERM"));
             }
+            Some(_) => {}
+            None => problems.push(format!(
+                "zcfw did not exit within {STOP_TIMEOUT:?} of SIGTERM; killed"
+            )),
         }
     }
     for ifname in interfaces {

@@ -6,12 +6,11 @@
 use std::{
     collections::BTreeMap,
     ffi::OsString,
-    io::{BufRead, BufReader, Read, Write},
+    io::{Read, Write},
     net::{SocketAddr, TcpStream},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    sync::mpsc,
-    thread::{self, JoinHandle},
+    process::{Command, Stdio},
+    thread,
     time::{Duration, Instant},
 };
 
@@ -19,7 +18,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
 use crate::{
-    cmd,
+    cmd::{self, LineChild},
     daemon::{Daemon, START_TIMEOUT},
     netns::Netns,
     plant::Plant,
@@ -211,38 +210,18 @@ pub fn parse_lines(text: &str) -> Result<Vec<Value>> {
 /// A running `zcfw events --follow --json`; its lines arrive on a channel. Killed on drop.
 #[derive(Debug)]
 pub struct EventFollower {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    reader: Option<JoinHandle<()>>,
+    child: LineChild,
 }
 
 impl EventFollower {
     fn start(bin: &Path, socket: &Path) -> Result<EventFollower> {
-        let mut child = Command::new(bin)
-            .args(["events", "--follow", "--json", "--socket"])
+        let mut cmd = Command::new(bin);
+        cmd.args(["events", "--follow", "--json", "--socket"])
             .arg(socket)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting zcfw events --follow")?;
-        let stdout = child.stdout.take().context("stdout not piped")?;
-        let (tx, lines) = mpsc::channel();
-        let reader = thread::Builder::new()
-            .name("zcfw events --follow".into())
-            .spawn(move || {
-                for line in BufReader::new(stdout).lines() {
-                    let Ok(line) = line else { break };
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            })?;
-        Ok(EventFollower {
-            child,
-            lines,
-            reader: Some(reader),
-        })
+            .stderr(Stdio::null());
+        let child = LineChild::spawn(&mut cmd, "zcfw events --follow".into())?;
+        Ok(EventFollower { child })
     }
 
     /// The next printed event matching `pred` within `timeout`; other lines are skipped
@@ -256,31 +235,15 @@ impl EventFollower {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let v: Value = serde_json::from_str(&line)
-                        .with_context(|| format!("zcfw events --follow printed {line:?}"))?;
-                    if pred(&v) {
-                        return Ok(Some(v));
-                    }
-                    skipped.push(v);
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => return Ok(None),
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let status = self.child.wait()?;
-                    bail!("zcfw events --follow ended ({status}) while it should follow");
-                }
+            let Some(line) = self.child.next_line(left)? else {
+                return Ok(None);
+            };
+            let v: Value = serde_json::from_str(&line)
+                .with_context(|| format!("zcfw events --follow printed {line:?}"))?;
+            if pred(&v) {
+                return Ok(Some(v));
             }
-        }
-    }
-}
-
-impl Drop for EventFollower {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if let Some(r) = self.reader.take() {
-            let _ = r.join();
+            skipped.push(v);
         }
     }
 }
