@@ -56,23 +56,34 @@ pub fn inspection_deny(verdict: u64, conduit_id: u16, monitor: bool, reset: bool
     Decision(deny_on(reason, conduit_id, monitor).0 | known << 26 | (verdict >> 32) << 32 | reset)
 }
 
+/// [`tracked_deny`] `how` bit: the conduit resets on violation here ([`resets`]).
+pub const RESET: u32 = 1;
+/// [`tracked_deny`] `how` bit: the segment comes from the endpoint that opened the flow.
+pub const FROM_OPENER: u32 = 2;
+
 /// What an inspection deny ([`inspect`] result `verdict`) of a segment of the tracked flow
-/// `state` decides. `reset`: the conduit resets on violation here ([`resets`]);
-/// `from_opener`: the segment comes from the client. Under `on_violation: exception` a
+/// `state` decides. `how`: [`RESET`] (the conduit resets on violation here, [`resets`]) and
+/// [`FROM_OPENER`] (the segment comes from the client). Under `on_violation: exception` a
 /// request that is one whole ADU denied for a reason an exception code fits is answered
 /// with that exception (written in place, `XDP_TX`) and the flow remembers the shift; any
 /// other deny of such a flow (several ADUs, a split, a response) resets the connection.
-#[inline(always)]
+///
+/// A BPF function of its own, not inlined: the allow path of an inspected flow only calls
+/// [`inspect`], and this rarely taken code would otherwise crowd its registers.
+#[inline(never)]
 pub fn tracked_deny(
     ctx: *mut xdp_md,
-    p: &Packet,
-    state: &mut FlowState,
+    p: *const Packet,
+    state: *mut FlowState,
     verdict: u64,
-    reset: bool,
-    from_opener: bool,
+    how: u32,
 ) -> Decision {
+    // SAFETY: the per-CPU scratch value the parser filled for this frame, and the conntrack
+    // value the caller looked up (see `judge`); both valid for the whole run.
+    let (p, state) = unsafe { (&*p, &mut *state) };
+    let reset = how & RESET != 0;
     let monitor = state.flags & flow_flags::MONITOR != 0;
-    if reset && from_opener && state.flags & flow_flags::EXCEPTION_ON_VIOLATION != 0 {
+    if reset && how & FROM_OPENER != 0 && state.flags & flow_flags::EXCEPTION_ON_VIOLATION != 0 {
         let reason = Reason::from_slot(verdict as u8 as u32).unwrap_or(Reason::NoPolicy);
         let answered = exception::answer(
             ctx,

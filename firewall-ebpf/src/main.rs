@@ -432,31 +432,44 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                     state.flags & flow_flags::MONITOR != 0,
                 );
             }
-            let mut d = pass(Reason::AllowedConntrack, conduit_id);
-            if state.profile_id != 0 && p.payload_len != 0 {
+            let verdict = if state.profile_id != 0 && p.payload_len != 0 {
                 let profile = profile_index(slot, state.profile_id);
-                let verdict = inspect(ctx.data(), ctx.data_end(), p, profile, from_opener);
+                inspect(ctx.data(), ctx.data_end(), p, profile, from_opener)
+            } else {
+                0
+            };
+            // A deny, or a flow zcfw answered an exception in: out of line, so the allow
+            // path of an inspected flow costs what it cost before exceptions existed.
+            if verdict != 0 || state.flags & flow_flags::SHIFTED != 0 {
+                let monitor = state.flags & flow_flags::MONITOR != 0;
+                let reset = verdict != 0
+                    && state.flags & flow_flags::RESET_ON_VIOLATION != 0
+                    && resets(p, cfg, monitor);
+                let how = if reset { inspect::RESET } else { 0 }
+                    | if from_opener { inspect::FROM_OPENER } else { 0 };
+                let mut d = pass(Reason::AllowedConntrack, conduit_id);
                 if verdict != 0 {
-                    let monitor = state.flags & flow_flags::MONITOR != 0;
-                    let reset = state.flags & flow_flags::RESET_ON_VIOLATION != 0
-                        && resets(p, cfg, monitor);
-                    d = tracked_deny(ctx.ctx, p, state, verdict, reset, from_opener);
+                    d = tracked_deny(ctx.ctx, p, state, verdict, how);
                     if d.0 & EXCEPTION != 0 {
                         return d;
                     }
                 }
+                // After an exception, every other segment (passed, alerted or reset) is
+                // moved into the sequence space of its receiver.
+                if state.flags & flow_flags::SHIFTED != 0
+                    && !exception::shift(ctx.ctx, p, state.swallowed, state.injected, from_opener)
+                {
+                    return drop(Reason::MalformedTcp);
+                }
+                if p.fragment == Fragment::First && !d.denied() {
+                    remember_first_fragment(p, cfg, conduit_id, now);
+                }
+                return d;
             }
-            // After an exception, every other segment (passed, alerted or reset) is moved
-            // into the sequence space of its receiver.
-            if state.flags & flow_flags::SHIFTED != 0
-                && !exception::shift(ctx.ctx, p, state.swallowed, state.injected, from_opener)
-            {
-                return drop(Reason::MalformedTcp);
-            }
-            if p.fragment == Fragment::First && !d.denied() {
+            if p.fragment == Fragment::First {
                 remember_first_fragment(p, cfg, conduit_id, now);
             }
-            return d;
+            return pass(Reason::AllowedConntrack, conduit_id);
         } else {
             // The new policy no longer allows the flow that opened this entry.
             let _ = FLOWS.remove(&flow_key);
