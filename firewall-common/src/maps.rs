@@ -18,9 +18,9 @@ pub mod names {
     pub const SLOT_CONFIG: &str = "SLOT_CONFIG";
     /// Array of `u64` words: the IPv4 zone table of both slots ([`crate::zonetable`]).
     pub const ZONE_TABLE_V4: &str = "ZONE_TABLE_V4";
-    /// IPv6 LPM trie: [`super::ZoneV6Key`] → [`super::ZoneInfo`].
+    /// IPv6 LPM trie: [`super::ZoneV6Key`] → [`super::ZoneMatch`].
     pub const ZONES_V6: &str = "ZONES_V6";
-    /// Hash: [`super::ZonePairKey`] → [`super::ZonePairInfo`] (every pair with conduits; the
+    /// Hash: [`super::ZonePairKey`] → [`super::ZonePairLevels`] (every pair with conduits; the
     /// data path reads it only for zone ids of at least [`crate::conduit::DENSE_ZONES`]).
     pub const ZONE_PAIRS: &str = "ZONE_PAIRS";
     /// Array of `u64` words: the level masks of the pairs of zone ids below
@@ -197,7 +197,7 @@ pub struct SlotConfig {
 /// Key of the IPv6 zone trie: `[slot, addr[0..16]]`; prefix length 8 + network prefix.
 pub type ZoneV6Key = [u8; 17];
 
-/// Flag bits of [`ZoneInfo::flags`].
+/// Flag bits of [`ZoneMatch::flags`].
 pub mod zone_flags {
     /// `intra_zone: allow`: traffic between two hosts of this zone passes.
     pub const INTRA_ALLOW: u16 = 1 << 0;
@@ -206,7 +206,7 @@ pub mod zone_flags {
 /// What the zone tries return for an address.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ZoneInfo {
+pub struct ZoneMatch {
     /// Zone id, `1..=MAX_ZONES`.
     pub zone_id: u16,
     /// [`zone_flags`].
@@ -227,7 +227,7 @@ pub struct ZonePairKey {
 /// of a pair with no conduit costs one lookup and others only the levels that exist.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ZonePairInfo {
+pub struct ZonePairLevels {
     pub level_mask: u32,
 }
 
@@ -458,9 +458,9 @@ pub struct Counter {
 const _: () = {
     assert!(core::mem::size_of::<Control>() == 16);
     assert!(core::mem::size_of::<SlotConfig>() == 8);
-    assert!(core::mem::size_of::<ZoneInfo>() == 4);
+    assert!(core::mem::size_of::<ZoneMatch>() == 4);
     assert!(core::mem::size_of::<ZonePairKey>() == 8);
-    assert!(core::mem::size_of::<ZonePairInfo>() == 4);
+    assert!(core::mem::size_of::<ZonePairLevels>() == 4);
     assert!(core::mem::size_of::<ConduitKey>() == 12);
     assert!(core::mem::size_of::<ConduitAction>() == 8);
     assert!(core::mem::size_of::<IfacePolicy>() == 4);
@@ -497,9 +497,9 @@ mod pod {
     pod!(
         Control,
         SlotConfig,
-        ZoneInfo,
+        ZoneMatch,
         ZonePairKey,
-        ZonePairInfo,
+        ZonePairLevels,
         ConduitKey,
         ConduitAction,
         IfacePolicy,

@@ -13,8 +13,8 @@ use firewall_common::{
     flow::{FlowKey, FlowState, FragKey},
     maps::{
         Bucket, BucketKey, CONDUIT_DENY_SLOTS, Control, Counter, EventBucket, IfacePolicy,
-        IfaceZoneKey, L2Key, RateLimit, SlotConfig, ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV6Key,
-        capacity,
+        IfaceZoneKey, L2Key, RateLimit, SlotConfig, ZoneMatch, ZonePairKey, ZonePairLevels,
+        ZoneV6Key, capacity,
     },
     modbus::ModbusProfile,
     reason::Reason,
@@ -40,14 +40,14 @@ pub static ZONE_TABLE_V4: Array<u64> = Array::with_max_entries(zonetable::WORDS,
 
 /// IPv6 networks → zone, both slots.
 #[map]
-pub static ZONES_V6: LpmTrie<ZoneV6Key, ZoneInfo> =
+pub static ZONES_V6: LpmTrie<ZoneV6Key, ZoneMatch> =
     LpmTrie::with_max_entries(2 * capacity::ZONE_NETWORKS, BPF_F_NO_PREALLOC);
 
 /// Zone pairs that have conduit entries, with the levels they use. Not preallocated: a
 /// policy uses a few of its entries, and only pairs past the dense `PAIR_MASKS` array
 /// are looked up here.
 #[map]
-pub static ZONE_PAIRS: HashMap<ZonePairKey, ZonePairInfo> =
+pub static ZONE_PAIRS: HashMap<ZonePairKey, ZonePairLevels> =
     HashMap::with_max_entries(capacity::ZONE_PAIRS, BPF_F_NO_PREALLOC);
 
 /// Level masks of the zone pairs with small zone ids (see `firewall_common::conduit`).

@@ -25,20 +25,20 @@ pub enum Access {
 
 /// A function code with a name in the policy language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FunctionInfo {
+pub struct NamedFunction {
     pub code: u8,
     /// snake_case policy name.
     pub name: &'static str,
     pub access: Access,
 }
 
-const fn info(code: u8, name: &'static str, access: Access) -> FunctionInfo {
-    FunctionInfo { code, name, access }
+const fn info(code: u8, name: &'static str, access: Access) -> NamedFunction {
+    NamedFunction { code, name, access }
 }
 
 /// Every named function, by code. Codes without a name (40, 42, 90, 125, …) are written as
 /// numbers in a policy.
-pub const FUNCTIONS: [FunctionInfo; 19] = {
+pub const FUNCTIONS: [NamedFunction; 19] = {
     use Access::*;
     use function::*;
     [
@@ -73,12 +73,12 @@ pub const FUNCTIONS: [FunctionInfo; 19] = {
 };
 
 /// The function named `name` in the policy language.
-pub fn function_by_name(name: &str) -> Option<&'static FunctionInfo> {
+pub fn function_by_name(name: &str) -> Option<&'static NamedFunction> {
     FUNCTIONS.iter().find(|f| f.name == name)
 }
 
 /// The named function with code `code`.
-pub fn function_by_code(code: u8) -> Option<&'static FunctionInfo> {
+pub fn function_by_code(code: u8) -> Option<&'static NamedFunction> {
     FUNCTIONS.iter().find(|f| f.code == code)
 }
 

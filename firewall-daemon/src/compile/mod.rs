@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use firewall_common::{
     conduit::{self, Level},
     maps::{
-        ConduitAction, ConduitKey, ZoneInfo, ZonePairInfo, ZonePairKey, action_flags, capacity,
+        ConduitAction, ConduitKey, ZoneMatch, ZonePairKey, ZonePairLevels, action_flags, capacity,
         slot_flags, zone_flags,
     },
     modbus::ModbusProfile,
@@ -79,7 +79,7 @@ pub struct ZoneEntryV4 {
     /// Network prefix length, 0..=32.
     pub prefix_len: u8,
     pub addr: [u8; 4],
-    pub info: ZoneInfo,
+    pub info: ZoneMatch,
 }
 
 /// An entry of the IPv6 zone trie (prefix length 0..=128, kernel adds 8 for the slot byte).
@@ -87,7 +87,7 @@ pub struct ZoneEntryV4 {
 pub struct ZoneEntryV6 {
     pub prefix_len: u8,
     pub addr: [u8; 16],
-    pub info: ZoneInfo,
+    pub info: ZoneMatch,
 }
 
 /// Everything the loader writes into the maps of one slot (keys carry slot 0).
@@ -107,7 +107,7 @@ pub struct CompiledPolicy {
     pub zone_table_v4: ZoneTableV4,
     pub zones_v6: Vec<ZoneEntryV6>,
     /// Sorted by key.
-    pub zone_pairs: Vec<(ZonePairKey, ZonePairInfo)>,
+    pub zone_pairs: Vec<(ZonePairKey, ZonePairLevels)>,
     /// Sorted by zone pair, then point.
     pub conduit_entries: Vec<(ConduitKey, ConduitAction)>,
     /// The conduit entries as the XDP program reads them.
@@ -220,7 +220,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
     let mut zones_v4 = Vec::new();
     let mut zones_v6 = Vec::new();
     for z in policy.zones() {
-        let info = ZoneInfo {
+        let info = ZoneMatch {
             zone_id: z.id,
             flags: if z.intra_zone_allow {
                 zone_flags::INTRA_ALLOW
@@ -384,7 +384,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
                 dst_zone: dst,
                 _pad: 0,
             },
-            ZonePairInfo { level_mask },
+            ZonePairLevels { level_mask },
         ));
     }
     let limit = (capacity::CONDUIT_ENTRIES / 2) as usize;

@@ -271,7 +271,7 @@ fn maps_besides_conduits() {
     assert_eq!(c.zones_v4[1].info.flags, zone_flags::INTRA_ALLOW);
     assert_eq!(
         c.zones_v4[2].info,
-        firewall_common::maps::ZoneInfo {
+        firewall_common::maps::ZoneMatch {
             zone_id: 3,
             flags: 0
         }

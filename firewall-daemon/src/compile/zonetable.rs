@@ -140,7 +140,7 @@ enum Slot {
 mod tests {
     use std::collections::HashMap;
 
-    use firewall_common::maps::{ZoneInfo, zone_flags};
+    use firewall_common::maps::{ZoneMatch, zone_flags};
 
     use super::*;
 
@@ -148,7 +148,7 @@ mod tests {
         ZoneEntryV4 {
             prefix_len,
             addr,
-            info: ZoneInfo { zone_id, flags: 0 },
+            info: ZoneMatch { zone_id, flags: 0 },
         }
     }
 
@@ -230,7 +230,7 @@ mod tests {
 
     #[test]
     fn flags_survive_every_level() {
-        let info = ZoneInfo {
+        let info = ZoneMatch {
             zone_id: 4096,
             flags: zone_flags::INTRA_ALLOW,
         };

@@ -13,9 +13,9 @@ use firewall_common::{
     event,
     maps::{
         ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey, L2Key, RateLimit,
-        SlotConfig, ZoneInfo, ZonePairInfo, ZonePairKey, ZoneV6Key, capacity, conduit_action_index,
-        conduit_reason_index, iface_flags, iface_index, names, profile_index, rate_limit_index,
-        slot_flags,
+        SlotConfig, ZoneMatch, ZonePairKey, ZonePairLevels, ZoneV6Key, capacity,
+        conduit_action_index, conduit_reason_index, iface_flags, iface_index, names, profile_index,
+        rate_limit_index, slot_flags,
     },
     modbus::ModbusProfile,
     reason::Reason,
@@ -71,7 +71,7 @@ fn clear_lpm<K: Pod>(
     name: &'static str,
     in_slot: impl Fn(&K) -> bool,
 ) -> Result<(), DataplaneError> {
-    let mut map = lpm::<K, ZoneInfo>(ebpf, name)?;
+    let mut map = lpm::<K, ZoneMatch>(ebpf, name)?;
     let doomed: Vec<Key<K>> = map
         .keys()
         .filter_map(Result::ok)
@@ -185,7 +185,7 @@ fn write_array<V: Pod + PartialEq + Default>(
 }
 
 /// Every word of `slot`'s part of the dense pair-mask array.
-fn pair_mask_words(slot: u8, pairs: &[(ZonePairKey, ZonePairInfo)]) -> Vec<(u32, u64)> {
+fn pair_mask_words(slot: u8, pairs: &[(ZonePairKey, ZonePairLevels)]) -> Vec<(u32, u64)> {
     let per_slot = conduit::PAIR_MASK_WORDS / 2;
     let first = (slot as u32 & 1) * per_slot;
     let mut words = vec![0u64; per_slot as usize];
@@ -227,7 +227,7 @@ pub(super) fn clear_slot(ebpf: &mut Ebpf, slot: u8) -> Result<(), DataplaneError
     // The slot's part of the IPv4 zone table stays: nothing reads a slot that is not
     // loaded, and the next `write_slot` rewrites all of its first level.
     clear_lpm::<ZoneV6Key>(ebpf, names::ZONES_V6, |k| k[0] == slot)?;
-    clear_hash::<ZonePairKey, ZonePairInfo>(ebpf, names::ZONE_PAIRS, |k| k.slot == slot as u16)?;
+    clear_hash::<ZonePairKey, ZonePairLevels>(ebpf, names::ZONE_PAIRS, |k| k.slot == slot as u16)?;
     // The slot's conduit table and filter stay, like its zone table: nothing reads a slot
     // that is not loaded, and the next `write_slot` rewrites both halves whole.
     // Every restricted interface of the slot has zone entries: they name the array slots to reset.
@@ -275,7 +275,7 @@ pub(super) fn write_slot(
         Cover::Whole,
     )?;
     {
-        let mut v6 = lpm::<ZoneV6Key, ZoneInfo>(ebpf, names::ZONES_V6)?;
+        let mut v6 = lpm::<ZoneV6Key, ZoneMatch>(ebpf, names::ZONES_V6)?;
         for z in &policy.zones_v6 {
             let mut data = [0u8; 17];
             data[0] = slot;
@@ -285,7 +285,7 @@ pub(super) fn write_slot(
         }
     }
     {
-        let mut pairs = hash_map::<ZonePairKey, ZonePairInfo>(ebpf, names::ZONE_PAIRS)?;
+        let mut pairs = hash_map::<ZonePairKey, ZonePairLevels>(ebpf, names::ZONE_PAIRS)?;
         for (key, info) in &policy.zone_pairs {
             let key = ZonePairKey {
                 slot: slot as u16,
