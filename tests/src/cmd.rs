@@ -8,7 +8,7 @@ use std::{
     process::{Child, Command, ExitStatus, Output, Stdio},
     sync::mpsc::{self, Receiver, RecvTimeoutError},
     thread,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result, bail};
@@ -26,6 +26,15 @@ pub fn run(cmd: &mut Command) -> Result<String> {
 
 /// Like [`run`], but kills the command and fails if it has not finished after `timeout`.
 pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Result<String> {
+    let (output, _) = output_with_timeout(cmd, timeout)?;
+    check(cmd, &output)
+}
+
+/// Runs `cmd` (stdin closed) to completion and returns what it printed, its exit status and
+/// how long it ran, whatever the exit status; kills it and fails if it has not finished
+/// after `timeout`.
+pub fn output_with_timeout(cmd: &mut Command, timeout: Duration) -> Result<(Output, Duration)> {
+    let started = Instant::now();
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -48,12 +57,13 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Result<String> 
     let Some(status) = wait_or_kill(&mut child, timeout)? else {
         bail!("{} did not finish within {timeout:?}", describe(cmd));
     };
+    let wall = started.elapsed();
     let output = Output {
         status,
         stdout: out.join().unwrap_or_default(),
         stderr: err.join().unwrap_or_default(),
     };
-    check(cmd, &output)
+    Ok((output, wall))
 }
 
 /// Waits up to `timeout` for `child` to exit; if it has not, kills and reaps it and returns
