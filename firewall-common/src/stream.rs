@@ -116,16 +116,8 @@ where
         let held = (next.held_len as usize).min(HELD_MAX);
         let take = (HELD_MAX - held).min(end - at);
         let mut head = next.held;
-        for i in 0..HELD_MAX {
-            if i >= take {
-                break;
-            }
-            let Some([byte]) = b.load::<1>(at + i) else {
-                return Err(inspector.unwalkable());
-            };
-            if let Some(slot) = head.get_mut(held + i) {
-                *slot = byte;
-            }
+        if copy_head(b, at, take, &mut head, held).is_none() {
+            return Err(inspector.unwalkable());
         }
         let avail = held + take;
         match inspector.judge(&head[..], 0, avail, &mut bits)? {
@@ -161,14 +153,8 @@ where
                     return Err(inspector.unwalkable());
                 }
                 let mut held = [0u8; HELD_MAX];
-                for (i, slot) in held.iter_mut().enumerate() {
-                    if i >= avail {
-                        break;
-                    }
-                    let Some([byte]) = b.load::<1>(at + i) else {
-                        return Err(inspector.unwalkable());
-                    };
-                    *slot = byte;
+                if copy_head(b, at, avail, &mut held, 0).is_none() {
+                    return Err(inspector.unwalkable());
                 }
                 next.held = held;
                 next.held_len = avail as u8;
@@ -190,6 +176,28 @@ where
     *cursor = next;
     *session = bits;
     Ok(judged)
+}
+
+/// Copies the `n` bytes at `from` of `b` into `head` from index `to` (bytes past the end of
+/// `head` are not copied); `None` if a byte is outside the frame.
+#[inline(always)]
+fn copy_head<B: PacketBytes + ?Sized>(
+    b: &B,
+    from: usize,
+    n: usize,
+    head: &mut [u8; HELD_MAX],
+    to: usize,
+) -> Option<()> {
+    for i in 0..HELD_MAX {
+        if i >= n {
+            break;
+        }
+        let [byte] = b.load::<1>(from + i)?;
+        if let Some(slot) = head.get_mut(to + i) {
+            *slot = byte;
+        }
+    }
+    Some(())
 }
 
 /// Where a segment of one direction falls in that direction's stream.

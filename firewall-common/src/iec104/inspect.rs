@@ -2,9 +2,7 @@
 //! direction, sharing the flow's [`session`] bits.
 
 use super::{
-    check::{
-        Apdu, Head, Iec104Denial, Iec104Violation, check_control, check_monitor, read_head, session,
-    },
+    check::{Apdu, Head, Iec104Denial, Iec104Violation, check_control, check_monitor, read_head},
     profile::Iec104Profile,
 };
 use crate::{
@@ -78,7 +76,3 @@ where
         }
     }
 }
-
-/// Bits a fresh flow starts with.
-pub const SESSION_START: u8 = 0;
-const _: () = assert!(SESSION_START & session::STARTED == 0);
