@@ -22,8 +22,8 @@ use xdp_action::{XDP_DROP, XDP_PASS, XDP_TX};
 /// What the program decided about a packet, packed in one register so it crosses BPF calls
 /// without a stack slot (a struct return goes through memory and its zeroing through the
 /// byte-wise `memset` of compiler_builtins). Bits: 0 pass, 1-7 reason, 8-23 conduit,
-/// 24 monitor, 25 alert, 26-28 known Modbus fields, 29-30 reset, 31 exception, 32-63 Modbus
-/// detail.
+/// 24 monitor, 25 alert, 26-28 known detail fields, 29-30 reset, 31 exception, 32-63 the
+/// inspection detail ([`crate::event::pack_modbus`] and its siblings).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(transparent)]
 pub struct Decision(pub u64);
@@ -98,15 +98,16 @@ impl Decision {
         self.0 & ALERT != 0
     }
 
-    /// Modbus detail of an inspection deny: `unit | function << 8 | address << 16`.
+    /// Detail of an inspection deny: `scope | code << 8 | address << 16`
+    /// ([`crate::event::Event`]).
     #[inline(always)]
-    pub fn modbus(self) -> u32 {
+    pub fn detail(self) -> u32 {
         (self.0 >> 32) as u32
     }
 
-    /// `firewall_common::event::detail` bits saying which Modbus fields are known.
+    /// [`crate::event::detail`] bits saying which detail fields are known.
     #[inline(always)]
-    pub fn modbus_known(self) -> u8 {
+    pub fn detail_known(self) -> u8 {
         ((self.0 >> 26) & 0x7) as u8
     }
 }
@@ -192,8 +193,8 @@ mod tests {
             }
         }
         let d = Decision(drop(Reason::ModbusFunction).0 | 0xdead_beef << 32 | 0b101 << 26);
-        assert_eq!(d.modbus(), 0xdead_beef);
-        assert_eq!(d.modbus_known(), 0b101);
+        assert_eq!(d.detail(), 0xdead_beef);
+        assert_eq!(d.detail_known(), 0b101);
         assert_eq!(d.reason(), Reason::ModbusFunction);
     }
 

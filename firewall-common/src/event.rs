@@ -28,11 +28,15 @@ pub mod action {
     }
 }
 
-/// Bits of [`Event::detail`] saying which Modbus fields are known.
+/// Bits of [`Event::detail`] saying which inspection fields are known.
 pub mod detail {
-    pub const MODBUS_UNIT: u8 = 1 << 0;
-    pub const MODBUS_FUNCTION: u8 = 1 << 1;
-    pub const MODBUS_ADDRESS: u8 = 1 << 2;
+    /// [`super::Event::scope`]: the Modbus unit id, the IEC 104 cause of transmission.
+    pub const SCOPE: u8 = 1 << 0;
+    /// [`super::Event::code`]: the Modbus or DNP3 function code, the IEC 104 type id.
+    pub const CODE: u8 = 1 << 1;
+    /// [`super::Event::address`]: the Modbus data address, the IEC 104 common address, the
+    /// DNP3 destination link address.
+    pub const ADDRESS: u8 = 1 << 2;
     /// The packet parsed as IP: addresses, protocol and ports are meaningful.
     pub const IP: u8 = 1 << 3;
 }
@@ -76,9 +80,13 @@ pub struct Event {
     pub proto: u8,
     pub icmp_type: u8,
     pub icmp_code: u8,
-    pub modbus_unit: u8,
-    pub modbus_function: u8,
-    pub modbus_address: u16,
+    /// What an inspection deny read (meaningful by [`detail`] bits; the protocol is the
+    /// reason's, [`crate::reason::Reason::inspector`]): see [`detail::SCOPE`].
+    pub scope: u8,
+    /// See [`detail::CODE`].
+    pub code: u8,
+    /// See [`detail::ADDRESS`].
+    pub address: u16,
     /// [`detail`] bits.
     pub detail: u8,
     // Padding as scalars: a `[u8; N]` zeroed in the XDP program becomes a memset loop call.
@@ -100,9 +108,9 @@ unsafe impl aya::Pod for Event {}
 
 // The Modbus bits of an event are the checker's own `denial_known` bits.
 const _: () = {
-    assert!(detail::MODBUS_UNIT == crate::modbus::denial_known::UNIT);
-    assert!(detail::MODBUS_FUNCTION == crate::modbus::denial_known::FUNCTION);
-    assert!(detail::MODBUS_ADDRESS == crate::modbus::denial_known::ADDRESS);
+    assert!(detail::SCOPE == crate::modbus::denial_known::UNIT);
+    assert!(detail::CODE == crate::modbus::denial_known::FUNCTION);
+    assert!(detail::ADDRESS == crate::modbus::denial_known::ADDRESS);
 };
 
 /// Packs what a Modbus denial knows into the `u32` the XDP program carries between its
@@ -110,6 +118,59 @@ const _: () = {
 #[inline(always)]
 pub const fn pack_modbus(d: &crate::modbus::ModbusDenial) -> (u32, u8) {
     let packed = d.unit as u32 | (d.function as u32) << 8 | (d.address as u32) << 16;
-    let known = d.known & (detail::MODBUS_UNIT | detail::MODBUS_FUNCTION | detail::MODBUS_ADDRESS);
+    let known = d.known & (detail::SCOPE | detail::CODE | detail::ADDRESS);
     (packed, known)
+}
+
+/// [`pack_modbus`] for an IEC 104 denial: `cause | type_id << 8 | common_address << 16`.
+#[inline(always)]
+pub const fn pack_iec104(d: &crate::iec104::Iec104Denial) -> (u32, u8) {
+    use crate::iec104::denial_known as k;
+    let packed = d.cause as u32 | (d.type_id as u32) << 8 | (d.common_address as u32) << 16;
+    let mut known = 0;
+    if d.known & k::CAUSE != 0 {
+        known |= detail::SCOPE;
+    }
+    if d.known & k::TYPE_ID != 0 {
+        known |= detail::CODE;
+    }
+    if d.known & k::COMMON_ADDRESS != 0 {
+        known |= detail::ADDRESS;
+    }
+    (packed, known)
+}
+
+/// [`pack_modbus`] for a DNP3 denial: `function << 8 | destination << 16`.
+#[inline(always)]
+pub const fn pack_dnp3(d: &crate::dnp3::Dnp3Denial) -> (u32, u8) {
+    use crate::dnp3::denial_known as k;
+    let packed = (d.function as u32) << 8 | (d.address as u32) << 16;
+    let mut known = 0;
+    if d.known & k::FUNCTION != 0 {
+        known |= detail::CODE;
+    }
+    if d.known & k::ADDRESS != 0 {
+        known |= detail::ADDRESS;
+    }
+    (packed, known)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iec104_and_dnp3_details_land_in_the_generic_fields() {
+        let mut d = crate::iec104::Iec104Denial::new(crate::iec104::Iec104Violation::TypeId);
+        d.known = crate::iec104::denial_known::TYPE_ID | crate::iec104::denial_known::COMMON_ADDRESS;
+        d.type_id = 45;
+        d.cause = 6;
+        d.common_address = 0x1234;
+        assert_eq!(pack_iec104(&d), (6 | 45 << 8 | 0x1234 << 16, detail::CODE | detail::ADDRESS));
+        let mut d = crate::dnp3::Dnp3Denial::new(crate::dnp3::Dnp3Violation::Function);
+        d.known = crate::dnp3::denial_known::FUNCTION;
+        d.function = 13;
+        d.address = 10;
+        assert_eq!(pack_dnp3(&d), (13 << 8 | 10 << 16, detail::CODE));
+    }
 }

@@ -4,7 +4,10 @@
 //! so both directions find it with one lookup; [`FlowState::flags`] remembers which endpoint
 //! opened it. Only the XDP program writes flows; the daemon may read or delete them.
 
-use crate::packet::{Family, Packet};
+use crate::{
+    packet::{Family, Packet},
+    stream::StreamSide,
+};
 
 /// Canonical 5-tuple key of [`crate::maps::names::FLOWS`]. IPv4 addresses fill the first four
 /// bytes of each address field; the rest is zero. Aligned to 8 so addresses move as words.
@@ -22,7 +25,7 @@ pub struct FlowKey {
 }
 
 /// The oldest [`crate::ABI_VERSION`] whose conntrack map holds [`FlowKey`] → [`FlowState`] in
-/// this layout, or in [`FlowStateV2`] (ABI 2-4, converted): a daemon taking over the pins of
+/// this layout, or in [`FlowStateV2`] (ABI 2-4) or [`FlowStateV3`] (ABI 5-6), converted: a daemon taking over the pins of
 /// that version or a later one carries the tracked flows over. Raise it whenever a layout
 /// changes that the daemon cannot convert.
 pub const FLOWS_LAYOUT_SINCE_ABI: u32 = 2;
@@ -50,6 +53,11 @@ impl From<FlowStateV2> for FlowState {
             conduit_id: v.conduit_id,
             profile_id: v.profile_id,
             flags: v.flags & !(flow_flags::EXCEPTION_ON_VIOLATION | flow_flags::SHIFTED),
+            inspector: if v.profile_id != 0 {
+                crate::maps::inspector::MODBUS
+            } else {
+                crate::maps::inspector::NONE
+            },
             last_seen_ns: v.last_seen_ns,
             ..FlowState::default()
         }
@@ -92,6 +100,65 @@ pub struct FlowState {
     /// Conduit that admitted the flow (counts its packets).
     pub conduit_id: u16,
     /// Inspection profile of the rule that admitted the flow (0 = none): every later segment
+    /// of the flow is inspected with it, by the [`crate::maps::inspector`] of [`Self::inspector`].
+    pub profile_id: u16,
+    /// [`flow_flags`].
+    pub flags: u8,
+    /// [`crate::maps::inspector`] id of the flow's deep inspection.
+    pub inspector: u8,
+    /// The inspector's session bits, shared by both directions (IEC 104: STARTDT confirmed).
+    pub session: u8,
+    pub _pad: u8,
+    /// Bytes of requests answered with an exception ([`flow_flags::SHIFTED`]): sent by the
+    /// opener, never seen by its peer. Opener → peer `seq - swallowed`, peer → opener
+    /// `ack + swallowed`.
+    pub swallowed: u32,
+    /// `bpf_ktime_get_coarse_ns` of the last packet.
+    pub last_seen_ns: u64,
+    /// Bytes of exceptions zcfw sent to the opener in its peer's name. Peer → opener
+    /// `seq + injected`, opener → peer `ack - injected`.
+    pub injected: u32,
+    /// Opener's sequence number after the last request answered with an exception: a
+    /// segment of the opener starting before it is a retransmission of an answered request.
+    pub answered_end: u32,
+    /// Stream position of an inspected TCP flow, per direction: `[0]` what the opener
+    /// sends, `[1]` what its peer sends ([`crate::stream`]).
+    pub stream: [StreamSide; 2],
+}
+
+impl From<FlowStateV3> for FlowState {
+    /// The same flow. Its stream position is unknown: each direction takes its next segment
+    /// as starting on a PDU boundary, as for a flow picked up mid-stream.
+    fn from(v: FlowStateV3) -> FlowState {
+        FlowState {
+            generation: v.generation,
+            conduit_id: v.conduit_id,
+            profile_id: v.profile_id,
+            flags: v.flags,
+            inspector: if v.profile_id != 0 {
+                crate::maps::inspector::MODBUS
+            } else {
+                crate::maps::inspector::NONE
+            },
+            swallowed: v.swallowed,
+            last_seen_ns: v.last_seen_ns,
+            injected: v.injected,
+            answered_end: v.answered_end,
+            ..FlowState::default()
+        }
+    }
+}
+
+/// [`FlowState`] of ABI 5-6 (32 bytes, before the stream position of inspected flows):
+/// what a daemon taking over such pins reads and converts.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowStateV3 {
+    /// Policy generation that admitted the flow; another generation means "judge again".
+    pub generation: u32,
+    /// Conduit that admitted the flow (counts its packets).
+    pub conduit_id: u16,
+    /// Inspection profile of the rule that admitted the flow (0 = none): every later segment
     /// of the flow is inspected with it.
     pub profile_id: u16,
     /// [`flow_flags`].
@@ -128,7 +195,8 @@ pub struct FragKey {
 
 const _: () = {
     assert!(core::mem::size_of::<FlowKey>() == 40);
-    assert!(core::mem::size_of::<FlowState>() == 32);
+    assert!(core::mem::size_of::<FlowState>() == 144);
+    assert!(core::mem::size_of::<FlowStateV3>() == 32);
     assert!(core::mem::size_of::<FlowStateV2>() == 24);
     assert!(core::mem::size_of::<FragKey>() == 40);
     assert!(core::mem::align_of::<FlowKey>() == 8);
@@ -259,12 +327,14 @@ impl FlowState {
             conduit_id,
             profile_id,
             flags,
+            inspector: crate::maps::inspector::NONE,
+            session: 0,
             _pad: 0,
-            _pad2: 0,
             swallowed: 0,
             last_seen_ns: now_ns,
             injected: 0,
             answered_end: 0,
+            stream: [StreamSide::START; 2],
         }
     }
 

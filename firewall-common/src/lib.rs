@@ -34,4 +34,8 @@ pub mod zonetable;
 ///
 /// 6: the version moved to a map of its own ([`maps::names::ABI`]); before, it was only the
 /// first field of [`maps::Control`].
-pub const ABI_VERSION: u32 = 6;
+///
+/// 7: conntrack entries carry the stream position of inspected flows and their inspector
+/// ([`flow::FlowState`], 144 bytes), conduit actions their inspector, IEC 104 and DNP3
+/// profile maps and the inspector program array.
+pub const ABI_VERSION: u32 = 7;

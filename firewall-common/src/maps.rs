@@ -51,6 +51,13 @@ pub mod names {
     pub const CONDUIT_DENY_COUNTERS: &str = "CONDUIT_DENY_COUNTERS";
     /// Array of [`crate::modbus::ModbusProfile`] indexed by [`super::profile_index`].
     pub const MODBUS_PROFILES: &str = "MODBUS_PROFILES";
+    /// Array of [`crate::iec104::Iec104Profile`] indexed by [`super::profile_index`].
+    pub const IEC104_PROFILES: &str = "IEC104_PROFILES";
+    /// Array of [`crate::dnp3::Dnp3Profile`] indexed by [`super::profile_index`].
+    pub const DNP3_PROFILES: &str = "DNP3_PROFILES";
+    /// Program array: [`super::inspector`] id → the XDP program that inspects a segment of
+    /// that protocol (tail call from the main program; Modbus is inspected inline).
+    pub const INSPECTORS: &str = "INSPECTORS";
     /// Array of [`super::RateLimit`] indexed by [`super::rate_limit_index`].
     pub const RATE_LIMITS: &str = "RATE_LIMITS";
     /// LRU hash: [`super::BucketKey`] → [`super::Bucket`] (per-source token buckets).
@@ -68,11 +75,14 @@ pub mod names {
 
     /// Per-CPU scratch space of the XDP program (one [`crate::packet::Packet`]); never pinned.
     pub const SCRATCH: &str = "SCRATCH";
+    /// Per-CPU [`super::Handoff`] (one entry): what the main program tells the inspector it
+    /// tail-calls; never pinned.
+    pub const HANDOFF: &str = "HANDOFF";
 
     /// Every map of the XDP program the daemon pins and adopts: a restart keeps them, and a
     /// map missing here would silently start empty after a restart (a test in
     /// firewall-daemon compares this list with the maps of the embedded object).
-    pub const ALL: [&str; 24] = [
+    pub const ALL: [&str; 27] = [
         ABI,
         CONTROL,
         SLOT_CONFIG,
@@ -91,6 +101,9 @@ pub mod names {
         CONDUIT_COUNTERS,
         CONDUIT_DENY_COUNTERS,
         MODBUS_PROFILES,
+        IEC104_PROFILES,
+        DNP3_PROFILES,
+        INSPECTORS,
         RATE_LIMITS,
         BUCKETS,
         EVENTS,
@@ -102,8 +115,9 @@ pub mod names {
     /// The maps of the object that are deliberately not pinned: [`SCRATCH`] holds nothing
     /// between packets, and the `BENCH_*` maps belong to the benchmark programs, which the
     /// daemon never attaches.
-    pub const NOT_PINNED: [&str; 5] = [
+    pub const NOT_PINNED: [&str; 6] = [
         SCRATCH,
+        HANDOFF,
         "BENCH_TX",
         "BENCH_HEAD",
         "BENCH_PACKETS",
@@ -274,11 +288,58 @@ pub mod action_flags {
 pub struct ConduitAction {
     /// Conduit id, `1..=MAX_CONDUITS`; indexes [`names::CONDUIT_COUNTERS`].
     pub conduit_id: u16,
-    /// Inspection profile id (0 = none).
+    /// Inspection profile id (0 = none), an index into the profile map of [`Self::inspector`].
     pub profile_id: u16,
     /// [`action_flags`].
     pub flags: u16,
-    pub _pad: u16,
+    /// [`inspector`] id of the protocol the rule inspects ([`inspector::NONE`] = none).
+    pub inspector: u8,
+    pub _pad: u8,
+}
+
+/// Which deep inspection a rule asks for: [`ConduitAction::inspector`],
+/// [`crate::flow::FlowState::inspector`], and the index of a protocol's program in
+/// [`names::INSPECTORS`]. Profile ids are numbered per protocol.
+pub mod inspector {
+    /// No deep inspection.
+    pub const NONE: u8 = 0;
+    /// Modbus/TCP, inspected inline by the main program.
+    pub const MODBUS: u8 = 1;
+    /// IEC 60870-5-104 (program `zcfw_iec104`).
+    pub const IEC104: u8 = 2;
+    /// DNP3 over TCP (program `zcfw_dnp3`).
+    pub const DNP3: u8 = 3;
+    /// Entries of [`super::names::INSPECTORS`].
+    pub const SLOTS: u32 = 8;
+    /// The tail-called inspector programs, by id: (id, program name).
+    pub const PROGRAMS: [(u8, &str); 2] = [(IEC104, "zcfw_iec104"), (DNP3, "zcfw_dnp3")];
+
+    /// The protocol's policy name.
+    pub const fn name(id: u8) -> &'static str {
+        match id {
+            MODBUS => "modbus",
+            IEC104 => "iec104",
+            DNP3 => "dnp3",
+            _ => "none",
+        }
+    }
+}
+
+/// What the main program hands to the inspector program it tail-calls (per-CPU, written just
+/// before the call; the parsed packet is in [`names::SCRATCH`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Handoff {
+    /// The policy slot the main program judged with.
+    pub slot: u8,
+    /// The segment comes from the endpoint that opened the flow.
+    pub from_opener: u8,
+    /// The [`crate::reason::Reason`] an allowed segment is counted under (a tracked flow's
+    /// segment or a new flow's).
+    pub allowed: u8,
+    pub _pad: u8,
+    /// `ingress_ifindex` of the frame.
+    pub ifindex: u32,
 }
 
 /// Index of an interface's [`IfacePolicy`] in [`names::IFACES`]; `ifindex` must be below
@@ -316,12 +377,12 @@ pub const fn profile_index(slot: u8, profile_id: u16) -> u32 {
 }
 
 /// Counter slots per conduit in [`names::CONDUIT_DENY_COUNTERS`]: inspection deny reasons
-/// (slot `reason - Reason::FIRST_INSPECTION`, below [`CONDUIT_ACTION_SLOT`]), then what was
+/// (slot [`crate::reason::Reason::conduit_slot`], below [`CONDUIT_ACTION_SLOT`]), then what was
 /// done with the denied segments (slot `CONDUIT_ACTION_SLOT + event::action`).
-pub const CONDUIT_DENY_SLOTS: u32 = 16;
+pub const CONDUIT_DENY_SLOTS: u32 = 32;
 
 /// First per-conduit slot counting an action ([`crate::event::action`]) rather than a reason.
-pub const CONDUIT_ACTION_SLOT: u32 = 12;
+pub const CONDUIT_ACTION_SLOT: u32 = 28;
 
 /// Index of (`conduit_id`, inspection deny `slot`) in [`names::CONDUIT_DENY_COUNTERS`].
 #[inline(always)]
@@ -482,7 +543,7 @@ const _: () = {
 #[cfg(feature = "user")]
 mod pod {
     use super::*;
-    use crate::flow::{FlowKey, FlowState, FlowStateV2, FragKey};
+    use crate::flow::{FlowKey, FlowState, FlowStateV2, FlowStateV3, FragKey};
 
     /// `aya::Pod` for map keys and values the daemon reads and writes.
     macro_rules! pod {
@@ -513,6 +574,7 @@ mod pod {
         FlowKey,
         FlowState,
         FlowStateV2,
+        FlowStateV3,
         FragKey,
         crate::conduittable::ConduitEntry,
         crate::conduittable::ConduitBucket,

@@ -65,18 +65,41 @@ pub enum Reason {
     /// Dropped: a segment of a TCP connection zcfw reset after a violation
     /// (`on_violation: reset`); answered with a RST to its sender.
     ConnectionReset = 27,
+    /// An IEC 104 APDU whose framing is wrong (start byte, length, control field, ASDU size).
+    Iec104Malformed = 28,
+    /// An IEC 104 type id the conduit's profile does not allow.
+    Iec104TypeId = 29,
+    /// An IEC 104 common address the profile does not allow.
+    Iec104CommonAddress = 30,
+    /// An IEC 104 cause of transmission the controlling direction never sends.
+    Iec104Cause = 31,
+    /// An IEC 104 type id of the other direction.
+    Iec104Direction = 32,
+    /// An IEC 104 I frame before STARTDT was confirmed.
+    Iec104NotStarted = 33,
+    /// A DNP3 frame whose framing is wrong (start, length, control, too short, too long).
+    Dnp3Malformed = 34,
+    /// A DNP3 header or block CRC that does not match.
+    Dnp3Crc = 35,
+    /// A DNP3 function code the conduit's profile does not allow.
+    Dnp3Function = 36,
+    /// A DNP3 destination address the profile does not allow.
+    Dnp3Address = 37,
+    /// A DNP3 frame of the other side (DIR bit, request/response function).
+    Dnp3Direction = 38,
+    /// A DNP3 transport segment that continues no allowed fragment.
+    Dnp3Transport = 39,
+    /// A segment of an inspected TCP flow out of stream order (a gap, or an overlap into
+    /// bytes not judged yet): dropped without ending the connection; its sender retransmits.
+    StreamOutOfOrder = 40,
 }
 
 impl Reason {
     /// Number of counter slots reserved for reasons (room to append without resizing maps).
     pub const SLOTS: u32 = 64;
 
-    /// First reason of an inspection deny; inspection denies are also counted per conduit
-    /// (see [`crate::maps::conduit_reason_index`]).
-    pub const FIRST_INSPECTION: Reason = Reason::ModbusFunction;
-
     /// Every reason, in slot order.
-    pub const ALL: [Reason; 28] = [
+    pub const ALL: [Reason; 41] = [
         Reason::AllowedConduit,
         Reason::AllowedConntrack,
         Reason::AllowedIntraZone,
@@ -105,6 +128,19 @@ impl Reason {
         Reason::RateLimited,
         Reason::Alert,
         Reason::ConnectionReset,
+        Reason::Iec104Malformed,
+        Reason::Iec104TypeId,
+        Reason::Iec104CommonAddress,
+        Reason::Iec104Cause,
+        Reason::Iec104Direction,
+        Reason::Iec104NotStarted,
+        Reason::Dnp3Malformed,
+        Reason::Dnp3Crc,
+        Reason::Dnp3Function,
+        Reason::Dnp3Address,
+        Reason::Dnp3Direction,
+        Reason::Dnp3Transport,
+        Reason::StreamOutOfOrder,
     ];
 
     /// Stable snake_case name used in CLI output, JSON and metrics.
@@ -138,6 +174,19 @@ impl Reason {
             Reason::RateLimited => "rate_limited",
             Reason::Alert => "alert",
             Reason::ConnectionReset => "connection_reset",
+            Reason::Iec104Malformed => "iec104_malformed",
+            Reason::Iec104TypeId => "iec104_type_id",
+            Reason::Iec104CommonAddress => "iec104_common_address",
+            Reason::Iec104Cause => "iec104_cause",
+            Reason::Iec104Direction => "iec104_direction",
+            Reason::Iec104NotStarted => "iec104_not_started",
+            Reason::Dnp3Malformed => "dnp3_malformed",
+            Reason::Dnp3Crc => "dnp3_crc",
+            Reason::Dnp3Function => "dnp3_function",
+            Reason::Dnp3Address => "dnp3_address",
+            Reason::Dnp3Direction => "dnp3_direction",
+            Reason::Dnp3Transport => "dnp3_transport",
+            Reason::StreamOutOfOrder => "stream_out_of_order",
         }
     }
 
@@ -157,10 +206,75 @@ impl Reason {
         }
     }
 
+    /// The reason of an IEC 104 violation.
+    pub const fn of_iec104(v: crate::iec104::Iec104Violation) -> Reason {
+        use crate::iec104::Iec104Violation as V;
+        match v {
+            V::Malformed => Reason::Iec104Malformed,
+            V::TypeId => Reason::Iec104TypeId,
+            V::CommonAddress => Reason::Iec104CommonAddress,
+            V::Cause => Reason::Iec104Cause,
+            V::Direction => Reason::Iec104Direction,
+            V::NotStarted => Reason::Iec104NotStarted,
+        }
+    }
+
+    /// The reason of a DNP3 violation.
+    pub const fn of_dnp3(v: crate::dnp3::Dnp3Violation) -> Reason {
+        use crate::dnp3::Dnp3Violation as V;
+        match v {
+            V::Malformed => Reason::Dnp3Malformed,
+            V::Crc => Reason::Dnp3Crc,
+            V::Function => Reason::Dnp3Function,
+            V::Address => Reason::Dnp3Address,
+            V::Direction => Reason::Dnp3Direction,
+            V::Transport => Reason::Dnp3Transport,
+        }
+    }
+
+    /// The [`crate::maps::inspector`] whose inspection denies for this reason, or
+    /// [`crate::maps::inspector::NONE`] for a reason that is no inspection deny.
+    pub const fn inspector(self) -> u8 {
+        use crate::maps::inspector;
+        let r = self as u32;
+        if r >= Reason::ModbusFunction as u32 && r <= Reason::ModbusSplit as u32 {
+            inspector::MODBUS
+        } else if r >= Reason::Iec104Malformed as u32 && r <= Reason::Iec104NotStarted as u32 {
+            inspector::IEC104
+        } else if r >= Reason::Dnp3Malformed as u32 && r <= Reason::Dnp3Transport as u32 {
+            inspector::DNP3
+        } else {
+            inspector::NONE
+        }
+    }
+
     /// Whether this is an inspection deny (also counted per conduit).
+    #[inline(always)]
     pub const fn is_inspection(self) -> bool {
-        (self as u32) >= (Reason::FIRST_INSPECTION as u32)
-            && (self as u32) <= (Reason::ModbusSplit as u32)
+        self.inspector() != crate::maps::inspector::NONE
+    }
+
+    /// The first inspection reason of `inspector`'s protocol (per-conduit slots count from it:
+    /// a conduit's rule inspects one protocol).
+    pub const fn first_of(inspector: u8) -> Reason {
+        match inspector {
+            crate::maps::inspector::IEC104 => Reason::Iec104Malformed,
+            crate::maps::inspector::DNP3 => Reason::Dnp3Malformed,
+            _ => Reason::ModbusFunction,
+        }
+    }
+
+    /// The per-conduit counter slot of an inspection reason ([`crate::maps::conduit_reason_index`]):
+    /// each protocol has its own block of slots (a conduit may inspect several), Modbus's
+    /// from 0, IEC 104's from 5, DNP3's from 11.
+    #[inline(always)]
+    pub const fn conduit_slot(self) -> u32 {
+        let base = match self.inspector() {
+            crate::maps::inspector::IEC104 => 5,
+            crate::maps::inspector::DNP3 => 11,
+            _ => 0,
+        };
+        base + (self as u32).wrapping_sub(Reason::first_of(self.inspector()) as u32)
     }
 
     /// The reason stored in counter slot `slot`, if any.
@@ -203,17 +317,46 @@ mod tests {
             let r = Reason::of_modbus(v);
             assert_eq!(r.name(), v.name());
             assert!(r.is_inspection() && !r.passes());
-            let slot = r as u32 - Reason::FIRST_INSPECTION as u32;
-            assert!(slot < crate::maps::CONDUIT_ACTION_SLOT);
+            assert_eq!(r.conduit_slot(), v as u32);
+            assert_eq!(r.inspector(), crate::maps::inspector::MODBUS);
+        }
+    }
+
+    #[test]
+    fn iec104_and_dnp3_violations_map_to_their_protocol_block() {
+        use crate::iec104::Iec104Violation as I;
+        for (i, v) in [I::Malformed, I::TypeId, I::CommonAddress, I::Cause, I::Direction, I::NotStarted]
+            .into_iter()
+            .enumerate()
+        {
+            let r = Reason::of_iec104(v);
+            assert!(r.name().starts_with("iec104_") && r.is_inspection() && !r.passes());
+            assert_eq!((r.inspector(), r.conduit_slot()), (crate::maps::inspector::IEC104, 5 + i as u32));
+        }
+        use crate::dnp3::Dnp3Violation as D;
+        for (i, v) in [D::Malformed, D::Crc, D::Function, D::Address, D::Direction, D::Transport]
+            .into_iter()
+            .enumerate()
+        {
+            let r = Reason::of_dnp3(v);
+            assert!(r.name().starts_with("dnp3_") && r.is_inspection() && !r.passes());
+            assert_eq!((r.inspector(), r.conduit_slot()), (crate::maps::inspector::DNP3, 11 + i as u32));
         }
     }
 
     #[test]
     fn inspection_reasons_fit_the_per_conduit_block() {
         let inspection: usize = Reason::ALL.iter().filter(|r| r.is_inspection()).count();
-        assert_eq!(inspection, 5);
-        assert!(inspection as u32 <= crate::maps::CONDUIT_ACTION_SLOT);
-        assert!(!Reason::IslandMode.is_inspection() && !Reason::RateLimited.is_inspection());
+        assert_eq!(inspection, 5 + 6 + 6);
+        let mut seen = 0u64;
+        for r in Reason::ALL.iter().filter(|r| r.is_inspection()) {
+            assert!(r.conduit_slot() < crate::maps::CONDUIT_ACTION_SLOT, "{r:?}");
+            assert!(seen & 1 << r.conduit_slot() == 0, "{r:?} shares its slot");
+            seen |= 1 << r.conduit_slot();
+        }
+        for r in [Reason::IslandMode, Reason::RateLimited, Reason::StreamOutOfOrder, Reason::Alert] {
+            assert!(!r.is_inspection());
+        }
     }
 
     #[test]

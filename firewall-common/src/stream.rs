@@ -244,6 +244,181 @@ pub fn position(s: &Sequence, seq: u32, len: u32) -> Position {
     Position::OutOfOrder
 }
 
+/// One direction of an inspected TCP flow in its conntrack entry
+/// ([`crate::flow::FlowState::stream`]): where its stream stands, and the cursor before its
+/// last judged segment (to walk a retransmission of that segment again on its own bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamSide {
+    pub seq: Sequence,
+    /// The parser state after the last judged segment: a [`StreamCursor`] for PDU-framed
+    /// protocols, or a byte walker's state in its bytes ([`Walker`]).
+    pub cursor: StreamCursor,
+    /// [`Self::cursor`] before the last judged segment.
+    pub before: StreamCursor,
+    /// The flow's session bits before the last judged segment.
+    pub session_before: u8,
+    /// Non-zero once the direction's position is known (its SYN, or its first segment of a
+    /// flow picked up mid-stream, which is taken to start on a PDU boundary).
+    pub synced: u8,
+    pub _pad: u16,
+}
+
+const _: () = assert!(core::mem::size_of::<StreamSide>() == 56);
+
+impl StreamSide {
+    /// A direction whose position is not known yet.
+    pub const START: StreamSide = StreamSide {
+        seq: Sequence {
+            next: 0,
+            last: 0,
+            acked: 0,
+        },
+        cursor: StreamCursor::START,
+        before: StreamCursor::START,
+        session_before: 0,
+        synced: 0,
+        _pad: 0,
+    };
+
+    /// The direction sent its SYN at `seq`: its first data byte is `seq + 1`, at a PDU
+    /// boundary.
+    #[inline(always)]
+    pub fn syn(&mut self, seq: u32) {
+        let first = seq.wrapping_add(1);
+        *self = StreamSide::START;
+        self.seq = Sequence {
+            next: first,
+            last: first,
+            acked: first,
+        };
+        self.synced = 1;
+    }
+
+    /// The receiver of this direction acknowledged `ack`. Never beyond what was judged: an
+    /// acknowledgement of bytes that never passed proves nothing about them.
+    #[inline(always)]
+    pub fn acknowledge(&mut self, ack: u32) {
+        if self.synced != 0 && before_eq(self.seq.acked, ack) && before_eq(ack, self.seq.next) {
+            self.seq.acked = ack;
+        }
+    }
+}
+
+impl StreamCursor {
+    /// At a PDU boundary, nothing held.
+    pub const START: StreamCursor = StreamCursor {
+        skip: 0,
+        held_len: 0,
+        _pad: 0,
+        held: [0; HELD_MAX],
+    };
+}
+
+/// A protocol's walk of one segment of one direction over that direction's cursor: any
+/// [`Inspector`] through [`walk`], or a byte walker with its own state kept in the cursor's
+/// bytes (DNP3). On a denial the cursor and the session bits must be left as they were.
+pub trait Walker {
+    type Denial: Copy;
+    fn walk_segment<B: PacketBytes + ?Sized>(
+        &self,
+        b: &B,
+        off: usize,
+        len: usize,
+        cursor: &mut StreamCursor,
+        session: &mut u8,
+    ) -> Result<(), Self::Denial>;
+}
+
+impl<I: Inspector> Walker for I {
+    type Denial = I::Denial;
+
+    #[inline(always)]
+    fn walk_segment<B: PacketBytes + ?Sized>(
+        &self,
+        b: &B,
+        off: usize,
+        len: usize,
+        cursor: &mut StreamCursor,
+        session: &mut u8,
+    ) -> Result<(), I::Denial> {
+        walk(b, off, len, cursor, session, self).map(|_| ())
+    }
+}
+
+/// What [`segment`] decides for a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict<D> {
+    /// It passes (judged allowed, or a duplicate the receiver discards).
+    Pass,
+    /// A PDU in it is denied.
+    Denied(D),
+    /// Out of stream order ([`Position::OutOfOrder`]): dropped, the connection lives on.
+    OutOfOrder,
+}
+
+/// Judges the `len` payload bytes at `off` of `b`, sent at sequence number `seq` in the
+/// direction `side`, with `walker`, and moves the direction on (the rule is in the module
+/// documentation). `session`: the flow's session bits. A direction not synced yet takes the
+/// segment as starting on a PDU boundary.
+#[inline(always)]
+pub fn segment<B, W>(
+    b: &B,
+    off: usize,
+    len: usize,
+    seq: u32,
+    side: &mut StreamSide,
+    session: &mut u8,
+    walker: &W,
+) -> Verdict<W::Denial>
+where
+    B: PacketBytes + ?Sized,
+    W: Walker,
+{
+    if len == 0 {
+        return Verdict::Pass;
+    }
+    if side.synced == 0 {
+        side.syn(seq.wrapping_sub(1));
+    }
+    let end = seq.wrapping_add(len as u32);
+    match position(&side.seq, seq, len as u32) {
+        Position::InOrder => {
+            let mut cursor = side.cursor;
+            let mut bits = *session;
+            if let Err(d) = walker.walk_segment(b, off, len, &mut cursor, &mut bits) {
+                return Verdict::Denied(d);
+            }
+            side.before = side.cursor;
+            side.session_before = *session;
+            side.cursor = cursor;
+            *session = bits;
+            side.seq.last = seq;
+            side.seq.next = end;
+            Verdict::Pass
+        }
+        Position::Again => {
+            let mut cursor = side.before;
+            let mut bits = side.session_before;
+            if let Err(d) = walker.walk_segment(b, off, len, &mut cursor, &mut bits) {
+                return Verdict::Denied(d);
+            }
+            // A retransmission at least as long as the original moves the stream to its
+            // end; a shorter one was judged on its own bytes and leaves the position where
+            // the original put it.
+            if before_eq(side.seq.next, end) {
+                side.cursor = cursor;
+                side.seq.next = end;
+                let changed = bits ^ side.session_before;
+                *session = (*session & !changed) | (bits & changed);
+            }
+            Verdict::Pass
+        }
+        Position::Acknowledged => Verdict::Pass,
+        Position::OutOfOrder => Verdict::OutOfOrder,
+    }
+}
+
 /// `a <= b` in sequence space.
 #[inline(always)]
 const fn before_eq(a: u32, b: u32) -> bool {

@@ -113,7 +113,7 @@ pub fn zcfw_xdp(ctx: XdpContext) -> u32 {
         len,
     );
     if d.reason().is_inspection() {
-        let slot = d.reason() as u32 - Reason::FIRST_INSPECTION as u32;
+        let slot = d.reason().conduit_slot();
         count(
             &CONDUIT_DENY_COUNTERS,
             conduit_reason_index(d.conduit_id(), slot),
@@ -302,10 +302,10 @@ fn emit(p: &Packet, d: &Decision, at: EventContext, cfg: &SlotConfig) {
         proto: p.proto,
         icmp_type: p.icmp_type,
         icmp_code: p.icmp_code,
-        modbus_unit: d.modbus() as u8,
-        modbus_function: (d.modbus() >> 8) as u8,
-        modbus_address: (d.modbus() >> 16) as u16,
-        detail: d.modbus_known() | if at.ip { event::detail::IP } else { 0 },
+        scope: d.detail() as u8,
+        code: (d.detail() >> 8) as u8,
+        address: (d.detail() >> 16) as u16,
+        detail: d.detail_known() | if at.ip { event::detail::IP } else { 0 },
         _pad: 0,
         _pad2: 0,
         _pad3: 0,

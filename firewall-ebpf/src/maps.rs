@@ -4,17 +4,19 @@
 use aya_ebpf::{
     bindings::BPF_F_NO_PREALLOC,
     macros::map,
-    maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray, ProgramArray, RingBuf},
 };
 use firewall_common::{
     conduit,
     conduittable::{self, ConduitBucket},
+    dnp3::Dnp3Profile,
     event,
     flow::{FlowKey, FlowState, FragKey},
+    iec104::Iec104Profile,
     maps::{
-        Bucket, BucketKey, CONDUIT_DENY_SLOTS, Control, Counter, EventBucket, IfacePolicy,
+        Bucket, BucketKey, CONDUIT_DENY_SLOTS, Control, Counter, EventBucket, Handoff, IfacePolicy,
         IfaceZoneKey, L2Key, RateLimit, SlotConfig, ZoneMatch, ZonePairKey, ZonePairLevels,
-        ZoneV6Key, capacity,
+        ZoneV6Key, capacity, inspector,
     },
     modbus::ModbusProfile,
     reason::Reason,
@@ -102,6 +104,24 @@ pub static CONDUIT_DENY_COUNTERS: PerCpuArray<Counter> =
 #[map]
 pub static MODBUS_PROFILES: Array<ModbusProfile> =
     Array::with_max_entries(2 * capacity::MAX_PROFILES, 0);
+
+/// IEC 104 inspection profiles of both slots (see `profile_index`).
+#[map]
+pub static IEC104_PROFILES: Array<Iec104Profile> =
+    Array::with_max_entries(2 * capacity::MAX_PROFILES, 0);
+
+/// DNP3 inspection profiles of both slots (see `profile_index`).
+#[map]
+pub static DNP3_PROFILES: Array<Dnp3Profile> =
+    Array::with_max_entries(2 * capacity::MAX_PROFILES, 0);
+
+/// The inspector programs, by `firewall_common::maps::inspector` id (filled by the daemon).
+#[map]
+pub static INSPECTORS: ProgramArray = ProgramArray::with_max_entries(inspector::SLOTS, 0);
+
+/// What the main program hands to the inspector it tail-calls.
+#[map]
+pub static HANDOFF: PerCpuArray<Handoff> = PerCpuArray::with_max_entries(1, 0);
 
 /// Rate limits of rate-limited conduits, both slots (see `rate_limit_index`).
 #[map]

@@ -17,11 +17,13 @@
 mod check;
 mod crc;
 mod functions;
+mod inspect;
 mod profile;
 
 pub use check::*;
 pub use crc::{TABLE as CRC_TABLE, of as crc_of, update as crc_update};
 pub use functions::*;
+pub use inspect::{Master, Outstation};
 pub use profile::*;
 
 /// The registered DNP3 port.

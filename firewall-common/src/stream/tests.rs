@@ -190,3 +190,138 @@ fn positions_in_sequence_space() {
     assert_eq!(position(&w, u32::MAX - 289, 100), Position::Acknowledged);
     assert_eq!(position(&w, u32::MAX - 289, 101), Position::OutOfOrder);
 }
+
+/// Runs [`segment`] for the control direction of a flow whose opener sent its SYN at 999.
+struct Flow {
+    side: StreamSide,
+    session: u8,
+    profile: Iec104Profile,
+}
+
+impl Flow {
+    fn new() -> Flow {
+        let mut side = StreamSide::START;
+        side.syn(999);
+        Flow {
+            side,
+            session: session::STARTED,
+            profile: profile(),
+        }
+    }
+
+    fn send(&mut self, seq: u32, bytes: &[u8]) -> Verdict<Iec104Violation> {
+        let inspector = Control {
+            profile: &self.profile,
+        };
+        match segment(bytes, 0, bytes.len(), seq, &mut self.side, &mut self.session, &inspector) {
+            Verdict::Pass => Verdict::Pass,
+            Verdict::Denied(d) => Verdict::Denied(d.kind),
+            Verdict::OutOfOrder => Verdict::OutOfOrder,
+        }
+    }
+}
+
+#[test]
+fn segments_in_order_are_walked_and_move_the_stream() {
+    let mut f = Flow::new();
+    let a = command(100);
+    assert_eq!(f.send(1000, &a), Verdict::Pass);
+    assert_eq!(f.side.seq.next, 1000 + a.len() as u32);
+    assert_eq!(f.side.seq.last, 1000);
+    assert_eq!(f.send(1000 + a.len() as u32, &command(46)), Verdict::Denied(Iec104Violation::TypeId));
+    // The denied segment moved nothing: the sender's retransmission of it is in order again.
+    assert_eq!(f.side.seq.next, 1000 + a.len() as u32);
+}
+
+#[test]
+fn a_retransmission_with_other_bytes_is_judged_on_its_own_bytes() {
+    let mut f = Flow::new();
+    let allowed = command(100);
+    let mut dangerous = command(46);
+    dangerous.truncate(allowed.len());
+    assert_eq!(f.send(1000, &allowed), Verdict::Pass);
+    // Same sequence number, same length, a command in place of the interrogation.
+    assert_eq!(f.send(1000, &dangerous), Verdict::Denied(Iec104Violation::TypeId));
+    // A true retransmission passes and leaves the stream where it was.
+    assert_eq!(f.send(1000, &allowed), Verdict::Pass);
+    assert_eq!(f.side.seq.next, 1000 + allowed.len() as u32);
+    assert!(f.side.cursor.at_boundary());
+}
+
+#[test]
+fn a_retransmission_of_a_split_head_is_judged_from_the_state_before_it() {
+    let mut f = Flow::new();
+    let allowed = command(100);
+    assert_eq!(f.send(1000, &allowed[..5]), Verdict::Pass);
+    assert_eq!(f.send(1005, &allowed[5..]), Verdict::Pass);
+    // The second part again, with the type id of a command: judged with the held head.
+    let mut other = command(46);
+    other.truncate(allowed.len());
+    assert_eq!(f.send(1005, &other[5..]), Verdict::Denied(Iec104Violation::TypeId));
+}
+
+#[test]
+fn a_longer_retransmission_moves_the_stream_and_a_shorter_one_does_not() {
+    let mut f = Flow::new();
+    let a = command(100);
+    let b = command(101);
+    assert_eq!(f.send(1000, &a), Verdict::Pass);
+    let mut both = a.clone();
+    both.extend(&b);
+    assert_eq!(f.send(1000, &both), Verdict::Pass);
+    assert_eq!(f.side.seq.next, 1000 + both.len() as u32);
+    // Shorter than the last segment (which started at 1000): judged, position kept.
+    assert_eq!(f.send(1000, &a), Verdict::Pass);
+    assert_eq!(f.side.seq.next, 1000 + both.len() as u32);
+}
+
+#[test]
+fn gaps_and_overlaps_into_unjudged_bytes_are_out_of_order() {
+    let mut f = Flow::new();
+    let a = command(100);
+    let n = a.len() as u32;
+    assert_eq!(f.send(1000, &a), Verdict::Pass);
+    // A gap: the segment after the next one.
+    assert_eq!(f.send(1000 + 2 * n, &a), Verdict::OutOfOrder);
+    // An overlap that starts inside the judged segment and runs into new bytes.
+    let mut over = a[5..].to_vec();
+    over.extend(command(46));
+    assert_eq!(f.send(1005, &over), Verdict::OutOfOrder);
+    assert_eq!(f.side.seq.next, 1000 + n);
+}
+
+#[test]
+fn duplicates_below_the_receivers_acknowledgement_pass_unwalked() {
+    let mut f = Flow::new();
+    let a = command(100);
+    let n = a.len() as u32;
+    assert_eq!(f.send(1000, &a), Verdict::Pass);
+    assert_eq!(f.send(1000 + n, &a), Verdict::Pass);
+    // Not acknowledged yet: an old segment that is not the last one is out of order.
+    assert_eq!(f.send(1000, &command(46)[..n as usize]), Verdict::OutOfOrder);
+    f.side.acknowledge(1000 + n);
+    // The receiver has those bytes and discards them, whatever they say.
+    assert_eq!(f.send(1000, &command(46)[..n as usize]), Verdict::Pass);
+    // An acknowledgement of bytes never judged is ignored.
+    f.side.acknowledge(5000);
+    assert_eq!(f.side.seq.acked, 1000 + n);
+}
+
+#[test]
+fn a_direction_picked_up_mid_stream_starts_on_a_boundary() {
+    let mut f = Flow::new();
+    f.side = StreamSide::START;
+    assert_eq!(f.send(77, &command(100)), Verdict::Pass);
+    assert_eq!(f.side.seq.last, 77);
+    assert_eq!(f.side.synced, 1);
+}
+
+#[test]
+fn sequence_numbers_wrap() {
+    let mut f = Flow::new();
+    f.side.syn(u32::MAX - 5);
+    let a = command(100);
+    assert_eq!(f.send(u32::MAX - 4, &a), Verdict::Pass);
+    assert_eq!(f.side.seq.next, (u32::MAX - 4).wrapping_add(a.len() as u32));
+    assert_eq!(f.send(f.side.seq.next, &command(46)), Verdict::Denied(Iec104Violation::TypeId));
+}

@@ -368,6 +368,11 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
                         conduit_id,
                         profile_id,
                         flags: conduit_flags[conduit_id as usize],
+                        inspector: if profile_id != 0 {
+                            firewall_common::maps::inspector::MODBUS
+                        } else {
+                            firewall_common::maps::inspector::NONE
+                        },
                         _pad: 0,
                     },
                 ));

@@ -306,17 +306,16 @@ pub fn record(ev: &Event, state: &State, offset: i128) -> PacketEvent {
             code: ev.icmp_code,
         }),
     });
-    let known =
-        ev.detail & (detail::MODBUS_UNIT | detail::MODBUS_FUNCTION | detail::MODBUS_ADDRESS);
+    let known = ev.detail & (detail::SCOPE | detail::CODE | detail::ADDRESS);
     let has = |bit: u8| ev.detail & bit != 0;
     let modbus = (known != 0).then(|| ModbusDetail {
-        unit: has(detail::MODBUS_UNIT).then_some(ev.modbus_unit),
-        function: has(detail::MODBUS_FUNCTION).then_some(ev.modbus_function),
-        function_name: has(detail::MODBUS_FUNCTION)
-            .then(|| modbus::function_by_code(ev.modbus_function))
+        unit: has(detail::SCOPE).then_some(ev.scope),
+        function: has(detail::CODE).then_some(ev.code),
+        function_name: has(detail::CODE)
+            .then(|| modbus::function_by_code(ev.code))
             .flatten()
             .map(|f| f.name.to_owned()),
-        address: has(detail::MODBUS_ADDRESS).then_some(ev.modbus_address),
+        address: has(detail::ADDRESS).then_some(ev.address),
     });
     PacketEvent {
         time: rfc3339(ev.timestamp_ns as i128 + offset),

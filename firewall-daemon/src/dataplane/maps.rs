@@ -551,7 +551,7 @@ pub(super) fn read_counters(
     for id in 0..=conduits as u16 {
         let mut denies = Vec::with_capacity(inspection.len());
         for &reason in &inspection {
-            let slot = reason as u32 - Reason::FIRST_INSPECTION as u32;
+            let slot = reason.conduit_slot();
             let v = deny_map
                 .get(&conduit_reason_index(id, slot), 0)
                 .map_err(DataplaneError::map(names::CONDUIT_DENY_COUNTERS))?;

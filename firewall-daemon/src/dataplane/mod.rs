@@ -67,7 +67,7 @@ pub struct CounterSnapshot {
     /// Indexed by conduit id (entry 0 unused).
     pub conduits: Vec<Counter>,
     /// Inspection denies by conduit id (entry 0 unused), then by reason (in [`Reason::ALL`]
-    /// order from [`Reason::FIRST_INSPECTION`]).
+    /// order, by [`Reason::conduit_slot`]).
     pub conduit_denies: Vec<Vec<(Reason, Counter)>>,
     /// What was done with those denies, by conduit id (entry 0 unused), then by
     /// `firewall_common::event::action` (in `action::ALL` order: drop, alert, reset, exception).
