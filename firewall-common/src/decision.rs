@@ -148,6 +148,7 @@ pub fn monitorable(reason: Reason) -> bool {
             | Reason::L2Denied
             | Reason::FragmentNoFlow
             | Reason::RateLimited
+            | Reason::StreamOutOfOrder
     ) || reason.is_inspection()
 }
 

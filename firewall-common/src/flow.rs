@@ -89,6 +89,27 @@ pub mod flow_flags {
     /// zcfw answered a request of this flow itself: every later segment is shifted by
     /// [`super::FlowState::swallowed`] and [`super::FlowState::injected`].
     pub const SHIFTED: u8 = 1 << 7;
+
+    /// The flags of a flow opened under a conduit action with
+    /// [`crate::maps::action_flags`] `action`, by the endpoint at `addr_lo` when `opened_by_lo`.
+    #[inline(always)]
+    pub const fn of_action(action: u16, opened_by_lo: bool) -> u8 {
+        use crate::maps::action_flags as a;
+        let mut flags = if opened_by_lo { OPENED_BY_LO } else { 0 };
+        if action & a::RATE_LIMIT != 0 {
+            flags |= RATE_LIMITED;
+        }
+        if action & a::MONITOR != 0 {
+            flags |= MONITOR;
+        }
+        if action & a::RESET_ON_VIOLATION != 0 {
+            flags |= RESET_ON_VIOLATION;
+        }
+        if action & a::EXCEPTION_ON_VIOLATION != 0 {
+            flags |= EXCEPTION_ON_VIOLATION;
+        }
+        flags
+    }
 }
 
 /// What conntrack remembers of an allowed flow.
@@ -180,6 +201,18 @@ pub struct FlowStateV3 {
     pub answered_end: u32,
 }
 
+/// Value of [`crate::maps::names::FRAGS`]: an allowed first fragment.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FragState {
+    /// Conduit that allowed the first fragment (counts the later ones).
+    pub conduit_id: u16,
+    pub _pad: u16,
+    pub _pad2: u32,
+    /// `bpf_ktime_get_coarse_ns` of the first fragment.
+    pub last_seen_ns: u64,
+}
+
 /// Key of [`crate::maps::names::FRAGS`]: one fragmented datagram.
 #[repr(C, align(8))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -199,6 +232,7 @@ const _: () = {
     assert!(core::mem::size_of::<FlowStateV3>() == 32);
     assert!(core::mem::size_of::<FlowStateV2>() == 24);
     assert!(core::mem::size_of::<FragKey>() == 40);
+    assert!(core::mem::size_of::<FragState>() == 16);
     assert!(core::mem::align_of::<FlowKey>() == 8);
     assert!(core::mem::align_of::<FlowState>() == 8);
     assert!(core::mem::align_of::<FragKey>() == 8);

@@ -40,7 +40,7 @@ pub mod names {
     pub const L2_ALLOW: &str = "L2_ALLOW";
     /// LRU hash: [`crate::flow::FlowKey`] → [`crate::flow::FlowState`] (conntrack).
     pub const FLOWS: &str = "FLOWS";
-    /// LRU hash: [`crate::flow::FragKey`] → [`crate::flow::FlowState`] (allowed first fragments).
+    /// LRU hash: [`crate::flow::FragKey`] → [`crate::flow::FragState`] (allowed first fragments).
     pub const FRAGS: &str = "FRAGS";
     /// Per-CPU array of [`super::Counter`] indexed by [`crate::reason::Reason`].
     pub const REASON_COUNTERS: &str = "REASON_COUNTERS";
@@ -75,6 +75,12 @@ pub mod names {
 
     /// Per-CPU scratch space of the XDP program (one [`crate::packet::Packet`]); never pinned.
     pub const SCRATCH: &str = "SCRATCH";
+    /// Per-CPU [`crate::stream::Payload`] (one entry): the payload an inspector program walks;
+    /// never pinned.
+    pub const PAYLOAD: &str = "PAYLOAD";
+    /// Per-CPU [`crate::flow::FlowState`] (one entry) where the XDP program builds a new
+    /// conntrack entry; never pinned.
+    pub const NEW_FLOW: &str = "NEW_FLOW";
     /// Per-CPU [`super::Handoff`] (one entry): what the main program tells the inspector it
     /// tail-calls; never pinned.
     pub const HANDOFF: &str = "HANDOFF";
@@ -115,9 +121,11 @@ pub mod names {
     /// The maps of the object that are deliberately not pinned: [`SCRATCH`] holds nothing
     /// between packets, and the `BENCH_*` maps belong to the benchmark programs, which the
     /// daemon never attaches.
-    pub const NOT_PINNED: [&str; 6] = [
+    pub const NOT_PINNED: [&str; 8] = [
         SCRATCH,
+        PAYLOAD,
         HANDOFF,
+        NEW_FLOW,
         "BENCH_TX",
         "BENCH_HEAD",
         "BENCH_PACKETS",
@@ -313,6 +321,16 @@ pub mod inspector {
     pub const SLOTS: u32 = 8;
     /// The tail-called inspector programs, by id: (id, program name).
     pub const PROGRAMS: [(u8, &str); 2] = [(IEC104, "zcfw_iec104"), (DNP3, "zcfw_dnp3")];
+
+    /// The session bits of a flow of `id` picked up mid-stream (opened before zcfw tracked
+    /// it, or evicted): its handshake was not seen, so it is taken as done (IEC 104: STARTDT
+    /// confirmed). A peer that never did it drops the connection by itself.
+    pub const fn session_at_pickup(id: u8) -> u8 {
+        match id {
+            IEC104 => crate::iec104::session::STARTED,
+            _ => 0,
+        }
+    }
 
     /// The protocol's policy name.
     pub const fn name(id: u8) -> &'static str {
@@ -543,7 +561,7 @@ const _: () = {
 #[cfg(feature = "user")]
 mod pod {
     use super::*;
-    use crate::flow::{FlowKey, FlowState, FlowStateV2, FlowStateV3, FragKey};
+    use crate::flow::{FlowKey, FlowState, FlowStateV2, FlowStateV3, FragKey, FragState};
 
     /// `aya::Pod` for map keys and values the daemon reads and writes.
     macro_rules! pod {
@@ -576,6 +594,7 @@ mod pod {
         FlowStateV2,
         FlowStateV3,
         FragKey,
+        FragState,
         crate::conduittable::ConduitEntry,
         crate::conduittable::ConduitBucket,
     );

@@ -87,6 +87,10 @@ pub trait Inspector {
 /// number of PDUs judged, or the first denial; on success `cursor` says where the stream
 /// stands after the segment and `session` holds the inspector's session bits (on a denial
 /// both are left as they were: the segment does not reach the receiver).
+///
+/// The same walk as [`Walk::start`], up to [`MAX_PDUS_PER_SEGMENT`] [`Walk::step`]s and
+/// [`Walk::finish`], which the eBPF program drives with `bpf_loop` (one verification of a
+/// step instead of one per PDU).
 #[inline(always)]
 pub fn walk<B, I>(
     b: &B,
@@ -100,82 +104,142 @@ where
     B: PacketBytes + ?Sized,
     I: Inspector,
 {
-    let mut next = *cursor;
-    let mut bits = *session;
-    let end = off + len;
-    let mut at = off;
-    let mut judged = 0u8;
-
-    // The tail of a PDU judged in an earlier segment.
-    let tail = (next.skip as usize).min(len);
-    next.skip -= tail as u16;
-    at += tail;
-
-    // A head begun in an earlier segment, completed with this segment's first bytes.
-    if next.held_len > 0 && at < end {
-        let held = (next.held_len as usize).min(HELD_MAX);
-        let take = (HELD_MAX - held).min(end - at);
-        let mut head = next.held;
-        if copy_head(b, at, take, &mut head, held).is_none() {
-            return Err(inspector.unwalkable());
-        }
-        let avail = held + take;
-        match inspector.judge(&head[..], 0, avail, &mut bits)? {
-            Step::Need(_) => {
-                // Still short of the decisive bytes: remember them all.
-                next.held = head;
-                next.held_len = avail as u8;
-                *cursor = next;
-                *session = bits;
-                return Ok(0);
-            }
-            Step::Pdu(pdu) => {
-                judged = 1;
-                next.held_len = 0;
-                let rest = pdu.saturating_sub(held);
-                let here = rest.min(end - at);
-                next.skip = (rest - here) as u16;
-                at += here;
-            }
+    let mut w = Walk::start(b, off, len, cursor, *session, inspector)?;
+    for _ in 0..MAX_PDUS_PER_SEGMENT {
+        if !w.step(b, inspector)? {
+            break;
         }
     }
+    w.finish(cursor, session, inspector)
+}
 
-    for _ in 0..MAX_PDUS_PER_SEGMENT {
-        if at >= end {
-            *cursor = next;
-            *session = bits;
-            return Ok(judged);
+/// A walk of one segment in progress ([`walk`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Walk {
+    /// Where the stream will stand if the segment passes.
+    pub next: StreamCursor,
+    /// The session bits the segment leaves.
+    pub bits: u8,
+    /// The walk ended early (a head still short of its decisive bytes was held).
+    pub done: bool,
+    /// PDUs judged.
+    pub judged: u8,
+    /// Offset of the next PDU in the segment.
+    pub at: usize,
+    /// Offset after the segment.
+    pub end: usize,
+}
+
+impl Walk {
+    /// Passes the tail of a PDU judged in an earlier segment and completes a head begun in
+    /// one.
+    #[inline(always)]
+    pub fn start<B, I>(
+        b: &B,
+        off: usize,
+        len: usize,
+        cursor: &StreamCursor,
+        session: u8,
+        inspector: &I,
+    ) -> Result<Walk, I::Denial>
+    where
+        B: PacketBytes + ?Sized,
+        I: Inspector,
+    {
+        let mut w = Walk {
+            next: *cursor,
+            bits: session,
+            done: false,
+            judged: 0,
+            at: off,
+            end: off + len,
+        };
+        // The tail of a PDU judged in an earlier segment.
+        let tail = (w.next.skip as usize).min(len);
+        w.next.skip -= tail as u16;
+        w.at += tail;
+
+        // A head begun in an earlier segment, completed with this segment's first bytes.
+        if w.next.held_len > 0 && w.at < w.end {
+            let held = (w.next.held_len as usize).min(HELD_MAX);
+            let take = (HELD_MAX - held).min(w.end - w.at);
+            let mut head = w.next.held;
+            if copy_head(b, w.at, take, &mut head, held).is_none() {
+                return Err(inspector.unwalkable());
+            }
+            let avail = held + take;
+            match inspector.judge(&head[..], 0, avail, &mut w.bits)? {
+                Step::Need(_) => {
+                    // Still short of the decisive bytes: remember them all.
+                    w.next.held = head;
+                    w.next.held_len = avail as u8;
+                    w.done = true;
+                }
+                Step::Pdu(pdu) => {
+                    w.judged = 1;
+                    w.next.held_len = 0;
+                    let rest = pdu.saturating_sub(held);
+                    let here = rest.min(w.end - w.at);
+                    w.next.skip = (rest - here) as u16;
+                    w.at += here;
+                }
+            }
         }
-        let avail = end - at;
-        match inspector.judge(b, at, avail, &mut bits)? {
+        Ok(w)
+    }
+
+    /// Judges the PDU that starts at [`Self::at`], if any; `Ok(true)` while there may be
+    /// another.
+    #[inline(always)]
+    pub fn step<B, I>(&mut self, b: &B, inspector: &I) -> Result<bool, I::Denial>
+    where
+        B: PacketBytes + ?Sized,
+        I: Inspector,
+    {
+        if self.done || self.at >= self.end {
+            return Ok(false);
+        }
+        let avail = self.end - self.at;
+        match inspector.judge(b, self.at, avail, &mut self.bits)? {
             Step::Need(_) => {
                 if avail > HELD_MAX {
                     return Err(inspector.unwalkable());
                 }
                 let mut held = [0u8; HELD_MAX];
-                if copy_head(b, at, avail, &mut held, 0).is_none() {
+                if copy_head(b, self.at, avail, &mut held, 0).is_none() {
                     return Err(inspector.unwalkable());
                 }
-                next.held = held;
-                next.held_len = avail as u8;
-                *cursor = next;
-                *session = bits;
-                return Ok(judged);
+                self.next.held = held;
+                self.next.held_len = avail as u8;
+                self.done = true;
+                Ok(false)
             }
             Step::Pdu(pdu) => {
-                judged += 1;
+                self.judged += 1;
                 let here = pdu.min(avail);
-                next.skip = (pdu - here) as u16;
-                at += here;
+                self.next.skip = (pdu - here) as u16;
+                self.at += here;
+                Ok(self.at < self.end)
             }
         }
     }
-    if at < end {
-        return Err(inspector.unwalkable());
+
+    /// Commits a walk whose steps all passed: a segment with PDUs left unjudged (more than
+    /// [`MAX_PDUS_PER_SEGMENT`]) is unwalkable.
+    #[inline(always)]
+    pub fn finish<I: Inspector>(
+        self,
+        cursor: &mut StreamCursor,
+        session: &mut u8,
+        inspector: &I,
+    ) -> Result<u8, I::Denial> {
+        if !self.done && self.at < self.end {
+            return Err(inspector.unwalkable());
+        }
+        *cursor = self.next;
+        *session = self.bits;
+        Ok(self.judged)
     }
-    *cursor = next;
-    *session = bits;
-    Ok(judged)
 }
 
 /// Copies the `n` bytes at `from` of `b` into `head` from index `to` (bytes past the end of
@@ -416,6 +480,54 @@ where
         }
         Position::Acknowledged => Verdict::Pass,
         Position::OutOfOrder => Verdict::OutOfOrder,
+    }
+}
+
+/// Most payload bytes of one segment an inspector program walks: the payload is copied into
+/// a [`Payload`] first (one helper call; the walkers then read a map value, which verifies
+/// far more cheaply than packet memory at variable offsets). Eight of IEC 104's largest
+/// APDUs (255 bytes) fit, and DNP3's walker stops at the same bound; a longer segment is
+/// denied as unwalkable.
+pub const PAYLOAD_MAX: usize = 2048;
+
+/// Bytes after [`PAYLOAD_MAX`] in a [`Payload`] that no load returns: a load of up to this
+/// many bytes at any offset below [`PAYLOAD_MAX`] stays inside the buffer, which is what the
+/// verifier checks (it bounds an offset by its mask, not by the checks before it).
+pub const PAYLOAD_PAD: usize = 16;
+
+/// A copy of a segment's payload ([`PAYLOAD_MAX`] bytes at most).
+#[repr(C)]
+pub struct Payload {
+    pub bytes: [u8; PAYLOAD_MAX + PAYLOAD_PAD],
+}
+
+const _: () = assert!(PAYLOAD_MAX.is_power_of_two());
+
+/// The first `len` bytes of a [`Payload`], read as packet bytes from offset 0.
+pub struct PayloadBytes<'a> {
+    pub payload: &'a Payload,
+    pub len: usize,
+}
+
+impl PacketBytes for PayloadBytes<'_> {
+    #[inline(always)]
+    fn holds(&self, len: usize) -> bool {
+        len <= self.len
+    }
+
+    #[inline(always)]
+    fn load<const N: usize>(&self, offset: usize) -> Option<[u8; N]> {
+        // Checked against the buffer's size first, a constant bound the verifier tracks, then
+        // against the copied length.
+        if N > PAYLOAD_PAD || offset > PAYLOAD_MAX - N || offset + N > self.len {
+            return None;
+        }
+        // A no-op after the checks, there for the verifier (see `PAYLOAD_PAD`); read through
+        // a volatile load so the compiler cannot prove it a no-op and drop it.
+        // SAFETY: a read of a local.
+        let at = unsafe { core::ptr::read_volatile(&offset) } & (PAYLOAD_MAX - 1);
+        // SAFETY: `at < PAYLOAD_MAX` and `N <= PAYLOAD_PAD`: inside `bytes`.
+        Some(unsafe { (self.payload.bytes.as_ptr().add(at) as *const [u8; N]).read_unaligned() })
     }
 }
 

@@ -14,12 +14,15 @@
               the helpers take them, rather than moved into the call"
 )]
 
+mod account;
 mod bench;
 mod decision;
 mod exception;
 mod inspect;
+mod looped;
 mod maps;
 mod reset;
+mod stream;
 
 use aya_ebpf::{
     bindings::xdp_action::XDP_DROP,
@@ -32,20 +35,22 @@ use firewall_common::{
     conduit::{self, Level},
     conduittable,
     event::{self, Event},
-    flow::{FlowKey, FlowState, FragKey, flow_flags, proto, timeout},
+    flow::{FlowKey, FlowState, FragKey, FragState, flow_flags, proto, timeout},
     maps::{
         Bucket, BucketKey, ConduitAction, ConduitKey, Control, Counter, IfaceZoneKey, L2Key,
         RateLimit, SlotConfig, ZonePairKey, action_flags, capacity, conduit_action_index,
         conduit_reason_index, control_flags, iface_counter_index, iface_flags, iface_index,
-        profile_index, rate_limit_index, slot_flags, zone_flags,
+        inspector, profile_index, rate_limit_index, slot_flags, zone_flags,
     },
     packet::{self, Family, Fragment, Packet, PacketBytes, icmp_type, tcp_flags},
     reason::Reason,
     reset::PacketBytesMut,
+    stream::StreamSide,
     zonetable,
 };
 
 use crate::{
+    account::{EventContext, account, deliver, emit, event_budget, now, reported},
     decision::{Decision, EXCEPTION, RESET_SENDER, RESETS, deny_on, drop, finish, pass},
     inspect::{inspect, inspection_deny, remember_reset, resets, tracked_deny},
     maps::*,
@@ -107,46 +112,7 @@ pub fn zcfw_xdp(ctx: XdpContext) -> u32 {
     // every frame it sees is one buffer and this is its whole length, without a helper call.
     let len = (ctx.data_end() - ctx.data()) as u64;
     let d = decide(&ctx, len as u32);
-    count(
-        &REASON_COUNTERS,
-        if d.alert() { Reason::Alert } else { d.reason() } as u32,
-        len,
-    );
-    if d.reason().is_inspection() {
-        let slot = d.reason().conduit_slot();
-        count(
-            &CONDUIT_DENY_COUNTERS,
-            conduit_reason_index(d.conduit_id(), slot),
-            len,
-        );
-        count(
-            &CONDUIT_DENY_COUNTERS,
-            conduit_action_index(d.conduit_id(), d.action()),
-            len,
-        );
-    } else if d.conduit_id() != 0 && !d.denied() {
-        count(&CONDUIT_COUNTERS, d.conduit_id() as u32, len);
-    }
-    let ifindex = ctx.ingress_ifindex() as u32;
-    if ifindex < capacity::MAX_IFINDEX {
-        count(
-            &IFACE_COUNTERS,
-            iface_counter_index(ifindex, d.denied()),
-            len,
-        );
-    }
-    d.verdict()
-}
-
-#[inline(always)]
-fn count(map: &aya_ebpf::maps::PerCpuArray<Counter>, index: u32, len: u64) {
-    if let Some(c) = map.get_ptr_mut(index) {
-        // SAFETY: per-CPU slot, only this CPU writes it while this program runs.
-        unsafe {
-            (*c).packets += 1;
-            (*c).bytes += len;
-        }
-    }
+    account(&ctx, d, len)
 }
 
 #[inline(always)]
@@ -215,112 +181,8 @@ fn decide(ctx: &XdpContext, len: u32) -> Decision {
     if p.is_neighbor_discovery() && cfg.flags & slot_flags::ALLOW_ND != 0 {
         return pass(Reason::AllowedNeighborDiscovery, 0);
     }
-    let mut d = finish(judge(ctx, slot, cfg, p), cfg);
-    if d.0 & RESETS != 0 && !reset::write_reset(ctx.ctx, p, d.0 & RESET_SENDER != 0) {
-        // No reset could be written: the segment is dropped instead, never passed unchanged.
-        d = Decision(d.0 & !RESETS);
-    }
-    if reported(&d, cfg) && event_budget(control) {
-        emit(p, &d, EventContext { ip: true, ..at }, cfg);
-    }
-    d
-}
-
-/// Whether a decision is reported as an event: alerts always, denies unless the policy
-/// says `log: none`.
-#[inline(always)]
-fn reported(d: &Decision, cfg: &SlotConfig) -> bool {
-    d.alert() || (d.denied() && cfg.flags & slot_flags::LOG_DENIED != 0)
-}
-
-/// Takes a token from this CPU's event bucket; counts the event as suppressed when there is
-/// none. Inline and without a clock read while a flood keeps the bucket empty.
-#[inline(always)]
-fn event_budget(control: &Control) -> bool {
-    let pps = control.event_pps;
-    let limit = RateLimit { pps, burst: pps };
-    let allowed = match EVENT_BUCKET.get_ptr_mut(0) {
-        // SAFETY: per-CPU value, only this CPU touches it while the program runs; jiffies64
-        // is a helper without arguments (the verifier inlines it as one memory read).
-        Some(bucket) if pps != 0 => unsafe { (*bucket).take(&limit, bpf_jiffies64(), now) },
-        _ => false,
-    };
-    if !allowed {
-        count_event(event::counter::RATE_LIMITED);
-    }
-    allowed
-}
-
-/// Coarse (tick resolution) time: plenty for idle timeouts and token buckets, and much
-/// cheaper than a full clock read.
-#[inline(always)]
-fn now() -> u64 {
-    // SAFETY: a helper without arguments.
-    unsafe { bpf_ktime_get_coarse_ns() }
-}
-
-/// Where and what an event is about, beside the packet (BPF functions take five arguments).
-#[derive(Clone, Copy)]
-struct EventContext {
-    slot: u8,
-    ifindex: u32,
-    len: u32,
-    ip: bool,
-}
-
-/// Sends an event for a deny or alert that [`event_budget`] allowed; counts it as sent or
-/// lost. Zones are looked up here, off the fast path.
-#[inline(never)]
-fn emit(p: &Packet, d: &Decision, at: EventContext, cfg: &SlotConfig) {
-    let Some(mut entry) = EVENTS.reserve::<Event>(0) else {
-        count_event(event::counter::RING_FULL);
-        return;
-    };
-    let (src_zone, dst_zone) = if at.ip {
-        (
-            zone_of(at.slot, p.family, &p.src) as u16,
-            zone_of(at.slot, p.family, &p.dst) as u16,
-        )
-    } else {
-        (0, 0)
-    };
-    entry.write(Event {
-        // SAFETY: a helper without arguments.
-        timestamp_ns: unsafe { bpf_ktime_get_ns() },
-        src: p.src,
-        dst: p.dst,
-        ifindex: at.ifindex,
-        generation: cfg.generation,
-        src_port: p.src_port,
-        dst_port: p.dst_port,
-        src_zone,
-        dst_zone,
-        conduit_id: d.conduit_id(),
-        reason: d.reason() as u8,
-        action: d.action(),
-        family: p.family as u8,
-        proto: p.proto,
-        icmp_type: p.icmp_type,
-        icmp_code: p.icmp_code,
-        scope: d.detail() as u8,
-        code: (d.detail() >> 8) as u8,
-        address: (d.detail() >> 16) as u16,
-        detail: d.detail_known() | if at.ip { event::detail::IP } else { 0 },
-        _pad: 0,
-        _pad2: 0,
-        _pad3: 0,
-        len: at.len,
-    });
-    entry.submit(0);
-    count_event(event::counter::SENT);
-}
-
-#[inline(always)]
-fn count_event(slot: u32) {
-    if let Some(c) = EVENT_COUNTERS.get_ptr_mut(slot) {
-        // SAFETY: this CPU's slot; nothing else writes it while the program runs.
-        unsafe { *c += 1 };
-    }
+    let d = finish(judge(ctx, slot, cfg, p), cfg);
+    deliver(ctx, p, d, control, cfg, at)
 }
 
 /// [`parse_into`] result: an IP packet, written to the output.
@@ -432,7 +294,15 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                     state.flags & flow_flags::MONITOR != 0,
                 );
             }
-            let verdict = if state.profile_id != 0 && p.payload_len != 0 {
+            if state.inspector > inspector::MODBUS && p.proto == proto::TCP {
+                // Every segment of the flow, data or not (SYNs and acknowledgements move its
+                // stream position), goes to its protocol's inspector, which decides it.
+                return stream::hand_over(ctx, slot, from_opener, Reason::AllowedConntrack, state.inspector);
+            }
+            let verdict = if state.inspector == inspector::MODBUS
+                && state.profile_id != 0
+                && p.payload_len != 0
+            {
                 let profile = profile_index(slot, state.profile_id);
                 inspect(ctx.data(), ctx.data_end(), p, profile, from_opener)
             } else {
@@ -462,12 +332,12 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                     return drop(Reason::MalformedTcp);
                 }
                 if p.fragment == Fragment::First && !d.denied() {
-                    remember_first_fragment(p, cfg, conduit_id, now);
+                    remember_first_fragment(p, conduit_id, now);
                 }
                 return d;
             }
             if p.fragment == Fragment::First {
-                remember_first_fragment(p, cfg, conduit_id, now);
+                remember_first_fragment(p, conduit_id, now);
             }
             return pass(Reason::AllowedConntrack, conduit_id);
         } else {
@@ -509,7 +379,19 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
             action.flags & action_flags::MONITOR != 0,
         );
     }
-    if action.profile_id != 0 && p.payload_len != 0 {
+    let flags = flow_flags::of_action(action.flags, src_is_lo);
+    if action.inspector > inspector::MODBUS && p.proto == proto::TCP {
+        // A segment of a stream-inspected protocol: its flow is tracked from here (a SYN, or
+        // a connection picked up mid-stream) and its inspector decides it.
+        let session = if p.opens_flow() {
+            0
+        } else {
+            inspector::session_at_pickup(action.inspector)
+        };
+        open_flow(&flow_key, cfg, &action, flags, session);
+        return stream::hand_over(ctx, slot, true, Reason::AllowedConduit, action.inspector);
+    }
+    if action.inspector == inspector::MODBUS && action.profile_id != 0 && p.payload_len != 0 {
         // A new packet in the conduit's direction carries requests.
         let profile = profile_index(slot, action.profile_id);
         let verdict = inspect(ctx.data(), ctx.data_end(), p, profile, true);
@@ -526,40 +408,35 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
         }
     }
     if p.opens_flow() {
-        let flags = if src_is_lo {
-            flow_flags::OPENED_BY_LO
-        } else {
-            0
-        } | if action.flags & action_flags::RATE_LIMIT != 0 {
-            flow_flags::RATE_LIMITED
-        } else {
-            0
-        } | if action.flags & action_flags::MONITOR != 0 {
-            flow_flags::MONITOR
-        } else {
-            0
-        } | if action.flags & action_flags::RESET_ON_VIOLATION != 0 {
-            flow_flags::RESET_ON_VIOLATION
-        } else {
-            0
-        } | if action.flags & action_flags::EXCEPTION_ON_VIOLATION != 0 {
-            flow_flags::EXCEPTION_ON_VIOLATION
-        } else {
-            0
-        };
-        let state = FlowState::new(
-            cfg.generation,
-            action.conduit_id,
-            action.profile_id,
-            flags,
-            now(),
-        );
-        let _ = FLOWS.insert(&flow_key, &state, 0);
+        open_flow(&flow_key, cfg, &action, flags, 0);
     }
     if p.fragment == Fragment::First {
-        remember_first_fragment(p, cfg, action.conduit_id, now());
+        remember_first_fragment(p, action.conduit_id, now());
     }
     pass(Reason::AllowedConduit, action.conduit_id)
+}
+
+/// Tracks the flow `key` that `action` allows, with flow flags `flags` and inspector session
+/// bits `session`. The state is built
+/// in a per-CPU value, not on the stack (it is larger than the verifier's stack allows beside
+/// the rest of the program).
+#[inline(never)]
+fn open_flow(key: &FlowKey, cfg: &SlotConfig, action: &ConduitAction, flags: u8, session: u8) {
+    let Some(state) = NEW_FLOW.get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY: this CPU's value; only this program run uses it, and only here.
+    let state = unsafe { &mut *state };
+    *state = FlowState::new(
+        cfg.generation,
+        action.conduit_id,
+        action.profile_id,
+        flags,
+        now(),
+    );
+    state.inspector = action.inspector;
+    state.session = session;
+    let _ = FLOWS.insert(key, state, 0);
 }
 
 /// Judges a flow admitted under an older policy generation against the current one, from the
@@ -586,6 +463,13 @@ fn rejudge(slot: u8, cfg: &SlotConfig, key: &FlowKey, state: &mut FlowState) -> 
     state.generation = cfg.generation;
     state.conduit_id = action.conduit_id;
     state.profile_id = action.profile_id;
+    if state.inspector != action.inspector {
+        // Inspected by another protocol now: its position in that protocol is unknown, each
+        // direction starts on a boundary with its next segment.
+        state.inspector = action.inspector;
+        state.session = 0;
+        state.stream = [StreamSide::START; 2];
+    }
     state.flags &= !(flow_flags::RATE_LIMITED
         | flow_flags::MONITOR
         | flow_flags::RESET_ON_VIOLATION
@@ -631,8 +515,12 @@ fn conforms(slot: u8, conduit_id: u16, p: &Packet, now: u64) -> bool {
 /// Records an allowed first fragment so the later fragments of its datagram pass (called for
 /// first fragments only: the check stays on the caller's side, off a call on every packet).
 #[inline(never)]
-fn remember_first_fragment(p: &Packet, cfg: &SlotConfig, conduit_id: u16, now: u64) {
-    let state = FlowState::new(cfg.generation, conduit_id, 0, 0, now);
+fn remember_first_fragment(p: &Packet, conduit_id: u16, now: u64) {
+    let state = FragState {
+        conduit_id,
+        last_seen_ns: now,
+        ..FragState::default()
+    };
     let _ = FRAGS.insert(&frag_key(p), &state, 0);
 }
 

@@ -11,7 +11,7 @@ use firewall_common::{
     conduittable::{self, ConduitBucket},
     dnp3::Dnp3Profile,
     event,
-    flow::{FlowKey, FlowState, FragKey},
+    flow::{FlowKey, FlowState, FragKey, FragState},
     iec104::Iec104Profile,
     maps::{
         Bucket, BucketKey, CONDUIT_DENY_SLOTS, Control, Counter, EventBucket, Handoff, IfacePolicy,
@@ -84,7 +84,7 @@ pub static FLOWS: LruHashMap<FlowKey, FlowState> = LruHashMap::with_max_entries(
 
 /// Allowed first fragments, so later fragments of the same datagram pass (LRU).
 #[map]
-pub static FRAGS: LruHashMap<FragKey, FlowState> = LruHashMap::with_max_entries(capacity::FRAGS, 0);
+pub static FRAGS: LruHashMap<FragKey, FragState> = LruHashMap::with_max_entries(capacity::FRAGS, 0);
 
 /// Packets and bytes per verdict reason.
 #[map]
@@ -118,6 +118,15 @@ pub static DNP3_PROFILES: Array<Dnp3Profile> =
 /// The inspector programs, by `firewall_common::maps::inspector` id (filled by the daemon).
 #[map]
 pub static INSPECTORS: ProgramArray = ProgramArray::with_max_entries(inspector::SLOTS, 0);
+
+/// Where a new conntrack entry is built (per CPU, off the stack).
+#[map]
+pub static NEW_FLOW: PerCpuArray<FlowState> = PerCpuArray::with_max_entries(1, 0);
+
+/// The payload of the segment an inspector program walks (`firewall_common::stream::Payload`).
+#[map]
+pub static PAYLOAD: PerCpuArray<firewall_common::stream::Payload> =
+    PerCpuArray::with_max_entries(1, 0);
 
 /// What the main program hands to the inspector it tail-calls.
 #[map]

@@ -26,7 +26,7 @@ const _: () = {
 
 /// The [`Dnp3Cursor`] kept in `c`'s bytes.
 #[inline(always)]
-fn state(c: &mut StreamCursor) -> &mut Dnp3Cursor {
+pub fn cursor_in(c: &mut StreamCursor) -> &mut Dnp3Cursor {
     // SAFETY: both types are `repr(C)` structs of integers only (every bit pattern is a valid
     // value), `Dnp3Cursor` is no larger and no more aligned than `StreamCursor` (asserted
     // above), and the returned borrow is the only access to `c` while it lives.
@@ -45,7 +45,7 @@ impl Walker for Master<'_> {
         cursor: &mut StreamCursor,
         _session: &mut u8,
     ) -> Result<(), Dnp3Denial> {
-        walk(b, off, len, state(cursor), Some(self.profile)).map(|_| ())
+        walk(b, off, len, cursor_in(cursor), Some(self.profile)).map(|_| ())
     }
 }
 
@@ -61,6 +61,6 @@ impl Walker for Outstation {
         cursor: &mut StreamCursor,
         _session: &mut u8,
     ) -> Result<(), Dnp3Denial> {
-        walk(b, off, len, state(cursor), None).map(|_| ())
+        walk(b, off, len, cursor_in(cursor), None).map(|_| ())
     }
 }

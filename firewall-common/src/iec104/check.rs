@@ -7,7 +7,7 @@
 
 use super::{
     profile::Iec104Profile,
-    types::{Class, VARIABLE, class_of, type_id},
+    types::{Class, VARIABLE, class_of, element_size},
 };
 use crate::packet::PacketBytes;
 
@@ -142,6 +142,14 @@ pub struct Asdu {
 }
 
 impl Asdu {
+    /// No ASDU (the [`Frame::asdu`] of S and U frames).
+    pub const ZERO: Asdu = Asdu {
+        type_id: 0,
+        vsq: 0,
+        cause: 0,
+        common_address: 0,
+    };
+
     /// The cause of transmission without the negative and test bits.
     #[inline(always)]
     pub const fn cause_code(&self) -> u8 {
@@ -149,15 +157,57 @@ impl Asdu {
     }
 }
 
-/// What kind of APDU it is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Frame {
+/// Kinds of APDU ([`Frame::kind`]).
+pub mod frame_kind {
     /// Information transfer: carries an ASDU.
-    I(Asdu),
+    pub const I: u8 = 0;
     /// Supervisory: acknowledges I frames.
-    S,
-    /// Unnumbered control: one of the [`u_frame`] functions.
-    U(u8),
+    pub const S: u8 = 1;
+    /// Unnumbered control: one of the [`super::u_frame`] functions.
+    pub const U: u8 = 2;
+}
+
+/// What kind of APDU it is. A struct whose every field is defined whatever the kind, not an
+/// enum: the eBPF build must never carry a half-defined value in a register (the verifier
+/// refuses arithmetic on a register that held a pointer, which is where the compiler takes
+/// "undefined" bytes from).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// [`frame_kind`].
+    pub kind: u8,
+    /// The [`u_frame`] function of a U frame (0 otherwise).
+    pub function: u8,
+    /// The ASDU header of an I frame (all zero otherwise).
+    pub asdu: Asdu,
+}
+
+impl Frame {
+    /// An I frame carrying `asdu`.
+    #[inline(always)]
+    pub const fn i(asdu: Asdu) -> Frame {
+        Frame {
+            kind: frame_kind::I,
+            function: 0,
+            asdu,
+        }
+    }
+
+    /// An S frame.
+    pub const S: Frame = Frame {
+        kind: frame_kind::S,
+        function: 0,
+        asdu: Asdu::ZERO,
+    };
+
+    /// A U frame with `function`.
+    #[inline(always)]
+    pub const fn u(function: u8) -> Frame {
+        Frame {
+            kind: frame_kind::U,
+            function,
+            asdu: Asdu::ZERO,
+        }
+    }
 }
 
 /// An APDU whose head was read.
@@ -224,7 +274,7 @@ pub fn read_head<B: PacketBytes + ?Sized>(
         }
         return Ok(Head::Apdu(Apdu {
             len,
-            frame: Frame::I(asdu),
+            frame: Frame::i(asdu),
         }));
     }
     if length != MIN_LENGTH {
@@ -256,7 +306,7 @@ pub fn read_head<B: PacketBytes + ?Sized>(
     }
     Ok(Head::Apdu(Apdu {
         len,
-        frame: Frame::U(function),
+        frame: Frame::u(function),
     }))
 }
 
@@ -269,8 +319,8 @@ fn objects_fit(asdu: &Asdu, body: usize) -> bool {
     if count == 0 {
         return false;
     }
-    let element = match type_id(asdu.type_id) {
-        Some(t) if t.element != VARIABLE => t.element as usize,
+    let element = match element_size(asdu.type_id) {
+        Some(size) if size != VARIABLE => size as usize,
         _ => return body >= IOA_LEN,
     };
     let expected = if asdu.vsq & 0x80 != 0 {
@@ -289,10 +339,10 @@ pub fn check_control(
     profile: &Iec104Profile,
     session: u8,
 ) -> Result<(), Iec104Denial> {
-    let asdu = match apdu.frame {
-        Frame::S => return Ok(()),
-        Frame::U(f) => {
-            return match f {
+    let asdu = match apdu.frame.kind {
+        frame_kind::I => apdu.frame.asdu,
+        frame_kind::U => {
+            return match apdu.frame.function {
                 u_frame::STARTDT_ACT
                 | u_frame::STOPDT_ACT
                 | u_frame::TESTFR_ACT
@@ -300,7 +350,7 @@ pub fn check_control(
                 _ => Err(Iec104Denial::new(Iec104Violation::Malformed)),
             };
         }
-        Frame::I(asdu) => asdu,
+        _ => return Ok(()),
     };
     if session & session::STARTED == 0 {
         return Err(Iec104Denial::of(Iec104Violation::NotStarted, &asdu));
@@ -329,10 +379,10 @@ pub fn check_control(
 /// connection's [`session`] state from its STARTDT / STOPDT confirmations.
 #[inline(always)]
 pub fn check_monitor(apdu: &Apdu, session: &mut u8) -> Result<(), Iec104Denial> {
-    let asdu = match apdu.frame {
-        Frame::S => return Ok(()),
-        Frame::U(f) => {
-            match f {
+    let asdu = match apdu.frame.kind {
+        frame_kind::I => apdu.frame.asdu,
+        frame_kind::U => {
+            match apdu.frame.function {
                 u_frame::STARTDT_CON => *session |= session::STARTED,
                 u_frame::STOPDT_CON => *session &= !session::STARTED,
                 u_frame::TESTFR_ACT | u_frame::TESTFR_CON => {}
@@ -340,7 +390,7 @@ pub fn check_monitor(apdu: &Apdu, session: &mut u8) -> Result<(), Iec104Denial> 
             }
             return Ok(());
         }
-        Frame::I(asdu) => asdu,
+        _ => return Ok(()),
     };
     let control_type = matches!(
         class_of(asdu.type_id),

@@ -2,7 +2,7 @@
 //! direction, sharing the flow's [`session`] bits.
 
 use super::{
-    check::{Apdu, Head, Iec104Denial, Iec104Violation, check_control, check_monitor, read_head},
+    check::{Head, Iec104Denial, Iec104Violation, check_control, check_monitor, read_head},
     profile::Iec104Profile,
 };
 use crate::{
@@ -29,10 +29,15 @@ impl Inspector for Control<'_> {
         avail: usize,
         session: &mut u8,
     ) -> Result<Step, Iec104Denial> {
-        let session = *session;
-        judge_apdu(b, off, avail, |apdu| {
-            check_control(apdu, self.profile, session)
-        })
+        // No closure: the eBPF build would make it a BPF function of its own, whose
+        // `Result` return crosses the call half-defined.
+        match read_head(b, off, avail)? {
+            Head::Need(n) => Ok(Step::Need(n)),
+            Head::Apdu(apdu) => {
+                check_control(&apdu, self.profile, *session)?;
+                Ok(Step::Pdu(apdu.len))
+            }
+        }
     }
 
     #[inline(always)]
@@ -52,27 +57,17 @@ impl Inspector for Monitor {
         avail: usize,
         session: &mut u8,
     ) -> Result<Step, Iec104Denial> {
-        judge_apdu(b, off, avail, |apdu| check_monitor(apdu, session))
+        match read_head(b, off, avail)? {
+            Head::Need(n) => Ok(Step::Need(n)),
+            Head::Apdu(apdu) => {
+                check_monitor(&apdu, session)?;
+                Ok(Step::Pdu(apdu.len))
+            }
+        }
     }
 
     #[inline(always)]
     fn unwalkable(&self) -> Iec104Denial {
         Iec104Denial::new(Iec104Violation::Malformed)
-    }
-}
-
-/// Reads the head of the APDU at `off` and, once it decides, judges it with `check`.
-#[inline(always)]
-fn judge_apdu<B, F>(b: &B, off: usize, avail: usize, check: F) -> Result<Step, Iec104Denial>
-where
-    B: PacketBytes + ?Sized,
-    F: FnOnce(&Apdu) -> Result<(), Iec104Denial>,
-{
-    match read_head(b, off, avail)? {
-        Head::Need(n) => Ok(Step::Need(n)),
-        Head::Apdu(apdu) => {
-            check(&apdu)?;
-            Ok(Step::Pdu(apdu.len))
-        }
     }
 }

@@ -127,6 +127,35 @@ pub const fn type_id(code: u8) -> Option<&'static TypeId> {
     None
 }
 
+/// Bytes of one information element of `code` after its address ([`VARIABLE`] when not
+/// fixed), as [`TYPE_IDS`] says, by one table read (the data path's form: a `match` here
+/// would multiply the paths the verifier walks); `None` for a code the table does not have.
+#[inline(always)]
+pub fn element_size(code: u8) -> Option<u8> {
+    match ELEMENT_SIZES[code as usize & 0x7F] {
+        NOT_A_TYPE => None,
+        size if code < 128 => Some(size),
+        _ => None,
+    }
+}
+
+/// [`ELEMENT_SIZES`] entry of a code [`TYPE_IDS`] does not have.
+const NOT_A_TYPE: u8 = 0xFE;
+
+/// Element sizes by type id (0-127), built from [`TYPE_IDS`] at compile time.
+static ELEMENT_SIZES: [u8; 128] = {
+    let mut sizes = [NOT_A_TYPE; 128];
+    let mut i = 0;
+    while i < TYPE_IDS.len() {
+        let t = &TYPE_IDS[i];
+        if (t.code as usize) < 128 {
+            sizes[t.code as usize] = t.element;
+        }
+        i += 1;
+    }
+    sizes
+};
+
 /// The entry named `name` (the standard's mnemonic, matched without regard to case).
 pub fn type_id_named(name: &str) -> Option<&'static TypeId> {
     TYPE_IDS.iter().find(|t| t.name.eq_ignore_ascii_case(name))
@@ -156,6 +185,13 @@ pub const READ_ONLY_TYPE_IDS: [u8; 5] = [100, 101, 102, 104, 107];
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn element_sizes_agree_with_the_table() {
+        for code in 0..=255u8 {
+            assert_eq!(element_size(code), type_id(code).map(|t| t.element), "type id {code}");
+        }
+    }
 
     #[test]
     fn table_codes_are_unique_and_classes_agree_with_the_ranges() {

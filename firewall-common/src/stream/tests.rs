@@ -325,3 +325,25 @@ fn sequence_numbers_wrap() {
     assert_eq!(f.side.seq.next, (u32::MAX - 4).wrapping_add(a.len() as u32));
     assert_eq!(f.send(f.side.seq.next, &command(46)), Verdict::Denied(Iec104Violation::TypeId));
 }
+
+#[test]
+fn payload_bytes_stop_at_the_copied_length_and_the_buffer() {
+    let mut payload = Payload {
+        bytes: [0; PAYLOAD_MAX + PAYLOAD_PAD],
+    };
+    payload.bytes[..4].copy_from_slice(&[1, 2, 3, 4]);
+    payload.bytes[PAYLOAD_MAX - 1] = 9;
+    let b = PayloadBytes {
+        payload: &payload,
+        len: 4,
+    };
+    assert_eq!(b.load::<2>(2), Some([3, 4]));
+    assert_eq!(b.load::<2>(3), None);
+    assert_eq!(b.load::<1>(usize::MAX), None);
+    let full = PayloadBytes {
+        payload: &payload,
+        len: PAYLOAD_MAX,
+    };
+    assert_eq!(full.load::<1>(PAYLOAD_MAX - 1), Some([9]));
+    assert_eq!(full.load::<1>(PAYLOAD_MAX), None);
+}

@@ -18,11 +18,12 @@ use std::{
 
 use aya::{
     Ebpf, EbpfLoader,
+    maps::ProgramArray,
     programs::{ProgramError, Xdp},
 };
 use firewall_common::{
     ABI_VERSION,
-    maps::{Counter, control_flags, names},
+    maps::{Counter, control_flags, inspector, names},
     reason::Reason,
 };
 use tracing::info;
@@ -152,6 +153,7 @@ impl Dataplane {
         maps::write_abi(&mut ebpf)?;
         let program = xdp_program(&mut ebpf)?;
         program.load().map_err(DataplaneError::from_program_load)?;
+        load_inspectors(&mut ebpf)?;
         let fresh = pins.is_none();
         let mut dataplane = Dataplane {
             ebpf,
@@ -446,6 +448,33 @@ impl Drop for Dataplane {
     fn drop(&mut self) {
         self.detach_all();
     }
+}
+
+/// Loads the inspector programs the main program tail-calls and puts each in its entry of
+/// the `INSPECTORS` program array (replacing the programs of an earlier daemon when the
+/// array is adopted from pins: the entries always point at this build's inspectors).
+fn load_inspectors(ebpf: &mut Ebpf) -> Result<(), DataplaneError> {
+    let mut fds = Vec::with_capacity(inspector::PROGRAMS.len());
+    for (id, name) in inspector::PROGRAMS {
+        let program = program_named(ebpf, name)?;
+        program.load().map_err(DataplaneError::from_program_load)?;
+        let fd = program
+            .fd()
+            .and_then(|fd| fd.try_clone().map_err(ProgramError::from))
+            .map_err(|e| DataplaneError::Program(Box::new(e)))?;
+        fds.push((id, fd));
+    }
+    let map = ebpf
+        .map_mut(names::INSPECTORS)
+        .ok_or(DataplaneError::MissingMap(names::INSPECTORS))?;
+    let mut array =
+        ProgramArray::try_from(map).map_err(DataplaneError::map(names::INSPECTORS))?;
+    for (id, fd) in &fds {
+        array
+            .set(u32::from(*id), fd, 0)
+            .map_err(DataplaneError::map(names::INSPECTORS))?;
+    }
+    Ok(())
 }
 
 fn xdp_program(ebpf: &mut Ebpf) -> Result<&mut Xdp, DataplaneError> {

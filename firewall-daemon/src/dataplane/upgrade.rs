@@ -18,7 +18,7 @@ use aya::{
 };
 use firewall_common::{
     ABI_VERSION,
-    flow::{FLOWS_LAYOUT_SINCE_ABI, FlowKey, FlowState, FlowStateV2},
+    flow::{FLOWS_LAYOUT_SINCE_ABI, FlowKey, FlowState, FlowStateV2, FlowStateV3},
     maps::{Control, control_flags, names},
 };
 use tracing::{info, warn};
@@ -197,13 +197,23 @@ pub(super) fn carry_flows(from: &Retired, ebpf: &mut Ebpf) -> Result<usize, Data
         .ok_or(DataplaneError::MissingMap(names::FLOWS))?;
     let mut flows: HashMap<&mut MapData, FlowKey, FlowState> =
         HashMap::try_from(map).map_err(DataplaneError::map(names::FLOWS))?;
-    // The value size tells the layout: ABI 2-4 stored the 24-byte `FlowStateV2`.
+    // The value size tells the layout: ABI 2-4 stored the 24-byte `FlowStateV2`, ABI 5-6 the
+    // 32-byte `FlowStateV3`.
     let value_size = match &old {
         Map::LruHashMap(m) | Map::HashMap(m) => m.info().map(|i| i.value_size()).unwrap_or(0),
         _ => 0,
     };
     if value_size as usize == std::mem::size_of::<FlowStateV2>() {
         let old: HashMap<MapData, FlowKey, FlowStateV2> =
+            HashMap::try_from(old).map_err(DataplaneError::map(names::FLOWS))?;
+        copy_flows(
+            old.iter()
+                .filter_map(Result::ok)
+                .map(|(k, v)| (k, v.into())),
+            &mut flows,
+        )
+    } else if value_size as usize == std::mem::size_of::<FlowStateV3>() {
+        let old: HashMap<MapData, FlowKey, FlowStateV3> =
             HashMap::try_from(old).map_err(DataplaneError::map(names::FLOWS))?;
         copy_flows(
             old.iter()

@@ -1,0 +1,294 @@
+//! The protocols inspected on their TCP stream position (IEC 104, DNP3): each has an XDP
+//! program of its own that the main program tail-calls through [`INSPECTORS`], so the main
+//! program's verification does not grow with every protocol. An inspector program finds the
+//! flow's conntrack entry again, moves the direction's stream position
+//! ([`firewall_common::stream::segment`]) and finishes the packet as the main program does
+//! ([`deliver`], [`account`]).
+
+use aya_ebpf::{
+    helpers::generated::bpf_xdp_load_bytes, macros::xdp, programs::XdpContext,
+};
+use firewall_common::{
+    decision::monitorable,
+    event,
+    flow::{FlowKey, FlowState, flow_flags},
+    iec104,
+    maps::{Handoff, SlotConfig, profile_index, slot_flags},
+    packet::{Packet, PacketBytes, tcp_flags},
+    reason::Reason,
+    stream::{self, PAYLOAD_MAX, PayloadBytes, Verdict},
+};
+
+use crate::{
+    XdpBytes,
+    account::{EventContext, account, deliver},
+    decision::{Decision, deny_on, drop, finish, pass},
+    inspect::{inspection_deny, resets},
+    looped::{Dnp3Looped, Looped},
+    maps::{
+        CONTROL, DNP3_PROFILES, FLOWS, HANDOFF, IEC104_PROFILES, INSPECTORS, PAYLOAD, SCRATCH,
+        SLOT_CONFIG,
+    },
+};
+
+/// Hands the packet in the scratch value to the inspector program of `inspector` (a tail
+/// call: on success nothing after it runs). Returns only when the call fails (no program in
+/// that entry): the packet is dropped, never passed uninspected.
+#[inline(always)]
+pub fn hand_over(
+    ctx: &XdpContext,
+    slot: u8,
+    from_opener: bool,
+    allowed: Reason,
+    inspector: u8,
+) -> Decision {
+    if let Some(h) = HANDOFF.get_ptr_mut(0) {
+        // SAFETY: this CPU's value; the inspector program reads it in this same run.
+        unsafe {
+            *h = Handoff {
+                slot,
+                from_opener: from_opener as u8,
+                allowed: allowed as u8,
+                _pad: 0,
+                ifindex: ctx.ingress_ifindex() as u32,
+            };
+        }
+        // SAFETY: jumps to a program of the same type that takes the same context.
+        unsafe { INSPECTORS.tail_call(ctx, inspector as u32) };
+    }
+    drop(Reason::NoPolicy)
+}
+
+/// IEC 60870-5-104: the controlling station's direction against the profile, the controlled
+/// station's for framing, direction and STARTDT/STOPDT.
+#[xdp]
+pub fn zcfw_iec104(ctx: XdpContext) -> u32 {
+    run::<Iec104>(&ctx)
+}
+
+/// DNP3 over TCP: the master's frames against the profile, the outstation's for framing,
+/// CRCs and direction.
+#[xdp]
+pub fn zcfw_dnp3(ctx: XdpContext) -> u32 {
+    run::<Dnp3>(&ctx)
+}
+
+/// A protocol's walk of one segment: the verdict with a denial packed as the main program's
+/// inspection verdicts are (`reason | known << 8 | detail << 32`).
+trait Protocol {
+    fn segment(
+        b: &PayloadBytes<'static>,
+        p: &Packet,
+        seq: u32,
+        state: &mut FlowState,
+        h: &Handoff,
+    ) -> Verdict<u64>;
+}
+
+struct Iec104;
+
+impl Protocol for Iec104 {
+    #[inline(always)]
+    fn segment(
+        b: &PayloadBytes<'static>,
+        p: &Packet,
+        seq: u32,
+        state: &mut FlowState,
+        h: &Handoff,
+    ) -> Verdict<u64> {
+        let (off, len) = (0, p.payload_len as usize);
+        let [opener, peer] = &mut state.stream;
+        let verdict = if h.from_opener != 0 {
+            let Some(profile) = IEC104_PROFILES.get(profile_index(h.slot, state.profile_id))
+            else {
+                return Verdict::Denied(Reason::NoPolicy as u64);
+            };
+            let control = Looped {
+                inspector: iec104::Control { profile },
+                payload: b.payload,
+            };
+            stream::segment(b, off, len, seq, opener, &mut state.session, &control)
+        } else {
+            let monitor = Looped {
+                inspector: iec104::Monitor,
+                payload: b.payload,
+            };
+            stream::segment(b, off, len, seq, peer, &mut state.session, &monitor)
+        };
+        packed(verdict, |d| {
+            let (detail, known) = event::pack_iec104(&d);
+            Reason::of_iec104(d.kind) as u64 | (known as u64) << 8 | (detail as u64) << 32
+        })
+    }
+}
+
+struct Dnp3;
+
+impl Protocol for Dnp3 {
+    #[inline(always)]
+    fn segment(
+        b: &PayloadBytes<'static>,
+        p: &Packet,
+        seq: u32,
+        state: &mut FlowState,
+        h: &Handoff,
+    ) -> Verdict<u64> {
+        let (off, len) = (0, p.payload_len as usize);
+        let [opener, peer] = &mut state.stream;
+        let verdict = if h.from_opener != 0 {
+            let Some(profile) = DNP3_PROFILES.get(profile_index(h.slot, state.profile_id)) else {
+                return Verdict::Denied(Reason::NoPolicy as u64);
+            };
+            let master = Dnp3Looped {
+                profile: Some(profile),
+                payload: b.payload,
+            };
+            stream::segment(b, off, len, seq, opener, &mut state.session, &master)
+        } else {
+            let outstation = Dnp3Looped {
+                profile: None,
+                payload: b.payload,
+            };
+            stream::segment(b, off, len, seq, peer, &mut state.session, &outstation)
+        };
+        packed(verdict, |d| {
+            let (detail, known) = event::pack_dnp3(&d);
+            Reason::of_dnp3(d.kind) as u64 | (known as u64) << 8 | (detail as u64) << 32
+        })
+    }
+}
+
+#[inline(always)]
+fn packed<D>(v: Verdict<D>, pack: impl FnOnce(D) -> u64) -> Verdict<u64> {
+    match v {
+        Verdict::Pass => Verdict::Pass,
+        Verdict::Denied(d) => Verdict::Denied(pack(d)),
+        Verdict::OutOfOrder => Verdict::OutOfOrder,
+    }
+}
+
+/// An inspector program: decides the packet the main program handed over and finishes it.
+#[inline(always)]
+fn run<P: Protocol>(ctx: &XdpContext) -> u32 {
+    let len = (ctx.data_end() - ctx.data()) as u64;
+    let d = decide::<P>(ctx, len as u32);
+    account(ctx, d, len)
+}
+
+#[inline(always)]
+fn decide<P: Protocol>(ctx: &XdpContext, len: u32) -> Decision {
+    let (Some(control), Some(h), Some(p)) = (CONTROL.get(0), HANDOFF.get(0), SCRATCH.get(0))
+    else {
+        return drop(Reason::NoPolicy);
+    };
+    let slot = h.slot & 1;
+    let Some(cfg) = SLOT_CONFIG.get(slot as u32) else {
+        return drop(Reason::NoPolicy);
+    };
+    let at = EventContext {
+        slot,
+        ifindex: h.ifindex,
+        len,
+        ip: true,
+    };
+    let d = finish(judge::<P>(ctx, cfg, p, h), cfg);
+    deliver(ctx, p, d, control, cfg, at)
+}
+
+/// The decision about a segment of a flow inspected by `P`.
+#[inline(always)]
+fn judge<P: Protocol>(ctx: &XdpContext, cfg: &SlotConfig, p: &Packet, h: &Handoff) -> Decision {
+    let (key, _) = FlowKey::of(p);
+    let Some(state) = FLOWS.get_ptr_mut(&key) else {
+        // Evicted between the two programs: nothing says where the stream stands.
+        return drop(Reason::NoPolicy);
+    };
+    // SAFETY: the LRU map returned a valid pointer to the value; only the CPU running this
+    // flow's packets writes its stream fields.
+    let state = unsafe { &mut *state };
+    let bytes = XdpBytes {
+        start: ctx.data(),
+        end: ctx.data_end(),
+    };
+    let l4 = p.l4_offset as usize;
+    let (Some(seq), Some(ack)) = (bytes.load::<4>(l4 + 4), bytes.load::<4>(l4 + 8)) else {
+        return drop(Reason::MalformedTcp);
+    };
+    let (mut seq, ack) = (u32::from_be_bytes(seq), u32::from_be_bytes(ack));
+    let from_opener = h.from_opener != 0;
+    {
+        let [opener, peer] = &mut state.stream;
+        let (side, other) = if from_opener {
+            (opener, peer)
+        } else {
+            (peer, opener)
+        };
+        if p.tcp_flags & tcp_flags::SYN != 0 {
+            side.syn(seq);
+            seq = seq.wrapping_add(1);
+        }
+        if p.tcp_flags & tcp_flags::ACK != 0 {
+            other.acknowledge(ack);
+        }
+    }
+    let conduit_id = state.conduit_id;
+    let monitor = state.flags & flow_flags::MONITOR != 0;
+    let Some(payload) = copy_payload(ctx, p) else {
+        return drop(Reason::NoPolicy);
+    };
+    let payload = PayloadBytes {
+        payload,
+        len: p.payload_len as usize,
+    };
+    let reason = match P::segment(&payload, p, seq, state, h) {
+        Verdict::Pass => {
+            let allowed = Reason::from_slot(h.allowed as u32).unwrap_or(Reason::AllowedConntrack);
+            return pass(allowed, conduit_id);
+        }
+        Verdict::Denied(verdict) => verdict,
+        Verdict::OutOfOrder => Reason::StreamOutOfOrder as u64,
+    };
+    let reason_of = Reason::from_slot(reason as u8 as u32).unwrap_or(Reason::NoPolicy);
+    if monitorable(reason_of) && (monitor || cfg.flags & slot_flags::MONITOR != 0) {
+        // Passes as an alert: the receiver gets the segment, so the stream moves past it and
+        // the next segment is taken to start on a boundary.
+        let side = if from_opener {
+            &mut state.stream[0]
+        } else {
+            &mut state.stream[1]
+        };
+        side.syn(seq.wrapping_add(p.payload_len as u32).wrapping_sub(1));
+    }
+    if reason_of == Reason::StreamOutOfOrder {
+        return deny_on(Reason::StreamOutOfOrder, conduit_id, monitor);
+    }
+    let reset = state.flags & flow_flags::RESET_ON_VIOLATION != 0 && resets(p, cfg, monitor);
+    if reset {
+        // Nothing more of this connection passes, either direction.
+        state.flags |= flow_flags::RESET | flow_flags::CLOSING;
+    }
+    inspection_deny(reason, conduit_id, monitor, reset)
+}
+
+/// The payload of `p` copied into this CPU's [`PAYLOAD`] buffer (at most [`PAYLOAD_MAX`]
+/// bytes: the walkers find a longer segment unwalkable).
+#[inline(always)]
+fn copy_payload(ctx: &XdpContext, p: &Packet) -> Option<&'static stream::Payload> {
+    let buf = PAYLOAD.get_ptr_mut(0)?;
+    let mut n = p.payload_len as usize;
+    if n > PAYLOAD_MAX {
+        n = PAYLOAD_MAX;
+    }
+    if n > 0 {
+        // SAFETY: `buf` is this CPU's buffer of PAYLOAD_MAX bytes and `1 <= n <= PAYLOAD_MAX`;
+        // the helper checks the frame's bounds itself.
+        let copied = unsafe {
+            bpf_xdp_load_bytes(ctx.ctx, p.payload_offset as u32, buf.cast(), n as u32)
+        };
+        if copied != 0 {
+            return None;
+        }
+    }
+    // SAFETY: this CPU's value, only read from here on in this run.
+    Some(unsafe { &*buf })
+}
