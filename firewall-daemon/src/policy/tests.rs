@@ -1133,7 +1133,7 @@ fn modbus_shadowing() {
             .message
             .contains("rule `tcp 502` of conduit \"historian\" never matches")
     );
-    assert!(p.warnings()[0].help[1].contains("the earlier Modbus rule inspects this traffic"));
+    assert!(p.warnings()[0].help[1].contains("the earlier inspected rule inspects this traffic"));
     // A later tcp rule for every port is fine: 502 stays inspected, the rest is plain tcp.
     let src = BASE
         .replace("{ protocol: tcp, ports: [22, \"1024-2048\"] }", rule)
