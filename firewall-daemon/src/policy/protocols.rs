@@ -63,6 +63,16 @@ impl Protocol {
             .map_or(self.name(), |p| p.display)
     }
 
+    /// The short name of an inspected protocol in messages (`Modbus`, `IEC 104`, `DNP3`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Protocol::Modbus => "Modbus",
+            Protocol::Iec104 => "IEC 104",
+            Protocol::Dnp3 => "DNP3",
+            _ => self.name(),
+        }
+    }
+
     /// The well-known port of an inspected protocol.
     pub fn default_port(self) -> Option<u16> {
         INDUSTRIAL_PROTOCOLS

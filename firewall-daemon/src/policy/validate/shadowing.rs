@@ -59,7 +59,7 @@ pub(super) fn check_shadowing(c: &mut Checker<'_>, conduits: &[Conduit]) {
                         &rp,
                         format!(
                             "{} inspection of rule `{rule}` of conduit \"{}\" is {}bypassed: earlier rules for {} -> {} already {}",
-                            protocol.display(),
+                            protocol.label(),
                             conduit.name,
                             if got > 0 { "partly " } else { "" },
                             conduit.from,
