@@ -690,3 +690,5 @@ fn monitor_mode_and_rate_limits_reach_the_maps() {
     }
     assert_eq!(c.conduits[0].mode, crate::policy::Mode::Monitor);
 }
+
+mod grid;

@@ -150,7 +150,8 @@ impl<'a> Renderer<'a> {
         }
         let _ = writeln!(
             out,
-            "# Modbus/TCP inspection has no nftables equivalent: Modbus rules are port rules.\n\
+            "# Deep inspection (Modbus/TCP, IEC 60870-5-104, DNP3) has no nftables equivalent:\n\
+             # inspected rules are exported as their L4 approximation, port rules.\n\
              # Zone addresses are longest-prefix matches: a zone's networks minus the more\n\
              # specific networks of other zones."
         );
