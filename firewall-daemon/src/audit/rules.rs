@@ -153,7 +153,7 @@ pub const RULES: [CatalogueRule; 20] = [
         title: "IEC 104 or DNP3 passes without inspection",
         severity: "high into an SL3-4 zone, medium into SL2 (not reported into SL1)",
         requirements: &["SR 3.5", "SR 7.7"],
-        why: "when the first rule of a zone pair that matches tcp port 2404 (IEC 60870-5-104) or 20000 (DNP3) is not a `protocol: iec104` / `protocol: dnp3` rule (a plain tcp rule, every tcp port or `protocol: any`), every command passes: switching a breaker, a parameter load, a restart, a file write",
+        why: "when the first rule of a zone pair that matches tcp port 2404 (IEC 60870-5-104) or 20000 (DNP3) is a tcp rule that lists the port (or a range holding it) rather than a `protocol: iec104` / `protocol: dnp3` rule, every command passes: switching a breaker, a parameter load, a restart, a file write (`protocol: any` and tcp rules without ports are reported as ZCFW-A001 and ZCFW-A002)",
     },
     CatalogueRule {
         id: GRID_COMMANDS,

@@ -50,7 +50,17 @@ pub(super) fn uninspected(
     owner: &Rule,
     protocol: Protocol,
 ) {
-    if owner.protocol() == protocol {
+    // `protocol: any` and tcp rules without ports are reported as such (ZCFW-A001, A002);
+    // this finding is for a rule that names the port and passes it uninspected.
+    let port = protocol.default_port().unwrap_or(0);
+    let Rule::Transport {
+        ports: Some(ranges),
+        ..
+    } = owner
+    else {
+        return;
+    };
+    if !ranges.iter().any(|r| r.first <= port && port <= r.last) {
         return;
     }
     let Some(sev) = by_level(
@@ -59,7 +69,6 @@ pub(super) fn uninspected(
     ) else {
         return;
     };
-    let port = protocol.default_port().unwrap_or(0);
     let example = match protocol {
         Protocol::Iec104 => "type_ids (or `read_only: true`) and common_addresses",
         _ => "functions (or `read_only: true`) and addresses",
