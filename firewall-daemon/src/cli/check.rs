@@ -63,10 +63,14 @@ pub fn run(args: &CheckArgs) -> u8 {
     EXIT_OK
 }
 
-/// `1 Modbus profile`, or `2 Modbus profiles, 1 IEC 104 profile, 1 DNP3 profile` when the
-/// policy inspects the other protocols too.
+/// `1 Modbus profile`, `2 Modbus profiles, 1 IEC 104 profile, 1 DNP3 profile`, or only the
+/// protocols a policy inspects (`0 Modbus profiles` when it inspects none).
 fn profile_counts(c: &compile::CompiledPolicy) -> String {
-    let mut parts = vec![policy::plural(c.modbus_profiles.len(), "Modbus profile")];
+    let mut parts = Vec::new();
+    let others = c.iec104_profiles.len() + c.dnp3_profiles.len();
+    if !c.modbus_profiles.is_empty() || others == 0 {
+        parts.push(policy::plural(c.modbus_profiles.len(), "Modbus profile"));
+    }
     if !c.iec104_profiles.is_empty() {
         parts.push(policy::plural(c.iec104_profiles.len(), "IEC 104 profile"));
     }
