@@ -287,33 +287,68 @@ fn weak_grid_commands() {
     assert!(r.findings[0].message.contains(
         "allows IEC 60870-5-104 commands into SL3 zone \"substation\": C_SC_NA_1 (45), C_CS_NA_1 (103); to common addresses 1-65535"
     ));
-    assert_eq!(r.findings[0].key.as_deref(), Some("conduits[0].rules[0].iec104"));
-    assert!(r.findings[1].message.contains(
-        "direct_operate (5), cold_restart (13); to link addresses 10, 65533-65535"
-    ));
+    assert_eq!(
+        r.findings[0].key.as_deref(),
+        Some("conduits[0].rules[0].iec104")
+    );
+    assert!(
+        r.findings[1]
+            .message
+            .contains("direct_operate (5), cold_restart (13); to link addresses 10, 65533-65535")
+    );
     assert_eq!(r.findings[2].key.as_deref(), Some("conduits[1].rules[0]"));
-    assert!(r.findings[2].message.contains("IEC 60870-5-104 (port 2404)"));
-    assert!(r.findings[3].message.contains("global common address 65535"));
+    assert!(
+        r.findings[2]
+            .message
+            .contains("IEC 60870-5-104 (port 2404)")
+    );
+    assert!(
+        r.findings[3]
+            .message
+            .contains("global common address 65535")
+    );
     assert!(r.findings[4].message.contains("0xFFFD-0xFFFF"));
     assert_eq!(status(&r, "SR 3.5"), Status::PartiallyMet); // A015, A016
     assert_eq!(status(&r, "SR 7.7"), Status::PartiallyMet);
-    let sr35 = r.requirement("SR 3.5").map(|q| q.evidence.join("\n")).unwrap_or_default();
-    assert!(sr35.contains("1 rule allows IEC 60870-5-104 with inspection"), "{sr35}");
-    assert!(sr35.contains("1 rule allows DNP3 with inspection"), "{sr35}");
-    assert!(sr35.contains("1 rule lets IEC 104 (port 2404) or DNP3"), "{sr35}");
-    // A read-only substation conduit has none of these findings.
-    let ro = audit::audit(&policy::load_str(
-        &fs::read_to_string(policy_path("weak/grid-commands.yaml"))
-            .unwrap_or_default()
-            .replace("type_ids: [C_IC_NA_1, C_CS_NA_1, C_SC_NA_1]", "read_only: true")
-            .replace("[\"1-65535\"]", "[1]")
-            .replace("[read, confirm, direct_operate, cold_restart]", "[read, confirm]")
-            .replace(", \"0xFFFD-0xFFFF\"", ""),
-        "ro.yaml",
-    )
-    .expect("valid"));
+    let sr35 = r
+        .requirement("SR 3.5")
+        .map(|q| q.evidence.join("\n"))
+        .unwrap_or_default();
     assert!(
-        !ro.findings.iter().any(|f| ["ZCFW-A016", "ZCFW-A017", "ZCFW-A030"].contains(&f.id)),
+        sr35.contains("1 rule allows IEC 60870-5-104 with inspection"),
+        "{sr35}"
+    );
+    assert!(
+        sr35.contains("1 rule allows DNP3 with inspection"),
+        "{sr35}"
+    );
+    assert!(
+        sr35.contains("1 rule lets IEC 104 (port 2404) or DNP3"),
+        "{sr35}"
+    );
+    // A read-only substation conduit has none of these findings.
+    let ro = audit::audit(
+        &policy::load_str(
+            &fs::read_to_string(policy_path("weak/grid-commands.yaml"))
+                .unwrap_or_default()
+                .replace(
+                    "type_ids: [C_IC_NA_1, C_CS_NA_1, C_SC_NA_1]",
+                    "read_only: true",
+                )
+                .replace("[\"1-65535\"]", "[1]")
+                .replace(
+                    "[read, confirm, direct_operate, cold_restart]",
+                    "[read, confirm]",
+                )
+                .replace(", \"0xFFFD-0xFFFF\"", ""),
+            "ro.yaml",
+        )
+        .expect("valid"),
+    );
+    assert!(
+        !ro.findings
+            .iter()
+            .any(|f| ["ZCFW-A016", "ZCFW-A017", "ZCFW-A030"].contains(&f.id)),
         "{:?}",
         ro.findings.iter().map(|f| f.id).collect::<Vec<_>>()
     );

@@ -219,7 +219,10 @@ fn substation_compiles_to_one_profile_per_protocol() {
         inspected,
         [(2404, inspector::IEC104, 1), (20000, inspector::DNP3, 1)]
     );
-    let (code, out, err) = zcfw(&["check", &policies_dir().join("substation.yaml").to_string_lossy()]);
+    let (code, out, err) = zcfw(&[
+        "check",
+        &policies_dir().join("substation.yaml").to_string_lossy(),
+    ]);
     assert_eq!(code, 0, "{err}");
     assert!(
         out.contains("2 inspected rules (1 IEC 104 profile, 1 DNP3 profile, "),

@@ -287,10 +287,7 @@ fn zone_label(z: &Zone) -> String {
 
 /// For every zone pair, the rule (conduit index, rule index) that wins tcp port `port` in the
 /// data path's first-match order, if any rule covers it.
-fn port_owners(
-    policy: &ValidatedPolicy,
-    port: u16,
-) -> BTreeMap<(String, String), (usize, usize)> {
+fn port_owners(policy: &ValidatedPolicy, port: u16) -> BTreeMap<(String, String), (usize, usize)> {
     let mut pairs: BTreeMap<(String, String), FirstMatch<(usize, usize)>> = BTreeMap::new();
     for (ci, c) in policy.conduits().iter().enumerate() {
         let fm = pairs.entry((c.from.clone(), c.to.clone())).or_default();
@@ -311,8 +308,14 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
     let policy = cx.policy;
     let modbus_owners = port_owners(policy, firewall_common::modbus::PORT);
     let grid_owners = [
-        (Protocol::Iec104, port_owners(policy, firewall_common::iec104::PORT)),
-        (Protocol::Dnp3, port_owners(policy, firewall_common::dnp3::PORT)),
+        (
+            Protocol::Iec104,
+            port_owners(policy, firewall_common::iec104::PORT),
+        ),
+        (
+            Protocol::Dnp3,
+            port_owners(policy, firewall_common::dnp3::PORT),
+        ),
     ];
     for (ci, c) in policy.conduits().iter().enumerate() {
         let (Some(from), Some(to)) = (cx.zone(&c.from).cloned(), cx.zone(&c.to).cloned()) else {
@@ -418,7 +421,9 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
                 Rule::Modbus { profile, .. } => {
                     modbus::modbus_rule(cx, ci, c, &to, ri, rule, profile);
                 }
-                Rule::Iec104 { profile, .. } => grid::iec104_rule(cx, ci, c, &to, ri, rule, profile),
+                Rule::Iec104 { profile, .. } => {
+                    grid::iec104_rule(cx, ci, c, &to, ri, rule, profile)
+                }
                 Rule::Dnp3 { profile, .. } => grid::dnp3_rule(cx, ci, c, &to, ri, rule, profile),
             }
         }

@@ -19,12 +19,12 @@ use std::collections::BTreeMap;
 
 use firewall_common::{
     conduit::{self, Level},
+    dnp3::Dnp3Profile,
+    iec104::Iec104Profile,
     maps::{
         ConduitAction, ConduitKey, ZoneMatch, ZonePairKey, ZonePairLevels, action_flags, capacity,
         slot_flags, zone_flags,
     },
-    dnp3::Dnp3Profile,
-    iec104::Iec104Profile,
     modbus::ModbusProfile,
 };
 use ipnet::IpNet;
@@ -313,7 +313,8 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
 
     // First-match partition per zone pair, rules offered in file order; the owner of a
     // point is (conduit id, inspector id, profile id).
-    let mut pairs: BTreeMap<(u16, u16), FirstMatch<(u16, u8, u16)>> = BTreeMap::new();
+    type Owner = (u16, u8, u16);
+    let mut pairs: BTreeMap<(u16, u16), FirstMatch<Owner>> = BTreeMap::new();
     for (c, profiles) in policy.conduits().iter().zip(&rule_profiles) {
         let fm = pairs
             .entry((zone_id(&c.from)?, zone_id(&c.to)?))

@@ -34,6 +34,7 @@
 
 use std::{fmt::Write, net::IpAddr};
 
+use firewall_common::maps::inspector;
 use firewall_common::{
     conduit::Level,
     modbus::{ModbusProfile, function_by_code},
@@ -43,11 +44,9 @@ use serde::Serialize;
 use super::{
     CompiledPolicy, block_range, inspector_name,
     render_profiles::{
-        JsonDnp3Profile, JsonIec104Profile, describe_dnp3, describe_iec104, dnp3_json,
-        iec104_json,
+        JsonDnp3Profile, JsonIec104Profile, describe_dnp3, describe_iec104, dnp3_json, iec104_json,
     },
 };
-use firewall_common::maps::inspector;
 use crate::policy::protocols::{MODBUS_ADDRESS_TABLES, modbus_diagnostics_name, modbus_mei_name};
 
 #[derive(Serialize)]
@@ -224,7 +223,11 @@ pub fn render_json(p: &CompiledPolicy) -> serde_json::Value {
                 to: &c.to,
                 rules: &c.rules,
                 rule_profiles: &c.rule_profiles,
-                rule_inspectors: c.rule_inspectors.iter().map(|&i| inspector_name(i)).collect(),
+                rule_inspectors: c
+                    .rule_inspectors
+                    .iter()
+                    .map(|&i| inspector_name(i))
+                    .collect(),
                 on_violation: c.on_violation.name(),
             })
             .collect(),
@@ -518,6 +521,13 @@ fn describe_points(first: u32, last: u32) -> String {
     }
 }
 
+/// A profile of any protocol, for the text listing.
+enum Listed<'a> {
+    Modbus(&'a ModbusProfile),
+    Iec104(&'a firewall_common::iec104::Iec104Profile),
+    Dnp3(&'a firewall_common::dnp3::Dnp3Profile),
+}
+
 /// The compiled policy as a listing: summary, then every map entry.
 pub fn render_text(p: &CompiledPolicy) -> String {
     let mut out = String::new();
@@ -563,11 +573,7 @@ pub fn render_text(p: &CompiledPolicy) -> String {
     let _ = writeln!(out, "\nconduits ({}):", p.conduits.len());
     for c in &p.conduits {
         let _ = writeln!(out, "  {:>3}  {}: {} -> {}", c.id, c.name, c.from, c.to);
-        for ((r, &profile), &which) in c
-            .rules
-            .iter()
-            .zip(&c.rule_profiles)
-            .zip(&c.rule_inspectors)
+        for ((r, &profile), &which) in c.rules.iter().zip(&c.rule_profiles).zip(&c.rule_inspectors)
         {
             if profile == 0 {
                 let _ = writeln!(out, "         {r}");
@@ -680,32 +686,42 @@ pub fn render_text(p: &CompiledPolicy) -> String {
 
     let total = p.modbus_profiles.len() + p.iec104_profiles.len() + p.dnp3_profiles.len();
     let _ = writeln!(out, "\ninspection profiles ({total}):");
-    let mut listed: Vec<(u8, u16, Box<dyn Fn(&mut String) + '_>)> = Vec::new();
-    for (i, m) in p.modbus_profiles.iter().enumerate() {
-        listed.push((
-            inspector::MODBUS,
-            profile_id(i),
-            Box::new(move |out: &mut String| describe_profile(out, m)),
-        ));
-    }
-    for (i, m) in p.iec104_profiles.iter().enumerate() {
-        listed.push((
-            inspector::IEC104,
-            profile_id(i),
-            Box::new(move |out: &mut String| describe_iec104(out, m)),
-        ));
-    }
-    for (i, m) in p.dnp3_profiles.iter().enumerate() {
-        listed.push((
-            inspector::DNP3,
-            profile_id(i),
-            Box::new(move |out: &mut String| describe_dnp3(out, m)),
-        ));
-    }
-    for (which, id, describe) in &listed {
-        let _ = writeln!(out, "  {id:>3}  {}", inspector_name(*which));
-        describe(&mut out);
-        let users: Vec<String> = users(p, *which, *id)
+    let listed = p
+        .modbus_profiles
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (profile_id(i), Listed::Modbus(m)))
+        .chain(
+            p.iec104_profiles
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (profile_id(i), Listed::Iec104(m))),
+        )
+        .chain(
+            p.dnp3_profiles
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (profile_id(i), Listed::Dnp3(m))),
+        );
+    for (id, profile) in listed {
+        let which = match profile {
+            Listed::Modbus(m) => {
+                let _ = writeln!(out, "  {id:>3}  modbus");
+                describe_profile(&mut out, m);
+                inspector::MODBUS
+            }
+            Listed::Iec104(m) => {
+                let _ = writeln!(out, "  {id:>3}  iec104");
+                describe_iec104(&mut out, m);
+                inspector::IEC104
+            }
+            Listed::Dnp3(m) => {
+                let _ = writeln!(out, "  {id:>3}  dnp3");
+                describe_dnp3(&mut out, m);
+                inspector::DNP3
+            }
+        };
+        let users: Vec<String> = users(p, which, id)
             .into_iter()
             .map(|n| {
                 let (k, a) = &p.conduit_entries[n];

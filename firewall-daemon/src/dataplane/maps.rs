@@ -10,15 +10,15 @@ use aya::{
 use firewall_common::{
     ABI_VERSION, conduit,
     conduittable::ConduitBucket,
+    dnp3::Dnp3Profile,
     event,
+    iec104::Iec104Profile,
     maps::{
         ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey, L2Key, RateLimit,
         SlotConfig, ZoneMatch, ZonePairKey, ZonePairLevels, ZoneV6Key, capacity,
         conduit_action_index, conduit_reason_index, iface_flags, iface_index, names, profile_index,
         rate_limit_index, slot_flags,
     },
-    dnp3::Dnp3Profile,
-    iec104::Iec104Profile,
     modbus::ModbusProfile,
     reason::Reason,
 };

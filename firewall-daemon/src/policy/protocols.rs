@@ -271,7 +271,9 @@ pub fn iec104_danger(code: u8) -> Option<&'static str> {
         (103, _) => Some(
             "clock synchronisation: it sets the station's clock, and so the time stamps of every event it reports",
         ),
-        (105, _) => Some("reset process: it restarts the station's process (a general or partial reset)"),
+        (105, _) => {
+            Some("reset process: it restarts the station's process (a general or partial reset)")
+        }
         (106, _) => Some("delay acquisition: it changes how the station corrects its time stamps"),
         (_, Some(IecClass::System)) => Some("a system command the standard reserves"),
         _ => None,
@@ -292,11 +294,19 @@ pub fn dnp3_danger(code: u8) -> Option<&'static str> {
     match (code, f.effect) {
         (2, _) => Some("a write: it changes values, time or configuration of the outstation"),
         (3..=6, _) => Some("a control: it operates outputs (breakers, set points) in the plant"),
-        (7..=12 | 22, _) => Some("a control: it freezes or clears counters, or reassigns event classes"),
+        (7..=12 | 22, _) => {
+            Some("a control: it freezes or clears counters, or reassigns event classes")
+        }
         (13 | 14, _) => Some("a restart: the outstation reboots and stops serving while it does"),
-        (_, DnpEffect::Device) => Some("a device function: it initialises data, starts or stops applications, or changes the configuration"),
-        (_, DnpEffect::File) => Some("a file service: it reads, writes or deletes files on the outstation"),
-        (20 | 21, _) => Some("unsolicited reporting control: it switches the outstation's spontaneous reports on or off (masters and other masters then miss or flood events)"),
+        (_, DnpEffect::Device) => Some(
+            "a device function: it initialises data, starts or stops applications, or changes the configuration",
+        ),
+        (_, DnpEffect::File) => {
+            Some("a file service: it reads, writes or deletes files on the outstation")
+        }
+        (20 | 21, _) => Some(
+            "unsolicited reporting control: it switches the outstation's spontaneous reports on or off (masters and other masters then miss or flood events)",
+        ),
         _ => None,
     }
 }

@@ -153,7 +153,10 @@ pub struct RawIec104 {
 
 /// The `dnp3:` block of a `protocol: dnp3` rule.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "dnp3: { functions, addresses, read_only }")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "dnp3: { functions, addresses, read_only }"
+)]
 pub struct RawDnp3 {
     pub functions: Option<Vec<Scalar>>,
     pub addresses: Option<Vec<Scalar>>,

@@ -4,8 +4,7 @@
 use firewall_common::modbus::{self, Access, ModbusProfile, address_class};
 
 use super::{
-    Ctx, MODBUS_NOT_STRICT, MODBUS_UNNAMED_FUNCTIONS, MODBUS_WRITES, Severity, rule_key,
-    zone_label,
+    Ctx, MODBUS_NOT_STRICT, MODBUS_UNNAMED_FUNCTIONS, MODBUS_WRITES, Severity, rule_key, zone_label,
 };
 use crate::policy::{Conduit, Rule, Zone, protocols::modbus_table_name};
 

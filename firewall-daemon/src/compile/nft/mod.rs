@@ -560,9 +560,9 @@ fn uninspected(rule: &Rule) -> Option<&'static str> {
         Rule::Iec104 { .. } => Some(
             "APDU framing, STARTDT, type ids, causes, common addresses and the monitoring direction",
         ),
-        Rule::Dnp3 { .. } => Some(
-            "link framing and CRCs, transport sequence, function codes and link addresses",
-        ),
+        Rule::Dnp3 { .. } => {
+            Some("link framing and CRCs, transport sequence, function codes and link addresses")
+        }
         _ => None,
     }
 }

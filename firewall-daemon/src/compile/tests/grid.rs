@@ -6,8 +6,7 @@ use firewall_common::maps::inspector;
 use super::*;
 
 const IEC_RO: &str = "{ protocol: iec104, iec104: { read_only: true, common_addresses: [1] } }";
-const IEC_CMD: &str =
-    "{ protocol: iec104, ports: [2405], iec104: { type_ids: [C_IC_NA_1, C_SC_NA_1], common_addresses: [\"1-3\"] } }";
+const IEC_CMD: &str = "{ protocol: iec104, ports: [2405], iec104: { type_ids: [C_IC_NA_1, C_SC_NA_1], common_addresses: [\"1-3\"] } }";
 const DNP_RO: &str = "{ protocol: dnp3, dnp3: { read_only: true } }";
 const MODBUS_RO: &str = "{ protocol: modbus, modbus: { unit_ids: [1], read_only: true } }";
 
@@ -42,7 +41,12 @@ fn profiles_are_shared_and_numbered_per_protocol() {
     assert_eq!(c.conduits[0].rule_profiles, vec![1, 1, 1, 0]);
     assert_eq!(
         c.conduits[0].rule_inspectors,
-        vec![inspector::IEC104, inspector::DNP3, inspector::MODBUS, inspector::NONE]
+        vec![
+            inspector::IEC104,
+            inspector::DNP3,
+            inspector::MODBUS,
+            inspector::NONE
+        ]
     );
     assert_eq!(c.conduits[1].rule_profiles, vec![2, 1]);
     assert_eq!(c.conduits[2].rule_profiles, vec![1]);
@@ -68,7 +72,10 @@ fn profiles_are_shared_and_numbered_per_protocol() {
     let cmd = &c.iec104_profiles[1];
     assert!(cmd.type_ids.contains(45) && cmd.type_ids.contains(100) && !cmd.type_ids.contains(103));
     assert!(cmd.allows_common_address(3) && !cmd.allows_common_address(4));
-    assert_eq!(c.dnp3_profiles[0], firewall_common::dnp3::Dnp3Profile::read_only());
+    assert_eq!(
+        c.dnp3_profiles[0],
+        firewall_common::dnp3::Dnp3Profile::read_only()
+    );
     // Each profile is one map entry.
     let without = compiled(&policy(
         "conduits:\n  - { name: x, from: a, to: b, rules: [{ protocol: tcp, ports: [22] }] }\n",
@@ -157,7 +164,10 @@ fn too_many_iec104_profiles_is_refused() {
     match compile(&policy(&body(limit + 1))) {
         Err(e @ CompileError::TooManyProfiles { .. }) => {
             let text = e.to_string();
-            assert!(text.contains("1024 distinct IEC 104 inspection profiles"), "{text}");
+            assert!(
+                text.contains("1024 distinct IEC 104 inspection profiles"),
+                "{text}"
+            );
         }
         other => panic!("expected too many profiles, got {other:?}"),
     }

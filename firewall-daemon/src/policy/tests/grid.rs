@@ -7,7 +7,9 @@ use super::*;
 
 /// `{ protocol: <p>, <p>: { <opts> } }` in BASE (rule 1, line 16).
 fn block(protocol: &str, opts: &str) -> String {
-    with_rule(&format!("{{ protocol: {protocol}, {protocol}: {{ {opts} }} }}"))
+    with_rule(&format!(
+        "{{ protocol: {protocol}, {protocol}: {{ {opts} }} }}"
+    ))
 }
 
 fn iec104(src: &str) -> (ValidatedPolicy, Iec104Profile) {
@@ -63,9 +65,18 @@ fn iec104_names_codes_and_warnings() {
     assert!(profile.allows_common_address(1) && !profile.allows_common_address(2));
     let w = warning_texts(&p);
     assert_eq!(w.len(), 4, "{w:?}");
-    assert!(w[0].starts_with("C_CS_NA_1 (103) is clock synchronisation"), "{w:?}");
-    assert!(w[1].starts_with("C_SC_NA_1 (45) is a process command"), "{w:?}");
-    assert!(w[2].starts_with("C_DC_NA_1 (46) is a process command"), "{w:?}");
+    assert!(
+        w[0].starts_with("C_CS_NA_1 (103) is clock synchronisation"),
+        "{w:?}"
+    );
+    assert!(
+        w[1].starts_with("C_SC_NA_1 (45) is a process command"),
+        "{w:?}"
+    );
+    assert!(
+        w[2].starts_with("C_DC_NA_1 (46) is a process command"),
+        "{w:?}"
+    );
     assert!(w[3].starts_with("type id 200 is private"), "{w:?}");
     assert_eq!(
         p.warnings()[1].key.as_deref(),
@@ -81,7 +92,10 @@ fn iec104_names_codes_and_warnings() {
         warning_texts(&p)
     );
     // The global address listed.
-    let p = ok(&block("iec104", "read_only: true, common_addresses: [\"1-65535\"]"));
+    let p = ok(&block(
+        "iec104",
+        "read_only: true, common_addresses: [\"1-65535\"]",
+    ));
     let w = &p.warnings()[0];
     assert!(w.message.contains("global address 65535"), "{}", w.message);
     assert!(w.help[1].contains("\"1-65534\""), "{:?}", w.help);
@@ -94,8 +108,17 @@ fn iec104_errors() {
         "unknown IEC 104 type id \"C_SC_NA1\"",
     );
     assert_eq!(d.help[0], "did you mean \"C_SC_NA_1\"?");
-    assert_eq!(d.key.as_deref(), Some("conduits[0].rules[1].iec104.type_ids[0]"));
-    assert_eq!(d.position, Some(Position { line: 16, column: 50 }));
+    assert_eq!(
+        d.key.as_deref(),
+        Some("conduits[0].rules[1].iec104.type_ids[0]")
+    );
+    assert_eq!(
+        d.position,
+        Some(Position {
+            line: 16,
+            column: 50
+        })
+    );
     let d = error(
         &block("iec104", "type_ids: [M_ME_NC_1]"),
         "M_ME_NC_1 (13) is monitoring-direction information",
@@ -106,10 +129,19 @@ fn iec104_errors() {
         &block("iec104", "read_only: true, type_ids: [C_SC_NA_1]"),
         "`read_only: true` cannot be combined with C_SC_NA_1 (45)",
     );
-    error(&block("iec104", "type_ids: [0]"), "type id 0 is not defined");
-    error(&block("iec104", "type_ids: [256]"), "type id 256 is out of range");
+    error(
+        &block("iec104", "type_ids: [0]"),
+        "type id 0 is not defined",
+    );
+    error(
+        &block("iec104", "type_ids: [256]"),
+        "type id 256 is out of range",
+    );
     error(&block("iec104", "type_ids: []"), "empty type id list");
-    error(&block("iec104", "common_addresses: [1]"), "IEC 104 rule allows no type id");
+    error(
+        &block("iec104", "common_addresses: [1]"),
+        "IEC 104 rule allows no type id",
+    );
     error(
         &block("iec104", "read_only: true, common_addresses: [65536]"),
         "common address 65536 is out of range",
@@ -126,7 +158,11 @@ fn iec104_errors() {
         &with_rule("{ protocol: iec104 }"),
         "`protocol: iec104` needs a `iec104:` block",
     );
-    assert!(d.help[1].contains("{ protocol: tcp, ports: [2404] }"), "{:?}", d.help);
+    assert!(
+        d.help[1].contains("{ protocol: tcp, ports: [2404] }"),
+        "{:?}",
+        d.help
+    );
     error(
         &with_rule("{ protocol: iec104, iec104: }"),
         "the `iec104:` block is empty",
@@ -176,11 +212,16 @@ fn dnp3_functions_aliases_and_warnings() {
     for code in [0, 1, 3, 4, 25, 14] {
         assert!(profile.functions.contains(code), "{code}");
     }
-    assert!(profile.allows_address(10) && profile.allows_address(21) && !profile.allows_address(11));
+    assert!(
+        profile.allows_address(10) && profile.allows_address(21) && !profile.allows_address(11)
+    );
     let w = warning_texts(&p);
     assert_eq!(w.len(), 4, "{w:?}");
     assert!(w[0].starts_with("select (3) is a control"), "{w:?}");
-    assert!(w[2].starts_with("open_file (25) is a file service"), "{w:?}");
+    assert!(
+        w[2].starts_with("open_file (25) is a file service"),
+        "{w:?}"
+    );
     assert!(w[3].starts_with("warm_restart (14) is a restart"), "{w:?}");
     assert_eq!(p.conduits()[0].rules[1].to_string(), "dnp3 20000");
     // read_only: read and confirm to any outstation address but the reserved ones.
@@ -190,9 +231,19 @@ fn dnp3_functions_aliases_and_warnings() {
     // select without operate, broadcast addresses, controls to every outstation.
     let p = ok(&block("dnp3", "functions: [select]"));
     let w = warning_texts(&p);
-    assert!(w.iter().any(|m| m.contains("select (3) without operate (4)")), "{w:?}");
-    assert!(w.iter().any(|m| m.contains("to every outstation address")), "{w:?}");
-    let p = ok(&block("dnp3", "read_only: true, addresses: [\"0xFFF0-0xFFFF\"]"));
+    assert!(
+        w.iter()
+            .any(|m| m.contains("select (3) without operate (4)")),
+        "{w:?}"
+    );
+    assert!(
+        w.iter().any(|m| m.contains("to every outstation address")),
+        "{w:?}"
+    );
+    let p = ok(&block(
+        "dnp3",
+        "read_only: true, addresses: [\"0xFFF0-0xFFFF\"]",
+    ));
     assert!(warning_texts(&p)[0].contains("broadcast addresses 0xFFFD-0xFFFF"));
     let p = ok(&block("dnp3", "read_only: true, addresses: [0xFFFC]"));
     assert!(warning_texts(&p)[0].contains("reserved link addresses"));
@@ -205,16 +256,31 @@ fn dnp3_errors() {
         "unknown DNP3 function \"direct_operat\"",
     );
     assert_eq!(d.help[0], "did you mean \"direct_operate\"?");
-    error(&block("dnp3", "functions: [response]"), "only an outstation sends it");
+    error(
+        &block("dnp3", "functions: [response]"),
+        "only an outstation sends it",
+    );
     error(&block("dnp3", "functions: [130]"), "is a response");
-    error(&block("dnp3", "functions: [300]"), "function code 300 is out of range");
+    error(
+        &block("dnp3", "functions: [300]"),
+        "function code 300 is out of range",
+    );
     error(
         &block("dnp3", "read_only: true, functions: [write]"),
         "`read_only: true` cannot be combined with write (2)",
     );
-    error(&block("dnp3", "addresses: [1]"), "DNP3 rule allows no function");
-    error(&block("dnp3", "read_only: true, addresses: [x]"), "invalid address \"x\"");
-    error(&with_rule("{ protocol: dnp3 }"), "`protocol: dnp3` needs a `dnp3:` block");
+    error(
+        &block("dnp3", "addresses: [1]"),
+        "DNP3 rule allows no function",
+    );
+    error(
+        &block("dnp3", "read_only: true, addresses: [x]"),
+        "invalid address \"x\"",
+    );
+    error(
+        &with_rule("{ protocol: dnp3 }"),
+        "`protocol: dnp3` needs a `dnp3:` block",
+    );
     error(
         &block("dnp3", "read_only: true, unit_ids: [1]"),
         "unknown key \"unit_ids\"",
@@ -235,7 +301,9 @@ fn inspected_rules_shadow_each_other_by_protocol() {
     let w = warning_texts(&p);
     assert_eq!(w.len(), 1, "{w:?}");
     assert!(
-        w[0].starts_with("DNP3 inspection of rule `dnp3 20000` of conduit \"historian\" is bypassed"),
+        w[0].starts_with(
+            "DNP3 inspection of rule `dnp3 20000` of conduit \"historian\" is bypassed"
+        ),
         "{w:?}"
     );
     assert!(w[0].contains("with another protocol's inspection"), "{w:?}");
@@ -243,6 +311,9 @@ fn inspected_rules_shadow_each_other_by_protocol() {
     let src = with_rule("{ protocol: iec104, iec104: { read_only: true } }")
         .replace("[22, \"1024-2048\"]", "[22, 2404]");
     let w = warning_texts(&ok(&src));
-    assert!(w[0].contains("IEC 104 inspection of rule `iec104 2404`"), "{w:?}");
+    assert!(
+        w[0].contains("IEC 104 inspection of rule `iec104 2404`"),
+        "{w:?}"
+    );
     assert!(w[0].contains("without inspection"), "{w:?}");
 }

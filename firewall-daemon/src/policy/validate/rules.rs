@@ -205,7 +205,10 @@ fn inspected_rule(
         Protocol::Modbus => {
             let profile = match r.modbus {
                 None => {
-                    missing(c, "{ unit_ids: [1], read_only: true, addresses: [\"0-999\"] }");
+                    missing(
+                        c,
+                        "{ unit_ids: [1], read_only: true, addresses: [\"0-999\"] }",
+                    );
                     None
                 }
                 Some(raw) => modbus::check_modbus(c, &bp, raw),

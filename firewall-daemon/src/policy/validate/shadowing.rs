@@ -3,10 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::{Checker, Help, KeyPath};
-use crate::policy::{
-    model::Conduit,
-    space::FirstMatch,
-};
+use crate::policy::{model::Conduit, space::FirstMatch};
 
 /// Warns about every rule that earlier rules of the same zone pair already cover entirely,
 /// and about every inspected rule whose traffic an earlier rule allows without inspection

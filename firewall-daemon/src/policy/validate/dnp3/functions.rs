@@ -57,7 +57,10 @@ pub(super) fn parse_function(s: &Scalar) -> Result<u8, (String, Vec<String>)> {
                 ],
             )),
             Ok(code) => Ok(code),
-            Err(_) => Err((format!("function code {n} is out of range"), vec![code_help()])),
+            Err(_) => Err((
+                format!("function code {n} is out of range"),
+                vec![code_help()],
+            )),
         };
     }
     let text = s.to_string();
@@ -110,7 +113,10 @@ pub(super) fn check_functions(
             if read_only {
                 d.help("remove `functions: []`; `read_only: true` allows read (1) and confirm (0)");
             } else {
-                d.help(format!("list function names or codes, e.g. [read, confirm]; names: {}", names()));
+                d.help(format!(
+                    "list function names or codes, e.g. [read, confirm]; names: {}",
+                    names()
+                ));
             }
             return None;
         }
@@ -169,7 +175,11 @@ pub(super) fn check_functions(
     }
     // Select-before-operate needs both halves.
     for (have, needs, why) in [
-        (3u8, 4u8, "a select is followed by an operate of the same objects"),
+        (
+            3u8,
+            4u8,
+            "a select is followed by an operate of the same objects",
+        ),
         (4, 3, "an operate executes only what a select armed"),
     ] {
         if allowed.contains(have) && !allowed.contains(needs) {
@@ -215,7 +225,9 @@ mod tests {
         assert!(help[1].contains("cold_restart") && !help[1].contains("unsolicited_response"));
         assert!(f("response").is_err_and(|(m, _)| m.contains("only an outstation")));
         assert!(parse_function(&Scalar::Number(129)).is_err_and(|(m, _)| m.contains("response")));
-        assert!(parse_function(&Scalar::Number(256)).is_err_and(|(m, _)| m.contains("out of range")));
+        assert!(
+            parse_function(&Scalar::Number(256)).is_err_and(|(m, _)| m.contains("out of range"))
+        );
     }
 
     #[test]

@@ -19,12 +19,8 @@ const FIRST_BROADCAST: u16 = 0xFFFD;
 
 /// Checks the `dnp3:` block at `dp`; `None` if it has errors (already reported).
 pub(super) fn check_dnp3(c: &mut Checker<'_>, dp: &KeyPath, raw: RawDnp3) -> Option<Dnp3Profile> {
-    let allowed = functions::check_functions(
-        c,
-        dp,
-        raw.functions.as_deref(),
-        raw.read_only == Some(true),
-    )?;
+    let allowed =
+        functions::check_functions(c, dp, raw.functions.as_deref(), raw.read_only == Some(true))?;
     let mut profile = Dnp3Profile::new();
     for &(code, _) in &allowed.codes {
         profile.allow_function(code);

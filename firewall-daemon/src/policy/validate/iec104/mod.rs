@@ -18,12 +18,8 @@ pub(super) fn check_iec104(
     ip: &KeyPath,
     raw: RawIec104,
 ) -> Option<Iec104Profile> {
-    let allowed = type_ids::check_type_ids(
-        c,
-        ip,
-        raw.type_ids.as_deref(),
-        raw.read_only == Some(true),
-    )?;
+    let allowed =
+        type_ids::check_type_ids(c, ip, raw.type_ids.as_deref(), raw.read_only == Some(true))?;
     let mut profile = Iec104Profile::new();
     for &(code, _) in &allowed.codes {
         profile.allow_type_id(code);
@@ -45,8 +41,13 @@ pub(super) fn check_iec104(
             }
         }
         Some(list) => {
-            let ranges =
-                ranges16::check_ranges16(c, &ap, list, "common address", MAX_COMMON_ADDRESS_RANGES)?;
+            let ranges = ranges16::check_ranges16(
+                c,
+                &ap,
+                list,
+                "common address",
+                MAX_COMMON_ADDRESS_RANGES,
+            )?;
             if let Some(&(a, b)) = ranges.iter().find(|&&(_, b)| b == GLOBAL_COMMON_ADDRESS) {
                 let d = c.warning(
                     &ap,

@@ -96,7 +96,10 @@ pub(super) fn check_type_ids(
             if read_only {
                 d.help("remove `type_ids: []`; `read_only: true` allows C_IC_NA_1, C_CI_NA_1, C_RD_NA_1, C_TS_NA_1 and C_TS_TA_1");
             } else {
-                d.help(format!("list type ids, e.g. [C_IC_NA_1]; names: {}", names()));
+                d.help(format!(
+                    "list type ids, e.g. [C_IC_NA_1]; names: {}",
+                    names()
+                ));
             }
             return None;
         }
@@ -192,7 +195,9 @@ mod tests {
         assert_eq!(help[0], "did you mean \"C_SC_NA_1\"?");
         assert!(help[1].contains("C_CS_NA_1") && !help[1].contains("M_SP_NA_1"));
         assert!(parse_type_id(&Scalar::Number(0)).is_err());
-        assert!(parse_type_id(&Scalar::Number(256)).is_err_and(|(m, _)| m.contains("out of range")));
+        assert!(
+            parse_type_id(&Scalar::Number(256)).is_err_and(|(m, _)| m.contains("out of range"))
+        );
     }
 
     #[test]
