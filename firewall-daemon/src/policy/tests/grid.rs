@@ -320,16 +320,30 @@ fn inspected_rules_shadow_each_other_by_protocol() {
 
 #[test]
 fn exception_is_refused_and_overlaps_are_warned() {
-    let src = block("iec104", "read_only: true")
-        .replace("    to: control", "    to: control\n    on_violation: exception");
-    let d = error(&src, "on_violation: exception on conduit \"historian\" needs Modbus rules");
+    let src = block("iec104", "read_only: true").replace(
+        "    to: control",
+        "    to: control\n    on_violation: exception",
+    );
+    let d = error(
+        &src,
+        "on_violation: exception on conduit \"historian\" needs Modbus rules",
+    );
     assert!(d.help[0].contains("IEC 104 and DNP3"), "{:?}", d.help);
     // reset and drop apply to IEC 104 and DNP3 rules like to Modbus ones.
     let p = ok(&block("dnp3", "read_only: true")
         .replace("    to: control", "    to: control\n    on_violation: drop"));
     assert!(warning_texts(&p)[0].contains("can lock clients out"));
-    let p = ok(&block("dnp3", "read_only: true, addresses: [\"10-20\", 15]"));
+    let p = ok(&block(
+        "dnp3",
+        "read_only: true, addresses: [\"10-20\", 15]",
+    ));
     let w = &p.warnings()[0];
-    assert_eq!(w.message, "address 15 overlaps address 10-20 of the same list");
-    assert_eq!(w.key.as_deref(), Some("conduits[0].rules[1].dnp3.addresses[1]"));
+    assert_eq!(
+        w.message,
+        "address 15 overlaps address 10-20 of the same list"
+    );
+    assert_eq!(
+        w.key.as_deref(),
+        Some("conduits[0].rules[1].dnp3.addresses[1]")
+    );
 }
