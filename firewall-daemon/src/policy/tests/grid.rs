@@ -245,6 +245,11 @@ fn dnp3_functions_aliases_and_warnings() {
         "read_only: true, addresses: [\"0xFFF0-0xFFFF\"]",
     ));
     assert!(warning_texts(&p)[0].contains("broadcast addresses 0xFFFD-0xFFFF"));
+    let p = ok(&block("dnp3", "functions: [read], addresses: [1]"));
+    assert_eq!(
+        warning_texts(&p),
+        ["read (1) without confirm (0): the master cannot confirm the responses that carry events"]
+    );
     let p = ok(&block("dnp3", "read_only: true, addresses: [0xFFFC]"));
     assert!(warning_texts(&p)[0].contains("reserved link addresses"));
 }

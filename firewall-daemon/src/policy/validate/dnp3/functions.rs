@@ -173,6 +173,17 @@ pub(super) fn check_functions(
     if !ok {
         return None;
     }
+    // A master confirms responses that carry events (CON bit) and unsolicited responses.
+    if allowed.contains(1) && !allowed.contains(0) {
+        let at = allowed
+            .codes
+            .iter()
+            .find(|(x, _)| *x == 1)
+            .and_then(|(_, k)| *k)
+            .map_or_else(|| fp.clone(), |k| fp.index(k));
+        c.warning(&at, "read (1) without confirm (0): the master cannot confirm the responses that carry events")
+            .help("an outstation repeats an event response until the master confirms it, and never clears its event buffer: add `confirm` to `functions` (or use `read_only: true`, which allows both)");
+    }
     // Select-before-operate needs both halves.
     for (have, needs, why) in [
         (
