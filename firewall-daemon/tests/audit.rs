@@ -203,6 +203,8 @@ fn weak_broad_rules() {
             ("ZCFW-A001", High, "dmz-anything"),
             ("ZCFW-A004", High, "dmz-anything"),
             ("ZCFW-A002", High, "vendor-support"),
+            ("ZCFW-A015", High, "vendor-support"),
+            ("ZCFW-A015", High, "vendor-support"),
             ("ZCFW-A012", Medium, "dmz-anything"),
             ("ZCFW-A003", Medium, "vendor-support"),
             ("ZCFW-A013", Medium, "vendor-support"),
@@ -231,12 +233,12 @@ fn weak_modbus_writes() {
         findings(&r),
         [
             ("ZCFW-A004", High, "scada-polls-plcs"),
+            ("ZCFW-A015", High, "scada-polls-plcs"),
             ("ZCFW-A005", High, "engineering-writes-sis"),
             ("ZCFW-A006", High, "engineering-writes-sis"),
             ("ZCFW-A012", Medium, "scada-polls-plcs"),
             ("ZCFW-A007", Medium, "engineering-writes-sis"),
             ("ZCFW-A012", Medium, "engineering-writes-sis"),
-            ("ZCFW-A008", Low, "scada-polls-plcs"),
             ("ZCFW-A030", Info, "engineering-writes-sis"),
         ]
     );
@@ -245,7 +247,7 @@ fn weak_modbus_writes() {
         "write_single_coil (5), write_multiple_registers (16); write addresses: write_coils 0-15, write_holding_registers 100-119"
     )));
     assert!(by_id("ZCFW-A006").is_some_and(|f| f.message.contains("function codes 90")));
-    assert!(by_id("ZCFW-A008").is_some_and(|f| f.message.contains("DNP3 (20000)")));
+    assert!(by_id("ZCFW-A015").is_some_and(|f| f.message.contains("lets DNP3 (port 20000)")));
     // The validator's warning keeps its place in the file.
     let source = fs::read_to_string(policy_path("weak/modbus-writes.yaml")).unwrap_or_default();
     let line = source
@@ -260,6 +262,96 @@ fn weak_modbus_writes() {
     assert_eq!(status(&r, "SR 3.5"), Status::PartiallyMet);
     assert_eq!(status(&r, "SR 7.7"), Status::PartiallyMet);
     assert_eq!(status(&r, "SR 5.1"), Status::Met);
+}
+
+#[test]
+fn weak_grid_commands() {
+    let r = report("weak/grid-commands.yaml");
+    assert_eq!(
+        findings(&r),
+        [
+            ("ZCFW-A016", High, "scada-commands-rtus"),
+            ("ZCFW-A016", High, "scada-commands-rtus"),
+            ("ZCFW-A015", High, "engineering-to-rtus"),
+            ("ZCFW-A017", Medium, "scada-commands-rtus"),
+            ("ZCFW-A017", Medium, "scada-commands-rtus"),
+            ("ZCFW-A012", Medium, "engineering-to-rtus"),
+            ("ZCFW-A030", Info, "scada-commands-rtus"),
+            ("ZCFW-A030", Info, "scada-commands-rtus"),
+            ("ZCFW-A030", Info, "scada-commands-rtus"),
+            ("ZCFW-A030", Info, "scada-commands-rtus"),
+            ("ZCFW-A030", Info, "scada-commands-rtus"),
+            ("ZCFW-A030", Info, "scada-commands-rtus"),
+        ]
+    );
+    assert!(r.findings[0].message.contains(
+        "allows IEC 60870-5-104 commands into SL3 zone \"substation\": C_SC_NA_1 (45), C_CS_NA_1 (103); to common addresses 1-65535"
+    ));
+    assert_eq!(
+        r.findings[0].key.as_deref(),
+        Some("conduits[0].rules[0].iec104")
+    );
+    assert!(
+        r.findings[1]
+            .message
+            .contains("direct_operate (5), cold_restart (13); to link addresses 10, 65533-65535")
+    );
+    assert_eq!(r.findings[2].key.as_deref(), Some("conduits[1].rules[0]"));
+    assert!(
+        r.findings[2]
+            .message
+            .contains("IEC 60870-5-104 (port 2404)")
+    );
+    assert!(
+        r.findings[3]
+            .message
+            .contains("global common address 65535")
+    );
+    assert!(r.findings[4].message.contains("0xFFFD-0xFFFF"));
+    assert_eq!(status(&r, "SR 3.5"), Status::PartiallyMet); // A015, A016
+    assert_eq!(status(&r, "SR 7.7"), Status::PartiallyMet);
+    let sr35 = r
+        .requirement("SR 3.5")
+        .map(|q| q.evidence.join("\n"))
+        .unwrap_or_default();
+    assert!(
+        sr35.contains("1 rule allows IEC 60870-5-104 with inspection"),
+        "{sr35}"
+    );
+    assert!(
+        sr35.contains("1 rule allows DNP3 with inspection"),
+        "{sr35}"
+    );
+    assert!(
+        sr35.contains("1 rule lets IEC 104 (port 2404) or DNP3"),
+        "{sr35}"
+    );
+    // A read-only substation conduit has none of these findings.
+    let ro = audit::audit(
+        &policy::load_str(
+            &fs::read_to_string(policy_path("weak/grid-commands.yaml"))
+                .unwrap_or_default()
+                .replace(
+                    "type_ids: [C_IC_NA_1, C_CS_NA_1, C_SC_NA_1]",
+                    "read_only: true",
+                )
+                .replace("[\"1-65535\"]", "[1]")
+                .replace(
+                    "[read, confirm, direct_operate, cold_restart]",
+                    "[read, confirm]",
+                )
+                .replace(", \"0xFFFD-0xFFFF\"", ""),
+            "ro.yaml",
+        )
+        .expect("valid"),
+    );
+    assert!(
+        !ro.findings
+            .iter()
+            .any(|f| ["ZCFW-A016", "ZCFW-A017", "ZCFW-A030"].contains(&f.id)),
+        "{:?}",
+        ro.findings.iter().map(|f| f.id).collect::<Vec<_>>()
+    );
 }
 
 #[test]

@@ -196,6 +196,40 @@ fn purdue_plant_compiles_to_the_documented_shape() {
     assert_eq!(inspected, [(6, 502, 1), (6, 502, 2)]);
 }
 
+#[test]
+fn substation_compiles_to_one_profile_per_protocol() {
+    use firewall_common::{dnp3::Dnp3Profile, iec104::Iec104Profile, maps::inspector};
+    let p = policy::load_file(&policies_dir().join("substation.yaml")).expect("valid");
+    let c = compile::compile(&p).expect("compiles");
+    assert!(c.modbus_profiles.is_empty());
+    let mut iec = Iec104Profile::read_only();
+    iec.allow_common_addresses(1, 2).expect("range");
+    assert_eq!(c.iec104_profiles, [iec]);
+    let mut dnp = Dnp3Profile::read_only();
+    dnp.allow_addresses(10, 13).expect("range");
+    assert_eq!(c.dnp3_profiles, [dnp]);
+    assert_eq!(c.conduits[0].rule_profiles, vec![1, 1, 0]);
+    let inspected: Vec<(u16, u8, u16)> = c
+        .conduit_entries
+        .iter()
+        .filter(|(_, a)| a.profile_id != 0)
+        .map(|(k, a)| (k.value, a.inspector, a.profile_id))
+        .collect();
+    assert_eq!(
+        inspected,
+        [(2404, inspector::IEC104, 1), (20000, inspector::DNP3, 1)]
+    );
+    let (code, out, err) = zcfw(&[
+        "check",
+        &policies_dir().join("substation.yaml").to_string_lossy(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("2 inspected rules (1 IEC 104 profile, 1 DNP3 profile, "),
+        "{out}"
+    );
+}
+
 fn zcfw(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_zcfw"))
         .args(args)

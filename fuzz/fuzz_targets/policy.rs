@@ -75,13 +75,31 @@ fn valid(src: &str, policy: &policy::ValidatedPolicy) {
             ids.sort_unstable();
             ids.dedup();
             assert_eq!(ids.len(), compiled.conduits.len(), "conduit ids repeat");
-            assert!(compiled.modbus_profiles.len() < capacity::MAX_PROFILES as usize);
+            // Profile ids are numbered per protocol: an entry's id indexes its inspector's list.
+            let profiles = |inspector: u8| match inspector {
+                firewall_common::maps::inspector::MODBUS => compiled.modbus_profiles.len(),
+                firewall_common::maps::inspector::IEC104 => compiled.iec104_profiles.len(),
+                firewall_common::maps::inspector::DNP3 => compiled.dnp3_profiles.len(),
+                _ => 0,
+            };
+            for n in [
+                compiled.modbus_profiles.len(),
+                compiled.iec104_profiles.len(),
+                compiled.dnp3_profiles.len(),
+            ] {
+                assert!(n < capacity::MAX_PROFILES as usize);
+            }
             for (key, action) in &compiled.conduit_entries {
                 assert!(
-                    usize::from(action.profile_id) <= compiled.modbus_profiles.len(),
+                    usize::from(action.profile_id) <= profiles(action.inspector),
                     "{key:?} names profile {} of {}",
                     action.profile_id,
-                    compiled.modbus_profiles.len()
+                    profiles(action.inspector)
+                );
+                assert_eq!(
+                    action.profile_id == 0,
+                    action.inspector == firewall_common::maps::inspector::NONE,
+                    "{key:?}: profile and inspector disagree"
                 );
                 assert!(
                     action.conduit_id == 0 || ids.binary_search(&action.conduit_id).is_ok(),
@@ -96,8 +114,8 @@ fn valid(src: &str, policy: &policy::ValidatedPolicy) {
             }
             assert_eq!(compiled.conduit_table.len(), compiled.conduit_entries.len());
             for c in &compiled.conduits {
-                for p in &c.rule_profiles {
-                    assert!(usize::from(*p) <= compiled.modbus_profiles.len());
+                for (p, i) in c.rule_profiles.iter().zip(&c.rule_inspectors) {
+                    assert!(usize::from(*p) <= profiles(*i));
                 }
             }
             let _ = compile::render_text(&compiled);

@@ -46,6 +46,7 @@ const EXAMPLES: &[&str] = &[
     "policies/minimal.yaml",
     "policies/demo-plant.yaml",
     "policies/purdue-plant.yaml",
+    "policies/substation.yaml",
     "packaging/debian/metrics.conf",
 ];
 /// Documentation shipped in /usr/share/doc/zcfw.
@@ -55,6 +56,8 @@ const DOCS: &[&str] = &[
     "docs/service.md",
     "docs/audit.md",
     "docs/modbus.md",
+    "docs/iec104.md",
+    "docs/dnp3.md",
     "docs/events.md",
 ];
 /// Maintainer, unless DEBFULLNAME / DEBEMAIL say otherwise.

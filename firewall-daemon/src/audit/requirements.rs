@@ -7,7 +7,7 @@
 //! `met by the running configuration` to `partially met`.
 
 use super::{Finding, Requirement, Severity, Status, rules};
-use crate::policy::{LogMode, Rule, ValidatedPolicy, plural};
+use crate::policy::{LogMode, Protocol, Rule, ValidatedPolicy, plural};
 
 /// A requirement of the table: id, title, SLs and what the running zcfw does for it.
 struct Definition {
@@ -69,7 +69,7 @@ const SR_3_5: Definition = Definition {
     id: "SR 3.5",
     title: "Input validation",
     levels: &[1, 2, 3, 4],
-    zcfw: "Every header read in the data path is bounds-checked; truncated or malformed packets are dropped and counted by reason. Modbus/TCP requests on `protocol: modbus` rules are inspected: MBAP framing, unit id, function, address span and quantity. The policy itself is validated whole with file:line:column diagnostics, and an invalid one is refused.",
+    zcfw: "Every header read in the data path is bounds-checked; truncated or malformed packets are dropped and counted by reason. Modbus/TCP requests on `protocol: modbus` rules are inspected (MBAP framing, unit id, function, address span and quantity), IEC 60870-5-104 on `protocol: iec104` rules (APDU framing, STARTDT, type id, cause, common address, direction) and DNP3 on `protocol: dnp3` rules (link framing, every CRC, transport sequence, function code, destination address). The policy itself is validated whole with file:line:column diagnostics, and an invalid one is refused.",
 };
 const SR_6_1: Definition = Definition {
     id: "SR 6.1",
@@ -268,22 +268,36 @@ pub(super) fn assess(policy: &ValidatedPolicy, findings: &[Finding]) -> Vec<Requ
     );
 
     // SR 3.5
-    let inspected = rules
-        .iter()
-        .filter(|r| matches!(r, Rule::Modbus { .. }))
-        .count();
+    let inspected = |p: Protocol| rules.iter().filter(|r| r.protocol() == p).count();
     let mut ev = vec![format!(
         "The policy passed validation ({}).",
         plural(policy.warnings().len(), "warning")
     )];
     ev.push(format!(
         "{} Modbus/TCP with inspection.",
-        plural_verb(inspected, "rule allows", "rules allow")
+        plural_verb(inspected(Protocol::Modbus), "rule allows", "rules allow")
     ));
+    for p in [Protocol::Iec104, Protocol::Dnp3] {
+        let n = inspected(p);
+        if n > 0 {
+            ev.push(format!(
+                "{} {} with inspection (deep inspection of every request).",
+                plural_verb(n, "rule allows", "rules allow"),
+                p.display()
+            ));
+        }
+    }
     let plain = count(rules::MODBUS_UNINSPECTED);
     if plain > 0 {
         ev.push(format!(
             "{} Modbus/TCP (port 502) without inspection.",
+            plural_verb(plain, "rule lets", "rules let")
+        ));
+    }
+    let plain = count(rules::GRID_UNINSPECTED);
+    if plain > 0 {
+        ev.push(format!(
+            "{} IEC 104 (port 2404) or DNP3 (port 20000) without inspection.",
             plural_verb(plain, "rule lets", "rules let")
         ));
     }
@@ -381,7 +395,7 @@ pub(super) fn assess(policy: &ValidatedPolicy, findings: &[Finding]) -> Vec<Requ
     );
 
     // SR 7.7
-    let mut kinds = [0usize; 5];
+    let mut kinds = [0usize; 6];
     for r in &rules {
         let k = match r {
             Rule::Any => 0,
@@ -389,6 +403,7 @@ pub(super) fn assess(policy: &ValidatedPolicy, findings: &[Finding]) -> Vec<Requ
             Rule::Transport { .. } => 2,
             Rule::Icmp { .. } => 3,
             Rule::Modbus { .. } => 4,
+            Rule::Iec104 { .. } | Rule::Dnp3 { .. } => 5,
         };
         kinds[k] += 1;
     }
@@ -399,10 +414,11 @@ pub(super) fn assess(policy: &ValidatedPolicy, findings: &[Finding]) -> Vec<Requ
     };
     let ev = vec![
         format!(
-            "{} with listed ports, {} with listed types, {} (function, unit and address allow-lists).",
+            "{} with listed ports, {} with listed types, {} (function, unit and address allow-lists), {} (type id or function and address allow-lists).",
             plural(kinds[2], "tcp/udp rule"),
             plural(kinds[3], "ICMP rule"),
             plural(kinds[4], "inspected Modbus rule"),
+            plural(kinds[5], "inspected IEC 104 or DNP3 rule"),
         ),
         format!(
             "{} every protocol; {} every port or type of its protocol.",

@@ -6,17 +6,16 @@
 
 use std::collections::BTreeMap;
 
-use firewall_common::{
-    conduit::point,
-    modbus::{self, Access, ModbusProfile, address_class},
-};
+use firewall_common::conduit::point;
 
 use super::{Finding, Severity};
 use crate::policy::{
     Conduit, LogMode, OnViolation, PortRange, Protocol, Rule, ValidatedPolicy, Zone,
-    protocols::{INDUSTRIAL_PROTOCOLS, modbus_table_name},
-    space::FirstMatch,
+    protocols::INDUSTRIAL_PROTOCOLS, space::FirstMatch,
 };
+
+mod grid;
+mod modbus;
 
 /// One rule of the catalogue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +44,9 @@ pub const LEVEL_SKIP: &str = "ZCFW-A011";
 pub const NO_RATE_LIMIT: &str = "ZCFW-A012";
 pub const ICMP_ALL_TYPES: &str = "ZCFW-A013";
 pub const DROP_ON_VIOLATION: &str = "ZCFW-A014";
+pub const GRID_UNINSPECTED: &str = "ZCFW-A015";
+pub const GRID_COMMANDS: &str = "ZCFW-A016";
+pub const GRID_BROADCAST: &str = "ZCFW-A017";
 pub const NO_ANTI_SPOOFING: &str = "ZCFW-A020";
 pub const NO_EVENTS: &str = "ZCFW-A021";
 pub const VALIDATOR_WARNING: &str = "ZCFW-A030";
@@ -54,7 +56,7 @@ pub const MONITOR_MODE: &str = "ZCFW-A031";
 pub const WIDE_RANGE_PORTS: u32 = 1024;
 
 /// Every rule, in id order.
-pub const RULES: [CatalogueRule; 17] = [
+pub const RULES: [CatalogueRule; 20] = [
     CatalogueRule {
         id: ANY_PROTOCOL,
         title: "conduit allows every protocol",
@@ -109,7 +111,7 @@ pub const RULES: [CatalogueRule; 17] = [
         title: "industrial protocol without inspection",
         severity: "low into an SL3-4 zone, info otherwise",
         requirements: &["SR 3.5"],
-        why: "a tcp or udp rule that lists the port of DNP3 (20000), S7comm (102), EtherNet/IP (44818), IEC 60870-5-104 (2404), OPC UA (4840) or BACnet/IP (47808) lets that protocol through with every function: this build inspects Modbus/TCP only",
+        why: "a tcp or udp rule that lists the port of S7comm (102), EtherNet/IP (44818), OPC UA (4840) or BACnet/IP (47808) lets that protocol through with every function: this build inspects Modbus/TCP, IEC 104 and DNP3 (ZCFW-A004 and ZCFW-A015 report those when they pass uninspected), not the others",
     },
     CatalogueRule {
         id: INTRA_ZONE_SL4,
@@ -145,6 +147,27 @@ pub const RULES: [CatalogueRule; 17] = [
         severity: "high into an SL3-4 zone, medium into SL2, low into SL1",
         requirements: &["SR 7.1"],
         why: "a dropped request leaves its TCP connection open: the client retransmits into the drop, the server keeps the connection, and a device that accepts one or a few connections (many PLCs, libmodbus servers) serves no other client until TCP gives up, minutes later; one denied request becomes a denial of service. `on_violation: reset` (the default) frees the connection at once",
+    },
+    CatalogueRule {
+        id: GRID_UNINSPECTED,
+        title: "IEC 104 or DNP3 passes without inspection",
+        severity: "high into an SL3-4 zone, medium into SL2 (not reported into SL1)",
+        requirements: &["SR 3.5", "SR 7.7"],
+        why: "when the first rule of a zone pair that matches tcp port 2404 (IEC 60870-5-104) or 20000 (DNP3) is a tcp rule that lists the port (or a range holding it) rather than a `protocol: iec104` / `protocol: dnp3` rule, every command passes: switching a breaker, a parameter load, a restart, a file write (`protocol: any` and tcp rules without ports are reported as ZCFW-A001 and ZCFW-A002)",
+    },
+    CatalogueRule {
+        id: GRID_COMMANDS,
+        title: "IEC 104 commands or DNP3 controls allowed into an SL3-4 zone",
+        severity: "high",
+        requirements: &["SR 7.7", "SR 5.2", "SR 3.5"],
+        why: "process commands, set points, parameter loads, file transfer, reset process and clock sync (IEC 104), or write, select/operate, direct operate, restarts, file services and unsolicited control (DNP3), and private or undefined codes, change the substation; into SL3-4 zones each command path needs a documented reason and the narrowest station addresses",
+    },
+    CatalogueRule {
+        id: GRID_BROADCAST,
+        title: "IEC 104 global address or DNP3 broadcast reachable",
+        severity: "medium",
+        requirements: &["SR 7.7"],
+        why: "an ASDU to the IEC 104 global common address 65535, or a DNP3 request to a broadcast link address (0xFFFD-0xFFFF), reaches every station behind the server at once, and DNP3 outstations do not answer broadcasts, so the master cannot tell what happened",
     },
     CatalogueRule {
         id: NO_ANTI_SPOOFING,
@@ -262,9 +285,9 @@ fn zone_label(z: &Zone) -> String {
     format!("SL{} zone \"{}\"", z.security_level, z.name)
 }
 
-/// For every zone pair, the rule (conduit index, rule index) that wins Modbus/TCP's port 502
-/// in the data path's first-match order, if any rule covers it.
-fn modbus_port_owners(policy: &ValidatedPolicy) -> BTreeMap<(String, String), (usize, usize)> {
+/// For every zone pair, the rule (conduit index, rule index) that wins tcp port `port` in the
+/// data path's first-match order, if any rule covers it.
+fn port_owners(policy: &ValidatedPolicy, port: u16) -> BTreeMap<(String, String), (usize, usize)> {
     let mut pairs: BTreeMap<(String, String), FirstMatch<(usize, usize)>> = BTreeMap::new();
     for (ci, c) in policy.conduits().iter().enumerate() {
         let fm = pairs.entry((c.from.clone(), c.to.clone())).or_default();
@@ -277,13 +300,23 @@ fn modbus_port_owners(policy: &ValidatedPolicy) -> BTreeMap<(String, String), (u
     let tcp = Protocol::Tcp.number().unwrap_or(6);
     pairs
         .into_iter()
-        .filter_map(|(pair, fm)| fm.owner_of(point(tcp, modbus::PORT)).map(|o| (pair, o)))
+        .filter_map(|(pair, fm)| fm.owner_of(point(tcp, port)).map(|o| (pair, o)))
         .collect()
 }
 
 fn conduit_rules(cx: &mut Ctx<'_>) {
     let policy = cx.policy;
-    let modbus_owners = modbus_port_owners(policy);
+    let modbus_owners = port_owners(policy, firewall_common::modbus::PORT);
+    let grid_owners = [
+        (
+            Protocol::Iec104,
+            port_owners(policy, firewall_common::iec104::PORT),
+        ),
+        (
+            Protocol::Dnp3,
+            port_owners(policy, firewall_common::dnp3::PORT),
+        ),
+    ];
     for (ci, c) in policy.conduits().iter().enumerate() {
         let (Some(from), Some(to)) = (cx.zone(&c.from).cloned(), cx.zone(&c.to).cloned()) else {
             continue;
@@ -385,7 +418,13 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
                     });
                 }
                 Rule::Icmp { .. } => {}
-                Rule::Modbus { profile, .. } => modbus_rule(cx, ci, c, &to, ri, rule, profile),
+                Rule::Modbus { profile, .. } => {
+                    modbus::modbus_rule(cx, ci, c, &to, ri, rule, profile);
+                }
+                Rule::Iec104 { profile, .. } => {
+                    grid::iec104_rule(cx, ci, c, &to, ri, rule, profile)
+                }
+                Rule::Dnp3 { profile, .. } => grid::dnp3_rule(cx, ci, c, &to, ri, rule, profile),
             }
         }
 
@@ -406,6 +445,15 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
             )
             .at_conduit(c, rule_key(ci, ori))
             .fix("take port 502 out of this rule and put a `protocol: modbus` rule with unit_ids, functions (or `read_only: true`) and addresses before it");
+        }
+
+        for (protocol, owners) in &grid_owners {
+            if let Some(&(oci, ori)) = owners.get(&(c.from.clone(), c.to.clone()))
+                && oci == ci
+                && let Some(owner) = c.rules.get(ori)
+            {
+                grid::uninspected(cx, ci, c, &to, ori, owner, *protocol);
+            }
         }
 
         if from.security_level.saturating_add(2) <= sl {
@@ -470,7 +518,7 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
     }
 }
 
-/// [`INDUSTRIAL_UNINSPECTED`]: the industrial protocols (other than Modbus) whose port a
+/// [`INDUSTRIAL_UNINSPECTED`]: the industrial protocols this build does not inspect whose port a
 /// tcp/udp rule lists.
 #[expect(
     clippy::too_many_arguments,
@@ -488,7 +536,7 @@ fn industrial_ports(
 ) {
     let found: Vec<String> = INDUSTRIAL_PROTOCOLS
         .iter()
-        .filter(|p| p.keyword != "modbus" && p.transport == protocol)
+        .filter(|p| !["modbus", "iec104", "dnp3"].contains(&p.keyword) && p.transport == protocol)
         .filter(|p| ranges.iter().any(|r| r.first <= p.port && p.port <= r.last))
         .map(|p| format!("{} ({})", p.display, p.port))
         .collect();
@@ -511,106 +559,7 @@ fn industrial_ports(
         ),
     )
     .at_conduit(c, rule_key(ci, ri))
-    .fix("restrict the conduit to the hosts that need the protocol (a zone of their own) and keep its counters under watch; this build inspects Modbus/TCP only");
-}
-
-/// Names of the Modbus function codes a profile allows, by access class.
-fn modbus_functions(profile: &ModbusProfile) -> (Vec<String>, Vec<u8>) {
-    let mut writes = Vec::new();
-    let mut unnamed = Vec::new();
-    for code in 1..=u8::MAX {
-        if !profile.functions.contains(code) {
-            continue;
-        }
-        match modbus::function_by_code(code) {
-            Some(f) if f.access == Access::Write => writes.push(format!("{} ({code})", f.name)),
-            Some(_) => {}
-            None => unnamed.push(code),
-        }
-    }
-    (writes, unnamed)
-}
-
-/// The address ranges a profile lets requests write, e.g. `write_coils 100-199`.
-fn write_ranges(profile: &ModbusProfile) -> Vec<String> {
-    let mut out = Vec::new();
-    for class in [
-        address_class::WRITE_COILS,
-        address_class::WRITE_HOLDING_REGISTERS,
-    ] {
-        let name = modbus_table_name(class).unwrap_or("write");
-        for r in profile.ranges.iter().filter(|r| r.classes & class != 0) {
-            if r.first == r.last {
-                out.push(format!("{name} {}", r.first));
-            } else {
-                out.push(format!("{name} {}-{}", r.first, r.last));
-            }
-        }
-    }
-    out
-}
-
-fn modbus_rule(
-    cx: &mut Ctx<'_>,
-    ci: usize,
-    c: &Conduit,
-    to: &Zone,
-    ri: usize,
-    rule: &Rule,
-    profile: &ModbusProfile,
-) {
-    let key = rule_key(ci, ri);
-    let into = zone_label(to);
-    let (writes, unnamed) = modbus_functions(profile);
-    if to.security_level >= 3 && !writes.is_empty() {
-        let ranges = write_ranges(profile);
-        cx.push(
-            MODBUS_WRITES,
-            Severity::High,
-            format!(
-                "rule `{rule}` of conduit \"{}\" allows Modbus writes into {into}: {}; write addresses: {}",
-                c.name,
-                writes.join(", "),
-                if ranges.is_empty() {
-                    "none".to_owned()
-                } else {
-                    ranges.join(", ")
-                }
-            ),
-        )
-        .at_conduit(c, format!("{key}.modbus"))
-        .fix("allow writes only from the zone that must write (engineering), to the narrowest address ranges, and document the reason; use `read_only: true` elsewhere");
-    }
-    if !unnamed.is_empty() {
-        let list: Vec<String> = unnamed.iter().map(u8::to_string).collect();
-        cx.push(
-            MODBUS_UNNAMED_FUNCTIONS,
-            if to.security_level >= 3 {
-                Severity::High
-            } else {
-                Severity::Medium
-            },
-            format!(
-                "rule `{rule}` of conduit \"{}\" allows Modbus function codes {} into {into}",
-                c.name,
-                list.join(", ")
-            ),
-        )
-        .at_conduit(c, format!("{key}.modbus.functions"))
-        .fix("remove vendor and programming function codes from conduits used in operation; open them for maintenance windows only");
-    }
-    if !profile.is_strict() {
-        cx.push(
-            MODBUS_NOT_STRICT,
-            Severity::Medium,
-            format!(
-                "rule `{rule}` of conduit \"{}\" inspects Modbus into {into} with `strict: false`",
-                c.name
-            ),
-        )
-        .at_conduit(c, format!("{key}.modbus.strict"))
-        .fix("remove `strict: false` (strict is the default) unless a device is known to send padded requests");
-    }
+    .fix("restrict the conduit to the hosts that need the protocol (a zone of their own) and keep its counters under watch; this build inspects Modbus/TCP, IEC 104 and DNP3 only");
 }
 
 fn zone_rules(cx: &mut Ctx<'_>) {

@@ -49,7 +49,7 @@ pub fn run(args: &CheckArgs) -> u8 {
         policy::plural(compiled.conduits.len(), "conduit"),
         policy::plural(compiled.interfaces.len(), "interface"),
         policy::plural(inspected, "inspected rule"),
-        policy::plural(compiled.modbus_profiles.len(), "Modbus profile"),
+        profile_counts(&compiled),
         match compiled.map_entries() {
             1 => "1 map entry".to_string(),
             n => format!("{n} map entries"),
@@ -61,6 +61,23 @@ pub fn run(args: &CheckArgs) -> u8 {
         }
     );
     EXIT_OK
+}
+
+/// `1 Modbus profile`, `2 Modbus profiles, 1 IEC 104 profile, 1 DNP3 profile`, or only the
+/// protocols a policy inspects (`0 Modbus profiles` when it inspects none).
+fn profile_counts(c: &compile::CompiledPolicy) -> String {
+    let mut parts = Vec::new();
+    let others = c.iec104_profiles.len() + c.dnp3_profiles.len();
+    if !c.modbus_profiles.is_empty() || others == 0 {
+        parts.push(policy::plural(c.modbus_profiles.len(), "Modbus profile"));
+    }
+    if !c.iec104_profiles.is_empty() {
+        parts.push(policy::plural(c.iec104_profiles.len(), "IEC 104 profile"));
+    }
+    if !c.dnp3_profiles.is_empty() {
+        parts.push(policy::plural(c.dnp3_profiles.len(), "DNP3 profile"));
+    }
+    parts.join(", ")
 }
 
 /// Prints why a policy could not be loaded and returns the exit code for it.

@@ -1,6 +1,7 @@
 //! `zcfw compile POLICY [--format text|json|nft [--nft-style linear|sets|conntrack]]`: the
-//! exact map entries a policy loads, including each Modbus inspection profile and the conduit
-//! entries that use it; or the equivalent nftables ruleset (see [`compile::nft`]).
+//! exact map entries a policy loads, including each inspection profile (Modbus, IEC 104,
+//! DNP3) and the conduit entries that use it; or the equivalent nftables ruleset (see
+//! [`compile::nft`]).
 
 use std::path::PathBuf;
 

@@ -64,8 +64,9 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Show the exact map entries a policy compiles to, or the equivalent nftables ruleset.
     ///
-    /// Zones, conduit lookup entries, Modbus inspection profiles and interfaces, as the loader
-    /// writes them into the kernel maps. Needs no privileges. Exit 1 on an invalid policy.
+    /// Zones, conduit lookup entries, inspection profiles (Modbus, IEC 104, DNP3) and
+    /// interfaces, as the loader writes them into the kernel maps. Needs no privileges. Exit 1
+    /// on an invalid policy.
     Compile(compile::CompileArgs),
     /// Run the daemon in the foreground.
     ///

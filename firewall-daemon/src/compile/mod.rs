@@ -7,16 +7,20 @@
 //! intervals where the first matching rule wins; adjacent intervals of the same conduit are
 //! merged, and each is covered with aligned blocks, one map entry per block.
 //!
-//! Inspection: each `protocol: modbus` rule compiles to a [`ModbusProfile`]; identical
-//! profiles are shared. Profile ids follow the order in which rules first name a profile
-//! (`modbus_profiles[i]` is id `i + 1`), and the entries a Modbus rule wins in the
-//! first-match split carry its profile id. A Modbus rule takes part in the split exactly
-//! like a tcp rule on its ports.
+//! Inspection: each inspected rule (`protocol: modbus`, `iec104`, `dnp3`) compiles to its
+//! protocol's profile ([`ModbusProfile`], [`Iec104Profile`], [`Dnp3Profile`]); identical
+//! profiles are shared. Profile ids are numbered per protocol, in the order in which rules
+//! first name a profile (`modbus_profiles[i]`, `iec104_profiles[i]`, `dnp3_profiles[i]` are
+//! id `i + 1` of their protocol), and the entries an inspected rule wins in the first-match
+//! split carry its inspector id and profile id. An inspected rule takes part in the split
+//! exactly like a tcp rule on its ports.
 
 use std::collections::BTreeMap;
 
 use firewall_common::{
     conduit::{self, Level},
+    dnp3::Dnp3Profile,
+    iec104::Iec104Profile,
     maps::{
         ConduitAction, ConduitKey, ZoneMatch, ZonePairKey, ZonePairLevels, action_flags, capacity,
         slot_flags, zone_flags,
@@ -30,10 +34,13 @@ use crate::policy::{LogMode, OnViolation, ValidatedPolicy, space::FirstMatch};
 
 mod conduit_table;
 pub mod nft;
+mod profiles;
 mod render;
+mod render_profiles;
 mod zonetable;
 
 pub use conduit_table::ConduitTable;
+pub use profiles::inspector_name;
 pub use render::{render_json, render_text};
 pub use zonetable::ZoneTableV4;
 
@@ -55,8 +62,12 @@ pub struct ConduitSummary {
     pub from: String,
     pub to: String,
     pub rules: Vec<String>,
-    /// Per rule: the inspection profile id of a Modbus rule, 0 for the others.
+    /// Per rule: the inspection profile id of an inspected rule (in its protocol's profile
+    /// list), 0 for the others.
     pub rule_profiles: Vec<u16>,
+    /// Per rule: the [`firewall_common::maps::inspector`] id of the rule's protocol
+    /// (`NONE` = not inspected).
+    pub rule_inspectors: Vec<u8>,
     /// What the data path does with a segment inspection denies (`drop`).
     pub on_violation: OnViolation,
     /// `monitor`: the conduit's would-be denies pass as alerts.
@@ -118,6 +129,12 @@ pub struct CompiledPolicy {
     /// [`ConduitAction::profile_id`] of the conduit entries it inspects (0 = no inspection).
     /// Identical profiles are shared; at most `capacity::MAX_PROFILES - 1`.
     pub modbus_profiles: Vec<ModbusProfile>,
+    /// IEC 60870-5-104 inspection profiles: `iec104_profiles[i]` has profile id `i + 1` for
+    /// the conduit entries whose inspector is `inspector::IEC104`.
+    pub iec104_profiles: Vec<Iec104Profile>,
+    /// DNP3 inspection profiles: `dnp3_profiles[i]` has profile id `i + 1` for the conduit
+    /// entries whose inspector is `inspector::DNP3`.
+    pub dnp3_profiles: Vec<Dnp3Profile>,
     /// Rate limits of rate-limited conduits (their entries carry `action_flags::RATE_LIMIT`).
     pub rate_limits: Vec<(u16, firewall_common::maps::RateLimit)>,
 }
@@ -132,6 +149,8 @@ impl CompiledPolicy {
             + self.conduit_entries.len()
             + self.l2_allow.len()
             + self.modbus_profiles.len()
+            + self.iec104_profiles.len()
+            + self.dnp3_profiles.len()
             + self.interfaces.len()
             + self
                 .interfaces
@@ -159,10 +178,14 @@ pub enum CompileError {
         pair_needed: usize,
     },
     #[error(
-        "the policy needs {needed} distinct inspection profiles, but the profile map holds \
-         {limit} per policy; give Modbus rules that can share a profile identical options"
+        "the policy needs {needed} distinct {protocol} inspection profiles, but the profile map \
+         holds {limit} per policy; give {protocol} rules that can share a profile identical options"
     )]
-    TooManyProfiles { needed: usize, limit: usize },
+    TooManyProfiles {
+        protocol: &'static str,
+        needed: usize,
+        limit: usize,
+    },
     #[error(
         "the IPv4 zone networks need {needed} lookup blocks, but the zone table holds {limit} \
          per policy (a block for every /16 that holds a longer prefix and for every /24 that \
@@ -244,36 +267,13 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         }
     }
 
-    // Inspection profiles in rule order, identical ones shared.
-    let mut modbus_profiles: Vec<ModbusProfile> = Vec::new();
-    let mut rule_profiles: Vec<Vec<u16>> = Vec::new();
-    for c in policy.conduits() {
-        let mut ids = Vec::new();
-        for rule in &c.rules {
-            let id = match rule.modbus_profile() {
-                None => 0,
-                Some(p) => {
-                    let index = match modbus_profiles.iter().position(|q| q == p) {
-                        Some(i) => i,
-                        None => {
-                            modbus_profiles.push(*p);
-                            modbus_profiles.len() - 1
-                        }
-                    };
-                    u16::try_from(index + 1).unwrap_or(u16::MAX)
-                }
-            };
-            ids.push(id);
-        }
-        rule_profiles.push(ids);
-    }
-    let profile_limit = (capacity::MAX_PROFILES - 1) as usize;
-    if modbus_profiles.len() > profile_limit {
-        return Err(CompileError::TooManyProfiles {
-            needed: modbus_profiles.len(),
-            limit: profile_limit,
-        });
-    }
+    // Inspection profiles in rule order, identical ones shared, ids per protocol.
+    let profiles::Profiles {
+        modbus: modbus_profiles,
+        iec104: iec104_profiles,
+        dnp3: dnp3_profiles,
+        rules: rule_profiles,
+    } = profiles::collect(policy)?;
 
     let conduits: Vec<ConduitSummary> = policy
         .conduits()
@@ -285,7 +285,8 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
             from: c.from.clone(),
             to: c.to.clone(),
             rules: c.rules.iter().map(ToString::to_string).collect(),
-            rule_profiles: profiles.clone(),
+            rule_profiles: profiles.iter().map(|&(_, id)| id).collect(),
+            rule_inspectors: profiles.iter().map(|&(inspector, _)| inspector).collect(),
             on_violation: c.on_violation,
             mode: c.mode,
             rate_limit: c.rate_limit,
@@ -311,15 +312,16 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
     }
 
     // First-match partition per zone pair, rules offered in file order; the owner of a
-    // point is (conduit id, profile id).
-    let mut pairs: BTreeMap<(u16, u16), FirstMatch<(u16, u16)>> = BTreeMap::new();
+    // point is (conduit id, inspector id, profile id).
+    type Owner = (u16, u8, u16);
+    let mut pairs: BTreeMap<(u16, u16), FirstMatch<Owner>> = BTreeMap::new();
     for (c, profiles) in policy.conduits().iter().zip(&rule_profiles) {
         let fm = pairs
             .entry((zone_id(&c.from)?, zone_id(&c.to)?))
             .or_default();
-        for (rule, &profile_id) in c.rules.iter().zip(profiles) {
+        for (rule, &(inspector, profile_id)) in c.rules.iter().zip(profiles) {
             for (first, last) in rule.points() {
-                fm.claim(first, last, (c.id, profile_id));
+                fm.claim(first, last, (c.id, inspector, profile_id));
             }
         }
     }
@@ -359,7 +361,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
     for (&(src, dst), fm) in &pairs {
         let before = conduit_entries.len();
         let mut level_mask = 0u32;
-        for (first, last, (conduit_id, profile_id)) in fm.merged_by(|owner| owner) {
+        for (first, last, (conduit_id, inspector, profile_id)) in fm.merged_by(|owner| owner) {
             conduit::cover(first, last, |level, block_start| {
                 level_mask |= 1 << level as u32;
                 conduit_entries.push((
@@ -368,11 +370,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
                         conduit_id,
                         profile_id,
                         flags: conduit_flags[conduit_id as usize],
-                        inspector: if profile_id != 0 {
-                            firewall_common::maps::inspector::MODBUS
-                        } else {
-                            firewall_common::maps::inspector::NONE
-                        },
+                        inspector,
                         _pad: 0,
                     },
                 ));
@@ -451,6 +449,8 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         conduit_table,
         l2_allow: policy.l2().ethertypes.clone(),
         modbus_profiles,
+        iec104_profiles,
+        dnp3_profiles,
         rate_limits,
     })
 }

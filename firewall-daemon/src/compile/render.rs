@@ -6,13 +6,16 @@
 //! { "format": 1, "name", "hash", "slot_flags", "allow_nd": bool,
 //!   "zones":      [{ "id", "name", "security_level", "networks": ["10.0.0.0/8", ...], "intra_zone_allow" }],
 //!   "conduits":   [{ "id", "name", "from", "to", "rules": ["tcp 22", ...],
-//!                   "rule_profiles": [profile id per rule, 0 = none], "on_violation": "reset" }],
+//!                   "rule_profiles": [profile id per rule, 0 = none],
+//!                   "rule_inspectors": ["modbus" | "iec104" | "dnp3" | "none" per rule],
+//!                   "on_violation": "reset" }],
 //!   "interfaces": [{ "name", "xdp_mode": "auto"|"native"|"skb", "allowed_zones": null | [zone ids] }],
 //!   "l2_allow":   [ethertype, ...],
 //!   "zone_entries":    [{ "family": "ipv4"|"ipv6", "network", "prefix_len", "addr", "zone_id", "flags" }],
 //!   "zone_pairs":      [{ "src_zone", "dst_zone", "level_mask" }],
 //!   "conduit_entries": [{ "src_zone", "dst_zone", "level", "level_name", "proto", "value",
-//!                         "point_range": [first, last], "conduit", "profile", "flags" }],
+//!                         "point_range": [first, last], "conduit", "profile",
+//!                         "inspector": "none" | "modbus" | "iec104" | "dnp3", "flags" }],
 //!   "modbus_profiles": [{ "id", "unit_ids": [[first, last], ...],
 //!                         "functions": [{ "code", "name": null | "read_coils" }],
 //!                         "address_ranges": [{ "first", "last", "classes", "tables": [names] }],
@@ -20,22 +23,30 @@
 //!                         "diagnostics_subfunctions": [{ "code", "name" }],
 //!                         "mei_types": [{ "code", "name" }], "strict", "flags",
 //!                         "conduit_entries": [indexes into conduit_entries] }],
+//!   "iec104_profiles": [...], "dnp3_profiles": [...] (see [`super::render_profiles`]),
 //!   "map_entries": total }
 //! ```
 //! `level` is the key's level number (0 exact, 1 block, 2 protocol, 3 any protocol), `proto`
 //! and `value` the key's fields, `point_range` the inclusive interval of `proto << 16 | value`
 //! points (ICMP: `type << 8 | code`) the entry answers for. A profile's `id` is the
-//! `profile` of the conduit entries that use it; addresses are 0-based, as on the wire.
+//! `profile` of the conduit entries of its protocol (`inspector`) that use it: ids are
+//! numbered per protocol. Modbus addresses are 0-based, as on the wire.
 
 use std::{fmt::Write, net::IpAddr};
 
+use firewall_common::maps::inspector;
 use firewall_common::{
     conduit::Level,
     modbus::{ModbusProfile, function_by_code},
 };
 use serde::Serialize;
 
-use super::{CompiledPolicy, block_range};
+use super::{
+    CompiledPolicy, block_range, inspector_name,
+    render_profiles::{
+        JsonDnp3Profile, JsonIec104Profile, describe_dnp3, describe_iec104, dnp3_json, iec104_json,
+    },
+};
 use crate::policy::protocols::{MODBUS_ADDRESS_TABLES, modbus_diagnostics_name, modbus_mei_name};
 
 #[derive(Serialize)]
@@ -53,6 +64,8 @@ struct JsonPolicy<'a> {
     zone_pairs: Vec<JsonZonePair>,
     conduit_entries: Vec<JsonConduitEntry>,
     modbus_profiles: Vec<JsonModbusProfile>,
+    iec104_profiles: Vec<JsonIec104Profile>,
+    dnp3_profiles: Vec<JsonDnp3Profile>,
     map_entries: usize,
 }
 
@@ -101,6 +114,7 @@ struct JsonConduit<'a> {
     to: &'a str,
     rules: &'a [String],
     rule_profiles: &'a [u16],
+    rule_inspectors: Vec<&'static str>,
     on_violation: &'static str,
 }
 
@@ -139,6 +153,7 @@ struct JsonConduitEntry {
     point_range: [u32; 2],
     conduit: u16,
     profile: u16,
+    inspector: &'static str,
     flags: u16,
 }
 
@@ -208,6 +223,11 @@ pub fn render_json(p: &CompiledPolicy) -> serde_json::Value {
                 to: &c.to,
                 rules: &c.rules,
                 rule_profiles: &c.rule_profiles,
+                rule_inspectors: c
+                    .rule_inspectors
+                    .iter()
+                    .map(|&i| inspector_name(i))
+                    .collect(),
                 on_violation: c.on_violation.name(),
             })
             .collect(),
@@ -246,6 +266,7 @@ pub fn render_json(p: &CompiledPolicy) -> serde_json::Value {
                     point_range: [first, last],
                     conduit: a.conduit_id,
                     profile: a.profile_id,
+                    inspector: inspector_name(a.inspector),
                     flags: a.flags,
                 }
             })
@@ -292,14 +313,26 @@ pub fn render_json(p: &CompiledPolicy) -> serde_json::Value {
                         .collect(),
                     strict: m.is_strict(),
                     flags: m.flags,
-                    conduit_entries: p
-                        .conduit_entries
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, (_, a))| a.profile_id == id)
-                        .map(|(n, _)| n)
-                        .collect(),
+                    conduit_entries: users(p, inspector::MODBUS, id),
                 }
+            })
+            .collect(),
+        iec104_profiles: p
+            .iec104_profiles
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let id = profile_id(i);
+                iec104_json(id, m, users(p, inspector::IEC104, id))
+            })
+            .collect(),
+        dnp3_profiles: p
+            .dnp3_profiles
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let id = profile_id(i);
+                dnp3_json(id, m, users(p, inspector::DNP3, id))
             })
             .collect(),
         map_entries: p.map_entries(),
@@ -307,7 +340,17 @@ pub fn render_json(p: &CompiledPolicy) -> serde_json::Value {
     serde_json::to_value(doc).unwrap_or(serde_json::Value::Null)
 }
 
-/// The profile id of `modbus_profiles[index]`.
+/// Indexes of the conduit entries that use profile `id` of inspector `which`.
+fn users(p: &CompiledPolicy, which: u8, id: u16) -> Vec<usize> {
+    p.conduit_entries
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, a))| a.inspector == which && a.profile_id == id)
+        .map(|(n, _)| n)
+        .collect()
+}
+
+/// The profile id of `modbus_profiles[index]` (and of the other protocols' lists).
 fn profile_id(index: usize) -> u16 {
     u16::try_from(index + 1).unwrap_or(u16::MAX)
 }
@@ -478,6 +521,13 @@ fn describe_points(first: u32, last: u32) -> String {
     }
 }
 
+/// A profile of any protocol, for the text listing.
+enum Listed<'a> {
+    Modbus(&'a ModbusProfile),
+    Iec104(&'a firewall_common::iec104::Iec104Profile),
+    Dnp3(&'a firewall_common::dnp3::Dnp3Profile),
+}
+
 /// The compiled policy as a listing: summary, then every map entry.
 pub fn render_text(p: &CompiledPolicy) -> String {
     let mut out = String::new();
@@ -523,13 +573,15 @@ pub fn render_text(p: &CompiledPolicy) -> String {
     let _ = writeln!(out, "\nconduits ({}):", p.conduits.len());
     for c in &p.conduits {
         let _ = writeln!(out, "  {:>3}  {}: {} -> {}", c.id, c.name, c.from, c.to);
-        for (r, &profile) in c.rules.iter().zip(&c.rule_profiles) {
+        for ((r, &profile), &which) in c.rules.iter().zip(&c.rule_profiles).zip(&c.rule_inspectors)
+        {
             if profile == 0 {
                 let _ = writeln!(out, "         {r}");
             } else {
                 let _ = writeln!(
                     out,
-                    "         {r}  (inspection profile {profile}, on violation {})",
+                    "         {r}  ({} inspection profile {profile}, on violation {})",
+                    inspector_name(which),
                     c.on_violation.name()
                 );
             }
@@ -616,7 +668,11 @@ pub fn render_text(p: &CompiledPolicy) -> String {
             a.conduit_id,
             conduit_name(a.conduit_id),
             if a.profile_id != 0 {
-                format!(" inspect modbus profile {}", a.profile_id)
+                format!(
+                    " inspect {} profile {}",
+                    inspector_name(a.inspector),
+                    a.profile_id
+                )
             } else {
                 String::new()
             },
@@ -628,16 +684,47 @@ pub fn render_text(p: &CompiledPolicy) -> String {
         );
     }
 
-    let _ = writeln!(out, "\ninspection profiles ({}):", p.modbus_profiles.len());
-    for (i, m) in p.modbus_profiles.iter().enumerate() {
-        let id = profile_id(i);
-        let _ = writeln!(out, "  {id:>3}  modbus");
-        describe_profile(&mut out, m);
-        let users: Vec<String> = p
-            .conduit_entries
-            .iter()
-            .filter(|(_, a)| a.profile_id == id)
-            .map(|(k, a)| {
+    let total = p.modbus_profiles.len() + p.iec104_profiles.len() + p.dnp3_profiles.len();
+    let _ = writeln!(out, "\ninspection profiles ({total}):");
+    let listed = p
+        .modbus_profiles
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (profile_id(i), Listed::Modbus(m)))
+        .chain(
+            p.iec104_profiles
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (profile_id(i), Listed::Iec104(m))),
+        )
+        .chain(
+            p.dnp3_profiles
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (profile_id(i), Listed::Dnp3(m))),
+        );
+    for (id, profile) in listed {
+        let which = match profile {
+            Listed::Modbus(m) => {
+                let _ = writeln!(out, "  {id:>3}  modbus");
+                describe_profile(&mut out, m);
+                inspector::MODBUS
+            }
+            Listed::Iec104(m) => {
+                let _ = writeln!(out, "  {id:>3}  iec104");
+                describe_iec104(&mut out, m);
+                inspector::IEC104
+            }
+            Listed::Dnp3(m) => {
+                let _ = writeln!(out, "  {id:>3}  dnp3");
+                describe_dnp3(&mut out, m);
+                inspector::DNP3
+            }
+        };
+        let users: Vec<String> = users(p, which, id)
+            .into_iter()
+            .map(|n| {
+                let (k, a) = &p.conduit_entries[n];
                 let (first, last) = block_range(k);
                 format!(
                     "{} -> {} {} (conduit {} {})",

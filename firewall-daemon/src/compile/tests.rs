@@ -604,7 +604,7 @@ fn modbus_profiles_render() {
 
     let text = render_text(&c);
     for want in [
-        "modbus 502  (inspection profile 1, on violation reset)",
+        "modbus 502  (modbus inspection profile 1, on violation reset)",
         "-> conduit 1 plc inspect modbus profile 1",
         "inspection profiles (1):",
         "unit ids        1, 10-12",
@@ -651,7 +651,7 @@ fn too_many_profiles_is_refused() {
         Err(e @ CompileError::TooManyProfiles { .. }) => {
             let text = e.to_string();
             assert!(
-                text.contains("needs 1024 distinct inspection profiles"),
+                text.contains("needs 1024 distinct Modbus inspection profiles"),
                 "{text}"
             );
             assert!(text.contains("holds 1023"), "{text}");
@@ -690,3 +690,5 @@ fn monitor_mode_and_rate_limits_reach_the_maps() {
     }
     assert_eq!(c.conduits[0].mode, crate::policy::Mode::Monitor);
 }
+
+mod grid;

@@ -10,7 +10,9 @@ use aya::{
 use firewall_common::{
     ABI_VERSION, conduit,
     conduittable::ConduitBucket,
+    dnp3::Dnp3Profile,
     event,
+    iec104::Iec104Profile,
     maps::{
         ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey, L2Key, RateLimit,
         SlotConfig, ZoneMatch, ZonePairKey, ZonePairLevels, ZoneV6Key, capacity,
@@ -370,6 +372,24 @@ pub(super) fn write_slot(
             profiles
                 .set(profile_index(slot, (i + 1) as u16), profile, 0)
                 .map_err(DataplaneError::map(names::MODBUS_PROFILES))?;
+        }
+    }
+    // IEC 104 and DNP3 profiles: ids numbered per protocol, indexed like the Modbus ones.
+    // Entries of an earlier policy in this slot stay but no conduit entry names them.
+    if !policy.iec104_profiles.is_empty() {
+        let mut profiles = array::<Iec104Profile>(ebpf, names::IEC104_PROFILES)?;
+        for (i, profile) in policy.iec104_profiles.iter().enumerate() {
+            profiles
+                .set(profile_index(slot, (i + 1) as u16), profile, 0)
+                .map_err(DataplaneError::map(names::IEC104_PROFILES))?;
+        }
+    }
+    if !policy.dnp3_profiles.is_empty() {
+        let mut profiles = array::<Dnp3Profile>(ebpf, names::DNP3_PROFILES)?;
+        for (i, profile) in policy.dnp3_profiles.iter().enumerate() {
+            profiles
+                .set(profile_index(slot, (i + 1) as u16), profile, 0)
+                .map_err(DataplaneError::map(names::DNP3_PROFILES))?;
         }
     }
     {

@@ -22,8 +22,8 @@ mod validate;
 pub use diag::{Diagnostic, Diagnostics, Excerpt, Position, Severity, plural};
 pub use locate::KeyPath;
 pub use model::{
-    Conduit, Defaults, Interface, L2Allow, LogMode, Mode, OnViolation, PortRange, RateLimitSpec,
-    Rule, ValidatedPolicy, XdpMode, Zone,
+    Conduit, Defaults, Interface, L2Allow, LogMode, Mode, OnViolation, PortRange, Profile,
+    RateLimitSpec, Rule, ValidatedPolicy, XdpMode, Zone,
 };
 pub use protocols::Protocol;
 

@@ -5,6 +5,9 @@ use std::fmt;
 
 use firewall_common::{
     conduit::{POINT_MAX, point},
+    dnp3::Dnp3Profile,
+    iec104::Iec104Profile,
+    maps::inspector,
     modbus::ModbusProfile,
 };
 use ipnet::IpNet;
@@ -147,6 +150,37 @@ pub enum Rule {
         ports: Vec<PortRange>,
         profile: ModbusProfile,
     },
+    /// IEC 60870-5-104 on `ports` (2404 unless the rule says otherwise): TCP whose every
+    /// APDU from the controlling station must pass `profile`.
+    Iec104 {
+        ports: Vec<PortRange>,
+        profile: Iec104Profile,
+    },
+    /// DNP3 over TCP on `ports` (20000 unless the rule says otherwise): TCP whose every link
+    /// frame from the master must pass `profile`.
+    Dnp3 {
+        ports: Vec<PortRange>,
+        profile: Dnp3Profile,
+    },
+}
+
+/// The inspection profile of an inspected rule, by protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile<'a> {
+    Modbus(&'a ModbusProfile),
+    Iec104(&'a Iec104Profile),
+    Dnp3(&'a Dnp3Profile),
+}
+
+impl Profile<'_> {
+    /// The [`firewall_common::maps::inspector`] id of the protocol.
+    pub const fn inspector(&self) -> u8 {
+        match self {
+            Profile::Modbus(_) => inspector::MODBUS,
+            Profile::Iec104(_) => inspector::IEC104,
+            Profile::Dnp3(_) => inspector::DNP3,
+        }
+    }
 }
 
 impl Rule {
@@ -155,13 +189,31 @@ impl Rule {
             Rule::Any => Protocol::Any,
             Rule::Transport { protocol, .. } | Rule::Icmp { protocol, .. } => *protocol,
             Rule::Modbus { .. } => Protocol::Modbus,
+            Rule::Iec104 { .. } => Protocol::Iec104,
+            Rule::Dnp3 { .. } => Protocol::Dnp3,
         }
     }
 
     /// Whether the data path inspects the payload of this rule's flows (so `on_violation`
     /// applies to it). Every inspected protocol today runs over TCP.
     pub fn inspected(&self) -> bool {
-        matches!(self, Rule::Modbus { .. })
+        self.profile().is_some()
+    }
+
+    /// The inspection profile of an inspected rule (Modbus, IEC 104, DNP3).
+    pub fn profile(&self) -> Option<Profile<'_>> {
+        match self {
+            Rule::Modbus { profile, .. } => Some(Profile::Modbus(profile)),
+            Rule::Iec104 { profile, .. } => Some(Profile::Iec104(profile)),
+            Rule::Dnp3 { profile, .. } => Some(Profile::Dnp3(profile)),
+            _ => None,
+        }
+    }
+
+    /// The [`firewall_common::maps::inspector`] id of this rule ([`inspector::NONE`] when
+    /// it is not inspected).
+    pub fn inspector(&self) -> u8 {
+        self.profile().map_or(inspector::NONE, |p| p.inspector())
     }
 
     /// The inspection profile of a Modbus rule.
@@ -188,8 +240,8 @@ impl Rule {
                         .collect(),
                 }
             }
-            Rule::Modbus { ports, .. } => {
-                let proto = Protocol::Modbus.number().unwrap_or(6);
+            Rule::Modbus { ports, .. } | Rule::Iec104 { ports, .. } | Rule::Dnp3 { ports, .. } => {
+                let proto = self.protocol().number().unwrap_or(6);
                 ports
                     .iter()
                     .map(|r| (point(proto, r.first), point(proto, r.last)))
@@ -213,7 +265,7 @@ impl Rule {
 }
 
 /// One line per rule: `tcp 22, 1024-65535`, `icmp echo-request(8)`, `udp (all ports)`, `any`,
-/// `modbus 502`.
+/// `modbus 502`, `iec104 2404`.
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -225,9 +277,9 @@ impl fmt::Display for Rule {
                     write!(f, "{} {}", protocol.name(), list.join(", "))
                 }
             },
-            Rule::Modbus { ports, .. } => {
+            Rule::Modbus { ports, .. } | Rule::Iec104 { ports, .. } | Rule::Dnp3 { ports, .. } => {
                 let list: Vec<String> = ports.iter().map(PortRange::to_string).collect();
-                write!(f, "modbus {}", list.join(", "))
+                write!(f, "{} {}", self.protocol().name(), list.join(", "))
             }
             Rule::Icmp { protocol, types } => match types {
                 None => write!(f, "{} (all types)", protocol.name()),

@@ -3,7 +3,11 @@
 //! [`protocol_support`] is the one place that says which protocols this build enforces;
 //! lifting an industrial protocol out of "not supported yet" starts there.
 
-use firewall_common::modbus::{address_class, diagnostics, mei};
+use firewall_common::{
+    dnp3::Effect as DnpEffect,
+    iec104::Class as IecClass,
+    modbus::{address_class, diagnostics, mei},
+};
 
 /// A rule protocol this build enforces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -16,6 +20,12 @@ pub enum Protocol {
     /// Modbus/TCP with deep inspection: TCP (port 502 unless `ports` says otherwise), every
     /// request checked against the rule's inspection profile.
     Modbus,
+    /// IEC 60870-5-104 with deep inspection: TCP (port 2404 unless `ports` says otherwise),
+    /// every APDU of the controlling station checked against the rule's profile.
+    Iec104,
+    /// DNP3 over TCP with deep inspection (port 20000 unless `ports` says otherwise), every
+    /// link frame of the master checked against the rule's profile.
+    Dnp3,
 }
 
 impl Protocol {
@@ -27,6 +37,8 @@ impl Protocol {
             Protocol::Icmpv6 => "icmpv6",
             Protocol::Any => "any",
             Protocol::Modbus => "modbus",
+            Protocol::Iec104 => "iec104",
+            Protocol::Dnp3 => "dnp3",
         }
     }
 
@@ -38,19 +50,48 @@ impl Protocol {
             Protocol::Icmp => Some(1),
             Protocol::Icmpv6 => Some(58),
             Protocol::Any => None,
-            Protocol::Modbus => Some(6),
+            Protocol::Modbus | Protocol::Iec104 | Protocol::Dnp3 => Some(6),
         }
+    }
+
+    /// The name people know an inspected protocol by (`Modbus/TCP`, `IEC 60870-5-104`,
+    /// `DNP3`); the keyword for the others.
+    pub fn display(self) -> &'static str {
+        INDUSTRIAL_PROTOCOLS
+            .iter()
+            .find(|p| p.keyword == self.name())
+            .map_or(self.name(), |p| p.display)
+    }
+
+    /// The short name of an inspected protocol in messages (`Modbus`, `IEC 104`, `DNP3`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Protocol::Modbus => "Modbus",
+            Protocol::Iec104 => "IEC 104",
+            Protocol::Dnp3 => "DNP3",
+            _ => self.name(),
+        }
+    }
+
+    /// The well-known port of an inspected protocol.
+    pub fn default_port(self) -> Option<u16> {
+        INDUSTRIAL_PROTOCOLS
+            .iter()
+            .find(|p| p.keyword == self.name())
+            .map(|p| p.port)
     }
 }
 
 /// Protocols a rule may name in this build, in the order help texts list them.
-pub const SUPPORTED_PROTOCOLS: [Protocol; 6] = [
+pub const SUPPORTED_PROTOCOLS: [Protocol; 8] = [
     Protocol::Tcp,
     Protocol::Udp,
     Protocol::Icmp,
     Protocol::Icmpv6,
     Protocol::Any,
     Protocol::Modbus,
+    Protocol::Iec104,
+    Protocol::Dnp3,
 ];
 
 /// An industrial protocol of the language (supported or not by this build).
@@ -207,6 +248,69 @@ pub fn modbus_mei_name(t: u8) -> Option<&'static str> {
         .map(|(n, _)| *n)
 }
 
+/// `C_SC_NA_1 (45)`, or `type id 52` for codes without a name.
+pub fn iec104_type_label(code: u8) -> String {
+    match firewall_common::iec104::type_id(code) {
+        Some(t) => format!("{} ({code})", t.name),
+        None => format!("type id {code}"),
+    }
+}
+
+/// Why listing `code` deserves a warning: what it does to the controlled station.
+pub fn iec104_danger(code: u8) -> Option<&'static str> {
+    match (code, firewall_common::iec104::class_of(code)) {
+        (_, Some(IecClass::Command)) => Some(
+            "a process command: it switches, regulates or sets a point in the plant (select/execute or direct)",
+        ),
+        (_, Some(IecClass::Parameter)) => Some(
+            "a parameter load: it changes thresholds, smoothing factors or limits of measurements, or activates them",
+        ),
+        (_, Some(IecClass::File)) => Some(
+            "file transfer: it reads or writes files (disturbance records, configuration) on the station",
+        ),
+        (103, _) => Some(
+            "clock synchronisation: it sets the station's clock, and so the time stamps of every event it reports",
+        ),
+        (105, _) => {
+            Some("reset process: it restarts the station's process (a general or partial reset)")
+        }
+        (106, _) => Some("delay acquisition: it changes how the station corrects its time stamps"),
+        (_, Some(IecClass::System)) => Some("a system command the standard reserves"),
+        _ => None,
+    }
+}
+
+/// `direct_operate (5)`, or `function code 40` for codes without a name.
+pub fn dnp3_function_label(code: u8) -> String {
+    match firewall_common::dnp3::function(code) {
+        Some(f) => format!("{} ({code})", f.name),
+        None => format!("function code {code}"),
+    }
+}
+
+/// Why listing `code` deserves a warning: what it does to the outstation.
+pub fn dnp3_danger(code: u8) -> Option<&'static str> {
+    let f = firewall_common::dnp3::function(code)?;
+    match (code, f.effect) {
+        (2, _) => Some("a write: it changes values, time or configuration of the outstation"),
+        (3..=6, _) => Some("a control: it operates outputs (breakers, set points) in the plant"),
+        (7..=12 | 22, _) => {
+            Some("a control: it freezes or clears counters, or reassigns event classes")
+        }
+        (13 | 14, _) => Some("a restart: the outstation reboots and stops serving while it does"),
+        (_, DnpEffect::Device) => Some(
+            "a device function: it initialises data, starts or stops applications, or changes the configuration",
+        ),
+        (_, DnpEffect::File) => {
+            Some("a file service: it reads, writes or deletes files on the outstation")
+        }
+        (20 | 21, _) => Some(
+            "unsolicited reporting control: it switches the outstation's spontaneous reports on or off (masters and other masters then miss or flood events)",
+        ),
+        _ => None,
+    }
+}
+
 /// ICMP (IPv4) message type names.
 pub const ICMP_TYPES: [(&str, u8); 11] = [
     ("echo-reply", 0),
@@ -293,9 +397,17 @@ mod tests {
         );
         assert_eq!(Protocol::Modbus.number(), Some(6));
         assert_eq!(protocol_support("TCP"), ProtocolSupport::Unknown);
+        for (name, p) in [("iec104", Protocol::Iec104), ("dnp3", Protocol::Dnp3)] {
+            assert_eq!(protocol_support(name), ProtocolSupport::Supported(p));
+            assert_eq!(p.number(), Some(6));
+        }
+        assert_eq!(Protocol::Iec104.default_port(), Some(2404));
+        assert_eq!(Protocol::Dnp3.default_port(), Some(20000));
+        assert_eq!(Protocol::Dnp3.display(), "DNP3");
+        assert_eq!(Protocol::Tcp.default_port(), None);
         for p in INDUSTRIAL_PROTOCOLS
             .iter()
-            .filter(|p| p.keyword != "modbus")
+            .filter(|p| !["modbus", "iec104", "dnp3"].contains(&p.keyword))
         {
             assert!(matches!(
                 protocol_support(p.keyword),
@@ -303,8 +415,8 @@ mod tests {
             ));
         }
         assert!(matches!(
-            protocol_support("dnp3"),
-            ProtocolSupport::NotInThisBuild(Industrial { port: 20000, .. })
+            protocol_support("s7comm"),
+            ProtocolSupport::NotInThisBuild(Industrial { port: 102, .. })
         ));
     }
 

@@ -82,8 +82,9 @@ pub struct RawRateLimit {
     pub burst: Option<u64>,
 }
 
-/// A rule. The options blocks of the industrial protocols other than Modbus are part of the
-/// language; this build refuses those protocols, so their blocks are read and not looked into.
+/// A rule. The options blocks of the industrial protocols other than Modbus, IEC 104 and DNP3
+/// are part of the language; this build refuses those protocols, so their blocks are read and
+/// not looked into.
 #[derive(Debug, Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
@@ -94,10 +95,10 @@ pub struct RawRule {
     pub ports: Option<Vec<Scalar>>,
     pub types: Option<Vec<Scalar>>,
     pub modbus: Option<RawModbus>,
-    pub dnp3: Option<IgnoredAny>,
+    pub dnp3: Option<RawDnp3>,
     pub s7comm: Option<IgnoredAny>,
     pub enip: Option<IgnoredAny>,
-    pub iec104: Option<IgnoredAny>,
+    pub iec104: Option<RawIec104>,
     pub opcua: Option<IgnoredAny>,
     pub bacnet: Option<IgnoredAny>,
 }
@@ -136,6 +137,30 @@ pub struct RawModbus {
     pub diagnostics_subfunctions: Option<Vec<Scalar>>,
     pub mei_types: Option<Vec<Scalar>>,
     pub strict: Option<bool>,
+}
+
+/// The `iec104:` block of a `protocol: iec104` rule.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "iec104: { type_ids, common_addresses, read_only }"
+)]
+pub struct RawIec104 {
+    pub type_ids: Option<Vec<Scalar>>,
+    pub common_addresses: Option<Vec<Scalar>>,
+    pub read_only: Option<bool>,
+}
+
+/// The `dnp3:` block of a `protocol: dnp3` rule.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "dnp3: { functions, addresses, read_only }"
+)]
+pub struct RawDnp3 {
+    pub functions: Option<Vec<Scalar>>,
+    pub addresses: Option<Vec<Scalar>>,
+    pub read_only: Option<bool>,
 }
 
 /// `addresses:` of a Modbus rule: one list for every table the rule's functions use, or a

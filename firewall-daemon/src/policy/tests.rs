@@ -424,12 +424,12 @@ fn rule_errors() {
     assert!(d.help.last().is_some_and(|h| h.contains("echo-request")));
     error(&rule("{ protocol: icmp, types: [300] }"), "out of range");
     let d = error(
-        &rule("{ protocol: dnp3 }"),
-        "protocol `dnp3` (DNP3 deep inspection) is not supported yet by this zcfw build",
+        &rule("{ protocol: s7comm }"),
+        "protocol `s7comm` (S7comm deep inspection) is not supported yet by this zcfw build",
     );
     assert_eq!(
         d.help[0],
-        "use { protocol: tcp, ports: [20000] } to allow DNP3 without inspection"
+        "use { protocol: tcp, ports: [102] } to allow S7comm without inspection"
     );
     assert_eq!(d.key.as_deref(), Some("conduits[0].rules[1].protocol"));
     let d = error(
@@ -1133,7 +1133,7 @@ fn modbus_shadowing() {
             .message
             .contains("rule `tcp 502` of conduit \"historian\" never matches")
     );
-    assert!(p.warnings()[0].help[1].contains("the earlier Modbus rule inspects this traffic"));
+    assert!(p.warnings()[0].help[1].contains("the earlier inspected rule inspects this traffic"));
     // A later tcp rule for every port is fine: 502 stays inspected, the rest is plain tcp.
     let src = BASE
         .replace("{ protocol: tcp, ports: [22, \"1024-2048\"] }", rule)
@@ -1151,3 +1151,6 @@ fn modbus_shadowing() {
         );
     assert!(warning_texts(&ok(&src))[0].contains("never matches"));
 }
+
+// ---- IEC 104 and DNP3 ----
+mod grid;

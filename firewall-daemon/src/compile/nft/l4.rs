@@ -36,7 +36,9 @@ impl L4 {
                     Some(ranges) => L4::Ports(proto, ports(ranges)),
                 }
             }
-            Rule::Modbus { ports: p, .. } => L4::Ports(6, ports(p)),
+            Rule::Modbus { ports: p, .. }
+            | Rule::Iec104 { ports: p, .. }
+            | Rule::Dnp3 { ports: p, .. } => L4::Ports(6, ports(p)),
             Rule::Icmp { protocol, types } => {
                 let wanted = match protocol {
                     Protocol::Icmpv6 => Family::V6,

@@ -150,7 +150,8 @@ impl<'a> Renderer<'a> {
         }
         let _ = writeln!(
             out,
-            "# Modbus/TCP inspection has no nftables equivalent: Modbus rules are port rules.\n\
+            "# Deep inspection (Modbus/TCP, IEC 60870-5-104, DNP3) has no nftables equivalent:\n\
+             # inspected rules are exported as their L4 approximation, port rules.\n\
              # Zone addresses are longest-prefix matches: a zone's networks minus the more\n\
              # specific networks of other zones."
         );
@@ -393,11 +394,12 @@ impl<'a> Renderer<'a> {
             c.name, c.id, c.from, c.to
         );
         for rule in &c.rules {
-            if matches!(rule, Rule::Modbus { .. }) {
+            if let Some(what) = uninspected(rule) {
                 let _ = writeln!(
                     out,
-                    "\t\t# modbus: unit ids, function codes and addresses are not checked \
-                     (no nftables equivalent): port rule only"
+                    "\t\t# {}: {what} are not checked (no nftables equivalent): port rule only, \
+                     the L4 approximation of zcfw's deep inspection",
+                    rule.protocol().name()
                 );
             }
             for family in Family::BOTH {
@@ -547,6 +549,21 @@ impl<'a> Renderer<'a> {
                 let _ = writeln!(out, "\t\t}}\n\t}}\n");
             }
         }
+    }
+}
+
+/// What the data path checks of an inspected rule that nftables cannot express (`None` for a
+/// rule without deep inspection).
+fn uninspected(rule: &Rule) -> Option<&'static str> {
+    match rule {
+        Rule::Modbus { .. } => Some("unit ids, function codes and addresses"),
+        Rule::Iec104 { .. } => Some(
+            "APDU framing, STARTDT, type ids, causes, common addresses and the monitoring direction",
+        ),
+        Rule::Dnp3 { .. } => {
+            Some("link framing and CRCs, transport sequence, function codes and link addresses")
+        }
+        _ => None,
     }
 }
 

@@ -318,13 +318,13 @@ fn check_on_violation_fits(
             &cp.key("on_violation"),
             format!("on_violation: exception on conduit \"{name}\" needs Modbus rules"),
         )
-        .help("a Modbus exception answers a denied Modbus request: every inspected rule of the conduit must be `protocol: modbus`; use `on_violation: reset` (the default) otherwise");
+        .help("a Modbus exception answers a denied Modbus request: every inspected rule of the conduit must be `protocol: modbus`; use `on_violation: reset` (the default) otherwise, which is also what IEC 104 and DNP3 conduits get (neither protocol has an exception reply a firewall could send in the server's name)");
     } else if written && !inspected {
         c.warning(
             &cp.key("on_violation"),
             format!("on_violation has no effect: conduit \"{name}\" has no inspected rule"),
         )
-        .help("on_violation applies to rules with deep inspection (`protocol: modbus`); remove it");
+        .help("on_violation applies to rules with deep inspection (`protocol: modbus`, `iec104` or `dnp3`); remove it");
     } else if inspected && on_violation == OnViolation::Drop {
         c.warning(
             &cp.key("on_violation"),

@@ -3,7 +3,7 @@
 //!
 //! One file per part of the policy, each a step of [`validate`]: [`zones`], [`interfaces`],
 //! [`conduits`] and their [`rules`] (with [`ports`] and, per inspected protocol, a module
-//! such as [`modbus`]), [`l2`], then [`shadowing`] across the valid conduits. This module
+//! such as [`modbus`], [`iec104`], [`dnp3`]), [`l2`], then [`shadowing`] across the valid conduits. This module
 //! holds the [`Checker`] that places each diagnostic at its key, and the top-level keys.
 
 use std::collections::HashSet;
@@ -18,10 +18,13 @@ use super::{
 };
 
 mod conduits;
+mod dnp3;
+mod iec104;
 mod interfaces;
 mod l2;
 mod modbus;
 mod ports;
+mod ranges16;
 mod rules;
 mod shadowing;
 mod zones;

@@ -1,6 +1,7 @@
-//! One rule of a conduit: its protocol and what it matches (ports, ICMP types, Modbus).
+//! One rule of a conduit: its protocol and what it matches (ports, ICMP types, Modbus,
+//! IEC 104, DNP3).
 
-use super::{Checker, Help, KeyPath, modbus, ports::check_ports};
+use super::{Checker, Help, KeyPath, dnp3, iec104, modbus, ports::check_ports};
 use crate::policy::{
     diag::did_you_mean,
     model::{PortRange, Rule},
@@ -18,7 +19,9 @@ pub(super) fn check_rule(c: &mut Checker<'_>, rp: &KeyPath, r: RawRule) -> Optio
     let rule = match protocol {
         Protocol::Any => any_rule(c, rp, &r, &mut ok),
         Protocol::Tcp | Protocol::Udp => transport_rule(c, rp, protocol, r, &mut ok),
-        Protocol::Modbus => modbus_rule(c, rp, r, &mut ok)?,
+        Protocol::Modbus | Protocol::Iec104 | Protocol::Dnp3 => {
+            inspected_rule(c, rp, protocol, r, &mut ok)?
+        }
         Protocol::Icmp | Protocol::Icmpv6 => icmp_rule(c, rp, protocol, r, &mut ok),
     };
     ok.then_some(rule)
@@ -78,7 +81,7 @@ fn rule_protocol(c: &mut Checker<'_>, rp: &KeyPath, name: Option<&str>) -> Optio
 fn check_option_blocks(c: &mut Checker<'_>, rp: &KeyPath, protocol: Protocol, r: &RawRule) -> bool {
     let mut ok = true;
     for block in r.option_blocks() {
-        if protocol == Protocol::Modbus && block == "modbus" {
+        if block == protocol.name() {
             continue;
         }
         ok = false;
@@ -150,49 +153,99 @@ fn transport_rule(
     Rule::Transport { protocol, ports }
 }
 
-/// `protocol: modbus`: ports (default 502) and the required `modbus:` block; `None` when
-/// either is invalid.
-fn modbus_rule(c: &mut Checker<'_>, rp: &KeyPath, r: RawRule, ok: &mut bool) -> Option<Rule> {
+/// An inspected protocol (`modbus`, `iec104`, `dnp3`): ports (default: the protocol's port)
+/// and the required options block named after it; `None` when either is invalid.
+fn inspected_rule(
+    c: &mut Checker<'_>,
+    rp: &KeyPath,
+    protocol: Protocol,
+    r: RawRule,
+    ok: &mut bool,
+) -> Option<Rule> {
+    let name = protocol.name();
+    let display = protocol.display();
+    let port = protocol.default_port().unwrap_or(0);
     if r.types.is_some() {
         *ok = false;
         c.error_at_key(
             &rp.key("types"),
-            "`types` apply to icmp and icmpv6, not modbus",
+            format!("`types` apply to icmp and icmpv6, not {name}"),
         )
-        .help("Modbus/TCP is selected by `ports: [...]` (default 502)");
+        .help(format!(
+            "{display} is selected by `ports: [...]` (default {port})"
+        ));
     }
     let ports = match r.ports {
         None => Some(vec![PortRange {
-            first: firewall_common::modbus::PORT,
-            last: firewall_common::modbus::PORT,
+            first: port,
+            last: port,
         }]),
         Some(list) if list.is_empty() => {
             *ok = false;
-            c.error(&rp.key("ports"), "empty port list")
-                .help("list the ports Modbus/TCP servers listen on, or omit `ports` for 502");
+            c.error(&rp.key("ports"), "empty port list").help(format!(
+                "list the ports {display} servers listen on, or omit `ports` for {port}"
+            ));
             None
         }
         Some(list) => check_ports(c, &rp.key("ports"), &list, ok),
     };
-    let mp = rp.key("modbus");
-    let profile = match r.modbus {
-        None => {
-            *ok = false;
-            let d = if c.ctx.locator.exists(&mp) {
-                c.error_at_key(&mp, "the `modbus:` block is empty")
-            } else {
-                c.error(rp, "`protocol: modbus` needs a `modbus:` block")
-            };
-            d.help("say what clients may do, e.g. `modbus: { unit_ids: [1], read_only: true, addresses: [\"0-999\"] }`")
-                .help("to pass Modbus/TCP without inspection, write { protocol: tcp, ports: [502] }");
-            None
-        }
-        Some(raw) => modbus::check_modbus(c, &mp, raw),
+    let bp = rp.key(name);
+    let missing = |c: &mut Checker<'_>, example: &str| {
+        let d = if c.ctx.locator.exists(&bp) {
+            c.error_at_key(&bp, format!("the `{name}:` block is empty"))
+        } else {
+            c.error(rp, format!("`protocol: {name}` needs a `{name}:` block"))
+        };
+        d.help(format!("say what clients may do, e.g. `{name}: {example}`"))
+            .help(format!(
+                "to pass {display} without inspection, write {{ protocol: tcp, ports: [{port}] }}"
+            ));
     };
-    Some(Rule::Modbus {
-        ports: ports?,
-        profile: profile?,
-    })
+    let rule = match protocol {
+        Protocol::Modbus => {
+            let profile = match r.modbus {
+                None => {
+                    missing(
+                        c,
+                        "{ unit_ids: [1], read_only: true, addresses: [\"0-999\"] }",
+                    );
+                    None
+                }
+                Some(raw) => modbus::check_modbus(c, &bp, raw),
+            };
+            Rule::Modbus {
+                ports: ports?,
+                profile: profile?,
+            }
+        }
+        Protocol::Iec104 => {
+            let profile = match r.iec104 {
+                None => {
+                    missing(c, "{ read_only: true, common_addresses: [1] }");
+                    None
+                }
+                Some(raw) => iec104::check_iec104(c, &bp, raw),
+            };
+            Rule::Iec104 {
+                ports: ports?,
+                profile: profile?,
+            }
+        }
+        _ => {
+            let profile = match r.dnp3 {
+                None => {
+                    missing(c, "{ read_only: true, addresses: [10] }");
+                    None
+                }
+                Some(raw) => dnp3::check_dnp3(c, &bp, raw),
+            };
+            Rule::Dnp3 {
+                ports: ports?,
+                profile: profile?,
+            }
+        }
+    };
+    Some(rule)
 }
 
 /// `protocol: icmp` or `icmpv6`, with optional `types`.

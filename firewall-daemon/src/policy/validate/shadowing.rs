@@ -1,19 +1,17 @@
-//! Rules that never match, or whose Modbus inspection earlier rules bypass.
+//! Rules that never match, or whose inspection (Modbus, IEC 104, DNP3) earlier rules bypass.
 
 use std::collections::BTreeMap;
 
 use super::{Checker, Help, KeyPath};
-use crate::policy::{
-    model::{Conduit, Rule},
-    space::FirstMatch,
-};
+use crate::policy::{model::Conduit, space::FirstMatch};
 
 /// Warns about every rule that earlier rules of the same zone pair already cover entirely,
-/// and about every Modbus rule whose traffic an earlier rule allows without inspection.
+/// and about every inspected rule whose traffic an earlier rule allows without inspection
+/// (an earlier rule that inspects the same ports with another protocol's parser counts as
+/// a bypass too: this rule's inspection never runs).
 pub(super) fn check_shadowing(c: &mut Checker<'_>, conduits: &[Conduit]) {
     let mut pairs: BTreeMap<(&str, &str), FirstMatch<(usize, usize)>> = BTreeMap::new();
-    let inspected =
-        |(oc, or): (usize, usize)| matches!(conduits[oc].rules[or], Rule::Modbus { .. });
+    let inspected = |(oc, or): (usize, usize)| conduits[oc].rules[or].inspected();
     let describe = |owners: &[(usize, usize)]| {
         owners
             .iter()
@@ -46,26 +44,36 @@ pub(super) fn check_shadowing(c: &mut Checker<'_>, conduits: &[Conduit]) {
                 .index(ci)
                 .key("rules")
                 .index(ri);
-            if matches!(rule, Rule::Modbus { .. }) {
-                let bypass: Vec<(usize, usize)> =
-                    owners.iter().copied().filter(|&o| !inspected(o)).collect();
+            if rule.inspected() {
+                let protocol = rule.protocol();
+                let bypass: Vec<(usize, usize)> = owners
+                    .iter()
+                    .copied()
+                    .filter(|&(oc, or)| conduits[oc].rules[or].protocol() != protocol)
+                    .collect();
                 if !bypass.is_empty() {
                     let d = c.warning(
                         &rp,
                         format!(
-                            "Modbus inspection of rule `{rule}` of conduit \"{}\" is {}bypassed: earlier rules for {} -> {} already allow this traffic without inspection",
+                            "{} inspection of rule `{rule}` of conduit \"{}\" is {}bypassed: earlier rules for {} -> {} already {}",
+                            protocol.label(),
                             conduit.name,
                             if got > 0 { "partly " } else { "" },
                             conduit.from,
-                            conduit.to
+                            conduit.to,
+                            if bypass.iter().any(|&o| inspected(o)) {
+                                "take this traffic with another protocol's inspection, or none"
+                            } else {
+                                "allow this traffic without inspection"
+                            }
                         ),
                     );
                     d.help(format!("allowed uninspected by {}", describe(&bypass)));
                     if bypass.iter().all(|&(oc, _)| oc == ci) {
-                        d.help("rules match in file order: move this rule before them, or take the Modbus ports out of the earlier rules");
+                        d.help("rules match in file order: move this rule before them, or take its ports out of the earlier rules");
                     } else {
                         d.help(format!(
-                            "rules and conduits match in file order: move conduit \"{}\" (or this rule) before them, or take the Modbus ports out of the earlier rules",
+                            "rules and conduits match in file order: move conduit \"{}\" (or this rule) before them, or take its ports out of the earlier rules",
                             conduit.name
                         ));
                     }
@@ -83,8 +91,8 @@ pub(super) fn check_shadowing(c: &mut Checker<'_>, conduits: &[Conduit]) {
                 ),
             );
             d.help(format!("covered by {}", describe(&owners)));
-            if !matches!(rule, Rule::Modbus { .. }) && owners.iter().any(|&o| inspected(o)) {
-                d.help("the earlier Modbus rule inspects this traffic; without it, this rule would let it through uninspected");
+            if !rule.inspected() && owners.iter().any(|&o| inspected(o)) {
+                d.help("the earlier inspected rule inspects this traffic; without it, this rule would let it through uninspected");
             }
             if owners.iter().all(|&(oc, _)| oc == ci) {
                 d.help("remove the rule");

@@ -1,0 +1,80 @@
+//! Inspection profiles of the inspected rules, one vector per protocol: identical profiles
+//! are shared, and ids are numbered per protocol from 1 in the order rules first name them
+//! (`modbus_profiles[i]`, `iec104_profiles[i]` and `dnp3_profiles[i]` are id `i + 1` of their
+//! protocol's profile map; 0 = no inspection).
+
+use firewall_common::{
+    dnp3::Dnp3Profile,
+    iec104::Iec104Profile,
+    maps::{capacity, inspector},
+    modbus::ModbusProfile,
+};
+
+use super::CompileError;
+use crate::policy::{Profile, ValidatedPolicy};
+
+/// The profiles of a policy and, per conduit and rule, (inspector, profile id).
+#[derive(Default)]
+pub(super) struct Profiles {
+    pub modbus: Vec<ModbusProfile>,
+    pub iec104: Vec<Iec104Profile>,
+    pub dnp3: Vec<Dnp3Profile>,
+    /// Per conduit, per rule: the inspector id and profile id (`(NONE, 0)` uninspected).
+    pub rules: Vec<Vec<(u8, u16)>>,
+}
+
+/// The id of `p` in `list`, appended when new.
+fn intern<T: PartialEq + Copy>(list: &mut Vec<T>, p: &T) -> u16 {
+    let index = match list.iter().position(|q| q == p) {
+        Some(i) => i,
+        None => {
+            list.push(*p);
+            list.len() - 1
+        }
+    };
+    u16::try_from(index + 1).unwrap_or(u16::MAX)
+}
+
+/// Collects the profiles of every inspected rule; refuses a protocol with more distinct
+/// profiles than its map holds per policy.
+pub(super) fn collect(policy: &ValidatedPolicy) -> Result<Profiles, CompileError> {
+    let mut out = Profiles::default();
+    for c in policy.conduits() {
+        let ids = c
+            .rules
+            .iter()
+            .map(|rule| match rule.profile() {
+                None => (inspector::NONE, 0),
+                Some(Profile::Modbus(p)) => (inspector::MODBUS, intern(&mut out.modbus, p)),
+                Some(Profile::Iec104(p)) => (inspector::IEC104, intern(&mut out.iec104, p)),
+                Some(Profile::Dnp3(p)) => (inspector::DNP3, intern(&mut out.dnp3, p)),
+            })
+            .collect();
+        out.rules.push(ids);
+    }
+    let limit = (capacity::MAX_PROFILES - 1) as usize;
+    for (protocol, needed) in [
+        ("Modbus", out.modbus.len()),
+        ("IEC 104", out.iec104.len()),
+        ("DNP3", out.dnp3.len()),
+    ] {
+        if needed > limit {
+            return Err(CompileError::TooManyProfiles {
+                protocol,
+                needed,
+                limit,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The protocol name of inspector `id` as `zcfw compile` prints it.
+pub fn inspector_name(id: u8) -> &'static str {
+    match id {
+        inspector::MODBUS => "modbus",
+        inspector::IEC104 => "iec104",
+        inspector::DNP3 => "dnp3",
+        _ => "none",
+    }
+}
