@@ -381,10 +381,16 @@ mod tests {
                 "{listed} missing in\n{out}"
             );
         }
-        assert!(!out.contains("dnp3_crc") && !out.contains("iec104_cause"), "{out}");
+        assert!(
+            !out.contains("dnp3_crc") && !out.contains("iec104_cause"),
+            "{out}"
+        );
         // The JSON keeps every listed reason under its wire name, zero or not.
         let wire = serde_json::to_value(&data).expect("serializes");
-        assert_eq!(wire["conduits"][0]["denied"]["iec104_type_id"]["packets"], 3);
+        assert_eq!(
+            wire["conduits"][0]["denied"]["iec104_type_id"]["packets"],
+            3
+        );
         assert_eq!(wire["conduits"][0]["denied"]["iec104_cause"]["packets"], 0);
         assert_eq!(wire["conduits"][1]["denied"]["dnp3_function"]["bytes"], 140);
         assert_eq!(wire["reasons"][3]["reason"], "stream_out_of_order");

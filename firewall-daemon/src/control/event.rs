@@ -12,8 +12,9 @@ pub enum EventLine {
     Missed { missed_events: u64 },
     /// Something the daemon did or was asked (not a packet).
     Notice(Notice),
-    /// A packet the data path denied, or let pass as an alert (monitor mode).
-    Packet(PacketEvent),
+    /// A packet the data path denied, or let pass as an alert (monitor mode). Boxed: it is
+    /// the largest by far (addresses and each protocol's detail).
+    Packet(Box<PacketEvent>),
 }
 
 /// An event of the daemon itself, told apart by `kind`.

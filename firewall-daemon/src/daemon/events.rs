@@ -186,7 +186,7 @@ pub async fn run(ring: RingBuf<MapData>, state: Arc<Mutex<State>>, hub: Arc<Even
                 .map(|ev| record(ev, &state, offset))
                 .map(|event| {
                     log(&event);
-                    encode(&EventLine::Packet(event))
+                    encode(&EventLine::Packet(Box::new(event)))
                 })
                 .collect()
         };

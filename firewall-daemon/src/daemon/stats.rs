@@ -258,7 +258,11 @@ mod tests {
         );
         let three = listed(&l, 3, 0);
         assert_eq!(three.len(), 5 + 6, "{three:?}");
-        assert!(three.iter().all(|r| r.starts_with("modbus_") || r.starts_with("dnp3_")));
+        assert!(
+            three
+                .iter()
+                .all(|r| r.starts_with("modbus_") || r.starts_with("dnp3_"))
+        );
         // A count is never hidden, whatever the conduit inspects now (or a conduit id the
         // entries do not know).
         assert_eq!(listed(&l, 1, 2).len(), 5 + 6 + 6);

@@ -41,8 +41,7 @@ fn render_state(state: &State) -> Result<String> {
         state.dataplane.counters(max_id)?
     };
 
-    let listing =
-        DenyListing::of(state.policy.conduit_entries.iter().map(|(_, a)| a));
+    let listing = DenyListing::of(state.policy.conduit_entries.iter().map(|(_, a)| a));
     let conduit_packets = Family::<Labels, Counter>::default();
     let conduit_bytes = Family::<Labels, Counter>::default();
     let conduit_denied = Family::<Labels, Counter>::default();
