@@ -205,10 +205,12 @@ fn run_size(n: usize, s: &Settings) -> Row {
     let [allow, syns, deny, hits, reads, writes, iec104, dnp3] = &mut corpora;
     for k in 0..CORPUS {
         let i = conduit(k, Kind::Tcp).expect("the bench policy has TCP conduits");
-        let (src, dst, port) = {
-            let c = conn(k, i, 0);
-            (c.client, c.server, c.dport)
-        };
+        let Conn {
+            client: src,
+            server: dst,
+            dport: port,
+            ..
+        } = conn(k, i, 0);
         // Allowed: a segment the conduit admits that opens no flow (full lookup every time).
         allow.push(ipv4(src, dst, tcp(40000 + k as u16, port, ACK, b"")).frame());
         // An allowed SYN: judged by the conduits, then a conntrack entry is written (a repeat
