@@ -4,7 +4,6 @@
 use alloc::{vec, vec::Vec};
 
 use super::*;
-
 use crate::pktgen::dnp3::{CLASS0, frame, request};
 
 const FIR_FIN: u8 = transport::FIR | transport::FIN;

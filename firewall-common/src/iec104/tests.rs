@@ -3,7 +3,6 @@
 use alloc::{vec, vec::Vec};
 
 use super::*;
-
 pub(crate) use crate::pktgen::iec104::i_frame;
 use crate::pktgen::iec104::u;
 
