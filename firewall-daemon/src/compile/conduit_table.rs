@@ -148,7 +148,7 @@ mod tests {
             conduit_id: id,
             profile_id: id / 3,
             flags: id % 4,
-            inspector: 0,
+            inspector: (id % 3) as u8,
             _pad: 0,
         }
     }
