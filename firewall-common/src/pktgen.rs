@@ -12,6 +12,9 @@ use crate::{
     packet::{Family, Frame, Packet, ethertype, parse},
 };
 
+pub mod dnp3;
+pub mod iec104;
+
 /// An L4 header and payload, ready to be wrapped in IP.
 #[derive(Clone, Debug)]
 pub struct L4 {

@@ -3,22 +3,8 @@
 use alloc::{vec, vec::Vec};
 
 use super::*;
-
-/// An I frame carrying `type_id` with `objects` information objects of the type's element
-/// size (zero-filled), cause `cause` and common address `ca`.
-pub(crate) fn i_frame(code: u8, cause: u8, ca: u16, objects: u8) -> Vec<u8> {
-    let element = type_id(code).map_or(1, |t| t.element as usize);
-    let body = objects as usize * (IOA_LEN + element);
-    let mut f = vec![START, (4 + 6 + body) as u8, 0x02, 0x00, 0x04, 0x00];
-    f.extend_from_slice(&[code, objects, cause, 0x00]);
-    f.extend_from_slice(&ca.to_le_bytes());
-    f.resize(HEAD_LEN + body, 0);
-    f
-}
-
-fn u(function: u8) -> [u8; 6] {
-    [START, 4, function, 0, 0, 0]
-}
+pub(crate) use crate::pktgen::iec104::i_frame;
+use crate::pktgen::iec104::u;
 
 fn apdu(bytes: &[u8]) -> Apdu {
     match read_head(bytes, 0, bytes.len()).unwrap() {

@@ -1,11 +1,55 @@
 //! The benchmark policy shared by the dataplane and throughput benches: `conduits` conduits
-//! spread over `2 + conduits / 100` zones, each a distinct (from, to, port); every
-//! [`MODBUS_EVERY`]-th one inspects Modbus on its port.
+//! spread over `2 + conduits / 100` zones, each a distinct (from, to, port); of every
+//! [`INSPECTED_EVERY`] conduits, one inspects Modbus, one IEC 104 and one DNP3 on its port
+//! ([`kind_of`]), the others are plain TCP. Also the Modbus request both benches send (the
+//! dataplane bench's IEC 104 and DNP3 requests are in `inspected.rs`).
 
-use std::fmt::Write as _;
+use std::{fmt::Write as _, sync::OnceLock};
 
-/// Every `MODBUS_EVERY`-th conduit is an inspected Modbus conduit.
-pub const MODBUS_EVERY: usize = 8;
+/// Of every `INSPECTED_EVERY` conduits, the first inspects Modbus, the second IEC 104 and the
+/// third DNP3 ([`kind_of`]).
+pub const INSPECTED_EVERY: usize = 8;
+/// The IEC 104 common address the bench policy allows.
+pub const IEC104_COMMON_ADDRESS: u16 = 1;
+/// The DNP3 outstation (destination link address) the bench policy allows.
+pub const DNP3_OUTSTATION: u16 = 10;
+
+/// What a bench conduit's rule is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Tcp,
+    Modbus,
+    Iec104,
+    Dnp3,
+}
+
+/// The rule kind of conduit `i`. IEC 104 and DNP3 conduits exist only in a build whose
+/// policy language inspects those protocols (before that, their slots are plain TCP).
+pub fn kind_of(i: usize) -> Kind {
+    match i % INSPECTED_EVERY {
+        0 => Kind::Modbus,
+        1 if supports(Kind::Iec104) => Kind::Iec104,
+        2 if supports(Kind::Dnp3) => Kind::Dnp3,
+        _ => Kind::Tcp,
+    }
+}
+
+/// Whether this build's policy language inspects `kind` (Modbus and TCP always).
+pub fn supports(kind: Kind) -> bool {
+    static SUPPORTED: OnceLock<[bool; 2]> = OnceLock::new();
+    let inspected = |name: &str| {
+        matches!(
+            zcfw::policy::protocols::protocol_support(name),
+            zcfw::policy::protocols::ProtocolSupport::Supported(_)
+        )
+    };
+    let [iec104, dnp3] = *SUPPORTED.get_or_init(|| [inspected("iec104"), inspected("dnp3")]);
+    match kind {
+        Kind::Iec104 => iec104,
+        Kind::Dnp3 => dnp3,
+        Kind::Tcp | Kind::Modbus => true,
+    }
+}
 
 /// The policy YAML; `head` is everything before `zones:` (version, name, defaults,
 /// interfaces).
@@ -23,12 +67,19 @@ pub fn policy_yaml(head: &str, conduits: usize) -> String {
     for i in 0..conduits {
         let (from, to) = endpoints(i, zones);
         let port = port_of(i);
-        let rule = if i.is_multiple_of(MODBUS_EVERY) {
-            format!(
+        let rule = match kind_of(i) {
+            Kind::Modbus => format!(
                 "{{ protocol: modbus, ports: [{port}], modbus: {{ unit_ids: [1], read_only: true, addresses: [\"0-999\"] }} }}"
-            )
-        } else {
-            format!("{{ protocol: tcp, ports: [{port}] }}")
+            ),
+            // A SCADA master's polling: interrogations, counter interrogations and reads of
+            // one station (DESIGN.md, "Industrial protocols").
+            Kind::Iec104 => format!(
+                "{{ protocol: iec104, ports: [{port}], iec104: {{ type_ids: [C_IC_NA_1, C_CI_NA_1, C_RD_NA_1], common_addresses: [{IEC104_COMMON_ADDRESS}] }} }}"
+            ),
+            Kind::Dnp3 => format!(
+                "{{ protocol: dnp3, ports: [{port}], dnp3: {{ functions: [read, confirm], addresses: [{DNP3_OUTSTATION}] }} }}"
+            ),
+            Kind::Tcp => format!("{{ protocol: tcp, ports: [{port}] }}"),
         };
         let _ = writeln!(
             y,
@@ -56,4 +107,18 @@ pub fn endpoints(i: usize, zones: usize) -> (usize, usize) {
 /// Address `n` of zone `zone`.
 pub fn host(zone: usize, n: u8) -> [u8; 4] {
     [10, (zone / 256) as u8, (zone % 256) as u8, n]
+}
+
+/// A Modbus/TCP request ADU (transaction 1, unit 1) carrying `pdu`.
+pub fn modbus(pdu: &[u8]) -> Vec<u8> {
+    let mut b = vec![0, 1, 0, 0];
+    b.extend_from_slice(&((pdu.len() + 1) as u16).to_be_bytes());
+    b.push(1);
+    b.extend_from_slice(pdu);
+    b
+}
+
+/// The allowed Modbus request: read holding registers 10-29.
+pub fn modbus_read() -> Vec<u8> {
+    modbus(&[3, 0, 10, 0, 20])
 }

@@ -49,7 +49,7 @@ mod report;
 use std::{collections::BTreeMap, time::Instant};
 
 use aya::programs::{XdpMode as AyaXdpMode, xdp::XdpLinkId};
-use common::{MODBUS_EVERY, endpoints, host, port_of, zones_for};
+use common::{Kind, endpoints, host, kind_of, modbus_read, port_of, zones_for};
 use firewall_common::{
     packet::tcp_flags::{ACK, SYN},
     pktgen::{checksum, ipv4, tcp},
@@ -131,11 +131,6 @@ impl Flow {
 const CLIENT_ISN: u32 = 1000;
 const SERVER_ISN: u32 = 5000;
 
-/// A Modbus/TCP read holding registers request (transaction 1, unit 1, 20 registers at 10).
-fn modbus_read() -> Vec<u8> {
-    vec![0, 1, 0, 0, 0, 6, 1, 3, 0, 10, 0, 20]
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Class {
     Deny,
@@ -179,9 +174,12 @@ fn frames(class: Class, n: usize, sport: u16) -> (Vec<Vec<u8>>, Vec<u8>) {
     let zones = zones_for(n);
     let last_tcp = (0..n)
         .rev()
-        .find(|i| i % MODBUS_EVERY != 0)
+        .find(|&i| kind_of(i) == Kind::Tcp)
         .unwrap_or(n - 1);
-    let last_modbus = (0..n).rev().find(|i| i % MODBUS_EVERY == 0).unwrap_or(0);
+    let last_modbus = (0..n)
+        .rev()
+        .find(|&i| kind_of(i) == Kind::Modbus)
+        .unwrap_or(0);
     let conduit = if class == Class::ModbusRead {
         last_modbus
     } else {

@@ -90,8 +90,14 @@ fn render_packet(p: &PacketEvent) -> String {
         dash(ip.map(|i| &i.dst)),
         port(ip.and_then(|i| i.dst_port)),
     );
+    let known = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    // A name with its code (`C_SC_NA_1 (45)`), the code alone, or `-`.
+    let named = |name: &Option<String>, code: Option<u8>| match (name, code) {
+        (Some(name), Some(code)) => format!("{name} ({code})"),
+        (None, Some(code)) => code.to_string(),
+        _ => "-".to_owned(),
+    };
     if let Some(m) = &p.modbus {
-        let known = |v: Option<String>| v.unwrap_or_else(|| "-".into());
         let function = m
             .function_name
             .clone()
@@ -102,6 +108,34 @@ fn render_packet(p: &PacketEvent) -> String {
             known(function),
             known(m.address.map(|a| a.to_string())),
         ));
+    }
+    if let Some(i) = &p.iec104 {
+        let mut cause = known(i.cause.map(|c| c.to_string()));
+        for (set, flag) in [(i.negative, "negative"), (i.test, "test")] {
+            if set == Some(true) {
+                cause.push_str(&format!(" {flag}"));
+            }
+        }
+        line.push_str(&format!(
+            " iec104 type {} cause {} ca {}",
+            named(&i.type_name, i.type_id),
+            cause,
+            known(i.common_address.map(|a| a.to_string())),
+        ));
+    }
+    if let Some(d) = &p.dnp3 {
+        line.push_str(&format!(
+            " dnp3 function {} address {}",
+            named(&d.function_name, d.function),
+            known(d.address.map(|a| a.to_string())),
+        ));
+    }
+    if p.modbus.is_none()
+        && p.iec104.is_none()
+        && p.dnp3.is_none()
+        && let Some(protocol) = &p.protocol
+    {
+        line.push_str(&format!(" {protocol}"));
     }
     if let Some(i) = ip.and_then(|i| i.icmp) {
         line.push_str(&format!(" icmp type {} code {}", i.icmp_type, i.code));
@@ -134,6 +168,50 @@ mod tests {
         assert!(line.contains("dmz→control via historian"));
         assert!(line.contains("10.20.0.2:40000 → 10.30.0.2:502"));
         assert!(line.contains("function write_single_register address 10"));
+    }
+
+    fn inspection_event(reason: &str, protocol: &str, detail: &str) -> EventLine {
+        parse(&format!(
+            r#"{{"time": "t", "action": "reset", "reason": "{reason}", "interface": "gw",
+            "src_zone": "scada", "dst_zone": "substation", "conduit": "telecontrol",
+            "generation": 1, "len": 80, "proto": "tcp", "src": "10.1.0.2", "src_port": 40000,
+            "dst": "10.2.0.2", "dst_port": 2404, "protocol": "{protocol}"{detail}}}"#
+        ))
+    }
+
+    #[test]
+    fn renders_iec104_and_dnp3_denies() {
+        let line = render(&inspection_event(
+            "iec104_type_id",
+            "iec104",
+            r#", "iec104": {"type_id": 45, "type_name": "C_SC_NA_1", "cause": 6,
+                "negative": false, "test": false, "common_address": 1}"#,
+        ));
+        assert!(
+            line.ends_with("10.2.0.2:2404 iec104 type C_SC_NA_1 (45) cause 6 ca 1"),
+            "{line}"
+        );
+        let line = render(&inspection_event(
+            "iec104_cause",
+            "iec104",
+            r#", "iec104": {"type_id": 200, "cause": 7, "negative": true, "test": true}"#,
+        ));
+        assert!(
+            line.ends_with(" iec104 type 200 cause 7 negative test ca -"),
+            "{line}"
+        );
+        let line = render(&inspection_event(
+            "dnp3_function",
+            "dnp3",
+            r#", "dnp3": {"function": 13, "function_name": "cold_restart", "address": 10}"#,
+        ));
+        assert!(
+            line.ends_with(" dnp3 function cold_restart (13) address 10"),
+            "{line}"
+        );
+        // Nothing known but the protocol (a bad CRC): the protocol is named.
+        let line = render(&inspection_event("dnp3_crc", "dnp3", ""));
+        assert!(line.ends_with("10.2.0.2:2404 dnp3"), "{line}");
     }
 
     #[test]

@@ -209,6 +209,30 @@ pub fn render(stats: &Stats) -> String {
             ));
         }
     }
+    // Why: the inspection denies of each conduit, by reason, those with a count only.
+    let denies: Vec<(&str, &str, &Count)> = stats
+        .conduits
+        .iter()
+        .flat_map(|c| {
+            c.denied
+                .iter()
+                .filter(|(_, d)| d.packets != 0)
+                .map(move |(reason, d)| (c.name.as_str(), reason.as_str(), d))
+        })
+        .collect();
+    if !denies.is_empty() {
+        out.push('\n');
+        out.push_str(&format!(
+            "{:<32} {:<24} {:>12} {:>14}\n",
+            "DENIED BY CONDUIT", "REASON", "PACKETS", "BYTES"
+        ));
+        for (conduit, reason, d) in denies {
+            out.push_str(&format!(
+                "{:<32} {:<24} {:>12} {:>14}\n",
+                conduit, reason, d.packets, d.bytes
+            ));
+        }
+    }
     out.push('\n');
     out.push_str(&format!(
         "{:<32} {:<8} {:>12} {:>14}\n",
@@ -302,6 +326,75 @@ mod tests {
         assert!(out.contains("allowed_conduit"));
         assert!(!out.contains("default_deny"));
         assert!(!out.contains("VIOLATIONS"), "no violations, no table");
+        assert!(!out.contains("DENIED BY CONDUIT"), "no denies, no table");
+    }
+
+    #[test]
+    fn renders_the_inspection_denies_of_each_protocol_with_a_count() {
+        let counts = |n: u64| count(n, n * 70);
+        let mut telecontrol = conduit("telecontrol", "substation", 40, "reset");
+        telecontrol.denied = [
+            ("iec104_type_id", 3),
+            ("iec104_not_started", 1),
+            ("iec104_cause", 0),
+        ]
+        .into_iter()
+        .map(|(r, n)| (r.to_owned(), counts(n)))
+        .collect();
+        let mut poll = conduit("dnp3-poll", "substation", 12, "drop");
+        poll.denied = [("dnp3_function", 2), ("dnp3_crc", 0)]
+            .into_iter()
+            .map(|(r, n)| (r.to_owned(), counts(n)))
+            .collect();
+        let data = stats(
+            vec![telecontrol, poll],
+            vec![
+                reason("iec104_type_id", false, 3),
+                reason("iec104_not_started", false, 1),
+                reason("dnp3_function", false, 2),
+                reason("stream_out_of_order", false, 5),
+                reason("dnp3_crc", false, 0),
+            ],
+        );
+        let out = render(&data);
+        let rows: Vec<Vec<&str>> = out
+            .lines()
+            .skip_while(|l| !l.starts_with("DENIED BY CONDUIT"))
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ["telecontrol", "iec104_not_started", "1", "70"],
+                ["telecontrol", "iec104_type_id", "3", "210"],
+                ["dnp3-poll", "dnp3_function", "2", "140"],
+            ],
+            "{out}"
+        );
+        // The reason table: the new reasons with traffic, not those without.
+        for listed in ["iec104_type_id", "dnp3_function", "stream_out_of_order"] {
+            assert!(
+                out.lines()
+                    .any(|l| l.starts_with(listed) && l.contains("drop")),
+                "{listed} missing in\n{out}"
+            );
+        }
+        assert!(
+            !out.contains("dnp3_crc") && !out.contains("iec104_cause"),
+            "{out}"
+        );
+        // The JSON keeps every listed reason under its wire name, zero or not.
+        let wire = serde_json::to_value(&data).expect("serializes");
+        assert_eq!(
+            wire["conduits"][0]["denied"]["iec104_type_id"]["packets"],
+            3
+        );
+        assert_eq!(wire["conduits"][0]["denied"]["iec104_cause"]["packets"], 0);
+        assert_eq!(wire["conduits"][1]["denied"]["dnp3_function"]["bytes"], 140);
+        assert_eq!(wire["reasons"][3]["reason"], "stream_out_of_order");
+        assert_eq!(data.reason_packets("iec104_not_started"), 1);
     }
 
     #[test]

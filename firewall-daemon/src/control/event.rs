@@ -12,8 +12,9 @@ pub enum EventLine {
     Missed { missed_events: u64 },
     /// Something the daemon did or was asked (not a packet).
     Notice(Notice),
-    /// A packet the data path denied, or let pass as an alert (monitor mode).
-    Packet(PacketEvent),
+    /// A packet the data path denied, or let pass as an alert (monitor mode). Boxed: it is
+    /// the largest by far (addresses and each protocol's detail).
+    Packet(Box<PacketEvent>),
 }
 
 /// An event of the daemon itself, told apart by `kind`.
@@ -63,11 +64,16 @@ pub struct PacketEvent {
     /// Addresses, zones and ports: IP packets only.
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<IpDetail>,
-    /// `modbus` when an industrial protocol's inspection denied the packet.
+    /// `modbus`, `iec104` or `dnp3` when that protocol's inspection denied the packet (and
+    /// knew something about it: the member of the same name says what).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modbus: Option<ModbusDetail>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iec104: Option<Iec104Detail>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dnp3: Option<Dnp3Detail>,
 }
 
 /// The IP part of a [`PacketEvent`].
@@ -124,6 +130,41 @@ pub struct ModbusDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function_name: Option<String>,
     /// 0-based, as on the wire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<u16>,
+}
+
+/// What the IEC 104 inspector had read of the ASDU it denied; each only when known.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Iec104Detail {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type_id: Option<u8>,
+    /// The standard's mnemonic (`C_SC_NA_1`); absent for a type the standard does not define.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type_name: Option<String>,
+    /// Cause of transmission: the low six bits of the first cause octet (6 = activation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<u8>,
+    /// The negative-confirm bit (P/N) of the cause octet; present with `cause`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negative: Option<bool>,
+    /// The test bit (T) of the cause octet; present with `cause`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub common_address: Option<u16>,
+}
+
+/// What the DNP3 inspector had read of the frame it denied; each only when known.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dnp3Detail {
+    /// Application function code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<u8>,
+    /// Its name in the policy language (`direct_operate`); absent for an undefined code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function_name: Option<String>,
+    /// Destination link address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<u16>,
 }

@@ -14,8 +14,11 @@ use std::{
 
 use aya::maps::{MapData, RingBuf};
 use firewall_common::{
+    dnp3,
     event::{Event, action, detail},
     flow::proto,
+    iec104,
+    maps::inspector,
     modbus,
     reason::Reason,
 };
@@ -24,7 +27,8 @@ use tracing::{info, warn};
 
 use super::State;
 use crate::control::event::{
-    EventLine, IcmpDetail, IpDetail, IpProto, ModbusDetail, Notice, PacketEvent,
+    Dnp3Detail, EventLine, IcmpDetail, Iec104Detail, IpDetail, IpProto, ModbusDetail, Notice,
+    PacketEvent,
 };
 
 /// Events kept for `zcfw events` without `--follow`.
@@ -182,7 +186,7 @@ pub async fn run(ring: RingBuf<MapData>, state: Arc<Mutex<State>>, hub: Arc<Even
                 .map(|ev| record(ev, &state, offset))
                 .map(|event| {
                     log(&event);
-                    encode(&EventLine::Packet(event))
+                    encode(&EventLine::Packet(Box::new(event)))
                 })
                 .collect()
         };
@@ -200,11 +204,15 @@ pub fn encode(line: &EventLine) -> Arc<str> {
 fn log(ev: &PacketEvent) {
     let ip = ev.ip.as_ref();
     let text = |v: Option<&String>| v.map_or("-", String::as_str).to_owned();
-    let modbus = ev
-        .modbus
-        .as_ref()
-        .and_then(|m| serde_json::to_string(m).ok())
-        .unwrap_or_default();
+    // Each protocol's detail as a JSON field of its own (empty when absent).
+    fn json<T: serde::Serialize>(detail: Option<&T>) -> String {
+        detail
+            .and_then(|d| serde_json::to_string(d).ok())
+            .unwrap_or_default()
+    }
+    let modbus = json(ev.modbus.as_ref());
+    let iec104 = json(ev.iec104.as_ref());
+    let dnp3 = json(ev.dnp3.as_ref());
     info!(
         target: "zcfw::event",
         action = ev.action,
@@ -219,6 +227,8 @@ fn log(ev: &PacketEvent) {
         src_port = ip.and_then(|i| i.src_port).unwrap_or(0),
         dst_port = ip.and_then(|i| i.dst_port).unwrap_or(0),
         modbus,
+        iec104,
+        dnp3,
         "packet {}",
         match ev.action.as_str() {
             "alert" => "alerted (monitor mode)",
@@ -306,17 +316,9 @@ pub fn record(ev: &Event, state: &State, offset: i128) -> PacketEvent {
             code: ev.icmp_code,
         }),
     });
-    let known = ev.detail & (detail::SCOPE | detail::CODE | detail::ADDRESS);
-    let has = |bit: u8| ev.detail & bit != 0;
-    let modbus = (known != 0).then(|| ModbusDetail {
-        unit: has(detail::SCOPE).then_some(ev.scope),
-        function: has(detail::CODE).then_some(ev.code),
-        function_name: has(detail::CODE)
-            .then(|| modbus::function_by_code(ev.code))
-            .flatten()
-            .map(|f| f.name.to_owned()),
-        address: has(detail::ADDRESS).then_some(ev.address),
-    });
+    let detail = Reason::from_slot(ev.reason as u32)
+        .map(|r| inspection_detail(r, ev))
+        .unwrap_or_default();
     PacketEvent {
         time: rfc3339(ev.timestamp_ns as i128 + offset),
         action: action::name(ev.action).to_owned(),
@@ -326,8 +328,77 @@ pub fn record(ev: &Event, state: &State, offset: i128) -> PacketEvent {
         generation: ev.generation,
         len: ev.len,
         ip,
-        protocol: modbus.is_some().then(|| "modbus".to_owned()),
-        modbus,
+        protocol: detail.protocol.map(str::to_owned),
+        modbus: detail.modbus,
+        iec104: detail.iec104,
+        dnp3: detail.dnp3,
+    }
+}
+
+/// What an inspection deny read, in its protocol's terms.
+#[derive(Debug, Default, PartialEq)]
+struct InspectionDetail {
+    protocol: Option<&'static str>,
+    modbus: Option<ModbusDetail>,
+    iec104: Option<Iec104Detail>,
+    dnp3: Option<Dnp3Detail>,
+}
+
+/// The protocol of an inspection deny, and the generic fields of its event ([`Event::scope`],
+/// [`Event::code`], [`Event::address`], meaningful by their [`detail`] bits) read as that
+/// protocol defines them (`firewall_common::event::detail`). A reason that is no inspection
+/// deny has neither; an inspection deny whose inspector knew nothing (framing, CRC) has its
+/// protocol only.
+fn inspection_detail(reason: Reason, ev: &Event) -> InspectionDetail {
+    let has = |bit: u8| ev.detail & bit != 0;
+    if !(has(detail::SCOPE) || has(detail::CODE) || has(detail::ADDRESS)) {
+        return InspectionDetail {
+            protocol: reason
+                .is_inspection()
+                .then(|| inspector::name(reason.inspector())),
+            ..InspectionDetail::default()
+        };
+    }
+    let scope = has(detail::SCOPE).then_some(ev.scope);
+    let code = has(detail::CODE).then_some(ev.code);
+    let address = has(detail::ADDRESS).then_some(ev.address);
+    match reason.inspector() {
+        inspector::MODBUS => InspectionDetail {
+            protocol: Some("modbus"),
+            modbus: Some(ModbusDetail {
+                unit: scope,
+                function: code,
+                function_name: code
+                    .and_then(modbus::function_by_code)
+                    .map(|f| f.name.to_owned()),
+                address,
+            }),
+            ..InspectionDetail::default()
+        },
+        inspector::IEC104 => InspectionDetail {
+            protocol: Some("iec104"),
+            iec104: Some(Iec104Detail {
+                type_id: code,
+                type_name: code.and_then(iec104::type_id).map(|t| t.name.to_owned()),
+                // The cause code is the low six bits of the octet, beside the P/N and T bits.
+                cause: scope.map(|c| c & 0x3F),
+                negative: scope.map(|c| c & iec104::cause::NEGATIVE != 0),
+                test: scope.map(|c| c & iec104::cause::TEST != 0),
+                common_address: address,
+            }),
+            ..InspectionDetail::default()
+        },
+        inspector::DNP3 => InspectionDetail {
+            protocol: Some("dnp3"),
+            // DNP3 denials carry no scope.
+            dnp3: Some(Dnp3Detail {
+                function: code,
+                function_name: code.and_then(dnp3::function).map(|f| f.name.to_owned()),
+                address,
+            }),
+            ..InspectionDetail::default()
+        },
+        _ => InspectionDetail::default(),
     }
 }
 
@@ -354,6 +425,126 @@ mod tests {
         assert!(PathBuf::from(format!("{}.2", path.display())).exists());
         assert!(!PathBuf::from(format!("{}.3", path.display())).exists());
         std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    fn event(reason: Reason, detail_bits: u8, scope: u8, code: u8, address: u16) -> Event {
+        Event {
+            reason: reason as u8,
+            detail: detail_bits | detail::IP,
+            scope,
+            code,
+            address,
+            ..Event::default()
+        }
+    }
+
+    const ALL_KNOWN: u8 = detail::SCOPE | detail::CODE | detail::ADDRESS;
+
+    #[test]
+    fn a_modbus_deny_keeps_its_wire_names() {
+        let d = inspection_detail(
+            Reason::ModbusAddress,
+            &event(Reason::ModbusAddress, ALL_KNOWN, 1, 3, 500),
+        );
+        assert_eq!(d.protocol, Some("modbus"));
+        assert!(d.iec104.is_none() && d.dnp3.is_none());
+        let wire = serde_json::to_value(d.modbus.expect("modbus detail")).expect("serializes");
+        assert_eq!(
+            wire,
+            serde_json::json!({"unit": 1, "function": 3,
+                "function_name": "read_holding_registers", "address": 500})
+        );
+        // A function refused before its address was read: no address.
+        let d = inspection_detail(
+            Reason::ModbusFunction,
+            &event(
+                Reason::ModbusFunction,
+                detail::SCOPE | detail::CODE,
+                1,
+                6,
+                0,
+            ),
+        );
+        let m = d.modbus.expect("modbus detail");
+        assert_eq!(m.function_name.as_deref(), Some("write_single_register"));
+        assert_eq!(m.address, None);
+    }
+
+    #[test]
+    fn an_iec104_deny_reads_cause_type_id_and_common_address() {
+        // Single command, activation with the negative bit, common address 0x1234.
+        let cause = iec104::cause::ACTIVATION | iec104::cause::NEGATIVE;
+        let d = inspection_detail(
+            Reason::Iec104Cause,
+            &event(Reason::Iec104Cause, ALL_KNOWN, cause, 45, 0x1234),
+        );
+        assert_eq!(d.protocol, Some("iec104"));
+        assert!(d.modbus.is_none() && d.dnp3.is_none());
+        let wire = serde_json::to_value(d.iec104.expect("iec104 detail")).expect("serializes");
+        assert_eq!(
+            wire,
+            serde_json::json!({"type_id": 45, "type_name": "C_SC_NA_1", "cause": 6,
+                "negative": true, "test": false, "common_address": 0x1234})
+        );
+        // A private type id has no name; an unknown cause leaves out cause and its bits.
+        let d = inspection_detail(
+            Reason::Iec104TypeId,
+            &event(
+                Reason::Iec104TypeId,
+                detail::CODE | detail::ADDRESS,
+                0,
+                200,
+                1,
+            ),
+        );
+        let wire = serde_json::to_value(d.iec104.expect("iec104 detail")).expect("serializes");
+        assert_eq!(
+            wire,
+            serde_json::json!({"type_id": 200, "common_address": 1})
+        );
+    }
+
+    #[test]
+    fn a_dnp3_deny_reads_function_and_destination() {
+        let d = inspection_detail(
+            Reason::Dnp3Function,
+            &event(
+                Reason::Dnp3Function,
+                detail::CODE | detail::ADDRESS,
+                0,
+                13,
+                10,
+            ),
+        );
+        assert_eq!(d.protocol, Some("dnp3"));
+        assert!(d.modbus.is_none() && d.iec104.is_none());
+        let wire = serde_json::to_value(d.dnp3.expect("dnp3 detail")).expect("serializes");
+        assert_eq!(
+            wire,
+            serde_json::json!({"function": 13, "function_name": "cold_restart", "address": 10})
+        );
+    }
+
+    #[test]
+    fn plain_reasons_and_empty_details_carry_no_protocol() {
+        // A reason that is no inspection deny has no detail, whatever the bits say.
+        for reason in [
+            Reason::StreamOutOfOrder,
+            Reason::DefaultDeny,
+            Reason::RateLimited,
+        ] {
+            let d = inspection_detail(reason, &event(reason, ALL_KNOWN, 1, 45, 1));
+            assert_eq!(d, InspectionDetail::default(), "{reason:?}");
+        }
+        // An inspection deny that knew nothing (a bad CRC): its protocol, no detail member.
+        let d = inspection_detail(Reason::Dnp3Crc, &event(Reason::Dnp3Crc, 0, 0, 0, 0));
+        assert_eq!(
+            d,
+            InspectionDetail {
+                protocol: Some("dnp3"),
+                ..InspectionDetail::default()
+            }
+        );
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! The `stats` and `status` answers, read from the running state and the kernel counters.
 
-use firewall_common::event::action;
+use firewall_common::{
+    event::action,
+    maps::{ConduitAction, Counter},
+    reason::Reason,
+};
 
 use super::State;
 use crate::{
@@ -26,6 +30,7 @@ pub fn collect(state: &State) -> Result<Stats, DataplaneError> {
         .max()
         .unwrap_or(0);
     let snapshot = state.dataplane.counters(max_id)?;
+    let listing = DenyListing::of(policy.conduit_entries.iter().map(|(_, a)| a));
     let reasons = snapshot
         .reasons
         .iter()
@@ -51,12 +56,13 @@ pub fn collect(state: &State) -> Result<Stats, DataplaneError> {
                 on_violation: c.on_violation.name().to_owned(),
                 packets: counter.packets,
                 bytes: counter.bytes,
-                // Inspection denies of this conduit, by reason.
+                // Inspection denies of this conduit, by reason: its protocols' reasons.
                 denied: snapshot
                     .conduit_denies
                     .get(id)
                     .into_iter()
                     .flatten()
+                    .filter(|(reason, d)| listing.lists(c.id, *reason, d))
                     .map(|(reason, d)| (reason.name().to_owned(), count(d.packets, d.bytes)))
                     .collect(),
                 // What was done with them: drop, alert (monitor mode), reset, exception.
@@ -95,6 +101,43 @@ pub fn collect(state: &State) -> Result<Stats, DataplaneError> {
         reasons,
         conduits,
     })
+}
+
+/// Which inspection-deny reasons a conduit lists in `zcfw stats` and the metrics: every reason
+/// of each protocol its rules inspect (zero or not, so a scraper sees the series from the
+/// start), and any other reason with a count (the conduit inspected that protocol under an
+/// earlier policy). A conduit that inspects nothing lists nothing until something counts.
+pub(super) struct DenyListing {
+    /// Bit `1 << inspector` for each protocol a conduit inspects, by conduit id.
+    inspected: Vec<u8>,
+}
+
+impl DenyListing {
+    /// From the conduit entries of a compiled policy (each says which protocol its rule
+    /// inspects).
+    pub(super) fn of<'a>(entries: impl IntoIterator<Item = &'a ConduitAction>) -> Self {
+        let mut inspected = Vec::new();
+        for a in entries {
+            let id = a.conduit_id as usize;
+            if inspected.len() <= id {
+                inspected.resize(id + 1, 0u8);
+            }
+            if let Some(bit) = 1u8.checked_shl(u32::from(a.inspector)) {
+                inspected[id] |= bit;
+            }
+        }
+        DenyListing { inspected }
+    }
+
+    /// Whether `conduit` lists `reason`, counted `count`.
+    pub(super) fn lists(&self, conduit: u16, reason: Reason, count: &Counter) -> bool {
+        let protocols = self.inspected.get(conduit as usize).copied().unwrap_or(0);
+        let inspects = reason.is_inspection()
+            && 1u8
+                .checked_shl(u32::from(reason.inspector()))
+                .is_some_and(|bit| protocols & bit != 0);
+        inspects || count.packets != 0
+    }
 }
 
 /// The `status` answer: what is enforced where, since when.
@@ -164,4 +207,66 @@ pub fn status(state: &mut State) -> Result<Status, DataplaneError> {
         pin_dir: state.dataplane.pin_dir().map(|d| d.display().to_string()),
         uptime_s: state.started.elapsed().as_secs(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use firewall_common::maps::inspector;
+
+    use super::*;
+
+    fn entry(conduit_id: u16, inspector: u8) -> ConduitAction {
+        ConduitAction {
+            conduit_id,
+            inspector,
+            ..ConduitAction::default()
+        }
+    }
+
+    fn listed(l: &DenyListing, conduit: u16, packets: u64) -> Vec<&'static str> {
+        let count = Counter { packets, bytes: 0 };
+        Reason::ALL
+            .into_iter()
+            .filter(|r| r.is_inspection() && l.lists(conduit, *r, &count))
+            .map(Reason::name)
+            .collect()
+    }
+
+    #[test]
+    fn a_conduit_lists_the_reasons_of_the_protocols_it_inspects() {
+        // 1: TCP only; 2: IEC 104 and a TCP rule; 3: Modbus and DNP3 (two rules).
+        let entries = [
+            entry(1, inspector::NONE),
+            entry(2, inspector::IEC104),
+            entry(2, inspector::NONE),
+            entry(3, inspector::MODBUS),
+            entry(3, inspector::DNP3),
+            entry(3, inspector::DNP3),
+        ];
+        let l = DenyListing::of(&entries);
+        assert_eq!(listed(&l, 1, 0), Vec::<&str>::new());
+        assert_eq!(
+            listed(&l, 2, 0),
+            [
+                "iec104_malformed",
+                "iec104_type_id",
+                "iec104_common_address",
+                "iec104_cause",
+                "iec104_direction",
+                "iec104_not_started"
+            ]
+        );
+        let three = listed(&l, 3, 0);
+        assert_eq!(three.len(), 5 + 6, "{three:?}");
+        assert!(
+            three
+                .iter()
+                .all(|r| r.starts_with("modbus_") || r.starts_with("dnp3_"))
+        );
+        // A count is never hidden, whatever the conduit inspects now (or a conduit id the
+        // entries do not know).
+        assert_eq!(listed(&l, 1, 2).len(), 5 + 6 + 6);
+        assert_eq!(listed(&l, 99, 1).len(), 5 + 6 + 6);
+        assert!(!l.lists(2, Reason::DefaultDeny, &Counter::default()));
+    }
 }

@@ -75,6 +75,17 @@ pub struct CounterSnapshot {
     pub conduit_actions: Vec<Vec<(u8, Counter)>>,
 }
 
+/// A loaded program as the kernel reports it ([`Dataplane::program_stats`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProgramStats {
+    /// Instructions the verifier processed to prove the program safe (its complexity; the
+    /// kernel's limit is 1,000,000); `None` before Linux 5.16.
+    pub verified_insns: Option<u32>,
+    /// Translated (post-verifier) BPF instructions.
+    pub xlated_insns: u32,
+    pub jited_bytes: u32,
+}
+
 /// How long the old generation stays readable after a flip before it is cleared.
 const SLOT_GRACE: std::time::Duration = std::time::Duration::from_millis(5);
 
@@ -316,6 +327,18 @@ impl Dataplane {
             .info()
             .map_err(|e| DataplaneError::Program(Box::new(e)))?;
         Ok((info.size_translated().unwrap_or(0) / 8, info.size_jitted()))
+    }
+
+    /// What the verifier and the JIT made of the object's program `name` (the XDP entry
+    /// point, a tail-called inspector, ...), for the benchmark report; `None` if the object
+    /// has no such program or it is not loaded.
+    pub fn program_stats(&self, name: &str) -> Option<ProgramStats> {
+        let info = self.ebpf.program(name)?.info().ok()?;
+        Some(ProgramStats {
+            verified_insns: info.verified_instruction_count(),
+            xlated_insns: info.size_translated().unwrap_or(0) / 8,
+            jited_bytes: info.size_jitted(),
+        })
     }
 
     pub fn attachments(&self) -> &[Attachment] {

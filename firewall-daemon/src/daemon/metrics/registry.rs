@@ -12,7 +12,7 @@ use prometheus_client::{
     registry::Registry,
 };
 
-use crate::daemon::{State, lock};
+use crate::daemon::{State, lock, stats::DenyListing};
 
 type Labels = Vec<(String, String)>;
 
@@ -41,6 +41,7 @@ fn render_state(state: &State) -> Result<String> {
         state.dataplane.counters(max_id)?
     };
 
+    let listing = DenyListing::of(state.policy.conduit_entries.iter().map(|(_, a)| a));
     let conduit_packets = Family::<Labels, Counter>::default();
     let conduit_bytes = Family::<Labels, Counter>::default();
     let conduit_denied = Family::<Labels, Counter>::default();
@@ -59,6 +60,7 @@ fn render_state(state: &State) -> Result<String> {
             .get(c.id as usize)
             .into_iter()
             .flatten()
+            .filter(|(reason, d)| listing.lists(c.id, *reason, d))
         {
             let l = labels(&[("conduit", &c.name), ("reason", reason.name())]);
             conduit_denied.get_or_create(&l).inc_by(d.packets);
@@ -84,12 +86,12 @@ fn render_state(state: &State) -> Result<String> {
     registry.register("conduit_bytes", "Bytes a conduit admitted", conduit_bytes);
     registry.register(
         "conduit_denied_packets",
-        "Packets a conduit's inspection denied, by reason",
+        "Packets a conduit's inspection denied, by reason (the reasons of the protocols it inspects, and any other with a count)",
         conduit_denied,
     );
     registry.register(
         "conduit_violation_actions_packets",
-        "What was done with the packets a conduit's inspection denied: drop, alert (monitor mode) or reset (the connection was reset)",
+        "What was done with the packets a conduit's inspection denied: drop, alert (monitor mode), reset (the connection was reset) or exception (answered with a Modbus exception)",
         conduit_actions,
     );
 
