@@ -21,6 +21,8 @@
 
 pub mod cmd;
 pub mod daemon;
+pub mod dnp3;
+pub mod iec104;
 pub mod modbus;
 pub mod names;
 pub mod netns;
