@@ -174,10 +174,15 @@ def raw(host, port, req):
     s.settimeout(3.0)
     s.connect((host, port))
     lport = s.getsockname()[1]
+    send_error = None
     for i, seg in enumerate(segments):
         if i:
             time.sleep(req.get("pause", 0.2))
-        s.send(seg)
+        try:
+            s.send(seg)
+        except OSError as e:  # reset by the peer (or a firewall) meanwhile
+            send_error = f"{type(e).__name__}: {e}"
+            break
     received = b""
     deadline = time.monotonic() + req.get("wait", 1.0)
     while (left := deadline - time.monotonic()) > 0:
@@ -193,7 +198,7 @@ def raw(host, port, req):
             break
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_0)
     s.close()
-    return {"ok": True, "received": received.hex(), "local_port": lport}
+    return {"ok": True, "received": received.hex(), "local_port": lport, "send_error": send_error}
 
 
 def main():

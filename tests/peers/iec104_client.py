@@ -82,6 +82,15 @@ class Peer:
         self.on_point = on_point
         self.client.on_new_point(callable=on_new_point)
 
+    def settle(self, quiet):
+        """Waits until no point update arrived for `quiet` seconds (at most 3 s)."""
+        deadline = time.monotonic() + 3.0
+        count, last_change = len(self.updates), time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - last_change < quiet:
+            time.sleep(0.05)
+            if len(self.updates) != count:
+                count, last_change = len(self.updates), time.monotonic()
+
     def station(self, ca):
         s = self.connection.get_station(ca)
         if s is None:
@@ -102,10 +111,18 @@ class Peer:
             if self.keepalive:
                 self.connection.protocol_parameters.keep_alive_interval = self.keepalive
         self.connection.connect()
-        deadline = time.monotonic() + req.get("wait", 5.0)
+        start = time.monotonic()
+        deadline = start + req.get("wait", 5.0)
+        unmuted = False
         while time.monotonic() < deadline:
-            if self.connection.state == c104.ConnectionState.OPEN:
-                return {"ok": True, "state": self.connection.state.name}
+            state = self.connection.state
+            if state == c104.ConnectionState.OPEN:
+                return {"ok": True, "state": state.name}
+            # c104 with Init.NONE sometimes leaves a new connection muted (TCP open, no
+            # STARTDT sent); unmute() sends STARTDT act.
+            if state == c104.ConnectionState.OPEN_MUTED and not unmuted and time.monotonic() - start > 0.5:
+                self.connection.unmute()
+                unmuted = True
             time.sleep(0.02)
         return {"ok": False, "state": self.connection.state.name, "error": "not started"}
 
@@ -128,7 +145,7 @@ class Peer:
             self.updates.clear()
             self.station(ca)
             ok = self.connection.interrogation(common_address=ca)
-            time.sleep(req.get("settle", 0.3))
+            self.settle(req.get("settle", 0.3))
             return {"ok": bool(ok), "values": dict(self.updates)}
         if op == "counter_interrogation":
             ok = self.connection.counter_interrogation(common_address=ca)
@@ -147,7 +164,7 @@ class Peer:
                 )
                 point.on_receive(callable=self.on_point)
             ok = point.read()
-            time.sleep(req.get("settle", 0.2))
+            self.settle(req.get("settle", 0.3))
             return {"ok": bool(ok), "values": dict(self.updates)}
         if op in ("command", "setpoint"):
             station = self.station(ca)
@@ -184,25 +201,28 @@ def raw(host, port, req):
             s.settimeout(left)
             try:
                 chunk = s.recv(4096)
-            except (socket.timeout, TimeoutError):
+            except (socket.timeout, TimeoutError, ConnectionResetError):
                 break
             if not chunk:
                 break
             received += chunk
         started = STARTDT_CON in received
         received = received.replace(STARTDT_CON, b"", 1)
+    send_error = None
     for i, seg in enumerate(segments):
         if i:
             time.sleep(req.get("pause", 0.2))
-        s.send(seg)
+        try:
+            s.send(seg)
+        except OSError as e:  # reset by the peer (or a firewall) meanwhile
+            send_error = f"{type(e).__name__}: {e}"
+            break
     deadline = time.monotonic() + req.get("wait", 1.0)
     while (left := deadline - time.monotonic()) > 0:
         s.settimeout(left)
         try:
             chunk = s.recv(4096)
-        except (socket.timeout, TimeoutError):
-            break
-        except ConnectionResetError:
+        except (socket.timeout, TimeoutError, ConnectionResetError):
             break
         if not chunk:
             break
@@ -211,7 +231,7 @@ def raw(host, port, req):
             break
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_0)
     s.close()
-    return {"ok": True, "received": received.hex(), "local_port": lport, "started": started}
+    return {"ok": True, "received": received.hex(), "local_port": lport, "send_error": send_error, "started": started}
 
 
 def main():
