@@ -217,13 +217,14 @@ pub struct OutstationState {
 }
 
 impl OutstationState {
-    /// Event types in the log other than reads and the start (what changed the outstation
-    /// or was refused by it).
+    /// Event types in the log other than reads, the start and the end of a restart (what a
+    /// request changed, or the outstation refused: the request itself is logged as
+    /// `write`, `direct_operate`, `cold_restart_requested`, `unsupported_function_code`, ...).
     pub fn effects(&self) -> Vec<String> {
         self.events
             .iter()
             .filter_map(|e| e["event_type"].as_str())
-            .filter(|t| *t != "read" && *t != "simulator_started")
+            .filter(|t| !matches!(*t, "read" | "simulator_started" | "restart_completed"))
             .map(str::to_owned)
             .collect()
     }
