@@ -88,7 +88,9 @@ impl ExpectedDeny {
         }
         for other in reasons.iter().filter(|r| **r != reason) {
             if after.reason(other) > before.reason(other) {
-                out.push(format!("counted under {other} as well as {reason}; {counted}"));
+                out.push(format!(
+                    "counted under {other} as well as {reason}; {counted}"
+                ));
             }
         }
         match view.wait_event(EVENT_TIMEOUT, |e| self.matches(e)) {

@@ -29,8 +29,8 @@ use serde_json::Value;
 use zcfw_harness::{
     Daemon, Family, Names, Plant, XdpMode, Zone,
     dnp3::{
-        self, Dnp3Master, Dnp3Outstation, OUTSTATION, control, crob, function, link_frame,
-        objects, request, request_to, write_binary_output,
+        self, Dnp3Master, Dnp3Outstation, OUTSTATION, control, crob, function, link_frame, objects,
+        request, request_to, write_binary_output,
     },
     inspection::{ExpectedDeny, drops_since},
     modbus::{StatsJson, ZcfwView, hex_encode},
@@ -154,7 +154,11 @@ struct Case {
 
 impl Case {
     fn action(&self) -> &'static str {
-        if self.conduit == SCADA { "reset" } else { "drop" }
+        if self.conduit == SCADA {
+            "reset"
+        } else {
+            "drop"
+        }
     }
 }
 
@@ -336,7 +340,12 @@ fn cases() -> Vec<Case> {
     v.push(Case {
         label: "write to outstation 1025 (not listed)".to_owned(),
         zone: Zone::Enterprise,
-        op: Op::Raw(vec![request_to(1025, 0, function::WRITE, &write_binary_output(1, true))]),
+        op: Op::Raw(vec![request_to(
+            1025,
+            0,
+            function::WRITE,
+            &write_binary_output(1, true),
+        )]),
         reason: "dnp3_address",
         conduit: ENGINEERING,
         function: None,
@@ -413,9 +422,7 @@ impl<'p> Env<'p> {
     /// `zcfw stats --json` (empty without zcfw).
     fn stats(&self) -> StatsJson {
         match &self.view {
-            Some(view) => view
-                .stats()
-                .unwrap_or_else(|e| panic!("zcfw stats: {e:#}")),
+            Some(view) => view.stats().unwrap_or_else(|e| panic!("zcfw stats: {e:#}")),
             None => StatsJson(serde_json::json!({})),
         }
     }
@@ -455,7 +462,9 @@ impl<'p> Env<'p> {
                     .map(|(k, v)| (k, Value::from(v)))
                     .collect();
                 if got != expected {
-                    self.fail(format!("{what}: read should return {expected:?}, got {got:?}"));
+                    self.fail(format!(
+                        "{what}: read should return {expected:?}, got {got:?}"
+                    ));
                 }
             }
             Ok(r) => self.fail(format!("{what}: read failed: {}", r.describe())),
@@ -464,7 +473,9 @@ impl<'p> Env<'p> {
         thread::sleep(Duration::from_millis(50));
         let drops = drops_since(&self.stats(), &before);
         if !drops.is_empty() {
-            self.fail(format!("{what}: allowed read, but packets were dropped: {drops:?}"));
+            self.fail(format!(
+                "{what}: allowed read, but packets were dropped: {drops:?}"
+            ));
         }
     }
 
@@ -490,7 +501,10 @@ impl<'p> Env<'p> {
             ));
         }
         if now.points != seen.points {
-            effects.push(format!("points changed from {:?} to {:?}", seen.points, now.points));
+            effects.push(format!(
+                "points changed from {:?} to {:?}",
+                seen.points, now.points
+            ));
         }
         if now.json > seen.json {
             effects.push("the outstation served a JSON request".to_owned());
@@ -499,7 +513,10 @@ impl<'p> Env<'p> {
             effects.push(format!("the outstation received {reached:?}"));
         }
         if !self.inspect {
-            eprintln!("[{}] {what}: {detail}; outstation: {effects:?}", self.mode.as_str());
+            eprintln!(
+                "[{}] {what}: {detail}; outstation: {effects:?}",
+                self.mode.as_str()
+            );
             if case.acts && effects.is_empty() {
                 self.fail(format!(
                     "{what}: without inspection the outstation should act on it (the harness \
@@ -508,12 +525,18 @@ impl<'p> Env<'p> {
             }
             let drops = drops_since(&after, &before);
             if !drops.is_empty() {
-                self.fail(format!("{what}: port-level conduit, but dropped: {drops:?}"));
+                self.fail(format!(
+                    "{what}: port-level conduit, but dropped: {drops:?}"
+                ));
             }
             return;
         }
         if !effects.is_empty() {
-            self.fail(format!("{what}: denied ({}), but {}", case.reason, effects.join("; ")));
+            self.fail(format!(
+                "{what}: denied ({}), but {}",
+                case.reason,
+                effects.join("; ")
+            ));
         }
         if answered {
             self.fail(format!("{what}: the master got a response ({detail})"));
@@ -600,7 +623,11 @@ impl<'p> Env<'p> {
             "{} failed check(s) in {} mode ({}):\n  {}",
             self.failures.len(),
             self.mode.as_str(),
-            if self.inspect { "inspected" } else { "port level" },
+            if self.inspect {
+                "inspected"
+            } else {
+                "port level"
+            },
             self.failures.join("\n  ")
         );
     }
@@ -630,11 +657,17 @@ fn run(env: &mut Env<'_>) {
     let mut engineering = env.master(Zone::Enterprise);
     match engineering.write(1, true) {
         Ok(r) if r.ok && r.function_code == Some(function::RESPONSE) => {}
-        other => env.fail(format!("engineering write of point 1 should be answered: {other:?}")),
+        other => env.fail(format!(
+            "engineering write of point 1 should be answered: {other:?}"
+        )),
     }
     let mut written = startup_points();
     written[1].1 = Value::from(true);
-    env.reads(&mut engineering, "engineering read after its write", &written);
+    env.reads(
+        &mut engineering,
+        "engineering read after its write",
+        &written,
+    );
     match engineering.write(1, false) {
         Ok(r) if r.ok => {}
         other => env.fail(format!("engineering write of point 1 back off: {other:?}")),
@@ -642,9 +675,17 @@ fn run(env: &mut Env<'_>) {
 
     // After every denial the outstation still serves: the long-lived SCADA connection and a
     // new one.
-    env.reads(&mut scada, "dmz SCADA after the denials (same connection)", &startup_points());
+    env.reads(
+        &mut scada,
+        "dmz SCADA after the denials (same connection)",
+        &startup_points(),
+    );
     let mut fresh = env.master(Zone::Dmz);
-    env.reads(&mut fresh, "dmz SCADA after the denials (new connection)", &startup_points());
+    env.reads(
+        &mut fresh,
+        "dmz SCADA after the denials (new connection)",
+        &startup_points(),
+    );
     eprintln!(
         "[{}] {} cases in {:.1}s",
         env.mode.as_str(),

@@ -150,7 +150,11 @@ struct Case {
 
 impl Case {
     fn action(&self) -> &'static str {
-        if self.conduit == SCADA { "reset" } else { "drop" }
+        if self.conduit == SCADA {
+            "reset"
+        } else {
+            "drop"
+        }
     }
 }
 
@@ -220,8 +224,11 @@ fn cases() -> Vec<Case> {
         scada(
             "C_SC_NA_1 second in a segment after C_IC_NA_1",
             raw(vec![
-                [iec104::interrogation(0, CA), iec104::single_command(1, CA, C_SC_DIRECT_IOA, true, false)]
-                    .concat(),
+                [
+                    iec104::interrogation(0, CA),
+                    iec104::single_command(1, CA, C_SC_DIRECT_IOA, true, false),
+                ]
+                .concat(),
             ]),
             "iec104_type_id",
             Some(type_id::C_SC_NA_1),
@@ -391,9 +398,7 @@ impl<'p> Env<'p> {
     /// `zcfw stats --json` (empty without zcfw).
     fn stats(&self) -> StatsJson {
         match &self.view {
-            Some(view) => view
-                .stats()
-                .unwrap_or_else(|e| panic!("zcfw stats: {e:#}")),
+            Some(view) => view.stats().unwrap_or_else(|e| panic!("zcfw stats: {e:#}")),
             None => StatsJson(serde_json::json!({})),
         }
     }
@@ -403,13 +408,8 @@ impl<'p> Env<'p> {
     }
 
     fn client(&self, zone: Zone) -> Iec104Client {
-        Iec104Client::start(
-            &self.plant.host(zone).ns,
-            self.server_addr(),
-            TIMEOUT,
-            None,
-        )
-        .unwrap_or_else(|e| panic!("starting a c104 client in {zone}: {e:#}"))
+        Iec104Client::start(&self.plant.host(zone).ns, self.server_addr(), TIMEOUT, None)
+            .unwrap_or_else(|e| panic!("starting a c104 client in {zone}: {e:#}"))
     }
 
     fn server_view(&mut self) -> ServerView {
@@ -446,14 +446,19 @@ impl<'p> Env<'p> {
         }
         match client.read(CA, M_ME_NC_IOA, "M_ME_NC_1") {
             Ok(r) if r.values.as_ref().and_then(|v| v.get("101")) == Some(&Value::from(12.5)) => {}
-            Ok(r) => self.fail(format!("{what}: C_RD_NA_1 of IOA 101 should read 12.5: {}", r.describe())),
+            Ok(r) => self.fail(format!(
+                "{what}: C_RD_NA_1 of IOA 101 should read 12.5: {}",
+                r.describe()
+            )),
             Err(e) => self.fail(format!("{what}: read: {e:#}")),
         }
         thread::sleep(Duration::from_millis(50));
         let after = self.stats();
         let drops = drops_since(&after, &before);
         if !drops.is_empty() {
-            self.fail(format!("{what}: allowed reads, but packets were dropped: {drops:?}"));
+            self.fail(format!(
+                "{what}: allowed reads, but packets were dropped: {drops:?}"
+            ));
         }
     }
 
@@ -485,13 +490,19 @@ impl<'p> Env<'p> {
             effects.push("the clock was set".to_owned());
         }
         if now.points != seen.points {
-            effects.push(format!("points changed from {:?} to {:?}", seen.points, now.points));
+            effects.push(format!(
+                "points changed from {:?} to {:?}",
+                seen.points, now.points
+            ));
         }
         if !reached.is_empty() {
             effects.push(format!("the server received {reached:?}"));
         }
         if !self.inspect {
-            eprintln!("[{}] {what}: {detail}; server: {effects:?}", self.mode.as_str());
+            eprintln!(
+                "[{}] {what}: {detail}; server: {effects:?}",
+                self.mode.as_str()
+            );
             if case.acts && effects.is_empty() {
                 self.fail(format!(
                     "{what}: without inspection the server should act on it (the harness must \
@@ -500,12 +511,18 @@ impl<'p> Env<'p> {
             }
             let drops = drops_since(&after, &before);
             if !drops.is_empty() {
-                self.fail(format!("{what}: port-level conduit, but dropped: {drops:?}"));
+                self.fail(format!(
+                    "{what}: port-level conduit, but dropped: {drops:?}"
+                ));
             }
             return;
         }
         if !effects.is_empty() {
-            self.fail(format!("{what}: denied ({}), but {}", case.reason, effects.join("; ")));
+            self.fail(format!(
+                "{what}: denied ({}), but {}",
+                case.reason,
+                effects.join("; ")
+            ));
         }
         if client_ok {
             self.fail(format!("{what}: the client got a confirmation ({detail})"));
@@ -535,7 +552,10 @@ impl<'p> Env<'p> {
             match client.connect() {
                 Ok(r) if r.ok => {}
                 other => {
-                    self.fail(format!("{}: the client could not start: {other:?}", case.label));
+                    self.fail(format!(
+                        "{}: the client could not start: {other:?}",
+                        case.label
+                    ));
                     return (false, None, String::new());
                 }
             }
@@ -590,7 +610,11 @@ impl<'p> Env<'p> {
             "{} failed check(s) in {} mode ({}):\n  {}",
             self.failures.len(),
             self.mode.as_str(),
-            if self.inspect { "inspected" } else { "port level" },
+            if self.inspect {
+                "inspected"
+            } else {
+                "port level"
+            },
             self.failures.join("\n  ")
         );
     }
@@ -607,7 +631,9 @@ fn run(env: &mut Env<'_>) {
     let mut scada = env.client(Zone::Dmz);
     match scada.connect() {
         Ok(r) if r.ok => {}
-        other => env.fail(format!("the SCADA client could not start its connection: {other:?}")),
+        other => env.fail(format!(
+            "the SCADA client could not start its connection: {other:?}"
+        )),
     }
     env.reads(&mut scada, "dmz SCADA (c104)");
 
@@ -641,7 +667,9 @@ fn run(env: &mut Env<'_>) {
     let mut fresh = env.client(Zone::Dmz);
     match fresh.connect() {
         Ok(r) if r.ok => env.reads(&mut fresh, "dmz SCADA after the denials (new connection)"),
-        other => env.fail(format!("a new SCADA connection after the denials: {other:?}")),
+        other => env.fail(format!(
+            "a new SCADA connection after the denials: {other:?}"
+        )),
     }
     eprintln!(
         "[{}] {} cases in {:.1}s",

@@ -99,9 +99,25 @@ fn replay<C: Walker, S: Walker<Denial = C::Denial>>(
     for (i, s) in segments.iter().enumerate() {
         let len = s.payload.len();
         let verdict = if s.from_client {
-            stream::segment(&s.payload[..], 0, len, s.seq, &mut sides[0], &mut session, client)
+            stream::segment(
+                &s.payload[..],
+                0,
+                len,
+                s.seq,
+                &mut sides[0],
+                &mut session,
+                client,
+            )
         } else {
-            stream::segment(&s.payload[..], 0, len, s.seq, &mut sides[1], &mut session, server)
+            stream::segment(
+                &s.payload[..],
+                0,
+                len,
+                s.seq,
+                &mut sides[1],
+                &mut session,
+                server,
+            )
         };
         if !matches!(verdict, Verdict::Pass) {
             return Err((i, verdict));
@@ -160,9 +176,15 @@ fn c104_session_cut_at_every_size_passes() {
     let profile = c104_profile();
     for size in 1..=20 {
         let cut = recut(&segments, size);
-        if let Err((i, v)) = replay(&cut, &iec104::Control { profile: &profile }, &iec104::Monitor)
-        {
-            panic!("cut into {size}-byte segments: {} is {v:?}", describe(&cut, i));
+        if let Err((i, v)) = replay(
+            &cut,
+            &iec104::Control { profile: &profile },
+            &iec104::Monitor,
+        ) {
+            panic!(
+                "cut into {size}-byte segments: {} is {v:?}",
+                describe(&cut, i)
+            );
         }
     }
 }
@@ -221,7 +243,10 @@ fn dnp3_sim_session_passes_a_profile_that_allows_what_it_does() {
             recut(&segments, size)
         };
         if let Err((i, v)) = replay(&cut, &dnp3::Master { profile: &profile }, &dnp3::Outstation) {
-            panic!("cut into {size}-byte segments: {} is {v:?}", describe(&cut, i));
+            panic!(
+                "cut into {size}-byte segments: {} is {v:?}",
+                describe(&cut, i)
+            );
         }
     }
 }
@@ -233,8 +258,13 @@ fn dnp3_sim_controls_are_what_read_only_denies() {
     let mut denied = Vec::new();
     for s in segments.iter().filter(|s| s.from_client) {
         let mut cursor = dnp3::Dnp3Cursor::default();
-        if let Err(d) = dnp3::walk(&s.payload[..], 0, s.payload.len(), &mut cursor, Some(&profile))
-        {
+        if let Err(d) = dnp3::walk(
+            &s.payload[..],
+            0,
+            s.payload.len(),
+            &mut cursor,
+            Some(&profile),
+        ) {
             assert_eq!(d.kind, Dnp3Violation::Function, "{d:?}");
             assert_eq!(d.address, 1024);
             denied.push(d.function);
@@ -253,19 +283,48 @@ fn hand_made_session() -> Vec<(bool, Vec<u8>)> {
     };
     let bo = [10, 2, 0x17, 2, 0, 0x81, 1, 0x01];
     vec![
-        (true, link_frame(control::MASTER_LINK_STATUS_REQUEST, OUTSTATION, MASTER, &[])),
-        (false, link_frame(control::OUTSTATION_LINK_STATUS, MASTER, OUTSTATION, &[])),
-        (true, link_frame(control::MASTER_RESET_LINK, OUTSTATION, MASTER, &[])),
-        (false, link_frame(control::OUTSTATION_ACK, MASTER, OUTSTATION, &[])),
+        (
+            true,
+            link_frame(control::MASTER_LINK_STATUS_REQUEST, OUTSTATION, MASTER, &[]),
+        ),
+        (
+            false,
+            link_frame(control::OUTSTATION_LINK_STATUS, MASTER, OUTSTATION, &[]),
+        ),
+        (
+            true,
+            link_frame(control::MASTER_RESET_LINK, OUTSTATION, MASTER, &[]),
+        ),
+        (
+            false,
+            link_frame(control::OUTSTATION_ACK, MASTER, OUTSTATION, &[]),
+        ),
         (true, request(1, function::READ, objects::CLASS_0)),
         (false, response(1, function::RESPONSE, [0, 0], &bo)),
         (true, request(2, function::READ, objects::CLASS_123)),
         (false, response(2, function::RESPONSE, [0, 0], &[])),
-        (false, response(3, function::UNSOLICITED_RESPONSE, [0, 0], &bo)),
+        (
+            false,
+            response(3, function::UNSOLICITED_RESPONSE, [0, 0], &bo),
+        ),
         (true, confirm(3, true)),
-        (false, link_frame(control::OUTSTATION_LINK_STATUS_REQUEST, MASTER, OUTSTATION, &[])),
-        (true, link_frame(control::MASTER_LINK_STATUS, OUTSTATION, MASTER, &[])),
-        (true, two_fragment_request(4, function::READ, objects::CLASS_0, 1)),
+        (
+            false,
+            link_frame(
+                control::OUTSTATION_LINK_STATUS_REQUEST,
+                MASTER,
+                OUTSTATION,
+                &[],
+            ),
+        ),
+        (
+            true,
+            link_frame(control::MASTER_LINK_STATUS, OUTSTATION, MASTER, &[]),
+        ),
+        (
+            true,
+            two_fragment_request(4, function::READ, objects::CLASS_0, 1),
+        ),
         (false, response(4, function::RESPONSE, [0, 0], &bo)),
     ]
 }
@@ -294,7 +353,11 @@ fn hand_made_dnp3_frames_decode_in_tshark_and_pass_read_only() {
     )
     .expect("tshark");
     let summary: Vec<String> = rows.iter().map(|r| r.join(" ")).collect();
-    assert_eq!(rows.len(), session.len(), "every frame is DNP3: {summary:#?}");
+    assert_eq!(
+        rows.len(),
+        session.len(),
+        "every frame is DNP3: {summary:#?}"
+    );
     let functions: Vec<&str> = rows.iter().map(|r| r[4].as_str()).collect();
     assert_eq!(
         functions,
@@ -314,7 +377,11 @@ fn hand_made_dnp3_frames_decode_in_tshark_and_pass_read_only() {
     }
     // DIR set in exactly the master's frames (several per row when frames share a segment).
     for ((from_client, _), r) in session.iter().zip(&rows) {
-        let expected = if *from_client { ["1", "True"] } else { ["0", "False"] };
+        let expected = if *from_client {
+            ["1", "True"]
+        } else {
+            ["0", "False"]
+        };
         assert!(
             r[0].split(',').all(|dir| expected.contains(&dir)),
             "DIR {} for a frame from_client={from_client}: {r:?}",
@@ -347,7 +414,10 @@ fn hand_made_dnp3_frames_decode_in_tshark_and_pass_read_only() {
             recut(&segments, size)
         };
         if let Err((i, v)) = replay(&cut, &dnp3::Master { profile: &profile }, &dnp3::Outstation) {
-            panic!("cut into {size}-byte segments: {} is {v:?}", describe(&cut, i));
+            panic!(
+                "cut into {size}-byte segments: {} is {v:?}",
+                describe(&cut, i)
+            );
         }
     }
 }
