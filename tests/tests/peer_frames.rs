@@ -218,6 +218,45 @@ fn c104_commands_are_what_read_only_denies() {
     assert_eq!(denied, vec![103, 45, 45, 45, 50]);
 }
 
+/// c104's default start-up (`Init.ALL`) interrogates and synchronises the clock at the global
+/// common address 65535. A profile allows it only when it names 65535: `read_only` (any
+/// address but the global one) denies the interrogation, and a profile naming 1 and 65535
+/// passes the whole start-up. (An operator of c104-like masters must list 65535, or set the
+/// master's start-up to address its stations.)
+#[test]
+fn c104_start_up_addresses_the_global_common_address() {
+    let segments = vectors("iec104-c104-init-all.txt");
+    let read_only = Iec104Profile::read_only();
+    match replay(
+        &segments,
+        &iec104::Control {
+            profile: &read_only,
+        },
+        &iec104::Monitor,
+    ) {
+        Err((i, Verdict::Denied(d))) => {
+            assert_eq!(
+                (d.kind, d.type_id, d.common_address),
+                (Iec104Violation::CommonAddress, 100, 0xFFFF),
+                "{}",
+                describe(&segments, i)
+            );
+        }
+        other => panic!("read_only should deny the interrogation of address 65535: {other:?}"),
+    }
+    let mut named = Iec104Profile::read_only();
+    named.allow_type_id(103);
+    named.allow_common_addresses(1, 1).expect("range");
+    named.allow_common_addresses(0xFFFF, 0xFFFF).expect("range");
+    if let Err((i, v)) = replay(
+        &segments,
+        &iec104::Control { profile: &named },
+        &iec104::Monitor,
+    ) {
+        panic!("{} is {v:?}", describe(&segments, i));
+    }
+}
+
 // ---- DNP3 ----
 
 /// What the simulator's master sent: read, write, direct operate (with and without ack),
