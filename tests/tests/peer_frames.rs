@@ -257,6 +257,68 @@ fn c104_start_up_addresses_the_global_common_address() {
     }
 }
 
+/// The APDUs the namespace tests build by hand decode in tshark as what they are meant to be.
+#[test]
+fn hand_made_iec104_apdus_decode_in_tshark() {
+    use zcfw_harness::iec104::{
+        C_SC_DIRECT_IOA, C_SE_IOA, CA, clock_sync, i_frame, interrogation, read, reset_process,
+        s_frame, setpoint, single_command, u, u_frame,
+    };
+    let apdus = vec![
+        (true, u_frame(u::STARTDT_ACT)),
+        (false, u_frame(u::STARTDT_CON)),
+        (true, interrogation(0, CA)),
+        (true, read(1, CA, 101)),
+        (true, clock_sync(2, CA)),
+        (true, single_command(3, CA, C_SC_DIRECT_IOA, true, false)),
+        (true, single_command(4, CA, C_SC_DIRECT_IOA, true, true)),
+        (true, setpoint(5, CA, C_SE_IOA, 42.5)),
+        (true, reset_process(6, CA)),
+        (true, i_frame(7, 0, 1, 3, CA, 100, &[0])),
+        (true, s_frame(3)),
+        (true, u_frame(u::TESTFR_ACT)),
+        (false, u_frame(u::TESTFR_CON)),
+    ];
+    let dir = TempDir::new("peer-frames-iec104").expect("temp dir");
+    let path = dir.join("hand-made.pcap");
+    pcap::write_pcap(&path, &pcap::tcp_conversation(2404, &apdus)).expect("pcap");
+    let rows = pcap::tshark_fields(
+        &path,
+        "iec60870_104",
+        &[
+            "iec60870_104.type",
+            "iec60870_104.utype",
+            "iec60870_asdu.typeid",
+            "iec60870_asdu.causetx",
+            "iec60870_asdu.addr",
+            "iec60870_asdu.ioa",
+            "_ws.malformed",
+            "_ws.expert.severity",
+        ],
+    )
+    .expect("tshark");
+    let summary: Vec<String> = rows.iter().map(|r| r.join(" ")).collect();
+    assert_eq!(
+        rows.len(),
+        apdus.len(),
+        "every APDU is IEC 104: {summary:#?}"
+    );
+    let types: Vec<&str> = rows.iter().map(|r| r[2].as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "", "", "100", "102", "103", "45", "45", "50", "105", "1", "", "", ""
+        ],
+        "{summary:#?}"
+    );
+    for r in &rows {
+        assert!(r[6].is_empty() && r[7].is_empty(), "{r:?}");
+        if !r[2].is_empty() {
+            assert_eq!(r[4], "1", "common address: {r:?}");
+        }
+    }
+}
+
 // ---- DNP3 ----
 
 /// What the simulator's master sent: read, write, direct operate (with and without ack),
