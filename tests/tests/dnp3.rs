@@ -326,6 +326,27 @@ fn cases() -> Vec<Case> {
         function::DIRECT_OPERATE,
         true,
     ));
+    // A read's first transport segment (FIR, not FIN) and then a direct operate as a new
+    // first segment: the transport layer starts a new fragment, judged on its own function.
+    v.push(scada(
+        "direct_operate as a new fragment after a read's unfinished first segment",
+        Op::Raw(vec![
+            [
+                link_frame(
+                    control::MASTER_DATA,
+                    OUTSTATION,
+                    dnp3::MASTER,
+                    &[0x40, 0xC0, function::READ, 10, 2, 0x06],
+                ),
+                request(1, function::DIRECT_OPERATE, &crob(0, 4)),
+            ]
+            .concat(),
+        ]),
+        "dnp3_function",
+        Some(function::DIRECT_OPERATE),
+        function::DIRECT_OPERATE,
+        true,
+    ));
     v.push(scada(
         "read without the DIR bit (an outstation's frame from the master)",
         Op::Raw(vec![{
