@@ -4,7 +4,7 @@ start`), its simulator and TCP server classes run as they are, with a hook that 
 every frame it receives.
 
 Listens on --port (every IPv4 address). Link address 1024 (the simulator answers any
-destination). Binary outputs (group 10 variation 2):
+destination). A cold or warm restart keeps it busy for --restart-ms (default 100). Binary outputs (group 10 variation 2):
   index 0  breaker_1  startup on   latch_on/latch_off/pulse_on/pulse_off
   index 1  pump_1     startup off  latch_on/latch_off
   index 2  valve_3    startup on   latch_on/latch_off
@@ -30,6 +30,7 @@ import threading
 try:
     from dnp3_sim import server as sim_server
     from dnp3_sim.cli import build_simulator
+    from dnp3_sim.config import default_outstation_data
 except ImportError as e:  # pragma: no cover - reported to the harness
     sys.exit(f"dnp3-simulation is not importable ({e}): run `cargo xtask setup`")
 
@@ -71,14 +72,27 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, default=20000)
     p.add_argument("--trace", required=True)
+    p.add_argument(
+        "--restart-ms",
+        type=int,
+        default=100,
+        help="how long a cold or warm restart keeps the outstation busy (simulator default 1000/300)",
+    )
     args = p.parse_args()
     trace = open(args.trace, "a", buffering=1)
 
+    outstation_config = default_outstation_data()
+    restart = outstation_config["outstation"]["restart"]
+    restart["cold_restart_delay_ms"] = args.restart_ms
+    restart["warm_restart_delay_ms"] = args.restart_ms
     with tempfile.TemporaryDirectory() as tmp:
         points = os.path.join(tmp, "points.json")
         with open(points, "w") as f:
             json.dump(POINTS, f)
-        simulator = build_simulator(None, points)
+        outstation = os.path.join(tmp, "outstation.json")
+        with open(outstation, "w") as f:
+            json.dump(outstation_config, f)
+        simulator = build_simulator(outstation, points)
     simulator.config.host = "0.0.0.0"
     simulator.config.port = args.port
 

@@ -667,10 +667,11 @@ fn run(env: &mut Env<'_>) {
         env.case(&case);
         if !env.inspect {
             // Without inspection the cases change the outstation: a cold restart puts every
-            // point back to its startup value for the next case.
+            // point back to its startup value for the next case (the outstation restarts in
+            // 100 ms).
             let mut m = env.master(Zone::Dmz);
             let _ = m.restart("cold");
-            thread::sleep(Duration::from_millis(1100));
+            thread::sleep(Duration::from_millis(200));
         }
     }
 
