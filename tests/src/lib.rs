@@ -21,6 +21,9 @@
 
 pub mod cmd;
 pub mod daemon;
+pub mod dnp3;
+pub mod iec104;
+pub mod inspection;
 pub mod modbus;
 pub mod names;
 pub mod netns;

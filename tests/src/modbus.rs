@@ -85,7 +85,7 @@ pub fn peer_script(name: &str) -> PathBuf {
 #[derive(Debug)]
 pub(crate) struct Peer {
     child: cmd::LineChild,
-    log: PathBuf,
+    pub(crate) log: PathBuf,
 }
 
 impl Peer {
@@ -130,7 +130,7 @@ impl Peer {
     }
 
     /// The peer's stdin, if it was piped (once).
-    fn stdin(&mut self) -> Result<ChildStdin> {
+    pub(crate) fn stdin(&mut self) -> Result<ChildStdin> {
         self.child.stdin().context("stdin not piped")
     }
 
@@ -138,7 +138,7 @@ impl Peer {
         self.child.what()
     }
 
-    fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         let tail = lines[lines.len().saturating_sub(15)..].join("\n");

@@ -155,3 +155,70 @@ pub const TCP_TROUBLE: &str = "tcp.analysis.lost_segment || tcp.analysis.ack_los
 
 /// The display filter of frames whose IP or TCP checksum is wrong.
 pub const BAD_CHECKSUM: &str = "tcp.checksum.status == \"Bad\" || ip.checksum.status == \"Bad\"";
+
+/// Writes `frames` (Ethernet) to a classic pcap file at `path`, one millisecond apart: hand-made
+/// traffic that tshark then decodes like a capture.
+pub fn write_pcap(path: &Path, frames: &[Vec<u8>]) -> Result<()> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&0i32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes()); // LINKTYPE_ETHERNET
+    for (i, frame) in frames.iter().enumerate() {
+        let len = u32::try_from(frame.len()).context("frame too long for pcap")?;
+        let usec = u32::try_from(i).unwrap_or(u32::MAX).saturating_mul(1000);
+        out.extend_from_slice(&(usec / 1_000_000).to_le_bytes());
+        out.extend_from_slice(&(usec % 1_000_000).to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(frame);
+    }
+    std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))
+}
+
+/// One TCP connection from 10.0.0.1 to 10.0.0.2:`port` as Ethernet frames: the handshake,
+/// then each `(from_client, payload)` as one segment with sequence and acknowledgement numbers
+/// continuing per direction, so tshark reassembles and decodes it as the port's protocol.
+pub fn tcp_conversation(port: u16, segments: &[(bool, Vec<u8>)]) -> Vec<Vec<u8>> {
+    use firewall_common::pktgen;
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    const PSH: u8 = 0x08;
+    let (client, server) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    let cport = 40000;
+    let (mut cseq, mut sseq) = (1000u32, 5000u32);
+    let frame = |from_client: bool, seq: u32, ack: u32, flags: u8, payload: &[u8]| {
+        let (src, dst, sp, dp) = if from_client {
+            (client, server, cport, port)
+        } else {
+            (server, client, port, cport)
+        };
+        pktgen::host_frame(
+            [2, 0, 0, 0, 0, 1],
+            [2, 0, 0, 0, 0, 2],
+            std::net::IpAddr::from(src),
+            std::net::IpAddr::from(dst),
+            pktgen::tcp_seq(sp, dp, seq, ack, flags, payload),
+        )
+    };
+    let mut out = vec![
+        frame(true, cseq, 0, SYN, &[]),
+        frame(false, sseq, cseq + 1, SYN | ACK, &[]),
+        frame(true, cseq + 1, sseq + 1, ACK, &[]),
+    ];
+    cseq += 1;
+    sseq += 1;
+    for (from_client, payload) in segments {
+        if *from_client {
+            out.push(frame(true, cseq, sseq, PSH | ACK, payload));
+            cseq = cseq.wrapping_add(payload.len() as u32);
+        } else {
+            out.push(frame(false, sseq, cseq, PSH | ACK, payload));
+            sseq = sseq.wrapping_add(payload.len() as u32);
+        }
+    }
+    out
+}

@@ -50,7 +50,13 @@ const BPF_LINKER_VERSION: &str = "0.13.0";
 const BPFFS: &str = "/sys/fs/bpf";
 /// Debian's python, which sees python3-scapy (the `python3` on PATH may be another one).
 const SYSTEM_PYTHON: &str = "/usr/bin/python3";
-const PYMODBUS: &str = "pymodbus==3.*";
+/// The Python test peers, from PyPI: Modbus (pymodbus), IEC 60870-5-104 (c104, a binary
+/// wheel of lib60870) and DNP3 (dnp3-simulation, pure Python). Pinned where the tests rely on
+/// a version's behaviour (c104 checks callback signatures; the simulator's frames are test
+/// vectors in tests/vectors/).
+const PYTHON_PEERS: &[&str] = &["pymodbus==3.*", "c104==2.2.1", "dnp3-simulation==0.1.2"];
+/// The versions [`check_pyenv`] requires of the pinned peers (distribution name, version).
+const PINNED_PEERS: &[(&str, &str)] = &[("c104", "2.2.1"), ("dnp3-simulation", "0.1.2")];
 
 /// Check only, or install what is missing.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -113,7 +119,7 @@ pub fn setup(ctx: &Ctx, mode: Mode, scope: Scope) -> Result<()> {
         step("bpffs", install, &mut missing, check_bpffs, mount_bpffs)?;
         let venv = ctx.pyenv();
         step(
-            "python test peers (pymodbus)",
+            "python test peers (pymodbus, c104, dnp3-simulation)",
             install,
             &mut missing,
             || check_pyenv(&venv),
@@ -533,11 +539,14 @@ fn mount_bpffs() -> Result<()> {
         .context("mounting bpffs failed (is this a container without CAP_SYS_ADMIN?)")
 }
 
-// ---- python venv with pymodbus ----
+// ---- python venv with the test peers ----
 
-const PYENV_PROBE: &str = "import sys, importlib.util as u, pymodbus\n\
+/// Prints the venv's base prefix, pymodbus's version, then `name=version` of each pinned peer
+/// (importing each: a wheel that installed but cannot load is missing too).
+const PYENV_PROBE: &str = "import sys, importlib.util as u, importlib.metadata as m, pymodbus\n\
+import c104, dnp3_sim\n\
 assert u.find_spec('scapy'), 'scapy (python3-scapy) not visible'\n\
-print(sys.base_prefix, pymodbus.__version__)";
+print(sys.base_prefix, pymodbus.__version__, *(d + '=' + m.version(d) for d in ('c104', 'dnp3-simulation')))";
 
 fn check_pyenv(venv: &Path) -> State {
     let python = venv.join("bin/python");
@@ -546,13 +555,19 @@ fn check_pyenv(venv: &Path) -> State {
     }
     let Some(out) = probe(&python, ["-c", PYENV_PROBE]) else {
         return State::Missing(format!(
-            "{} cannot import pymodbus and scapy",
+            "{} cannot import pymodbus, c104, dnp3_sim and scapy",
             python.display()
         ));
     };
     let mut words = out.split_whitespace();
     let (base, version) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-    if base != "/usr" {
+    let pinned: Vec<&str> = words.collect();
+    let wrong_pin = PINNED_PEERS
+        .iter()
+        .find(|(name, want)| !pinned.contains(&format!("{name}={want}").as_str()));
+    if let Some((name, want)) = wrong_pin {
+        State::Missing(format!("{name} {want} not installed (found {pinned:?})"))
+    } else if base != "/usr" {
         State::Missing(format!(
             "{} was made from {base}, not Debian's {SYSTEM_PYTHON}",
             venv.display()
@@ -560,7 +575,11 @@ fn check_pyenv(venv: &Path) -> State {
     } else if !version.starts_with("3.") {
         State::Missing(format!("pymodbus {version} installed, need 3.x"))
     } else {
-        State::Ready(format!("pymodbus {version}, {}", python.display()))
+        State::Ready(format!(
+            "pymodbus {version}, {}, {}",
+            pinned.join(", "),
+            python.display()
+        ))
     }
 }
 
@@ -585,9 +604,9 @@ fn install_pyenv(venv: &Path) -> Result<()> {
                 "--quiet",
                 "--disable-pip-version-check",
             ])
-            .arg(PYMODBUS),
+            .args(PYTHON_PEERS),
     )
-    .context("installing pymodbus from PyPI failed")
+    .with_context(|| format!("installing {} from PyPI failed", PYTHON_PEERS.join(" ")))
 }
 
 #[cfg(test)]
