@@ -23,8 +23,6 @@ use crate::packet::PacketBytes;
 /// Most head bytes a cursor keeps across segments (the largest decisive head of any
 /// inspector).
 pub const HELD_MAX: usize = 16;
-/// Most PDUs judged in one segment; a segment carrying more is denied.
-pub const MAX_PDUS_PER_SEGMENT: usize = 8;
 
 /// What an inspector says of the bytes at the start of a PDU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,19 +76,20 @@ pub trait Inspector {
         session: &mut u8,
     ) -> Result<Step, Self::Denial>;
     /// The denial of a segment whose framing cannot be walked within the bounds (more than
-    /// [`MAX_PDUS_PER_SEGMENT`] PDUs, a payload that runs past the frame).
+    /// [`PAYLOAD_MAX`] bytes, a payload that runs past the frame, a head longer than
+    /// [`HELD_MAX`]).
     fn unwalkable(&self) -> Self::Denial;
 }
 
-/// Walks the `len` payload bytes at `off` of `b` from `cursor`: passes the tail of a judged
-/// PDU, completes a held head, then judges every PDU that starts in the segment. Returns the
-/// number of PDUs judged, or the first denial; on success `cursor` says where the stream
-/// stands after the segment and `session` holds the inspector's session bits (on a denial
-/// both are left as they were: the segment does not reach the receiver).
+/// Walks the `len` payload bytes at `off` of `b` from `cursor`, a byte at a time
+/// ([`step_byte`]): passes the tail of a judged PDU, adds head bytes to the held head and
+/// judges it as soon as it decides. Returns the number of PDUs judged, or the first denial;
+/// on success `cursor` says where the stream stands after the segment and `session` holds
+/// the inspector's session bits (on a denial both are left as they were: the segment does
+/// not reach the receiver). A segment of more than [`PAYLOAD_MAX`] bytes is unwalkable.
 ///
-/// The same walk as [`Walk::start`], up to [`MAX_PDUS_PER_SEGMENT`] [`Walk::step`]s and
-/// [`Walk::finish`], which the eBPF program drives with `bpf_loop` (one verification of a
-/// step instead of one per PDU).
+/// The eBPF program runs the same [`step_byte`] under `bpf_loop`; this loop is its
+/// reference on the host (tests, fuzzing).
 #[inline(always)]
 pub fn walk<B, I>(
     b: &B,
@@ -104,164 +103,62 @@ where
     B: PacketBytes + ?Sized,
     I: Inspector,
 {
-    let mut w = Walk::start(b, off, len, cursor, *session, inspector)?;
-    for _ in 0..MAX_PDUS_PER_SEGMENT {
-        if !w.step(b, inspector)? {
+    if len > PAYLOAD_MAX {
+        return Err(inspector.unwalkable());
+    }
+    let mut next = *cursor;
+    let mut bits = *session;
+    let mut judged = 0u8;
+    for i in 0..PAYLOAD_MAX {
+        if i >= len {
             break;
         }
+        let [byte] = b.load::<1>(off + i).ok_or(inspector.unwalkable())?;
+        if step_byte(&mut next, &mut bits, byte, inspector)? {
+            judged = judged.saturating_add(1);
+        }
     }
-    w.finish(cursor, session, inspector)
+    *cursor = next;
+    *session = bits;
+    Ok(judged)
 }
 
-/// A walk of one segment in progress ([`walk`]).
-#[derive(Clone, Copy, Debug)]
-pub struct Walk {
-    /// Where the stream will stand if the segment passes.
-    pub next: StreamCursor,
-    /// The session bits the segment leaves.
-    pub bits: u8,
-    /// The walk ended early (a head still short of its decisive bytes was held).
-    pub done: bool,
-    /// PDUs judged.
-    pub judged: u8,
-    /// Offset of the next PDU in the segment.
-    pub at: usize,
-    /// Offset after the segment.
-    pub end: usize,
-}
-
-impl Walk {
-    /// Passes the tail of a PDU judged in an earlier segment and completes a head begun in
-    /// one.
-    #[inline(always)]
-    pub fn start<B, I>(
-        b: &B,
-        off: usize,
-        len: usize,
-        cursor: &StreamCursor,
-        session: u8,
-        inspector: &I,
-    ) -> Result<Walk, I::Denial>
-    where
-        B: PacketBytes + ?Sized,
-        I: Inspector,
-    {
-        let mut w = Walk {
-            next: *cursor,
-            bits: session,
-            done: false,
-            judged: 0,
-            at: off,
-            end: off + len,
-        };
-        // The tail of a PDU judged in an earlier segment.
-        let tail = (w.next.skip as usize).min(len);
-        w.next.skip -= tail as u16;
-        w.at += tail;
-
-        // A head begun in an earlier segment, completed with this segment's first bytes.
-        if w.next.held_len > 0 && w.at < w.end {
-            let held = (w.next.held_len as usize).min(HELD_MAX);
-            let take = (HELD_MAX - held).min(w.end - w.at);
-            let mut head = w.next.held;
-            if copy_head(b, w.at, take, &mut head, held).is_none() {
+/// One byte of a direction's stream: a byte of a judged PDU's tail is counted off; any other
+/// byte joins the held head, which is judged at once (the inspector says whether it decides
+/// yet). `Ok(true)` when the byte completed a PDU's head and the PDU was allowed.
+#[inline(always)]
+pub fn step_byte<I: Inspector>(
+    cursor: &mut StreamCursor,
+    bits: &mut u8,
+    byte: u8,
+    inspector: &I,
+) -> Result<bool, I::Denial> {
+    if cursor.skip > 0 {
+        cursor.skip -= 1;
+        return Ok(false);
+    }
+    let held = cursor.held_len as usize;
+    if held >= HELD_MAX {
+        return Err(inspector.unwalkable());
+    }
+    // The mask is a no-op after the check, there for the verifier.
+    cursor.held[held & (HELD_MAX - 1)] = byte;
+    let avail = held + 1;
+    cursor.held_len = avail as u8;
+    match inspector.judge(&cursor.held[..], 0, avail, bits)? {
+        Step::Need(_) => {
+            if avail >= HELD_MAX {
+                // The inspector needs more head than any inspector may hold.
                 return Err(inspector.unwalkable());
             }
-            let avail = held + take;
-            match inspector.judge(&head[..], 0, avail, &mut w.bits)? {
-                Step::Need(_) => {
-                    // Still short of the decisive bytes: remember them all.
-                    w.next.held = head;
-                    w.next.held_len = avail as u8;
-                    w.done = true;
-                }
-                Step::Pdu(pdu) => {
-                    w.judged = 1;
-                    w.next.held_len = 0;
-                    let rest = pdu.saturating_sub(held);
-                    let here = rest.min(w.end - w.at);
-                    w.next.skip = (rest - here) as u16;
-                    w.at += here;
-                }
-            }
+            Ok(false)
         }
-        Ok(w)
-    }
-
-    /// Judges the PDU that starts at [`Self::at`], if any; `Ok(true)` while there may be
-    /// another.
-    #[inline(always)]
-    pub fn step<B, I>(&mut self, b: &B, inspector: &I) -> Result<bool, I::Denial>
-    where
-        B: PacketBytes + ?Sized,
-        I: Inspector,
-    {
-        if self.done || self.at >= self.end {
-            return Ok(false);
-        }
-        let avail = self.end - self.at;
-        match inspector.judge(b, self.at, avail, &mut self.bits)? {
-            Step::Need(_) => {
-                if avail > HELD_MAX {
-                    return Err(inspector.unwalkable());
-                }
-                let mut held = [0u8; HELD_MAX];
-                if copy_head(b, self.at, avail, &mut held, 0).is_none() {
-                    return Err(inspector.unwalkable());
-                }
-                self.next.held = held;
-                self.next.held_len = avail as u8;
-                self.done = true;
-                Ok(false)
-            }
-            Step::Pdu(pdu) => {
-                self.judged += 1;
-                let here = pdu.min(avail);
-                self.next.skip = (pdu - here) as u16;
-                self.at += here;
-                Ok(self.at < self.end)
-            }
+        Step::Pdu(pdu) => {
+            cursor.held_len = 0;
+            cursor.skip = pdu.saturating_sub(avail) as u16;
+            Ok(true)
         }
     }
-
-    /// Commits a walk whose steps all passed: a segment with PDUs left unjudged (more than
-    /// [`MAX_PDUS_PER_SEGMENT`]) is unwalkable.
-    #[inline(always)]
-    pub fn finish<I: Inspector>(
-        self,
-        cursor: &mut StreamCursor,
-        session: &mut u8,
-        inspector: &I,
-    ) -> Result<u8, I::Denial> {
-        if !self.done && self.at < self.end {
-            return Err(inspector.unwalkable());
-        }
-        *cursor = self.next;
-        *session = self.bits;
-        Ok(self.judged)
-    }
-}
-
-/// Copies the `n` bytes at `from` of `b` into `head` from index `to` (bytes past the end of
-/// `head` are not copied); `None` if a byte is outside the frame.
-#[inline(always)]
-fn copy_head<B: PacketBytes + ?Sized>(
-    b: &B,
-    from: usize,
-    n: usize,
-    head: &mut [u8; HELD_MAX],
-    to: usize,
-) -> Option<()> {
-    for i in 0..HELD_MAX {
-        if i >= n {
-            break;
-        }
-        let [byte] = b.load::<1>(from + i)?;
-        if let Some(slot) = head.get_mut(to + i) {
-            *slot = byte;
-        }
-    }
-    Some(())
 }
 
 /// Where a segment of one direction falls in that direction's stream.

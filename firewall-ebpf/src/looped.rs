@@ -12,16 +12,13 @@ use aya_ebpf::helpers::generated::bpf_loop;
 use firewall_common::{
     dnp3::{self, Dnp3Denial, Dnp3Profile, Dnp3Violation},
     packet::PacketBytes,
-    stream::{
-        HELD_MAX, Inspector, PAYLOAD_MAX, Payload, PayloadBytes, Step, StreamCursor, Walker,
-    },
+    stream::{self, Inspector, PAYLOAD_MAX, Payload, PayloadBytes, StreamCursor, Walker},
 };
 
-/// `inspector` walked one byte per `bpf_loop` iteration over `payload`: a tail byte of a
-/// judged PDU is counted off, a head byte is added to the held head, which is judged as soon
-/// as it decides (the same rule as [`firewall_common::stream::walk`], whose PDU-wise loop
-/// does not verify within the kernel's budget: every PDU multiplies the paths of the ones
-/// before it, while a byte step's state converges).
+/// `inspector` walked one byte per `bpf_loop` iteration over `payload`
+/// ([`stream::step_byte`], the step of the host's [`stream::walk`]; a plain loop over the
+/// bytes does not verify within the kernel's budget, every iteration multiplying the paths of
+/// the ones before it, while the callback's state converges).
 pub struct Looped<I> {
     pub inspector: I,
     pub payload: &'static Payload,
@@ -55,26 +52,8 @@ extern "C" fn head_step<I: Inspector>(index: u64, ctx: *mut c_void) -> i64 {
         ctx.denial = Some(inspector.unwalkable());
         return 1;
     };
-    let c = &mut ctx.cursor;
-    if c.skip > 0 {
-        c.skip -= 1;
-        return 0;
-    }
-    let held = c.held_len as usize;
-    if held >= HELD_MAX {
-        ctx.denial = Some(inspector.unwalkable());
-        return 1;
-    }
-    c.held[held & (HELD_MAX - 1)] = byte;
-    let avail = held + 1;
-    c.held_len = avail as u8;
-    match inspector.judge(&c.held[..], 0, avail, &mut ctx.bits) {
-        Ok(Step::Need(_)) => 0,
-        Ok(Step::Pdu(pdu)) => {
-            c.held_len = 0;
-            c.skip = pdu.saturating_sub(avail) as u16;
-            0
-        }
+    match stream::step_byte(&mut ctx.cursor, &mut ctx.bits, byte, inspector) {
+        Ok(_) => 0,
         Err(d) => {
             ctx.denial = Some(d);
             1

@@ -367,12 +367,9 @@ fn c104_interrogation_burst_passes_as_sent_and_in_full_segments() {
 }
 
 /// The same burst as one GSO super-packet (what generic XDP sees of a coalesced burst, and
-/// what TCP autocorking makes of back-to-back writes): 9 APDUs start in it, one more than
-/// `stream::MAX_PDUS_PER_SEGMENT`, and the walker denies the whole packet as
-/// `iec104_malformed` (unwalkable). Ignored until the data path judges more APDUs per packet
-/// (or passes the station's monitoring direction another way): run it with `--ignored`.
+/// what TCP autocorking makes of back-to-back writes): 9 APDUs, 1,643 bytes, all judged (the
+/// walker is bounded by `stream::PAYLOAD_MAX` bytes, not by a number of APDUs).
 #[test]
-#[ignore = "known limit: stream::MAX_PDUS_PER_SEGMENT (8) denies a real station's 9-APDU burst in one packet"]
 fn c104_interrogation_burst_in_one_super_packet() {
     let segments = vectors("iec104-c104-interrogation-300.txt");
     let profile = Iec104Profile::read_only();

@@ -157,11 +157,17 @@ fn the_session_is_shared_by_both_directions() {
 }
 
 #[test]
-fn more_pdus_than_the_bound_deny_the_segment() {
+fn every_pdu_of_a_segment_is_judged_up_to_the_payload_bound() {
     let testfr = [START, 4, u_frame::TESTFR_ACT, 0, 0, 0];
-    let seg: Vec<u8> = testfr.repeat(MAX_PDUS_PER_SEGMENT);
-    assert_eq!(walk_all(&[&seg]).0[0], Ok(MAX_PDUS_PER_SEGMENT as u8));
-    let seg: Vec<u8> = testfr.repeat(MAX_PDUS_PER_SEGMENT + 1);
+    let n = PAYLOAD_MAX / testfr.len();
+    let seg: Vec<u8> = testfr.repeat(n);
+    assert_eq!(walk_all(&[&seg]).0[0], Ok(n.min(255) as u8));
+    // The last one a command: the whole segment is denied.
+    let mut seg: Vec<u8> = testfr.repeat(20);
+    seg.extend(command(46));
+    assert_eq!(walk_all(&[&seg]).0[0], Err(Iec104Violation::TypeId));
+    // Longer than the payload a walker copies: unwalkable.
+    let seg: Vec<u8> = testfr.repeat(n + 1);
     assert_eq!(walk_all(&[&seg]).0[0], Err(Iec104Violation::Malformed));
 }
 
