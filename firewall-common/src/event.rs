@@ -162,11 +162,15 @@ mod tests {
     #[test]
     fn iec104_and_dnp3_details_land_in_the_generic_fields() {
         let mut d = crate::iec104::Iec104Denial::new(crate::iec104::Iec104Violation::TypeId);
-        d.known = crate::iec104::denial_known::TYPE_ID | crate::iec104::denial_known::COMMON_ADDRESS;
+        d.known =
+            crate::iec104::denial_known::TYPE_ID | crate::iec104::denial_known::COMMON_ADDRESS;
         d.type_id = 45;
         d.cause = 6;
         d.common_address = 0x1234;
-        assert_eq!(pack_iec104(&d), (6 | 45 << 8 | 0x1234 << 16, detail::CODE | detail::ADDRESS));
+        assert_eq!(
+            pack_iec104(&d),
+            (6 | 45 << 8 | 0x1234 << 16, detail::CODE | detail::ADDRESS)
+        );
         let mut d = crate::dnp3::Dnp3Denial::new(crate::dnp3::Dnp3Violation::Function);
         d.known = crate::dnp3::denial_known::FUNCTION;
         d.function = 13;

@@ -325,22 +325,42 @@ mod tests {
     #[test]
     fn iec104_and_dnp3_violations_map_to_their_protocol_block() {
         use crate::iec104::Iec104Violation as I;
-        for (i, v) in [I::Malformed, I::TypeId, I::CommonAddress, I::Cause, I::Direction, I::NotStarted]
-            .into_iter()
-            .enumerate()
+        for (i, v) in [
+            I::Malformed,
+            I::TypeId,
+            I::CommonAddress,
+            I::Cause,
+            I::Direction,
+            I::NotStarted,
+        ]
+        .into_iter()
+        .enumerate()
         {
             let r = Reason::of_iec104(v);
             assert!(r.name().starts_with("iec104_") && r.is_inspection() && !r.passes());
-            assert_eq!((r.inspector(), r.conduit_slot()), (crate::maps::inspector::IEC104, 5 + i as u32));
+            assert_eq!(
+                (r.inspector(), r.conduit_slot()),
+                (crate::maps::inspector::IEC104, 5 + i as u32)
+            );
         }
         use crate::dnp3::Dnp3Violation as D;
-        for (i, v) in [D::Malformed, D::Crc, D::Function, D::Address, D::Direction, D::Transport]
-            .into_iter()
-            .enumerate()
+        for (i, v) in [
+            D::Malformed,
+            D::Crc,
+            D::Function,
+            D::Address,
+            D::Direction,
+            D::Transport,
+        ]
+        .into_iter()
+        .enumerate()
         {
             let r = Reason::of_dnp3(v);
             assert!(r.name().starts_with("dnp3_") && r.is_inspection() && !r.passes());
-            assert_eq!((r.inspector(), r.conduit_slot()), (crate::maps::inspector::DNP3, 11 + i as u32));
+            assert_eq!(
+                (r.inspector(), r.conduit_slot()),
+                (crate::maps::inspector::DNP3, 11 + i as u32)
+            );
         }
     }
 
@@ -354,7 +374,12 @@ mod tests {
             assert!(seen & 1 << r.conduit_slot() == 0, "{r:?} shares its slot");
             seen |= 1 << r.conduit_slot();
         }
-        for r in [Reason::IslandMode, Reason::RateLimited, Reason::StreamOutOfOrder, Reason::Alert] {
+        for r in [
+            Reason::IslandMode,
+            Reason::RateLimited,
+            Reason::StreamOutOfOrder,
+            Reason::Alert,
+        ] {
             assert!(!r.is_inspection());
         }
     }

@@ -186,4 +186,3 @@ fn count_event(slot: u32) {
         unsafe { *c += 1 };
     }
 }
-

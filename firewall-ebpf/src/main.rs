@@ -24,23 +24,16 @@ mod maps;
 mod reset;
 mod stream;
 
-use aya_ebpf::{
-    bindings::xdp_action::XDP_DROP,
-    helpers::generated::{bpf_jiffies64, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns},
-    macros::xdp,
-    programs::XdpContext,
-};
+use aya_ebpf::{bindings::xdp_action::XDP_DROP, macros::xdp, programs::XdpContext};
 use firewall_common::{
     ABI_VERSION,
     conduit::{self, Level},
     conduittable,
-    event::{self, Event},
     flow::{FlowKey, FlowState, FragKey, FragState, flow_flags, proto, timeout},
     maps::{
-        Bucket, BucketKey, ConduitAction, ConduitKey, Control, Counter, IfaceZoneKey, L2Key,
-        RateLimit, SlotConfig, ZonePairKey, action_flags, capacity, conduit_action_index,
-        conduit_reason_index, control_flags, iface_counter_index, iface_flags, iface_index,
-        inspector, profile_index, rate_limit_index, slot_flags, zone_flags,
+        Bucket, BucketKey, ConduitAction, ConduitKey, IfaceZoneKey, L2Key, SlotConfig, ZonePairKey,
+        action_flags, capacity, control_flags, iface_flags, iface_index, inspector, profile_index,
+        rate_limit_index, slot_flags, zone_flags,
     },
     packet::{self, Family, Fragment, Packet, PacketBytes, icmp_type, tcp_flags},
     reason::Reason,
@@ -51,7 +44,7 @@ use firewall_common::{
 
 use crate::{
     account::{EventContext, account, deliver, emit, event_budget, now, reported},
-    decision::{Decision, EXCEPTION, RESET_SENDER, RESETS, deny_on, drop, finish, pass},
+    decision::{Decision, EXCEPTION, RESET_SENDER, deny_on, drop, finish, pass},
     inspect::{inspect, inspection_deny, remember_reset, resets, tracked_deny},
     maps::*,
 };
@@ -297,7 +290,13 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
             if state.inspector > inspector::MODBUS && p.proto == proto::TCP {
                 // Every segment of the flow, data or not (SYNs and acknowledgements move its
                 // stream position), goes to its protocol's inspector, which decides it.
-                return stream::hand_over(ctx, slot, from_opener, Reason::AllowedConntrack, state.inspector);
+                return stream::hand_over(
+                    ctx,
+                    slot,
+                    from_opener,
+                    Reason::AllowedConntrack,
+                    state.inspector,
+                );
             }
             let verdict = if state.inspector == inspector::MODBUS
                 && state.profile_id != 0

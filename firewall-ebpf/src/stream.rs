@@ -5,9 +5,7 @@
 //! ([`firewall_common::stream::segment`]) and finishes the packet as the main program does
 //! ([`deliver`], [`account`]).
 
-use aya_ebpf::{
-    helpers::generated::bpf_xdp_load_bytes, macros::xdp, programs::XdpContext,
-};
+use aya_ebpf::{helpers::generated::bpf_xdp_load_bytes, macros::xdp, programs::XdpContext};
 use firewall_common::{
     decision::monitorable,
     event,
@@ -99,8 +97,7 @@ impl Protocol for Iec104 {
         let (off, len) = (0, p.payload_len as usize);
         let [opener, peer] = &mut state.stream;
         let verdict = if h.from_opener != 0 {
-            let Some(profile) = IEC104_PROFILES.get(profile_index(h.slot, state.profile_id))
-            else {
+            let Some(profile) = IEC104_PROFILES.get(profile_index(h.slot, state.profile_id)) else {
                 return Verdict::Denied(Reason::NoPolicy as u64);
             };
             let control = Looped {
@@ -177,8 +174,7 @@ fn run<P: Protocol>(ctx: &XdpContext) -> u32 {
 
 #[inline(always)]
 fn decide<P: Protocol>(ctx: &XdpContext, len: u32) -> Decision {
-    let (Some(control), Some(h), Some(p)) = (CONTROL.get(0), HANDOFF.get(0), SCRATCH.get(0))
-    else {
+    let (Some(control), Some(h), Some(p)) = (CONTROL.get(0), HANDOFF.get(0), SCRATCH.get(0)) else {
         return drop(Reason::NoPolicy);
     };
     let slot = h.slot & 1;
@@ -282,9 +278,8 @@ fn copy_payload(ctx: &XdpContext, p: &Packet) -> Option<&'static stream::Payload
     if n > 0 {
         // SAFETY: `buf` is this CPU's buffer of PAYLOAD_MAX bytes and `1 <= n <= PAYLOAD_MAX`;
         // the helper checks the frame's bounds itself.
-        let copied = unsafe {
-            bpf_xdp_load_bytes(ctx.ctx, p.payload_offset as u32, buf.cast(), n as u32)
-        };
+        let copied =
+            unsafe { bpf_xdp_load_bytes(ctx.ctx, p.payload_offset as u32, buf.cast(), n as u32) };
         if copied != 0 {
             return None;
         }

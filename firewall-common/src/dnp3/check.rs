@@ -190,7 +190,11 @@ pub fn walk<B: PacketBytes + ?Sized>(
 /// Advances `c` by one byte; `true` when the byte ended a frame ([`walk`] byte by byte; the
 /// eBPF program drives it with `bpf_loop`).
 #[inline(always)]
-pub fn step(c: &mut Dnp3Cursor, byte: u8, profile: Option<&Dnp3Profile>) -> Result<bool, Dnp3Denial> {
+pub fn step(
+    c: &mut Dnp3Cursor,
+    byte: u8,
+    profile: Option<&Dnp3Profile>,
+) -> Result<bool, Dnp3Denial> {
     let malformed = Dnp3Denial::new(Dnp3Violation::Malformed);
     if (c.header_read as usize) < HEADER_LEN {
         match c.header_read {

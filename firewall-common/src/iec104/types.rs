@@ -189,7 +189,11 @@ mod tests {
     #[test]
     fn element_sizes_agree_with_the_table() {
         for code in 0..=255u8 {
-            assert_eq!(element_size(code), type_id(code).map(|t| t.element), "type id {code}");
+            assert_eq!(
+                element_size(code),
+                type_id(code).map(|t| t.element),
+                "type id {code}"
+            );
         }
     }
 

@@ -219,7 +219,15 @@ impl Flow {
         let inspector = Control {
             profile: &self.profile,
         };
-        match segment(bytes, 0, bytes.len(), seq, &mut self.side, &mut self.session, &inspector) {
+        match segment(
+            bytes,
+            0,
+            bytes.len(),
+            seq,
+            &mut self.side,
+            &mut self.session,
+            &inspector,
+        ) {
             Verdict::Pass => Verdict::Pass,
             Verdict::Denied(d) => Verdict::Denied(d.kind),
             Verdict::OutOfOrder => Verdict::OutOfOrder,
@@ -234,7 +242,10 @@ fn segments_in_order_are_walked_and_move_the_stream() {
     assert_eq!(f.send(1000, &a), Verdict::Pass);
     assert_eq!(f.side.seq.next, 1000 + a.len() as u32);
     assert_eq!(f.side.seq.last, 1000);
-    assert_eq!(f.send(1000 + a.len() as u32, &command(46)), Verdict::Denied(Iec104Violation::TypeId));
+    assert_eq!(
+        f.send(1000 + a.len() as u32, &command(46)),
+        Verdict::Denied(Iec104Violation::TypeId)
+    );
     // The denied segment moved nothing: the sender's retransmission of it is in order again.
     assert_eq!(f.side.seq.next, 1000 + a.len() as u32);
 }
@@ -247,7 +258,10 @@ fn a_retransmission_with_other_bytes_is_judged_on_its_own_bytes() {
     dangerous.truncate(allowed.len());
     assert_eq!(f.send(1000, &allowed), Verdict::Pass);
     // Same sequence number, same length, a command in place of the interrogation.
-    assert_eq!(f.send(1000, &dangerous), Verdict::Denied(Iec104Violation::TypeId));
+    assert_eq!(
+        f.send(1000, &dangerous),
+        Verdict::Denied(Iec104Violation::TypeId)
+    );
     // A true retransmission passes and leaves the stream where it was.
     assert_eq!(f.send(1000, &allowed), Verdict::Pass);
     assert_eq!(f.side.seq.next, 1000 + allowed.len() as u32);
@@ -263,7 +277,10 @@ fn a_retransmission_of_a_split_head_is_judged_from_the_state_before_it() {
     // The second part again, with the type id of a command: judged with the held head.
     let mut other = command(46);
     other.truncate(allowed.len());
-    assert_eq!(f.send(1005, &other[5..]), Verdict::Denied(Iec104Violation::TypeId));
+    assert_eq!(
+        f.send(1005, &other[5..]),
+        Verdict::Denied(Iec104Violation::TypeId)
+    );
 }
 
 #[test]
@@ -304,7 +321,10 @@ fn duplicates_below_the_receivers_acknowledgement_pass_unwalked() {
     assert_eq!(f.send(1000, &a), Verdict::Pass);
     assert_eq!(f.send(1000 + n, &a), Verdict::Pass);
     // Not acknowledged yet: an old segment that is not the last one is out of order.
-    assert_eq!(f.send(1000, &command(46)[..n as usize]), Verdict::OutOfOrder);
+    assert_eq!(
+        f.send(1000, &command(46)[..n as usize]),
+        Verdict::OutOfOrder
+    );
     f.side.acknowledge(1000 + n);
     // The receiver has those bytes and discards them, whatever they say.
     assert_eq!(f.send(1000, &command(46)[..n as usize]), Verdict::Pass);
@@ -329,7 +349,10 @@ fn sequence_numbers_wrap() {
     let a = command(100);
     assert_eq!(f.send(u32::MAX - 4, &a), Verdict::Pass);
     assert_eq!(f.side.seq.next, (u32::MAX - 4).wrapping_add(a.len() as u32));
-    assert_eq!(f.send(f.side.seq.next, &command(46)), Verdict::Denied(Iec104Violation::TypeId));
+    assert_eq!(
+        f.send(f.side.seq.next, &command(46)),
+        Verdict::Denied(Iec104Violation::TypeId)
+    );
 }
 
 #[test]

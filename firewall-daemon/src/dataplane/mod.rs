@@ -490,8 +490,7 @@ fn load_inspectors(ebpf: &mut Ebpf) -> Result<(), DataplaneError> {
     let map = ebpf
         .map_mut(names::INSPECTORS)
         .ok_or(DataplaneError::MissingMap(names::INSPECTORS))?;
-    let mut array =
-        ProgramArray::try_from(map).map_err(DataplaneError::map(names::INSPECTORS))?;
+    let mut array = ProgramArray::try_from(map).map_err(DataplaneError::map(names::INSPECTORS))?;
     for (id, fd) in &fds {
         array
             .set(u32::from(*id), fd, 0)
