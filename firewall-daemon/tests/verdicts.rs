@@ -1699,3 +1699,212 @@ fn exceptions_answer_denied_requests_and_keep_the_connection() {
         "three exceptions (one a retransmission) and one reset per connection"
     );
 }
+
+const IEC104_POLICY: &str = r#"
+version: 1
+name: iec104-stream-verdicts
+interfaces:
+  - { name: lo }
+zones:
+  dmz:     { security_level: 2, networks: [10.20.0.0/24] }
+  control: { security_level: 3, networks: [10.30.0.0/16] }
+  lab:     { security_level: 2, networks: [10.40.0.0/24] }
+conduits:
+  - name: scada
+    from: dmz
+    to: control
+    on_violation: drop
+    rules:
+      - protocol: iec104
+        iec104: { type_ids: [C_IC_NA_1], common_addresses: [1] }
+  - name: lab-watch
+    from: lab
+    to: control
+    mode: monitor
+    rules:
+      - protocol: iec104
+        iec104: { type_ids: [C_IC_NA_1], common_addresses: [1] }
+"#;
+
+/// An IEC 104 segment between `client`:`port` and 10.30.0.9:2404 (`up`: client to server).
+fn iec104_segment(
+    client: ([u8; 4], u16),
+    up: bool,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let (from, port) = client;
+    if up {
+        ipv4(
+            from,
+            CTL,
+            pktgen::tcp_seq(port, 2404, seq, ack, flags, payload),
+        )
+        .frame()
+    } else {
+        ipv4(
+            CTL,
+            from,
+            pktgen::tcp_seq(2404, port, seq, ack, flags, payload),
+        )
+        .frame()
+    }
+}
+
+/// Opens an IEC 104 connection from `client` through STARTDT; the client's and the server's
+/// next sequence numbers.
+fn iec104_open(h: &mut Harness, client: ([u8; 4], u16)) -> (u32, u32) {
+    use firewall_common::{iec104::u_frame, pktgen::iec104::u};
+    let (c, s) = (1000u32, 5000u32);
+    let up =
+        |seq, ack, flags, payload: &[u8]| iec104_segment(client, true, seq, ack, flags, payload);
+    let down =
+        |seq, ack, flags, payload: &[u8]| iec104_segment(client, false, seq, ack, flags, payload);
+    h.pass("SYN", &up(c, 0, SYN, &[]), Reason::AllowedConduit);
+    h.pass(
+        "SYN-ACK",
+        &down(s, c + 1, SYN | ACK, &[]),
+        Reason::AllowedConntrack,
+    );
+    h.pass("ACK", &up(c + 1, s + 1, ACK, &[]), Reason::AllowedConntrack);
+    h.pass(
+        "STARTDT act",
+        &up(c + 1, s + 1, PSH | ACK, &u(u_frame::STARTDT_ACT)),
+        Reason::AllowedConntrack,
+    );
+    h.pass(
+        "STARTDT con",
+        &down(s + 1, c + 7, PSH | ACK, &u(u_frame::STARTDT_CON)),
+        Reason::AllowedConntrack,
+    );
+    (c + 7, s + 7)
+}
+
+/// The stream position of an inspected flow in the data path (the tail-called IEC 104
+/// program): heads split across segments at every byte, retransmissions with other bytes,
+/// gaps and overlaps, the monitoring direction, and monitor mode moving the stream past an
+/// alert.
+#[test]
+fn iec104_segments_are_judged_on_their_stream_position() {
+    use firewall_common::{
+        iec104::{HEAD_LEN, cause},
+        pktgen::iec104::i_frame,
+    };
+    let mut h = Harness::new(IEC104_POLICY);
+    let interrogation = i_frame(100, cause::ACTIVATION, 1, 1);
+    let command = i_frame(45, cause::ACTIVATION, 1, 1);
+    assert_eq!(interrogation.len(), command.len());
+    let n = interrogation.len() as u32;
+
+    // Before STARTDT is confirmed, no I frame passes.
+    let early = ([10, 20, 0, 7], 39999);
+    h.pass(
+        "SYN",
+        &iec104_segment(early, true, 10, 0, SYN, &[]),
+        Reason::AllowedConduit,
+    );
+    h.drop(
+        "an I frame before STARTDT con",
+        &iec104_segment(early, true, 11, 0, PSH | ACK, &interrogation),
+        Reason::Iec104NotStarted,
+    );
+
+    let client = (DMZ, 40000);
+    let (c, s) = iec104_open(&mut h, client);
+    let up = |seq, flags, payload: &[u8]| iec104_segment(client, true, seq, s, flags, payload);
+    h.pass(
+        "interrogation",
+        &up(c, PSH | ACK, &interrogation),
+        Reason::AllowedConntrack,
+    );
+    h.drop(
+        "the interrogation's retransmission carrying a command instead",
+        &up(c, PSH | ACK, &command),
+        Reason::Iec104TypeId,
+    );
+    h.pass(
+        "a true retransmission",
+        &up(c, PSH | ACK, &interrogation),
+        Reason::AllowedConntrack,
+    );
+    let c = c + n;
+    h.drop(
+        "a gap",
+        &up(c + n, PSH | ACK, &interrogation),
+        Reason::StreamOutOfOrder,
+    );
+    let mut overlap = interrogation[8..].to_vec();
+    overlap.extend(&command);
+    h.drop(
+        "an overlap from judged bytes into a command",
+        &up(c - 8, PSH | ACK, &overlap),
+        Reason::StreamOutOfOrder,
+    );
+    h.pass(
+        "in order again",
+        &up(c, PSH | ACK, &interrogation),
+        Reason::AllowedConntrack,
+    );
+    let c = c + n;
+    let down = |seq, payload: &[u8]| iec104_segment(client, false, seq, c, PSH | ACK, payload);
+    h.drop(
+        "a command type sent by the controlled station",
+        &down(s, &command),
+        Reason::Iec104Direction,
+    );
+    h.pass(
+        "its activation confirmation",
+        &down(s, &i_frame(45, cause::ACTIVATION_CON, 1, 1)),
+        Reason::AllowedConntrack,
+    );
+
+    // A command cut after every byte of its head: the part before the cut passes (its bytes
+    // are held), the segment that completes the head is denied.
+    for k in 1..HEAD_LEN {
+        let client = ([10, 20, 0, 8], 41000 + k as u16);
+        let (c, s) = iec104_open(&mut h, client);
+        let up = |seq, payload: &[u8]| iec104_segment(client, true, seq, s, PSH | ACK, payload);
+        h.pass(
+            &format!("a command's first {k} bytes"),
+            &up(c, &command[..k]),
+            Reason::AllowedConntrack,
+        );
+        h.drop(
+            &format!("the command's bytes after {k}"),
+            &up(c + k as u32, &command[k..]),
+            Reason::Iec104TypeId,
+        );
+        if k < 6 {
+            // Cut before the type id: the rest sent again as an interrogation completes an
+            // allowed head.
+            h.pass(
+                &format!("the rest after {k} as an interrogation"),
+                &up(c + k as u32, &interrogation[k..]),
+                Reason::AllowedConntrack,
+            );
+            h.pass(
+                "the next interrogation",
+                &up(c + n, &interrogation),
+                Reason::AllowedConntrack,
+            );
+        }
+    }
+
+    // Monitor mode: the violation passes as an alert and the stream moves past it.
+    let lab = ([10, 40, 0, 3], 42000);
+    let (c, s) = iec104_open(&mut h, lab);
+    let before = h.count(Reason::Alert);
+    h.pass(
+        "lab command (alert)",
+        &iec104_segment(lab, true, c, s, PSH | ACK, &command),
+        Reason::Alert,
+    );
+    assert_eq!(h.count(Reason::Alert), before + 1);
+    h.pass(
+        "lab interrogation after the alerted command",
+        &iec104_segment(lab, true, c + n, s, PSH | ACK, &interrogation),
+        Reason::AllowedConntrack,
+    );
+}
