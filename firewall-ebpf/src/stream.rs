@@ -8,13 +8,14 @@
 use aya_ebpf::{helpers::generated::bpf_xdp_load_bytes, macros::xdp, programs::XdpContext};
 use firewall_common::{
     decision::monitorable,
+    dnp3::{Dnp3Denial, Dnp3Profile},
     event,
     flow::{FlowKey, FlowState, flow_flags},
-    iec104,
+    iec104::{self, Iec104Denial, Iec104Profile},
     maps::{Handoff, SlotConfig, profile_index, slot_flags},
     packet::{Packet, PacketBytes, tcp_flags},
     reason::Reason,
-    stream::{self, PAYLOAD_MAX, PayloadBytes, Verdict},
+    stream::{self, PAYLOAD_MAX, Payload, PayloadBytes, Verdict, Walker},
 };
 
 use crate::{
@@ -71,96 +72,121 @@ pub fn zcfw_dnp3(ctx: XdpContext) -> u32 {
     run::<Dnp3>(&ctx)
 }
 
-/// A protocol's walk of one segment: the verdict with a denial packed as the main program's
-/// inspection verdicts are (`reason | known << 8 | detail << 32`).
+/// What an inspector program needs of its protocol: its profiles, a walker per direction and
+/// the packing of a denial as the main program's inspection verdicts (`reason | known << 8 |
+/// detail << 32`).
 trait Protocol {
-    fn segment(
-        b: &PayloadBytes<'static>,
-        p: &Packet,
-        seq: u32,
-        state: &mut FlowState,
-        h: &Handoff,
-    ) -> Verdict<u64>;
+    type Profile: 'static;
+    type Denial: Copy;
+    type Opener: Walker<Denial = Self::Denial>;
+    type Peer: Walker<Denial = Self::Denial>;
+    fn profile(index: u32) -> Option<&'static Self::Profile>;
+    fn opener(profile: &'static Self::Profile, payload: &'static Payload) -> Self::Opener;
+    fn peer(payload: &'static Payload) -> Self::Peer;
+    fn pack(d: Self::Denial) -> u64;
 }
 
 struct Iec104;
 
 impl Protocol for Iec104 {
+    type Profile = Iec104Profile;
+    type Denial = Iec104Denial;
+    type Opener = Looped<iec104::Control<'static>>;
+    type Peer = Looped<iec104::Monitor>;
+
     #[inline(always)]
-    fn segment(
-        b: &PayloadBytes<'static>,
-        p: &Packet,
-        seq: u32,
-        state: &mut FlowState,
-        h: &Handoff,
-    ) -> Verdict<u64> {
-        let (off, len) = (0, p.payload_len as usize);
-        let [opener, peer] = &mut state.stream;
-        let verdict = if h.from_opener != 0 {
-            let Some(profile) = IEC104_PROFILES.get(profile_index(h.slot, state.profile_id)) else {
-                return Verdict::Denied(Reason::NoPolicy as u64);
-            };
-            let control = Looped {
-                inspector: iec104::Control { profile },
-                payload: b.payload,
-            };
-            stream::segment(b, off, len, seq, opener, &mut state.session, &control)
-        } else {
-            let monitor = Looped {
-                inspector: iec104::Monitor,
-                payload: b.payload,
-            };
-            stream::segment(b, off, len, seq, peer, &mut state.session, &monitor)
-        };
-        packed(verdict, |d| {
-            let (detail, known) = event::pack_iec104(&d);
-            Reason::of_iec104(d.kind) as u64 | (known as u64) << 8 | (detail as u64) << 32
-        })
+    fn profile(index: u32) -> Option<&'static Iec104Profile> {
+        IEC104_PROFILES.get(index)
+    }
+
+    #[inline(always)]
+    fn opener(profile: &'static Iec104Profile, payload: &'static Payload) -> Self::Opener {
+        Looped {
+            inspector: iec104::Control { profile },
+            payload,
+        }
+    }
+
+    #[inline(always)]
+    fn peer(payload: &'static Payload) -> Self::Peer {
+        Looped {
+            inspector: iec104::Monitor,
+            payload,
+        }
+    }
+
+    #[inline(always)]
+    fn pack(d: Iec104Denial) -> u64 {
+        let (detail, known) = event::pack_iec104(&d);
+        Reason::of_iec104(d.kind) as u64 | (known as u64) << 8 | (detail as u64) << 32
     }
 }
 
 struct Dnp3;
 
 impl Protocol for Dnp3 {
+    type Profile = Dnp3Profile;
+    type Denial = Dnp3Denial;
+    type Opener = Dnp3Looped;
+    type Peer = Dnp3Looped;
+
     #[inline(always)]
-    fn segment(
-        b: &PayloadBytes<'static>,
-        p: &Packet,
-        seq: u32,
-        state: &mut FlowState,
-        h: &Handoff,
-    ) -> Verdict<u64> {
-        let (off, len) = (0, p.payload_len as usize);
-        let [opener, peer] = &mut state.stream;
-        let verdict = if h.from_opener != 0 {
-            let Some(profile) = DNP3_PROFILES.get(profile_index(h.slot, state.profile_id)) else {
-                return Verdict::Denied(Reason::NoPolicy as u64);
-            };
-            let master = Dnp3Looped {
-                profile: Some(profile),
-                payload: b.payload,
-            };
-            stream::segment(b, off, len, seq, opener, &mut state.session, &master)
-        } else {
-            let outstation = Dnp3Looped {
-                profile: None,
-                payload: b.payload,
-            };
-            stream::segment(b, off, len, seq, peer, &mut state.session, &outstation)
-        };
-        packed(verdict, |d| {
-            let (detail, known) = event::pack_dnp3(&d);
-            Reason::of_dnp3(d.kind) as u64 | (known as u64) << 8 | (detail as u64) << 32
-        })
+    fn profile(index: u32) -> Option<&'static Dnp3Profile> {
+        DNP3_PROFILES.get(index)
+    }
+
+    #[inline(always)]
+    fn opener(profile: &'static Dnp3Profile, payload: &'static Payload) -> Dnp3Looped {
+        Dnp3Looped {
+            profile: Some(profile),
+            payload,
+        }
+    }
+
+    #[inline(always)]
+    fn peer(payload: &'static Payload) -> Dnp3Looped {
+        Dnp3Looped {
+            profile: None,
+            payload,
+        }
+    }
+
+    #[inline(always)]
+    fn pack(d: Dnp3Denial) -> u64 {
+        let (detail, known) = event::pack_dnp3(&d);
+        Reason::of_dnp3(d.kind) as u64 | (known as u64) << 8 | (detail as u64) << 32
     }
 }
 
-#[inline(always)]
-fn packed<D>(v: Verdict<D>, pack: impl FnOnce(D) -> u64) -> Verdict<u64> {
-    match v {
-        Verdict::Pass => Verdict::Pass,
-        Verdict::Denied(d) => Verdict::Denied(pack(d)),
-        Verdict::OutOfOrder => Verdict::OutOfOrder,
+/// Walks the payload `b` of `p`, sent at `seq` by the side `h` says, in its direction's stream.
+/// Returns 0 (passes), or a denial packed by [`Protocol::pack`] (an out-of-order segment as
+/// [`Reason::StreamOutOfOrder`]): a plain integer, so nothing half-defined crosses the BPF call
+/// (a function of its own, so its frame is not added to the program's beside the reset
+/// writer's).
+#[inline(never)]
+fn segment<P: Protocol>(
+    b: &PayloadBytes<'static>,
+    p: &Packet,
+    seq: u32,
+    state: &mut FlowState,
+    h: &Handoff,
+) -> u64 {
+    let len = p.payload_len as usize;
+    let [opener, peer] = &mut state.stream;
+    let verdict = if h.from_opener != 0 {
+        let Some(profile) = P::profile(profile_index(h.slot, state.profile_id)) else {
+            return Reason::NoPolicy as u64;
+        };
+        let walker = P::opener(profile, b.payload);
+        stream::segment(b, 0, len, seq, opener, &mut state.session, &walker)
+    } else {
+        let walker = P::peer(b.payload);
+        stream::segment(b, 0, len, seq, peer, &mut state.session, &walker)
+    };
+    match verdict {
+        Verdict::Pass => 0,
+        Verdict::Denied(d) => P::pack(d),
+        Verdict::OutOfOrder => Reason::StreamOutOfOrder as u64,
     }
 }
 
@@ -236,14 +262,11 @@ fn judge<P: Protocol>(ctx: &XdpContext, cfg: &SlotConfig, p: &Packet, h: &Handof
         payload,
         len: p.payload_len as usize,
     };
-    let reason = match P::segment(&payload, p, seq, state, h) {
-        Verdict::Pass => {
-            let allowed = Reason::from_slot(h.allowed as u32).unwrap_or(Reason::AllowedConntrack);
-            return pass(allowed, conduit_id);
-        }
-        Verdict::Denied(verdict) => verdict,
-        Verdict::OutOfOrder => Reason::StreamOutOfOrder as u64,
-    };
+    let reason = segment::<P>(&payload, p, seq, state, h);
+    if reason == 0 {
+        let allowed = Reason::from_slot(h.allowed as u32).unwrap_or(Reason::AllowedConntrack);
+        return pass(allowed, conduit_id);
+    }
     let reason_of = Reason::from_slot(reason as u8 as u32).unwrap_or(Reason::NoPolicy);
     if monitorable(reason_of) && (monitor || cfg.flags & slot_flags::MONITOR != 0) {
         // Passes as an alert: the receiver gets the segment, so the stream moves past it and

@@ -408,7 +408,11 @@ fn dnp3_sim_session_passes_a_profile_that_allows_what_it_does() {
         } else {
             recut(&segments, size)
         };
-        if let Err((i, v)) = replay(&cut, &dnp3::Master { profile: &profile }, &dnp3::Outstation) {
+        if let Err((i, v)) = replay(
+            &cut,
+            &dnp3::Direction::master(&profile),
+            &dnp3::Direction::OUTSTATION,
+        ) {
             panic!(
                 "cut into {size}-byte segments: {} is {v:?}",
                 describe(&cut, i)
@@ -579,7 +583,11 @@ fn hand_made_dnp3_frames_decode_in_tshark_and_pass_read_only() {
         } else {
             recut(&segments, size)
         };
-        if let Err((i, v)) = replay(&cut, &dnp3::Master { profile: &profile }, &dnp3::Outstation) {
+        if let Err((i, v)) = replay(
+            &cut,
+            &dnp3::Direction::master(&profile),
+            &dnp3::Direction::OUTSTATION,
+        ) {
             panic!(
                 "cut into {size}-byte segments: {} is {v:?}",
                 describe(&cut, i)

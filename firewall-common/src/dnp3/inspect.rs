@@ -11,13 +11,24 @@ use crate::{
     stream::{StreamCursor, Walker},
 };
 
-/// Judges what the master (the client that opened the connection) sends.
-pub struct Master<'a> {
-    pub profile: &'a Dnp3Profile,
+/// One direction of a DNP3 flow: the master's (the client that opened the connection),
+/// judged against `profile`, or the outstation's (`profile: None`: framing, CRCs and
+/// direction).
+pub struct Direction<'a> {
+    pub profile: Option<&'a Dnp3Profile>,
 }
 
-/// Judges what the outstation sends: framing, CRCs and direction.
-pub struct Outstation;
+impl<'a> Direction<'a> {
+    /// What the master sends, judged against `profile`.
+    pub const fn master(profile: &'a Dnp3Profile) -> Direction<'a> {
+        Direction {
+            profile: Some(profile),
+        }
+    }
+
+    /// What the outstation sends.
+    pub const OUTSTATION: Direction<'static> = Direction { profile: None };
+}
 
 const _: () = {
     assert!(core::mem::size_of::<Dnp3Cursor>() <= core::mem::size_of::<StreamCursor>());
@@ -33,7 +44,7 @@ pub fn cursor_in(c: &mut StreamCursor) -> &mut Dnp3Cursor {
     unsafe { &mut *(c as *mut StreamCursor).cast::<Dnp3Cursor>() }
 }
 
-impl Walker for Master<'_> {
+impl Walker for Direction<'_> {
     type Denial = Dnp3Denial;
 
     #[inline(always)]
@@ -45,22 +56,6 @@ impl Walker for Master<'_> {
         cursor: &mut StreamCursor,
         _session: &mut u8,
     ) -> Result<(), Dnp3Denial> {
-        walk(b, off, len, cursor_in(cursor), Some(self.profile)).map(|_| ())
-    }
-}
-
-impl Walker for Outstation {
-    type Denial = Dnp3Denial;
-
-    #[inline(always)]
-    fn walk_segment<B: PacketBytes + ?Sized>(
-        &self,
-        b: &B,
-        off: usize,
-        len: usize,
-        cursor: &mut StreamCursor,
-        _session: &mut u8,
-    ) -> Result<(), Dnp3Denial> {
-        walk(b, off, len, cursor_in(cursor), None).map(|_| ())
+        walk(b, off, len, cursor_in(cursor), self.profile).map(|_| ())
     }
 }

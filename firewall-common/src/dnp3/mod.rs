@@ -23,7 +23,7 @@ mod profile;
 pub use check::*;
 pub use crc::{TABLE as CRC_TABLE, of as crc_of, update as crc_update};
 pub use functions::*;
-pub use inspect::{Master, Outstation, cursor_in};
+pub use inspect::{Direction, cursor_in};
 pub use profile::*;
 
 /// The registered DNP3 port.
