@@ -49,6 +49,7 @@ pub const GRID_COMMANDS: &str = "ZCFW-A016";
 pub const GRID_BROADCAST: &str = "ZCFW-A017";
 pub const NO_ANTI_SPOOFING: &str = "ZCFW-A020";
 pub const NO_EVENTS: &str = "ZCFW-A021";
+pub const NOT_ENFORCED: &str = "ZCFW-A022";
 pub const VALIDATOR_WARNING: &str = "ZCFW-A030";
 pub const MONITOR_MODE: &str = "ZCFW-A031";
 
@@ -56,7 +57,7 @@ pub const MONITOR_MODE: &str = "ZCFW-A031";
 pub const WIDE_RANGE_PORTS: u32 = 1024;
 
 /// Every rule, in id order.
-pub const RULES: [CatalogueRule; 20] = [
+pub const RULES: [CatalogueRule; 21] = [
     CatalogueRule {
         id: ANY_PROTOCOL,
         title: "conduit allows every protocol",
@@ -182,6 +183,13 @@ pub const RULES: [CatalogueRule; 20] = [
         severity: "medium if a zone is SL2-4, low otherwise",
         requirements: &["SR 2.8", "SR 2.11", "SR 6.1"],
         why: "with `defaults.log: none` the data path counts denied packets but records no event (time, interface, zones, 5-tuple, reason) an auditor could review",
+    },
+    CatalogueRule {
+        id: NOT_ENFORCED,
+        title: "interface of the policy not enforced (zcfw audit --running)",
+        severity: "high if a zone is SL3-4, medium otherwise",
+        requirements: &["SR 5.2", "SR 5.2 RE3"],
+        why: "the daemon reports that its XDP program is not attached to an interface the policy lists: traffic through that interface is not filtered at all",
     },
     CatalogueRule {
         id: VALIDATOR_WARNING,
