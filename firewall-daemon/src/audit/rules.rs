@@ -212,9 +212,6 @@ pub fn rule(id: &str) -> Option<&'static CatalogueRule> {
     RULES.iter().find(|r| r.id == id)
 }
 
-/// Whether the policy language of this build accepts a conduit's `rate_limit` (it does).
-const RATE_LIMIT_ACCEPTED: bool = true;
-
 /// A conduit's `rate_limit`, as `<pps> pps, burst <n>`: the one place the audit reads it.
 pub(crate) fn rate_limit(conduit: &Conduit) -> Option<String> {
     conduit
@@ -517,11 +514,7 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
                 format!("conduit \"{}\" into {into} has no rate_limit", c.name),
             )
             .at_conduit(c, format!("conduits[{ci}]"))
-            .fix(if RATE_LIMIT_ACCEPTED {
-                "add `rate_limit: { pps: <packets per second>, burst: <packets> }` (per source address) sized to the conduit's normal traffic"
-            } else {
-                "this zcfw build does not accept `rate_limit:` in a policy yet: limit the sources' rate upstream (switch or router policer) until a build that does, then add `rate_limit: { pps, burst }` sized to the conduit's normal traffic"
-            });
+            .fix("add `rate_limit: { pps: <packets per second>, burst: <packets> }` (per source address) sized to the conduit's normal traffic");
         }
     }
 }
