@@ -773,7 +773,7 @@ fn docs_document_every_rule_and_requirement() {
     assert!(doc.contains(audit::SCHEMA));
     for fr in &audit::FOUNDATIONAL_REQUIREMENTS {
         assert!(
-            doc.contains(&format!("| {} | {} |", fr.key, fr.name)),
+            doc.contains(&format!("| {} | {} | {} |", fr.key, fr.id, fr.name)),
             "{}",
             fr.key
         );
