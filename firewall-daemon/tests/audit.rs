@@ -1156,3 +1156,150 @@ fn security_level_vector_is_validated() {
     };
     assert!(err.contains("fr8"), "{err}");
 }
+
+// ---- zcfw audit --running, against a stand-in daemon on a control socket ----
+
+/// Serves one `status` request on a fresh socket with `status`; the socket's path and the
+/// thread, which returns the request line it read.
+fn stand_in_daemon(
+    name: &str,
+    status: zcfw::control::status::Status,
+) -> (PathBuf, std::thread::JoinHandle<String>) {
+    use std::{
+        io::{BufRead as _, BufReader, Write as _},
+        os::unix::{fs::PermissionsExt as _, net::UnixListener},
+    };
+    let dir = std::env::temp_dir().join(format!("zcfw-audit-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(0o700));
+    let socket = dir.join("zcfw.sock");
+    let listener = UnixListener::bind(&socket).unwrap_or_else(|e| panic!("bind: {e}"));
+    let thread = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap_or_else(|e| panic!("accept: {e}"));
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        let answer = zcfw::control::Response::ok(status).encode();
+        let _ = reader.get_mut().write_all(answer.as_bytes());
+        line
+    });
+    (socket, thread)
+}
+
+fn daemon_status(path: &Path, hash: String, eth1_enforced: bool) -> zcfw::control::status::Status {
+    use zcfw::control::status::*;
+    let attachment = |name: &str, enforced: bool| InterfaceAttachment {
+        name: name.into(),
+        ifindex: 2,
+        xdp_mode: "native".into(),
+        enforced,
+    };
+    Status {
+        policy: LoadedPolicy {
+            name: "sl-vector".into(),
+            hash,
+            path: path.display().to_string(),
+            generation: 4,
+            loaded_at_unix: 1_800_000_000,
+            load_ms: 2.0,
+            zones: 2,
+            conduits: 1,
+        },
+        interfaces: vec![attachment("eth0", true), attachment("eth1", eth1_enforced)],
+        xdp_check: XdpCheck {
+            interval_s: 5.0,
+            last_s_ago: Some(2.0),
+            repairs: 0,
+            not_enforced: Vec::new(),
+        },
+        island: false,
+        mode: EnforcementMode::Enforce,
+        monitor_conduits: Vec::new(),
+        pin_dir: Some("/sys/fs/bpf/zcfw".into()),
+        uptime_s: 10,
+    }
+}
+
+const RUNNING_POLICY: &str = "version: 1
+name: sl-vector
+interfaces:
+  - { name: eth0, zones: [office] }
+  - { name: eth1, zones: [control] }
+zones:
+  office: { security_level: 2, networks: [10.1.0.0/24] }
+  control: { security_level: 3, networks: [10.3.0.0/24] }
+conduits:
+  - name: office-ssh
+    from: office
+    to: control
+    rate_limit: { pps: 10, burst: 20 }
+    rules:
+      - { protocol: tcp, ports: [22] }
+";
+
+#[test]
+fn running_audits_what_the_daemon_enforces() {
+    let file = write_policy("running.yaml", RUNNING_POLICY);
+    let hash = sha256_hex(RUNNING_POLICY.as_bytes());
+    let (socket, daemon) = stand_in_daemon("running", daemon_status(&file, hash.clone(), false));
+    let socket_arg = socket.display().to_string();
+    let out = zcfw(&[
+        "audit",
+        "--running",
+        "--socket",
+        &socket_arg,
+        "--format",
+        "json",
+    ]);
+    let request = daemon.join().unwrap_or_default();
+    assert_eq!(request.trim(), r#"{"protocol":2,"command":"status"}"#);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(doc["header"]["audited"]["kind"], "running");
+    assert_eq!(doc["header"]["audited"]["socket"], socket_arg.as_str());
+    assert_eq!(doc["header"]["policy_sha256"], hash.as_str());
+    assert_eq!(doc["running"]["generation"], 4);
+    assert_eq!(doc["running"]["island"], false);
+    assert_eq!(doc["running"]["pinned"], true);
+    assert_eq!(doc["running"]["interfaces"][1]["enforced"], false);
+    let a022: Vec<&Value> = doc["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["id"] == "ZCFW-A022")
+        .collect();
+    assert_eq!(a022.len(), 1, "{doc}");
+    assert_eq!(a022[0]["interface"], "eth1");
+    assert_eq!(a022[0]["severity"], "high");
+}
+
+#[test]
+fn running_refuses_a_file_changed_since_the_load() {
+    let file = write_policy("changed.yaml", RUNNING_POLICY);
+    let (socket, daemon) = stand_in_daemon("changed", daemon_status(&file, "0".repeat(64), true));
+    let out = zcfw(&[
+        "audit",
+        "--running",
+        "--socket",
+        &socket.display().to_string(),
+    ]);
+    let _ = daemon.join();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("changed since the daemon loaded it"), "{err}");
+}
+
+#[test]
+fn running_and_a_file_exclude_each_other() {
+    let out = zcfw(&["audit", "--running", &path_arg("minimal.yaml")]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = zcfw(&["audit"]);
+    assert_eq!(out.status.code(), Some(2));
+}
