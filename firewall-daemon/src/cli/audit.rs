@@ -147,12 +147,22 @@ fn running_policy(socket: &std::path::Path) -> anyhow::Result<(PathBuf, RunningS
     let status = control::status(socket)?;
     let path = PathBuf::from(&status.policy.path);
     let bytes = std::fs::read(&path).with_context(|| {
-        format!(
-            "cannot read {}, the policy file the daemon on {} enforces (run as a user who can \
-             read it)",
-            path.display(),
-            socket.display()
-        )
+        if path.is_relative() {
+            format!(
+                "cannot read {}, the policy file the daemon on {} enforces: the daemon names it \
+                 relative to its own working directory; run this from there, or start the \
+                 daemon with an absolute --policy",
+                path.display(),
+                socket.display()
+            )
+        } else {
+            format!(
+                "cannot read {}, the policy file the daemon on {} enforces (run as a user who \
+                 can read it)",
+                path.display(),
+                socket.display()
+            )
+        }
     })?;
     let file_hash = audit::body_digest(&bytes);
     if let Some(why) =
