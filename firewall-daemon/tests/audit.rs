@@ -1149,6 +1149,20 @@ fn security_level_vector_is_validated() {
         err.contains("security_level_target of zone \"control\" has no fr7"),
         "{err}"
     );
+    // Every entry below the zone's overall level reads like a mistake: a warning.
+    let low = SL_VECTOR.replace(
+        "{ fr1: 2, fr2: 2, fr3: 3, fr4: 0, fr5: 3, fr6: 2, fr7: 3 }",
+        "{ fr1: 1, fr2: 1, fr3: 2, fr4: 0, fr5: 2, fr6: 1, fr7: 2 }",
+    );
+    let p = policy::load_str(&low, "low.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        p.warnings().iter().any(|w| w
+            .to_string()
+            .contains("every foundational requirement of zone \"control\" targets less than its security_level 3")),
+        "{:?}",
+        p.warnings()
+    );
+    assert!(policy::load_str(SL_VECTOR, "ok.yaml").is_ok_and(|p| p.warnings().is_empty()));
     let unknown = SL_VECTOR.replace("fr7: 3", "fr7: 3, fr8: 1");
     let err = match policy::load_str(&unknown, "bad.yaml") {
         Ok(_) => panic!("accepted"),
