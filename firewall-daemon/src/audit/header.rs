@@ -95,6 +95,18 @@ fn now_utc() -> String {
         .unwrap_or_else(|_| now.unix_timestamp().to_string())
 }
 
+/// Unix seconds as RFC 3339 in UTC.
+pub(super) fn rfc3339(unix: u64) -> String {
+    i64::try_from(unix)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{unix} (Unix time)"))
+}
+
 /// The kernel's host name (`uname -n`, of this UTS namespace).
 fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -166,6 +178,11 @@ mod tests {
         let mut out = String::new();
         canonical_json(&v, &mut out);
         assert_eq!(out, r#"{"a":true,"b":[1,{"a":"x\"\n","z":null}]}"#);
+    }
+
+    #[test]
+    fn unix_time_as_rfc3339() {
+        assert_eq!(rfc3339(1_800_000_000), "2027-01-15T08:00:00Z");
     }
 
     #[test]

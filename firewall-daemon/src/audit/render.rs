@@ -267,7 +267,7 @@ fn running_summary(r: &RunningState) -> Vec<(&'static str, String)> {
         ("daemon", r.socket.clone()),
         ("policy file", r.policy_path.clone()),
         ("generation", r.generation.to_string()),
-        ("loaded at", format!("{} (Unix time)", r.loaded_at_unix)),
+        ("loaded at", super::header::rfc3339(r.loaded_at_unix)),
         (
             "island mode",
             if r.island { "ON".into() } else { "off".into() },
@@ -317,19 +317,16 @@ fn text_levels(out: &mut String, z: &ZoneReport) {
     }
     out.push_str("    security levels (target / evidenced by zcfw):\n");
     for l in &z.security_levels {
-        wrap(
+        let _ = writeln!(
             out,
-            &format!(
-                "      {:<5} {:<42} SL{} / {:<4} {}",
-                l.fr,
-                l.name,
-                l.target,
-                level(l.achieved),
-                l.status.label()
-            ),
-            12,
-            &fr_detail(l),
+            "      {:<5} {:<42} SL{} / {:<4} {}",
+            l.fr,
+            l.name,
+            l.target,
+            level(l.achieved),
+            l.status.label()
         );
+        wrap(out, "            ", 12, &fr_detail(l));
     }
 }
 
