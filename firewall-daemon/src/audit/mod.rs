@@ -1,11 +1,15 @@
-//! `zcfw audit`: an IEC 62443-3-3 report of a validated policy. Pure, like the compiler: a
-//! [`ValidatedPolicy`] in, an [`AuditReport`] out, no I/O.
+//! `zcfw audit`: an IEC 62443-3-3 report of a validated policy: a [`ValidatedPolicy`] (and,
+//! for `zcfw audit --running`, the daemon's [`RunningState`]) in, an [`AuditReport`] out. The
+//! only I/O is the [`ReportHeader`]'s clock and host name; the body is a pure function of the
+//! policy and the running state, so its digest is reproducible.
 //!
-//! The report has three parts:
+//! The report has a header (date, host, version, policy SHA-256, the body's SHA-256 when
+//! rendered) and three parts:
 //! - [`Requirement`]s: one row per system requirement a zone-and-conduit firewall serves
 //!   (SR 5.1, 5.2 and its RE1-RE3, 2.8, 2.11, 3.3, 3.5, 6.1, 6.2, 7.1, 7.6 and its RE1, 7.7),
 //!   with a [`Status`], what the running zcfw does for it and the evidence from this policy;
-//! - [`ZoneReport`]s: per zone its target security level, networks, conduits in and out;
+//! - [`ZoneReport`]s: per zone its target security level (and, with a vector per FR, what
+//!   zcfw evidences of it: [`FrLevel`]), networks, conduits in and out;
 //! - [`Finding`]s: weaknesses of the policy, each from one documented rule of
 //!   [`rules::RULES`] with a stable id (`ZCFW-A001` ...) and a [`Severity`].
 //!

@@ -105,7 +105,7 @@ pub fn run(args: &AuditArgs) -> u8 {
         Some(state) => {
             // The file was read twice (hash, then load): make sure the load saw the same bytes.
             if let Some(why) = audit::running::file_mismatch(
-                &state_hash(&state),
+                &state.policy_sha256,
                 policy.source_hash(),
                 &state.policy_path,
             ) {
@@ -133,11 +133,6 @@ pub fn run(args: &AuditArgs) -> u8 {
         Some(level) if report.has_finding_at_least(level.severity()) => EXIT_FINDINGS,
         _ => EXIT_OK,
     }
-}
-
-/// The hash the daemon reported, kept in the running state's path check.
-fn state_hash(state: &RunningState) -> String {
-    state.policy_sha256.clone()
 }
 
 /// Asks the daemon on `socket` what it enforces: the policy file it loaded (refused if the
