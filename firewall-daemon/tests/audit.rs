@@ -1267,6 +1267,9 @@ fn running_audits_what_the_daemon_enforces() {
         "json",
     ]);
     let request = daemon.join().unwrap_or_default();
+    if let Some(dir) = socket.parent() {
+        let _ = fs::remove_dir_all(dir);
+    }
     assert_eq!(request.trim(), r#"{"protocol":2,"command":"status"}"#);
     assert_eq!(
         out.status.code(),
@@ -1304,6 +1307,9 @@ fn running_refuses_a_file_changed_since_the_load() {
         &socket.display().to_string(),
     ]);
     let _ = daemon.join();
+    if let Some(dir) = socket.parent() {
+        let _ = fs::remove_dir_all(dir);
+    }
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
