@@ -452,9 +452,11 @@ fn json_is_valid_with_the_documented_shape() {
         .unwrap_or_default();
     let mut documented = [
         "schema",
+        "header",
         "tool",
         "standard",
         "policy",
+        "running",
         "summary",
         "requirements",
         "zones",
@@ -465,9 +467,10 @@ fn json_is_valid_with_the_documented_shape() {
     // The printed document keeps the documented order.
     let text = stdout(&out);
     let at = |key: &str| text.find(&format!("\n  \"{key}\":")).unwrap_or(usize::MAX);
-    assert!(at("schema") < at("tool") && at("zones") < at("findings"));
-    assert!(at("findings") < text.len());
-    assert_eq!(doc["schema"], "zcfw-audit/1");
+    assert!(at("schema") < at("header") && at("header") < at("tool"));
+    assert!(at("zones") < at("findings") && at("findings") < text.len());
+    assert_eq!(doc["schema"], "zcfw-audit/2");
+    assert_eq!(doc["running"], Value::Null);
     assert_eq!(doc["standard"], "IEC 62443-3-3");
     assert_eq!(doc["tool"]["name"], "zcfw");
     assert_eq!(doc["policy"]["name"], "plant-a");
@@ -609,7 +612,15 @@ fn text_has_sections_and_no_escape_codes() {
     let out = zcfw(&["audit", &path_arg("minimal.yaml")]);
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
-    assert!(text.starts_with("IEC 62443-3-3 audit of policy \"minimal\""));
+    assert!(
+        text.starts_with("zcfw audit report\n  generated "),
+        "{text}"
+    );
+    let body = text
+        .split_once("\n---- end of header ----\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    assert!(body.starts_with("IEC 62443-3-3 audit of policy \"minimal\""));
     for section in [
         "\nSYSTEM REQUIREMENTS\n",
         "\nZONES\n",
@@ -760,4 +771,555 @@ fn docs_document_every_rule_and_requirement() {
         );
     }
     assert!(doc.contains(audit::SCHEMA));
+    for fr in &audit::FOUNDATIONAL_REQUIREMENTS {
+        assert!(
+            doc.contains(&format!("| {} | {} | {} |", fr.key, fr.id, fr.name)),
+            "{}",
+            fr.key
+        );
+    }
+    for marker in [audit::END_OF_HEADER_TEXT, audit::END_OF_HEADER_MARKDOWN] {
+        assert!(doc.contains(marker), "{marker}");
+    }
+}
+
+// ---- header and digest, descriptions, diagrams, security levels per FR ----
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Runs `script` with `input` on stdin under `sh -c`; its stdout, trimmed.
+fn shell(script: &str, input: &str) -> String {
+    use std::io::Write as _;
+    let mut child = match Command::new("sh")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => panic!("sh: {e}"),
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input.as_bytes());
+    }
+    match child.wait_with_output() {
+        Ok(out) => {
+            assert!(out.status.success(), "{script}: {:?}", out.status);
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        }
+        Err(e) => panic!("{script}: {e}"),
+    }
+}
+
+/// The value of header line `key` of a text report.
+fn text_header<'a>(text: &'a str, key: &str) -> &'a str {
+    text.lines()
+        .skip(1)
+        .take_while(|l| *l != audit::END_OF_HEADER_TEXT)
+        .find_map(|l| l.trim_start().strip_prefix(key))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no header line {key} in\n{text}"))
+}
+
+#[test]
+fn text_header_and_documented_digest_check() {
+    let file = path_arg("purdue-plant.yaml");
+    let text = stdout(&zcfw(&["audit", &file]));
+    let policy_hash = sha256_hex(&fs::read(&file).unwrap_or_default());
+    assert_eq!(text_header(&text, "policy sha-256"), policy_hash);
+    assert_eq!(text_header(&text, "zcfw"), env!("CARGO_PKG_VERSION"));
+    assert_eq!(text_header(&text, "audited"), "the policy file");
+    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    assert_eq!(text_header(&text, "host"), host.trim());
+    let generated = text_header(&text, "generated");
+    assert!(generated.len() == 20 && generated.ends_with('Z') && generated.as_bytes()[10] == b'T');
+    let digest = text_header(&text, "report sha-256");
+    let digest = digest.split_whitespace().next().unwrap_or_default();
+    // The command docs/audit.md gives.
+    let checked = shell(
+        "sed '1,/^---- end of header ----$/d' | sha256sum | cut -d' ' -f1",
+        &text,
+    );
+    assert_eq!(checked, digest);
+    // Any change to the body changes the digest.
+    let tampered = text.replacen("partially met", "met", 1);
+    assert_ne!(
+        shell(
+            "sed '1,/^---- end of header ----$/d' | sha256sum | cut -d' ' -f1",
+            &tampered
+        ),
+        digest
+    );
+    // The body does not depend on the clock: a second run has the same digest.
+    let again = stdout(&zcfw(&["audit", &file]));
+    assert_eq!(
+        text_header(&again, "report sha-256")
+            .split_whitespace()
+            .next(),
+        Some(digest)
+    );
+}
+
+#[test]
+fn markdown_header_and_digest() {
+    let file = path_arg("purdue-plant.yaml");
+    let md = stdout(&zcfw(&["audit", &file, "--format", "markdown"]));
+    let (head, body) = md
+        .split_once(&format!("\n{}\n", audit::END_OF_HEADER_MARKDOWN))
+        .unwrap_or_else(|| panic!("no end of header:\n{md}"));
+    let policy_hash = sha256_hex(&fs::read(&file).unwrap_or_default());
+    assert!(
+        head.contains(&format!("| Policy SHA-256 | {policy_hash} |")),
+        "{head}"
+    );
+    assert!(head.contains(&format!("| zcfw | {} |", env!("CARGO_PKG_VERSION"))));
+    assert!(head.contains("| Generated | ") && head.contains("| Host | "));
+    assert!(head.contains(&format!(
+        "| Report SHA-256 | {} ",
+        sha256_hex(body.as_bytes())
+    )));
+    assert_eq!(
+        shell(
+            "sed '1,/^<!-- end of header -->$/d' | sha256sum | cut -d' ' -f1",
+            &md
+        ),
+        sha256_hex(body.as_bytes())
+    );
+    // The diagram is embedded, and conduit descriptions are in the zone tables.
+    assert!(body.contains("\n```mermaid\nflowchart LR\n"), "{body}");
+    assert!(body.contains(
+        "| The DMZ historian polls PLC registers read-only (Modbus/TCP, inspected) and OPC UA servers. |"
+    ));
+}
+
+#[test]
+fn json_header_and_canonical_digest() {
+    let file = path_arg("purdue-plant.yaml");
+    let out = zcfw(&["audit", &file, "--format", "json"]);
+    let mut doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let header = doc["header"].clone();
+    assert_eq!(
+        header["policy_sha256"].as_str(),
+        Some(sha256_hex(&fs::read(&file).unwrap_or_default()).as_str())
+    );
+    assert_eq!(header["policy_sha256"], doc["policy"]["sha256"]);
+    assert_eq!(header["zcfw_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(header["audited"]["kind"], "file");
+    assert!(
+        header["generated_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+    assert!(header["host"].as_str().is_some_and(|h| !h.is_empty()));
+    let digest = header["body_sha256"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // serde_json::Value sorts members: its compact form is the canonical one.
+    if let Some(o) = doc.as_object_mut() {
+        o.remove("header");
+    }
+    let canonical = serde_json::to_string(&doc).unwrap_or_default();
+    assert_eq!(sha256_hex(canonical.as_bytes()), digest);
+    // The jq command of docs/audit.md, where jq is installed.
+    if Command::new("jq").arg("--version").output().is_ok() {
+        assert_eq!(
+            shell(
+                "jq -cS 'del(.header)' | head -c -1 | sha256sum | cut -d' ' -f1",
+                &stdout(&out)
+            ),
+            digest
+        );
+    }
+    // Conduit descriptions and modes are in the zones' conduit lists.
+    let inbound = doc["zones"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|z| z["inbound"].as_array().cloned().unwrap_or_default())
+        .collect::<Vec<_>>();
+    assert!(inbound.iter().any(
+        |c| c["description"] == "Business users reach the historian replica and patch server."
+    ));
+    assert!(
+        inbound
+            .iter()
+            .all(|c| c["mode"] == "enforce" || c["mode"] == "monitor")
+    );
+}
+
+#[test]
+fn text_shows_conduit_descriptions() {
+    let text = stdout(&zcfw(&["audit", &path_arg("purdue-plant.yaml")]));
+    assert!(
+        text.contains("\"Business users reach the historian replica and patch server.\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn dot_diagram_renders_with_graphviz() {
+    let out = zcfw(&["audit", &path_arg("purdue-plant.yaml"), "--format", "dot"]);
+    assert_eq!(out.status.code(), Some(0));
+    let dot = stdout(&out);
+    assert!(dot.starts_with("digraph zcfw {\n") && dot.ends_with("}\n"));
+    let r = report("purdue-plant.yaml");
+    // One node per zone, one edge per conduit.
+    assert_eq!(
+        dot.matches(" [label=").count(),
+        r.zones.len() + r.policy.conduits
+    );
+    assert_eq!(dot.matches(" -> ").count(), r.policy.conduits);
+    assert!(dot.contains("Business users reach the historian replica and patch server."));
+    let rendered = match Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(mut child) => {
+            use std::io::Write as _;
+            if let Some(mut stdin) = child.stdin.take() {
+                let _ = stdin.write_all(dot.as_bytes());
+            }
+            child.wait_with_output()
+        }
+        Err(e) => panic!("cannot run `dot` ({e}): install graphviz (`cargo xtask setup`)"),
+    };
+    let rendered = rendered.unwrap_or_else(|e| panic!("dot: {e}"));
+    assert!(
+        rendered.status.success(),
+        "dot -Tsvg refused the diagram: {}\n{dot}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    let svg = String::from_utf8_lossy(&rendered.stdout);
+    assert!(svg.contains("<svg") && svg.contains("historian"), "{svg}");
+}
+
+#[test]
+fn mermaid_diagram() {
+    let out = zcfw(&[
+        "audit",
+        &path_arg("purdue-plant.yaml"),
+        "--format",
+        "mermaid",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let m = stdout(&out);
+    let r = report("purdue-plant.yaml");
+    assert!(m.starts_with("flowchart LR\n"));
+    let lines: Vec<&str> = m.lines().collect();
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("-->|") || l.contains("-.->|"))
+            .count(),
+        r.policy.conduits
+    );
+    for (i, z) in r.zones.iter().enumerate() {
+        assert!(
+            lines.iter().any(
+                |l| l.starts_with(&format!("    z{i}[\"{}<br/>SL{}", z.name, z.security_level))
+            ),
+            "{m}"
+        );
+    }
+    // Labels cannot break out of their quotes.
+    assert!(
+        lines
+            .iter()
+            .skip(1)
+            .all(|l| l.matches('"').count() % 2 == 0),
+        "{m}"
+    );
+}
+
+const SL_VECTOR: &str = "version: 1
+name: sl-vector
+interfaces:
+  - { name: eth0, zones: [office, control] }
+zones:
+  office: { security_level: 2, networks: [10.1.0.0/24] }
+  control:
+    security_level: 3
+    networks: [10.3.0.0/24]
+    security_level_target: { fr1: 2, fr2: 2, fr3: 3, fr4: 0, fr5: 3, fr6: 2, fr7: 3 }
+conduits:
+  - name: office-reads-plc
+    from: office
+    to: control
+    description: Office HMI reads the PLC
+    rate_limit: { pps: 100, burst: 200 }
+    rules:
+      - protocol: modbus
+        ports: [502]
+        modbus: { unit_ids: [1], read_only: true }
+";
+
+fn write_policy(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("zcfw-audit-test-{}", std::process::id()));
+    let _ = fs::create_dir_all(&dir);
+    let path = dir.join(name);
+    fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    path
+}
+
+#[test]
+fn security_level_vector_is_compared_per_fr() {
+    let p = match policy::load_str(SL_VECTOR, "sl.yaml") {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(
+        p.zones()[1].security_level_target,
+        Some([2, 2, 3, 0, 3, 2, 3])
+    );
+    assert_eq!(p.zones()[0].security_level_target, None);
+    let r = audit::audit(&p);
+    assert!(r.zones[0].security_levels.is_empty());
+    let levels = &r.zones[1].security_levels;
+    let row = |fr: &str| match levels.iter().find(|l| l.fr == fr) {
+        Some(l) => (l.target, l.achieved, l.status),
+        None => panic!("no {fr}"),
+    };
+    use audit::FrStatus::{NoTarget, NotEvidenced, Reached};
+    assert_eq!(levels.len(), 7);
+    // zcfw serves no requirement of FR 1: never claimed.
+    assert_eq!(row("FR 1"), (2, None, NotEvidenced));
+    assert_eq!(row("FR 4"), (0, None, NoTarget));
+    // Restricted data flow: segmentation, boundary, deny by default, island, fail close hold.
+    assert_eq!(row("FR 5"), (3, Some(4), Reached));
+    assert_eq!(row("FR 7").1, Some(4), "{levels:?}");
+    // The same policy without events: FR 2 (SR 2.8 not met) drops to 0, below its target.
+    let quiet = SL_VECTOR.replace("version: 1\n", "version: 1\ndefaults: { log: none }\n");
+    let r = audit::audit(&policy::load_str(&quiet, "q.yaml").unwrap_or_else(|e| panic!("{e}")));
+    let fr2 = &r.zones[1].security_levels[1];
+    assert_eq!(
+        (fr2.achieved, fr2.status),
+        (Some(0), audit::FrStatus::Below)
+    );
+    assert!(fr2.gaps.contains(&"SR 2.8"), "{fr2:?}");
+    // Every output carries it.
+    let file = write_policy("sl.yaml", &quiet);
+    let file = file.display().to_string();
+    let text = stdout(&zcfw(&["audit", &file]));
+    assert!(
+        text.contains("security levels (target / evidenced by zcfw):"),
+        "{text}"
+    );
+    assert!(text.contains("FR 2  Use control"), "{text}");
+    assert!(text.contains("\"Office HMI reads the PLC\""), "{text}");
+    let md = stdout(&zcfw(&["audit", &file, "--format", "markdown"]));
+    assert!(
+        md.contains("| FR 2 Use control | SL2 | SL0 | below target | SR 2.8, SR 2.11 | SR 2.8"),
+        "{md}"
+    );
+    assert!(md.contains("SL-T [2,2,3,0,3,2,3]"), "{md}");
+    let json: Value = serde_json::from_slice(&zcfw(&["audit", &file, "--format", "json"]).stdout)
+        .unwrap_or_default();
+    assert_eq!(
+        json["zones"][1]["security_level_target"],
+        serde_json::json!([2, 2, 3, 0, 3, 2, 3])
+    );
+    assert_eq!(json["zones"][1]["security_levels"][1]["status"], "below");
+    assert_eq!(json["zones"][0]["security_level_target"], Value::Null);
+}
+
+#[test]
+fn security_level_vector_is_validated() {
+    let bad = SL_VECTOR
+        .replace("fr4: 0", "fr4: 5")
+        .replace(", fr7: 3", "");
+    let err = match policy::load_str(&bad, "bad.yaml") {
+        Ok(_) => panic!("accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("security level 5 of fr4 in zone \"control\" is out of range"),
+        "{err}"
+    );
+    assert!(
+        err.contains("security_level_target of zone \"control\" has no fr7"),
+        "{err}"
+    );
+    // Every entry below the zone's overall level reads like a mistake: a warning.
+    let low = SL_VECTOR.replace(
+        "{ fr1: 2, fr2: 2, fr3: 3, fr4: 0, fr5: 3, fr6: 2, fr7: 3 }",
+        "{ fr1: 1, fr2: 1, fr3: 2, fr4: 0, fr5: 2, fr6: 1, fr7: 2 }",
+    );
+    let p = policy::load_str(&low, "low.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        p.warnings().iter().any(|w| w
+            .to_string()
+            .contains("every foundational requirement of zone \"control\" targets less than its security_level 3")),
+        "{:?}",
+        p.warnings()
+    );
+    assert!(policy::load_str(SL_VECTOR, "ok.yaml").is_ok_and(|p| p.warnings().is_empty()));
+    let unknown = SL_VECTOR.replace("fr7: 3", "fr7: 3, fr8: 1");
+    let err = match policy::load_str(&unknown, "bad.yaml") {
+        Ok(_) => panic!("accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("fr8"), "{err}");
+}
+
+// ---- zcfw audit --running, against a stand-in daemon on a control socket ----
+
+/// Serves one `status` request on a fresh socket with `status`; the socket's path and the
+/// thread, which returns the request line it read.
+fn stand_in_daemon(
+    name: &str,
+    status: zcfw::control::status::Status,
+) -> (PathBuf, std::thread::JoinHandle<String>) {
+    use std::{
+        io::{BufRead as _, BufReader, Write as _},
+        os::unix::{fs::PermissionsExt as _, net::UnixListener},
+    };
+    let dir = std::env::temp_dir().join(format!("zcfw-audit-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(0o700));
+    let socket = dir.join("zcfw.sock");
+    let listener = UnixListener::bind(&socket).unwrap_or_else(|e| panic!("bind: {e}"));
+    let thread = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap_or_else(|e| panic!("accept: {e}"));
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        let answer = zcfw::control::Response::ok(status).encode();
+        let _ = reader.get_mut().write_all(answer.as_bytes());
+        line
+    });
+    (socket, thread)
+}
+
+fn daemon_status(path: &Path, hash: String, eth1_enforced: bool) -> zcfw::control::status::Status {
+    use zcfw::control::status::*;
+    let attachment = |name: &str, enforced: bool| InterfaceAttachment {
+        name: name.into(),
+        ifindex: 2,
+        xdp_mode: "native".into(),
+        enforced,
+    };
+    Status {
+        policy: LoadedPolicy {
+            name: "sl-vector".into(),
+            hash,
+            path: path.display().to_string(),
+            generation: 4,
+            loaded_at_unix: 1_800_000_000,
+            load_ms: 2.0,
+            zones: 2,
+            conduits: 1,
+        },
+        interfaces: vec![attachment("eth0", true), attachment("eth1", eth1_enforced)],
+        xdp_check: XdpCheck {
+            interval_s: 5.0,
+            last_s_ago: Some(2.0),
+            repairs: 0,
+            not_enforced: Vec::new(),
+        },
+        island: false,
+        mode: EnforcementMode::Enforce,
+        monitor_conduits: Vec::new(),
+        pin_dir: Some("/sys/fs/bpf/zcfw".into()),
+        uptime_s: 10,
+    }
+}
+
+const RUNNING_POLICY: &str = "version: 1
+name: sl-vector
+interfaces:
+  - { name: eth0, zones: [office] }
+  - { name: eth1, zones: [control] }
+zones:
+  office: { security_level: 2, networks: [10.1.0.0/24] }
+  control: { security_level: 3, networks: [10.3.0.0/24] }
+conduits:
+  - name: office-ssh
+    from: office
+    to: control
+    rate_limit: { pps: 10, burst: 20 }
+    rules:
+      - { protocol: tcp, ports: [22] }
+";
+
+#[test]
+fn running_audits_what_the_daemon_enforces() {
+    let file = write_policy("running.yaml", RUNNING_POLICY);
+    let hash = sha256_hex(RUNNING_POLICY.as_bytes());
+    let (socket, daemon) = stand_in_daemon("running", daemon_status(&file, hash.clone(), false));
+    let socket_arg = socket.display().to_string();
+    let out = zcfw(&[
+        "audit",
+        "--running",
+        "--socket",
+        &socket_arg,
+        "--format",
+        "json",
+    ]);
+    let request = daemon.join().unwrap_or_default();
+    if let Some(dir) = socket.parent() {
+        let _ = fs::remove_dir_all(dir);
+    }
+    assert_eq!(request.trim(), r#"{"protocol":2,"command":"status"}"#);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(doc["header"]["audited"]["kind"], "running");
+    assert_eq!(doc["header"]["audited"]["socket"], socket_arg.as_str());
+    assert_eq!(doc["header"]["policy_sha256"], hash.as_str());
+    assert_eq!(doc["running"]["generation"], 4);
+    assert_eq!(doc["running"]["island"], false);
+    assert_eq!(doc["running"]["pinned"], true);
+    assert_eq!(doc["running"]["interfaces"][1]["enforced"], false);
+    let a022: Vec<&Value> = doc["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["id"] == "ZCFW-A022")
+        .collect();
+    assert_eq!(a022.len(), 1, "{doc}");
+    assert_eq!(a022[0]["interface"], "eth1");
+    assert_eq!(a022[0]["severity"], "high");
+}
+
+#[test]
+fn running_refuses_a_file_changed_since_the_load() {
+    let file = write_policy("changed.yaml", RUNNING_POLICY);
+    let (socket, daemon) = stand_in_daemon("changed", daemon_status(&file, "0".repeat(64), true));
+    let out = zcfw(&[
+        "audit",
+        "--running",
+        "--socket",
+        &socket.display().to_string(),
+    ]);
+    let _ = daemon.join();
+    if let Some(dir) = socket.parent() {
+        let _ = fs::remove_dir_all(dir);
+    }
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("changed since the daemon loaded it"), "{err}");
+}
+
+#[test]
+fn running_and_a_file_exclude_each_other() {
+    let out = zcfw(&["audit", "--running", &path_arg("minimal.yaml")]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = zcfw(&["audit"]);
+    assert_eq!(out.status.code(), Some(2));
 }

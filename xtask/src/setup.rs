@@ -30,6 +30,8 @@ const APT_TEST: &[&str] = &[
     "tcpdump",
     // Reads the captures of tests/tests/exception.rs (checksums, TCP analysis, Modbus fields).
     "tshark",
+    // `dot`, which renders `zcfw audit --format dot` in firewall-daemon/tests/audit.rs.
+    "graphviz",
     "ethtool",
     "netcat-openbsd",
     "python3-scapy",

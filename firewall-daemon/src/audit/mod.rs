@@ -1,11 +1,15 @@
-//! `zcfw audit`: an IEC 62443-3-3 report of a validated policy. Pure, like the compiler: a
-//! [`ValidatedPolicy`] in, an [`AuditReport`] out, no I/O.
+//! `zcfw audit`: an IEC 62443-3-3 report of a validated policy: a [`ValidatedPolicy`] (and,
+//! for `zcfw audit --running`, the daemon's [`RunningState`]) in, an [`AuditReport`] out. The
+//! only I/O is the [`ReportHeader`]'s clock and host name; the body is a pure function of the
+//! policy and the running state, so its digest is reproducible.
 //!
-//! The report has three parts:
+//! The report has a header (date, host, version, policy SHA-256, the body's SHA-256 when
+//! rendered) and three parts:
 //! - [`Requirement`]s: one row per system requirement a zone-and-conduit firewall serves
 //!   (SR 5.1, 5.2 and its RE1-RE3, 2.8, 2.11, 3.3, 3.5, 6.1, 6.2, 7.1, 7.6 and its RE1, 7.7),
 //!   with a [`Status`], what the running zcfw does for it and the evidence from this policy;
-//! - [`ZoneReport`]s: per zone its target security level, networks, conduits in and out;
+//! - [`ZoneReport`]s: per zone its target security level (and, with a vector per FR, what
+//!   zcfw evidences of it: [`FrLevel`]), networks, conduits in and out;
 //! - [`Finding`]s: weaknesses of the policy, each from one documented rule of
 //!   [`rules::RULES`] with a stable id (`ZCFW-A001` ...) and a [`Severity`].
 //!
@@ -16,14 +20,24 @@ use serde::Serialize;
 
 use crate::policy::ValidatedPolicy;
 
+mod diagram;
+mod header;
+mod levels;
 mod render;
 mod requirements;
 pub mod rules;
+pub mod running;
 
+pub use diagram::{render_dot, render_mermaid};
+pub use header::{Audited, END_OF_HEADER_MARKDOWN, END_OF_HEADER_TEXT, ReportHeader, body_digest};
+pub use levels::{FOUNDATIONAL_REQUIREMENTS, FoundationalRequirement, FrLevel, FrStatus};
 pub use render::{render_json, render_markdown, render_text};
+pub use running::RunningState;
 
 /// Version of the JSON shape of [`AuditReport`]; bumped on any incompatible change.
-pub const SCHEMA: &str = "zcfw-audit/1";
+/// Version 2 added `header` (with the report's own digest), `running`, conduit
+/// `description`s and zones' `security_level_target` / `security_levels`.
+pub const SCHEMA: &str = "zcfw-audit/2";
 
 /// How much a finding weakens the policy. Ordered: `Info < Low < Medium < High`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -134,6 +148,10 @@ pub struct ConduitRef {
     pub rules: Vec<String>,
     /// `rate_limit` as `<pps> pps, burst <n>` (per source address); `None`: none.
     pub rate_limit: Option<String>,
+    /// The conduit's `description` in the policy.
+    pub description: Option<String>,
+    /// `monitor` if its would-be denies pass as alerts, else `enforce`.
+    pub mode: &'static str,
 }
 
 /// One zone of the policy.
@@ -142,6 +160,10 @@ pub struct ZoneReport {
     pub name: String,
     /// Target security level (SL-T), 1..=4.
     pub security_level: u8,
+    /// `security_level_target` of the policy: SL-T per foundational requirement, FR 1 first.
+    pub security_level_target: Option<[u8; 7]>,
+    /// With `security_level_target`: per FR, the target against what zcfw can evidence.
+    pub security_levels: Vec<FrLevel>,
     pub networks: Vec<String>,
     /// Whether hosts of the zone may talk to each other through the gateway.
     pub intra_zone_allow: bool,
@@ -263,9 +285,13 @@ pub struct ReportTool {
 pub struct AuditReport {
     /// [`SCHEMA`].
     pub schema: &'static str,
+    /// When, where, by which zcfw, of which policy; not part of the body the digest covers.
+    pub header: ReportHeader,
     pub tool: ReportTool,
     pub standard: &'static str,
     pub policy: AuditedPolicy,
+    /// `zcfw audit --running`: what the daemon enforced when the report was written.
+    pub running: Option<RunningState>,
     pub summary: Summary,
     pub requirements: Vec<Requirement>,
     pub zones: Vec<ZoneReport>,
@@ -292,13 +318,29 @@ impl AuditReport {
     }
 }
 
-/// Audits a validated policy.
+/// Audits a validated policy file; the header reads the clock and the host name.
 pub fn audit(policy: &ValidatedPolicy) -> AuditReport {
+    audit_as(policy, ReportHeader::now(policy, Audited::File), None)
+}
+
+/// Audits `policy` as `header` says it was obtained; with `running`, as the daemon enforces
+/// it (its state adds findings: interfaces not enforced, monitor mode).
+pub fn audit_as(
+    policy: &ValidatedPolicy,
+    header: ReportHeader,
+    running: Option<RunningState>,
+) -> AuditReport {
     let mut findings = rules::check(policy);
+    if let Some(r) = &running {
+        findings.extend(running::findings(policy, r));
+    }
     // Highest severity first; within a severity, the order the rules found them (policy order).
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    let requirements = requirements::assess(policy, &findings);
-    let zones = zone_reports(policy, &findings);
+    let mut requirements = requirements::assess(policy, &findings);
+    if let Some(r) = &running {
+        running::annotate(&mut requirements, r);
+    }
+    let zones = zone_reports(policy, &findings, &requirements);
 
     let mut statuses = StatusCounts::default();
     for r in &requirements {
@@ -311,6 +353,7 @@ pub fn audit(policy: &ValidatedPolicy) -> AuditReport {
     }
     AuditReport {
         schema: SCHEMA,
+        header,
         tool: ReportTool {
             name: "zcfw",
             version: env!("CARGO_PKG_VERSION"),
@@ -327,6 +370,7 @@ pub fn audit(policy: &ValidatedPolicy) -> AuditReport {
             interfaces: policy.interfaces().len(),
             log: policy.defaults().log.name(),
         },
+        running,
         summary: Summary {
             findings: SeverityCounts::of(&findings),
             requirements: statuses,
@@ -347,7 +391,11 @@ pub(crate) fn max_security_level(policy: &ValidatedPolicy) -> u8 {
         .unwrap_or(1)
 }
 
-fn zone_reports(policy: &ValidatedPolicy, findings: &[Finding]) -> Vec<ZoneReport> {
+fn zone_reports(
+    policy: &ValidatedPolicy,
+    findings: &[Finding],
+    requirements: &[Requirement],
+) -> Vec<ZoneReport> {
     let level = |name: &str| policy.zone(name).map_or(0, |z| z.security_level);
     policy
         .zones()
@@ -359,10 +407,17 @@ fn zone_reports(policy: &ValidatedPolicy, findings: &[Finding]) -> Vec<ZoneRepor
                 security_level: level(other),
                 rules: c.rules.iter().map(ToString::to_string).collect(),
                 rate_limit: rules::rate_limit(c),
+                description: c.description.clone(),
+                mode: c.mode.as_str(),
             };
             ZoneReport {
                 name: z.name.clone(),
                 security_level: z.security_level,
+                security_level_target: z.security_level_target,
+                security_levels: z
+                    .security_level_target
+                    .map(|t| levels::compare(&z.name, &t, requirements, findings))
+                    .unwrap_or_default(),
                 networks: z.networks.iter().map(ToString::to_string).collect(),
                 intra_zone_allow: z.intra_zone_allow,
                 interfaces: policy

@@ -4,15 +4,34 @@
 
 use std::fmt::Write as _;
 
-use super::{AuditReport, ConduitRef, Finding, Requirement, Severity, SeverityCounts, rules};
+use super::{
+    AuditReport, ConduitRef, Finding, FrLevel, Requirement, RunningState, Severity, SeverityCounts,
+    ZoneReport,
+    header::{END_OF_HEADER_MARKDOWN, END_OF_HEADER_TEXT, body_digest, canonical_json},
+    rules,
+};
 use crate::policy::plural;
 
 /// Width the text form wraps its prose at.
 const WIDTH: usize = 100;
 
-/// The report as pretty-printed JSON, with a trailing newline.
+/// The digest of a JSON report's body: the report without `header`, canonical (RFC 8785).
+fn json_body_digest(report: &AuditReport) -> String {
+    let mut value = serde_json::to_value(report).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.remove("header");
+    }
+    let mut canonical = String::new();
+    canonical_json(&value, &mut canonical);
+    body_digest(canonical.as_bytes())
+}
+
+/// The report as pretty-printed JSON, with a trailing newline; `header.body_sha256` is the
+/// digest of the rest (docs/audit.md says how to check it).
 pub fn render_json(report: &AuditReport) -> String {
-    match serde_json::to_string_pretty(report) {
+    let mut report = report.clone();
+    report.header.body_sha256 = Some(json_body_digest(&report));
+    match serde_json::to_string_pretty(&report) {
         Ok(mut s) => {
             s.push('\n');
             s
@@ -87,8 +106,22 @@ fn text_finding(out: &mut String, f: &Finding) {
     wrap(out, &label("fix:"), FINDING_INDENT, &f.remediation);
 }
 
-/// The report for a terminal (plain text, no colors).
+/// The report for a terminal (plain text, no colors): the header, the line
+/// [`END_OF_HEADER_TEXT`], then the body the header's digest covers.
 pub fn render_text(report: &AuditReport) -> String {
+    let body = text_body(report);
+    let digest = body_digest(body.as_bytes());
+    let mut out = String::from("zcfw audit report\n");
+    for (k, v) in report.header.lines(&digest, END_OF_HEADER_TEXT) {
+        let _ = writeln!(out, "  {:<15} {v}", k.to_lowercase());
+    }
+    out.push_str(END_OF_HEADER_TEXT);
+    out.push('\n');
+    out.push_str(&body);
+    out
+}
+
+fn text_body(report: &AuditReport) -> String {
     let mut out = String::new();
     let p = &report.policy;
     let _ = writeln!(
@@ -116,6 +149,10 @@ pub fn render_text(report: &AuditReport) -> String {
         s.met, s.met_by_configuration, s.partially_met, s.not_met
     );
 
+    if let Some(r) = &report.running {
+        text_running(&mut out, r);
+    }
+
     out.push_str("\nSYSTEM REQUIREMENTS\n");
     for r in &report.requirements {
         text_requirement(&mut out, r, p.max_security_level);
@@ -135,6 +172,7 @@ pub fn render_text(report: &AuditReport) -> String {
             }
         );
         wrap(&mut out, "    networks:   ", 16, &z.networks.join(", "));
+        text_levels(&mut out, z);
         let _ = writeln!(
             out,
             "    intra-zone: {}",
@@ -171,8 +209,20 @@ pub fn render_text(report: &AuditReport) -> String {
                         c.security_level,
                     ),
                     16,
-                    &format!("{} [rate limit: {}]", c.rules.join("; "), rate_limit(c)),
+                    &format!(
+                        "{} [rate limit: {}{}]",
+                        c.rules.join("; "),
+                        rate_limit(c),
+                        if c.mode == "monitor" {
+                            "; MONITOR MODE"
+                        } else {
+                            ""
+                        }
+                    ),
                 );
+                if let Some(d) = &c.description {
+                    wrap(&mut out, "                ", 16, &format!("\"{d}\""));
+                }
             }
         }
         for f in report.findings_in(Some(&z.name)) {
@@ -188,6 +238,107 @@ pub fn render_text(report: &AuditReport) -> String {
         }
     }
     out
+}
+
+fn running_summary(r: &RunningState) -> Vec<(&'static str, String)> {
+    let interfaces: Vec<String> = r
+        .interfaces
+        .iter()
+        .map(|i| {
+            format!(
+                "{} ({}, {})",
+                i.name,
+                i.xdp_mode,
+                if i.enforced {
+                    "enforced".to_owned()
+                } else {
+                    format!(
+                        "NOT enforced{}",
+                        i.why
+                            .as_deref()
+                            .map(|w| format!(": {w}"))
+                            .unwrap_or_default()
+                    )
+                }
+            )
+        })
+        .collect();
+    vec![
+        ("daemon", r.socket.clone()),
+        ("policy file", r.policy_path.clone()),
+        ("generation", r.generation.to_string()),
+        ("loaded at", super::header::rfc3339(r.loaded_at_unix)),
+        (
+            "island mode",
+            if r.island { "ON".into() } else { "off".into() },
+        ),
+        ("mode", r.mode.to_owned()),
+        (
+            "monitor conduits",
+            if r.monitor_conduits.is_empty() {
+                "none".into()
+            } else {
+                r.monitor_conduits.join(", ")
+            },
+        ),
+        (
+            "pinned",
+            if r.pinned {
+                "yes (fail close)".into()
+            } else {
+                "no (--ephemeral)".into()
+            },
+        ),
+        (
+            "interfaces",
+            if interfaces.is_empty() {
+                "none".into()
+            } else {
+                interfaces.join(", ")
+            },
+        ),
+    ]
+}
+
+fn text_running(out: &mut String, r: &RunningState) {
+    out.push_str("\nRUNNING DAEMON\n");
+    for (k, v) in running_summary(r) {
+        wrap(out, &format!("  {k:<17} "), 20, &v);
+    }
+}
+
+fn level(l: Option<u8>) -> String {
+    l.map_or_else(|| "-".to_owned(), |l| format!("SL{l}"))
+}
+
+fn text_levels(out: &mut String, z: &ZoneReport) {
+    if z.security_levels.is_empty() {
+        return;
+    }
+    out.push_str("    security levels (target / evidenced by zcfw):\n");
+    for l in &z.security_levels {
+        let _ = writeln!(
+            out,
+            "      {:<5} {:<42} SL{} / {:<4} {}",
+            l.fr,
+            l.name,
+            l.target,
+            level(l.achieved),
+            l.status.label()
+        );
+        wrap(out, "            ", 12, &fr_detail(l));
+    }
+}
+
+fn fr_detail(l: &FrLevel) -> String {
+    if l.requirements.is_empty() {
+        return "(zcfw serves none of its requirements)".to_owned();
+    }
+    let mut s = format!("from {}", l.requirements.join(", "));
+    if !l.gaps.is_empty() {
+        let _ = write!(s, "; not holding: {}", l.gaps.join(", "));
+    }
+    s
 }
 
 fn text_requirement(out: &mut String, r: &Requirement, max_sl: u8) {
@@ -245,17 +396,31 @@ fn md_findings<'a>(out: &mut String, findings: impl Iterator<Item = &'a Finding>
     out.push('\n');
 }
 
-/// The report as a Markdown document for an auditor.
+/// The report as a Markdown document for an auditor: the header table, the line
+/// [`END_OF_HEADER_MARKDOWN`], then the body the header's digest covers.
 pub fn render_markdown(report: &AuditReport) -> String {
+    let body = markdown_body(report);
+    let digest = body_digest(body.as_bytes());
+    let mut out = format!(
+        "# {} audit of policy `{}`\n\n",
+        report.standard,
+        cell(&report.policy.name)
+    );
+    out.push_str("| Report | |\n|---|---|\n");
+    for (k, v) in report.header.lines(&digest, END_OF_HEADER_MARKDOWN) {
+        let _ = writeln!(out, "| {k} | {} |", cell(&v));
+    }
+    out.push('\n');
+    out.push_str(END_OF_HEADER_MARKDOWN);
+    out.push('\n');
+    out.push_str(&body);
+    out
+}
+
+fn markdown_body(report: &AuditReport) -> String {
     let mut out = String::new();
     let p = &report.policy;
-    let _ = writeln!(
-        out,
-        "# {} audit of policy `{}`\n",
-        report.standard,
-        cell(&p.name)
-    );
-    out.push_str("| | |\n|---|---|\n");
+    out.push_str("\n## Policy\n\n| | |\n|---|---|\n");
     let _ = writeln!(out, "| Policy file | `{}` |", cell(&p.origin));
     let _ = writeln!(out, "| SHA-256 | `{}` |", p.sha256);
     let _ = writeln!(
@@ -284,6 +449,18 @@ pub fn render_markdown(report: &AuditReport) -> String {
     out.push_str(
         "The SHA-256 is the `hash` that `zcfw status` shows for the policy a gateway enforces.\n\n",
     );
+
+    if let Some(r) = &report.running {
+        out.push_str("## Running daemon\n\n| | |\n|---|---|\n");
+        for (k, v) in running_summary(r) {
+            let _ = writeln!(out, "| {k} | {} |", cell(&v));
+        }
+        out.push('\n');
+    }
+
+    out.push_str("## Zones and conduits\n\n```mermaid\n");
+    out.push_str(&super::render_mermaid(report));
+    out.push_str("```\n\n");
 
     out.push_str("## System requirements\n\n");
     out.push_str("| SR | Requirement | SL | Required | Status | Findings |\n");
@@ -343,21 +520,42 @@ pub fn render_markdown(report: &AuditReport) -> String {
             cell(&z.name),
             z.security_level
         );
+        if !z.security_levels.is_empty() {
+            out.push_str("| FR | Target | Evidenced by zcfw | Status | From | Not holding |\n|---|---|---|---|---|---|\n");
+            for l in &z.security_levels {
+                let _ = writeln!(
+                    out,
+                    "| {} {} | SL{} | {} | {} | {} | {} |",
+                    l.fr,
+                    l.name,
+                    l.target,
+                    level(l.achieved),
+                    l.status.label(),
+                    l.requirements.join(", "),
+                    l.gaps.join(", ")
+                );
+            }
+            out.push('\n');
+        }
         if z.inbound.is_empty() && z.outbound.is_empty() {
             out.push_str("No conduit leads into or out of this zone.\n\n");
         } else {
-            out.push_str("| Direction | Conduit | Peer zone | Rules | Rate limit |\n");
-            out.push_str("|---|---|---|---|---|\n");
+            out.push_str(
+                "| Direction | Conduit | Description | Peer zone | Rules | Rate limit | Mode |\n",
+            );
+            out.push_str("|---|---|---|---|---|---|---|\n");
             for (dir, list) in [("in from", &z.inbound), ("out to", &z.outbound)] {
                 for c in list {
                     let _ = writeln!(
                         out,
-                        "| {dir} | {} | {} (SL{}) | {} | {} |",
+                        "| {dir} | {} | {} | {} (SL{}) | {} | {} | {} |",
                         cell(&c.conduit),
+                        cell(c.description.as_deref().unwrap_or("")),
                         cell(&c.zone),
                         c.security_level,
                         cell(&c.rules.join("; ")),
-                        rate_limit(c)
+                        rate_limit(c),
+                        c.mode
                     );
                 }
             }

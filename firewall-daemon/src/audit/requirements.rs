@@ -81,7 +81,7 @@ const SR_6_2: Definition = Definition {
     id: "SR 6.2",
     title: "Continuous monitoring",
     levels: &[2, 3, 4],
-    zcfw: "Per-conduit and per-reason packet and byte counters are kept continuously in the data path and can be polled at any time (`zcfw stats --json`); `zcfw events --follow --json` streams denied packets to a monitoring system as they happen.",
+    zcfw: "Per-conduit and per-reason packet and byte counters are kept continuously in the data path and can be polled at any time (`zcfw stats --json`, and the Prometheus endpoint of `zcfw run --metrics-listen` when it is configured); `zcfw events --follow --json` streams denied packets to a monitoring system as they happen.",
 };
 const SR_7_1: Definition = Definition {
     id: "SR 7.1",

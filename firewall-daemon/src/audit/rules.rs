@@ -49,6 +49,7 @@ pub const GRID_COMMANDS: &str = "ZCFW-A016";
 pub const GRID_BROADCAST: &str = "ZCFW-A017";
 pub const NO_ANTI_SPOOFING: &str = "ZCFW-A020";
 pub const NO_EVENTS: &str = "ZCFW-A021";
+pub const NOT_ENFORCED: &str = "ZCFW-A022";
 pub const VALIDATOR_WARNING: &str = "ZCFW-A030";
 pub const MONITOR_MODE: &str = "ZCFW-A031";
 
@@ -56,7 +57,7 @@ pub const MONITOR_MODE: &str = "ZCFW-A031";
 pub const WIDE_RANGE_PORTS: u32 = 1024;
 
 /// Every rule, in id order.
-pub const RULES: [CatalogueRule; 20] = [
+pub const RULES: [CatalogueRule; 21] = [
     CatalogueRule {
         id: ANY_PROTOCOL,
         title: "conduit allows every protocol",
@@ -184,6 +185,13 @@ pub const RULES: [CatalogueRule; 20] = [
         why: "with `defaults.log: none` the data path counts denied packets but records no event (time, interface, zones, 5-tuple, reason) an auditor could review",
     },
     CatalogueRule {
+        id: NOT_ENFORCED,
+        title: "interface of the policy not enforced (zcfw audit --running)",
+        severity: "high if a zone is SL3-4, medium otherwise",
+        requirements: &["SR 5.2", "SR 5.2 RE3"],
+        why: "the daemon reports that its XDP program is not attached to an interface the policy lists: traffic through that interface is not filtered at all",
+    },
+    CatalogueRule {
         id: VALIDATOR_WARNING,
         title: "policy validator warning",
         severity: "info",
@@ -203,9 +211,6 @@ pub const RULES: [CatalogueRule; 20] = [
 pub fn rule(id: &str) -> Option<&'static CatalogueRule> {
     RULES.iter().find(|r| r.id == id)
 }
-
-/// Whether the policy language of this build accepts a conduit's `rate_limit` (it does).
-const RATE_LIMIT_ACCEPTED: bool = true;
 
 /// A conduit's `rate_limit`, as `<pps> pps, burst <n>`: the one place the audit reads it.
 pub(crate) fn rate_limit(conduit: &Conduit) -> Option<String> {
@@ -509,11 +514,7 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
                 format!("conduit \"{}\" into {into} has no rate_limit", c.name),
             )
             .at_conduit(c, format!("conduits[{ci}]"))
-            .fix(if RATE_LIMIT_ACCEPTED {
-                "add `rate_limit: { pps: <packets per second>, burst: <packets> }` (per source address) sized to the conduit's normal traffic"
-            } else {
-                "this zcfw build does not accept `rate_limit:` in a policy yet: limit the sources' rate upstream (switch or router policer) until a build that does, then add `rate_limit: { pps, burst }` sized to the conduit's normal traffic"
-            });
+            .fix("add `rate_limit: { pps: <packets per second>, burst: <packets> }` (per source address) sized to the conduit's normal traffic");
         }
     }
 }

@@ -125,3 +125,174 @@ fn dropping_a_denied_request_is_an_availability_finding() {
         sr71.evidence
     );
 }
+
+mod running {
+    use super::*;
+    use crate::control::status::{
+        EnforcementMode, InterfaceAttachment, LoadedPolicy, NotEnforced, Status as DaemonStatus,
+        XdpCheck,
+    };
+
+    fn daemon_status(
+        policy: &ValidatedPolicy,
+        enforced: bool,
+        mode: EnforcementMode,
+        pinned: bool,
+    ) -> DaemonStatus {
+        DaemonStatus {
+            policy: LoadedPolicy {
+                name: policy.name().into(),
+                hash: policy.source_hash().into(),
+                path: "/etc/zcfw/policy.yaml".into(),
+                generation: 7,
+                loaded_at_unix: 1_800_000_000,
+                load_ms: 1.0,
+                zones: 2,
+                conduits: 1,
+            },
+            interfaces: vec![
+                InterfaceAttachment {
+                    name: "eth0".into(),
+                    ifindex: 2,
+                    xdp_mode: "native".into(),
+                    enforced: true,
+                },
+                InterfaceAttachment {
+                    name: "eth1".into(),
+                    ifindex: 3,
+                    xdp_mode: "skb".into(),
+                    enforced,
+                },
+            ],
+            xdp_check: XdpCheck {
+                interval_s: 5.0,
+                last_s_ago: Some(1.5),
+                repairs: 0,
+                not_enforced: if enforced {
+                    vec![]
+                } else {
+                    vec![NotEnforced {
+                        interface: "eth1".into(),
+                        why: "interface is down".into(),
+                    }]
+                },
+            },
+            island: true,
+            mode,
+            monitor_conduits: vec![],
+            pin_dir: pinned.then(|| "/sys/fs/bpf/zcfw".into()),
+            uptime_s: 60,
+        }
+    }
+
+    fn policy() -> ValidatedPolicy {
+        let src = BASE.replace("RULE", "{ protocol: tcp, ports: [22] }");
+        policy::load_str(&src, "unit.yaml").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn running_report(enforced: bool, mode: EnforcementMode, pinned: bool) -> AuditReport {
+        let p = policy();
+        let state = RunningState::from_status(
+            "/run/zcfw/zcfw.sock",
+            &daemon_status(&p, enforced, mode, pinned),
+        );
+        let header = ReportHeader::now(
+            &p,
+            Audited::Running {
+                socket: state.socket.clone(),
+            },
+        );
+        audit_as(&p, header, Some(state))
+    }
+
+    #[test]
+    fn state_comes_from_the_status_answer() {
+        let p = policy();
+        let s = RunningState::from_status(
+            "/s",
+            &daemon_status(&p, false, EnforcementMode::Enforce, true),
+        );
+        assert_eq!(s.generation, 7);
+        assert_eq!(s.policy_sha256, p.source_hash());
+        assert!(s.island && s.pinned);
+        assert_eq!(s.mode, "enforce");
+        assert_eq!(s.checked_s_ago, Some(1));
+        assert_eq!(s.interfaces[1].why.as_deref(), Some("interface is down"));
+        assert_eq!(s.interfaces[0].why, None);
+    }
+
+    #[test]
+    fn an_interface_not_enforced_is_a_finding() {
+        let r = running_report(false, EnforcementMode::Enforce, true);
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.id == rules::NOT_ENFORCED)
+            .unwrap_or_else(|| panic!("{:?}", r.findings));
+        // Zone b is SL3: high.
+        assert_eq!(f.severity, Severity::High);
+        assert_eq!(f.interface.as_deref(), Some("eth1"));
+        assert_eq!(f.key.as_deref(), Some("interfaces[1]"));
+        assert!(f.message.contains("interface is down"), "{}", f.message);
+        let ok = running_report(true, EnforcementMode::Enforce, true);
+        assert!(ok.findings.iter().all(|f| f.id != rules::NOT_ENFORCED));
+        assert!(ok.findings.iter().all(|f| f.id != rules::MONITOR_MODE));
+        // The file audit has no running section; the running one has it, and says so.
+        assert!(audit(&policy()).running.is_none());
+        assert!(ok.running.is_some());
+        assert_eq!(
+            ok.header.audited,
+            Audited::Running {
+                socket: "/run/zcfw/zcfw.sock".into()
+            }
+        );
+        let text = render_text(&ok);
+        assert!(text.contains("\nRUNNING DAEMON\n"), "{text}");
+        assert!(text.contains("island mode       ON"), "{text}");
+        assert!(render_markdown(&ok).contains("## Running daemon"));
+    }
+
+    #[test]
+    fn monitor_mode_and_ephemeral_daemon() {
+        let r = running_report(true, EnforcementMode::Monitor, false);
+        assert!(r.findings.iter().any(|f| f.id == rules::MONITOR_MODE
+            && f.severity == Severity::Medium
+            && f.zone.is_none()));
+        let re3 = r
+            .requirement("SR 5.2 RE3")
+            .unwrap_or_else(|| panic!("no RE3"));
+        assert_eq!(re3.status, Status::NotMet);
+        assert!(re3.evidence.iter().any(|e| e.contains("--ephemeral")));
+        let re2 = r
+            .requirement("SR 5.2 RE2")
+            .unwrap_or_else(|| panic!("no RE2"));
+        assert!(
+            re2.evidence
+                .iter()
+                .any(|e| e.contains("island mode was ON"))
+        );
+        assert_eq!(
+            r.summary.requirements.not_met,
+            r.requirements
+                .iter()
+                .filter(|q| q.status == Status::NotMet)
+                .count()
+        );
+        let pinned = running_report(true, EnforcementMode::Enforce, true);
+        assert_eq!(
+            pinned.requirement("SR 5.2 RE3").map(|q| q.status),
+            Some(Status::MetByConfiguration)
+        );
+    }
+
+    #[test]
+    fn a_changed_file_is_refused() {
+        assert_eq!(super::super::running::file_mismatch("ab", "AB", "/p"), None);
+        let why = super::super::running::file_mismatch("aa", "bb", "/etc/zcfw/policy.yaml")
+            .unwrap_or_default();
+        assert!(
+            why.contains("changed since the daemon loaded it") && why.contains("zcfw reload"),
+            "{why}"
+        );
+    }
+}

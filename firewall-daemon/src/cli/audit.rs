@@ -1,12 +1,14 @@
-//! `zcfw audit POLICY [--format text|json|markdown] [--fail-on high|medium|low]`: an
-//! IEC 62443-3-3 report of a policy (see docs/audit.md). Needs no privileges.
+//! `zcfw audit POLICY|--running [--format text|json|markdown|dot|mermaid]
+//! [--fail-on high|medium|low]`: an IEC 62443-3-3 report of a policy file, or of the policy a
+//! running daemon enforces (see docs/audit.md). A file needs no privileges; `--running`
+//! reads the daemon's status over its control socket.
 
 use std::path::PathBuf;
 
-use super::{EXIT_INVALID, EXIT_OK};
+use super::{EXIT_ERROR, EXIT_INVALID, EXIT_OK, SocketArgs};
 use crate::{
-    audit::{self, Severity},
-    compile, policy,
+    audit::{self, Audited, ReportHeader, RunningState, Severity},
+    compile, control, policy,
 };
 
 /// Exit code of `zcfw audit --fail-on`: a finding at or above the threshold exists.
@@ -20,8 +22,12 @@ pub enum AuditFormat {
     Text,
     /// A JSON document for tools; its shape is versioned by the `schema` field.
     Json,
-    /// A Markdown document for an auditor.
+    /// A Markdown document for an auditor (with the Mermaid diagram).
     Markdown,
+    /// The zone and conduit diagram as Graphviz DOT (`| dot -Tsvg > zones.svg`).
+    Dot,
+    /// The zone and conduit diagram as a Mermaid flowchart.
+    Mermaid,
 }
 
 /// The lowest finding severity that makes `zcfw audit` exit 3.
@@ -49,8 +55,19 @@ impl FailOn {
 #[derive(Debug, Clone, clap::Args)]
 pub struct AuditArgs {
     /// Policy file to audit.
-    #[arg(value_name = "POLICY")]
-    pub policy: PathBuf,
+    #[arg(
+        value_name = "POLICY",
+        required_unless_present = "running",
+        conflicts_with = "running"
+    )]
+    pub policy: Option<PathBuf>,
+    /// Audit what the running daemon enforces: the policy it loaded (the file it names, whose
+    /// bytes must still hash to what it enforces), island and monitor mode, the interfaces the
+    /// kernel reports attached.
+    #[arg(long)]
+    pub running: bool,
+    #[command(flatten)]
+    pub socket: SocketArgs,
     /// Output format of the report, printed to stdout.
     #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
     pub format: AuditFormat,
@@ -64,7 +81,17 @@ pub struct AuditArgs {
 /// policy (or one that does not fit the maps) prints its diagnostics, exit 1; an unreadable
 /// file exits 2.
 pub fn run(args: &AuditArgs) -> u8 {
-    let policy = match policy::load_file(&args.policy) {
+    let (path, running) = match (&args.policy, args.running) {
+        (Some(path), false) => (path.clone(), None),
+        _ => match running_policy(&args.socket.socket) {
+            Ok((path, state)) => (path, Some(state)),
+            Err(err) => {
+                super::print_error(&err);
+                return EXIT_ERROR;
+            }
+        },
+    };
+    let policy = match policy::load_file(&path) {
         Ok(p) => p,
         Err(e) => return super::check::report_load_error(e),
     };
@@ -73,17 +100,75 @@ pub fn run(args: &AuditArgs) -> u8 {
         eprintln!("{}: error: {e}", policy.origin());
         return EXIT_INVALID;
     }
-    let report = audit::audit(&policy);
+    let report = match running {
+        None => audit::audit(&policy),
+        Some(state) => {
+            // The file was read twice (hash, then load): make sure the load saw the same bytes.
+            if let Some(why) = audit::running::file_mismatch(
+                &state.policy_sha256,
+                policy.source_hash(),
+                &state.policy_path,
+            ) {
+                eprintln!("error: {why}");
+                return EXIT_ERROR;
+            }
+            let header = ReportHeader::now(
+                &policy,
+                Audited::Running {
+                    socket: state.socket.clone(),
+                },
+            );
+            audit::audit_as(&policy, header, Some(state.clone()))
+        }
+    };
     let text = match args.format {
         AuditFormat::Text => audit::render_text(&report),
         AuditFormat::Json => audit::render_json(&report),
         AuditFormat::Markdown => audit::render_markdown(&report),
+        AuditFormat::Dot => audit::render_dot(&report),
+        AuditFormat::Mermaid => audit::render_mermaid(&report),
     };
     print!("{text}");
     match args.fail_on {
         Some(level) if report.has_finding_at_least(level.severity()) => EXIT_FINDINGS,
         _ => EXIT_OK,
     }
+}
+
+/// Asks the daemon on `socket` what it enforces: the policy file it loaded (refused if the
+/// file's bytes no longer hash to what it enforces) and its state.
+fn running_policy(socket: &std::path::Path) -> anyhow::Result<(PathBuf, RunningState)> {
+    use anyhow::Context as _;
+    let status = control::status(socket)?;
+    let path = PathBuf::from(&status.policy.path);
+    let bytes = std::fs::read(&path).with_context(|| {
+        if path.is_relative() {
+            format!(
+                "cannot read {}, the policy file the daemon on {} enforces: the daemon names it \
+                 relative to its own working directory; run this from there, or start the \
+                 daemon with an absolute --policy",
+                path.display(),
+                socket.display()
+            )
+        } else {
+            format!(
+                "cannot read {}, the policy file the daemon on {} enforces (run as a user who \
+                 can read it)",
+                path.display(),
+                socket.display()
+            )
+        }
+    })?;
+    let file_hash = audit::body_digest(&bytes);
+    if let Some(why) =
+        audit::running::file_mismatch(&status.policy.hash, &file_hash, &status.policy.path)
+    {
+        anyhow::bail!(why);
+    }
+    Ok((
+        path,
+        RunningState::from_status(&socket.display().to_string(), &status),
+    ))
 }
 
 #[cfg(test)]

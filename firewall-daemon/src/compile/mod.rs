@@ -61,6 +61,8 @@ pub struct ConduitSummary {
     pub name: String,
     pub from: String,
     pub to: String,
+    /// The conduit's `description` in the policy.
+    pub description: Option<String>,
     pub rules: Vec<String>,
     /// Per rule: the inspection profile id of an inspected rule (in its protocol's profile
     /// list), 0 for the others.
@@ -284,6 +286,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
             name: c.name.clone(),
             from: c.from.clone(),
             to: c.to.clone(),
+            description: c.description.clone(),
             rules: c.rules.iter().map(ToString::to_string).collect(),
             rule_profiles: profiles.iter().map(|&(_, id)| id).collect(),
             rule_inspectors: profiles.iter().map(|&(inspector, _)| inspector).collect(),

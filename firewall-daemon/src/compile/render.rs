@@ -5,7 +5,7 @@
 //! ```text
 //! { "format": 1, "name", "hash", "slot_flags", "allow_nd": bool,
 //!   "zones":      [{ "id", "name", "security_level", "networks": ["10.0.0.0/8", ...], "intra_zone_allow" }],
-//!   "conduits":   [{ "id", "name", "from", "to", "rules": ["tcp 22", ...],
+//!   "conduits":   [{ "id", "name", "from", "to", "description" (when set), "rules": ["tcp 22", ...],
 //!                   "rule_profiles": [profile id per rule, 0 = none],
 //!                   "rule_inspectors": ["modbus" | "iec104" | "dnp3" | "none" per rule],
 //!                   "on_violation": "reset" }],
@@ -112,6 +112,8 @@ struct JsonConduit<'a> {
     name: &'a str,
     from: &'a str,
     to: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
     rules: &'a [String],
     rule_profiles: &'a [u16],
     rule_inspectors: Vec<&'static str>,
@@ -221,6 +223,7 @@ pub fn render_json(p: &CompiledPolicy) -> serde_json::Value {
                 name: &c.name,
                 from: &c.from,
                 to: &c.to,
+                description: c.description.as_deref(),
                 rules: &c.rules,
                 rule_profiles: &c.rule_profiles,
                 rule_inspectors: c
@@ -573,6 +576,9 @@ pub fn render_text(p: &CompiledPolicy) -> String {
     let _ = writeln!(out, "\nconduits ({}):", p.conduits.len());
     for c in &p.conduits {
         let _ = writeln!(out, "  {:>3}  {}: {} -> {}", c.id, c.name, c.from, c.to);
+        if let Some(d) = &c.description {
+            let _ = writeln!(out, "         \"{d}\"");
+        }
         for ((r, &profile), &which) in c.rules.iter().zip(&c.rule_profiles).zip(&c.rule_inspectors)
         {
             if profile == 0 {
@@ -768,5 +774,23 @@ mod tests {
         assert_eq!(describe_points(0x01_0301, 0x01_0301), "icmp type 3 code 1");
         assert_eq!(describe_points(0, 0xff_ffff), "any protocol");
         assert_eq!(describe_points(0x84_0000, 0x84_ffff), "proto 132 (all)");
+    }
+
+    #[test]
+    fn conduit_descriptions_are_shown() {
+        let src = "version: 1\nname: d\ninterfaces: [{ name: eth0 }]\nzones:\n  a: { security_level: 1, networks: [10.1.0.0/24] }\n  b: { security_level: 2, networks: [10.2.0.0/24] }\nconduits:\n  - name: with\n    from: a\n    to: b\n    description: Operators reach the HMI\n    rules: [{ protocol: tcp, ports: [443] }]\n  - name: without\n    from: b\n    to: a\n    rules: [{ protocol: tcp, ports: [22] }]\n";
+        let policy = crate::policy::load_str(src, "d.yaml").unwrap_or_else(|e| panic!("{e}"));
+        let p = crate::compile::compile(&policy).unwrap_or_else(|e| panic!("{e}"));
+        let text = render_text(&p);
+        assert!(
+            text.contains("with: a -> b\n         \"Operators reach the HMI\"\n         tcp 443\n"),
+            "{text}"
+        );
+        let json = render_json(&p);
+        assert_eq!(
+            json["conduits"][0]["description"],
+            "Operators reach the HMI"
+        );
+        assert!(json["conduits"][1].get("description").is_none());
     }
 }

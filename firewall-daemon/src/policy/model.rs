@@ -101,6 +101,9 @@ pub struct Zone {
     /// Networks in file order, host bits clear.
     pub networks: Vec<IpNet>,
     pub intra_zone_allow: bool,
+    /// `security_level_target`: the SL-T per foundational requirement, FR 1 first (each
+    /// 0..=4); `None`: the policy gives only `security_level`.
+    pub security_level_target: Option<[u8; 7]>,
 }
 
 /// An interface XDP attaches to.

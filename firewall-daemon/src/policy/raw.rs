@@ -47,12 +47,39 @@ pub struct RawInterface {
 #[derive(Debug, Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a zone: { security_level, networks, intra_zone }"
+    expecting = "a zone: { security_level, networks, intra_zone, security_level_target }"
 )]
 pub struct RawZone {
     pub security_level: Option<i64>,
     pub networks: Option<Vec<String>>,
     pub intra_zone: Option<String>,
+    /// Target security level per foundational requirement: `{ fr1: 3, ..., fr7: 2 }`.
+    pub security_level_target: Option<RawSlVector>,
+}
+
+/// `security_level_target:` of a zone: one IEC 62443 SL-T per foundational requirement.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "security_level_target: { fr1, fr2, fr3, fr4, fr5, fr6, fr7 }"
+)]
+pub struct RawSlVector {
+    pub fr1: Option<i64>,
+    pub fr2: Option<i64>,
+    pub fr3: Option<i64>,
+    pub fr4: Option<i64>,
+    pub fr5: Option<i64>,
+    pub fr6: Option<i64>,
+    pub fr7: Option<i64>,
+}
+
+impl RawSlVector {
+    /// The seven values, FR 1 first.
+    pub fn values(&self) -> [Option<i64>; 7] {
+        [
+            self.fr1, self.fr2, self.fr3, self.fr4, self.fr5, self.fr6, self.fr7,
+        ]
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

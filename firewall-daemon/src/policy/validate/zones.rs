@@ -113,6 +113,51 @@ pub(super) fn check_zones(c: &mut Checker<'_>, raw: Option<Vec<(String, RawZone)
                 false
             }
         };
+        let security_level_target = match &z.security_level_target {
+            None => None,
+            Some(v) => {
+                let tp = zp.key("security_level_target");
+                let mut out = [0u8; 7];
+                let mut complete = true;
+                for (i, value) in v.values().into_iter().enumerate() {
+                    let fr = format!("fr{}", i + 1);
+                    match value {
+                        Some(sl @ 0..=4) => out[i] = sl as u8,
+                        Some(sl) => {
+                            complete = false;
+                            c.error(
+                                &tp.key(&fr),
+                                format!("security level {sl} of {fr} in zone \"{name}\" is out of range"),
+                            )
+                            .help("a target security level per foundational requirement is 0 (no requirement), 1, 2, 3 or 4");
+                        }
+                        None => {
+                            complete = false;
+                            c.error(
+                                &tp,
+                                format!("security_level_target of zone \"{name}\" has no {fr}"),
+                            )
+                            .help("give all seven foundational requirements, e.g. `security_level_target: { fr1: 2, fr2: 2, fr3: 3, fr4: 1, fr5: 3, fr6: 2, fr7: 3 }` (0: no requirement)");
+                        }
+                    }
+                }
+                if complete && out.iter().all(|&l| l < security_level) && security_level > 0 {
+                    c.warning(
+                        &tp,
+                        format!(
+                            "every foundational requirement of zone \"{name}\" targets less than its security_level {security_level}"
+                        ),
+                    )
+                    .help("security_level is the zone's overall target; raise the vector's highest entry to it, or lower security_level");
+                }
+                if complete {
+                    Some(out)
+                } else {
+                    ok = false;
+                    None
+                }
+            }
+        };
         let mut networks = Vec::new();
         match &z.networks {
             None => {
@@ -146,6 +191,7 @@ pub(super) fn check_zones(c: &mut Checker<'_>, raw: Option<Vec<(String, RawZone)
                 security_level,
                 networks,
                 intra_zone_allow,
+                security_level_target,
             });
         }
     }
