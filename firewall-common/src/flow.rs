@@ -129,6 +129,7 @@ pub struct FlowState {
     pub inspector: u8,
     /// The inspector's session bits, shared by both directions (IEC 104: STARTDT confirmed).
     pub session: u8,
+    // Padding as scalars: a `[u8; N]` zeroed in the XDP program becomes a memset loop call.
     pub _pad: u8,
     /// Bytes of requests answered with an exception ([`flow_flags::SHIFTED`]): sent by the
     /// opener, never seen by its peer. Opener → peer `seq - swallowed`, peer → opener
@@ -142,14 +143,22 @@ pub struct FlowState {
     /// Opener's sequence number after the last request answered with an exception: a
     /// segment of the opener starting before it is a retransmission of an answered request.
     pub answered_end: u32,
-    /// Stream position of an inspected TCP flow, per direction: `[0]` what the opener
-    /// sends, `[1]` what its peer sends ([`crate::stream`]).
-    pub stream: [StreamSide; 2],
+}
+
+/// Value of [`crate::maps::names::STREAMS`]: the stream position of an inspected TCP flow
+/// whose inspector has a program of its own, per direction: `[0]` what the opener sends,
+/// `[1]` what its peer sends ([`crate::stream`]). Kept beside the conntrack entry (same key)
+/// rather than in it: every conntrack entry would carry it, and a flow's insert costs by its
+/// size (an allowed SYN was 88 ns slower with it inside, `bench/RESULTS.md`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamState {
+    pub sides: [StreamSide; 2],
 }
 
 impl From<FlowStateV3> for FlowState {
-    /// The same flow. Its stream position is unknown: each direction takes its next segment
-    /// as starting on a PDU boundary, as for a flow picked up mid-stream.
+    /// The same flow (ABI 5-6 had the same layout with zero where the inspector and session
+    /// are now): a profile meant Modbus.
     fn from(v: FlowStateV3) -> FlowState {
         FlowState {
             generation: v.generation,
@@ -170,7 +179,7 @@ impl From<FlowStateV3> for FlowState {
     }
 }
 
-/// [`FlowState`] of ABI 5-6 (32 bytes, before the stream position of inspected flows):
+/// [`FlowState`] of ABI 5-6 (32 bytes, the same layout without the inspector and session):
 /// what a daemon taking over such pins reads and converts.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -228,7 +237,8 @@ pub struct FragKey {
 
 const _: () = {
     assert!(core::mem::size_of::<FlowKey>() == 40);
-    assert!(core::mem::size_of::<FlowState>() == 144);
+    assert!(core::mem::size_of::<FlowState>() == 32);
+    assert!(core::mem::size_of::<StreamState>() == 112);
     assert!(core::mem::size_of::<FlowStateV3>() == 32);
     assert!(core::mem::size_of::<FlowStateV2>() == 24);
     assert!(core::mem::size_of::<FragKey>() == 40);
@@ -368,7 +378,6 @@ impl FlowState {
             last_seen_ns: now_ns,
             injected: 0,
             answered_end: 0,
-            stream: [StreamSide::START; 2],
         }
     }
 

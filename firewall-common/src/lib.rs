@@ -35,7 +35,7 @@ pub mod zonetable;
 /// 6: the version moved to a map of its own ([`maps::names::ABI`]); before, it was only the
 /// first field of [`maps::Control`].
 ///
-/// 7: conntrack entries carry the stream position of inspected flows and their inspector
-/// ([`flow::FlowState`], 144 bytes), conduit actions their inspector, IEC 104 and DNP3
-/// profile maps and the inspector program array.
+/// 7: conntrack entries and conduit actions carry an inspector id (and entries the
+/// inspector's session bits), IEC 104 and DNP3 profile maps, the inspector program array and
+/// the stream positions of their flows (`STREAMS`), fragments their own small value.
 pub const ABI_VERSION: u32 = 7;

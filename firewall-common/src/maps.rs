@@ -40,6 +40,10 @@ pub mod names {
     pub const L2_ALLOW: &str = "L2_ALLOW";
     /// LRU hash: [`crate::flow::FlowKey`] → [`crate::flow::FlowState`] (conntrack).
     pub const FLOWS: &str = "FLOWS";
+    /// LRU hash: [`crate::flow::FlowKey`] → [`crate::flow::StreamState`]: the stream position of
+    /// flows whose inspector has a program of its own (IEC 104, DNP3), beside their [`FLOWS`]
+    /// entry.
+    pub const STREAMS: &str = "STREAMS";
     /// LRU hash: [`crate::flow::FragKey`] → [`crate::flow::FragState`] (allowed first fragments).
     pub const FRAGS: &str = "FRAGS";
     /// Per-CPU array of [`super::Counter`] indexed by [`crate::reason::Reason`].
@@ -78,9 +82,10 @@ pub mod names {
     /// Per-CPU [`crate::stream::Payload`] (one entry): the payload an inspector program walks;
     /// never pinned.
     pub const PAYLOAD: &str = "PAYLOAD";
-    /// Per-CPU [`crate::flow::FlowState`] (one entry) where the XDP program builds a new
-    /// conntrack entry; never pinned.
-    pub const NEW_FLOW: &str = "NEW_FLOW";
+    /// Per-CPU [`crate::flow::StreamState`] (one entry) never written: the all-zero state a new
+    /// [`STREAMS`] entry is inserted from (a value too large for the program's stack); never
+    /// pinned.
+    pub const STREAM_START: &str = "STREAM_START";
     /// Per-CPU [`super::Handoff`] (one entry): what the main program tells the inspector it
     /// tail-calls; never pinned.
     pub const HANDOFF: &str = "HANDOFF";
@@ -88,7 +93,7 @@ pub mod names {
     /// Every map of the XDP program the daemon pins and adopts: a restart keeps them, and a
     /// map missing here would silently start empty after a restart (a test in
     /// firewall-daemon compares this list with the maps of the embedded object).
-    pub const ALL: [&str; 27] = [
+    pub const ALL: [&str; 28] = [
         ABI,
         CONTROL,
         SLOT_CONFIG,
@@ -102,6 +107,7 @@ pub mod names {
         IFACE_ZONES,
         L2_ALLOW,
         FLOWS,
+        STREAMS,
         FRAGS,
         REASON_COUNTERS,
         CONDUIT_COUNTERS,
@@ -125,7 +131,7 @@ pub mod names {
         SCRATCH,
         PAYLOAD,
         HANDOFF,
-        NEW_FLOW,
+        STREAM_START,
         "BENCH_TX",
         "BENCH_HEAD",
         "BENCH_PACKETS",
@@ -163,6 +169,10 @@ pub mod capacity {
     /// 128 bytes of kernel memory each (key, state and the kernel's element) the table is
     /// 16 MiB, preallocated.
     pub const FLOWS: u32 = 131_072;
+    /// Stream positions of IEC 104 and DNP3 flows (LRU, about 200 bytes each in the kernel):
+    /// a gateway's SCADA connections are a few hundred; an evicted position is picked up again
+    /// as a flow seen mid-stream.
+    pub const STREAMS: u32 = 16_384;
     /// Bytes of the event ring buffer (a power of two, a multiple of the page size).
     pub const EVENT_RING_BYTES: u32 = 1 << 20;
     /// Per-source token buckets of rate-limited conduits (LRU; an evicted source starts again
@@ -561,7 +571,9 @@ const _: () = {
 #[cfg(feature = "user")]
 mod pod {
     use super::*;
-    use crate::flow::{FlowKey, FlowState, FlowStateV2, FlowStateV3, FragKey, FragState};
+    use crate::flow::{
+        FlowKey, FlowState, FlowStateV2, FlowStateV3, FragKey, FragState, StreamState,
+    };
 
     /// `aya::Pod` for map keys and values the daemon reads and writes.
     macro_rules! pod {
@@ -595,6 +607,7 @@ mod pod {
         FlowStateV3,
         FragKey,
         FragState,
+        StreamState,
         crate::conduittable::ConduitEntry,
         crate::conduittable::ConduitBucket,
     );

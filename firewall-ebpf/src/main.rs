@@ -38,7 +38,6 @@ use firewall_common::{
     packet::{self, Family, Fragment, Packet, PacketBytes, icmp_type, tcp_flags},
     reason::Reason,
     reset::PacketBytesMut,
-    stream::StreamSide,
     zonetable,
 };
 
@@ -416,17 +415,10 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
 }
 
 /// Tracks the flow `key` that `action` allows, with flow flags `flags` and inspector session
-/// bits `session`. The state is built
-/// in a per-CPU value, not on the stack (it is larger than the verifier's stack allows beside
-/// the rest of the program).
+/// bits `session`.
 #[inline(never)]
 fn open_flow(key: &FlowKey, cfg: &SlotConfig, action: &ConduitAction, flags: u8, session: u8) {
-    let Some(state) = NEW_FLOW.get_ptr_mut(0) else {
-        return;
-    };
-    // SAFETY: this CPU's value; only this program run uses it, and only here.
-    let state = unsafe { &mut *state };
-    *state = FlowState::new(
+    let mut state = FlowState::new(
         cfg.generation,
         action.conduit_id,
         action.profile_id,
@@ -435,7 +427,7 @@ fn open_flow(key: &FlowKey, cfg: &SlotConfig, action: &ConduitAction, flags: u8,
     );
     state.inspector = action.inspector;
     state.session = session;
-    let _ = FLOWS.insert(key, state, 0);
+    let _ = FLOWS.insert(key, &state, 0);
 }
 
 /// Judges a flow admitted under an older policy generation against the current one, from the
@@ -466,8 +458,8 @@ fn rejudge(slot: u8, cfg: &SlotConfig, key: &FlowKey, state: &mut FlowState) -> 
         // Inspected by another protocol now: its position in that protocol is unknown, each
         // direction starts on a boundary with its next segment.
         state.inspector = action.inspector;
-        state.session = 0;
-        state.stream = [StreamSide::START; 2];
+        state.session = inspector::session_at_pickup(action.inspector);
+        let _ = STREAMS.remove(key);
     }
     state.flags &= !(flow_flags::RATE_LIMITED
         | flow_flags::MONITOR

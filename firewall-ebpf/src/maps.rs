@@ -11,7 +11,7 @@ use firewall_common::{
     conduittable::{self, ConduitBucket},
     dnp3::Dnp3Profile,
     event,
-    flow::{FlowKey, FlowState, FragKey, FragState},
+    flow::{FlowKey, FlowState, FragKey, FragState, StreamState},
     iec104::Iec104Profile,
     maps::{
         Bucket, BucketKey, CONDUIT_DENY_SLOTS, Control, Counter, EventBucket, Handoff, IfacePolicy,
@@ -119,9 +119,14 @@ pub static DNP3_PROFILES: Array<Dnp3Profile> =
 #[map]
 pub static INSPECTORS: ProgramArray = ProgramArray::with_max_entries(inspector::SLOTS, 0);
 
-/// Where a new conntrack entry is built (per CPU, off the stack).
+/// Stream positions of the flows an inspector program walks (LRU).
 #[map]
-pub static NEW_FLOW: PerCpuArray<FlowState> = PerCpuArray::with_max_entries(1, 0);
+pub static STREAMS: LruHashMap<FlowKey, StreamState> =
+    LruHashMap::with_max_entries(capacity::STREAMS, 0);
+
+/// An all-zero stream position, never written: what a new `STREAMS` entry is inserted from.
+#[map]
+pub static STREAM_START: PerCpuArray<StreamState> = PerCpuArray::with_max_entries(1, 0);
 
 /// The payload of the segment an inspector program walks (`firewall_common::stream::Payload`).
 #[map]

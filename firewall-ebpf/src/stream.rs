@@ -10,7 +10,7 @@ use firewall_common::{
     decision::monitorable,
     dnp3::{Dnp3Denial, Dnp3Profile},
     event,
-    flow::{FlowKey, FlowState, flow_flags},
+    flow::{FlowKey, FlowState, StreamState, flow_flags},
     iec104::{self, Iec104Denial, Iec104Profile},
     maps::{Handoff, SlotConfig, profile_index, slot_flags},
     packet::{Packet, PacketBytes, tcp_flags},
@@ -26,7 +26,7 @@ use crate::{
     looped::{Dnp3Looped, Looped},
     maps::{
         CONTROL, DNP3_PROFILES, FLOWS, HANDOFF, IEC104_PROFILES, INSPECTORS, PAYLOAD, SCRATCH,
-        SLOT_CONFIG,
+        SLOT_CONFIG, STREAM_START, STREAMS,
     },
 };
 
@@ -158,7 +158,8 @@ impl Protocol for Dnp3 {
     }
 }
 
-/// Walks the payload `b` of `p`, sent at `seq` by the side `h` says, in its direction's stream.
+/// Walks the payload `b`, sent at `seq` by the side `h` says, in its direction's stream
+/// (`sides`).
 /// Returns 0 (passes), or a denial packed by [`Protocol::pack`] (an out-of-order segment as
 /// [`Reason::StreamOutOfOrder`]): a plain integer, so nothing half-defined crosses the BPF call
 /// (a function of its own, so its frame is not added to the program's beside the reset
@@ -166,13 +167,13 @@ impl Protocol for Dnp3 {
 #[inline(never)]
 fn segment<P: Protocol>(
     b: &PayloadBytes<'static>,
-    p: &Packet,
     seq: u32,
     state: &mut FlowState,
+    sides: &mut StreamState,
     h: &Handoff,
 ) -> u64 {
-    let len = p.payload_len as usize;
-    let [opener, peer] = &mut state.stream;
+    let len = b.len;
+    let [opener, peer] = &mut sides.sides;
     let verdict = if h.from_opener != 0 {
         let Some(profile) = P::profile(profile_index(h.slot, state.profile_id)) else {
             return Reason::NoPolicy as u64;
@@ -238,8 +239,11 @@ fn judge<P: Protocol>(ctx: &XdpContext, cfg: &SlotConfig, p: &Packet, h: &Handof
     };
     let (mut seq, ack) = (u32::from_be_bytes(seq), u32::from_be_bytes(ack));
     let from_opener = h.from_opener != 0;
+    let Some(sides) = stream_state(&key) else {
+        return drop(Reason::NoPolicy);
+    };
     {
-        let [opener, peer] = &mut state.stream;
+        let [opener, peer] = &mut sides.sides;
         let (side, other) = if from_opener {
             (opener, peer)
         } else {
@@ -262,7 +266,7 @@ fn judge<P: Protocol>(ctx: &XdpContext, cfg: &SlotConfig, p: &Packet, h: &Handof
         payload,
         len: p.payload_len as usize,
     };
-    let reason = segment::<P>(&payload, p, seq, state, h);
+    let reason = segment::<P>(&payload, seq, state, sides, h);
     if reason == 0 {
         let allowed = Reason::from_slot(h.allowed as u32).unwrap_or(Reason::AllowedConntrack);
         return pass(allowed, conduit_id);
@@ -272,9 +276,9 @@ fn judge<P: Protocol>(ctx: &XdpContext, cfg: &SlotConfig, p: &Packet, h: &Handof
         // Passes as an alert: the receiver gets the segment, so the stream moves past it and
         // the next segment is taken to start on a boundary.
         let side = if from_opener {
-            &mut state.stream[0]
+            &mut sides.sides[0]
         } else {
-            &mut state.stream[1]
+            &mut sides.sides[1]
         };
         side.syn(seq.wrapping_add(p.payload_len as u32).wrapping_sub(1));
     }
@@ -309,4 +313,21 @@ fn copy_payload(ctx: &XdpContext, p: &Packet) -> Option<&'static stream::Payload
     }
     // SAFETY: this CPU's value, only read from here on in this run.
     Some(unsafe { &*buf })
+}
+
+/// The stream position of the flow `key`, made (all zero: no direction placed yet) when it
+/// has none: its first segment seen by an inspector, or a position the LRU evicted (the flow
+/// is then picked up as one seen mid-stream).
+#[inline(always)]
+fn stream_state(key: &FlowKey) -> Option<&'static mut StreamState> {
+    if let Some(sides) = STREAMS.get_ptr_mut(key) {
+        // SAFETY: a valid pointer to the LRU value; only the CPU running this flow's packets
+        // writes it.
+        return Some(unsafe { &mut *sides });
+    }
+    let start = STREAM_START.get_ptr(0)?;
+    // SAFETY: this CPU's never-written value, all zero.
+    let _ = STREAMS.insert(key, unsafe { &*start }, 0);
+    // SAFETY: as above.
+    STREAMS.get_ptr_mut(key).map(|sides| unsafe { &mut *sides })
 }

@@ -212,7 +212,9 @@ pub(super) fn carry_flows(from: &Retired, ebpf: &mut Ebpf) -> Result<usize, Data
                 .map(|(k, v)| (k, v.into())),
             &mut flows,
         )
-    } else if value_size as usize == std::mem::size_of::<FlowStateV3>() {
+    } else if value_size as usize == std::mem::size_of::<FlowStateV3>() && from.abi < 7 {
+        // The same size as this layout, told apart by the version: ABI 7 named two of its
+        // padding bytes (inspector and session).
         let old: HashMap<MapData, FlowKey, FlowStateV3> =
             HashMap::try_from(old).map_err(DataplaneError::map(names::FLOWS))?;
         copy_flows(
