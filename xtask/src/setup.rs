@@ -30,6 +30,9 @@ const APT_TEST: &[&str] = &[
     "tcpdump",
     // Reads the captures of tests/tests/exception.rs (checksums, TCP analysis, Modbus fields).
     "tshark",
+    // promtool (`promtool check metrics`), which lints the /metrics output in the unit tests
+    // of daemon/metrics and tests/tests/observability.rs.
+    "prometheus",
     "ethtool",
     "netcat-openbsd",
     "python3-scapy",
