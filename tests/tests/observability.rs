@@ -623,7 +623,15 @@ fn monitor_mode_passes_would_be_denies_as_alerts() {
         UdpEchoServer::start(ctl, "[fd00:30::2]:9000".parse().expect("addr")).expect("server"),
         UdpEchoServer::start(dmz, "10.20.0.2:9000".parse().expect("addr")).expect("server"),
     ];
-    let zcfw = start(&plant, &policy, &RunOptions::default());
+    // With --log-events: each alert is in the daemon's log too.
+    let zcfw = start(
+        &plant,
+        &policy,
+        &RunOptions {
+            log_events: true,
+            ..RunOptions::default()
+        },
+    );
 
     let status = zcfw.status().expect("status");
     assert_eq!(status["mode"], "monitor", "status --json: {status}");
@@ -724,6 +732,11 @@ fn monitor_mode_passes_would_be_denies_as_alerts() {
             None => failures.push(format!("{what}: no alert event")),
         }
     }
+    // Logged by the reader task as it publishes: the events are read, so are their lines.
+    let logged = zcfw.log_tail(100_000);
+    if !logged.contains("packet alerted (monitor mode)") {
+        failures.push("--log-events: no alert in the daemon's log".into());
+    }
     let drops: Vec<&Value> = events.iter().filter(|e| e["action"] != "alert").collect();
     if !drops.is_empty() {
         failures.push(format!("monitor mode dropped: {drops:?}"));
@@ -785,7 +798,15 @@ fn monitor_conduits_pass_rate_limit_and_modbus_denies_as_alerts() {
     )
     .expect("server");
     let plc = TcpEchoServer::start(ctl, "10.30.0.2:502".parse().expect("addr")).expect("server");
-    let zcfw = start(&plant, &policy, &RunOptions::default());
+    // With --log-events: each alert is in the daemon's log too.
+    let zcfw = start(
+        &plant,
+        &policy,
+        &RunOptions {
+            log_events: true,
+            ..RunOptions::default()
+        },
+    );
 
     let status = zcfw.status().expect("status");
     assert_eq!(status["mode"], "enforce", "status --json: {status}");
@@ -1567,6 +1588,17 @@ fn event_flood_is_rate_limited_counted_and_survived() {
     let mut zcfw = zcfw;
     if !zcfw.is_running() {
         failures.push("the daemon exited".into());
+    }
+    // Without --log-events, thousands of events left no line in the daemon's log.
+    let logged = zcfw.log_tail(100_000);
+    let event_lines = logged
+        .lines()
+        .filter(|l| l.contains("packet denied") || l.contains("packet alerted"))
+        .count();
+    if event_lines != 0 {
+        failures.push(format!(
+            "{event_lines} event(s) logged without --log-events"
+        ));
     }
     assert!(
         failures.is_empty(),
