@@ -34,6 +34,8 @@ pub struct RunOptions {
     pub audit_log: bool,
     /// `--metrics-listen ADDR`, inside the gateway namespace.
     pub metrics_listen: Option<SocketAddr>,
+    /// `--log-events` (every event also logged at INFO).
+    pub log_events: bool,
 }
 
 /// `zcfw run --ephemeral --policy P --socket S [RunOptions]` in the gateway namespace: a
@@ -61,6 +63,9 @@ impl<'a> Observed<'a> {
         }
         if let Some(audit) = &audit {
             extra.extend(["--audit-log".into(), audit.clone().into_os_string()]);
+        }
+        if opts.log_events {
+            extra.push("--log-events".into());
         }
         if let Some(addr) = opts.metrics_listen {
             extra.extend(["--metrics-listen".into(), addr.to_string().into()]);

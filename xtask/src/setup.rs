@@ -32,6 +32,9 @@ const APT_TEST: &[&str] = &[
     "tshark",
     // `dot`, which renders `zcfw audit --format dot` in firewall-daemon/tests/audit.rs.
     "graphviz",
+    // promtool (`promtool check metrics`), which lints the /metrics output in the unit tests
+    // of daemon/metrics and tests/tests/observability.rs.
+    "prometheus",
     "ethtool",
     "netcat-openbsd",
     "python3-scapy",

@@ -37,6 +37,12 @@ pub struct RunArgs {
     /// Also append every event as a JSON line to this file (an audit trail, SR 2.8).
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
+    /// Also log every event (denied or alerted packet) at INFO, to the journal under systemd
+    /// (target `zcfw::event`). Off by default: events go to `zcfw events` and the audit log,
+    /// so a flood of denies cannot run into journald's rate limit and bury the daemon's own
+    /// messages.
+    #[arg(long)]
+    pub log_events: bool,
     /// Rotate the audit log when it reaches this many bytes (FILE.1, FILE.2, ...).
     #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
     pub audit_log_max_bytes: u64,
@@ -101,6 +107,7 @@ pub fn run(args: &RunArgs) -> u8 {
         audit_log: args.audit_log.clone(),
         audit_log_max_bytes: args.audit_log_max_bytes,
         audit_log_keep: args.audit_log_keep,
+        log_events: args.log_events,
         metrics_listen: args.metrics_listen,
         limits: crate::policy::limits::Limits {
             max_bytes: args.max_policy_bytes,

@@ -1,7 +1,9 @@
 //! Events: reads the XDP program's ring buffer, turns each record into a documented JSON line
-//! (names instead of ids, wall-clock time), logs it through `tracing`, keeps the most recent
-//! ones for `zcfw events`, streams them to `zcfw events --follow`, and appends them to the
-//! optional audit log (rotated by size).
+//! (names instead of ids, wall-clock time), keeps the most recent ones for `zcfw events`,
+//! streams them to `zcfw events --follow`, and appends them to the optional audit log (rotated
+//! by size). Only with `zcfw run --log-events` is each one also logged through `tracing` (at
+//! INFO, target `zcfw::event`): a flood of denies would otherwise run into journald's rate
+//! limit and bury the daemon's own messages.
 
 use std::{
     collections::VecDeque,
@@ -147,8 +149,13 @@ fn monotonic_to_unix_offset() -> i128 {
     unix - mono
 }
 
-/// Reads the ring buffer until the task is aborted.
-pub async fn run(ring: RingBuf<MapData>, state: Arc<Mutex<State>>, hub: Arc<EventHub>) {
+/// Reads the ring buffer until the task is aborted; `log_events` also logs each event.
+pub async fn run(
+    ring: RingBuf<MapData>,
+    state: Arc<Mutex<State>>,
+    hub: Arc<EventHub>,
+    log_events: bool,
+) {
     // SAFETY: the ring buffer owns its map fd for its whole life and never replaces it; the
     // AsyncFd owns the ring buffer.
     let registered =
@@ -185,7 +192,9 @@ pub async fn run(ring: RingBuf<MapData>, state: Arc<Mutex<State>>, hub: Arc<Even
                 .iter()
                 .map(|ev| record(ev, &state, offset))
                 .map(|event| {
-                    log(&event);
+                    if log_events {
+                        log(&event);
+                    }
                     encode(&EventLine::Packet(Box::new(event)))
                 })
                 .collect()

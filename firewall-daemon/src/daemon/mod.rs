@@ -50,6 +50,9 @@ pub struct RunOptions {
     pub audit_log: Option<PathBuf>,
     pub audit_log_max_bytes: u64,
     pub audit_log_keep: u32,
+    /// Also log every event (deny, alert) through `tracing` at INFO (off: events go to the
+    /// event stream and the audit log only).
+    pub log_events: bool,
     /// Prometheus text endpoint (off when `None`).
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// What reading a policy file may cost (size).
@@ -76,6 +79,8 @@ pub struct State {
     pub health: watch::AttachmentHealth,
     /// What reading a policy file may cost.
     pub limits: policy::limits::Limits,
+    /// Reloads since the start and how the last one ended (for the metrics).
+    pub reload_stats: metrics::ReloadStats,
 }
 
 /// Runs the daemon until SIGINT or SIGTERM.
@@ -240,6 +245,7 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         events: hub.clone(),
         health: watch::AttachmentHealth::default(),
         limits: opts.limits,
+        reload_stats: metrics::ReloadStats::default(),
     }));
     let reloads = Arc::new(reload::Reloads::default());
     // What validating and compiling the first policy allocated is free again.
@@ -255,7 +261,7 @@ async fn serve(opts: &RunOptions) -> Result<()> {
             );
         }
     }
-    let reader = tokio::spawn(events::run(ring, state.clone(), hub));
+    let reader = tokio::spawn(events::run(ring, state.clone(), hub, opts.log_events));
     let metrics = match opts.metrics_listen {
         Some(addr) => Some(tokio::spawn(metrics::serve(
             metrics::bind(addr).await?,

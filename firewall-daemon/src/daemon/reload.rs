@@ -44,6 +44,11 @@ pub async fn reload(
     client: Option<&OwnedReadHalf>,
 ) -> Outcome {
     let outcome = reload_once(state, reloads, path, client).await;
+    match &outcome {
+        Outcome::Live(_) => lock(state).reload_stats.record(true),
+        Outcome::Refused(_) => lock(state).reload_stats.record(false),
+        Outcome::Abandoned => {}
+    }
     give_back_memory();
     outcome
 }

@@ -129,6 +129,12 @@ impl DenyListing {
         DenyListing { inspected }
     }
 
+    /// Whether `conduit` inspects any protocol.
+    pub(super) fn inspects_any(&self, conduit: u16) -> bool {
+        let protocols = self.inspected.get(conduit as usize).copied().unwrap_or(0);
+        protocols & !(1u8 << firewall_common::maps::inspector::NONE) != 0
+    }
+
     /// Whether `conduit` lists `reason`, counted `count`.
     pub(super) fn lists(&self, conduit: u16, reason: Reason, count: &Counter) -> bool {
         let protocols = self.inspected.get(conduit as usize).copied().unwrap_or(0);

@@ -515,6 +515,25 @@ pub(super) fn event_counters(ebpf: &Ebpf) -> Result<[u64; 3], DataplaneError> {
     Ok(out)
 }
 
+/// Entries in the conntrack table, walked key by key (one syscall each; the walk is bounded
+/// by the table's capacity, as keys the data path evicts meanwhile can restart it).
+pub(super) fn flow_entries(ebpf: &Ebpf) -> Result<u64, DataplaneError> {
+    let map = ebpf
+        .map(names::FLOWS)
+        .ok_or(DataplaneError::MissingMap(names::FLOWS))?;
+    let flows: HashMap<&MapData, firewall_common::flow::FlowKey, firewall_common::flow::FlowState> =
+        HashMap::try_from(map).map_err(DataplaneError::map(names::FLOWS))?;
+    let mut entries = 0u64;
+    for key in flows.keys() {
+        key.map_err(DataplaneError::map(names::FLOWS))?;
+        entries += 1;
+        if entries >= u64::from(capacity::FLOWS) {
+            break;
+        }
+    }
+    Ok(entries)
+}
+
 /// Makes `slot` the one every following packet uses (one map update).
 pub(super) fn activate(ebpf: &mut Ebpf, slot: u8) -> Result<(), DataplaneError> {
     let mut control = array::<Control>(ebpf, names::CONTROL)?;

@@ -11,6 +11,8 @@
 mod exposition;
 mod registry;
 
+pub use registry::ReloadStats;
+
 use std::{
     convert::Infallible,
     net::SocketAddr,
@@ -38,6 +40,7 @@ use self::exposition::Format;
 use super::{
     State,
     accept::{Backoff, REQUEST_TIMEOUT, Slots},
+    lock,
 };
 
 /// Binds the endpoint; serving starts with [`serve`].
@@ -76,7 +79,13 @@ pub const LIMITS: Limits = Limits {
 
 /// Serves scrapes of `state` on `listener` until the task is aborted.
 pub async fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
-    serve_with(listener, LIMITS, Arc::new(move || registry::render(&state))).await;
+    let conntrack = registry::ConntrackCount::default();
+    let render = move || {
+        // Read under the state lock, encoded after it.
+        let scrape = registry::Scrape::gather(&mut lock(&state), &conntrack)?;
+        scrape.encode()
+    };
+    serve_with(listener, LIMITS, Arc::new(render)).await;
 }
 
 /// Makes the metrics text (OpenMetrics) of a scrape.
