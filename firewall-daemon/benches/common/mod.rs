@@ -1,13 +1,13 @@
 //! The benchmark policy shared by the dataplane and throughput benches: `conduits` conduits
 //! spread over `2 + conduits / 100` zones, each a distinct (from, to, port); of every
-//! [`INSPECTED_EVERY`] conduits, one inspects Modbus, one IEC 104 and one DNP3 on its port
-//! ([`kind_of`]), the others are plain TCP. Also the Modbus request both benches send (the
+//! [`INSPECTED_EVERY`] conduits, one inspects Modbus, one IEC 104 and one DNP3 on its port,
+//! one opens a UDP port, one allows ICMP echo requests ([`kind_of`]), the others are plain TCP. Also the Modbus request both benches send (the
 //! dataplane bench's IEC 104 and DNP3 requests are in `inspected.rs`).
 
 use std::{fmt::Write as _, sync::OnceLock};
 
-/// Of every `INSPECTED_EVERY` conduits, the first inspects Modbus, the second IEC 104 and the
-/// third DNP3 ([`kind_of`]).
+/// Of every `INSPECTED_EVERY` conduits, the first inspects Modbus, the second IEC 104, the
+/// third DNP3, the fourth opens UDP and the fifth ICMP echo ([`kind_of`]).
 pub const INSPECTED_EVERY: usize = 8;
 /// The IEC 104 common address the bench policy allows.
 pub const IEC104_COMMON_ADDRESS: u16 = 1;
@@ -21,6 +21,8 @@ pub enum Kind {
     Modbus,
     Iec104,
     Dnp3,
+    Udp,
+    Icmp,
 }
 
 /// The rule kind of conduit `i`. IEC 104 and DNP3 conduits exist only in a build whose
@@ -30,11 +32,13 @@ pub fn kind_of(i: usize) -> Kind {
         0 => Kind::Modbus,
         1 if supports(Kind::Iec104) => Kind::Iec104,
         2 if supports(Kind::Dnp3) => Kind::Dnp3,
+        3 => Kind::Udp,
+        4 => Kind::Icmp,
         _ => Kind::Tcp,
     }
 }
 
-/// Whether this build's policy language inspects `kind` (Modbus and TCP always).
+/// Whether this build's policy language inspects `kind` (Modbus and the L4 kinds always).
 pub fn supports(kind: Kind) -> bool {
     static SUPPORTED: OnceLock<[bool; 2]> = OnceLock::new();
     let inspected = |name: &str| {
@@ -47,7 +51,7 @@ pub fn supports(kind: Kind) -> bool {
     match kind {
         Kind::Iec104 => iec104,
         Kind::Dnp3 => dnp3,
-        Kind::Tcp | Kind::Modbus => true,
+        Kind::Tcp | Kind::Modbus | Kind::Udp | Kind::Icmp => true,
     }
 }
 
@@ -80,6 +84,8 @@ pub fn policy_yaml(head: &str, conduits: usize) -> String {
                 "{{ protocol: dnp3, ports: [{port}], dnp3: {{ functions: [read, confirm], addresses: [{DNP3_OUTSTATION}] }} }}"
             ),
             Kind::Tcp => format!("{{ protocol: tcp, ports: [{port}] }}"),
+            Kind::Udp => format!("{{ protocol: udp, ports: [{port}] }}"),
+            Kind::Icmp => "{ protocol: icmp, types: [echo-request] }".to_owned(),
         };
         let _ = writeln!(
             y,
