@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 mod diag;
+pub mod diff;
 pub mod limits;
 mod load;
 mod locate;
