@@ -1,6 +1,6 @@
 //! `zcfw check POLICY`: validate a policy, print compiler-style diagnostics.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::{EXIT_ERROR, EXIT_INVALID, EXIT_OK};
 use crate::{
@@ -78,6 +78,15 @@ fn profile_counts(c: &compile::CompiledPolicy) -> String {
         parts.push(policy::plural(c.dnp3_profiles.len(), "DNP3 profile"));
     }
     parts.join(", ")
+}
+
+/// Loads the policy at `path`, or from standard input when `path` is `-`.
+pub(crate) fn load_policy_arg(path: &Path) -> Result<policy::ValidatedPolicy, PolicyError> {
+    if path.as_os_str() == "-" {
+        policy::load_stdin(&policy::limits::Limits::default())
+    } else {
+        policy::load_file(path)
+    }
 }
 
 /// Prints why a policy could not be loaded and returns the exit code for it.

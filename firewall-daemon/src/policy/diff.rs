@@ -179,7 +179,13 @@ impl PolicyDiff {
                     let _ = writeln!(out, "{} {}", c.object.name(), c.name);
                 }
             }
-            let _ = writeln!(out, "  {} {:<7} {}", c.effect.sign(), c.effect.name(), line(c));
+            let _ = writeln!(
+                out,
+                "  {} {:<7} {}",
+                c.effect.sign(),
+                c.effect.name(),
+                line(c)
+            );
         }
         let _ = writeln!(
             out,
@@ -212,6 +218,9 @@ fn line(c: &Change) -> String {
         }
         if c.field == "added" || c.field == "removed" {
             let _ = write!(s, " {}", c.field);
+            if let Some(detail) = c.new.as_ref().or(c.old.as_ref()) {
+                let _ = write!(s, ": {detail}");
+            }
             return s;
         }
         s.push_str(": ");
@@ -313,7 +322,14 @@ impl Differ {
         self.out.push(c);
     }
 
-    fn opt_value(&mut self, at: &At, field: &str, effect: Effect, old: Option<String>, new: Option<String>) {
+    fn opt_value(
+        &mut self,
+        at: &At,
+        field: &str,
+        effect: Effect,
+        old: Option<String>,
+        new: Option<String>,
+    ) {
         let mut c = at.change(field, effect);
         c.old = old;
         c.new = new;
@@ -335,9 +351,22 @@ impl Differ {
     }
 
     /// A set-valued field given as intervals: what `new` covers that `old` did not opens.
-    fn intervals(&mut self, at: &At, field: &str, old: &[(u32, u32)], new: &[(u32, u32)], show: impl Fn(u32, u32) -> String) {
-        let added = minus(new, old).into_iter().map(|(a, b)| show(a, b)).collect();
-        let removed = minus(old, new).into_iter().map(|(a, b)| show(a, b)).collect();
+    fn intervals(
+        &mut self,
+        at: &At,
+        field: &str,
+        old: &[(u32, u32)],
+        new: &[(u32, u32)],
+        show: impl Fn(u32, u32) -> String,
+    ) {
+        let added = minus(new, old)
+            .into_iter()
+            .map(|(a, b)| show(a, b))
+            .collect();
+        let removed = minus(old, new)
+            .into_iter()
+            .map(|(a, b)| show(a, b))
+            .collect();
         self.members(at, field, added, removed);
     }
 
@@ -348,7 +377,13 @@ impl Differ {
             rule: None,
         };
         if old.name() != new.name() {
-            self.value(&at, "name", Effect::Changes, old.name().into(), new.name().into());
+            self.value(
+                &at,
+                "name",
+                Effect::Changes,
+                old.name().into(),
+                new.name().into(),
+            );
         }
         let at = At {
             object: Object::Defaults,
@@ -356,16 +391,29 @@ impl Differ {
         };
         let (o, n) = (old.defaults(), new.defaults());
         if o.mode != n.mode {
-            self.value(&at, "mode", mode_effect(o.mode, n.mode), o.mode.as_str().into(), n.mode.as_str().into());
+            self.value(
+                &at,
+                "mode",
+                mode_effect(o.mode, n.mode),
+                o.mode.as_str().into(),
+                n.mode.as_str().into(),
+            );
         }
         if o.log != n.log {
-            self.value(&at, "log", Effect::Changes, o.log.name().into(), n.log.name().into());
+            self.value(
+                &at,
+                "log",
+                Effect::Changes,
+                o.log.name().into(),
+                n.log.name().into(),
+            );
         }
         let at = At {
             object: Object::L2,
             ..at
         };
-        let types = |l: &super::L2Allow| -> BTreeSet<u16> { l.ethertypes.iter().copied().collect() };
+        let types =
+            |l: &super::L2Allow| -> BTreeSet<u16> { l.ethertypes.iter().copied().collect() };
         let (o, n) = (types(old.l2()), types(new.l2()));
         self.members(
             &at,
@@ -376,34 +424,71 @@ impl Differ {
         let (o, n) = (old.l2().neighbor_discovery, new.l2().neighbor_discovery);
         if o != n {
             let effect = if n { Effect::Opens } else { Effect::Closes };
-            self.value(&at, "neighbor_discovery", effect, o.to_string(), n.to_string());
+            self.value(
+                &at,
+                "neighbor_discovery",
+                effect,
+                o.to_string(),
+                n.to_string(),
+            );
         }
     }
 
     fn zones(&mut self, old: &[Zone], new: &[Zone]) {
         for o in old.iter().filter(|o| !new.iter().any(|n| n.name == o.name)) {
-            let at = At { object: Object::Zone, name: &o.name, rule: None };
+            let at = At {
+                object: Object::Zone,
+                name: &o.name,
+                rule: None,
+            };
             let mut c = at.change("removed", Effect::Closes);
             c.old = Some(zone_summary(o));
             self.out.push(c);
         }
         for n in new {
-            let at = At { object: Object::Zone, name: &n.name, rule: None };
+            let at = At {
+                object: Object::Zone,
+                name: &n.name,
+                rule: None,
+            };
             let Some(o) = old.iter().find(|o| o.name == n.name) else {
                 let mut c = at.change("added", Effect::Opens);
                 c.new = Some(zone_summary(n));
                 self.out.push(c);
                 continue;
             };
-            let nets = |z: &Zone| -> BTreeSet<String> { z.networks.iter().map(ToString::to_string).collect() };
+            let nets = |z: &Zone| -> BTreeSet<String> {
+                z.networks.iter().map(ToString::to_string).collect()
+            };
             let (on, nn) = (nets(o), nets(n));
-            self.members(&at, "networks", nn.difference(&on).cloned().collect(), on.difference(&nn).cloned().collect());
+            self.members(
+                &at,
+                "networks",
+                nn.difference(&on).cloned().collect(),
+                on.difference(&nn).cloned().collect(),
+            );
             if o.security_level != n.security_level {
-                self.value(&at, "security_level", Effect::Changes, o.security_level.to_string(), n.security_level.to_string());
+                self.value(
+                    &at,
+                    "security_level",
+                    Effect::Changes,
+                    o.security_level.to_string(),
+                    n.security_level.to_string(),
+                );
             }
             if o.intra_zone_allow != n.intra_zone_allow {
-                let effect = if n.intra_zone_allow { Effect::Opens } else { Effect::Closes };
-                self.value(&at, "intra_zone", effect, intra(o.intra_zone_allow), intra(n.intra_zone_allow));
+                let effect = if n.intra_zone_allow {
+                    Effect::Opens
+                } else {
+                    Effect::Closes
+                };
+                self.value(
+                    &at,
+                    "intra_zone",
+                    effect,
+                    intra(o.intra_zone_allow),
+                    intra(n.intra_zone_allow),
+                );
             }
         }
     }
@@ -411,43 +496,86 @@ impl Differ {
     fn interfaces(&mut self, old: &[Interface], new: &[Interface]) {
         for o in old.iter().filter(|o| !new.iter().any(|n| n.name == o.name)) {
             // Detached: the interface's traffic is no longer filtered.
-            let at = At { object: Object::Interface, name: &o.name, rule: None };
+            let at = At {
+                object: Object::Interface,
+                name: &o.name,
+                rule: None,
+            };
             let mut c = at.change("removed", Effect::Opens);
             c.old = Some("no longer filtered: XDP is detached".into());
             self.out.push(c);
         }
         for n in new {
-            let at = At { object: Object::Interface, name: &n.name, rule: None };
+            let at = At {
+                object: Object::Interface,
+                name: &n.name,
+                rule: None,
+            };
             let Some(o) = old.iter().find(|o| o.name == n.name) else {
                 let mut c = at.change("added", Effect::Closes);
-                c.new = Some(format!("filtered from now on (xdp_mode {})", n.xdp_mode.name()));
+                c.new = Some(format!(
+                    "filtered from now on (xdp_mode {})",
+                    n.xdp_mode.name()
+                ));
                 self.out.push(c);
                 continue;
             };
             match (&o.zones, &n.zones) {
                 (None, None) => {}
                 (Some(oz), Some(nz)) => {
-                    let (oz, nz): (BTreeSet<_>, BTreeSet<_>) = (oz.iter().cloned().collect(), nz.iter().cloned().collect());
-                    self.members(&at, "zones", nz.difference(&oz).cloned().collect(), oz.difference(&nz).cloned().collect());
+                    let (oz, nz): (BTreeSet<_>, BTreeSet<_>) =
+                        (oz.iter().cloned().collect(), nz.iter().cloned().collect());
+                    self.members(
+                        &at,
+                        "zones",
+                        nz.difference(&oz).cloned().collect(),
+                        oz.difference(&nz).cloned().collect(),
+                    );
                 }
-                (Some(oz), None) => self.opt_value(&at, "zones", Effect::Opens, Some(oz.join(", ")), Some("any zone".into())),
-                (None, Some(nz)) => self.opt_value(&at, "zones", Effect::Closes, Some("any zone".into()), Some(nz.join(", "))),
+                (Some(oz), None) => self.opt_value(
+                    &at,
+                    "zones",
+                    Effect::Opens,
+                    Some(oz.join(", ")),
+                    Some("any zone".into()),
+                ),
+                (None, Some(nz)) => self.opt_value(
+                    &at,
+                    "zones",
+                    Effect::Closes,
+                    Some("any zone".into()),
+                    Some(nz.join(", ")),
+                ),
             }
             if o.xdp_mode != n.xdp_mode {
-                self.value(&at, "xdp_mode", Effect::Changes, o.xdp_mode.name().into(), n.xdp_mode.name().into());
+                self.value(
+                    &at,
+                    "xdp_mode",
+                    Effect::Changes,
+                    o.xdp_mode.name().into(),
+                    n.xdp_mode.name().into(),
+                );
             }
         }
     }
 
     fn conduits(&mut self, old: &[Conduit], new: &[Conduit]) {
         for o in old.iter().filter(|o| !new.iter().any(|n| n.name == o.name)) {
-            let at = At { object: Object::Conduit, name: &o.name, rule: None };
+            let at = At {
+                object: Object::Conduit,
+                name: &o.name,
+                rule: None,
+            };
             let mut c = at.change("removed", Effect::Closes);
             c.old = Some(conduit_summary(o));
             self.out.push(c);
         }
         for n in new {
-            let at = At { object: Object::Conduit, name: &n.name, rule: None };
+            let at = At {
+                object: Object::Conduit,
+                name: &n.name,
+                rule: None,
+            };
             let Some(o) = old.iter().find(|o| o.name == n.name) else {
                 let mut c = at.change("added", Effect::Opens);
                 c.new = Some(conduit_summary(n));
@@ -471,16 +599,40 @@ impl Differ {
             }
         }
         if o.mode != n.mode {
-            self.value(at, "mode", mode_effect(o.mode, n.mode), o.mode.as_str().into(), n.mode.as_str().into());
+            self.value(
+                at,
+                "mode",
+                mode_effect(o.mode, n.mode),
+                o.mode.as_str().into(),
+                n.mode.as_str().into(),
+            );
         }
         if o.on_violation != n.on_violation {
-            self.value(at, "on_violation", Effect::Changes, o.on_violation.name().into(), n.on_violation.name().into());
+            self.value(
+                at,
+                "on_violation",
+                Effect::Changes,
+                o.on_violation.name().into(),
+                n.on_violation.name().into(),
+            );
         }
         if o.rate_limit != n.rate_limit {
-            self.opt_value(at, "rate_limit", rate_effect(o.rate_limit, n.rate_limit), o.rate_limit.map(rate), n.rate_limit.map(rate));
+            self.opt_value(
+                at,
+                "rate_limit",
+                rate_effect(o.rate_limit, n.rate_limit),
+                o.rate_limit.map(rate),
+                n.rate_limit.map(rate),
+            );
         }
         if o.description != n.description {
-            self.opt_value(at, "description", Effect::Changes, o.description.clone(), n.description.clone());
+            self.opt_value(
+                at,
+                "description",
+                Effect::Changes,
+                o.description.clone(),
+                n.description.clone(),
+            );
         }
         self.rules(at, &o.rules, &n.rules);
     }
@@ -494,16 +646,29 @@ impl Differ {
             matched_new[ni] = Some(oi);
         }
         for (oi, r) in old.iter().enumerate().filter(|(i, _)| !matched_old[*i]) {
-            let rat = At { rule: Some((r.to_string(), Some(oi + 1), None)), ..at.clone() };
-            self.out.push(rat.change("removed", Effect::Closes));
+            let rat = At {
+                rule: Some((r.to_string(), Some(oi + 1), None)),
+                ..at.clone()
+            };
+            let mut c = rat.change("removed", Effect::Closes);
+            c.old = profile_summary(r);
+            self.out.push(c);
         }
         for (ni, r) in new.iter().enumerate() {
             let Some(oi) = matched_new[ni] else {
-                let rat = At { rule: Some((r.to_string(), None, Some(ni + 1))), ..at.clone() };
-                self.out.push(rat.change("added", Effect::Opens));
+                let rat = At {
+                    rule: Some((r.to_string(), None, Some(ni + 1))),
+                    ..at.clone()
+                };
+                let mut c = rat.change("added", Effect::Opens);
+                c.new = profile_summary(r);
+                self.out.push(c);
                 continue;
             };
-            let rat = At { rule: Some((r.to_string(), Some(oi + 1), Some(ni + 1))), ..at.clone() };
+            let rat = At {
+                rule: Some((r.to_string(), Some(oi + 1), Some(ni + 1))),
+                ..at.clone()
+            };
             self.rule(&rat, &old[oi], r);
         }
     }
@@ -524,16 +689,30 @@ impl Differ {
             });
         }
         match (o, n) {
-            (Rule::Modbus { profile: op, .. }, Rule::Modbus { profile: np, .. }) => self.modbus(at, op, np),
-            (Rule::Iec104 { profile: op, .. }, Rule::Iec104 { profile: np, .. }) => self.iec104(at, op, np),
-            (Rule::Dnp3 { profile: op, .. }, Rule::Dnp3 { profile: np, .. }) => self.dnp3(at, op, np),
+            (Rule::Modbus { profile: op, .. }, Rule::Modbus { profile: np, .. }) => {
+                self.modbus(at, op, np)
+            }
+            (Rule::Iec104 { profile: op, .. }, Rule::Iec104 { profile: np, .. }) => {
+                self.iec104(at, op, np)
+            }
+            (Rule::Dnp3 { profile: op, .. }, Rule::Dnp3 { profile: np, .. }) => {
+                self.dnp3(at, op, np)
+            }
             _ => {}
         }
     }
 
     fn modbus(&mut self, at: &At, o: &ModbusProfile, n: &ModbusProfile) {
-        self.intervals(at, "unit_ids", &bitmap_ranges(&o.unit_ids), &bitmap_ranges(&n.unit_ids), range);
-        self.bitmap_named(at, "functions", &o.functions, &n.functions, |c| modbus::function_by_code(c).map(|f| f.name));
+        self.intervals(
+            at,
+            "unit_ids",
+            &bitmap_ranges(&o.unit_ids),
+            &bitmap_ranges(&n.unit_ids),
+            range,
+        );
+        self.bitmap_named(at, "functions", &o.functions, &n.functions, |c| {
+            modbus::function_by_code(c).map(|f| f.name)
+        });
         for (bit, name) in ADDRESS_CLASSES {
             let class = |p: &ModbusProfile| -> Vec<(u32, u32)> {
                 normalize(
@@ -544,26 +723,79 @@ impl Differ {
                         .collect::<Vec<_>>(),
                 )
             };
-            self.intervals(at, &format!("addresses ({name})"), &class(o), &class(n), range);
+            self.intervals(
+                at,
+                &format!("addresses ({name})"),
+                &class(o),
+                &class(n),
+                range,
+            );
         }
-        let bits = |v: u32| -> Vec<(u32, u32)> { normalize(&(0..32).filter(|b| v & (1 << b) != 0).map(|b| (b, b)).collect::<Vec<_>>()) };
-        self.intervals(at, "diagnostics sub-functions", &bits(o.diagnostics), &bits(n.diagnostics), range);
-        self.intervals(at, "mei_types", &bits(o.mei_types), &bits(n.mei_types), range);
+        let bits = |v: u32| -> Vec<(u32, u32)> {
+            normalize(
+                &(0..32)
+                    .filter(|b| v & (1 << b) != 0)
+                    .map(|b| (b, b))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        self.intervals(
+            at,
+            "diagnostics sub-functions",
+            &bits(o.diagnostics),
+            &bits(n.diagnostics),
+            range,
+        );
+        self.intervals(
+            at,
+            "mei_types",
+            &bits(o.mei_types),
+            &bits(n.mei_types),
+            range,
+        );
         if o.max_quantity != n.max_quantity {
             // 0 means the protocol maximum: the most permissive.
             let size = |q: u16| if q == 0 { u32::MAX } else { u32::from(q) };
-            let effect = if size(n.max_quantity) > size(o.max_quantity) { Effect::Opens } else { Effect::Closes };
-            let show = |q: u16| if q == 0 { "protocol maximum".to_string() } else { q.to_string() };
-            self.value(at, "max_quantity", effect, show(o.max_quantity), show(n.max_quantity));
+            let effect = if size(n.max_quantity) > size(o.max_quantity) {
+                Effect::Opens
+            } else {
+                Effect::Closes
+            };
+            let show = |q: u16| {
+                if q == 0 {
+                    "protocol maximum".to_string()
+                } else {
+                    q.to_string()
+                }
+            };
+            self.value(
+                at,
+                "max_quantity",
+                effect,
+                show(o.max_quantity),
+                show(n.max_quantity),
+            );
         }
         if o.is_strict() != n.is_strict() {
-            let effect = if n.is_strict() { Effect::Closes } else { Effect::Opens };
-            self.value(at, "strict", effect, o.is_strict().to_string(), n.is_strict().to_string());
+            let effect = if n.is_strict() {
+                Effect::Closes
+            } else {
+                Effect::Opens
+            };
+            self.value(
+                at,
+                "strict",
+                effect,
+                o.is_strict().to_string(),
+                n.is_strict().to_string(),
+            );
         }
     }
 
     fn iec104(&mut self, at: &At, o: &Iec104Profile, n: &Iec104Profile) {
-        self.bitmap_named(at, "type_ids", &o.type_ids, &n.type_ids, |c| iec104::type_id(c).map(|t| t.name));
+        self.bitmap_named(at, "type_ids", &o.type_ids, &n.type_ids, |c| {
+            iec104::type_id(c).map(|t| t.name)
+        });
         let cas = |p: &Iec104Profile| {
             if p.flags & iec104::profile_flags::ANY_COMMON_ADDRESS != 0 {
                 vec![(0, u32::from(iec104::GLOBAL_COMMON_ADDRESS) - 1)]
@@ -575,7 +807,9 @@ impl Differ {
     }
 
     fn dnp3(&mut self, at: &At, o: &Dnp3Profile, n: &Dnp3Profile) {
-        self.bitmap_named(at, "functions", &o.functions, &n.functions, |c| dnp3::function(c).map(|f| f.name));
+        self.bitmap_named(at, "functions", &o.functions, &n.functions, |c| {
+            dnp3::function(c).map(|f| f.name)
+        });
         let addrs = |p: &Dnp3Profile| {
             if p.flags & dnp3::profile_flags::ANY_ADDRESS != 0 {
                 vec![(0, 0xFFEF)]
@@ -587,25 +821,126 @@ impl Differ {
     }
 
     /// A code set (functions, type ids): each member as `name(code)`.
-    fn bitmap_named(&mut self, at: &At, field: &str, o: &Bitmap256, n: &Bitmap256, name: impl Fn(u8) -> Option<&'static str>) {
+    fn bitmap_named(
+        &mut self,
+        at: &At,
+        field: &str,
+        o: &Bitmap256,
+        n: &Bitmap256,
+        name: impl Fn(u8) -> Option<&'static str>,
+    ) {
         let show = |c: u8| match name(c) {
             Some(nm) => format!("{nm}({c})"),
             None => c.to_string(),
         };
-        let added = (0..=u8::MAX).filter(|&c| n.contains(c) && !o.contains(c)).map(show).collect();
-        let removed = (0..=u8::MAX).filter(|&c| o.contains(c) && !n.contains(c)).map(show).collect();
+        let added = (0..=u8::MAX)
+            .filter(|&c| n.contains(c) && !o.contains(c))
+            .map(show)
+            .collect();
+        let removed = (0..=u8::MAX)
+            .filter(|&c| o.contains(c) && !n.contains(c))
+            .map(show)
+            .collect();
         self.members(at, field, added, removed);
     }
+}
+
+/// What an inspected rule allows, for a rule that is added or removed: `unit_ids 1;
+/// functions read_coils(1); addresses (read coils) 0-99`.
+fn profile_summary(rule: &Rule) -> Option<String> {
+    let set = |v: Vec<(u32, u32)>| -> String {
+        if v.is_empty() {
+            return "none".into();
+        }
+        v.into_iter()
+            .map(|(a, b)| range(a, b))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let named = |b: &Bitmap256, name: &dyn Fn(u8) -> Option<&'static str>| -> String {
+        let list: Vec<String> = (0..=u8::MAX)
+            .filter(|&c| b.contains(c))
+            .map(|c| match name(c) {
+                Some(n) => format!("{n}({c})"),
+                None => c.to_string(),
+            })
+            .collect();
+        if list.is_empty() {
+            "none".into()
+        } else {
+            list.join(", ")
+        }
+    };
+    let parts = match rule {
+        Rule::Modbus { profile: p, .. } => {
+            let mut parts = vec![
+                format!("unit_ids {}", set(bitmap_ranges(&p.unit_ids))),
+                format!(
+                    "functions {}",
+                    named(&p.functions, &|c| modbus::function_by_code(c)
+                        .map(|f| f.name))
+                ),
+            ];
+            for (bit, name) in ADDRESS_CLASSES {
+                let v: Vec<(u32, u32)> = p
+                    .ranges
+                    .iter()
+                    .filter(|r| r.classes & bit != 0 && r.first <= r.last)
+                    .map(|r| (u32::from(r.first), u32::from(r.last)))
+                    .collect();
+                if !v.is_empty() {
+                    parts.push(format!("addresses ({name}) {}", set(normalize(&v))));
+                }
+            }
+            parts
+        }
+        Rule::Iec104 { profile: p, .. } => vec![
+            format!(
+                "type_ids {}",
+                named(&p.type_ids, &|c| iec104::type_id(c).map(|t| t.name))
+            ),
+            format!(
+                "common_addresses {}",
+                if p.flags & iec104::profile_flags::ANY_COMMON_ADDRESS != 0 {
+                    "any but the global 65535".to_string()
+                } else {
+                    set(used(&p.common_addresses.ranges))
+                }
+            ),
+        ],
+        Rule::Dnp3 { profile: p, .. } => vec![
+            format!(
+                "functions {}",
+                named(&p.functions, &|c| dnp3::function(c).map(|f| f.name))
+            ),
+            format!(
+                "addresses {}",
+                if p.flags & dnp3::profile_flags::ANY_ADDRESS != 0 {
+                    "any outstation (0-65519)".to_string()
+                } else {
+                    set(used(&p.addresses.ranges))
+                }
+            ),
+        ],
+        _ => return None,
+    };
+    Some(parts.join("; "))
 }
 
 /// The Modbus address classes, as `zcfw compile` names them.
 const ADDRESS_CLASSES: [(u16, &str); 6] = [
     (address_class::READ_COILS, "read coils"),
     (address_class::READ_DISCRETE_INPUTS, "read discrete inputs"),
-    (address_class::READ_HOLDING_REGISTERS, "read holding registers"),
+    (
+        address_class::READ_HOLDING_REGISTERS,
+        "read holding registers",
+    ),
     (address_class::READ_INPUT_REGISTERS, "read input registers"),
     (address_class::WRITE_COILS, "write coils"),
-    (address_class::WRITE_HOLDING_REGISTERS, "write holding registers"),
+    (
+        address_class::WRITE_HOLDING_REGISTERS,
+        "write holding registers",
+    ),
 ];
 
 /// Pairs of (old index, new index): first rules of the same protocol and exactly the same
@@ -626,7 +961,9 @@ fn match_rules(old: &[Rule], new: &[Rule]) -> Vec<(usize, usize)> {
         if taken_new[ni] {
             continue;
         }
-        if let Some(oi) = (0..old.len()).find(|&oi| !taken_old[oi] && old[oi].protocol() == n.protocol()) {
+        if let Some(oi) =
+            (0..old.len()).find(|&oi| !taken_old[oi] && old[oi].protocol() == n.protocol())
+        {
             taken_old[oi] = true;
             taken_new[ni] = true;
             pairs.push((oi, ni));
@@ -676,15 +1013,30 @@ fn minus(a: &[(u32, u32)], b: &[(u32, u32)]) -> Vec<(u32, u32)> {
 }
 
 fn bitmap_ranges(b: &Bitmap256) -> Vec<(u32, u32)> {
-    normalize(&(0..=u8::MAX).filter(|&c| b.contains(c)).map(|c| (u32::from(c), u32::from(c))).collect::<Vec<_>>())
+    normalize(
+        &(0..=u8::MAX)
+            .filter(|&c| b.contains(c))
+            .map(|c| (u32::from(c), u32::from(c)))
+            .collect::<Vec<_>>(),
+    )
 }
 
 fn used(ranges: &[Range16]) -> Vec<(u32, u32)> {
-    normalize(&ranges.iter().filter(|r| r.first <= r.last).map(|r| (u32::from(r.first), u32::from(r.last))).collect::<Vec<_>>())
+    normalize(
+        &ranges
+            .iter()
+            .filter(|r| r.first <= r.last)
+            .map(|r| (u32::from(r.first), u32::from(r.last)))
+            .collect::<Vec<_>>(),
+    )
 }
 
 fn range(a: u32, b: u32) -> String {
-    if a == b { a.to_string() } else { format!("{a}-{b}") }
+    if a == b {
+        a.to_string()
+    } else {
+        format!("{a}-{b}")
+    }
 }
 
 fn icmp_types(protocol: Protocol, first: u8, last: u8) -> String {
@@ -725,7 +1077,11 @@ fn intra(allow: bool) -> String {
 
 fn zone_summary(z: &Zone) -> String {
     let nets: Vec<String> = z.networks.iter().map(ToString::to_string).collect();
-    format!("security level {}, networks {}", z.security_level, nets.join(", "))
+    format!(
+        "security level {}, networks {}",
+        z.security_level,
+        nets.join(", ")
+    )
 }
 
 fn conduit_summary(c: &Conduit) -> String {
