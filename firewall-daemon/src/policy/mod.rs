@@ -20,7 +20,7 @@ mod raw;
 pub mod space;
 mod validate;
 
-pub use diag::{Diagnostic, Diagnostics, Excerpt, Position, Severity, plural};
+pub use diag::{Diagnostic, Diagnostics, Excerpt, JsonDiagnostic, Position, Severity, plural};
 pub use locate::KeyPath;
 pub use model::{
     Conduit, Defaults, Interface, L2Allow, LogMode, Mode, OnViolation, PortRange, Profile,
