@@ -139,13 +139,15 @@ pub fn load_str(src: &str, origin: &str) -> Result<ValidatedPolicy, PolicyError>
         .collect();
     let raw = match load::parse(src, origin, &locator) {
         Ok(raw) => raw,
-        Err(e) => {
+        Err(mut e) => {
             // serde_yaml stops at a repeated field without a useful position; the locator
             // has already placed it.
             let mut all = duplicates;
+            let more = load::more_unknown_keys(src, &mut e, origin, &locator);
             if all.is_empty() || !e.message.starts_with("duplicate field") {
                 all.push(*e);
             }
+            all.extend(more);
             return Err(PolicyError::Invalid(Diagnostics::new(origin, all)));
         }
     };
