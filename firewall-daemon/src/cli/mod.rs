@@ -8,6 +8,7 @@ pub mod audit;
 pub mod check;
 pub mod compile;
 pub mod detach;
+pub mod diff;
 pub mod events;
 pub mod island;
 pub mod man;
@@ -47,7 +48,8 @@ pub const EXIT_CANNOT_HEAL: u8 = 4;
                   2 usage, I/O or runtime error; 3 `zcfw audit --fail-on` found a finding at \
                   or above its level; 4 `zcfw run` cannot start and retrying cannot help \
                   (pins of another zcfw version or not zcfw's, a program the kernel refuses, \
-                  missing privileges)."
+                  missing privileges). `zcfw diff` and `zcfw reload --dry-run` exit like \
+                  diff(1): 0 no difference, 1 differences, 2 error (an invalid policy included)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -68,6 +70,15 @@ pub enum Command {
     /// interfaces, as the loader writes them into the kernel maps. Needs no privileges. Exit 1
     /// on an invalid policy.
     Compile(compile::CompileArgs),
+    /// Show what switching from policy OLD to policy NEW would open and close.
+    ///
+    /// Compares the validated policies (not the YAML text), conduit by conduit and rule by
+    /// rule: ports, ICMP types, Modbus functions, unit ids and address ranges, IEC 104 type
+    /// ids and common addresses, DNP3 functions and addresses, zones and networks,
+    /// interfaces, defaults, on_violation and rate limits. Each change is marked `opens`,
+    /// `closes` or `changes`. Exit 0 if there is no difference, 1 if there are differences,
+    /// 2 if a policy cannot be read or is invalid (like diff(1)).
+    Diff(diff::DiffArgs),
     /// Run the daemon in the foreground.
     ///
     /// Loads the policy, attaches XDP to its interfaces and serves the control socket until
@@ -135,6 +146,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Compile(args) => compile::run(&args),
+        Command::Diff(args) => diff::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Reload(args) => reload::run(&args),
         Command::Status(args) => status::run(&args),

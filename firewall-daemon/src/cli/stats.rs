@@ -45,6 +45,12 @@ struct Rates {
     seconds: f64,
     conduits: BTreeMap<String, Rate>,
     reasons: BTreeMap<String, Rate>,
+    /// Inspection denies per conduit (all reasons together).
+    #[serde(default)]
+    denied: BTreeMap<String, Rate>,
+    /// Passed and dropped per interface, as `eth0 passed` and `eth0 dropped`.
+    #[serde(default)]
+    interfaces: BTreeMap<String, Rate>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -121,11 +127,45 @@ fn rates(prev: &Stats, cur: &Stats, seconds: f64) -> Rates {
             })
             .collect()
     };
+    let (ifaces_before, ifaces_after) = (interfaces(prev), interfaces(cur));
     Rates {
         seconds,
         conduits: per(&conduits(prev), &conduits(cur)),
         reasons: per(&reasons(prev), &reasons(cur)),
+        denied: per(&denied(prev), &denied(cur)),
+        interfaces: per(&borrow(&ifaces_before), &borrow(&ifaces_after)),
     }
+}
+
+/// `m` with borrowed keys.
+fn borrow(m: &BTreeMap<String, Count>) -> BTreeMap<&str, Count> {
+    m.iter().map(|(k, v)| (k.as_str(), *v)).collect()
+}
+
+/// Inspection denies per conduit, every reason together.
+fn denied(s: &Stats) -> BTreeMap<&str, Count> {
+    s.conduits
+        .iter()
+        .map(|c| {
+            let total = c.denied.values().fold(count(0, 0), |a, d| {
+                count(a.packets + d.packets, a.bytes + d.bytes)
+            });
+            (c.name.as_str(), total)
+        })
+        .collect()
+}
+
+/// Passed and dropped per interface, keyed `NAME passed` / `NAME dropped`.
+fn interfaces(s: &Stats) -> BTreeMap<String, Count> {
+    s.interfaces
+        .iter()
+        .flat_map(|i| {
+            [
+                (format!("{} passed", i.name), i.passed),
+                (format!("{} dropped", i.name), i.dropped),
+            ]
+        })
+        .collect()
 }
 
 fn conduits(s: &Stats) -> BTreeMap<&str, Count> {
@@ -150,39 +190,78 @@ fn render_rates(rates: Option<&Rates>) -> String {
     let Some(rates) = rates else {
         return "(rates from the next refresh on)\n".to_owned();
     };
-    let mut out = format!("{:<32} {:>12} {:>14}\n", "RATE", "PACKETS/S", "BITS/S");
-    for section in [&rates.conduits, &rates.reasons] {
-        for (name, r) in section {
-            if r.pps > 0.0 {
-                out.push_str(&format!(
-                    "{:<32} {:>12.1} {:>14.0}\n",
-                    name, r.pps, r.bits_per_second
-                ));
-            }
+    let mut out = String::new();
+    for (title, section) in [
+        ("CONDUIT RATE", &rates.conduits),
+        ("DENIED BY CONDUIT RATE", &rates.denied),
+        ("INTERFACE RATE", &rates.interfaces),
+        ("REASON RATE", &rates.reasons),
+    ] {
+        let busy: Vec<(&String, &Rate)> = section.iter().filter(|(_, r)| r.pps > 0.0).collect();
+        if busy.is_empty() {
+            continue;
         }
+        out.push_str(&format!(
+            "{title:<40} {:>16} {:>16}\n",
+            "PACKETS/S", "BITS/S"
+        ));
+        for (name, r) in busy {
+            out.push_str(&format!(
+                "{:<40} {:>16.1} {:>16.0}\n",
+                fit(name, 40),
+                r.pps,
+                r.bits_per_second
+            ));
+        }
+    }
+    if out.is_empty() {
+        out.push_str("(no traffic since the last refresh)\n");
     }
     out
 }
 
-/// Human-readable tables: conduits, then every reason with traffic (passes, then drops).
+/// Widest line of the text output: a standard terminal.
+pub const WIDTH: usize = 80;
+
+/// `text` in at most `width` characters: cut with `…` when longer.
+fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_owned()
+    } else {
+        let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+/// Human-readable tables, each line at most [`WIDTH`] columns: conduits, what was done with
+/// and why inspection denied (per conduit), every reason with traffic, the interfaces, and the
+/// event counters.
 pub fn render(stats: &Stats) -> String {
     let mut out = String::new();
     let policy = &stats.policy;
-    out.push_str(&format!(
-        "policy {} (sha256 {}, generation {})\n\n",
-        policy.name,
-        &policy.hash[..policy.hash.len().min(12)],
-        policy.generation
+    out.push_str(&fit(
+        &format!(
+            "policy {} (sha256 {}, generation {})",
+            policy.name,
+            &policy.hash[..policy.hash.len().min(12)],
+            policy.generation
+        ),
+        WIDTH,
     ));
+    out.push_str("\n\n");
     out.push_str(&format!(
-        "{:<32} {:<24} {:>12} {:>14}\n",
+        "{:<28} {:<22} {:>12} {:>14}\n",
         "CONDUIT", "FROM -> TO", "PACKETS", "BYTES"
     ));
     for c in &stats.conduits {
         let path = format!("{} -> {}", c.from, c.to);
         out.push_str(&format!(
-            "{:<32} {:<24} {:>12} {:>14}\n",
-            c.name, path, c.packets, c.bytes
+            "{:<28} {:<22} {:>12} {:>14}\n",
+            fit(&c.name, 28),
+            fit(&path, 22),
+            c.packets,
+            c.bytes
         ));
     }
     // What was done with inspection denies, for the conduits that had any.
@@ -194,13 +273,13 @@ pub fn render(stats: &Stats) -> String {
     if !violations.is_empty() {
         out.push('\n');
         out.push_str(&format!(
-            "{:<32} {:<12} {:>10} {:>10} {:>10} {:>10}\n",
+            "{:<24} {:<12} {:>9} {:>9} {:>9} {:>9}\n",
             "VIOLATIONS OF CONDUIT", "ON_VIOLATION", "RESET", "EXCEPTION", "DROP", "ALERT"
         ));
         for c in violations {
             out.push_str(&format!(
-                "{:<32} {:<12} {:>10} {:>10} {:>10} {:>10}\n",
-                c.name,
+                "{:<24} {:<12} {:>9} {:>9} {:>9} {:>9}\n",
+                fit(&c.name, 24),
                 c.on_violation,
                 c.action_packets("reset"),
                 c.action_packets("exception"),
@@ -223,28 +302,56 @@ pub fn render(stats: &Stats) -> String {
     if !denies.is_empty() {
         out.push('\n');
         out.push_str(&format!(
-            "{:<32} {:<24} {:>12} {:>14}\n",
+            "{:<28} {:<22} {:>12} {:>14}\n",
             "DENIED BY CONDUIT", "REASON", "PACKETS", "BYTES"
         ));
         for (conduit, reason, d) in denies {
             out.push_str(&format!(
-                "{:<32} {:<24} {:>12} {:>14}\n",
-                conduit, reason, d.packets, d.bytes
+                "{:<28} {:<22} {:>12} {:>14}\n",
+                fit(conduit, 28),
+                fit(reason, 22),
+                d.packets,
+                d.bytes
             ));
         }
     }
     out.push('\n');
     out.push_str(&format!(
-        "{:<32} {:<8} {:>12} {:>14}\n",
+        "{:<28} {:<8} {:>12} {:>14}\n",
         "REASON", "VERDICT", "PACKETS", "BYTES"
     ));
     for r in stats.reasons.iter().filter(|r| r.packets != 0) {
         let verdict = if r.passes { "pass" } else { "drop" };
         out.push_str(&format!(
-            "{:<32} {:<8} {:>12} {:>14}\n",
-            r.reason, verdict, r.packets, r.bytes
+            "{:<28} {:<8} {:>12} {:>14}\n",
+            fit(&r.reason, 28),
+            verdict,
+            r.packets,
+            r.bytes
         ));
     }
+    if !stats.interfaces.is_empty() {
+        out.push('\n');
+        out.push_str(&format!(
+            "{:<16} {:>15} {:>15} {:>15} {:>15}\n",
+            "INTERFACE", "PASSED PKTS", "PASSED BYTES", "DROPPED PKTS", "DROPPED BYTES"
+        ));
+        for i in &stats.interfaces {
+            out.push_str(&format!(
+                "{:<16} {:>15} {:>15} {:>15} {:>15}\n",
+                fit(&i.name, 16),
+                i.passed.packets,
+                i.passed.bytes,
+                i.dropped.packets,
+                i.dropped.bytes
+            ));
+        }
+    }
+    let e = &stats.events;
+    out.push_str(&format!(
+        "\nevents: {} sent, {} rate-limited, {} lost (ring full)\n",
+        e.sent, e.rate_limited, e.ring_full
+    ));
     out
 }
 
@@ -395,6 +502,73 @@ mod tests {
         assert_eq!(wire["conduits"][1]["denied"]["dnp3_function"]["bytes"], 140);
         assert_eq!(wire["reasons"][3]["reason"], "stream_out_of_order");
         assert_eq!(data.reason_packets("iec104_not_started"), 1);
+    }
+
+    #[test]
+    fn fits_80_columns_with_interfaces_and_denies() {
+        use crate::control::stats::InterfaceCounters;
+        let long = "a-conduit-name-much-longer-than-any-column-of-the-table";
+        let mut c = conduit(
+            long,
+            "a-zone-with-a-long-name-too",
+            99_999_999_999,
+            "exception",
+        );
+        c.denied = [(
+            "iec104_common_address".to_owned(),
+            count(7, 99_999_999_999_999),
+        )]
+        .into();
+        c.actions = [("exception".to_owned(), count(7, 420))].into();
+        let mut data = stats(
+            vec![c],
+            vec![reason(
+                "a_reason_name_that_is_long_enough_to_overflow",
+                false,
+                7,
+            )],
+        );
+        data.interfaces = vec![InterfaceCounters {
+            name: "enp0s31f6.1234".into(),
+            passed: count(10, 1000),
+            dropped: count(999_999_999_999_999, 999_999_999_999_999),
+        }];
+        let out = render(&data);
+        for line in out.lines() {
+            assert!(
+                line.chars().count() <= WIDTH,
+                "{} columns: {line:?}",
+                line.chars().count()
+            );
+        }
+        assert!(out.contains("INTERFACE"), "{out}");
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("enp0s31f6.1234") && l.contains(" 10 ")),
+            "{out}"
+        );
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("a-conduit-name") && l.contains("iec104_common_address")),
+            "{out}"
+        );
+        assert!(out.contains("events: 0 sent"), "{out}");
+        let mut later = data.clone();
+        later.interfaces[0].passed = count(30, 3000);
+        later.conduits[0]
+            .denied
+            .insert("iec104_type_id".into(), count(4, 400));
+        let r = rates(&data, &later, 2.0);
+        assert_eq!(r.interfaces["enp0s31f6.1234 passed"].pps, 10.0);
+        assert_eq!(r.denied[long].pps, 2.0);
+        let text = render_rates(Some(&r));
+        for line in text.lines() {
+            assert!(line.chars().count() <= WIDTH, "{line:?}");
+        }
+        assert!(
+            text.contains("DENIED BY CONDUIT RATE") && text.contains("INTERFACE RATE"),
+            "{text}"
+        );
     }
 
     #[test]

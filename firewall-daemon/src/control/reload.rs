@@ -12,6 +12,10 @@ pub struct Reloaded {
     pub generation: u64,
     pub load_ms: f64,
     pub path: String,
+    /// The policy compiles to exactly what runs now: nothing was written, the generation
+    /// stays (absent from older daemons: `false`).
+    #[serde(default)]
+    pub unchanged: bool,
 }
 
 /// Why a policy did not go live (at a reload, or at start). At a reload, except for

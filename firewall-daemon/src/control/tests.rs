@@ -289,12 +289,18 @@ fn the_documented_field_names_stay() {
         generation: 2,
         load_ms: 0.5,
         path: "/p.yaml".into(),
+        unchanged: true,
     };
     assert_eq!(
         serde_json::to_value(&reloaded).expect("reloaded"),
         serde_json::json!({ "name": "p", "hash": "h", "generation": 2, "load_ms": 0.5,
-                            "path": "/p.yaml" })
+                            "path": "/p.yaml", "unchanged": true })
     );
+    // An older daemon's answer has no `unchanged`: a real reload.
+    let old: Reloaded = serde_json::from_value(serde_json::json!({ "name": "p", "hash": "h",
+        "generation": 2, "load_ms": 0.5, "path": "/p.yaml" }))
+    .expect("older answer");
+    assert!(!old.unchanged);
     let notice = EventLine::Notice(Notice::Control(ControlNotice {
         time: "t".into(),
         action: "refused".into(),

@@ -414,6 +414,7 @@ fn commit_reload(
         generation: generation.into(),
         load_ms: load_time.as_secs_f64() * 1000.0,
         path: path.display().to_string(),
+        unchanged: false,
     };
     state.policy = policy;
     state.policy_path = path;

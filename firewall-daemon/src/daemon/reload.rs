@@ -14,10 +14,13 @@ use std::{
 };
 
 use tokio::net::unix::OwnedReadHalf;
-use tracing::warn;
+use tracing::{info, warn};
 
 use super::{State, commit_reload, load_policy, lock};
-use crate::control::reload::{ReloadError, Reloaded};
+use crate::control::{
+    reload::{ReloadError, Reloaded},
+    status::NotEnforced,
+};
 
 /// Lets one reload run at a time.
 #[derive(Default)]
@@ -110,9 +113,66 @@ async fn reload_once(
         return abandoned();
     }
     let mut state = lock(state);
+    if let Some(outcome) = unchanged(&mut state, &path, &policy, started) {
+        return outcome;
+    }
     match commit_reload(&mut state, path, policy, started) {
         Ok(answer) => Outcome::Live(answer),
         Err(err) => Outcome::Refused(err),
+    }
+}
+
+/// A policy that compiles to exactly what runs (only comments, key order or spelling of the
+/// file changed, or the same file again): nothing is written and the generation stays. The
+/// file's hash and path are taken over, and the XDP attachments are checked (and repaired)
+/// as a reload would. `None`: the policy differs, install it.
+fn unchanged(
+    state: &mut State,
+    path: &std::path::Path,
+    policy: &crate::compile::CompiledPolicy,
+    started: Instant,
+) -> Option<Outcome> {
+    if !same_enforcement(&state.policy, policy) {
+        return None;
+    }
+    state.policy.hash.clone_from(&policy.hash);
+    state.policy_path = path.to_owned();
+    let generation = state.dataplane.generation();
+    info!(
+        policy = policy.name,
+        hash = policy.hash,
+        generation,
+        "policy reloaded unchanged: it compiles to what runs; nothing written, generation stays"
+    );
+    let lost = super::watch::check(state);
+    if !lost.is_empty() {
+        return Some(Outcome::Refused(ReloadError::NotEnforced {
+            interfaces: lost
+                .into_iter()
+                .map(|(interface, why)| NotEnforced { interface, why })
+                .collect(),
+        }));
+    }
+    Some(Outcome::Live(Reloaded {
+        name: policy.name.clone(),
+        hash: policy.hash.clone(),
+        generation: generation.into(),
+        load_ms: started.elapsed().as_secs_f64() * 1000.0,
+        path: path.display().to_string(),
+        unchanged: true,
+    }))
+}
+
+/// Whether two compiled policies enforce the same: equal in everything but the hash of the
+/// source text (comments and formatting do not reach the kernel).
+pub(super) fn same_enforcement(
+    running: &crate::compile::CompiledPolicy,
+    new: &crate::compile::CompiledPolicy,
+) -> bool {
+    running.hash == new.hash || {
+        let mut new = new.clone();
+        new.hash.clone_from(&running.hash);
+        *running == new
     }
 }
 
@@ -157,5 +217,31 @@ pub fn into_result(outcome: Outcome) -> Result<Reloaded, ReloadError> {
         Outcome::Abandoned => Err(ReloadError::Internal {
             why: "reload abandoned".into(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_enforcement;
+    use crate::{compile, policy};
+
+    fn compiled(src: &str) -> compile::CompiledPolicy {
+        compile::compile(&policy::load_str(src, "p.yaml").expect("valid")).expect("compiles")
+    }
+
+    #[test]
+    fn identical_enforcement_is_recognised() {
+        let src = include_str!("../../../policies/purdue-plant.yaml");
+        let running = compiled(src);
+        assert!(same_enforcement(&running, &compiled(src)));
+        // A comment changes the hash, not what is enforced.
+        let commented = format!("# reviewed\n{src}");
+        let again = compiled(&commented);
+        assert_ne!(again.hash, running.hash);
+        assert!(same_enforcement(&running, &again));
+        // One more port is a different policy.
+        let more = src.replacen("ports: [4840]", "ports: [4840, 4841]", 1);
+        assert_ne!(more, src, "the test policy has the rule it edits");
+        assert!(!same_enforcement(&running, &compiled(&more)));
     }
 }

@@ -164,6 +164,49 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// A diagnostic for tools (`zcfw check --format json`). Field names are stable; fields are
+/// only ever added.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct JsonDiagnostic {
+    /// The file (or `<stdin>`) the policy came from.
+    pub file: String,
+    /// 1-based line and column (in characters) where the offending key or value starts;
+    /// `null` for a finding about the whole file.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// Characters of the offending token from `column` (`null` when not located).
+    pub width: Option<usize>,
+    /// `error` (the policy is refused) or `warning` (accepted).
+    pub severity: &'static str,
+    /// The key path, e.g. `conduits[2].rules[0].ports[1]` (`null`: the whole file).
+    pub key: Option<String>,
+    pub message: String,
+    /// How to fix it, one sentence each (the `= help:` lines).
+    pub fix: Vec<String>,
+}
+
+impl Diagnostic {
+    /// This diagnostic for tools.
+    pub fn to_json(&self) -> JsonDiagnostic {
+        JsonDiagnostic {
+            file: self.origin.clone(),
+            line: self.position.map(|p| p.line),
+            column: self.position.map(|p| p.column),
+            width: self
+                .position
+                .and(self.excerpt.as_ref())
+                .map(|e| e.width.max(1)),
+            severity: match self.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            },
+            key: self.key.clone(),
+            message: self.message.clone(),
+            fix: self.help.clone(),
+        }
+    }
+}
+
 /// Every diagnostic of one policy, errors and warnings, in source order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostics {
@@ -215,6 +258,11 @@ impl Diagnostics {
     /// Errors found, including those not kept.
     pub fn error_count(&self) -> usize {
         self.errors().count() + self.omitted_errors
+    }
+
+    /// Warnings found, including those not kept.
+    pub fn warning_count(&self) -> usize {
+        self.warnings().count() + self.omitted_warnings
     }
 
     pub fn has_errors(&self) -> bool {

@@ -38,6 +38,106 @@ pub(super) fn parse(
     })
 }
 
+/// Most unknown keys reported for one file (the first included).
+const MAX_UNKNOWN_KEYS: usize = 100;
+
+/// Source bytes the search for further unknown keys may parse again in all: each key found
+/// costs one parse of the document, so a typical policy gets every unknown key reported and
+/// a policy of megabytes only the first few (its last one then says so).
+const UNKNOWN_KEY_BUDGET: usize = 2 * 1024 * 1024;
+
+/// serde_yaml stops at the first unknown key; this finds the others. `first` is the
+/// diagnostic [`parse`] returned: if it is an unknown key, the key is removed from the
+/// document (as a YAML value) and the rest parsed again, until no unknown key is left or
+/// another kind of error stops the parser (that one is reported once the keys are fixed).
+/// Each further unknown key is placed in the original source with `locator`.
+pub(super) fn more_unknown_keys(
+    src: &str,
+    first: &mut Diagnostic,
+    origin: &str,
+    locator: &Locator,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let Some(mut path) = unknown_key_path(first) else {
+        return out;
+    };
+    let Ok(mut doc) = serde_yaml::from_str::<serde_yaml::Value>(src) else {
+        return out;
+    };
+    let mut seen = vec![path.clone()];
+    let mut spent = 0usize;
+    while out.len() + 1 < MAX_UNKNOWN_KEYS && remove(&mut doc, &path) {
+        spent += src.len();
+        if spent > UNKNOWN_KEY_BUDGET {
+            let note = "the policy is large: further unknown keys were not looked for; fix \
+                        these and check again";
+            out.last_mut().unwrap_or(&mut *first).help.push(note.into());
+            break;
+        }
+        let Ok(text) = serde_yaml::to_string(&doc) else {
+            break;
+        };
+        let Err(e) = serde_yaml::from_str::<RawPolicy>(&text) else {
+            break;
+        };
+        // Positions refer to the re-serialized text: keep only the key path.
+        let mut message = e.to_string();
+        if let Some(l) = e.location() {
+            message = message.replace(&format!(" at line {} column {}", l.line(), l.column()), "");
+        }
+        let mut d = to_diagnostic(&message, None, src, origin, locator);
+        let Some(next) = unknown_key_path(&d) else {
+            break;
+        };
+        if seen.contains(&next) {
+            break;
+        }
+        d.position = None;
+        d.excerpt = None;
+        if let Some(p) = locator.key(&next) {
+            d.locate(src, p);
+        }
+        seen.push(next.clone());
+        out.push(d);
+        path = next;
+    }
+    out
+}
+
+/// The key path of an unknown-key diagnostic.
+fn unknown_key_path(d: &Diagnostic) -> Option<KeyPath> {
+    if !d.message.starts_with("unknown key ") {
+        return None;
+    }
+    KeyPath::parse(d.key.as_deref()?)
+}
+
+/// Removes the node at `path` from `doc`; false if there is none.
+fn remove(doc: &mut serde_yaml::Value, path: &KeyPath) -> bool {
+    use super::locate::Segment;
+    let Some((last, parents)) = path.segments().split_last() else {
+        return false;
+    };
+    let mut node = doc;
+    for seg in parents {
+        let next = match seg {
+            Segment::Key(k) => node.as_mapping_mut().and_then(|m| m.get_mut(k.as_str())),
+            Segment::Index(i) => node.as_sequence_mut().and_then(|s| s.get_mut(*i)),
+        };
+        match next {
+            Some(n) => node = n,
+            None => return false,
+        }
+    }
+    match last {
+        Segment::Key(k) => node
+            .as_mapping_mut()
+            .and_then(|m| m.remove(k.as_str()))
+            .is_some(),
+        Segment::Index(_) => false,
+    }
+}
+
 /// Turns serde_yaml's `path: message at line L column C` into a diagnostic with the key
 /// path, the position and a fix where one can be told.
 fn to_diagnostic(
@@ -176,6 +276,52 @@ mod tests {
             "{:?}",
             d.help
         );
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported() {
+        let src = "version: 1\nnmae: x\nzones:\n  dmz:\n    security_level: 2\n    netwroks: [a]\n  ops: { levle: 1 }\nconduits:\n  - name: c\n    form: dmz\n    rules:\n      - { protocol: tcp, prots: [22] }\n";
+        let locator = Locator::new(src);
+        let mut first = err(src);
+        assert_eq!(first.key.as_deref(), Some("nmae"));
+        let mut more = more_unknown_keys(src, &mut first, "t.yaml", &locator);
+        // Found in the parser's order; shown in source order (as `Diagnostics` sorts them).
+        more.sort_by_key(|d| d.position);
+        let keys: Vec<_> = more
+            .iter()
+            .map(|d| d.key.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "zones.dmz.netwroks",
+                "zones.ops.levle",
+                "conduits[0].form",
+                "conduits[0].rules[0].prots"
+            ]
+        );
+        // Placed in the original source, with the suggestion.
+        assert_eq!(more[0].position, Some(Position { line: 6, column: 5 }));
+        assert_eq!(more[0].help[0], "did you mean \"networks\"?");
+        assert_eq!(
+            more[1].position,
+            Some(Position {
+                line: 7,
+                column: 10
+            })
+        );
+        assert_eq!(
+            more[3].position,
+            Some(Position {
+                line: 12,
+                column: 26
+            })
+        );
+        assert!(more[3].excerpt.is_some());
+        // Not an unknown key: nothing more.
+        let src = "version: 1\nzones:\n  dmz: { security_level: high }\n";
+        let mut first = err(src);
+        assert!(more_unknown_keys(src, &mut first, "t.yaml", &Locator::new(src)).is_empty());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 mod diag;
+pub mod diff;
 pub mod limits;
 mod load;
 mod locate;
@@ -19,7 +20,7 @@ mod raw;
 pub mod space;
 mod validate;
 
-pub use diag::{Diagnostic, Diagnostics, Excerpt, Position, Severity, plural};
+pub use diag::{Diagnostic, Diagnostics, Excerpt, JsonDiagnostic, Position, Severity, plural};
 pub use locate::KeyPath;
 pub use model::{
     Conduit, Defaults, Interface, L2Allow, LogMode, Mode, OnViolation, PortRange, Profile,
@@ -63,8 +64,38 @@ pub fn load_file_within(
         },
         refused => PolicyError::Refused(refused),
     })?;
-    let origin = path.display().to_string();
-    match std::str::from_utf8(&bytes) {
+    load_bytes(&bytes, &path.display().to_string())
+}
+
+/// The origin diagnostics name for a policy read from standard input (`zcfw check -`).
+pub const STDIN_ORIGIN: &str = "<stdin>";
+
+/// Reads a policy from standard input (at most `limits.max_bytes`) and validates it;
+/// diagnostics name it [`STDIN_ORIGIN`].
+pub fn load_stdin(limits: &limits::Limits) -> Result<ValidatedPolicy, PolicyError> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(limits.max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|source| PolicyError::Io {
+            path: PathBuf::from(STDIN_ORIGIN),
+            source,
+        })?;
+    if bytes.len() as u64 > limits.max_bytes {
+        return Err(PolicyError::Refused(limits::ReadError::TooLarge {
+            path: STDIN_ORIGIN.into(),
+            max: limits.max_bytes,
+        }));
+    }
+    load_bytes(&bytes, STDIN_ORIGIN)
+}
+
+/// Validates the policy source `bytes` (UTF-8 required); `origin` names it in diagnostics.
+pub fn load_bytes(bytes: &[u8], origin: &str) -> Result<ValidatedPolicy, PolicyError> {
+    let origin = origin.to_owned();
+    match std::str::from_utf8(bytes) {
         Ok(src) => load_str(src, &origin),
         Err(e) => {
             let mut d = Diagnostic::new(
@@ -108,13 +139,15 @@ pub fn load_str(src: &str, origin: &str) -> Result<ValidatedPolicy, PolicyError>
         .collect();
     let raw = match load::parse(src, origin, &locator) {
         Ok(raw) => raw,
-        Err(e) => {
+        Err(mut e) => {
             // serde_yaml stops at a repeated field without a useful position; the locator
             // has already placed it.
             let mut all = duplicates;
+            let more = load::more_unknown_keys(src, &mut e, origin, &locator);
             if all.is_empty() || !e.message.starts_with("duplicate field") {
                 all.push(*e);
             }
+            all.extend(more);
             return Err(PolicyError::Invalid(Diagnostics::new(origin, all)));
         }
     };
