@@ -844,7 +844,13 @@ fn reloads_do_not_grow_resident_memory() {
     svc.start().unwrap_or_else(|e| panic!("{e:#}"));
     let pid = svc.pid().expect("pid");
     let started = rss_kib(pid);
+    // Two policies in turn: a reload of an unchanged policy writes nothing (it is
+    // `unchanged`), and this test is about what installing one costs.
+    let other = policy.replacen("ports: [1000] }", "ports: [999] }", 1);
+    assert_ne!(other, policy, "the second policy differs from the first");
     let reload = |i: usize| {
+        svc.write_policy(if i % 2 == 0 { &other } else { &policy })
+            .expect("policy");
         let out = svc.reload(None).expect("reload");
         assert!(out.success(), "reload {i}: {}", out.output());
     };

@@ -85,12 +85,26 @@ pub struct State {
 
 /// Runs the daemon until SIGINT or SIGTERM.
 pub fn run(opts: &RunOptions) -> Result<()> {
+    one_heap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(serve(opts))
+}
+
+/// Keeps the daemon's heap in one glibc arena. Reloads compile on whichever thread runs them;
+/// with an arena per thread, memory a reload freed stayed resident in a worker's arena even
+/// after `malloc_trim` (0.3-0.6 MB more per reload, `reloads_do_not_grow_resident_memory`),
+/// while with one arena it is given back. The daemon allocates little concurrently, so one
+/// arena costs it nothing measurable. Called before any thread starts.
+fn one_heap() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: a glibc tunable set before the process starts any other thread.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
 }
 
 /// Loads (within `limits`), validates and compiles a policy file.

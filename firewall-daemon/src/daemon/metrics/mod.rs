@@ -11,8 +11,6 @@
 mod exposition;
 mod registry;
 
-pub use registry::ReloadStats;
-
 use std::{
     convert::Infallible,
     net::SocketAddr,
@@ -30,6 +28,7 @@ use hyper::{
     service::service_fn,
 };
 use hyper_util::rt::{TokioIo, TokioTimer};
+pub use registry::ReloadStats;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
