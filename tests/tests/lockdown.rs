@@ -849,7 +849,7 @@ fn reloads_do_not_grow_resident_memory() {
     let other = policy.replacen("ports: [1000] }", "ports: [999] }", 1);
     assert_ne!(other, policy, "the second policy differs from the first");
     let reload = |i: usize| {
-        svc.write_policy(if i % 2 == 0 { &other } else { &policy })
+        svc.write_policy(if i.is_multiple_of(2) { &other } else { &policy })
             .expect("policy");
         let out = svc.reload(None).expect("reload");
         assert!(out.success(), "reload {i}: {}", out.output());
