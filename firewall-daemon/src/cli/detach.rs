@@ -80,14 +80,33 @@ fn detach(pin_dir: &Path, force: bool) -> Result<dataplane::RemovedPins> {
             );
         }
         Err(PinLockError::Held { pid: Some(pid), .. }) => stop(pin_dir, pid)?,
-        Err(PinLockError::Held { pid: None, .. }) => bail!(
-            "a zcfw daemon holds {} but its pid cannot be found (another pid namespace?); stop \
-             it where it runs and detach again",
-            pin_dir.display()
-        ),
+        Err(PinLockError::Held { pid: None, .. }) => unnamed_holder(pin_dir)?,
         Err(other) => return Err(other.into()),
     };
     dataplane::remove_pins(pin_dir).map_err(anyhow::Error::new)
+}
+
+/// The lock of `pin_dir` is held by a process `/proc/locks` does not name: one exiting at this
+/// moment (a service manager's SIGTERM just before `zcfw detach --force`: its lock goes with
+/// it), or one in another pid namespace. Waits for the lock as long as a stop may take.
+fn unnamed_holder(pin_dir: &Path) -> Result<PinLock> {
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    loop {
+        match PinLock::acquire(pin_dir) {
+            Ok(lock) => return Ok(lock),
+            Err(PinLockError::Held { pid: Some(pid), .. }) => return stop(pin_dir, pid),
+            Err(PinLockError::Held { pid: None, .. }) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(PinLockError::Held { pid: None, .. }) => bail!(
+                "a zcfw daemon holds {} but its pid cannot be found (another pid namespace?) \
+                 and it did not let go within {} s; stop it where it runs and detach again",
+                pin_dir.display(),
+                STOP_TIMEOUT.as_secs()
+            ),
+            Err(other) => return Err(other.into()),
+        }
+    }
 }
 
 /// SIGTERM to the daemon `pid` holding `pin_dir`, then waits for its lock.
