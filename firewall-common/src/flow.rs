@@ -47,20 +47,16 @@ pub struct FlowStateV2 {
 
 impl From<FlowStateV2> for FlowState {
     /// The same flow, no sequence offsets (that layout had none: no flow was shifted).
+    /// Converted through [`FlowStateV3`], whose conversion says what a profile meant.
     fn from(v: FlowStateV2) -> FlowState {
-        FlowState {
+        FlowState::from(FlowStateV3 {
             generation: v.generation,
             conduit_id: v.conduit_id,
             profile_id: v.profile_id,
             flags: v.flags & !(flow_flags::EXCEPTION_ON_VIOLATION | flow_flags::SHIFTED),
-            inspector: if v.profile_id != 0 {
-                crate::maps::inspector::MODBUS
-            } else {
-                crate::maps::inspector::NONE
-            },
             last_seen_ns: v.last_seen_ns,
-            ..FlowState::default()
-        }
+            ..FlowStateV3::default()
+        })
     }
 }
 
