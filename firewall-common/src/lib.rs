@@ -38,4 +38,7 @@ pub mod zonetable;
 /// 7: conntrack entries and conduit actions carry an inspector id (and entries the
 /// inspector's session bits), IEC 104 and DNP3 profile maps, the inspector program array and
 /// the stream positions of their flows (`STREAMS`), fragments their own small value.
-pub const ABI_VERSION: u32 = 7;
+///
+/// 8: one event token bucket per event class (`EVENT_BUCKET` has [`event::class::COUNT`]
+/// entries) and the suppressed events counted per class ([`event::counter::SUPPRESSED`]).
+pub const ABI_VERSION: u32 = 8;

@@ -84,7 +84,7 @@ pub fn deliver(
     if d.0 & RESETS != 0 && !reset::write_reset(ctx.ctx, p, d.0 & RESET_SENDER != 0) {
         d = Decision(d.0 & !RESETS);
     }
-    if reported(&d, cfg) && event_budget(control) {
+    if reported(&d, cfg) && event_budget(control, &d) {
         emit(p, &d, EventContext { ip: true, ..at }, cfg);
     }
     d
@@ -97,20 +97,22 @@ pub fn reported(d: &Decision, cfg: &SlotConfig) -> bool {
     d.alert() || (d.denied() && cfg.flags & slot_flags::LOG_DENIED != 0)
 }
 
-/// Takes a token from this CPU's event bucket; counts the event as suppressed when there is
-/// none. Inline and without a clock read while a flood keeps the bucket empty.
+/// Takes a token from this CPU's event bucket of the decision's class (`event::class`);
+/// counts the event as suppressed in that class when there is none. Inline and without a
+/// clock read while a flood keeps the bucket empty.
 #[inline(always)]
-pub fn event_budget(control: &Control) -> bool {
+pub fn event_budget(control: &Control, d: &Decision) -> bool {
     let pps = control.event_pps;
     let limit = RateLimit { pps, burst: pps };
-    let allowed = match EVENT_BUCKET.get_ptr_mut(0) {
+    let class = event::class::of(d.reason());
+    let allowed = match EVENT_BUCKET.get_ptr_mut(class) {
         // SAFETY: per-CPU value, only this CPU touches it while the program runs; jiffies64
         // is a helper without arguments (the verifier inlines it as one memory read).
         Some(bucket) if pps != 0 => unsafe { (*bucket).take(&limit, bpf_jiffies64(), now) },
         _ => false,
     };
     if !allowed {
-        count_event(event::counter::RATE_LIMITED);
+        count_event(event::counter::SUPPRESSED + class);
     }
     allowed
 }

@@ -165,7 +165,7 @@ fn decide(ctx: &XdpContext, len: u32) -> Decision {
                 cfg,
             )
         };
-        if reported(&d, cfg) && event_budget(control) {
+        if reported(&d, cfg) && event_budget(control, &d) {
             emit(&Packet::default(), &d, at, cfg);
         }
         return d;

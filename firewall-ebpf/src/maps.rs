@@ -151,9 +151,12 @@ pub static BUCKETS: LruHashMap<BucketKey, Bucket> =
 #[map]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(capacity::EVENT_RING_BYTES, 0);
 
-/// Per-CPU token bucket in front of `EVENTS`, so a flood costs counters, not daemon CPU.
+/// Per-CPU token buckets in front of `EVENTS`, one per event class
+/// (`firewall_common::event::class`), so a flood costs counters, not daemon CPU, and a flood
+/// of one class does not use up the events of another.
 #[map]
-pub static EVENT_BUCKET: PerCpuArray<EventBucket> = PerCpuArray::with_max_entries(1, 0);
+pub static EVENT_BUCKET: PerCpuArray<EventBucket> =
+    PerCpuArray::with_max_entries(event::class::COUNT, 0);
 
 /// Per-CPU event counters (`firewall_common::event::counter`).
 #[map]

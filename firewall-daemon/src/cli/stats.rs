@@ -349,8 +349,13 @@ pub fn render(stats: &Stats) -> String {
     }
     let e = &stats.events;
     out.push_str(&format!(
-        "\nevents: {} sent, {} rate-limited, {} lost (ring full)\n",
-        e.sent, e.rate_limited, e.ring_full
+        "\nevents: {} sent, {} rate-limited, {} lost (ring full)\n  rate-limited by class: inspection {}, policy {}, flood {}\n",
+        e.sent,
+        e.rate_limited,
+        e.ring_full,
+        e.suppressed.inspection,
+        e.suppressed.policy,
+        e.suppressed.flood,
     ));
     out
 }

@@ -50,16 +50,33 @@ pub struct ControlNotice {
     pub command: String,
 }
 
-/// A packet event (docs/events.md, "JSON lines"). A field that does not apply is absent.
+/// A packet event (docs/events.md, "JSON lines"; docs/events.schema.json). A field that
+/// does not apply is absent. Fields added after the first version default when reading a
+/// line of an older daemon.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PacketEvent {
+    /// RFC 3339, UTC, always nine fractional digits.
     pub time: String,
+    /// `drop` (the packet was denied: dropped, reset or answered with an exception) or
+    /// `alert` (monitor mode let it pass), as Suricata's EVE `event_type`.
+    #[serde(default)]
+    pub event_type: String,
     /// `drop`, `reset`, `exception` or `alert`.
     pub action: String,
     pub reason: String,
+    /// The event class of the reason (`inspection`, `policy`, `flood`): each has its own
+    /// budget (docs/events.md, "Classes and budgets").
+    #[serde(default)]
+    pub class: String,
+    /// The host name of the firewall that saw the packet.
+    #[serde(default)]
+    pub host: String,
     pub interface: String,
     pub conduit: String,
     pub generation: u32,
+    /// Hex SHA-256 of the policy file in force (as `zcfw status` and the audit show it).
+    #[serde(default)]
+    pub policy_sha256: String,
     pub len: u32,
     /// Addresses, zones and ports: IP packets only.
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
@@ -85,6 +102,12 @@ pub struct IpDetail {
     pub proto: IpProto,
     pub src: String,
     pub dst: String,
+    /// Community ID v1 of the flow (seed 0), as Suricata and Zeek emit it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub community_id: Option<String>,
+    /// The same for both directions of a flow (its 5-tuple); below 2^53.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_id: Option<u64>,
     /// TCP and UDP only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub src_port: Option<u16>,
@@ -212,6 +235,8 @@ mod tests {
             proto: IpProto::Name("icmp".into()),
             src: "a".into(),
             dst: "b".into(),
+            community_id: None,
+            flow_id: None,
             src_port: None,
             dst_port: None,
             icmp: Some(IcmpDetail {

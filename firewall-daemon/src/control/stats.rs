@@ -27,10 +27,34 @@ pub struct Count {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventCounters {
     pub sent: u64,
-    /// Suppressed by the per-CPU token bucket (`--event-rate`).
+    /// Suppressed by the per-CPU token buckets (`--event-rate`), every class.
     pub rate_limited: u64,
     /// Lost because the daemon fell behind.
     pub ring_full: u64,
+    /// `rate_limited` by event class (docs/events.md, "Classes and budgets"). Absent from a
+    /// daemon older than the classes.
+    #[serde(default)]
+    pub suppressed: SuppressedByClass,
+}
+
+/// Events suppressed by the token bucket of each event class (`firewall_common::event::class`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuppressedByClass {
+    pub inspection: u64,
+    pub policy: u64,
+    pub flood: u64,
+}
+
+impl SuppressedByClass {
+    /// From counts indexed by class.
+    pub fn from_classes(counts: [u64; firewall_common::event::class::COUNT as usize]) -> Self {
+        use firewall_common::event::class;
+        SuppressedByClass {
+            inspection: counts[class::INSPECTION as usize],
+            policy: counts[class::POLICY as usize],
+            flood: counts[class::FLOOD as usize],
+        }
+    }
 }
 
 /// Passed and dropped traffic of one ingress interface.

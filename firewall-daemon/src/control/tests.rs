@@ -195,6 +195,7 @@ fn the_documented_field_names_stay() {
             sent: 14,
             rate_limited: 0,
             ring_full: 0,
+            suppressed: Default::default(),
         },
         interfaces: vec![InterfaceCounters {
             name: "eth0".into(),
@@ -228,7 +229,8 @@ fn the_documented_field_names_stay() {
     assert_eq!(
         serde_json::to_value(&stats).expect("stats"),
         serde_json::json!({
-            "events": { "sent": 14, "rate_limited": 0, "ring_full": 0 },
+            "events": { "sent": 14, "rate_limited": 0, "ring_full": 0,
+                "suppressed": { "inspection": 0, "policy": 0, "flood": 0 } },
             "interfaces": [{ "name": "eth0", "passed": c, "dropped": c }],
             "policy": { "name": "p", "hash": "h", "generation": 1 },
             "reasons": [{ "reason": "default_deny", "passes": false, "packets": 12, "bytes": 840 }],

@@ -8,6 +8,7 @@
 
 mod accept;
 mod access;
+mod community_id;
 mod events;
 mod metrics;
 mod notify;

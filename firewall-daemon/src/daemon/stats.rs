@@ -11,7 +11,7 @@ use crate::{
     control::{
         stats::{
             ConduitCounter, Count, EventCounters, InterfaceCounters, PolicyIdentity, ReasonCounter,
-            Stats,
+            Stats, SuppressedByClass,
         },
         status::{
             EnforcementMode, InterfaceAttachment, LoadedPolicy, NotEnforced, Status, XdpCheck,
@@ -76,7 +76,7 @@ pub fn collect(state: &State) -> Result<Stats, DataplaneError> {
             }
         })
         .collect();
-    let [sent, rate_limited, ring_full] = state.dataplane.event_counters()?;
+    let ev = state.dataplane.event_counters()?;
     let mut interfaces = Vec::new();
     for a in state.dataplane.attachments() {
         let (passed, dropped) = state.dataplane.iface_counters(a.ifindex)?;
@@ -88,9 +88,10 @@ pub fn collect(state: &State) -> Result<Stats, DataplaneError> {
     }
     Ok(Stats {
         events: EventCounters {
-            sent,
-            rate_limited,
-            ring_full,
+            sent: ev.sent,
+            rate_limited: ev.rate_limited(),
+            ring_full: ev.ring_full,
+            suppressed: SuppressedByClass::from_classes(ev.suppressed),
         },
         interfaces,
         policy: PolicyIdentity {

@@ -498,19 +498,46 @@ pub(super) fn set_event_rate(ebpf: &mut Ebpf, pps: u32) -> Result<(), DataplaneE
         .map_err(DataplaneError::map(names::CONTROL))
 }
 
-/// Event path counters (sent, rate-limited, ring full), summed over CPUs.
-pub(super) fn event_counters(ebpf: &Ebpf) -> Result<[u64; 3], DataplaneError> {
+/// What became of the events the data path wanted to send, summed over CPUs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventPathCounters {
+    /// Written to the ring buffer.
+    pub sent: u64,
+    /// Lost because the ring buffer was full (the daemon fell behind).
+    pub ring_full: u64,
+    /// Suppressed by the token bucket of each class, indexed by
+    /// `firewall_common::event::class`.
+    pub suppressed: [u64; firewall_common::event::class::COUNT as usize],
+}
+
+impl EventPathCounters {
+    /// Suppressed by the token buckets, every class.
+    pub fn rate_limited(&self) -> u64 {
+        self.suppressed.iter().sum()
+    }
+}
+
+/// Event path counters (sent, ring full, suppressed per class), summed over CPUs.
+pub(super) fn event_counters(ebpf: &Ebpf) -> Result<EventPathCounters, DataplaneError> {
+    use firewall_common::event::{class, counter};
     let map = ebpf
         .map(names::EVENT_COUNTERS)
         .ok_or(DataplaneError::MissingMap(names::EVENT_COUNTERS))?;
     let counters: PerCpuArray<&MapData, u64> =
         PerCpuArray::try_from(map).map_err(DataplaneError::map(names::EVENT_COUNTERS))?;
-    let mut out = [0u64; 3];
-    for (slot, total) in out.iter_mut().enumerate() {
+    let read = |slot: u32| -> Result<u64, DataplaneError> {
         let values = counters
-            .get(&(slot as u32), 0)
+            .get(&slot, 0)
             .map_err(DataplaneError::map(names::EVENT_COUNTERS))?;
-        *total = values.iter().sum();
+        Ok(values.iter().sum())
+    };
+    let mut out = EventPathCounters {
+        sent: read(counter::SENT)?,
+        ring_full: read(counter::RING_FULL)?,
+        ..EventPathCounters::default()
+    };
+    for c in class::ALL {
+        out.suppressed[c as usize] = read(counter::SUPPRESSED + c)?;
     }
     Ok(out)
 }

@@ -32,6 +32,7 @@ use self::attach::{pinned_links, unpin_link};
 pub use self::{
     attach::{Attachment, Repair},
     error::DataplaneError,
+    maps::EventPathCounters,
 };
 use crate::compile::CompiledPolicy;
 
@@ -296,8 +297,8 @@ impl Dataplane {
         maps::iface_counters(&self.ebpf, ifindex)
     }
 
-    /// Events sent, suppressed by the per-CPU bucket, and lost to a full ring.
-    pub fn event_counters(&self) -> Result<[u64; 3], DataplaneError> {
+    /// Events sent, suppressed by the per-CPU bucket of each class, and lost to a full ring.
+    pub fn event_counters(&self) -> Result<EventPathCounters, DataplaneError> {
         maps::event_counters(&self.ebpf)
     }
 

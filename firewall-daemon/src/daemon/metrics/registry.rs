@@ -125,8 +125,8 @@ pub struct Scrape {
     pub reasons: Vec<(Reason, firewall_common::maps::Counter)>,
     pub interfaces: Vec<InterfaceSample>,
     pub xdp_repairs: u64,
-    /// Events sent, suppressed by the per-CPU bucket, lost to a full ring.
-    pub events: [u64; 3],
+    /// Events sent, suppressed by the per-CPU bucket of each class, lost to a full ring.
+    pub events: crate::dataplane::EventPathCounters,
     pub generation: u32,
     pub policy_name: String,
     pub policy_hash: String,
@@ -361,11 +361,10 @@ impl Scrape {
         );
 
         let events = Family::<Labels, Counter>::default();
-        let [sent, rate_limited, ring_full] = self.events;
         for (outcome, n) in [
-            ("sent", sent),
-            ("rate_limited", rate_limited),
-            ("ring_full", ring_full),
+            ("sent", self.events.sent),
+            ("rate_limited", self.events.rate_limited()),
+            ("ring_full", self.events.ring_full),
         ] {
             events
                 .get_or_create(&labels(&[("outcome", outcome)]))
@@ -375,6 +374,20 @@ impl Scrape {
             "events",
             "Deny/alert events by outcome: sent; suppressed by the per-CPU rate limit (rate_limited); lost to a full ring (ring_full)",
             events,
+        );
+        let suppressed = Family::<Labels, Counter>::default();
+        for class in firewall_common::event::class::ALL {
+            suppressed
+                .get_or_create(&labels(&[(
+                    "class",
+                    firewall_common::event::class::name(class),
+                )]))
+                .inc_by(self.events.suppressed[class as usize]);
+        }
+        registry.register(
+            "events_suppressed",
+            "Deny/alert events suppressed by the per-CPU token bucket of their class (inspection, policy, flood; docs/events.md)",
+            suppressed,
         );
         let entries = Gauge::<i64>::default();
         entries.set(i64::try_from(self.conntrack_entries).unwrap_or(i64::MAX));
