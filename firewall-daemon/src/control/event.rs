@@ -4,6 +4,22 @@
 
 use serde::{Deserialize, Serialize};
 
+/// What the daemon's greeting to `events` carries: the names a filter may use, and how many
+/// of the lines that follow are recent events (the rest, with `follow`, are new ones). An
+/// older daemon sends none of it (all empty).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventsGreeting {
+    /// The zones of the policy in force.
+    #[serde(default)]
+    pub zones: Vec<String>,
+    /// Its conduits (events of no conduit name `default`).
+    #[serde(default)]
+    pub conduits: Vec<String>,
+    /// Recent events written before any new one.
+    #[serde(default)]
+    pub recent: Option<usize>,
+}
+
 /// One line of the event stream.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]

@@ -458,13 +458,18 @@ pub fn island(socket: &Path, on: bool) -> Result<IslandState, ClientError> {
     call(socket, &Request::Island { on })
 }
 
-/// Connects to the daemon and asks for events: once the daemon has accepted, the event
-/// lines as the daemon sent them (each an [`event::EventLine`]), until it closes the
-/// connection.
-pub fn events(socket: &Path, follow: bool) -> Result<impl Iterator<Item = String>, ClientError> {
+/// Connects to the daemon and asks for events: once the daemon has accepted, its greeting
+/// (the policy's names, how many recent events come first) and the event lines as the daemon
+/// sent them (each an [`event::EventLine`]), until it closes the connection.
+pub fn events(
+    socket: &Path,
+    follow: bool,
+) -> Result<(event::EventsGreeting, impl Iterator<Item = String>), ClientError> {
     let mut connection = Connection::open(socket, &Request::Events { follow }, None)?;
-    connection.answer::<serde::de::IgnoredAny>()?;
-    Ok(connection.reader.lines().map_while(Result::ok))
+    let greeting = connection
+        .answer::<event::EventsGreeting>()?
+        .unwrap_or_default();
+    Ok((greeting, connection.reader.lines().map_while(Result::ok)))
 }
 
 #[cfg(test)]

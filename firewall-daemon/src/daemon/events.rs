@@ -31,6 +31,7 @@ use super::{
     State,
     community_id::{self, FlowTuple},
 };
+use crate::compile::CompiledPolicy;
 use crate::control::event::{
     Dnp3Detail, EventLine, IcmpDetail, Iec104Detail, IpDetail, IpProto, ModbusDetail, Notice,
     PacketEvent,
@@ -261,8 +262,10 @@ fn log(ev: &PacketEvent) {
     let dnp3 = json(ev.dnp3.as_ref());
     info!(
         target: "zcfw::event",
+        event_type = ev.event_type,
         action = ev.action,
         reason = ev.reason,
+        class = ev.class,
         interface = ev.interface,
         src_zone = text(ip.and_then(|i| i.src_zone.as_ref())),
         dst_zone = text(ip.and_then(|i| i.dst_zone.as_ref())),
@@ -272,6 +275,10 @@ fn log(ev: &PacketEvent) {
         dst = text(ip.map(|i| &i.dst)),
         src_port = ip.and_then(|i| i.src_port).unwrap_or(0),
         dst_port = ip.and_then(|i| i.dst_port).unwrap_or(0),
+        community_id = text(ip.and_then(|i| i.community_id.as_ref())),
+        flow_id = ip.and_then(|i| i.flow_id).unwrap_or(0),
+        generation = ev.generation,
+        policy_sha256 = ev.policy_sha256,
         modbus,
         iec104,
         dnp3,
@@ -365,7 +372,28 @@ fn flow_tuple(ev: &Event) -> FlowTuple {
 /// The documented form of an event (see docs/events.md): names instead of ids, wall-clock
 /// time.
 pub fn record(ev: &Event, state: &State, offset: i128) -> PacketEvent {
-    let policy = &state.policy;
+    record_in(
+        ev,
+        &state.policy,
+        |ifindex| {
+            state
+                .dataplane
+                .attachments()
+                .iter()
+                .find(|a| a.ifindex == ifindex)
+                .map(|a| a.iface.clone())
+        },
+        offset,
+    )
+}
+
+/// [`record`] under `policy`, with the names of the attached interfaces by ifindex.
+fn record_in(
+    ev: &Event,
+    policy: &CompiledPolicy,
+    iface: impl Fn(u32) -> Option<String>,
+    offset: i128,
+) -> PacketEvent {
     let zone = |id: u16| -> Option<String> {
         policy
             .zones
@@ -383,13 +411,7 @@ pub fn record(ev: &Event, state: &State, offset: i128) -> PacketEvent {
             .map(|c| c.name.clone())
             .unwrap_or_else(|| format!("#{}", ev.conduit_id))
     };
-    let interface = state
-        .dataplane
-        .attachments()
-        .iter()
-        .find(|a| a.ifindex == ev.ifindex)
-        .map(|a| a.iface.clone())
-        .unwrap_or_else(|| format!("if{}", ev.ifindex));
+    let interface = iface(ev.ifindex).unwrap_or_else(|| format!("if{}", ev.ifindex));
     let reason = Reason::from_slot(ev.reason as u32)
         .map(Reason::name)
         .unwrap_or("unknown");
@@ -699,3 +721,7 @@ mod tests {
         assert_eq!(event_class(&unknown), class::POLICY);
     }
 }
+
+#[cfg(test)]
+#[path = "events_schema_tests.rs"]
+mod schema_tests;

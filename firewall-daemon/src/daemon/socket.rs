@@ -22,7 +22,9 @@ use super::{
     stats,
 };
 use crate::control::{
-    Failure, IslandState, Request, RequestLine, Response, event::EventLine, reload::ReloadError,
+    Failure, IslandState, Request, RequestLine, Response,
+    event::{EventLine, EventsGreeting},
+    reload::ReloadError,
 };
 
 /// Binds the socket, replacing a stale socket file but refusing to steal one a live daemon
@@ -270,10 +272,27 @@ async fn stream_events(
     state: &Mutex<State>,
     follow: bool,
 ) {
-    let hub = super::lock(state).events.clone();
+    let (hub, zones, conduits) = {
+        let state = super::lock(state);
+        (
+            state.events.clone(),
+            state.policy.zones.iter().map(|z| z.name.clone()).collect(),
+            state
+                .policy
+                .conduits
+                .iter()
+                .map(|c| c.name.clone())
+                .collect(),
+        )
+    };
     let (recent, mut rx) = hub.subscribe();
+    let greeting = EventsGreeting {
+        zones,
+        conduits,
+        recent: Some(recent.len()),
+    };
     if write
-        .write_all(Response::greeting().encode().as_bytes())
+        .write_all(Response::ok(greeting).encode().as_bytes())
         .await
         .is_err()
     {
