@@ -399,7 +399,135 @@ fn render_packet(p: &PacketEvent) -> String {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
+
+    fn args(extra: &[&str]) -> EventsArgs {
+        match crate::cli::Cli::try_parse_from(["zcfw", "events"].iter().chain(extra)) {
+            Ok(crate::cli::Cli {
+                command: crate::cli::Command::Events(a),
+                ..
+            }) => a,
+            Ok(_) => panic!("not events"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn greeting() -> EventsGreeting {
+        EventsGreeting {
+            zones: vec!["dmz".into(), "control".into()],
+            conduits: vec!["historian".into()],
+            recent: Some(0),
+        }
+    }
+
+    const NOW: i128 = 1_796_631_160_000_000_000; // 2026-12-07T08:12:40Z
+
+    fn filter(extra: &[&str]) -> anyhow::Result<Filter> {
+        Filter::new(&args(extra), &greeting(), NOW)
+    }
+
+    fn packet(time: &str, reason: &str, conduit: &str, src_zone: &str) -> EventLine {
+        parse(&format!(
+            r#"{{"time": "{time}", "action": "drop", "reason": "{reason}", "interface": "gw",
+            "src_zone": "{src_zone}", "dst_zone": "control", "conduit": "{conduit}",
+            "generation": 1, "len": 80, "proto": "tcp", "src": "10.1.0.2", "src_port": 1,
+            "dst": "10.2.0.2", "dst_port": 502}}"#
+        ))
+    }
+
+    #[test]
+    fn unknown_names_are_refused_with_a_hint() {
+        for (flags, want) in [
+            (
+                &["--reason", "modbus_fuction"][..],
+                "unknown reason `modbus_fuction` in --reason (did you mean `modbus_function`?)",
+            ),
+            (
+                &["--conduit", "historain"][..],
+                "unknown conduit `historain` in --conduit (did you mean `historian`?); valid conduits: default, historian",
+            ),
+            (
+                &["--zone", "ctrl"][..],
+                "unknown zone `ctrl` in --zone; valid zones: control, dmz",
+            ),
+            (
+                &["--class", "floods"][..],
+                "unknown class `floods` in --class (did you mean `flood`?)",
+            ),
+            (&["--since", "10 minutes"][..], "cannot read --since `10 minutes`"),
+        ] {
+            let err = filter(flags).expect_err("refused").to_string();
+            assert!(err.starts_with(want), "{flags:?}: {err}");
+        }
+        // A pass reason never is an event.
+        assert!(filter(&["--reason", "allowed_conduit"]).is_err());
+        // An older daemon names no zones or conduits: any name is taken.
+        let old = Filter::new(
+            &args(&["--zone", "anything"]),
+            &EventsGreeting::default(),
+            NOW,
+        );
+        assert!(old.is_ok());
+    }
+
+    #[test]
+    fn since_reads_durations_and_rfc3339() {
+        assert_eq!(since("10m", NOW).expect("10m"), NOW - 600_000_000_000);
+        assert_eq!(since("2h", NOW).expect("2h"), NOW - 7_200_000_000_000);
+        assert_eq!(since("1d", NOW).expect("1d"), NOW - 86_400_000_000_000);
+        assert_eq!(since("90s", NOW).expect("90s"), NOW - 90_000_000_000);
+        assert_eq!(
+            since("2026-12-07T08:00:00Z", NOW).expect("rfc3339"),
+            1_796_630_400_000_000_000
+        );
+        for bad in ["", "m", "10", "10y", "-5m", "yesterday"] {
+            assert!(since(bad, NOW).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn filters_select_by_reason_class_conduit_zone_and_time() {
+        let recent = "2026-12-07T08:12:30.000000000Z";
+        let old = "2026-12-07T07:00:00.000000000Z";
+        let modbus = packet(recent, "modbus_function", "historian", "dmz");
+        let flood = packet(recent, "rate_limited", "historian", "dmz");
+        let other_zone = packet(recent, "default_deny", "default", "enterprise");
+        let stale = packet(old, "modbus_function", "historian", "dmz");
+        let notice = parse(
+            r#"{"time": "2026-12-07T08:12:30.000000000Z", "kind": "attachment",
+            "action": "xdp_lost", "interface": "e", "detail": "gone"}"#,
+        );
+        let missed = parse(r#"{"missed_events": 2}"#);
+        let all = [&modbus, &flood, &other_zone, &stale, &notice, &missed];
+        let selected = |flags: &[&str]| -> Vec<usize> {
+            let f = filter(flags).expect("valid filter");
+            all.iter()
+                .enumerate()
+                .filter(|(_, e)| f.matches(e))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        assert_eq!(selected(&[]), vec![0, 1, 2, 3, 4, 5]);
+        assert_eq!(selected(&["--reason", "modbus_function"]), vec![0, 3, 5]);
+        assert_eq!(
+            selected(&["--reason", "modbus_function,rate_limited"]),
+            vec![0, 1, 3, 5]
+        );
+        // An event of an older daemon has no class: it is read from the reason.
+        assert_eq!(selected(&["--class", "flood"]), vec![1, 5]);
+        assert_eq!(selected(&["--class", "inspection"]), vec![0, 3, 5]);
+        assert_eq!(selected(&["--conduit", "default"]), vec![2, 5]);
+        assert_eq!(selected(&["--zone", "dmz"]), vec![0, 1, 3, 5]);
+        // dst_zone counts too.
+        assert_eq!(selected(&["--zone", "control"]), vec![0, 1, 2, 3, 5]);
+        assert_eq!(selected(&["--since", "10m"]), vec![0, 1, 2, 4, 5]);
+        assert_eq!(
+            selected(&["--since", "10m", "--reason", "modbus_function"]),
+            vec![0, 5]
+        );
+    }
 
     fn parse(json: &str) -> EventLine {
         serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"))
