@@ -1733,7 +1733,10 @@ fn a_flood_of_rate_limited_events_does_not_hide_an_inspection_deny() {
             ));
         }
     }
-    for e in events.iter().filter(|e| has(e, &json!({ "reason": "rate_limited" }))) {
+    for e in events
+        .iter()
+        .filter(|e| has(e, &json!({ "reason": "rate_limited" })))
+    {
         if e["class"] != "flood" || e["event_type"] != "drop" {
             failures.push(format!("a rate_limited event of another class: {e}"));
             break;
@@ -1744,10 +1747,7 @@ fn a_flood_of_rate_limited_events_does_not_hide_an_inspection_deny() {
         failures.push(format!("no flood event suppressed: {}", stats["events"]));
     }
     if suppressed["inspection"].as_u64() != Some(0) {
-        failures.push(format!(
-            "inspection events suppressed: {}",
-            stats["events"]
-        ));
+        failures.push(format!("inspection events suppressed: {}", stats["events"]));
     }
     let total: u64 = ["inspection", "policy", "flood"]
         .iter()
@@ -1774,7 +1774,10 @@ fn a_flood_of_rate_limited_events_does_not_hide_an_inspection_deny() {
         .find(|e| has(e, &deny(41101)))
         .cloned()
         .unwrap_or_default();
-    if !d["community_id"].as_str().is_some_and(|c| c.starts_with("1:")) || !d["flow_id"].is_u64()
+    if !d["community_id"]
+        .as_str()
+        .is_some_and(|c| c.starts_with("1:"))
+        || !d["flow_id"].is_u64()
     {
         failures.push(format!("the deny has no community_id or flow_id: {d}"));
     }
@@ -1793,11 +1796,17 @@ fn a_flood_of_rate_limited_events_does_not_hide_an_inspection_deny() {
     }
     let inspection = lines(&["events", "--json", "--class", "inspection"]);
     if inspection.len() != 2 {
-        failures.push(format!("--class inspection gave {} events", inspection.len()));
+        failures.push(format!(
+            "--class inspection gave {} events",
+            inspection.len()
+        ));
     }
     let flood = lines(&["events", "--json", "--conduit", "enterprise-feeds-dmz"]);
     if flood.len() != RECENT {
-        failures.push(format!("--conduit enterprise-feeds-dmz gave {}", flood.len()));
+        failures.push(format!(
+            "--conduit enterprise-feeds-dmz gave {}",
+            flood.len()
+        ));
     }
     let control = lines(&["events", "--json", "--zone", "control", "--since", "10m"]);
     if control.len() != 2 {
@@ -1808,9 +1817,18 @@ fn a_flood_of_rate_limited_events_does_not_hide_an_inspection_deny() {
         failures.push(format!("--since in the future gave {}", future.len()));
     }
     for (args, want) in [
-        (&["events", "--conduit", "historian"][..], "unknown conduit `historian`"),
-        (&["events", "--zone", "contrl"][..], "did you mean `control`?"),
-        (&["events", "--reason", "modbus"][..], "unknown reason `modbus`"),
+        (
+            &["events", "--conduit", "historian"][..],
+            "unknown conduit `historian`",
+        ),
+        (
+            &["events", "--zone", "contrl"][..],
+            "did you mean `control`?",
+        ),
+        (
+            &["events", "--reason", "modbus"][..],
+            "unknown reason `modbus`",
+        ),
     ] {
         match cli(args) {
             Ok(out) => failures.push(format!("zcfw {args:?} succeeded: {out}")),
@@ -1829,8 +1847,16 @@ fn a_flood_of_rate_limited_events_does_not_hide_an_inspection_deny() {
     {
         failures.push(format!("--format cef: {cef:?}"));
     }
-    let syslog = cli(&["events", "--format", "syslog", "-n", "1", "--reason", "modbus_function"])
-        .expect("syslog");
+    let syslog = cli(&[
+        "events",
+        "--format",
+        "syslog",
+        "-n",
+        "1",
+        "--reason",
+        "modbus_function",
+    ])
+    .expect("syslog");
     if !(syslog.starts_with("<132>1 ")
         && syslog.contains(" zcfw - drop [zcfw@32473 event_type=\"drop\" action=\"reset\" reason=\"modbus_function\"")
         && syslog.lines().count() == 1)

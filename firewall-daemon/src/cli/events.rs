@@ -456,7 +456,10 @@ mod tests {
                 &["--class", "floods"][..],
                 "unknown class `floods` in --class (did you mean `flood`?)",
             ),
-            (&["--since", "10 minutes"][..], "cannot read --since `10 minutes`"),
+            (
+                &["--since", "10 minutes"][..],
+                "cannot read --since `10 minutes`",
+            ),
         ] {
             let err = filter(flags).expect_err("refused").to_string();
             assert!(err.starts_with(want), "{flags:?}: {err}");

@@ -142,7 +142,18 @@ mod tests {
     /// The spec's published baseline (baseline/README.md of corelight/community-id-spec,
     /// "Default settings" and "Seed 1"): protocol, source, destination, source port (ICMP
     /// type), destination port (ICMP code), seed, Community ID.
-    const BASELINE: &[(u8, &str, &str, Option<u16>, Option<u16>, u16, &str)] = &[
+    /// Protocol, source, destination, source port, destination port, seed, Community ID.
+    type Vector = (
+        u8,
+        &'static str,
+        &'static str,
+        Option<u16>,
+        Option<u16>,
+        u16,
+        &'static str,
+    );
+
+    const BASELINE: &[Vector] = &[
         (
             6,
             "1.2.3.4",
