@@ -305,3 +305,59 @@ fn the_schema_declares_exactly_the_fields_the_daemon_writes() {
          version and docs/events.md together)"
     );
 }
+
+/// The fields of each `--log-events` record (journal fields `ZCFW_<NAME>` under systemd,
+/// docs/events.md "The journal"), collected by a layer of the test's own.
+#[derive(Clone, Default)]
+struct Fields(std::sync::Arc<std::sync::Mutex<Vec<BTreeSet<String>>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Fields {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Names(BTreeSet<String>);
+        impl tracing::field::Visit for Names {
+            fn record_debug(&mut self, field: &tracing::field::Field, _: &dyn std::fmt::Debug) {
+                self.0.insert(field.name().to_owned());
+            }
+        }
+        if event.metadata().target() == "zcfw::event" {
+            let mut names = Names(BTreeSet::new());
+            event.record(&mut names);
+            self.0.lock().expect("fields").push(names.0);
+        }
+    }
+}
+
+#[test]
+fn logged_events_carry_the_documented_journal_fields() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let fields = Fields::default();
+    let subscriber = tracing_subscriber::registry().with(fields.clone());
+    let policy = compiled();
+    tracing::subscriber::with_default(subscriber, || {
+        for ev in records(1) {
+            super::log(&record_in(&ev, &policy, |_| None, 0));
+        }
+    });
+    let logged = fields.0.lock().expect("fields");
+    assert_eq!(logged.len(), records(1).len());
+    let docs = include_str!("../../../docs/events.md");
+    for names in logged.iter() {
+        for name in names.iter().filter(|n| *n != "message") {
+            let journal = format!("`ZCFW_{}`", name.to_uppercase());
+            assert!(
+                docs.contains(&journal),
+                "docs/events.md does not name the journal field {journal}"
+            );
+        }
+        for required in [
+            "reason",
+            "action",
+            "class",
+            "conduit",
+            "community_id",
+            "policy_sha256",
+        ] {
+            assert!(names.contains(required), "no {required} in {names:?}");
+        }
+    }
+}
