@@ -103,7 +103,8 @@ pub enum Command {
     /// Show denied packets (and alerts of monitor mode) recorded by the running daemon.
     ///
     /// Each event: time, interface, zones, conduit, 5-tuple, reason and protocol detail (e.g.
-    /// the Modbus function that was denied).
+    /// the Modbus function that was denied). Filters by reason, class, conduit, zone and time;
+    /// prints text, JSON lines (docs/events.schema.json), RFC 5424 syslog lines or CEF.
     Events(events::EventsArgs),
     /// Switch island mode on or off (SR 5.2 RE2).
     ///
