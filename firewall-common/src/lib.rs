@@ -9,6 +9,7 @@
 #[cfg(any(test, feature = "pktgen"))]
 extern crate alloc;
 
+pub mod capture;
 pub mod conduit;
 pub mod conduittable;
 pub mod decision;
@@ -38,4 +39,8 @@ pub mod zonetable;
 /// 7: conntrack entries and conduit actions carry an inspector id (and entries the
 /// inspector's session bits), IEC 104 and DNP3 profile maps, the inspector program array and
 /// the stream positions of their flows (`STREAMS`), fragments their own small value.
-pub const ABI_VERSION: u32 = 7;
+///
+/// 8: conduit actions carry a rule id (their flags shrink to a byte), per-rule counters
+/// (`RULE_COUNTERS`), and the capture ring of denied frames with its bucket and counters
+/// ([`capture`]).
+pub const ABI_VERSION: u32 = 8;
