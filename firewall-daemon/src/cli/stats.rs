@@ -264,6 +264,31 @@ pub fn render(stats: &Stats) -> String {
             c.bytes
         ));
     }
+    // Every rule with the packets the lookup matched to it; a rule at 0 is marked unused.
+    if stats.conduits.iter().any(|c| !c.rules.is_empty()) {
+        out.push('\n');
+        out.push_str(&format!(
+            "{:>4} {:<22} {:<26} {:>12} {:>12}\n",
+            "RULE", "CONDUIT", "MATCH", "PACKETS", "BYTES"
+        ));
+        for c in &stats.conduits {
+            for r in &c.rules {
+                let bytes = if r.packets == 0 {
+                    "unused".to_owned()
+                } else {
+                    r.bytes.to_string()
+                };
+                out.push_str(&format!(
+                    "{:>4} {:<22} {:<26} {:>12} {:>12}\n",
+                    r.id,
+                    fit(&c.name, 22),
+                    fit(&r.rule, 26),
+                    r.packets,
+                    bytes
+                ));
+            }
+        }
+    }
     // What was done with inspection denies, for the conduits that had any.
     let violations: Vec<&ConduitCounter> = stats
         .conduits
@@ -371,6 +396,7 @@ mod tests {
             bytes: packets * 100,
             denied: BTreeMap::new(),
             actions: BTreeMap::new(),
+            rules: Vec::new(),
         }
     }
 

@@ -11,7 +11,7 @@ use crate::{
     control::{
         stats::{
             ConduitCounter, Count, EventCounters, InterfaceCounters, PolicyIdentity, ReasonCounter,
-            Stats,
+            RuleCounter, Stats,
         },
         status::{
             EnforcementMode, InterfaceAttachment, LoadedPolicy, NotEnforced, Status, XdpCheck,
@@ -30,6 +30,13 @@ pub fn collect(state: &State) -> Result<Stats, DataplaneError> {
         .max()
         .unwrap_or(0);
     let snapshot = state.dataplane.counters(max_id)?;
+    let max_rule = policy
+        .conduits
+        .iter()
+        .flat_map(|c| c.rule_ids.iter().map(|&id| id as usize))
+        .max()
+        .unwrap_or(0);
+    let rule_counters = state.dataplane.rule_counters(max_rule)?;
     let listing = DenyListing::of(policy.conduit_entries.iter().map(|(_, a)| a));
     let reasons = snapshot
         .reasons
@@ -72,6 +79,20 @@ pub fn collect(state: &State) -> Result<Stats, DataplaneError> {
                     .into_iter()
                     .flatten()
                     .map(|(a, d)| (action::name(*a).to_owned(), count(d.packets, d.bytes)))
+                    .collect(),
+                rules: c
+                    .rule_ids
+                    .iter()
+                    .zip(&c.rules)
+                    .map(|(&id, rule)| {
+                        let n = rule_counters.get(id as usize).copied().unwrap_or_default();
+                        RuleCounter {
+                            id,
+                            rule: rule.clone(),
+                            packets: n.packets,
+                            bytes: n.bytes,
+                        }
+                    })
                     .collect(),
             }
         })
