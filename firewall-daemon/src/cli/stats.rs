@@ -377,6 +377,13 @@ pub fn render(stats: &Stats) -> String {
         "\nevents: {} sent, {} rate-limited, {} lost (ring full)\n",
         e.sent, e.rate_limited, e.ring_full
     ));
+    let c = &stats.capture;
+    if c.sent + c.rate_limited + c.ring_full != 0 {
+        out.push_str(&format!(
+            "capture: {} frames copied, {} rate-limited, {} lost (ring full)\n",
+            c.sent, c.rate_limited, c.ring_full
+        ));
+    }
     out
 }
 
@@ -411,6 +418,7 @@ mod tests {
             },
             reasons,
             conduits,
+            capture: Default::default(),
         }
     }
 

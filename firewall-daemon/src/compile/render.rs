@@ -794,7 +794,9 @@ mod tests {
         let p = crate::compile::compile(&policy).unwrap_or_else(|e| panic!("{e}"));
         let text = render_text(&p);
         assert!(
-            text.contains("with: a -> b\n         \"Operators reach the HMI\"\n         tcp 443\n"),
+            text.contains(
+                "with: a -> b\n         \"Operators reach the HMI\"\n         rule 1: tcp 443\n"
+            ),
             "{text}"
         );
         let json = render_json(&p);

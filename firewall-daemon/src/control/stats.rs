@@ -14,6 +14,21 @@ pub struct Stats {
     /// Every reason slot, passed and dropped alike.
     pub reasons: Vec<ReasonCounter>,
     pub conduits: Vec<ConduitCounter>,
+    /// What became of the denied frames `zcfw capture` asked for.
+    #[serde(default)]
+    pub capture: CaptureCounters,
+}
+
+/// Denied frames the data path copied for `zcfw capture` clients (only while one is
+/// connected).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureCounters {
+    /// Copied to the capture ring.
+    pub sent: u64,
+    /// Not copied: the per-CPU capture bucket was empty (a flood).
+    pub rate_limited: u64,
+    /// Lost because the capture ring was full.
+    pub ring_full: u64,
 }
 
 /// Packets and bytes.

@@ -229,6 +229,11 @@ fn the_documented_field_names_stay() {
                 bytes: 210,
             }],
         }],
+        capture: stats::CaptureCounters {
+            sent: 5,
+            rate_limited: 1,
+            ring_full: 0,
+        },
     };
     let c = serde_json::json!({ "packets": 2, "bytes": 140 });
     assert_eq!(
@@ -243,6 +248,7 @@ fn the_documented_field_names_stay() {
                            "denied": { "modbus_function": c }, "actions": { "reset": c },
                            "rules": [{ "id": 1, "rule": "tcp 502 modbus", "packets": 3,
                                        "bytes": 210 }] }],
+            "capture": { "sent": 5, "rate_limited": 1, "ring_full": 0 },
         })
     );
     let status = Status {

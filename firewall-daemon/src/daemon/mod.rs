@@ -429,6 +429,11 @@ fn commit_reload(
     attach_all(&mut state.dataplane, &policy).map_err(|e| ReloadError::Dataplane {
         why: format!("{e:#}"),
     })?;
+    // Rule counters are kept by id: a rule that now has another rule's id starts from 0.
+    let renumbered = stats::renumbered_rules(&state.policy, &policy);
+    if let Err(err) = state.dataplane.reset_rule_counters(&renumbered) {
+        warn!(error = %err, "cannot reset the counters of renumbered rules; `zcfw stats` may credit them with their predecessors' packets");
+    }
     let load_time = started.elapsed();
 
     info!(

@@ -575,6 +575,25 @@ pub(super) fn rule_counters(ebpf: &Ebpf, rules: usize) -> Result<Vec<Counter>, D
         .collect()
 }
 
+/// Sets the counters of rules `ids` to zero on every CPU.
+pub(super) fn reset_rule_counters(ebpf: &mut Ebpf, ids: &[u16]) -> Result<(), DataplaneError> {
+    let map = ebpf
+        .map_mut(names::RULE_COUNTERS)
+        .ok_or(DataplaneError::MissingMap(names::RULE_COUNTERS))?;
+    let mut counters: PerCpuArray<&mut MapData, Counter> =
+        PerCpuArray::try_from(map).map_err(DataplaneError::map(names::RULE_COUNTERS))?;
+    let cpus = aya::util::nr_cpus()
+        .map_err(|(_, e)| DataplaneError::map(names::RULE_COUNTERS)(aya::maps::MapError::from(e)))?;
+    for &id in ids {
+        let zero = aya::maps::PerCpuValues::try_from(vec![Counter::default(); cpus])
+            .map_err(|e| DataplaneError::map(names::RULE_COUNTERS)(aya::maps::MapError::from(e)))?;
+        counters
+            .set(u32::from(id), zero, 0)
+            .map_err(DataplaneError::map(names::RULE_COUNTERS))?;
+    }
+    Ok(())
+}
+
 /// Frames captured, suppressed by the per-CPU bucket, and lost to a full ring
 /// (`firewall_common::capture::counter`), summed over CPUs.
 pub(super) fn capture_counters(ebpf: &Ebpf) -> Result<[u64; 3], DataplaneError> {

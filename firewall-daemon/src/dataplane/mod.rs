@@ -313,6 +313,11 @@ impl Dataplane {
         maps::rule_counters(&self.ebpf, rules)
     }
 
+    /// Sets the counters of rules `ids` to zero (rules a reload gave another meaning).
+    pub fn reset_rule_counters(&mut self, ids: &[u16]) -> Result<(), DataplaneError> {
+        maps::reset_rule_counters(&mut self.ebpf, ids)
+    }
+
     /// Frames captured, suppressed by the per-CPU capture bucket, and lost to a full ring.
     pub fn capture_counters(&self) -> Result<[u64; 3], DataplaneError> {
         maps::capture_counters(&self.ebpf)
