@@ -606,6 +606,49 @@ mod tests {
     }
 
     #[test]
+    fn renders_rules_with_their_hits_and_marks_unused_ones() {
+        use crate::control::stats::RuleCounter;
+        let mut c = conduit("a-conduit-name-longer-than-its-column", "b", 9, "reset");
+        c.rules = vec![
+            RuleCounter {
+                id: 1,
+                rule: "tcp 502 modbus with a very long description of it".into(),
+                packets: 999_999_999_999,
+                bytes: 999_999_999_999,
+            },
+            RuleCounter {
+                id: 65_535,
+                rule: "udp 161".into(),
+                packets: 0,
+                bytes: 0,
+            },
+        ];
+        let mut data = stats(vec![c], vec![]);
+        data.capture.sent = 3;
+        let out = render(&data);
+        for line in out.lines() {
+            assert!(line.chars().count() <= WIDTH, "{line:?}");
+        }
+        let row = |id: &str| {
+            out.lines()
+                .find(|l| l.split_whitespace().next() == Some(id))
+                .unwrap_or_else(|| panic!("no rule {id}:\n{out}"))
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        assert!(out.contains("RULE CONDUIT"), "{out}");
+        assert_eq!(row("1")[row("1").len() - 2..], ["999999999999", "999999999999"]);
+        assert_eq!(row("65535")[..2], ["65535", "a-conduit-name-longer…"]);
+        assert_eq!(row("65535")[row("65535").len() - 2..], ["0", "unused"]);
+        assert!(out.contains("capture: 3 frames copied"), "{out}");
+        // Without rules (an old daemon), no table.
+        let out = render(&stats(vec![conduit("c", "b", 1, "drop")], vec![]));
+        assert!(!out.contains("RULE"), "{out}");
+        assert!(!out.contains("capture:"), "{out}");
+    }
+
+    #[test]
     fn renders_what_was_done_with_violations() {
         let counts = |n: u64| count(n, n * 60);
         let mut reads = conduit("plc-reads", "b", 9, "reset");
