@@ -268,7 +268,7 @@ pub fn render(stats: &Stats) -> String {
     if stats.conduits.iter().any(|c| !c.rules.is_empty()) {
         out.push('\n');
         out.push_str(&format!(
-            "{:>4} {:<22} {:<26} {:>12} {:>12}\n",
+            "{:>5} {:<21} {:<26} {:>12} {:>12}\n",
             "RULE", "CONDUIT", "MATCH", "PACKETS", "BYTES"
         ));
         for c in &stats.conduits {
@@ -279,9 +279,9 @@ pub fn render(stats: &Stats) -> String {
                     r.bytes.to_string()
                 };
                 out.push_str(&format!(
-                    "{:>4} {:<22} {:<26} {:>12} {:>12}\n",
+                    "{:>5} {:<21} {:<26} {:>12} {:>12}\n",
                     r.id,
-                    fit(&c.name, 22),
+                    fit(&c.name, 21),
                     fit(&r.rule, 26),
                     r.packets,
                     bytes
@@ -637,9 +637,9 @@ mod tests {
                 .map(str::to_owned)
                 .collect::<Vec<_>>()
         };
-        assert!(out.contains("RULE CONDUIT"), "{out}");
+        assert!(out.contains(" RULE CONDUIT"), "{out}");
         assert_eq!(row("1")[row("1").len() - 2..], ["999999999999", "999999999999"]);
-        assert_eq!(row("65535")[..2], ["65535", "a-conduit-name-longer…"]);
+        assert_eq!(row("65535")[..2], ["65535", "a-conduit-name-longe…"]);
         assert_eq!(row("65535")[row("65535").len() - 2..], ["0", "unused"]);
         assert!(out.contains("capture: 3 frames copied"), "{out}");
         // Without rules (an old daemon), no table.
