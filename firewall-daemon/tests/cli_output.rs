@@ -131,7 +131,10 @@ fn compile_lists_rule_ids() {
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("         rule 1: tcp 502\n"), "{text}");
-    assert!(text.contains("-> conduit 1 office-reads-plant rule 1"), "{text}");
+    assert!(
+        text.contains("-> conduit 1 office-reads-plant rule 1"),
+        "{text}"
+    );
     let out = zcfw(&["compile", &policy, "--format", "json"], None);
     assert!(out.status.success(), "{out:?}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("compile JSON");

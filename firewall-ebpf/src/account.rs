@@ -109,7 +109,13 @@ pub fn count_rule(ctx: &XdpContext, rule_id: u16) {
 /// Copies a denied or alerted frame for `zcfw capture` while a capture client is connected;
 /// one flag test otherwise. Called before a reset rewrites the frame.
 #[inline(always)]
-pub fn observe(ctx: &XdpContext, d: &Decision, control: &Control, cfg: &SlotConfig, at: &EventContext) {
+pub fn observe(
+    ctx: &XdpContext,
+    d: &Decision,
+    control: &Control,
+    cfg: &SlotConfig,
+    at: &EventContext,
+) {
     if control.flags & control_flags::CAPTURE != 0 && (d.denied() || d.alert()) {
         capture(ctx.ctx, d.0 as u32, at.ifindex, at.len, cfg.generation);
     }

@@ -15,8 +15,7 @@ use std::{
 
 use serde_json::Value;
 use zcfw_harness::{
-    Names, Plant, XdpMode, Zone,
-    cmd,
+    Names, Plant, XdpMode, Zone, cmd,
     daemon::zcfw_bin,
     observe::{Observed, RunOptions},
     packet::{PacketSocket, Transport, build_frame, tcp_flags},
@@ -83,7 +82,9 @@ fn modbus_write(src_port: u16) -> Transport {
         seq: 1000,
         ack: 1,
         flags: tcp_flags::PSH | tcp_flags::ACK,
-        payload: vec![0x00, 0x01, 0x00, 0x00, 0x00, 0x06, 0x01, 0x06, 0x00, 0x0a, 0x00, 0x01],
+        payload: vec![
+            0x00, 0x01, 0x00, 0x00, 0x00, 0x06, 0x01, 0x06, 0x00, 0x0a, 0x00, 0x01,
+        ],
     }
 }
 
@@ -148,7 +149,16 @@ impl Capture {
 }
 
 fn tshark_fields(file: &str, fields: &[&str]) -> Vec<Vec<String>> {
-    let mut args = vec!["-r", file, "-T", "fields", "-E", "separator=|", "-E", "occurrence=f"];
+    let mut args = vec![
+        "-r",
+        file,
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+        "-E",
+        "occurrence=f",
+    ];
     for f in fields {
         args.extend(["-e", f]);
     }
@@ -180,7 +190,11 @@ fn denied_frames_are_written_as_pcapng_with_their_reason() {
     );
     thread::sleep(Duration::from_millis(300));
     let stats = obs.stats().expect("stats");
-    assert_eq!(captured(&stats), 0, "nothing copied without a client: {stats}");
+    assert_eq!(
+        captured(&stats),
+        0,
+        "nothing copied without a client: {stats}"
+    );
 
     let file = obs.dir().join("denied.pcapng");
     let file = file.display().to_string();
@@ -322,7 +336,11 @@ fn denied_frames_are_written_as_pcapng_with_their_reason() {
     );
     thread::sleep(Duration::from_millis(300));
     let stats = obs.stats().expect("stats");
-    assert_eq!(captured(&stats), before, "nothing copied after the clients left: {stats}");
+    assert_eq!(
+        captured(&stats),
+        before,
+        "nothing copied after the clients left: {stats}"
+    );
     assert!(
         obs.log_tail(200).contains("last capture client gone"),
         "{}",
@@ -360,7 +378,12 @@ fn stats_count_packets_per_rule() {
             .as_array()
             .expect("rules")
             .iter()
-            .map(|r| (r["id"].as_u64().expect("id"), r["packets"].as_u64().expect("packets")))
+            .map(|r| {
+                (
+                    r["id"].as_u64().expect("id"),
+                    r["packets"].as_u64().expect("packets"),
+                )
+            })
             .collect()
     };
     assert_eq!(rules("enterprise-to-dmz"), [(1, 2)], "{stats}");
@@ -378,7 +401,11 @@ fn stats_count_packets_per_rule() {
             .collect()
     };
     let one = columns("1");
-    assert_eq!(one[one.len() - 2], "2", "rule 1 matched two packets:\n{text}");
+    assert_eq!(
+        one[one.len() - 2],
+        "2",
+        "rule 1 matched two packets:\n{text}"
+    );
     assert_ne!(one[one.len() - 1], "unused", "{text}");
     let two = columns("2");
     assert_eq!(

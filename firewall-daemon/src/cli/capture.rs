@@ -2,13 +2,7 @@
 //! daemon, as pcapng (`-w FILE`, `-w -` for stdout) or one line per frame. `tcpdump` cannot
 //! show them: XDP drops a frame before any socket sees it. docs/capture.md.
 
-use std::{
-    borrow::Cow,
-    collections::HashMap,
-    io::Write,
-    path::PathBuf,
-    time::Duration,
-};
+use std::{borrow::Cow, collections::HashMap, io::Write, path::PathBuf, time::Duration};
 
 use anyhow::{Context, Result, bail};
 use firewall_common::{capture::SNAPLEN, reason::Reason};
@@ -104,7 +98,9 @@ fn capture(args: &CaptureArgs) -> Result<()> {
                 eprintln!("zcfw capture: {missed_frames} frames missed (this client was too slow)");
                 continue;
             }
-            Err(err) => bail!("the daemon sent a capture line this zcfw cannot read ({err}): {line}"),
+            Err(err) => {
+                bail!("the daemon sent a capture line this zcfw cannot read ({err}): {line}")
+            }
         };
         if !args.reason.is_empty() && !args.reason.contains(&frame.reason) {
             continue;
@@ -166,9 +162,9 @@ impl Sink {
                 out.flush()?;
             }
             Sink::PcapNg { writer, interfaces } => {
-                let mut data = frame
-                    .bytes()
-                    .with_context(|| format!("the daemon sent a frame that is not hex: {}", frame.data))?;
+                let mut data = frame.bytes().with_context(|| {
+                    format!("the daemon sent a frame that is not hex: {}", frame.data)
+                })?;
                 data.truncate(snaplen as usize);
                 let next = interfaces.len() as u32;
                 let interface_id = match interfaces.get(&frame.interface) {
@@ -277,6 +273,10 @@ mod tests {
                 _ => {}
             }
         }
-        assert_eq!((interfaces, packets), (1, 2), "one interface block, then the frames");
+        assert_eq!(
+            (interfaces, packets),
+            (1, 2),
+            "one interface block, then the frames"
+        );
     }
 }

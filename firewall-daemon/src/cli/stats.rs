@@ -638,7 +638,10 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert!(out.contains(" RULE CONDUIT"), "{out}");
-        assert_eq!(row("1")[row("1").len() - 2..], ["999999999999", "999999999999"]);
+        assert_eq!(
+            row("1")[row("1").len() - 2..],
+            ["999999999999", "999999999999"]
+        );
         assert_eq!(row("65535")[..2], ["65535", "a-conduit-name-longe…"]);
         assert_eq!(row("65535")[row("65535").len() - 2..], ["0", "unused"]);
         assert!(out.contains("capture: 3 frames copied"), "{out}");

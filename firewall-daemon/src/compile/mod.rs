@@ -356,9 +356,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         let fm = pairs
             .entry((zone_id(&c.from)?, zone_id(&c.to)?))
             .or_default();
-        for ((rule, &(inspector, profile_id)), &rule_id) in
-            c.rules.iter().zip(profiles).zip(ids)
-        {
+        for ((rule, &(inspector, profile_id)), &rule_id) in c.rules.iter().zip(profiles).zip(ids) {
             for (first, last) in rule.points() {
                 fm.claim(first, last, (c.id, inspector, profile_id, rule_id));
             }

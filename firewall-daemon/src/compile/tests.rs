@@ -259,7 +259,13 @@ fn adjacent_intervals_of_one_rule_merge_but_rules_stay_apart() {
             .map(|(_, a)| a.rule_id)
     };
     assert_eq!(
-        [rule_of(256), rule_of(383), rule_of(384), rule_of(511), rule_of(512)],
+        [
+            rule_of(256),
+            rule_of(383),
+            rule_of(384),
+            rule_of(511),
+            rule_of(512)
+        ],
         [Some(1), Some(1), Some(2), Some(2), None]
     );
     assert_eq!(c.conduits[0].rule_ids, vec![1, 2]);

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 #[serde(untagged)]
 pub enum CaptureLine {
     /// A client too slow to keep up missed this many frames.
-    Missed { missed_frames: u64 },
+    Missed {
+        missed_frames: u64,
+    },
     Frame(CapturedFrame),
 }
 
@@ -75,7 +77,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
 
 /// The bytes of hex text; `None` if it is not an even number of hex digits.
 pub fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     text.as_bytes()

@@ -13,11 +13,7 @@ use std::{
 };
 
 use aya::maps::{MapData, RingBuf};
-use firewall_common::{
-    capture::Frame,
-    decision::Decision,
-    event::action,
-};
+use firewall_common::{capture::Frame, decision::Decision, event::action};
 use tokio::{io::unix::AsyncFd, sync::broadcast};
 use tracing::{info, warn};
 
@@ -252,7 +248,11 @@ mod tests {
             ip_addresses(&v6),
             Some(("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap()))
         );
-        let arp = [0u8; 12].iter().chain(&[0x08, 0x06, 0, 1]).copied().collect::<Vec<_>>();
+        let arp = [0u8; 12]
+            .iter()
+            .chain(&[0x08, 0x06, 0, 1])
+            .copied()
+            .collect::<Vec<_>>();
         assert_eq!(ip_addresses(&arp), None);
     }
 }

@@ -17,8 +17,6 @@ mod socket;
 mod stats;
 mod watch;
 
-pub use capture::ip_addresses;
-
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
@@ -27,6 +25,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
+pub use capture::ip_addresses;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
 

@@ -8,16 +8,16 @@ use firewall_common::{
 
 use super::State;
 use crate::{
+    compile::CompiledPolicy,
     control::{
         stats::{
-            CaptureCounters, ConduitCounter, Count, EventCounters, InterfaceCounters, PolicyIdentity, ReasonCounter,
-            RuleCounter, Stats,
+            CaptureCounters, ConduitCounter, Count, EventCounters, InterfaceCounters,
+            PolicyIdentity, ReasonCounter, RuleCounter, Stats,
         },
         status::{
             EnforcementMode, InterfaceAttachment, LoadedPolicy, NotEnforced, Status, XdpCheck,
         },
     },
-    compile::CompiledPolicy,
     dataplane::DataplaneError,
 };
 

@@ -582,8 +582,9 @@ pub(super) fn reset_rule_counters(ebpf: &mut Ebpf, ids: &[u16]) -> Result<(), Da
         .ok_or(DataplaneError::MissingMap(names::RULE_COUNTERS))?;
     let mut counters: PerCpuArray<&mut MapData, Counter> =
         PerCpuArray::try_from(map).map_err(DataplaneError::map(names::RULE_COUNTERS))?;
-    let cpus = aya::util::nr_cpus()
-        .map_err(|(_, e)| DataplaneError::map(names::RULE_COUNTERS)(aya::maps::MapError::from(e)))?;
+    let cpus = aya::util::nr_cpus().map_err(|(_, e)| {
+        DataplaneError::map(names::RULE_COUNTERS)(aya::maps::MapError::from(e))
+    })?;
     for &id in ids {
         let zero = aya::maps::PerCpuValues::try_from(vec![Counter::default(); cpus])
             .map_err(|e| DataplaneError::map(names::RULE_COUNTERS)(aya::maps::MapError::from(e)))?;

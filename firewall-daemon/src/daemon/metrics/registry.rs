@@ -211,7 +211,9 @@ pub(super) fn rule_samples(
         .map(|&id| {
             (
                 id,
-                counters.get(id as usize).map_or(0, |counter| counter.packets),
+                counters
+                    .get(id as usize)
+                    .map_or(0, |counter| counter.packets),
             )
         })
         .collect()

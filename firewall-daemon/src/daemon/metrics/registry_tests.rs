@@ -384,7 +384,10 @@ fn per_conduit_series_only_where_they_can_count() {
         Some(7.0)
     );
     assert_eq!(
-        e.value("zcfw_rule_packets_total", "conduit=\"plc-writes\",rule=\"5\""),
+        e.value(
+            "zcfw_rule_packets_total",
+            "conduit=\"plc-writes\",rule=\"5\""
+        ),
         Some(0.0)
     );
     // The whole policy in monitor mode: an inspecting conduit's denies can only be alerts.
