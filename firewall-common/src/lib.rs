@@ -9,6 +9,7 @@
 #[cfg(any(test, feature = "pktgen"))]
 extern crate alloc;
 
+pub mod capture;
 pub mod conduit;
 pub mod conduittable;
 pub mod decision;
@@ -40,5 +41,8 @@ pub mod zonetable;
 /// the stream positions of their flows (`STREAMS`), fragments their own small value.
 ///
 /// 8: one event token bucket per event class (`EVENT_BUCKET` has [`event::class::COUNT`]
-/// entries) and the suppressed events counted per class ([`event::counter::SUPPRESSED`]).
+/// entries) and the suppressed events counted per class ([`event::counter::SUPPRESSED`]);
+/// conduit actions carry a rule id (their flags shrink to a byte), per-rule counters
+/// (`RULE_COUNTERS`), and the capture ring of denied frames with its bucket and counters
+/// ([`capture`]).
 pub const ABI_VERSION: u32 = 8;

@@ -90,10 +90,20 @@ pub mod names {
     /// tail-calls; never pinned.
     pub const HANDOFF: &str = "HANDOFF";
 
+    /// Per-CPU array of [`super::Counter`] indexed by rule id
+    /// ([`super::ConduitAction::rule_id`]): packets the conduit lookup matched to each rule.
+    pub const RULE_COUNTERS: &str = "RULE_COUNTERS";
+    /// Ring buffer of [`crate::capture::Frame`]s: denied frames for `zcfw capture`.
+    pub const CAPTURE: &str = "CAPTURE";
+    /// Per-CPU [`super::EventBucket`] (one entry) limiting captured frames per CPU.
+    pub const CAPTURE_BUCKET: &str = "CAPTURE_BUCKET";
+    /// Per-CPU `u64` counters of the capture path ([`crate::capture::counter`]).
+    pub const CAPTURE_COUNTERS: &str = "CAPTURE_COUNTERS";
+
     /// Every map of the XDP program the daemon pins and adopts: a restart keeps them, and a
     /// map missing here would silently start empty after a restart (a test in
     /// firewall-daemon compares this list with the maps of the embedded object).
-    pub const ALL: [&str; 28] = [
+    pub const ALL: [&str; 32] = [
         ABI,
         CONTROL,
         SLOT_CONFIG,
@@ -122,6 +132,10 @@ pub mod names {
         EVENT_BUCKET,
         EVENT_COUNTERS,
         IFACE_COUNTERS,
+        RULE_COUNTERS,
+        CAPTURE,
+        CAPTURE_BUCKET,
+        CAPTURE_COUNTERS,
     ];
 
     /// The maps of the object that are deliberately not pinned: [`SCRATCH`] holds nothing
@@ -173,6 +187,9 @@ pub mod capacity {
     /// a gateway's SCADA connections are a few hundred; an evicted position is picked up again
     /// as a flow seen mid-stream.
     pub const STREAMS: u32 = 16_384;
+    /// Conduit rules per policy; rule ids are `1..=MAX_RULES` (0 = none), numbered in file
+    /// order across conduits, and index [`super::names::RULE_COUNTERS`].
+    pub const MAX_RULES: u32 = 65_535;
     /// Bytes of the event ring buffer (a power of two, a multiple of the page size).
     pub const EVENT_RING_BYTES: u32 = 1 << 20;
     /// Per-source token buckets of rate-limited conduits (LRU; an evicted source starts again
@@ -187,6 +204,9 @@ pub mod capacity {
 pub mod control_flags {
     /// Island mode: deny everything that crosses a zone boundary (SR 5.2 RE2).
     pub const ISLAND: u32 = 1 << 0;
+    /// A `zcfw capture` client is connected: denied frames are copied to the capture ring
+    /// ([`crate::capture`]). Bits 1-7 are left for other flags.
+    pub const CAPTURE: u32 = 1 << 8;
 }
 
 /// Global switch read first by every packet. Written by the daemon only.
@@ -285,19 +305,19 @@ pub struct ConduitKey {
 /// Flag bits of [`ConduitAction::flags`].
 pub mod action_flags {
     /// Would-be denies of this conduit's inspection are counted, not dropped.
-    pub const MONITOR: u16 = 1 << 0;
+    pub const MONITOR: u8 = 1 << 0;
     /// Log allowed packets too (`log: all`).
-    pub const LOG_ALL: u16 = 1 << 1;
+    pub const LOG_ALL: u8 = 1 << 1;
     /// The conduit has a `rate_limit` ([`super::names::RATE_LIMITS`]).
-    pub const RATE_LIMIT: u16 = 1 << 2;
+    pub const RATE_LIMIT: u8 = 1 << 2;
     /// `on_violation: reset`: a TCP segment the conduit's inspection denies becomes a RST
     /// toward the server and the connection is reset ([`crate::reset`]); without it the
     /// segment is dropped.
-    pub const RESET_ON_VIOLATION: u16 = 1 << 3;
+    pub const RESET_ON_VIOLATION: u8 = 1 << 3;
     /// `on_violation: exception`: a Modbus request the conduit's inspection denies is
     /// answered with a Modbus exception ([`crate::exception`]); a deny no exception fits
     /// resets the connection (set together with [`RESET_ON_VIOLATION`]).
-    pub const EXCEPTION_ON_VIOLATION: u16 = 1 << 4;
+    pub const EXCEPTION_ON_VIOLATION: u8 = 1 << 4;
 }
 
 /// What a conduit lookup hit means: the conduit that allows the packet.
@@ -309,10 +329,12 @@ pub struct ConduitAction {
     /// Inspection profile id (0 = none), an index into the profile map of [`Self::inspector`].
     pub profile_id: u16,
     /// [`action_flags`].
-    pub flags: u16,
+    pub flags: u8,
     /// [`inspector`] id of the protocol the rule inspects ([`inspector::NONE`] = none).
     pub inspector: u8,
-    pub _pad: u8,
+    /// The rule that allows the packet, `1..=capacity::MAX_RULES`; indexes
+    /// [`names::RULE_COUNTERS`].
+    pub rule_id: u16,
 }
 
 /// Which deep inspection a rule asks for: [`ConduitAction::inspector`],

@@ -1908,3 +1908,113 @@ fn iec104_segments_are_judged_on_their_stream_position() {
         Reason::AllowedConntrack,
     );
 }
+
+/// Each packet the conduit lookup matches moves its rule's counter, and only that one; flows'
+/// later packets (conntrack hits) and denies without a conduit move none.
+#[test]
+fn rule_counters_count_the_rule_that_matched() {
+    let mut h = Harness::new(POLICY);
+    let policy = compiled(POLICY);
+    let ids: Vec<(String, Vec<u16>)> = policy
+        .conduits
+        .iter()
+        .map(|c| (c.name.clone(), c.rule_ids.clone()))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("ent-web".to_string(), vec![1, 2, 3]),
+            ("historian".to_string(), vec![4, 5]),
+            ("cell-any".to_string(), vec![6]),
+        ],
+        "rule ids in file order"
+    );
+    let rules = |h: &Harness| -> Vec<u64> {
+        h.dp.rule_counters(6)
+            .expect("rule counters")
+            .iter()
+            .map(|c| c.packets)
+            .collect()
+    };
+    assert_eq!(rules(&h), [0; 7]);
+    let https = syn(ENT, DMZ, 41000, 8050);
+    h.pass("ent→dmz tcp/8050", &https, Reason::AllowedConduit);
+    h.pass(
+        "dmz→control udp/161",
+        &ipv4(DMZ, CTL, udp(41001, 161, b"get")).frame(),
+        Reason::AllowedConduit,
+    );
+    h.pass(
+        "dmz→control udp/161 again",
+        &ipv4(DMZ, CTL, udp(41002, 161, b"get")).frame(),
+        Reason::AllowedConduit,
+    );
+    h.drop(
+        "no conduit",
+        &syn(ENT, CTL, 41003, 502),
+        Reason::DefaultDeny,
+    );
+    h.pass(
+        "control→plc any",
+        &ipv4(CTL, PLC, udp(41004, 9999, b"x")).frame(),
+        Reason::AllowedConduit,
+    );
+    assert_eq!(rules(&h), [0, 1, 0, 0, 0, 2, 1]);
+    let bytes = h.dp.rule_counters(6).expect("rule counters")[1].bytes;
+    assert_eq!(bytes, https.len() as u64, "bytes of the frame that matched");
+    // The reply of the tracked flow is a conntrack hit: no rule moves.
+    h.pass(
+        "reply of the tracked flow",
+        &ipv4(DMZ, ENT, tcp(8050, 41000, SYN | ACK, b"")).frame(),
+        Reason::AllowedConntrack,
+    );
+    assert_eq!(rules(&h), [0, 1, 0, 0, 0, 2, 1]);
+}
+
+/// Denied frames are copied to the capture ring only while the capture flag is on: with it
+/// off (no `zcfw capture` client) nothing is copied or counted.
+#[test]
+fn denied_frames_are_captured_only_while_a_client_asks() {
+    use firewall_common::capture::{Frame, SNAPLEN};
+    let mut h = Harness::new(POLICY);
+    let mut ring = h.dp.take_capture().expect("capture ring");
+    let denied = syn(ENT, CTL, 42000, 502);
+    h.drop("capture off", &denied, Reason::DefaultDeny);
+    assert_eq!(h.dp.capture_counters().expect("counters"), [0, 0, 0]);
+    assert!(ring.next().is_none(), "nothing copied while capture is off");
+
+    h.dp.set_capture(true).expect("capture on");
+    h.drop("capture on", &denied, Reason::DefaultDeny);
+    h.pass(
+        "allowed frames are not copied",
+        &syn(ENT, DMZ, 42001, 443),
+        Reason::AllowedConduit,
+    );
+    let mut big = ipv4(ENT, CTL, udp(42002, 9, &[0xab; 600])).frame();
+    h.drop("a long frame", &big, Reason::DefaultDeny);
+    assert_eq!(h.dp.capture_counters().expect("counters"), [2, 0, 0]);
+    let frames: Vec<Frame> = std::iter::from_fn(|| {
+        ring.next().map(|item| {
+            assert!(item.len() >= std::mem::size_of::<Frame>());
+            // SAFETY: a whole `Frame` (length checked), plain data.
+            unsafe { (item.as_ptr() as *const Frame).read_unaligned() }
+        })
+    })
+    .collect();
+    assert_eq!(frames.len(), 2);
+    let decision = |f: &Frame| firewall_common::decision::Decision(u64::from(f.decision));
+    assert_eq!(frames[0].len as usize, denied.len());
+    assert_eq!(frames[0].caplen as usize, denied.len());
+    assert_eq!(&frames[0].data[..denied.len()], &denied[..]);
+    assert_eq!(decision(&frames[0]).reason(), Reason::DefaultDeny);
+    assert_eq!(frames[0].ifindex, LO);
+    assert_eq!(frames[1].len as usize, big.len());
+    assert_eq!(frames[1].caplen, SNAPLEN, "cut at the snaplen");
+    big.truncate(SNAPLEN as usize);
+    assert_eq!(&frames[1].data[..], &big[..]);
+
+    h.dp.set_capture(false).expect("capture off");
+    h.drop("capture off again", &denied, Reason::DefaultDeny);
+    assert_eq!(h.dp.capture_counters().expect("counters"), [2, 0, 0]);
+    assert!(ring.next().is_none());
+}

@@ -42,7 +42,9 @@ use firewall_common::{
 };
 
 use crate::{
-    account::{EventContext, account, deliver, emit, event_budget, now, reported},
+    account::{
+        EventContext, account, count_rule, deliver, emit, event_budget, now, observe, reported,
+    },
     decision::{Decision, EXCEPTION, RESET_SENDER, deny_on, drop, finish, pass},
     inspect::{inspect, inspection_deny, remember_reset, resets, tracked_deny},
     maps::*,
@@ -165,6 +167,7 @@ fn decide(ctx: &XdpContext, len: u32) -> Decision {
                 cfg,
             )
         };
+        observe(ctx, &d, control, cfg, &at);
         if reported(&d, cfg) && event_budget(control, &d) {
             emit(&Packet::default(), &d, at, cfg);
         }
@@ -367,6 +370,7 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
     if action.conduit_id == 0 {
         return drop(Reason::DefaultDeny);
     }
+    count_rule(ctx, action.rule_id);
     // The clock is read only where a timestamp is kept or a bucket refilled: a denied
     // packet or an allowed one that opens nothing never pays for it.
     if action.flags & action_flags::RATE_LIMIT != 0 && !conforms(slot, action.conduit_id, p, now())

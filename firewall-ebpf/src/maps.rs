@@ -7,7 +7,7 @@ use aya_ebpf::{
     maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray, ProgramArray, RingBuf},
 };
 use firewall_common::{
-    conduit,
+    capture, conduit,
     conduittable::{self, ConduitBucket},
     dnp3::Dnp3Profile,
     event,
@@ -172,3 +172,21 @@ pub static SCRATCH: PerCpuArray<firewall_common::packet::Packet> =
 #[map]
 pub static IFACE_COUNTERS: PerCpuArray<Counter> =
     PerCpuArray::with_max_entries(2 * capacity::MAX_IFINDEX, 0);
+
+/// Packets and bytes the conduit lookup matched to each rule, by rule id (index 0 unused).
+#[map]
+pub static RULE_COUNTERS: PerCpuArray<Counter> =
+    PerCpuArray::with_max_entries(capacity::MAX_RULES + 1, 0);
+
+/// Denied frames for `zcfw capture` (`firewall_common::capture`).
+#[map]
+pub static CAPTURE: RingBuf = RingBuf::with_byte_size(capture::RING_BYTES, 0);
+
+/// Per-CPU token bucket in front of `CAPTURE`.
+#[map]
+pub static CAPTURE_BUCKET: PerCpuArray<EventBucket> = PerCpuArray::with_max_entries(1, 0);
+
+/// Per-CPU capture counters (`firewall_common::capture::counter`).
+#[map]
+pub static CAPTURE_COUNTERS: PerCpuArray<u64> =
+    PerCpuArray::with_max_entries(capture::counter::SLOTS, 0);

@@ -5,6 +5,7 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand};
 
 pub mod audit;
+pub mod capture;
 pub mod check;
 pub mod compile;
 pub mod detach;
@@ -106,6 +107,12 @@ pub enum Command {
     /// the Modbus function that was denied). Filters by reason, class, conduit, zone and time;
     /// prints text, JSON lines (docs/events.schema.json), RFC 5424 syslog lines or CEF.
     Events(events::EventsArgs),
+    /// Capture the frames the firewall denies, as pcapng for Wireshark and tshark.
+    ///
+    /// tcpdump cannot see what XDP drops. While this runs, the data path copies the first
+    /// bytes of each denied (or alerted) frame; each packet's comment says the reason, the
+    /// action, the conduit and the zones. `zcfw capture -w - | tshark -r -` reads them live.
+    Capture(capture::CaptureArgs),
     /// Switch island mode on or off (SR 5.2 RE2).
     ///
     /// `on` drops everything that crosses a zone boundary, established flows included, and
@@ -153,6 +160,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Status(args) => status::run(&args),
         Command::Stats(args) => stats::run(&args),
         Command::Events(args) => events::run(&args),
+        Command::Capture(args) => capture::run(&args),
         Command::Island(args) => island::run(&args),
         Command::Detach(args) => detach::run(&args),
         Command::Audit(args) => audit::run(&args),

@@ -70,6 +70,10 @@ pub struct ConduitSummary {
     /// Per rule: the [`firewall_common::maps::inspector`] id of the rule's protocol
     /// (`NONE` = not inspected).
     pub rule_inspectors: Vec<u8>,
+    /// Per rule: its id, `1..=capacity::MAX_RULES`, numbered in file order across the
+    /// conduits; the data path counts the packets each rule matched under it
+    /// ([`firewall_common::maps::names::RULE_COUNTERS`]).
+    pub rule_ids: Vec<u16>,
     /// What the data path does with a segment inspection denies (`drop`).
     pub on_violation: OnViolation,
     /// `monitor`: the conduit's would-be denies pass as alerts.
@@ -204,6 +208,11 @@ pub enum CompileError {
         needed: usize,
         limit: usize,
     },
+    #[error(
+        "the policy has {needed} conduit rules, but rule ids and their counters hold {limit} per \
+         policy; merge rules of a conduit that differ only in ports into one rule with a list"
+    )]
+    TooManyRules { needed: usize, limit: usize },
     #[error("zone {0} is not defined (the policy was not validated)")]
     UnknownZone(String),
 }
@@ -277,11 +286,35 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         rules: rule_profiles,
     } = profiles::collect(policy)?;
 
+    let rule_count: usize = policy.conduits().iter().map(|c| c.rules.len()).sum();
+    if rule_count > capacity::MAX_RULES as usize {
+        return Err(CompileError::TooManyRules {
+            needed: rule_count,
+            limit: capacity::MAX_RULES as usize,
+        });
+    }
+    // Rule ids in file order: the first rule of the first conduit is 1.
+    let mut next_rule = 0u16;
+    let rule_ids: Vec<Vec<u16>> = policy
+        .conduits()
+        .iter()
+        .map(|c| {
+            c.rules
+                .iter()
+                .map(|_| {
+                    next_rule += 1;
+                    next_rule
+                })
+                .collect()
+        })
+        .collect();
+
     let conduits: Vec<ConduitSummary> = policy
         .conduits()
         .iter()
         .zip(&rule_profiles)
-        .map(|(c, profiles)| ConduitSummary {
+        .zip(&rule_ids)
+        .map(|((c, profiles), ids)| ConduitSummary {
             id: c.id,
             name: c.name.clone(),
             from: c.from.clone(),
@@ -290,6 +323,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
             rules: c.rules.iter().map(ToString::to_string).collect(),
             rule_profiles: profiles.iter().map(|&(_, id)| id).collect(),
             rule_inspectors: profiles.iter().map(|&(inspector, _)| inspector).collect(),
+            rule_ids: ids.clone(),
             on_violation: c.on_violation,
             mode: c.mode,
             rate_limit: c.rate_limit,
@@ -315,16 +349,16 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
     }
 
     // First-match partition per zone pair, rules offered in file order; the owner of a
-    // point is (conduit id, inspector id, profile id).
-    type Owner = (u16, u8, u16);
+    // point is (conduit id, inspector id, profile id, rule id).
+    type Owner = (u16, u8, u16, u16);
     let mut pairs: BTreeMap<(u16, u16), FirstMatch<Owner>> = BTreeMap::new();
-    for (c, profiles) in policy.conduits().iter().zip(&rule_profiles) {
+    for ((c, profiles), ids) in policy.conduits().iter().zip(&rule_profiles).zip(&rule_ids) {
         let fm = pairs
             .entry((zone_id(&c.from)?, zone_id(&c.to)?))
             .or_default();
-        for (rule, &(inspector, profile_id)) in c.rules.iter().zip(profiles) {
+        for ((rule, &(inspector, profile_id)), &rule_id) in c.rules.iter().zip(profiles).zip(ids) {
             for (first, last) in rule.points() {
-                fm.claim(first, last, (c.id, inspector, profile_id));
+                fm.claim(first, last, (c.id, inspector, profile_id, rule_id));
             }
         }
     }
@@ -364,7 +398,9 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
     for (&(src, dst), fm) in &pairs {
         let before = conduit_entries.len();
         let mut level_mask = 0u32;
-        for (first, last, (conduit_id, inspector, profile_id)) in fm.merged_by(|owner| owner) {
+        for (first, last, (conduit_id, inspector, profile_id, rule_id)) in
+            fm.merged_by(|owner| owner)
+        {
             conduit::cover(first, last, |level, block_start| {
                 level_mask |= 1 << level as u32;
                 conduit_entries.push((
@@ -374,7 +410,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
                         profile_id,
                         flags: conduit_flags[conduit_id as usize],
                         inspector,
-                        _pad: 0,
+                        rule_id,
                     },
                 ));
             });

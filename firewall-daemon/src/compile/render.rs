@@ -8,6 +8,7 @@
 //!   "conduits":   [{ "id", "name", "from", "to", "description" (when set), "rules": ["tcp 22", ...],
 //!                   "rule_profiles": [profile id per rule, 0 = none],
 //!                   "rule_inspectors": ["modbus" | "iec104" | "dnp3" | "none" per rule],
+//!                   "rule_ids": [rule id per rule, the index of its counter],
 //!                   "on_violation": "reset" }],
 //!   "interfaces": [{ "name", "xdp_mode": "auto"|"native"|"skb", "allowed_zones": null | [zone ids] }],
 //!   "l2_allow":   [ethertype, ...],
@@ -15,7 +16,7 @@
 //!   "zone_pairs":      [{ "src_zone", "dst_zone", "level_mask" }],
 //!   "conduit_entries": [{ "src_zone", "dst_zone", "level", "level_name", "proto", "value",
 //!                         "point_range": [first, last], "conduit", "profile",
-//!                         "inspector": "none" | "modbus" | "iec104" | "dnp3", "flags" }],
+//!                         "inspector": "none" | "modbus" | "iec104" | "dnp3", "flags", "rule" }],
 //!   "modbus_profiles": [{ "id", "unit_ids": [[first, last], ...],
 //!                         "functions": [{ "code", "name": null | "read_coils" }],
 //!                         "address_ranges": [{ "first", "last", "classes", "tables": [names] }],
@@ -117,6 +118,7 @@ struct JsonConduit<'a> {
     rules: &'a [String],
     rule_profiles: &'a [u16],
     rule_inspectors: Vec<&'static str>,
+    rule_ids: &'a [u16],
     on_violation: &'static str,
 }
 
@@ -156,7 +158,8 @@ struct JsonConduitEntry {
     conduit: u16,
     profile: u16,
     inspector: &'static str,
-    flags: u16,
+    flags: u8,
+    rule: u16,
 }
 
 fn level_name(level: u8) -> &'static str {
@@ -226,6 +229,7 @@ pub fn render_json(p: &CompiledPolicy) -> serde_json::Value {
                 description: c.description.as_deref(),
                 rules: &c.rules,
                 rule_profiles: &c.rule_profiles,
+                rule_ids: &c.rule_ids,
                 rule_inspectors: c
                     .rule_inspectors
                     .iter()
@@ -271,6 +275,7 @@ pub fn render_json(p: &CompiledPolicy) -> serde_json::Value {
                     profile: a.profile_id,
                     inspector: inspector_name(a.inspector),
                     flags: a.flags,
+                    rule: a.rule_id,
                 }
             })
             .collect(),
@@ -579,14 +584,19 @@ pub fn render_text(p: &CompiledPolicy) -> String {
         if let Some(d) = &c.description {
             let _ = writeln!(out, "         \"{d}\"");
         }
-        for ((r, &profile), &which) in c.rules.iter().zip(&c.rule_profiles).zip(&c.rule_inspectors)
+        for (((r, &profile), &which), &id) in c
+            .rules
+            .iter()
+            .zip(&c.rule_profiles)
+            .zip(&c.rule_inspectors)
+            .zip(&c.rule_ids)
         {
             if profile == 0 {
-                let _ = writeln!(out, "         {r}");
+                let _ = writeln!(out, "         rule {id}: {r}");
             } else {
                 let _ = writeln!(
                     out,
-                    "         {r}  ({} inspection profile {profile}, on violation {})",
+                    "         rule {id}: {r}  ({} inspection profile {profile}, on violation {})",
                     inspector_name(which),
                     c.on_violation.name()
                 );
@@ -664,7 +674,7 @@ pub fn render_text(p: &CompiledPolicy) -> String {
         let (first, last) = block_range(k);
         let _ = writeln!(
             out,
-            "  {:>3} -> {:<3} {:<12} proto {:<3} value {:<5}  {:<24} -> conduit {} {}{}{}",
+            "  {:>3} -> {:<3} {:<12} proto {:<3} value {:<5}  {:<24} -> conduit {} {} rule {}{}{}",
             k.src_zone,
             k.dst_zone,
             level_name(k.level),
@@ -673,6 +683,7 @@ pub fn render_text(p: &CompiledPolicy) -> String {
             describe_points(first, last),
             a.conduit_id,
             conduit_name(a.conduit_id),
+            a.rule_id,
             if a.profile_id != 0 {
                 format!(
                     " inspect {} profile {}",
@@ -783,7 +794,9 @@ mod tests {
         let p = crate::compile::compile(&policy).unwrap_or_else(|e| panic!("{e}"));
         let text = render_text(&p);
         assert!(
-            text.contains("with: a -> b\n         \"Operators reach the HMI\"\n         tcp 443\n"),
+            text.contains(
+                "with: a -> b\n         \"Operators reach the HMI\"\n         rule 1: tcp 443\n"
+            ),
             "{text}"
         );
         let json = render_json(&p);

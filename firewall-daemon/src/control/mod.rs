@@ -12,6 +12,7 @@
 //! different versions (the binary upgraded, the service not restarted) say so instead of
 //! misreading each other. Version 1 had no `protocol` field.
 
+pub mod capture;
 pub mod event;
 pub mod reload;
 pub mod stats;
@@ -63,6 +64,10 @@ pub enum Request {
         #[serde(default)]
         follow: bool,
     },
+    /// Denied frames as the data path copies them, from now until the client disconnects:
+    /// a greeting, then [`capture::CaptureLine`]s. The data path copies frames only while a
+    /// capture client is connected.
+    Capture,
 }
 
 /// A request as sent: `{"protocol": 2, "command": "stats"}`.
@@ -456,6 +461,14 @@ pub fn reload(socket: &Path, policy: Option<PathBuf>) -> Result<Reloaded, Client
 /// `island on|off`.
 pub fn island(socket: &Path, on: bool) -> Result<IslandState, ClientError> {
     call(socket, &Request::Island { on })
+}
+
+/// Connects to the daemon and asks for denied frames: once the daemon has accepted, each
+/// captured frame's line (a [`capture::CaptureLine`]) until it closes the connection.
+pub fn capture(socket: &Path) -> Result<impl Iterator<Item = String>, ClientError> {
+    let mut connection = Connection::open(socket, &Request::Capture, None)?;
+    connection.answer::<serde::de::IgnoredAny>()?;
+    Ok(connection.reader.lines().map_while(Result::ok))
 }
 
 /// Connects to the daemon and asks for events: once the daemon has accepted, its greeting

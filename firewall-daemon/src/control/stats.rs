@@ -14,6 +14,21 @@ pub struct Stats {
     /// Every reason slot, passed and dropped alike.
     pub reasons: Vec<ReasonCounter>,
     pub conduits: Vec<ConduitCounter>,
+    /// What became of the denied frames `zcfw capture` asked for.
+    #[serde(default)]
+    pub capture: CaptureCounters,
+}
+
+/// Denied frames the data path copied for `zcfw capture` clients (only while one is
+/// connected).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureCounters {
+    /// Copied to the capture ring.
+    pub sent: u64,
+    /// Not copied: the per-CPU capture bucket was empty (a flood).
+    pub rate_limited: u64,
+    /// Lost because the capture ring was full.
+    pub ring_full: u64,
 }
 
 /// Packets and bytes.
@@ -100,6 +115,23 @@ pub struct ConduitCounter {
     /// What was done with them, by action: `drop`, `alert` (monitor mode), `reset`,
     /// `exception`.
     pub actions: BTreeMap<String, Count>,
+    /// Its rules in policy order, with the packets the conduit lookup matched to each.
+    #[serde(default)]
+    pub rules: Vec<RuleCounter>,
+}
+
+/// Packets the conduit lookup matched to one rule: the first packet of each flow it allowed
+/// (later packets of a flow are conntrack hits, counted per conduit), packets of flows its
+/// rate limit or inspection then denied included. A rule at 0 is unused since the daemon
+/// created its maps (or a first-match earlier rule takes all its traffic).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleCounter {
+    /// Rule id (`zcfw compile` lists them), numbered in file order from 1.
+    pub id: u16,
+    /// The rule as `zcfw compile` prints it (`tcp 502 modbus`).
+    pub rule: String,
+    pub packets: u64,
+    pub bytes: u64,
 }
 
 impl ConduitCounter {

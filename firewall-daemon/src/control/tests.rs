@@ -223,7 +223,18 @@ fn the_documented_field_names_stay() {
             bytes: 3120,
             denied: BTreeMap::from([("modbus_function".into(), count)]),
             actions: BTreeMap::from([("reset".into(), count)]),
+            rules: vec![stats::RuleCounter {
+                id: 1,
+                rule: "tcp 502 modbus".into(),
+                packets: 3,
+                bytes: 210,
+            }],
         }],
+        capture: stats::CaptureCounters {
+            sent: 5,
+            rate_limited: 1,
+            ring_full: 0,
+        },
     };
     let c = serde_json::json!({ "packets": 2, "bytes": 140 });
     assert_eq!(
@@ -236,7 +247,10 @@ fn the_documented_field_names_stay() {
             "reasons": [{ "reason": "default_deny", "passes": false, "packets": 12, "bytes": 840 }],
             "conduits": [{ "id": 1, "name": "c", "from": "dmz", "to": "control",
                            "on_violation": "reset", "packets": 40, "bytes": 3120,
-                           "denied": { "modbus_function": c }, "actions": { "reset": c } }],
+                           "denied": { "modbus_function": c }, "actions": { "reset": c },
+                           "rules": [{ "id": 1, "rule": "tcp 502 modbus", "packets": 3,
+                                       "bytes": 210 }] }],
+            "capture": { "sent": 5, "rate_limited": 1, "ring_full": 0 },
         })
     );
     let status = Status {

@@ -29,7 +29,9 @@ pub enum Need {
 impl Need {
     pub fn of(request: &Request) -> Need {
         match request {
-            Request::Status | Request::Stats | Request::Events { .. } => Need::Read,
+            Request::Status | Request::Stats | Request::Events { .. } | Request::Capture => {
+                Need::Read
+            }
             Request::Reload { .. } | Request::Island { .. } => Need::Change,
         }
     }
@@ -142,6 +144,7 @@ fn what(request: &Request) -> String {
         Request::Status => "status".into(),
         Request::Stats => "stats".into(),
         Request::Events { .. } => "events".into(),
+        Request::Capture => "capture".into(),
         Request::Reload { policy: None } => "reload".into(),
         Request::Reload { policy: Some(p) } => format!("reload --policy {}", p.display()),
         Request::Island { on } => format!("island {}", if *on { "on" } else { "off" }),
@@ -231,6 +234,7 @@ mod tests {
     fn requests_are_sorted_into_read_and_change() {
         assert_eq!(Need::of(&Request::Stats), Need::Read);
         assert_eq!(Need::of(&Request::Events { follow: true }), Need::Read);
+        assert_eq!(Need::of(&Request::Capture), Need::Read);
         assert_eq!(Need::of(&Request::Island { on: false }), Need::Change);
         assert_eq!(Need::of(&Request::Reload { policy: None }), Need::Change);
     }

@@ -8,6 +8,7 @@
 
 mod accept;
 mod access;
+mod capture;
 mod community_id;
 mod events;
 mod metrics;
@@ -25,6 +26,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
+pub use capture::ip_addresses;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
 
@@ -76,6 +78,8 @@ pub struct State {
     pub started: Instant,
     /// Decoded events, for `zcfw events`.
     pub events: Arc<events::EventHub>,
+    /// Captured denied frames, for `zcfw capture`.
+    pub capture: Arc<capture::CaptureHub>,
     /// What the kernel said at the last check of the XDP attachments.
     pub health: watch::AttachmentHealth,
     /// What reading a policy file may cost.
@@ -219,6 +223,14 @@ async fn serve(opts: &RunOptions) -> Result<()> {
     let ring = dataplane
         .take_events()
         .context("cannot open the event ring buffer")?;
+    // No capture client yet (a daemon that died with one connected left the flag on).
+    dataplane
+        .set_capture(false)
+        .context("cannot turn frame capture off")?;
+    let capture_ring = dataplane
+        .take_capture()
+        .context("cannot open the capture ring buffer")?;
+    let capture_hub = Arc::new(capture::CaptureHub::default());
     let audit = match &opts.audit_log {
         Some(path) => Some(
             events::AuditLog::open(path.clone(), opts.audit_log_max_bytes, opts.audit_log_keep)
@@ -258,6 +270,7 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         load_time,
         started,
         events: hub.clone(),
+        capture: capture_hub.clone(),
         health: watch::AttachmentHealth::default(),
         limits: opts.limits,
         reload_stats: metrics::ReloadStats::default(),
@@ -277,6 +290,7 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         }
     }
     let reader = tokio::spawn(events::run(ring, state.clone(), hub, opts.log_events));
+    let capture_reader = tokio::spawn(capture::run(capture_ring, state.clone(), capture_hub));
     let metrics = match opts.metrics_listen {
         Some(addr) => Some(tokio::spawn(metrics::serve(
             metrics::bind(addr).await?,
@@ -338,6 +352,7 @@ async fn serve(opts: &RunOptions) -> Result<()> {
     notify::stopping();
     server.abort();
     reader.abort();
+    capture_reader.abort();
     if let Some(metrics) = metrics {
         metrics.abort();
     }
@@ -414,6 +429,11 @@ fn commit_reload(
     attach_all(&mut state.dataplane, &policy).map_err(|e| ReloadError::Dataplane {
         why: format!("{e:#}"),
     })?;
+    // Rule counters are kept by id: a rule that now has another rule's id starts from 0.
+    let renumbered = stats::renumbered_rules(&state.policy, &policy);
+    if let Err(err) = state.dataplane.reset_rule_counters(&renumbered) {
+        warn!(error = %err, "cannot reset the counters of renumbered rules; `zcfw stats` may credit them with their predecessors' packets");
+    }
     let load_time = started.elapsed();
 
     info!(

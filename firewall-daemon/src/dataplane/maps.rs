@@ -584,6 +584,62 @@ fn sum(values: &aya::maps::PerCpuValues<Counter>) -> Counter {
     })
 }
 
+/// Packets the conduit lookup matched to rules `0..=rules`, by rule id (entry 0 unused),
+/// summed over CPUs.
+pub(super) fn rule_counters(ebpf: &Ebpf, rules: usize) -> Result<Vec<Counter>, DataplaneError> {
+    let map = ebpf
+        .map(names::RULE_COUNTERS)
+        .ok_or(DataplaneError::MissingMap(names::RULE_COUNTERS))?;
+    let counters: PerCpuArray<&MapData, Counter> =
+        PerCpuArray::try_from(map).map_err(DataplaneError::map(names::RULE_COUNTERS))?;
+    (0..=rules as u32)
+        .map(|id| {
+            counters
+                .get(&id, 0)
+                .map(|v| sum(&v))
+                .map_err(DataplaneError::map(names::RULE_COUNTERS))
+        })
+        .collect()
+}
+
+/// Sets the counters of rules `ids` to zero on every CPU.
+pub(super) fn reset_rule_counters(ebpf: &mut Ebpf, ids: &[u16]) -> Result<(), DataplaneError> {
+    let map = ebpf
+        .map_mut(names::RULE_COUNTERS)
+        .ok_or(DataplaneError::MissingMap(names::RULE_COUNTERS))?;
+    let mut counters: PerCpuArray<&mut MapData, Counter> =
+        PerCpuArray::try_from(map).map_err(DataplaneError::map(names::RULE_COUNTERS))?;
+    let cpus = aya::util::nr_cpus().map_err(|(_, e)| {
+        DataplaneError::map(names::RULE_COUNTERS)(aya::maps::MapError::from(e))
+    })?;
+    for &id in ids {
+        let zero = aya::maps::PerCpuValues::try_from(vec![Counter::default(); cpus])
+            .map_err(|e| DataplaneError::map(names::RULE_COUNTERS)(aya::maps::MapError::from(e)))?;
+        counters
+            .set(u32::from(id), zero, 0)
+            .map_err(DataplaneError::map(names::RULE_COUNTERS))?;
+    }
+    Ok(())
+}
+
+/// Frames captured, suppressed by the per-CPU bucket, and lost to a full ring
+/// (`firewall_common::capture::counter`), summed over CPUs.
+pub(super) fn capture_counters(ebpf: &Ebpf) -> Result<[u64; 3], DataplaneError> {
+    let map = ebpf
+        .map(names::CAPTURE_COUNTERS)
+        .ok_or(DataplaneError::MissingMap(names::CAPTURE_COUNTERS))?;
+    let counters: PerCpuArray<&MapData, u64> =
+        PerCpuArray::try_from(map).map_err(DataplaneError::map(names::CAPTURE_COUNTERS))?;
+    let mut out = [0u64; 3];
+    for (slot, total) in out.iter_mut().enumerate() {
+        let values = counters
+            .get(&(slot as u32), 0)
+            .map_err(DataplaneError::map(names::CAPTURE_COUNTERS))?;
+        *total = values.iter().sum();
+    }
+    Ok(out)
+}
+
 pub(super) fn read_counters(
     ebpf: &Ebpf,
     conduits: usize,

@@ -308,6 +308,39 @@ impl Dataplane {
         maps::flow_entries(&self.ebpf)
     }
 
+    /// Packets the conduit lookup matched to each rule, by rule id `0..=rules` (entry 0
+    /// unused), summed over CPUs.
+    pub fn rule_counters(&self, rules: usize) -> Result<Vec<Counter>, DataplaneError> {
+        maps::rule_counters(&self.ebpf, rules)
+    }
+
+    /// Sets the counters of rules `ids` to zero (rules a reload gave another meaning).
+    pub fn reset_rule_counters(&mut self, ids: &[u16]) -> Result<(), DataplaneError> {
+        maps::reset_rule_counters(&mut self.ebpf, ids)
+    }
+
+    /// Frames captured, suppressed by the per-CPU capture bucket, and lost to a full ring.
+    pub fn capture_counters(&self) -> Result<[u64; 3], DataplaneError> {
+        maps::capture_counters(&self.ebpf)
+    }
+
+    /// Turns the copying of denied frames to the capture ring on (a `zcfw capture` client is
+    /// connected) or off.
+    pub fn set_capture(&mut self, on: bool) -> Result<(), DataplaneError> {
+        maps::set_control_flag(&mut self.ebpf, control_flags::CAPTURE, on)
+    }
+
+    /// Takes the capture ring buffer out of the object, for the daemon's capture reader.
+    pub fn take_capture(
+        &mut self,
+    ) -> Result<aya::maps::RingBuf<aya::maps::MapData>, DataplaneError> {
+        let map = self
+            .ebpf
+            .take_map(names::CAPTURE)
+            .ok_or(DataplaneError::MissingMap(names::CAPTURE))?;
+        aya::maps::RingBuf::try_from(map).map_err(DataplaneError::map(names::CAPTURE))
+    }
+
     /// Takes the event ring buffer out of the object, for the daemon's reader task.
     pub fn take_events(
         &mut self,

@@ -224,6 +224,8 @@ pub(super) fn carry_flows(from: &Retired, ebpf: &mut Ebpf) -> Result<usize, Data
             &mut flows,
         )
     } else {
+        // ABI 7 and 8 store the same `FlowState` (8 changed conduit actions and added maps,
+        // not the conntrack entries): copied as they are.
         let old: HashMap<MapData, FlowKey, FlowState> =
             HashMap::try_from(old).map_err(DataplaneError::map(names::FLOWS))?;
         copy_flows(old.iter().filter_map(Result::ok), &mut flows)

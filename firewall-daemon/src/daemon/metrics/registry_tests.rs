@@ -109,11 +109,20 @@ fn scrape() -> Scrape {
     let mut reloads = ReloadStats::default();
     reloads.record(true);
     reloads.record(false);
+    // Rule counters by id: rule 1 (`plain`'s) matched 7 packets, the others none.
+    let mut rules = vec![Counter::default(); 6];
+    rules[1] = Counter {
+        packets: 7,
+        bytes: 420,
+    };
     Scrape {
         conduits: policy
             .conduits
             .iter()
-            .map(|c| conduit_sample(c, &snapshot, &listing, false))
+            .map(|c| ConduitSample {
+                rules: rule_samples(c, &rules),
+                ..conduit_sample(c, &snapshot, &listing, false)
+            })
             .collect(),
         reasons: snapshot.reasons,
         interfaces: vec![InterfaceSample {
@@ -374,7 +383,20 @@ fn per_conduit_series_only_where_they_can_count() {
     ] {
         assert_eq!(e.count("zcfw_conduit_packets_total", &conduit(name)), 1);
         assert_eq!(e.count("zcfw_conduit_bytes_total", &conduit(name)), 1);
+        // One rule each: one series per rule, zero or not.
+        assert_eq!(e.count("zcfw_rule_packets_total", &conduit(name)), 1);
     }
+    assert_eq!(
+        e.value("zcfw_rule_packets_total", "conduit=\"plain\",rule=\"1\""),
+        Some(7.0)
+    );
+    assert_eq!(
+        e.value(
+            "zcfw_rule_packets_total",
+            "conduit=\"plc-writes\",rule=\"5\""
+        ),
+        Some(0.0)
+    );
     // The whole policy in monitor mode: an inspecting conduit's denies can only be alerts.
     let policy = compiled();
     let snapshot = snapshot(&policy);
