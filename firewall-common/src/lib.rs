@@ -24,6 +24,7 @@ pub mod packet;
 pub mod pktgen;
 pub mod reason;
 pub mod reset;
+pub mod s7comm;
 pub mod sets;
 pub mod stream;
 pub mod zonetable;
@@ -38,4 +39,6 @@ pub mod zonetable;
 /// 7: conntrack entries and conduit actions carry an inspector id (and entries the
 /// inspector's session bits), IEC 104 and DNP3 profile maps, the inspector program array and
 /// the stream positions of their flows (`STREAMS`), fragments their own small value.
-pub const ABI_VERSION: u32 = 7;
+///
+/// 8: S7comm: its profile map (`S7COMM_PROFILES`), inspector id 4 and reasons 41-46.
+pub const ABI_VERSION: u32 = 8;
