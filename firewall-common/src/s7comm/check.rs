@@ -189,38 +189,53 @@ pub mod cursor_flags {
     pub const ITEMS: u8 = 1 << 5;
 }
 
+/// Octets of an S7 PDU [`S7Cursor::s7_read`] counts exactly; beyond, only "more". Every
+/// counter the walker compares with constants is small and bounded (the rest count down
+/// lengths read from the wire), so the verifier's check of the `bpf_loop` step converges.
+pub const S7_READ_CAP: u8 = 24;
+
+/// [`S7Cursor::pos`] once the TPKT header, LI and type were read.
+const POS_BODY: u8 = 6;
+
+/// [`S7Cursor::phase`] in the fixed part of a connection request (references and class).
+const PHASE_FIXED: u8 = 3;
+
 /// Where one direction of an S7comm flow stands between segments.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct S7Cursor {
-    /// Octets of the current TPDU read (0 = between TPDUs).
-    pub tpdu_read: u16,
-    /// TPKT length of the current TPDU.
-    pub tpdu_len: u16,
-    /// Octets of the current S7 PDU read (across data TPDUs).
-    pub s7_read: u16,
+    /// Octets of the current TPDU still to come (from its TPKT length).
+    pub tpdu_left: u16,
     /// S7 octets still to come, once the header's lengths were read.
     pub s7_left: u16,
     /// Parameter length of the current S7 PDU.
     pub param_len: u16,
+    /// Parameter octets of the current S7 PDU still to come.
+    pub param_left: u16,
     /// Connection request: the called TSAP; items: the DB number of the current item.
     pub value: u16,
-    /// COTP length indicator of the current TPDU.
-    pub li: u8,
+    /// Octets of the TPDU's TPKT header, LI and type read (0 = between TPDUs; then
+    /// [`POS_BODY`]).
+    pub pos: u8,
+    /// The LI while the type is read, then the COTP header octets still to come.
+    pub hdr_left: u8,
     /// COTP type of the current TPDU.
     pub cotp: u8,
     /// [`cursor_flags`].
     pub flags: u8,
+    /// Octets of the current S7 PDU read, up to [`S7_READ_CAP`].
+    pub s7_read: u8,
     /// ROSCTR of the current S7 PDU.
     pub rosctr: u8,
     /// The current S7 PDU's job function, or userdata type and group.
     pub function: u8,
     /// Connection request: the current parameter's code.
     pub param_code: u8,
-    /// Connection request: octets of the current parameter's value still to come; items:
-    /// position in the current item (0-11).
+    /// Connection request: octets of the fixed part read, or of the current parameter's
+    /// value still to come; items: position in the current item (0-11).
     pub at: u8,
-    /// Connection request: 0 before a parameter code, 1 before its length, 2 in its value.
+    /// Connection request: 0 before a parameter code, 1 before its length, 2 in its value,
+    /// [`PHASE_FIXED`] in the fixed part.
     pub phase: u8,
 }
 
@@ -230,16 +245,16 @@ impl S7Cursor {
     /// Whether the next octet starts a TPDU and no S7 PDU is open.
     #[inline(always)]
     pub const fn at_boundary(&self) -> bool {
-        self.tpdu_read == 0 && self.flags & cursor_flags::OPEN == 0
+        self.pos == 0 && self.flags & cursor_flags::OPEN == 0
     }
 
     /// S7 header length of the current PDU.
     #[inline(always)]
-    const fn header_len(&self) -> u16 {
+    const fn header_len(&self) -> u8 {
         if self.rosctr == rosctr::ACK || self.rosctr == rosctr::ACK_DATA {
-            HEADER_LEN + 2
+            HEADER_LEN as u8 + 2
         } else {
-            HEADER_LEN
+            HEADER_LEN as u8
         }
     }
 }
@@ -290,7 +305,13 @@ pub fn step(
     profile: Option<&S7Profile>,
 ) -> Result<bool, S7Denial> {
     let malformed = S7Denial::new(S7Violation::Malformed);
-    let pos = c.tpdu_read;
+    let pos = c.pos;
+    if pos >= TPKT_LEN as u8 {
+        if c.tpdu_left == 0 {
+            return Err(malformed);
+        }
+        c.tpdu_left -= 1;
+    }
     match pos {
         0 => {
             if byte != TPKT_VERSION {
@@ -302,31 +323,36 @@ pub fn step(
                 return Err(malformed);
             }
         }
-        2 => c.tpdu_len = (byte as u16) << 8,
+        2 => c.tpdu_left = (byte as u16) << 8,
         3 => {
-            c.tpdu_len |= byte as u16;
-            if c.tpdu_len < MIN_TPDU {
+            let len = c.tpdu_left | byte as u16;
+            if len < MIN_TPDU {
                 return Err(malformed);
             }
+            c.tpdu_left = len - TPKT_LEN;
         }
         4 => {
-            if byte < cotp::DT_LI || byte as u16 + TPKT_LEN + 1 > c.tpdu_len {
+            // The LI counts the header octets after it.
+            if byte < cotp::DT_LI || byte as u16 > c.tpdu_left {
                 return Err(malformed);
             }
-            c.li = byte;
+            c.hdr_left = byte;
         }
         5 => cotp_type(c, byte, profile)?,
         _ => {
-            if pos <= TPKT_LEN + c.li as u16 {
-                cotp_header(c, pos, byte, profile)?;
+            if c.hdr_left > 0 {
+                c.hdr_left -= 1;
+                cotp_header(c, byte, profile)?;
             } else if c.cotp == cotp::DT {
                 s7_byte(c, session, byte, profile)?;
             }
             // DR and ER may carry octets after their header: they reach no application.
         }
     }
-    c.tpdu_read = pos + 1;
-    if pos >= 6 && c.tpdu_read == c.tpdu_len {
+    if pos < POS_BODY {
+        c.pos = pos + 1;
+    }
+    if pos >= 5 && c.tpdu_left == 0 {
         end_tpdu(c)?;
         return Ok(true);
     }
@@ -342,45 +368,41 @@ fn cotp_type(c: &mut S7Cursor, byte: u8, profile: Option<&S7Profile>) -> Result<
         // A fragmented S7 PDU continues only in data TPDUs.
         return Err(malformed);
     }
-    let whole = c.li as u16 + TPKT_LEN + 1 == c.tpdu_len;
+    let li = c.hdr_left;
+    // The TPDU is its header only (no user data after it).
+    let whole = li as u16 - 1 == c.tpdu_left;
     let ok = match byte {
         // Data: LI 2 and at least one octet of user data.
-        cotp::DT => c.li == cotp::DT_LI && !whole,
+        cotp::DT => li == cotp::DT_LI && !whole,
         cotp::CR | cotp::CC => {
             if (byte == cotp::CR) != client {
                 return Err(S7Denial::code(S7Violation::Direction, byte));
             }
-            c.li >= cotp::CR_FIXED && whole
+            li >= cotp::CR_FIXED && whole
         }
-        cotp::DR => c.li >= cotp::CR_FIXED,
-        cotp::DC => c.li >= 5 && whole,
-        cotp::ER => c.li >= 4,
+        cotp::DR => li >= cotp::CR_FIXED,
+        cotp::DC => li >= 5 && whole,
+        cotp::ER => li >= 4,
         _ => false,
     };
     if !ok {
         return Err(malformed);
     }
     c.cotp = byte;
+    c.hdr_left = li - 1;
     c.flags &= !(cursor_flags::EOT | cursor_flags::TSAP_SEEN | cursor_flags::TSAP_ODD);
     c.param_code = 0;
-    c.phase = 0;
-    if byte == cotp::CR {
-        c.value = 0;
-        c.at = 0;
-    }
+    c.phase = PHASE_FIXED;
+    c.at = 0;
+    c.value = 0;
     Ok(())
 }
 
-/// An octet of the COTP header after the type (`pos` 6 to 4 + LI).
+/// An octet of the COTP header after the type ([`S7Cursor::hdr_left`] already counts it).
 #[inline(always)]
-fn cotp_header(
-    c: &mut S7Cursor,
-    pos: u16,
-    byte: u8,
-    profile: Option<&S7Profile>,
-) -> Result<(), S7Denial> {
+fn cotp_header(c: &mut S7Cursor, byte: u8, profile: Option<&S7Profile>) -> Result<(), S7Denial> {
     let malformed = S7Denial::new(S7Violation::Malformed);
-    let last = TPKT_LEN + c.li as u16;
+    let last = c.hdr_left == 0;
     if c.cotp == cotp::DT {
         // LI 2: the only octet is EOT and the TPDU number.
         if byte & cotp::EOT != 0 {
@@ -391,46 +413,50 @@ fn cotp_header(
     if c.cotp != cotp::CR {
         return Ok(());
     }
-    // Connection request: references and class (6-10), then parameters to `last`.
-    if pos > TPKT_LEN + cotp::CR_FIXED as u16 {
-        match c.phase {
-            0 => {
-                c.param_code = byte;
-                c.phase = 1;
-                if pos == last {
-                    // A code without its length.
+    // Connection request: references and class (5 octets), then parameters.
+    match c.phase {
+        PHASE_FIXED => {
+            c.at += 1;
+            if c.at >= cotp::CR_FIXED - 1 {
+                c.phase = 0;
+            }
+        }
+        0 => {
+            c.param_code = byte;
+            c.phase = 1;
+            if last {
+                // A code without its length.
+                return Err(malformed);
+            }
+        }
+        1 => {
+            if byte > c.hdr_left {
+                return Err(malformed);
+            }
+            c.at = byte;
+            c.phase = if byte == 0 { 0 } else { 2 };
+            if c.param_code == cotp::CALLED_TSAP {
+                if c.flags & cursor_flags::TSAP_SEEN != 0 {
+                    // Two called TSAPs: which one a server takes is its choice.
                     return Err(malformed);
                 }
-            }
-            1 => {
-                if pos + byte as u16 > last {
-                    return Err(malformed);
-                }
-                c.at = byte;
-                c.phase = if byte == 0 { 0 } else { 2 };
-                if c.param_code == cotp::CALLED_TSAP {
-                    if c.flags & cursor_flags::TSAP_SEEN != 0 {
-                        // Two called TSAPs: which one a server takes is its choice.
-                        return Err(malformed);
-                    }
-                    c.flags |= cursor_flags::TSAP_SEEN;
-                    if byte != 2 {
-                        c.flags |= cursor_flags::TSAP_ODD;
-                    }
-                }
-            }
-            _ => {
-                if c.param_code == cotp::CALLED_TSAP {
-                    c.value = c.value << 8 | byte as u16;
-                }
-                c.at = c.at.wrapping_sub(1);
-                if c.at == 0 {
-                    c.phase = 0;
+                c.flags |= cursor_flags::TSAP_SEEN;
+                if byte != 2 {
+                    c.flags |= cursor_flags::TSAP_ODD;
                 }
             }
         }
+        _ => {
+            if c.param_code == cotp::CALLED_TSAP {
+                c.value = c.value << 8 | byte as u16;
+            }
+            c.at = c.at.wrapping_sub(1);
+            if c.at == 0 {
+                c.phase = 0;
+            }
+        }
     }
-    if pos == last {
+    if last {
         if c.phase != 0 {
             return Err(malformed);
         }
@@ -458,7 +484,7 @@ fn cotp_header(
 /// The end of a TPDU: a data TPDU with EOT must complete its S7 PDU.
 #[inline(always)]
 fn end_tpdu(c: &mut S7Cursor) -> Result<(), S7Denial> {
-    c.tpdu_read = 0;
+    c.pos = 0;
     if c.cotp != cotp::DT || c.flags & cursor_flags::EOT == 0 {
         return Ok(());
     }
@@ -469,6 +495,7 @@ fn end_tpdu(c: &mut S7Cursor) -> Result<(), S7Denial> {
     c.flags &= !(cursor_flags::OPEN | cursor_flags::PLUS | cursor_flags::ITEMS | cursor_flags::EOT);
     c.s7_read = 0;
     c.s7_left = 0;
+    c.param_left = 0;
     Ok(())
 }
 
@@ -486,6 +513,7 @@ fn s7_byte(
         c.flags |= cursor_flags::OPEN;
         c.rosctr = 0;
         c.param_len = 0;
+        c.param_left = 0;
         match byte {
             S7COMM => {}
             S7COMM_PLUS => {
@@ -504,12 +532,13 @@ fn s7_byte(
             _ => return Err(malformed),
         }
     }
+    if at < S7_READ_CAP {
+        c.s7_read = at + 1;
+    }
     if c.flags & cursor_flags::PLUS != 0 {
         // S7comm-plus is not inspected: passed to its EOT.
-        c.s7_read = at.saturating_add(1);
         return Ok(());
     }
-    c.s7_read = at + 1;
     match at {
         0 | 2..=5 => Ok(()),
         1 => {
@@ -551,6 +580,7 @@ fn s7_byte(
                 return Err(malformed);
             }
             c.s7_left = (total - HEADER_LEN as u32) as u16;
+            c.param_left = c.param_len;
             Ok(())
         }
         _ => {
@@ -559,21 +589,24 @@ fn s7_byte(
                 return Err(malformed);
             }
             c.s7_left -= 1;
+            if at < c.header_len() || c.param_left == 0 {
+                // Error class and code of an ack, or the data.
+                return Ok(());
+            }
+            c.param_left -= 1;
             match profile {
-                Some(p) => judge(c, byte, at - HEADER_LEN, p),
+                Some(p) => judge(c, byte, at - HEADER_LEN as u8, p),
                 None => Ok(()),
             }
         }
     }
 }
 
-/// A client's octet at parameter offset `p` (or in the data, `p >= param_len`).
+/// A client's parameter octet; `p` is its offset in the parameters, exact up to
+/// [`S7_READ_CAP`] - 10 (the judged ones), larger beyond.
 #[inline(always)]
-fn judge(c: &mut S7Cursor, byte: u8, p: u16, profile: &S7Profile) -> Result<(), S7Denial> {
+fn judge(c: &mut S7Cursor, byte: u8, p: u8, profile: &S7Profile) -> Result<(), S7Denial> {
     let malformed = S7Denial::new(S7Violation::Malformed);
-    if p >= c.param_len {
-        return Ok(());
-    }
     if c.rosctr == rosctr::USERDATA {
         return match p {
             0..=2 => {

@@ -39,6 +39,7 @@ pub mod nft;
 mod profiles;
 mod render;
 mod render_profiles;
+mod render_s7comm;
 mod zonetable;
 
 pub use conduit_table::ConduitTable;
