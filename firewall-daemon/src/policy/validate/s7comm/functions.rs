@@ -85,7 +85,14 @@ pub(super) fn parse_function(s: &Scalar) -> Result<u8, (String, Vec<String>)> {
 pub(super) fn parse_userdata(s: &Scalar) -> Result<(u8, u32, String), (String, Vec<String>)> {
     if let Some(n) = scalar_number(s) {
         return match u8::try_from(n) {
-            Ok(g) if g < 16 => Ok((g, Userdata::ALL, format!("group {g}"))),
+            Ok(g) if g < 16 => {
+                // The name of the whole group where one exists (`security` for 5).
+                let name = USERDATA
+                    .iter()
+                    .find(|u| u.group == g && u.subfunctions == Userdata::ALL)
+                    .map_or_else(|| format!("group {g}"), |u| u.name.to_owned());
+                Ok((g, Userdata::ALL, name))
+            }
             _ => Err((
                 format!("userdata function group {n} is out of range"),
                 vec![
