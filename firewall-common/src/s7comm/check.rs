@@ -69,6 +69,9 @@ pub const USERDATA_NC_REQUEST: u8 = 0x7;
 pub mod session {
     /// The client sent an allowed S7comm-plus PDU: the server's S7comm-plus PDUs pass.
     pub const PLUS: u8 = 1 << 0;
+    /// The client sent an allowed request download: the PLC asks for the blocks with jobs
+    /// of its own (download block, download ended), which the client acknowledges.
+    pub const DOWNLOAD: u8 = 1 << 1;
 }
 
 /// Why an S7comm segment was denied.
@@ -543,9 +546,12 @@ fn s7_byte(
         0 | 2..=5 => Ok(()),
         1 => {
             let client = profile.is_some();
+            let download = *session & session::DOWNLOAD != 0;
             let ok = match byte {
-                rosctr::JOB => client,
-                rosctr::ACK | rosctr::ACK_DATA => !client,
+                // A download turns the roles around: the PLC sends jobs, the client acks.
+                rosctr::JOB => client || download,
+                rosctr::ACK_DATA => !client || download,
+                rosctr::ACK => !client,
                 rosctr::USERDATA => true,
                 _ => return Err(malformed),
             };
@@ -595,8 +601,18 @@ fn s7_byte(
             }
             c.param_left -= 1;
             match profile {
-                Some(p) => judge(c, byte, at - HEADER_LEN as u8, p),
-                None => Ok(()),
+                Some(p) => judge(c, session, byte, at - HEADER_LEN as u8, p),
+                None => {
+                    // The PLC's jobs of a download: only the block requests.
+                    if c.rosctr == rosctr::JOB
+                        && at == HEADER_LEN as u8
+                        && byte != job::DOWNLOAD_BLOCK
+                        && byte != job::DOWNLOAD_ENDED
+                    {
+                        return Err(S7Denial::code(S7Violation::Direction, byte));
+                    }
+                    Ok(())
+                }
             }
         }
     }
@@ -605,7 +621,13 @@ fn s7_byte(
 /// A client's parameter octet; `p` is its offset in the parameters, exact up to
 /// [`S7_READ_CAP`] - 10 (the judged ones), larger beyond.
 #[inline(always)]
-fn judge(c: &mut S7Cursor, byte: u8, p: u8, profile: &S7Profile) -> Result<(), S7Denial> {
+fn judge(
+    c: &mut S7Cursor,
+    session: &mut u8,
+    byte: u8,
+    p: u8,
+    profile: &S7Profile,
+) -> Result<(), S7Denial> {
     let malformed = S7Denial::new(S7Violation::Malformed);
     if c.rosctr == rosctr::USERDATA {
         return match p {
@@ -650,11 +672,17 @@ fn judge(c: &mut S7Cursor, byte: u8, p: u8, profile: &S7Profile) -> Result<(), S
             _ => Ok(()),
         };
     }
-    // A job.
+    if c.rosctr != rosctr::JOB {
+        // The client's ack-data of a download's block requests.
+        return Ok(());
+    }
     if p == 0 {
         c.function = byte;
         if !profile.allows_function(byte) {
             return Err(S7Denial::code(S7Violation::Function, byte));
+        }
+        if byte == job::REQUEST_DOWNLOAD {
+            *session |= session::DOWNLOAD;
         }
         if (byte == job::READ_VAR || byte == job::WRITE_VAR)
             && profile.flags & profile_flags::RESTRICT_ITEMS != 0

@@ -67,6 +67,9 @@ pub mod job {
     pub const SETUP_COMMUNICATION: u8 = 0xF0;
     pub const PLC_STOP: u8 = 0x29;
     pub const PI_SERVICE: u8 = 0x28;
+    pub const REQUEST_DOWNLOAD: u8 = 0x1A;
+    pub const DOWNLOAD_BLOCK: u8 = 0x1B;
+    pub const DOWNLOAD_ENDED: u8 = 0x1C;
 }
 
 /// The entry of `code`.

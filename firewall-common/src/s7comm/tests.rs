@@ -376,3 +376,26 @@ fn a_denial_leaves_the_cursor_and_session_as_they_were() {
     walk(&start[7..], 0, start.len() - 7, &mut c, &mut bits, Some(&p)).unwrap();
     assert!(c.at_boundary());
 }
+
+#[test]
+fn a_download_turns_the_roles_around_only_once_allowed() {
+    let mut p = profile();
+    let mut bits = 0;
+    let block_request = dt(&job(&[0x1B, 0, 0, 0, 0, 0, 0, 0, 9, b'_', b'0', b'B', b'0', b'0', b'0', b'0', b'1', b'P'], &[]), true);
+    let ack = dt(&ack_data(&[0x1B, 0], &[0, 4, 0xAA, 0xBB]), true);
+    // Without an allowed request download: the PLC's job and the client's ack-data are
+    // direction violations.
+    let r = walk_all(&[&block_request], None, &mut bits).0.remove(0);
+    assert_eq!(r.map_err(|d| d.kind), Err(S7Violation::Direction));
+    let r = walk_all(&[&ack], Some(&p), &mut bits).0.remove(0);
+    assert_eq!(r.map_err(|d| d.kind), Err(S7Violation::Direction));
+    p.allow_function(job::REQUEST_DOWNLOAD);
+    let request = dt(&job(&[0x1A, 0, 1, 0, 0, 0, 0, 0, 9, b'_', b'0', b'B', b'0', b'0', b'0', b'0', b'1', b'P', 0], &[]), true);
+    assert_eq!(walk_all(&[&request], Some(&p), &mut bits).0, [Ok(1)]);
+    assert!(bits & session::DOWNLOAD != 0);
+    assert_eq!(walk_all(&[&block_request], None, &mut bits).0, [Ok(1)]);
+    assert_eq!(walk_all(&[&ack], Some(&p), &mut bits).0, [Ok(1)]);
+    // Still, the PLC sends no other job.
+    let r = walk_all(&[&dt(&plc_stop(), true)], None, &mut bits).0.remove(0);
+    assert_eq!(r.map_err(|d| d.kind), Err(S7Violation::Direction));
+}
