@@ -49,7 +49,7 @@ conduits:
     on_violation: reset
     rules:
       - protocol: s7comm
-        s7comm: { functions: [setup_communication, read_var, write_var], areas: [db], db_numbers: [1] }
+        s7comm: { functions: [setup_communication, read_var, write_var], userdata: [szl_read], areas: [db], db_numbers: [1] }
 "#;
 
 /// The same plant with port-level conduits: everything on tcp/102 passes.
@@ -310,12 +310,14 @@ impl<'p> Env<'p> {
             .unwrap_or_else(|e| panic!("the snap7 client in {zone}: {e:#}"))
     }
 
-    /// The HMI reads DB1 through snap7: the PLC's values come back, nothing is dropped.
+    /// A client reads DB1 and an SZL through snap7: the PLC's values come back, nothing is
+    /// dropped.
     fn reads(&mut self, zone: Zone, what: &str) {
         let before = self.stats();
+        let db1 = self.state().db1;
         let r = self.client(zone, "read", &["--db", "1", "--start", "0", "--size", "8"]);
-        if !r.ok || r.data.as_deref() != Some(&hex_encode(&s7comm::db1()[..8])) {
-            self.fail(format!("{what}: read of DB1 0-7 should return 10..17: {r:?}"));
+        if !r.ok || r.data.as_deref() != Some(&db1[..16]) {
+            self.fail(format!("{what}: read of DB1 0-7 should return {}: {r:?}", &db1[..16]));
         }
         let r = self.client(zone, "szl", &[]);
         if !r.ok {
@@ -443,6 +445,9 @@ fn plant(test: &str) -> Plant {
 /// Allowed reads, every dangerous case, an allowed write from engineering, and the PLC still
 /// serving afterwards.
 fn run(env: &mut Env<'_>) {
+    if env.state().db1 != hex_encode(&s7comm::db1()) {
+        env.fail("DB1 does not hold the server's initial values".into());
+    }
     env.reads(Zone::Dmz, "dmz HMI (snap7)");
     for case in cases() {
         env.case(&case);
