@@ -25,6 +25,7 @@ pub mod packet;
 pub mod pktgen;
 pub mod reason;
 pub mod reset;
+pub mod s7comm;
 pub mod sets;
 pub mod stream;
 pub mod zonetable;
@@ -44,5 +45,6 @@ pub mod zonetable;
 /// entries) and the suppressed events counted per class ([`event::counter::SUPPRESSED`]);
 /// conduit actions carry a rule id (their flags shrink to a byte), per-rule counters
 /// (`RULE_COUNTERS`), and the capture ring of denied frames with its bucket and counters
-/// ([`capture`]).
+/// ([`capture`]); S7comm: its profile map (`S7COMM_PROFILES`), inspector id 4
+/// and reasons 41-46.
 pub const ABI_VERSION: u32 = 8;

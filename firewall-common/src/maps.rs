@@ -59,6 +59,8 @@ pub mod names {
     pub const IEC104_PROFILES: &str = "IEC104_PROFILES";
     /// Array of [`crate::dnp3::Dnp3Profile`] indexed by [`super::profile_index`].
     pub const DNP3_PROFILES: &str = "DNP3_PROFILES";
+    /// Array of [`crate::s7comm::S7Profile`] indexed by [`super::profile_index`].
+    pub const S7COMM_PROFILES: &str = "S7COMM_PROFILES";
     /// Program array: [`super::inspector`] id → the XDP program that inspects a segment of
     /// that protocol (tail call from the main program; Modbus is inspected inline).
     pub const INSPECTORS: &str = "INSPECTORS";
@@ -103,7 +105,7 @@ pub mod names {
     /// Every map of the XDP program the daemon pins and adopts: a restart keeps them, and a
     /// map missing here would silently start empty after a restart (a test in
     /// firewall-daemon compares this list with the maps of the embedded object).
-    pub const ALL: [&str; 32] = [
+    pub const ALL: [&str; 33] = [
         ABI,
         CONTROL,
         SLOT_CONFIG,
@@ -125,6 +127,7 @@ pub mod names {
         MODBUS_PROFILES,
         IEC104_PROFILES,
         DNP3_PROFILES,
+        S7COMM_PROFILES,
         INSPECTORS,
         RATE_LIMITS,
         BUCKETS,
@@ -349,10 +352,16 @@ pub mod inspector {
     pub const IEC104: u8 = 2;
     /// DNP3 over TCP (program `zcfw_dnp3`).
     pub const DNP3: u8 = 3;
+    /// S7comm over ISO-on-TCP (program `zcfw_s7comm`).
+    pub const S7COMM: u8 = 4;
     /// Entries of [`super::names::INSPECTORS`].
     pub const SLOTS: u32 = 8;
     /// The tail-called inspector programs, by id: (id, program name).
-    pub const PROGRAMS: [(u8, &str); 2] = [(IEC104, "zcfw_iec104"), (DNP3, "zcfw_dnp3")];
+    pub const PROGRAMS: [(u8, &str); 3] = [
+        (IEC104, "zcfw_iec104"),
+        (DNP3, "zcfw_dnp3"),
+        (S7COMM, "zcfw_s7comm"),
+    ];
 
     /// The session bits of a flow of `id` picked up mid-stream (opened before zcfw tracked
     /// it, or evicted): its handshake was not seen, so it is taken as done (IEC 104: STARTDT
@@ -370,6 +379,7 @@ pub mod inspector {
             MODBUS => "modbus",
             IEC104 => "iec104",
             DNP3 => "dnp3",
+            S7COMM => "s7comm",
             _ => "none",
         }
     }

@@ -2018,3 +2018,99 @@ fn denied_frames_are_captured_only_while_a_client_asks() {
     assert_eq!(h.dp.capture_counters().expect("counters"), [2, 0, 0]);
     assert!(ring.next().is_none());
 }
+
+const S7COMM_POLICY: &str = r#"
+version: 1
+name: s7comm-stream-verdicts
+interfaces:
+  - { name: lo }
+zones:
+  dmz:     { security_level: 2, networks: [10.20.0.0/24] }
+  control: { security_level: 3, networks: [10.30.0.0/16] }
+conduits:
+  - name: hmi
+    from: dmz
+    to: control
+    on_violation: drop
+    rules:
+      - protocol: s7comm
+        s7comm: { read_only: true, tsaps: [0x0102] }
+"#;
+
+/// An S7comm segment between `client` and 10.30.0.9:102 (`up`: client to PLC).
+fn s7_segment(client: ([u8; 4], u16), up: bool, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
+    let (from, port) = client;
+    let flags = if payload.is_empty() { ACK } else { PSH | ACK };
+    if up {
+        ipv4(from, CTL, pktgen::tcp_seq(port, 102, seq, ack, flags, payload)).frame()
+    } else {
+        ipv4(CTL, from, pktgen::tcp_seq(102, port, seq, ack, flags, payload)).frame()
+    }
+}
+
+/// The data path's S7comm program (tail-called through INSPECTORS 4): the connection request's
+/// TSAP, allowed and denied jobs, a PDU split over COTP data TPDUs and segments (the fragment
+/// trick), S7comm-plus, and a job from the PLC.
+#[test]
+fn s7comm_tpdus_are_judged_across_segments_and_data_tpdus() {
+    use firewall_common::pktgen::s7comm::*;
+    let mut h = Harness::new(S7COMM_POLICY);
+    let client = (DMZ, 40102);
+    let (mut c, mut s) = (1000u32, 5000u32);
+    h.pass(
+        "SYN",
+        &ipv4(DMZ, CTL, pktgen::tcp_seq(40102, 102, c, 0, SYN, &[])).frame(),
+        Reason::AllowedConduit,
+    );
+    h.pass(
+        "SYN-ACK",
+        &ipv4(CTL, DMZ, pktgen::tcp_seq(102, 40102, s, c + 1, SYN | ACK, &[])).frame(),
+        Reason::AllowedConntrack,
+    );
+    c += 1;
+    s += 1;
+    let up = |h: &mut Harness, c: &mut u32, s: u32, what: &str, payload: &[u8], reason: Reason| {
+        let frame = s7_segment(client, true, *c, s, payload);
+        if reason.passes() {
+            h.pass(what, &frame, reason);
+            *c += payload.len() as u32;
+        } else {
+            h.drop(what, &frame, reason);
+        }
+    };
+    up(&mut h, &mut c, s, "CR to TSAP 0x0102", &connection_request(0x0102), Reason::AllowedConntrack);
+    let cc = connection_confirm();
+    h.pass("CC", &s7_segment(client, false, s, c, &cc), Reason::AllowedConntrack);
+    s += cc.len() as u32;
+    up(&mut h, &mut c, s, "setup", &dt(&setup_communication(), true), Reason::AllowedConntrack);
+    up(&mut h, &mut c, s, "read var", &dt(&read_var(&[item(0x84, 1, 0, 4)]), true), Reason::AllowedConntrack);
+    up(&mut h, &mut c, s, "PLC stop", &dt(&plc_stop(), true), Reason::S7commFunction);
+    up(&mut h, &mut c, s, "S7comm-plus", &dt(&plus(&[0x31, 0, 0, 4]), true), Reason::S7commPlus);
+    up(&mut h, &mut c, s, "a bad TPKT version", &[4, 0, 0, 7, 2, 0xF0, 0x80], Reason::S7commMalformed);
+    let stop = plc_stop();
+    up(&mut h, &mut c, s, "stop header alone (EOT 0)", &dt(&stop[..10], false), Reason::AllowedConntrack);
+    up(&mut h, &mut c, s, "the stop's function in the next data TPDU", &dt(&stop[10..], true), Reason::S7commFunction);
+    // The PDU stays open (the denied segment never reached the PLC): the function octet
+    // retransmitted as a read var completes it.
+    let mut rest = dt(&stop[10..], true);
+    rest[7] = 0x04;
+    up(&mut h, &mut c, s, "the rest as a read var", &rest, Reason::AllowedConntrack);
+    up(&mut h, &mut c, s, "read var again", &dt(&read_var(&[item(0x84, 1, 0, 4)]), true), Reason::AllowedConntrack);
+    h.drop(
+        "a job from the PLC",
+        &s7_segment(client, false, s, c, &dt(&plc_stop(), true)),
+        Reason::S7commDirection,
+    );
+    // A second connection to another rack/slot.
+    let other = (DMZ, 40103);
+    h.pass(
+        "SYN 2",
+        &ipv4(DMZ, CTL, pktgen::tcp_seq(40103, 102, 70, 0, SYN, &[])).frame(),
+        Reason::AllowedConduit,
+    );
+    h.drop(
+        "CR to TSAP 0x0103",
+        &s7_segment(other, true, 71, 0, &connection_request(0x0103)),
+        Reason::S7commTsap,
+    );
+}

@@ -22,6 +22,7 @@ mod inspect;
 mod looped;
 mod maps;
 mod reset;
+mod s7comm;
 mod stream;
 
 use aya_ebpf::{bindings::xdp_action::XDP_DROP, macros::xdp, programs::XdpContext};

@@ -20,6 +20,7 @@ use firewall_common::{
     },
     modbus::ModbusProfile,
     reason::Reason,
+    s7comm::S7Profile,
     zonetable,
 };
 
@@ -113,6 +114,11 @@ pub static IEC104_PROFILES: Array<Iec104Profile> =
 /// DNP3 inspection profiles of both slots (see `profile_index`).
 #[map]
 pub static DNP3_PROFILES: Array<Dnp3Profile> =
+    Array::with_max_entries(2 * capacity::MAX_PROFILES, 0);
+
+/// S7comm inspection profiles of both slots (see `profile_index`).
+#[map]
+pub static S7COMM_PROFILES: Array<S7Profile> =
     Array::with_max_entries(2 * capacity::MAX_PROFILES, 0);
 
 /// The inspector programs, by `firewall_common::maps::inspector` id (filled by the daemon).

@@ -75,7 +75,7 @@ pub fn zcfw_dnp3(ctx: XdpContext) -> u32 {
 /// What an inspector program needs of its protocol: its profiles, a walker per direction and
 /// the packing of a denial as the main program's inspection verdicts (`reason | known << 8 |
 /// detail << 32`).
-trait Protocol {
+pub(crate) trait Protocol {
     type Profile: 'static;
     type Denial: Copy;
     type Opener: Walker<Denial = Self::Denial>;
@@ -193,7 +193,7 @@ fn segment<P: Protocol>(
 
 /// An inspector program: decides the packet the main program handed over and finishes it.
 #[inline(always)]
-fn run<P: Protocol>(ctx: &XdpContext) -> u32 {
+pub(crate) fn run<P: Protocol>(ctx: &XdpContext) -> u32 {
     let len = (ctx.data_end() - ctx.data()) as u64;
     let d = decide::<P>(ctx, len as u32);
     account(ctx, d, len)

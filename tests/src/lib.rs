@@ -32,6 +32,7 @@ pub mod one_connection;
 pub mod packet;
 pub mod pcap;
 pub mod pinned;
+pub mod s7comm;
 pub mod plant;
 pub mod service;
 pub mod tempdir;

@@ -384,9 +384,13 @@ fn render_packet(p: &PacketEvent) -> String {
             known(d.address.map(|a| a.to_string())),
         ));
     }
+    if let Some(d) = &p.s7comm {
+        line.push_str(&s7comm_text(d));
+    }
     if p.modbus.is_none()
         && p.iec104.is_none()
         && p.dnp3.is_none()
+        && p.s7comm.is_none()
         && let Some(protocol) = &p.protocol
     {
         line.push_str(&format!(" {protocol}"));
@@ -395,6 +399,43 @@ fn render_packet(p: &PacketEvent) -> String {
         line.push_str(&format!(" icmp type {} code {}", i.icmp_type, i.code));
     }
     line
+}
+
+/// ` s7comm function plc_stop (0x29)`, ` s7comm userdata clock_set (group 7, subfunction 2)`,
+/// ` s7comm function write_var (0x05) area db (0x84) db 3`, ` s7comm tsap 0x0103`.
+fn s7comm_text(d: &crate::control::event::S7commDetail) -> String {
+    let mut out = String::from(" s7comm");
+    if let Some(code) = d.function {
+        match &d.function_name {
+            Some(name) => out.push_str(&format!(" function {name} ({code:#04x})")),
+            None => out.push_str(&format!(" function {code:#04x}")),
+        }
+    }
+    if let Some(group) = d.userdata_group {
+        let sub = d
+            .userdata_subfunction
+            .map_or("-".to_owned(), |s| s.to_string());
+        out.push_str(&format!(
+            " userdata {} (group {group}, subfunction {sub})",
+            d.userdata_name.as_deref().unwrap_or("-")
+        ));
+    }
+    if let Some(area) = d.area {
+        out.push_str(&format!(
+            " area {} ({area:#04x})",
+            d.area_name.as_deref().unwrap_or("-")
+        ));
+    }
+    if let Some(db) = d.db_number {
+        out.push_str(&format!(" db {db}"));
+    }
+    if let Some(t) = d.tsap {
+        out.push_str(&format!(" tsap {t:#06x}"));
+    }
+    if let Some(t) = d.pdu_type {
+        out.push_str(&format!(" pdu type {t:#04x}"));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -7,8 +7,9 @@
 //! intervals where the first matching rule wins; adjacent intervals of the same conduit are
 //! merged, and each is covered with aligned blocks, one map entry per block.
 //!
-//! Inspection: each inspected rule (`protocol: modbus`, `iec104`, `dnp3`) compiles to its
-//! protocol's profile ([`ModbusProfile`], [`Iec104Profile`], [`Dnp3Profile`]); identical
+//! Inspection: each inspected rule (`protocol: modbus`, `iec104`, `dnp3`, `s7comm`) compiles
+//! to its protocol's profile ([`ModbusProfile`], [`Iec104Profile`], [`Dnp3Profile`],
+//! [`S7Profile`]); identical
 //! profiles are shared. Profile ids are numbered per protocol, in the order in which rules
 //! first name a profile (`modbus_profiles[i]`, `iec104_profiles[i]`, `dnp3_profiles[i]` are
 //! id `i + 1` of their protocol), and the entries an inspected rule wins in the first-match
@@ -21,6 +22,7 @@ use firewall_common::{
     conduit::{self, Level},
     dnp3::Dnp3Profile,
     iec104::Iec104Profile,
+    s7comm::S7Profile,
     maps::{
         ConduitAction, ConduitKey, ZoneMatch, ZonePairKey, ZonePairLevels, action_flags, capacity,
         slot_flags, zone_flags,
@@ -37,6 +39,7 @@ pub mod nft;
 mod profiles;
 mod render;
 mod render_profiles;
+mod render_s7comm;
 mod zonetable;
 
 pub use conduit_table::ConduitTable;
@@ -141,6 +144,9 @@ pub struct CompiledPolicy {
     /// DNP3 inspection profiles: `dnp3_profiles[i]` has profile id `i + 1` for the conduit
     /// entries whose inspector is `inspector::DNP3`.
     pub dnp3_profiles: Vec<Dnp3Profile>,
+    /// S7comm inspection profiles: `s7comm_profiles[i]` has profile id `i + 1` for the
+    /// conduit entries whose inspector is `inspector::S7COMM`.
+    pub s7comm_profiles: Vec<S7Profile>,
     /// Rate limits of rate-limited conduits (their entries carry `action_flags::RATE_LIMIT`).
     pub rate_limits: Vec<(u16, firewall_common::maps::RateLimit)>,
 }
@@ -157,6 +163,7 @@ impl CompiledPolicy {
             + self.modbus_profiles.len()
             + self.iec104_profiles.len()
             + self.dnp3_profiles.len()
+            + self.s7comm_profiles.len()
             + self.interfaces.len()
             + self
                 .interfaces
@@ -283,6 +290,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         modbus: modbus_profiles,
         iec104: iec104_profiles,
         dnp3: dnp3_profiles,
+        s7comm: s7comm_profiles,
         rules: rule_profiles,
     } = profiles::collect(policy)?;
 
@@ -490,6 +498,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         modbus_profiles,
         iec104_profiles,
         dnp3_profiles,
+        s7comm_profiles,
         rate_limits,
     })
 }

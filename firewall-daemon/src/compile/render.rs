@@ -67,6 +67,7 @@ struct JsonPolicy<'a> {
     modbus_profiles: Vec<JsonModbusProfile>,
     iec104_profiles: Vec<JsonIec104Profile>,
     dnp3_profiles: Vec<JsonDnp3Profile>,
+    s7comm_profiles: Vec<super::render_s7comm::JsonS7Profile>,
     map_entries: usize,
 }
 
@@ -343,6 +344,15 @@ pub fn render_json(p: &CompiledPolicy) -> serde_json::Value {
                 dnp3_json(id, m, users(p, inspector::DNP3, id))
             })
             .collect(),
+        s7comm_profiles: p
+            .s7comm_profiles
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let id = profile_id(i);
+                super::render_s7comm::s7comm_json(id, m, users(p, inspector::S7COMM, id))
+            })
+            .collect(),
         map_entries: p.map_entries(),
     };
     serde_json::to_value(doc).unwrap_or(serde_json::Value::Null)
@@ -534,6 +544,7 @@ enum Listed<'a> {
     Modbus(&'a ModbusProfile),
     Iec104(&'a firewall_common::iec104::Iec104Profile),
     Dnp3(&'a firewall_common::dnp3::Dnp3Profile),
+    S7comm(&'a firewall_common::s7comm::S7Profile),
 }
 
 /// The compiled policy as a listing: summary, then every map entry.
@@ -701,7 +712,10 @@ pub fn render_text(p: &CompiledPolicy) -> String {
         );
     }
 
-    let total = p.modbus_profiles.len() + p.iec104_profiles.len() + p.dnp3_profiles.len();
+    let total = p.modbus_profiles.len()
+        + p.iec104_profiles.len()
+        + p.dnp3_profiles.len()
+        + p.s7comm_profiles.len();
     let _ = writeln!(out, "\ninspection profiles ({total}):");
     let listed = p
         .modbus_profiles
@@ -719,6 +733,12 @@ pub fn render_text(p: &CompiledPolicy) -> String {
                 .iter()
                 .enumerate()
                 .map(|(i, m)| (profile_id(i), Listed::Dnp3(m))),
+        )
+        .chain(
+            p.s7comm_profiles
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (profile_id(i), Listed::S7comm(m))),
         );
     for (id, profile) in listed {
         let which = match profile {
@@ -736,6 +756,11 @@ pub fn render_text(p: &CompiledPolicy) -> String {
                 let _ = writeln!(out, "  {id:>3}  dnp3");
                 describe_dnp3(&mut out, m);
                 inspector::DNP3
+            }
+            Listed::S7comm(m) => {
+                let _ = writeln!(out, "  {id:>3}  s7comm");
+                super::render_s7comm::describe_s7comm(&mut out, m);
+                inspector::S7COMM
             }
         };
         let users: Vec<String> = users(p, which, id)

@@ -107,6 +107,8 @@ pub struct PacketEvent {
     pub iec104: Option<Iec104Detail>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dnp3: Option<Dnp3Detail>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s7comm: Option<S7commDetail>,
 }
 
 /// The IP part of a [`PacketEvent`].
@@ -206,6 +208,41 @@ pub struct Dnp3Detail {
     /// Destination link address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<u16>,
+}
+
+/// What an S7comm deny read (which fields are set depends on the reason: `s7comm_function`
+/// has the job function or the userdata group and subfunction, `s7comm_address` the function,
+/// area and DB number of the refused item, `s7comm_tsap` the called TSAP, `s7comm_direction`
+/// the ROSCTR or COTP type).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct S7commDetail {
+    /// Job function code (first parameter octet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<u8>,
+    /// Its name in the policy language (`plc_stop`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function_name: Option<String>,
+    /// Userdata function group and subfunction, and their name (`clock_set`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userdata_group: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userdata_subfunction: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userdata_name: Option<String>,
+    /// Memory area code of the refused item and its name (`db`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area_name: Option<String>,
+    /// DB number of the refused item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_number: Option<u16>,
+    /// Called TSAP of the refused connection request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsap: Option<u16>,
+    /// ROSCTR (S7 PDU type) or COTP TPDU type sent in the wrong direction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdu_type: Option<u8>,
 }
 
 #[cfg(test)]

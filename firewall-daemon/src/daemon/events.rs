@@ -33,7 +33,7 @@ use super::{
 };
 use crate::compile::CompiledPolicy;
 use crate::control::event::{
-    Dnp3Detail, EventLine, IcmpDetail, Iec104Detail, IpDetail, IpProto, ModbusDetail, Notice,
+    Dnp3Detail, EventLine, S7commDetail, IcmpDetail, Iec104Detail, IpDetail, IpProto, ModbusDetail, Notice,
     PacketEvent,
 };
 
@@ -260,6 +260,7 @@ fn log(ev: &PacketEvent) {
     let modbus = json(ev.modbus.as_ref());
     let iec104 = json(ev.iec104.as_ref());
     let dnp3 = json(ev.dnp3.as_ref());
+    let s7comm = json(ev.s7comm.as_ref());
     info!(
         target: "zcfw::event",
         event_type = ev.event_type,
@@ -282,6 +283,7 @@ fn log(ev: &PacketEvent) {
         modbus,
         iec104,
         dnp3,
+        s7comm,
         "packet {}",
         match ev.action.as_str() {
             "alert" => "alerted (monitor mode)",
@@ -460,6 +462,7 @@ fn record_in(
         modbus: detail.modbus,
         iec104: detail.iec104,
         dnp3: detail.dnp3,
+        s7comm: detail.s7comm,
     }
 }
 
@@ -470,6 +473,7 @@ struct InspectionDetail {
     modbus: Option<ModbusDetail>,
     iec104: Option<Iec104Detail>,
     dnp3: Option<Dnp3Detail>,
+    s7comm: Option<S7commDetail>,
 }
 
 /// The protocol of an inspection deny, and the generic fields of its event ([`Event::scope`],
@@ -526,7 +530,56 @@ fn inspection_detail(reason: Reason, ev: &Event) -> InspectionDetail {
             }),
             ..InspectionDetail::default()
         },
+        inspector::S7COMM => InspectionDetail {
+            protocol: Some("s7comm"),
+            s7comm: Some(s7comm_detail(reason, scope, code, address)),
+            ..InspectionDetail::default()
+        },
         _ => InspectionDetail::default(),
+    }
+}
+
+/// The generic fields of an S7comm deny, read by its reason
+/// (`firewall_common::s7comm::S7Denial`).
+fn s7comm_detail(
+    reason: Reason,
+    scope: Option<u8>,
+    code: Option<u8>,
+    address: Option<u16>,
+) -> S7commDetail {
+    use firewall_common::s7comm;
+    let function = |code: Option<u8>| S7commDetail {
+        function: code,
+        function_name: code.and_then(s7comm::function).map(|f| f.name.to_owned()),
+        ..S7commDetail::default()
+    };
+    match reason {
+        Reason::S7commFunction => match scope {
+            // A userdata request: the group and subfunction.
+            Some(group) => S7commDetail {
+                userdata_group: Some(group),
+                userdata_subfunction: code,
+                userdata_name: code
+                    .and_then(|sub| s7comm::userdata_name(group, sub))
+                    .map(str::to_owned),
+                ..S7commDetail::default()
+            },
+            None => function(code),
+        },
+        Reason::S7commAddress => S7commDetail {
+            area: scope,
+            area_name: scope.and_then(s7comm::area).map(|a| a.name.to_owned()),
+            db_number: address,
+            ..function(code)
+        },
+        Reason::S7commTsap => S7commDetail {
+            tsap: address,
+            ..S7commDetail::default()
+        },
+        _ => S7commDetail {
+            pdu_type: code,
+            ..S7commDetail::default()
+        },
     }
 }
 

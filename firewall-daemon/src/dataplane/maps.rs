@@ -13,6 +13,7 @@ use firewall_common::{
     dnp3::Dnp3Profile,
     event,
     iec104::Iec104Profile,
+    s7comm::S7Profile,
     maps::{
         ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey, L2Key, RateLimit,
         SlotConfig, ZoneMatch, ZonePairKey, ZonePairLevels, ZoneV6Key, capacity,
@@ -390,6 +391,14 @@ pub(super) fn write_slot(
             profiles
                 .set(profile_index(slot, (i + 1) as u16), profile, 0)
                 .map_err(DataplaneError::map(names::DNP3_PROFILES))?;
+        }
+    }
+    if !policy.s7comm_profiles.is_empty() {
+        let mut profiles = array::<S7Profile>(ebpf, names::S7COMM_PROFILES)?;
+        for (i, profile) in policy.s7comm_profiles.iter().enumerate() {
+            profiles
+                .set(profile_index(slot, (i + 1) as u16), profile, 0)
+                .map_err(DataplaneError::map(names::S7COMM_PROFILES))?;
         }
     }
     {

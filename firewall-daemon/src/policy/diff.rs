@@ -25,6 +25,7 @@ use serde::Serialize;
 use super::{Conduit, Interface, Protocol, Rule, ValidatedPolicy, Zone};
 
 mod render;
+mod s7comm;
 mod values;
 use values::*;
 
@@ -586,6 +587,9 @@ impl Differ {
             }
             (Rule::Dnp3 { profile: op, .. }, Rule::Dnp3 { profile: np, .. }) => {
                 self.dnp3(at, op, np)
+            }
+            (Rule::S7comm { profile: op, .. }, Rule::S7comm { profile: np, .. }) => {
+                self.s7comm(at, op, np)
             }
             _ => {}
         }

@@ -424,12 +424,12 @@ fn rule_errors() {
     assert!(d.help.last().is_some_and(|h| h.contains("echo-request")));
     error(&rule("{ protocol: icmp, types: [300] }"), "out of range");
     let d = error(
-        &rule("{ protocol: s7comm }"),
-        "protocol `s7comm` (S7comm deep inspection) is not supported yet by this zcfw build",
+        &rule("{ protocol: enip }"),
+        "protocol `enip` (EtherNet/IP deep inspection) is not supported yet by this zcfw build",
     );
     assert_eq!(
         d.help[0],
-        "use { protocol: tcp, ports: [102] } to allow S7comm without inspection"
+        "use { protocol: tcp, ports: [44818] } to allow EtherNet/IP without inspection"
     );
     assert_eq!(d.key.as_deref(), Some("conduits[0].rules[1].protocol"));
     let d = error(
@@ -1154,3 +1154,6 @@ fn modbus_shadowing() {
 
 // ---- IEC 104 and DNP3 ----
 mod grid;
+
+// ---- S7comm ----
+mod s7comm;
