@@ -251,6 +251,8 @@ fn the_documented_field_names_stay() {
         interfaces: vec![InterfaceAttachment {
             name: "eth0".into(),
             ifindex: 2,
+            bridge: None,
+            is_bridge: false,
             xdp_mode: "native".into(),
             enforced: true,
         }],
