@@ -5,7 +5,7 @@
 //! ```text
 //!  plant host (hmi) ──veth── port ┐
 //!  10.50.0.130, fd00:50::8000:0:0:130  │
-//!  cell host plc1 ────veth── port ─ bridge (no address; vlan_filtering; zcfw on the ports)
+//!  cell host plc1 ────veth── port ─ bridge (no address; zcfw on the ports)
 //!  10.50.0.10, fd00:50::10             │
 //!  cell host plc2 ────veth── port ┘
 //!  10.50.0.70, fd00:50::70
@@ -13,9 +13,9 @@
 //!
 //! The policy splits the subnet by address range: `plant` is the upper half
 //! (10.50.0.128/25, fd00:50::8000:0:0:0/65), `cell` the lower (10.50.0.0/25, fd00:50::/65).
-//! Every host also carries VLAN 100 (a sub-interface each; the bridge passes VID 100 tagged
-//! between the ports) with the addresses of a second subnet split the same way
-//! (10.60.0.130 / fd00:60::8000:0:0:130, ...).
+//! Tagged frames cross the bridge too (it is not VLAN-aware: a trunk). The tests send them
+//! hand-built, 802.1Q and QinQ (the test kernel has no 802.1Q sub-interfaces), with the
+//! addresses of a second subnet split the same way (10.60.0.130 / fd00:60::8000:0:0:130, ...).
 //!
 //! The bridge runs without STP (a bump in the wire does not take part in the spanning tree,
 //! see docs/bridge.md) and forwards LLDP (`group_fwd_mask` bit 14), so that without zcfw an
@@ -31,7 +31,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::{Family, Veth, XdpMode, names::Names, netns::Netns};
 
-/// The VLAN id every host also carries (tagged on the bridge).
+/// The VLAN id of the tagged frames the tests send across the bridge.
 pub const VLAN_ID: u16 = 100;
 
 /// A host of the bridged plant.
@@ -81,7 +81,8 @@ impl Station {
         address(50, family, self.number(), self == Station::Hmi)
     }
 
-    /// Its address on VLAN 100.
+    /// Its address in VLAN 100 (in hand-built tagged frames: the test kernel has no 802.1Q
+    /// sub-interfaces).
     pub fn vlan_addr(self, family: Family) -> IpAddr {
         address(60, family, self.number(), self == Station::Hmi)
     }
@@ -120,8 +121,6 @@ pub struct BridgeHost {
     pub ns: Netns,
     /// Its interface (untagged subnet).
     pub ifname: String,
-    /// Its VLAN 100 sub-interface.
-    pub vlan_ifname: String,
     /// Its port on the bridge (in the gateway namespace).
     pub port: String,
 }
@@ -151,7 +150,8 @@ impl BridgePlant {
         };
         let gw = &plant.gateway;
         // No routing, no address on the bridge: a transparent bridge. STP off (a bump in the
-        // wire), LLDP forwarded, VLAN filtering on (VID 1 untagged on every port by default).
+        // wire), LLDP forwarded. No VLAN filtering: the bridge carries tagged frames as they are,
+        // a trunk (kernels built without CONFIG_BRIDGE_VLAN_FILTERING have nothing else).
         gw.ip(&[
             "link",
             "add",
@@ -162,8 +162,6 @@ impl BridgePlant {
             "0",
             "forward_delay",
             "0",
-            "vlan_filtering",
-            "1",
             "group_fwd_mask",
             "0x4000",
         ])
@@ -197,19 +195,10 @@ impl BridgePlant {
             gw.ip(&["link", "set", &port, "up"])?;
             ns.ip(&["link", "set", &ifname, "up"])?;
             add_addresses(&ns, &ifname, |f| station.addr(f))?;
-            let vlan_ifname = plant.names.host_ifname(&format!("v{}", &station.short()[1..]));
-            let vid = VLAN_ID.to_string();
-            ns.ip(&[
-                "link", "add", "link", &ifname, "name", &vlan_ifname, "type", "vlan", "id", &vid,
-            ])?;
-            ns.ip(&["link", "set", &vlan_ifname, "up"])?;
-            add_addresses(&ns, &vlan_ifname, |f| station.vlan_addr(f))?;
-            gw.ip_bridge(&["vlan", "add", "dev", &port, "vid", &vid])?;
             let host = BridgeHost {
                 station,
                 ns,
                 ifname,
-                vlan_ifname,
                 port,
             };
             plant.hosts.push(host);
@@ -283,8 +272,7 @@ impl BridgePlant {
         &self.names
     }
 
-    /// Source and destination MAC of a frame from `from` to `to`, on the untagged subnet or
-    /// VLAN 100 (the VLAN sub-interface has its parent's MAC).
+    /// Source and destination MAC of a frame from `from` to `to`.
     pub fn macs(&self, from: Station, to: Station) -> Result<([u8; 6], [u8; 6])> {
         let a = self.host(from);
         let b = self.host(to);
