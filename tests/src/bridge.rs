@@ -214,11 +214,15 @@ impl BridgePlant {
         let deadline = Instant::now() + Duration::from_secs(5);
         for host in &self.hosts {
             loop {
-                let port = self.gateway.ip(&["-j", "link", "show", "dev", &host.port])?;
+                let port = self
+                    .gateway
+                    .ip(&["-j", "link", "show", "dev", &host.port])?;
                 let link_local =
                     host.ns
                         .ip(&["-6", "addr", "show", "dev", &host.ifname, "scope", "link"])?;
-                let state = self.gateway.ip_bridge(&["-j", "link", "show", "dev", &host.port])?;
+                let state = self
+                    .gateway
+                    .ip_bridge(&["-j", "link", "show", "dev", &host.port])?;
                 if port.contains("\"operstate\":\"UP\"")
                     && state.contains("\"state\":\"forwarding\"")
                     && link_local.contains("fe80::")

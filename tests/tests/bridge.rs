@@ -24,7 +24,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use firewall_common::{packet::ethertype, pktgen::with_vlans};
+use firewall_common::{
+    packet::ethertype,
+    pktgen::{set_macs, with_vlans},
+};
 use zcfw_harness::{
     Daemon, Family, Names, Stats, XdpMode,
     bridge::{BridgePlant, Station, VLAN_ID, address},
@@ -33,7 +36,9 @@ use zcfw_harness::{
     one_connection::{OneConnectionServer, ServerEvent},
     packet::{PacketSocket, Parsed, Transport, build_frame, parse_frame, tcp_flags},
     tempdir::TempDir,
-    traffic::{EchoServices, UdpPeer, echo_over, pattern, ping, tcp_connect, tcp_echo, udp_request},
+    traffic::{
+        EchoServices, UdpPeer, echo_over, pattern, ping, tcp_connect, tcp_echo, udp_request,
+    },
 };
 
 const POLICY: &str = include_str!("../policies/bridge.yaml");
@@ -113,7 +118,10 @@ impl<'p> Env<'p> {
                 mode.as_str()
             );
         }
-        let bridge = plant.gateway().link_details(plant.bridge()).expect("ip link");
+        let bridge = plant
+            .gateway()
+            .link_details(plant.bridge())
+            .expect("ip link");
         assert!(
             !zcfw_harness::daemon::has_xdp(&bridge),
             "zcfw attaches to the ports, not to the bridge:\n{bridge}"
@@ -172,24 +180,18 @@ impl<'p> Env<'p> {
                 tcp_echo(src, SocketAddr::new(dst, port), &payload, timeout)
                     .map_err(|e| format!("{e:#}"))
             }
-            Probe::Udp(port) => match udp_request(src, SocketAddr::new(dst, port), b"hi", timeout)
-            {
-                Ok(r) if r == b"hi" => Ok(()),
-                Ok(r) => Err(format!("wrong reply {r:?}")),
-                Err(e) => Err(format!("{e:#}")),
-            },
+            Probe::Udp(port) => {
+                match udp_request(src, SocketAddr::new(dst, port), b"hi", timeout) {
+                    Ok(r) if r == b"hi" => Ok(()),
+                    Ok(r) => Err(format!("wrong reply {r:?}")),
+                    Err(e) => Err(format!("{e:#}")),
+                }
+            }
         }
     }
 
     /// Sends `probe` and checks delivery and counters.
-    fn case(
-        &mut self,
-        from: Station,
-        to: Station,
-        family: Family,
-        probe: Probe,
-        expect: Expect,
-    ) {
+    fn case(&mut self, from: Station, to: Station, family: Family, probe: Probe, expect: Expect) {
         let what = format!("{from} → {to} {} {probe:?}", family.label());
         let before = self.stats();
         let timeout = match expect {
@@ -276,7 +278,7 @@ impl<'p> Env<'p> {
         let capture = PacketSocket::open(&to_host.ns, &to_host.ifname).expect("capture");
         let sender = PacketSocket::open(&from_host.ns, &from_host.ifname).expect("sender");
         let (smac, dmac) = self.plant.macs(from, to).expect("macs");
-        let frame = with_vlans(&build_frame(smac, dmac, src, dst, &l4), tags);
+        let frame = tagged(&build_frame(smac, dmac, src, dst, &l4), tags);
         sender.send(&frame).expect("send frame");
         let (sport, dport) = ports(&l4);
         captured(&capture, timeout, |p| {
@@ -334,6 +336,14 @@ impl<'p> Env<'p> {
     }
 }
 
+/// `frame` with the VLAN `tags` (outermost first), its MAC addresses kept.
+fn tagged(frame: &[u8], tags: &[(u16, u16)]) -> Vec<u8> {
+    let mut out = with_vlans(frame, tags);
+    let (dst, src) = (frame[..6].try_into(), frame[6..12].try_into());
+    set_macs(&mut out, src.expect("6 bytes"), dst.expect("6 bytes"));
+    out
+}
+
 fn syn(sport: u16, dport: u16) -> Transport {
     tcp_segment(sport, dport, tcp_flags::SYN)
 }
@@ -347,7 +357,11 @@ fn tcp_segment(sport: u16, dport: u16, flags: u8) -> Transport {
         src_port: sport,
         dst_port: dport,
         seq: 0x1000,
-        ack: if flags & tcp_flags::ACK != 0 { 0x2000 } else { 0 },
+        ack: if flags & tcp_flags::ACK != 0 {
+            0x2000
+        } else {
+            0
+        },
         flags,
         payload: Vec::new(),
     }
@@ -371,21 +385,36 @@ fn captured(
     timeout: Duration,
     pred: impl Fn(&Parsed) -> bool,
 ) -> Option<Parsed> {
+    captured_tagged(socket, timeout, pred).map(|(p, _, _)| p)
+}
+
+/// [`captured`], also returning the VLAN ids of the tags still in the frame's data. The
+/// receiving kernel moves the outermost tag out of the data before a packet socket sees the
+/// frame (into `PACKET_AUXDATA`), so a QinQ frame shows its inner tag here, and only if both
+/// tags arrived.
+fn captured_tagged(
+    socket: &PacketSocket,
+    timeout: Duration,
+    pred: impl Fn(&Parsed) -> bool,
+) -> Option<(Parsed, Vec<u16>, [u8; 12])> {
     let deadline = Instant::now() + timeout;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         let mut frame = socket.recv(left)?;
+        let macs: [u8; 12] = frame.get(..12)?.try_into().ok()?;
+        let mut vids = Vec::new();
         while frame.len() >= 18
             && matches!(
                 u16::from_be_bytes([frame[12], frame[13]]),
                 ethertype::VLAN | ethertype::QINQ
             )
         {
+            vids.push(u16::from_be_bytes([frame[14], frame[15]]) & 0x0fff);
             frame.drain(12..16);
         }
         if let Some(p) = parse_frame(&frame)
             && pred(&p)
         {
-            return Some(p);
+            return Some((p, vids, macs));
         }
     }
     None
@@ -506,19 +535,79 @@ fn traffic(mode: XdpMode) {
             let plc2 = Plc2.vlan_addr(family);
             let sport = 40300 + tags.len() as u16 * 10;
             let cases = [
-                (Hmi, hmi, Plc1, plc1, syn(sport, 5020), None, "SYN hmi → plc1:5020"),
-                (Hmi, hmi, Plc1, plc1, syn(sport + 1, 5021), Some("default_deny"), "SYN hmi → plc1:5021"),
+                (
+                    Hmi,
+                    hmi,
+                    Plc1,
+                    plc1,
+                    syn(sport, 5020),
+                    None,
+                    "SYN hmi → plc1:5020",
+                ),
+                (
+                    Hmi,
+                    hmi,
+                    Plc1,
+                    plc1,
+                    syn(sport + 1, 5021),
+                    Some("default_deny"),
+                    "SYN hmi → plc1:5021",
+                ),
                 // The reply of the flow the first SYN opened; then one to a port without a flow.
-                (Plc1, plc1, Hmi, hmi, syn_ack(5020, sport), None, "SYN-ACK plc1:5020 → hmi (reply)"),
-                (Plc1, plc1, Hmi, hmi, syn_ack(5020, sport + 2), Some("default_deny"), "SYN-ACK plc1:5020 → hmi (no flow)"),
-                (Plc1, plc1, Hmi, hmi, syn(sport + 3, 5020), Some("default_deny"), "SYN plc1 → hmi:5020"),
-                (Plc1, plc1, Plc2, plc2, syn(sport + 4, 5020), Some("default_deny"), "SYN plc1 → plc2:5020"),
+                (
+                    Plc1,
+                    plc1,
+                    Hmi,
+                    hmi,
+                    syn_ack(5020, sport),
+                    None,
+                    "SYN-ACK plc1:5020 → hmi (reply)",
+                ),
+                (
+                    Plc1,
+                    plc1,
+                    Hmi,
+                    hmi,
+                    syn_ack(5020, sport + 2),
+                    Some("default_deny"),
+                    "SYN-ACK plc1:5020 → hmi (no flow)",
+                ),
+                (
+                    Plc1,
+                    plc1,
+                    Hmi,
+                    hmi,
+                    syn(sport + 3, 5020),
+                    Some("default_deny"),
+                    "SYN plc1 → hmi:5020",
+                ),
+                (
+                    Plc1,
+                    plc1,
+                    Plc2,
+                    plc2,
+                    syn(sport + 4, 5020),
+                    Some("default_deny"),
+                    "SYN plc1 → plc2:5020",
+                ),
                 // A plant address from plc1's port.
-                (Plc1, hmi, Plc2, plc2, syn(sport + 5, 5020), Some("spoofed_source"), "SYN from the hmi's address on plc1's port"),
+                (
+                    Plc1,
+                    hmi,
+                    Plc2,
+                    plc2,
+                    syn(sport + 5, 5020),
+                    Some("spoofed_source"),
+                    "SYN from the hmi's address on plc1's port",
+                ),
             ];
             for (from, src, to, dst, l4, deny, case) in cases {
                 let before = env.stats();
-                let timeout = if deny.is_some() { DENY_TIMEOUT } else { PASS_TIMEOUT };
+                let timeout = if deny.is_some() {
+                    DENY_TIMEOUT
+                } else {
+                    PASS_TIMEOUT
+                };
                 let arrived = env.forge(from, src, to, dst, tags, l4, timeout);
                 let after = env.stats();
                 let counted = after.reasons_since(&before);
@@ -564,7 +653,12 @@ fn traffic(mode: XdpMode) {
         // own address, port 9000) to the flow's port.
         for (from, src, dport, what) in [
             (Plc1, plc1_ip, 40001, "plc1:9000 → hmi:40001 (no flow)"),
-            (Plc2, plc2_ip, 40000, "plc2:9000 → hmi:40000 (the flow is plc1's)"),
+            (
+                Plc2,
+                plc2_ip,
+                40000,
+                "plc2:9000 → hmi:40000 (the flow is plc1's)",
+            ),
         ] {
             let before = env.stats();
             if env.forge(from, src, Hmi, hmi_ip, &[], udp(9000, dport), DENY_TIMEOUT) {
@@ -574,7 +668,15 @@ fn traffic(mode: XdpMode) {
         }
         // The same forged datagram from plc1 to the flow's own port is a reply and passes:
         // the forging works, what stopped the others was zcfw.
-        if !env.forge(Plc1, plc1_ip, Hmi, hmi_ip, &[], udp(9000, 40000), PASS_TIMEOUT) {
+        if !env.forge(
+            Plc1,
+            plc1_ip,
+            Hmi,
+            hmi_ip,
+            &[],
+            udp(9000, 40000),
+            PASS_TIMEOUT,
+        ) {
             env.fail(format!(
                 "{f} forged udp plc1:9000 → hmi:40000 (the open flow) was not delivered"
             ));
@@ -583,12 +685,7 @@ fn traffic(mode: XdpMode) {
 
         // TCP: an open hmi → plc1:5020 connection; forged segments from plc1:5020 to hmi
         // ports without a flow (an ACK without a SYN among them) are dropped.
-        let conn = match tcp_connect(
-            &hmi.ns,
-            None,
-            SocketAddr::new(plc1_ip, 5020),
-            PASS_TIMEOUT,
-        ) {
+        let conn = match tcp_connect(&hmi.ns, None, SocketAddr::new(plc1_ip, 5020), PASS_TIMEOUT) {
             Ok(c) => Some(c),
             Err(e) => {
                 env.fail(format!("{f} hmi → plc1 tcp/5020 connect: {e:#}"));
@@ -627,14 +724,24 @@ fn traffic(mode: XdpMode) {
         if let Some(conn) = conn
             && let Err(e) = echo_over(&conn, &pattern(64 * 1024), PASS_TIMEOUT)
         {
-            env.fail(format!("{f} hmi → plc1 tcp/5020 on the open connection: {e:#}"));
+            env.fail(format!(
+                "{f} hmi → plc1 tcp/5020 on the open connection: {e:#}"
+            ));
         }
 
         // Anti-spoofing by port: a plant address sent from plc1's port is spoofed; the same
         // datagram from the hmi's port passes.
         let plant_src = address(50, family, 0x177, true);
         let before = env.stats();
-        if env.forge(Plc1, plant_src, Plc2, plc2_ip, &[], udp(40200, 9000), DENY_TIMEOUT) {
+        if env.forge(
+            Plc1,
+            plant_src,
+            Plc2,
+            plc2_ip,
+            &[],
+            udp(40200, 9000),
+            DENY_TIMEOUT,
+        ) {
             env.fail(format!(
                 "{f} udp {plant_src} → plc2:9000 from plc1's port was delivered"
             ));
@@ -644,7 +751,15 @@ fn traffic(mode: XdpMode) {
             "spoofed_source",
             &format!("{f} plant source on plc1's port"),
         );
-        if !env.forge(Hmi, plant_src, Plc2, plc2_ip, &[], udp(40201, 9000), PASS_TIMEOUT) {
+        if !env.forge(
+            Hmi,
+            plant_src,
+            Plc2,
+            plc2_ip,
+            &[],
+            udp(40201, 9000),
+            PASS_TIMEOUT,
+        ) {
             env.fail(format!(
                 "{f} udp {plant_src} → plc2:9000 from the hmi's port was not delivered"
             ));
@@ -653,7 +768,11 @@ fn traffic(mode: XdpMode) {
     }
 
     // L2: an STP BPDU and an LLDP frame from the hmi stop at its port.
-    let hmi_mac = plant.host(Hmi).ns.mac(&plant.host(Hmi).ifname).expect("mac");
+    let hmi_mac = plant
+        .host(Hmi)
+        .ns
+        .mac(&plant.host(Hmi).ifname)
+        .expect("mac");
     for (name, frame) in [("STP BPDU", stp_bpdu(hmi_mac)), ("LLDP", lldp(hmi_mac))] {
         let before = env.stats();
         if env.l2_frame_arrives(&frame, DENY_TIMEOUT) {
@@ -675,10 +794,7 @@ fn traffic(mode: XdpMode) {
         host.ns.ip(&["neigh", "flush", "all"]).expect("flush");
     }
     let before = env.stats();
-    if env
-        .probe(Hmi, Plc1, Family::V4, Ping, DENY_TIMEOUT)
-        .is_ok()
-    {
+    if env.probe(Hmi, Plc1, Family::V4, Ping, DENY_TIMEOUT).is_ok() {
         env.fail("without arp in l2.allow, hmi → plc1 ping still resolved plc1".into());
     }
     env.expect_counted(&before, "l2_denied", "ARP without arp in l2.allow");
@@ -692,7 +808,9 @@ fn traffic(mode: XdpMode) {
         (Plc1, Plc2, Tcp(5020)),
     ] {
         if let Err(e) = env.probe(from, to, Family::V4, probe, PASS_TIMEOUT) {
-            env.fail(format!("without zcfw, {from} → {to} {probe:?} should pass: {e}"));
+            env.fail(format!(
+                "without zcfw, {from} → {to} {probe:?} should pass: {e}"
+            ));
         }
     }
     let (hmi, plc1) = (Hmi.vlan_addr(Family::V4), Plc1.vlan_addr(Family::V4));
@@ -709,7 +827,15 @@ fn traffic(mode: XdpMode) {
         dst_port: 9000,
         payload: b"x".to_vec(),
     };
-    if !env.forge(Plc1, spoofed, Plc2, Plc2.addr(Family::V4), &[], udp, PASS_TIMEOUT) {
+    if !env.forge(
+        Plc1,
+        spoofed,
+        Plc2,
+        Plc2.addr(Family::V4),
+        &[],
+        udp,
+        PASS_TIMEOUT,
+    ) {
         env.fail("without zcfw, the spoofed datagram from plc1's port should arrive".into());
     }
     env.finish();
@@ -735,8 +861,15 @@ fn read_request(tid: u16, address: u16, count: u16) -> Vec<u8> {
 }
 
 /// Sends `request` and reads `len` bytes of answer within `within`.
-fn exchange(stream: &mut TcpStream, request: &[u8], len: usize, within: Duration) -> Result<Vec<u8>, String> {
-    stream.write_all(request).map_err(|e| format!("send: {e}"))?;
+fn exchange(
+    stream: &mut TcpStream,
+    request: &[u8],
+    len: usize,
+    within: Duration,
+) -> Result<Vec<u8>, String> {
+    stream
+        .write_all(request)
+        .map_err(|e| format!("send: {e}"))?;
     read_answer(stream, len, within)
 }
 
@@ -861,7 +994,9 @@ fn modbus(mode: XdpMode) {
         }
         let after = view.stats().expect("stats");
         if after.reason("modbus_function") <= before.reason("modbus_function") {
-            fail(format!("{family:?} write to plc1: not counted as modbus_function"));
+            fail(format!(
+                "{family:?} write to plc1: not counted as modbus_function"
+            ));
         }
         if write.reached(&plc1, seen) {
             fail(format!("{family:?} the denied write reached plc1"));
@@ -900,9 +1035,12 @@ fn modbus(mode: XdpMode) {
         b.write_all(&read_request(tid + 1, 10, 2)).expect("B sends");
         let watch = ResetWatch::open(&plant);
         // Address 100: one past what the conduit allows.
-        a.write_all(&read_request(tid + 2, 100, 1)).expect("A sends");
+        a.write_all(&read_request(tid + 2, 100, 1))
+            .expect("A sends");
         if let Err(e) = read_answer(&mut b, 13, Duration::from_secs(1)) {
-            fail(format!("{what}: B should be served within 1 s of A's denied read: {e}"));
+            fail(format!(
+                "{what}: B should be served within 1 s of A's denied read: {e}"
+            ));
         }
         if let Err(e) = reset_within(&mut a, Duration::from_secs(3)) {
             fail(format!("{what}: A: {e}"));
@@ -943,6 +1081,117 @@ fn modbus(mode: XdpMode) {
         drop(b);
         tid += 3;
     }
+    // The same in QinQ frames (hand-built: no 802.1Q devices in the test kernel): a handshake,
+    // then a denied read. plc2's port gets the RST in place of the request, the retransmission
+    // gets a RST back out of the hmi's port; both keep both tags, and plc1 sees nothing.
+    for family in Family::ALL {
+        let what = format!("{} in QinQ", family.label());
+        let tags = [(ethertype::QINQ, 200), (ethertype::VLAN, VLAN_ID)];
+        let (hmi_ip, plc2_ip) = (Hmi.vlan_addr(family), Plc2.vlan_addr(family));
+        let (hmi_mac, plc2_mac) = plant.macs(Hmi, Plc2).expect("macs");
+        let sport = 40500 + u16::from(family == Family::V6);
+        let segment = |seq, ack, flags, payload: &[u8]| Transport::Tcp {
+            src_port: sport,
+            dst_port: MODBUS_PORT,
+            seq,
+            ack,
+            flags,
+            payload: payload.to_vec(),
+        };
+        let to_plc2 =
+            |l4: &Transport| tagged(&build_frame(hmi_mac, plc2_mac, hmi_ip, plc2_ip, l4), &tags);
+        let syn_ack = Transport::Tcp {
+            src_port: MODBUS_PORT,
+            dst_port: sport,
+            seq: 5000,
+            ack: 1001,
+            flags: tcp_flags::SYN | tcp_flags::ACK,
+            payload: Vec::new(),
+        };
+        let from_plc2 = tagged(
+            &build_frame(plc2_mac, hmi_mac, plc2_ip, hmi_ip, &syn_ack),
+            &tags,
+        );
+        let hmi_tx = PacketSocket::open(&hmi.ns, &hmi.ifname).expect("socket");
+        let plc2_host = plant.host(Plc2);
+        let plc2_tx = PacketSocket::open(&plc2_host.ns, &plc2_host.ifname).expect("socket");
+        let watch = ResetWatch::open(&plant);
+        hmi_tx
+            .send(&to_plc2(&segment(1000, 0, tcp_flags::SYN, b"")))
+            .expect("send");
+        plc2_tx.send(&from_plc2).expect("send");
+        hmi_tx
+            .send(&to_plc2(&segment(1001, 5001, tcp_flags::ACK, b"")))
+            .expect("send");
+        let denied = segment(
+            1001,
+            5001,
+            tcp_flags::ACK | tcp_flags::PSH,
+            &read_request(77, 100, 1),
+        );
+        let before = view.stats().expect("stats");
+        hmi_tx.send(&to_plc2(&denied)).expect("send");
+        thread::sleep(Duration::from_millis(50));
+        hmi_tx
+            .send(&to_plc2(&denied))
+            .expect("send the retransmission");
+        let (a, b) = (
+            SocketAddr::new(hmi_ip, sport),
+            SocketAddr::new(plc2_ip, MODBUS_PORT),
+        );
+        for (station, socket) in &watch.sockets {
+            let rst = captured_tagged(socket, Duration::from_millis(300), |p| {
+                p.tcp_flags & tcp_flags::RST != 0
+                    && p.src_port != p.dst_port
+                    && [p.src_port, p.dst_port].contains(&sport)
+            });
+            match (station, rst) {
+                (Plc1, None) => {}
+                (Plc1, Some(r)) => fail(format!("{what}: plc1 received a reset: {r:02x?}")),
+                (_, None) => fail(format!("{what}: {station} received no reset")),
+                (_, Some((p, vids, macs))) => {
+                    let (from, to) = if *station == Hmi { (b, a) } else { (a, b) };
+                    let (own, other) = if *station == Hmi {
+                        (hmi_mac, plc2_mac)
+                    } else {
+                        (plc2_mac, hmi_mac)
+                    };
+                    if macs[..6] != own || macs[6..] != other {
+                        fail(format!(
+                            "{what}: the reset to {station} should go from {other:02x?} to its MAC \
+                             {own:02x?}, it went {:02x?} → {:02x?}",
+                            &macs[6..],
+                            &macs[..6]
+                        ));
+                    }
+                    if (
+                        SocketAddr::new(p.src, p.src_port),
+                        SocketAddr::new(p.dst, p.dst_port),
+                    ) != (from, to)
+                    {
+                        fail(format!(
+                            "{what}: {station} received a reset {p:?}, expected {from} → {to}"
+                        ));
+                    }
+                    // The outer tag is in the packet socket's aux data; the inner is left.
+                    if vids != [VLAN_ID] {
+                        fail(format!(
+                            "{what}: the reset to {station} should keep both tags (inner VLAN {VLAN_ID} \
+                             left in the data), it shows {vids:?}"
+                        ));
+                    }
+                }
+            }
+        }
+        let after = view.stats().expect("stats");
+        if after.reason("modbus_address") <= before.reason("modbus_address") {
+            fail(format!(
+                "{what}: the read of address 100 was not counted as modbus_address"
+            ));
+        }
+        resets += 1;
+    }
+
     let stats = view.stats().expect("stats");
     let counted = stats.0["conduits"]
         .as_array()
@@ -964,8 +1213,8 @@ fn modbus(mode: XdpMode) {
     // Without zcfw the same write goes through and changes the register: what kept it
     // unchanged above was zcfw.
     let server = SocketAddr::new(Plc1.addr(Family::V4), MODBUS_PORT);
-    let mut client = ModbusClient::start(&hmi.ns, server, Duration::from_millis(1500))
-        .expect("pymodbus client");
+    let mut client =
+        ModbusClient::start(&hmi.ns, server, Duration::from_millis(1500)).expect("pymodbus client");
     let write = Request::WriteRegister {
         unit: 1,
         address: 10,

@@ -53,7 +53,13 @@ mod tests {
     fn ports_bridges_and_others_as_sysfs_lays_them_out() {
         let net = std::env::temp_dir().join(format!("zcfw-bridge-role-{}", std::process::id()));
         let _ = fs::remove_dir_all(&net);
-        for (name, index) in [("br0", 4), ("eth1", 5), ("eth2", 6), ("bond0", 7), ("eth3", 8)] {
+        for (name, index) in [
+            ("br0", 4),
+            ("eth1", 5),
+            ("eth2", 6),
+            ("bond0", 7),
+            ("eth3", 8),
+        ] {
             fs::create_dir_all(net.join(name)).expect("dir");
             fs::write(net.join(name).join("ifindex"), format!("{index}\n")).expect("ifindex");
         }
