@@ -798,7 +798,51 @@ fn traffic(mode: XdpMode) {
         env.fail("without arp in l2.allow, hmi → plc1 ping still resolved plc1".into());
     }
     env.expect_counted(&before, "l2_denied", "ARP without arp in l2.allow");
+    // A policy that lists the bridge device itself: zcfw attaches (generic XDP) but warns
+    // that it sees none of the bridged traffic there, and `zcfw status` says so.
+    let with_bridge = plant.render_policy(POLICY, &name, mode).replace(
+        "interfaces:\n",
+        &format!(
+            "interfaces:\n  - {{ name: {}, xdp_mode: skb }}\n",
+            plant.bridge()
+        ),
+    );
+    env.reload(&with_bridge, "with-bridge-device");
+    let status = zcfw(env.daemon(), &["status", "--json"])
+        .ok()
+        .and_then(|out| serde_json::from_str::<serde_json::Value>(&out).ok());
+    let entry = status.as_ref().and_then(|s| {
+        s["interfaces"]
+            .as_array()?
+            .iter()
+            .find(|i| i["name"] == plant.bridge())
+            .cloned()
+    });
+    if entry.as_ref().map(|i| (&i["is_bridge"], &i["bridge"]))
+        != Some((&serde_json::Value::Bool(true), &serde_json::Value::Null))
+    {
+        env.fail(format!(
+            "zcfw status --json should mark {} as a bridge device: {entry:?}",
+            plant.bridge()
+        ));
+    }
+    let log = env.daemon().log_tail(200);
+    if !log.contains(&format!("{} is a bridge device", plant.bridge())) {
+        env.fail(format!(
+            "zcfw should warn that {} is a bridge device; log:\n{log}",
+            plant.bridge()
+        ));
+    }
     env.reload(&plant.render_policy(POLICY, &name, mode), "back");
+    let bridge = plant
+        .gateway()
+        .link_details(plant.bridge())
+        .expect("ip link");
+    if zcfw_harness::daemon::has_xdp(&bridge) {
+        env.fail(format!(
+            "the reload without the bridge device should detach it:\n{bridge}"
+        ));
+    }
 
     // Without zcfw, the bridge forwards everything zcfw denied above.
     env.stop();
