@@ -10,8 +10,10 @@
 //!   LLDP denied unless listed; `zcfw status` names the bridge of each port. Finally zcfw stops
 //!   and what it denied goes through the bridge: every deny above was zcfw's.
 //! - `modbus_*`: a pymodbus PLC (plc1) and a one-connection PLC (plc2) in the cell: reads
-//!   pass, a write is denied and has no effect; `on_violation: reset` resets both ends, each
-//!   through its own port (and nothing reaches the third port), untagged and in the VLAN.
+//!   pass, a write is denied and has no effect (and takes effect once zcfw is gone);
+//!   `on_violation: reset` resets both ends, each through its own port (and nothing reaches
+//!   the third port), untagged and in QinQ frames with both tags kept; `on_violation:
+//!   exception` answers the write in plc1's name and the connection goes on.
 //!
 //! Every check is made from the hosts' side and from zcfw's counters; a test runs all of its
 //! cases and then fails with the list of every case that went wrong.
@@ -1250,6 +1252,53 @@ fn modbus(mode: XdpMode) {
             "zcfw should count {} resets on {CONDUIT}, counted {counted}",
             resets + 2
         ));
+    }
+    // `on_violation: exception`: the Modbus exception reply goes back out of the hmi's port
+    // (XDP_TX), the write never reaches plc1, and the connection stays usable.
+    let exception_policy = plant.render_policy(POLICY, &name, mode).replace(
+        "    to: cell\n",
+        "    to: cell\n    on_violation: exception\n",
+    );
+    let file = daemon.dir().join("exception.yaml");
+    std::fs::write(&file, exception_policy).expect("write the policy");
+    let path = file.display().to_string();
+    if let Err(e) = zcfw(&daemon, &["reload", "--policy", &path]) {
+        fail(format!("reloading with on_violation: exception: {e:#}"));
+    }
+    for family in Family::ALL {
+        let server = SocketAddr::new(Plc1.addr(family), MODBUS_PORT);
+        let mut client = ModbusClient::start(&hmi.ns, server, Duration::from_millis(1500))
+            .expect("pymodbus client");
+        let seen = plc1.received().len();
+        let write = Request::WriteRegister {
+            unit: 1,
+            address: 10,
+            value: 4343,
+        };
+        match client.call(&write) {
+            Ok(r) if r.exception == Some(1) => {}
+            other => fail(format!(
+                "{family:?} write to plc1 should be answered with exception 01: {other:?}"
+            )),
+        }
+        if write.reached(&plc1, seen) {
+            fail(format!(
+                "{family:?} the write answered with an exception reached plc1"
+            ));
+        }
+        let read = Request::ReadHolding {
+            unit: 1,
+            address: 10,
+            count: 1,
+        };
+        match client.call(&read) {
+            Ok(r) if r.values == read.expected() => {}
+            other => fail(format!(
+                "{family:?} the same connection should read plc1's unchanged register after \
+                 the exception: {other:?}"
+            )),
+        }
+        let _ = client.close();
     }
     if let Err(e) = daemon.stop() {
         fail(format!("stopping zcfw: {e:#}"));
