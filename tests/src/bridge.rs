@@ -315,15 +315,6 @@ fn add_addresses(ns: &Netns, ifname: &str, addr: impl Fn(Family) -> IpAddr) -> R
     Ok(())
 }
 
-impl Netns {
-    /// `bridge -n NAME ARGS...` (iproute2's bridge tool); returns stdout.
-    pub fn ip_bridge(&self, args: &[&str]) -> Result<String> {
-        let mut c = std::process::Command::new("bridge");
-        c.arg("-n").arg(self.name()).args(args);
-        crate::cmd::run(&mut c)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
