@@ -800,6 +800,17 @@ fn traffic(mode: XdpMode) {
         env.fail("without arp in l2.allow, hmi → plc1 ping still resolved plc1".into());
     }
     env.expect_counted(&before, "l2_denied", "ARP without arp in l2.allow");
+    let before = env.stats();
+    if env.probe(Hmi, Plc1, Family::V6, Ping, DENY_TIMEOUT).is_ok() {
+        env.fail("without nd in l2.allow, hmi → plc1 ping6 still resolved plc1".into());
+    }
+    let after = env.stats();
+    if after.reason("allowed_neighbor_discovery") > before.reason("allowed_neighbor_discovery") {
+        env.fail(format!(
+            "without nd in l2.allow, neighbour discovery still passed: {:?}",
+            after.reasons_since(&before)
+        ));
+    }
     // A policy that lists the bridge device itself: zcfw attaches (generic XDP) but warns
     // that it sees none of the bridged traffic there, and `zcfw status` says so.
     let with_bridge = plant.render_policy(POLICY, &name, mode).replace(
