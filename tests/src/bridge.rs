@@ -28,8 +28,17 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
+use firewall_common::{
+    packet::ethertype,
+    pktgen::{set_macs, with_vlans},
+};
 
-use crate::{Family, Veth, XdpMode, names::Names, netns::Netns};
+use crate::{
+    Family, Veth, XdpMode,
+    names::Names,
+    netns::Netns,
+    packet::{PacketSocket, Parsed, Transport, parse_frame, tcp_flags},
+};
 
 /// The VLAN id of the tagged frames the tests send across the bridge.
 pub const VLAN_ID: u16 = 100;
@@ -313,6 +322,128 @@ fn add_addresses(ns: &Netns, ifname: &str, addr: impl Fn(Family) -> IpAddr) -> R
         ns.ip(&args)?;
     }
     Ok(())
+}
+
+// Frames the bridge tests send and capture by hand.
+
+/// `frame` with the VLAN `tags` (outermost first), its MAC addresses kept.
+pub fn tagged(frame: &[u8], tags: &[(u16, u16)]) -> Vec<u8> {
+    let mut out = with_vlans(frame, tags);
+    let (dst, src) = (frame[..6].try_into(), frame[6..12].try_into());
+    set_macs(&mut out, src.expect("6 bytes"), dst.expect("6 bytes"));
+    out
+}
+
+/// A bare SYN (sequence 0x1000).
+pub fn syn(sport: u16, dport: u16) -> Transport {
+    tcp_segment(sport, dport, tcp_flags::SYN)
+}
+
+/// A bare SYN-ACK (sequence 0x1000, acknowledging 0x2000).
+pub fn syn_ack(sport: u16, dport: u16) -> Transport {
+    tcp_segment(sport, dport, tcp_flags::SYN | tcp_flags::ACK)
+}
+
+/// A TCP segment without payload with `flags` (sequence 0x1000; acknowledging 0x2000 when
+/// `flags` has ACK).
+pub fn tcp_segment(sport: u16, dport: u16, flags: u8) -> Transport {
+    Transport::Tcp {
+        src_port: sport,
+        dst_port: dport,
+        seq: 0x1000,
+        ack: if flags & tcp_flags::ACK != 0 {
+            0x2000
+        } else {
+            0
+        },
+        flags,
+        payload: Vec::new(),
+    }
+}
+
+/// The source and destination port of `l4`.
+pub fn ports(l4: &Transport) -> (u16, u16) {
+    match l4 {
+        Transport::Tcp {
+            src_port, dst_port, ..
+        }
+        | Transport::Udp {
+            src_port, dst_port, ..
+        } => (*src_port, *dst_port),
+    }
+}
+
+/// Waits up to `timeout` for a frame on `socket` whose IP packet `pred` accepts, tagged or
+/// not (the receiving kernel may have taken the outer tag off already).
+pub fn captured(
+    socket: &PacketSocket,
+    timeout: Duration,
+    pred: impl Fn(&Parsed) -> bool,
+) -> Option<Parsed> {
+    captured_tagged(socket, timeout, pred).map(|(p, _, _)| p)
+}
+
+/// [`captured`], also returning the VLAN ids of the tags still in the frame's data. The
+/// receiving kernel moves the outermost tag out of the data before a packet socket sees the
+/// frame (into `PACKET_AUXDATA`), so a QinQ frame shows its inner tag here, and only if both
+/// tags arrived.
+pub fn captured_tagged(
+    socket: &PacketSocket,
+    timeout: Duration,
+    pred: impl Fn(&Parsed) -> bool,
+) -> Option<(Parsed, Vec<u16>, [u8; 12])> {
+    let deadline = Instant::now() + timeout;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let mut frame = socket.recv(left)?;
+        let macs: [u8; 12] = frame.get(..12)?.try_into().ok()?;
+        let mut vids = Vec::new();
+        while frame.len() >= 18
+            && matches!(
+                u16::from_be_bytes([frame[12], frame[13]]),
+                ethertype::VLAN | ethertype::QINQ
+            )
+        {
+            vids.push(u16::from_be_bytes([frame[14], frame[15]]) & 0x0fff);
+            frame.drain(12..16);
+        }
+        if let Some(p) = parse_frame(&frame)
+            && pred(&p)
+        {
+            return Some((p, vids, macs));
+        }
+    }
+    None
+}
+
+/// An IEEE 802.3 frame with an STP configuration BPDU (LLC 42 42 03: no ethertype at all).
+pub fn stp_bpdu(src_mac: [u8; 6]) -> Vec<u8> {
+    let mut f = vec![0x01, 0x80, 0xc2, 0, 0, 0];
+    f.extend_from_slice(&src_mac);
+    let mut bpdu = vec![0x42, 0x42, 0x03, 0, 0, 0, 0, 0];
+    // Root and bridge id: priority 0x1000, a MAC nobody else has.
+    let id = [0x10, 0x00, 0x02, 0x7a, 0xcf, 0x77, 0x22, 0x01];
+    bpdu.extend_from_slice(&id);
+    bpdu.extend_from_slice(&[0, 0, 0, 0]);
+    bpdu.extend_from_slice(&id);
+    bpdu.extend_from_slice(&[0x80, 0x01, 0, 0, 0x14, 0, 0x02, 0, 0x0f, 0]);
+    f.extend_from_slice(&(bpdu.len() as u16).to_be_bytes());
+    f.extend_from_slice(&bpdu);
+    f.resize(60, 0);
+    f
+}
+
+/// An LLDP frame (ethertype 0x88cc to the nearest-bridge group address).
+pub fn lldp(src_mac: [u8; 6]) -> Vec<u8> {
+    let mut f = vec![0x01, 0x80, 0xc2, 0, 0, 0x0e];
+    f.extend_from_slice(&src_mac);
+    f.extend_from_slice(&[0x88, 0xcc]);
+    // Chassis id (MAC), port id (interface name "zcfw"), TTL 120, end.
+    f.extend_from_slice(&[0x02, 0x07, 0x04]);
+    f.extend_from_slice(&src_mac);
+    f.extend_from_slice(&[0x04, 0x05, 0x05, b'z', b'c', b'f', b'w']);
+    f.extend_from_slice(&[0x06, 0x02, 0x00, 0x78, 0x00, 0x00]);
+    f.resize(60, 0);
+    f
 }
 
 #[cfg(test)]
