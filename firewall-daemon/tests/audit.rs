@@ -1206,6 +1206,8 @@ fn daemon_status(path: &Path, hash: String, eth1_enforced: bool) -> zcfw::contro
     let attachment = |name: &str, enforced: bool| InterfaceAttachment {
         name: name.into(),
         ifindex: 2,
+        bridge: None,
+        is_bridge: false,
         xdp_mode: "native".into(),
         enforced,
     };

@@ -436,6 +436,20 @@ fn spoofed_sources_and_layer_2() {
         &ethernet(0x88b8, &[], &[0u8; 46]),
         Reason::L2Denied,
     );
+    // IEEE 802.3 frames carry a length, not an ethertype (an STP BPDU: LLC 42 42 03), and
+    // `l2.allow` cannot list lengths: a bridge port drops them (docs/bridge.md).
+    let mut bpdu = vec![0x42, 0x42, 0x03];
+    bpdu.resize(38, 0);
+    h.drop(
+        "IEEE 802.3 LLC frame (STP BPDU)",
+        &ethernet(bpdu.len() as u16, &[], &bpdu),
+        Reason::L2Denied,
+    );
+    h.drop(
+        "IEEE 802.3 LLC frame in a VLAN",
+        &ethernet(bpdu.len() as u16, &[(ethertype::VLAN, 7)], &bpdu),
+        Reason::L2Denied,
+    );
     let nd = ipv6(
         ent6(),
         v6([0xff02, 0, 0, 0, 0, 1, 0xff00, 7]),

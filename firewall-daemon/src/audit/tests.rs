@@ -154,12 +154,16 @@ mod running {
                 InterfaceAttachment {
                     name: "eth0".into(),
                     ifindex: 2,
+                    bridge: None,
+                    is_bridge: false,
                     xdp_mode: "native".into(),
                     enforced: true,
                 },
                 InterfaceAttachment {
                     name: "eth1".into(),
                     ifindex: 3,
+                    bridge: None,
+                    is_bridge: false,
                     xdp_mode: "skb".into(),
                     enforced,
                 },

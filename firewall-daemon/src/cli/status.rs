@@ -56,8 +56,15 @@ fn render(status: &Status) -> String {
         status.uptime_s
     ));
     for i in &status.interfaces {
+        let bridge = match (&i.bridge, i.is_bridge) {
+            (Some(bridge), _) => format!("  port of bridge {bridge}"),
+            (None, true) => {
+                "  bridge device (sees only frames to this host; attach to its ports)".to_owned()
+            }
+            (None, false) => String::new(),
+        };
         out.push_str(&format!(
-            "  {:<16} ifindex {:<6} xdp {}{}\n",
+            "  {:<16} ifindex {:<6} xdp {}{}{bridge}\n",
             i.name,
             i.ifindex,
             i.xdp_mode,
@@ -83,4 +90,60 @@ fn render_check(check: &XdpCheck) -> String {
         out.push_str(&format!("NOT ENFORCED {}: {}\n", lost.interface, lost.why));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::status::{InterfaceAttachment, LoadedPolicy};
+
+    #[test]
+    fn bridge_ports_and_bridge_devices_are_named() {
+        let iface = |name: &str, bridge: Option<&str>, is_bridge| InterfaceAttachment {
+            name: name.into(),
+            ifindex: 3,
+            bridge: bridge.map(Into::into),
+            is_bridge,
+            xdp_mode: "native".into(),
+            enforced: true,
+        };
+        let status = Status {
+            policy: LoadedPolicy {
+                name: "p".into(),
+                hash: "h".into(),
+                path: "/etc/zcfw/policy.yaml".into(),
+                generation: 1,
+                loaded_at_unix: 0,
+                load_ms: 1.0,
+                zones: 2,
+                conduits: 1,
+            },
+            interfaces: vec![
+                iface("eth1", Some("br0"), false),
+                iface("br1", None, true),
+                iface("eth3", None, false),
+            ],
+            xdp_check: XdpCheck {
+                interval_s: 5.0,
+                last_s_ago: None,
+                repairs: 0,
+                not_enforced: vec![],
+            },
+            island: false,
+            mode: EnforcementMode::Enforce,
+            monitor_conduits: vec![],
+            pin_dir: None,
+            uptime_s: 1,
+        };
+        let out = render(&status);
+        let line = |name: &str| {
+            out.lines()
+                .find(|l| l.trim_start().starts_with(name))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert!(line("eth1").ends_with("port of bridge br0"), "{out}");
+        assert!(line("br1").contains("bridge device"), "{out}");
+        assert!(line("eth3").ends_with("xdp native"), "{out}");
+    }
 }

@@ -41,6 +41,14 @@ pub struct LoadedPolicy {
 pub struct InterfaceAttachment {
     pub name: String,
     pub ifindex: u32,
+    /// The Linux bridge this interface is a member port of (transparent bridge mode,
+    /// docs/bridge.md), as sysfs said when the status was asked for.
+    #[serde(default)]
+    pub bridge: Option<String>,
+    /// The interface is a bridge device itself: XDP on it sees only the frames the bridge
+    /// delivers to this host, not those it forwards between its ports.
+    #[serde(default)]
+    pub is_bridge: bool,
     /// `native` or `skb`.
     pub xdp_mode: String,
     /// As the kernel said at the last check, not as the daemon remembers it.

@@ -8,6 +8,7 @@
 
 mod accept;
 mod access;
+mod bridge;
 mod capture;
 mod community_id;
 mod events;
@@ -393,9 +394,17 @@ fn attach_all(dataplane: &mut Dataplane, policy: &CompiledPolicy) -> Result<()> 
         if attached.contains(&iface.name) {
             continue;
         }
-        dataplane
+        let attachment = dataplane
             .attach(&iface.name, iface.xdp_mode)
             .with_context(|| format!("cannot enforce the policy on interface {}", iface.name))?;
+        if bridge::role(&iface.name, attachment.ifindex) == bridge::BridgeRole::Bridge {
+            tracing::warn!(
+                "{} is a bridge device: XDP on it sees only the frames the bridge delivers to \
+                 this host, not those it forwards between its ports; to filter what crosses \
+                 the bridge, list its member ports in the policy instead (docs/bridge.md)",
+                iface.name
+            );
+        }
     }
     let keep: Vec<&str> = policy.interfaces.iter().map(|i| i.name.as_str()).collect();
     dataplane.prune_links(&keep)?;

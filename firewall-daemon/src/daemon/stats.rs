@@ -215,12 +215,20 @@ pub fn status(state: &mut State) -> Result<Status, DataplaneError> {
         .dataplane
         .attachments()
         .iter()
-        .map(|a| InterfaceAttachment {
-            name: a.iface.clone(),
-            ifindex: a.ifindex,
-            xdp_mode: a.mode.to_string(),
-            // As the kernel said at the last check, not as the daemon remembers it.
-            enforced: state.health.enforced(&a.iface),
+        .map(|a| {
+            let role = super::bridge::role(&a.iface, a.ifindex);
+            InterfaceAttachment {
+                name: a.iface.clone(),
+                ifindex: a.ifindex,
+                bridge: match &role {
+                    super::bridge::BridgeRole::Port(bridge) => Some(bridge.clone()),
+                    _ => None,
+                },
+                is_bridge: role == super::bridge::BridgeRole::Bridge,
+                xdp_mode: a.mode.to_string(),
+                // As the kernel said at the last check, not as the daemon remembers it.
+                enforced: state.health.enforced(&a.iface),
+            }
         })
         .collect();
     let health = &state.health;
