@@ -16,6 +16,7 @@ pub mod dnp3;
 pub mod event;
 pub mod exception;
 pub mod flow;
+pub mod forward;
 pub mod iec104;
 pub mod maps;
 pub mod modbus;
@@ -38,4 +39,7 @@ pub mod zonetable;
 /// 7: conntrack entries and conduit actions carry an inspector id (and entries the
 /// inspector's session bits), IEC 104 and DNP3 profile maps, the inspector program array and
 /// the stream positions of their flows (`STREAMS`), fragments their own small value.
-pub const ABI_VERSION: u32 = 7;
+///
+/// 8: the XDP fast path: the forwarder program array (`FORWARDER`), its devmap
+/// (`FORWARD_PORTS`) and counters (`FAST_PATH_COUNTERS`), interface flag `FAST_PATH`.
+pub const ABI_VERSION: u32 = 8;
