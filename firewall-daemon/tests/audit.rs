@@ -1208,6 +1208,7 @@ fn daemon_status(path: &Path, hash: String, eth1_enforced: bool) -> zcfw::contro
         ifindex: 2,
         xdp_mode: "native".into(),
         enforced,
+        fast_path: None,
     };
     Status {
         policy: LoadedPolicy {

@@ -156,12 +156,14 @@ mod running {
                     ifindex: 2,
                     xdp_mode: "native".into(),
                     enforced: true,
+                    fast_path: None,
                 },
                 InterfaceAttachment {
                     name: "eth1".into(),
                     ifindex: 3,
                     xdp_mode: "skb".into(),
                     enforced,
+                    fast_path: None,
                 },
             ],
             xdp_check: XdpCheck {

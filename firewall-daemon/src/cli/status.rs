@@ -3,7 +3,7 @@
 use super::SocketArgs;
 use crate::control::{
     self,
-    status::{EnforcementMode, Status, XdpCheck},
+    status::{EnforcementMode, FastPathStatus, Status, XdpCheck},
 };
 
 #[derive(Debug, clap::Args)]
@@ -63,8 +63,35 @@ fn render(status: &Status) -> String {
             i.xdp_mode,
             if i.enforced { "" } else { "  NOT ENFORCED" }
         ));
+        out.push_str(&render_fast_path(i.fast_path.as_ref()));
     }
     out.push_str(&render_check(&status.xdp_check));
+    out
+}
+
+/// One interface's fast path: on or off, packets forwarded in XDP, packets handed to the
+/// stack by cause (the causes that occurred).
+fn render_fast_path(fast: Option<&FastPathStatus>) -> String {
+    let Some(fast) = fast else {
+        return "    fast path off (allowed traffic is forwarded by the kernel stack)\n".to_owned();
+    };
+    if let Some(why) = &fast.unavailable {
+        return format!("    fast path asked for but unavailable: {why}\n");
+    }
+    let to_stack: u64 = fast.to_stack.iter().map(|f| f.packets).sum();
+    let mut out = format!(
+        "    fast path on: {} packets forwarded in XDP, {to_stack} handed to the stack\n",
+        fast.forwarded.packets
+    );
+    let causes: Vec<String> = fast
+        .to_stack
+        .iter()
+        .filter(|f| f.packets != 0)
+        .map(|f| format!("{} {}", f.cause, f.packets))
+        .collect();
+    if !causes.is_empty() {
+        out.push_str(&format!("      to the stack: {}\n", causes.join(", ")));
+    }
     out
 }
 
