@@ -191,6 +191,27 @@ pub fn report(results: &[SizeResult], run: &Run) -> (String, serde_json::Value) 
         On::Core,
     );
     let _ = writeln!(md);
+    // What no XDP program can beat in this harness: the receiver's floor (the counting
+    // `XDP_DROP` baseline, which forwards nothing) against the kernel's forwarding.
+    for r in results {
+        let (Some(floor), Some(kernel)) = (
+            find(Class::Deny, Arm::Baseline, r.conduits),
+            find(Class::Allow, Arm::Baseline, r.conduits),
+        ) else {
+            continue;
+        };
+        let rx = |x: &Sample| (x.ns_per_packet() - gen_ns).max(1.0);
+        let _ = writeln!(
+            md,
+            "Ceiling of any XDP forwarding in this harness, {} conduits: the `XDP_DROP` \
+             baseline (the veth's own cost of taking a frame into XDP, nothing forwarded) is \
+             {:.2} x kernel forwarding per core, {:.2} x by receiver rate.",
+            fmt_count(r.conduits),
+            floor.sample.mpps() / kernel.sample.mpps(),
+            rx(&kernel.sample) / rx(&floor.sample)
+        );
+    }
+    let _ = writeln!(md);
     let _ = writeln!(md, "Load time of the policy / ruleset (ms):\n");
     let _ = writeln!(
         md,
