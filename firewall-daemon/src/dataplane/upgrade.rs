@@ -198,7 +198,8 @@ pub(super) fn carry_flows(from: &Retired, ebpf: &mut Ebpf) -> Result<usize, Data
     let mut flows: HashMap<&mut MapData, FlowKey, FlowState> =
         HashMap::try_from(map).map_err(DataplaneError::map(names::FLOWS))?;
     // The value size tells the layout: ABI 2-4 stored the 24-byte `FlowStateV2`, ABI 5-6 the
-    // 32-byte `FlowStateV3`.
+    // 32-byte `FlowStateV3`, ABI 7 and 8 this build's `FlowState` (8 added maps, not a flow
+    // layout).
     let value_size = match &old {
         Map::LruHashMap(m) | Map::HashMap(m) => m.info().map(|i| i.value_size()).unwrap_or(0),
         _ => 0,
