@@ -292,8 +292,14 @@ mod tests {
         assert_eq!(eligible(Family::Ipv6, 14, 54, false), Ok(()));
         assert_eq!(eligible(Family::Ipv4, 18, 38, false), Err(cause::VLAN));
         assert_eq!(eligible(Family::Ipv4, 14, 34, true), Err(cause::FRAGMENT));
-        assert_eq!(eligible(Family::Ipv4, 14, 38, false), Err(cause::IP_OPTIONS));
-        assert_eq!(eligible(Family::Ipv6, 14, 62, false), Err(cause::IP_OPTIONS));
+        assert_eq!(
+            eligible(Family::Ipv4, 14, 38, false),
+            Err(cause::IP_OPTIONS)
+        );
+        assert_eq!(
+            eligible(Family::Ipv6, 14, 62, false),
+            Err(cause::IP_OPTIONS)
+        );
         assert_eq!(cause_of_fib(fib::NO_NEIGH), cause::NO_NEIGHBOUR);
         assert_eq!(cause_of_fib(fib::FRAG_NEEDED), cause::MTU);
         assert_eq!(cause_of_fib(fib::NOT_FWDED), cause::NOT_FORWARDED);

@@ -1994,16 +1994,38 @@ conduits:
     let dmz = [10, 20, 0, 7];
 
     // The first packet of a flow goes to the stack; the forwarder never sees it.
-    run(&mut dp, "SYN", &syn(ent, dmz, 40000, 8080), fp0, XDP_PASS, None);
+    run(
+        &mut dp,
+        "SYN",
+        &syn(ent, dmz, 40000, 8080),
+        fp0,
+        XDP_PASS,
+        None,
+    );
     let ack = ipv4(ent, dmz, tcp(40000, 8080, ACK, b"data")).frame();
-    let out = run(&mut dp, "ACK", &ack, fp0, XDP_REDIRECT, Some(cause::FORWARDED));
+    let out = run(
+        &mut dp,
+        "ACK",
+        &ack,
+        fp0,
+        XDP_REDIRECT,
+        Some(cause::FORWARDED),
+    );
     assert_eq!(out.len(), ack.len());
     assert_eq!(out[..6], NEXT_HOP_MAC, "destination: the next hop");
     assert_eq!(out[6..12], fp1_mac, "source: the egress interface");
     assert_eq!(out[14 + 8], ack[14 + 8] - 1, "TTL decremented");
-    assert_eq!(pktgen::checksum(&out[14..34]), 0, "IPv4 header checksum valid");
+    assert_eq!(
+        pktgen::checksum(&out[14..34]),
+        0,
+        "IPv4 header checksum valid"
+    );
     assert_eq!(out[12..14 + 8], ack[12..14 + 8]);
-    assert_eq!(out[14 + 12..], ack[14 + 12..], "the rest of the frame is untouched");
+    assert_eq!(
+        out[14 + 12..],
+        ack[14 + 12..],
+        "the rest of the frame is untouched"
+    );
     // The reply arrives on fp1, which has no fast path: the stack forwards it.
     run(
         &mut dp,
@@ -2026,7 +2048,14 @@ conduits:
     // Fallbacks, each on a tracked flow.
     let mut ttl1 = ipv4(ent, dmz, tcp(40000, 8080, ACK, b""));
     ttl1.ttl = 1;
-    run(&mut dp, "TTL 1", &ttl1.frame(), fp0, XDP_PASS, Some(cause::TTL));
+    run(
+        &mut dp,
+        "TTL 1",
+        &ttl1.frame(),
+        fp0,
+        XDP_PASS,
+        Some(cause::TTL),
+    );
     run(
         &mut dp,
         "VLAN-tagged",
@@ -2036,7 +2065,14 @@ conduits:
         Some(cause::VLAN),
     );
     let unresolved = [10, 20, 0, 8];
-    run(&mut dp, "SYN", &syn(ent, unresolved, 40002, 8080), fp0, XDP_PASS, None);
+    run(
+        &mut dp,
+        "SYN",
+        &syn(ent, unresolved, 40002, 8080),
+        fp0,
+        XDP_PASS,
+        None,
+    );
     run(
         &mut dp,
         "neighbour not resolved",
@@ -2046,7 +2082,14 @@ conduits:
         Some(cause::NO_NEIGHBOUR),
     );
     let local = [10, 20, 0, 1];
-    run(&mut dp, "SYN", &syn(ent, local, 40003, 8080), fp0, XDP_PASS, None);
+    run(
+        &mut dp,
+        "SYN",
+        &syn(ent, local, 40003, 8080),
+        fp0,
+        XDP_PASS,
+        None,
+    );
     run(
         &mut dp,
         "local destination",
@@ -2055,7 +2098,14 @@ conduits:
         XDP_PASS,
         Some(cause::NOT_FORWARDED),
     );
-    run(&mut dp, "SYN", &syn(ent, dmz, 40004, 8080), fp0, XDP_PASS, None);
+    run(
+        &mut dp,
+        "SYN",
+        &syn(ent, dmz, 40004, 8080),
+        fp0,
+        XDP_PASS,
+        None,
+    );
     run(
         &mut dp,
         "IP options",
@@ -2081,9 +2131,23 @@ conduits:
         v6([0xfd00, 0x10, 0, 0, 0, 0, 0, 5]),
         v6([0xfd00, 0x20, 0, 0, 0, 0, 0, 7]),
     );
-    run(&mut dp, "UDP opens", &ipv6(ent6, dmz6, udp(5000, 9000, b"a")).frame(), fp0, XDP_PASS, None);
+    run(
+        &mut dp,
+        "UDP opens",
+        &ipv6(ent6, dmz6, udp(5000, 9000, b"a")).frame(),
+        fp0,
+        XDP_PASS,
+        None,
+    );
     let dgram = ipv6(ent6, dmz6, udp(5000, 9000, b"b")).frame();
-    let out = run(&mut dp, "UDP v6", &dgram, fp0, XDP_REDIRECT, Some(cause::FORWARDED));
+    let out = run(
+        &mut dp,
+        "UDP v6",
+        &dgram,
+        fp0,
+        XDP_REDIRECT,
+        Some(cause::FORWARDED),
+    );
     assert_eq!(out[..6], NEXT_HOP_MAC);
     assert_eq!(out[6..12], fp1_mac);
     assert_eq!(out[14 + 7], dgram[14 + 7] - 1, "hop limit decremented");
@@ -2099,17 +2163,42 @@ conduits:
     dp.install(&compiled(&yaml.replace("[8080]", "[8443]")), &ifindexes)
         .expect("reload");
     run(&mut dp, "ACK after the reload", &ack, fp0, XDP_DROP, None);
-    run(&mut dp, "UDP v6 still allowed", &dgram, fp0, XDP_REDIRECT, Some(cause::FORWARDED));
+    run(
+        &mut dp,
+        "UDP v6 still allowed",
+        &dgram,
+        fp0,
+        XDP_REDIRECT,
+        Some(cause::FORWARDED),
+    );
     dp.set_island(true).expect("island on");
-    run(&mut dp, "UDP v6 in island mode", &dgram, fp0, XDP_DROP, None);
+    run(
+        &mut dp,
+        "UDP v6 in island mode",
+        &dgram,
+        fp0,
+        XDP_DROP,
+        None,
+    );
     dp.set_island(false).expect("island off");
     // Turning the fast path off: the flow goes to the stack again, uncounted.
     dp.install(
-        &compiled(&yaml.replace("[8080]", "[8443]").replace(", fast_path: true", "")),
+        &compiled(
+            &yaml
+                .replace("[8080]", "[8443]")
+                .replace(", fast_path: true", ""),
+        ),
         &ifindexes,
     )
     .expect("reload without fast path");
-    run(&mut dp, "UDP v6 without fast path", &dgram, fp0, XDP_PASS, None);
+    run(
+        &mut dp,
+        "UDP v6 without fast path",
+        &dgram,
+        fp0,
+        XDP_PASS,
+        None,
+    );
     let passed_ns = dp.test_run_repeat(&dgram, fp0, 200_000).expect("repeat").1;
     eprintln!(
         "per packet (BPF_PROG_TEST_RUN, IPv6 UDP of a tracked flow): fast path {forwarded_ns:.1} ns \
@@ -2150,11 +2239,20 @@ fn fast_path_run(
     let before = fast_path_causes(dp, counted);
     let (got, out) = dp.test_run_output(frame, ifindex).expect("test run");
     let after = fast_path_causes(dp, counted);
-    let moved: Vec<usize> = (0..before.len()).filter(|&c| after[c] != before[c]).collect();
+    let moved: Vec<usize> = (0..before.len())
+        .filter(|&c| after[c] != before[c])
+        .collect();
     assert_eq!(got, verdict, "{what}: verdict");
-    assert_eq!(moved, cause.into_iter().collect::<Vec<_>>(), "{what}: causes counted");
+    assert_eq!(
+        moved,
+        cause.into_iter().collect::<Vec<_>>(),
+        "{what}: causes counted"
+    );
     if verdict != XDP_REDIRECT {
-        assert_eq!(out, frame, "{what}: a frame handed to the stack is unchanged");
+        assert_eq!(
+            out, frame,
+            "{what}: a frame handed to the stack is unchanged"
+        );
     }
     out
 }

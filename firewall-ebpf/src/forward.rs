@@ -11,8 +11,9 @@
 
 use aya_ebpf::{
     bindings::{
-        bpf_fib_lookup as FibLookup, xdp_md,
+        bpf_fib_lookup as FibLookup,
         xdp_action::{XDP_PASS, XDP_REDIRECT},
+        xdp_md,
     },
     helpers::generated::bpf_fib_lookup,
     macros::xdp,
@@ -150,7 +151,10 @@ fn forward(ctx: *mut xdp_md) -> usize {
         return forward::cause_of_fib(rc);
     }
     // A missing entry returns XDP_PASS and sets no redirect; nothing is written before.
-    if FORWARD_PORTS.redirect(fib.ifindex, XDP_PASS as u64).is_err() {
+    if FORWARD_PORTS
+        .redirect(fib.ifindex, XDP_PASS as u64)
+        .is_err()
+    {
         return cause::NO_EGRESS;
     }
     if forward::rewrite(&mut bytes, family, fib.dmac, fib.smac).is_none() {

@@ -11,7 +11,7 @@
 
 use std::{
     io::{Read, Write},
-    net::{IpAddr, SocketAddr, TcpStream},
+    net::{SocketAddr, TcpStream},
     process::Command,
     thread,
     time::{Duration, Instant},
@@ -57,8 +57,10 @@ fn plant(test: &str) -> (Plant, Vec<EchoServices>) {
         // The hosts compute their checksums: a veth otherwise hands on TCP and UDP with
         // the checksum left to offload (CHECKSUM_PARTIAL), which a frame forwarded in XDP
         // loses (docs/fast-path.md, "Requirements").
-        h.ns.run(|| cmd::run(std::process::Command::new("ethtool").args(["-K", &h.ifname, "tx", "off"])))
-            .expect("ethtool -K tx off");
+        h.ns.run(|| {
+            cmd::run(std::process::Command::new("ethtool").args(["-K", &h.ifname, "tx", "off"]))
+        })
+        .expect("ethtool -K tx off");
     }
     let servers = plant
         .hosts()
@@ -235,9 +237,18 @@ fn the_matrix_has_the_same_verdicts_with_the_fast_path_on_and_off() {
         .collect();
     let (off, off_forwarded, off_stats) = run_matrix(XdpMode::Native, false);
     let (on, on_forwarded, on_stats) = run_matrix(XdpMode::Native, true);
-    assert_eq!(off, expected, "fast path off: verdicts differ from the policy");
-    assert_eq!(on, expected, "fast path on: verdicts differ from the policy");
-    assert_eq!(off_forwarded, 0, "nothing forwarded in XDP with the fast path off");
+    assert_eq!(
+        off, expected,
+        "fast path off: verdicts differ from the policy"
+    );
+    assert_eq!(
+        on, expected,
+        "fast path on: verdicts differ from the policy"
+    );
+    assert_eq!(
+        off_forwarded, 0,
+        "nothing forwarded in XDP with the fast path off"
+    );
     // Six allowed cases per family; bulk TCP alone is hundreds of segments.
     assert!(
         on_forwarded >= 200,
@@ -260,7 +271,10 @@ fn the_matrix_passes_in_skb_mode_with_the_fast_path_on() {
         .collect();
     let got: Vec<bool> = on.iter().map(|l| l.ends_with("passes")).collect();
     assert_eq!(got, expected, "{on:#?}");
-    assert!(forwarded >= 200, "only {forwarded} packets forwarded in XDP");
+    assert!(
+        forwarded >= 200,
+        "only {forwarded} packets forwarded in XDP"
+    );
 }
 
 /// Sends `payload` over an open connection to an echo server and reads it back.
@@ -336,7 +350,10 @@ fn a_reload_that_removes_the_conduit_stops_a_fast_path_flow() {
                 Duration::from_secs(10),
             )
             .expect("zcfw reload");
-            assert!(!out.contains("unchanged"), "the reload changed the policy: {out}");
+            assert!(
+                !out.contains("unchanged"),
+                "the reload changed the policy: {out}"
+            );
         },
         "default_deny",
     );
@@ -427,7 +444,11 @@ fn forwarded_packets_have_their_ttl_decremented() {
         0,
         "the IPv4 header checksum verifies"
     );
-    assert_eq!(got[0..6], ctl.ns.mac(&ctl.ifname).expect("mac"), "destination MAC");
+    assert_eq!(
+        got[0..6],
+        ctl.ns.mac(&ctl.ifname).expect("mac"),
+        "destination MAC"
+    );
     assert_eq!(
         got[6..12],
         plant.gateway().mac(&ctl.gateway_ifname).expect("mac"),
@@ -452,13 +473,14 @@ fn forwarded_packets_have_their_ttl_decremented() {
     sender.send(&frame(1, b"ttl-one")).expect("send");
     let time_exceeded = icmp
         .capture(PASS_TIMEOUT, |p| {
-            p.proto == 1 && p.payload.first() == Some(&11) && p.dst == IpAddr::from(src)
+            p.proto == 1 && p.payload.first() == Some(&11) && p.dst == src
         })
         .is_some();
     assert!(time_exceeded, "ICMP time exceeded came back");
     let after = status(&daemon);
     assert_eq!(
-        fallback(&after, &dmz.gateway_ifname, "ttl") - fallback(&before, &dmz.gateway_ifname, "ttl"),
+        fallback(&after, &dmz.gateway_ifname, "ttl")
+            - fallback(&before, &dmz.gateway_ifname, "ttl"),
         1,
         "counted as handed to the stack for its TTL"
     );

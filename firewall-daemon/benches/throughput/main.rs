@@ -350,10 +350,11 @@ enum Loaded {
 /// version).
 fn forwarded_by(loaded: &Loaded, arm: Arm) -> u64 {
     match loaded {
-        Loaded::Zcfw(dp, ifindex) if arm == Arm::ZcfwFast => dp
-            .fast_path_counters(*ifindex)
-            .expect("fast path counters")[firewall_common::forward::cause::FORWARDED]
-            .packets,
+        Loaded::Zcfw(dp, ifindex) if arm == Arm::ZcfwFast => {
+            dp.fast_path_counters(*ifindex).expect("fast path counters")
+                [firewall_common::forward::cause::FORWARDED]
+                .packets
+        }
         _ => sink_count(),
     }
 }

@@ -217,6 +217,46 @@ pub fn status(state: &mut State) -> Result<Status, DataplaneError> {
     })
 }
 
+/// The fast path of interface `iface` for `status`: `None` unless the policy asks for it.
+fn fast_path_status(state: &State, iface: &str, ifindex: u32) -> Option<FastPathStatus> {
+    use firewall_common::forward::cause;
+    let wanted = state
+        .policy
+        .interfaces
+        .iter()
+        .any(|i| i.name == iface && i.fast_path);
+    if !wanted {
+        return None;
+    }
+    let unavailable = crate::dataplane::is_bridge_port(iface).then(|| {
+        "a bridge port: its frames are switched by the bridge, which XDP cannot look up; they go to the stack".to_owned()
+    });
+    // Counters that cannot be read show as zero; `status` still answers.
+    let counts = state
+        .dataplane
+        .fast_path_counters(ifindex)
+        .unwrap_or_default();
+    let count = |c: &firewall_common::maps::Counter| PacketCount {
+        packets: c.packets,
+        bytes: c.bytes,
+    };
+    Some(FastPathStatus {
+        active: unavailable.is_none(),
+        unavailable,
+        forwarded: count(&counts[cause::FORWARDED]),
+        to_stack: counts
+            .iter()
+            .zip(cause::NAMES)
+            .skip(1)
+            .map(|(c, name)| FastPathFallback {
+                cause: name.to_owned(),
+                packets: c.packets,
+                bytes: c.bytes,
+            })
+            .collect(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use firewall_common::maps::inspector;
@@ -277,44 +317,4 @@ mod tests {
         assert_eq!(listed(&l, 99, 1).len(), 5 + 6 + 6);
         assert!(!l.lists(2, Reason::DefaultDeny, &Counter::default()));
     }
-}
-
-/// The fast path of interface `iface` for `status`: `None` unless the policy asks for it.
-fn fast_path_status(state: &State, iface: &str, ifindex: u32) -> Option<FastPathStatus> {
-    use firewall_common::forward::cause;
-    let wanted = state
-        .policy
-        .interfaces
-        .iter()
-        .any(|i| i.name == iface && i.fast_path);
-    if !wanted {
-        return None;
-    }
-    let unavailable = crate::dataplane::is_bridge_port(iface).then(|| {
-        "a bridge port: its frames are switched by the bridge, which XDP cannot look up; they go to the stack".to_owned()
-    });
-    // Counters that cannot be read show as zero; `status` still answers.
-    let counts = state
-        .dataplane
-        .fast_path_counters(ifindex)
-        .unwrap_or_default();
-    let count = |c: &firewall_common::maps::Counter| PacketCount {
-        packets: c.packets,
-        bytes: c.bytes,
-    };
-    Some(FastPathStatus {
-        active: unavailable.is_none(),
-        unavailable,
-        forwarded: count(&counts[cause::FORWARDED]),
-        to_stack: counts
-            .iter()
-            .zip(cause::NAMES)
-            .skip(1)
-            .map(|(c, name)| FastPathFallback {
-                cause: name.to_owned(),
-                packets: c.packets,
-                bytes: c.bytes,
-            })
-            .collect(),
-    })
 }

@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aya::{
     Ebpf,
-    maps::{DevMapHash, MapData, MapError, PerCpuHashMap, PerCpuValues, ProgramArray, xdp::XdpMapError},
+    maps::{
+        DevMapHash, MapData, MapError, PerCpuHashMap, PerCpuValues, ProgramArray, xdp::XdpMapError,
+    },
     programs::ProgramError,
 };
 use firewall_common::{
@@ -66,7 +68,10 @@ pub(super) fn set_ports(ebpf: &mut Ebpf, ifindexes: &BTreeSet<u32>) -> Result<()
             Err(XdpMapError::MapError(MapError::SyscallError(e)))
                 if e.io_error.raw_os_error() == Some(libc::ENODEV) =>
             {
-                warn!(ifindex, "no interface with this index: not a fast-path target");
+                warn!(
+                    ifindex,
+                    "no interface with this index: not a fast-path target"
+                );
             }
             Err(e) => return Err(xdp_map_error(e)),
         }
@@ -79,7 +84,9 @@ pub(super) fn set_ports(ebpf: &mut Ebpf, ifindexes: &BTreeSet<u32>) -> Result<()
     Ok(())
 }
 
-fn counters_map(ebpf: &Ebpf) -> Result<PerCpuHashMap<&MapData, u32, FastPathCounters>, DataplaneError> {
+fn counters_map(
+    ebpf: &Ebpf,
+) -> Result<PerCpuHashMap<&MapData, u32, FastPathCounters>, DataplaneError> {
     let map = ebpf
         .map(names::FAST_PATH_COUNTERS)
         .ok_or(DataplaneError::MissingMap(names::FAST_PATH_COUNTERS))?;
@@ -95,8 +102,9 @@ pub(super) fn counted(ebpf: &Ebpf) -> Result<BTreeSet<u32>, DataplaneError> {
 /// into existing entries, and counters survive reloads and restarts.
 pub(super) fn ensure_counters(ebpf: &mut Ebpf, ifindex: u32) -> Result<(), DataplaneError> {
     const BPF_NOEXIST: u64 = 1;
-    let cpus = aya::util::nr_cpus()
-        .map_err(|(what, e)| DataplaneError::FastPath(format!("cannot count the CPUs ({what}): {e}")))?;
+    let cpus = aya::util::nr_cpus().map_err(|(what, e)| {
+        DataplaneError::FastPath(format!("cannot count the CPUs ({what}): {e}"))
+    })?;
     let map = ebpf
         .map_mut(names::FAST_PATH_COUNTERS)
         .ok_or(DataplaneError::MissingMap(names::FAST_PATH_COUNTERS))?;
@@ -106,16 +114,17 @@ pub(super) fn ensure_counters(ebpf: &mut Ebpf, ifindex: u32) -> Result<(), Datap
         .map_err(|e| DataplaneError::FastPath(format!("per-CPU counters: {e}")))?;
     match counters.insert(ifindex, zero, BPF_NOEXIST) {
         Ok(()) => Ok(()),
-        Err(MapError::SyscallError(e)) if e.io_error.raw_os_error() == Some(libc::EEXIST) => {
-            Ok(())
-        }
+        Err(MapError::SyscallError(e)) if e.io_error.raw_os_error() == Some(libc::EEXIST) => Ok(()),
         Err(e) => Err(DataplaneError::map(names::FAST_PATH_COUNTERS)(e)),
     }
 }
 
 /// The fast-path counters of `ifindex` summed over CPUs, by [`cause`] (all zero when it has
 /// none).
-pub(super) fn counters(ebpf: &Ebpf, ifindex: u32) -> Result<[Counter; cause::SLOTS], DataplaneError> {
+pub(super) fn counters(
+    ebpf: &Ebpf,
+    ifindex: u32,
+) -> Result<[Counter; cause::SLOTS], DataplaneError> {
     let mut out = [Counter::default(); cause::SLOTS];
     match counters_map(ebpf)?.get(&ifindex, 0) {
         Ok(values) => {

@@ -280,9 +280,15 @@ impl Dataplane {
         fastpath::set_ports(&mut self.ebpf, &ports)?;
         maps::clear_slot(&mut self.ebpf, slot)?;
         let written = &mut self.known[slot as usize];
-        if let Err(err) =
-            maps::write_slot(&mut self.ebpf, slot, generation, policy, ifindexes, &fast, written)
-        {
+        if let Err(err) = maps::write_slot(
+            &mut self.ebpf,
+            slot,
+            generation,
+            policy,
+            ifindexes,
+            &fast,
+            written,
+        ) {
             // Leave no half-written generation behind; the active one never saw it.
             let _ = maps::clear_slot(&mut self.ebpf, slot);
             return Err(err);
