@@ -111,3 +111,42 @@ fn render_check(check: &XdpCheck) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::status::{FastPathFallback, PacketCount};
+
+    #[test]
+    fn the_fast_path_line_says_on_or_off_and_the_causes_that_occurred() {
+        assert!(render_fast_path(None).contains("fast path off"));
+        let mut fast = FastPathStatus {
+            active: true,
+            unavailable: None,
+            forwarded: PacketCount {
+                packets: 1200,
+                bytes: 90_000,
+            },
+            to_stack: ["no_neighbour", "mtu", "ttl"]
+                .iter()
+                .zip([3u64, 0, 2])
+                .map(|(cause, packets)| FastPathFallback {
+                    cause: (*cause).to_owned(),
+                    packets,
+                    bytes: packets * 60,
+                })
+                .collect(),
+        };
+        assert_eq!(
+            render_fast_path(Some(&fast)),
+            "    fast path on: 1200 packets forwarded in XDP, 5 handed to the stack\n      \
+             to the stack: no_neighbour 3, ttl 2\n"
+        );
+        fast.active = false;
+        fast.unavailable = Some("a bridge port".into());
+        assert_eq!(
+            render_fast_path(Some(&fast)),
+            "    fast path asked for but unavailable: a bridge port\n"
+        );
+    }
+}
