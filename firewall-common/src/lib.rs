@@ -17,6 +17,7 @@ pub mod dnp3;
 pub mod event;
 pub mod exception;
 pub mod flow;
+pub mod forward;
 pub mod iec104;
 pub mod maps;
 pub mod modbus;
@@ -46,5 +47,6 @@ pub mod zonetable;
 /// conduit actions carry a rule id (their flags shrink to a byte), per-rule counters
 /// (`RULE_COUNTERS`), and the capture ring of denied frames with its bucket and counters
 /// ([`capture`]); S7comm: its profile map (`S7COMM_PROFILES`), inspector id 4
-/// and reasons 41-46.
+/// and reasons 41-46; the XDP fast path: the forwarder program array (`FORWARDER`), its
+/// devmap (`FORWARD_PORTS`) and counters (`FAST_PATH_COUNTERS`), interface flag `FAST_PATH`.
 pub const ABI_VERSION: u32 = 8;

@@ -91,6 +91,20 @@ pub mod names {
     /// Per-CPU [`super::Handoff`] (one entry): what the main program tells the inspector it
     /// tail-calls; never pinned.
     pub const HANDOFF: &str = "HANDOFF";
+    /// Per-CPU `u64` (one entry): the allow decision the main program hands to the fast-path
+    /// forwarder it tail-calls ([`crate::forward`]); never pinned.
+    pub const FORWARD_HANDOFF: &str = "FORWARD_HANDOFF";
+
+    /// Program array, one entry: the fast-path forwarder `zcfw_forward` ([`crate::forward`]),
+    /// tail-called by the main program for an allowed packet of a tracked flow arriving on a
+    /// `fast_path` interface.
+    pub const FORWARDER: &str = "FORWARDER";
+    /// Devmap hash: ifindex → ifindex, the interfaces the fast path may redirect to (every
+    /// interface zcfw is attached to).
+    pub const FORWARD_PORTS: &str = "FORWARD_PORTS";
+    /// Per-CPU hash: ifindex → [`crate::forward::FastPathCounters`] of a `fast_path`
+    /// interface (entries written by the daemon).
+    pub const FAST_PATH_COUNTERS: &str = "FAST_PATH_COUNTERS";
 
     /// Per-CPU array of [`super::Counter`] indexed by rule id
     /// ([`super::ConduitAction::rule_id`]): packets the conduit lookup matched to each rule.
@@ -105,7 +119,7 @@ pub mod names {
     /// Every map of the XDP program the daemon pins and adopts: a restart keeps them, and a
     /// map missing here would silently start empty after a restart (a test in
     /// firewall-daemon compares this list with the maps of the embedded object).
-    pub const ALL: [&str; 33] = [
+    pub const ALL: [&str; 36] = [
         ABI,
         CONTROL,
         SLOT_CONFIG,
@@ -139,15 +153,19 @@ pub mod names {
         CAPTURE,
         CAPTURE_BUCKET,
         CAPTURE_COUNTERS,
+        FORWARDER,
+        FORWARD_PORTS,
+        FAST_PATH_COUNTERS,
     ];
 
     /// The maps of the object that are deliberately not pinned: [`SCRATCH`] holds nothing
     /// between packets, and the `BENCH_*` maps belong to the benchmark programs, which the
     /// daemon never attaches.
-    pub const NOT_PINNED: [&str; 8] = [
+    pub const NOT_PINNED: [&str; 9] = [
         SCRATCH,
         PAYLOAD,
         HANDOFF,
+        FORWARD_HANDOFF,
         STREAM_START,
         "BENCH_TX",
         "BENCH_HEAD",
@@ -201,6 +219,9 @@ pub mod capacity {
     /// Tracked fragmented datagrams (LRU): first fragments whose later fragments are still
     /// to come; fragmented industrial traffic is rare.
     pub const FRAGS: u32 = 8_192;
+    /// Interfaces with fast-path counters, and forwarding targets of the fast path (the
+    /// interfaces of one policy).
+    pub const FAST_PATH_IFACES: u32 = IFACES / 2;
 }
 
 /// Flag bits of [`Control::flags`].
@@ -413,6 +434,9 @@ pub const fn iface_index(slot: u8, ifindex: u32) -> u32 {
 pub mod iface_flags {
     /// Only sources in the zones listed in [`super::names::IFACE_ZONES`] may arrive here.
     pub const RESTRICT_SOURCE: u32 = 1 << 0;
+    /// `fast_path: true`: allowed packets of tracked flows are forwarded in XDP
+    /// ([`crate::forward`]).
+    pub const FAST_PATH: u32 = 1 << 1;
 }
 
 /// Per-interface policy.
@@ -642,6 +666,7 @@ mod pod {
         StreamState,
         crate::conduittable::ConduitEntry,
         crate::conduittable::ConduitBucket,
+        crate::forward::FastPathCounters,
     );
 }
 

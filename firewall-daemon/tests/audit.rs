@@ -1210,6 +1210,7 @@ fn daemon_status(path: &Path, hash: String, eth1_enforced: bool) -> zcfw::contro
         is_bridge: false,
         xdp_mode: "native".into(),
         enforced,
+        fast_path: None,
     };
     Status {
         policy: LoadedPolicy {

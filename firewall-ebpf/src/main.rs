@@ -18,6 +18,7 @@ mod account;
 mod bench;
 mod decision;
 mod exception;
+mod forward;
 mod inspect;
 mod looped;
 mod maps;
@@ -212,9 +213,8 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
     } else {
         None
     };
-    if let Some(iface) = iface
-        && iface.flags & iface_flags::RESTRICT_SOURCE != 0
-    {
+    let if_flags = iface.map_or(0, |i| i.flags);
+    if if_flags & iface_flags::RESTRICT_SOURCE != 0 {
         let src_zone = zone_of(slot, p.family, &p.src) as u16;
         let key = IfaceZoneKey {
             ifindex,
@@ -341,7 +341,13 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
             if p.fragment == Fragment::First {
                 remember_first_fragment(p, conduit_id, now);
             }
-            return pass(Reason::AllowedConntrack, conduit_id);
+            let d = pass(Reason::AllowedConntrack, conduit_id);
+            if if_flags & iface_flags::FAST_PATH != 0 {
+                // Allowed, tracked, not inspected by a program of its own: the forwarder
+                // counts it and forwards it in XDP where the FIB answers.
+                return forward::hand_over(ctx, d);
+            }
+            return d;
         } else {
             // The new policy no longer allows the flow that opened this entry.
             let _ = FLOWS.remove(&flow_key);

@@ -4,7 +4,10 @@
 use aya_ebpf::{
     bindings::BPF_F_NO_PREALLOC,
     macros::map,
-    maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray, ProgramArray, RingBuf},
+    maps::{
+        Array, DevMapHash, HashMap, LpmTrie, LruHashMap, PerCpuArray, PerCpuHashMap, ProgramArray,
+        RingBuf,
+    },
 };
 use firewall_common::{
     capture, conduit,
@@ -12,6 +15,7 @@ use firewall_common::{
     dnp3::Dnp3Profile,
     event,
     flow::{FlowKey, FlowState, FragKey, FragState, StreamState},
+    forward::FastPathCounters,
     iec104::Iec104Profile,
     maps::{
         Bucket, BucketKey, CONDUIT_DENY_SLOTS, Control, Counter, EventBucket, Handoff, IfacePolicy,
@@ -196,3 +200,21 @@ pub static CAPTURE_BUCKET: PerCpuArray<EventBucket> = PerCpuArray::with_max_entr
 #[map]
 pub static CAPTURE_COUNTERS: PerCpuArray<u64> =
     PerCpuArray::with_max_entries(capture::counter::SLOTS, 0);
+
+/// The fast-path forwarder `zcfw_forward` (entry 0, filled by the daemon).
+#[map]
+pub static FORWARDER: ProgramArray = ProgramArray::with_max_entries(1, 0);
+
+/// The allow decision the main program hands to the forwarder (a `Decision`, per CPU).
+#[map]
+pub static FORWARD_HANDOFF: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+/// Interfaces the fast path may redirect to, by ifindex (written by the daemon: every
+/// interface zcfw is attached to).
+#[map]
+pub static FORWARD_PORTS: DevMapHash = DevMapHash::with_max_entries(capacity::FAST_PATH_IFACES, 0);
+
+/// Fast-path counters per ingress interface (entries written by the daemon).
+#[map]
+pub static FAST_PATH_COUNTERS: PerCpuHashMap<u32, FastPathCounters> =
+    PerCpuHashMap::with_max_entries(capacity::FAST_PATH_IFACES, 0);

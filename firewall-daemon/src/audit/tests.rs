@@ -158,6 +158,7 @@ mod running {
                     is_bridge: false,
                     xdp_mode: "native".into(),
                     enforced: true,
+                    fast_path: None,
                 },
                 InterfaceAttachment {
                     name: "eth1".into(),
@@ -166,6 +167,7 @@ mod running {
                     is_bridge: false,
                     xdp_mode: "skb".into(),
                     enforced,
+                    fast_path: None,
                 },
             ],
             xdp_check: XdpCheck {

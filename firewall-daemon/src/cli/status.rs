@@ -3,7 +3,7 @@
 use super::SocketArgs;
 use crate::control::{
     self,
-    status::{EnforcementMode, Status, XdpCheck},
+    status::{EnforcementMode, FastPathStatus, Status, XdpCheck},
 };
 
 #[derive(Debug, clap::Args)]
@@ -70,8 +70,35 @@ fn render(status: &Status) -> String {
             i.xdp_mode,
             if i.enforced { "" } else { "  NOT ENFORCED" }
         ));
+        out.push_str(&render_fast_path(i.fast_path.as_ref()));
     }
     out.push_str(&render_check(&status.xdp_check));
+    out
+}
+
+/// One interface's fast path: on or off, packets forwarded in XDP, packets handed to the
+/// stack by cause (the causes that occurred).
+fn render_fast_path(fast: Option<&FastPathStatus>) -> String {
+    let Some(fast) = fast else {
+        return "    fast path off (allowed traffic is forwarded by the kernel stack)\n".to_owned();
+    };
+    if let Some(why) = &fast.unavailable {
+        return format!("    fast path asked for but unavailable: {why}\n");
+    }
+    let to_stack: u64 = fast.to_stack.iter().map(|f| f.packets).sum();
+    let mut out = format!(
+        "    fast path on: {} packets forwarded in XDP, {to_stack} handed to the stack\n",
+        fast.forwarded.packets
+    );
+    let causes: Vec<String> = fast
+        .to_stack
+        .iter()
+        .filter(|f| f.packets != 0)
+        .map(|f| format!("{} {}", f.cause, f.packets))
+        .collect();
+    if !causes.is_empty() {
+        out.push_str(&format!("      to the stack: {}\n", causes.join(", ")));
+    }
     out
 }
 
@@ -95,8 +122,9 @@ fn render_check(check: &XdpCheck) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::status::{InterfaceAttachment, LoadedPolicy};
-
+    use crate::control::status::{
+        FastPathFallback, InterfaceAttachment, LoadedPolicy, PacketCount,
+    };
     #[test]
     fn bridge_ports_and_bridge_devices_are_named() {
         let iface = |name: &str, bridge: Option<&str>, is_bridge| InterfaceAttachment {
@@ -106,6 +134,7 @@ mod tests {
             is_bridge,
             xdp_mode: "native".into(),
             enforced: true,
+            fast_path: None,
         };
         let status = Status {
             policy: LoadedPolicy {
@@ -145,5 +174,38 @@ mod tests {
         assert!(line("eth1").ends_with("port of bridge br0"), "{out}");
         assert!(line("br1").contains("bridge device"), "{out}");
         assert!(line("eth3").ends_with("xdp native"), "{out}");
+    }
+
+    #[test]
+    fn the_fast_path_line_says_on_or_off_and_the_causes_that_occurred() {
+        assert!(render_fast_path(None).contains("fast path off"));
+        let mut fast = FastPathStatus {
+            active: true,
+            unavailable: None,
+            forwarded: PacketCount {
+                packets: 1200,
+                bytes: 90_000,
+            },
+            to_stack: ["no_neighbour", "mtu", "ttl"]
+                .iter()
+                .zip([3u64, 0, 2])
+                .map(|(cause, packets)| FastPathFallback {
+                    cause: (*cause).to_owned(),
+                    packets,
+                    bytes: packets * 60,
+                })
+                .collect(),
+        };
+        assert_eq!(
+            render_fast_path(Some(&fast)),
+            "    fast path on: 1200 packets forwarded in XDP, 5 handed to the stack\n      \
+             to the stack: no_neighbour 3, ttl 2\n"
+        );
+        fast.active = false;
+        fast.unavailable = Some("a bridge port".into());
+        assert_eq!(
+            render_fast_path(Some(&fast)),
+            "    fast path asked for but unavailable: a bridge port\n"
+        );
     }
 }

@@ -91,6 +91,8 @@ pub struct CompiledInterface {
     pub xdp_mode: XdpMode,
     /// Zone ids whose sources may arrive here; `None`: any zone.
     pub allowed_zones: Option<Vec<u16>>,
+    /// Allowed packets of tracked flows are forwarded in XDP (`fast_path: true`).
+    pub fast_path: bool,
 }
 
 /// An IPv4 zone network; together they make the [`ZoneTableV4`].
@@ -353,6 +355,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
             name: i.name.clone(),
             xdp_mode: i.xdp_mode,
             allowed_zones,
+            fast_path: i.fast_path,
         });
     }
 

@@ -10,7 +10,8 @@
 //!                   "rule_inspectors": ["modbus" | "iec104" | "dnp3" | "none" per rule],
 //!                   "rule_ids": [rule id per rule, the index of its counter],
 //!                   "on_violation": "reset" }],
-//!   "interfaces": [{ "name", "xdp_mode": "auto"|"native"|"skb", "allowed_zones": null | [zone ids] }],
+//!   "interfaces": [{ "name", "xdp_mode": "auto"|"native"|"skb", "allowed_zones": null | [zone ids],
+//!                    "fast_path": bool }],
 //!   "l2_allow":   [ethertype, ...],
 //!   "zone_entries":    [{ "family": "ipv4"|"ipv6", "network", "prefix_len", "addr", "zone_id", "flags" }],
 //!   "zone_pairs":      [{ "src_zone", "dst_zone", "level_mask" }],
@@ -128,6 +129,7 @@ struct JsonInterface<'a> {
     name: &'a str,
     xdp_mode: &'static str,
     allowed_zones: Option<&'a [u16]>,
+    fast_path: bool,
 }
 
 #[derive(Serialize)]
@@ -246,6 +248,7 @@ pub fn render_json(p: &CompiledPolicy) -> serde_json::Value {
                 name: &i.name,
                 xdp_mode: i.xdp_mode.name(),
                 allowed_zones: i.allowed_zones.as_deref(),
+                fast_path: i.fast_path,
             })
             .collect(),
         l2_allow: &p.l2_allow,
@@ -627,9 +630,10 @@ pub fn render_text(p: &CompiledPolicy) -> String {
         };
         let _ = writeln!(
             out,
-            "  {:<16} xdp {:<6}  sources from: {zones}",
+            "  {:<16} xdp {:<6}  sources from: {zones}{}",
             i.name,
-            i.xdp_mode.name()
+            i.xdp_mode.name(),
+            if i.fast_path { "  fast path" } else { "" }
         );
     }
 

@@ -309,6 +309,10 @@ fn maps_besides_conduits() {
     assert_eq!(c.interfaces[0].allowed_zones, Some(vec![1, 3]));
     assert_eq!(c.interfaces[1].allowed_zones, None);
     assert_eq!(c.interfaces[0].xdp_mode, XdpMode::Auto);
+    assert!(
+        !c.interfaces[0].fast_path,
+        "the fast path is off unless asked for"
+    );
     assert_eq!(c.zones[2].networks[0].to_string(), "10.1.5.0/24");
     assert_eq!(c.conduits[0].rules, vec!["tcp (all ports)"]);
     // 4 trie + 1 pair + 1 conduit + 2 l2 + 2 ifaces + 2 iface zones + slot config

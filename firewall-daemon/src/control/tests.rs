@@ -271,6 +271,7 @@ fn the_documented_field_names_stay() {
             is_bridge: false,
             xdp_mode: "native".into(),
             enforced: true,
+            fast_path: None,
         }],
         xdp_check: XdpCheck {
             interval_s: 5.0,

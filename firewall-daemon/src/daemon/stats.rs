@@ -15,7 +15,8 @@ use crate::{
             PolicyIdentity, ReasonCounter, RuleCounter, Stats, SuppressedByClass,
         },
         status::{
-            EnforcementMode, InterfaceAttachment, LoadedPolicy, NotEnforced, Status, XdpCheck,
+            EnforcementMode, FastPathFallback, FastPathStatus, InterfaceAttachment, LoadedPolicy,
+            NotEnforced, PacketCount, Status, XdpCheck,
         },
     },
     dataplane::DataplaneError,
@@ -228,6 +229,7 @@ pub fn status(state: &mut State) -> Result<Status, DataplaneError> {
                 xdp_mode: a.mode.to_string(),
                 // As the kernel said at the last check, not as the daemon remembers it.
                 enforced: state.health.enforced(&a.iface),
+                fast_path: fast_path_status(state, &a.iface, a.ifindex),
             }
         })
         .collect();
@@ -277,6 +279,46 @@ pub fn status(state: &mut State) -> Result<Status, DataplaneError> {
             .collect(),
         pin_dir: state.dataplane.pin_dir().map(|d| d.display().to_string()),
         uptime_s: state.started.elapsed().as_secs(),
+    })
+}
+
+/// The fast path of interface `iface` for `status`: `None` unless the policy asks for it.
+fn fast_path_status(state: &State, iface: &str, ifindex: u32) -> Option<FastPathStatus> {
+    use firewall_common::forward::cause;
+    let wanted = state
+        .policy
+        .interfaces
+        .iter()
+        .any(|i| i.name == iface && i.fast_path);
+    if !wanted {
+        return None;
+    }
+    let unavailable = crate::dataplane::is_bridge_port(iface).then(|| {
+        "a bridge port: its frames are switched by the bridge, which XDP cannot look up; they go to the stack".to_owned()
+    });
+    // Counters that cannot be read show as zero; `status` still answers.
+    let counts = state
+        .dataplane
+        .fast_path_counters(ifindex)
+        .unwrap_or_default();
+    let count = |c: &firewall_common::maps::Counter| PacketCount {
+        packets: c.packets,
+        bytes: c.bytes,
+    };
+    Some(FastPathStatus {
+        active: unavailable.is_none(),
+        unavailable,
+        forwarded: count(&counts[cause::FORWARDED]),
+        to_stack: counts
+            .iter()
+            .zip(cause::NAMES)
+            .skip(1)
+            .map(|(c, name)| FastPathFallback {
+                cause: name.to_owned(),
+                packets: c.packets,
+                bytes: c.bytes,
+            })
+            .collect(),
     })
 }
 

@@ -233,16 +233,22 @@ pub(super) fn clear_slot(ebpf: &mut Ebpf, slot: u8) -> Result<(), DataplaneError
     clear_hash::<ZonePairKey, ZonePairLevels>(ebpf, names::ZONE_PAIRS, |k| k.slot == slot as u16)?;
     // The slot's conduit table and filter stay, like its zone table: nothing reads a slot
     // that is not loaded, and the next `write_slot` rewrites both halves whole.
-    // Every restricted interface of the slot has zone entries: they name the array slots to reset.
-    let restricted: std::collections::BTreeSet<u32> =
+    // Every restricted interface of the slot has zone entries and every fast-path interface
+    // has counters: they name the array slots to reset.
+    let mut flagged: std::collections::BTreeSet<u32> =
         hash_map::<IfaceZoneKey, u32>(ebpf, names::IFACE_ZONES)?
             .keys()
             .filter_map(Result::ok)
             .filter(|k| k.slot == slot as u16)
             .map(|k| k.ifindex)
             .collect();
+    flagged.extend(
+        super::fastpath::counted(ebpf)?
+            .into_iter()
+            .filter(|&i| i < capacity::MAX_IFINDEX),
+    );
     let mut ifaces = array::<IfacePolicy>(ebpf, names::IFACES)?;
-    for ifindex in restricted {
+    for ifindex in flagged {
         ifaces
             .set(iface_index(slot, ifindex), IfacePolicy::default(), 0)
             .map_err(DataplaneError::map(names::IFACES))?;
@@ -259,6 +265,7 @@ pub(super) fn write_slot(
     generation: u32,
     policy: &CompiledPolicy,
     ifindexes: &BTreeMap<String, u32>,
+    fast_path: &std::collections::BTreeSet<u32>,
     known: &mut KnownSlot,
 ) -> Result<(), DataplaneError> {
     // All of the slot's first level and the blocks it uses, and all of its pair masks;
@@ -326,18 +333,23 @@ pub(super) fn write_slot(
                 ifindex,
             });
         }
+        let flags = if iface.allowed_zones.is_some() {
+            iface_flags::RESTRICT_SOURCE
+        } else {
+            0
+        } | if fast_path.contains(&ifindex) {
+            iface_flags::FAST_PATH
+        } else {
+            0
+        };
+        if flags != 0 {
+            array::<IfacePolicy>(ebpf, names::IFACES)?
+                .set(iface_index(slot, ifindex), IfacePolicy { flags }, 0)
+                .map_err(DataplaneError::map(names::IFACES))?;
+        }
         let Some(zones) = &iface.allowed_zones else {
             continue;
         };
-        array::<IfacePolicy>(ebpf, names::IFACES)?
-            .set(
-                iface_index(slot, ifindex),
-                IfacePolicy {
-                    flags: iface_flags::RESTRICT_SOURCE,
-                },
-                0,
-            )
-            .map_err(DataplaneError::map(names::IFACES))?;
         let mut allowed = hash_map::<IfaceZoneKey, u32>(ebpf, names::IFACE_ZONES)?;
         for &zone_id in zones {
             allowed

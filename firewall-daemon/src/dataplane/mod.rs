@@ -5,6 +5,7 @@
 mod attach;
 pub mod bpffs;
 mod error;
+mod fastpath;
 mod link;
 mod maps;
 pub mod pindir;
@@ -33,6 +34,7 @@ pub use self::{
     attach::{Attachment, Repair},
     error::DataplaneError,
     maps::EventPathCounters,
+    fastpath::{FORWARDER_PROGRAM, is_bridge_port},
 };
 use crate::compile::CompiledPolicy;
 
@@ -166,6 +168,7 @@ impl Dataplane {
         let program = xdp_program(&mut ebpf)?;
         program.load().map_err(DataplaneError::from_program_load)?;
         load_inspectors(&mut ebpf)?;
+        fastpath::load_forwarder(&mut ebpf)?;
         let fresh = pins.is_none();
         let mut dataplane = Dataplane {
             ebpf,
@@ -259,11 +262,34 @@ impl Dataplane {
             None => 0,
         };
         let generation = self.generation.wrapping_add(1).max(1);
+        // Counters first: the slot's interface flags point the forwarder at them.
+        let fast = fastpath::wanted(
+            policy
+                .interfaces
+                .iter()
+                .map(|i| (i.name.as_str(), i.fast_path)),
+            ifindexes,
+        );
+        for &ifindex in &fast {
+            fastpath::ensure_counters(&mut self.ebpf, ifindex)?;
+        }
+        let ports = policy
+            .interfaces
+            .iter()
+            .filter_map(|i| ifindexes.get(&i.name).copied())
+            .collect();
+        fastpath::set_ports(&mut self.ebpf, &ports)?;
         maps::clear_slot(&mut self.ebpf, slot)?;
         let written = &mut self.known[slot as usize];
-        if let Err(err) =
-            maps::write_slot(&mut self.ebpf, slot, generation, policy, ifindexes, written)
-        {
+        if let Err(err) = maps::write_slot(
+            &mut self.ebpf,
+            slot,
+            generation,
+            policy,
+            ifindexes,
+            &fast,
+            written,
+        ) {
             // Leave no half-written generation behind; the active one never saw it.
             let _ = maps::clear_slot(&mut self.ebpf, slot);
             return Err(err);
@@ -295,6 +321,15 @@ impl Dataplane {
     /// Packets and bytes that arrived on `ifindex`: (passed, dropped), summed over CPUs.
     pub fn iface_counters(&self, ifindex: u32) -> Result<(Counter, Counter), DataplaneError> {
         maps::iface_counters(&self.ebpf, ifindex)
+    }
+
+    /// Fast-path counters of `ifindex` (summed over CPUs) by
+    /// [`firewall_common::forward::cause`]; all zero for an interface without the fast path.
+    pub fn fast_path_counters(
+        &self,
+        ifindex: u32,
+    ) -> Result<[Counter; firewall_common::forward::cause::SLOTS], DataplaneError> {
+        fastpath::counters(&self.ebpf, ifindex)
     }
 
     /// Events sent, suppressed by the per-CPU bucket of each class, and lost to a full ring.

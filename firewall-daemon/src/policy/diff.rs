@@ -446,6 +446,16 @@ impl Differ {
                     n.xdp_mode.name().into(),
                 );
             }
+            if o.fast_path != n.fast_path {
+                // Where allowed packets are forwarded, not which ones: no effect on the policy.
+                self.value(
+                    &at,
+                    "fast_path",
+                    Effect::Changes,
+                    o.fast_path.to_string(),
+                    n.fast_path.to_string(),
+                );
+            }
         }
     }
 

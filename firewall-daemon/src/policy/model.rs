@@ -114,6 +114,9 @@ pub struct Interface {
     /// Zones whose sources may arrive here; `None`: any zone.
     pub zones: Option<Vec<String>>,
     pub xdp_mode: XdpMode,
+    /// `fast_path: true`: allowed packets of tracked flows arriving here are forwarded in XDP
+    /// (docs/fast-path.md).
+    pub fast_path: bool,
 }
 
 /// An inclusive range of destination ports, `first <= last`, both in 1..=65535.

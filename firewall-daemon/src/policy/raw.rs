@@ -36,12 +36,13 @@ pub struct RawDefaults {
 #[derive(Debug, Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "an interface: { name, zones, xdp_mode }"
+    expecting = "an interface: { name, zones, xdp_mode, fast_path }"
 )]
 pub struct RawInterface {
     pub name: Option<String>,
     pub zones: Option<Vec<String>>,
     pub xdp_mode: Option<String>,
+    pub fast_path: Option<serde_yaml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]

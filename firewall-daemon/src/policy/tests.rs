@@ -326,6 +326,29 @@ fn interface_errors() {
 }
 
 #[test]
+fn fast_path_is_a_boolean_per_interface() {
+    let p = ok(&BASE.replace("xdp_mode: native }", "xdp_mode: native, fast_path: true }"));
+    assert!(p.interfaces()[1].fast_path);
+    assert!(!p.interfaces()[0].fast_path, "off unless asked for");
+    assert!(p.warnings().is_empty(), "{:?}", p.warnings());
+    let p = ok(&BASE.replace("xdp_mode: native }", "fast_path: false }"));
+    assert!(!p.interfaces()[1].fast_path);
+    for (value, shown) in [("yes", "\"yes\""), ("1", "1"), ("[on]", "a list or map")] {
+        let d = error(
+            &BASE.replace("xdp_mode: native }", &format!("fast_path: {value} }}")),
+            &format!("fast_path of interface \"eth1\" is {shown}, not true or false"),
+        );
+        assert_eq!(d.key.as_deref(), Some("interfaces[1].fast_path"));
+        assert!(d.help[0].contains("fast_path: true"), "{:?}", d.help);
+    }
+    let p = ok(&BASE.replace("xdp_mode: native }", "xdp_mode: skb, fast_path: true }"));
+    assert!(p.interfaces()[1].fast_path);
+    let w = &p.warnings()[0];
+    assert!(w.message.contains("saves little"), "{}", w.message);
+    assert_eq!(w.key.as_deref(), Some("interfaces[1].fast_path"));
+}
+
+#[test]
 fn conduit_errors() {
     let twice = format!(
         "{BASE}  - name: historian\n    from: control\n    to: dmz\n    rules: [{{ protocol: udp }}]\n"
