@@ -17,6 +17,7 @@ pub mod event;
 pub mod exception;
 pub mod flow;
 pub mod iec104;
+pub mod learn;
 pub mod maps;
 pub mod modbus;
 pub mod packet;
@@ -38,4 +39,6 @@ pub mod zonetable;
 /// 7: conntrack entries and conduit actions carry an inspector id (and entries the
 /// inspector's session bits), IEC 104 and DNP3 profile maps, the inspector program array and
 /// the stream positions of their flows (`STREAMS`), fragments their own small value.
-pub const ABI_VERSION: u32 = 7;
+///
+/// 8: learning mode, the `LEARN` and `LEARN_HOSTS` maps and the `LEARN` control flag.
+pub const ABI_VERSION: u32 = 8;

@@ -89,11 +89,17 @@ pub mod names {
     /// Per-CPU [`super::Handoff`] (one entry): what the main program tells the inspector it
     /// tail-calls; never pinned.
     pub const HANDOFF: &str = "HANDOFF";
+    /// LRU hash [`crate::learn::LearnKey`] → [`crate::learn::LearnValue`]: what crosses each
+    /// zone pair while learning is on ([`super::control_flags::LEARN`]).
+    pub const LEARN: &str = "LEARN";
+    /// LRU hash [`crate::learn::HostKey`] → [`crate::learn::HostValue`]: addresses in no
+    /// zone seen while learning is on.
+    pub const LEARN_HOSTS: &str = "LEARN_HOSTS";
 
     /// Every map of the XDP program the daemon pins and adopts: a restart keeps them, and a
     /// map missing here would silently start empty after a restart (a test in
     /// firewall-daemon compares this list with the maps of the embedded object).
-    pub const ALL: [&str; 28] = [
+    pub const ALL: [&str; 30] = [
         ABI,
         CONTROL,
         SLOT_CONFIG,
@@ -122,6 +128,8 @@ pub mod names {
         EVENT_BUCKET,
         EVENT_COUNTERS,
         IFACE_COUNTERS,
+        LEARN,
+        LEARN_HOSTS,
     ];
 
     /// The maps of the object that are deliberately not pinned: [`SCRATCH`] holds nothing
@@ -181,12 +189,21 @@ pub mod capacity {
     /// Tracked fragmented datagrams (LRU): first fragments whose later fragments are still
     /// to come; fragmented industrial traffic is rare.
     pub const FRAGS: u32 = 8_192;
+    /// Learning-mode aggregates (LRU, about 100 bytes each in the kernel): zone pairs ×
+    /// services × Modbus units and functions of a plant are a few hundred; a flood of random
+    /// ports evicts the oldest instead of growing.
+    pub const LEARN: u32 = 8_192;
+    /// Addresses in no zone seen while learning (LRU).
+    pub const LEARN_HOSTS: u32 = 4_096;
 }
 
 /// Flag bits of [`Control::flags`].
 pub mod control_flags {
     /// Island mode: deny everything that crosses a zone boundary (SR 5.2 RE2).
     pub const ISLAND: u32 = 1 << 0;
+    /// Learning mode: every decided IP packet is summarised into the `LEARN` maps
+    /// ([`crate::learn`]). Off, the data path writes nothing for it.
+    pub const LEARN: u32 = 1 << 1;
 }
 
 /// Global switch read first by every packet. Written by the daemon only.
@@ -586,6 +603,10 @@ mod pod {
     }
 
     pod!(
+        crate::learn::LearnKey,
+        crate::learn::LearnValue,
+        crate::learn::HostKey,
+        crate::learn::HostValue,
         Control,
         SlotConfig,
         ZoneMatch,

@@ -19,6 +19,7 @@ mod bench;
 mod decision;
 mod exception;
 mod inspect;
+mod learn;
 mod looped;
 mod maps;
 mod reset;
@@ -174,6 +175,9 @@ fn decide(ctx: &XdpContext, len: u32) -> Decision {
         return pass(Reason::AllowedNeighborDiscovery, 0);
     }
     let d = finish(judge(ctx, slot, cfg, p), cfg);
+    if control.flags & control_flags::LEARN != 0 {
+        learn::record(ctx.data(), ctx.data_end(), p, slot);
+    }
     deliver(ctx, p, d, control, cfg, at)
 }
 

@@ -13,6 +13,7 @@ use firewall_common::{
     event,
     flow::{FlowKey, FlowState, FragKey, FragState, StreamState},
     iec104::Iec104Profile,
+    learn::{HostKey, HostValue, LearnKey, LearnValue},
     maps::{
         Bucket, BucketKey, CONDUIT_DENY_SLOTS, Control, Counter, EventBucket, Handoff, IfacePolicy,
         IfaceZoneKey, L2Key, RateLimit, SlotConfig, ZoneMatch, ZonePairKey, ZonePairLevels,
@@ -169,3 +170,14 @@ pub static SCRATCH: PerCpuArray<firewall_common::packet::Packet> =
 #[map]
 pub static IFACE_COUNTERS: PerCpuArray<Counter> =
     PerCpuArray::with_max_entries(2 * capacity::MAX_IFINDEX, 0);
+
+/// Learning mode: what crosses each zone pair (`firewall_common::learn`), written only while
+/// `CONTROL` has the `LEARN` flag.
+#[map]
+pub static LEARN: LruHashMap<LearnKey, LearnValue> =
+    LruHashMap::with_max_entries(capacity::LEARN, 0);
+
+/// Learning mode: addresses in no zone.
+#[map]
+pub static LEARN_HOSTS: LruHashMap<HostKey, HostValue> =
+    LruHashMap::with_max_entries(capacity::LEARN_HOSTS, 0);
