@@ -63,6 +63,9 @@ pub enum Request {
         #[serde(default)]
         follow: bool,
     },
+    /// Learning mode: start (clears what was learned), stop, or read what was learned:
+    /// [`crate::learn::Observations`].
+    Learn { action: crate::learn::LearnAction },
 }
 
 /// A request as sent: `{"protocol": 2, "command": "stats"}`.
@@ -456,6 +459,14 @@ pub fn reload(socket: &Path, policy: Option<PathBuf>) -> Result<Reloaded, Client
 /// `island on|off`.
 pub fn island(socket: &Path, on: bool) -> Result<IslandState, ClientError> {
     call(socket, &Request::Island { on })
+}
+
+/// `learn start|stop|read`: what the daemon learned ([`crate::learn::Observations`]).
+pub fn learn(
+    socket: &Path,
+    action: crate::learn::LearnAction,
+) -> Result<crate::learn::Observations, ClientError> {
+    call(socket, &Request::Learn { action })
 }
 
 /// Connects to the daemon and asks for events: once the daemon has accepted, the event

@@ -31,6 +31,10 @@ impl Need {
         match request {
             Request::Status | Request::Stats | Request::Events { .. } => Need::Read,
             Request::Reload { .. } | Request::Island { .. } => Need::Change,
+            Request::Learn {
+                action: crate::learn::LearnAction::Read,
+            } => Need::Read,
+            Request::Learn { .. } => Need::Change,
         }
     }
 }
@@ -145,6 +149,7 @@ fn what(request: &Request) -> String {
         Request::Reload { policy: None } => "reload".into(),
         Request::Reload { policy: Some(p) } => format!("reload --policy {}", p.display()),
         Request::Island { on } => format!("island {}", if *on { "on" } else { "off" }),
+        Request::Learn { action } => format!("learn {action:?}").to_lowercase(),
     }
 }
 

@@ -346,5 +346,9 @@ fn answer(request: &Request, state: &Mutex<State>) -> Answer {
             Err(err) => failed(format!("cannot switch island mode: {err}")),
         },
         Request::Events { .. } => failed("events are streamed, not answered".into()),
+        Request::Learn { action } => match super::learn::answer(&mut state, *action) {
+            Ok(data) => Answer::ok(data, "done"),
+            Err(failure) => Answer::failed(failure),
+        },
     }
 }

@@ -4,6 +4,7 @@
 
 mod attach;
 pub mod bpffs;
+mod learn;
 mod error;
 mod link;
 mod maps;
