@@ -197,13 +197,13 @@ pub fn merge(
     source: &str,
     review: &[String],
 ) -> Merged {
-    let mut uncovered: Vec<ProposedConduit> = Vec::new();
+    let mut to_add: Vec<ProposedConduit> = Vec::new();
     let mut covered = Vec::new();
     for (p, u) in proposals.iter().zip(uncovered(base, proposals)) {
-        if u.rules.is_empty() && u.notes.len() == p.notes.len() {
+        if u.rules.is_empty() && u.notes.is_empty() {
             covered.push(format!("{} -> {}", p.from, p.to));
         } else {
-            uncovered.push(u);
+            to_add.push(u);
         }
     }
     let mut names: BTreeSet<String> = base.conduits().iter().map(|c| c.name.clone()).collect();
@@ -215,7 +215,7 @@ pub fn merge(
     let (insert_at, indent, header_line) = conduits_block(&lines);
     let mut block = String::new();
     let mut added = Vec::new();
-    for c in &uncovered {
+    for c in &to_add {
         let stem = format!("learned-{}-to-{}", c.from, c.to);
         let mut name = stem.clone();
         let mut n = 2;
@@ -230,6 +230,8 @@ pub fn merge(
         }
     }
     let mut out = render::header(obs, source, added.len(), review);
+    // `conduits: []` becomes a block list only when something goes into it.
+    let header_line = header_line.filter(|_| !block.is_empty());
     for (i, line) in lines.iter().enumerate() {
         if Some(i) == header_line.as_ref().map(|(at, _)| *at) {
             out.push_str(&header_line.as_ref().map(|(_, l)| l.clone()).unwrap_or_default());

@@ -30,14 +30,20 @@ pub fn conduit(c: &ProposedConduit, name: &str, indent: &str) -> String {
         out,
         "{i}  description: \"learned by zcfw learn; review every line before enforcing\""
     );
+    // Notes start with MARK: a later `--merge` replaces them with its own.
     for note in &c.notes {
-        let _ = writeln!(out, "{i}  # not proposed: {note}");
+        let _ = writeln!(out, "{i}  {MARK} not proposed: {note}");
     }
     if c.rules.is_empty() {
-        // Only notes: a conduit without rules is refused; leave it as comments.
+        // Only notes: a conduit without rules is refused; it stays a comment.
         let mut commented = String::new();
         for line in out.lines() {
-            let _ = writeln!(commented, "{i}# {}", line.trim_start_matches(i));
+            let line = line.strip_prefix(i).unwrap_or(line);
+            if line.trim_start().starts_with(MARK) {
+                let _ = writeln!(commented, "{i}{}", line.trim_start());
+            } else {
+                let _ = writeln!(commented, "{i}{MARK} {line}");
+            }
         }
         return commented;
     }
