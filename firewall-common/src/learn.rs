@@ -141,7 +141,11 @@ pub fn block_bits(first: u16, last: u16) -> u64 {
     let lo = first as u32 / BLOCK_ADDRESSES;
     let hi = last as u32 / BLOCK_ADDRESSES;
     // lo, hi < 64; bits lo..=hi.
-    let upto = if hi >= 63 { u64::MAX } else { (1u64 << (hi + 1)) - 1 };
+    let upto = if hi >= 63 {
+        u64::MAX
+    } else {
+        (1u64 << (hi + 1)) - 1
+    };
     upto & !((1u64 << lo) - 1)
 }
 
@@ -300,17 +304,36 @@ mod tests {
     #[test]
     fn observations_keep_the_service_side() {
         use crate::pktgen::{icmp, ipv4, tcp, udp};
-        let syn = ipv4([10, 0, 0, 1], [10, 1, 0, 1], tcp(40000, 22, tcp_flags::SYN, &[])).frame();
+        let syn = ipv4(
+            [10, 0, 0, 1],
+            [10, 1, 0, 1],
+            tcp(40000, 22, tcp_flags::SYN, &[]),
+        )
+        .frame();
         let o = observe(&syn[..], &parse(&syn), 1, 2).expect("a SYN");
-        assert_eq!((o.key.kind, o.key.port, o.key.src_zone, o.key.dst_zone), (kind::TCP, 22, 1, 2));
-        let ack = ipv4([10, 1, 0, 1], [10, 0, 0, 1], tcp(22, 40000, tcp_flags::ACK, b"x")).frame();
+        assert_eq!(
+            (o.key.kind, o.key.port, o.key.src_zone, o.key.dst_zone),
+            (kind::TCP, 22, 1, 2)
+        );
+        let ack = ipv4(
+            [10, 1, 0, 1],
+            [10, 0, 0, 1],
+            tcp(22, 40000, tcp_flags::ACK, b"x"),
+        )
+        .frame();
         assert_eq!(observe(&ack[..], &parse(&ack), 2, 1), None);
         let dns = ipv4([10, 0, 0, 1], [10, 1, 0, 1], udp(53000, 53, b"q")).frame();
-        assert_eq!(observe(&dns[..], &parse(&dns), 1, 2).map(|o| o.key.port), Some(53));
+        assert_eq!(
+            observe(&dns[..], &parse(&dns), 1, 2).map(|o| o.key.port),
+            Some(53)
+        );
         let answer = ipv4([10, 1, 0, 1], [10, 0, 0, 1], udp(53, 53000, b"a")).frame();
         assert_eq!(observe(&answer[..], &parse(&answer), 2, 1), None);
         let ping = ipv4([10, 0, 0, 1], [10, 1, 0, 1], icmp(false, 8, 0, 1, 1)).frame();
-        assert_eq!(observe(&ping[..], &parse(&ping), 1, 2).map(|o| o.key.port), Some(8 << 8));
+        assert_eq!(
+            observe(&ping[..], &parse(&ping), 1, 2).map(|o| o.key.port),
+            Some(8 << 8)
+        );
         let pong = ipv4([10, 1, 0, 1], [10, 0, 0, 1], icmp(false, 0, 0, 1, 1)).frame();
         assert_eq!(observe(&pong[..], &parse(&pong), 2, 1), None);
     }
@@ -320,13 +343,26 @@ mod tests {
         use crate::pktgen::{ipv4, tcp};
         // Read holding registers 100-109 of unit 1.
         let adu = [0, 1, 0, 0, 0, 6, 1, 3, 0, 100, 0, 10];
-        let f = ipv4([10, 0, 0, 1], [10, 1, 0, 1], tcp(40000, 502, tcp_flags::ACK, &adu)).frame();
+        let f = ipv4(
+            [10, 0, 0, 1],
+            [10, 1, 0, 1],
+            tcp(40000, 502, tcp_flags::ACK, &adu),
+        )
+        .frame();
         let o = observe(&f[..], &parse(&f), 1, 2).expect("a request");
-        assert_eq!((o.key.kind, o.key.unit, o.key.function), (kind::MODBUS, 1, 3));
+        assert_eq!(
+            (o.key.kind, o.key.unit, o.key.function),
+            (kind::MODBUS, 1, 3)
+        );
         assert_eq!((o.span_first, o.span_last, o.span_quantity), (100, 109, 10));
         // Not Modbus (protocol id 1): skipped.
         let junk = [0, 1, 0, 1, 0, 6, 1, 3, 0, 100, 0, 10];
-        let f = ipv4([10, 0, 0, 1], [10, 1, 0, 1], tcp(40000, 502, tcp_flags::ACK, &junk)).frame();
+        let f = ipv4(
+            [10, 0, 0, 1],
+            [10, 1, 0, 1],
+            tcp(40000, 502, tcp_flags::ACK, &junk),
+        )
+        .frame();
         assert_eq!(observe(&f[..], &parse(&f), 1, 2), None);
     }
 

@@ -12,7 +12,7 @@
 
 use std::{
     io::Read,
-    net::{IpAddr, SocketAddr},
+    net::SocketAddr,
     process::{Child, Stdio},
     time::{Duration, Instant},
 };
@@ -119,8 +119,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
 /// The learning daemon `zcfw learn` started: its child process.
 fn learning_daemon(learn: &Child) -> Option<u32> {
     let pid = learn.id();
-    let children =
-        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
     children.split_whitespace().next()?.parse().ok()
 }
 
@@ -187,7 +186,10 @@ fn learn_then_enforce() {
             learn.try_wait().expect("wait").is_none(),
             "zcfw learn ended before learning"
         );
-        assert!(started.elapsed() < Duration::from_secs(60), "no XDP after 60 s");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no XDP after 60 s"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let daemon_pid = learning_daemon(&learn).expect("the learning daemon");
@@ -215,8 +217,12 @@ fn learn_then_enforce() {
         .expect("zcfw learn ends");
     let mut out = String::new();
     let mut err = String::new();
-    learn.stdout.take().map(|mut s| s.read_to_string(&mut out));
-    learn.stderr.take().map(|mut s| s.read_to_string(&mut err));
+    if let Some(mut s) = learn.stdout.take() {
+        let _ = s.read_to_string(&mut out);
+    }
+    if let Some(mut s) = learn.stderr.take() {
+        let _ = s.read_to_string(&mut err);
+    }
     eprintln!("zcfw learn stdout:\n{out}\nstderr:\n{err}");
     assert!(status, "zcfw learn failed:\n{out}\n{err}");
     let text = std::fs::read_to_string(&proposal).expect("the proposal");
@@ -237,13 +243,22 @@ fn learn_then_enforce() {
     );
     assert!(text.contains("WARNING"), "no warning in the file:\n{text}");
     assert!(text.contains("name: learned-dmz-to-control"), "{text}");
-    assert!(text.contains("name: learned-enterprise-to-control"), "{text}");
-    assert!(out.contains("zcfw diff") && out.contains("zcfw audit"), "{out}");
+    assert!(
+        text.contains("name: learned-enterprise-to-control"),
+        "{text}"
+    );
+    assert!(
+        out.contains("zcfw diff") && out.contains("zcfw audit"),
+        "{out}"
+    );
 
     let proposal_arg = proposal.to_str().expect("utf-8 path");
     let (code, check) = zcfw(plant.gateway(), &["check", proposal_arg]);
     assert_eq!(code, 0, "zcfw check:\n{check}");
-    let (code, audit) = zcfw(plant.gateway(), &["audit", "--fail-on", "high", proposal_arg]);
+    let (code, audit) = zcfw(
+        plant.gateway(),
+        &["audit", "--fail-on", "high", proposal_arg],
+    );
     assert_eq!(code, 0, "zcfw audit --fail-on high:\n{audit}");
     let (code, diff) = zcfw(
         plant.gateway(),
@@ -269,10 +284,14 @@ fn learn_then_enforce() {
         value: 42,
     };
     let reply = modbus.call(&write).expect("client answers");
-    assert!(!reply.ok, "a write the learned rule does not cover passed: {}", reply.describe());
+    assert!(
+        !reply.ok,
+        "a write the learned rule does not cover passed: {}",
+        reply.describe()
+    );
     let reached = server.received()[before..]
         .iter()
-        .any(|adu| adu.function() == 6);
+        .any(|adu| adu.function == 6);
     assert!(!reached, "the denied write reached the server");
     let stats = daemon.stats().expect("stats");
     assert!(
@@ -281,13 +300,64 @@ fn learn_then_enforce() {
     );
     // A port nothing learned stays closed (not passed as the flood's "many ports").
     let ent = plant.host(Zone::Enterprise);
-    let closed = SocketAddr::new(IpAddr::from(ctl.addr(Family::V4)), 2223);
+    let closed = SocketAddr::new(ctl.addr(Family::V4), 2223);
     assert!(
         zcfw_harness::traffic::tcp_connect(&ent.ns, None, closed, Duration::from_millis(500))
             .is_err(),
         "an unlearned port is reachable"
     );
     let _ = modbus.close();
+
+    // 3. Learn from the running daemon (its policy stays enforced) and merge into the
+    // proposal: what the proposal holds stays, the new port is added.
+    let merged = dir.join("merged.yaml");
+    let mut again = plant
+        .gateway()
+        .command(zcfw_bin().expect("zcfw binary"))
+        .args(["learn", "--from-daemon", "--socket"])
+        .arg(daemon.socket())
+        .args(["--duration", "6", "--merge"])
+        .arg(&proposal)
+        .arg("--out")
+        .arg(&merged)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("zcfw learn --from-daemon");
+    std::thread::sleep(Duration::from_millis(1500));
+    for _ in 0..2 {
+        let _ = zcfw_harness::traffic::tcp_connect(
+            &ent.ns,
+            None,
+            SocketAddr::new(ctl.addr(Family::V4), 2223),
+            Duration::from_millis(300),
+        );
+    }
+    let ok = again
+        .wait_timeout_or_kill(Duration::from_secs(60))
+        .expect("ends");
+    let mut out = String::new();
+    if let Some(mut s) = again.stdout.take() {
+        let _ = s.read_to_string(&mut out);
+    }
+    if let Some(mut s) = again.stderr.take() {
+        let _ = s.read_to_string(&mut out);
+    }
+    assert!(ok, "zcfw learn --from-daemon failed:\n{out}");
+    let text2 = std::fs::read_to_string(&merged).expect("merged proposal");
+    eprintln!("merged:\n{text2}");
+    for line in text.lines().filter(|l| !l.trim_start().starts_with("# zcfw learn:")) {
+        assert!(text2.contains(line), "--merge lost {line:?}:\n{text2}");
+    }
+    assert!(
+        text2.contains("name: learned-enterprise-to-control-2") && text2.contains("- 2223"),
+        "the port learned from the daemon is not added:\n{text2}"
+    );
+    let (code, check) = zcfw(
+        plant.gateway(),
+        &["check", merged.to_str().expect("utf-8 path")],
+    );
+    assert_eq!(code, 0, "zcfw check of the merged proposal:\n{check}");
     daemon.stop().expect("stop");
 }
 

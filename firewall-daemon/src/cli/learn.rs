@@ -74,11 +74,21 @@ fn learn_and_write(args: &LearnArgs) -> Result<u8> {
     let (obs, base_path, source) = match &args.policy {
         Some(draft) => {
             // The draft must be valid before anything is started.
-            policy::load_file(draft).map_err(|e| anyhow::anyhow!("{e}")).with_context(|| {
-                format!("the draft {} is refused; fix it first (`zcfw check {}`)", draft.display(), draft.display())
-            })?;
+            policy::load_file(draft)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| {
+                    format!(
+                        "the draft {} is refused; fix it first (`zcfw check {}`)",
+                        draft.display(),
+                        draft.display()
+                    )
+                })?;
             let obs = learn_with_draft(draft, args.duration.unwrap_or(DEFAULT_DURATION))?;
-            (obs, draft.clone(), format!("zcfw learn --policy {}", draft.display()))
+            (
+                obs,
+                draft.clone(),
+                format!("zcfw learn --policy {}", draft.display()),
+            )
         }
         None => {
             let status = control::status(&args.socket)?;
@@ -86,7 +96,11 @@ fn learn_and_write(args: &LearnArgs) -> Result<u8> {
             (
                 obs,
                 PathBuf::from(&status.policy.path),
-                format!("the daemon on {} (policy {})", args.socket.display(), status.policy.path),
+                format!(
+                    "the daemon on {} (policy {})",
+                    args.socket.display(),
+                    status.policy.path
+                ),
             )
         }
     };
@@ -95,14 +109,22 @@ fn learn_and_write(args: &LearnArgs) -> Result<u8> {
         .with_context(|| format!("cannot read {}", base_path.display()))?;
     let base = policy::load_str(&text, &base_path.display().to_string())
         .map_err(|e| anyhow::anyhow!("{e}"))
-        .with_context(|| format!("{} is not a valid policy to merge into", base_path.display()))?;
+        .with_context(|| {
+            format!(
+                "{} is not a valid policy to merge into",
+                base_path.display()
+            )
+        })?;
     let out_name = args
         .out
         .as_ref()
         .map_or("PROPOSAL.yaml".to_string(), |p| p.display().to_string());
     let review = vec![
         format!("zcfw check {out_name}"),
-        format!("zcfw diff {} {out_name}    # what enforcing it opens and closes", base_path.display()),
+        format!(
+            "zcfw diff {} {out_name}    # what enforcing it opens and closes",
+            base_path.display()
+        ),
         format!("zcfw audit {out_name}      # IEC 62443-3-3 findings"),
         format!("then load it: zcfw reload --policy {out_name} (or zcfw run --policy {out_name})"),
     ];
@@ -124,15 +146,18 @@ fn learn_and_write(args: &LearnArgs) -> Result<u8> {
         eprint!("{summary}");
     }
     if let Err(err) = valid {
-        eprintln!(
-            "error: the proposal does not pass `zcfw check` (please report this): {err}"
-        );
+        eprintln!("error: the proposal does not pass `zcfw check` (please report this): {err}");
         return Ok(EXIT_INVALID);
     }
     Ok(EXIT_OK)
 }
 
-fn summary(obs: &Observations, merged: &merge::Merged, out: Option<&Path>, review: &[String]) -> String {
+fn summary(
+    obs: &Observations,
+    merged: &merge::Merged,
+    out: Option<&Path>,
+    review: &[String],
+) -> String {
     let mut s = String::new();
     let where_to = out.map_or("standard output".to_string(), |p| p.display().to_string());
     s.push_str(&format!(
@@ -143,7 +168,9 @@ fn summary(obs: &Observations, merged: &merge::Merged, out: Option<&Path>, revie
         obs.hosts.len() as u64 + obs.hosts_not_listed
     ));
     if merged.added.is_empty() {
-        s.push_str(&format!("no conduit to add; proposal written to {where_to}\n"));
+        s.push_str(&format!(
+            "no conduit to add; proposal written to {where_to}\n"
+        ));
     } else {
         s.push_str(&format!(
             "proposal written to {where_to}: {} conduit(s) added: {}\n",
@@ -172,8 +199,14 @@ fn summary(obs: &Observations, merged: &merge::Merged, out: Option<&Path>, revie
 fn wait(duration: Duration, mut alive: impl FnMut() -> Result<()>) -> Result<()> {
     // SAFETY: the handler only stores to an atomic.
     unsafe {
-        libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_interrupt as *const () as libc::sighandler_t);
+        libc::signal(
+            libc::SIGINT,
+            on_interrupt as *const () as libc::sighandler_t,
+        );
+        libc::signal(
+            libc::SIGTERM,
+            on_interrupt as *const () as libc::sighandler_t,
+        );
     }
     let end = Instant::now() + duration;
     while Instant::now() < end && !INTERRUPTED.load(Ordering::SeqCst) {
@@ -202,7 +235,14 @@ fn learn_from_daemon(socket: &Path, duration: Option<Duration>) -> Result<Observ
         duration.as_secs()
     );
     let waited = wait(duration, || Ok(()));
-    let obs = control::learn(socket, if started_here { LearnAction::Stop } else { LearnAction::Read });
+    let obs = control::learn(
+        socket,
+        if started_here {
+            LearnAction::Stop
+        } else {
+            LearnAction::Read
+        },
+    );
     waited?;
     Ok(obs?)
 }
@@ -282,7 +322,10 @@ fn learn_with_draft(draft: &Path, duration: Duration) -> Result<Observations> {
             break;
         }
         if Instant::now() > ready_by {
-            bail!("the learning daemon did not start within 120 s:\n{}", log_tail(&log_path));
+            bail!(
+                "the learning daemon did not start within 120 s:\n{}",
+                log_tail(&log_path)
+            );
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -292,7 +335,10 @@ fn learn_with_draft(draft: &Path, duration: Duration) -> Result<Observations> {
         duration.as_secs()
     );
     wait(duration, || match daemon.child.try_wait()? {
-        Some(status) => bail!("the learning daemon ended ({status}):\n{}", log_tail(&log_path)),
+        Some(status) => bail!(
+            "the learning daemon ended ({status}):\n{}",
+            log_tail(&log_path)
+        ),
         None => Ok(()),
     })?;
     let obs = control::learn(&socket, LearnAction::Read)?;

@@ -27,14 +27,18 @@ fn unix_now() -> u64 {
 }
 
 fn mono_now_ns() -> u64 {
-    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
-        .map_or(0, |t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map_or(0, |t| {
+        t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
+    })
 }
 
 fn zone_names(state: &State) -> ZoneNames {
     let mut names = vec![String::new(); state.policy.zones.len()];
     for z in &state.policy.zones {
-        if let Some(slot) = (z.id as usize).checked_sub(1).and_then(|i| names.get_mut(i)) {
+        if let Some(slot) = (z.id as usize)
+            .checked_sub(1)
+            .and_then(|i| names.get_mut(i))
+        {
             *slot = z.name.clone();
         }
     }
@@ -52,6 +56,22 @@ pub fn start(state: &mut State) -> Result<(), String> {
         summary: Some(Summary::new(unix_now())),
     };
     info!("learning on: what crosses the zones is summarised for `zcfw learn`");
+    Ok(())
+}
+
+/// At start: learning on for `zcfw run --learn`; otherwise a `LEARN` flag an earlier daemon
+/// left in the adopted pins is cleared, so normal operation writes nothing for learning.
+pub fn at_start(state: &mut State, learn: bool) -> Result<(), String> {
+    if learn {
+        return start(state);
+    }
+    if state.dataplane.learning().unwrap_or(false) {
+        state
+            .dataplane
+            .set_learning(false)
+            .map_err(|e| format!("cannot turn off the learning an earlier daemon left on: {e}"))?;
+        info!("learning was left on by the previous daemon: turned off");
+    }
     Ok(())
 }
 

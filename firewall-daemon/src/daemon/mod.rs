@@ -273,9 +273,7 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         learning: learn::Learning::default(),
         monitor_only: opts.learn,
     }));
-    if opts.learn {
-        learn::start(&mut lock(&state)).map_err(anyhow::Error::msg)?;
-    }
+    learn::at_start(&mut lock(&state), opts.learn).map_err(anyhow::Error::msg)?;
     let reloads = Arc::new(reload::Reloads::default());
     // What validating and compiling the first policy allocated is free again.
     reload::give_back_memory();

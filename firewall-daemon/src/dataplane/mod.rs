@@ -4,8 +4,8 @@
 
 mod attach;
 pub mod bpffs;
-mod learn;
 mod error;
+mod learn;
 mod link;
 mod maps;
 pub mod pindir;

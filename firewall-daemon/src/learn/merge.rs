@@ -6,14 +6,13 @@
 
 use std::collections::BTreeSet;
 
-use crate::policy::{Protocol, Rule, ValidatedPolicy};
-
 use firewall_common::modbus::{ModbusProfile, address_class};
 
 use super::{
     propose::{ProposedConduit, ProposedRule},
     render,
 };
+use crate::policy::{Protocol, Rule, ValidatedPolicy};
 
 /// The merged text and what was added.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -234,7 +233,12 @@ pub fn merge(
     let header_line = header_line.filter(|_| !block.is_empty());
     for (i, line) in lines.iter().enumerate() {
         if Some(i) == header_line.as_ref().map(|(at, _)| *at) {
-            out.push_str(&header_line.as_ref().map(|(_, l)| l.clone()).unwrap_or_default());
+            out.push_str(
+                &header_line
+                    .as_ref()
+                    .map(|(_, l)| l.clone())
+                    .unwrap_or_default(),
+            );
             out.push('\n');
         } else {
             out.push_str(line);
@@ -261,10 +265,7 @@ pub fn merge(
 /// `conduits:` list (`lines.len() + 1` when the file has none: append a `conduits:` key), the
 /// indentation of its items, and a replacement for a `conduits: []` line.
 fn conduits_block(lines: &[&str]) -> (usize, String, Option<(usize, String)>) {
-    let Some(start) = lines
-        .iter()
-        .position(|l| l.starts_with("conduits:"))
-    else {
+    let Some(start) = lines.iter().position(|l| l.starts_with("conduits:")) else {
         return (lines.len() + 1, "  ".into(), None);
     };
     let rest = lines[start].trim_start_matches("conduits:").trim();
@@ -280,7 +281,8 @@ fn conduits_block(lines: &[&str]) -> (usize, String, Option<(usize, String)>) {
     while end < lines.len() {
         let l = lines[end];
         let t = l.trim_start();
-        let top_level = !l.starts_with(' ') && !l.starts_with('-') && !t.is_empty() && !t.starts_with('#');
+        let top_level =
+            !l.starts_with(' ') && !l.starts_with('-') && !t.is_empty() && !t.starts_with('#');
         if top_level {
             break;
         }

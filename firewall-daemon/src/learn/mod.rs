@@ -146,7 +146,9 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         }
     };
     if seconds == 0 {
-        return Err(format!("invalid duration {text:?}: it must be longer than 0"));
+        return Err(format!(
+            "invalid duration {text:?}: it must be longer than 0"
+        ));
     }
     Ok(std::time::Duration::from_secs(seconds))
 }

@@ -15,7 +15,12 @@ use super::{
 pub const MARK: &str = "# zcfw learn:";
 
 fn seen(s: &Seen, what: &str) -> String {
-    format!("{} {what}, {} .. {}", s.packets, time(s.first), time(s.last))
+    format!(
+        "{} {what}, {} .. {}",
+        s.packets,
+        time(s.first),
+        time(s.last)
+    )
 }
 
 /// One conduit as YAML list items, each line indented by `indent` (the indentation of the
@@ -96,7 +101,12 @@ fn rule_yaml(out: &mut String, rule: &ProposedRule, i: &str) {
             let _ = writeln!(out, "{i}    functions:");
             for (f, s) in functions {
                 let name = function_by_code(*f).map_or_else(|| f.to_string(), |n| n.name.into());
-                let _ = writeln!(out, "{i}      - {:<12} # FC {f}, {}", name, seen(s, "requests"));
+                let _ = writeln!(
+                    out,
+                    "{i}      - {:<12} # FC {f}, {}",
+                    name,
+                    seen(s, "requests")
+                );
             }
             if !addresses.is_empty() {
                 let _ = writeln!(

@@ -18,7 +18,9 @@ pub struct ZoneNames(pub Vec<String>);
 
 impl ZoneNames {
     fn name(&self, id: u16) -> Option<&str> {
-        self.0.get((id as usize).checked_sub(1)?).map(String::as_str)
+        self.0
+            .get((id as usize).checked_sub(1)?)
+            .map(String::as_str)
     }
 }
 
@@ -94,7 +96,8 @@ impl Summary {
         now_unix: u64,
         now_mono_ns: u64,
     ) {
-        let unix = |mono: u64| now_unix.saturating_sub(now_mono_ns.saturating_sub(mono) / 1_000_000_000);
+        let unix =
+            |mono: u64| now_unix.saturating_sub(now_mono_ns.saturating_sub(mono) / 1_000_000_000);
         self.samples += 1;
         self.until = now_unix;
         let mut last = HashMap::with_capacity(entries.len());
@@ -111,12 +114,24 @@ impl Summary {
             else {
                 continue;
             };
-            self.add_flow(key, value, delta, from, to, unix(value.first_ns), unix(value.last_ns));
+            self.add_flow(
+                key,
+                value,
+                delta,
+                from,
+                to,
+                unix(value.first_ns),
+                unix(value.last_ns),
+            );
         }
         self.last = last;
         let mut last_hosts = HashMap::with_capacity(hosts.len());
         for (key, value) in hosts {
-            let before = self.last_hosts.get(key).copied().filter(|b| *b <= value.packets);
+            let before = self
+                .last_hosts
+                .get(key)
+                .copied()
+                .filter(|b| *b <= value.packets);
             let delta = value.packets - before.unwrap_or(0);
             last_hosts.insert(*key, value.packets);
             if delta == 0 {
@@ -220,7 +235,9 @@ impl Summary {
         let in_group = self
             .flows
             .keys()
-            .filter(|k| k.from == group.0 && k.to == group.1 && k.kind == kind && k.proto == key.proto)
+            .filter(|k| {
+                k.from == group.0 && k.to == group.1 && k.kind == kind && k.proto == key.proto
+            })
             .count();
         let cap = match kind {
             FlowKind::Tcp | FlowKind::Udp => MAX_PORTS_PER_PAIR,
@@ -263,7 +280,9 @@ impl Summary {
         let members: Vec<FlowId> = self
             .flows
             .keys()
-            .filter(|k| k.from == group.0 && k.to == group.1 && k.kind == kind && k.proto == key.proto)
+            .filter(|k| {
+                k.from == group.0 && k.to == group.1 && k.kind == kind && k.proto == key.proto
+            })
             .cloned()
             .collect();
         let mut c = flow;

@@ -130,7 +130,10 @@ fn summary_counts_deltas_and_survives_eviction() {
     let obs = s.observations(true);
     assert_eq!(obs.flows.len(), 1);
     assert_eq!(obs.flows[0].packets, 7);
-    assert_eq!((obs.flows[0].from.as_str(), obs.flows[0].to.as_str()), ("office", "control"));
+    assert_eq!(
+        (obs.flows[0].from.as_str(), obs.flows[0].to.as_str()),
+        ("office", "control")
+    );
     // Wall clock: sampled at unix 200 = monotonic 200 s, first seen at monotonic 100 s.
     assert_eq!(obs.flows[0].first, 100);
 }
@@ -144,14 +147,21 @@ fn ranges_are_merged_from_blocks_and_bounds() {
         vec![(100, 2047), (4096, 5010)]
     );
     let mut tables = BTreeMap::new();
-    tables.insert("read_coils", (0..10).map(|i| (i * 100, i * 100 + 9)).collect::<Vec<_>>());
+    tables.insert(
+        "read_coils",
+        (0..10).map(|i| (i * 100, i * 100 + 9)).collect::<Vec<_>>(),
+    );
     tables.insert("read_holding_registers", vec![(0, 9)]);
     cap_ranges(&mut tables, 8);
     let slots: std::collections::BTreeSet<_> = tables.values().flatten().collect();
     assert!(slots.len() <= 8, "{tables:?}");
     // Every address seen is still allowed.
     for i in 0..10u16 {
-        assert!(tables["read_coils"].iter().any(|(a, b)| *a <= i * 100 && i * 100 + 9 <= *b));
+        assert!(
+            tables["read_coils"]
+                .iter()
+                .any(|(a, b)| *a <= i * 100 && i * 100 + 9 <= *b)
+        );
     }
 }
 
@@ -243,8 +253,18 @@ fn a_port_flood_is_capped_with_a_warning() {
         s.absorb(chunk, &[], &zones(), 200 + i as u64, (200 + i as u64) * NS);
     }
     let obs = s.observations(true);
-    assert!(obs.flows.len() <= super::MAX_PORTS_PER_PAIR + 1, "{}", obs.flows.len());
-    assert!(obs.warnings.iter().any(|w| w.contains("distinct TCP ports")), "{:?}", obs.warnings);
+    assert!(
+        obs.flows.len() <= super::MAX_PORTS_PER_PAIR + 1,
+        "{}",
+        obs.flows.len()
+    );
+    assert!(
+        obs.warnings
+            .iter()
+            .any(|w| w.contains("distinct TCP ports")),
+        "{:?}",
+        obs.warnings
+    );
     let (text, _) = proposal_text(&obs);
     assert!(text.lines().count() < 100, "{text}");
     assert!(text.contains("WARNING"), "{text}");
@@ -304,7 +324,11 @@ l2: { allow: [arp] }
     let obs = plant_observations();
     let merged = merge(existing, &base, &propose(&obs), &obs, "test", &[]);
     for line in existing.lines() {
-        assert!(merged.text.contains(line), "lost {line:?}:\n{}", merged.text);
+        assert!(
+            merged.text.contains(line),
+            "lost {line:?}:\n{}",
+            merged.text
+        );
     }
     let policy = policy::load_str(&merged.text, "merged.yaml")
         .unwrap_or_else(|e| panic!("{e:?}\n{}", merged.text));
@@ -312,7 +336,12 @@ l2: { allow: [arp] }
     let learned = &policy.conduits()[1];
     assert_eq!(learned.name, "learned-office-to-control");
     // Port 22 is the hand-written conduit's: not added again.
-    assert!(!learned.rules.iter().any(|r| matches!(r, crate::policy::Rule::Transport { .. })));
+    assert!(
+        !learned
+            .rules
+            .iter()
+            .any(|r| matches!(r, crate::policy::Rule::Transport { .. }))
+    );
     // Merging the same traffic again adds nothing, and the header is replaced, not repeated.
     let again = merge(&merged.text, &policy, &propose(&obs), &obs, "test", &[]);
     assert!(again.added.is_empty(), "{}", again.text);
