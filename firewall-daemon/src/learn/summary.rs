@@ -174,7 +174,10 @@ impl Summary {
         self.last_hosts = last_hosts;
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the kernel entry, its delta, its zones and its times"
+    )]
     fn add_flow(
         &mut self,
         key: &LearnKey,
