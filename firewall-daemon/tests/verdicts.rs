@@ -1930,7 +1930,10 @@ fn learning_records_only_while_on() {
     let request = ipv4(DMZ, CTL, tcp(40003, 502, PSH | ACK, &read_regs(1, 100, 10))).frame();
     run(&mut h, &request);
     // Answers are not services: not learned.
-    run(&mut h, &ipv4(DMZ, ENT, tcp(443, 40000, SYN | ACK, b"")).frame());
+    run(
+        &mut h,
+        &ipv4(DMZ, ENT, tcp(443, 40000, SYN | ACK, b"")).frame(),
+    );
     run(&mut h, &ipv4(DMZ, ENT, icmp(false, 0, 0, 1, 1)).frame());
     run(&mut h, &syn(NOWHERE, DMZ, 40004, 443));
 
@@ -1945,7 +1948,10 @@ fn learning_records_only_while_on() {
     };
     let (_, web) = find(1, 2, kind::TCP, 443).expect("ent→dmz tcp/443");
     assert_eq!(web.packets, 2);
-    assert!(find(1, 3, kind::TCP, 22).is_some(), "denied ent→control tcp/22");
+    assert!(
+        find(1, 3, kind::TCP, 22).is_some(),
+        "denied ent→control tcp/22"
+    );
     let (key, modbus) = find(2, 3, kind::MODBUS, 502).expect("dmz→control modbus");
     assert_eq!((key.unit, key.function), (1, 3));
     assert_eq!((modbus.lo, modbus.hi, modbus.max_quantity), (100, 109, 10));

@@ -346,7 +346,10 @@ fn learn_then_enforce() {
     assert!(ok, "zcfw learn --from-daemon failed:\n{out}");
     let text2 = std::fs::read_to_string(&merged).expect("merged proposal");
     eprintln!("merged:\n{text2}");
-    for line in text.lines().filter(|l| !l.trim_start().starts_with("# zcfw learn:")) {
+    for line in text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("# zcfw learn:"))
+    {
         assert!(text2.contains(line), "--merge lost {line:?}:\n{text2}");
     }
     assert!(

@@ -273,7 +273,7 @@ impl Drop for LearningDaemon {
 }
 
 fn learn_with_draft(draft: &Path, duration: Duration) -> Result<Observations> {
-    use std::os::unix::fs::DirBuilderExt as _;
+    use std::os::unix::{fs::DirBuilderExt as _, process::CommandExt as _};
     let dir = std::env::temp_dir().join(format!("zcfw-learn-{}", std::process::id()));
     std::fs::DirBuilder::new()
         .mode(0o700)
@@ -295,6 +295,9 @@ fn learn_with_draft(draft: &Path, duration: Duration) -> Result<Observations> {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
+        // Its own process group: a Ctrl-C in the terminal reaches `zcfw learn`, which reads
+        // what was learned before it stops the daemon.
+        .process_group(0)
         .spawn()
         .context("cannot start the learning daemon")?;
     let mut daemon = LearningDaemon { child, dir };

@@ -237,6 +237,19 @@ mod tests {
         assert_eq!(Need::of(&Request::Stats), Need::Read);
         assert_eq!(Need::of(&Request::Events { follow: true }), Need::Read);
         assert_eq!(Need::of(&Request::Island { on: false }), Need::Change);
+        let learn = |action| Request::Learn { action };
+        assert_eq!(
+            Need::of(&learn(crate::learn::LearnAction::Read)),
+            Need::Read
+        );
+        assert_eq!(
+            Need::of(&learn(crate::learn::LearnAction::Start)),
+            Need::Change
+        );
+        assert_eq!(
+            Need::of(&learn(crate::learn::LearnAction::Stop)),
+            Need::Change
+        );
         assert_eq!(Need::of(&Request::Reload { policy: None }), Need::Change);
     }
 }
