@@ -12,7 +12,9 @@
 //! What is recorded, per packet (the service side of a flow, not its answers):
 //! - TCP: a SYN without ACK, keyed by destination port ([`kind::TCP`]); with a payload to
 //!   port 502, the first Modbus ADU's unit id and function with its address span
-//!   ([`kind::MODBUS`], [`ModbusSpan`]).
+//!   ([`kind::MODBUS`], [`modbus_span`]); to port 2404, the first I-format APDU's type id and
+//!   common address ([`kind::IEC104`]); to port 20000, the first DNP3 frame's application
+//!   function and link destination address ([`kind::DNP3`]).
 //! - UDP: a datagram whose destination port is not above its source port (a server's port
 //!   is the lower one; the answers, from the service port to an ephemeral one, are skipped).
 //! - ICMP and ICMPv6: every type but the echo replies, keyed by type.
@@ -25,6 +27,10 @@ use crate::{
 
 /// The Modbus/TCP port whose payload the data path decodes while learning.
 pub const MODBUS_PORT: u16 = 502;
+/// The IEC 60870-5-104 port whose I-format APDUs the data path decodes while learning.
+pub const IEC104_PORT: u16 = 2404;
+/// The DNP3 port whose link frames the data path decodes while learning.
+pub const DNP3_PORT: u16 = 20000;
 
 /// Addresses per bit of [`LearnValue::blocks`]: 64 blocks of 1,024 cover the 65,536
 /// addresses of a Modbus table.
@@ -42,6 +48,11 @@ pub mod kind {
     pub const MODBUS: u8 = 4;
     /// Another IP protocol (`proto`).
     pub const OTHER: u8 = 5;
+    /// IEC 104 APDUs to `port` of ASDU type id `function`; the span is the common address.
+    pub const IEC104: u8 = 6;
+    /// DNP3 requests to `port` of application function `function`; the span is the link
+    /// destination address.
+    pub const DNP3: u8 = 7;
 }
 
 /// Key of [`crate::maps::names::LEARN`]: zone pair (ids of the active slot), protocol and
@@ -187,31 +198,15 @@ pub fn observe<B: PacketBytes + ?Sized>(
                 o.key.kind = kind::TCP;
                 return Some(o);
             }
-            if p.dst_port != MODBUS_PORT || p.payload_len < 8 {
+            if p.payload_len < 8 {
                 return None;
             }
-            // MBAP: transaction (2), protocol 0 (2), length (2), unit; then the function and,
-            // for the functions with one, address and quantity.
-            let head: [u8; 8] = bytes.load(p.payload_offset as usize)?;
-            if head[2] != 0 || head[3] != 0 || head[7] == 0 || head[7] >= 0x80 {
-                return None;
+            match p.dst_port {
+                MODBUS_PORT => modbus(bytes, p, o),
+                IEC104_PORT => iec104(bytes, p, o),
+                DNP3_PORT => dnp3(bytes, p, o),
+                _ => None,
             }
-            o.key.kind = kind::MODBUS;
-            o.key.unit = head[6];
-            o.key.function = head[7];
-            if p.payload_len >= 12
-                && let Some(f) = bytes.load::<4>(p.payload_offset as usize + 8)
-                && let Some((first, last, q)) = modbus_span(
-                    head[7],
-                    u16::from_be_bytes([f[0], f[1]]),
-                    u16::from_be_bytes([f[2], f[3]]),
-                )
-            {
-                o.span_first = first;
-                o.span_last = last;
-                o.span_quantity = q;
-            }
-            Some(o)
         }
         proto::UDP => {
             if p.dst_port > p.src_port {
@@ -236,6 +231,79 @@ pub fn observe<B: PacketBytes + ?Sized>(
             Some(o)
         }
     }
+}
+
+/// The first Modbus ADU of a segment: MBAP (transaction, protocol 0, length, unit), the
+/// function and, for the functions with one, address and quantity.
+#[inline(always)]
+fn modbus<B: PacketBytes + ?Sized>(bytes: &B, p: &Packet, mut o: Observed) -> Option<Observed> {
+    let head: [u8; 8] = bytes.load(p.payload_offset as usize)?;
+    if head[2] != 0 || head[3] != 0 || head[7] == 0 || head[7] >= 0x80 {
+        return None;
+    }
+    o.key.kind = kind::MODBUS;
+    o.key.unit = head[6];
+    o.key.function = head[7];
+    if p.payload_len >= 12
+        && let Some(f) = bytes.load::<4>(p.payload_offset as usize + 8)
+        && let Some((first, last, q)) = modbus_span(
+            head[7],
+            u16::from_be_bytes([f[0], f[1]]),
+            u16::from_be_bytes([f[2], f[3]]),
+        )
+    {
+        o.span_first = first;
+        o.span_last = last;
+        o.span_quantity = q;
+    }
+    Some(o)
+}
+
+/// The first IEC 104 APDU of a segment when it is I-format: start 0x68, length, four control
+/// bytes (bit 0 of the first clear), then the ASDU: type id, variable structure qualifier,
+/// cause of transmission, originator address, common address (little endian).
+#[inline(always)]
+fn iec104<B: PacketBytes + ?Sized>(bytes: &B, p: &Packet, mut o: Observed) -> Option<Observed> {
+    if p.payload_len < 12 {
+        return None;
+    }
+    let apdu: [u8; 12] = bytes.load(p.payload_offset as usize)?;
+    if apdu[0] != 0x68 || apdu[1] < 10 || apdu[2] & 1 != 0 {
+        return None;
+    }
+    let common = u16::from_le_bytes([apdu[10], apdu[11]]);
+    o.key.kind = kind::IEC104;
+    o.key.function = apdu[6];
+    o.span_first = common;
+    o.span_last = common;
+    o.span_quantity = 1;
+    Some(o)
+}
+
+/// The first DNP3 link frame of a segment when it carries user data: 0x05 0x64, length,
+/// control (function 3 or 4: user data), destination and source (little endian), header CRC,
+/// then the transport header, the application control and the application function.
+#[inline(always)]
+fn dnp3<B: PacketBytes + ?Sized>(bytes: &B, p: &Packet, mut o: Observed) -> Option<Observed> {
+    if p.payload_len < 13 {
+        return None;
+    }
+    let frame: [u8; 13] = bytes.load(p.payload_offset as usize)?;
+    let link_function = frame[3] & 0x0f;
+    if frame[0] != 0x05
+        || frame[1] != 0x64
+        || frame[2] < 8
+        || (link_function != 3 && link_function != 4)
+    {
+        return None;
+    }
+    let destination = u16::from_le_bytes([frame[4], frame[5]]);
+    o.key.kind = kind::DNP3;
+    o.key.function = frame[12];
+    o.span_first = destination;
+    o.span_last = destination;
+    o.span_quantity = 1;
+    Some(o)
 }
 
 impl LearnValue {
@@ -356,6 +424,67 @@ mod tests {
         );
         assert_eq!((o.span_first, o.span_last, o.span_quantity), (100, 109, 10));
         // Not Modbus (protocol id 1): skipped.
+        let junk = [0, 1, 0, 1, 0, 6, 1, 3, 0, 100, 0, 10];
+        let f = ipv4(
+            [10, 0, 0, 1],
+            [10, 1, 0, 1],
+            tcp(40000, 502, tcp_flags::ACK, &junk),
+        )
+        .frame();
+        assert_eq!(observe(&f[..], &parse(&f), 1, 2), None);
+        // Modbus function without an address field: no span.
+        let adu = [0, 1, 0, 0, 0, 2, 1, 7];
+        let f = ipv4(
+            [10, 0, 0, 1],
+            [10, 1, 0, 1],
+            tcp(40000, 502, tcp_flags::ACK, &adu),
+        )
+        .frame();
+        let o = observe(&f[..], &parse(&f), 1, 2).expect("FC 7");
+        assert_eq!((o.key.function, o.span_quantity), (7, 0));
+    }
+
+    #[test]
+    fn iec104_and_dnp3_carry_type_or_function_and_address() {
+        use crate::pktgen::{ipv4, tcp};
+        // Interrogation (100) of common address 0x0102, I-format.
+        let apdu = [0x68, 14, 0, 0, 0, 0, 100, 1, 6, 0, 0x02, 0x01, 0, 0, 0, 20];
+        let f = ipv4(
+            [10, 0, 0, 1],
+            [10, 1, 0, 1],
+            tcp(40000, 2404, tcp_flags::ACK, &apdu),
+        )
+        .frame();
+        let o = observe(&f[..], &parse(&f), 1, 2).expect("an APDU");
+        assert_eq!(
+            (o.key.kind, o.key.function, o.span_first),
+            (kind::IEC104, 100, 0x0102)
+        );
+        // STARTDT (U-format): nothing to learn.
+        let u = [0x68, 4, 0x07, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let f = ipv4(
+            [10, 0, 0, 1],
+            [10, 1, 0, 1],
+            tcp(40000, 2404, tcp_flags::ACK, &u),
+        )
+        .frame();
+        assert_eq!(observe(&f[..], &parse(&f), 1, 2), None);
+        // DNP3 read (1) to outstation 10 from master 1.
+        let frame = [
+            0x05, 0x64, 0x0b, 0xc4, 10, 0, 1, 0, 0xaa, 0xbb, 0xc0, 0xc0, 0x01, 0x3c, 0x02, 0x06, 0,
+            0,
+        ];
+        let f = ipv4(
+            [10, 0, 0, 1],
+            [10, 1, 0, 1],
+            tcp(40000, 20000, tcp_flags::ACK, &frame),
+        )
+        .frame();
+        let o = observe(&f[..], &parse(&f), 1, 2).expect("a request");
+        assert_eq!(
+            (o.key.kind, o.key.function, o.span_first),
+            (kind::DNP3, 1, 10)
+        );
         let junk = [0, 1, 0, 1, 0, 6, 1, 3, 0, 100, 0, 10];
         let f = ipv4(
             [10, 0, 0, 1],

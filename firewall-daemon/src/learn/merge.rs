@@ -71,6 +71,20 @@ pub fn uncovered(base: &ValidatedPolicy, proposals: &[ProposedConduit]) -> Vec<P
                             });
                         }
                     }
+                    ProposedRule::Iec104 { port, .. } | ProposedRule::Dnp3 { port, .. } => {
+                        match stream_owner(&existing, *port, rule) {
+                            None => out.rules.push(rule.clone()),
+                            Some((name, gaps)) if !gaps.is_empty() => {
+                                out.notes.push(format!(
+                                    "traffic on port {port} beyond what conduit \"{name}\" allows: {}; \
+                                     a second rule on that port would never match, edit that rule \
+                                     by hand if this traffic is legitimate",
+                                    gaps.join(", ")
+                                ));
+                            }
+                            Some(_) => {}
+                        }
+                    }
                     ProposedRule::Modbus { port, .. } => {
                         let owner = modbus_owner(&existing, *port)
                             .map(|(name, profile)| (name, profile.map(|p| gaps(p, rule))));
@@ -141,6 +155,92 @@ fn modbus_owner<'a>(
             if ports.iter().any(|r| r.first <= port && port <= r.last) =>
         {
             Some((*name, Some(profile)))
+        }
+        _ => None,
+    })
+}
+
+/// The existing conduit whose rule takes port `port` of a learned IEC 104 or DNP3 `rule`
+/// first, and what of `rule` it does not allow (nothing for a rule that passes the port
+/// uninspected); `None` when no rule takes the port.
+fn stream_owner<'a>(
+    existing: &[(&'a str, &'a Rule)],
+    port: u16,
+    rule: &ProposedRule,
+) -> Option<(&'a str, Vec<String>)> {
+    let on = |ports: &[crate::policy::PortRange]| {
+        ports.iter().any(|r| r.first <= port && port <= r.last)
+    };
+    let all_in = |ranges: &[(u16, u16)], contains: &dyn Fn(u16) -> bool| -> Vec<String> {
+        ranges
+            .iter()
+            .filter(|(a, b)| !(*a..=*b).all(contains))
+            .map(|(a, b)| format!("{a}-{b}"))
+            .collect()
+    };
+    existing.iter().find_map(|(name, r)| match (r, rule) {
+        (Rule::Any, _) => Some((*name, Vec::new())),
+        (
+            Rule::Transport {
+                protocol: Protocol::Tcp,
+                ports,
+            },
+            _,
+        ) if ports.as_ref().is_none_or(|p| on(p)) => Some((*name, Vec::new())),
+        (
+            Rule::Iec104 { ports, profile },
+            ProposedRule::Iec104 {
+                type_ids,
+                common_addresses,
+                ..
+            },
+        ) if on(ports) => {
+            let mut gaps: Vec<String> = type_ids
+                .iter()
+                .filter(|(t, _)| !profile.type_ids.contains(*t))
+                .map(|(t, _)| format!("type id {t}"))
+                .collect();
+            if profile.flags & firewall_common::iec104::profile_flags::ANY_COMMON_ADDRESS == 0 {
+                let contains = |v: u16| profile.common_addresses.contains(v);
+                gaps.extend(
+                    all_in(common_addresses, &contains)
+                        .into_iter()
+                        .map(|r| format!("common addresses {r}")),
+                );
+            }
+            Some((*name, gaps))
+        }
+        (
+            Rule::Dnp3 { ports, profile },
+            ProposedRule::Dnp3 {
+                functions,
+                addresses,
+                ..
+            },
+        ) if on(ports) => {
+            let mut gaps: Vec<String> = functions
+                .iter()
+                .filter(|(f, _)| !profile.functions.contains(*f))
+                .map(|(f, _)| format!("function {f}"))
+                .collect();
+            if profile.flags & firewall_common::dnp3::profile_flags::ANY_ADDRESS == 0 {
+                let contains = |v: u16| profile.addresses.contains(v);
+                gaps.extend(
+                    all_in(addresses, &contains)
+                        .into_iter()
+                        .map(|r| format!("addresses {r}")),
+                );
+            }
+            Some((*name, gaps))
+        }
+        // Another inspected protocol on the port: this traffic cannot pass it.
+        (Rule::Modbus { ports, .. } | Rule::Iec104 { ports, .. } | Rule::Dnp3 { ports, .. }, _)
+            if on(ports) =>
+        {
+            Some((
+                *name,
+                vec![format!("another protocol is inspected on port {port}")],
+            ))
         }
         _ => None,
     })

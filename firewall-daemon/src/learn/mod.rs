@@ -22,7 +22,8 @@ pub use self::summary::{Summary, ZoneNames};
 /// Distinct ports one zone pair and protocol may show before they are collapsed into one
 /// port range ("many ports": a scan or a flood, or a service with dynamic ports).
 pub const MAX_PORTS_PER_PAIR: usize = 32;
-/// Distinct Modbus unit/function keys per zone pair kept in the summary.
+/// Distinct Modbus unit/function (IEC 104 type id, DNP3 function) keys per zone pair kept
+/// in the summary.
 pub const MAX_MODBUS_PER_PAIR: usize = 256;
 /// Distinct ICMP types per zone pair kept in the summary.
 pub const MAX_ICMP_TYPES_PER_PAIR: usize = 32;
@@ -39,6 +40,10 @@ pub enum FlowKind {
     Udp,
     Icmp,
     Modbus,
+    /// IEC 104: `function` is the ASDU type id, `lo..=hi` the common addresses.
+    Iec104,
+    /// DNP3: `function` is the application function, `lo..=hi` the link destinations.
+    Dnp3,
     /// Another IP protocol (its number in [`Flow::proto`]).
     Other,
 }

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use firewall_common::{
+    dnp3, iec104,
     learn::BLOCK_ADDRESSES,
     modbus::{MAX_ADDRESS_RANGES, function_by_code},
 };
@@ -52,6 +53,18 @@ pub enum ProposedRule {
         functions: Vec<(u8, Seen)>,
         /// Address table → ranges.
         addresses: BTreeMap<&'static str, Vec<(u16, u16)>>,
+    },
+    /// IEC 104 on `port`: type ids and common addresses.
+    Iec104 {
+        port: u16,
+        type_ids: Vec<(u8, Seen)>,
+        common_addresses: Vec<(u16, u16)>,
+    },
+    /// DNP3 on `port`: application functions and link destination addresses.
+    Dnp3 {
+        port: u16,
+        functions: Vec<(u8, Seen)>,
+        addresses: Vec<(u16, u16)>,
     },
 }
 
@@ -111,6 +124,12 @@ fn conduit(from: String, to: String, flows: &[&Flow]) -> ProposedConduit {
         .filter(|f| f.kind == FlowKind::Modbus)
         .collect();
     let modbus_ports: BTreeSet<u16> = modbus.iter().map(|f| f.port).collect();
+    // Ports an inspected rule takes: not proposed again as plain TCP.
+    let inspected: BTreeSet<u16> = flows
+        .iter()
+        .filter(|f| matches!(f.kind, FlowKind::Modbus | FlowKind::Iec104 | FlowKind::Dnp3))
+        .map(|f| f.port)
+        .collect();
     for (protocol, kind) in [("tcp", FlowKind::Tcp), ("udp", FlowKind::Udp)] {
         let mut ports: BTreeMap<u16, Seen> = BTreeMap::new();
         for f in flows.iter().filter(|f| f.kind == kind) {
@@ -128,7 +147,7 @@ fn conduit(from: String, to: String, flows: &[&Flow]) -> ProposedConduit {
                 continue;
             }
             if kind == FlowKind::Tcp {
-                if modbus_ports.contains(&f.port) {
+                if inspected.contains(&f.port) {
                     continue;
                 }
                 if let Some((_, name)) = INSPECTED_PORTS.iter().find(|(p, _)| *p == f.port) {
@@ -172,6 +191,16 @@ fn conduit(from: String, to: String, flows: &[&Flow]) -> ProposedConduit {
         let of_port: Vec<&Flow> = modbus.iter().copied().filter(|f| f.port == port).collect();
         if let Some(rule) = modbus_rule(port, &of_port, &mut notes) {
             rules.push(rule);
+        }
+    }
+    for kind in [FlowKind::Iec104, FlowKind::Dnp3] {
+        let of_kind: Vec<&Flow> = flows.iter().copied().filter(|f| f.kind == kind).collect();
+        let ports: BTreeSet<u16> = of_kind.iter().map(|f| f.port).collect();
+        for port in ports {
+            let of_port: Vec<&Flow> = of_kind.iter().copied().filter(|f| f.port == port).collect();
+            if let Some(rule) = stream_rule(kind, port, &of_port, &mut notes) {
+                rules.push(rule);
+            }
         }
     }
     for f in flows.iter().filter(|f| f.kind == FlowKind::Other) {
@@ -273,6 +302,72 @@ fn modbus_rule(port: u16, flows: &[&Flow], notes: &mut Vec<String>) -> Option<Pr
         units: units.into_iter().collect(),
         functions: functions.into_iter().collect(),
         addresses,
+    })
+}
+
+/// An IEC 104 or DNP3 rule: the type ids (functions) a controlling station (master) sent and
+/// the common (destination) addresses it sent them to.
+fn stream_rule(
+    kind: FlowKind,
+    port: u16,
+    flows: &[&Flow],
+    notes: &mut Vec<String>,
+) -> Option<ProposedRule> {
+    let mut codes: BTreeMap<u8, Seen> = BTreeMap::new();
+    let (mut lo, mut hi, mut blocks) = (u16::MAX, 0u16, 0u64);
+    for f in flows {
+        let refused = match kind {
+            FlowKind::Iec104 => matches!(
+                iec104::class_of(f.function),
+                Some(iec104::Class::Monitor | iec104::Class::Init)
+            )
+            .then_some("a monitoring-direction type id, which a controlling station never sends"),
+            _ => dnp3::is_response(f.function)
+                .then_some("a response function, which a master never sends"),
+        };
+        if let Some(why) = refused {
+            notes.push(format!(
+                "{} {} {} ({} times): {why}; not proposed",
+                if kind == FlowKind::Iec104 {
+                    "iec104"
+                } else {
+                    "dnp3"
+                },
+                if kind == FlowKind::Iec104 {
+                    "type id"
+                } else {
+                    "function"
+                },
+                f.function,
+                f.packets
+            ));
+            continue;
+        }
+        codes.entry(f.function).or_default().add(f);
+        if f.lo <= f.hi {
+            lo = lo.min(f.lo);
+            hi = hi.max(f.hi);
+            blocks |= f.blocks;
+        }
+    }
+    if codes.is_empty() {
+        return None;
+    }
+    let mut table = BTreeMap::from([("addresses", ranges_of(lo, hi, blocks))]);
+    cap_ranges(&mut table, 8);
+    let addresses = table.remove("addresses").unwrap_or_default();
+    let codes = codes.into_iter().collect();
+    Some(match kind {
+        FlowKind::Iec104 => ProposedRule::Iec104 {
+            port,
+            type_ids: codes,
+            common_addresses: addresses,
+        },
+        _ => ProposedRule::Dnp3 {
+            port,
+            functions: codes,
+            addresses,
+        },
     })
 }
 

@@ -59,8 +59,76 @@ pub fn conduit(c: &ProposedConduit, name: &str, indent: &str) -> String {
     out
 }
 
+fn range_list(ranges: &[(u16, u16)]) -> String {
+    let list: Vec<String> = ranges
+        .iter()
+        .map(|(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("\"{a}-{b}\"")
+            }
+        })
+        .collect();
+    format!("[{}]", list.join(", "))
+}
+
 fn rule_yaml(out: &mut String, rule: &ProposedRule, i: &str) {
     match rule {
+        ProposedRule::Iec104 {
+            port,
+            type_ids,
+            common_addresses,
+        } => {
+            let _ = writeln!(out, "{i}- protocol: iec104");
+            let _ = writeln!(out, "{i}  ports: [{port}]");
+            let _ = writeln!(out, "{i}  iec104:");
+            let _ = writeln!(out, "{i}    type_ids:");
+            for (t, s) in type_ids {
+                let name = firewall_common::iec104::type_id(*t)
+                    .map_or_else(|| t.to_string(), |n| n.name.into());
+                let _ = writeln!(
+                    out,
+                    "{i}      - {:<12} # type {t}, {}",
+                    name,
+                    seen(s, "APDUs")
+                );
+            }
+            if !common_addresses.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "{i}    common_addresses: {}   # seen",
+                    range_list(common_addresses)
+                );
+            }
+        }
+        ProposedRule::Dnp3 {
+            port,
+            functions,
+            addresses,
+        } => {
+            let _ = writeln!(out, "{i}- protocol: dnp3");
+            let _ = writeln!(out, "{i}  ports: [{port}]");
+            let _ = writeln!(out, "{i}  dnp3:");
+            let _ = writeln!(out, "{i}    functions:");
+            for (f, s) in functions {
+                let name = firewall_common::dnp3::function(*f)
+                    .map_or_else(|| f.to_string(), |n| n.name.into());
+                let _ = writeln!(
+                    out,
+                    "{i}      - {:<12} # function {f}, {}",
+                    name,
+                    seen(s, "requests")
+                );
+            }
+            if !addresses.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "{i}    addresses: {}   # link destinations seen",
+                    range_list(addresses)
+                );
+            }
+        }
         ProposedRule::Ports { protocol, ports } => {
             let _ = writeln!(out, "{i}- protocol: {protocol}");
             let _ = writeln!(out, "{i}  ports:");
@@ -114,17 +182,7 @@ fn rule_yaml(out: &mut String, rule: &ProposedRule, i: &str) {
                     "{i}    addresses:           # ranges seen, widened to 1,024-address blocks between the lowest and highest address"
                 );
                 for (table, ranges) in addresses {
-                    let list: Vec<String> = ranges
-                        .iter()
-                        .map(|(a, b)| {
-                            if a == b {
-                                a.to_string()
-                            } else {
-                                format!("\"{a}-{b}\"")
-                            }
-                        })
-                        .collect();
-                    let _ = writeln!(out, "{i}      {table}: [{}]", list.join(", "));
+                    let _ = writeln!(out, "{i}      {table}: {}", range_list(ranges));
                 }
             }
         }

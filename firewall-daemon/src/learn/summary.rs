@@ -64,6 +64,8 @@ fn kind_of(k: u8) -> FlowKind {
         kind::UDP => FlowKind::Udp,
         kind::ICMP => FlowKind::Icmp,
         kind::MODBUS => FlowKind::Modbus,
+        kind::IEC104 => FlowKind::Iec104,
+        kind::DNP3 => FlowKind::Dnp3,
         _ => FlowKind::Other,
     }
 }
@@ -245,7 +247,7 @@ impl Summary {
         let cap = match kind {
             FlowKind::Tcp | FlowKind::Udp => MAX_PORTS_PER_PAIR,
             FlowKind::Icmp => MAX_ICMP_TYPES_PER_PAIR,
-            FlowKind::Modbus => MAX_MODBUS_PER_PAIR,
+            FlowKind::Modbus | FlowKind::Iec104 | FlowKind::Dnp3 => MAX_MODBUS_PER_PAIR,
             FlowKind::Other => MAX_PORTS_PER_PAIR,
         };
         let flow = Flow {

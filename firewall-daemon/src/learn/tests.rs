@@ -381,3 +381,50 @@ fn other_protocols_and_flows_become_notes() {
     assert!(text.contains("IP protocol 47"), "{text}");
     assert!(proposal.conduits().is_empty());
 }
+
+#[test]
+fn iec104_and_dnp3_rules_list_what_was_sent() {
+    let stream = |k: u8, port: u16, function: u8, address: u16| {
+        (
+            LearnKey {
+                function,
+                ..key(k, 6, port)
+            },
+            span(value(6), address, address),
+        )
+    };
+    let mut s = Summary::new(0);
+    s.absorb(
+        &[
+            stream(kind::IEC104, 2404, 100, 1),
+            stream(kind::IEC104, 2404, 100, 2),
+            // A monitoring-direction type id sent by the client: not proposed.
+            stream(kind::IEC104, 2404, 1, 2),
+            stream(kind::DNP3, 20000, 1, 10),
+            (key(kind::TCP, 6, 2404), value(1)),
+            (key(kind::TCP, 6, 20000), value(1)),
+        ],
+        &[],
+        &zones(),
+        200,
+        200 * NS,
+    );
+    let obs = s.observations(false);
+    let (text, proposal) = proposal_text(&obs);
+    assert!(text.contains("- C_IC_NA_1"), "{text}");
+    assert!(text.contains("common_addresses: [\"1-2\"]"), "{text}");
+    assert!(text.contains("- read "), "{text}");
+    assert!(text.contains("addresses: [10]"), "{text}");
+    assert!(text.contains("type id 1 (6 times)"), "{text}");
+    // Ports 2404 and 20000 are the inspected rules', not plain TCP.
+    assert!(!text.contains("protocol: tcp"), "{text}");
+    let report = audit::audit(&proposal);
+    assert!(
+        !report.has_finding_at_least(Severity::High),
+        "{:?}",
+        report.findings
+    );
+    // Merging the same traffic into the proposal adds nothing.
+    let again = merge(&text, &proposal, &propose(&obs), &obs, "test", &[]);
+    assert!(again.added.is_empty(), "{}", again.text);
+}
