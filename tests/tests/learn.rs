@@ -19,6 +19,7 @@ use std::{
 
 use zcfw_harness::{
     Daemon, Family, Names, Plant, TempDir, XdpMode, Zone,
+    iec104::{self, Iec104Client, Iec104Server},
     modbus::{ModbusClient, ModbusServer, Request},
     traffic::{TcpEchoServer, ping, tcp_echo},
     zcfw_bin,
@@ -62,6 +63,23 @@ fn reads() -> Vec<Request> {
 /// One round of the plant's normal traffic; the failures, in words.
 fn normal_traffic(plant: &Plant, modbus: &mut ModbusClient, echo: SocketAddr) -> Vec<String> {
     let mut failures = Vec::new();
+    // SCADA in the enterprise zone interrogates the IEC 104 station (a connection each time).
+    let station = SocketAddr::new(plant.host(Zone::Control).addr(Family::V4), iec104::PORT);
+    match Iec104Client::start(&plant.host(Zone::Enterprise).ns, station, TIMEOUT, None) {
+        Ok(mut scada) => {
+            match scada.connect() {
+                Ok(r) if r.ok => match scada.interrogation(iec104::CA) {
+                    Ok(r) if r.ok => {}
+                    Ok(r) => failures.push(format!("iec104 interrogation: {}", r.describe())),
+                    Err(e) => failures.push(format!("iec104 interrogation: {e:#}")),
+                },
+                Ok(r) => failures.push(format!("iec104 connect: {}", r.describe())),
+                Err(e) => failures.push(format!("iec104 connect: {e:#}")),
+            }
+            let _ = scada.close();
+        }
+        Err(e) => failures.push(format!("iec104 client: {e:#}")),
+    }
     for r in reads() {
         match modbus.call(&r) {
             Ok(reply) if reply.ok => {}
@@ -148,6 +166,8 @@ fn learn_then_enforce() {
     let echo_addr = SocketAddr::new(ctl.addr(Family::V4), ECHO_PORT);
     let _echo = TcpEchoServer::start(&ctl.ns, echo_addr).expect("echo server");
     let modbus_addr = SocketAddr::new(ctl.addr(Family::V4), MODBUS_PORT);
+    let mut station =
+        Iec104Server::start(&ctl.ns, iec104::PORT, None).expect("c104 IEC 104 station");
 
     let dir = TempDir::new(&format!("{}-learn", plant.names().file_stem())).expect("tempdir");
     let draft = dir.join("draft.yaml");
@@ -293,13 +313,32 @@ fn learn_then_enforce() {
         .iter()
         .any(|adu| adu.function == 6);
     assert!(!reached, "the denied write reached the server");
+    let ent = plant.host(Zone::Enterprise);
     let stats = daemon.stats().expect("stats");
     assert!(
         stats.reason("modbus_function") >= 1,
         "the write is not counted as modbus_function"
     );
+    // The learned IEC 104 rule allows the interrogation it saw, not a command.
+    assert!(text.contains("- C_IC_NA_1"), "{text}");
+    let station_addr = SocketAddr::new(ctl.addr(Family::V4), iec104::PORT);
+    let mut scada = Iec104Client::start(&ent.ns, station_addr, TIMEOUT, None).expect("client");
+    let connected = scada.connect().expect("connect");
+    assert!(connected.ok, "{}", connected.describe());
+    let command = scada
+        .command(iec104::CA, iec104::C_SC_DIRECT_IOA, true, false)
+        .expect("client answers");
+    assert!(
+        !command.ok,
+        "an IEC 104 command passed: {}",
+        command.describe()
+    );
+    assert!(
+        station.commands().is_empty(),
+        "the denied command reached the station"
+    );
+    let _ = scada.close();
     // A port nothing learned stays closed (not passed as the flood's "many ports").
-    let ent = plant.host(Zone::Enterprise);
     let closed = SocketAddr::new(ctl.addr(Family::V4), 2223);
     assert!(
         zcfw_harness::traffic::tcp_connect(&ent.ns, None, closed, Duration::from_millis(500))
