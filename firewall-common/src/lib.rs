@@ -19,6 +19,7 @@ pub mod exception;
 pub mod flow;
 pub mod forward;
 pub mod iec104;
+pub mod learn;
 pub mod maps;
 pub mod modbus;
 pub mod packet;
@@ -48,5 +49,6 @@ pub mod zonetable;
 /// (`RULE_COUNTERS`), and the capture ring of denied frames with its bucket and counters
 /// ([`capture`]); S7comm: its profile map (`S7COMM_PROFILES`), inspector id 4
 /// and reasons 41-46; the XDP fast path: the forwarder program array (`FORWARDER`), its
-/// devmap (`FORWARD_PORTS`) and counters (`FAST_PATH_COUNTERS`), interface flag `FAST_PATH`.
+/// devmap (`FORWARD_PORTS`) and counters (`FAST_PATH_COUNTERS`), interface flag `FAST_PATH`;
+/// learning mode, the `LEARN` and `LEARN_HOSTS` maps and the `LEARN` control flag.
 pub const ABI_VERSION: u32 = 8;

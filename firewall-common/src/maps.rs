@@ -116,10 +116,17 @@ pub mod names {
     /// Per-CPU `u64` counters of the capture path ([`crate::capture::counter`]).
     pub const CAPTURE_COUNTERS: &str = "CAPTURE_COUNTERS";
 
+    /// LRU hash [`crate::learn::LearnKey`] → [`crate::learn::LearnValue`]: what crosses each
+    /// zone pair while learning is on ([`super::control_flags::LEARN`]).
+    pub const LEARN: &str = "LEARN";
+    /// LRU hash [`crate::learn::HostKey`] → [`crate::learn::HostValue`]: addresses in no
+    /// zone seen while learning is on.
+    pub const LEARN_HOSTS: &str = "LEARN_HOSTS";
+
     /// Every map of the XDP program the daemon pins and adopts: a restart keeps them, and a
     /// map missing here would silently start empty after a restart (a test in
     /// firewall-daemon compares this list with the maps of the embedded object).
-    pub const ALL: [&str; 36] = [
+    pub const ALL: [&str; 38] = [
         ABI,
         CONTROL,
         SLOT_CONFIG,
@@ -156,6 +163,8 @@ pub mod names {
         FORWARDER,
         FORWARD_PORTS,
         FAST_PATH_COUNTERS,
+        LEARN,
+        LEARN_HOSTS,
     ];
 
     /// The maps of the object that are deliberately not pinned: [`SCRATCH`] holds nothing
@@ -222,6 +231,12 @@ pub mod capacity {
     /// Interfaces with fast-path counters, and forwarding targets of the fast path (the
     /// interfaces of one policy).
     pub const FAST_PATH_IFACES: u32 = IFACES / 2;
+    /// Learning-mode aggregates (LRU, about 100 bytes each in the kernel): zone pairs ×
+    /// services × Modbus units and functions of a plant are a few hundred; a flood of random
+    /// ports evicts the oldest instead of growing.
+    pub const LEARN: u32 = 8_192;
+    /// Addresses in no zone seen while learning (LRU).
+    pub const LEARN_HOSTS: u32 = 4_096;
 }
 
 /// Flag bits of [`Control::flags`].
@@ -229,8 +244,11 @@ pub mod control_flags {
     /// Island mode: deny everything that crosses a zone boundary (SR 5.2 RE2).
     pub const ISLAND: u32 = 1 << 0;
     /// A `zcfw capture` client is connected: denied frames are copied to the capture ring
-    /// ([`crate::capture`]). Bits 1-7 are left for other flags.
+    /// ([`crate::capture`]). Bits 2-7 are left for other flags.
     pub const CAPTURE: u32 = 1 << 8;
+    /// Learning mode: every decided IP packet is summarised into the `LEARN` maps
+    /// ([`crate::learn`]). Off, the data path writes nothing for it.
+    pub const LEARN: u32 = 1 << 1;
 }
 
 /// Global switch read first by every packet. Written by the daemon only.
@@ -642,6 +660,10 @@ mod pod {
     }
 
     pod!(
+        crate::learn::LearnKey,
+        crate::learn::LearnValue,
+        crate::learn::HostKey,
+        crate::learn::HostValue,
         Control,
         SlotConfig,
         ZoneMatch,

@@ -741,7 +741,7 @@ fn help_hides_packaging_commands_and_has_no_colors_off_a_terminal() {
     assert!(!help.contains('\u{1b}'));
     for cmd in [
         "check", "compile", "run", "reload", "status", "stats", "events", "island", "audit",
-        "detach",
+        "detach", "learn",
     ] {
         let out = zcfw(&[cmd, "--help"]);
         assert_eq!(out.status.code(), Some(0), "{cmd}");

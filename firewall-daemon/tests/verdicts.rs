@@ -2476,3 +2476,67 @@ fn fast_path_run(
     }
     out
 }
+
+/// Learning mode (`firewall_common::learn`): nothing is written while the flag is off; while
+/// it is on, every decided packet (allowed or denied) is summarised by zone pair, protocol
+/// and port, Modbus by unit, function and addresses, and addresses in no zone are counted.
+#[test]
+fn learning_records_only_while_on() {
+    use firewall_common::learn::kind;
+    let mut h = Harness::new(POLICY);
+    let run = |h: &mut Harness, frame: &[u8]| h.dp.test_run(frame, LO).expect("test run");
+    run(&mut h, &syn(ENT, DMZ, 40000, 443));
+    let (entries, hosts) = h.dp.learned().expect("learning maps");
+    assert!(entries.is_empty() && hosts.is_empty(), "written while off");
+
+    h.dp.set_learning(true).expect("learning on");
+    assert!(h.dp.learning().expect("flag"));
+    run(&mut h, &syn(ENT, DMZ, 40000, 443));
+    run(&mut h, &syn(ENT, DMZ, 40001, 443));
+    // Denied by the policy: learned all the same (that is what learning is for).
+    assert_eq!(run(&mut h, &syn(ENT, CTL, 40002, 22)), XDP_DROP);
+    let request = ipv4(DMZ, CTL, tcp(40003, 502, PSH | ACK, &read_regs(1, 100, 10))).frame();
+    run(&mut h, &request);
+    // Answers are not services: not learned.
+    run(
+        &mut h,
+        &ipv4(DMZ, ENT, tcp(443, 40000, SYN | ACK, b"")).frame(),
+    );
+    run(&mut h, &ipv4(DMZ, ENT, icmp(false, 0, 0, 1, 1)).frame());
+    run(&mut h, &syn(NOWHERE, DMZ, 40004, 443));
+
+    let (entries, hosts) = h.dp.learned().expect("learning maps");
+    let find = |src: u16, dst: u16, k: u8, port: u16| {
+        entries
+            .iter()
+            .find(|(key, _)| {
+                (key.src_zone, key.dst_zone, key.kind, key.port) == (src, dst, k, port)
+            })
+            .map(|(key, v)| (*key, *v))
+    };
+    let (_, web) = find(1, 2, kind::TCP, 443).expect("ent→dmz tcp/443");
+    assert_eq!(web.packets, 2);
+    assert!(
+        find(1, 3, kind::TCP, 22).is_some(),
+        "denied ent→control tcp/22"
+    );
+    let (key, modbus) = find(2, 3, kind::MODBUS, 502).expect("dmz→control modbus");
+    assert_eq!((key.unit, key.function), (1, 3));
+    assert_eq!((modbus.lo, modbus.hi, modbus.max_quantity), (100, 109, 10));
+    assert_eq!(entries.len(), 3, "answers learned: {entries:?}");
+    assert_eq!(hosts.len(), 1);
+    assert_eq!(&hosts[0].0.addr[..4], &NOWHERE);
+    assert_eq!(hosts[0].1.seen_as, 1);
+
+    h.dp.set_learning(false).expect("learning off");
+    run(&mut h, &syn(ENT, DMZ, 40005, 443));
+    let (after, _) = h.dp.learned().expect("learning maps");
+    let web_after = after
+        .iter()
+        .find(|(k, _)| (k.src_zone, k.dst_zone, k.kind, k.port) == (1, 2, kind::TCP, 443))
+        .map(|(_, v)| v.packets);
+    assert_eq!(web_after, Some(2), "written while off");
+    // Turning it on again starts from nothing.
+    h.dp.set_learning(true).expect("learning on");
+    assert!(h.dp.learned().expect("maps").0.is_empty());
+}

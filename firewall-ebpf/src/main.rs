@@ -20,6 +20,7 @@ mod decision;
 mod exception;
 mod forward;
 mod inspect;
+mod learn;
 mod looped;
 mod maps;
 mod reset;
@@ -177,6 +178,11 @@ fn decide(ctx: &XdpContext, len: u32) -> Decision {
     }
     if p.is_neighbor_discovery() && cfg.flags & slot_flags::ALLOW_ND != 0 {
         return pass(Reason::AllowedNeighborDiscovery, 0);
+    }
+    if control.flags & control_flags::LEARN != 0 {
+        // Before the policy decision: the verifier walks the learning function from one
+        // state here, not once per way `judge` can end.
+        learn::record(ctx.data(), ctx.data_end(), p, slot);
     }
     let d = finish(judge(ctx, slot, cfg, p), cfg);
     deliver(ctx, p, d, control, cfg, at)

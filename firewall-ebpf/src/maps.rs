@@ -17,6 +17,7 @@ use firewall_common::{
     flow::{FlowKey, FlowState, FragKey, FragState, StreamState},
     forward::FastPathCounters,
     iec104::Iec104Profile,
+    learn::{HostKey, HostValue, LearnKey, LearnValue},
     maps::{
         Bucket, BucketKey, CONDUIT_DENY_SLOTS, Control, Counter, EventBucket, Handoff, IfacePolicy,
         IfaceZoneKey, L2Key, RateLimit, SlotConfig, ZoneMatch, ZonePairKey, ZonePairLevels,
@@ -218,3 +219,14 @@ pub static FORWARD_PORTS: DevMapHash = DevMapHash::with_max_entries(capacity::FA
 #[map]
 pub static FAST_PATH_COUNTERS: PerCpuHashMap<u32, FastPathCounters> =
     PerCpuHashMap::with_max_entries(capacity::FAST_PATH_IFACES, 0);
+
+/// Learning mode: what crosses each zone pair (`firewall_common::learn`), written only while
+/// `CONTROL` has the `LEARN` flag.
+#[map]
+pub static LEARN: LruHashMap<LearnKey, LearnValue> =
+    LruHashMap::with_max_entries(capacity::LEARN, 0);
+
+/// Learning mode: addresses in no zone.
+#[map]
+pub static LEARN_HOSTS: LruHashMap<HostKey, HostValue> =
+    LruHashMap::with_max_entries(capacity::LEARN_HOSTS, 0);

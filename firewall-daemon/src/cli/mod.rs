@@ -12,6 +12,7 @@ pub mod detach;
 pub mod diff;
 pub mod events;
 pub mod island;
+pub mod learn;
 pub mod man;
 pub mod reload;
 pub mod run;
@@ -118,6 +119,15 @@ pub enum Command {
     /// `on` drops everything that crosses a zone boundary, established flows included, and
     /// keeps the policy loaded; `off` enforces the policy again.
     Island(island::IslandArgs),
+    /// Learn what crosses the zones and write a proposed policy (nothing is applied).
+    ///
+    /// With --policy DRAFT, runs on the draft's interfaces in monitor mode (nothing dropped)
+    /// for --duration; with --from-daemon, asks the running daemon. Writes one conduit per
+    /// zone pair and direction with the ports, ICMP types and Modbus unit ids, functions and
+    /// address ranges seen, each with its count and first/last seen time as a comment, and
+    /// lists the addresses in no zone. --merge adds to an existing policy, keeping what is
+    /// written in it. Review with `zcfw diff` and `zcfw audit` (docs/learn.md).
+    Learn(learn::LearnArgs),
     /// Remove everything zcfw pinned, ending enforcement (uninstall).
     ///
     /// Detaches XDP from every interface and removes the pinned programs, links and maps under
@@ -162,6 +172,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Events(args) => events::run(&args),
         Command::Capture(args) => capture::run(&args),
         Command::Island(args) => island::run(&args),
+        Command::Learn(args) => learn::run(&args),
         Command::Detach(args) => detach::run(&args),
         Command::Audit(args) => audit::run(&args),
         Command::Completions(args) => man::completions(&args),

@@ -63,6 +63,11 @@ pub struct RunArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics (off by default; e.g. 127.0.0.1:9469).
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Learning mode (what `zcfw learn --policy` starts): every deny of the policy is only
+    /// an alert (nothing is dropped but malformed packets), and the data path learns what
+    /// crosses the zones from the start (`zcfw learn --from-daemon` reads it).
+    #[arg(long)]
+    pub learn: bool,
 }
 
 /// Logs: under systemd (`$JOURNAL_STREAM` set) straight to journald with their priority, so
@@ -119,6 +124,7 @@ pub fn run(args: &RunArgs) -> u8 {
         },
         read_group: args.read_group.clone(),
         admin_group: args.admin_group.clone(),
+        learn: args.learn,
     };
     match daemon::run(&opts) {
         Ok(()) => EXIT_OK,

@@ -68,6 +68,9 @@ pub enum Request {
     /// a greeting, then [`capture::CaptureLine`]s. The data path copies frames only while a
     /// capture client is connected.
     Capture,
+    /// Learning mode: start (clears what was learned), stop, or read what was learned:
+    /// [`crate::learn::Observations`].
+    Learn { action: crate::learn::LearnAction },
 }
 
 /// A request as sent: `{"protocol": 2, "command": "stats"}`.
@@ -461,6 +464,14 @@ pub fn reload(socket: &Path, policy: Option<PathBuf>) -> Result<Reloaded, Client
 /// `island on|off`.
 pub fn island(socket: &Path, on: bool) -> Result<IslandState, ClientError> {
     call(socket, &Request::Island { on })
+}
+
+/// `learn start|stop|read`: what the daemon learned ([`crate::learn::Observations`]).
+pub fn learn(
+    socket: &Path,
+    action: crate::learn::LearnAction,
+) -> Result<crate::learn::Observations, ClientError> {
+    call(socket, &Request::Learn { action })
 }
 
 /// Connects to the daemon and asks for denied frames: once the daemon has accepted, each

@@ -23,6 +23,12 @@ fn request_wire_format_is_stable() {
         line(r#"{"protocol":P,"command":"events"}"#),
         Ok(Request::Events { follow: false })
     );
+    assert_eq!(
+        line(r#"{"protocol":P,"command":"learn","action":"read"}"#),
+        Ok(Request::Learn {
+            action: crate::learn::LearnAction::Read
+        })
+    );
     for request in [
         Request::Status,
         Request::Reload {

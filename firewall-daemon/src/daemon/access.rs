@@ -33,6 +33,10 @@ impl Need {
                 Need::Read
             }
             Request::Reload { .. } | Request::Island { .. } => Need::Change,
+            Request::Learn {
+                action: crate::learn::LearnAction::Read,
+            } => Need::Read,
+            Request::Learn { .. } => Need::Change,
         }
     }
 }
@@ -148,6 +152,7 @@ fn what(request: &Request) -> String {
         Request::Reload { policy: None } => "reload".into(),
         Request::Reload { policy: Some(p) } => format!("reload --policy {}", p.display()),
         Request::Island { on } => format!("island {}", if *on { "on" } else { "off" }),
+        Request::Learn { action } => format!("learn {action:?}").to_lowercase(),
     }
 }
 
@@ -236,6 +241,19 @@ mod tests {
         assert_eq!(Need::of(&Request::Events { follow: true }), Need::Read);
         assert_eq!(Need::of(&Request::Capture), Need::Read);
         assert_eq!(Need::of(&Request::Island { on: false }), Need::Change);
+        let learn = |action| Request::Learn { action };
+        assert_eq!(
+            Need::of(&learn(crate::learn::LearnAction::Read)),
+            Need::Read
+        );
+        assert_eq!(
+            Need::of(&learn(crate::learn::LearnAction::Start)),
+            Need::Change
+        );
+        assert_eq!(
+            Need::of(&learn(crate::learn::LearnAction::Stop)),
+            Need::Change
+        );
         assert_eq!(Need::of(&Request::Reload { policy: None }), Need::Change);
     }
 }

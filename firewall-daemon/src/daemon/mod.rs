@@ -12,6 +12,7 @@ mod bridge;
 mod capture;
 mod community_id;
 mod events;
+pub mod learn;
 mod metrics;
 mod notify;
 mod reload;
@@ -65,6 +66,9 @@ pub struct RunOptions {
     pub read_group: String,
     /// Members of this group may change it (reload, island).
     pub admin_group: String,
+    /// Learning mode (`zcfw learn --policy`): every deny of the policy only alerts (nothing
+    /// is dropped but malformed packets), and the data path learns from the start.
+    pub learn: bool,
 }
 
 /// The policy in force and the program enforcing it, shared with the control socket.
@@ -87,6 +91,10 @@ pub struct State {
     pub limits: policy::limits::Limits,
     /// Reloads since the start and how the last one ended (for the metrics).
     pub reload_stats: metrics::ReloadStats,
+    /// Learning mode: whether the data path learns, and what it learned.
+    pub learning: learn::Learning,
+    /// Every policy loaded is turned to monitor mode (`zcfw run --learn`).
+    pub monitor_only: bool,
 }
 
 /// Runs the daemon until SIGINT or SIGTERM.
@@ -117,8 +125,10 @@ fn one_heap() {
 pub fn load_policy(
     path: &Path,
     limits: &policy::limits::Limits,
+    monitor_only: bool,
 ) -> Result<CompiledPolicy, ReloadError> {
     let validated = match policy::load_file_within(path, limits) {
+        Ok(v) if monitor_only => v.into_monitor(),
         Ok(v) => v,
         Err(policy::PolicyError::Invalid(diags)) => {
             return Err(ReloadError::InvalidPolicy {
@@ -169,7 +179,7 @@ fn prepare_pin_dir(pin_dir: &Path) -> Result<()> {
 
 async fn serve(opts: &RunOptions) -> Result<()> {
     let started = Instant::now();
-    let policy = match load_policy(&opts.policy, &opts.limits) {
+    let policy = match load_policy(&opts.policy, &opts.limits, opts.learn) {
         Ok(p) => p,
         Err(err) => {
             if let Some(dir) = opts.pin_dir.as_deref().filter(|d| d.join("links").exists()) {
@@ -275,7 +285,10 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         health: watch::AttachmentHealth::default(),
         limits: opts.limits,
         reload_stats: metrics::ReloadStats::default(),
+        learning: learn::Learning::default(),
+        monitor_only: opts.learn,
     }));
+    learn::at_start(&mut lock(&state), opts.learn).map_err(anyhow::Error::msg)?;
     let reloads = Arc::new(reload::Reloads::default());
     // What validating and compiling the first policy allocated is free again.
     reload::give_back_memory();
@@ -318,7 +331,9 @@ async fn serve(opts: &RunOptions) -> Result<()> {
     loop {
         tokio::select! {
             _ = watch_tick.tick() => {
-                watch::check(&mut lock(&state));
+                let mut state = lock(&state);
+                watch::check(&mut state);
+                learn::sample(&mut state);
             }
             _ = watchdog.tick() => {
                 // Alive: this loop runs, the state can be locked, the servers run.

@@ -416,5 +416,9 @@ fn answer(request: &Request, state: &Mutex<State>) -> Answer {
         },
         Request::Events { .. } => failed("events are streamed, not answered".into()),
         Request::Capture => failed("frames are streamed, not answered".into()),
+        Request::Learn { action } => match super::learn::answer(&mut state, *action) {
+            Ok(data) => Answer::ok(data, "done"),
+            Err(failure) => Answer::failed(failure),
+        },
     }
 }

@@ -6,6 +6,7 @@ mod attach;
 pub mod bpffs;
 mod error;
 mod fastpath;
+mod learn;
 mod link;
 mod maps;
 pub mod pindir;

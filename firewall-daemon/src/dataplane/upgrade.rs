@@ -8,7 +8,9 @@
 //! (`bpf_link_update`, atomic per interface) and only then removes the retired pins. Tracked
 //! flows are carried over when their layout allows, as entries of no live generation, so the
 //! next packet of each is judged again against the policy (`rejudge` in the XDP program); the
-//! island switch is carried over too. Counters start from zero.
+//! island switch is carried over too. Counters start from zero, and so does learning: ABI 8
+//! added the learning maps and the `LEARN` control flag (with the conntrack layout of ABI 7,
+//! so the flows of ABI 7 pins are carried over as they are); learning is never carried over.
 
 use std::path::{Path, PathBuf};
 

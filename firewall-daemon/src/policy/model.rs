@@ -431,6 +431,16 @@ impl ValidatedPolicy {
         &self.l2
     }
 
+    /// The same policy with every deny of it only reported: `defaults.mode` and every
+    /// conduit's `mode` set to `monitor` (`zcfw run --learn`: learning drops nothing).
+    pub fn into_monitor(mut self) -> Self {
+        self.defaults.mode = Mode::Monitor;
+        for c in &mut self.conduits {
+            c.mode = Mode::Monitor;
+        }
+        self
+    }
+
     /// Findings that do not refuse the policy (shadowed rules, ...), in source order.
     pub fn warnings(&self) -> &[Diagnostic] {
         &self.warnings
