@@ -97,6 +97,37 @@ fn records(conduit: u16) -> Vec<Event> {
             ..tcp
         },
         Event {
+            reason: Reason::S7commAddress as u8,
+            scope: 0x84,
+            code: 5,
+            address: 7,
+            detail: all,
+            dst_port: 102,
+            ..tcp
+        },
+        Event {
+            reason: Reason::S7commFunction as u8,
+            scope: 4,
+            code: 2,
+            detail: detail::IP | detail::SCOPE | detail::CODE,
+            dst_port: 102,
+            ..tcp
+        },
+        Event {
+            reason: Reason::S7commTsap as u8,
+            address: 0x0103,
+            detail: detail::IP | detail::ADDRESS,
+            dst_port: 102,
+            ..tcp
+        },
+        Event {
+            reason: Reason::S7commDirection as u8,
+            code: 0xE0,
+            detail: detail::IP | detail::CODE,
+            dst_port: 102,
+            ..tcp
+        },
+        Event {
             reason: Reason::DefaultDeny as u8,
             action: action::DROP,
             conduit_id: 0,
