@@ -34,8 +34,8 @@ use self::attach::{pinned_links, unpin_link};
 pub use self::{
     attach::{Attachment, Repair},
     error::DataplaneError,
-    maps::EventPathCounters,
     fastpath::{FORWARDER_PROGRAM, is_bridge_port},
+    maps::EventPathCounters,
 };
 use crate::compile::CompiledPolicy;
 
