@@ -4,6 +4,7 @@
 
 mod attach;
 pub mod bpffs;
+pub mod bridge;
 mod error;
 mod fastpath;
 mod learn;
@@ -34,7 +35,7 @@ use self::attach::{pinned_links, unpin_link};
 pub use self::{
     attach::{Attachment, Repair},
     error::DataplaneError,
-    fastpath::{FORWARDER_PROGRAM, is_bridge_port},
+    fastpath::FORWARDER_PROGRAM,
     maps::EventPathCounters,
 };
 use crate::compile::CompiledPolicy;
