@@ -62,7 +62,6 @@ const DOCS: &[&str] = &[
     "docs/events.md",
     "docs/events.schema.json",
     "docs/capture.md",
-    "docs/change-control.md",
     "docs/learn.md",
     "docs/bridge.md",
     "docs/fast-path.md",
