@@ -38,4 +38,8 @@ pub mod zonetable;
 /// 7: conntrack entries and conduit actions carry an inspector id (and entries the
 /// inspector's session bits), IEC 104 and DNP3 profile maps, the inspector program array and
 /// the stream positions of their flows (`STREAMS`), fragments their own small value.
-pub const ABI_VERSION: u32 = 7;
+///
+/// 8: conntrack entries keep the stream position the main program judges Modbus and IEC 104
+/// on ([`flow::FlowState::fast`]); Modbus has an inspector program for what it cannot judge
+/// (`zcfw_modbus`); stream cursors hold 32 head bytes.
+pub const ABI_VERSION: u32 = 8;

@@ -321,16 +321,22 @@ pub struct ConduitAction {
 pub mod inspector {
     /// No deep inspection.
     pub const NONE: u8 = 0;
-    /// Modbus/TCP, inspected inline by the main program.
+    /// Modbus/TCP: whole ADUs in order judged by the main program, the rest walked by the
+    /// program `zcfw_modbus` ([`crate::stream::fast`]).
     pub const MODBUS: u8 = 1;
-    /// IEC 60870-5-104 (program `zcfw_iec104`).
+    /// IEC 60870-5-104: one whole APDU in order judged by the main program, the rest walked
+    /// by the program `zcfw_iec104`.
     pub const IEC104: u8 = 2;
     /// DNP3 over TCP (program `zcfw_dnp3`).
     pub const DNP3: u8 = 3;
     /// Entries of [`super::names::INSPECTORS`].
     pub const SLOTS: u32 = 8;
     /// The tail-called inspector programs, by id: (id, program name).
-    pub const PROGRAMS: [(u8, &str); 2] = [(IEC104, "zcfw_iec104"), (DNP3, "zcfw_dnp3")];
+    pub const PROGRAMS: [(u8, &str); 3] = [
+        (MODBUS, "zcfw_modbus"),
+        (IEC104, "zcfw_iec104"),
+        (DNP3, "zcfw_dnp3"),
+    ];
 
     /// The session bits of a flow of `id` picked up mid-stream (opened before zcfw tracked
     /// it, or evicted): its handshake was not seen, so it is taken as done (IEC 104: STARTDT
@@ -368,6 +374,12 @@ pub struct Handoff {
     pub _pad: u8,
     /// `ingress_ifindex` of the frame.
     pub ifindex: u32,
+    /// Where an inspector program's walk of the payload stands (Modbus: the next ADU's
+    /// offset) and its cursor. Kept in the map value rather than on the stack so the verifier
+    /// does not track them from one `bpf_loop` iteration to the next: the loop's state
+    /// converges.
+    pub walk_at: u32,
+    pub walk: crate::stream::StreamCursor,
 }
 
 /// Index of an interface's [`IfacePolicy`] in [`names::IFACES`]; `ifindex` must be below
@@ -572,7 +584,7 @@ const _: () = {
 mod pod {
     use super::*;
     use crate::flow::{
-        FlowKey, FlowState, FlowStateV2, FlowStateV3, FragKey, FragState, StreamState,
+        FlowKey, FlowState, FlowStateV2, FlowStateV3, FlowStateV7, FragKey, FragState, StreamState,
     };
 
     /// `aya::Pod` for map keys and values the daemon reads and writes.
@@ -605,6 +617,7 @@ mod pod {
         FlowState,
         FlowStateV2,
         FlowStateV3,
+        FlowStateV7,
         FragKey,
         FragState,
         StreamState,

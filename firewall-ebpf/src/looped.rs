@@ -11,9 +11,12 @@ use core::ffi::c_void;
 use aya_ebpf::helpers::generated::bpf_loop;
 use firewall_common::{
     dnp3::{self, Dnp3Denial, Dnp3Profile, Dnp3Violation},
+    modbus::{self, MAX_ADUS_PER_SEGMENT, ModbusDenial, ModbusProfile},
     packet::PacketBytes,
     stream::{self, Inspector, PAYLOAD_MAX, Payload, PayloadBytes, StreamCursor, Walker},
 };
+
+use crate::maps::{HANDOFF, PAYLOAD};
 
 /// `inspector` walked one byte per `bpf_loop` iteration over `payload`
 /// ([`stream::step_byte`], the step of the host's [`stream::walk`]; a plain loop over the
@@ -24,10 +27,12 @@ pub struct Looped<I> {
     pub payload: &'static Payload,
 }
 
-/// The state a byte step sees, on the caller's stack.
+/// The state a byte step sees, on the caller's stack. The cursor and session bits are the
+/// caller's own (pointers, not copies: the frames of an inspector program must fit the
+/// 512-byte stack), which it discards on a denial.
 struct HeadLoop<I: Inspector> {
-    cursor: StreamCursor,
-    bits: u8,
+    cursor: *mut StreamCursor,
+    bits: *mut u8,
     payload: &'static Payload,
     off: usize,
     end: usize,
@@ -38,11 +43,13 @@ struct HeadLoop<I: Inspector> {
 /// One byte of the walk; stops the loop (1) on a denial.
 extern "C" fn head_step<I: Inspector>(index: u64, ctx: *mut c_void) -> i64 {
     // SAFETY: `ctx` is the `HeadLoop<I>` `walk_segment` passed to `bpf_loop`, alive and not
-    // otherwise borrowed while the loop runs; `inspector` points at the walker's inspector.
-    let (ctx, inspector) = unsafe {
+    // otherwise borrowed while the loop runs; `inspector`, `cursor` and `bits` point at the
+    // walker's inspector and the caller's cursor and bits, as long-lived.
+    let (ctx, inspector, cursor, bits) = unsafe {
         let ctx = &mut *ctx.cast::<HeadLoop<I>>();
         let inspector = &*ctx.inspector;
-        (ctx, inspector)
+        let (cursor, bits) = (&mut *ctx.cursor, &mut *ctx.bits);
+        (ctx, inspector, cursor, bits)
     };
     let bytes = PayloadBytes {
         payload: ctx.payload,
@@ -52,7 +59,7 @@ extern "C" fn head_step<I: Inspector>(index: u64, ctx: *mut c_void) -> i64 {
         ctx.denial = Some(inspector.unwalkable());
         return 1;
     };
-    match stream::step_byte(&mut ctx.cursor, &mut ctx.bits, byte, inspector) {
+    match stream::step_byte(cursor, bits, byte, inspector) {
         Ok(_) => 0,
         Err(d) => {
             ctx.denial = Some(d);
@@ -77,8 +84,8 @@ impl<I: Inspector> Walker for Looped<I> {
             return Err(self.inspector.unwalkable());
         }
         let mut ctx = HeadLoop {
-            cursor: *cursor,
-            bits: *session,
+            cursor,
+            bits: session,
             payload: self.payload,
             off,
             end: off + len,
@@ -95,12 +102,10 @@ impl<I: Inspector> Walker for Looped<I> {
                 0,
             );
         }
-        if let Some(d) = ctx.denial {
-            return Err(d);
+        match ctx.denial {
+            Some(d) => Err(d),
+            None => Ok(()),
         }
-        *cursor = ctx.cursor;
-        *session = ctx.bits;
-        Ok(())
     }
 }
 
@@ -182,5 +187,133 @@ impl Walker for Dnp3Looped {
         }
         *state = ctx.cursor;
         Ok(())
+    }
+}
+
+/// A direction of a Modbus flow walked one ADU per `bpf_loop` iteration
+/// ([`modbus::step_adu`], the step of the host's [`modbus::walk_adus`]) over this CPU's
+/// [`PAYLOAD`] copy, whose payload starts at [`modbus::FRONT`]: the client's against
+/// `Some(profile)`, the server's for framing.
+pub struct ModbusAdus {
+    pub profile: Option<&'static ModbusProfile>,
+}
+
+/// The state an ADU step sees, on the caller's stack.
+struct AduLoop {
+    /// This CPU's [`firewall_common::maps::Handoff::walk`]: the cursor being walked.
+    cursor: *mut StreamCursor,
+    profile: Option<&'static ModbusProfile>,
+    payload: &'static Payload,
+    /// This CPU's [`firewall_common::maps::Handoff::walk_at`]: the next ADU's offset.
+    pos: *mut u32,
+    end: usize,
+    done: bool,
+    denial: Option<ModbusDenial>,
+}
+
+/// One ADU of a Modbus walk; stops the loop (1) when the segment is done or denied.
+extern "C" fn adu_step(_index: u64, ctx: *mut c_void) -> i64 {
+    // SAFETY: `ctx` is the `AduLoop` `walk_segment` passed to `bpf_loop`, alive and not
+    // otherwise borrowed while the loop runs; `cursor` points at the caller's cursor.
+    // `pos` points at this CPU's hand-over value.
+    let (ctx, cursor, walk_at) = unsafe {
+        let ctx = &mut *ctx.cast::<AduLoop>();
+        let cursor = &mut *ctx.cursor;
+        let walk_at = &mut *ctx.pos;
+        (ctx, cursor, walk_at)
+    };
+    let bytes = PayloadBytes {
+        payload: ctx.payload,
+        len: ctx.end,
+    };
+    let mut pos = *walk_at as usize;
+    let step = modbus::step_adu(&bytes, &mut pos, ctx.end, cursor, ctx.profile);
+    *walk_at = pos as u32;
+    match step {
+        Ok(false) => 0,
+        Ok(true) => {
+            ctx.done = true;
+            1
+        }
+        Err(d) => {
+            ctx.denial = Some(d);
+            1
+        }
+    }
+}
+
+impl Walker for ModbusAdus {
+    type Denial = ModbusDenial;
+
+    #[inline(always)]
+    fn walk_segment<B: PacketBytes + ?Sized>(
+        &self,
+        _b: &B,
+        _off: usize,
+        len: usize,
+        cursor: &mut StreamCursor,
+        _session: &mut u8,
+    ) -> Result<(), ModbusDenial> {
+        let (Some(buf), Some(h)) = (PAYLOAD.get_ptr_mut(0), HANDOFF.get_ptr_mut(0)) else {
+            return Err(modbus::unwalkable());
+        };
+        if len > PAYLOAD_MAX - modbus::FRONT {
+            return Err(modbus::unwalkable());
+        }
+        // SAFETY: this CPU's buffer; its first FRONT bytes lie in front of the payload the
+        // program copied there, free for the held head.
+        let front = unsafe { &mut *(buf as *mut [u8; modbus::FRONT]) };
+        let Some(start) = modbus::resume(front, len, cursor) else {
+            return Ok(());
+        };
+        // SAFETY: this CPU's hand-over value, valid for the whole run.
+        let (pos, walk) = unsafe {
+            (
+                core::ptr::addr_of_mut!((*h).walk_at),
+                core::ptr::addr_of_mut!((*h).walk),
+            )
+        };
+        // SAFETY: as above.
+        unsafe {
+            *pos = start as u32;
+            *walk = StreamCursor::START;
+        }
+        let mut ctx = AduLoop {
+            cursor: walk,
+            profile: self.profile,
+            // SAFETY: as above; only read from here on.
+            payload: unsafe { &*buf },
+            pos,
+            end: modbus::FRONT + len,
+            done: false,
+            denial: None,
+        };
+        // SAFETY: `adu_step` is the callback for this context type; `ctx` lives on this
+        // stack frame for the whole call.
+        unsafe {
+            bpf_loop(
+                MAX_ADUS_PER_SEGMENT as u32,
+                adu_step as *mut c_void,
+                (&mut ctx as *mut AduLoop).cast(),
+                0,
+            );
+        }
+        if let Some(d) = ctx.denial {
+            return Err(d);
+        }
+        // SAFETY: as above.
+        *cursor = unsafe { *walk };
+        if let Some(d) = ctx.denial {
+            return Err(d);
+        }
+        // SAFETY: as above.
+        *cursor = unsafe { *walk };
+        match ctx.denial {
+            Some(d) => Err(d),
+            // More ADUs than the walk checks.
+            // SAFETY: as above.
+            None if !ctx.done && (unsafe { *pos } as usize) < ctx.end => Err(modbus::unwalkable()),
+            None => Ok(()),
+        }
     }
 }

@@ -385,5 +385,8 @@ fn check_request_adu<B: PacketBytes + ?Sized>(
     }
 }
 
+mod stream;
+pub use stream::{FRONT, resume, step_adu, unwalkable, walk_adus};
+
 #[cfg(test)]
 mod tests;
