@@ -41,15 +41,62 @@ pub mod detail {
     pub const IP: u8 = 1 << 3;
 }
 
+/// Event classes: each has its own token bucket in the data path
+/// ([`crate::maps::names::EVENT_BUCKET`] entry `class`) and its own ring of recent events in
+/// the daemon, so a flood of one class cannot crowd out the events of another (a flood of
+/// `rate_limited` drops does not hide a Modbus deny). [`of`] says which reason is in which.
+pub mod class {
+    use crate::reason::Reason;
+
+    /// What a deep-packet inspector denied (every `modbus_*`, `iec104_*`, `dnp3_*` reason, and
+    /// their consequences on the stream: `connection_reset`, `stream_out_of_order`).
+    pub const INSPECTION: u32 = 0;
+    /// What the zone and conduit policy denied (`default_deny`, `unknown_zone`,
+    /// `spoofed_source`, `l2_denied`, `malformed_*`, `fragment_no_flow`, `island_mode`,
+    /// `no_policy`).
+    pub const POLICY: u32 = 1;
+    /// What a conduit's rate limit denied (`rate_limited`): a flood by definition.
+    pub const FLOOD: u32 = 2;
+    /// Number of classes.
+    pub const COUNT: u32 = 3;
+    /// Every class, in value order.
+    pub const ALL: [u32; COUNT as usize] = [INSPECTION, POLICY, FLOOD];
+
+    /// The class of an event about a packet denied (or alerted) for `reason`.
+    #[inline(always)]
+    pub const fn of(reason: Reason) -> u32 {
+        match reason {
+            Reason::RateLimited => FLOOD,
+            Reason::ConnectionReset | Reason::StreamOutOfOrder => INSPECTION,
+            r if r.is_inspection() => INSPECTION,
+            _ => POLICY,
+        }
+    }
+
+    /// Stable name in `zcfw stats`, metrics and docs.
+    pub const fn name(class: u32) -> &'static str {
+        match class {
+            INSPECTION => "inspection",
+            POLICY => "policy",
+            FLOOD => "flood",
+            _ => "unknown",
+        }
+    }
+}
+
 /// Slots of [`crate::maps::names::EVENT_COUNTERS`] (per CPU, summed by the daemon).
 pub mod counter {
     /// Events written to the ring buffer.
     pub const SENT: u32 = 0;
-    /// Events suppressed by the per-CPU token bucket (a flood).
-    pub const RATE_LIMITED: u32 = 1;
+    /// Unused since ABI 8 (ABI 7 counted every suppressed event here; they are counted per
+    /// class from [`SUPPRESSED`] now).
+    pub const UNUSED: u32 = 1;
     /// Events lost because the ring buffer was full (the daemon is behind).
     pub const RING_FULL: u32 = 2;
-    pub const SLOTS: u32 = 3;
+    /// Events suppressed by the per-CPU token bucket of their class (a flood):
+    /// `SUPPRESSED + class` ([`super::class`]).
+    pub const SUPPRESSED: u32 = 3;
+    pub const SLOTS: u32 = SUPPRESSED + super::class::COUNT;
 }
 
 /// One event. Written by the XDP program, read by the daemon; `#[repr(C)]`, no implicit
@@ -158,6 +205,33 @@ pub const fn pack_dnp3(d: &crate::dnp3::Dnp3Denial) -> (u32, u8) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reason::Reason;
+
+    #[test]
+    fn every_deny_reason_has_one_documented_class() {
+        for r in Reason::ALL {
+            let c = class::of(r);
+            assert!(class::ALL.contains(&c), "{r:?}");
+            assert_ne!(class::name(c), "unknown");
+            let expected = if r == Reason::RateLimited {
+                class::FLOOD
+            } else if r.is_inspection()
+                || matches!(r, Reason::ConnectionReset | Reason::StreamOutOfOrder)
+            {
+                class::INSPECTION
+            } else {
+                class::POLICY
+            };
+            assert_eq!(c, expected, "{r:?}");
+        }
+        assert_eq!(class::of(Reason::ModbusFunction), class::INSPECTION);
+        assert_eq!(class::of(Reason::Dnp3Crc), class::INSPECTION);
+        assert_eq!(class::of(Reason::DefaultDeny), class::POLICY);
+        assert_eq!(class::of(Reason::IslandMode), class::POLICY);
+        assert_eq!(class::of(Reason::RateLimited), class::FLOOD);
+        // One suppressed slot per class, after the fixed ones.
+        assert_eq!(counter::SLOTS, counter::SUPPRESSED + class::COUNT);
+    }
 
     #[test]
     fn iec104_and_dnp3_details_land_in_the_generic_fields() {

@@ -89,7 +89,7 @@ pub mod flow_flags {
     /// The flags of a flow opened under a conduit action with
     /// [`crate::maps::action_flags`] `action`, by the endpoint at `addr_lo` when `opened_by_lo`.
     #[inline(always)]
-    pub const fn of_action(action: u16, opened_by_lo: bool) -> u8 {
+    pub const fn of_action(action: u8, opened_by_lo: bool) -> u8 {
         use crate::maps::action_flags as a;
         let mut flags = if opened_by_lo { OPENED_BY_LO } else { 0 };
         if action & a::RATE_LIMIT != 0 {

@@ -9,6 +9,7 @@
 #[cfg(any(test, feature = "pktgen"))]
 extern crate alloc;
 
+pub mod capture;
 pub mod conduit;
 pub mod conduittable;
 pub mod decision;
@@ -16,7 +17,9 @@ pub mod dnp3;
 pub mod event;
 pub mod exception;
 pub mod flow;
+pub mod forward;
 pub mod iec104;
+pub mod learn;
 pub mod maps;
 pub mod modbus;
 pub mod packet;
@@ -24,6 +27,7 @@ pub mod packet;
 pub mod pktgen;
 pub mod reason;
 pub mod reset;
+pub mod s7comm;
 pub mod sets;
 pub mod stream;
 pub mod zonetable;
@@ -39,7 +43,15 @@ pub mod zonetable;
 /// inspector's session bits), IEC 104 and DNP3 profile maps, the inspector program array and
 /// the stream positions of their flows (`STREAMS`), fragments their own small value.
 ///
-/// 8: conntrack entries keep the stream position the main program judges Modbus and IEC 104
-/// on ([`flow::FlowState::fast`]); Modbus has an inspector program for what it cannot judge
-/// (`zcfw_modbus`); stream cursors hold 32 head bytes.
+/// 8: one event token bucket per event class (`EVENT_BUCKET` has [`event::class::COUNT`]
+/// entries) and the suppressed events counted per class ([`event::counter::SUPPRESSED`]);
+/// conduit actions carry a rule id (their flags shrink to a byte), per-rule counters
+/// (`RULE_COUNTERS`), and the capture ring of denied frames with its bucket and counters
+/// ([`capture`]); S7comm: its profile map (`S7COMM_PROFILES`), inspector id 4
+/// and reasons 41-46; the XDP fast path: the forwarder program array (`FORWARDER`), its
+/// devmap (`FORWARD_PORTS`) and counters (`FAST_PATH_COUNTERS`), interface flag `FAST_PATH`;
+/// learning mode, the `LEARN` and `LEARN_HOSTS` maps and the `LEARN` control flag;
+/// conntrack entries keep the stream position the main program judges Modbus and IEC 104
+/// on ([`flow::FlowState::fast`], 48 bytes, was 32); Modbus has an inspector program for what
+/// it cannot judge inline (`zcfw_modbus`); stream cursors hold 32 head bytes.
 pub const ABI_VERSION: u32 = 8;

@@ -59,6 +59,8 @@ pub mod names {
     pub const IEC104_PROFILES: &str = "IEC104_PROFILES";
     /// Array of [`crate::dnp3::Dnp3Profile`] indexed by [`super::profile_index`].
     pub const DNP3_PROFILES: &str = "DNP3_PROFILES";
+    /// Array of [`crate::s7comm::S7Profile`] indexed by [`super::profile_index`].
+    pub const S7COMM_PROFILES: &str = "S7COMM_PROFILES";
     /// Program array: [`super::inspector`] id → the XDP program that inspects a segment of
     /// that protocol (tail call from the main program; Modbus is inspected inline).
     pub const INSPECTORS: &str = "INSPECTORS";
@@ -89,11 +91,42 @@ pub mod names {
     /// Per-CPU [`super::Handoff`] (one entry): what the main program tells the inspector it
     /// tail-calls; never pinned.
     pub const HANDOFF: &str = "HANDOFF";
+    /// Per-CPU `u64` (one entry): the allow decision the main program hands to the fast-path
+    /// forwarder it tail-calls ([`crate::forward`]); never pinned.
+    pub const FORWARD_HANDOFF: &str = "FORWARD_HANDOFF";
+
+    /// Program array, one entry: the fast-path forwarder `zcfw_forward` ([`crate::forward`]),
+    /// tail-called by the main program for an allowed packet of a tracked flow arriving on a
+    /// `fast_path` interface.
+    pub const FORWARDER: &str = "FORWARDER";
+    /// Devmap hash: ifindex → ifindex, the interfaces the fast path may redirect to (every
+    /// interface zcfw is attached to).
+    pub const FORWARD_PORTS: &str = "FORWARD_PORTS";
+    /// Per-CPU hash: ifindex → [`crate::forward::FastPathCounters`] of a `fast_path`
+    /// interface (entries written by the daemon).
+    pub const FAST_PATH_COUNTERS: &str = "FAST_PATH_COUNTERS";
+
+    /// Per-CPU array of [`super::Counter`] indexed by rule id
+    /// ([`super::ConduitAction::rule_id`]): packets the conduit lookup matched to each rule.
+    pub const RULE_COUNTERS: &str = "RULE_COUNTERS";
+    /// Ring buffer of [`crate::capture::Frame`]s: denied frames for `zcfw capture`.
+    pub const CAPTURE: &str = "CAPTURE";
+    /// Per-CPU [`super::EventBucket`] (one entry) limiting captured frames per CPU.
+    pub const CAPTURE_BUCKET: &str = "CAPTURE_BUCKET";
+    /// Per-CPU `u64` counters of the capture path ([`crate::capture::counter`]).
+    pub const CAPTURE_COUNTERS: &str = "CAPTURE_COUNTERS";
+
+    /// LRU hash [`crate::learn::LearnKey`] → [`crate::learn::LearnValue`]: what crosses each
+    /// zone pair while learning is on ([`super::control_flags::LEARN`]).
+    pub const LEARN: &str = "LEARN";
+    /// LRU hash [`crate::learn::HostKey`] → [`crate::learn::HostValue`]: addresses in no
+    /// zone seen while learning is on.
+    pub const LEARN_HOSTS: &str = "LEARN_HOSTS";
 
     /// Every map of the XDP program the daemon pins and adopts: a restart keeps them, and a
     /// map missing here would silently start empty after a restart (a test in
     /// firewall-daemon compares this list with the maps of the embedded object).
-    pub const ALL: [&str; 28] = [
+    pub const ALL: [&str; 38] = [
         ABI,
         CONTROL,
         SLOT_CONFIG,
@@ -115,6 +148,7 @@ pub mod names {
         MODBUS_PROFILES,
         IEC104_PROFILES,
         DNP3_PROFILES,
+        S7COMM_PROFILES,
         INSPECTORS,
         RATE_LIMITS,
         BUCKETS,
@@ -122,15 +156,25 @@ pub mod names {
         EVENT_BUCKET,
         EVENT_COUNTERS,
         IFACE_COUNTERS,
+        RULE_COUNTERS,
+        CAPTURE,
+        CAPTURE_BUCKET,
+        CAPTURE_COUNTERS,
+        FORWARDER,
+        FORWARD_PORTS,
+        FAST_PATH_COUNTERS,
+        LEARN,
+        LEARN_HOSTS,
     ];
 
     /// The maps of the object that are deliberately not pinned: [`SCRATCH`] holds nothing
     /// between packets, and the `BENCH_*` maps belong to the benchmark programs, which the
     /// daemon never attaches.
-    pub const NOT_PINNED: [&str; 8] = [
+    pub const NOT_PINNED: [&str; 9] = [
         SCRATCH,
         PAYLOAD,
         HANDOFF,
+        FORWARD_HANDOFF,
         STREAM_START,
         "BENCH_TX",
         "BENCH_HEAD",
@@ -173,6 +217,9 @@ pub mod capacity {
     /// a gateway's SCADA connections are a few hundred; an evicted position is picked up again
     /// as a flow seen mid-stream.
     pub const STREAMS: u32 = 16_384;
+    /// Conduit rules per policy; rule ids are `1..=MAX_RULES` (0 = none), numbered in file
+    /// order across conduits, and index [`super::names::RULE_COUNTERS`].
+    pub const MAX_RULES: u32 = 65_535;
     /// Bytes of the event ring buffer (a power of two, a multiple of the page size).
     pub const EVENT_RING_BYTES: u32 = 1 << 20;
     /// Per-source token buckets of rate-limited conduits (LRU; an evicted source starts again
@@ -181,12 +228,27 @@ pub mod capacity {
     /// Tracked fragmented datagrams (LRU): first fragments whose later fragments are still
     /// to come; fragmented industrial traffic is rare.
     pub const FRAGS: u32 = 8_192;
+    /// Interfaces with fast-path counters, and forwarding targets of the fast path (the
+    /// interfaces of one policy).
+    pub const FAST_PATH_IFACES: u32 = IFACES / 2;
+    /// Learning-mode aggregates (LRU, about 100 bytes each in the kernel): zone pairs ×
+    /// services × Modbus units and functions of a plant are a few hundred; a flood of random
+    /// ports evicts the oldest instead of growing.
+    pub const LEARN: u32 = 8_192;
+    /// Addresses in no zone seen while learning (LRU).
+    pub const LEARN_HOSTS: u32 = 4_096;
 }
 
 /// Flag bits of [`Control::flags`].
 pub mod control_flags {
     /// Island mode: deny everything that crosses a zone boundary (SR 5.2 RE2).
     pub const ISLAND: u32 = 1 << 0;
+    /// A `zcfw capture` client is connected: denied frames are copied to the capture ring
+    /// ([`crate::capture`]). Bits 2-7 are left for other flags.
+    pub const CAPTURE: u32 = 1 << 8;
+    /// Learning mode: every decided IP packet is summarised into the `LEARN` maps
+    /// ([`crate::learn`]). Off, the data path writes nothing for it.
+    pub const LEARN: u32 = 1 << 1;
 }
 
 /// Global switch read first by every packet. Written by the daemon only.
@@ -285,19 +347,19 @@ pub struct ConduitKey {
 /// Flag bits of [`ConduitAction::flags`].
 pub mod action_flags {
     /// Would-be denies of this conduit's inspection are counted, not dropped.
-    pub const MONITOR: u16 = 1 << 0;
+    pub const MONITOR: u8 = 1 << 0;
     /// Log allowed packets too (`log: all`).
-    pub const LOG_ALL: u16 = 1 << 1;
+    pub const LOG_ALL: u8 = 1 << 1;
     /// The conduit has a `rate_limit` ([`super::names::RATE_LIMITS`]).
-    pub const RATE_LIMIT: u16 = 1 << 2;
+    pub const RATE_LIMIT: u8 = 1 << 2;
     /// `on_violation: reset`: a TCP segment the conduit's inspection denies becomes a RST
     /// toward the server and the connection is reset ([`crate::reset`]); without it the
     /// segment is dropped.
-    pub const RESET_ON_VIOLATION: u16 = 1 << 3;
+    pub const RESET_ON_VIOLATION: u8 = 1 << 3;
     /// `on_violation: exception`: a Modbus request the conduit's inspection denies is
     /// answered with a Modbus exception ([`crate::exception`]); a deny no exception fits
     /// resets the connection (set together with [`RESET_ON_VIOLATION`]).
-    pub const EXCEPTION_ON_VIOLATION: u16 = 1 << 4;
+    pub const EXCEPTION_ON_VIOLATION: u8 = 1 << 4;
 }
 
 /// What a conduit lookup hit means: the conduit that allows the packet.
@@ -309,10 +371,12 @@ pub struct ConduitAction {
     /// Inspection profile id (0 = none), an index into the profile map of [`Self::inspector`].
     pub profile_id: u16,
     /// [`action_flags`].
-    pub flags: u16,
+    pub flags: u8,
     /// [`inspector`] id of the protocol the rule inspects ([`inspector::NONE`] = none).
     pub inspector: u8,
-    pub _pad: u8,
+    /// The rule that allows the packet, `1..=capacity::MAX_RULES`; indexes
+    /// [`names::RULE_COUNTERS`].
+    pub rule_id: u16,
 }
 
 /// Which deep inspection a rule asks for: [`ConduitAction::inspector`],
@@ -329,13 +393,16 @@ pub mod inspector {
     pub const IEC104: u8 = 2;
     /// DNP3 over TCP (program `zcfw_dnp3`).
     pub const DNP3: u8 = 3;
+    /// S7comm over ISO-on-TCP (program `zcfw_s7comm`).
+    pub const S7COMM: u8 = 4;
     /// Entries of [`super::names::INSPECTORS`].
     pub const SLOTS: u32 = 8;
     /// The tail-called inspector programs, by id: (id, program name).
-    pub const PROGRAMS: [(u8, &str); 3] = [
+    pub const PROGRAMS: [(u8, &str); 4] = [
         (MODBUS, "zcfw_modbus"),
         (IEC104, "zcfw_iec104"),
         (DNP3, "zcfw_dnp3"),
+        (S7COMM, "zcfw_s7comm"),
     ];
 
     /// The session bits of a flow of `id` picked up mid-stream (opened before zcfw tracked
@@ -354,6 +421,7 @@ pub mod inspector {
             MODBUS => "modbus",
             IEC104 => "iec104",
             DNP3 => "dnp3",
+            S7COMM => "s7comm",
             _ => "none",
         }
     }
@@ -393,6 +461,9 @@ pub const fn iface_index(slot: u8, ifindex: u32) -> u32 {
 pub mod iface_flags {
     /// Only sources in the zones listed in [`super::names::IFACE_ZONES`] may arrive here.
     pub const RESTRICT_SOURCE: u32 = 1 << 0;
+    /// `fast_path: true`: allowed packets of tracked flows are forwarded in XDP
+    /// ([`crate::forward`]).
+    pub const FAST_PATH: u32 = 1 << 1;
 }
 
 /// Per-interface policy.
@@ -598,6 +669,10 @@ mod pod {
     }
 
     pod!(
+        crate::learn::LearnKey,
+        crate::learn::LearnValue,
+        crate::learn::HostKey,
+        crate::learn::HostValue,
         Control,
         SlotConfig,
         ZoneMatch,
@@ -623,6 +698,7 @@ mod pod {
         StreamState,
         crate::conduittable::ConduitEntry,
         crate::conduittable::ConduitBucket,
+        crate::forward::FastPathCounters,
     );
 }
 

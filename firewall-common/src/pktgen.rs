@@ -14,6 +14,7 @@ use crate::{
 
 pub mod dnp3;
 pub mod iec104;
+pub mod s7comm;
 
 /// An L4 header and payload, ready to be wrapped in IP.
 #[derive(Clone, Debug)]

@@ -92,6 +92,19 @@ pub enum Reason {
     /// A segment of an inspected TCP flow out of stream order (a gap, or an overlap into
     /// bytes not judged yet): dropped without ending the connection; its sender retransmits.
     StreamOutOfOrder = 40,
+    /// An S7comm TPDU or PDU whose framing is wrong (TPKT, COTP, S7 header, lengths that do
+    /// not add up across data TPDUs).
+    S7commMalformed = 41,
+    /// An S7 job function or userdata function the conduit's profile does not allow.
+    S7commFunction = 42,
+    /// A read_var / write_var item whose area or DB number the profile does not allow.
+    S7commAddress = 43,
+    /// A COTP connection request to a called TSAP the profile does not allow.
+    S7commTsap = 44,
+    /// An S7comm-plus PDU without `s7comm_plus: allow`.
+    S7commPlus = 45,
+    /// An S7comm PDU or COTP TPDU of the other side.
+    S7commDirection = 46,
 }
 
 impl Reason {
@@ -99,7 +112,7 @@ impl Reason {
     pub const SLOTS: u32 = 64;
 
     /// Every reason, in slot order.
-    pub const ALL: [Reason; 41] = [
+    pub const ALL: [Reason; 47] = [
         Reason::AllowedConduit,
         Reason::AllowedConntrack,
         Reason::AllowedIntraZone,
@@ -141,6 +154,12 @@ impl Reason {
         Reason::Dnp3Direction,
         Reason::Dnp3Transport,
         Reason::StreamOutOfOrder,
+        Reason::S7commMalformed,
+        Reason::S7commFunction,
+        Reason::S7commAddress,
+        Reason::S7commTsap,
+        Reason::S7commPlus,
+        Reason::S7commDirection,
     ];
 
     /// Stable snake_case name used in CLI output, JSON and metrics.
@@ -187,6 +206,12 @@ impl Reason {
             Reason::Dnp3Direction => "dnp3_direction",
             Reason::Dnp3Transport => "dnp3_transport",
             Reason::StreamOutOfOrder => "stream_out_of_order",
+            Reason::S7commMalformed => "s7comm_malformed",
+            Reason::S7commFunction => "s7comm_function",
+            Reason::S7commAddress => "s7comm_address",
+            Reason::S7commTsap => "s7comm_tsap",
+            Reason::S7commPlus => "s7comm_plus",
+            Reason::S7commDirection => "s7comm_direction",
         }
     }
 
@@ -232,6 +257,19 @@ impl Reason {
         }
     }
 
+    /// The reason of an S7comm violation.
+    pub const fn of_s7comm(v: crate::s7comm::S7Violation) -> Reason {
+        use crate::s7comm::S7Violation as V;
+        match v {
+            V::Malformed => Reason::S7commMalformed,
+            V::Function => Reason::S7commFunction,
+            V::Address => Reason::S7commAddress,
+            V::Tsap => Reason::S7commTsap,
+            V::Plus => Reason::S7commPlus,
+            V::Direction => Reason::S7commDirection,
+        }
+    }
+
     /// The [`crate::maps::inspector`] whose inspection denies for this reason, or
     /// [`crate::maps::inspector::NONE`] for a reason that is no inspection deny.
     pub const fn inspector(self) -> u8 {
@@ -243,6 +281,8 @@ impl Reason {
             inspector::IEC104
         } else if r >= Reason::Dnp3Malformed as u32 && r <= Reason::Dnp3Transport as u32 {
             inspector::DNP3
+        } else if r >= Reason::S7commMalformed as u32 && r <= Reason::S7commDirection as u32 {
+            inspector::S7COMM
         } else {
             inspector::NONE
         }
@@ -260,18 +300,20 @@ impl Reason {
         match inspector {
             crate::maps::inspector::IEC104 => Reason::Iec104Malformed,
             crate::maps::inspector::DNP3 => Reason::Dnp3Malformed,
+            crate::maps::inspector::S7COMM => Reason::S7commMalformed,
             _ => Reason::ModbusFunction,
         }
     }
 
     /// The per-conduit counter slot of an inspection reason ([`crate::maps::conduit_reason_index`]):
     /// each protocol has its own block of slots (a conduit may inspect several), Modbus's
-    /// from 0, IEC 104's from 5, DNP3's from 11.
+    /// from 0, IEC 104's from 5, DNP3's from 11, S7comm's from 17.
     #[inline(always)]
     pub const fn conduit_slot(self) -> u32 {
         let base = match self.inspector() {
             crate::maps::inspector::IEC104 => 5,
             crate::maps::inspector::DNP3 => 11,
+            crate::maps::inspector::S7COMM => 17,
             _ => 0,
         };
         base + (self as u32).wrapping_sub(Reason::first_of(self.inspector()) as u32)
@@ -365,9 +407,23 @@ mod tests {
     }
 
     #[test]
+    fn s7comm_violations_map_to_their_protocol_block() {
+        for (i, v) in crate::s7comm::S7Violation::ALL.into_iter().enumerate() {
+            let r = Reason::of_s7comm(v);
+            assert_eq!(r as u32, 41 + i as u32);
+            assert_eq!(r.name().strip_prefix("s7comm_"), Some(v.name()));
+            assert!(r.is_inspection() && !r.passes());
+            assert_eq!(
+                (r.inspector(), r.conduit_slot()),
+                (crate::maps::inspector::S7COMM, 17 + i as u32)
+            );
+        }
+    }
+
+    #[test]
     fn inspection_reasons_fit_the_per_conduit_block() {
         let inspection: usize = Reason::ALL.iter().filter(|r| r.is_inspection()).count();
-        assert_eq!(inspection, 5 + 6 + 6);
+        assert_eq!(inspection, 5 + 6 + 6 + 6);
         let mut seen = 0u64;
         for r in Reason::ALL.iter().filter(|r| r.is_inspection()) {
             assert!(r.conduit_slot() < crate::maps::CONDUIT_ACTION_SLOT, "{r:?}");

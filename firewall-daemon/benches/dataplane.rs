@@ -457,6 +457,7 @@ fn main() {
     let loaded = Dataplane::load().expect("load");
     let programs: Vec<(&str, Option<ProgramStats>)> = std::iter::once(PROGRAM_NAME)
         .chain(inspector::PROGRAMS.iter().map(|(_, name)| *name))
+        .chain(std::iter::once(zcfw::dataplane::FORWARDER_PROGRAM))
         .map(|name| (name, loaded.program_stats(name)))
         .collect();
     drop(loaded);

@@ -8,4 +8,5 @@ pub mod compile;
 pub mod control;
 pub mod daemon;
 pub mod dataplane;
+pub mod learn;
 pub mod policy;

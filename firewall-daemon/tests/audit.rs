@@ -741,7 +741,7 @@ fn help_hides_packaging_commands_and_has_no_colors_off_a_terminal() {
     assert!(!help.contains('\u{1b}'));
     for cmd in [
         "check", "compile", "run", "reload", "status", "stats", "events", "island", "audit",
-        "detach",
+        "detach", "learn",
     ] {
         let out = zcfw(&[cmd, "--help"]);
         assert_eq!(out.status.code(), Some(0), "{cmd}");
@@ -1206,8 +1206,11 @@ fn daemon_status(path: &Path, hash: String, eth1_enforced: bool) -> zcfw::contro
     let attachment = |name: &str, enforced: bool| InterfaceAttachment {
         name: name.into(),
         ifindex: 2,
+        bridge: None,
+        is_bridge: false,
         xdp_mode: "native".into(),
         enforced,
+        fast_path: None,
     };
     Status {
         policy: LoadedPolicy {

@@ -121,3 +121,30 @@ fn check_stdin_and_machine_formats() {
         Some(2)
     );
 }
+
+/// `zcfw compile` gives every rule its id, in file order across conduits: in the text listing
+/// (each rule and each entry) and in the JSON (`rule_ids`, each entry's `rule`).
+#[test]
+fn compile_lists_rule_ids() {
+    let policy = policy_path("minimal.yaml");
+    let out = zcfw(&["compile", &policy], None);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("         rule 1: tcp 502\n"), "{text}");
+    assert!(
+        text.contains("-> conduit 1 office-reads-plant rule 1"),
+        "{text}"
+    );
+    let out = zcfw(&["compile", &policy, "--format", "json"], None);
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("compile JSON");
+    assert_eq!(json["conduits"][0]["rule_ids"], serde_json::json!([1]));
+    assert!(
+        json["conduit_entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .all(|e| e["rule"] == 1),
+        "{json}"
+    );
+}

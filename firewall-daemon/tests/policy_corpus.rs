@@ -94,7 +94,7 @@ fn every_example_policy_is_valid_and_compiles() {
         .filter_map(|p| p.file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .collect();
-    for required in ["purdue-plant.yaml", "minimal.yaml"] {
+    for required in ["purdue-plant.yaml", "minimal.yaml", "bridge-cell.yaml"] {
         assert!(names.iter().any(|n| n == required), "{required} is missing");
     }
     for path in &files {

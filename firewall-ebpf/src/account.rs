@@ -3,14 +3,18 @@
 //! incremented, the XDP action returned.
 
 use aya_ebpf::{
-    helpers::generated::{bpf_jiffies64, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns},
+    bindings::xdp_md,
+    helpers::generated::{
+        bpf_jiffies64, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns, bpf_xdp_load_bytes,
+    },
     programs::XdpContext,
 };
 use firewall_common::{
+    capture::{self, Frame},
     event::{self, Event},
     maps::{
         Control, Counter, RateLimit, SlotConfig, capacity, conduit_action_index,
-        conduit_reason_index, iface_counter_index, slot_flags,
+        conduit_reason_index, control_flags, iface_counter_index, slot_flags,
     },
     packet::Packet,
     reason::Reason,
@@ -80,14 +84,102 @@ pub fn deliver(
     cfg: &SlotConfig,
     at: EventContext,
 ) -> Decision {
+    observe(ctx, &d, control, cfg, &at);
     let mut d = d;
     if d.0 & RESETS != 0 && !reset::write_reset(ctx.ctx, p, d.0 & RESET_SENDER != 0) {
         d = Decision(d.0 & !RESETS);
     }
-    if reported(&d, cfg) && event_budget(control) {
+    if reported(&d, cfg) && event_budget(control, &d) {
         emit(p, &d, EventContext { ip: true, ..at }, cfg);
     }
     d
+}
+
+/// Counts a packet the conduit lookup matched to rule `rule_id` (the first packet of a flow,
+/// or every packet of one that is not tracked).
+#[inline(always)]
+pub fn count_rule(ctx: &XdpContext, rule_id: u16) {
+    count(
+        &RULE_COUNTERS,
+        rule_id as u32,
+        (ctx.data_end() - ctx.data()) as u64,
+    );
+}
+
+/// Copies a denied or alerted frame for `zcfw capture` while a capture client is connected;
+/// one flag test otherwise. Called before a reset rewrites the frame.
+#[inline(always)]
+pub fn observe(
+    ctx: &XdpContext,
+    d: &Decision,
+    control: &Control,
+    cfg: &SlotConfig,
+    at: &EventContext,
+) {
+    if control.flags & control_flags::CAPTURE != 0 && (d.denied() || d.alert()) {
+        capture(ctx.ctx, d.0 as u32, at.ifindex, at.len, cfg.generation);
+    }
+}
+
+/// Copies the first [`capture::SNAPLEN`] bytes of the frame into the capture ring when this
+/// CPU's capture bucket has a token; counts it as sent, suppressed or lost. Outlined: it is
+/// verified once per caller, not inlined into each.
+#[inline(never)]
+fn capture(ctx: *mut xdp_md, decision: u32, ifindex: u32, len: u32, generation: u32) {
+    let limit = RateLimit {
+        pps: capture::PPS,
+        burst: capture::PPS,
+    };
+    let allowed = match CAPTURE_BUCKET.get_ptr_mut(0) {
+        // SAFETY: per-CPU value, only this CPU touches it while the program runs.
+        Some(bucket) => unsafe { (*bucket).take(&limit, bpf_jiffies64(), now) },
+        None => false,
+    };
+    if !allowed {
+        count_capture(capture::counter::RATE_LIMITED);
+        return;
+    }
+    let Some(mut entry) = CAPTURE.reserve::<Frame>(0) else {
+        count_capture(capture::counter::RING_FULL);
+        return;
+    };
+    let frame = entry.as_mut_ptr();
+    let n = capture::copy_len(len);
+    // SAFETY: `frame` is a reserved record of `size_of::<Frame>()` bytes; `data` has room for
+    // `SNAPLEN` bytes and `n` is in `1..=SNAPLEN` (masked); the helper checks the frame.
+    let copied = unsafe {
+        bpf_xdp_load_bytes(
+            ctx,
+            0,
+            (*frame).data.as_mut_ptr() as *mut core::ffi::c_void,
+            n,
+        )
+    };
+    if copied != 0 {
+        entry.discard(0);
+        count_capture(capture::counter::RING_FULL);
+        return;
+    }
+    // SAFETY: fields of the reserved record; a helper without arguments.
+    unsafe {
+        (*frame).timestamp_ns = bpf_ktime_get_ns();
+        (*frame).ifindex = ifindex;
+        (*frame).len = len;
+        (*frame).caplen = n;
+        (*frame).generation = generation;
+        (*frame).decision = decision;
+        (*frame)._pad = 0;
+    }
+    entry.submit(0);
+    count_capture(capture::counter::SENT);
+}
+
+#[inline(always)]
+fn count_capture(slot: u32) {
+    if let Some(c) = CAPTURE_COUNTERS.get_ptr_mut(slot) {
+        // SAFETY: this CPU's slot; nothing else writes it while the program runs.
+        unsafe { *c += 1 };
+    }
 }
 
 /// Whether a decision is reported as an event: alerts always, denies unless the policy
@@ -97,20 +189,22 @@ pub fn reported(d: &Decision, cfg: &SlotConfig) -> bool {
     d.alert() || (d.denied() && cfg.flags & slot_flags::LOG_DENIED != 0)
 }
 
-/// Takes a token from this CPU's event bucket; counts the event as suppressed when there is
-/// none. Inline and without a clock read while a flood keeps the bucket empty.
+/// Takes a token from this CPU's event bucket of the decision's class (`event::class`);
+/// counts the event as suppressed in that class when there is none. Inline and without a
+/// clock read while a flood keeps the bucket empty.
 #[inline(always)]
-pub fn event_budget(control: &Control) -> bool {
+pub fn event_budget(control: &Control, d: &Decision) -> bool {
     let pps = control.event_pps;
     let limit = RateLimit { pps, burst: pps };
-    let allowed = match EVENT_BUCKET.get_ptr_mut(0) {
+    let class = event::class::of(d.reason());
+    let allowed = match EVENT_BUCKET.get_ptr_mut(class) {
         // SAFETY: per-CPU value, only this CPU touches it while the program runs; jiffies64
         // is a helper without arguments (the verifier inlines it as one memory read).
         Some(bucket) if pps != 0 => unsafe { (*bucket).take(&limit, bpf_jiffies64(), now) },
         _ => false,
     };
     if !allowed {
-        count_event(event::counter::RATE_LIMITED);
+        count_event(event::counter::SUPPRESSED + class);
     }
     allowed
 }

@@ -18,10 +18,13 @@ mod account;
 mod bench;
 mod decision;
 mod exception;
+mod forward;
 mod inspect;
+mod learn;
 mod looped;
 mod maps;
 mod reset;
+mod s7comm;
 mod stream;
 
 use aya_ebpf::{bindings::xdp_action::XDP_DROP, macros::xdp, programs::XdpContext};
@@ -43,7 +46,9 @@ use firewall_common::{
 };
 
 use crate::{
-    account::{EventContext, account, deliver, emit, event_budget, now, reported},
+    account::{
+        EventContext, account, count_rule, deliver, emit, event_budget, now, observe, reported,
+    },
     decision::{Decision, EXCEPTION, RESET_SENDER, deny_on, drop, finish, pass},
     inspect::{inspect, inspection_deny, remember_reset, resets, tracked_deny},
     maps::*,
@@ -166,13 +171,19 @@ fn decide(ctx: &XdpContext, len: u32) -> Decision {
                 cfg,
             )
         };
-        if reported(&d, cfg) && event_budget(control) {
+        observe(ctx, &d, control, cfg, &at);
+        if reported(&d, cfg) && event_budget(control, &d) {
             emit(&Packet::default(), &d, at, cfg);
         }
         return d;
     }
     if p.is_neighbor_discovery() && cfg.flags & slot_flags::ALLOW_ND != 0 {
         return pass(Reason::AllowedNeighborDiscovery, 0);
+    }
+    if control.flags & control_flags::LEARN != 0 {
+        // Before the policy decision: the verifier walks the learning function from one
+        // state here, not once per way `judge` can end.
+        learn::record(ctx.data(), ctx.data_end(), p, slot);
     }
     let d = finish(judge(ctx, slot, cfg, p), cfg);
     deliver(ctx, p, d, control, cfg, at)
@@ -209,9 +220,8 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
     } else {
         None
     };
-    if let Some(iface) = iface
-        && iface.flags & iface_flags::RESTRICT_SOURCE != 0
-    {
+    let if_flags = iface.map_or(0, |i| i.flags);
+    if if_flags & iface_flags::RESTRICT_SOURCE != 0 {
         let src_zone = zone_of(slot, p.family, &p.src) as u16;
         let key = IfaceZoneKey {
             ifindex,
@@ -291,10 +301,10 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
             let mut verdict = 0;
             if state.inspector != inspector::NONE && p.proto == proto::TCP {
                 // A stream-inspected flow: a segment of whole PDUs at its direction's stream
-                // position is judged here; anything else, and every segment of DNP3 (whose
-                // link frames only its program judges), goes to the protocol's inspector
-                // program, which decides it.
-                verdict = if state.inspector == inspector::DNP3 {
+                // position is judged here (Modbus, IEC 104); anything else, and every segment
+                // of DNP3 and S7comm (whose frames only their programs judge), goes to the
+                // protocol's inspector program, which decides it.
+                verdict = if state.inspector > inspector::IEC104 {
                     inspect::WALK
                 } else {
                     inspect::tracked(ctx.data(), ctx.data_end(), p, state, at)
@@ -350,7 +360,13 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
             if p.fragment == Fragment::First {
                 remember_first_fragment(p, conduit_id, now);
             }
-            return pass(Reason::AllowedConntrack, conduit_id);
+            let d = pass(Reason::AllowedConntrack, conduit_id);
+            if if_flags & iface_flags::FAST_PATH != 0 {
+                // Allowed, tracked, not inspected by a program of its own: the forwarder
+                // counts it and forwards it in XDP where the FIB answers.
+                return forward::hand_over(ctx, d);
+            }
+            return d;
         } else {
             // The new policy no longer allows the flow that opened this entry.
             let _ = FLOWS.remove(&flow_key);
@@ -380,6 +396,7 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
     if action.conduit_id == 0 {
         return drop(Reason::DefaultDeny);
     }
+    count_rule(ctx, action.rule_id);
     // The clock is read only where a timestamp is kept or a bucket refilled: a denied
     // packet or an allowed one that opens nothing never pays for it.
     if action.flags & action_flags::RATE_LIMIT != 0 && !conforms(slot, action.conduit_id, p, now())

@@ -4,15 +4,20 @@
 use aya_ebpf::{
     bindings::BPF_F_NO_PREALLOC,
     macros::map,
-    maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray, ProgramArray, RingBuf},
+    maps::{
+        Array, DevMapHash, HashMap, LpmTrie, LruHashMap, PerCpuArray, PerCpuHashMap, ProgramArray,
+        RingBuf,
+    },
 };
 use firewall_common::{
-    conduit,
+    capture, conduit,
     conduittable::{self, ConduitBucket},
     dnp3::Dnp3Profile,
     event,
     flow::{FlowKey, FlowState, FragKey, FragState, StreamState},
+    forward::FastPathCounters,
     iec104::Iec104Profile,
+    learn::{HostKey, HostValue, LearnKey, LearnValue},
     maps::{
         Bucket, BucketKey, CONDUIT_DENY_SLOTS, Control, Counter, EventBucket, Handoff, IfacePolicy,
         IfaceZoneKey, L2Key, RateLimit, SlotConfig, ZoneMatch, ZonePairKey, ZonePairLevels,
@@ -20,6 +25,7 @@ use firewall_common::{
     },
     modbus::ModbusProfile,
     reason::Reason,
+    s7comm::S7Profile,
     zonetable,
 };
 
@@ -115,6 +121,11 @@ pub static IEC104_PROFILES: Array<Iec104Profile> =
 pub static DNP3_PROFILES: Array<Dnp3Profile> =
     Array::with_max_entries(2 * capacity::MAX_PROFILES, 0);
 
+/// S7comm inspection profiles of both slots (see `profile_index`).
+#[map]
+pub static S7COMM_PROFILES: Array<S7Profile> =
+    Array::with_max_entries(2 * capacity::MAX_PROFILES, 0);
+
 /// The inspector programs, by `firewall_common::maps::inspector` id (filled by the daemon).
 #[map]
 pub static INSPECTORS: ProgramArray = ProgramArray::with_max_entries(inspector::SLOTS, 0);
@@ -151,9 +162,12 @@ pub static BUCKETS: LruHashMap<BucketKey, Bucket> =
 #[map]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(capacity::EVENT_RING_BYTES, 0);
 
-/// Per-CPU token bucket in front of `EVENTS`, so a flood costs counters, not daemon CPU.
+/// Per-CPU token buckets in front of `EVENTS`, one per event class
+/// (`firewall_common::event::class`), so a flood costs counters, not daemon CPU, and a flood
+/// of one class does not use up the events of another.
 #[map]
-pub static EVENT_BUCKET: PerCpuArray<EventBucket> = PerCpuArray::with_max_entries(1, 0);
+pub static EVENT_BUCKET: PerCpuArray<EventBucket> =
+    PerCpuArray::with_max_entries(event::class::COUNT, 0);
 
 /// Per-CPU event counters (`firewall_common::event::counter`).
 #[map]
@@ -169,3 +183,50 @@ pub static SCRATCH: PerCpuArray<firewall_common::packet::Packet> =
 #[map]
 pub static IFACE_COUNTERS: PerCpuArray<Counter> =
     PerCpuArray::with_max_entries(2 * capacity::MAX_IFINDEX, 0);
+
+/// Packets and bytes the conduit lookup matched to each rule, by rule id (index 0 unused).
+#[map]
+pub static RULE_COUNTERS: PerCpuArray<Counter> =
+    PerCpuArray::with_max_entries(capacity::MAX_RULES + 1, 0);
+
+/// Denied frames for `zcfw capture` (`firewall_common::capture`).
+#[map]
+pub static CAPTURE: RingBuf = RingBuf::with_byte_size(capture::RING_BYTES, 0);
+
+/// Per-CPU token bucket in front of `CAPTURE`.
+#[map]
+pub static CAPTURE_BUCKET: PerCpuArray<EventBucket> = PerCpuArray::with_max_entries(1, 0);
+
+/// Per-CPU capture counters (`firewall_common::capture::counter`).
+#[map]
+pub static CAPTURE_COUNTERS: PerCpuArray<u64> =
+    PerCpuArray::with_max_entries(capture::counter::SLOTS, 0);
+
+/// The fast-path forwarder `zcfw_forward` (entry 0, filled by the daemon).
+#[map]
+pub static FORWARDER: ProgramArray = ProgramArray::with_max_entries(1, 0);
+
+/// The allow decision the main program hands to the forwarder (a `Decision`, per CPU).
+#[map]
+pub static FORWARD_HANDOFF: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+/// Interfaces the fast path may redirect to, by ifindex (written by the daemon: every
+/// interface zcfw is attached to).
+#[map]
+pub static FORWARD_PORTS: DevMapHash = DevMapHash::with_max_entries(capacity::FAST_PATH_IFACES, 0);
+
+/// Fast-path counters per ingress interface (entries written by the daemon).
+#[map]
+pub static FAST_PATH_COUNTERS: PerCpuHashMap<u32, FastPathCounters> =
+    PerCpuHashMap::with_max_entries(capacity::FAST_PATH_IFACES, 0);
+
+/// Learning mode: what crosses each zone pair (`firewall_common::learn`), written only while
+/// `CONTROL` has the `LEARN` flag.
+#[map]
+pub static LEARN: LruHashMap<LearnKey, LearnValue> =
+    LruHashMap::with_max_entries(capacity::LEARN, 0);
+
+/// Learning mode: addresses in no zone.
+#[map]
+pub static LEARN_HOSTS: LruHashMap<HostKey, HostValue> =
+    LruHashMap::with_max_entries(capacity::LEARN_HOSTS, 0);

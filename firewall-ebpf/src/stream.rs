@@ -248,7 +248,7 @@ fn segment<P: Protocol>(
 
 /// An inspector program: decides the packet the main program handed over and finishes it.
 #[inline(always)]
-fn run<P: Protocol>(ctx: &XdpContext) -> u32 {
+pub(crate) fn run<P: Protocol>(ctx: &XdpContext) -> u32 {
     let len = (ctx.data_end() - ctx.data()) as u64;
     let d = decide::<P>(ctx, len as u32);
     account(ctx, d, len)

@@ -7,6 +7,8 @@
 //!   raw frames need no external tool and keep exact control of addresses and ports.
 //! - [`Veth`] and [`Plant`]: a gateway namespace that routes between one host namespace per
 //!   [`Zone`] (enterprise, dmz, control; IPv4 and IPv6).
+//! - [`bridge::BridgePlant`]: the same hosts' roles on one subnet behind the ports of a
+//!   Linux bridge (zcfw as a bump in the wire, attached to the member ports).
 //! - [`Daemon`]: `zcfw run` inside the gateway namespace; stopped with SIGTERM on drop, which
 //!   then checks that XDP is gone from the gateway's interfaces.
 //! - [`traffic`]: ping, TCP echo, UDP request/reply, echo servers.
@@ -19,6 +21,7 @@
 //! Names are unique per test ([`Names::unique`]: test tag + pid + counter), so tests run in
 //! parallel; namespaces all start with `zcfw-`.
 
+pub mod bridge;
 pub mod cmd;
 pub mod daemon;
 pub mod dnp3;
@@ -32,6 +35,7 @@ pub mod one_connection;
 pub mod packet;
 pub mod pcap;
 pub mod pinned;
+pub mod s7comm;
 pub mod plant;
 pub mod service;
 pub mod tempdir;

@@ -107,6 +107,13 @@ impl Netns {
         parse_mac(text)
     }
 
+    /// `bridge -n NAME ARGS...` (iproute2's bridge tool); returns stdout.
+    pub fn ip_bridge(&self, args: &[&str]) -> Result<String> {
+        let mut c = Command::new("bridge");
+        c.arg("-n").arg(&self.name).args(args);
+        cmd::run(&mut c)
+    }
+
     /// `ip -d link show dev IFNAME` in this namespace.
     pub fn link_details(&self, ifname: &str) -> Result<String> {
         self.ip(&["-d", "link", "show", "dev", ifname])

@@ -1608,3 +1608,266 @@ fn event_flood_is_rate_limited_counted_and_survived() {
         zcfw.log_tail(20)
     );
 }
+
+/// A rate limit of 1 pps on UDP/9000 enterprise → dmz, Modbus read-only dmz → control.
+const CLASSES_POLICY: &str = r#"
+version: 1
+name: ${NAME}
+defaults: { action: deny, log: denied, mode: enforce }
+interfaces:
+  - { name: ${IF_ENTERPRISE}, zones: [enterprise] }
+  - { name: ${IF_DMZ}, zones: [dmz] }
+  - { name: ${IF_CONTROL}, zones: [control] }
+zones:
+  enterprise: { security_level: 1, networks: [10.10.0.0/24, "fd00:10::/64"] }
+  dmz: { security_level: 2, networks: [10.20.0.0/24, "fd00:20::/64"] }
+  control: { security_level: 3, networks: [10.30.0.0/24, "fd00:30::/64"] }
+conduits:
+  - name: enterprise-feeds-dmz
+    from: enterprise
+    to: dmz
+    rules:
+      - { protocol: udp, ports: [9000] }
+    rate_limit: { pps: 1, burst: 1 }
+  - name: historian-reads-plcs
+    from: dmz
+    to: control
+    rules:
+      - protocol: modbus
+        modbus: { unit_ids: [1], functions: [read_holding_registers], addresses: ["0-99"] }
+"#;
+
+/// docs/events.schema.json, compiled.
+fn event_schema() -> (boon::Schemas, boon::SchemaIndex) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/events.schema.json");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let schema: Value = serde_json::from_str(&text).expect("the schema is JSON");
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.enable_format_assertions();
+    compiler
+        .add_resource("urn:zcfw:schema:events:1", schema)
+        .expect("schema resource");
+    let index = compiler
+        .compile("urn:zcfw:schema:events:1", &mut schemas)
+        .unwrap_or_else(|e| panic!("the schema does not compile: {e:#}"));
+    (schemas, index)
+}
+
+/// A forged Modbus write (function denied) from the DMZ historian to the PLC.
+fn modbus_write(plant: &Plant, src_port: u16) {
+    send_frame(
+        plant,
+        Zone::Dmz,
+        ip("10.20.0.2"),
+        ip("10.30.0.2"),
+        &Transport::Tcp {
+            src_port,
+            dst_port: 502,
+            seq: 1000,
+            ack: 1,
+            flags: tcp_flags::PSH | tcp_flags::ACK,
+            payload: modbus_write_single_register(1, 10, 1),
+        },
+    );
+}
+
+#[test]
+fn a_flood_of_rate_limited_events_does_not_hide_an_inspection_deny() {
+    const RATE: u32 = 1500;
+    const FLOOD: u16 = 6000;
+    const RECENT: usize = 1000;
+    let plant = plant("obs_classes");
+    let policy = plant.render_policy(CLASSES_POLICY, "obs-classes", XdpMode::Native);
+    let zcfw = start(
+        &plant,
+        &policy,
+        &RunOptions {
+            event_rate: Some(RATE),
+            ..RunOptions::default()
+        },
+    );
+    // A Modbus deny before the flood, then the flood: thousands of rate_limited drops from
+    // one enterprise source, then a Modbus deny right after it.
+    modbus_write(&plant, 41100);
+    let host = plant.host(Zone::Enterprise);
+    let sock = PacketSocket::open(&host.ns, &host.ifname).expect("packet socket");
+    let (src_mac, dst_mac) = plant.macs_to_gateway(Zone::Enterprise).expect("macs");
+    for i in 0..FLOOD {
+        let frame = build_frame(
+            src_mac,
+            dst_mac,
+            ip("10.10.0.2"),
+            ip("10.20.0.2"),
+            &udp(20000 + i, 9000, b"flood"),
+        );
+        sock.send(&frame).expect("send");
+        if i % 500 == 499 {
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+    modbus_write(&plant, 41101);
+
+    let deny = |port: u16| json!({ "reason": "modbus_function", "src_port": port });
+    let events = await_events(&zcfw, EVENT_WAIT, |evs| count(evs, &deny(41101)) == 1);
+    let stats = zcfw.stats().expect("stats");
+    let mut failures = Vec::new();
+    let flood_listed = count(&events, &json!({ "reason": "rate_limited" }));
+    let flood_limited = reason_packets(&stats, "rate_limited");
+    let suppressed = &stats["events"]["suppressed"];
+    eprintln!(
+        "classes: {flood_limited} rate_limited drops, {flood_listed} listed; events {}",
+        stats["events"]
+    );
+    // The flood filled its own ring: more than it keeps were sent.
+    if flood_listed != RECENT {
+        failures.push(format!(
+            "{flood_listed} rate_limited events listed, expected the ring's {RECENT} (of \
+             {flood_limited} rate_limited drops)"
+        ));
+    }
+    for port in [41100, 41101] {
+        if count(&events, &deny(port)) != 1 {
+            failures.push(format!(
+                "the Modbus deny from port {port} is not listed once after the flood"
+            ));
+        }
+    }
+    for e in events
+        .iter()
+        .filter(|e| has(e, &json!({ "reason": "rate_limited" })))
+    {
+        if e["class"] != "flood" || e["event_type"] != "drop" {
+            failures.push(format!("a rate_limited event of another class: {e}"));
+            break;
+        }
+    }
+    // The flood emptied its own bucket, not the inspection one.
+    if suppressed["flood"].as_u64().unwrap_or(0) == 0 {
+        failures.push(format!("no flood event suppressed: {}", stats["events"]));
+    }
+    if suppressed["inspection"].as_u64() != Some(0) {
+        failures.push(format!("inspection events suppressed: {}", stats["events"]));
+    }
+    let total: u64 = ["inspection", "policy", "flood"]
+        .iter()
+        .map(|c| suppressed[c].as_u64().unwrap_or(0))
+        .sum();
+    if total != event_counter(&stats, "rate_limited") {
+        failures.push(format!(
+            "suppressed per class does not add up to rate_limited: {}",
+            stats["events"]
+        ));
+    }
+
+    // Every real line validates against the documented schema.
+    let (schemas, index) = event_schema();
+    for e in &events {
+        if let Err(err) = schemas.validate(e, index) {
+            failures.push(format!("{e}\n  does not validate: {err:#}"));
+            break;
+        }
+    }
+    // Both directions of a flow share the Community ID; the deny carries it.
+    let d = events
+        .iter()
+        .find(|e| has(e, &deny(41101)))
+        .cloned()
+        .unwrap_or_default();
+    if !d["community_id"]
+        .as_str()
+        .is_some_and(|c| c.starts_with("1:"))
+        || !d["flow_id"].is_u64()
+    {
+        failures.push(format!("the deny has no community_id or flow_id: {d}"));
+    }
+
+    // Filters and formats against the running daemon.
+    let cli = |args: &[&str]| zcfw.zcfw(args, Duration::from_secs(10));
+    let lines = |args: &[&str]| -> Vec<Value> {
+        cli(args)
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|out| zcfw_harness::observe::parse_lines(&out).map_err(|e| format!("{e:#}")))
+            .unwrap_or_else(|e| panic!("zcfw {args:?}: {e}"))
+    };
+    let last = lines(&["events", "--json", "--reason", "modbus_function", "-n", "1"]);
+    if last.len() != 1 || !has(&last[0], &deny(41101)) {
+        failures.push(format!("--reason modbus_function -n 1 gave {last:?}"));
+    }
+    let inspection = lines(&["events", "--json", "--class", "inspection"]);
+    if inspection.len() != 2 {
+        failures.push(format!(
+            "--class inspection gave {} events",
+            inspection.len()
+        ));
+    }
+    let flood = lines(&["events", "--json", "--conduit", "enterprise-feeds-dmz"]);
+    if flood.len() != RECENT {
+        failures.push(format!(
+            "--conduit enterprise-feeds-dmz gave {}",
+            flood.len()
+        ));
+    }
+    let control = lines(&["events", "--json", "--zone", "control", "--since", "10m"]);
+    if control.len() != 2 {
+        failures.push(format!("--zone control --since 10m gave {}", control.len()));
+    }
+    let future = lines(&["events", "--json", "--since", "2999-01-01T00:00:00Z"]);
+    if !future.is_empty() {
+        failures.push(format!("--since in the future gave {}", future.len()));
+    }
+    for (args, want) in [
+        (
+            &["events", "--conduit", "historian"][..],
+            "unknown conduit `historian`",
+        ),
+        (
+            &["events", "--zone", "contrl"][..],
+            "did you mean `control`?",
+        ),
+        (
+            &["events", "--reason", "modbus"][..],
+            "unknown reason `modbus`",
+        ),
+    ] {
+        match cli(args) {
+            Ok(out) => failures.push(format!("zcfw {args:?} succeeded: {out}")),
+            Err(e) if format!("{e:#}").contains(want) => {}
+            Err(e) => failures.push(format!("zcfw {args:?}: {e:#} (expected {want:?})")),
+        }
+    }
+    let cef = cli(&["events", "--format", "cef", "--reason", "modbus_function"]).expect("cef");
+    let cef: Vec<&str> = cef.lines().collect();
+    if cef.len() != 2
+        || !cef.iter().all(|l| {
+            l.starts_with("CEF:0|zcfw|zcfw|")
+                && l.contains("|modbus_function|drop modbus_function|7|")
+                && l.contains(" src=10.20.0.2 dst=10.30.0.2 ")
+        })
+    {
+        failures.push(format!("--format cef: {cef:?}"));
+    }
+    let syslog = cli(&[
+        "events",
+        "--format",
+        "syslog",
+        "-n",
+        "1",
+        "--reason",
+        "modbus_function",
+    ])
+    .expect("syslog");
+    if !(syslog.starts_with("<132>1 ")
+        && syslog.contains(" zcfw - drop [zcfw@32473 event_type=\"drop\" action=\"reset\" reason=\"modbus_function\"")
+        && syslog.lines().count() == 1)
+    {
+        failures.push(format!("--format syslog: {syslog}"));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} problem(s):\n- {}\nlog:\n{}",
+        failures.len(),
+        failures.join("\n- "),
+        zcfw.log_tail(20)
+    );
+}

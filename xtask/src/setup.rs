@@ -56,12 +56,22 @@ const BPFFS: &str = "/sys/fs/bpf";
 /// Debian's python, which sees python3-scapy (the `python3` on PATH may be another one).
 const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 /// The Python test peers, from PyPI: Modbus (pymodbus), IEC 60870-5-104 (c104, a binary
-/// wheel of lib60870) and DNP3 (dnp3-simulation, pure Python). Pinned where the tests rely on
+/// wheel of lib60870), DNP3 (dnp3-simulation, pure Python) and S7comm (python-snap7 3.x, pure
+/// Python, its `snap7.Server` the PLC). Pinned where the tests rely on
 /// a version's behaviour (c104 checks callback signatures; the simulator's frames are test
 /// vectors in tests/vectors/).
-const PYTHON_PEERS: &[&str] = &["pymodbus==3.*", "c104==2.2.1", "dnp3-simulation==0.1.2"];
+const PYTHON_PEERS: &[&str] = &[
+    "pymodbus==3.*",
+    "c104==2.2.1",
+    "dnp3-simulation==0.1.2",
+    "python-snap7==3.3.0",
+];
 /// The versions [`check_pyenv`] requires of the pinned peers (distribution name, version).
-const PINNED_PEERS: &[(&str, &str)] = &[("c104", "2.2.1"), ("dnp3-simulation", "0.1.2")];
+const PINNED_PEERS: &[(&str, &str)] = &[
+    ("c104", "2.2.1"),
+    ("dnp3-simulation", "0.1.2"),
+    ("python-snap7", "3.3.0"),
+];
 
 /// Check only, or install what is missing.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -124,7 +134,7 @@ pub fn setup(ctx: &Ctx, mode: Mode, scope: Scope) -> Result<()> {
         step("bpffs", install, &mut missing, check_bpffs, mount_bpffs)?;
         let venv = ctx.pyenv();
         step(
-            "python test peers (pymodbus, c104, dnp3-simulation)",
+            "python test peers (pymodbus, c104, dnp3-simulation, python-snap7)",
             install,
             &mut missing,
             || check_pyenv(&venv),
@@ -549,9 +559,9 @@ fn mount_bpffs() -> Result<()> {
 /// Prints the venv's base prefix, pymodbus's version, then `name=version` of each pinned peer
 /// (importing each: a wheel that installed but cannot load is missing too).
 const PYENV_PROBE: &str = "import sys, importlib.util as u, importlib.metadata as m, pymodbus\n\
-import c104, dnp3_sim\n\
+import c104, dnp3_sim, snap7\n\
 assert u.find_spec('scapy'), 'scapy (python3-scapy) not visible'\n\
-print(sys.base_prefix, pymodbus.__version__, *(d + '=' + m.version(d) for d in ('c104', 'dnp3-simulation')))";
+print(sys.base_prefix, pymodbus.__version__, *(d + '=' + m.version(d) for d in ('c104', 'dnp3-simulation', 'python-snap7')))";
 
 fn check_pyenv(venv: &Path) -> State {
     let python = venv.join("bin/python");
@@ -560,7 +570,7 @@ fn check_pyenv(venv: &Path) -> State {
     }
     let Some(out) = probe(&python, ["-c", PYENV_PROBE]) else {
         return State::Missing(format!(
-            "{} cannot import pymodbus, c104, dnp3_sim and scapy",
+            "{} cannot import pymodbus, c104, dnp3_sim, snap7 and scapy",
             python.display()
         ));
     };

@@ -55,7 +55,7 @@ use firewall_common::{
     pktgen::{checksum, ipv4, tcp},
 };
 use generator::{BATCH, Baselines, Choice, Generator, Probe};
-use net::{RX, dev_stats, nft_counter, sink_count, thread_cpu_ns};
+use net::{RX, SINK, dev_stats, nft_counter, sink_count, thread_cpu_ns};
 use zcfw::{
     compile::{
         self, XdpMode,
@@ -79,6 +79,20 @@ fn policy_yaml(conduits: usize) -> String {
         &format!(
             "version: 1\nname: throughput-{conduits}\ndefaults: {{ action: deny, log: none }}\n\
              interfaces:\n  - {{ name: {RX}, xdp_mode: native }}\n"
+        ),
+        conduits,
+    )
+}
+
+/// The same policy with the fast path on the receiver; the sink is an interface of the
+/// policy too (the fast path only redirects to interfaces of the policy; zcfw is not
+/// attached there, a veth takes redirected frames without).
+fn policy_yaml_fast(conduits: usize) -> String {
+    common::policy_yaml(
+        &format!(
+            "version: 1\nname: throughput-{conduits}\ndefaults: {{ action: deny, log: none }}\n\
+             interfaces:\n  - {{ name: {RX}, xdp_mode: native, fast_path: true }}\n  \
+             - {{ name: {SINK}, xdp_mode: native }}\n"
         ),
         conduits,
     )
@@ -276,13 +290,17 @@ fn measure(generator: &mut Generator, frame: &[u8], seconds: f64) -> Sample {
 enum Arm {
     Baseline,
     Zcfw,
+    /// zcfw with `fast_path: true`: allowed frames of tracked flows forwarded in XDP
+    /// (`XDP_REDIRECT` to the sink) instead of by the stack. Forwarded classes only.
+    ZcfwFast,
     Nft(NftStyle),
 }
 
 impl Arm {
-    const ALL: [Arm; 5] = [
+    const ALL: [Arm; 6] = [
         Arm::Baseline,
         Arm::Zcfw,
+        Arm::ZcfwFast,
         Arm::Nft(NftStyle::Linear),
         Arm::Nft(NftStyle::Sets),
         Arm::Nft(NftStyle::Conntrack),
@@ -293,6 +311,7 @@ impl Arm {
             (Arm::Baseline, Class::Deny) => "XDP_DROP baseline",
             (Arm::Baseline, _) => "XDP_PASS baseline",
             (Arm::Zcfw, _) => "zcfw (XDP)",
+            (Arm::ZcfwFast, _) => "zcfw fast path (XDP_REDIRECT)",
             (Arm::Nft(NftStyle::Linear), _) => "nftables netdev linear",
             (Arm::Nft(NftStyle::Sets), _) => "nftables netdev sets",
             (Arm::Nft(NftStyle::Conntrack), _) => "nftables inet conntrack",
@@ -303,6 +322,7 @@ impl Arm {
         match self {
             Arm::Baseline => "baseline",
             Arm::Zcfw => "zcfw",
+            Arm::ZcfwFast => "zcfw_fast_path",
             Arm::Nft(NftStyle::Linear) => "nft_linear",
             Arm::Nft(NftStyle::Sets) => "nft_sets",
             Arm::Nft(NftStyle::Conntrack) => "nft_conntrack",
@@ -325,6 +345,20 @@ enum Loaded {
     Nft(NftStyle),
 }
 
+/// The sink's count of forwarded frames, or the fast path's own (frames redirected to the
+/// sink, whose peer is down, are dropped there and counted by the veth or not, by kernel
+/// version).
+fn forwarded_by(loaded: &Loaded, arm: Arm) -> u64 {
+    match loaded {
+        Loaded::Zcfw(dp, ifindex) if arm == Arm::ZcfwFast => {
+            dp.fast_path_counters(*ifindex).expect("fast path counters")
+                [firewall_common::forward::cause::FORWARDED]
+                .packets
+        }
+        _ => sink_count(),
+    }
+}
+
 impl Loaded {
     /// Frames the arm dropped so far (its own counter).
     fn dropped(&self, rig: &Rig) -> u64 {
@@ -341,7 +375,7 @@ fn load_arm(
     arm: Arm,
     class: Class,
     rig: &mut Rig,
-    compiled: &compile::CompiledPolicy,
+    compiled: (&compile::CompiledPolicy, &compile::CompiledPolicy),
     validated: &policy::ValidatedPolicy,
     load_ms: &mut BTreeMap<&'static str, f64>,
 ) -> Loaded {
@@ -354,18 +388,24 @@ fn load_arm(
             };
             Loaded::Baseline(name, rig.baselines.attach(name, rig.xdp_mode))
         }
-        Arm::Zcfw => {
+        Arm::Zcfw | Arm::ZcfwFast => {
             let started = Instant::now();
             let mut dp = Dataplane::load().expect("load the zcfw XDP program");
             let ifindex = ifindex_of(RX).expect("receiver veth");
-            let ifaces = BTreeMap::from([(RX.to_string(), ifindex)]);
-            dp.install(compiled, &ifaces).expect("install the policy");
+            let mut ifaces = BTreeMap::from([(RX.to_string(), ifindex)]);
+            let policy = if arm == Arm::ZcfwFast {
+                ifaces.insert(SINK.to_string(), ifindex_of(SINK).expect("sink veth"));
+                compiled.1
+            } else {
+                compiled.0
+            };
+            dp.install(policy, &ifaces).expect("install the policy");
             let mode = match rig.xdp_mode {
                 AyaXdpMode::Driver => XdpMode::Native,
                 _ => XdpMode::Skb,
             };
             dp.attach(RX, mode).expect("attach zcfw");
-            load_ms.insert("zcfw", started.elapsed().as_secs_f64() * 1e3);
+            load_ms.insert(arm.key(), started.elapsed().as_secs_f64() * 1e3);
             Loaded::Zcfw(Box::new(dp), ifindex)
         }
         Arm::Nft(style) => {
@@ -420,28 +460,42 @@ fn run_size(n: usize, rig: &mut Rig, s: &Settings, sport: &mut u16) -> SizeResul
     let yaml = policy_yaml(n);
     let validated = policy::load_str(&yaml, "throughput.yaml").expect("bench policy is valid");
     let compiled = compile::compile(&validated).expect("bench policy compiles");
+    let fast = policy::load_str(&policy_yaml_fast(n), "throughput-fast.yaml")
+        .expect("bench policy with the fast path is valid");
+    let compiled_fast = compile::compile(&fast).expect("bench policy compiles");
     let mut rows = Vec::new();
     let mut load_ms = BTreeMap::new();
     for arm in rig.arms() {
         // The baselines differ by class (drop / pass); the other arms load once per size.
         let mut loaded: Option<Loaded> = None;
         for class in Class::ALL {
+            if arm == Arm::ZcfwFast && !class.forwarded() {
+                // Denied frames never reach the forwarder: the `zcfw (XDP)` row is this arm.
+                continue;
+            }
             if arm == Arm::Baseline
                 && let Some(l) = loaded.take()
             {
                 unload(l, rig);
             }
             let l = loaded.get_or_insert_with(|| {
-                load_arm(arm, class, rig, &compiled, &validated, &mut load_ms)
+                load_arm(
+                    arm,
+                    class,
+                    rig,
+                    (&compiled, &compiled_fast),
+                    &validated,
+                    &mut load_ms,
+                )
             });
             *sport += 1;
             let (setup, frame) = frames(class, n, *sport);
             for f in &setup {
                 rig.generator.send(f, 1);
             }
-            let (dropped0, sink0) = (l.dropped(rig), sink_count());
+            let (dropped0, sink0) = (l.dropped(rig), forwarded_by(l, arm));
             let sample = measure(&mut rig.generator, &frame, s.seconds);
-            let (dropped, forwarded) = (l.dropped(rig) - dropped0, sink_count() - sink0);
+            let (dropped, forwarded) = (l.dropped(rig) - dropped0, forwarded_by(l, arm) - sink0);
             // The warm-up frames count too.
             let expected = sample.received + u64::from(WARMUP);
             let got = if class.forwarded() {

@@ -15,7 +15,7 @@ pub const GEN: &str = "zgen";
 pub const RX: &str = "zrx";
 /// Allowed traffic is routed here: a veth whose peer is down, so the frame is freed at
 /// transmit (the cheapest sink that still runs the whole forwarding path).
-const SINK: &str = "zsink";
+pub const SINK: &str = "zsink";
 const SINK_PEER: &str = "zsinkp";
 /// An ifb device: what the AF_PACKET generator sends here (not redirected by tc) is freed at
 /// transmit (the cost of

@@ -16,6 +16,7 @@ use crate::policy::{
 
 mod grid;
 mod modbus;
+mod s7comm;
 
 /// One rule of the catalogue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +48,8 @@ pub const DROP_ON_VIOLATION: &str = "ZCFW-A014";
 pub const GRID_UNINSPECTED: &str = "ZCFW-A015";
 pub const GRID_COMMANDS: &str = "ZCFW-A016";
 pub const GRID_BROADCAST: &str = "ZCFW-A017";
+pub const S7_UNINSPECTED: &str = "ZCFW-A018";
+pub const S7_CHANGES: &str = "ZCFW-A019";
 pub const NO_ANTI_SPOOFING: &str = "ZCFW-A020";
 pub const NO_EVENTS: &str = "ZCFW-A021";
 pub const NOT_ENFORCED: &str = "ZCFW-A022";
@@ -57,7 +60,7 @@ pub const MONITOR_MODE: &str = "ZCFW-A031";
 pub const WIDE_RANGE_PORTS: u32 = 1024;
 
 /// Every rule, in id order.
-pub const RULES: [CatalogueRule; 21] = [
+pub const RULES: [CatalogueRule; 23] = [
     CatalogueRule {
         id: ANY_PROTOCOL,
         title: "conduit allows every protocol",
@@ -112,7 +115,7 @@ pub const RULES: [CatalogueRule; 21] = [
         title: "industrial protocol without inspection",
         severity: "low into an SL3-4 zone, info otherwise",
         requirements: &["SR 3.5"],
-        why: "a tcp or udp rule that lists the port of S7comm (102), EtherNet/IP (44818), OPC UA (4840) or BACnet/IP (47808) lets that protocol through with every function: this build inspects Modbus/TCP, IEC 104 and DNP3 (ZCFW-A004 and ZCFW-A015 report those when they pass uninspected), not the others",
+        why: "a tcp or udp rule that lists the port of EtherNet/IP (44818), OPC UA (4840) or BACnet/IP (47808) lets that protocol through with every function: this build inspects Modbus/TCP, IEC 104, DNP3 and S7comm (ZCFW-A004, ZCFW-A015 and ZCFW-A018 report those when they pass uninspected), not the others",
     },
     CatalogueRule {
         id: INTRA_ZONE_SL4,
@@ -169,6 +172,20 @@ pub const RULES: [CatalogueRule; 21] = [
         severity: "medium",
         requirements: &["SR 7.7"],
         why: "an ASDU to the IEC 104 global common address 65535, or a DNP3 request to a broadcast link address (0xFFFD-0xFFFF), reaches every station behind the server at once, and DNP3 outstations do not answer broadcasts, so the master cannot tell what happened",
+    },
+    CatalogueRule {
+        id: S7_UNINSPECTED,
+        title: "S7comm passes without inspection",
+        severity: "high into an SL3-4 zone, medium into SL2 (not reported into SL1)",
+        requirements: &["SR 3.5", "SR 7.7"],
+        why: "when the first rule of a zone pair that matches tcp port 102 is a tcp rule that lists the port (or a range holding it) rather than a `protocol: s7comm` rule, every S7 function passes: PLC stop, program download, PI services (restart, delete blocks), writes to inputs, outputs and data blocks",
+    },
+    CatalogueRule {
+        id: S7_CHANGES,
+        title: "S7 stop, download, PI services, writes or S7comm-plus allowed into an SL3-4 zone",
+        severity: "high",
+        requirements: &["SR 7.7", "SR 5.2", "SR 3.5"],
+        why: "write_var, downloads, PLC stop, PI services, uploads, undocumented job functions, userdata that sets the clock, forces variables or tries passwords, and S7comm-plus (not inspected at all) change or copy the PLC's program and process; into SL3-4 zones each such path needs a documented reason, the engineering station as its only source, and areas and DB numbers narrowed",
     },
     CatalogueRule {
         id: NO_ANTI_SPOOFING,
@@ -312,6 +329,7 @@ fn port_owners(policy: &ValidatedPolicy, port: u16) -> BTreeMap<(String, String)
 fn conduit_rules(cx: &mut Ctx<'_>) {
     let policy = cx.policy;
     let modbus_owners = port_owners(policy, firewall_common::modbus::PORT);
+    let s7_owners = port_owners(policy, firewall_common::s7comm::PORT);
     let grid_owners = [
         (
             Protocol::Iec104,
@@ -430,6 +448,9 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
                     grid::iec104_rule(cx, ci, c, &to, ri, rule, profile)
                 }
                 Rule::Dnp3 { profile, .. } => grid::dnp3_rule(cx, ci, c, &to, ri, rule, profile),
+                Rule::S7comm { profile, .. } => {
+                    s7comm::s7comm_rule(cx, ci, c, &to, ri, rule, profile)
+                }
             }
         }
 
@@ -450,6 +471,13 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
             )
             .at_conduit(c, rule_key(ci, ori))
             .fix("take port 502 out of this rule and put a `protocol: modbus` rule with unit_ids, functions (or `read_only: true`) and addresses before it");
+        }
+
+        if let Some(&(oci, ori)) = s7_owners.get(&(c.from.clone(), c.to.clone()))
+            && oci == ci
+            && let Some(owner) = c.rules.get(ori)
+        {
+            s7comm::uninspected(cx, ci, c, &to, ori, owner);
         }
 
         for (protocol, owners) in &grid_owners {
@@ -537,7 +565,9 @@ fn industrial_ports(
 ) {
     let found: Vec<String> = INDUSTRIAL_PROTOCOLS
         .iter()
-        .filter(|p| !["modbus", "iec104", "dnp3"].contains(&p.keyword) && p.transport == protocol)
+        .filter(|p| {
+            !["modbus", "iec104", "dnp3", "s7comm"].contains(&p.keyword) && p.transport == protocol
+        })
         .filter(|p| ranges.iter().any(|r| r.first <= p.port && p.port <= r.last))
         .map(|p| format!("{} ({})", p.display, p.port))
         .collect();
@@ -560,7 +590,7 @@ fn industrial_ports(
         ),
     )
     .at_conduit(c, rule_key(ci, ri))
-    .fix("restrict the conduit to the hosts that need the protocol (a zone of their own) and keep its counters under watch; this build inspects Modbus/TCP, IEC 104 and DNP3 only");
+    .fix("restrict the conduit to the hosts that need the protocol (a zone of their own) and keep its counters under watch; this build inspects Modbus/TCP, IEC 104, DNP3 and S7comm only");
 }
 
 fn zone_rules(cx: &mut Ctx<'_>) {

@@ -154,14 +154,20 @@ mod running {
                 InterfaceAttachment {
                     name: "eth0".into(),
                     ifindex: 2,
+                    bridge: None,
+                    is_bridge: false,
                     xdp_mode: "native".into(),
                     enforced: true,
+                    fast_path: None,
                 },
                 InterfaceAttachment {
                     name: "eth1".into(),
                     ifindex: 3,
+                    bridge: None,
+                    is_bridge: false,
                     xdp_mode: "skb".into(),
                     enforced,
+                    fast_path: None,
                 },
             ],
             xdp_check: XdpCheck {

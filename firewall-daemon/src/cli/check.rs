@@ -60,6 +60,8 @@ pub struct Summary {
     pub zones: usize,
     pub conduits: usize,
     pub interfaces: usize,
+    /// Interfaces with `fast_path: true` (docs/fast-path.md).
+    pub fast_path_interfaces: usize,
     pub inspected_rules: usize,
     pub modbus_profiles: usize,
     pub iec104_profiles: usize,
@@ -149,6 +151,7 @@ pub fn evaluate(path: &Path) -> Result<Checked, PolicyError> {
         zones: compiled.zones.len(),
         conduits: compiled.conduits.len(),
         interfaces: compiled.interfaces.len(),
+        fast_path_interfaces: compiled.interfaces.iter().filter(|i| i.fast_path).count(),
         inspected_rules,
         modbus_profiles: compiled.modbus_profiles.len(),
         iec104_profiles: compiled.iec104_profiles.len(),
@@ -211,12 +214,16 @@ fn print_text(checked: &Checked) {
     let warnings = checked.warnings();
     let c = s;
     println!(
-        "{}: policy \"{}\" is valid: {}, {}, {}, {} ({}, {}){}",
+        "{}: policy \"{}\" is valid: {}, {}, {}{}, {} ({}, {}){}",
         checked.origin,
         c.name,
         policy::plural(c.zones, "zone"),
         policy::plural(c.conduits, "conduit"),
         policy::plural(c.interfaces, "interface"),
+        match c.fast_path_interfaces {
+            0 => String::new(),
+            n => format!(" ({n} with the fast path)"),
+        },
         policy::plural(c.inspected_rules, "inspected rule"),
         profile_counts(c),
         match c.map_entries {

@@ -5,12 +5,14 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand};
 
 pub mod audit;
+pub mod capture;
 pub mod check;
 pub mod compile;
 pub mod detach;
 pub mod diff;
 pub mod events;
 pub mod island;
+pub mod learn;
 pub mod man;
 pub mod reload;
 pub mod run;
@@ -103,13 +105,29 @@ pub enum Command {
     /// Show denied packets (and alerts of monitor mode) recorded by the running daemon.
     ///
     /// Each event: time, interface, zones, conduit, 5-tuple, reason and protocol detail (e.g.
-    /// the Modbus function that was denied).
+    /// the Modbus function that was denied). Filters by reason, class, conduit, zone and time;
+    /// prints text, JSON lines (docs/events.schema.json), RFC 5424 syslog lines or CEF.
     Events(events::EventsArgs),
+    /// Capture the frames the firewall denies, as pcapng for Wireshark and tshark.
+    ///
+    /// tcpdump cannot see what XDP drops. While this runs, the data path copies the first
+    /// bytes of each denied (or alerted) frame; each packet's comment says the reason, the
+    /// action, the conduit and the zones. `zcfw capture -w - | tshark -r -` reads them live.
+    Capture(capture::CaptureArgs),
     /// Switch island mode on or off (SR 5.2 RE2).
     ///
     /// `on` drops everything that crosses a zone boundary, established flows included, and
     /// keeps the policy loaded; `off` enforces the policy again.
     Island(island::IslandArgs),
+    /// Learn what crosses the zones and write a proposed policy (nothing is applied).
+    ///
+    /// With --policy DRAFT, runs on the draft's interfaces in monitor mode (nothing dropped)
+    /// for --duration; with --from-daemon, asks the running daemon. Writes one conduit per
+    /// zone pair and direction with the ports, ICMP types and Modbus unit ids, functions and
+    /// address ranges seen, each with its count and first/last seen time as a comment, and
+    /// lists the addresses in no zone. --merge adds to an existing policy, keeping what is
+    /// written in it. Review with `zcfw diff` and `zcfw audit` (docs/learn.md).
+    Learn(learn::LearnArgs),
     /// Remove everything zcfw pinned, ending enforcement (uninstall).
     ///
     /// Detaches XDP from every interface and removes the pinned programs, links and maps under
@@ -152,7 +170,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Status(args) => status::run(&args),
         Command::Stats(args) => stats::run(&args),
         Command::Events(args) => events::run(&args),
+        Command::Capture(args) => capture::run(&args),
         Command::Island(args) => island::run(&args),
+        Command::Learn(args) => learn::run(&args),
         Command::Detach(args) => detach::run(&args),
         Command::Audit(args) => audit::run(&args),
         Command::Completions(args) => man::completions(&args),

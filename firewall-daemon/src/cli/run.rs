@@ -38,9 +38,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
     /// Also log every event (denied or alerted packet) at INFO, to the journal under systemd
-    /// (target `zcfw::event`). Off by default: events go to `zcfw events` and the audit log,
-    /// so a flood of denies cannot run into journald's rate limit and bury the daemon's own
-    /// messages.
+    /// (target `zcfw::event`) with its fields as journal fields (`ZCFW_REASON`,
+    /// `ZCFW_CONDUIT`, `ZCFW_COMMUNITY_ID`, ...; docs/events.md). Off by default: events go
+    /// to `zcfw events` and the audit log, so a flood of denies cannot run into journald's
+    /// rate limit and bury the daemon's own messages.
     #[arg(long)]
     pub log_events: bool,
     /// Rotate the audit log when it reaches this many bytes (FILE.1, FILE.2, ...).
@@ -62,6 +63,11 @@ pub struct RunArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics (off by default; e.g. 127.0.0.1:9469).
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Learning mode (what `zcfw learn --policy` starts): every deny of the policy is only
+    /// an alert (nothing is dropped but malformed packets), and the data path learns what
+    /// crosses the zones from the start (`zcfw learn --from-daemon` reads it).
+    #[arg(long)]
+    pub learn: bool,
 }
 
 /// Logs: under systemd (`$JOURNAL_STREAM` set) straight to journald with their priority, so
@@ -73,7 +79,11 @@ pub fn init_logging() {
     if std::env::var_os("JOURNAL_STREAM").is_some() {
         match tracing_journald::layer() {
             Ok(journald) => {
-                let journald = journald.with_syslog_identifier("zcfw".to_owned());
+                // Fields as ZCFW_REASON=..., ZCFW_COMMUNITY_ID=... (docs/events.md): for
+                // `journalctl ZCFW_REASON=modbus_function`.
+                let journald = journald
+                    .with_syslog_identifier("zcfw".to_owned())
+                    .with_field_prefix(Some("ZCFW".to_owned()));
                 if tracing_subscriber::registry()
                     .with(filter())
                     .with(journald)
@@ -114,6 +124,7 @@ pub fn run(args: &RunArgs) -> u8 {
         },
         read_group: args.read_group.clone(),
         admin_group: args.admin_group.clone(),
+        learn: args.learn,
     };
     match daemon::run(&opts) {
         Ok(()) => EXIT_OK,

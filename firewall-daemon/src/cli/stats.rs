@@ -264,6 +264,31 @@ pub fn render(stats: &Stats) -> String {
             c.bytes
         ));
     }
+    // Every rule with the packets the lookup matched to it; a rule at 0 is marked unused.
+    if stats.conduits.iter().any(|c| !c.rules.is_empty()) {
+        out.push('\n');
+        out.push_str(&format!(
+            "{:>5} {:<21} {:<26} {:>12} {:>12}\n",
+            "RULE", "CONDUIT", "MATCH", "PACKETS", "BYTES"
+        ));
+        for c in &stats.conduits {
+            for r in &c.rules {
+                let bytes = if r.packets == 0 {
+                    "unused".to_owned()
+                } else {
+                    r.bytes.to_string()
+                };
+                out.push_str(&format!(
+                    "{:>5} {:<21} {:<26} {:>12} {:>12}\n",
+                    r.id,
+                    fit(&c.name, 21),
+                    fit(&r.rule, 26),
+                    r.packets,
+                    bytes
+                ));
+            }
+        }
+    }
     // What was done with inspection denies, for the conduits that had any.
     let violations: Vec<&ConduitCounter> = stats
         .conduits
@@ -349,9 +374,21 @@ pub fn render(stats: &Stats) -> String {
     }
     let e = &stats.events;
     out.push_str(&format!(
-        "\nevents: {} sent, {} rate-limited, {} lost (ring full)\n",
-        e.sent, e.rate_limited, e.ring_full
+        "\nevents: {} sent, {} rate-limited, {} lost (ring full)\n  rate-limited by class: inspection {}, policy {}, flood {}\n",
+        e.sent,
+        e.rate_limited,
+        e.ring_full,
+        e.suppressed.inspection,
+        e.suppressed.policy,
+        e.suppressed.flood,
     ));
+    let c = &stats.capture;
+    if c.sent + c.rate_limited + c.ring_full != 0 {
+        out.push_str(&format!(
+            "capture: {} frames copied, {} rate-limited, {} lost (ring full)\n",
+            c.sent, c.rate_limited, c.ring_full
+        ));
+    }
     out
 }
 
@@ -371,6 +408,7 @@ mod tests {
             bytes: packets * 100,
             denied: BTreeMap::new(),
             actions: BTreeMap::new(),
+            rules: Vec::new(),
         }
     }
 
@@ -385,6 +423,7 @@ mod tests {
             },
             reasons,
             conduits,
+            capture: Default::default(),
         }
     }
 
@@ -569,6 +608,52 @@ mod tests {
             text.contains("DENIED BY CONDUIT RATE") && text.contains("INTERFACE RATE"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn renders_rules_with_their_hits_and_marks_unused_ones() {
+        use crate::control::stats::RuleCounter;
+        let mut c = conduit("a-conduit-name-longer-than-its-column", "b", 9, "reset");
+        c.rules = vec![
+            RuleCounter {
+                id: 1,
+                rule: "tcp 502 modbus with a very long description of it".into(),
+                packets: 999_999_999_999,
+                bytes: 999_999_999_999,
+            },
+            RuleCounter {
+                id: 65_535,
+                rule: "udp 161".into(),
+                packets: 0,
+                bytes: 0,
+            },
+        ];
+        let mut data = stats(vec![c], vec![]);
+        data.capture.sent = 3;
+        let out = render(&data);
+        for line in out.lines() {
+            assert!(line.chars().count() <= WIDTH, "{line:?}");
+        }
+        let row = |id: &str| {
+            out.lines()
+                .find(|l| l.split_whitespace().next() == Some(id))
+                .unwrap_or_else(|| panic!("no rule {id}:\n{out}"))
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        assert!(out.contains(" RULE CONDUIT"), "{out}");
+        assert_eq!(
+            row("1")[row("1").len() - 2..],
+            ["999999999999", "999999999999"]
+        );
+        assert_eq!(row("65535")[..2], ["65535", "a-conduit-name-longe…"]);
+        assert_eq!(row("65535")[row("65535").len() - 2..], ["0", "unused"]);
+        assert!(out.contains("capture: 3 frames copied"), "{out}");
+        // Without rules (an old daemon), no table.
+        let out = render(&stats(vec![conduit("c", "b", 1, "drop")], vec![]));
+        assert!(!out.contains("RULE"), "{out}");
+        assert!(!out.contains("capture:"), "{out}");
     }
 
     #[test]

@@ -147,9 +147,9 @@ mod tests {
         ConduitAction {
             conduit_id: id,
             profile_id: id / 3,
-            flags: id % 4,
+            flags: (id % 4) as u8,
             inspector: (id % 3) as u8,
-            _pad: 0,
+            rule_id: id,
         }
     }
 

@@ -7,8 +7,9 @@
 //! intervals where the first matching rule wins; adjacent intervals of the same conduit are
 //! merged, and each is covered with aligned blocks, one map entry per block.
 //!
-//! Inspection: each inspected rule (`protocol: modbus`, `iec104`, `dnp3`) compiles to its
-//! protocol's profile ([`ModbusProfile`], [`Iec104Profile`], [`Dnp3Profile`]); identical
+//! Inspection: each inspected rule (`protocol: modbus`, `iec104`, `dnp3`, `s7comm`) compiles
+//! to its protocol's profile ([`ModbusProfile`], [`Iec104Profile`], [`Dnp3Profile`],
+//! [`S7Profile`]); identical
 //! profiles are shared. Profile ids are numbered per protocol, in the order in which rules
 //! first name a profile (`modbus_profiles[i]`, `iec104_profiles[i]`, `dnp3_profiles[i]` are
 //! id `i + 1` of their protocol), and the entries an inspected rule wins in the first-match
@@ -21,6 +22,7 @@ use firewall_common::{
     conduit::{self, Level},
     dnp3::Dnp3Profile,
     iec104::Iec104Profile,
+    s7comm::S7Profile,
     maps::{
         ConduitAction, ConduitKey, ZoneMatch, ZonePairKey, ZonePairLevels, action_flags, capacity,
         slot_flags, zone_flags,
@@ -37,6 +39,7 @@ pub mod nft;
 mod profiles;
 mod render;
 mod render_profiles;
+mod render_s7comm;
 mod zonetable;
 
 pub use conduit_table::ConduitTable;
@@ -70,6 +73,10 @@ pub struct ConduitSummary {
     /// Per rule: the [`firewall_common::maps::inspector`] id of the rule's protocol
     /// (`NONE` = not inspected).
     pub rule_inspectors: Vec<u8>,
+    /// Per rule: its id, `1..=capacity::MAX_RULES`, numbered in file order across the
+    /// conduits; the data path counts the packets each rule matched under it
+    /// ([`firewall_common::maps::names::RULE_COUNTERS`]).
+    pub rule_ids: Vec<u16>,
     /// What the data path does with a segment inspection denies (`drop`).
     pub on_violation: OnViolation,
     /// `monitor`: the conduit's would-be denies pass as alerts.
@@ -84,6 +91,8 @@ pub struct CompiledInterface {
     pub xdp_mode: XdpMode,
     /// Zone ids whose sources may arrive here; `None`: any zone.
     pub allowed_zones: Option<Vec<u16>>,
+    /// Allowed packets of tracked flows are forwarded in XDP (`fast_path: true`).
+    pub fast_path: bool,
 }
 
 /// An IPv4 zone network; together they make the [`ZoneTableV4`].
@@ -137,6 +146,9 @@ pub struct CompiledPolicy {
     /// DNP3 inspection profiles: `dnp3_profiles[i]` has profile id `i + 1` for the conduit
     /// entries whose inspector is `inspector::DNP3`.
     pub dnp3_profiles: Vec<Dnp3Profile>,
+    /// S7comm inspection profiles: `s7comm_profiles[i]` has profile id `i + 1` for the
+    /// conduit entries whose inspector is `inspector::S7COMM`.
+    pub s7comm_profiles: Vec<S7Profile>,
     /// Rate limits of rate-limited conduits (their entries carry `action_flags::RATE_LIMIT`).
     pub rate_limits: Vec<(u16, firewall_common::maps::RateLimit)>,
 }
@@ -153,6 +165,7 @@ impl CompiledPolicy {
             + self.modbus_profiles.len()
             + self.iec104_profiles.len()
             + self.dnp3_profiles.len()
+            + self.s7comm_profiles.len()
             + self.interfaces.len()
             + self
                 .interfaces
@@ -204,6 +217,11 @@ pub enum CompileError {
         needed: usize,
         limit: usize,
     },
+    #[error(
+        "the policy has {needed} conduit rules, but rule ids and their counters hold {limit} per \
+         policy; merge rules of a conduit that differ only in ports into one rule with a list"
+    )]
+    TooManyRules { needed: usize, limit: usize },
     #[error("zone {0} is not defined (the policy was not validated)")]
     UnknownZone(String),
 }
@@ -274,14 +292,39 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         modbus: modbus_profiles,
         iec104: iec104_profiles,
         dnp3: dnp3_profiles,
+        s7comm: s7comm_profiles,
         rules: rule_profiles,
     } = profiles::collect(policy)?;
+
+    let rule_count: usize = policy.conduits().iter().map(|c| c.rules.len()).sum();
+    if rule_count > capacity::MAX_RULES as usize {
+        return Err(CompileError::TooManyRules {
+            needed: rule_count,
+            limit: capacity::MAX_RULES as usize,
+        });
+    }
+    // Rule ids in file order: the first rule of the first conduit is 1.
+    let mut next_rule = 0u16;
+    let rule_ids: Vec<Vec<u16>> = policy
+        .conduits()
+        .iter()
+        .map(|c| {
+            c.rules
+                .iter()
+                .map(|_| {
+                    next_rule += 1;
+                    next_rule
+                })
+                .collect()
+        })
+        .collect();
 
     let conduits: Vec<ConduitSummary> = policy
         .conduits()
         .iter()
         .zip(&rule_profiles)
-        .map(|(c, profiles)| ConduitSummary {
+        .zip(&rule_ids)
+        .map(|((c, profiles), ids)| ConduitSummary {
             id: c.id,
             name: c.name.clone(),
             from: c.from.clone(),
@@ -290,6 +333,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
             rules: c.rules.iter().map(ToString::to_string).collect(),
             rule_profiles: profiles.iter().map(|&(_, id)| id).collect(),
             rule_inspectors: profiles.iter().map(|&(inspector, _)| inspector).collect(),
+            rule_ids: ids.clone(),
             on_violation: c.on_violation,
             mode: c.mode,
             rate_limit: c.rate_limit,
@@ -311,20 +355,21 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
             name: i.name.clone(),
             xdp_mode: i.xdp_mode,
             allowed_zones,
+            fast_path: i.fast_path,
         });
     }
 
     // First-match partition per zone pair, rules offered in file order; the owner of a
-    // point is (conduit id, inspector id, profile id).
-    type Owner = (u16, u8, u16);
+    // point is (conduit id, inspector id, profile id, rule id).
+    type Owner = (u16, u8, u16, u16);
     let mut pairs: BTreeMap<(u16, u16), FirstMatch<Owner>> = BTreeMap::new();
-    for (c, profiles) in policy.conduits().iter().zip(&rule_profiles) {
+    for ((c, profiles), ids) in policy.conduits().iter().zip(&rule_profiles).zip(&rule_ids) {
         let fm = pairs
             .entry((zone_id(&c.from)?, zone_id(&c.to)?))
             .or_default();
-        for (rule, &(inspector, profile_id)) in c.rules.iter().zip(profiles) {
+        for ((rule, &(inspector, profile_id)), &rule_id) in c.rules.iter().zip(profiles).zip(ids) {
             for (first, last) in rule.points() {
-                fm.claim(first, last, (c.id, inspector, profile_id));
+                fm.claim(first, last, (c.id, inspector, profile_id, rule_id));
             }
         }
     }
@@ -364,7 +409,9 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
     for (&(src, dst), fm) in &pairs {
         let before = conduit_entries.len();
         let mut level_mask = 0u32;
-        for (first, last, (conduit_id, inspector, profile_id)) in fm.merged_by(|owner| owner) {
+        for (first, last, (conduit_id, inspector, profile_id, rule_id)) in
+            fm.merged_by(|owner| owner)
+        {
             conduit::cover(first, last, |level, block_start| {
                 level_mask |= 1 << level as u32;
                 conduit_entries.push((
@@ -374,7 +421,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
                         profile_id,
                         flags: conduit_flags[conduit_id as usize],
                         inspector,
-                        _pad: 0,
+                        rule_id,
                     },
                 ));
             });
@@ -454,6 +501,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         modbus_profiles,
         iec104_profiles,
         dnp3_profiles,
+        s7comm_profiles,
         rate_limits,
     })
 }

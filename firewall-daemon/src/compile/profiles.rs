@@ -1,6 +1,6 @@
 //! Inspection profiles of the inspected rules, one vector per protocol: identical profiles
 //! are shared, and ids are numbered per protocol from 1 in the order rules first name them
-//! (`modbus_profiles[i]`, `iec104_profiles[i]` and `dnp3_profiles[i]` are id `i + 1` of their
+//! (`modbus_profiles[i]`, `iec104_profiles[i]`, `dnp3_profiles[i]` and `s7comm_profiles[i]` are id `i + 1` of their
 //! protocol's profile map; 0 = no inspection).
 
 use firewall_common::{
@@ -8,6 +8,7 @@ use firewall_common::{
     iec104::Iec104Profile,
     maps::{capacity, inspector},
     modbus::ModbusProfile,
+    s7comm::S7Profile,
 };
 
 use super::CompileError;
@@ -19,6 +20,7 @@ pub(super) struct Profiles {
     pub modbus: Vec<ModbusProfile>,
     pub iec104: Vec<Iec104Profile>,
     pub dnp3: Vec<Dnp3Profile>,
+    pub s7comm: Vec<S7Profile>,
     /// Per conduit, per rule: the inspector id and profile id (`(NONE, 0)` uninspected).
     pub rules: Vec<Vec<(u8, u16)>>,
 }
@@ -48,6 +50,7 @@ pub(super) fn collect(policy: &ValidatedPolicy) -> Result<Profiles, CompileError
                 Some(Profile::Modbus(p)) => (inspector::MODBUS, intern(&mut out.modbus, p)),
                 Some(Profile::Iec104(p)) => (inspector::IEC104, intern(&mut out.iec104, p)),
                 Some(Profile::Dnp3(p)) => (inspector::DNP3, intern(&mut out.dnp3, p)),
+                Some(Profile::S7comm(p)) => (inspector::S7COMM, intern(&mut out.s7comm, p)),
             })
             .collect();
         out.rules.push(ids);
@@ -57,6 +60,7 @@ pub(super) fn collect(policy: &ValidatedPolicy) -> Result<Profiles, CompileError
         ("Modbus", out.modbus.len()),
         ("IEC 104", out.iec104.len()),
         ("DNP3", out.dnp3.len()),
+        ("S7comm", out.s7comm.len()),
     ] {
         if needed > limit {
             return Err(CompileError::TooManyProfiles {
@@ -75,6 +79,7 @@ pub fn inspector_name(id: u8) -> &'static str {
         inspector::MODBUS => "modbus",
         inspector::IEC104 => "iec104",
         inspector::DNP3 => "dnp3",
+        inspector::S7COMM => "s7comm",
         _ => "none",
     }
 }

@@ -8,14 +8,16 @@
 //!   "conduits":   [{ "id", "name", "from", "to", "description" (when set), "rules": ["tcp 22", ...],
 //!                   "rule_profiles": [profile id per rule, 0 = none],
 //!                   "rule_inspectors": ["modbus" | "iec104" | "dnp3" | "none" per rule],
+//!                   "rule_ids": [rule id per rule, the index of its counter],
 //!                   "on_violation": "reset" }],
-//!   "interfaces": [{ "name", "xdp_mode": "auto"|"native"|"skb", "allowed_zones": null | [zone ids] }],
+//!   "interfaces": [{ "name", "xdp_mode": "auto"|"native"|"skb", "allowed_zones": null | [zone ids],
+//!                    "fast_path": bool }],
 //!   "l2_allow":   [ethertype, ...],
 //!   "zone_entries":    [{ "family": "ipv4"|"ipv6", "network", "prefix_len", "addr", "zone_id", "flags" }],
 //!   "zone_pairs":      [{ "src_zone", "dst_zone", "level_mask" }],
 //!   "conduit_entries": [{ "src_zone", "dst_zone", "level", "level_name", "proto", "value",
 //!                         "point_range": [first, last], "conduit", "profile",
-//!                         "inspector": "none" | "modbus" | "iec104" | "dnp3", "flags" }],
+//!                         "inspector": "none" | "modbus" | "iec104" | "dnp3", "flags", "rule" }],
 //!   "modbus_profiles": [{ "id", "unit_ids": [[first, last], ...],
 //!                         "functions": [{ "code", "name": null | "read_coils" }],
 //!                         "address_ranges": [{ "first", "last", "classes", "tables": [names] }],
@@ -66,6 +68,7 @@ struct JsonPolicy<'a> {
     modbus_profiles: Vec<JsonModbusProfile>,
     iec104_profiles: Vec<JsonIec104Profile>,
     dnp3_profiles: Vec<JsonDnp3Profile>,
+    s7comm_profiles: Vec<super::render_s7comm::JsonS7Profile>,
     map_entries: usize,
 }
 
@@ -117,6 +120,7 @@ struct JsonConduit<'a> {
     rules: &'a [String],
     rule_profiles: &'a [u16],
     rule_inspectors: Vec<&'static str>,
+    rule_ids: &'a [u16],
     on_violation: &'static str,
 }
 
@@ -125,6 +129,7 @@ struct JsonInterface<'a> {
     name: &'a str,
     xdp_mode: &'static str,
     allowed_zones: Option<&'a [u16]>,
+    fast_path: bool,
 }
 
 #[derive(Serialize)]
@@ -156,7 +161,8 @@ struct JsonConduitEntry {
     conduit: u16,
     profile: u16,
     inspector: &'static str,
-    flags: u16,
+    flags: u8,
+    rule: u16,
 }
 
 fn level_name(level: u8) -> &'static str {
@@ -226,6 +232,7 @@ pub fn render_json(p: &CompiledPolicy) -> serde_json::Value {
                 description: c.description.as_deref(),
                 rules: &c.rules,
                 rule_profiles: &c.rule_profiles,
+                rule_ids: &c.rule_ids,
                 rule_inspectors: c
                     .rule_inspectors
                     .iter()
@@ -241,6 +248,7 @@ pub fn render_json(p: &CompiledPolicy) -> serde_json::Value {
                 name: &i.name,
                 xdp_mode: i.xdp_mode.name(),
                 allowed_zones: i.allowed_zones.as_deref(),
+                fast_path: i.fast_path,
             })
             .collect(),
         l2_allow: &p.l2_allow,
@@ -271,6 +279,7 @@ pub fn render_json(p: &CompiledPolicy) -> serde_json::Value {
                     profile: a.profile_id,
                     inspector: inspector_name(a.inspector),
                     flags: a.flags,
+                    rule: a.rule_id,
                 }
             })
             .collect(),
@@ -336,6 +345,15 @@ pub fn render_json(p: &CompiledPolicy) -> serde_json::Value {
             .map(|(i, m)| {
                 let id = profile_id(i);
                 dnp3_json(id, m, users(p, inspector::DNP3, id))
+            })
+            .collect(),
+        s7comm_profiles: p
+            .s7comm_profiles
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let id = profile_id(i);
+                super::render_s7comm::s7comm_json(id, m, users(p, inspector::S7COMM, id))
             })
             .collect(),
         map_entries: p.map_entries(),
@@ -529,6 +547,7 @@ enum Listed<'a> {
     Modbus(&'a ModbusProfile),
     Iec104(&'a firewall_common::iec104::Iec104Profile),
     Dnp3(&'a firewall_common::dnp3::Dnp3Profile),
+    S7comm(&'a firewall_common::s7comm::S7Profile),
 }
 
 /// The compiled policy as a listing: summary, then every map entry.
@@ -579,14 +598,19 @@ pub fn render_text(p: &CompiledPolicy) -> String {
         if let Some(d) = &c.description {
             let _ = writeln!(out, "         \"{d}\"");
         }
-        for ((r, &profile), &which) in c.rules.iter().zip(&c.rule_profiles).zip(&c.rule_inspectors)
+        for (((r, &profile), &which), &id) in c
+            .rules
+            .iter()
+            .zip(&c.rule_profiles)
+            .zip(&c.rule_inspectors)
+            .zip(&c.rule_ids)
         {
             if profile == 0 {
-                let _ = writeln!(out, "         {r}");
+                let _ = writeln!(out, "         rule {id}: {r}");
             } else {
                 let _ = writeln!(
                     out,
-                    "         {r}  ({} inspection profile {profile}, on violation {})",
+                    "         rule {id}: {r}  ({} inspection profile {profile}, on violation {})",
                     inspector_name(which),
                     c.on_violation.name()
                 );
@@ -606,9 +630,10 @@ pub fn render_text(p: &CompiledPolicy) -> String {
         };
         let _ = writeln!(
             out,
-            "  {:<16} xdp {:<6}  sources from: {zones}",
+            "  {:<16} xdp {:<6}  sources from: {zones}{}",
             i.name,
-            i.xdp_mode.name()
+            i.xdp_mode.name(),
+            if i.fast_path { "  fast path" } else { "" }
         );
     }
 
@@ -664,7 +689,7 @@ pub fn render_text(p: &CompiledPolicy) -> String {
         let (first, last) = block_range(k);
         let _ = writeln!(
             out,
-            "  {:>3} -> {:<3} {:<12} proto {:<3} value {:<5}  {:<24} -> conduit {} {}{}{}",
+            "  {:>3} -> {:<3} {:<12} proto {:<3} value {:<5}  {:<24} -> conduit {} {} rule {}{}{}",
             k.src_zone,
             k.dst_zone,
             level_name(k.level),
@@ -673,6 +698,7 @@ pub fn render_text(p: &CompiledPolicy) -> String {
             describe_points(first, last),
             a.conduit_id,
             conduit_name(a.conduit_id),
+            a.rule_id,
             if a.profile_id != 0 {
                 format!(
                     " inspect {} profile {}",
@@ -690,7 +716,10 @@ pub fn render_text(p: &CompiledPolicy) -> String {
         );
     }
 
-    let total = p.modbus_profiles.len() + p.iec104_profiles.len() + p.dnp3_profiles.len();
+    let total = p.modbus_profiles.len()
+        + p.iec104_profiles.len()
+        + p.dnp3_profiles.len()
+        + p.s7comm_profiles.len();
     let _ = writeln!(out, "\ninspection profiles ({total}):");
     let listed = p
         .modbus_profiles
@@ -708,6 +737,12 @@ pub fn render_text(p: &CompiledPolicy) -> String {
                 .iter()
                 .enumerate()
                 .map(|(i, m)| (profile_id(i), Listed::Dnp3(m))),
+        )
+        .chain(
+            p.s7comm_profiles
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (profile_id(i), Listed::S7comm(m))),
         );
     for (id, profile) in listed {
         let which = match profile {
@@ -725,6 +760,11 @@ pub fn render_text(p: &CompiledPolicy) -> String {
                 let _ = writeln!(out, "  {id:>3}  dnp3");
                 describe_dnp3(&mut out, m);
                 inspector::DNP3
+            }
+            Listed::S7comm(m) => {
+                let _ = writeln!(out, "  {id:>3}  s7comm");
+                super::render_s7comm::describe_s7comm(&mut out, m);
+                inspector::S7COMM
             }
         };
         let users: Vec<String> = users(p, which, id)
@@ -783,7 +823,9 @@ mod tests {
         let p = crate::compile::compile(&policy).unwrap_or_else(|e| panic!("{e}"));
         let text = render_text(&p);
         assert!(
-            text.contains("with: a -> b\n         \"Operators reach the HMI\"\n         tcp 443\n"),
+            text.contains(
+                "with: a -> b\n         \"Operators reach the HMI\"\n         rule 1: tcp 443\n"
+            ),
             "{text}"
         );
         let json = render_json(&p);

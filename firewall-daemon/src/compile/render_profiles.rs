@@ -27,6 +27,12 @@ pub(super) struct JsonCode {
     name: Option<&'static str>,
 }
 
+impl JsonCode {
+    pub(super) fn new(code: u8, name: Option<&'static str>) -> JsonCode {
+        JsonCode { code, name }
+    }
+}
+
 #[derive(Serialize)]
 pub(super) struct JsonIec104Profile {
     id: u16,
@@ -46,12 +52,12 @@ pub(super) struct JsonDnp3Profile {
 }
 
 /// Members of a 256-bit set, ascending.
-fn members(b: &Bitmap256) -> impl Iterator<Item = u8> + '_ {
+pub(super) fn members(b: &Bitmap256) -> impl Iterator<Item = u8> + '_ {
     (0..=u8::MAX).filter(|&c| b.contains(c))
 }
 
 /// The used ranges of a profile's range set, ascending.
-fn used(ranges: &[Range16]) -> Vec<[u16; 2]> {
+pub(super) fn used(ranges: &[Range16]) -> Vec<[u16; 2]> {
     let mut out: Vec<[u16; 2]> = ranges
         .iter()
         .filter(|r| r.first <= r.last)
@@ -61,7 +67,7 @@ fn used(ranges: &[Range16]) -> Vec<[u16; 2]> {
     out
 }
 
-fn ranges_json(any: bool, ranges: &[Range16]) -> Value {
+pub(super) fn ranges_json(any: bool, ranges: &[Range16]) -> Value {
     if any {
         Value::from("any")
     } else {
@@ -110,7 +116,7 @@ pub(super) fn dnp3_json(id: u16, p: &Dnp3Profile, users: Vec<usize>) -> JsonDnp3
 }
 
 /// `name(code)` or the bare number, comma-separated; `none` when empty.
-fn named(items: impl Iterator<Item = (u8, Option<&'static str>)>) -> String {
+pub(super) fn named(items: impl Iterator<Item = (u8, Option<&'static str>)>) -> String {
     let list: Vec<String> = items
         .map(|(code, name)| match name {
             Some(n) => format!("{n}({code})"),
@@ -124,7 +130,7 @@ fn named(items: impl Iterator<Item = (u8, Option<&'static str>)>) -> String {
     }
 }
 
-fn ranges_text(ranges: &[Range16]) -> String {
+pub(super) fn ranges_text(ranges: &[Range16]) -> String {
     let list: Vec<String> = used(ranges)
         .iter()
         .map(|[a, b]| {

@@ -235,13 +235,40 @@ fn first_match_across_conduits_and_overlaps() {
 }
 
 #[test]
-fn adjacent_intervals_of_one_conduit_merge() {
-    // 256-511 from two rules of the same conduit is one block entry, not two halves.
+fn adjacent_intervals_of_one_rule_merge_but_rules_stay_apart() {
+    // 256-511 from one rule is one block entry, not two halves.
+    let p = policy(
+        "conduits:\n  - { name: x, from: a, to: b, rules: [{ protocol: tcp, ports: [\"256-383\", \"384-511\"] }] }\n",
+    );
+    let c = verify(&p);
+    assert_eq!(entries_of(&c, 1), vec![(Level::Block as u8, 6, 1)]);
+    // From two rules, each port keeps the id of the rule that matches it (its hits are
+    // counted per rule): the block is split into exact entries.
     let p = policy(
         "conduits:\n  - { name: x, from: a, to: b, rules: [{ protocol: tcp, ports: [\"256-383\"] }, { protocol: tcp, ports: [\"384-511\"] }] }\n",
     );
     let c = verify(&p);
-    assert_eq!(entries_of(&c, 1), vec![(Level::Block as u8, 6, 1)]);
+    assert_eq!(entries_of(&c, 1).len(), 256);
+    let rule_of = |port: u16| {
+        c.conduit_entries
+            .iter()
+            .find(|(k, _)| {
+                let (first, last) = block_range(k);
+                (first..=last).contains(&(6 << 16 | u32::from(port)))
+            })
+            .map(|(_, a)| a.rule_id)
+    };
+    assert_eq!(
+        [
+            rule_of(256),
+            rule_of(383),
+            rule_of(384),
+            rule_of(511),
+            rule_of(512)
+        ],
+        [Some(1), Some(1), Some(2), Some(2), None]
+    );
+    assert_eq!(c.conduits[0].rule_ids, vec![1, 2]);
 }
 
 #[test]
@@ -282,6 +309,10 @@ fn maps_besides_conduits() {
     assert_eq!(c.interfaces[0].allowed_zones, Some(vec![1, 3]));
     assert_eq!(c.interfaces[1].allowed_zones, None);
     assert_eq!(c.interfaces[0].xdp_mode, XdpMode::Auto);
+    assert!(
+        !c.interfaces[0].fast_path,
+        "the fast path is off unless asked for"
+    );
     assert_eq!(c.zones[2].networks[0].to_string(), "10.1.5.0/24");
     assert_eq!(c.conduits[0].rules, vec!["tcp (all ports)"]);
     // 4 trie + 1 pair + 1 conduit + 2 l2 + 2 ifaces + 2 iface zones + slot config
@@ -484,11 +515,10 @@ fn modbus_rule_gets_a_profile() {
     assert_eq!(c.conduits[0].rule_profiles, vec![0, 1, 0]);
     assert_eq!(c.conduits[0].rules[1], "modbus 502");
     // One more map entry for the profile. Inspecting 502 inside "tcp (all)" splits the
-    // rest of tcp into blocks around it.
+    // rest of tcp into blocks around it (and so does tcp 22 being another rule).
     let plain = compiled(&policy(
         "conduits:\n  - { name: plc, from: a, to: b, rules: [{ protocol: tcp, ports: [22] }, { protocol: tcp }] }\n",
     ));
-    assert_eq!(plain.conduit_entries.len(), 1);
     assert!(c.conduit_entries.len() > 500, "{}", c.conduit_entries.len());
     assert_eq!(
         c.map_entries() - c.conduit_entries.len(),
@@ -600,12 +630,20 @@ fn modbus_profiles_render() {
         json["conduits"][0]["rule_profiles"],
         serde_json::json!([1, 0])
     );
+    assert_eq!(json["conduits"][0]["rule_ids"], serde_json::json!([1, 2]));
+    let inspected_entry = json["conduit_entries"]
+        .as_array()
+        .expect("conduit entries")
+        .iter()
+        .find(|e| e["profile"] == 1)
+        .expect("the inspected entry");
+    assert_eq!(inspected_entry["rule"], 1);
     assert_eq!(json["conduits"][0]["on_violation"], "reset");
 
     let text = render_text(&c);
     for want in [
-        "modbus 502  (modbus inspection profile 1, on violation reset)",
-        "-> conduit 1 plc inspect modbus profile 1",
+        "rule 1: modbus 502  (modbus inspection profile 1, on violation reset)",
+        "-> conduit 1 plc rule 1 inspect modbus profile 1",
         "inspection profiles (1):",
         "unit ids        1, 10-12",
         "functions       read_holding_registers(3), diagnostics(8), read_write_multiple_registers(23), encapsulated_interface_transport(43)",

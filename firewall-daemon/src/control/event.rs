@@ -4,6 +4,22 @@
 
 use serde::{Deserialize, Serialize};
 
+/// What the daemon's greeting to `events` carries: the names a filter may use, and how many
+/// of the lines that follow are recent events (the rest, with `follow`, are new ones). An
+/// older daemon sends none of it (all empty).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventsGreeting {
+    /// The zones of the policy in force.
+    #[serde(default)]
+    pub zones: Vec<String>,
+    /// Its conduits (events of no conduit name `default`).
+    #[serde(default)]
+    pub conduits: Vec<String>,
+    /// Recent events written before any new one.
+    #[serde(default)]
+    pub recent: Option<usize>,
+}
+
 /// One line of the event stream.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -50,16 +66,33 @@ pub struct ControlNotice {
     pub command: String,
 }
 
-/// A packet event (docs/events.md, "JSON lines"). A field that does not apply is absent.
+/// A packet event (docs/events.md, "JSON lines"; docs/events.schema.json). A field that
+/// does not apply is absent. Fields added after the first version default when reading a
+/// line of an older daemon.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PacketEvent {
+    /// RFC 3339, UTC, always nine fractional digits.
     pub time: String,
+    /// `drop` (the packet was denied: dropped, reset or answered with an exception) or
+    /// `alert` (monitor mode let it pass), as Suricata's EVE `event_type`.
+    #[serde(default)]
+    pub event_type: String,
     /// `drop`, `reset`, `exception` or `alert`.
     pub action: String,
     pub reason: String,
+    /// The event class of the reason (`inspection`, `policy`, `flood`): each has its own
+    /// budget (docs/events.md, "Classes and budgets").
+    #[serde(default)]
+    pub class: String,
+    /// The host name of the firewall that saw the packet.
+    #[serde(default)]
+    pub host: String,
     pub interface: String,
     pub conduit: String,
     pub generation: u32,
+    /// Hex SHA-256 of the policy file in force (as `zcfw status` and the audit show it).
+    #[serde(default)]
+    pub policy_sha256: String,
     pub len: u32,
     /// Addresses, zones and ports: IP packets only.
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
@@ -74,6 +107,8 @@ pub struct PacketEvent {
     pub iec104: Option<Iec104Detail>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dnp3: Option<Dnp3Detail>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s7comm: Option<S7commDetail>,
 }
 
 /// The IP part of a [`PacketEvent`].
@@ -85,6 +120,12 @@ pub struct IpDetail {
     pub proto: IpProto,
     pub src: String,
     pub dst: String,
+    /// Community ID v1 of the flow (seed 0), as Suricata and Zeek emit it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub community_id: Option<String>,
+    /// The same for both directions of a flow (its 5-tuple); below 2^53.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_id: Option<u64>,
     /// TCP and UDP only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub src_port: Option<u16>,
@@ -169,6 +210,41 @@ pub struct Dnp3Detail {
     pub address: Option<u16>,
 }
 
+/// What an S7comm deny read (which fields are set depends on the reason: `s7comm_function`
+/// has the job function or the userdata group and subfunction, `s7comm_address` the function,
+/// area and DB number of the refused item, `s7comm_tsap` the called TSAP, `s7comm_direction`
+/// the ROSCTR or COTP type).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct S7commDetail {
+    /// Job function code (first parameter octet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<u8>,
+    /// Its name in the policy language (`plc_stop`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function_name: Option<String>,
+    /// Userdata function group and subfunction, and their name (`clock_set`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userdata_group: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userdata_subfunction: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userdata_name: Option<String>,
+    /// Memory area code of the refused item and its name (`db`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area_name: Option<String>,
+    /// DB number of the refused item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_number: Option<u16>,
+    /// Called TSAP of the refused connection request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsap: Option<u16>,
+    /// ROSCTR (S7 PDU type) or COTP TPDU type sent in the wrong direction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdu_type: Option<u8>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +288,8 @@ mod tests {
             proto: IpProto::Name("icmp".into()),
             src: "a".into(),
             dst: "b".into(),
+            community_id: None,
+            flow_id: None,
             src_port: None,
             dst_port: None,
             icmp: Some(IcmpDetail {

@@ -12,6 +12,7 @@
 //! different versions (the binary upgraded, the service not restarted) say so instead of
 //! misreading each other. Version 1 had no `protocol` field.
 
+pub mod capture;
 pub mod event;
 pub mod reload;
 pub mod stats;
@@ -63,6 +64,13 @@ pub enum Request {
         #[serde(default)]
         follow: bool,
     },
+    /// Denied frames as the data path copies them, from now until the client disconnects:
+    /// a greeting, then [`capture::CaptureLine`]s. The data path copies frames only while a
+    /// capture client is connected.
+    Capture,
+    /// Learning mode: start (clears what was learned), stop, or read what was learned:
+    /// [`crate::learn::Observations`].
+    Learn { action: crate::learn::LearnAction },
 }
 
 /// A request as sent: `{"protocol": 2, "command": "stats"}`.
@@ -458,13 +466,34 @@ pub fn island(socket: &Path, on: bool) -> Result<IslandState, ClientError> {
     call(socket, &Request::Island { on })
 }
 
-/// Connects to the daemon and asks for events: once the daemon has accepted, the event
-/// lines as the daemon sent them (each an [`event::EventLine`]), until it closes the
-/// connection.
-pub fn events(socket: &Path, follow: bool) -> Result<impl Iterator<Item = String>, ClientError> {
-    let mut connection = Connection::open(socket, &Request::Events { follow }, None)?;
+/// `learn start|stop|read`: what the daemon learned ([`crate::learn::Observations`]).
+pub fn learn(
+    socket: &Path,
+    action: crate::learn::LearnAction,
+) -> Result<crate::learn::Observations, ClientError> {
+    call(socket, &Request::Learn { action })
+}
+
+/// Connects to the daemon and asks for denied frames: once the daemon has accepted, each
+/// captured frame's line (a [`capture::CaptureLine`]) until it closes the connection.
+pub fn capture(socket: &Path) -> Result<impl Iterator<Item = String>, ClientError> {
+    let mut connection = Connection::open(socket, &Request::Capture, None)?;
     connection.answer::<serde::de::IgnoredAny>()?;
     Ok(connection.reader.lines().map_while(Result::ok))
+}
+
+/// Connects to the daemon and asks for events: once the daemon has accepted, its greeting
+/// (the policy's names, how many recent events come first) and the event lines as the daemon
+/// sent them (each an [`event::EventLine`]), until it closes the connection.
+pub fn events(
+    socket: &Path,
+    follow: bool,
+) -> Result<(event::EventsGreeting, impl Iterator<Item = String>), ClientError> {
+    let mut connection = Connection::open(socket, &Request::Events { follow }, None)?;
+    let greeting = connection
+        .answer::<event::EventsGreeting>()?
+        .unwrap_or_default();
+    Ok((greeting, connection.reader.lines().map_while(Result::ok)))
 }
 
 #[cfg(test)]

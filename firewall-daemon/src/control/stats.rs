@@ -14,6 +14,21 @@ pub struct Stats {
     /// Every reason slot, passed and dropped alike.
     pub reasons: Vec<ReasonCounter>,
     pub conduits: Vec<ConduitCounter>,
+    /// What became of the denied frames `zcfw capture` asked for.
+    #[serde(default)]
+    pub capture: CaptureCounters,
+}
+
+/// Denied frames the data path copied for `zcfw capture` clients (only while one is
+/// connected).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureCounters {
+    /// Copied to the capture ring.
+    pub sent: u64,
+    /// Not copied: the per-CPU capture bucket was empty (a flood).
+    pub rate_limited: u64,
+    /// Lost because the capture ring was full.
+    pub ring_full: u64,
 }
 
 /// Packets and bytes.
@@ -27,10 +42,34 @@ pub struct Count {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventCounters {
     pub sent: u64,
-    /// Suppressed by the per-CPU token bucket (`--event-rate`).
+    /// Suppressed by the per-CPU token buckets (`--event-rate`), every class.
     pub rate_limited: u64,
     /// Lost because the daemon fell behind.
     pub ring_full: u64,
+    /// `rate_limited` by event class (docs/events.md, "Classes and budgets"). Absent from a
+    /// daemon older than the classes.
+    #[serde(default)]
+    pub suppressed: SuppressedByClass,
+}
+
+/// Events suppressed by the token bucket of each event class (`firewall_common::event::class`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuppressedByClass {
+    pub inspection: u64,
+    pub policy: u64,
+    pub flood: u64,
+}
+
+impl SuppressedByClass {
+    /// From counts indexed by class.
+    pub fn from_classes(counts: [u64; firewall_common::event::class::COUNT as usize]) -> Self {
+        use firewall_common::event::class;
+        SuppressedByClass {
+            inspection: counts[class::INSPECTION as usize],
+            policy: counts[class::POLICY as usize],
+            flood: counts[class::FLOOD as usize],
+        }
+    }
 }
 
 /// Passed and dropped traffic of one ingress interface.
@@ -76,6 +115,23 @@ pub struct ConduitCounter {
     /// What was done with them, by action: `drop`, `alert` (monitor mode), `reset`,
     /// `exception`.
     pub actions: BTreeMap<String, Count>,
+    /// Its rules in policy order, with the packets the conduit lookup matched to each.
+    #[serde(default)]
+    pub rules: Vec<RuleCounter>,
+}
+
+/// Packets the conduit lookup matched to one rule: the first packet of each flow it allowed
+/// (later packets of a flow are conntrack hits, counted per conduit), packets of flows its
+/// rate limit or inspection then denied included. A rule at 0 is unused since the daemon
+/// created its maps (or a first-match earlier rule takes all its traffic).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleCounter {
+    /// Rule id (`zcfw compile` lists them), numbered in file order from 1.
+    pub id: u16,
+    /// The rule as `zcfw compile` prints it (`tcp 502 modbus`).
+    pub rule: String,
+    pub packets: u64,
+    pub bytes: u64,
 }
 
 impl ConduitCounter {

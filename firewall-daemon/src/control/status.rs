@@ -41,10 +41,54 @@ pub struct LoadedPolicy {
 pub struct InterfaceAttachment {
     pub name: String,
     pub ifindex: u32,
+    /// The Linux bridge this interface is a member port of (transparent bridge mode,
+    /// docs/bridge.md), as sysfs said when the status was asked for.
+    #[serde(default)]
+    pub bridge: Option<String>,
+    /// The interface is a bridge device itself: XDP on it sees only the frames the bridge
+    /// delivers to this host, not those it forwards between its ports.
+    #[serde(default)]
+    pub is_bridge: bool,
     /// `native` or `skb`.
     pub xdp_mode: String,
     /// As the kernel said at the last check, not as the daemon remembers it.
     pub enforced: bool,
+    /// The XDP fast path, on interfaces whose policy entry says `fast_path: true` (absent:
+    /// off, every allowed packet goes to the kernel stack).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fast_path: Option<FastPathStatus>,
+}
+
+/// The XDP fast path of one interface (docs/fast-path.md): allowed packets of tracked flows
+/// that arrived here, forwarded in XDP or handed to the stack, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FastPathStatus {
+    /// Whether the data path forwards here (`false`: asked for, but not available, see
+    /// `unavailable`).
+    pub active: bool,
+    /// Why the fast path is not available on this interface.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
+    /// Forwarded in XDP.
+    pub forwarded: PacketCount,
+    /// Handed to the kernel stack, by cause (every cause listed, in a fixed order).
+    pub to_stack: Vec<FastPathFallback>,
+}
+
+/// Packets and bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PacketCount {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+/// Packets of a fast-path interface that went to the stack for one cause.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FastPathFallback {
+    /// `firewall_common::forward::cause::NAMES`: `no_neighbour`, `mtu`, `ttl`, ...
+    pub cause: String,
+    pub packets: u64,
+    pub bytes: u64,
 }
 
 /// The periodic check of the XDP attachments.

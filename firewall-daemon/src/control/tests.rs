@@ -23,6 +23,12 @@ fn request_wire_format_is_stable() {
         line(r#"{"protocol":P,"command":"events"}"#),
         Ok(Request::Events { follow: false })
     );
+    assert_eq!(
+        line(r#"{"protocol":P,"command":"learn","action":"read"}"#),
+        Ok(Request::Learn {
+            action: crate::learn::LearnAction::Read
+        })
+    );
     for request in [
         Request::Status,
         Request::Reload {
@@ -195,6 +201,7 @@ fn the_documented_field_names_stay() {
             sent: 14,
             rate_limited: 0,
             ring_full: 0,
+            suppressed: Default::default(),
         },
         interfaces: vec![InterfaceCounters {
             name: "eth0".into(),
@@ -222,19 +229,34 @@ fn the_documented_field_names_stay() {
             bytes: 3120,
             denied: BTreeMap::from([("modbus_function".into(), count)]),
             actions: BTreeMap::from([("reset".into(), count)]),
+            rules: vec![stats::RuleCounter {
+                id: 1,
+                rule: "tcp 502 modbus".into(),
+                packets: 3,
+                bytes: 210,
+            }],
         }],
+        capture: stats::CaptureCounters {
+            sent: 5,
+            rate_limited: 1,
+            ring_full: 0,
+        },
     };
     let c = serde_json::json!({ "packets": 2, "bytes": 140 });
     assert_eq!(
         serde_json::to_value(&stats).expect("stats"),
         serde_json::json!({
-            "events": { "sent": 14, "rate_limited": 0, "ring_full": 0 },
+            "events": { "sent": 14, "rate_limited": 0, "ring_full": 0,
+                "suppressed": { "inspection": 0, "policy": 0, "flood": 0 } },
             "interfaces": [{ "name": "eth0", "passed": c, "dropped": c }],
             "policy": { "name": "p", "hash": "h", "generation": 1 },
             "reasons": [{ "reason": "default_deny", "passes": false, "packets": 12, "bytes": 840 }],
             "conduits": [{ "id": 1, "name": "c", "from": "dmz", "to": "control",
                            "on_violation": "reset", "packets": 40, "bytes": 3120,
-                           "denied": { "modbus_function": c }, "actions": { "reset": c } }],
+                           "denied": { "modbus_function": c }, "actions": { "reset": c },
+                           "rules": [{ "id": 1, "rule": "tcp 502 modbus", "packets": 3,
+                                       "bytes": 210 }] }],
+            "capture": { "sent": 5, "rate_limited": 1, "ring_full": 0 },
         })
     );
     let status = Status {
@@ -251,8 +273,11 @@ fn the_documented_field_names_stay() {
         interfaces: vec![InterfaceAttachment {
             name: "eth0".into(),
             ifindex: 2,
+            bridge: None,
+            is_bridge: false,
             xdp_mode: "native".into(),
             enforced: true,
+            fast_path: None,
         }],
         xdp_check: XdpCheck {
             interval_s: 5.0,
@@ -272,8 +297,8 @@ fn the_documented_field_names_stay() {
             "policy": { "name": "p", "hash": "h", "path": "/etc/zcfw/policy.yaml",
                         "generation": 3, "loaded_at_unix": 1_700_000_000u64, "load_ms": 1.5,
                         "zones": 4, "conduits": 5 },
-            "interfaces": [{ "name": "eth0", "ifindex": 2, "xdp_mode": "native",
-                             "enforced": true }],
+            "interfaces": [{ "name": "eth0", "ifindex": 2, "bridge": null, "is_bridge": false,
+                             "xdp_mode": "native", "enforced": true }],
             "xdp_check": { "interval_s": 5.0, "last_s_ago": null, "repairs": 0,
                            "not_enforced": [] },
             "island": false,

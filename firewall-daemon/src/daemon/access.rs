@@ -29,8 +29,14 @@ pub enum Need {
 impl Need {
     pub fn of(request: &Request) -> Need {
         match request {
-            Request::Status | Request::Stats | Request::Events { .. } => Need::Read,
+            Request::Status | Request::Stats | Request::Events { .. } | Request::Capture => {
+                Need::Read
+            }
             Request::Reload { .. } | Request::Island { .. } => Need::Change,
+            Request::Learn {
+                action: crate::learn::LearnAction::Read,
+            } => Need::Read,
+            Request::Learn { .. } => Need::Change,
         }
     }
 }
@@ -142,9 +148,11 @@ fn what(request: &Request) -> String {
         Request::Status => "status".into(),
         Request::Stats => "stats".into(),
         Request::Events { .. } => "events".into(),
+        Request::Capture => "capture".into(),
         Request::Reload { policy: None } => "reload".into(),
         Request::Reload { policy: Some(p) } => format!("reload --policy {}", p.display()),
         Request::Island { on } => format!("island {}", if *on { "on" } else { "off" }),
+        Request::Learn { action } => format!("learn {action:?}").to_lowercase(),
     }
 }
 
@@ -231,7 +239,21 @@ mod tests {
     fn requests_are_sorted_into_read_and_change() {
         assert_eq!(Need::of(&Request::Stats), Need::Read);
         assert_eq!(Need::of(&Request::Events { follow: true }), Need::Read);
+        assert_eq!(Need::of(&Request::Capture), Need::Read);
         assert_eq!(Need::of(&Request::Island { on: false }), Need::Change);
+        let learn = |action| Request::Learn { action };
+        assert_eq!(
+            Need::of(&learn(crate::learn::LearnAction::Read)),
+            Need::Read
+        );
+        assert_eq!(
+            Need::of(&learn(crate::learn::LearnAction::Start)),
+            Need::Change
+        );
+        assert_eq!(
+            Need::of(&learn(crate::learn::LearnAction::Stop)),
+            Need::Change
+        );
         assert_eq!(Need::of(&Request::Reload { policy: None }), Need::Change);
     }
 }

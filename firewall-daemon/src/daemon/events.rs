@@ -9,7 +9,7 @@ use std::{
     collections::VecDeque,
     fs::{File, OpenOptions},
     io::Write,
-    net::{Ipv4Addr, Ipv6Addr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
     path::PathBuf,
     sync::{Arc, Mutex},
 };
@@ -17,7 +17,7 @@ use std::{
 use aya::maps::{MapData, RingBuf};
 use firewall_common::{
     dnp3,
-    event::{Event, action, detail},
+    event::{Event, action, class, detail},
     flow::proto,
     iec104,
     maps::inspector,
@@ -27,19 +27,54 @@ use firewall_common::{
 use tokio::{io::unix::AsyncFd, sync::broadcast};
 use tracing::{info, warn};
 
-use super::State;
+use super::{
+    State,
+    community_id::{self, FlowTuple},
+};
+use crate::compile::CompiledPolicy;
 use crate::control::event::{
-    Dnp3Detail, EventLine, IcmpDetail, Iec104Detail, IpDetail, IpProto, ModbusDetail, Notice,
+    Dnp3Detail, EventLine, S7commDetail, IcmpDetail, Iec104Detail, IpDetail, IpProto, ModbusDetail, Notice,
     PacketEvent,
 };
 
-/// Events kept for `zcfw events` without `--follow`.
-const RECENT: usize = 1_000;
+/// Events kept for `zcfw events` without `--follow`, per ring: one ring per event class
+/// (`firewall_common::event::class`) and one for the daemon's own notices, so a flood of one
+/// class cannot push the others out.
+pub const RECENT: usize = 1_000;
+
+/// The rings of recent events: one per event class, then the notices.
+const RINGS: usize = class::COUNT as usize + 1;
+const NOTICE_RING: usize = class::COUNT as usize;
+
+/// Recent events, each with its publication number (to merge the rings in order).
+#[derive(Default)]
+struct Recent {
+    next: u64,
+    rings: [VecDeque<(u64, Arc<str>)>; RINGS],
+}
+
+impl Recent {
+    fn push(&mut self, ring: usize, line: Arc<str>) {
+        let ring = &mut self.rings[ring.min(RINGS - 1)];
+        if ring.len() == RECENT {
+            ring.pop_front();
+        }
+        ring.push_back((self.next, line));
+        self.next += 1;
+    }
+
+    /// Every ring's events, merged oldest first.
+    fn merged(&self) -> Vec<Arc<str>> {
+        let mut all: Vec<&(u64, Arc<str>)> = self.rings.iter().flatten().collect();
+        all.sort_unstable_by_key(|(n, _)| *n);
+        all.into_iter().map(|(_, line)| line.clone()).collect()
+    }
+}
 
 /// Where events go once decoded.
 pub struct EventHub {
     tx: broadcast::Sender<Arc<str>>,
-    recent: Mutex<VecDeque<Arc<str>>>,
+    recent: Mutex<Recent>,
     audit: Option<Mutex<AuditLog>>,
 }
 
@@ -48,31 +83,34 @@ impl EventHub {
         let (tx, _) = broadcast::channel(4_096);
         EventHub {
             tx,
-            recent: Mutex::new(VecDeque::with_capacity(RECENT)),
+            recent: Mutex::new(Recent::default()),
             audit: audit.map(Mutex::new),
         }
     }
 
-    /// The most recent events (oldest first) and a subscription to the ones after them.
+    /// The most recent events of every ring (oldest first) and a subscription to the ones
+    /// after them.
     pub fn subscribe(&self) -> (Vec<Arc<str>>, broadcast::Receiver<Arc<str>>) {
         let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-        (recent.iter().cloned().collect(), self.tx.subscribe())
+        (recent.merged(), self.tx.subscribe())
     }
 
     /// Publishes an event of the daemon itself (not of a packet), e.g. an XDP attachment
     /// that was lost and repaired.
     pub fn publish_notice(&self, notice: Notice) {
-        self.publish(encode(&EventLine::Notice(notice)));
+        self.publish(NOTICE_RING, encode(&EventLine::Notice(notice)));
     }
 
-    fn publish(&self, line: Arc<str>) {
-        {
-            let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-            if recent.len() == RECENT {
-                recent.pop_front();
-            }
-            recent.push_back(line.clone());
-        }
+    /// Publishes a packet event of class `class` (`firewall_common::event::class`).
+    pub fn publish_packet(&self, class: u32, line: Arc<str>) {
+        self.publish(class as usize, line);
+    }
+
+    fn publish(&self, ring: usize, line: Arc<str>) {
+        self.recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(ring, line.clone());
         if let Some(audit) = &self.audit {
             let mut audit = audit.lock().unwrap_or_else(|p| p.into_inner());
             if let Err(err) = audit.append(&line) {
@@ -186,21 +224,21 @@ pub async fn run(
         if batch.is_empty() {
             continue;
         }
-        let lines: Vec<Arc<str>> = {
+        let lines: Vec<(u32, Arc<str>)> = {
             let state = super::lock(&state);
             batch
                 .iter()
-                .map(|ev| record(ev, &state, offset))
-                .map(|event| {
+                .map(|ev| {
+                    let event = record(ev, &state, offset);
                     if log_events {
                         log(&event);
                     }
-                    encode(&EventLine::Packet(Box::new(event)))
+                    (event_class(ev), encode(&EventLine::Packet(Box::new(event))))
                 })
                 .collect()
         };
-        for line in lines {
-            hub.publish(line);
+        for (class, line) in lines {
+            hub.publish_packet(class, line);
         }
     }
 }
@@ -222,10 +260,13 @@ fn log(ev: &PacketEvent) {
     let modbus = json(ev.modbus.as_ref());
     let iec104 = json(ev.iec104.as_ref());
     let dnp3 = json(ev.dnp3.as_ref());
+    let s7comm = json(ev.s7comm.as_ref());
     info!(
         target: "zcfw::event",
+        event_type = ev.event_type,
         action = ev.action,
         reason = ev.reason,
+        class = ev.class,
         interface = ev.interface,
         src_zone = text(ip.and_then(|i| i.src_zone.as_ref())),
         dst_zone = text(ip.and_then(|i| i.dst_zone.as_ref())),
@@ -235,9 +276,14 @@ fn log(ev: &PacketEvent) {
         dst = text(ip.map(|i| &i.dst)),
         src_port = ip.and_then(|i| i.src_port).unwrap_or(0),
         dst_port = ip.and_then(|i| i.dst_port).unwrap_or(0),
+        community_id = text(ip.and_then(|i| i.community_id.as_ref())),
+        flow_id = ip.and_then(|i| i.flow_id).unwrap_or(0),
+        generation = ev.generation,
+        policy_sha256 = ev.policy_sha256,
         modbus,
         iec104,
         dnp3,
+        s7comm,
         "packet {}",
         match ev.action.as_str() {
             "alert" => "alerted (monitor mode)",
@@ -260,7 +306,7 @@ fn proto_name(p: u8) -> IpProto {
     proto::name(p).map_or(IpProto::Number(p), |name| IpProto::Name(name.to_owned()))
 }
 
-/// The current time as RFC 3339.
+/// The current time as RFC 3339 (UTC, nine fractional digits).
 pub fn now_rfc3339() -> String {
     let unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -269,20 +315,87 @@ pub fn now_rfc3339() -> String {
     rfc3339(unix)
 }
 
-fn rfc3339(unix_ns: i128) -> String {
+/// RFC 3339 in UTC with exactly nine fractional digits (`2026-12-07T08:12:40.310021000Z`),
+/// so event times sort as text and every line has the same width.
+pub fn rfc3339(unix_ns: i128) -> String {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z"
+    );
     time::OffsetDateTime::from_unix_timestamp_nanos(unix_ns)
         .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .and_then(|t| t.format(FORMAT).ok())
         .unwrap_or_else(|| unix_ns.to_string())
+}
+
+/// The host name (`uname -n` of this UTS namespace), read once.
+pub fn host_name() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "unknown".to_owned())
+    })
+}
+
+/// The event class of a record (`firewall_common::event::class`): that of its reason.
+fn event_class(ev: &Event) -> u32 {
+    Reason::from_slot(ev.reason as u32).map_or(class::POLICY, class::of)
+}
+
+/// The flow of an IP event, as the Community ID reads it (ICMP: type and code as ports).
+fn flow_tuple(ev: &Event) -> FlowTuple {
+    let ip = |b: &[u8; 16]| -> IpAddr {
+        if ev.family == 6 {
+            IpAddr::V6(Ipv6Addr::from(*b))
+        } else {
+            IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+        }
+    };
+    let icmp = ev.proto == proto::ICMP || ev.proto == proto::ICMPV6;
+    FlowTuple {
+        src: ip(&ev.src),
+        dst: ip(&ev.dst),
+        proto: ev.proto,
+        src_port: if icmp {
+            u16::from(ev.icmp_type)
+        } else {
+            ev.src_port
+        },
+        dst_port: if icmp {
+            u16::from(ev.icmp_code)
+        } else {
+            ev.dst_port
+        },
+    }
 }
 
 /// The documented form of an event (see docs/events.md): names instead of ids, wall-clock
 /// time.
 pub fn record(ev: &Event, state: &State, offset: i128) -> PacketEvent {
-    let policy = &state.policy;
+    record_in(
+        ev,
+        &state.policy,
+        |ifindex| {
+            state
+                .dataplane
+                .attachments()
+                .iter()
+                .find(|a| a.ifindex == ifindex)
+                .map(|a| a.iface.clone())
+        },
+        offset,
+    )
+}
+
+/// [`record`] under `policy`, with the names of the attached interfaces by ifindex.
+fn record_in(
+    ev: &Event,
+    policy: &CompiledPolicy,
+    iface: impl Fn(u32) -> Option<String>,
+    offset: i128,
+) -> PacketEvent {
     let zone = |id: u16| -> Option<String> {
         policy
             .zones
@@ -300,47 +413,56 @@ pub fn record(ev: &Event, state: &State, offset: i128) -> PacketEvent {
             .map(|c| c.name.clone())
             .unwrap_or_else(|| format!("#{}", ev.conduit_id))
     };
-    let interface = state
-        .dataplane
-        .attachments()
-        .iter()
-        .find(|a| a.ifindex == ev.ifindex)
-        .map(|a| a.iface.clone())
-        .unwrap_or_else(|| format!("if{}", ev.ifindex));
+    let interface = iface(ev.ifindex).unwrap_or_else(|| format!("if{}", ev.ifindex));
     let reason = Reason::from_slot(ev.reason as u32)
         .map(Reason::name)
         .unwrap_or("unknown");
     let ports = ev.proto == proto::TCP || ev.proto == proto::UDP;
     let icmp = ev.proto == proto::ICMP || ev.proto == proto::ICMPV6;
-    let ip = (ev.detail & detail::IP != 0).then(|| IpDetail {
-        src_zone: zone(ev.src_zone),
-        dst_zone: zone(ev.dst_zone),
-        proto: proto_name(ev.proto),
-        src: address(ev.family, &ev.src),
-        dst: address(ev.family, &ev.dst),
-        src_port: ports.then_some(ev.src_port),
-        dst_port: ports.then_some(ev.dst_port),
-        icmp: icmp.then_some(IcmpDetail {
-            icmp_type: ev.icmp_type,
-            code: ev.icmp_code,
-        }),
+    let ip = (ev.detail & detail::IP != 0).then(|| {
+        let flow = flow_tuple(ev);
+        IpDetail {
+            src_zone: zone(ev.src_zone),
+            dst_zone: zone(ev.dst_zone),
+            proto: proto_name(ev.proto),
+            src: address(ev.family, &ev.src),
+            dst: address(ev.family, &ev.dst),
+            community_id: Some(community_id::community_id(&flow, 0)),
+            flow_id: Some(community_id::flow_id(&flow)),
+            src_port: ports.then_some(ev.src_port),
+            dst_port: ports.then_some(ev.dst_port),
+            icmp: icmp.then_some(IcmpDetail {
+                icmp_type: ev.icmp_type,
+                code: ev.icmp_code,
+            }),
+        }
     });
     let detail = Reason::from_slot(ev.reason as u32)
         .map(|r| inspection_detail(r, ev))
         .unwrap_or_default();
     PacketEvent {
         time: rfc3339(ev.timestamp_ns as i128 + offset),
+        event_type: if ev.action == action::ALERT {
+            "alert"
+        } else {
+            "drop"
+        }
+        .to_owned(),
         action: action::name(ev.action).to_owned(),
         reason: reason.to_owned(),
+        class: class::name(event_class(ev)).to_owned(),
+        host: host_name().to_owned(),
         interface,
         conduit,
         generation: ev.generation,
+        policy_sha256: policy.hash.clone(),
         len: ev.len,
         ip,
         protocol: detail.protocol.map(str::to_owned),
         modbus: detail.modbus,
         iec104: detail.iec104,
         dnp3: detail.dnp3,
+        s7comm: detail.s7comm,
     }
 }
 
@@ -351,6 +473,7 @@ struct InspectionDetail {
     modbus: Option<ModbusDetail>,
     iec104: Option<Iec104Detail>,
     dnp3: Option<Dnp3Detail>,
+    s7comm: Option<S7commDetail>,
 }
 
 /// The protocol of an inspection deny, and the generic fields of its event ([`Event::scope`],
@@ -407,7 +530,56 @@ fn inspection_detail(reason: Reason, ev: &Event) -> InspectionDetail {
             }),
             ..InspectionDetail::default()
         },
+        inspector::S7COMM => InspectionDetail {
+            protocol: Some("s7comm"),
+            s7comm: Some(s7comm_detail(reason, scope, code, address)),
+            ..InspectionDetail::default()
+        },
         _ => InspectionDetail::default(),
+    }
+}
+
+/// The generic fields of an S7comm deny, read by its reason
+/// (`firewall_common::s7comm::S7Denial`).
+fn s7comm_detail(
+    reason: Reason,
+    scope: Option<u8>,
+    code: Option<u8>,
+    address: Option<u16>,
+) -> S7commDetail {
+    use firewall_common::s7comm;
+    let function = |code: Option<u8>| S7commDetail {
+        function: code,
+        function_name: code.and_then(s7comm::function).map(|f| f.name.to_owned()),
+        ..S7commDetail::default()
+    };
+    match reason {
+        Reason::S7commFunction => match scope {
+            // A userdata request: the group and subfunction.
+            Some(group) => S7commDetail {
+                userdata_group: Some(group),
+                userdata_subfunction: code,
+                userdata_name: code
+                    .and_then(|sub| s7comm::userdata_name(group, sub))
+                    .map(str::to_owned),
+                ..S7commDetail::default()
+            },
+            None => function(code),
+        },
+        Reason::S7commAddress => S7commDetail {
+            area: scope,
+            area_name: scope.and_then(s7comm::area).map(|a| a.name.to_owned()),
+            db_number: address,
+            ..function(code)
+        },
+        Reason::S7commTsap => S7commDetail {
+            tsap: address,
+            ..S7commDetail::default()
+        },
+        _ => S7commDetail {
+            pdu_type: code,
+            ..S7commDetail::default()
+        },
     }
 }
 
@@ -557,8 +729,52 @@ mod tests {
     }
 
     #[test]
-    fn timestamps_are_rfc3339() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_500_000_000), "1970-01-01T00:00:01.5Z");
+    fn timestamps_are_rfc3339_with_nine_fractional_digits() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(rfc3339(1_500_000_000), "1970-01-01T00:00:01.500000000Z");
+        assert_eq!(
+            rfc3339(1_796_631_160_310_021_000),
+            "2026-12-07T08:12:40.310021000Z"
+        );
+        // Parses back as RFC 3339.
+        let t = time::OffsetDateTime::parse(
+            &rfc3339(1_796_631_160_310_021_001),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .expect("parses");
+        assert_eq!(t.unix_timestamp_nanos(), 1_796_631_160_310_021_001);
+    }
+
+    #[test]
+    fn a_flood_of_one_class_keeps_the_others_recent_events() {
+        let hub = EventHub::new(None);
+        hub.publish_packet(class::INSPECTION, Arc::from("modbus deny"));
+        for i in 0..RECENT * 3 {
+            hub.publish_packet(class::FLOOD, Arc::from(format!("flood {i}").as_str()));
+        }
+        hub.publish_packet(class::POLICY, Arc::from("default deny"));
+        let (recent, _) = hub.subscribe();
+        assert_eq!(recent.len(), RECENT + 2);
+        // Oldest first, across rings.
+        assert_eq!(&*recent[0], "modbus deny");
+        assert_eq!(&*recent[1], format!("flood {}", RECENT * 2));
+        assert_eq!(&*recent[RECENT + 1], "default deny");
+    }
+
+    #[test]
+    fn classes_follow_the_reason() {
+        let class_of = |r: Reason| event_class(&event(r, 0, 0, 0, 0));
+        assert_eq!(class_of(Reason::RateLimited), class::FLOOD);
+        assert_eq!(class_of(Reason::ModbusFunction), class::INSPECTION);
+        assert_eq!(class_of(Reason::DefaultDeny), class::POLICY);
+        let unknown = Event {
+            reason: 250,
+            ..Event::default()
+        };
+        assert_eq!(event_class(&unknown), class::POLICY);
     }
 }
+
+#[cfg(test)]
+#[path = "events_schema_tests.rs"]
+mod schema_tests;

@@ -8,7 +8,11 @@
 
 mod accept;
 mod access;
+mod bridge;
+mod capture;
+mod community_id;
 mod events;
+pub mod learn;
 mod metrics;
 mod notify;
 mod reload;
@@ -24,6 +28,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
+pub use capture::ip_addresses;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
 
@@ -61,6 +66,9 @@ pub struct RunOptions {
     pub read_group: String,
     /// Members of this group may change it (reload, island).
     pub admin_group: String,
+    /// Learning mode (`zcfw learn --policy`): every deny of the policy only alerts (nothing
+    /// is dropped but malformed packets), and the data path learns from the start.
+    pub learn: bool,
 }
 
 /// The policy in force and the program enforcing it, shared with the control socket.
@@ -75,12 +83,18 @@ pub struct State {
     pub started: Instant,
     /// Decoded events, for `zcfw events`.
     pub events: Arc<events::EventHub>,
+    /// Captured denied frames, for `zcfw capture`.
+    pub capture: Arc<capture::CaptureHub>,
     /// What the kernel said at the last check of the XDP attachments.
     pub health: watch::AttachmentHealth,
     /// What reading a policy file may cost.
     pub limits: policy::limits::Limits,
     /// Reloads since the start and how the last one ended (for the metrics).
     pub reload_stats: metrics::ReloadStats,
+    /// Learning mode: whether the data path learns, and what it learned.
+    pub learning: learn::Learning,
+    /// Every policy loaded is turned to monitor mode (`zcfw run --learn`).
+    pub monitor_only: bool,
 }
 
 /// Runs the daemon until SIGINT or SIGTERM.
@@ -111,8 +125,10 @@ fn one_heap() {
 pub fn load_policy(
     path: &Path,
     limits: &policy::limits::Limits,
+    monitor_only: bool,
 ) -> Result<CompiledPolicy, ReloadError> {
     let validated = match policy::load_file_within(path, limits) {
+        Ok(v) if monitor_only => v.into_monitor(),
         Ok(v) => v,
         Err(policy::PolicyError::Invalid(diags)) => {
             return Err(ReloadError::InvalidPolicy {
@@ -163,7 +179,7 @@ fn prepare_pin_dir(pin_dir: &Path) -> Result<()> {
 
 async fn serve(opts: &RunOptions) -> Result<()> {
     let started = Instant::now();
-    let policy = match load_policy(&opts.policy, &opts.limits) {
+    let policy = match load_policy(&opts.policy, &opts.limits, opts.learn) {
         Ok(p) => p,
         Err(err) => {
             if let Some(dir) = opts.pin_dir.as_deref().filter(|d| d.join("links").exists()) {
@@ -218,6 +234,14 @@ async fn serve(opts: &RunOptions) -> Result<()> {
     let ring = dataplane
         .take_events()
         .context("cannot open the event ring buffer")?;
+    // No capture client yet (a daemon that died with one connected left the flag on).
+    dataplane
+        .set_capture(false)
+        .context("cannot turn frame capture off")?;
+    let capture_ring = dataplane
+        .take_capture()
+        .context("cannot open the capture ring buffer")?;
+    let capture_hub = Arc::new(capture::CaptureHub::default());
     let audit = match &opts.audit_log {
         Some(path) => Some(
             events::AuditLog::open(path.clone(), opts.audit_log_max_bytes, opts.audit_log_keep)
@@ -257,10 +281,14 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         load_time,
         started,
         events: hub.clone(),
+        capture: capture_hub.clone(),
         health: watch::AttachmentHealth::default(),
         limits: opts.limits,
         reload_stats: metrics::ReloadStats::default(),
+        learning: learn::Learning::default(),
+        monitor_only: opts.learn,
     }));
+    learn::at_start(&mut lock(&state), opts.learn).map_err(anyhow::Error::msg)?;
     let reloads = Arc::new(reload::Reloads::default());
     // What validating and compiling the first policy allocated is free again.
     reload::give_back_memory();
@@ -276,6 +304,7 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         }
     }
     let reader = tokio::spawn(events::run(ring, state.clone(), hub, opts.log_events));
+    let capture_reader = tokio::spawn(capture::run(capture_ring, state.clone(), capture_hub));
     let metrics = match opts.metrics_listen {
         Some(addr) => Some(tokio::spawn(metrics::serve(
             metrics::bind(addr).await?,
@@ -302,7 +331,9 @@ async fn serve(opts: &RunOptions) -> Result<()> {
     loop {
         tokio::select! {
             _ = watch_tick.tick() => {
-                watch::check(&mut lock(&state));
+                let mut state = lock(&state);
+                watch::check(&mut state);
+                learn::sample(&mut state);
             }
             _ = watchdog.tick() => {
                 // Alive: this loop runs, the state can be locked, the servers run.
@@ -337,6 +368,7 @@ async fn serve(opts: &RunOptions) -> Result<()> {
     notify::stopping();
     server.abort();
     reader.abort();
+    capture_reader.abort();
     if let Some(metrics) = metrics {
         metrics.abort();
     }
@@ -377,9 +409,17 @@ fn attach_all(dataplane: &mut Dataplane, policy: &CompiledPolicy) -> Result<()> 
         if attached.contains(&iface.name) {
             continue;
         }
-        dataplane
+        let attachment = dataplane
             .attach(&iface.name, iface.xdp_mode)
             .with_context(|| format!("cannot enforce the policy on interface {}", iface.name))?;
+        if bridge::role(&iface.name, attachment.ifindex) == bridge::BridgeRole::Bridge {
+            tracing::warn!(
+                "{} is a bridge device: XDP on it sees only the frames the bridge delivers to \
+                 this host, not those it forwards between its ports; to filter what crosses \
+                 the bridge, list its member ports in the policy instead (docs/bridge.md)",
+                iface.name
+            );
+        }
     }
     let keep: Vec<&str> = policy.interfaces.iter().map(|i| i.name.as_str()).collect();
     dataplane.prune_links(&keep)?;
@@ -413,6 +453,11 @@ fn commit_reload(
     attach_all(&mut state.dataplane, &policy).map_err(|e| ReloadError::Dataplane {
         why: format!("{e:#}"),
     })?;
+    // Rule counters are kept by id: a rule that now has another rule's id starts from 0.
+    let renumbered = stats::renumbered_rules(&state.policy, &policy);
+    if let Err(err) = state.dataplane.reset_rule_counters(&renumbered) {
+        warn!(error = %err, "cannot reset the counters of renumbered rules; `zcfw stats` may credit them with their predecessors' packets");
+    }
     let load_time = started.elapsed();
 
     info!(

@@ -78,16 +78,17 @@ async fn reload_once(
     let turn = async {
         let guard = reloads.gate.lock().await;
         let started = Instant::now();
-        let (path, limits) = {
+        let (path, limits, monitor_only) = {
             let state = lock(state);
             (
                 path.unwrap_or_else(|| state.policy_path.clone()),
                 state.limits,
+                state.monitor_only,
             )
         };
         let loaded = {
             let path = path.clone();
-            tokio::task::spawn_blocking(move || load_policy(&path, &limits))
+            tokio::task::spawn_blocking(move || load_policy(&path, &limits, monitor_only))
         };
         let policy = match loaded.await {
             Ok(result) => result,

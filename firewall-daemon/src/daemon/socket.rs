@@ -22,7 +22,10 @@ use super::{
     stats,
 };
 use crate::control::{
-    Failure, IslandState, Request, RequestLine, Response, event::EventLine, reload::ReloadError,
+    Failure, IslandState, Request, RequestLine, Response,
+    capture::CaptureLine,
+    event::{EventLine, EventsGreeting},
+    reload::ReloadError,
 };
 
 /// Binds the socket, replacing a stale socket file but refusing to steal one a live daemon
@@ -236,6 +239,10 @@ async fn handle(
             stream_events(write, &state, *follow).await;
             return;
         }
+        Request::Capture => {
+            stream_capture(read, write, &state).await;
+            return;
+        }
         Request::Reload { policy } => {
             match reload::reload(&state, &reloads, policy.clone(), Some(&read)).await {
                 Outcome::Live(live) => {
@@ -270,10 +277,27 @@ async fn stream_events(
     state: &Mutex<State>,
     follow: bool,
 ) {
-    let hub = super::lock(state).events.clone();
+    let (hub, zones, conduits) = {
+        let state = super::lock(state);
+        (
+            state.events.clone(),
+            state.policy.zones.iter().map(|z| z.name.clone()).collect(),
+            state
+                .policy
+                .conduits
+                .iter()
+                .map(|c| c.name.clone())
+                .collect(),
+        )
+    };
     let (recent, mut rx) = hub.subscribe();
+    let greeting = EventsGreeting {
+        zones,
+        conduits,
+        recent: Some(recent.len()),
+    };
     if write
-        .write_all(Response::greeting().encode().as_bytes())
+        .write_all(Response::ok(greeting).encode().as_bytes())
         .await
         .is_err()
     {
@@ -299,6 +323,51 @@ async fn stream_events(
                 format!("{}\n", super::events::encode(&missed))
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        if write.write_all(line.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Turns frame copying on (for the first client), greets the client, then writes each
+/// captured frame as a JSON line until the client goes away. A client too slow to keep up is
+/// told how many frames it missed.
+async fn stream_capture(
+    mut read: tokio::net::unix::OwnedReadHalf,
+    mut write: tokio::net::unix::OwnedWriteHalf,
+    state: &Arc<Mutex<State>>,
+) {
+    let hub = super::lock(state).capture.clone();
+    let mut sub = match super::capture::CaptureHub::subscribe(&hub, state) {
+        Ok(sub) => sub,
+        Err(why) => {
+            let failure = Failure::Failed { why };
+            write_line(&mut write, &Response::<()>::failed(failure).encode()).await;
+            return;
+        }
+    };
+    if write
+        .write_all(Response::greeting().encode().as_bytes())
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let mut scratch = [0u8; 64];
+    loop {
+        let line = tokio::select! {
+            received = sub.rx.recv() => match received {
+                Ok(line) => format!("{line}\n"),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    let missed = CaptureLine::Missed { missed_frames: n };
+                    format!("{}\n", serde_json::to_string(&missed).unwrap_or_default())
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
+            // A client that leaves while no frame comes is noticed at once (its end of the
+            // connection reads as closed); copying stops with it.
+            _ = read.read(&mut scratch) => return,
         };
         if write.write_all(line.as_bytes()).await.is_err() {
             return;
@@ -346,5 +415,10 @@ fn answer(request: &Request, state: &Mutex<State>) -> Answer {
             Err(err) => failed(format!("cannot switch island mode: {err}")),
         },
         Request::Events { .. } => failed("events are streamed, not answered".into()),
+        Request::Capture => failed("frames are streamed, not answered".into()),
+        Request::Learn { action } => match super::learn::answer(&mut state, *action) {
+            Ok(data) => Answer::ok(data, "done"),
+            Err(failure) => Answer::failed(failure),
+        },
     }
 }

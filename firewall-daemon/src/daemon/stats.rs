@@ -8,13 +8,15 @@ use firewall_common::{
 
 use super::State;
 use crate::{
+    compile::CompiledPolicy,
     control::{
         stats::{
-            ConduitCounter, Count, EventCounters, InterfaceCounters, PolicyIdentity, ReasonCounter,
-            Stats,
+            CaptureCounters, ConduitCounter, Count, EventCounters, InterfaceCounters,
+            PolicyIdentity, ReasonCounter, RuleCounter, Stats, SuppressedByClass,
         },
         status::{
-            EnforcementMode, InterfaceAttachment, LoadedPolicy, NotEnforced, Status, XdpCheck,
+            EnforcementMode, FastPathFallback, FastPathStatus, InterfaceAttachment, LoadedPolicy,
+            NotEnforced, PacketCount, Status, XdpCheck,
         },
     },
     dataplane::DataplaneError,
@@ -30,6 +32,13 @@ pub fn collect(state: &State) -> Result<Stats, DataplaneError> {
         .max()
         .unwrap_or(0);
     let snapshot = state.dataplane.counters(max_id)?;
+    let max_rule = policy
+        .conduits
+        .iter()
+        .flat_map(|c| c.rule_ids.iter().map(|&id| id as usize))
+        .max()
+        .unwrap_or(0);
+    let rule_counters = state.dataplane.rule_counters(max_rule)?;
     let listing = DenyListing::of(policy.conduit_entries.iter().map(|(_, a)| a));
     let reasons = snapshot
         .reasons
@@ -73,10 +82,24 @@ pub fn collect(state: &State) -> Result<Stats, DataplaneError> {
                     .flatten()
                     .map(|(a, d)| (action::name(*a).to_owned(), count(d.packets, d.bytes)))
                     .collect(),
+                rules: c
+                    .rule_ids
+                    .iter()
+                    .zip(&c.rules)
+                    .map(|(&id, rule)| {
+                        let n = rule_counters.get(id as usize).copied().unwrap_or_default();
+                        RuleCounter {
+                            id,
+                            rule: rule.clone(),
+                            packets: n.packets,
+                            bytes: n.bytes,
+                        }
+                    })
+                    .collect(),
             }
         })
         .collect();
-    let [sent, rate_limited, ring_full] = state.dataplane.event_counters()?;
+    let ev = state.dataplane.event_counters()?;
     let mut interfaces = Vec::new();
     for a in state.dataplane.attachments() {
         let (passed, dropped) = state.dataplane.iface_counters(a.ifindex)?;
@@ -88,9 +111,10 @@ pub fn collect(state: &State) -> Result<Stats, DataplaneError> {
     }
     Ok(Stats {
         events: EventCounters {
-            sent,
-            rate_limited,
-            ring_full,
+            sent: ev.sent,
+            rate_limited: ev.rate_limited(),
+            ring_full: ev.ring_full,
+            suppressed: SuppressedByClass::from_classes(ev.suppressed),
         },
         interfaces,
         policy: PolicyIdentity {
@@ -100,7 +124,41 @@ pub fn collect(state: &State) -> Result<Stats, DataplaneError> {
         },
         reasons,
         conduits,
+        capture: {
+            let [sent, rate_limited, ring_full] = state.dataplane.capture_counters()?;
+            CaptureCounters {
+                sent,
+                rate_limited,
+                ring_full,
+            }
+        },
     })
+}
+
+/// Rule ids whose counters a reload from `old` to `new` must set back to zero: ids whose
+/// rule (conduit and rule text) is not the same in both, and ids only `old` has. A rule that
+/// kept its id keeps counting.
+pub(super) fn renumbered_rules(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<u16> {
+    fn by_id(p: &CompiledPolicy) -> std::collections::BTreeMap<u16, (&str, &str)> {
+        p.conduits
+            .iter()
+            .flat_map(|c| {
+                c.rule_ids
+                    .iter()
+                    .zip(&c.rules)
+                    .map(|(&id, rule)| (id, (c.name.as_str(), rule.as_str())))
+            })
+            .collect()
+    }
+    let (old, new) = (by_id(old), by_id(new));
+    let mut ids: Vec<u16> = new
+        .iter()
+        .filter(|(id, rule)| old.get(id) != Some(rule))
+        .map(|(&id, _)| id)
+        .chain(old.keys().filter(|id| !new.contains_key(id)).copied())
+        .collect();
+    ids.sort_unstable();
+    ids
 }
 
 /// Which inspection-deny reasons a conduit lists in `zcfw stats` and the metrics: every reason
@@ -158,12 +216,21 @@ pub fn status(state: &mut State) -> Result<Status, DataplaneError> {
         .dataplane
         .attachments()
         .iter()
-        .map(|a| InterfaceAttachment {
-            name: a.iface.clone(),
-            ifindex: a.ifindex,
-            xdp_mode: a.mode.to_string(),
-            // As the kernel said at the last check, not as the daemon remembers it.
-            enforced: state.health.enforced(&a.iface),
+        .map(|a| {
+            let role = super::bridge::role(&a.iface, a.ifindex);
+            InterfaceAttachment {
+                name: a.iface.clone(),
+                ifindex: a.ifindex,
+                bridge: match &role {
+                    super::bridge::BridgeRole::Port(bridge) => Some(bridge.clone()),
+                    _ => None,
+                },
+                is_bridge: role == super::bridge::BridgeRole::Bridge,
+                xdp_mode: a.mode.to_string(),
+                // As the kernel said at the last check, not as the daemon remembers it.
+                enforced: state.health.enforced(&a.iface),
+                fast_path: fast_path_status(state, &a.iface, a.ifindex),
+            }
         })
         .collect();
     let health = &state.health;
@@ -212,6 +279,46 @@ pub fn status(state: &mut State) -> Result<Status, DataplaneError> {
             .collect(),
         pin_dir: state.dataplane.pin_dir().map(|d| d.display().to_string()),
         uptime_s: state.started.elapsed().as_secs(),
+    })
+}
+
+/// The fast path of interface `iface` for `status`: `None` unless the policy asks for it.
+fn fast_path_status(state: &State, iface: &str, ifindex: u32) -> Option<FastPathStatus> {
+    use firewall_common::forward::cause;
+    let wanted = state
+        .policy
+        .interfaces
+        .iter()
+        .any(|i| i.name == iface && i.fast_path);
+    if !wanted {
+        return None;
+    }
+    let unavailable = crate::dataplane::is_bridge_port(iface).then(|| {
+        "a bridge port: its frames are switched by the bridge, which XDP cannot look up; they go to the stack".to_owned()
+    });
+    // Counters that cannot be read show as zero; `status` still answers.
+    let counts = state
+        .dataplane
+        .fast_path_counters(ifindex)
+        .unwrap_or_default();
+    let count = |c: &firewall_common::maps::Counter| PacketCount {
+        packets: c.packets,
+        bytes: c.bytes,
+    };
+    Some(FastPathStatus {
+        active: unavailable.is_none(),
+        unavailable,
+        forwarded: count(&counts[cause::FORWARDED]),
+        to_stack: counts
+            .iter()
+            .zip(cause::NAMES)
+            .skip(1)
+            .map(|(c, name)| FastPathFallback {
+                cause: name.to_owned(),
+                packets: c.packets,
+                bytes: c.bytes,
+            })
+            .collect(),
     })
 }
 
@@ -271,8 +378,26 @@ mod tests {
         );
         // A count is never hidden, whatever the conduit inspects now (or a conduit id the
         // entries do not know).
-        assert_eq!(listed(&l, 1, 2).len(), 5 + 6 + 6);
-        assert_eq!(listed(&l, 99, 1).len(), 5 + 6 + 6);
+        assert_eq!(listed(&l, 1, 2).len(), 5 + 6 + 6 + 6);
+        assert_eq!(listed(&l, 99, 1).len(), 5 + 6 + 6 + 6);
         assert!(!l.lists(2, Reason::DefaultDeny, &Counter::default()));
+    }
+
+    #[test]
+    fn a_reload_resets_only_the_rules_that_changed_place() {
+        let compiled = |yaml: &str| {
+            let v = crate::policy::load_str(yaml, "r.yaml").unwrap_or_else(|e| panic!("{e}"));
+            crate::compile::compile(&v).unwrap_or_else(|e| panic!("{e}"))
+        };
+        let head = "version: 1\nname: r\ninterfaces: [{ name: eth0 }]\nzones:\n  a: { security_level: 1, networks: [10.1.0.0/24] }\n  b: { security_level: 2, networks: [10.2.0.0/24] }\nconduits:\n";
+        let old = compiled(&format!(
+            "{head}  - {{ name: web, from: a, to: b, rules: [{{ protocol: tcp, ports: [443] }}, {{ protocol: tcp, ports: [22] }}] }}\n  - {{ name: dns, from: b, to: a, rules: [{{ protocol: udp, ports: [53] }}] }}\n"
+        ));
+        assert_eq!(renumbered_rules(&old, &old), Vec::<u16>::new());
+        // tcp 22 removed: dns' rule moves from id 3 to 2, id 3 is gone.
+        let new = compiled(&format!(
+            "{head}  - {{ name: web, from: a, to: b, rules: [{{ protocol: tcp, ports: [443] }}] }}\n  - {{ name: dns, from: b, to: a, rules: [{{ protocol: udp, ports: [53] }}] }}\n"
+        ));
+        assert_eq!(renumbered_rules(&old, &new), [2, 3]);
     }
 }

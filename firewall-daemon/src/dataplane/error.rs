@@ -92,6 +92,8 @@ pub enum DataplaneError {
     },
     #[error("BPF_PROG_TEST_RUN failed: {0}")]
     TestRun(#[source] ProgramError),
+    #[error("fast path: {0}")]
+    FastPath(String),
 }
 
 fn attach_hint(mode: AttachedMode) -> &'static str {

@@ -13,6 +13,7 @@ use firewall_common::{
     dnp3::Dnp3Profile,
     event,
     iec104::Iec104Profile,
+    s7comm::S7Profile,
     maps::{
         ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey, L2Key, RateLimit,
         SlotConfig, ZoneMatch, ZonePairKey, ZonePairLevels, ZoneV6Key, capacity,
@@ -232,16 +233,22 @@ pub(super) fn clear_slot(ebpf: &mut Ebpf, slot: u8) -> Result<(), DataplaneError
     clear_hash::<ZonePairKey, ZonePairLevels>(ebpf, names::ZONE_PAIRS, |k| k.slot == slot as u16)?;
     // The slot's conduit table and filter stay, like its zone table: nothing reads a slot
     // that is not loaded, and the next `write_slot` rewrites both halves whole.
-    // Every restricted interface of the slot has zone entries: they name the array slots to reset.
-    let restricted: std::collections::BTreeSet<u32> =
+    // Every restricted interface of the slot has zone entries and every fast-path interface
+    // has counters: they name the array slots to reset.
+    let mut flagged: std::collections::BTreeSet<u32> =
         hash_map::<IfaceZoneKey, u32>(ebpf, names::IFACE_ZONES)?
             .keys()
             .filter_map(Result::ok)
             .filter(|k| k.slot == slot as u16)
             .map(|k| k.ifindex)
             .collect();
+    flagged.extend(
+        super::fastpath::counted(ebpf)?
+            .into_iter()
+            .filter(|&i| i < capacity::MAX_IFINDEX),
+    );
     let mut ifaces = array::<IfacePolicy>(ebpf, names::IFACES)?;
-    for ifindex in restricted {
+    for ifindex in flagged {
         ifaces
             .set(iface_index(slot, ifindex), IfacePolicy::default(), 0)
             .map_err(DataplaneError::map(names::IFACES))?;
@@ -258,6 +265,7 @@ pub(super) fn write_slot(
     generation: u32,
     policy: &CompiledPolicy,
     ifindexes: &BTreeMap<String, u32>,
+    fast_path: &std::collections::BTreeSet<u32>,
     known: &mut KnownSlot,
 ) -> Result<(), DataplaneError> {
     // All of the slot's first level and the blocks it uses, and all of its pair masks;
@@ -325,18 +333,23 @@ pub(super) fn write_slot(
                 ifindex,
             });
         }
+        let flags = if iface.allowed_zones.is_some() {
+            iface_flags::RESTRICT_SOURCE
+        } else {
+            0
+        } | if fast_path.contains(&ifindex) {
+            iface_flags::FAST_PATH
+        } else {
+            0
+        };
+        if flags != 0 {
+            array::<IfacePolicy>(ebpf, names::IFACES)?
+                .set(iface_index(slot, ifindex), IfacePolicy { flags }, 0)
+                .map_err(DataplaneError::map(names::IFACES))?;
+        }
         let Some(zones) = &iface.allowed_zones else {
             continue;
         };
-        array::<IfacePolicy>(ebpf, names::IFACES)?
-            .set(
-                iface_index(slot, ifindex),
-                IfacePolicy {
-                    flags: iface_flags::RESTRICT_SOURCE,
-                },
-                0,
-            )
-            .map_err(DataplaneError::map(names::IFACES))?;
         let mut allowed = hash_map::<IfaceZoneKey, u32>(ebpf, names::IFACE_ZONES)?;
         for &zone_id in zones {
             allowed
@@ -390,6 +403,14 @@ pub(super) fn write_slot(
             profiles
                 .set(profile_index(slot, (i + 1) as u16), profile, 0)
                 .map_err(DataplaneError::map(names::DNP3_PROFILES))?;
+        }
+    }
+    if !policy.s7comm_profiles.is_empty() {
+        let mut profiles = array::<S7Profile>(ebpf, names::S7COMM_PROFILES)?;
+        for (i, profile) in policy.s7comm_profiles.iter().enumerate() {
+            profiles
+                .set(profile_index(slot, (i + 1) as u16), profile, 0)
+                .map_err(DataplaneError::map(names::S7COMM_PROFILES))?;
         }
     }
     {
@@ -498,19 +519,46 @@ pub(super) fn set_event_rate(ebpf: &mut Ebpf, pps: u32) -> Result<(), DataplaneE
         .map_err(DataplaneError::map(names::CONTROL))
 }
 
-/// Event path counters (sent, rate-limited, ring full), summed over CPUs.
-pub(super) fn event_counters(ebpf: &Ebpf) -> Result<[u64; 3], DataplaneError> {
+/// What became of the events the data path wanted to send, summed over CPUs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventPathCounters {
+    /// Written to the ring buffer.
+    pub sent: u64,
+    /// Lost because the ring buffer was full (the daemon fell behind).
+    pub ring_full: u64,
+    /// Suppressed by the token bucket of each class, indexed by
+    /// `firewall_common::event::class`.
+    pub suppressed: [u64; firewall_common::event::class::COUNT as usize],
+}
+
+impl EventPathCounters {
+    /// Suppressed by the token buckets, every class.
+    pub fn rate_limited(&self) -> u64 {
+        self.suppressed.iter().sum()
+    }
+}
+
+/// Event path counters (sent, ring full, suppressed per class), summed over CPUs.
+pub(super) fn event_counters(ebpf: &Ebpf) -> Result<EventPathCounters, DataplaneError> {
+    use firewall_common::event::{class, counter};
     let map = ebpf
         .map(names::EVENT_COUNTERS)
         .ok_or(DataplaneError::MissingMap(names::EVENT_COUNTERS))?;
     let counters: PerCpuArray<&MapData, u64> =
         PerCpuArray::try_from(map).map_err(DataplaneError::map(names::EVENT_COUNTERS))?;
-    let mut out = [0u64; 3];
-    for (slot, total) in out.iter_mut().enumerate() {
+    let read = |slot: u32| -> Result<u64, DataplaneError> {
         let values = counters
-            .get(&(slot as u32), 0)
+            .get(&slot, 0)
             .map_err(DataplaneError::map(names::EVENT_COUNTERS))?;
-        *total = values.iter().sum();
+        Ok(values.iter().sum())
+    };
+    let mut out = EventPathCounters {
+        sent: read(counter::SENT)?,
+        ring_full: read(counter::RING_FULL)?,
+        ..EventPathCounters::default()
+    };
+    for c in class::ALL {
+        out.suppressed[c as usize] = read(counter::SUPPRESSED + c)?;
     }
     Ok(out)
 }
@@ -555,6 +603,62 @@ fn sum(values: &aya::maps::PerCpuValues<Counter>) -> Counter {
         packets: acc.packets + c.packets,
         bytes: acc.bytes + c.bytes,
     })
+}
+
+/// Packets the conduit lookup matched to rules `0..=rules`, by rule id (entry 0 unused),
+/// summed over CPUs.
+pub(super) fn rule_counters(ebpf: &Ebpf, rules: usize) -> Result<Vec<Counter>, DataplaneError> {
+    let map = ebpf
+        .map(names::RULE_COUNTERS)
+        .ok_or(DataplaneError::MissingMap(names::RULE_COUNTERS))?;
+    let counters: PerCpuArray<&MapData, Counter> =
+        PerCpuArray::try_from(map).map_err(DataplaneError::map(names::RULE_COUNTERS))?;
+    (0..=rules as u32)
+        .map(|id| {
+            counters
+                .get(&id, 0)
+                .map(|v| sum(&v))
+                .map_err(DataplaneError::map(names::RULE_COUNTERS))
+        })
+        .collect()
+}
+
+/// Sets the counters of rules `ids` to zero on every CPU.
+pub(super) fn reset_rule_counters(ebpf: &mut Ebpf, ids: &[u16]) -> Result<(), DataplaneError> {
+    let map = ebpf
+        .map_mut(names::RULE_COUNTERS)
+        .ok_or(DataplaneError::MissingMap(names::RULE_COUNTERS))?;
+    let mut counters: PerCpuArray<&mut MapData, Counter> =
+        PerCpuArray::try_from(map).map_err(DataplaneError::map(names::RULE_COUNTERS))?;
+    let cpus = aya::util::nr_cpus().map_err(|(_, e)| {
+        DataplaneError::map(names::RULE_COUNTERS)(aya::maps::MapError::from(e))
+    })?;
+    for &id in ids {
+        let zero = aya::maps::PerCpuValues::try_from(vec![Counter::default(); cpus])
+            .map_err(|e| DataplaneError::map(names::RULE_COUNTERS)(aya::maps::MapError::from(e)))?;
+        counters
+            .set(u32::from(id), zero, 0)
+            .map_err(DataplaneError::map(names::RULE_COUNTERS))?;
+    }
+    Ok(())
+}
+
+/// Frames captured, suppressed by the per-CPU bucket, and lost to a full ring
+/// (`firewall_common::capture::counter`), summed over CPUs.
+pub(super) fn capture_counters(ebpf: &Ebpf) -> Result<[u64; 3], DataplaneError> {
+    let map = ebpf
+        .map(names::CAPTURE_COUNTERS)
+        .ok_or(DataplaneError::MissingMap(names::CAPTURE_COUNTERS))?;
+    let counters: PerCpuArray<&MapData, u64> =
+        PerCpuArray::try_from(map).map_err(DataplaneError::map(names::CAPTURE_COUNTERS))?;
+    let mut out = [0u64; 3];
+    for (slot, total) in out.iter_mut().enumerate() {
+        let values = counters
+            .get(&(slot as u32), 0)
+            .map_err(DataplaneError::map(names::CAPTURE_COUNTERS))?;
+        *total = values.iter().sum();
+    }
+    Ok(out)
 }
 
 pub(super) fn read_counters(

@@ -5,6 +5,8 @@
 mod attach;
 pub mod bpffs;
 mod error;
+mod fastpath;
+mod learn;
 mod link;
 mod maps;
 pub mod pindir;
@@ -32,6 +34,8 @@ use self::attach::{pinned_links, unpin_link};
 pub use self::{
     attach::{Attachment, Repair},
     error::DataplaneError,
+    maps::EventPathCounters,
+    fastpath::{FORWARDER_PROGRAM, is_bridge_port},
 };
 use crate::compile::CompiledPolicy;
 
@@ -165,6 +169,7 @@ impl Dataplane {
         let program = xdp_program(&mut ebpf)?;
         program.load().map_err(DataplaneError::from_program_load)?;
         load_inspectors(&mut ebpf)?;
+        fastpath::load_forwarder(&mut ebpf)?;
         let fresh = pins.is_none();
         let mut dataplane = Dataplane {
             ebpf,
@@ -258,11 +263,34 @@ impl Dataplane {
             None => 0,
         };
         let generation = self.generation.wrapping_add(1).max(1);
+        // Counters first: the slot's interface flags point the forwarder at them.
+        let fast = fastpath::wanted(
+            policy
+                .interfaces
+                .iter()
+                .map(|i| (i.name.as_str(), i.fast_path)),
+            ifindexes,
+        );
+        for &ifindex in &fast {
+            fastpath::ensure_counters(&mut self.ebpf, ifindex)?;
+        }
+        let ports = policy
+            .interfaces
+            .iter()
+            .filter_map(|i| ifindexes.get(&i.name).copied())
+            .collect();
+        fastpath::set_ports(&mut self.ebpf, &ports)?;
         maps::clear_slot(&mut self.ebpf, slot)?;
         let written = &mut self.known[slot as usize];
-        if let Err(err) =
-            maps::write_slot(&mut self.ebpf, slot, generation, policy, ifindexes, written)
-        {
+        if let Err(err) = maps::write_slot(
+            &mut self.ebpf,
+            slot,
+            generation,
+            policy,
+            ifindexes,
+            &fast,
+            written,
+        ) {
             // Leave no half-written generation behind; the active one never saw it.
             let _ = maps::clear_slot(&mut self.ebpf, slot);
             return Err(err);
@@ -296,8 +324,17 @@ impl Dataplane {
         maps::iface_counters(&self.ebpf, ifindex)
     }
 
-    /// Events sent, suppressed by the per-CPU bucket, and lost to a full ring.
-    pub fn event_counters(&self) -> Result<[u64; 3], DataplaneError> {
+    /// Fast-path counters of `ifindex` (summed over CPUs) by
+    /// [`firewall_common::forward::cause`]; all zero for an interface without the fast path.
+    pub fn fast_path_counters(
+        &self,
+        ifindex: u32,
+    ) -> Result<[Counter; firewall_common::forward::cause::SLOTS], DataplaneError> {
+        fastpath::counters(&self.ebpf, ifindex)
+    }
+
+    /// Events sent, suppressed by the per-CPU bucket of each class, and lost to a full ring.
+    pub fn event_counters(&self) -> Result<EventPathCounters, DataplaneError> {
         maps::event_counters(&self.ebpf)
     }
 
@@ -305,6 +342,39 @@ impl Dataplane {
     /// table takes a tenth of a second; callers that ask often cache the count).
     pub fn flow_entries(&self) -> Result<u64, DataplaneError> {
         maps::flow_entries(&self.ebpf)
+    }
+
+    /// Packets the conduit lookup matched to each rule, by rule id `0..=rules` (entry 0
+    /// unused), summed over CPUs.
+    pub fn rule_counters(&self, rules: usize) -> Result<Vec<Counter>, DataplaneError> {
+        maps::rule_counters(&self.ebpf, rules)
+    }
+
+    /// Sets the counters of rules `ids` to zero (rules a reload gave another meaning).
+    pub fn reset_rule_counters(&mut self, ids: &[u16]) -> Result<(), DataplaneError> {
+        maps::reset_rule_counters(&mut self.ebpf, ids)
+    }
+
+    /// Frames captured, suppressed by the per-CPU capture bucket, and lost to a full ring.
+    pub fn capture_counters(&self) -> Result<[u64; 3], DataplaneError> {
+        maps::capture_counters(&self.ebpf)
+    }
+
+    /// Turns the copying of denied frames to the capture ring on (a `zcfw capture` client is
+    /// connected) or off.
+    pub fn set_capture(&mut self, on: bool) -> Result<(), DataplaneError> {
+        maps::set_control_flag(&mut self.ebpf, control_flags::CAPTURE, on)
+    }
+
+    /// Takes the capture ring buffer out of the object, for the daemon's capture reader.
+    pub fn take_capture(
+        &mut self,
+    ) -> Result<aya::maps::RingBuf<aya::maps::MapData>, DataplaneError> {
+        let map = self
+            .ebpf
+            .take_map(names::CAPTURE)
+            .ok_or(DataplaneError::MissingMap(names::CAPTURE))?;
+        aya::maps::RingBuf::try_from(map).map_err(DataplaneError::map(names::CAPTURE))
     }
 
     /// Takes the event ring buffer out of the object, for the daemon's reader task.

@@ -8,7 +8,9 @@
 //! (`bpf_link_update`, atomic per interface) and only then removes the retired pins. Tracked
 //! flows are carried over when their layout allows, as entries of no live generation, so the
 //! next packet of each is judged again against the policy (`rejudge` in the XDP program); the
-//! island switch is carried over too. Counters start from zero.
+//! island switch is carried over too. Counters start from zero, and so does learning: ABI 8
+//! added the learning maps and the `LEARN` control flag (with the conntrack layout of ABI 7,
+//! so the flows of ABI 7 pins are carried over as they are); learning is never carried over.
 
 use std::path::{Path, PathBuf};
 
@@ -198,7 +200,8 @@ pub(super) fn carry_flows(from: &Retired, ebpf: &mut Ebpf) -> Result<usize, Data
     let mut flows: HashMap<&mut MapData, FlowKey, FlowState> =
         HashMap::try_from(map).map_err(DataplaneError::map(names::FLOWS))?;
     // The value size tells the layout: ABI 2-4 stored the 24-byte `FlowStateV2`, ABI 5-6 the
-    // 32-byte `FlowStateV3`, ABI 7 the 32-byte `FlowStateV7`.
+    // 32-byte `FlowStateV3`, ABI 7 the 32-byte `FlowStateV7` (which an ABI 8 build before the
+    // stream positions also stored: the layout is the same, the inspector ids 1-3 mean the same).
     let value_size = match &old {
         Map::LruHashMap(m) | Map::HashMap(m) => m.info().map(|i| i.value_size()).unwrap_or(0),
         _ => 0,
@@ -235,6 +238,7 @@ pub(super) fn carry_flows(from: &Retired, ebpf: &mut Ebpf) -> Result<usize, Data
             &mut flows,
         )
     } else {
+        // This build's `FlowState`: copied as it is.
         let old: HashMap<MapData, FlowKey, FlowState> =
             HashMap::try_from(old).map_err(DataplaneError::map(names::FLOWS))?;
         copy_flows(old.iter().filter_map(Result::ok), &mut flows)

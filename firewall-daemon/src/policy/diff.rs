@@ -25,6 +25,7 @@ use serde::Serialize;
 use super::{Conduit, Interface, Protocol, Rule, ValidatedPolicy, Zone};
 
 mod render;
+mod s7comm;
 mod values;
 use values::*;
 
@@ -445,6 +446,16 @@ impl Differ {
                     n.xdp_mode.name().into(),
                 );
             }
+            if o.fast_path != n.fast_path {
+                // Where allowed packets are forwarded, not which ones: no effect on the policy.
+                self.value(
+                    &at,
+                    "fast_path",
+                    Effect::Changes,
+                    o.fast_path.to_string(),
+                    n.fast_path.to_string(),
+                );
+            }
         }
     }
 
@@ -586,6 +597,9 @@ impl Differ {
             }
             (Rule::Dnp3 { profile: op, .. }, Rule::Dnp3 { profile: np, .. }) => {
                 self.dnp3(at, op, np)
+            }
+            (Rule::S7comm { profile: op, .. }, Rule::S7comm { profile: np, .. }) => {
+                self.s7comm(at, op, np)
             }
             _ => {}
         }

@@ -20,7 +20,10 @@ mod raw;
 pub mod space;
 mod validate;
 
-pub use diag::{Diagnostic, Diagnostics, Excerpt, JsonDiagnostic, Position, Severity, plural};
+pub use diag::{
+    Diagnostic, Diagnostics, Excerpt, JsonDiagnostic, Position, Severity, did_you_mean, list,
+    plural,
+};
 pub use locate::KeyPath;
 pub use model::{
     Conduit, Defaults, Interface, L2Allow, LogMode, Mode, OnViolation, PortRange, Profile,

@@ -9,6 +9,7 @@ use firewall_common::{
     iec104::Iec104Profile,
     maps::inspector,
     modbus::ModbusProfile,
+    s7comm::S7Profile,
 };
 use ipnet::IpNet;
 
@@ -113,6 +114,9 @@ pub struct Interface {
     /// Zones whose sources may arrive here; `None`: any zone.
     pub zones: Option<Vec<String>>,
     pub xdp_mode: XdpMode,
+    /// `fast_path: true`: allowed packets of tracked flows arriving here are forwarded in XDP
+    /// (docs/fast-path.md).
+    pub fast_path: bool,
 }
 
 /// An inclusive range of destination ports, `first <= last`, both in 1..=65535.
@@ -165,6 +169,12 @@ pub enum Rule {
         ports: Vec<PortRange>,
         profile: Dnp3Profile,
     },
+    /// S7comm over ISO-on-TCP on `ports` (102 unless the rule says otherwise): TCP whose
+    /// every TPDU from the client must pass `profile`.
+    S7comm {
+        ports: Vec<PortRange>,
+        profile: S7Profile,
+    },
 }
 
 /// The inspection profile of an inspected rule, by protocol.
@@ -173,6 +183,7 @@ pub enum Profile<'a> {
     Modbus(&'a ModbusProfile),
     Iec104(&'a Iec104Profile),
     Dnp3(&'a Dnp3Profile),
+    S7comm(&'a S7Profile),
 }
 
 impl Profile<'_> {
@@ -182,6 +193,7 @@ impl Profile<'_> {
             Profile::Modbus(_) => inspector::MODBUS,
             Profile::Iec104(_) => inspector::IEC104,
             Profile::Dnp3(_) => inspector::DNP3,
+            Profile::S7comm(_) => inspector::S7COMM,
         }
     }
 }
@@ -194,6 +206,7 @@ impl Rule {
             Rule::Modbus { .. } => Protocol::Modbus,
             Rule::Iec104 { .. } => Protocol::Iec104,
             Rule::Dnp3 { .. } => Protocol::Dnp3,
+            Rule::S7comm { .. } => Protocol::S7comm,
         }
     }
 
@@ -209,6 +222,7 @@ impl Rule {
             Rule::Modbus { profile, .. } => Some(Profile::Modbus(profile)),
             Rule::Iec104 { profile, .. } => Some(Profile::Iec104(profile)),
             Rule::Dnp3 { profile, .. } => Some(Profile::Dnp3(profile)),
+            Rule::S7comm { profile, .. } => Some(Profile::S7comm(profile)),
             _ => None,
         }
     }
@@ -243,7 +257,10 @@ impl Rule {
                         .collect(),
                 }
             }
-            Rule::Modbus { ports, .. } | Rule::Iec104 { ports, .. } | Rule::Dnp3 { ports, .. } => {
+            Rule::Modbus { ports, .. }
+            | Rule::Iec104 { ports, .. }
+            | Rule::Dnp3 { ports, .. }
+            | Rule::S7comm { ports, .. } => {
                 let proto = self.protocol().number().unwrap_or(6);
                 ports
                     .iter()
@@ -280,7 +297,10 @@ impl fmt::Display for Rule {
                     write!(f, "{} {}", protocol.name(), list.join(", "))
                 }
             },
-            Rule::Modbus { ports, .. } | Rule::Iec104 { ports, .. } | Rule::Dnp3 { ports, .. } => {
+            Rule::Modbus { ports, .. }
+            | Rule::Iec104 { ports, .. }
+            | Rule::Dnp3 { ports, .. }
+            | Rule::S7comm { ports, .. } => {
                 let list: Vec<String> = ports.iter().map(PortRange::to_string).collect();
                 write!(f, "{} {}", self.protocol().name(), list.join(", "))
             }
@@ -409,6 +429,16 @@ impl ValidatedPolicy {
 
     pub fn l2(&self) -> &L2Allow {
         &self.l2
+    }
+
+    /// The same policy with every deny of it only reported: `defaults.mode` and every
+    /// conduit's `mode` set to `monitor` (`zcfw run --learn`: learning drops nothing).
+    pub fn into_monitor(mut self) -> Self {
+        self.defaults.mode = Mode::Monitor;
+        for c in &mut self.conduits {
+            c.mode = Mode::Monitor;
+        }
+        self
     }
 
     /// Findings that do not refuse the policy (shadowed rules, ...), in source order.

@@ -26,6 +26,9 @@ pub enum Protocol {
     /// DNP3 over TCP with deep inspection (port 20000 unless `ports` says otherwise), every
     /// link frame of the master checked against the rule's profile.
     Dnp3,
+    /// S7comm over ISO-on-TCP with deep inspection (port 102 unless `ports` says otherwise):
+    /// every TPDU of the client checked against the rule's profile.
+    S7comm,
 }
 
 impl Protocol {
@@ -39,6 +42,7 @@ impl Protocol {
             Protocol::Modbus => "modbus",
             Protocol::Iec104 => "iec104",
             Protocol::Dnp3 => "dnp3",
+            Protocol::S7comm => "s7comm",
         }
     }
 
@@ -50,7 +54,7 @@ impl Protocol {
             Protocol::Icmp => Some(1),
             Protocol::Icmpv6 => Some(58),
             Protocol::Any => None,
-            Protocol::Modbus | Protocol::Iec104 | Protocol::Dnp3 => Some(6),
+            Protocol::Modbus | Protocol::Iec104 | Protocol::Dnp3 | Protocol::S7comm => Some(6),
         }
     }
 
@@ -69,6 +73,7 @@ impl Protocol {
             Protocol::Modbus => "Modbus",
             Protocol::Iec104 => "IEC 104",
             Protocol::Dnp3 => "DNP3",
+            Protocol::S7comm => "S7comm",
             _ => self.name(),
         }
     }
@@ -83,7 +88,7 @@ impl Protocol {
 }
 
 /// Protocols a rule may name in this build, in the order help texts list them.
-pub const SUPPORTED_PROTOCOLS: [Protocol; 8] = [
+pub const SUPPORTED_PROTOCOLS: [Protocol; 9] = [
     Protocol::Tcp,
     Protocol::Udp,
     Protocol::Icmp,
@@ -92,6 +97,7 @@ pub const SUPPORTED_PROTOCOLS: [Protocol; 8] = [
     Protocol::Modbus,
     Protocol::Iec104,
     Protocol::Dnp3,
+    Protocol::S7comm,
 ];
 
 /// An industrial protocol of the language (supported or not by this build).
@@ -311,6 +317,51 @@ pub fn dnp3_danger(code: u8) -> Option<&'static str> {
     }
 }
 
+/// `plc_stop (0x29)`, or `function 0x42` for codes without a name.
+pub fn s7comm_function_label(code: u8) -> String {
+    match firewall_common::s7comm::function(code) {
+        Some(f) => format!("{} ({code:#04x})", f.name),
+        None => format!("function {code:#04x}"),
+    }
+}
+
+/// Why listing S7 job function `code` deserves a warning: what it does to the PLC.
+pub fn s7comm_danger(code: u8) -> Option<&'static str> {
+    use firewall_common::s7comm::Effect;
+    let f = firewall_common::s7comm::function(code)?;
+    match (code, f.effect) {
+        (0x29, _) => Some("PLC stop: the CPU stops its program and the process it runs"),
+        (0x28, _) => Some(
+            "a PI service: it starts (hot/cold restart), stops, compresses memory, copies RAM to ROM or deletes blocks",
+        ),
+        (_, Effect::Write) => {
+            Some("write var: it writes inputs, outputs, flags and data blocks of the running program")
+        }
+        (_, Effect::Download) => {
+            Some("a download: it loads or replaces program blocks in the PLC (code changes)")
+        }
+        (_, Effect::Upload) => Some(
+            "an upload: it copies the PLC's program off it (know-how and the basis of a modified download)",
+        ),
+        (_, Effect::Other) => Some("CPU services: functions the standard does not document"),
+        _ => None,
+    }
+}
+
+/// Why listing userdata `name` deserves a warning, if it does.
+pub fn s7comm_userdata_danger(name: &str) -> Option<&'static str> {
+    match name {
+        "clock_set" => Some("it sets the PLC's clock, and so the time stamps of its diagnostics and alarms"),
+        "programmer" => Some(
+            "programmer commands: variable tables can modify and force inputs, outputs and flags",
+        ),
+        "security" => Some("PLC password functions: a client can try passwords (protection level)"),
+        "bsend" => Some("BSEND/BRCV block transfer into the running program"),
+        "nc_programming" => Some("NC programming functions of SINUMERIK controllers"),
+        _ => None,
+    }
+}
+
 /// ICMP (IPv4) message type names.
 pub const ICMP_TYPES: [(&str, u8); 11] = [
     ("echo-reply", 0),
@@ -397,17 +448,22 @@ mod tests {
         );
         assert_eq!(Protocol::Modbus.number(), Some(6));
         assert_eq!(protocol_support("TCP"), ProtocolSupport::Unknown);
-        for (name, p) in [("iec104", Protocol::Iec104), ("dnp3", Protocol::Dnp3)] {
+        for (name, p) in [
+            ("iec104", Protocol::Iec104),
+            ("dnp3", Protocol::Dnp3),
+            ("s7comm", Protocol::S7comm),
+        ] {
             assert_eq!(protocol_support(name), ProtocolSupport::Supported(p));
             assert_eq!(p.number(), Some(6));
         }
         assert_eq!(Protocol::Iec104.default_port(), Some(2404));
         assert_eq!(Protocol::Dnp3.default_port(), Some(20000));
         assert_eq!(Protocol::Dnp3.display(), "DNP3");
+        assert_eq!(Protocol::S7comm.default_port(), Some(102));
         assert_eq!(Protocol::Tcp.default_port(), None);
         for p in INDUSTRIAL_PROTOCOLS
             .iter()
-            .filter(|p| !["modbus", "iec104", "dnp3"].contains(&p.keyword))
+            .filter(|p| !["modbus", "iec104", "dnp3", "s7comm"].contains(&p.keyword))
         {
             assert!(matches!(
                 protocol_support(p.keyword),
@@ -415,8 +471,8 @@ mod tests {
             ));
         }
         assert!(matches!(
-            protocol_support("s7comm"),
-            ProtocolSupport::NotInThisBuild(Industrial { port: 102, .. })
+            protocol_support("enip"),
+            ProtocolSupport::NotInThisBuild(Industrial { port: 44818, .. })
         ));
     }
 

@@ -36,12 +36,13 @@ pub struct RawDefaults {
 #[derive(Debug, Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "an interface: { name, zones, xdp_mode }"
+    expecting = "an interface: { name, zones, xdp_mode, fast_path }"
 )]
 pub struct RawInterface {
     pub name: Option<String>,
     pub zones: Option<Vec<String>>,
     pub xdp_mode: Option<String>,
+    pub fast_path: Option<serde_yaml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -123,7 +124,7 @@ pub struct RawRule {
     pub types: Option<Vec<Scalar>>,
     pub modbus: Option<RawModbus>,
     pub dnp3: Option<RawDnp3>,
-    pub s7comm: Option<IgnoredAny>,
+    pub s7comm: Option<RawS7comm>,
     pub enip: Option<IgnoredAny>,
     pub iec104: Option<RawIec104>,
     pub opcua: Option<IgnoredAny>,
@@ -188,6 +189,22 @@ pub struct RawDnp3 {
     pub functions: Option<Vec<Scalar>>,
     pub addresses: Option<Vec<Scalar>>,
     pub read_only: Option<bool>,
+}
+
+/// The `s7comm:` block of a `protocol: s7comm` rule.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "s7comm: { functions, userdata, read_only, tsaps, areas, db_numbers, s7comm_plus }"
+)]
+pub struct RawS7comm {
+    pub functions: Option<Vec<Scalar>>,
+    pub userdata: Option<Vec<Scalar>>,
+    pub read_only: Option<bool>,
+    pub tsaps: Option<Vec<Scalar>>,
+    pub areas: Option<Vec<Scalar>>,
+    pub db_numbers: Option<Vec<Scalar>>,
+    pub s7comm_plus: Option<String>,
 }
 
 /// `addresses:` of a Modbus rule: one list for every table the rule's functions use, or a

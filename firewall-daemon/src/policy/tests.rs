@@ -326,6 +326,29 @@ fn interface_errors() {
 }
 
 #[test]
+fn fast_path_is_a_boolean_per_interface() {
+    let p = ok(&BASE.replace("xdp_mode: native }", "xdp_mode: native, fast_path: true }"));
+    assert!(p.interfaces()[1].fast_path);
+    assert!(!p.interfaces()[0].fast_path, "off unless asked for");
+    assert!(p.warnings().is_empty(), "{:?}", p.warnings());
+    let p = ok(&BASE.replace("xdp_mode: native }", "fast_path: false }"));
+    assert!(!p.interfaces()[1].fast_path);
+    for (value, shown) in [("yes", "\"yes\""), ("1", "1"), ("[on]", "a list or map")] {
+        let d = error(
+            &BASE.replace("xdp_mode: native }", &format!("fast_path: {value} }}")),
+            &format!("fast_path of interface \"eth1\" is {shown}, not true or false"),
+        );
+        assert_eq!(d.key.as_deref(), Some("interfaces[1].fast_path"));
+        assert!(d.help[0].contains("fast_path: true"), "{:?}", d.help);
+    }
+    let p = ok(&BASE.replace("xdp_mode: native }", "xdp_mode: skb, fast_path: true }"));
+    assert!(p.interfaces()[1].fast_path);
+    let w = &p.warnings()[0];
+    assert!(w.message.contains("saves little"), "{}", w.message);
+    assert_eq!(w.key.as_deref(), Some("interfaces[1].fast_path"));
+}
+
+#[test]
 fn conduit_errors() {
     let twice = format!(
         "{BASE}  - name: historian\n    from: control\n    to: dmz\n    rules: [{{ protocol: udp }}]\n"
@@ -424,12 +447,12 @@ fn rule_errors() {
     assert!(d.help.last().is_some_and(|h| h.contains("echo-request")));
     error(&rule("{ protocol: icmp, types: [300] }"), "out of range");
     let d = error(
-        &rule("{ protocol: s7comm }"),
-        "protocol `s7comm` (S7comm deep inspection) is not supported yet by this zcfw build",
+        &rule("{ protocol: enip }"),
+        "protocol `enip` (EtherNet/IP deep inspection) is not supported yet by this zcfw build",
     );
     assert_eq!(
         d.help[0],
-        "use { protocol: tcp, ports: [102] } to allow S7comm without inspection"
+        "use { protocol: tcp, ports: [44818] } to allow EtherNet/IP without inspection"
     );
     assert_eq!(d.key.as_deref(), Some("conduits[0].rules[1].protocol"));
     let d = error(
@@ -1154,3 +1177,6 @@ fn modbus_shadowing() {
 
 // ---- IEC 104 and DNP3 ----
 mod grid;
+
+// ---- S7comm ----
+mod s7comm;

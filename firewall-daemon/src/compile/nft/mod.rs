@@ -563,6 +563,9 @@ fn uninspected(rule: &Rule) -> Option<&'static str> {
         Rule::Dnp3 { .. } => {
             Some("link framing and CRCs, transport sequence, function codes and link addresses")
         }
+        Rule::S7comm { .. } => Some(
+            "TPKT/COTP framing, called TSAPs, S7 job and userdata functions, item areas and DB numbers, S7comm-plus",
+        ),
         _ => None,
     }
 }

@@ -107,6 +107,8 @@ pub struct ConduitSample {
     pub denied: Vec<(Reason, u64)>,
     /// What was done with them, by `event::action`: the ones that can count.
     pub actions: Vec<(u8, u64)>,
+    /// Packets the conduit lookup matched to each of its rules, by rule id (every rule).
+    pub rules: Vec<(u16, u64)>,
 }
 
 /// One interface's series.
@@ -125,8 +127,8 @@ pub struct Scrape {
     pub reasons: Vec<(Reason, firewall_common::maps::Counter)>,
     pub interfaces: Vec<InterfaceSample>,
     pub xdp_repairs: u64,
-    /// Events sent, suppressed by the per-CPU bucket, lost to a full ring.
-    pub events: [u64; 3],
+    /// Events sent, suppressed by the per-CPU bucket of each class, lost to a full ring.
+    pub events: crate::dataplane::EventPathCounters,
     pub generation: u32,
     pub policy_name: String,
     pub policy_hash: String,
@@ -195,7 +197,26 @@ fn conduit_sample(
         bytes: counter.bytes,
         denied,
         actions,
+        rules: Vec::new(),
     }
+}
+
+/// The rule counters of conduit `c` (`counters` by rule id).
+pub(super) fn rule_samples(
+    c: &ConduitSummary,
+    counters: &[firewall_common::maps::Counter],
+) -> Vec<(u16, u64)> {
+    c.rule_ids
+        .iter()
+        .map(|&id| {
+            (
+                id,
+                counters
+                    .get(id as usize)
+                    .map_or(0, |counter| counter.packets),
+            )
+        })
+        .collect()
 }
 
 impl Scrape {
@@ -211,10 +232,20 @@ impl Scrape {
         let snapshot = state.dataplane.counters(max_id)?;
         let listing = DenyListing::of(policy.conduit_entries.iter().map(|(_, a)| a));
         let monitor = policy.slot_flags & slot_flags::MONITOR != 0;
+        let max_rule = policy
+            .conduits
+            .iter()
+            .flat_map(|c| c.rule_ids.iter().map(|&id| id as usize))
+            .max()
+            .unwrap_or(0);
+        let rule_counters = state.dataplane.rule_counters(max_rule)?;
         let conduits = policy
             .conduits
             .iter()
-            .map(|c| conduit_sample(c, &snapshot, &listing, monitor))
+            .map(|c| ConduitSample {
+                rules: rule_samples(c, &rule_counters),
+                ..conduit_sample(c, &snapshot, &listing, monitor)
+            })
             .collect();
         let mut interfaces = Vec::new();
         for a in state.dataplane.attachments() {
@@ -277,7 +308,12 @@ impl Scrape {
         let conduit_bytes = Family::<Labels, Counter>::default();
         let conduit_denied = Family::<Labels, Counter>::default();
         let conduit_actions = Family::<Labels, Counter>::default();
+        let rule_packets = Family::<Labels, Counter>::default();
         for c in &self.conduits {
+            for (id, n) in &c.rules {
+                let l = labels(&[("conduit", &c.name), ("rule", &id.to_string())]);
+                rule_packets.get_or_create(&l).inc_by(*n);
+            }
             let l = labels(&[("conduit", &c.name), ("from", &c.from), ("to", &c.to)]);
             conduit_packets.get_or_create(&l).inc_by(c.packets);
             conduit_bytes.get_or_create(&l).inc_by(c.bytes);
@@ -300,6 +336,11 @@ impl Scrape {
             "conduit_denied_packets",
             "Packets a conduit's inspection denied, by reason (the reasons of the protocols it inspects, and any other with a count)",
             conduit_denied,
+        );
+        registry.register(
+            "rule_packets",
+            "Packets the conduit lookup matched to a rule (the first packet of each flow it allowed, and packets its conduit's rate limit or inspection then denied), by conduit and rule id as zcfw compile lists them; one series per rule",
+            rule_packets,
         );
         registry.register(
             "conduit_violation_actions_packets",
@@ -361,11 +402,10 @@ impl Scrape {
         );
 
         let events = Family::<Labels, Counter>::default();
-        let [sent, rate_limited, ring_full] = self.events;
         for (outcome, n) in [
-            ("sent", sent),
-            ("rate_limited", rate_limited),
-            ("ring_full", ring_full),
+            ("sent", self.events.sent),
+            ("rate_limited", self.events.rate_limited()),
+            ("ring_full", self.events.ring_full),
         ] {
             events
                 .get_or_create(&labels(&[("outcome", outcome)]))
@@ -375,6 +415,20 @@ impl Scrape {
             "events",
             "Deny/alert events by outcome: sent; suppressed by the per-CPU rate limit (rate_limited); lost to a full ring (ring_full)",
             events,
+        );
+        let suppressed = Family::<Labels, Counter>::default();
+        for class in firewall_common::event::class::ALL {
+            suppressed
+                .get_or_create(&labels(&[(
+                    "class",
+                    firewall_common::event::class::name(class),
+                )]))
+                .inc_by(self.events.suppressed[class as usize]);
+        }
+        registry.register(
+            "events_suppressed",
+            "Deny/alert events suppressed by the per-CPU token bucket of their class (inspection, policy, flood; docs/events.md)",
+            suppressed,
         );
         let entries = Gauge::<i64>::default();
         entries.set(i64::try_from(self.conntrack_entries).unwrap_or(i64::MAX));

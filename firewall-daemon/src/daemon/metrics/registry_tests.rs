@@ -109,11 +109,20 @@ fn scrape() -> Scrape {
     let mut reloads = ReloadStats::default();
     reloads.record(true);
     reloads.record(false);
+    // Rule counters by id: rule 1 (`plain`'s) matched 7 packets, the others none.
+    let mut rules = vec![Counter::default(); 6];
+    rules[1] = Counter {
+        packets: 7,
+        bytes: 420,
+    };
     Scrape {
         conduits: policy
             .conduits
             .iter()
-            .map(|c| conduit_sample(c, &snapshot, &listing, false))
+            .map(|c| ConduitSample {
+                rules: rule_samples(c, &rules),
+                ..conduit_sample(c, &snapshot, &listing, false)
+            })
             .collect(),
         reasons: snapshot.reasons,
         interfaces: vec![InterfaceSample {
@@ -129,7 +138,11 @@ fn scrape() -> Scrape {
             attached: true,
         }],
         xdp_repairs: 0,
-        events: [10, 20, 30],
+        events: crate::dataplane::EventPathCounters {
+            sent: 10,
+            ring_full: 30,
+            suppressed: [5, 7, 8],
+        },
         generation: 3,
         policy_name: policy.name.clone(),
         policy_hash: policy.hash.clone(),
@@ -289,6 +302,9 @@ fn the_new_series() {
         ("zcfw_events_total", "outcome=\"sent\"", 10.0),
         ("zcfw_events_total", "outcome=\"rate_limited\"", 20.0),
         ("zcfw_events_total", "outcome=\"ring_full\"", 30.0),
+        ("zcfw_events_suppressed_total", "class=\"inspection\"", 5.0),
+        ("zcfw_events_suppressed_total", "class=\"policy\"", 7.0),
+        ("zcfw_events_suppressed_total", "class=\"flood\"", 8.0),
         ("zcfw_policy_generation", "", 3.0),
         ("zcfw_policy_loaded_timestamp_seconds", "", 1_765_000_000.0),
         ("zcfw_xdp_attached", "interface=\"eth0\"", 1.0),
@@ -367,7 +383,20 @@ fn per_conduit_series_only_where_they_can_count() {
     ] {
         assert_eq!(e.count("zcfw_conduit_packets_total", &conduit(name)), 1);
         assert_eq!(e.count("zcfw_conduit_bytes_total", &conduit(name)), 1);
+        // One rule each: one series per rule, zero or not.
+        assert_eq!(e.count("zcfw_rule_packets_total", &conduit(name)), 1);
     }
+    assert_eq!(
+        e.value("zcfw_rule_packets_total", "conduit=\"plain\",rule=\"1\""),
+        Some(7.0)
+    );
+    assert_eq!(
+        e.value(
+            "zcfw_rule_packets_total",
+            "conduit=\"plc-writes\",rule=\"5\""
+        ),
+        Some(0.0)
+    );
     // The whole policy in monitor mode: an inspecting conduit's denies can only be alerts.
     let policy = compiled();
     let snapshot = snapshot(&policy);

@@ -89,6 +89,7 @@ pub(super) fn profile_summary(rule: &Rule) -> Option<String> {
                 }
             ),
         ],
+        Rule::S7comm { profile: p, .. } => super::s7comm::summary(p),
         _ => return None,
     };
     Some(parts.join("; "))

@@ -131,11 +131,13 @@ pub(super) fn check_interfaces(
                 XdpMode::Auto
             }
         };
+        let fast_path = fast_path(c, &ip, &name, r.fast_path, xdp_mode);
         if ok {
             out.push(Interface {
                 name,
                 zones,
                 xdp_mode,
+                fast_path,
             });
         }
     }
@@ -150,6 +152,43 @@ pub(super) fn check_interfaces(
         .help("omit `zones` on interfaces that need no source check");
     }
     out
+}
+
+/// `fast_path:` of an interface: `true` or `false` (the default), nothing else.
+fn fast_path(
+    c: &mut Checker<'_>,
+    ip: &KeyPath,
+    name: &str,
+    raw: Option<serde_yaml::Value>,
+    xdp_mode: XdpMode,
+) -> bool {
+    let on = match raw {
+        None => false,
+        Some(serde_yaml::Value::Bool(b)) => b,
+        Some(other) => {
+            let shown = match &other {
+                serde_yaml::Value::String(s) => format!("\"{s}\""),
+                serde_yaml::Value::Number(n) => n.to_string(),
+                serde_yaml::Value::Null => "empty".into(),
+                serde_yaml::Value::Tagged(_) => "a tagged value".into(),
+                _ => "a list or map".into(),
+            };
+            c.error(
+                &ip.key("fast_path"),
+                format!("fast_path of interface \"{name}\" is {shown}, not true or false"),
+            )
+            .help("write `fast_path: true` to forward allowed traffic of tracked flows in XDP, or leave it out (off)");
+            return false;
+        }
+    };
+    if on && xdp_mode == XdpMode::Skb {
+        c.warning(
+            &ip.key("fast_path"),
+            format!("fast_path on interface \"{name}\" with `xdp_mode: skb` saves little"),
+        )
+        .help("in skb (generic) mode the frame already is a socket buffer; the fast path pays off with `xdp_mode: native` (see docs/fast-path.md)");
+    }
+    on
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use super::{
 
 mod conduits;
 mod dnp3;
+mod s7comm;
 mod iec104;
 mod interfaces;
 mod l2;

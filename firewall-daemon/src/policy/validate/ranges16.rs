@@ -82,6 +82,15 @@ pub(super) fn merge(ranges: &[(u16, u16)]) -> Vec<(u16, u16)> {
     out
 }
 
+/// `what` in the plural ("common addresses", "TSAPs").
+pub(super) fn plural(what: &str) -> String {
+    if what.ends_with('s') {
+        format!("{what}es")
+    } else {
+        format!("{what}s")
+    }
+}
+
 /// The address list at `path` (`what`: "common address"); `None` if an entry is refused
 /// (errors reported). Overlapping entries draw a warning; the result is merged and holds at
 /// most `capacity` ranges, or the list is refused with the ranges it needed.
@@ -94,7 +103,8 @@ pub(super) fn check_ranges16(
 ) -> Option<Vec<(u16, u16)>> {
     if list.is_empty() {
         c.error(path, format!("empty {what} list")).help(format!(
-            "list {what}es 0-65535 or ranges such as \"10-20\", or omit the key"
+            "list {} 0-65535 or ranges such as \"10-20\", or omit the key",
+            plural(what)
         ));
         return None;
     }
@@ -108,7 +118,7 @@ pub(super) fn check_ranges16(
                 let (msg, help) = match e {
                     RangeError::OutOfRange(n) => (
                         format!("{what} {n} is out of range"),
-                        format!("{what}es are 0 to 65535 (0xFFFF)"),
+                        format!("{} are 0 to 65535 (0xFFFF)", plural(what)),
                     ),
                     RangeError::Reversed(a, b) => (
                         format!("reversed {what} range \"{a}-{b}\""),
@@ -141,7 +151,8 @@ pub(super) fn check_ranges16(
         )
         .help(format!("the ranges needed: {}", list.join(", ")))
         .help(format!(
-            "cover neighbouring {what}es with one wider range, or split the rule into rules of at most {capacity} ranges each"
+            "cover neighbouring {} with one wider range, or split the rule into rules of at most {capacity} ranges each",
+            plural(what)
         ));
         return None;
     }

@@ -1,0 +1,105 @@
+//! The S7comm findings: port 102 taken by a rule without S7comm inspection (ZCFW-A018), and
+//! functions that change or copy the PLC's program or process, or S7comm-plus, allowed into
+//! SL3-4 zones (ZCFW-A019).
+
+use firewall_common::s7comm::{self, S7Profile, USERDATA, Userdata, profile_flags};
+
+use super::{Ctx, S7_CHANGES, S7_UNINSPECTED, Severity, by_level, rule_key, zone_label};
+use crate::policy::{
+    Conduit, Rule, Zone,
+    protocols::{s7comm_danger, s7comm_function_label, s7comm_userdata_danger},
+};
+
+/// [`S7_UNINSPECTED`]: `owner` wins tcp/102 for this zone pair but is a plain tcp rule that
+/// names the port.
+pub(super) fn uninspected(
+    cx: &mut Ctx<'_>,
+    ci: usize,
+    c: &Conduit,
+    to: &Zone,
+    ri: usize,
+    owner: &Rule,
+) {
+    // `protocol: any` and tcp rules without ports are reported as such (ZCFW-A001, A002).
+    let port = s7comm::PORT;
+    let Rule::Transport {
+        ports: Some(ranges),
+        ..
+    } = owner
+    else {
+        return;
+    };
+    if !ranges.iter().any(|r| r.first <= port && port <= r.last) {
+        return;
+    }
+    let Some(sev) = by_level(
+        to.security_level,
+        [None, Some(Severity::Medium), Some(Severity::High)],
+    ) else {
+        return;
+    };
+    cx.push(
+        S7_UNINSPECTED,
+        sev,
+        format!(
+            "rule `{owner}` of conduit \"{}\" lets S7comm (port 102) into {} without its inspection: PLC stop, downloads and writes pass",
+            c.name,
+            zone_label(to)
+        ),
+    )
+    .at_conduit(c, rule_key(ci, ri))
+    .fix("take port 102 out of this rule and put a `protocol: s7comm` rule with functions (or `read_only: true`) and tsaps before it");
+}
+
+/// What of `profile` changes or copies the PLC's program or process.
+pub(super) fn changing(profile: &S7Profile) -> Vec<String> {
+    let mut out: Vec<String> = (0..=u8::MAX)
+        .filter(|&code| profile.functions.contains(code))
+        .filter(|&code| s7comm_danger(code).is_some() || s7comm::function(code).is_none())
+        .map(s7comm_function_label)
+        .collect();
+    for u in USERDATA {
+        let whole = profile.userdata_groups & 1 << u.group != 0;
+        let named = u.subfunctions != Userdata::ALL
+            && profile.userdata[u.group as usize] & u.subfunctions == u.subfunctions;
+        if (whole || named) && s7comm_userdata_danger(u.name).is_some() {
+            out.push(format!("userdata {}", u.name));
+        }
+    }
+    if profile.flags & profile_flags::S7COMM_PLUS != 0 {
+        out.push("S7comm-plus (uninspected)".into());
+    }
+    out
+}
+
+pub(super) fn s7comm_rule(
+    cx: &mut Ctx<'_>,
+    ci: usize,
+    c: &Conduit,
+    to: &Zone,
+    ri: usize,
+    rule: &Rule,
+    profile: &S7Profile,
+) {
+    let changes = changing(profile);
+    if to.security_level < 3 || changes.is_empty() {
+        return;
+    }
+    let areas = if profile.flags & profile_flags::RESTRICT_ITEMS != 0 {
+        "items narrowed by areas/db_numbers"
+    } else {
+        "items may name every area and data block"
+    };
+    cx.push(
+        S7_CHANGES,
+        Severity::High,
+        format!(
+            "rule `{rule}` of conduit \"{}\" allows S7 functions that change the PLC into {}: {}; {areas}",
+            c.name,
+            zone_label(to),
+            changes.join(", "),
+        ),
+    )
+    .at_conduit(c, format!("{}.s7comm", rule_key(ci, ri)))
+    .fix("allow these only from the engineering station's zone, narrow write_var with `areas` and `db_numbers`, and document the reason; use `read_only: true` elsewhere");
+}

@@ -1,0 +1,177 @@
+//! The daemon's side of the XDP fast path (`fast_path: true`, docs/fast-path.md): the
+//! forwarder program in its program array, the interfaces it may redirect to, and its
+//! counters per interface.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aya::{
+    Ebpf,
+    maps::{
+        DevMapHash, MapData, MapError, PerCpuHashMap, PerCpuValues, ProgramArray, xdp::XdpMapError,
+    },
+    programs::ProgramError,
+};
+use firewall_common::{
+    forward::{FastPathCounters, cause},
+    maps::{Counter, names},
+};
+use tracing::warn;
+
+use super::{DataplaneError, program_named};
+
+/// Name of the forwarder program in the object.
+pub const FORWARDER_PROGRAM: &str = "zcfw_forward";
+
+/// Loads the forwarder and puts it in entry 0 of `FORWARDER` (replacing an earlier daemon's
+/// when the array is adopted from pins).
+pub(super) fn load_forwarder(ebpf: &mut Ebpf) -> Result<(), DataplaneError> {
+    let program = program_named(ebpf, FORWARDER_PROGRAM)?;
+    program.load().map_err(DataplaneError::from_program_load)?;
+    let fd = program
+        .fd()
+        .and_then(|fd| fd.try_clone().map_err(ProgramError::from))
+        .map_err(|e| DataplaneError::Program(Box::new(e)))?;
+    let map = ebpf
+        .map_mut(names::FORWARDER)
+        .ok_or(DataplaneError::MissingMap(names::FORWARDER))?;
+    let mut array = ProgramArray::try_from(map).map_err(DataplaneError::map(names::FORWARDER))?;
+    array
+        .set(0, &fd, 0)
+        .map_err(DataplaneError::map(names::FORWARDER))
+}
+
+fn xdp_map_error(e: XdpMapError) -> DataplaneError {
+    match e {
+        XdpMapError::MapError(e) => DataplaneError::map(names::FORWARD_PORTS)(e),
+        other => DataplaneError::FastPath(format!("{}: {other}", names::FORWARD_PORTS)),
+    }
+}
+
+/// Makes the fast path's forwarding targets exactly `ifindexes` (the policy's interfaces):
+/// a route out of any other interface goes to the stack.
+pub(super) fn set_ports(ebpf: &mut Ebpf, ifindexes: &BTreeSet<u32>) -> Result<(), DataplaneError> {
+    let map = ebpf
+        .map_mut(names::FORWARD_PORTS)
+        .ok_or(DataplaneError::MissingMap(names::FORWARD_PORTS))?;
+    let mut ports: DevMapHash<&mut MapData> =
+        DevMapHash::try_from(map).map_err(DataplaneError::map(names::FORWARD_PORTS))?;
+    let stale: Vec<u32> = ports
+        .keys()
+        .filter_map(Result::ok)
+        .filter(|k| !ifindexes.contains(k))
+        .collect();
+    for &ifindex in ifindexes {
+        match ports.insert(ifindex, ifindex, None, 0) {
+            Ok(()) => {}
+            // No such device (gone, or a test's made-up index): the forwarder hands packets
+            // routed there to the stack, which knows no such route either.
+            Err(XdpMapError::MapError(MapError::SyscallError(e)))
+                if e.io_error.raw_os_error() == Some(libc::ENODEV) =>
+            {
+                warn!(
+                    ifindex,
+                    "no interface with this index: not a fast-path target"
+                );
+            }
+            Err(e) => return Err(xdp_map_error(e)),
+        }
+    }
+    for ifindex in stale {
+        ports
+            .remove(ifindex)
+            .map_err(DataplaneError::map(names::FORWARD_PORTS))?;
+    }
+    Ok(())
+}
+
+fn counters_map(
+    ebpf: &Ebpf,
+) -> Result<PerCpuHashMap<&MapData, u32, FastPathCounters>, DataplaneError> {
+    let map = ebpf
+        .map(names::FAST_PATH_COUNTERS)
+        .ok_or(DataplaneError::MissingMap(names::FAST_PATH_COUNTERS))?;
+    PerCpuHashMap::try_from(map).map_err(DataplaneError::map(names::FAST_PATH_COUNTERS))
+}
+
+/// Interfaces that have (had) the fast path on: those with counters.
+pub(super) fn counted(ebpf: &Ebpf) -> Result<BTreeSet<u32>, DataplaneError> {
+    Ok(counters_map(ebpf)?.keys().filter_map(Result::ok).collect())
+}
+
+/// Creates the (zero) counters of `ifindex` unless it has them: the forwarder only counts
+/// into existing entries, and counters survive reloads and restarts.
+pub(super) fn ensure_counters(ebpf: &mut Ebpf, ifindex: u32) -> Result<(), DataplaneError> {
+    const BPF_NOEXIST: u64 = 1;
+    let cpus = aya::util::nr_cpus().map_err(|(what, e)| {
+        DataplaneError::FastPath(format!("cannot count the CPUs ({what}): {e}"))
+    })?;
+    let map = ebpf
+        .map_mut(names::FAST_PATH_COUNTERS)
+        .ok_or(DataplaneError::MissingMap(names::FAST_PATH_COUNTERS))?;
+    let mut counters: PerCpuHashMap<&mut MapData, u32, FastPathCounters> =
+        PerCpuHashMap::try_from(map).map_err(DataplaneError::map(names::FAST_PATH_COUNTERS))?;
+    let zero = PerCpuValues::try_from(vec![FastPathCounters::default(); cpus])
+        .map_err(|e| DataplaneError::FastPath(format!("per-CPU counters: {e}")))?;
+    match counters.insert(ifindex, zero, BPF_NOEXIST) {
+        Ok(()) => Ok(()),
+        Err(MapError::SyscallError(e)) if e.io_error.raw_os_error() == Some(libc::EEXIST) => Ok(()),
+        Err(e) => Err(DataplaneError::map(names::FAST_PATH_COUNTERS)(e)),
+    }
+}
+
+/// The fast-path counters of `ifindex` summed over CPUs, by [`cause`] (all zero when it has
+/// none).
+pub(super) fn counters(
+    ebpf: &Ebpf,
+    ifindex: u32,
+) -> Result<[Counter; cause::SLOTS], DataplaneError> {
+    let mut out = [Counter::default(); cause::SLOTS];
+    match counters_map(ebpf)?.get(&ifindex, 0) {
+        Ok(values) => {
+            for cpu in values.iter() {
+                for (o, c) in out.iter_mut().zip(cpu.by_cause.iter()) {
+                    o.packets += c.packets;
+                    o.bytes += c.bytes;
+                }
+            }
+            Ok(out)
+        }
+        Err(MapError::KeyNotFound) => Ok(out),
+        Err(e) => Err(DataplaneError::map(names::FAST_PATH_COUNTERS)(e)),
+    }
+}
+
+/// Whether `iface` is a port of a Linux bridge: the kernel has no FIB answer for its frames
+/// (they are switched, not routed) and XDP has no helper for the bridge's forwarding
+/// database, so the fast path is not turned on there (docs/fast-path.md).
+pub fn is_bridge_port(iface: &str) -> bool {
+    std::path::Path::new("/sys/class/net")
+        .join(iface)
+        .join("brport")
+        .exists()
+}
+
+/// Which interfaces of the policy get the fast path: those that ask for it, but bridge
+/// ports (warned about).
+pub(super) fn wanted<'a>(
+    interfaces: impl Iterator<Item = (&'a str, bool)>,
+    ifindexes: &BTreeMap<String, u32>,
+) -> BTreeSet<u32> {
+    let mut on = BTreeSet::new();
+    for (name, fast_path) in interfaces {
+        if !fast_path {
+            continue;
+        }
+        if is_bridge_port(name) {
+            warn!(
+                interface = name,
+                "fast_path is not available on a bridge port: its frames are switched by the bridge, which XDP cannot look up; they go to the stack (docs/fast-path.md)"
+            );
+            continue;
+        }
+        if let Some(&ifindex) = ifindexes.get(name) {
+            on.insert(ifindex);
+        }
+    }
+    on
+}
