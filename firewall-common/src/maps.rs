@@ -442,12 +442,33 @@ pub struct Handoff {
     pub _pad: u8,
     /// `ingress_ifindex` of the frame.
     pub ifindex: u32,
-    /// Where an inspector program's walk of the payload stands (Modbus: the next ADU's
-    /// offset) and its cursor. Kept in the map value rather than on the stack so the verifier
-    /// does not track them from one `bpf_loop` iteration to the next: the loop's state
-    /// converges.
+    /// A walk an inspector program runs under `bpf_loop` one PDU per iteration (Modbus):
+    /// where it stands (the next PDU's offset in the payload copy), its cursor, and how it
+    /// ended ([`walk_state`], the denial's bytes as the protocol lays them out), with what
+    /// it reads: the end of the payload copy and the profile (index + 1 in the protocol's
+    /// profile map, 0 for the server's direction). All of it in the map value, not in the
+    /// loop's context on the stack (the context is null): the verifier then carries nothing
+    /// from one iteration to the next, every iteration starts from the same state and the
+    /// loop's verification converges, and the walking function's stack frame stays small.
     pub walk_at: u32,
+    pub walk_profile: u32,
     pub walk: crate::stream::StreamCursor,
+    pub walk_state: u8,
+    pub _walk_pad: u8,
+    pub walk_end: u16,
+    pub walk_denial: [u8; 12],
+}
+
+const _: () = assert!(core::mem::size_of::<Handoff>() == 52);
+
+/// [`Handoff::walk_state`].
+pub mod walk_state {
+    /// The walk goes on.
+    pub const WALKING: u8 = 0;
+    /// The segment is walked to its end.
+    pub const DONE: u8 = 1;
+    /// A denial stopped it ([`super::Handoff::walk_denial`]).
+    pub const DENIED: u8 = 2;
 }
 
 /// Index of an interface's [`IfacePolicy`] in [`names::IFACES`]; `ifindex` must be below

@@ -124,19 +124,25 @@ fn iec104_segment<B: PacketBytes>(
     }
 }
 
-/// The segment [`tracked`] judged and denied reached its receiver all the same (an alert in
-/// monitor mode, or a request answered with an exception in its name): the direction's
-/// position moves past it.
+/// The sequence number of the TCP segment `p` (0 when the frame is shorter than its header,
+/// which the parser already refused).
+#[inline(always)]
+pub fn seq_of(start: usize, end: usize, p: &Packet) -> u32 {
+    let bytes = XdpBytes { start, end };
+    bytes
+        .load::<4>(p.l4_offset as usize + 4)
+        .map_or(0, u32::from_be_bytes)
+}
+
+/// The segment [`tracked`] judged and denied, sent at `seq`, reached its receiver all the
+/// same (an alert in monitor mode, or a request answered with an exception in its name): the
+/// direction's position moves past it. (`seq` read before the exception rewrote the frame
+/// into the answer.)
 #[inline(never)]
-pub fn passed(start: usize, end: usize, p: *const Packet, state: *mut FlowState, how: u32) {
+pub fn passed(p: *const Packet, state: *mut FlowState, how: u32, seq: u32) {
     // SAFETY: as in `tracked`.
     let (p, state) = unsafe { (&*p, &mut *state) };
     let from_opener = how & FROM_OPENER != 0;
-    let bytes = XdpBytes { start, end };
-    let Some(seq) = bytes.load::<4>(p.l4_offset as usize + 4) else {
-        return;
-    };
-    let seq = u32::from_be_bytes(seq);
     // `tracked` placed it at the position or at the last segment's start.
     let again = seq != state.fast[!from_opener as usize].next;
     fast::advance(state, from_opener, seq, p.payload_len as u32, again);

@@ -11,12 +11,14 @@ use core::ffi::c_void;
 use aya_ebpf::helpers::generated::bpf_loop;
 use firewall_common::{
     dnp3::{self, Dnp3Denial, Dnp3Profile, Dnp3Violation},
-    modbus::{self, MAX_ADUS_PER_SEGMENT, ModbusDenial, ModbusProfile},
+    modbus::{self, MAX_ADUS_PER_SEGMENT, ModbusDenial},
     packet::PacketBytes,
     stream::{self, Inspector, PAYLOAD_MAX, Payload, PayloadBytes, StreamCursor, Walker},
 };
 
-use crate::maps::{HANDOFF, PAYLOAD};
+use firewall_common::maps::{Handoff, walk_state};
+
+use crate::maps::{HANDOFF, MODBUS_PROFILES, PAYLOAD};
 
 /// `inspector` walked one byte per `bpf_loop` iteration over `payload`
 /// ([`stream::step_byte`], the step of the host's [`stream::walk`]; a plain loop over the
@@ -192,51 +194,60 @@ impl Walker for Dnp3Looped {
 
 /// A direction of a Modbus flow walked one ADU per `bpf_loop` iteration
 /// ([`modbus::step_adu`], the step of the host's [`modbus::walk_adus`]) over this CPU's
-/// [`PAYLOAD`] copy, whose payload starts at [`modbus::FRONT`]: the client's against
-/// `Some(profile)`, the server's for framing.
+/// [`PAYLOAD`] copy, whose payload starts at [`modbus::FRONT`]: the client's against its
+/// profile, the server's for framing.
 pub struct ModbusAdus {
-    pub profile: Option<&'static ModbusProfile>,
+    /// [`Handoff::walk_profile`]: the client's profile index + 1, or [`Self::SERVER`].
+    pub profile: u32,
 }
 
-/// The state an ADU step sees, on the caller's stack.
-struct AduLoop {
-    /// This CPU's [`firewall_common::maps::Handoff::walk`]: the cursor being walked.
-    cursor: *mut StreamCursor,
-    profile: Option<&'static ModbusProfile>,
-    payload: &'static Payload,
-    /// This CPU's [`firewall_common::maps::Handoff::walk_at`]: the next ADU's offset.
-    pos: *mut u32,
-    end: usize,
-    done: bool,
-    denial: Option<ModbusDenial>,
+impl ModbusAdus {
+    /// The server's direction: framing only.
+    pub const SERVER: u32 = 0;
+
+    /// The client's direction, judged against the profile at `index` of `MODBUS_PROFILES`.
+    #[inline(always)]
+    pub const fn client(index: u32) -> u32 {
+        index + 1
+    }
 }
 
-/// One ADU of a Modbus walk; stops the loop (1) when the segment is done or denied.
-extern "C" fn adu_step(_index: u64, ctx: *mut c_void) -> i64 {
-    // SAFETY: `ctx` is the `AduLoop` `walk_segment` passed to `bpf_loop`, alive and not
-    // otherwise borrowed while the loop runs; `cursor` points at the caller's cursor.
-    // `pos` points at this CPU's hand-over value.
-    let (ctx, cursor, walk_at) = unsafe {
-        let ctx = &mut *ctx.cast::<AduLoop>();
-        let cursor = &mut *ctx.cursor;
-        let walk_at = &mut *ctx.pos;
-        (ctx, cursor, walk_at)
+const _: () = assert!(core::mem::size_of::<ModbusDenial>() <= 12);
+
+/// One ADU of a Modbus walk; stops the loop (1) when the segment is done or denied. Its
+/// context is null: what it reads and writes is in this CPU's [`Handoff`] (see there why).
+extern "C" fn adu_step(_index: u64, _ctx: *mut c_void) -> i64 {
+    let (Some(h), Some(payload)) = (HANDOFF.get_ptr_mut(0), PAYLOAD.get_ptr(0)) else {
+        // The walk stays unfinished: unwalkable.
+        return 1;
     };
-    let bytes = PayloadBytes {
-        payload: ctx.payload,
-        len: ctx.end,
+    // SAFETY: this CPU's values; `walk_segment` reads them only after the loop.
+    let (h, payload) = unsafe { (&mut *h, &*payload) };
+    let profile = match h.walk_profile {
+        ModbusAdus::SERVER => None,
+        at => match MODBUS_PROFILES.get(at - 1) {
+            Some(p) => Some(p),
+            None => return 1,
+        },
     };
-    let mut pos = *walk_at as usize;
-    let step = modbus::step_adu(&bytes, &mut pos, ctx.end, cursor, ctx.profile);
-    *walk_at = pos as u32;
+    // The mask is a no-op (`walk_end <= PAYLOAD_MAX`), there for the verifier.
+    let end = h.walk_end as usize & (2 * PAYLOAD_MAX - 1);
+    let bytes = PayloadBytes { payload, len: end };
+    let mut pos = h.walk_at as usize;
+    let step = modbus::step_adu(&bytes, &mut pos, end, &mut h.walk, profile);
+    h.walk_at = pos as u32;
     match step {
         Ok(false) => 0,
         Ok(true) => {
-            ctx.done = true;
+            h.walk_state = walk_state::DONE;
             1
         }
         Err(d) => {
-            ctx.denial = Some(d);
+            // SAFETY: 12 bytes hold the denial (asserted above); read back as one below.
+            unsafe {
+                core::ptr::write_unaligned(h.walk_denial.as_mut_ptr().cast::<ModbusDenial>(), d)
+            };
+            h.walk_state = walk_state::DENIED;
             1
         }
     }
@@ -266,54 +277,36 @@ impl Walker for ModbusAdus {
         let Some(start) = modbus::resume(front, len, cursor) else {
             return Ok(());
         };
-        // SAFETY: this CPU's hand-over value, valid for the whole run.
-        let (pos, walk) = unsafe {
-            (
-                core::ptr::addr_of_mut!((*h).walk_at),
-                core::ptr::addr_of_mut!((*h).walk),
-            )
-        };
-        // SAFETY: as above.
-        unsafe {
-            *pos = start as u32;
-            *walk = StreamCursor::START;
-        }
-        let mut ctx = AduLoop {
-            cursor: walk,
-            profile: self.profile,
-            // SAFETY: as above; only read from here on.
-            payload: unsafe { &*buf },
-            pos,
-            end: modbus::FRONT + len,
-            done: false,
-            denial: None,
-        };
-        // SAFETY: `adu_step` is the callback for this context type; `ctx` lives on this
-        // stack frame for the whole call.
+        // SAFETY: this CPU's hand-over value, valid for the whole run; the loop's step is
+        // the only other user while the loop runs.
+        let h = unsafe { &mut *h };
+        h.walk_at = start as u32;
+        h.walk_profile = self.profile;
+        h.walk = StreamCursor::START;
+        h.walk_state = walk_state::WALKING;
+        h.walk_end = (modbus::FRONT + len) as u16;
+        // SAFETY: `adu_step` takes no context.
         unsafe {
             bpf_loop(
                 MAX_ADUS_PER_SEGMENT as u32,
                 adu_step as *mut c_void,
-                (&mut ctx as *mut AduLoop).cast(),
+                core::ptr::null_mut(),
                 0,
             );
         }
-        if let Some(d) = ctx.denial {
-            return Err(d);
-        }
-        // SAFETY: as above.
-        *cursor = unsafe { *walk };
-        if let Some(d) = ctx.denial {
-            return Err(d);
-        }
-        // SAFETY: as above.
-        *cursor = unsafe { *walk };
-        match ctx.denial {
-            Some(d) => Err(d),
+        // SAFETY: as above; the loop is over.
+        let h = unsafe { &*(h as *const Handoff) };
+        match h.walk_state {
+            walk_state::DONE => {
+                *cursor = h.walk;
+                Ok(())
+            }
+            // SAFETY: the step wrote a denial there before it said DENIED.
+            walk_state::DENIED => Err(unsafe {
+                core::ptr::read_unaligned(h.walk_denial.as_ptr().cast::<ModbusDenial>())
+            }),
             // More ADUs than the walk checks.
-            // SAFETY: as above.
-            None if !ctx.done && (unsafe { *pos } as usize) < ctx.end => Err(modbus::unwalkable()),
-            None => Ok(()),
+            _ => Err(modbus::unwalkable()),
         }
     }
 }

@@ -330,6 +330,8 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                     | if from_opener { inspect::FROM_OPENER } else { 0 };
                 let mut d = pass(Reason::AllowedConntrack, conduit_id);
                 if verdict != 0 {
+                    // Where the segment starts, read before an exception rewrites it.
+                    let seq = inspect::seq_of(ctx.data(), ctx.data_end(), p);
                     d = tracked_deny(ctx.ctx, p, state, verdict, how);
                     // Answered in the receiver's name, or passed as an alert: the stream
                     // moves past the segment.
@@ -339,7 +341,7 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                             Reason::from_slot(verdict as u8 as u32).unwrap_or(Reason::NoPolicy),
                         );
                     if d.0 & EXCEPTION != 0 || alert {
-                        inspect::passed(ctx.data(), ctx.data_end(), p, state, at);
+                        inspect::passed(p, state, at, seq);
                     }
                     if d.0 & EXCEPTION != 0 {
                         return d;

@@ -41,7 +41,7 @@ impl Protocol for S7comm {
     }
 
     #[inline(always)]
-    fn opener(profile: &'static S7Profile, payload: &'static Payload) -> S7Looped {
+    fn opener(profile: &'static S7Profile, _index: u32, payload: &'static Payload) -> S7Looped {
         S7Looped {
             profile: Some(profile),
             payload,

@@ -44,17 +44,13 @@ pub fn hand_over(
     inspector: u8,
 ) -> Decision {
     if let Some(h) = HANDOFF.get_ptr_mut(0) {
-        // SAFETY: this CPU's value; the inspector program reads it in this same run.
+        // SAFETY: this CPU's value; the inspector program reads it in this same run (the
+        // walk fields are the walker's, set where it starts).
         unsafe {
-            *h = Handoff {
-                slot,
-                from_opener: from_opener as u8,
-                allowed: allowed as u8,
-                _pad: 0,
-                ifindex: ctx.ingress_ifindex() as u32,
-                walk_at: 0,
-                walk: firewall_common::stream::StreamCursor::START,
-            };
+            (*h).slot = slot;
+            (*h).from_opener = from_opener as u8;
+            (*h).allowed = allowed as u8;
+            (*h).ifindex = ctx.ingress_ifindex() as u32;
         }
         // SAFETY: jumps to a program of the same type that takes the same context.
         unsafe { INSPECTORS.tail_call(ctx, inspector as u32) };
@@ -98,12 +94,40 @@ pub(crate) trait Protocol {
     type Opener: Walker<Denial = Self::Denial>;
     type Peer: Walker<Denial = Self::Denial>;
     fn profile(index: u32) -> Option<&'static Self::Profile>;
-    fn opener(profile: &'static Self::Profile, payload: &'static Payload) -> Self::Opener;
+    /// The opener's walker, judging against `profile` (at `index` in the protocol's profile
+    /// map).
+    fn opener(profile: &'static Self::Profile, index: u32, payload: &'static Payload)
+    -> Self::Opener;
     fn peer(payload: &'static Payload) -> Self::Peer;
     fn pack(d: Self::Denial) -> u64;
+    /// Walks the segment `b` sent at `seq` in the direction `h` says (`sides`); `None` when
+    /// the flow's profile is gone.
+    #[inline(always)]
+    fn walk(
+        b: &PayloadBytes<'static>,
+        seq: u32,
+        state: &mut FlowState,
+        sides: &mut StreamState,
+        h: &Handoff,
+    ) -> Option<Verdict<Self::Denial>>
+    where
+        Self: Sized,
+    {
+        walk_either::<Self>(b, seq, state, sides, h)
+    }
 }
 
 struct Modbus;
+
+impl Modbus {
+    /// The client's walker, judging against the profile at `index`.
+    #[inline(always)]
+    fn opener_at(index: u32) -> ModbusAdus {
+        ModbusAdus {
+            profile: ModbusAdus::client(index),
+        }
+    }
+}
 
 impl Protocol for Modbus {
     const FAST: bool = true;
@@ -119,15 +143,46 @@ impl Protocol for Modbus {
     }
 
     #[inline(always)]
-    fn opener(profile: &'static ModbusProfile, _payload: &'static Payload) -> ModbusAdus {
-        ModbusAdus {
-            profile: Some(profile),
-        }
+    fn opener(_profile: &'static ModbusProfile, index: u32, _payload: &'static Payload) -> ModbusAdus {
+        Self::opener_at(index)
     }
 
     #[inline(always)]
     fn peer(_payload: &'static Payload) -> ModbusAdus {
-        ModbusAdus { profile: None }
+        ModbusAdus {
+            profile: ModbusAdus::SERVER,
+        }
+    }
+
+    /// One walker for both directions (one inlined walk, one `bpf_loop` call site: the
+    /// program's frames must fit 512 bytes with the ADU step's).
+    #[inline(always)]
+    fn walk(
+        b: &PayloadBytes<'static>,
+        seq: u32,
+        state: &mut FlowState,
+        sides: &mut StreamState,
+        h: &Handoff,
+    ) -> Option<Verdict<ModbusDenial>> {
+        let from_opener = h.from_opener != 0;
+        let walker = if from_opener {
+            let index = profile_index(h.slot, state.profile_id);
+            Self::profile(index)?;
+            Self::opener_at(index)
+        } else {
+            Self::peer(b.payload)
+        };
+        let [opener, peer] = &mut sides.sides;
+        let side = if from_opener { opener } else { peer };
+        Some(stream::segment(
+            b,
+            0,
+            b.len,
+            seq,
+            side,
+            &mut state.session,
+            &walker,
+        ))
     }
 
     #[inline(always)]
@@ -153,7 +208,7 @@ impl Protocol for Iec104 {
     }
 
     #[inline(always)]
-    fn opener(profile: &'static Iec104Profile, payload: &'static Payload) -> Self::Opener {
+    fn opener(profile: &'static Iec104Profile, _index: u32, payload: &'static Payload) -> Self::Opener {
         Looped {
             inspector: iec104::Control { profile },
             payload,
@@ -191,7 +246,7 @@ impl Protocol for Dnp3 {
     }
 
     #[inline(always)]
-    fn opener(profile: &'static Dnp3Profile, payload: &'static Payload) -> Dnp3Looped {
+    fn opener(profile: &'static Dnp3Profile, _index: u32, payload: &'static Payload) -> Dnp3Looped {
         Dnp3Looped {
             profile: Some(profile),
             payload,
@@ -227,23 +282,35 @@ fn segment<P: Protocol>(
     sides: &mut StreamState,
     h: &Handoff,
 ) -> u64 {
+    match P::walk(b, seq, state, sides, h) {
+        Some(Verdict::Pass) => 0,
+        Some(Verdict::Denied(d)) => P::pack(d),
+        Some(Verdict::OutOfOrder) => Reason::StreamOutOfOrder as u64,
+        None => Reason::NoPolicy as u64,
+    }
+}
+
+/// [`Protocol::walk`] for protocols with a walker type per direction: the segment walked
+/// with the opener's (against its profile) or the peer's. `None`: the flow's profile is gone.
+#[inline(always)]
+fn walk_either<P: Protocol>(
+    b: &PayloadBytes<'static>,
+    seq: u32,
+    state: &mut FlowState,
+    sides: &mut StreamState,
+    h: &Handoff,
+) -> Option<Verdict<P::Denial>> {
     let len = b.len;
     let [opener, peer] = &mut sides.sides;
-    let verdict = if h.from_opener != 0 {
-        let Some(profile) = P::profile(profile_index(h.slot, state.profile_id)) else {
-            return Reason::NoPolicy as u64;
-        };
-        let walker = P::opener(profile, b.payload);
+    Some(if h.from_opener != 0 {
+        let index = profile_index(h.slot, state.profile_id);
+        let profile = P::profile(index)?;
+        let walker = P::opener(profile, index, b.payload);
         stream::segment(b, 0, len, seq, opener, &mut state.session, &walker)
     } else {
         let walker = P::peer(b.payload);
         stream::segment(b, 0, len, seq, peer, &mut state.session, &walker)
-    };
-    match verdict {
-        Verdict::Pass => 0,
-        Verdict::Denied(d) => P::pack(d),
-        Verdict::OutOfOrder => Reason::StreamOutOfOrder as u64,
-    }
+    })
 }
 
 /// An inspector program: decides the packet the main program handed over and finishes it.

@@ -82,12 +82,19 @@ pub fn resume(
         return Some(FRONT + skip);
     }
     // A held head and a tail to skip never come together.
+    // `hold` never keeps more; the clamp is for the verifier.
+    let held = if held > FRONT { FRONT } else { held };
     for i in 0..FRONT {
-        if i >= held || held > FRONT {
+        // The index read through a volatile load: the compiler then cannot unroll the copy
+        // into sixteen constant-index reads of `cursor`, which would split a caller's cursor
+        // into registers and spill every byte on the eBPF stack. The masks are no-ops after
+        // the checks, there for the verifier.
+        // SAFETY: a read of a local.
+        let at = unsafe { core::ptr::read_volatile(&i) } & (FRONT - 1);
+        if at >= held {
             break;
         }
-        // The masks are no-ops after the checks, there for the verifier.
-        front[(FRONT - held + i) & (FRONT - 1)] = cursor.held[i & (FRONT - 1)];
+        front[(FRONT - held + at) & (FRONT - 1)] = cursor.held[at];
     }
     Some(FRONT - held)
 }
@@ -147,6 +154,9 @@ pub fn step_adu<B: PacketBytes + ?Sized>(
     };
     match profile {
         Some(profile) => {
+            // The unit id and function are decided by the head alone: a function the
+            // profile refuses is denied in the segment that carries its code.
+            check_request_function(&adu, profile)?;
             let decisive = decisive_data(adu.function);
             let need = MIN_ADU_LEN
                 + if decisive < adu.data_len {
@@ -184,14 +194,15 @@ fn hold<B: PacketBytes + ?Sized>(
         return Err(malformed);
     }
     for i in 0..crate::stream::HELD_MAX {
-        if i >= rest {
-            break;
-        }
-        let [byte] = b.load::<1>(pos + i).ok_or(malformed)?;
-        // A no-op mask after the checks, there for the verifier (read through a volatile
-        // load so the compiler cannot prove it a no-op and drop it).
+        // The index read through a volatile load (and masked, a no-op): the compiler cannot
+        // then fold the loop's constant bound into `i != rest`, which the verifier could not
+        // bound (it does not know `rest <= HELD_MAX` there) and would walk to the buffer's end.
         // SAFETY: a read of a local.
         let at = unsafe { core::ptr::read_volatile(&i) } & (crate::stream::HELD_MAX - 1);
+        if at >= rest {
+            break;
+        }
+        let [byte] = b.load::<1>(pos + at).ok_or(malformed)?;
         cursor.held[at] = byte;
     }
     cursor.held_len = rest as u8;

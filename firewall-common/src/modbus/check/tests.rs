@@ -927,8 +927,9 @@ fn adu_walk_matches_the_segment_checker_at_every_cut() {
     }
 }
 
-/// A function code alone in its segment passes (the server cannot act on it) and the
-/// segment that completes the head is denied; the tail of an allowed ADU passes unread.
+/// A function code alone in its segment passes when the profile allows the function (the
+/// server cannot act on it) and the segment that completes the head is denied; a refused
+/// function is denied with its code; the tail of an allowed ADU passes unread.
 #[test]
 fn adu_walk_judges_on_the_head() {
     use crate::stream::StreamCursor;
@@ -949,6 +950,17 @@ fn adu_walk_judges_on_the_head() {
     assert_eq!(adu_walk(&rw[..16], &mut c, Some(&p)), Ok(()));
     assert_eq!(c.held_len, 16);
     assert_eq!(adu_walk(&rw[16..], &mut c, Some(&p)), Err(Address));
+    // A function the profile refuses, and a unit it does not list, are denied in the segment
+    // that carries the function code, before any field.
+    let coil = adu(1, &pdu2(WRITE_SINGLE_COIL, 0, 0xFF00));
+    let mut c = StreamCursor::START;
+    assert_eq!(adu_walk(&coil[..7], &mut c, Some(&p)), Ok(()));
+    assert_eq!(adu_walk(&coil[7..8], &mut c, Some(&p)), Err(Function));
+    let mut c = StreamCursor::START;
+    assert_eq!(adu_walk(&coil[..8], &mut c, Some(&p)), Err(Function));
+    let other_unit = adu(2, &pdu2(READ_HOLDING_REGISTERS, 0, 1));
+    let mut c = StreamCursor::START;
+    assert_eq!(adu_walk(&other_unit[..8], &mut c, Some(&p)), Err(UnitId));
     // A malformed MBAP header is denied as soon as it is whole.
     let mut bad = adu(1, &pdu2(READ_HOLDING_REGISTERS, 0, 1));
     bad[2] = 1;
