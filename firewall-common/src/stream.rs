@@ -344,38 +344,41 @@ where
         side.syn(seq.wrapping_sub(1));
     }
     let end = seq.wrapping_add(len as u32);
-    // One walk for both places a segment is walked from (one inlined copy of the walker).
-    let again = match position(&side.seq, seq, len as u32) {
-        Position::InOrder => false,
-        Position::Again => true,
-        Position::Acknowledged => return Verdict::Pass,
-        Position::OutOfOrder => return Verdict::OutOfOrder,
-    };
-    let (mut cursor, mut bits) = if again {
-        (side.before, side.session_before)
-    } else {
-        (side.cursor, *session)
-    };
-    if let Err(d) = walker.walk_segment(b, off, len, &mut cursor, &mut bits) {
-        return Verdict::Denied(d);
+    match position(&side.seq, seq, len as u32) {
+        Position::InOrder => {
+            let mut cursor = side.cursor;
+            let mut bits = *session;
+            if let Err(d) = walker.walk_segment(b, off, len, &mut cursor, &mut bits) {
+                return Verdict::Denied(d);
+            }
+            side.before = side.cursor;
+            side.session_before = *session;
+            side.cursor = cursor;
+            *session = bits;
+            side.seq.last = seq;
+            side.seq.next = end;
+            Verdict::Pass
+        }
+        Position::Again => {
+            let mut cursor = side.before;
+            let mut bits = side.session_before;
+            if let Err(d) = walker.walk_segment(b, off, len, &mut cursor, &mut bits) {
+                return Verdict::Denied(d);
+            }
+            // A retransmission at least as long as the original moves the stream to its
+            // end; a shorter one was judged on its own bytes and leaves the position where
+            // the original put it.
+            if before_eq(side.seq.next, end) {
+                side.cursor = cursor;
+                side.seq.next = end;
+                let changed = bits ^ side.session_before;
+                *session = (*session & !changed) | (bits & changed);
+            }
+            Verdict::Pass
+        }
+        Position::Acknowledged => Verdict::Pass,
+        Position::OutOfOrder => Verdict::OutOfOrder,
     }
-    if !again {
-        side.before = side.cursor;
-        side.session_before = *session;
-        side.cursor = cursor;
-        *session = bits;
-        side.seq.last = seq;
-        side.seq.next = end;
-    } else if before_eq(side.seq.next, end) {
-        // A retransmission at least as long as the original moves the stream to its end; a
-        // shorter one was judged on its own bytes and leaves the position where the
-        // original put it.
-        side.cursor = cursor;
-        side.seq.next = end;
-        let changed = bits ^ side.session_before;
-        *session = (*session & !changed) | (bits & changed);
-    }
-    Verdict::Pass
 }
 
 /// Most payload bytes of one segment an inspector program walks: the payload is copied into
