@@ -170,7 +170,11 @@ pub mod stream_bits {
     /// The synced bit of a direction.
     #[inline(always)]
     pub const fn synced(from_opener: bool) -> u8 {
-        if from_opener { OPENER_SYNCED } else { PEER_SYNCED }
+        if from_opener {
+            OPENER_SYNCED
+        } else {
+            PEER_SYNCED
+        }
     }
 }
 

@@ -53,5 +53,6 @@ pub mod zonetable;
 /// learning mode, the `LEARN` and `LEARN_HOSTS` maps and the `LEARN` control flag;
 /// conntrack entries keep the stream position the main program judges Modbus and IEC 104
 /// on ([`flow::FlowState::fast`], 48 bytes, was 32); Modbus has an inspector program for what
-/// it cannot judge inline (`zcfw_modbus`); stream cursors hold 32 head bytes.
+/// it cannot judge inline (`zcfw_modbus`, inspector id 1), whose ADU walk keeps its state in
+/// the hand-over value ([`maps::Handoff`], 52 bytes).
 pub const ABI_VERSION: u32 = 8;

@@ -1060,9 +1060,19 @@ fn modbus_segment(
 ) -> Vec<u8> {
     let (from, port) = client;
     if up {
-        ipv4(from, CTL, pktgen::tcp_seq(port, 502, seq, ack, flags, payload)).frame()
+        ipv4(
+            from,
+            CTL,
+            pktgen::tcp_seq(port, 502, seq, ack, flags, payload),
+        )
+        .frame()
     } else {
-        ipv4(CTL, from, pktgen::tcp_seq(502, port, seq, ack, flags, payload)).frame()
+        ipv4(
+            CTL,
+            from,
+            pktgen::tcp_seq(502, port, seq, ack, flags, payload),
+        )
+        .frame()
     }
 }
 
@@ -1194,11 +1204,7 @@ fn modbus_streams_are_judged_on_their_stream_position() {
         Reason::AllowedConntrack,
     );
     let c = c + n;
-    h.drop(
-        "a gap",
-        &up(c + n, &read),
-        Reason::StreamOutOfOrder,
-    );
+    h.drop("a gap", &up(c + n, &read), Reason::StreamOutOfOrder);
     // Two ADUs in a segment, the second refused: whole, and cut after its function code.
     h.drop(
         "a write behind a read",
@@ -1245,11 +1251,7 @@ fn modbus_streams_are_judged_on_their_stream_position() {
         Reason::StreamOutOfOrder,
     );
     h.pass("in order again", &up(c, &read), Reason::AllowedConntrack);
-    h.pass(
-        "and the next",
-        &up(c + n, &read),
-        Reason::AllowedConntrack,
-    );
+    h.pass("and the next", &up(c + n, &read), Reason::AllowedConntrack);
 
     // Monitor mode: a violation passes as an alert and the stream moves past it, on the main
     // program's position and after a split on the inspector's.
@@ -2327,9 +2329,19 @@ fn s7_segment(client: ([u8; 4], u16), up: bool, seq: u32, ack: u32, payload: &[u
     let (from, port) = client;
     let flags = if payload.is_empty() { ACK } else { PSH | ACK };
     if up {
-        ipv4(from, CTL, pktgen::tcp_seq(port, 102, seq, ack, flags, payload)).frame()
+        ipv4(
+            from,
+            CTL,
+            pktgen::tcp_seq(port, 102, seq, ack, flags, payload),
+        )
+        .frame()
     } else {
-        ipv4(CTL, from, pktgen::tcp_seq(102, port, seq, ack, flags, payload)).frame()
+        ipv4(
+            CTL,
+            from,
+            pktgen::tcp_seq(102, port, seq, ack, flags, payload),
+        )
+        .frame()
     }
 }
 
@@ -2349,7 +2361,12 @@ fn s7comm_tpdus_are_judged_across_segments_and_data_tpdus() {
     );
     h.pass(
         "SYN-ACK",
-        &ipv4(CTL, DMZ, pktgen::tcp_seq(102, 40102, s, c + 1, SYN | ACK, &[])).frame(),
+        &ipv4(
+            CTL,
+            DMZ,
+            pktgen::tcp_seq(102, 40102, s, c + 1, SYN | ACK, &[]),
+        )
+        .frame(),
         Reason::AllowedConntrack,
     );
     c += 1;
@@ -2363,24 +2380,98 @@ fn s7comm_tpdus_are_judged_across_segments_and_data_tpdus() {
             h.drop(what, &frame, reason);
         }
     };
-    up(&mut h, &mut c, s, "CR to TSAP 0x0102", &connection_request(0x0102), Reason::AllowedConntrack);
+    up(
+        &mut h,
+        &mut c,
+        s,
+        "CR to TSAP 0x0102",
+        &connection_request(0x0102),
+        Reason::AllowedConntrack,
+    );
     let cc = connection_confirm();
-    h.pass("CC", &s7_segment(client, false, s, c, &cc), Reason::AllowedConntrack);
+    h.pass(
+        "CC",
+        &s7_segment(client, false, s, c, &cc),
+        Reason::AllowedConntrack,
+    );
     s += cc.len() as u32;
-    up(&mut h, &mut c, s, "setup", &dt(&setup_communication(), true), Reason::AllowedConntrack);
-    up(&mut h, &mut c, s, "read var", &dt(&read_var(&[item(0x84, 1, 0, 4)]), true), Reason::AllowedConntrack);
-    up(&mut h, &mut c, s, "PLC stop", &dt(&plc_stop(), true), Reason::S7commFunction);
-    up(&mut h, &mut c, s, "S7comm-plus", &dt(&plus(&[0x31, 0, 0, 4]), true), Reason::S7commPlus);
-    up(&mut h, &mut c, s, "a bad TPKT version", &[4, 0, 0, 7, 2, 0xF0, 0x80], Reason::S7commMalformed);
+    up(
+        &mut h,
+        &mut c,
+        s,
+        "setup",
+        &dt(&setup_communication(), true),
+        Reason::AllowedConntrack,
+    );
+    up(
+        &mut h,
+        &mut c,
+        s,
+        "read var",
+        &dt(&read_var(&[item(0x84, 1, 0, 4)]), true),
+        Reason::AllowedConntrack,
+    );
+    up(
+        &mut h,
+        &mut c,
+        s,
+        "PLC stop",
+        &dt(&plc_stop(), true),
+        Reason::S7commFunction,
+    );
+    up(
+        &mut h,
+        &mut c,
+        s,
+        "S7comm-plus",
+        &dt(&plus(&[0x31, 0, 0, 4]), true),
+        Reason::S7commPlus,
+    );
+    up(
+        &mut h,
+        &mut c,
+        s,
+        "a bad TPKT version",
+        &[4, 0, 0, 7, 2, 0xF0, 0x80],
+        Reason::S7commMalformed,
+    );
     let stop = plc_stop();
-    up(&mut h, &mut c, s, "stop header alone (EOT 0)", &dt(&stop[..10], false), Reason::AllowedConntrack);
-    up(&mut h, &mut c, s, "the stop's function in the next data TPDU", &dt(&stop[10..], true), Reason::S7commFunction);
+    up(
+        &mut h,
+        &mut c,
+        s,
+        "stop header alone (EOT 0)",
+        &dt(&stop[..10], false),
+        Reason::AllowedConntrack,
+    );
+    up(
+        &mut h,
+        &mut c,
+        s,
+        "the stop's function in the next data TPDU",
+        &dt(&stop[10..], true),
+        Reason::S7commFunction,
+    );
     // The PDU stays open (the denied segment never reached the PLC): the function octet
     // retransmitted as a read var completes it.
     let mut rest = dt(&stop[10..], true);
     rest[7] = 0x04;
-    up(&mut h, &mut c, s, "the rest as a read var", &rest, Reason::AllowedConntrack);
-    up(&mut h, &mut c, s, "read var again", &dt(&read_var(&[item(0x84, 1, 0, 4)]), true), Reason::AllowedConntrack);
+    up(
+        &mut h,
+        &mut c,
+        s,
+        "the rest as a read var",
+        &rest,
+        Reason::AllowedConntrack,
+    );
+    up(
+        &mut h,
+        &mut c,
+        s,
+        "read var again",
+        &dt(&read_var(&[item(0x84, 1, 0, 4)]), true),
+        Reason::AllowedConntrack,
+    );
     h.drop(
         "a job from the PLC",
         &s7_segment(client, false, s, c, &dt(&plc_stop(), true)),

@@ -9,14 +9,13 @@
 use core::ffi::c_void;
 
 use aya_ebpf::helpers::generated::bpf_loop;
+use firewall_common::maps::{Handoff, walk_state};
 use firewall_common::{
     dnp3::{self, Dnp3Denial, Dnp3Profile, Dnp3Violation},
     modbus::{self, MAX_ADUS_PER_SEGMENT, ModbusDenial},
     packet::PacketBytes,
     stream::{self, Inspector, PAYLOAD_MAX, Payload, PayloadBytes, StreamCursor, Walker},
 };
-
-use firewall_common::maps::{Handoff, walk_state};
 
 use crate::maps::{HANDOFF, MODBUS_PROFILES, PAYLOAD};
 

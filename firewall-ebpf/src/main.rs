@@ -31,8 +31,8 @@ use aya_ebpf::{bindings::xdp_action::XDP_DROP, macros::xdp, programs::XdpContext
 use firewall_common::{
     ABI_VERSION,
     conduit::{self, Level},
-    decision::monitorable,
     conduittable,
+    decision::monitorable,
     flow::{FlowKey, FlowState, FragKey, FragState, flow_flags, proto, timeout},
     maps::{
         Bucket, BucketKey, ConduitAction, ConduitKey, IfaceZoneKey, L2Key, SlotConfig, ZonePairKey,
@@ -297,7 +297,8 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                     state.flags & flow_flags::MONITOR != 0,
                 );
             }
-            let at = if from_opener { inspect::FROM_OPENER } else { 0 } | slot as u32 & inspect::SLOT;
+            let at =
+                if from_opener { inspect::FROM_OPENER } else { 0 } | slot as u32 & inspect::SLOT;
             let mut verdict = 0;
             if state.inspector != inspector::NONE && p.proto == proto::TCP {
                 // A stream-inspected flow: a segment of whole PDUs at its direction's stream

@@ -96,8 +96,11 @@ pub(crate) trait Protocol {
     fn profile(index: u32) -> Option<&'static Self::Profile>;
     /// The opener's walker, judging against `profile` (at `index` in the protocol's profile
     /// map).
-    fn opener(profile: &'static Self::Profile, index: u32, payload: &'static Payload)
-    -> Self::Opener;
+    fn opener(
+        profile: &'static Self::Profile,
+        index: u32,
+        payload: &'static Payload,
+    ) -> Self::Opener;
     fn peer(payload: &'static Payload) -> Self::Peer;
     fn pack(d: Self::Denial) -> u64;
     /// Walks the segment `b` sent at `seq` in the direction `h` says (`sides`); `None` when
@@ -143,7 +146,11 @@ impl Protocol for Modbus {
     }
 
     #[inline(always)]
-    fn opener(_profile: &'static ModbusProfile, index: u32, _payload: &'static Payload) -> ModbusAdus {
+    fn opener(
+        _profile: &'static ModbusProfile,
+        index: u32,
+        _payload: &'static Payload,
+    ) -> ModbusAdus {
         Self::opener_at(index)
     }
 
@@ -208,7 +215,11 @@ impl Protocol for Iec104 {
     }
 
     #[inline(always)]
-    fn opener(profile: &'static Iec104Profile, _index: u32, payload: &'static Payload) -> Self::Opener {
+    fn opener(
+        profile: &'static Iec104Profile,
+        _index: u32,
+        payload: &'static Payload,
+    ) -> Self::Opener {
         Looped {
             inspector: iec104::Control { profile },
             payload,

@@ -183,40 +183,85 @@ mod tests {
     fn a_syn_places_the_direction_after_it() {
         let mut s = flow();
         assert_eq!(place(&mut s, true, 99, true, 0), Place::Pass);
-        assert_eq!(place(&mut s, true, 100, false, 12), Place::Judge { again: false });
+        assert_eq!(
+            place(&mut s, true, 100, false, 12),
+            Place::Judge { again: false }
+        );
         advance(&mut s, true, 100, 12, false);
-        assert_eq!(s.fast[0], FastSide { next: 112, last: 100 });
+        assert_eq!(
+            s.fast[0],
+            FastSide {
+                next: 112,
+                last: 100
+            }
+        );
         // The peer's direction is its own.
-        assert_eq!(place(&mut s, false, 5000, false, 9), Place::Judge { again: false });
-        assert_eq!(s.stream, stream_bits::OPENER_SYNCED | stream_bits::PEER_SYNCED);
+        assert_eq!(
+            place(&mut s, false, 5000, false, 9),
+            Place::Judge { again: false }
+        );
+        assert_eq!(
+            s.stream,
+            stream_bits::OPENER_SYNCED | stream_bits::PEER_SYNCED
+        );
     }
 
     #[test]
     fn in_order_and_the_last_segment_again_are_judged_everything_else_walked() {
         let mut s = flow();
-        assert_eq!(place(&mut s, true, 1000, false, 12), Place::Judge { again: false });
+        assert_eq!(
+            place(&mut s, true, 1000, false, 12),
+            Place::Judge { again: false }
+        );
         advance(&mut s, true, 1000, 12, false);
-        assert_eq!(place(&mut s, true, 1012, false, 12), Place::Judge { again: false });
+        assert_eq!(
+            place(&mut s, true, 1012, false, 12),
+            Place::Judge { again: false }
+        );
         advance(&mut s, true, 1012, 12, false);
         // The last segment again, shorter or longer.
-        assert_eq!(place(&mut s, true, 1012, false, 6), Place::Judge { again: true });
+        assert_eq!(
+            place(&mut s, true, 1012, false, 6),
+            Place::Judge { again: true }
+        );
         advance(&mut s, true, 1012, 6, true);
-        assert_eq!(s.fast[0], FastSide { next: 1024, last: 1012 });
+        assert_eq!(
+            s.fast[0],
+            FastSide {
+                next: 1024,
+                last: 1012
+            }
+        );
         advance(&mut s, true, 1012, 24, true);
-        assert_eq!(s.fast[0], FastSide { next: 1036, last: 1012 });
+        assert_eq!(
+            s.fast[0],
+            FastSide {
+                next: 1036,
+                last: 1012
+            }
+        );
         // A gap, an overlap, an older segment: walked.
         for seq in [1040, 1030, 1000, 1013] {
             assert_eq!(place(&mut s, true, seq, false, 12), Place::Walk, "{seq}");
         }
         // Acknowledgements pass and move nothing.
         assert_eq!(place(&mut s, true, 7, false, 0), Place::Pass);
-        assert_eq!(s.fast[0], FastSide { next: 1036, last: 1012 });
+        assert_eq!(
+            s.fast[0],
+            FastSide {
+                next: 1036,
+                last: 1012
+            }
+        );
     }
 
     #[test]
     fn a_walked_flow_stays_walked_until_handed_back() {
         let mut s = flow();
-        assert_eq!(place(&mut s, true, 1000, false, 12), Place::Judge { again: false });
+        assert_eq!(
+            place(&mut s, true, 1000, false, 12),
+            Place::Judge { again: false }
+        );
         advance(&mut s, true, 1000, 12, false);
         let mut sides = [StreamSide::START; 2];
         take_over(&mut s, &mut sides);
@@ -237,8 +282,14 @@ mod tests {
         sides[0].seq.last = 1012;
         assert!(hand_back(&mut s, &sides));
         assert_eq!(s.stream, stream_bits::OPENER_SYNCED);
-        assert_eq!(place(&mut s, true, 1030, false, 12), Place::Judge { again: false });
-        assert_eq!(place(&mut s, true, 1012, false, 18), Place::Judge { again: true });
+        assert_eq!(
+            place(&mut s, true, 1030, false, 12),
+            Place::Judge { again: false }
+        );
+        assert_eq!(
+            place(&mut s, true, 1012, false, 18),
+            Place::Judge { again: true }
+        );
     }
 
     #[test]

@@ -221,7 +221,8 @@ fn check_request_function(adu: &Adu, p: &ModbusProfile) -> Result<(), ModbusDeni
         return Err(d.with_kind(ModbusViolation::UnitId));
     }
     let fc = adu.function;
-    if !p.functions.contains(fc) || (p.is_strict() && (fc == 0 || fc & function::EXCEPTION_BIT != 0))
+    if !p.functions.contains(fc)
+        || (p.is_strict() && (fc == 0 || fc & function::EXCEPTION_BIT != 0))
     {
         return Err(d.with_kind(ModbusViolation::Function));
     }

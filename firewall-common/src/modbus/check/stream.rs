@@ -13,8 +13,12 @@ use super::*;
 const fn decisive_data(fc: u8) -> usize {
     use function::*;
     match fc {
-        READ_COILS | READ_DISCRETE_INPUTS | READ_HOLDING_REGISTERS | READ_INPUT_REGISTERS
-        | WRITE_SINGLE_COIL | WRITE_SINGLE_REGISTER => 4,
+        READ_COILS
+        | READ_DISCRETE_INPUTS
+        | READ_HOLDING_REGISTERS
+        | READ_INPUT_REGISTERS
+        | WRITE_SINGLE_COIL
+        | WRITE_SINGLE_REGISTER => 4,
         MASK_WRITE_REGISTER => 6,
         READ_FIFO_QUEUE | DIAGNOSTICS => 2,
         WRITE_MULTIPLE_COILS | WRITE_MULTIPLE_REGISTERS => 5,

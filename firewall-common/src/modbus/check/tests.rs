@@ -836,8 +836,10 @@ fn stream_corpus() -> (ModbusProfile, Vec<Vec<u8>>) {
         .with(WRITE_SINGLE_REGISTER)
         .with(WRITE_MULTIPLE_REGISTERS)
         .with(READ_WRITE_MULTIPLE_REGISTERS);
-    p.add_range(0, 99, address_class::READ_HOLDING_REGISTERS).unwrap();
-    p.add_range(10, 10, address_class::WRITE_HOLDING_REGISTERS).unwrap();
+    p.add_range(0, 99, address_class::READ_HOLDING_REGISTERS)
+        .unwrap();
+    p.add_range(10, 10, address_class::WRITE_HOLDING_REGISTERS)
+        .unwrap();
     let corpus = vec![
         adu(1, &pdu2(READ_HOLDING_REGISTERS, 0, 10)),
         adu(1, &pdu2(READ_HOLDING_REGISTERS, 95, 10)),
@@ -974,7 +976,10 @@ fn adu_walk_bounds_the_adus_of_a_segment() {
     let p = open();
     let one = adu(1, &pdu2(3, 0, 1));
     let mut c = crate::stream::StreamCursor::START;
-    assert_eq!(adu_walk(&one.repeat(MAX_ADUS_PER_SEGMENT), &mut c, Some(&p)), Ok(()));
+    assert_eq!(
+        adu_walk(&one.repeat(MAX_ADUS_PER_SEGMENT), &mut c, Some(&p)),
+        Ok(())
+    );
     let nine = one.repeat(MAX_ADUS_PER_SEGMENT + 1);
     assert_eq!(adu_walk(&nine, &mut c, Some(&p)), Err(Malformed));
 }
