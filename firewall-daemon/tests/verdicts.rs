@@ -1169,7 +1169,7 @@ fn modbus_streams_are_judged_on_their_stream_position() {
                 Reason::ModbusFunction,
             );
             h.pass(
-                &format!("a read at the write's place"),
+                "a read at the write's place",
                 &up(c, &read),
                 Reason::AllowedConntrack,
             );
