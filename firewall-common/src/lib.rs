@@ -50,5 +50,9 @@ pub mod zonetable;
 /// ([`capture`]); S7comm: its profile map (`S7COMM_PROFILES`), inspector id 4
 /// and reasons 41-46; the XDP fast path: the forwarder program array (`FORWARDER`), its
 /// devmap (`FORWARD_PORTS`) and counters (`FAST_PATH_COUNTERS`), interface flag `FAST_PATH`;
-/// learning mode, the `LEARN` and `LEARN_HOSTS` maps and the `LEARN` control flag.
+/// learning mode, the `LEARN` and `LEARN_HOSTS` maps and the `LEARN` control flag;
+/// conntrack entries keep the stream position the main program judges Modbus and IEC 104
+/// on ([`flow::FlowState::fast`], 48 bytes, was 32); Modbus has an inspector program for what
+/// it cannot judge inline (`zcfw_modbus`, inspector id 1), whose ADU walk keeps its state in
+/// the hand-over value ([`maps::Handoff`], 52 bytes).
 pub const ABI_VERSION: u32 = 8;

@@ -385,9 +385,11 @@ pub struct ConduitAction {
 pub mod inspector {
     /// No deep inspection.
     pub const NONE: u8 = 0;
-    /// Modbus/TCP, inspected inline by the main program.
+    /// Modbus/TCP: whole ADUs in order judged by the main program, the rest walked by the
+    /// program `zcfw_modbus` ([`crate::stream::fast`]).
     pub const MODBUS: u8 = 1;
-    /// IEC 60870-5-104 (program `zcfw_iec104`).
+    /// IEC 60870-5-104: one whole APDU in order judged by the main program, the rest walked
+    /// by the program `zcfw_iec104`.
     pub const IEC104: u8 = 2;
     /// DNP3 over TCP (program `zcfw_dnp3`).
     pub const DNP3: u8 = 3;
@@ -396,7 +398,8 @@ pub mod inspector {
     /// Entries of [`super::names::INSPECTORS`].
     pub const SLOTS: u32 = 8;
     /// The tail-called inspector programs, by id: (id, program name).
-    pub const PROGRAMS: [(u8, &str); 3] = [
+    pub const PROGRAMS: [(u8, &str); 4] = [
+        (MODBUS, "zcfw_modbus"),
         (IEC104, "zcfw_iec104"),
         (DNP3, "zcfw_dnp3"),
         (S7COMM, "zcfw_s7comm"),
@@ -439,6 +442,33 @@ pub struct Handoff {
     pub _pad: u8,
     /// `ingress_ifindex` of the frame.
     pub ifindex: u32,
+    /// A walk an inspector program runs under `bpf_loop` one PDU per iteration (Modbus):
+    /// where it stands (the next PDU's offset in the payload copy), its cursor, and how it
+    /// ended ([`walk_state`], the denial's bytes as the protocol lays them out), with what
+    /// it reads: the end of the payload copy and the profile (index + 1 in the protocol's
+    /// profile map, 0 for the server's direction). All of it in the map value, not in the
+    /// loop's context on the stack (the context is null): the verifier then carries nothing
+    /// from one iteration to the next, every iteration starts from the same state and the
+    /// loop's verification converges, and the walking function's stack frame stays small.
+    pub walk_at: u32,
+    pub walk_profile: u32,
+    pub walk: crate::stream::StreamCursor,
+    pub walk_state: u8,
+    pub _walk_pad: u8,
+    pub walk_end: u16,
+    pub walk_denial: [u8; 12],
+}
+
+const _: () = assert!(core::mem::size_of::<Handoff>() == 52);
+
+/// [`Handoff::walk_state`].
+pub mod walk_state {
+    /// The walk goes on.
+    pub const WALKING: u8 = 0;
+    /// The segment is walked to its end.
+    pub const DONE: u8 = 1;
+    /// A denial stopped it ([`super::Handoff::walk_denial`]).
+    pub const DENIED: u8 = 2;
 }
 
 /// Index of an interface's [`IfacePolicy`] in [`names::IFACES`]; `ifindex` must be below
@@ -646,7 +676,7 @@ const _: () = {
 mod pod {
     use super::*;
     use crate::flow::{
-        FlowKey, FlowState, FlowStateV2, FlowStateV3, FragKey, FragState, StreamState,
+        FlowKey, FlowState, FlowStateV2, FlowStateV3, FlowStateV7, FragKey, FragState, StreamState,
     };
 
     /// `aya::Pod` for map keys and values the daemon reads and writes.
@@ -683,6 +713,7 @@ mod pod {
         FlowState,
         FlowStateV2,
         FlowStateV3,
+        FlowStateV7,
         FragKey,
         FragState,
         StreamState,

@@ -32,6 +32,7 @@ use firewall_common::{
     ABI_VERSION,
     conduit::{self, Level},
     conduittable,
+    decision::monitorable,
     flow::{FlowKey, FlowState, FragKey, FragState, flow_flags, proto, timeout},
     maps::{
         Bucket, BucketKey, ConduitAction, ConduitKey, IfaceZoneKey, L2Key, SlotConfig, ZonePairKey,
@@ -296,26 +297,29 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                     state.flags & flow_flags::MONITOR != 0,
                 );
             }
-            if state.inspector > inspector::MODBUS && p.proto == proto::TCP {
-                // Every segment of the flow, data or not (SYNs and acknowledgements move its
-                // stream position), goes to its protocol's inspector, which decides it.
-                return stream::hand_over(
-                    ctx,
-                    slot,
-                    from_opener,
-                    Reason::AllowedConntrack,
-                    state.inspector,
-                );
+            let at =
+                if from_opener { inspect::FROM_OPENER } else { 0 } | slot as u32 & inspect::SLOT;
+            let mut verdict = 0;
+            if state.inspector != inspector::NONE && p.proto == proto::TCP {
+                // A stream-inspected flow: a segment of whole PDUs at its direction's stream
+                // position is judged here (Modbus, IEC 104); anything else, and every segment
+                // of DNP3 and S7comm (whose frames only their programs judge), goes to the
+                // protocol's inspector program, which decides it.
+                verdict = if state.inspector > inspector::IEC104 {
+                    inspect::WALK
+                } else {
+                    inspect::tracked(ctx.data(), ctx.data_end(), p, state, at)
+                };
+                if verdict == inspect::WALK {
+                    return stream::hand_over(
+                        ctx,
+                        slot,
+                        from_opener,
+                        Reason::AllowedConntrack,
+                        state.inspector,
+                    );
+                }
             }
-            let verdict = if state.inspector == inspector::MODBUS
-                && state.profile_id != 0
-                && p.payload_len != 0
-            {
-                let profile = profile_index(slot, state.profile_id);
-                inspect(ctx.data(), ctx.data_end(), p, profile, from_opener)
-            } else {
-                0
-            };
             // A deny, or a flow zcfw answered an exception in: out of line, so the allow
             // path of an inspected flow costs what it cost before exceptions existed.
             if verdict != 0 || state.flags & flow_flags::SHIFTED != 0 {
@@ -327,7 +331,19 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                     | if from_opener { inspect::FROM_OPENER } else { 0 };
                 let mut d = pass(Reason::AllowedConntrack, conduit_id);
                 if verdict != 0 {
+                    // Where the segment starts, read before an exception rewrites it.
+                    let seq = inspect::seq_of(ctx.data(), ctx.data_end(), p);
                     d = tracked_deny(ctx.ctx, p, state, verdict, how);
+                    // Answered in the receiver's name, or passed as an alert: the stream
+                    // moves past the segment.
+                    let alert = !reset
+                        && (monitor || cfg.flags & slot_flags::MONITOR != 0)
+                        && monitorable(
+                            Reason::from_slot(verdict as u8 as u32).unwrap_or(Reason::NoPolicy),
+                        );
+                    if d.0 & EXCEPTION != 0 || alert {
+                        inspect::passed(p, state, at, seq);
+                    }
                     if d.0 & EXCEPTION != 0 {
                         return d;
                     }
