@@ -22,6 +22,7 @@ pub mod iec104;
 pub mod learn;
 pub mod maps;
 pub mod modbus;
+pub mod bacnet;
 pub mod packet;
 #[cfg(any(test, feature = "pktgen"))]
 pub mod pktgen;
@@ -50,5 +51,7 @@ pub mod zonetable;
 /// ([`capture`]); S7comm: its profile map (`S7COMM_PROFILES`), inspector id 4
 /// and reasons 41-46; the XDP fast path: the forwarder program array (`FORWARDER`), its
 /// devmap (`FORWARD_PORTS`) and counters (`FAST_PATH_COUNTERS`), interface flag `FAST_PATH`;
-/// learning mode, the `LEARN` and `LEARN_HOSTS` maps and the `LEARN` control flag.
+/// learning mode, the `LEARN` and `LEARN_HOSTS` maps and the `LEARN` control flag;
+/// BACnet/IP: its profile map (`BACNET_PROFILES`), inspector id 7, reasons 59-63, and 64
+/// per-conduit counter slots (inspection reasons below 56).
 pub const ABI_VERSION: u32 = 8;
