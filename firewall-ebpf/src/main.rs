@@ -15,6 +15,7 @@
 )]
 
 mod account;
+mod bacnet;
 mod bench;
 mod decision;
 mod exception;
@@ -296,7 +297,9 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                     state.flags & flow_flags::MONITOR != 0,
                 );
             }
-            if state.inspector > inspector::MODBUS && p.proto == proto::TCP {
+            if state.inspector > inspector::MODBUS
+                && (p.proto == proto::TCP || state.inspector == inspector::BACNET)
+            {
                 // Every segment of the flow, data or not (SYNs and acknowledgements move its
                 // stream position), goes to its protocol's inspector, which decides it.
                 return stream::hand_over(
@@ -395,7 +398,9 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
         );
     }
     let flags = flow_flags::of_action(action.flags, src_is_lo);
-    if action.inspector > inspector::MODBUS && p.proto == proto::TCP {
+    if action.inspector > inspector::MODBUS
+        && (p.proto == proto::TCP || action.inspector == inspector::BACNET)
+    {
         // A segment of a stream-inspected protocol: its flow is tracked from here (a SYN, or
         // a connection picked up mid-stream) and its inspector decides it.
         let session = if p.opens_flow() {
@@ -523,7 +528,7 @@ fn conforms(slot: u8, conduit_id: u16, p: &Packet, now: u64) -> bool {
 /// Records an allowed first fragment so the later fragments of its datagram pass (called for
 /// first fragments only: the check stays on the caller's side, off a call on every packet).
 #[inline(never)]
-fn remember_first_fragment(p: &Packet, conduit_id: u16, now: u64) {
+pub(crate) fn remember_first_fragment(p: &Packet, conduit_id: u16, now: u64) {
     let state = FragState {
         conduit_id,
         last_seen_ns: now,

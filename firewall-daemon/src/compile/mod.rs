@@ -28,6 +28,7 @@ use firewall_common::{
     },
     modbus::ModbusProfile,
     s7comm::S7Profile,
+    bacnet::BacnetProfile,
 };
 use ipnet::IpNet;
 
@@ -40,6 +41,7 @@ mod profiles;
 mod render;
 mod render_profiles;
 mod render_s7comm;
+mod render_bacnet;
 mod zonetable;
 
 pub use conduit_table::ConduitTable;
@@ -149,6 +151,9 @@ pub struct CompiledPolicy {
     /// S7comm inspection profiles: `s7comm_profiles[i]` has profile id `i + 1` for the
     /// conduit entries whose inspector is `inspector::S7COMM`.
     pub s7comm_profiles: Vec<S7Profile>,
+    /// BACnet/IP inspection profiles: `bacnet_profiles[i]` has profile id `i + 1` for the
+    /// conduit entries whose inspector is `inspector::BACNET`.
+    pub bacnet_profiles: Vec<BacnetProfile>,
     /// Rate limits of rate-limited conduits (their entries carry `action_flags::RATE_LIMIT`).
     pub rate_limits: Vec<(u16, firewall_common::maps::RateLimit)>,
 }
@@ -166,6 +171,7 @@ impl CompiledPolicy {
             + self.iec104_profiles.len()
             + self.dnp3_profiles.len()
             + self.s7comm_profiles.len()
+            + self.bacnet_profiles.len()
             + self.interfaces.len()
             + self
                 .interfaces
@@ -293,6 +299,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         iec104: iec104_profiles,
         dnp3: dnp3_profiles,
         s7comm: s7comm_profiles,
+        bacnet: bacnet_profiles,
         rules: rule_profiles,
     } = profiles::collect(policy)?;
 
@@ -502,6 +509,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         iec104_profiles,
         dnp3_profiles,
         s7comm_profiles,
+        bacnet_profiles,
         rate_limits,
     })
 }

@@ -22,6 +22,7 @@ use firewall_common::{
     modbus::ModbusProfile,
     reason::Reason,
     s7comm::S7Profile,
+    bacnet::BacnetProfile,
 };
 
 use super::{CounterSnapshot, DataplaneError};
@@ -403,6 +404,14 @@ pub(super) fn write_slot(
             profiles
                 .set(profile_index(slot, (i + 1) as u16), profile, 0)
                 .map_err(DataplaneError::map(names::DNP3_PROFILES))?;
+        }
+    }
+    if !policy.bacnet_profiles.is_empty() {
+        let mut profiles = array::<BacnetProfile>(ebpf, names::BACNET_PROFILES)?;
+        for (i, profile) in policy.bacnet_profiles.iter().enumerate() {
+            profiles
+                .set(profile_index(slot, (i + 1) as u16), profile, 0)
+                .map_err(DataplaneError::map(names::BACNET_PROFILES))?;
         }
     }
     if !policy.s7comm_profiles.is_empty() {
