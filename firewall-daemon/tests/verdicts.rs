@@ -2670,6 +2670,10 @@ fn bacnet_frame(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, bvlc: &[u8])
 fn bacnet_datagrams_are_judged_every_one() {
     use firewall_common::pktgen::bacnet::*;
     let mut h = Harness::new(BACNET_POLICY);
+    // One pass over a datagram, no loop: a small program beside the main one.
+    let insns = h.dp.program_stats("zcfw_bacnet").and_then(|s| s.verified_insns);
+    eprintln!("verified instructions: zcfw_bacnet {insns:?}");
+    assert!(insns.is_some_and(|n| n < 100_000), "zcfw_bacnet: {insns:?}");
     let up = |bvlc: &[u8]| bacnet_frame(BMS, 47808, CTL, 47808, bvlc);
     let down = |bvlc: &[u8]| bacnet_frame(CTL, 47808, BMS, 47808, bvlc);
     let read = unicast(&confirmed(12, &READ_PROPERTY_BODY));
