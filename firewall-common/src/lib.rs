@@ -9,6 +9,7 @@
 #[cfg(any(test, feature = "pktgen"))]
 extern crate alloc;
 
+pub mod bacnet;
 pub mod capture;
 pub mod conduit;
 pub mod conduittable;
@@ -22,7 +23,6 @@ pub mod iec104;
 pub mod learn;
 pub mod maps;
 pub mod modbus;
-pub mod bacnet;
 pub mod packet;
 #[cfg(any(test, feature = "pktgen"))]
 pub mod pktgen;

@@ -393,7 +393,11 @@ mod tests {
     #[test]
     fn slots_match_discriminants_and_names_are_unique() {
         for w in Reason::ALL.windows(2) {
-            assert!((w[0] as u32) < (w[1] as u32), "{:?} is out of slot order", w[1]);
+            assert!(
+                (w[0] as u32) < (w[1] as u32),
+                "{:?} is out of slot order",
+                w[1]
+            );
         }
         for r in Reason::ALL {
             assert_eq!(Reason::from_slot(r as u32), Some(r));

@@ -2671,20 +2671,35 @@ fn bacnet_datagrams_are_judged_every_one() {
     use firewall_common::pktgen::bacnet::*;
     let mut h = Harness::new(BACNET_POLICY);
     // One pass over a datagram, no loop: a small program beside the main one.
-    let insns = h.dp.program_stats("zcfw_bacnet").and_then(|s| s.verified_insns);
+    let insns =
+        h.dp.program_stats("zcfw_bacnet")
+            .and_then(|s| s.verified_insns);
     eprintln!("verified instructions: zcfw_bacnet {insns:?}");
     assert!(insns.is_some_and(|n| n < 100_000), "zcfw_bacnet: {insns:?}");
     let up = |bvlc: &[u8]| bacnet_frame(BMS, 47808, CTL, 47808, bvlc);
     let down = |bvlc: &[u8]| bacnet_frame(CTL, 47808, BMS, 47808, bvlc);
     let read = unicast(&confirmed(12, &READ_PROPERTY_BODY));
     let write = unicast(&confirmed(15, &WRITE_PROPERTY_BODY));
-    h.pass("read_property opens the flow", &up(&read), Reason::AllowedConduit);
+    h.pass(
+        "read_property opens the flow",
+        &up(&read),
+        Reason::AllowedConduit,
+    );
     h.pass(
         "its complex ack",
-        &down(&unicast(&complex_ack(12, &[0x0C, 0, 0x80, 0, 1, 0x19, 0x55, 0x3E, 0x44, 0x42, 0x48, 0, 0, 0x3F]))),
+        &down(&unicast(&complex_ack(
+            12,
+            &[
+                0x0C, 0, 0x80, 0, 1, 0x19, 0x55, 0x3E, 0x44, 0x42, 0x48, 0, 0, 0x3F,
+            ],
+        ))),
         Reason::AllowedConntrack,
     );
-    h.drop("write_property on the tracked flow", &up(&write), Reason::BacnetService);
+    h.drop(
+        "write_property on the tracked flow",
+        &up(&write),
+        Reason::BacnetService,
+    );
     h.pass("read_property again", &up(&read), Reason::AllowedConntrack);
     h.drop(
         "write_property in a Forwarded-NPDU",
@@ -2711,8 +2726,16 @@ fn bacnet_datagrams_are_judged_every_one() {
         &down(&unicast(&confirmed(12, &READ_PROPERTY_BODY))),
         Reason::BacnetDirection,
     );
-    h.pass("a simple ack from the device", &down(&unicast(&simple_ack(15))), Reason::AllowedConntrack);
-    h.drop("a simple ack from the client", &up(&unicast(&simple_ack(15))), Reason::BacnetDirection);
+    h.pass(
+        "a simple ack from the device",
+        &down(&unicast(&simple_ack(15))),
+        Reason::AllowedConntrack,
+    );
+    h.drop(
+        "a simple ack from the client",
+        &up(&unicast(&simple_ack(15))),
+        Reason::BacnetDirection,
+    );
     h.drop(
         "who_is_router_to_network (not listed)",
         &up(&network_message(0, &[])),
@@ -2723,7 +2746,11 @@ fn bacnet_datagrams_are_judged_every_one() {
         &up(&bvlc(0x05, &[0, 60])),
         Reason::BacnetBvlc,
     );
-    h.drop("a BVLC length that is not the datagram's", &up(&read[..read.len() - 1]), Reason::BacnetMalformed);
+    h.drop(
+        "a BVLC length that is not the datagram's",
+        &up(&read[..read.len() - 1]),
+        Reason::BacnetMalformed,
+    );
 
     // A denied first datagram leaves no flow: the device's answer is judged on its own, and no
     // conduit opens udp/47809 from control to bms.
@@ -2753,7 +2780,13 @@ fn bacnet_datagrams_are_judged_every_one() {
     );
     h.pass(
         "i_am broadcast by another device to 10.40.0.255",
-        &bacnet_frame(CTL2, 47808, [10, 40, 0, 255], 47808, &broadcast(&unconfirmed(0, &[0xC4, 2, 0, 0, 7]))),
+        &bacnet_frame(
+            CTL2,
+            47808,
+            [10, 40, 0, 255],
+            47808,
+            &broadcast(&unconfirmed(0, &[0xC4, 2, 0, 0, 7])),
+        ),
         Reason::AllowedConduit,
     );
     // On the devices' own conduit (control → bms, a new packet), the client is the device.
@@ -2764,7 +2797,13 @@ fn bacnet_datagrams_are_judged_every_one() {
     );
     h.drop(
         "write_group broadcast by a device",
-        &bacnet_frame(CTL2, 47808, [10, 40, 0, 255], 47808, &broadcast(&unconfirmed(10, &[]))),
+        &bacnet_frame(
+            CTL2,
+            47808,
+            [10, 40, 0, 255],
+            47808,
+            &broadcast(&unconfirmed(10, &[])),
+        ),
         Reason::BacnetService,
     );
 }

@@ -10,6 +10,7 @@ use aya_ebpf::{
     },
 };
 use firewall_common::{
+    bacnet::BacnetProfile,
     capture, conduit,
     conduittable::{self, ConduitBucket},
     dnp3::Dnp3Profile,
@@ -26,7 +27,6 @@ use firewall_common::{
     modbus::ModbusProfile,
     reason::Reason,
     s7comm::S7Profile,
-    bacnet::BacnetProfile,
     zonetable,
 };
 

@@ -169,7 +169,7 @@ pub fn judge<B: PacketBytes + ?Sized>(
         let want = management_len(function);
         let ok = match want {
             u16::MAX => true,
-            0 => (len - 4) % 10 == 0,
+            0 => (len - 4).is_multiple_of(10),
             n => len == n as usize,
         };
         return if ok { Ok(()) } else { Err(malformed) };

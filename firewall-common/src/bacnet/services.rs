@@ -87,7 +87,8 @@ pub const BVLC: [Named; 13] = [
 ];
 
 /// Policy spellings of BVLC functions beside [`BVLC`]'s names.
-pub const BVLC_ALIASES: [(&str, u8); 2] = [("original_unicast", 0x0A), ("original_broadcast", 0x0B)];
+pub const BVLC_ALIASES: [(&str, u8); 2] =
+    [("original_unicast", 0x0A), ("original_broadcast", 0x0B)];
 
 /// Network-layer message types (0x80-0xFF are proprietary).
 pub const NETWORK_MESSAGES: [Named; 20] = [
@@ -136,7 +137,11 @@ pub const READ_ONLY_CONFIRMED: [u8; 3] = [12, 14, 26];
 /// Unconfirmed services of the `read_only: true` preset.
 pub const READ_ONLY_UNCONFIRMED: [u8; 4] = [0, 1, 7, 8];
 /// BVLC functions of the `read_only: true` preset (and of a block without `bvlc`).
-pub const DEFAULT_BVLC: [u8; 3] = [bvlc::RESULT, bvlc::ORIGINAL_UNICAST, bvlc::ORIGINAL_BROADCAST];
+pub const DEFAULT_BVLC: [u8; 3] = [
+    bvlc::RESULT,
+    bvlc::ORIGINAL_UNICAST,
+    bvlc::ORIGINAL_BROADCAST,
+];
 
 /// Confirmed services that change a device or its program, or silence it: `zcfw check`
 /// warns about them and `zcfw audit` lists them.

@@ -29,7 +29,10 @@ fn every_confirmed_service_is_judged_against_the_profile() {
                 let e = r.unwrap_err();
                 assert_eq!(e.kind, BacnetViolation::Service, "service {service}");
                 assert_eq!((e.scope, e.code), (0, service));
-                assert_eq!(e.known, crate::event::detail::SCOPE | crate::event::detail::CODE);
+                assert_eq!(
+                    e.known,
+                    crate::event::detail::SCOPE | crate::event::detail::CODE
+                );
             }
         }
     }
@@ -40,12 +43,19 @@ fn every_unconfirmed_service_is_judged_in_both_directions() {
     let p = BacnetProfile::read_only();
     for service in 0..=255u8 {
         for from_client in [true, false] {
-            let r = check(&g::broadcast(&g::unconfirmed(service, &[])), &p, from_client);
+            let r = check(
+                &g::broadcast(&g::unconfirmed(service, &[])),
+                &p,
+                from_client,
+            );
             if [0, 1, 7, 8].contains(&service) {
                 assert_eq!(r, Ok(()));
             } else {
                 let e = r.unwrap_err();
-                assert_eq!((e.kind, e.scope, e.code), (BacnetViolation::Service, 1, service));
+                assert_eq!(
+                    (e.kind, e.scope, e.code),
+                    (BacnetViolation::Service, 1, service)
+                );
             }
         }
     }
@@ -87,7 +97,11 @@ fn every_bvlc_function_is_judged_against_the_list() {
             assert_eq!(e.unwrap_err().kind, BacnetViolation::Malformed);
         } else {
             let e = e.unwrap_err();
-            assert_eq!((e.kind, e.code), (BacnetViolation::Bvlc, f), "function {f:#x}");
+            assert_eq!(
+                (e.kind, e.code),
+                (BacnetViolation::Bvlc, f),
+                "function {f:#x}"
+            );
         }
     }
     // BBMD management when listed: fixed lengths.
@@ -100,11 +114,20 @@ fn every_bvlc_function_is_judged_against_the_list() {
     assert_eq!(check(&g::bvlc(0x05, &[0, 60]), &p, true), Ok(()));
     assert_eq!(check(&g::bvlc(0x01, &[0; 20]), &p, true), Ok(()));
     assert_eq!(check(&g::bvlc(0x08, &[0; 6]), &p, true), Ok(()));
-    assert_eq!(kind(&g::bvlc(0x01, &[0; 11]), &p, true), Some(BacnetViolation::Malformed));
-    assert_eq!(kind(&g::bvlc(0x05, &[0]), &p, true), Some(BacnetViolation::Malformed));
+    assert_eq!(
+        kind(&g::bvlc(0x01, &[0; 11]), &p, true),
+        Some(BacnetViolation::Malformed)
+    );
+    assert_eq!(
+        kind(&g::bvlc(0x05, &[0]), &p, true),
+        Some(BacnetViolation::Malformed)
+    );
     assert_eq!(check(&g::bvlc(0x0C, &[1, 2, 3]), &p, true), Ok(()));
     // Distribute-Broadcast-To-Network carries an NPDU that is judged.
-    let d = g::bvlc(0x09, &g::npdu(0, &g::confirmed(15, &g::WRITE_PROPERTY_BODY)));
+    let d = g::bvlc(
+        0x09,
+        &g::npdu(0, &g::confirmed(15, &g::WRITE_PROPERTY_BODY)),
+    );
     assert_eq!(kind(&d, &p, true), Some(BacnetViolation::Service));
 }
 
@@ -119,7 +142,10 @@ fn a_forwarded_npdu_is_denied_unless_listed_then_inspected() {
     let e = check(&write, &p, true).unwrap_err();
     assert_eq!((e.kind, e.code), (BacnetViolation::Service, 15));
     // The wrapper itself must be whole: 6 address bytes before the NPDU.
-    assert_eq!(kind(&g::bvlc(0x04, &[10, 0, 0, 9, 0xBA]), &p, true), Some(BacnetViolation::Malformed));
+    assert_eq!(
+        kind(&g::bvlc(0x04, &[10, 0, 0, 9, 0xBA]), &p, true),
+        Some(BacnetViolation::Malformed)
+    );
 }
 
 #[test]
@@ -130,7 +156,10 @@ fn truncation_at_every_byte_is_malformed() {
         g::unicast(&g::confirmed(12, &[])),
         g::unicast(&g::segmented(12, 0, 2, true, &[])),
         g::forwarded(&g::unconfirmed(8, &[])),
-        g::bvlc(0x0A, &g::routed_npdu(5, &[1, 2], Some((7, &[3])), &g::confirmed(12, &[]))),
+        g::bvlc(
+            0x0A,
+            &g::routed_npdu(5, &[1, 2], Some((7, &[3])), &g::confirmed(12, &[])),
+        ),
         g::bvlc(0x0A, &[1, 0x04, 0x20, 0x01, 0x12]), // simple ack
     ];
     for d in datagrams {
@@ -147,7 +176,11 @@ fn truncation_at_every_byte_is_malformed() {
             let mut relen = short.to_vec();
             if cut >= 4 {
                 relen[2..4].copy_from_slice(&(cut as u16).to_be_bytes());
-                assert_eq!(kind(&relen, &p, client), Some(BacnetViolation::Malformed), "{relen:02x?}");
+                assert_eq!(
+                    kind(&relen, &p, client),
+                    Some(BacnetViolation::Malformed),
+                    "{relen:02x?}"
+                );
             }
         }
     }
@@ -210,7 +243,7 @@ fn replies_pass_from_the_device_only() {
         g::unicast(&g::complex_ack(12, &[0x0C, 0, 0x80, 0, 1])),
         g::unicast(&[0x38, 0x01, 0x00, 0x02, 12]), // segmented complex ack
         g::unicast(&[0x50, 0x01, 15, 0x91, 2, 0x91, 40]), // error
-        g::unicast(&[0x60, 0x01, 9]),               // reject
+        g::unicast(&[0x60, 0x01, 9]),              // reject
     ];
     for r in &replies {
         assert_eq!(check(r, &p, false), Ok(()), "{r:02x?}");
@@ -230,18 +263,45 @@ fn replies_pass_from_the_device_only() {
 #[test]
 fn routed_npdus_and_network_messages() {
     let mut p = BacnetProfile::read_only();
-    let write = g::bvlc(0x0A, &g::routed_npdu(77, &[5], None, &g::confirmed(15, &[])));
+    let write = g::bvlc(
+        0x0A,
+        &g::routed_npdu(77, &[5], None, &g::confirmed(15, &[])),
+    );
     let e = check(&write, &p, true).unwrap_err();
-    assert_eq!((e.kind, e.code, e.address), (BacnetViolation::Service, 15, 77));
-    let read = g::bvlc(0x0A, &g::routed_npdu(0xFFFF, &[], Some((3, &[1, 2, 3, 4, 5, 6])), &g::confirmed(12, &[])));
+    assert_eq!(
+        (e.kind, e.code, e.address),
+        (BacnetViolation::Service, 15, 77)
+    );
+    let read = g::bvlc(
+        0x0A,
+        &g::routed_npdu(
+            0xFFFF,
+            &[],
+            Some((3, &[1, 2, 3, 4, 5, 6])),
+            &g::confirmed(12, &[]),
+        ),
+    );
     assert_eq!(check(&read, &p, true), Ok(()));
     // SLEN 0, SNET 0xFFFF, DLEN 8: malformed.
     for d in [
-        g::bvlc(0x0A, &g::routed_npdu(1, &[], Some((3, &[])), &g::confirmed(12, &[]))),
-        g::bvlc(0x0A, &g::routed_npdu(1, &[], Some((0xFFFF, &[1])), &g::confirmed(12, &[]))),
-        g::bvlc(0x0A, &g::routed_npdu(1, &[0; 8], None, &g::confirmed(12, &[]))),
+        g::bvlc(
+            0x0A,
+            &g::routed_npdu(1, &[], Some((3, &[])), &g::confirmed(12, &[])),
+        ),
+        g::bvlc(
+            0x0A,
+            &g::routed_npdu(1, &[], Some((0xFFFF, &[1])), &g::confirmed(12, &[])),
+        ),
+        g::bvlc(
+            0x0A,
+            &g::routed_npdu(1, &[0; 8], None, &g::confirmed(12, &[])),
+        ),
     ] {
-        assert_eq!(kind(&d, &p, true), Some(BacnetViolation::Malformed), "{d:02x?}");
+        assert_eq!(
+            kind(&d, &p, true),
+            Some(BacnetViolation::Malformed),
+            "{d:02x?}"
+        );
     }
     let who_is_router = g::network_message(0x00, &[]);
     let e = check(&who_is_router, &p, true).unwrap_err();
@@ -252,7 +312,10 @@ fn routed_npdus_and_network_messages() {
     // Proprietary messages carry a vendor id.
     p.network_messages.insert(0x80);
     assert_eq!(check(&g::network_message(0x80, &[0, 7]), &p, true), Ok(()));
-    assert_eq!(kind(&g::network_message(0x80, &[0]), &p, true), Some(BacnetViolation::Malformed));
+    assert_eq!(
+        kind(&g::network_message(0x80, &[0]), &p, true),
+        Some(BacnetViolation::Malformed)
+    );
 }
 
 #[test]

@@ -14,9 +14,9 @@ use crate::policy::{
     protocols::INDUSTRIAL_PROTOCOLS, space::FirstMatch,
 };
 
+mod bacnet;
 mod grid;
 mod modbus;
-mod bacnet;
 mod s7comm;
 
 /// One rule of the catalogue.

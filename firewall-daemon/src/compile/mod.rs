@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 
 use firewall_common::{
+    bacnet::BacnetProfile,
     conduit::{self, Level},
     dnp3::Dnp3Profile,
     iec104::Iec104Profile,
@@ -28,7 +29,6 @@ use firewall_common::{
     },
     modbus::ModbusProfile,
     s7comm::S7Profile,
-    bacnet::BacnetProfile,
 };
 use ipnet::IpNet;
 
@@ -39,9 +39,9 @@ mod conduit_table;
 pub mod nft;
 mod profiles;
 mod render;
+mod render_bacnet;
 mod render_profiles;
 mod render_s7comm;
-mod render_bacnet;
 mod zonetable;
 
 pub use conduit_table::ConduitTable;

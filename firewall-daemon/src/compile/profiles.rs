@@ -4,12 +4,12 @@
 //! protocol's profile map; 0 = no inspection).
 
 use firewall_common::{
+    bacnet::BacnetProfile,
     dnp3::Dnp3Profile,
     iec104::Iec104Profile,
     maps::{capacity, inspector},
     modbus::ModbusProfile,
     s7comm::S7Profile,
-    bacnet::BacnetProfile,
 };
 
 use super::CompileError;

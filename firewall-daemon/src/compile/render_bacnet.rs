@@ -41,7 +41,9 @@ pub(super) fn bacnet_json(id: u16, p: &BacnetProfile, users: Vec<usize>) -> Json
         unconfirmed: members(&p.unconfirmed)
             .map(|c| JsonCode::new(c, unconfirmed_name(c)))
             .collect(),
-        bvlc: bvlc_codes(p).map(|c| JsonCode::new(c, bvlc_name(c))).collect(),
+        bvlc: bvlc_codes(p)
+            .map(|c| JsonCode::new(c, bvlc_name(c)))
+            .collect(),
         network_messages: members(&p.network_messages)
             .map(|c| JsonCode::new(c, network_message_name(c)))
             .collect(),

@@ -585,7 +585,9 @@ fn bacnet_detail(
         },
         Reason::BacnetNetwork => BacnetDetail {
             network_message: code,
-            network_message_name: code.and_then(bacnet::network_message_name).map(str::to_owned),
+            network_message_name: code
+                .and_then(bacnet::network_message_name)
+                .map(str::to_owned),
             ..base
         },
         _ => BacnetDetail {

@@ -8,7 +8,9 @@ use aya::{
     maps::{Array, HashMap, LpmTrie, MapData, PerCpuArray, lpm_trie::Key},
 };
 use firewall_common::{
-    ABI_VERSION, conduit,
+    ABI_VERSION,
+    bacnet::BacnetProfile,
+    conduit,
     conduittable::ConduitBucket,
     dnp3::Dnp3Profile,
     event,
@@ -22,7 +24,6 @@ use firewall_common::{
     modbus::ModbusProfile,
     reason::Reason,
     s7comm::S7Profile,
-    bacnet::BacnetProfile,
 };
 
 use super::{CounterSnapshot, DataplaneError};

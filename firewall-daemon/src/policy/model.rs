@@ -4,13 +4,13 @@
 use std::fmt;
 
 use firewall_common::{
+    bacnet::BacnetProfile,
     conduit::{POINT_MAX, point},
     dnp3::Dnp3Profile,
     iec104::Iec104Profile,
     maps::inspector,
     modbus::ModbusProfile,
     s7comm::S7Profile,
-    bacnet::BacnetProfile,
 };
 use ipnet::IpNet;
 

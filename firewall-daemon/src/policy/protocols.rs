@@ -390,19 +390,31 @@ pub fn bacnet_service_label(unconfirmed: bool, code: u8) -> String {
 pub fn bacnet_danger(unconfirmed: bool, code: u8) -> Option<&'static str> {
     if unconfirmed {
         return match code {
-            10 => Some("write_group writes channel values of every device in the group (lighting, setpoints)"),
+            10 => Some(
+                "write_group writes channel values of every device in the group (lighting, setpoints)",
+            ),
             4 => Some("unconfirmed private transfer runs vendor-specific commands"),
             14 => Some("you_are assigns device instances and addresses"),
             _ => None,
         };
     }
     match code {
-        15 | 16 => Some("it writes properties: setpoints, present values of outputs, schedules, out_of_service (what runs the chiller, the dampers and the alarms)"),
-        17 => Some("device communication control silences a device (it stops answering and reporting alarms) until the duration ends or forever"),
-        20 => Some("reinitialize device restarts a controller (warm or cold start) or starts a backup/restore"),
+        15 | 16 => Some(
+            "it writes properties: setpoints, present values of outputs, schedules, out_of_service (what runs the chiller, the dampers and the alarms)",
+        ),
+        17 => Some(
+            "device communication control silences a device (it stops answering and reporting alarms) until the duration ends or forever",
+        ),
+        20 => Some(
+            "reinitialize device restarts a controller (warm or cold start) or starts a backup/restore",
+        ),
         7 => Some("atomic write file replaces files on the device, firmware and programs included"),
-        10 | 11 => Some("it creates or deletes objects (schedules, trend logs, points) of the device"),
-        8 | 9 => Some("it adds to or removes from list properties (recipients of alarms, schedule entries)"),
+        10 | 11 => {
+            Some("it creates or deletes objects (schedules, trend logs, points) of the device")
+        }
+        8 | 9 => Some(
+            "it adds to or removes from list properties (recipients of alarms, schedule entries)",
+        ),
         18 => Some("confirmed private transfer runs vendor-specific commands"),
         27 => Some("life safety operation silences or resets life safety (fire) alarms"),
         _ => None,

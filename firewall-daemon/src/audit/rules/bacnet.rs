@@ -55,13 +55,17 @@ pub(super) fn uninspected(
 pub(super) fn changing(profile: &BacnetProfile) -> Vec<String> {
     let mut out: Vec<String> = (0..=u8::MAX)
         .filter(|&code| profile.confirmed.contains(code))
-        .filter(|&code| bacnet_danger(false, code).is_some() || bacnet::confirmed_name(code).is_none())
+        .filter(|&code| {
+            bacnet_danger(false, code).is_some() || bacnet::confirmed_name(code).is_none()
+        })
         .map(|code| bacnet_service_label(false, code))
         .collect();
     out.extend(
         (0..=u8::MAX)
             .filter(|&code| profile.unconfirmed.contains(code))
-            .filter(|&code| bacnet_danger(true, code).is_some() || bacnet::unconfirmed_name(code).is_none())
+            .filter(|&code| {
+                bacnet_danger(true, code).is_some() || bacnet::unconfirmed_name(code).is_none()
+            })
             .map(|code| bacnet_service_label(true, code)),
     );
     for code in [0x01u8, 0x05, 0x08] {

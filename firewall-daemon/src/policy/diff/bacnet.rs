@@ -51,7 +51,13 @@ pub(super) fn summary(p: &BacnetProfile) -> Vec<String> {
 
 impl Differ {
     pub(super) fn bacnet(&mut self, at: &At, o: &BacnetProfile, n: &BacnetProfile) {
-        self.bitmap_named(at, "services", &o.confirmed, &n.confirmed, bacnet::confirmed_name);
+        self.bitmap_named(
+            at,
+            "services",
+            &o.confirmed,
+            &n.confirmed,
+            bacnet::confirmed_name,
+        );
         self.bitmap_named(
             at,
             "services (unconfirmed)",

@@ -43,7 +43,10 @@ fn names_codes_bvlc_network_messages_and_warnings() {
         assert!(profile.unconfirmed.contains(code), "{code}");
     }
     assert!(profile.allows_bvlc(0x0A) && profile.allows_bvlc(0x04) && profile.allows_bvlc(0x05));
-    assert!(!profile.allows_bvlc(0x0B), "a bvlc list replaces the defaults");
+    assert!(
+        !profile.allows_bvlc(0x0B),
+        "a bvlc list replaces the defaults"
+    );
     assert!(profile.network_messages.contains(0) && profile.network_messages.contains(6));
     let w = warning_texts(&p);
     for text in [
@@ -70,11 +73,20 @@ fn errors() {
         d.key.as_deref(),
         Some("conduits[0].rules[1].bacnet.services[0]")
     );
-    error(&block("services: [256]"), "BACnet service choice 256 is out of range");
+    error(
+        &block("services: [256]"),
+        "BACnet service choice 256 is out of range",
+    );
     error(&block("services: []"), "empty service list");
     error(&block("bvlc: [original_unicast]"), "allows no service");
-    error(&block("read_only: true, bvlc: [forwarded]"), "unknown BVLC function \"forwarded\"");
-    error(&block("read_only: true, bvlc: [16]"), "BVLC function 16 is out of range");
+    error(
+        &block("read_only: true, bvlc: [forwarded]"),
+        "unknown BVLC function \"forwarded\"",
+    );
+    error(
+        &block("read_only: true, bvlc: [16]"),
+        "BVLC function 16 is out of range",
+    );
     error(
         &block("read_only: true, network_messages: [who_is_router]"),
         "unknown network message",
@@ -83,6 +95,9 @@ fn errors() {
         &with_rule("{ protocol: bacnet }"),
         "`protocol: bacnet` needs a `bacnet:` block",
     );
-    let d = error(&block("read_only: true, writes: true"), "unknown key \"writes\"");
+    let d = error(
+        &block("read_only: true, writes: true"),
+        "unknown key \"writes\"",
+    );
     assert_eq!(d.key.as_deref(), Some("conduits[0].rules[1].bacnet.writes"));
 }
