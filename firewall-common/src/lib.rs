@@ -9,6 +9,7 @@
 #[cfg(any(test, feature = "pktgen"))]
 extern crate alloc;
 
+pub mod bacnet;
 pub mod capture;
 pub mod conduit;
 pub mod conduittable;
@@ -54,5 +55,7 @@ pub mod zonetable;
 /// conntrack entries keep the stream position the main program judges Modbus and IEC 104
 /// on ([`flow::FlowState::fast`], 48 bytes, was 32); Modbus has an inspector program for what
 /// it cannot judge inline (`zcfw_modbus`, inspector id 1), whose ADU walk keeps its state in
-/// the hand-over value ([`maps::Handoff`], 52 bytes).
+/// the hand-over value ([`maps::Handoff`], 52 bytes);
+/// BACnet/IP: its profile map (`BACNET_PROFILES`), inspector id 7, reasons 59-63, and 64
+/// per-conduit counter slots (inspection reasons below 56).
 pub const ABI_VERSION: u32 = 8;

@@ -61,6 +61,8 @@ pub mod names {
     pub const DNP3_PROFILES: &str = "DNP3_PROFILES";
     /// Array of [`crate::s7comm::S7Profile`] indexed by [`super::profile_index`].
     pub const S7COMM_PROFILES: &str = "S7COMM_PROFILES";
+    /// Array of [`crate::bacnet::BacnetProfile`] indexed by [`super::profile_index`].
+    pub const BACNET_PROFILES: &str = "BACNET_PROFILES";
     /// Program array: [`super::inspector`] id → the XDP program that inspects a segment of
     /// that protocol (tail call from the main program; Modbus is inspected inline).
     pub const INSPECTORS: &str = "INSPECTORS";
@@ -126,7 +128,7 @@ pub mod names {
     /// Every map of the XDP program the daemon pins and adopts: a restart keeps them, and a
     /// map missing here would silently start empty after a restart (a test in
     /// firewall-daemon compares this list with the maps of the embedded object).
-    pub const ALL: [&str; 38] = [
+    pub const ALL: [&str; 39] = [
         ABI,
         CONTROL,
         SLOT_CONFIG,
@@ -149,6 +151,7 @@ pub mod names {
         IEC104_PROFILES,
         DNP3_PROFILES,
         S7COMM_PROFILES,
+        BACNET_PROFILES,
         INSPECTORS,
         RATE_LIMITS,
         BUCKETS,
@@ -395,14 +398,19 @@ pub mod inspector {
     pub const DNP3: u8 = 3;
     /// S7comm over ISO-on-TCP (program `zcfw_s7comm`).
     pub const S7COMM: u8 = 4;
+    // 5 is EtherNet/IP's, 6 OPC UA's (being added on their own branches).
+    /// BACnet/IP over UDP (program `zcfw_bacnet`): every datagram judged whole, no stream
+    /// position.
+    pub const BACNET: u8 = 7;
     /// Entries of [`super::names::INSPECTORS`].
     pub const SLOTS: u32 = 8;
     /// The tail-called inspector programs, by id: (id, program name).
-    pub const PROGRAMS: [(u8, &str); 4] = [
+    pub const PROGRAMS: [(u8, &str); 5] = [
         (MODBUS, "zcfw_modbus"),
         (IEC104, "zcfw_iec104"),
         (DNP3, "zcfw_dnp3"),
         (S7COMM, "zcfw_s7comm"),
+        (BACNET, "zcfw_bacnet"),
     ];
 
     /// The session bits of a flow of `id` picked up mid-stream (opened before zcfw tracked
@@ -422,6 +430,7 @@ pub mod inspector {
             IEC104 => "iec104",
             DNP3 => "dnp3",
             S7COMM => "s7comm",
+            BACNET => "bacnet",
             _ => "none",
         }
     }
@@ -511,10 +520,10 @@ pub const fn profile_index(slot: u8, profile_id: u16) -> u32 {
 /// Counter slots per conduit in [`names::CONDUIT_DENY_COUNTERS`]: inspection deny reasons
 /// (slot [`crate::reason::Reason::conduit_slot`], below [`CONDUIT_ACTION_SLOT`]), then what was
 /// done with the denied segments (slot `CONDUIT_ACTION_SLOT + event::action`).
-pub const CONDUIT_DENY_SLOTS: u32 = 32;
+pub const CONDUIT_DENY_SLOTS: u32 = 64;
 
 /// First per-conduit slot counting an action ([`crate::event::action`]) rather than a reason.
-pub const CONDUIT_ACTION_SLOT: u32 = 28;
+pub const CONDUIT_ACTION_SLOT: u32 = 56;
 
 /// Index of (`conduit_id`, inspection deny `slot`) in [`names::CONDUIT_DENY_COUNTERS`].
 #[inline(always)]

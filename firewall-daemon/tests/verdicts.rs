@@ -2902,3 +2902,181 @@ fn learning_records_only_while_on() {
     h.dp.set_learning(true).expect("learning on");
     assert!(h.dp.learned().expect("maps").0.is_empty());
 }
+
+const BACNET_POLICY: &str = r#"
+version: 1
+name: bacnet-verdicts
+interfaces:
+  - { name: lo }
+zones:
+  bms:     { security_level: 2, networks: [10.40.0.0/24] }
+  control: { security_level: 3, networks: [10.30.0.0/16] }
+conduits:
+  - name: bms-reads
+    from: bms
+    to: control
+    rules:
+      - protocol: bacnet
+        bacnet:
+          read_only: true
+          bvlc: [bvlc_result, original_unicast, original_broadcast, forwarded_npdu]
+  - name: devices-announce
+    from: control
+    to: bms
+    rules:
+      - protocol: bacnet
+        bacnet: { services: [i_am, i_have] }
+"#;
+
+const BMS: [u8; 4] = [10, 40, 0, 5];
+
+/// A BACnet/IP datagram from `src` to `dst` (ports `sport` → `dport`).
+fn bacnet_frame(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, bvlc: &[u8]) -> Vec<u8> {
+    ipv4(src, dst, pktgen::udp(sport, dport, bvlc)).frame()
+}
+
+/// The data path's BACnet program (tail-called through INSPECTORS 7) on the first datagram of
+/// a conduit match and on every datagram of the tracked flow: reads pass, writes are denied
+/// (also wrapped in a Forwarded-NPDU, also segmented), replies pass back, a request from the
+/// device is denied, broadcasts to a zone's subnet broadcast address follow the zone.
+#[test]
+fn bacnet_datagrams_are_judged_every_one() {
+    use firewall_common::pktgen::bacnet::*;
+    let mut h = Harness::new(BACNET_POLICY);
+    // One pass over a datagram, no loop: a small program beside the main one.
+    let insns =
+        h.dp.program_stats("zcfw_bacnet")
+            .and_then(|s| s.verified_insns);
+    eprintln!("verified instructions: zcfw_bacnet {insns:?}");
+    assert!(insns.is_some_and(|n| n < 100_000), "zcfw_bacnet: {insns:?}");
+    let up = |bvlc: &[u8]| bacnet_frame(BMS, 47808, CTL, 47808, bvlc);
+    let down = |bvlc: &[u8]| bacnet_frame(CTL, 47808, BMS, 47808, bvlc);
+    let read = unicast(&confirmed(12, &READ_PROPERTY_BODY));
+    let write = unicast(&confirmed(15, &WRITE_PROPERTY_BODY));
+    h.pass(
+        "read_property opens the flow",
+        &up(&read),
+        Reason::AllowedConduit,
+    );
+    h.pass(
+        "its complex ack",
+        &down(&unicast(&complex_ack(
+            12,
+            &[
+                0x0C, 0, 0x80, 0, 1, 0x19, 0x55, 0x3E, 0x44, 0x42, 0x48, 0, 0, 0x3F,
+            ],
+        ))),
+        Reason::AllowedConntrack,
+    );
+    h.drop(
+        "write_property on the tracked flow",
+        &up(&write),
+        Reason::BacnetService,
+    );
+    h.pass("read_property again", &up(&read), Reason::AllowedConntrack);
+    h.drop(
+        "write_property in a Forwarded-NPDU",
+        &up(&forwarded(&confirmed(15, &WRITE_PROPERTY_BODY))),
+        Reason::BacnetService,
+    );
+    h.pass(
+        "read_property in a Forwarded-NPDU",
+        &up(&forwarded(&confirmed(12, &READ_PROPERTY_BODY))),
+        Reason::AllowedConntrack,
+    );
+    h.pass(
+        "a segmented read_property_multiple",
+        &up(&unicast(&segmented(14, 0, 4, true, &READ_PROPERTY_BODY))),
+        Reason::AllowedConntrack,
+    );
+    h.drop(
+        "a segmented write_property_multiple (the service byte moved by two)",
+        &up(&unicast(&segmented(16, 1, 4, false, &WRITE_PROPERTY_BODY))),
+        Reason::BacnetService,
+    );
+    h.drop(
+        "a confirmed request from the device",
+        &down(&unicast(&confirmed(12, &READ_PROPERTY_BODY))),
+        Reason::BacnetDirection,
+    );
+    h.pass(
+        "a simple ack from the device",
+        &down(&unicast(&simple_ack(15))),
+        Reason::AllowedConntrack,
+    );
+    h.drop(
+        "a simple ack from the client",
+        &up(&unicast(&simple_ack(15))),
+        Reason::BacnetDirection,
+    );
+    h.drop(
+        "who_is_router_to_network (not listed)",
+        &up(&network_message(0, &[])),
+        Reason::BacnetNetwork,
+    );
+    h.drop(
+        "register_foreign_device (BBMD management, not listed)",
+        &up(&bvlc(0x05, &[0, 60])),
+        Reason::BacnetBvlc,
+    );
+    h.drop(
+        "a BVLC length that is not the datagram's",
+        &up(&read[..read.len() - 1]),
+        Reason::BacnetMalformed,
+    );
+
+    // A denied first datagram leaves no flow: the device's answer is judged on its own, and no
+    // conduit opens udp/47809 from control to bms.
+    h.drop(
+        "write_property from another port",
+        &bacnet_frame(BMS, 47809, CTL, 47808, &write),
+        Reason::BacnetService,
+    );
+    h.drop(
+        "an ack to it",
+        &bacnet_frame(CTL, 47808, BMS, 47809, &unicast(&simple_ack(15))),
+        Reason::DefaultDeny,
+    );
+
+    // Broadcasts: the subnet broadcast address is inside the zone's network, so who_is to it
+    // follows the bms → control conduit; 255.255.255.255 belongs to no zone.
+    let who_is = broadcast(&unconfirmed(8, &[]));
+    h.pass(
+        "who_is to 10.30.0.255",
+        &bacnet_frame(BMS, 47808, [10, 30, 0, 255], 47808, &who_is),
+        Reason::AllowedConduit,
+    );
+    h.drop(
+        "who_is to 255.255.255.255",
+        &bacnet_frame(BMS, 47808, [255, 255, 255, 255], 47808, &who_is),
+        Reason::UnknownZone,
+    );
+    h.pass(
+        "i_am broadcast by another device to 10.40.0.255",
+        &bacnet_frame(
+            CTL2,
+            47808,
+            [10, 40, 0, 255],
+            47808,
+            &broadcast(&unconfirmed(0, &[0xC4, 2, 0, 0, 7])),
+        ),
+        Reason::AllowedConduit,
+    );
+    // On the devices' own conduit (control → bms, a new packet), the client is the device.
+    h.drop(
+        "a simple ack as a new packet from a device",
+        &bacnet_frame(CTL2, 47808, BMS, 47808, &unicast(&simple_ack(12))),
+        Reason::BacnetDirection,
+    );
+    h.drop(
+        "write_group broadcast by a device",
+        &bacnet_frame(
+            CTL2,
+            47808,
+            [10, 40, 0, 255],
+            47808,
+            &broadcast(&unconfirmed(10, &[])),
+        ),
+        Reason::BacnetService,
+    );
+}

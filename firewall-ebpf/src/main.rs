@@ -15,6 +15,7 @@
 )]
 
 mod account;
+mod bacnet;
 mod bench;
 mod decision;
 mod exception;
@@ -297,6 +298,17 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                     state.flags & flow_flags::MONITOR != 0,
                 );
             }
+            if state.inspector == inspector::BACNET {
+                // Every datagram of a BACnet/IP flow goes to its program, which judges it
+                // whole (no stream position).
+                return stream::hand_over(
+                    ctx,
+                    slot,
+                    from_opener,
+                    Reason::AllowedConntrack,
+                    state.inspector,
+                );
+            }
             let at =
                 if from_opener { inspect::FROM_OPENER } else { 0 } | slot as u32 & inspect::SLOT;
             let mut verdict = 0;
@@ -411,7 +423,9 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
         );
     }
     let flags = flow_flags::of_action(action.flags, src_is_lo);
-    if action.inspector > inspector::MODBUS && p.proto == proto::TCP {
+    if action.inspector > inspector::MODBUS
+        && (p.proto == proto::TCP || action.inspector == inspector::BACNET)
+    {
         // A segment of a stream-inspected protocol: its flow is tracked from here (a SYN, or
         // a connection picked up mid-stream) and its inspector decides it.
         let session = if p.opens_flow() {
@@ -539,7 +553,7 @@ fn conforms(slot: u8, conduit_id: u16, p: &Packet, now: u64) -> bool {
 /// Records an allowed first fragment so the later fragments of its datagram pass (called for
 /// first fragments only: the check stays on the caller's side, off a call on every packet).
 #[inline(never)]
-fn remember_first_fragment(p: &Packet, conduit_id: u16, now: u64) {
+pub(crate) fn remember_first_fragment(p: &Packet, conduit_id: u16, now: u64) {
     let state = FragState {
         conduit_id,
         last_seen_ns: now,

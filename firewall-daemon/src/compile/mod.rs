@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 
 use firewall_common::{
+    bacnet::BacnetProfile,
     conduit::{self, Level},
     dnp3::Dnp3Profile,
     iec104::Iec104Profile,
@@ -38,6 +39,7 @@ mod conduit_table;
 pub mod nft;
 mod profiles;
 mod render;
+mod render_bacnet;
 mod render_profiles;
 mod render_s7comm;
 mod zonetable;
@@ -149,6 +151,9 @@ pub struct CompiledPolicy {
     /// S7comm inspection profiles: `s7comm_profiles[i]` has profile id `i + 1` for the
     /// conduit entries whose inspector is `inspector::S7COMM`.
     pub s7comm_profiles: Vec<S7Profile>,
+    /// BACnet/IP inspection profiles: `bacnet_profiles[i]` has profile id `i + 1` for the
+    /// conduit entries whose inspector is `inspector::BACNET`.
+    pub bacnet_profiles: Vec<BacnetProfile>,
     /// Rate limits of rate-limited conduits (their entries carry `action_flags::RATE_LIMIT`).
     pub rate_limits: Vec<(u16, firewall_common::maps::RateLimit)>,
 }
@@ -166,6 +171,7 @@ impl CompiledPolicy {
             + self.iec104_profiles.len()
             + self.dnp3_profiles.len()
             + self.s7comm_profiles.len()
+            + self.bacnet_profiles.len()
             + self.interfaces.len()
             + self
                 .interfaces
@@ -293,6 +299,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         iec104: iec104_profiles,
         dnp3: dnp3_profiles,
         s7comm: s7comm_profiles,
+        bacnet: bacnet_profiles,
         rules: rule_profiles,
     } = profiles::collect(policy)?;
 
@@ -502,6 +509,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         iec104_profiles,
         dnp3_profiles,
         s7comm_profiles,
+        bacnet_profiles,
         rate_limits,
     })
 }

@@ -4,6 +4,7 @@
 //! protocol's profile map; 0 = no inspection).
 
 use firewall_common::{
+    bacnet::BacnetProfile,
     dnp3::Dnp3Profile,
     iec104::Iec104Profile,
     maps::{capacity, inspector},
@@ -21,6 +22,7 @@ pub(super) struct Profiles {
     pub iec104: Vec<Iec104Profile>,
     pub dnp3: Vec<Dnp3Profile>,
     pub s7comm: Vec<S7Profile>,
+    pub bacnet: Vec<BacnetProfile>,
     /// Per conduit, per rule: the inspector id and profile id (`(NONE, 0)` uninspected).
     pub rules: Vec<Vec<(u8, u16)>>,
 }
@@ -51,6 +53,7 @@ pub(super) fn collect(policy: &ValidatedPolicy) -> Result<Profiles, CompileError
                 Some(Profile::Iec104(p)) => (inspector::IEC104, intern(&mut out.iec104, p)),
                 Some(Profile::Dnp3(p)) => (inspector::DNP3, intern(&mut out.dnp3, p)),
                 Some(Profile::S7comm(p)) => (inspector::S7COMM, intern(&mut out.s7comm, p)),
+                Some(Profile::Bacnet(p)) => (inspector::BACNET, intern(&mut out.bacnet, p)),
             })
             .collect();
         out.rules.push(ids);
@@ -61,6 +64,7 @@ pub(super) fn collect(policy: &ValidatedPolicy) -> Result<Profiles, CompileError
         ("IEC 104", out.iec104.len()),
         ("DNP3", out.dnp3.len()),
         ("S7comm", out.s7comm.len()),
+        ("BACnet", out.bacnet.len()),
     ] {
         if needed > limit {
             return Err(CompileError::TooManyProfiles {
@@ -80,6 +84,7 @@ pub fn inspector_name(id: u8) -> &'static str {
         inspector::IEC104 => "iec104",
         inspector::DNP3 => "dnp3",
         inspector::S7COMM => "s7comm",
+        inspector::BACNET => "bacnet",
         _ => "none",
     }
 }

@@ -261,6 +261,7 @@ fn log(ev: &PacketEvent) {
     let iec104 = json(ev.iec104.as_ref());
     let dnp3 = json(ev.dnp3.as_ref());
     let s7comm = json(ev.s7comm.as_ref());
+    let bacnet = json(ev.bacnet.as_ref());
     info!(
         target: "zcfw::event",
         event_type = ev.event_type,
@@ -284,6 +285,7 @@ fn log(ev: &PacketEvent) {
         iec104,
         dnp3,
         s7comm,
+        bacnet,
         "packet {}",
         match ev.action.as_str() {
             "alert" => "alerted (monitor mode)",
@@ -463,6 +465,7 @@ fn record_in(
         iec104: detail.iec104,
         dnp3: detail.dnp3,
         s7comm: detail.s7comm,
+        bacnet: detail.bacnet,
     }
 }
 
@@ -474,6 +477,7 @@ struct InspectionDetail {
     iec104: Option<Iec104Detail>,
     dnp3: Option<Dnp3Detail>,
     s7comm: Option<S7commDetail>,
+    bacnet: Option<crate::control::event::BacnetDetail>,
 }
 
 /// The protocol of an inspection deny, and the generic fields of its event ([`Event::scope`],
@@ -535,7 +539,61 @@ fn inspection_detail(reason: Reason, ev: &Event) -> InspectionDetail {
             s7comm: Some(s7comm_detail(reason, scope, code, address)),
             ..InspectionDetail::default()
         },
+        inspector::BACNET => InspectionDetail {
+            protocol: Some("bacnet"),
+            bacnet: Some(bacnet_detail(reason, scope, code, address)),
+            ..InspectionDetail::default()
+        },
         _ => InspectionDetail::default(),
+    }
+}
+
+/// The generic fields of a BACnet/IP deny, read by its reason
+/// (`firewall_common::bacnet::BacnetDenial`).
+fn bacnet_detail(
+    reason: Reason,
+    scope: Option<u8>,
+    code: Option<u8>,
+    address: Option<u16>,
+) -> crate::control::event::BacnetDetail {
+    use firewall_common::bacnet;
+
+    use crate::control::event::BacnetDetail;
+    let base = BacnetDetail {
+        network: address,
+        ..BacnetDetail::default()
+    };
+    match reason {
+        Reason::BacnetService => BacnetDetail {
+            pdu_type: scope,
+            service: code,
+            service_name: code
+                .and_then(|c| {
+                    if scope == Some(1) {
+                        bacnet::unconfirmed_name(c)
+                    } else {
+                        bacnet::confirmed_name(c)
+                    }
+                })
+                .map(str::to_owned),
+            ..base
+        },
+        Reason::BacnetBvlc => BacnetDetail {
+            bvlc_function: code,
+            bvlc_name: code.and_then(bacnet::bvlc_name).map(str::to_owned),
+            ..base
+        },
+        Reason::BacnetNetwork => BacnetDetail {
+            network_message: code,
+            network_message_name: code
+                .and_then(bacnet::network_message_name)
+                .map(str::to_owned),
+            ..base
+        },
+        _ => BacnetDetail {
+            pdu_type: scope,
+            ..base
+        },
     }
 }
 

@@ -123,6 +123,9 @@ fn port_allowed(existing: &[(&str, &Rule)], protocol: &str, port: u16) -> bool {
         | Rule::S7comm { ports, .. } => {
             protocol == "tcp" && ports.iter().any(|r| r.first <= port && port <= r.last)
         }
+        Rule::Bacnet { ports, .. } => {
+            protocol == "udp" && ports.iter().any(|r| r.first <= port && port <= r.last)
+        }
         Rule::Icmp { .. } => false,
     })
 }

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use firewall_common::{
+    bacnet::BacnetProfile,
     conduit::{POINT_MAX, point},
     dnp3::Dnp3Profile,
     iec104::Iec104Profile,
@@ -175,6 +176,12 @@ pub enum Rule {
         ports: Vec<PortRange>,
         profile: S7Profile,
     },
+    /// BACnet/IP on `ports` (47808 unless the rule says otherwise): UDP whose every datagram
+    /// (either way) must pass `profile`.
+    Bacnet {
+        ports: Vec<PortRange>,
+        profile: BacnetProfile,
+    },
 }
 
 /// The inspection profile of an inspected rule, by protocol.
@@ -184,6 +191,7 @@ pub enum Profile<'a> {
     Iec104(&'a Iec104Profile),
     Dnp3(&'a Dnp3Profile),
     S7comm(&'a S7Profile),
+    Bacnet(&'a BacnetProfile),
 }
 
 impl Profile<'_> {
@@ -194,6 +202,7 @@ impl Profile<'_> {
             Profile::Iec104(_) => inspector::IEC104,
             Profile::Dnp3(_) => inspector::DNP3,
             Profile::S7comm(_) => inspector::S7COMM,
+            Profile::Bacnet(_) => inspector::BACNET,
         }
     }
 }
@@ -207,6 +216,7 @@ impl Rule {
             Rule::Iec104 { .. } => Protocol::Iec104,
             Rule::Dnp3 { .. } => Protocol::Dnp3,
             Rule::S7comm { .. } => Protocol::S7comm,
+            Rule::Bacnet { .. } => Protocol::Bacnet,
         }
     }
 
@@ -223,6 +233,7 @@ impl Rule {
             Rule::Iec104 { profile, .. } => Some(Profile::Iec104(profile)),
             Rule::Dnp3 { profile, .. } => Some(Profile::Dnp3(profile)),
             Rule::S7comm { profile, .. } => Some(Profile::S7comm(profile)),
+            Rule::Bacnet { profile, .. } => Some(Profile::Bacnet(profile)),
             _ => None,
         }
     }
@@ -260,7 +271,8 @@ impl Rule {
             Rule::Modbus { ports, .. }
             | Rule::Iec104 { ports, .. }
             | Rule::Dnp3 { ports, .. }
-            | Rule::S7comm { ports, .. } => {
+            | Rule::S7comm { ports, .. }
+            | Rule::Bacnet { ports, .. } => {
                 let proto = self.protocol().number().unwrap_or(6);
                 ports
                     .iter()
@@ -300,7 +312,8 @@ impl fmt::Display for Rule {
             Rule::Modbus { ports, .. }
             | Rule::Iec104 { ports, .. }
             | Rule::Dnp3 { ports, .. }
-            | Rule::S7comm { ports, .. } => {
+            | Rule::S7comm { ports, .. }
+            | Rule::Bacnet { ports, .. } => {
                 let list: Vec<String> = ports.iter().map(PortRange::to_string).collect();
                 write!(f, "{} {}", self.protocol().name(), list.join(", "))
             }

@@ -1179,4 +1179,5 @@ fn modbus_shadowing() {
 mod grid;
 
 // ---- S7comm ----
+mod bacnet;
 mod s7comm;
