@@ -419,7 +419,10 @@ fuzz_target!(|data: &[u8]| {
             .and_then(|_| stream_walk(&payload[cut..], &mut cursor, Some(&profile)));
         assert_eq!(got, whole, "stream walk cut at {cut}");
         if whole.is_ok() {
-            assert!(cursor.at_boundary(), "stream walk cut at {cut} ends mid-ADU");
+            assert!(
+                cursor.at_boundary(),
+                "stream walk cut at {cut} ends mid-ADU"
+            );
         }
     }
 
