@@ -1,6 +1,8 @@
-//! The protocols inspected on their TCP stream position (IEC 104, DNP3): each has an XDP
-//! program of its own that the main program tail-calls through [`INSPECTORS`], so the main
-//! program's verification does not grow with every protocol. An inspector program finds the
+//! The protocols inspected on their TCP stream position (Modbus, IEC 104, DNP3; S7comm in
+//! `s7comm.rs`): each has an XDP program of its own that the main program tail-calls through
+//! [`INSPECTORS`], so the main program's verification does not grow with every protocol
+//! (Modbus and IEC 104 only for the segments the main program does not judge itself,
+//! [`fast`]). An inspector program finds the
 //! flow's conntrack entry again, moves the direction's stream position
 //! ([`firewall_common::stream::segment`]) and finishes the packet as the main program does
 //! ([`deliver`], [`account`]).
