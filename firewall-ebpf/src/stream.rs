@@ -453,7 +453,11 @@ fn judge<P: Protocol>(ctx: &XdpContext, cfg: &SlotConfig, p: &Packet, h: &Handof
 /// The payload of `p` copied into this CPU's [`PAYLOAD`] buffer at `at` (at most
 /// [`PAYLOAD_MAX`] - `at` bytes: the walkers find a longer segment unwalkable).
 #[inline(always)]
-pub(crate) fn copy_payload(ctx: &XdpContext, p: &Packet, at: usize) -> Option<&'static stream::Payload> {
+pub(crate) fn copy_payload(
+    ctx: &XdpContext,
+    p: &Packet,
+    at: usize,
+) -> Option<&'static stream::Payload> {
     let buf = PAYLOAD.get_ptr_mut(0)?;
     let mut n = p.payload_len as usize;
     if n > PAYLOAD_MAX - at {
