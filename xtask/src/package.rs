@@ -59,6 +59,7 @@ const DOCS: &[&str] = &[
     "docs/iec104.md",
     "docs/dnp3.md",
     "docs/s7comm.md",
+    "docs/bacnet.md",
     "docs/events.md",
     "docs/events.schema.json",
     "docs/capture.md",
