@@ -1058,19 +1058,33 @@ fn modbus_segment(
     flags: u8,
     payload: &[u8],
 ) -> Vec<u8> {
-    let (from, port) = client;
+    server_segment(client, 502, up, seq, ack, flags, payload)
+}
+
+/// A segment of the TCP connection of `client` (address, port) with the server at
+/// CTL:`port`, from the client (`up`) or to it.
+fn server_segment(
+    client: ([u8; 4], u16),
+    port: u16,
+    up: bool,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let (from, client_port) = client;
     if up {
         ipv4(
             from,
             CTL,
-            pktgen::tcp_seq(port, 502, seq, ack, flags, payload),
+            pktgen::tcp_seq(client_port, port, seq, ack, flags, payload),
         )
         .frame()
     } else {
         ipv4(
             CTL,
             from,
-            pktgen::tcp_seq(502, port, seq, ack, flags, payload),
+            pktgen::tcp_seq(port, client_port, seq, ack, flags, payload),
         )
         .frame()
     }
@@ -2022,22 +2036,7 @@ fn iec104_segment(
     flags: u8,
     payload: &[u8],
 ) -> Vec<u8> {
-    let (from, port) = client;
-    if up {
-        ipv4(
-            from,
-            CTL,
-            pktgen::tcp_seq(port, 2404, seq, ack, flags, payload),
-        )
-        .frame()
-    } else {
-        ipv4(
-            CTL,
-            from,
-            pktgen::tcp_seq(2404, port, seq, ack, flags, payload),
-        )
-        .frame()
-    }
+    server_segment(client, 2404, up, seq, ack, flags, payload)
 }
 
 /// Opens an IEC 104 connection from `client` through STARTDT; the client's and the server's
@@ -2326,23 +2325,8 @@ conduits:
 
 /// An S7comm segment between `client` and 10.30.0.9:102 (`up`: client to PLC).
 fn s7_segment(client: ([u8; 4], u16), up: bool, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
-    let (from, port) = client;
     let flags = if payload.is_empty() { ACK } else { PSH | ACK };
-    if up {
-        ipv4(
-            from,
-            CTL,
-            pktgen::tcp_seq(port, 102, seq, ack, flags, payload),
-        )
-        .frame()
-    } else {
-        ipv4(
-            CTL,
-            from,
-            pktgen::tcp_seq(102, port, seq, ack, flags, payload),
-        )
-        .frame()
-    }
+    server_segment(client, 102, up, seq, ack, flags, payload)
 }
 
 /// The data path's S7comm program (tail-called through INSPECTORS 4): the connection request's
