@@ -1,4 +1,4 @@
-//! What zcfw must report about a denied request of an inspected protocol (IEC 104, DNP3): the
+//! What zcfw must report about a denied request of an inspected protocol (IEC 104, DNP3, S7comm, BACnet/IP): the
 //! reason counted in total and for the conduit (`zcfw stats --json`), and an event naming the
 //! reason, the conduit, the connection and the protocol detail (`zcfw events --json`).
 
@@ -21,6 +21,8 @@ pub struct ExpectedDeny {
     pub conduit: &'static str,
     /// The conduit's `on_violation` (`reset` or `drop`): the event's action.
     pub action: &'static str,
+    /// The event's `proto`: `tcp`, or `udp` for BACnet/IP.
+    pub proto: &'static str,
     pub src: IpAddr,
     /// The client's port, when the test knows it (raw connections).
     pub src_port: Option<u16>,
@@ -50,7 +52,7 @@ impl ExpectedDeny {
         e["reason"] == self.reason
             && e["conduit"] == self.conduit
             && e["action"] == self.action
-            && e["proto"] == "tcp"
+            && e["proto"] == self.proto
             && ip(&e["src"]) == Some(self.src)
             && ip(&e["dst"]) == Some(self.dst.ip())
             && e["dst_port"].as_u64() == Some(u64::from(self.dst.port()))
@@ -140,6 +142,7 @@ mod tests {
             reason: "iec104_type_id",
             conduit: "c",
             action: "reset",
+            proto: "tcp",
             src: "10.20.0.2".parse().unwrap(),
             src_port: None,
             dst: "10.30.0.2:2404".parse().unwrap(),

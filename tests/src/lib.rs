@@ -22,6 +22,7 @@
 //! parallel; namespaces all start with `zcfw-`.
 
 pub mod bridge;
+pub mod bacnet;
 pub mod cmd;
 pub mod daemon;
 pub mod dnp3;

@@ -531,6 +531,7 @@ impl<'p> Env<'p> {
             reason: case.reason,
             conduit: case.conduit,
             action: case.action(),
+            proto: "tcp",
             src: self.plant.host(case.zone).addr(Family::V4),
             src_port,
             dst: self.server_addr(),

@@ -429,6 +429,7 @@ impl<'p> Env<'p> {
             reason: case.reason,
             conduit: case.conduit,
             action: "reset",
+            proto: "tcp",
             src: self.plant.host(case.zone).addr(Family::V4),
             src_port: reply.local_port,
             dst: self.server_addr(),

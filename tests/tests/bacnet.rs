@@ -1,0 +1,339 @@
+//! BACnet/IP deep inspection end to end, with a stack nobody here wrote: bacpypes3 0.0.110 as
+//! the device in the control zone (`NormalApplication`, device 1001, `analog-value,1` present
+//! value 21.5) and as the client in the dmz (an application of its own, one operation per
+//! run), each bound to its namespace's address (bacpypes3 serves 127.x in-process otherwise).
+//!
+//! Policy (below): the dmz BMS may discover and read (`services: [who_is, i_am, read_property,
+//! read_property_multiple]`). A WriteProperty is `bacnet_service` (confirmed service 15): the
+//! client gets no answer, the device never processes the request and the present value stays
+//! (read back through the firewall and asked of the device), zcfw counts it (in total and for
+//! the conduit) and reports the event.
+//!
+//! Who-Is is sent unicast to the device (bacpypes3 answers it with a unicast I-Am to the
+//! asker, which comes back on the who-is flow). A subnet-directed broadcast who-is is not
+//! sent here: the gateway would need `bc_forwarding`, and how zones judge a broadcast
+//! destination is covered by `bacnet_datagrams_are_judged_every_one` in
+//! `firewall-daemon/tests/verdicts.rs`.
+//!
+//! `peers_through_port_level_conduits` runs the same cases with a `protocol: udp` conduit on
+//! 47808: there the write must take effect, which proves that the inspector is what denies it
+//! and that the "no effect" checks can see an effect.
+
+use std::{net::IpAddr, thread, time::Duration};
+
+use zcfw_harness::{
+    Daemon, Family, Names, Plant, XdpMode, Zone,
+    bacnet::{self, BacnetDevice, ClientReply, DeviceState},
+    inspection::{ExpectedDeny, drops_since},
+    modbus::{StatsJson, ZcfwView},
+};
+
+const INSPECTED: &str = r#"# tests/tests/bacnet.rs (a template: the harness fills in names and the XDP mode)
+version: 1
+name: ${NAME}
+defaults: { action: deny, log: denied, mode: enforce }
+interfaces:
+  - { name: ${IF_ENTERPRISE}, zones: [enterprise], xdp_mode: ${XDP_MODE} }
+  - { name: ${IF_DMZ}, zones: [dmz], xdp_mode: ${XDP_MODE} }
+  - { name: ${IF_CONTROL}, zones: [control], xdp_mode: ${XDP_MODE} }
+zones:
+  enterprise: { security_level: 1, networks: [10.10.0.0/24, "fd00:10::/64"] }
+  dmz: { security_level: 2, networks: [10.20.0.0/24, "fd00:20::/64"] }
+  control: { security_level: 3, networks: [10.30.0.0/24, "fd00:30::/64"] }
+conduits:
+  - name: bms-reads-device
+    from: dmz
+    to: control
+    rules:
+      - protocol: bacnet
+        bacnet: { services: [who_is, i_am, read_property, read_property_multiple] }
+"#;
+
+/// The same plant with a port-level conduit: everything on udp/47808 passes.
+const PORT_LEVEL: &str = r#"# tests/tests/bacnet.rs, without inspection
+version: 1
+name: ${NAME}
+defaults: { action: deny, log: denied, mode: enforce }
+interfaces:
+  - { name: ${IF_ENTERPRISE}, zones: [enterprise], xdp_mode: ${XDP_MODE} }
+  - { name: ${IF_DMZ}, zones: [dmz], xdp_mode: ${XDP_MODE} }
+  - { name: ${IF_CONTROL}, zones: [control], xdp_mode: ${XDP_MODE} }
+zones:
+  enterprise: { security_level: 1, networks: [10.10.0.0/24, "fd00:10::/64"] }
+  dmz: { security_level: 2, networks: [10.20.0.0/24, "fd00:20::/64"] }
+  control: { security_level: 3, networks: [10.30.0.0/24, "fd00:30::/64"] }
+conduits:
+  - name: bms-reads-device
+    from: dmz
+    to: control
+    rules:
+      - { protocol: udp, ports: [47808] }
+"#;
+
+const CONDUIT: &str = "bms-reads-device";
+/// The zones' IPv4 prefix length (`Zone::network`).
+const PREFIX: u8 = 24;
+/// The value the denied write tries to set.
+const WRITTEN: f64 = 99.25;
+/// Every reason a BACnet/IP inspection deny is counted under.
+const REASONS: [&str; 5] = [
+    "bacnet_malformed",
+    "bacnet_service",
+    "bacnet_bvlc",
+    "bacnet_network",
+    "bacnet_direction",
+];
+
+struct Env<'p> {
+    plant: &'p Plant,
+    daemon: Option<Daemon<'p>>,
+    device: BacnetDevice,
+    view: ZcfwView,
+    mode: XdpMode,
+    inspect: bool,
+    failures: Vec<String>,
+}
+
+impl<'p> Env<'p> {
+    fn start(plant: &'p Plant, mode: XdpMode, inspect: bool) -> Env<'p> {
+        let ctl = plant.host(Zone::Control);
+        let device = BacnetDevice::start(&ctl.ns, Self::device_ip(), PREFIX)
+            .unwrap_or_else(|e| panic!("starting the bacpypes3 device: {e:#}"));
+        let name = format!("bacnet-e2e-{}-{}", inspect, mode.as_str()).to_lowercase();
+        let template = if inspect { INSPECTED } else { PORT_LEVEL };
+        let policy = plant.render_policy(template, &name, mode);
+        let daemon = Daemon::start_on(plant, &policy).unwrap_or_else(|e| panic!("{e:#}"));
+        let view = ZcfwView::new(daemon.socket()).expect("zcfw binary");
+        Env {
+            plant,
+            daemon: Some(daemon),
+            device,
+            view,
+            mode,
+            inspect,
+            failures: Vec::new(),
+        }
+    }
+
+    fn device_ip() -> IpAddr {
+        Zone::Control.host(Family::V4)
+    }
+
+    fn fail(&mut self, msg: String) {
+        eprintln!(
+            "FAILED [{} {}] {msg}",
+            self.mode.as_str(),
+            if self.inspect {
+                "inspected"
+            } else {
+                "port level"
+            }
+        );
+        self.failures.push(msg);
+    }
+
+    fn stats(&self) -> StatsJson {
+        self.view
+            .stats()
+            .unwrap_or_else(|e| panic!("zcfw stats: {e:#}"))
+    }
+
+    fn state(&mut self) -> DeviceState {
+        self.device
+            .state()
+            .unwrap_or_else(|e| panic!("the device's state: {e:#}"))
+    }
+
+    /// One bacpypes3 client operation from the dmz host.
+    fn client(&self, op: &str, args: &[&str]) -> ClientReply {
+        let host = self.plant.host(Zone::Dmz);
+        bacnet::client(
+            &host.ns,
+            host.addr(Family::V4),
+            PREFIX,
+            Self::device_ip(),
+            op,
+            args,
+        )
+        .unwrap_or_else(|e| panic!("the bacpypes3 client in the dmz: {e:#}"))
+    }
+
+    /// Who-Is, ReadProperty and ReadPropertyMultiple return the device's answers; nothing is
+    /// dropped.
+    fn reads(&mut self, what: &str) {
+        let before = self.stats();
+        let value = self.state().present_value;
+        let r = self.client("who_is", &[]);
+        if !r.ok || r.devices.as_deref() != Some(&[bacnet::DEVICE_INSTANCE]) {
+            self.fail(format!(
+                "{what}: a unicast Who-Is should bring device {}'s I-Am: {r:?}",
+                bacnet::DEVICE_INSTANCE
+            ));
+        }
+        let r = self.client("read", &[]);
+        if !r.ok || r.value.as_ref().and_then(|v| v.as_f64()) != Some(value) {
+            self.fail(format!(
+                "{what}: ReadProperty present-value should return {value}: {r:?}"
+            ));
+        }
+        let r = self.client("read_multiple", &[]);
+        let v = r.value.as_ref();
+        if !r.ok
+            || v.and_then(|v| v["present-value"].as_f64()) != Some(value)
+            || v.and_then(|v| v["object-name"].as_str()) != Some("setpoint")
+        {
+            self.fail(format!(
+                "{what}: ReadPropertyMultiple should return present-value {value} and \
+                 object-name setpoint: {r:?}"
+            ));
+        }
+        thread::sleep(Duration::from_millis(50));
+        let drops = drops_since(&self.stats(), &before);
+        if !drops.is_empty() {
+            self.fail(format!(
+                "{what}: allowed requests, but packets were dropped: {drops:?}"
+            ));
+        }
+    }
+
+    /// WriteProperty present-value: denied with no effect when inspected, done when not.
+    fn write(&mut self) {
+        let what = format!(
+            "dmz → {}:{}: WriteProperty analog-value,1 present-value {WRITTEN}",
+            Self::device_ip(),
+            bacnet::PORT
+        );
+        let seen = self.state();
+        let before = self.stats();
+        let reply = self.client("write", &[&WRITTEN.to_string()]);
+        thread::sleep(Duration::from_millis(200));
+        let after = self.stats();
+        let now = self.state();
+        let read_back = self.client("read", &[]);
+        let read_value = read_back.value.as_ref().and_then(|v| v.as_f64());
+        let mut effects = Vec::new();
+        if now.writes != seen.writes {
+            effects.push(format!(
+                "the device processed {} WriteProperty request(s)",
+                now.writes - seen.writes
+            ));
+        }
+        if now.present_value != seen.present_value {
+            effects.push(format!(
+                "the present value went from {} to {}",
+                seen.present_value, now.present_value
+            ));
+        }
+        if !self.inspect {
+            eprintln!("[port level] {what}: {reply:?}; device: {effects:?}");
+            if !reply.ok || now.present_value != WRITTEN || read_value != Some(WRITTEN) {
+                self.fail(format!(
+                    "{what}: without inspection the write should take effect (the harness must \
+                     see effects), but: client {reply:?}, device {now:?}, read back \
+                     {read_back:?}"
+                ));
+            }
+            let drops = drops_since(&after, &before);
+            if !drops.is_empty() {
+                self.fail(format!(
+                    "{what}: port-level conduit, but dropped: {drops:?}"
+                ));
+            }
+            return;
+        }
+        if !effects.is_empty() {
+            self.fail(format!(
+                "{what}: denied (bacnet_service), but {}",
+                effects.join("; ")
+            ));
+        }
+        if reply.ok {
+            self.fail(format!("{what}: the client was answered ({reply:?})"));
+        }
+        if read_value != Some(seen.present_value) {
+            self.fail(format!(
+                "{what}: reading present-value back should return {}: {read_back:?}",
+                seen.present_value
+            ));
+        }
+        let expected = ExpectedDeny {
+            reason: "bacnet_service",
+            conduit: CONDUIT,
+            action: "drop",
+            proto: "udp",
+            src: self.plant.host(Zone::Dmz).addr(Family::V4),
+            src_port: Some(bacnet::PORT),
+            dst: (Self::device_ip(), bacnet::PORT).into(),
+            detail: Some(("service", 15)),
+        };
+        for f in expected.check(&self.view, &before, &after, &REASONS) {
+            self.fail(format!("{what}: {f}"));
+        }
+    }
+
+    fn finish(mut self) {
+        if let Some(daemon) = self.daemon.take()
+            && let Err(e) = daemon.stop()
+        {
+            self.fail(format!("stopping zcfw: {e:#}"));
+        }
+        if !self.failures.is_empty() {
+            eprintln!("--- bacpypes3 device log ---\n{}", self.device.log());
+        }
+        assert!(
+            self.failures.is_empty(),
+            "{} failed check(s) in {} mode ({}):\n  {}",
+            self.failures.len(),
+            self.mode.as_str(),
+            if self.inspect {
+                "inspected"
+            } else {
+                "port level"
+            },
+            self.failures.join("\n  ")
+        );
+    }
+}
+
+fn plant(test: &str) -> Plant {
+    Plant::new(Names::unique(test)).unwrap_or_else(|e| panic!("building the plant: {e:#}"))
+}
+
+/// Discovery and reads, the write, and the device still serving afterwards.
+fn run(env: &mut Env<'_>) {
+    let state = env.state();
+    if state.present_value != bacnet::PRESENT_VALUE || state.writes != 0 {
+        env.fail(format!(
+            "the device should start with present value {} and no writes: {state:?}",
+            bacnet::PRESENT_VALUE
+        ));
+    }
+    env.reads("dmz BMS (bacpypes3)");
+    env.write();
+    env.reads("dmz BMS (bacpypes3) after the write");
+}
+
+/// zcfw with a port-level conduit carries everything: the write takes effect.
+#[test]
+fn peers_through_port_level_conduits() {
+    let plant = plant("bac_port");
+    let mut env = Env::start(&plant, XdpMode::Native, false);
+    run(&mut env);
+    env.finish();
+}
+
+#[test]
+fn inspected_native() {
+    let plant = plant("bac_native");
+    let mut env = Env::start(&plant, XdpMode::Native, true);
+    run(&mut env);
+    env.finish();
+}
+
+#[test]
+fn inspected_skb() {
+    let plant = plant("bac_skb");
+    let mut env = Env::start(&plant, XdpMode::Skb, true);
+    run(&mut env);
+    env.finish();
+}
