@@ -115,7 +115,11 @@ pub fn client(
     args: &[&str],
 ) -> Result<ClientReply> {
     let dir = TempDir::new("bacnet-client")?;
-    let mut argv = vec![format!("{local}/{prefix}"), device.to_string(), op.to_owned()];
+    let mut argv = vec![
+        format!("{local}/{prefix}"),
+        device.to_string(),
+        op.to_owned(),
+    ];
     argv.extend(args.iter().map(|a| (*a).to_owned()));
     let mut peer = Peer::spawn(
         ns,

@@ -21,8 +21,8 @@
 //! Names are unique per test ([`Names::unique`]: test tag + pid + counter), so tests run in
 //! parallel; namespaces all start with `zcfw-`.
 
-pub mod bridge;
 pub mod bacnet;
+pub mod bridge;
 pub mod cmd;
 pub mod daemon;
 pub mod dnp3;
