@@ -14,6 +14,7 @@ pub mod conduit;
 pub mod conduittable;
 pub mod decision;
 pub mod dnp3;
+pub mod enip;
 pub mod event;
 pub mod exception;
 pub mod flow;
@@ -50,5 +51,7 @@ pub mod zonetable;
 /// ([`capture`]); S7comm: its profile map (`S7COMM_PROFILES`), inspector id 4
 /// and reasons 41-46; the XDP fast path: the forwarder program array (`FORWARDER`), its
 /// devmap (`FORWARD_PORTS`) and counters (`FAST_PATH_COUNTERS`), interface flag `FAST_PATH`;
-/// learning mode, the `LEARN` and `LEARN_HOSTS` maps and the `LEARN` control flag.
+/// learning mode, the `LEARN` and `LEARN_HOSTS` maps and the `LEARN` control flag;
+/// EtherNet/IP: `ENIP_PROFILES`, inspector id 5, reasons 47-52, a 40-byte stream cursor
+/// (`STREAMS` values) and 48 per-conduit deny counter slots.
 pub const ABI_VERSION: u32 = 8;

@@ -61,6 +61,8 @@ pub mod names {
     pub const DNP3_PROFILES: &str = "DNP3_PROFILES";
     /// Array of [`crate::s7comm::S7Profile`] indexed by [`super::profile_index`].
     pub const S7COMM_PROFILES: &str = "S7COMM_PROFILES";
+    /// Array of [`crate::enip::EnipProfile`] indexed by [`super::profile_index`].
+    pub const ENIP_PROFILES: &str = "ENIP_PROFILES";
     /// Program array: [`super::inspector`] id → the XDP program that inspects a segment of
     /// that protocol (tail call from the main program; Modbus is inspected inline).
     pub const INSPECTORS: &str = "INSPECTORS";
@@ -126,7 +128,7 @@ pub mod names {
     /// Every map of the XDP program the daemon pins and adopts: a restart keeps them, and a
     /// map missing here would silently start empty after a restart (a test in
     /// firewall-daemon compares this list with the maps of the embedded object).
-    pub const ALL: [&str; 38] = [
+    pub const ALL: [&str; 39] = [
         ABI,
         CONTROL,
         SLOT_CONFIG,
@@ -149,6 +151,7 @@ pub mod names {
         IEC104_PROFILES,
         DNP3_PROFILES,
         S7COMM_PROFILES,
+        ENIP_PROFILES,
         INSPECTORS,
         RATE_LIMITS,
         BUCKETS,
@@ -213,7 +216,7 @@ pub mod capacity {
     /// 128 bytes of kernel memory each (key, state and the kernel's element) the table is
     /// 16 MiB, preallocated.
     pub const FLOWS: u32 = 131_072;
-    /// Stream positions of IEC 104 and DNP3 flows (LRU, about 200 bytes each in the kernel):
+    /// Stream positions of inspected TCP flows (LRU, about 280 bytes each in the kernel):
     /// a gateway's SCADA connections are a few hundred; an evicted position is picked up again
     /// as a flow seen mid-stream.
     pub const STREAMS: u32 = 16_384;
@@ -393,13 +396,16 @@ pub mod inspector {
     pub const DNP3: u8 = 3;
     /// S7comm over ISO-on-TCP (program `zcfw_s7comm`).
     pub const S7COMM: u8 = 4;
+    /// EtherNet/IP with CIP over TCP (program `zcfw_enip`).
+    pub const ENIP: u8 = 5;
     /// Entries of [`super::names::INSPECTORS`].
     pub const SLOTS: u32 = 8;
     /// The tail-called inspector programs, by id: (id, program name).
-    pub const PROGRAMS: [(u8, &str); 3] = [
+    pub const PROGRAMS: [(u8, &str); 4] = [
         (IEC104, "zcfw_iec104"),
         (DNP3, "zcfw_dnp3"),
         (S7COMM, "zcfw_s7comm"),
+        (ENIP, "zcfw_enip"),
     ];
 
     /// The session bits of a flow of `id` picked up mid-stream (opened before zcfw tracked
@@ -408,6 +414,8 @@ pub mod inspector {
     pub const fn session_at_pickup(id: u8) -> u8 {
         match id {
             IEC104 => crate::iec104::session::STARTED,
+            // The session was registered before zcfw saw the flow.
+            ENIP => crate::enip::session::REGISTERED,
             _ => 0,
         }
     }
@@ -419,6 +427,7 @@ pub mod inspector {
             IEC104 => "iec104",
             DNP3 => "dnp3",
             S7COMM => "s7comm",
+            ENIP => "enip",
             _ => "none",
         }
     }
@@ -481,10 +490,10 @@ pub const fn profile_index(slot: u8, profile_id: u16) -> u32 {
 /// Counter slots per conduit in [`names::CONDUIT_DENY_COUNTERS`]: inspection deny reasons
 /// (slot [`crate::reason::Reason::conduit_slot`], below [`CONDUIT_ACTION_SLOT`]), then what was
 /// done with the denied segments (slot `CONDUIT_ACTION_SLOT + event::action`).
-pub const CONDUIT_DENY_SLOTS: u32 = 32;
+pub const CONDUIT_DENY_SLOTS: u32 = 48;
 
 /// First per-conduit slot counting an action ([`crate::event::action`]) rather than a reason.
-pub const CONDUIT_ACTION_SLOT: u32 = 28;
+pub const CONDUIT_ACTION_SLOT: u32 = 44;
 
 /// Index of (`conduit_id`, inspection deny `slot`) in [`names::CONDUIT_DENY_COUNTERS`].
 #[inline(always)]

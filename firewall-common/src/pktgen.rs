@@ -13,6 +13,7 @@ use crate::{
 };
 
 pub mod dnp3;
+pub mod enip;
 pub mod iec104;
 pub mod s7comm;
 

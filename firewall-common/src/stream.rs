@@ -45,9 +45,15 @@ pub struct StreamCursor {
     pub _pad: u8,
     /// The head bytes themselves.
     pub held: [u8; HELD_MAX],
+    /// More room for a byte walker's state (EtherNet/IP keeps the boundaries of a Multiple
+    /// Service Packet's services here); unused by head-judged protocols.
+    pub ext: [u8; EXT_LEN],
 }
 
-const _: () = assert!(core::mem::size_of::<StreamCursor>() == 20);
+/// Bytes of [`StreamCursor::ext`].
+pub const EXT_LEN: usize = 20;
+
+const _: () = assert!(core::mem::size_of::<StreamCursor>() == 40);
 
 impl StreamCursor {
     /// Whether the next byte starts a PDU (no tail to pass, no head begun). Bytes left in
@@ -225,7 +231,7 @@ pub struct StreamSide {
     pub _pad: u16,
 }
 
-const _: () = assert!(core::mem::size_of::<StreamSide>() == 56);
+const _: () = assert!(core::mem::size_of::<StreamSide>() == 96);
 
 impl StreamSide {
     /// A direction whose position is not known yet.
@@ -273,6 +279,7 @@ impl StreamCursor {
         held_len: 0,
         _pad: 0,
         held: [0; HELD_MAX],
+        ext: [0; EXT_LEN],
     };
 }
 
