@@ -19,6 +19,7 @@ mod bench;
 mod decision;
 mod exception;
 mod forward;
+mod enip;
 mod inspect;
 mod learn;
 mod looped;

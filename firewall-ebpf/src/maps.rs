@@ -26,6 +26,7 @@ use firewall_common::{
     modbus::ModbusProfile,
     reason::Reason,
     s7comm::S7Profile,
+    enip::EnipProfile,
     zonetable,
 };
 
@@ -124,6 +125,11 @@ pub static DNP3_PROFILES: Array<Dnp3Profile> =
 /// S7comm inspection profiles of both slots (see `profile_index`).
 #[map]
 pub static S7COMM_PROFILES: Array<S7Profile> =
+    Array::with_max_entries(2 * capacity::MAX_PROFILES, 0);
+
+/// EtherNet/IP inspection profiles of both slots (see `profile_index`).
+#[map]
+pub static ENIP_PROFILES: Array<EnipProfile> =
     Array::with_max_entries(2 * capacity::MAX_PROFILES, 0);
 
 /// The inspector programs, by `firewall_common::maps::inspector` id (filled by the daemon).

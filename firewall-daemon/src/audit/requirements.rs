@@ -403,7 +403,7 @@ pub(super) fn assess(policy: &ValidatedPolicy, findings: &[Finding]) -> Vec<Requ
             Rule::Transport { .. } => 2,
             Rule::Icmp { .. } => 3,
             Rule::Modbus { .. } => 4,
-            Rule::Iec104 { .. } | Rule::Dnp3 { .. } | Rule::S7comm { .. } => 5,
+            Rule::Iec104 { .. } | Rule::Dnp3 { .. } | Rule::S7comm { .. } | Rule::Enip { .. } => 5,
         };
         kinds[k] += 1;
     }

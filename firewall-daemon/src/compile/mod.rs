@@ -7,7 +7,7 @@
 //! intervals where the first matching rule wins; adjacent intervals of the same conduit are
 //! merged, and each is covered with aligned blocks, one map entry per block.
 //!
-//! Inspection: each inspected rule (`protocol: modbus`, `iec104`, `dnp3`, `s7comm`) compiles
+//! Inspection: each inspected rule (`protocol: modbus`, `iec104`, `dnp3`, `s7comm`, `enip`) compiles
 //! to its protocol's profile ([`ModbusProfile`], [`Iec104Profile`], [`Dnp3Profile`],
 //! [`S7Profile`]); identical
 //! profiles are shared. Profile ids are numbered per protocol, in the order in which rules
@@ -23,6 +23,7 @@ use firewall_common::{
     dnp3::Dnp3Profile,
     iec104::Iec104Profile,
     s7comm::S7Profile,
+    enip::EnipProfile,
     maps::{
         ConduitAction, ConduitKey, ZoneMatch, ZonePairKey, ZonePairLevels, action_flags, capacity,
         slot_flags, zone_flags,
@@ -40,6 +41,7 @@ mod profiles;
 mod render;
 mod render_profiles;
 mod render_s7comm;
+mod render_enip;
 mod zonetable;
 
 pub use conduit_table::ConduitTable;
@@ -149,6 +151,9 @@ pub struct CompiledPolicy {
     /// S7comm inspection profiles: `s7comm_profiles[i]` has profile id `i + 1` for the
     /// conduit entries whose inspector is `inspector::S7COMM`.
     pub s7comm_profiles: Vec<S7Profile>,
+    /// EtherNet/IP inspection profiles: `enip_profiles[i]` has profile id `i + 1` for the
+    /// conduit entries whose inspector is `inspector::ENIP`.
+    pub enip_profiles: Vec<EnipProfile>,
     /// Rate limits of rate-limited conduits (their entries carry `action_flags::RATE_LIMIT`).
     pub rate_limits: Vec<(u16, firewall_common::maps::RateLimit)>,
 }
@@ -166,6 +171,7 @@ impl CompiledPolicy {
             + self.iec104_profiles.len()
             + self.dnp3_profiles.len()
             + self.s7comm_profiles.len()
+            + self.enip_profiles.len()
             + self.interfaces.len()
             + self
                 .interfaces
@@ -293,6 +299,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         iec104: iec104_profiles,
         dnp3: dnp3_profiles,
         s7comm: s7comm_profiles,
+        enip: enip_profiles,
         rules: rule_profiles,
     } = profiles::collect(policy)?;
 
@@ -502,6 +509,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         iec104_profiles,
         dnp3_profiles,
         s7comm_profiles,
+        enip_profiles,
         rate_limits,
     })
 }

@@ -1,6 +1,6 @@
 //! Inspection profiles of the inspected rules, one vector per protocol: identical profiles
 //! are shared, and ids are numbered per protocol from 1 in the order rules first name them
-//! (`modbus_profiles[i]`, `iec104_profiles[i]`, `dnp3_profiles[i]` and `s7comm_profiles[i]` are id `i + 1` of their
+//! (`modbus_profiles[i]`, `iec104_profiles[i]`, `dnp3_profiles[i]`, `s7comm_profiles[i]` and `enip_profiles[i]` are id `i + 1` of their
 //! protocol's profile map; 0 = no inspection).
 
 use firewall_common::{
@@ -9,6 +9,7 @@ use firewall_common::{
     maps::{capacity, inspector},
     modbus::ModbusProfile,
     s7comm::S7Profile,
+    enip::EnipProfile,
 };
 
 use super::CompileError;
@@ -21,6 +22,7 @@ pub(super) struct Profiles {
     pub iec104: Vec<Iec104Profile>,
     pub dnp3: Vec<Dnp3Profile>,
     pub s7comm: Vec<S7Profile>,
+    pub enip: Vec<EnipProfile>,
     /// Per conduit, per rule: the inspector id and profile id (`(NONE, 0)` uninspected).
     pub rules: Vec<Vec<(u8, u16)>>,
 }
@@ -51,6 +53,7 @@ pub(super) fn collect(policy: &ValidatedPolicy) -> Result<Profiles, CompileError
                 Some(Profile::Iec104(p)) => (inspector::IEC104, intern(&mut out.iec104, p)),
                 Some(Profile::Dnp3(p)) => (inspector::DNP3, intern(&mut out.dnp3, p)),
                 Some(Profile::S7comm(p)) => (inspector::S7COMM, intern(&mut out.s7comm, p)),
+                Some(Profile::Enip(p)) => (inspector::ENIP, intern(&mut out.enip, p)),
             })
             .collect();
         out.rules.push(ids);
@@ -61,6 +64,7 @@ pub(super) fn collect(policy: &ValidatedPolicy) -> Result<Profiles, CompileError
         ("IEC 104", out.iec104.len()),
         ("DNP3", out.dnp3.len()),
         ("S7comm", out.s7comm.len()),
+        ("EtherNet/IP", out.enip.len()),
     ] {
         if needed > limit {
             return Err(CompileError::TooManyProfiles {
@@ -80,6 +84,7 @@ pub fn inspector_name(id: u8) -> &'static str {
         inspector::IEC104 => "iec104",
         inspector::DNP3 => "dnp3",
         inspector::S7COMM => "s7comm",
+        inspector::ENIP => "enip",
         _ => "none",
     }
 }

@@ -69,6 +69,7 @@ struct JsonPolicy<'a> {
     iec104_profiles: Vec<JsonIec104Profile>,
     dnp3_profiles: Vec<JsonDnp3Profile>,
     s7comm_profiles: Vec<super::render_s7comm::JsonS7Profile>,
+    enip_profiles: Vec<super::render_enip::JsonEnipProfile>,
     map_entries: usize,
 }
 
@@ -356,6 +357,15 @@ pub fn render_json(p: &CompiledPolicy) -> serde_json::Value {
                 super::render_s7comm::s7comm_json(id, m, users(p, inspector::S7COMM, id))
             })
             .collect(),
+        enip_profiles: p
+            .enip_profiles
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let id = profile_id(i);
+                super::render_enip::enip_json(id, m, users(p, inspector::ENIP, id))
+            })
+            .collect(),
         map_entries: p.map_entries(),
     };
     serde_json::to_value(doc).unwrap_or(serde_json::Value::Null)
@@ -548,6 +558,7 @@ enum Listed<'a> {
     Iec104(&'a firewall_common::iec104::Iec104Profile),
     Dnp3(&'a firewall_common::dnp3::Dnp3Profile),
     S7comm(&'a firewall_common::s7comm::S7Profile),
+    Enip(&'a firewall_common::enip::EnipProfile),
 }
 
 /// The compiled policy as a listing: summary, then every map entry.
@@ -719,7 +730,8 @@ pub fn render_text(p: &CompiledPolicy) -> String {
     let total = p.modbus_profiles.len()
         + p.iec104_profiles.len()
         + p.dnp3_profiles.len()
-        + p.s7comm_profiles.len();
+        + p.s7comm_profiles.len()
+        + p.enip_profiles.len();
     let _ = writeln!(out, "\ninspection profiles ({total}):");
     let listed = p
         .modbus_profiles
@@ -743,6 +755,12 @@ pub fn render_text(p: &CompiledPolicy) -> String {
                 .iter()
                 .enumerate()
                 .map(|(i, m)| (profile_id(i), Listed::S7comm(m))),
+        )
+        .chain(
+            p.enip_profiles
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (profile_id(i), Listed::Enip(m))),
         );
     for (id, profile) in listed {
         let which = match profile {
@@ -765,6 +783,11 @@ pub fn render_text(p: &CompiledPolicy) -> String {
                 let _ = writeln!(out, "  {id:>3}  s7comm");
                 super::render_s7comm::describe_s7comm(&mut out, m);
                 inspector::S7COMM
+            }
+            Listed::Enip(m) => {
+                let _ = writeln!(out, "  {id:>3}  enip");
+                super::render_enip::describe_enip(&mut out, m);
+                inspector::ENIP
             }
         };
         let users: Vec<String> = users(p, which, id)

@@ -14,6 +14,7 @@ use firewall_common::{
     event,
     iec104::Iec104Profile,
     s7comm::S7Profile,
+    enip::EnipProfile,
     maps::{
         ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey, L2Key, RateLimit,
         SlotConfig, ZoneMatch, ZonePairKey, ZonePairLevels, ZoneV6Key, capacity,
@@ -411,6 +412,14 @@ pub(super) fn write_slot(
             profiles
                 .set(profile_index(slot, (i + 1) as u16), profile, 0)
                 .map_err(DataplaneError::map(names::S7COMM_PROFILES))?;
+        }
+    }
+    if !policy.enip_profiles.is_empty() {
+        let mut profiles = array::<EnipProfile>(ebpf, names::ENIP_PROFILES)?;
+        for (i, profile) in policy.enip_profiles.iter().enumerate() {
+            profiles
+                .set(profile_index(slot, (i + 1) as u16), profile, 0)
+                .map_err(DataplaneError::map(names::ENIP_PROFILES))?;
         }
     }
     {

@@ -24,6 +24,7 @@ use serde::Serialize;
 
 use super::{Conduit, Interface, Protocol, Rule, ValidatedPolicy, Zone};
 
+mod enip;
 mod render;
 mod s7comm;
 mod values;
@@ -600,6 +601,9 @@ impl Differ {
             }
             (Rule::S7comm { profile: op, .. }, Rule::S7comm { profile: np, .. }) => {
                 self.s7comm(at, op, np)
+            }
+            (Rule::Enip { profile: op, .. }, Rule::Enip { profile: np, .. }) => {
+                self.enip(at, op, np)
             }
             _ => {}
         }

@@ -10,6 +10,7 @@ use firewall_common::{
     maps::inspector,
     modbus::ModbusProfile,
     s7comm::S7Profile,
+    enip::EnipProfile,
 };
 use ipnet::IpNet;
 
@@ -175,6 +176,13 @@ pub enum Rule {
         ports: Vec<PortRange>,
         profile: S7Profile,
     },
+    /// EtherNet/IP with CIP on `ports` (44818 unless the rule says otherwise): TCP whose
+    /// every encapsulation PDU from the client (and every CIP request in it, nested ones
+    /// included) must pass `profile`.
+    Enip {
+        ports: Vec<PortRange>,
+        profile: EnipProfile,
+    },
 }
 
 /// The inspection profile of an inspected rule, by protocol.
@@ -184,6 +192,7 @@ pub enum Profile<'a> {
     Iec104(&'a Iec104Profile),
     Dnp3(&'a Dnp3Profile),
     S7comm(&'a S7Profile),
+    Enip(&'a EnipProfile),
 }
 
 impl Profile<'_> {
@@ -194,6 +203,7 @@ impl Profile<'_> {
             Profile::Iec104(_) => inspector::IEC104,
             Profile::Dnp3(_) => inspector::DNP3,
             Profile::S7comm(_) => inspector::S7COMM,
+            Profile::Enip(_) => inspector::ENIP,
         }
     }
 }
@@ -207,6 +217,7 @@ impl Rule {
             Rule::Iec104 { .. } => Protocol::Iec104,
             Rule::Dnp3 { .. } => Protocol::Dnp3,
             Rule::S7comm { .. } => Protocol::S7comm,
+            Rule::Enip { .. } => Protocol::Enip,
         }
     }
 
@@ -223,6 +234,7 @@ impl Rule {
             Rule::Iec104 { profile, .. } => Some(Profile::Iec104(profile)),
             Rule::Dnp3 { profile, .. } => Some(Profile::Dnp3(profile)),
             Rule::S7comm { profile, .. } => Some(Profile::S7comm(profile)),
+            Rule::Enip { profile, .. } => Some(Profile::Enip(profile)),
             _ => None,
         }
     }
@@ -260,7 +272,8 @@ impl Rule {
             Rule::Modbus { ports, .. }
             | Rule::Iec104 { ports, .. }
             | Rule::Dnp3 { ports, .. }
-            | Rule::S7comm { ports, .. } => {
+            | Rule::S7comm { ports, .. }
+            | Rule::Enip { ports, .. } => {
                 let proto = self.protocol().number().unwrap_or(6);
                 ports
                     .iter()
@@ -300,7 +313,8 @@ impl fmt::Display for Rule {
             Rule::Modbus { ports, .. }
             | Rule::Iec104 { ports, .. }
             | Rule::Dnp3 { ports, .. }
-            | Rule::S7comm { ports, .. } => {
+            | Rule::S7comm { ports, .. }
+            | Rule::Enip { ports, .. } => {
                 let list: Vec<String> = ports.iter().map(PortRange::to_string).collect();
                 write!(f, "{} {}", self.protocol().name(), list.join(", "))
             }

@@ -20,6 +20,7 @@ use super::{
 mod conduits;
 mod dnp3;
 mod s7comm;
+mod enip;
 mod iec104;
 mod interfaces;
 mod l2;
