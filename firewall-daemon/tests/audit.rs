@@ -84,6 +84,8 @@ fn purdue_plant() {
         other,
         [
             ("ZCFW-A005", High, "engineering-manages-control"),
+            // tcp/102 for the engineering station's TIA Portal: S7comm uninspected.
+            ("ZCFW-A018", High, "engineering-manages-control"),
             ("ZCFW-A013", Medium, "engineering-manages-control"),
             ("ZCFW-A008", Low, "historian-reads-plcs"),
             ("ZCFW-A008", Low, "engineering-manages-control"),
@@ -129,9 +131,11 @@ fn purdue_plant() {
     );
     // The historian's Modbus is inspected read-only: no uninspected-Modbus or write finding.
     assert!(!r.findings.iter().any(|f| f.id == "ZCFW-A004"));
-    for sr in ["SR 5.1", "SR 5.2 RE1", "SR 2.8", "SR 3.5"] {
+    for sr in ["SR 5.1", "SR 5.2 RE1", "SR 2.8"] {
         assert_eq!(status(&r, sr), Status::Met, "{sr}");
     }
+    // S7comm to the PLCs passes uninspected (ZCFW-A018).
+    assert_eq!(status(&r, "SR 3.5"), Status::PartiallyMet);
     for sr in ["SR 5.2 RE2", "SR 5.2 RE3", "SR 3.3", "SR 7.6 RE1"] {
         assert_eq!(status(&r, sr), Status::MetByConfiguration, "{sr}");
         assert!(r.requirement(sr).is_some_and(|q| q.required), "{sr}");
@@ -163,7 +167,7 @@ fn purdue_plant() {
         ]
     );
     assert_eq!(control.outbound[0].conduit, "control-to-dmz-services");
-    assert_eq!(control.findings.high, 1);
+    assert_eq!(control.findings.high, 2); // ZCFW-A005, A018
     let safety = r.zones.iter().find(|z| z.name == "safety");
     assert!(safety.is_some_and(|z| z.security_level == 4 && z.outbound.is_empty()));
 }

@@ -2056,9 +2056,19 @@ fn s7_segment(client: ([u8; 4], u16), up: bool, seq: u32, ack: u32, payload: &[u
     let (from, port) = client;
     let flags = if payload.is_empty() { ACK } else { PSH | ACK };
     if up {
-        ipv4(from, CTL, pktgen::tcp_seq(port, 102, seq, ack, flags, payload)).frame()
+        ipv4(
+            from,
+            CTL,
+            pktgen::tcp_seq(port, 102, seq, ack, flags, payload),
+        )
+        .frame()
     } else {
-        ipv4(CTL, from, pktgen::tcp_seq(102, port, seq, ack, flags, payload)).frame()
+        ipv4(
+            CTL,
+            from,
+            pktgen::tcp_seq(102, port, seq, ack, flags, payload),
+        )
+        .frame()
     }
 }
 
@@ -2078,7 +2088,12 @@ fn s7comm_tpdus_are_judged_across_segments_and_data_tpdus() {
     );
     h.pass(
         "SYN-ACK",
-        &ipv4(CTL, DMZ, pktgen::tcp_seq(102, 40102, s, c + 1, SYN | ACK, &[])).frame(),
+        &ipv4(
+            CTL,
+            DMZ,
+            pktgen::tcp_seq(102, 40102, s, c + 1, SYN | ACK, &[]),
+        )
+        .frame(),
         Reason::AllowedConntrack,
     );
     c += 1;
@@ -2092,24 +2107,98 @@ fn s7comm_tpdus_are_judged_across_segments_and_data_tpdus() {
             h.drop(what, &frame, reason);
         }
     };
-    up(&mut h, &mut c, s, "CR to TSAP 0x0102", &connection_request(0x0102), Reason::AllowedConntrack);
+    up(
+        &mut h,
+        &mut c,
+        s,
+        "CR to TSAP 0x0102",
+        &connection_request(0x0102),
+        Reason::AllowedConntrack,
+    );
     let cc = connection_confirm();
-    h.pass("CC", &s7_segment(client, false, s, c, &cc), Reason::AllowedConntrack);
+    h.pass(
+        "CC",
+        &s7_segment(client, false, s, c, &cc),
+        Reason::AllowedConntrack,
+    );
     s += cc.len() as u32;
-    up(&mut h, &mut c, s, "setup", &dt(&setup_communication(), true), Reason::AllowedConntrack);
-    up(&mut h, &mut c, s, "read var", &dt(&read_var(&[item(0x84, 1, 0, 4)]), true), Reason::AllowedConntrack);
-    up(&mut h, &mut c, s, "PLC stop", &dt(&plc_stop(), true), Reason::S7commFunction);
-    up(&mut h, &mut c, s, "S7comm-plus", &dt(&plus(&[0x31, 0, 0, 4]), true), Reason::S7commPlus);
-    up(&mut h, &mut c, s, "a bad TPKT version", &[4, 0, 0, 7, 2, 0xF0, 0x80], Reason::S7commMalformed);
+    up(
+        &mut h,
+        &mut c,
+        s,
+        "setup",
+        &dt(&setup_communication(), true),
+        Reason::AllowedConntrack,
+    );
+    up(
+        &mut h,
+        &mut c,
+        s,
+        "read var",
+        &dt(&read_var(&[item(0x84, 1, 0, 4)]), true),
+        Reason::AllowedConntrack,
+    );
+    up(
+        &mut h,
+        &mut c,
+        s,
+        "PLC stop",
+        &dt(&plc_stop(), true),
+        Reason::S7commFunction,
+    );
+    up(
+        &mut h,
+        &mut c,
+        s,
+        "S7comm-plus",
+        &dt(&plus(&[0x31, 0, 0, 4]), true),
+        Reason::S7commPlus,
+    );
+    up(
+        &mut h,
+        &mut c,
+        s,
+        "a bad TPKT version",
+        &[4, 0, 0, 7, 2, 0xF0, 0x80],
+        Reason::S7commMalformed,
+    );
     let stop = plc_stop();
-    up(&mut h, &mut c, s, "stop header alone (EOT 0)", &dt(&stop[..10], false), Reason::AllowedConntrack);
-    up(&mut h, &mut c, s, "the stop's function in the next data TPDU", &dt(&stop[10..], true), Reason::S7commFunction);
+    up(
+        &mut h,
+        &mut c,
+        s,
+        "stop header alone (EOT 0)",
+        &dt(&stop[..10], false),
+        Reason::AllowedConntrack,
+    );
+    up(
+        &mut h,
+        &mut c,
+        s,
+        "the stop's function in the next data TPDU",
+        &dt(&stop[10..], true),
+        Reason::S7commFunction,
+    );
     // The PDU stays open (the denied segment never reached the PLC): the function octet
     // retransmitted as a read var completes it.
     let mut rest = dt(&stop[10..], true);
     rest[7] = 0x04;
-    up(&mut h, &mut c, s, "the rest as a read var", &rest, Reason::AllowedConntrack);
-    up(&mut h, &mut c, s, "read var again", &dt(&read_var(&[item(0x84, 1, 0, 4)]), true), Reason::AllowedConntrack);
+    up(
+        &mut h,
+        &mut c,
+        s,
+        "the rest as a read var",
+        &rest,
+        Reason::AllowedConntrack,
+    );
+    up(
+        &mut h,
+        &mut c,
+        s,
+        "read var again",
+        &dt(&read_var(&[item(0x84, 1, 0, 4)]), true),
+        Reason::AllowedConntrack,
+    );
     h.drop(
         "a job from the PLC",
         &s7_segment(client, false, s, c, &dt(&plc_stop(), true)),

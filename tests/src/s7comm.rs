@@ -132,9 +132,19 @@ pub struct ClientReply {
 /// One client operation (`s7_client.py OP ARGS`) from `ns` to `server`.
 pub fn client(ns: &Netns, server: SocketAddr, op: &str, args: &[&str]) -> Result<ClientReply> {
     let dir = TempDir::new("s7-client")?;
-    let mut argv = vec![server.ip().to_string(), server.port().to_string(), op.to_owned()];
+    let mut argv = vec![
+        server.ip().to_string(),
+        server.port().to_string(),
+        op.to_owned(),
+    ];
     argv.extend(args.iter().map(|a| (*a).to_owned()));
-    let mut peer = Peer::spawn(ns, "s7_client.py", &argv, dir.path().join("client.log"), false)?;
+    let mut peer = Peer::spawn(
+        ns,
+        "s7_client.py",
+        &argv,
+        dir.path().join("client.log"),
+        false,
+    )?;
     let line = peer.line(Duration::from_secs(30))?;
     serde_json::from_str(&line).with_context(|| format!("client line {line}"))
 }

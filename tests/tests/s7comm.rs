@@ -193,8 +193,11 @@ fn cases() -> Vec<Case> {
         hmi(
             "PLC stop second in a segment after read_var",
             Op::Raw(vec![
-                [s7::dt(&s7::read_var(&[s7::item(0x84, 1, 0, 4)]), true), stop_tpdu.clone()]
-                    .concat(),
+                [
+                    s7::dt(&s7::read_var(&[s7::item(0x84, 1, 0, 4)]), true),
+                    stop_tpdu.clone(),
+                ]
+                .concat(),
             ]),
             "s7comm_function",
             function(0x29),
@@ -223,7 +226,10 @@ fn cases() -> Vec<Case> {
         ),
         hmi(
             "connection to TSAP 0x0103, rack 0 slot 3 (snap7 read)",
-            Op::Snap7("read", vec!["--slot", "3", "--db", "1", "--start", "0", "--size", "4"]),
+            Op::Snap7(
+                "read",
+                vec!["--slot", "3", "--db", "1", "--start", "0", "--size", "4"],
+            ),
             "s7comm_tsap",
             Some(("tsap", 0x0103)),
             Forbidden::Nothing,
@@ -242,7 +248,10 @@ fn cases() -> Vec<Case> {
     v.push(Case {
         label: "write_var to the flags (MK), engineering may write DB1 only".into(),
         zone: Zone::Enterprise,
-        op: Op::Raw(vec![s7::dt(&s7::write_var(0x83, 0, 0, &[0x55, 0x66]), true)]),
+        op: Op::Raw(vec![s7::dt(
+            &s7::write_var(0x83, 0, 0, &[0x55, 0x66]),
+            true,
+        )]),
         reason: "s7comm_address",
         conduit: ENGINEERING,
         detail: Some(("area", 0x83)),
@@ -317,7 +326,10 @@ impl<'p> Env<'p> {
         let db1 = self.state().db1;
         let r = self.client(zone, "read", &["--db", "1", "--start", "0", "--size", "8"]);
         if !r.ok || r.data.as_deref() != Some(&db1[..16]) {
-            self.fail(format!("{what}: read of DB1 0-7 should return {}: {r:?}", &db1[..16]));
+            self.fail(format!(
+                "{what}: read of DB1 0-7 should return {}: {r:?}",
+                &db1[..16]
+            ));
         }
         let r = self.client(zone, "szl", &[]);
         if !r.ok {
@@ -326,7 +338,9 @@ impl<'p> Env<'p> {
         thread::sleep(Duration::from_millis(50));
         let drops = drops_since(&self.stats(), &before);
         if !drops.is_empty() {
-            self.fail(format!("{what}: allowed reads, but packets were dropped: {drops:?}"));
+            self.fail(format!(
+                "{what}: allowed reads, but packets were dropped: {drops:?}"
+            ));
         }
     }
 
@@ -343,10 +357,14 @@ impl<'p> Env<'p> {
         let before = self.stats();
         let reply = match &case.op {
             Op::Snap7(op, args) => self.client(case.zone, op, args),
-            Op::Raw(segments) => {
-                s7comm::raw(&self.plant.host(case.zone).ns, self.server_addr(), segments, PAUSE, WAIT)
-                    .unwrap_or_else(|e| panic!("{what}: raw connection: {e:#}"))
-            }
+            Op::Raw(segments) => s7comm::raw(
+                &self.plant.host(case.zone).ns,
+                self.server_addr(),
+                segments,
+                PAUSE,
+                WAIT,
+            )
+            .unwrap_or_else(|e| panic!("{what}: raw connection: {e:#}")),
         };
         thread::sleep(Duration::from_millis(200));
         let after = self.stats();
@@ -391,12 +409,18 @@ impl<'p> Env<'p> {
             }
             let drops = drops_since(&after, &before);
             if !drops.is_empty() {
-                self.fail(format!("{what}: port-level conduit, but dropped: {drops:?}"));
+                self.fail(format!(
+                    "{what}: port-level conduit, but dropped: {drops:?}"
+                ));
             }
             return;
         }
         if !effects.is_empty() {
-            self.fail(format!("{what}: denied ({}), but {}", case.reason, effects.join("; ")));
+            self.fail(format!(
+                "{what}: denied ({}), but {}",
+                case.reason,
+                effects.join("; ")
+            ));
         }
         if answered {
             self.fail(format!("{what}: the client was answered ({reply:?})"));
@@ -432,7 +456,11 @@ impl<'p> Env<'p> {
             "{} failed check(s) in {} mode ({}):\n  {}",
             self.failures.len(),
             self.mode.as_str(),
-            if self.inspect { "inspected" } else { "port level" },
+            if self.inspect {
+                "inspected"
+            } else {
+                "port level"
+            },
             self.failures.join("\n  ")
         );
     }
@@ -461,10 +489,16 @@ fn run(env: &mut Env<'_>) {
     );
     let db1 = env.state().db1;
     if !r.ok || &db1[8..12] != "abcd" {
-        env.fail(format!("engineering's write of DB1 4-5 should take effect: {r:?}, DB1 {db1}"));
+        env.fail(format!(
+            "engineering's write of DB1 4-5 should take effect: {r:?}, DB1 {db1}"
+        ));
     }
     // After every denial the PLC still serves, on new connections.
-    let r = env.client(Zone::Dmz, "read", &["--db", "1", "--start", "4", "--size", "2"]);
+    let r = env.client(
+        Zone::Dmz,
+        "read",
+        &["--db", "1", "--start", "4", "--size", "2"],
+    );
     if !r.ok || r.data.as_deref() != Some("abcd") {
         env.fail(format!("the HMI after the denials should read abcd: {r:?}"));
     }

@@ -160,7 +160,16 @@ pub fn pi_service(name: &[u8]) -> Vec<u8> {
 /// A userdata request of function `group` / `subfunction` with `data` (e.g. an SZL id and
 /// index).
 pub fn userdata(group: u8, subfunction: u8, data: &[u8]) -> Vec<u8> {
-    let params = [0x00, 0x01, 0x12, 0x04, 0x11, 0x40 | group, subfunction, 0x00];
+    let params = [
+        0x00,
+        0x01,
+        0x12,
+        0x04,
+        0x11,
+        0x40 | group,
+        subfunction,
+        0x00,
+    ];
     let mut d = vec![0xFF, 0x09];
     d.extend_from_slice(&(data.len() as u16).to_be_bytes());
     d.extend_from_slice(data);

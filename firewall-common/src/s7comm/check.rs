@@ -705,36 +705,26 @@ fn judge(
     let i = c.at;
     c.at = if i as u16 + 1 >= ITEM_LEN { 0 } else { i + 1 };
     match i {
-        0 => {
-            if byte != 0x12 {
-                return Err(malformed);
-            }
+        0 if byte != 0x12 => return Err(malformed),
+        1 if byte as u16 != ITEM_LEN - 2 => {
+            return Err(S7Denial::code(S7Violation::Address, c.function));
         }
-        1 => {
-            if byte as u16 != ITEM_LEN - 2 {
-                return Err(S7Denial::code(S7Violation::Address, c.function));
-            }
-        }
-        2 => {
-            if byte != SYNTAX_S7ANY {
-                // Another addressing (DB read, NCK, drive): what it touches is not known.
-                return Err(S7Denial::code(S7Violation::Address, c.function));
-            }
+        // Another addressing (DB read, NCK, drive): what it touches is not known.
+        2 if byte != SYNTAX_S7ANY => {
+            return Err(S7Denial::code(S7Violation::Address, c.function));
         }
         6 => c.value = (byte as u16) << 8,
         7 => c.value |= byte as u16,
-        8 => {
-            if !profile.allows_item(byte, c.value) {
-                return Err(S7Denial {
-                    kind: S7Violation::Address,
-                    known: detail::SCOPE
-                        | detail::CODE
-                        | if is_db_area(byte) { detail::ADDRESS } else { 0 },
-                    scope: byte,
-                    code: c.function,
-                    address: if is_db_area(byte) { c.value } else { 0 },
-                });
-            }
+        8 if !profile.allows_item(byte, c.value) => {
+            return Err(S7Denial {
+                kind: S7Violation::Address,
+                known: detail::SCOPE
+                    | detail::CODE
+                    | if is_db_area(byte) { detail::ADDRESS } else { 0 },
+                scope: byte,
+                code: c.function,
+                address: if is_db_area(byte) { c.value } else { 0 },
+            });
         }
         _ => {}
     }

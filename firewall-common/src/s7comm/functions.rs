@@ -134,7 +134,12 @@ const fn u(name: &'static str, group: u8, subfunctions: u32, effect: Effect) -> 
 pub const USERDATA: [Userdata; 11] = {
     use Effect::*;
     [
-        u("mode_transition", group::MODE_TRANSITION, Userdata::ALL, Other),
+        u(
+            "mode_transition",
+            group::MODE_TRANSITION,
+            Userdata::ALL,
+            Other,
+        ),
         u("programmer", group::PROGRAMMER, Userdata::ALL, Write),
         u("cyclic_data", group::CYCLIC_DATA, Userdata::ALL, Other),
         // List blocks (1), list blocks of a type (2), block info (3).
@@ -149,7 +154,12 @@ pub const USERDATA: [Userdata; 11] = {
         u("clock_read", group::TIME, 1 << 1 | 1 << 3, Read),
         // Set clock (2, 4).
         u("clock_set", group::TIME, 1 << 2 | 1 << 4, Write),
-        u("nc_programming", group::NC_PROGRAMMING, Userdata::ALL, Other),
+        u(
+            "nc_programming",
+            group::NC_PROGRAMMING,
+            Userdata::ALL,
+            Other,
+        ),
     ]
 };
 

@@ -3,7 +3,9 @@
 //! connect to, the memory areas and data blocks its read_var / write_var items may name, and
 //! whether S7comm-plus passes.
 
-use super::functions::{READ_ONLY_FUNCTIONS, READ_ONLY_USERDATA, Userdata, area_bit, userdata_named};
+use super::functions::{
+    READ_ONLY_FUNCTIONS, READ_ONLY_USERDATA, Userdata, area_bit, userdata_named,
+};
 use crate::sets::{Bitmap256, Ranges16, RangesError};
 
 /// TSAP ranges and DB-number ranges one profile holds (each).

@@ -43,7 +43,10 @@ fn one(stream: &[u8], p: &S7Profile) -> Result<u8, S7Denial> {
 fn session() -> Vec<u8> {
     let mut s = connection_request(0x0102);
     s.extend(dt(&setup_communication(), true));
-    s.extend(dt(&read_var(&[item(0x84, 1, 0, 4), item(0x83, 0, 2, 2)]), true));
+    s.extend(dt(
+        &read_var(&[item(0x84, 1, 0, 4), item(0x83, 0, 2, 2)]),
+        true,
+    ));
     s.extend(dt(&userdata(4, 1, &[0x00, 0x11, 0x00, 0x00]), true));
     s.extend(dt(&userdata(7, 1, &[]), true));
     s
@@ -125,7 +128,10 @@ fn a_dangerous_pdu_after_an_allowed_one_denies_the_segment() {
     let mut s = dt(&userdata(4, 1, &[0, 0x11, 0, 0]), true);
     s.extend(dt(&userdata(7, 2, &[0; 10]), true));
     let mut bits = 0;
-    let d = walk_all(&[&s], Some(&p), &mut bits).0.remove(0).unwrap_err();
+    let d = walk_all(&[&s], Some(&p), &mut bits)
+        .0
+        .remove(0)
+        .unwrap_err();
     assert_eq!(
         (d.kind, d.scope, d.code, d.known),
         (S7Violation::Function, 7, 2, 3)
@@ -160,7 +166,10 @@ fn the_cotp_fragment_trick_is_judged_on_the_reassembled_pdu() {
         }
         // Every S7 octet in a TPDU of its own.
         let all: Vec<usize> = (1..stop.len()).collect();
-        assert_eq!(client(&[&fragments(&stop, &all)], &p), [Err(S7Violation::Function)]);
+        assert_eq!(
+            client(&[&fragments(&stop, &all)], &p),
+            [Err(S7Violation::Function)]
+        );
     }
     // An allowed PDU fragmented passes and ends on a boundary.
     let read = read_var(&[item(0x84, 1, 0, 4)]);
@@ -184,7 +193,10 @@ fn fragments_must_add_up_to_the_header_lengths() {
     // More octets than the header says, in the same or a later TPDU.
     let mut long = read.clone();
     long.push(0);
-    assert_eq!(client(&[&dt(&long, true)], &p), [Err(S7Violation::Malformed)]);
+    assert_eq!(
+        client(&[&dt(&long, true)], &p),
+        [Err(S7Violation::Malformed)]
+    );
     let mut f = dt(&read, false);
     f.extend(dt(&[0], true));
     assert_eq!(client(&[&f], &p), [Err(S7Violation::Malformed)]);
@@ -194,7 +206,10 @@ fn fragments_must_add_up_to_the_header_lengths() {
     assert_eq!(client(&[&f], &p), [Err(S7Violation::Malformed)]);
     // An empty data TPDU, a header cut by EOT.
     assert_eq!(client(&[&dt(&[], true)], &p), [Err(S7Violation::Malformed)]);
-    assert_eq!(client(&[&dt(&read[..9], true)], &p), [Err(S7Violation::Malformed)]);
+    assert_eq!(
+        client(&[&dt(&read[..9], true)], &p),
+        [Err(S7Violation::Malformed)]
+    );
 }
 
 #[test]
@@ -216,9 +231,16 @@ fn framing_errors_are_malformed() {
     ] {
         let mut f = good.clone();
         f[at] = byte;
-        assert_eq!(client(&[&f], &p), [Err(S7Violation::Malformed)], "{at} {byte:#x}");
+        assert_eq!(
+            client(&[&f], &p),
+            [Err(S7Violation::Malformed)],
+            "{at} {byte:#x}"
+        );
     }
-    assert_eq!(client(&[&vec![0u8; 4000]], &p), [Err(S7Violation::Malformed)]);
+    assert_eq!(
+        client(&[&vec![0u8; 4000]], &p),
+        [Err(S7Violation::Malformed)]
+    );
 }
 
 #[test]
@@ -227,7 +249,10 @@ fn directions() {
     let direction = |r: Result<u8, S7Denial>| r.map_err(|d| d.kind);
     // From the client: ack-data, a connection confirm, a userdata response.
     for f in [
-        dt(&ack_data(&[0x04, 0x01], &[0xFF, 0x04, 0x00, 0x08, 0x01]), true),
+        dt(
+            &ack_data(&[0x04, 0x01], &[0xFF, 0x04, 0x00, 0x08, 0x01]),
+            true,
+        ),
         connection_confirm(),
         dt(&userdata_response(4, 1, &[0; 4]), true),
     ] {
@@ -241,7 +266,10 @@ fn directions() {
     }
     let mut s = connection_confirm();
     s.extend(dt(&ack_data(&[0xF0, 0, 0, 1, 0, 1, 1, 0xE0], &[]), true));
-    s.extend(dt(&ack_data(&[0x04, 0x01], &[0xFF, 0x04, 0x00, 0x20, 1, 2, 3, 4]), true));
+    s.extend(dt(
+        &ack_data(&[0x04, 0x01], &[0xFF, 0x04, 0x00, 0x20, 1, 2, 3, 4]),
+        true,
+    ));
     s.extend(dt(&userdata_response(4, 1, &[0; 20]), true));
     s.extend(tpkt(&[6, cotp::DR, 0, 1, 0, 1, 0]));
     for k in 1..s.len() {
@@ -258,7 +286,10 @@ fn tsaps() {
     let d = one(&connection_request(0x0103), &p).unwrap_err();
     assert_eq!((d.kind, d.address, d.known), (S7Violation::Tsap, 0x0103, 4));
     // No restriction: any TSAP.
-    assert_eq!(one(&connection_request(0x0301), &S7Profile::read_only()), Ok(1));
+    assert_eq!(
+        one(&connection_request(0x0301), &S7Profile::read_only()),
+        Ok(1)
+    );
     // A string TSAP (S7-1200/1500 "SIMATIC-ROOT-HMI"), no called TSAP, two called TSAPs.
     let mut body = vec![0, cotp::CR, 0, 0, 0, 1, 0, 0xC2, 16];
     body.extend_from_slice(b"SIMATIC-ROOT-HMI");
@@ -275,7 +306,10 @@ fn tsaps() {
     // Cut at every byte: the segment that ends the request decides.
     let f = connection_request(0x0103);
     for k in 1..f.len() {
-        assert_eq!(client(&[&f[..k], &f[k..]], &p), [Ok(0), Err(S7Violation::Tsap)]);
+        assert_eq!(
+            client(&[&f[..k], &f[k..]], &p),
+            [Ok(0), Err(S7Violation::Tsap)]
+        );
     }
 }
 
@@ -303,22 +337,28 @@ fn s7comm_plus_only_when_allowed() {
 fn userdata_functions() {
     let p = profile();
     for (group, sub, ok) in [
-        (4, 1, true),   // SZL read
-        (7, 1, true),   // clock read
-        (7, 3, true),   // clock read following
-        (3, 3, true),   // block info
-        (7, 2, false),  // set clock
-        (5, 1, false),  // PLC password
-        (1, 2, false),  // programmer: variable table (force)
-        (4, 2, false),  // message service
-        (2, 1, false),  // cyclic data
+        (4, 1, true),  // SZL read
+        (7, 1, true),  // clock read
+        (7, 3, true),  // clock read following
+        (3, 3, true),  // block info
+        (7, 2, false), // set clock
+        (5, 1, false), // PLC password
+        (1, 2, false), // programmer: variable table (force)
+        (4, 2, false), // message service
+        (2, 1, false), // cyclic data
     ] {
-        let r = one(&dt(&crate::pktgen::s7comm::userdata(group, sub, &[0; 4]), true), &p);
+        let r = one(
+            &dt(&crate::pktgen::s7comm::userdata(group, sub, &[0; 4]), true),
+            &p,
+        );
         if ok {
             assert_eq!(r, Ok(1), "{group} {sub}");
         } else {
             let d = r.unwrap_err();
-            assert_eq!((d.kind, d.scope, d.code), (S7Violation::Function, group, sub));
+            assert_eq!(
+                (d.kind, d.scope, d.code),
+                (S7Violation::Function, group, sub)
+            );
         }
     }
     // A userdata parameter head other than 00 01 12, or a length that does not add up.
@@ -381,7 +421,15 @@ fn a_denial_leaves_the_cursor_and_session_as_they_were() {
 fn a_download_turns_the_roles_around_only_once_allowed() {
     let mut p = profile();
     let mut bits = 0;
-    let block_request = dt(&job(&[0x1B, 0, 0, 0, 0, 0, 0, 0, 9, b'_', b'0', b'B', b'0', b'0', b'0', b'0', b'1', b'P'], &[]), true);
+    let block_request = dt(
+        &job(
+            &[
+                0x1B, 0, 0, 0, 0, 0, 0, 0, 9, b'_', b'0', b'B', b'0', b'0', b'0', b'0', b'1', b'P',
+            ],
+            &[],
+        ),
+        true,
+    );
     let ack = dt(&ack_data(&[0x1B, 0], &[0, 4, 0xAA, 0xBB]), true);
     // Without an allowed request download: the PLC's job and the client's ack-data are
     // direction violations.
@@ -390,12 +438,23 @@ fn a_download_turns_the_roles_around_only_once_allowed() {
     let r = walk_all(&[&ack], Some(&p), &mut bits).0.remove(0);
     assert_eq!(r.map_err(|d| d.kind), Err(S7Violation::Direction));
     p.allow_function(job::REQUEST_DOWNLOAD);
-    let request = dt(&job(&[0x1A, 0, 1, 0, 0, 0, 0, 0, 9, b'_', b'0', b'B', b'0', b'0', b'0', b'0', b'1', b'P', 0], &[]), true);
+    let request = dt(
+        &job(
+            &[
+                0x1A, 0, 1, 0, 0, 0, 0, 0, 9, b'_', b'0', b'B', b'0', b'0', b'0', b'0', b'1', b'P',
+                0,
+            ],
+            &[],
+        ),
+        true,
+    );
     assert_eq!(walk_all(&[&request], Some(&p), &mut bits).0, [Ok(1)]);
     assert!(bits & session::DOWNLOAD != 0);
     assert_eq!(walk_all(&[&block_request], None, &mut bits).0, [Ok(1)]);
     assert_eq!(walk_all(&[&ack], Some(&p), &mut bits).0, [Ok(1)]);
     // Still, the PLC sends no other job.
-    let r = walk_all(&[&dt(&plc_stop(), true)], None, &mut bits).0.remove(0);
+    let r = walk_all(&[&dt(&plc_stop(), true)], None, &mut bits)
+        .0
+        .remove(0);
     assert_eq!(r.map_err(|d| d.kind), Err(S7Violation::Direction));
 }

@@ -22,13 +22,13 @@ use firewall_common::{
     conduit::{self, Level},
     dnp3::Dnp3Profile,
     iec104::Iec104Profile,
-    s7comm::S7Profile,
     enip::EnipProfile,
     maps::{
         ConduitAction, ConduitKey, ZoneMatch, ZonePairKey, ZonePairLevels, action_flags, capacity,
         slot_flags, zone_flags,
     },
     modbus::ModbusProfile,
+    s7comm::S7Profile,
 };
 use ipnet::IpNet;
 

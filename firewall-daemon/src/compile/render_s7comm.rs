@@ -99,7 +99,10 @@ pub(super) fn s7comm_json(id: u16, p: &S7Profile, users: Vec<usize>) -> JsonS7Pr
                 names,
             })
             .collect(),
-        tsaps: ranges_json(p.flags & profile_flags::RESTRICT_TSAPS == 0, &p.tsaps.ranges),
+        tsaps: ranges_json(
+            p.flags & profile_flags::RESTRICT_TSAPS == 0,
+            &p.tsaps.ranges,
+        ),
         areas: if items_restricted(p) {
             area_list(p)
                 .into_iter()
@@ -135,10 +138,7 @@ pub(super) fn describe_s7comm(out: &mut String, p: &S7Profile) {
             let what = if whole {
                 "all".to_string()
             } else {
-                subs.iter()
-                    .map(u8::to_string)
-                    .collect::<Vec<_>>()
-                    .join("/")
+                subs.iter().map(u8::to_string).collect::<Vec<_>>().join("/")
             };
             if names.is_empty() {
                 format!("group {g} ({what})")
@@ -150,7 +150,11 @@ pub(super) fn describe_s7comm(out: &mut String, p: &S7Profile) {
     let _ = writeln!(
         out,
         "         userdata        {}",
-        if ud.is_empty() { "none".into() } else { ud.join(", ") }
+        if ud.is_empty() {
+            "none".into()
+        } else {
+            ud.join(", ")
+        }
     );
     if p.flags & profile_flags::RESTRICT_TSAPS != 0 {
         let tsaps: Vec<String> = super::render_profiles::used(&p.tsaps.ranges)
@@ -208,7 +212,10 @@ mod tests {
         p.allow_db_numbers(1, 3).unwrap();
         let mut text = String::new();
         describe_s7comm(&mut text, &p);
-        assert!(text.contains("read_var(4), setup_communication(240)"), "{text}");
+        assert!(
+            text.contains("read_var(4), setup_communication(240)"),
+            "{text}"
+        );
         assert!(text.contains("szl_read (group 4: 1)"), "{text}");
         assert!(text.contains("clock_read (group 7: 1/3)"), "{text}");
         assert!(text.contains("called TSAPs    0x0102"), "{text}");
@@ -222,6 +229,9 @@ mod tests {
         assert_eq!(j["userdata"][0]["names"][0], "block_info");
         let q = S7Profile::read_only();
         let j = serde_json::to_value(s7comm_json(1, &q, vec![])).unwrap();
-        assert_eq!((j["tsaps"].as_str(), j["areas"].as_str()), (Some("any"), Some("any")));
+        assert_eq!(
+            (j["tsaps"].as_str(), j["areas"].as_str()),
+            (Some("any"), Some("any"))
+        );
     }
 }

@@ -8,7 +8,6 @@
 
 mod accept;
 mod access;
-mod bridge;
 mod capture;
 mod community_id;
 mod events;
@@ -412,7 +411,9 @@ fn attach_all(dataplane: &mut Dataplane, policy: &CompiledPolicy) -> Result<()> 
         let attachment = dataplane
             .attach(&iface.name, iface.xdp_mode)
             .with_context(|| format!("cannot enforce the policy on interface {}", iface.name))?;
-        if bridge::role(&iface.name, attachment.ifindex) == bridge::BridgeRole::Bridge {
+        if crate::dataplane::bridge::role(&iface.name, attachment.ifindex)
+            == crate::dataplane::bridge::BridgeRole::Bridge
+        {
             tracing::warn!(
                 "{} is a bridge device: XDP on it sees only the frames the bridge delivers to \
                  this host, not those it forwards between its ports; to filter what crosses \

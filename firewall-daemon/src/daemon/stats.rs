@@ -217,15 +217,15 @@ pub fn status(state: &mut State) -> Result<Status, DataplaneError> {
         .attachments()
         .iter()
         .map(|a| {
-            let role = super::bridge::role(&a.iface, a.ifindex);
+            let role = crate::dataplane::bridge::role(&a.iface, a.ifindex);
             InterfaceAttachment {
                 name: a.iface.clone(),
                 ifindex: a.ifindex,
                 bridge: match &role {
-                    super::bridge::BridgeRole::Port(bridge) => Some(bridge.clone()),
+                    crate::dataplane::bridge::BridgeRole::Port(bridge) => Some(bridge.clone()),
                     _ => None,
                 },
-                is_bridge: role == super::bridge::BridgeRole::Bridge,
+                is_bridge: role == crate::dataplane::bridge::BridgeRole::Bridge,
                 xdp_mode: a.mode.to_string(),
                 // As the kernel said at the last check, not as the daemon remembers it.
                 enforced: state.health.enforced(&a.iface),
@@ -293,7 +293,11 @@ fn fast_path_status(state: &State, iface: &str, ifindex: u32) -> Option<FastPath
     if !wanted {
         return None;
     }
-    let unavailable = crate::dataplane::is_bridge_port(iface).then(|| {
+    let port = matches!(
+        crate::dataplane::bridge::role(iface, ifindex),
+        crate::dataplane::bridge::BridgeRole::Port(_)
+    );
+    let unavailable = port.then(|| {
         "a bridge port: its frames are switched by the bridge, which XDP cannot look up; they go to the stack".to_owned()
     });
     // Counters that cannot be read show as zero; `status` still answers.

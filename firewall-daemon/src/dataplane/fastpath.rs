@@ -141,16 +141,6 @@ pub(super) fn counters(
     }
 }
 
-/// Whether `iface` is a port of a Linux bridge: the kernel has no FIB answer for its frames
-/// (they are switched, not routed) and XDP has no helper for the bridge's forwarding
-/// database, so the fast path is not turned on there (docs/fast-path.md).
-pub fn is_bridge_port(iface: &str) -> bool {
-    std::path::Path::new("/sys/class/net")
-        .join(iface)
-        .join("brport")
-        .exists()
-}
-
 /// Which interfaces of the policy get the fast path: those that ask for it, but bridge
 /// ports (warned about).
 pub(super) fn wanted<'a>(
@@ -162,16 +152,22 @@ pub(super) fn wanted<'a>(
         if !fast_path {
             continue;
         }
-        if is_bridge_port(name) {
+        let Some(&ifindex) = ifindexes.get(name) else {
+            continue;
+        };
+        // A bridge port: the kernel has no FIB answer for its frames (they are switched, not
+        // routed) and XDP has no helper for the bridge's forwarding database.
+        if matches!(
+            super::bridge::role(name, ifindex),
+            super::bridge::BridgeRole::Port(_)
+        ) {
             warn!(
                 interface = name,
                 "fast_path is not available on a bridge port: its frames are switched by the bridge, which XDP cannot look up; they go to the stack (docs/fast-path.md)"
             );
             continue;
         }
-        if let Some(&ifindex) = ifindexes.get(name) {
-            on.insert(ifindex);
-        }
+        on.insert(ifindex);
     }
     on
 }

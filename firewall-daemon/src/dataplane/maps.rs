@@ -13,7 +13,6 @@ use firewall_common::{
     dnp3::Dnp3Profile,
     event,
     iec104::Iec104Profile,
-    s7comm::S7Profile,
     enip::EnipProfile,
     maps::{
         ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey, L2Key, RateLimit,
@@ -23,6 +22,7 @@ use firewall_common::{
     },
     modbus::ModbusProfile,
     reason::Reason,
+    s7comm::S7Profile,
 };
 
 use super::{CounterSnapshot, DataplaneError};

@@ -4,6 +4,7 @@
 
 mod attach;
 pub mod bpffs;
+pub mod bridge;
 mod error;
 mod fastpath;
 mod learn;
@@ -34,8 +35,8 @@ use self::attach::{pinned_links, unpin_link};
 pub use self::{
     attach::{Attachment, Repair},
     error::DataplaneError,
+    fastpath::FORWARDER_PROGRAM,
     maps::EventPathCounters,
-    fastpath::{FORWARDER_PROGRAM, is_bridge_port},
 };
 use crate::compile::CompiledPolicy;
 

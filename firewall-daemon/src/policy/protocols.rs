@@ -345,9 +345,9 @@ pub fn s7comm_danger(code: u8) -> Option<&'static str> {
         (0x28, _) => Some(
             "a PI service: it starts (hot/cold restart), stops, compresses memory, copies RAM to ROM or deletes blocks",
         ),
-        (_, Effect::Write) => {
-            Some("write var: it writes inputs, outputs, flags and data blocks of the running program")
-        }
+        (_, Effect::Write) => Some(
+            "write var: it writes inputs, outputs, flags and data blocks of the running program",
+        ),
         (_, Effect::Download) => {
             Some("a download: it loads or replaces program blocks in the PLC (code changes)")
         }
@@ -362,7 +362,9 @@ pub fn s7comm_danger(code: u8) -> Option<&'static str> {
 /// Why listing userdata `name` deserves a warning, if it does.
 pub fn s7comm_userdata_danger(name: &str) -> Option<&'static str> {
     match name {
-        "clock_set" => Some("it sets the PLC's clock, and so the time stamps of its diagnostics and alarms"),
+        "clock_set" => {
+            Some("it sets the PLC's clock, and so the time stamps of its diagnostics and alarms")
+        }
         "programmer" => Some(
             "programmer commands: variable tables can modify and force inputs, outputs and flags",
         ),

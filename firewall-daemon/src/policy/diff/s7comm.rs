@@ -3,7 +3,10 @@
 
 use firewall_common::s7comm::{self, AREAS, S7Profile, USERDATA, Userdata, profile_flags};
 
-use super::{At, Differ, Effect, values::{range, used}};
+use super::{
+    At, Differ, Effect,
+    values::{range, used},
+};
 
 /// The userdata names a profile allows (a whole group counts as each of its names, and as
 /// `group N` for the subfunctions no name covers).
@@ -15,7 +18,10 @@ fn userdata(p: &S7Profile) -> Vec<String> {
             out.push(format!("group {g} (all)"));
             continue;
         }
-        for u in USERDATA.iter().filter(|u| u.group == g && u.subfunctions != Userdata::ALL) {
+        for u in USERDATA
+            .iter()
+            .filter(|u| u.group == g && u.subfunctions != Userdata::ALL)
+        {
             if p.userdata[g as usize] & u.subfunctions == u.subfunctions {
                 out.push(u.name.to_owned());
             }
@@ -70,7 +76,13 @@ pub(super) fn summary(p: &S7Profile) -> Vec<String> {
             None => c.to_string(),
         })
         .collect();
-    let list = |v: Vec<String>| if v.is_empty() { "none".into() } else { v.join(", ") };
+    let list = |v: Vec<String>| {
+        if v.is_empty() {
+            "none".into()
+        } else {
+            v.join(", ")
+        }
+    };
     let ranges = |v: Vec<(u32, u32)>, show: fn(u32, u32) -> String| {
         list(v.into_iter().map(|(a, b)| show(a, b)).collect())
     };
@@ -101,7 +113,11 @@ impl Differ {
         self.intervals(at, "db_numbers", &db_numbers(o), &db_numbers(n), range);
         if plus(o) != plus(n) {
             let show = |b: bool| if b { "allow" } else { "deny" }.to_string();
-            let effect = if plus(n) { Effect::Opens } else { Effect::Closes };
+            let effect = if plus(n) {
+                Effect::Opens
+            } else {
+                Effect::Closes
+            };
             self.value(at, "s7comm_plus", effect, show(plus(o)), show(plus(n)));
         }
     }

@@ -20,7 +20,9 @@ fn s7(src: &str) -> (ValidatedPolicy, S7Profile) {
 
 #[test]
 fn read_only_and_tsaps() {
-    let (p, profile) = s7(&block("read_only: true, tsaps: [0x0102, \"0x0300-0x0302\"]"));
+    let (p, profile) = s7(&block(
+        "read_only: true, tsaps: [0x0102, \"0x0300-0x0302\"]",
+    ));
     assert!(p.warnings().is_empty(), "{:?}", warning_texts(&p));
     let mut want = S7Profile::read_only();
     want.allow_tsaps(0x0102, 0x0102).unwrap();
@@ -67,13 +69,21 @@ fn names_codes_userdata_and_warnings() {
     // Without setup_communication, write_var without areas.
     let (p, _) = s7(&block("functions: [read_var, write_var]"));
     let w = warning_texts(&p);
-    assert!(w.iter().any(|m| m.contains("no `setup_communication`")), "{w:?}");
-    assert!(w.iter().any(|m| m.contains("write_var to every memory area")), "{w:?}");
+    assert!(
+        w.iter().any(|m| m.contains("no `setup_communication`")),
+        "{w:?}"
+    );
+    assert!(
+        w.iter()
+            .any(|m| m.contains("write_var to every memory area")),
+        "{w:?}"
+    );
     // Only userdata: no warning about setup (no `functions`), but a whole group warns.
     let (p, profile) = s7(&block("userdata: [szl_read, 2]"));
     assert_eq!(profile.userdata[2], Userdata::ALL);
     assert!(
-        warning_texts(&p)[0].contains("userdata cyclic_data allows every subfunction of function group 2")
+        warning_texts(&p)[0]
+            .contains("userdata cyclic_data allows every subfunction of function group 2")
     );
     // Areas without read or write var.
     let (p, _) = s7(&block("functions: [setup_communication], areas: [db]"));
@@ -82,14 +92,29 @@ fn names_codes_userdata_and_warnings() {
 
 #[test]
 fn errors() {
-    let d = error(&block("functions: [read_vars]"), "unknown S7 job function \"read_vars\"");
+    let d = error(
+        &block("functions: [read_vars]"),
+        "unknown S7 job function \"read_vars\"",
+    );
     assert_eq!(d.help[0], "did you mean \"read_var\"?");
-    assert_eq!(d.key.as_deref(), Some("conduits[0].rules[1].s7comm.functions[0]"));
+    assert_eq!(
+        d.key.as_deref(),
+        Some("conduits[0].rules[1].s7comm.functions[0]")
+    );
     let d = error(&block("functions: [szl_read]"), "unknown S7 job function");
     assert!(d.help[0].contains("under `userdata:`"), "{:?}", d.help);
-    error(&block("userdata: [clock_sett]"), "unknown S7 userdata function \"clock_sett\"");
-    error(&block("userdata: [16]"), "userdata function group 16 is out of range");
-    error(&block("functions: [256]"), "S7 function code 256 is out of range");
+    error(
+        &block("userdata: [clock_sett]"),
+        "unknown S7 userdata function \"clock_sett\"",
+    );
+    error(
+        &block("userdata: [16]"),
+        "userdata function group 16 is out of range",
+    );
+    error(
+        &block("functions: [256]"),
+        "S7 function code 256 is out of range",
+    );
     let d = error(
         &block("read_only: true, functions: [plc_stop]"),
         "`read_only: true` cannot be combined with plc_stop (0x29), which is not a read",
@@ -101,13 +126,30 @@ fn errors() {
     );
     error(&block("functions: []"), "empty function list");
     error(&block("tsaps: [1]"), "S7comm rule allows no function");
-    error(&block("read_only: true, tsaps: [70000]"), "TSAP 70000 is out of range");
-    error(&block("read_only: true, areas: [dbs]"), "unknown S7 memory area \"dbs\"");
-    error(&block("read_only: true, db_numbers: [\"5-1\"]"), "reversed DB number range");
-    error(&block("read_only: true, s7comm_plus: yes"), "invalid s7comm_plus value \"yes\"");
-    error(&with_rule("{ protocol: s7comm }"), "`protocol: s7comm` needs a `s7comm:` block");
     error(
-        &with_rule("{ protocol: s7comm, modbus: { unit_ids: [1], read_only: true }, s7comm: { read_only: true } }"),
+        &block("read_only: true, tsaps: [70000]"),
+        "TSAP 70000 is out of range",
+    );
+    error(
+        &block("read_only: true, areas: [dbs]"),
+        "unknown S7 memory area \"dbs\"",
+    );
+    error(
+        &block("read_only: true, db_numbers: [\"5-1\"]"),
+        "reversed DB number range",
+    );
+    error(
+        &block("read_only: true, s7comm_plus: yes"),
+        "invalid s7comm_plus value \"yes\"",
+    );
+    error(
+        &with_rule("{ protocol: s7comm }"),
+        "`protocol: s7comm` needs a `s7comm:` block",
+    );
+    error(
+        &with_rule(
+            "{ protocol: s7comm, modbus: { unit_ids: [1], read_only: true }, s7comm: { read_only: true } }",
+        ),
         "`modbus` options apply only to `protocol: modbus`",
     );
     error(&block("read_only: true, rack: 0"), "unknown key \"rack\"");

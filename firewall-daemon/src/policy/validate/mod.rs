@@ -19,7 +19,6 @@ use super::{
 
 mod conduits;
 mod dnp3;
-mod s7comm;
 mod enip;
 mod iec104;
 mod interfaces;
@@ -28,6 +27,7 @@ mod modbus;
 mod ports;
 mod ranges16;
 mod rules;
+mod s7comm;
 mod shadowing;
 mod zones;
 

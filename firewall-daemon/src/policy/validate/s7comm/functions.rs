@@ -264,8 +264,9 @@ pub(super) fn check_functions(
                 continue;
             }
             if let Some(what) = s7comm_userdata_danger(&name) {
-                c.warning(&kp, format!("userdata `{name}`: {what}"))
-                    .help("allow it only on a conduit from the engineering stations that must send it");
+                c.warning(&kp, format!("userdata `{name}`: {what}")).help(
+                    "allow it only on a conduit from the engineering stations that must send it",
+                );
             } else if subs == Userdata::ALL && !is_read {
                 c.warning(
                     &kp,

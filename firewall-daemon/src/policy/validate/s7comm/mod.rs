@@ -6,19 +6,20 @@
 //! ranges ([`super::ranges16`]); `areas` names the memory areas read_var / write_var items
 //! may touch; `s7comm_plus` passes S7comm-plus uninspected.
 
-use firewall_common::s7comm::{AREAS, AREA_ALIASES, MAX_RANGES, S7Profile, area, area_named, job, profile_flags};
+use firewall_common::s7comm::{
+    AREA_ALIASES, AREAS, MAX_RANGES, S7Profile, area, area_named, job, profile_flags,
+};
 
 use super::{Checker, Help, KeyPath, ranges16};
-use crate::policy::{diag::did_you_mean, raw::{RawS7comm, Scalar}};
+use crate::policy::{
+    diag::did_you_mean,
+    raw::{RawS7comm, Scalar},
+};
 
 mod functions;
 
 /// Checks the `s7comm:` block at `bp`; `None` if it has errors (already reported).
-pub(super) fn check_s7comm(
-    c: &mut Checker<'_>,
-    bp: &KeyPath,
-    raw: RawS7comm,
-) -> Option<S7Profile> {
+pub(super) fn check_s7comm(c: &mut Checker<'_>, bp: &KeyPath, raw: RawS7comm) -> Option<S7Profile> {
     let read_only = raw.read_only == Some(true);
     let allowed = functions::check_functions(
         c,
@@ -61,8 +62,11 @@ pub(super) fn check_s7comm(
                     profile.allow_db_numbers(a, b).ok()?;
                 }
                 if raw.areas.is_some() && profile.areas & (1 << 4 | 1 << 5) == 0 {
-                    c.warning(&bp.key("db_numbers"), "`db_numbers` has no effect: `areas` lists neither `db` nor `instance_db`")
-                        .help("add `db` to `areas`, or remove `db_numbers`");
+                    c.warning(
+                        &bp.key("db_numbers"),
+                        "`db_numbers` has no effect: `areas` lists neither `db` nor `instance_db`",
+                    )
+                    .help("add `db` to `areas`, or remove `db_numbers`");
                 }
             }
             None => ok = false,
@@ -83,7 +87,11 @@ pub(super) fn check_s7comm(
     }
     let allowed = allowed?;
     if items && !allowed.has(job::READ_VAR) && !allowed.has(job::WRITE_VAR) {
-        let at = if raw.areas.is_some() { "areas" } else { "db_numbers" };
+        let at = if raw.areas.is_some() {
+            "areas"
+        } else {
+            "db_numbers"
+        };
         c.warning(&bp.key(at), format!("`{at}` has no effect: the rule allows neither read_var nor write_var"))
             .help("items name areas only in read_var and write_var jobs; remove the key or allow those functions");
     }
@@ -101,8 +109,10 @@ fn area_names() -> String {
 /// `areas:`: names or area codes; the mask of their profile bits, `None` on errors.
 fn check_areas(c: &mut Checker<'_>, ap: &KeyPath, list: &[Scalar]) -> Option<u16> {
     if list.is_empty() {
-        c.error(ap, "empty area list")
-            .help(format!("list the areas items may name, e.g. `areas: [db]`; names: {}", area_names()));
+        c.error(ap, "empty area list").help(format!(
+            "list the areas items may name, e.g. `areas: [db]`; names: {}",
+            area_names()
+        ));
         return None;
     }
     let mut bits = 0u16;
@@ -117,15 +127,22 @@ fn check_areas(c: &mut Checker<'_>, ap: &KeyPath, list: &[Scalar]) -> Option<u16
             ok = false;
             let text = s.to_string();
             let d = c.error(&kp, format!("unknown S7 memory area \"{}\"", text.trim()));
-            let candidates = AREAS.iter().map(|a| a.name).chain(AREA_ALIASES.iter().map(|(n, _)| *n));
+            let candidates = AREAS
+                .iter()
+                .map(|a| a.name)
+                .chain(AREA_ALIASES.iter().map(|(n, _)| *n));
             if let Some(near) = did_you_mean(&text.trim().to_lowercase(), candidates) {
                 d.help(format!("did you mean \"{near}\"?"));
             }
-            d.help(format!("use an area code (0x84 = db) or one of: {}", area_names()));
+            d.help(format!(
+                "use an area code (0x84 = db) or one of: {}",
+                area_names()
+            ));
             continue;
         };
         if bits & 1 << a.bit != 0 {
-            c.warning(&kp, format!("area `{}` is listed twice", a.name)).help("remove the repeated entry");
+            c.warning(&kp, format!("area `{}` is listed twice", a.name))
+                .help("remove the repeated entry");
         }
         bits |= 1 << a.bit;
     }

@@ -1,6 +1,6 @@
-//! An interface's place in a Linux bridge, as sysfs says: shown by `zcfw status`, and warned
+//! An interface's place in a Linux bridge, as sysfs says: shown by `zcfw status`, warned
 //! about at attach time (zcfw filters a bridge's traffic on its member ports, not on the
-//! bridge device; see docs/bridge.md).
+//! bridge device; see docs/bridge.md), and no fast path on a bridge port (docs/fast-path.md).
 
 use std::path::Path;
 
