@@ -14,7 +14,7 @@ use firewall_common::{
 };
 
 use crate::{
-    maps::ENIP_PROFILES,
+    maps::{ENIP_PROFILES, STREAM_START},
     stream::{Protocol, run},
 };
 
@@ -77,24 +77,54 @@ struct ByteLoop {
     payload: &'static Payload,
     off: usize,
     len: usize,
+    /// 0, read from a map so the verifier cannot know it ([`EnipCursor::blur`]).
+    zero: u8,
+    /// The octet read by consume part 0 is left for the next parts.
+    pending: bool,
     denial: Option<EnipDenial>,
 }
 
-/// One byte of an EtherNet/IP walk; stops the loop (1) on a denial.
+/// Part of a byte of an EtherNet/IP walk: of every `1 + SETTLE_PARTS` iterations the first
+/// reads the byte ([`enip::consume`]), the others judge and end what it completed
+/// ([`enip::settle`]); stops the loop (1) on a denial.
 extern "C" fn enip_step(index: u64, ctx: *mut c_void) -> i64 {
     // SAFETY: `ctx` is the `ByteLoop` `walk_segment` passed to `bpf_loop`, alive and not
     // otherwise borrowed while the loop runs.
     let ctx = unsafe { &mut *ctx.cast::<ByteLoop>() };
-    let bytes = PayloadBytes {
-        payload: ctx.payload,
-        len: ctx.off + ctx.len,
+    let consume = enip::CONSUME_PARTS as u64;
+    let steps = consume + enip::SETTLE_PARTS as u64;
+    let part = index % steps;
+    let r = if part < consume {
+        let bytes = PayloadBytes {
+            payload: ctx.payload,
+            len: ctx.off + ctx.len,
+        };
+        let Some([byte]) = bytes.load::<1>(ctx.off + (index / steps) as usize) else {
+            ctx.denial = Some(EnipDenial::new(EnipViolation::Malformed));
+            return 1;
+        };
+        // One test of the profile per call: inlined with a known `Some` or `None`, the walker
+        // has no path that takes the client's branch at one octet and the server's at the
+        // next.
+        let part = part as u8;
+        let pending = &mut ctx.pending;
+        match ctx.profile {
+            Some(p) => enip::consume(&mut ctx.cursor, &mut ctx.bits, byte, Some(p), part, pending),
+            None => enip::consume(&mut ctx.cursor, &mut ctx.bits, byte, None, part, pending),
+        }
+    } else {
+        let part = (part - consume) as u8;
+        match ctx.profile {
+            Some(p) => enip::settle(&mut ctx.cursor, Some(p), part).map(|_| ()),
+            None => enip::settle(&mut ctx.cursor, None, part).map(|_| ()),
+        }
     };
-    let Some([byte]) = bytes.load::<1>(ctx.off + index as usize) else {
-        ctx.denial = Some(EnipDenial::new(EnipViolation::Malformed));
-        return 1;
-    };
-    match enip::step(&mut ctx.cursor, &mut ctx.bits, byte, ctx.profile) {
-        Ok(_) => 0,
+    match r {
+        Ok(()) => {
+            ctx.cursor.blur(ctx.zero);
+            ctx.bits ^= ctx.zero;
+            0
+        }
         Err(d) => {
             ctx.denial = Some(d);
             1
@@ -117,6 +147,11 @@ impl Walker for EnipLooped {
         if len > enip::MAX_SEGMENT_BYTES {
             return Err(EnipDenial::new(EnipViolation::Malformed));
         }
+        // Never written: 0, and unknown to the verifier (no constant on a path where the
+        // lookup fails: the segment is denied there).
+        let Some(zero) = STREAM_START.get(0).map(|s| s.sides[0].synced) else {
+            return Err(EnipDenial::new(EnipViolation::Malformed));
+        };
         let state = enip::cursor_in(cursor);
         let mut ctx = ByteLoop {
             cursor: *state,
@@ -125,13 +160,16 @@ impl Walker for EnipLooped {
             payload: self.payload,
             off,
             len,
+            // Never written: 0.
+            zero,
+            pending: false,
             denial: None,
         };
         // SAFETY: `enip_step` is the callback for this context type; `ctx` lives on this
         // stack frame for the whole call.
         unsafe {
             bpf_loop(
-                len as u32,
+                (enip::CONSUME_PARTS + enip::SETTLE_PARTS) as u32 * len as u32,
                 enip_step as *mut c_void,
                 (&mut ctx as *mut ByteLoop).cast(),
                 0,

@@ -26,7 +26,7 @@ pub struct Looped<I> {
 
 /// The state a byte step sees, on the caller's stack.
 struct HeadLoop<I: Inspector> {
-    cursor: StreamCursor,
+    cursor: stream::Head,
     bits: u8,
     payload: &'static Payload,
     off: usize,
@@ -77,7 +77,7 @@ impl<I: Inspector> Walker for Looped<I> {
             return Err(self.inspector.unwalkable());
         }
         let mut ctx = HeadLoop {
-            cursor: *cursor,
+            cursor: cursor.head(),
             bits: *session,
             payload: self.payload,
             off,
@@ -98,7 +98,7 @@ impl<I: Inspector> Walker for Looped<I> {
         if let Some(d) = ctx.denial {
             return Err(d);
         }
-        *cursor = ctx.cursor;
+        cursor.set_head(ctx.cursor);
         *session = ctx.bits;
         Ok(())
     }

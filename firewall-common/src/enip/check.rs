@@ -178,6 +178,8 @@ pub mod cursor_flags {
     pub const SYMBOLIC: u8 = 1 << 4;
     /// The current path segment is a class segment.
     pub const CLASS_SEGMENT: u8 = 1 << 5;
+    /// The current request's path was read: it is judged next ([`super::settle`]).
+    pub const JUDGE: u8 = 1 << 6;
 }
 
 /// Container kinds in [`EnipCursor::nest`].
@@ -204,7 +206,8 @@ pub struct EnipCursor {
     pub left: [u16; 2],
     /// A multi-octet field being read; the class while a path is read.
     pub acc: u16,
-    /// Multiple Service Packet: the container's octets left when service `i + 1` starts.
+    /// Multiple Service Packet: a queue of the container's octets left when each of the
+    /// following services starts (the next one first).
     pub bounds: [u16; MSP_MAX as usize],
     /// Octets of the encapsulation header read (0 = between PDUs, [`HEADER_LEN`] in data).
     pub pos: u8,
@@ -244,6 +247,83 @@ impl EnipCursor {
     #[inline(always)]
     const fn depth(&self) -> u8 {
         self.nest & 3
+    }
+
+    /// Appends `v` to the queue [`Self::bounds`] (at the end, the others move one to the
+    /// front). Only constant indexes: an index from the stream would make the verifier track
+    /// the cursor's counters exactly, and the `bpf_loop` step would not converge.
+    #[inline(always)]
+    fn push_bound(&mut self, v: u16) {
+        self.shift_bounds();
+        self.bounds[MSP_MAX as usize - 1] = v;
+    }
+
+    /// Moves every bound one to the front (the first is dropped).
+    #[inline(always)]
+    fn shift_bounds(&mut self) {
+        let b = &mut self.bounds;
+        b[0] = b[1];
+        b[1] = b[2];
+        b[2] = b[3];
+        b[3] = b[4];
+        b[4] = b[5];
+        b[5] = b[6];
+        b[6] = b[7];
+        b[7] = 0;
+    }
+
+    /// The container kind of nesting level `level` (0 or 1).
+    #[inline(always)]
+    const fn container(&self, level: u8) -> u8 {
+        if level == 0 {
+            (self.nest >> 2) & 3
+        } else {
+            (self.nest >> 4) & 3
+        }
+    }
+
+    /// Sets the container kind of nesting level `level` (0 or 1).
+    #[inline(always)]
+    const fn set_container(&mut self, level: u8, kind: u8) {
+        if level == 0 {
+            self.nest = (self.nest & !(3 << 2)) | (kind & 3) << 2;
+        } else {
+            self.nest = (self.nest & !(3 << 4)) | (kind & 3) << 4;
+        }
+    }
+
+    /// XORs every small field with `zero`, which is 0 at run time but a value the eBPF
+    /// verifier cannot know (read from a map): the program calls it after each step, so the
+    /// verifier sees the fields as ranges rather than a constant per path, and its check of
+    /// the `bpf_loop` step converges instead of visiting every combination of phase,
+    /// position and counters. A no-op for any caller passing 0.
+    #[inline(always)]
+    pub fn blur(&mut self, zero: u8) {
+        self.pos ^= zero;
+        self.command ^= zero;
+        self.phase ^= zero;
+        self.at ^= zero;
+        self.items ^= zero;
+        self.path_left ^= zero;
+        self.service ^= zero;
+        self.seg ^= zero;
+        self.nest ^= zero;
+        self.msp ^= zero;
+        self.flags ^= zero;
+        let wide = zero as u16;
+        self.encap_left ^= wide;
+        self.item_left ^= wide;
+        self.left[0] ^= wide;
+        self.left[1] ^= wide;
+        self.acc ^= wide;
+        self.bounds[0] ^= wide;
+        self.bounds[1] ^= wide;
+        self.bounds[2] ^= wide;
+        self.bounds[3] ^= wide;
+        self.bounds[4] ^= wide;
+        self.bounds[5] ^= wide;
+        self.bounds[6] ^= wide;
+        self.bounds[7] ^= wide;
     }
 
     /// Octets left of the request at the current level.
@@ -293,8 +373,8 @@ pub fn walk<B: PacketBytes + ?Sized>(
 }
 
 /// Advances `c` by one octet; `true` when the octet ended an encapsulation PDU ([`walk`]
-/// octet by octet; the eBPF program drives it with `bpf_loop`). On a denial `c` may be
-/// half-moved: callers keep their own copy ([`walk`] does).
+/// octet by octet): [`consume`] then [`settle`]. On a denial `c` may be half-moved: callers
+/// keep their own copy ([`walk`] does).
 #[inline(always)]
 pub fn step(
     c: &mut EnipCursor,
@@ -302,25 +382,128 @@ pub fn step(
     byte: u8,
     profile: Option<&EnipProfile>,
 ) -> Result<bool, EnipDenial> {
-    let malformed = EnipDenial::new(EnipViolation::Malformed);
-    let pos = c.pos;
-    if pos < HEADER_LEN {
-        header(c, session, byte, profile)?;
-        c.pos = pos + 1;
-        if pos + 1 == HEADER_LEN && c.encap_left == 0 {
-            end_pdu(c)?;
-            return Ok(true);
+    let mut pending = false;
+    for part in 0..CONSUME_PARTS {
+        consume(c, session, byte, profile, part, &mut pending)?;
+    }
+    let mut ended = false;
+    for part in 0..SETTLE_PARTS {
+        ended |= settle(c, profile, part)?;
+    }
+    Ok(ended)
+}
+
+/// The parts of [`consume`], run in order for each octet.
+pub const CONSUME_PARTS: u8 = 3;
+
+/// The parts of [`settle`], run in order after each [`consume`].
+pub const SETTLE_PARTS: u8 = 5;
+
+/// The first half of [`step`], in [`CONSUME_PARTS`] parts run in order: part 0 reads the
+/// encapsulation header, the CPF and item heads and counts the octet off every length,
+/// part 1 the sequence count, a request's service and path, part 2 the heads of Unconnected
+/// Send and Multiple Service Packet (`pending` carries the octet from part to part). The
+/// eBPF program runs each part as a `bpf_loop` iteration of its own, so the verifier
+/// explores their paths one after the other instead of every combination of them.
+#[inline(always)]
+pub fn consume(
+    c: &mut EnipCursor,
+    session: &mut u8,
+    byte: u8,
+    profile: Option<&EnipProfile>,
+    part: u8,
+    pending: &mut bool,
+) -> Result<(), EnipDenial> {
+    match part {
+        0 => {
+            *pending = false;
+            let pos = c.pos;
+            if pos < HEADER_LEN {
+                header(c, session, byte, profile)?;
+                c.pos = pos + 1;
+                return Ok(());
+            }
+            if c.encap_left == 0 {
+                return Err(EnipDenial::new(EnipViolation::Malformed));
+            }
+            c.encap_left -= 1;
+            *pending = body(c, byte)?;
+            Ok(())
         }
-        return Ok(false);
+        1 => {
+            if !*pending {
+                return Ok(());
+            }
+            match c.phase {
+                phase::SEQUENCE => {
+                    c.at += 1;
+                    if c.at >= 2 {
+                        c.phase = phase::CIP;
+                        c.at = 0;
+                    }
+                }
+                phase::CIP => cip(c, byte, profile)?,
+                phase::PATH => path(c, byte, profile)?,
+                // Left for part 2.
+                _ => return Ok(()),
+            }
+            *pending = false;
+            Ok(())
+        }
+        _ => {
+            if !*pending {
+                return Ok(());
+            }
+            *pending = false;
+            match c.phase {
+                phase::UNCONNECTED => unconnected(c, byte),
+                phase::MULTIPLE => multiple(c, byte),
+                _ => Ok(()),
+            }
+        }
     }
-    if c.encap_left == 0 {
-        return Err(malformed);
-    }
-    c.encap_left -= 1;
-    body(c, byte, profile)?;
-    if c.encap_left == 0 {
-        end_pdu(c)?;
-        return Ok(true);
+}
+
+/// The second half of [`step`], in [`SETTLE_PARTS`] parts run in order: part 0 judges a
+/// request whose path the octet completed, parts 1-4 end what the octet completed,
+/// innermost first (a request at level 2, at level 1, the item, the PDU); `true` when a PDU
+/// ended. The eBPF program runs each part as a `bpf_loop` iteration of its own.
+#[inline(always)]
+pub fn settle(
+    c: &mut EnipCursor,
+    profile: Option<&EnipProfile>,
+    part: u8,
+) -> Result<bool, EnipDenial> {
+    match part {
+        0 => {
+            if c.flags & cursor_flags::JUDGE != 0 {
+                c.flags &= !cursor_flags::JUDGE;
+                if let Some(p) = profile {
+                    judge(c, p)?;
+                }
+            }
+        }
+        1 => {
+            if c.depth() == 2 && c.left[1] == 0 {
+                end_request(c)?;
+            }
+        }
+        2 => {
+            if c.depth() == 1 && c.left[0] == 0 {
+                end_request(c)?;
+            }
+        }
+        3 => {
+            if c.item_left == 0 && c.phase >= phase::ITEM_SKIP && c.phase <= phase::DATA {
+                end_item(c)?;
+            }
+        }
+        _ => {
+            if c.pos == HEADER_LEN && c.encap_left == 0 {
+                end_pdu(c)?;
+                return Ok(true);
+            }
+        }
     }
     Ok(false)
 }
@@ -458,14 +641,14 @@ fn end_pdu(c: &mut EnipCursor) -> Result<(), EnipDenial> {
 
 /// An octet of the encapsulation data (already counted off [`EnipCursor::encap_left`]).
 #[inline(always)]
-fn body(c: &mut EnipCursor, byte: u8, profile: Option<&EnipProfile>) -> Result<(), EnipDenial> {
+fn body(c: &mut EnipCursor, byte: u8) -> Result<bool, EnipDenial> {
     let malformed = EnipDenial::new(EnipViolation::Malformed);
     let ph = c.phase;
     match ph {
-        phase::SKIP => return Ok(()),
+        phase::SKIP => return Ok(false),
         phase::TRAILER => return Err(malformed),
-        phase::CPF => return cpf(c, byte),
-        phase::ITEM_HEAD => return item_head(c, byte),
+        phase::CPF => return cpf(c, byte).map(|_| false),
+        phase::ITEM_HEAD => return item_head(c, byte).map(|_| false),
         _ => {}
     }
     // Inside an item.
@@ -488,31 +671,8 @@ fn body(c: &mut EnipCursor, byte: u8, profile: Option<&EnipProfile>) -> Result<(
             c.left[1] -= 1;
         }
     }
-    match ph {
-        phase::SEQUENCE => {
-            c.at += 1;
-            if c.at >= 2 {
-                c.phase = phase::CIP;
-                c.at = 0;
-            }
-        }
-        phase::CIP => cip(c, byte, profile)?,
-        phase::PATH => path(c, byte, profile)?,
-        phase::UNCONNECTED => unconnected(c, byte)?,
-        phase::MULTIPLE => multiple(c, byte)?,
-        _ => {}
-    }
-    // Requests that ended with this octet, innermost first.
-    if c.depth() == 2 && c.left[1] == 0 {
-        end_request(c)?;
-    }
-    if c.depth() == 1 && c.left[0] == 0 {
-        end_request(c)?;
-    }
-    if c.item_left == 0 {
-        end_item(c)?;
-    }
-    Ok(())
+    // The phase's own work: the next parts of [`consume`].
+    Ok(ph != phase::ITEM_SKIP && ph != phase::DATA)
 }
 
 /// An octet of the CPF head: interface handle (0), timeout, item count.
@@ -652,10 +812,8 @@ fn cip(c: &mut EnipCursor, byte: u8, profile: Option<&EnipProfile>) -> Result<()
     c.at = 0;
     c.acc = 0;
     c.phase = phase::PATH;
-    if byte == 0 {
-        if let Some(p) = profile {
-            judge(c, p)?;
-        }
+    if byte == 0 && profile.is_some() {
+        c.flags |= cursor_flags::JUDGE;
     }
     Ok(())
 }
@@ -746,8 +904,8 @@ fn path(c: &mut EnipCursor, byte: u8, profile: Option<&EnipProfile>) -> Result<(
         if c.seg != 0 {
             return Err(malformed);
         }
-        if let Some(p) = profile {
-            judge(c, p)?;
+        if profile.is_some() {
+            c.flags |= cursor_flags::JUDGE;
         }
     }
     Ok(())
@@ -801,7 +959,7 @@ fn judge(c: &mut EnipCursor, profile: &EnipProfile) -> Result<(), EnipDenial> {
         return Err(denial(EnipViolation::Service));
     }
     // The container kind of this level.
-    c.nest = (c.nest & !(3 << (2 + depth * 2))) | container << (2 + depth * 2);
+    c.set_container(depth, container);
     c.phase = if container == kind::UNCONNECTED {
         phase::UNCONNECTED
     } else {
@@ -883,18 +1041,25 @@ fn multiple(c: &mut EnipCursor, byte: u8) -> Result<(), EnipDenial> {
         let previous = if k == 1 {
             table
         } else {
-            total - c.bounds[((k - 2) & (MSP_MAX as u32 - 1)) as usize] as u32
+            total - c.bounds[MSP_MAX as usize - 1] as u32
         };
         if offset < previous + 2 || offset + 2 > total {
             return Err(malformed);
         }
-        c.bounds[((k - 1) & (MSP_MAX as u32 - 1)) as usize] = (total - offset) as u16;
+        c.push_bound((total - offset) as u16);
     }
     if k + 1 < n {
         c.at = at + 1;
         return Ok(());
     }
-    // The table is read: the first service.
+    // The table is read: the n - 1 bounds are the last of the queue; to its front.
+    let mut moves = MSP_MAX - (n as u8 - 1);
+    for _ in 0..MSP_MAX {
+        if moves > 0 {
+            c.shift_bounds();
+            moves -= 1;
+        }
+    }
     c.msp = n as u8;
     next_service(c)
 }
@@ -906,11 +1071,9 @@ fn next_service(c: &mut EnipCursor) -> Result<(), EnipDenial> {
     let n = c.msp & 0x0F;
     let i = c.msp >> 4;
     let left = c.level_left();
-    let next = if i + 1 < n {
-        c.bounds[(i & (MSP_MAX - 1)) as usize]
-    } else {
-        0
-    };
+    // The next service's bound is the queue's front.
+    let next = if i + 1 < n { c.bounds[0] } else { 0 };
+    c.shift_bounds();
     if next > left {
         return Err(EnipDenial::new(EnipViolation::Malformed));
     }
@@ -932,7 +1095,7 @@ fn end_request(c: &mut EnipCursor) -> Result<(), EnipDenial> {
     }
     let parent = depth - 1;
     c.nest = (c.nest & !3) | parent;
-    let container = (c.nest >> (2 + parent * 2)) & 3;
+    let container = c.container(parent);
     c.phase = phase::DATA;
     c.at = 0;
     if container == kind::MULTIPLE {

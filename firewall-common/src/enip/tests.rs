@@ -428,3 +428,4 @@ fn random_bytes_never_panic_and_a_denial_leaves_the_cursor() {
         [Err(EnipViolation::Malformed)]
     );
 }
+

@@ -118,7 +118,7 @@ pub const RULES: [CatalogueRule; 25] = [
         title: "industrial protocol without inspection",
         severity: "low into an SL3-4 zone, info otherwise",
         requirements: &["SR 3.5"],
-        why: "a tcp or udp rule that lists the port of OPC UA (4840) or BACnet/IP (47808) lets that protocol through with every function: this build inspects Modbus/TCP, IEC 104, DNP3, S7comm and EtherNet/IP (ZCFW-A004, ZCFW-A015, ZCFW-A018 and ZCFW-A023 report those when they pass uninspected), not the others",
+        why: "a tcp or udp rule that lists the port of EtherNet/IP (44818), OPC UA (4840) or BACnet/IP (47808) lets that protocol through with every function: this build inspects Modbus/TCP, IEC 104, DNP3 and S7comm (ZCFW-A004, ZCFW-A015 and ZCFW-A018 report those when they pass uninspected), not the others",
     },
     CatalogueRule {
         id: INTRA_ZONE_SL4,
@@ -213,7 +213,7 @@ pub const RULES: [CatalogueRule; 25] = [
     },
     CatalogueRule {
         id: ENIP_UNINSPECTED,
-        title: "EtherNet/IP passes without inspection",
+        title: "EtherNet/IP passes without inspection (once its data path is in the build)",
         severity: "high into an SL3-4 zone, medium into SL2 (not reported into SL1)",
         requirements: &["SR 3.5", "SR 7.7"],
         why: "when the first rule of a zone pair that matches tcp port 44818 is a tcp rule that lists the port (or a range holding it) rather than a `protocol: enip` rule, every CIP service passes: Set_Attribute_Single, Reset, tag writes, Forward_Open, also nested in Unconnected Send and Multiple Service Packet",
@@ -500,6 +500,7 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
         }
 
         if let Some(&(oci, ori)) = enip_owners.get(&(c.from.clone(), c.to.clone()))
+            && crate::policy::protocols::ENIP_ENFORCED
             && oci == ci
             && let Some(owner) = c.rules.get(ori)
         {
@@ -592,8 +593,12 @@ fn industrial_ports(
     let found: Vec<String> = INDUSTRIAL_PROTOCOLS
         .iter()
         .filter(|p| {
-            !["modbus", "iec104", "dnp3", "s7comm", "enip"].contains(&p.keyword)
-                && p.transport == protocol
+            let inspected: &[&str] = if crate::policy::protocols::ENIP_ENFORCED {
+                &["modbus", "iec104", "dnp3", "s7comm", "enip"]
+            } else {
+                &["modbus", "iec104", "dnp3", "s7comm"]
+            };
+            !inspected.contains(&p.keyword) && p.transport == protocol
         })
         .filter(|p| ranges.iter().any(|r| r.first <= p.port && p.port <= r.last))
         .map(|p| format!("{} ({})", p.display, p.port))
@@ -617,7 +622,7 @@ fn industrial_ports(
         ),
     )
     .at_conduit(c, rule_key(ci, ri))
-    .fix("restrict the conduit to the hosts that need the protocol (a zone of their own) and keep its counters under watch; this build inspects Modbus/TCP, IEC 104, DNP3, S7comm and EtherNet/IP only");
+    .fix("restrict the conduit to the hosts that need the protocol (a zone of their own) and keep its counters under watch; this build inspects Modbus/TCP, IEC 104, DNP3 and S7comm only");
 }
 
 fn zone_rules(cx: &mut Ctx<'_>) {
