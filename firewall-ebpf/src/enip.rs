@@ -7,9 +7,9 @@ use core::ffi::c_void;
 
 use aya_ebpf::{helpers::generated::bpf_loop, macros::xdp, programs::XdpContext};
 use firewall_common::{
+    enip::{self, EnipCursor, EnipDenial, EnipProfile, EnipViolation},
     packet::PacketBytes,
     reason::Reason,
-    enip::{self, EnipCursor, EnipDenial, EnipProfile, EnipViolation},
     stream::{Payload, PayloadBytes, StreamCursor, Walker},
 };
 

@@ -17,9 +17,9 @@
 mod account;
 mod bench;
 mod decision;
+mod enip;
 mod exception;
 mod forward;
-mod enip;
 mod inspect;
 mod learn;
 mod looped;

@@ -13,6 +13,7 @@ use firewall_common::{
     capture, conduit,
     conduittable::{self, ConduitBucket},
     dnp3::Dnp3Profile,
+    enip::EnipProfile,
     event,
     flow::{FlowKey, FlowState, FragKey, FragState, StreamState},
     forward::FastPathCounters,
@@ -26,7 +27,6 @@ use firewall_common::{
     modbus::ModbusProfile,
     reason::Reason,
     s7comm::S7Profile,
-    enip::EnipProfile,
     zonetable,
 };
 

@@ -599,10 +599,10 @@ fn end_header(
         command::LIST_SERVICES
         | command::LIST_IDENTITY
         | command::LIST_INTERFACES
-        | command::UNREGISTER_SESSION => {
-            if len != 0 {
-                return Err(malformed);
-            }
+        | command::UNREGISTER_SESSION
+            if len != 0 =>
+        {
+            return Err(malformed);
         }
         command::REGISTER_SESSION => {
             // Protocol version and options.
@@ -887,9 +887,7 @@ fn path(c: &mut EnipCursor, byte: u8, profile: Option<&EnipProfile>) -> Result<(
             c.at -= 1;
             if c.flags & cursor_flags::CLASS_SEGMENT != 0 {
                 // 8 bits: the value; 16 bits: pad, low, high.
-                if c.seg & 3 == 0 {
-                    c.acc = byte as u16;
-                } else if c.at == 1 {
+                if c.seg & 3 == 0 || c.at == 1 {
                     c.acc = byte as u16;
                 } else if c.at == 0 {
                     c.acc |= (byte as u16) << 8;
@@ -929,17 +927,12 @@ fn judge(c: &mut EnipCursor, profile: &EnipProfile) -> Result<(), EnipDenial> {
         known: detail::CODE | detail::SCOPE | if class.is_some() { detail::ADDRESS } else { 0 },
         scope: depth,
         code: service,
-        address: match class {
-            Some(c) => c,
-            None => 0,
-        },
+        address: class.unwrap_or_default(),
     };
     if !profile.allows_service(service, target) {
         return Err(denial(EnipViolation::Service));
     }
-    let container = if service == service::UNCONNECTED_SEND
-        && target == Target::ConnectionManager
-    {
+    let container = if service == service::UNCONNECTED_SEND && target == Target::ConnectionManager {
         kind::UNCONNECTED
     } else if service == service::MULTIPLE_SERVICE_PACKET {
         kind::MULTIPLE

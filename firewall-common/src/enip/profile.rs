@@ -3,9 +3,7 @@
 //! (common services on any class, class-specific ones on tags or on the Connection Manager
 //! only), and the object classes its requests may address.
 
-use super::services::{
-    Effect, READ_ONLY_COMMANDS, SERVICES, Target, command, service,
-};
+use super::services::{Effect, READ_ONLY_COMMANDS, SERVICES, Target, command, service};
 use crate::sets::{Bitmap256, Ranges16, RangesError};
 
 /// Class ranges one profile holds.

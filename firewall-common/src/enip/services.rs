@@ -290,13 +290,19 @@ mod tests {
 
     #[test]
     fn class_specific_services_depend_on_the_target() {
-        assert_eq!(service_name(0x4E, Target::Tag), Some("read_modify_write_tag"));
+        assert_eq!(
+            service_name(0x4E, Target::Tag),
+            Some("read_modify_write_tag")
+        );
         assert_eq!(
             service_name(0x4E, Target::ConnectionManager),
             Some("forward_close")
         );
         assert_eq!(service_name(0x4E, Target::Any), None);
-        assert_eq!(service_name(0x0E, Target::Tag), Some("get_attribute_single"));
+        assert_eq!(
+            service_name(0x0E, Target::Tag),
+            Some("get_attribute_single")
+        );
         assert_eq!(Target::of(Some(6), false), Target::ConnectionManager);
         assert_eq!(Target::of(Some(6), true), Target::Tag);
         assert_eq!(Target::of(Some(0x6B), false), Target::Tag);

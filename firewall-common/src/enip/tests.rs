@@ -115,7 +115,11 @@ fn dangerous_requests_are_denied_in_the_segment_that_completes_their_path() {
         (reset_identity(), 0x05, Some(1)),
         (forward_open(), 0x54, Some(6)),
         // Read-Modify-Write on a tag (0x4E), not Forward_Close.
-        (request(0x4E, &symbolic_path("Counter"), &[2, 0, 0, 0, 0, 0]), 0x4E, None),
+        (
+            request(0x4E, &symbolic_path("Counter"), &[2, 0, 0, 0, 0, 0]),
+            0x4E,
+            None,
+        ),
     ] {
         let f = send_rr(&cip);
         let d = one(&f, &p).unwrap_err();
@@ -125,7 +129,10 @@ fn dangerous_requests_are_denied_in_the_segment_that_completes_their_path() {
             "{cip:x?}"
         );
         assert_eq!(d.address, class.unwrap_or(0));
-        assert_eq!(d.known & crate::event::detail::ADDRESS != 0, class.is_some());
+        assert_eq!(
+            d.known & crate::event::detail::ADDRESS != 0,
+            class.is_some()
+        );
         let decisive = CIP_AT + 1 + 2 * cip[1] as usize;
         for k in 1..f.len() {
             let r = client(&[&f[..k], &f[k..]], &p);
@@ -186,7 +193,9 @@ fn containers_nest_two_deep_and_no_deeper() {
     assert_eq!(one(&send_rr(&ok), &p), Ok(1));
     for deep in [
         unconnected_send(&unconnected_send(&unconnected_send(&read))),
-        multiple_service_packet(&[unconnected_send(&multiple_service_packet(&[read.clone()]))]),
+        multiple_service_packet(&[unconnected_send(&multiple_service_packet(
+            core::slice::from_ref(&read),
+        ))]),
     ] {
         let d = one(&send_rr(&deep), &p).unwrap_err();
         assert_eq!((d.kind, d.scope), (EnipViolation::Service, 2));
@@ -250,7 +259,10 @@ fn classes_restrict_the_objects_requests_address() {
     p.allow_classes(1, 1).unwrap();
     assert_eq!(one(&send_rr(&get_attribute_single(1, 1, 7)), &p), Ok(1));
     let d = one(&send_rr(&get_attribute_single(0xF5, 1, 1)), &p).unwrap_err();
-    assert_eq!((d.kind, d.code, d.address), (EnipViolation::Class, 0x0E, 0xF5));
+    assert_eq!(
+        (d.kind, d.code, d.address),
+        (EnipViolation::Class, 0x0E, 0xF5)
+    );
     // A 16-bit class segment.
     let d = one(&send_rr(&get_attribute_single(0x300, 1, 1)), &p).unwrap_err();
     assert_eq!((d.kind, d.address), (EnipViolation::Class, 0x300));
@@ -260,7 +272,10 @@ fn classes_restrict_the_objects_requests_address() {
         Err(EnipViolation::Class)
     );
     p.allow_classes(0x6B, 0x6B).unwrap();
-    assert_eq!(one(&send_rr(&unconnected_send(&read_tag("A", 1))), &p), Ok(1));
+    assert_eq!(
+        one(&send_rr(&unconnected_send(&read_tag("A", 1))), &p),
+        Ok(1)
+    );
 }
 
 #[test]
@@ -299,7 +314,11 @@ fn commands_and_sessions() {
     s.extend(&rr);
     let mut bits = 0;
     assert_eq!(walk_all(&[&s], Some(&p), &mut bits).0, [Ok(2)]);
-    let no_handle = encap(command::SEND_RR_DATA, 0, &cpf_unconnected(&read_tag("A", 1)));
+    let no_handle = encap(
+        command::SEND_RR_DATA,
+        0,
+        &cpf_unconnected(&read_tag("A", 1)),
+    );
     assert_eq!(client(&[&no_handle], &p), [Err(EnipViolation::Session)]);
 }
 
@@ -323,7 +342,10 @@ fn replies_from_the_client_and_requests_from_the_server_are_denied() {
         server(&[&send_rr(&set_attribute_single(1, 1, 7, &[1]))]),
         [Err(EnipViolation::Direction)]
     );
-    assert_eq!(server(&[&encap(0x01, 0, &[])]), [Err(EnipViolation::Malformed)]);
+    assert_eq!(
+        server(&[&encap(0x01, 0, &[])]),
+        [Err(EnipViolation::Malformed)]
+    );
 }
 
 #[test]
@@ -390,10 +412,15 @@ fn socket_address_items_and_electronic_keys_pass() {
     data[6] = 3;
     data.extend_from_slice(&[0x00, 0x80, 16, 0]);
     data.extend_from_slice(&[0; 16]);
-    assert_eq!(one(&encap(command::SEND_RR_DATA, SESSION, &data), &p), Ok(1));
+    assert_eq!(
+        one(&encap(command::SEND_RR_DATA, SESSION, &data), &p),
+        Ok(1)
+    );
     let keyed = request(
         0x0E,
-        &[0x34, 0x04, 1, 0, 0x0E, 0, 0x0C, 0, 0x14, 0x01, 0x20, 1, 0x24, 1, 0x30, 1],
+        &[
+            0x34, 0x04, 1, 0, 0x0E, 0, 0x0C, 0, 0x14, 0x01, 0x20, 1, 0x24, 1, 0x30, 1,
+        ],
         &[],
     );
     assert_eq!(one(&send_rr(&keyed), &p), Ok(1));
@@ -423,9 +450,5 @@ fn random_bytes_never_panic_and_a_denial_leaves_the_cursor() {
         let _ = walk(&f[..], 0, f.len(), &mut c, &mut bits, None);
     }
     let long = vec![0u8; MAX_SEGMENT_BYTES + 1];
-    assert_eq!(
-        client(&[&long], &p),
-        [Err(EnipViolation::Malformed)]
-    );
+    assert_eq!(client(&[&long], &p), [Err(EnipViolation::Malformed)]);
 }
-

@@ -75,7 +75,11 @@ pub fn send_unit(connection: u32, sequence: u16, cip: &[u8]) -> Vec<u8> {
 /// A logical path: class, instance and (if any) attribute, 8-bit segments where they fit.
 pub fn logical_path(class: u16, instance: u16, attribute: Option<u16>) -> Vec<u8> {
     let mut p = Vec::new();
-    for (ty, v) in [(0x20u8, Some(class)), (0x24, Some(instance)), (0x30, attribute)] {
+    for (ty, v) in [
+        (0x20u8, Some(class)),
+        (0x24, Some(instance)),
+        (0x30, attribute),
+    ] {
         match v {
             Some(v) if v <= 0xFF => p.extend_from_slice(&[ty, v as u8]),
             Some(v) => {
@@ -100,7 +104,7 @@ pub fn symbolic_path(tag: &str) -> Vec<u8> {
 
 /// A CIP request: service, path size in words, path, data.
 pub fn request(service: u8, path: &[u8], data: &[u8]) -> Vec<u8> {
-    assert!(path.len() % 2 == 0);
+    assert!(path.len().is_multiple_of(2));
     let mut r = vec![service, (path.len() / 2) as u8];
     r.extend_from_slice(path);
     r.extend_from_slice(data);

@@ -14,10 +14,10 @@ use crate::policy::{
     protocols::INDUSTRIAL_PROTOCOLS, space::FirstMatch,
 };
 
+mod enip;
 mod grid;
 mod modbus;
 mod s7comm;
-mod enip;
 
 /// One rule of the catalogue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -21,8 +21,8 @@ use std::collections::BTreeMap;
 use firewall_common::{
     conduit::{self, Level},
     dnp3::Dnp3Profile,
-    iec104::Iec104Profile,
     enip::EnipProfile,
+    iec104::Iec104Profile,
     maps::{
         ConduitAction, ConduitKey, ZoneMatch, ZonePairKey, ZonePairLevels, action_flags, capacity,
         slot_flags, zone_flags,
@@ -39,9 +39,9 @@ mod conduit_table;
 pub mod nft;
 mod profiles;
 mod render;
+mod render_enip;
 mod render_profiles;
 mod render_s7comm;
-mod render_enip;
 mod zonetable;
 
 pub use conduit_table::ConduitTable;

@@ -5,11 +5,11 @@
 
 use firewall_common::{
     dnp3::Dnp3Profile,
+    enip::EnipProfile,
     iec104::Iec104Profile,
     maps::{capacity, inspector},
     modbus::ModbusProfile,
     s7comm::S7Profile,
-    enip::EnipProfile,
 };
 
 use super::CompileError;

@@ -69,7 +69,11 @@ pub(super) fn describe_enip(out: &mut String, p: &EnipProfile) {
     for (label, b, target) in [
         ("services        ", &p.services, Target::Any),
         ("on tags         ", &p.tag_services, Target::Tag),
-        ("on conn. manager", &p.connection_services, Target::ConnectionManager),
+        (
+            "on conn. manager",
+            &p.connection_services,
+            Target::ConnectionManager,
+        ),
     ] {
         let _ = writeln!(
             out,

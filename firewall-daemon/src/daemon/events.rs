@@ -33,8 +33,8 @@ use super::{
 };
 use crate::compile::CompiledPolicy;
 use crate::control::event::{
-    Dnp3Detail, EnipDetail, EventLine, IcmpDetail, Iec104Detail, IpDetail, IpProto, ModbusDetail, Notice,
-    PacketEvent, S7commDetail,
+    Dnp3Detail, EnipDetail, EventLine, IcmpDetail, Iec104Detail, IpDetail, IpProto, ModbusDetail,
+    Notice, PacketEvent, S7commDetail,
 };
 
 /// Events kept for `zcfw events` without `--follow`, per ring: one ring per event class

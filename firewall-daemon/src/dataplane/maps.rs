@@ -11,9 +11,9 @@ use firewall_common::{
     ABI_VERSION, conduit,
     conduittable::ConduitBucket,
     dnp3::Dnp3Profile,
+    enip::EnipProfile,
     event,
     iec104::Iec104Profile,
-    enip::EnipProfile,
     maps::{
         ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey, L2Key, RateLimit,
         SlotConfig, ZoneMatch, ZonePairKey, ZonePairLevels, ZoneV6Key, capacity,

@@ -6,11 +6,11 @@ use std::fmt;
 use firewall_common::{
     conduit::{POINT_MAX, point},
     dnp3::Dnp3Profile,
+    enip::EnipProfile,
     iec104::Iec104Profile,
     maps::inspector,
     modbus::ModbusProfile,
     s7comm::S7Profile,
-    enip::EnipProfile,
 };
 use ipnet::IpNet;
 

@@ -400,10 +400,18 @@ pub fn enip_danger(s: &firewall_common::enip::Service) -> Option<&'static str> {
         (_, Effect::Write) if s.target == Target::Tag => {
             Some("a tag write: it changes values of the running controller program")
         }
-        (0x05, _) => Some("reset: the device restarts (or returns to its factory defaults) and its process stops while it does"),
-        (0x06 | 0x07, _) => Some("start/stop: it starts or stops an object, on a controller its program"),
-        (_, Effect::Write) => Some("a write: it changes attributes or objects of the device (configuration, addresses, outputs)"),
-        (_, Effect::Connection) => Some("a connection service: it opens or closes CIP connections, whose I/O and messages then flow on their own"),
+        (0x05, _) => Some(
+            "reset: the device restarts (or returns to its factory defaults) and its process stops while it does",
+        ),
+        (0x06 | 0x07, _) => {
+            Some("start/stop: it starts or stops an object, on a controller its program")
+        }
+        (_, Effect::Write) => Some(
+            "a write: it changes attributes or objects of the device (configuration, addresses, outputs)",
+        ),
+        (_, Effect::Connection) => Some(
+            "a connection service: it opens or closes CIP connections, whose I/O and messages then flow on their own",
+        ),
         (_, Effect::Control) => Some("a control service of the device"),
         _ => None,
     }

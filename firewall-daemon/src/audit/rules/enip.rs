@@ -62,7 +62,11 @@ pub(super) fn changing(profile: &EnipProfile) -> Vec<String> {
     out.extend(
         (0..=u8::MAX)
             .filter(|&c| profile.services.contains(c))
-            .filter(|&c| !SERVICES.iter().any(|s| s.code == c && s.target == Target::Any))
+            .filter(|&c| {
+                !SERVICES
+                    .iter()
+                    .any(|s| s.code == c && s.target == Target::Any)
+            })
             .map(|c| format!("service {c:#04x} on every class")),
     );
     out

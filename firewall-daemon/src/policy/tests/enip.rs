@@ -20,7 +20,9 @@ fn enip(src: &str) -> (ValidatedPolicy, EnipProfile) {
 
 #[test]
 fn read_only_and_classes() {
-    let (p, profile) = enip(&block("read_only: true, classes: [1, \"0x6b\", \"0x02-0x06\"]"));
+    let (p, profile) = enip(&block(
+        "read_only: true, classes: [1, \"0x6b\", \"0x02-0x06\"]",
+    ));
     assert!(p.warnings().is_empty(), "{:?}", warning_texts(&p));
     let mut want = EnipProfile::read_only();
     want.allow_classes(1, 1).unwrap();
@@ -49,7 +51,9 @@ fn services_by_object_codes_commands_and_warnings() {
         "services: [get_attribute_single, READ_TAG, write_tag, forward_open, forward_close, unconnected_send, 0x4E, 5]",
     ));
     assert!(profile.allows_service(0x0E, Target::Any));
-    assert!(profile.allows_service(0x4C, Target::Tag) && !profile.allows_service(0x4C, Target::Any));
+    assert!(
+        profile.allows_service(0x4C, Target::Tag) && !profile.allows_service(0x4C, Target::Any)
+    );
     assert!(profile.allows_service(0x4D, Target::Tag));
     assert!(profile.allows_service(0x54, Target::ConnectionManager));
     assert!(!profile.allows_service(0x54, Target::Tag));
@@ -76,12 +80,20 @@ fn services_by_object_codes_commands_and_warnings() {
     ));
     assert!(!profile.allows_command(command::LIST_IDENTITY));
     assert!(
-        warning_texts(&p).iter().any(|m| m.contains("`send_unit_data` is not")),
+        warning_texts(&p)
+            .iter()
+            .any(|m| m.contains("`send_unit_data` is not")),
         "{:?}",
         warning_texts(&p)
     );
-    let (p, _) = enip(&block("services: [read_tag], commands: [register_session, send_unit_data]"));
-    assert!(warning_texts(&p).iter().any(|m| m.contains("no forward_open")));
+    let (p, _) = enip(&block(
+        "services: [read_tag], commands: [register_session, send_unit_data]",
+    ));
+    assert!(
+        warning_texts(&p)
+            .iter()
+            .any(|m| m.contains("no forward_open"))
+    );
     // Discovery only: no services needed.
     let (p, profile) = enip(&block("commands: [list_identity, list_services]"));
     assert!(p.warnings().is_empty());
@@ -96,28 +108,52 @@ fn errors() {
         "unknown CIP service \"get_atribute_single\"",
     );
     assert_eq!(d.help[0], "did you mean \"get_attribute_single\"?");
-    assert_eq!(d.key.as_deref(), Some("conduits[0].rules[1].enip.services[0]"));
+    assert_eq!(
+        d.key.as_deref(),
+        Some("conduits[0].rules[1].enip.services[0]")
+    );
     let d = error(&block("services: [send_rr_data]"), "unknown CIP service");
     assert!(d.help[0].contains("under `commands:`"), "{:?}", d.help);
-    error(&block("commands: [send_rrdata]"), "unknown EtherNet/IP command \"send_rrdata\"");
-    error(&block("commands: [0x01], read_only: true"), "0x01 is not an EtherNet/IP command");
-    error(&block("services: [256]"), "CIP service code 256 is out of range");
+    error(
+        &block("commands: [send_rrdata]"),
+        "unknown EtherNet/IP command \"send_rrdata\"",
+    );
+    error(
+        &block("commands: [0x01], read_only: true"),
+        "0x01 is not an EtherNet/IP command",
+    );
+    error(
+        &block("services: [256]"),
+        "CIP service code 256 is out of range",
+    );
     error(&block("services: [0x8E]"), "it is a reply");
     let d = error(
         &block("read_only: true, services: [set_attribute_single]"),
         "`read_only: true` cannot be combined with `set_attribute_single`, which is not a read",
     );
     assert!(d.help[0].contains("remove `read_only: true`"));
-    error(&block("read_only: true, services: [0x0E]"), "a code is allowed on every class");
+    error(
+        &block("read_only: true, services: [0x0E]"),
+        "a code is allowed on every class",
+    );
     error(
         &block("read_only: true, commands: [send_unit_data]"),
         "cannot be combined with `send_unit_data`",
     );
     error(&block("services: []"), "empty service list");
     error(&block("commands: []"), "empty command list");
-    error(&block("classes: [1]"), "EtherNet/IP rule allows no CIP service");
-    error(&block("read_only: true, classes: [70000]"), "class 70000 is out of range");
-    error(&with_rule("{ protocol: enip }"), "`protocol: enip` needs a `enip:` block");
+    error(
+        &block("classes: [1]"),
+        "EtherNet/IP rule allows no CIP service",
+    );
+    error(
+        &block("read_only: true, classes: [70000]"),
+        "class 70000 is out of range",
+    );
+    error(
+        &with_rule("{ protocol: enip }"),
+        "`protocol: enip` needs a `enip:` block",
+    );
     error(
         &with_rule("{ protocol: enip, s7comm: { read_only: true }, enip: { read_only: true } }"),
         "`s7comm` options apply only to `protocol: s7comm`",

@@ -20,11 +20,19 @@ use crate::policy::{
 };
 
 fn service_names() -> String {
-    SERVICES.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+    SERVICES
+        .iter()
+        .map(|s| s.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn command_names() -> String {
-    COMMANDS.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+    COMMANDS
+        .iter()
+        .map(|c| c.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A service name (any case): its entry; or a code 0..=255 (on every class).
@@ -144,7 +152,10 @@ pub(super) fn check_enip(c: &mut Checker<'_>, bp: &KeyPath, raw: RawEnip) -> Opt
                 if profile.allows_command(code) {
                     let d = c.warning(
                         &kp,
-                        format!("command `{}` is listed twice", entry.map_or("?", |e| e.name)),
+                        format!(
+                            "command `{}` is listed twice",
+                            entry.map_or("?", |e| e.name)
+                        ),
                     );
                     if read_only && READ_ONLY_COMMANDS.contains(&code) {
                         d.help("`read_only: true` already allows it; remove it here");
@@ -155,8 +166,11 @@ pub(super) fn check_enip(c: &mut Checker<'_>, bp: &KeyPath, raw: RawEnip) -> Opt
                 }
                 let Some(entry) = entry else {
                     ok = false;
-                    c.error(&kp, format!("{code:#04x} is not an EtherNet/IP command over TCP"))
-                        .help(format!("use one of: {}", command_names()));
+                    c.error(
+                        &kp,
+                        format!("{code:#04x} is not an EtherNet/IP command over TCP"),
+                    )
+                    .help(format!("use one of: {}", command_names()));
                     continue;
                 };
                 if read_only && entry.effect != Effect::Read && code != command::NOP {
@@ -248,11 +262,13 @@ pub(super) fn check_enip(c: &mut Checker<'_>, bp: &KeyPath, raw: RawEnip) -> Opt
                         if code >= service::FIRST_CLASS_SPECIFIC {
                             c.warning(&kp, format!("service {code:#04x} is class-specific: a code allows it on every class (0x4e is forward_close on the connection manager and read_modify_write_tag on tags)"))
                                 .help("name it instead (write_tag, forward_close, ...) to allow it on its own object only");
-                        } else if let Some(s) = SERVICES.iter().find(|s| s.code == code) {
-                            if let Some(what) = enip_danger(s) {
-                                c.warning(&kp, format!("{} is {what}", enip_service_label(code, Target::Any)))
-                                    .help("allow it only on a conduit from the engineering stations that must send it");
-                            }
+                        } else if let Some(what) = SERVICES
+                            .iter()
+                            .find(|s| s.code == code)
+                            .and_then(enip_danger)
+                        {
+                            c.warning(&kp, format!("{} is {what}", enip_service_label(code, Target::Any)))
+                                .help("allow it only on a conduit from the engineering stations that must send it");
                         }
                         profile.allow_service(code, Target::Any);
                     }

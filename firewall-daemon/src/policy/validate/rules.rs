@@ -23,9 +23,7 @@ pub(super) fn check_rule(c: &mut Checker<'_>, rp: &KeyPath, r: RawRule) -> Optio
         | Protocol::Iec104
         | Protocol::Dnp3
         | Protocol::S7comm
-        | Protocol::Enip => {
-            inspected_rule(c, rp, protocol, r, &mut ok)?
-        }
+        | Protocol::Enip => inspected_rule(c, rp, protocol, r, &mut ok)?,
         Protocol::Icmp | Protocol::Icmpv6 => icmp_rule(c, rp, protocol, r, &mut ok),
     };
     ok.then_some(rule)
