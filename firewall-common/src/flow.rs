@@ -125,8 +125,8 @@ pub struct FlowState {
     pub inspector: u8,
     /// The inspector's session bits, shared by both directions (IEC 104: STARTDT confirmed).
     pub session: u8,
-    // Padding as scalars: a `[u8; N]` zeroed in the XDP program becomes a memset loop call.
-    pub _pad: u8,
+    /// [`stream_bits`]: where the stream position of an inspected TCP flow is kept.
+    pub stream: u8,
     /// Bytes of requests answered with an exception ([`flow_flags::SHIFTED`]): sent by the
     /// opener, never seen by its peer. Opener → peer `seq - swallowed`, peer → opener
     /// `ack + swallowed`.
@@ -139,6 +139,82 @@ pub struct FlowState {
     /// Opener's sequence number after the last request answered with an exception: a
     /// segment of the opener starting before it is a retransmission of an answered request.
     pub answered_end: u32,
+    /// The position of each direction (`[0]` the opener's, `[1]` its peer's) while the main
+    /// program judges the flow's segments itself ([`crate::stream::fast`]): every judged
+    /// segment started and ended on a PDU boundary.
+    pub fast: [FastSide; 2],
+}
+
+/// One direction of a flow judged segment by segment in the main program
+/// ([`crate::stream::fast`]): both sequence numbers are PDU boundaries.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FastSide {
+    /// Sequence number after the last judged segment.
+    pub next: u32,
+    /// Sequence number the last judged segment started at.
+    pub last: u32,
+}
+
+/// Bits of [`FlowState::stream`].
+pub mod stream_bits {
+    /// The opener's direction has a position in [`super::FlowState::fast`].
+    pub const OPENER_SYNCED: u8 = 1 << 0;
+    /// The peer's direction has a position in [`super::FlowState::fast`].
+    pub const PEER_SYNCED: u8 = 1 << 1;
+    /// The flow's position is in its [`crate::maps::names::STREAMS`] entry: every segment
+    /// goes to its inspector program, which walks it byte by byte (a PDU split across
+    /// segments, a gap, several PDUs in a segment the main program does not judge).
+    pub const WALKED: u8 = 1 << 2;
+
+    /// The synced bit of a direction.
+    #[inline(always)]
+    pub const fn synced(from_opener: bool) -> u8 {
+        if from_opener {
+            OPENER_SYNCED
+        } else {
+            PEER_SYNCED
+        }
+    }
+}
+
+/// [`FlowState`] of ABI 7 (32 bytes, without the positions of [`FlowState::fast`]): what a
+/// daemon taking over such pins reads and converts.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowStateV7 {
+    pub generation: u32,
+    pub conduit_id: u16,
+    pub profile_id: u16,
+    pub flags: u8,
+    pub inspector: u8,
+    pub session: u8,
+    pub _pad: u8,
+    pub swallowed: u32,
+    pub last_seen_ns: u64,
+    pub injected: u32,
+    pub answered_end: u32,
+}
+
+impl From<FlowStateV7> for FlowState {
+    /// The same flow with no position in the main program: its next segment in each
+    /// direction is taken to start on a PDU boundary, as for a flow picked up mid-stream.
+    fn from(v: FlowStateV7) -> FlowState {
+        FlowState {
+            generation: v.generation,
+            conduit_id: v.conduit_id,
+            profile_id: v.profile_id,
+            flags: v.flags,
+            inspector: v.inspector,
+            session: v.session,
+            stream: 0,
+            swallowed: v.swallowed,
+            last_seen_ns: v.last_seen_ns,
+            injected: v.injected,
+            answered_end: v.answered_end,
+            fast: [FastSide::default(); 2],
+        }
+    }
 }
 
 /// Value of [`crate::maps::names::STREAMS`]: the stream position of an inspected TCP flow
@@ -233,7 +309,8 @@ pub struct FragKey {
 
 const _: () = {
     assert!(core::mem::size_of::<FlowKey>() == 40);
-    assert!(core::mem::size_of::<FlowState>() == 32);
+    assert!(core::mem::size_of::<FlowState>() == 48);
+    assert!(core::mem::size_of::<FlowStateV7>() == 32);
     assert!(core::mem::size_of::<StreamState>() == 192);
     assert!(core::mem::size_of::<FlowStateV3>() == 32);
     assert!(core::mem::size_of::<FlowStateV2>() == 24);
@@ -369,11 +446,12 @@ impl FlowState {
             flags,
             inspector: crate::maps::inspector::NONE,
             session: 0,
-            _pad: 0,
+            stream: 0,
             swallowed: 0,
             last_seen_ns: now_ns,
             injected: 0,
             answered_end: 0,
+            fast: [FastSide { next: 0, last: 0 }; 2],
         }
     }
 

@@ -63,6 +63,8 @@ pub mod names {
     pub const S7COMM_PROFILES: &str = "S7COMM_PROFILES";
     /// Array of [`crate::enip::EnipProfile`] indexed by [`super::profile_index`].
     pub const ENIP_PROFILES: &str = "ENIP_PROFILES";
+    /// Array of [`crate::bacnet::BacnetProfile`] indexed by [`super::profile_index`].
+    pub const BACNET_PROFILES: &str = "BACNET_PROFILES";
     /// Program array: [`super::inspector`] id → the XDP program that inspects a segment of
     /// that protocol (tail call from the main program; Modbus is inspected inline).
     pub const INSPECTORS: &str = "INSPECTORS";
@@ -128,7 +130,7 @@ pub mod names {
     /// Every map of the XDP program the daemon pins and adopts: a restart keeps them, and a
     /// map missing here would silently start empty after a restart (a test in
     /// firewall-daemon compares this list with the maps of the embedded object).
-    pub const ALL: [&str; 39] = [
+    pub const ALL: [&str; 40] = [
         ABI,
         CONTROL,
         SLOT_CONFIG,
@@ -152,6 +154,7 @@ pub mod names {
         DNP3_PROFILES,
         S7COMM_PROFILES,
         ENIP_PROFILES,
+        BACNET_PROFILES,
         INSPECTORS,
         RATE_LIMITS,
         BUCKETS,
@@ -388,9 +391,11 @@ pub struct ConduitAction {
 pub mod inspector {
     /// No deep inspection.
     pub const NONE: u8 = 0;
-    /// Modbus/TCP, inspected inline by the main program.
+    /// Modbus/TCP: whole ADUs in order judged by the main program, the rest walked by the
+    /// program `zcfw_modbus` ([`crate::stream::fast`]).
     pub const MODBUS: u8 = 1;
-    /// IEC 60870-5-104 (program `zcfw_iec104`).
+    /// IEC 60870-5-104: one whole APDU in order judged by the main program, the rest walked
+    /// by the program `zcfw_iec104`.
     pub const IEC104: u8 = 2;
     /// DNP3 over TCP (program `zcfw_dnp3`).
     pub const DNP3: u8 = 3;
@@ -398,15 +403,20 @@ pub mod inspector {
     pub const S7COMM: u8 = 4;
     /// EtherNet/IP with CIP over TCP (program `zcfw_enip`).
     pub const ENIP: u8 = 5;
+    // 6 is OPC UA's (being added on its own branch).
+    /// BACnet/IP over UDP (program `zcfw_bacnet`): every datagram judged whole, no stream
+    /// position.
+    pub const BACNET: u8 = 7;
     /// Entries of [`super::names::INSPECTORS`].
     pub const SLOTS: u32 = 8;
     /// The tail-called inspector programs, by id: (id, program name).
-    /// EtherNet/IP's program `zcfw_enip` is built but not loaded yet: it does not pass the
-    /// verifier within its budget of a million instructions (docs/enip.md, "Status").
-    pub const PROGRAMS: [(u8, &str); 3] = [
+    pub const PROGRAMS: [(u8, &str); 6] = [
+        (MODBUS, "zcfw_modbus"),
         (IEC104, "zcfw_iec104"),
         (DNP3, "zcfw_dnp3"),
         (S7COMM, "zcfw_s7comm"),
+        (ENIP, "zcfw_enip"),
+        (BACNET, "zcfw_bacnet"),
     ];
 
     /// The session bits of a flow of `id` picked up mid-stream (opened before zcfw tracked
@@ -429,6 +439,7 @@ pub mod inspector {
             DNP3 => "dnp3",
             S7COMM => "s7comm",
             ENIP => "enip",
+            BACNET => "bacnet",
             _ => "none",
         }
     }
@@ -449,6 +460,39 @@ pub struct Handoff {
     pub _pad: u8,
     /// `ingress_ifindex` of the frame.
     pub ifindex: u32,
+    /// A walk an inspector program runs under `bpf_loop` one PDU per iteration (Modbus):
+    /// where it stands (the next PDU's offset in the payload copy), its cursor, and how it
+    /// ended ([`walk_state`], the denial's bytes as the protocol lays them out), with what
+    /// it reads: the end of the payload copy and the profile (index + 1 in the protocol's
+    /// profile map, 0 for the server's direction). All of it in the map value, not in the
+    /// loop's context on the stack (the context is null): the verifier then carries nothing
+    /// from one iteration to the next, every iteration starts from the same state and the
+    /// loop's verification converges, and the walking function's stack frame stays small.
+    pub walk_at: u32,
+    pub walk_profile: u32,
+    pub walk: crate::stream::StreamCursor,
+    pub walk_state: u8,
+    /// The session bits of the flow as the walk leaves them (EtherNet/IP).
+    pub walk_bits: u8,
+    pub walk_end: u16,
+    pub walk_denial: [u8; 12],
+    /// A walk whose step runs in parts (EtherNet/IP): the payload offset of the walk's first
+    /// byte, and what a part leaves for the next ones of the same byte.
+    pub walk_from: u16,
+    pub walk_pending: u8,
+    pub _walk_pad: u8,
+}
+
+const _: () = assert!(core::mem::size_of::<Handoff>() == 76);
+
+/// [`Handoff::walk_state`].
+pub mod walk_state {
+    /// The walk goes on.
+    pub const WALKING: u8 = 0;
+    /// The segment is walked to its end.
+    pub const DONE: u8 = 1;
+    /// A denial stopped it ([`super::Handoff::walk_denial`]).
+    pub const DENIED: u8 = 2;
 }
 
 /// Index of an interface's [`IfacePolicy`] in [`names::IFACES`]; `ifindex` must be below
@@ -491,10 +535,10 @@ pub const fn profile_index(slot: u8, profile_id: u16) -> u32 {
 /// Counter slots per conduit in [`names::CONDUIT_DENY_COUNTERS`]: inspection deny reasons
 /// (slot [`crate::reason::Reason::conduit_slot`], below [`CONDUIT_ACTION_SLOT`]), then what was
 /// done with the denied segments (slot `CONDUIT_ACTION_SLOT + event::action`).
-pub const CONDUIT_DENY_SLOTS: u32 = 48;
+pub const CONDUIT_DENY_SLOTS: u32 = 64;
 
 /// First per-conduit slot counting an action ([`crate::event::action`]) rather than a reason.
-pub const CONDUIT_ACTION_SLOT: u32 = 44;
+pub const CONDUIT_ACTION_SLOT: u32 = 56;
 
 /// Index of (`conduit_id`, inspection deny `slot`) in [`names::CONDUIT_DENY_COUNTERS`].
 #[inline(always)]
@@ -656,7 +700,7 @@ const _: () = {
 mod pod {
     use super::*;
     use crate::flow::{
-        FlowKey, FlowState, FlowStateV2, FlowStateV3, FragKey, FragState, StreamState,
+        FlowKey, FlowState, FlowStateV2, FlowStateV3, FlowStateV7, FragKey, FragState, StreamState,
     };
 
     /// `aya::Pod` for map keys and values the daemon reads and writes.
@@ -693,6 +737,7 @@ mod pod {
         FlowState,
         FlowStateV2,
         FlowStateV3,
+        FlowStateV7,
         FragKey,
         FragState,
         StreamState,

@@ -12,6 +12,7 @@ use crate::{
     packet::{Family, Frame, Packet, ethertype, parse},
 };
 
+pub mod bacnet;
 pub mod dnp3;
 pub mod enip;
 pub mod iec104;

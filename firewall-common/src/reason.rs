@@ -119,6 +119,19 @@ pub enum Reason {
     EnipDirection = 51,
     /// SendRRData / SendUnitData before RegisterSession, or without a session handle.
     EnipSession = 52,
+    // 53-58 are OPC UA's (being added on its own branch).
+    /// A BACnet/IP datagram whose framing is wrong (BVLC type or length, NPDU version or
+    /// reserved bits, truncated headers, a reserved PDU type, a bad segmentation window).
+    BacnetMalformed = 59,
+    /// A BACnet confirmed or unconfirmed service the conduit's profile does not allow.
+    BacnetService = 60,
+    /// A BVLC function the profile does not allow (Forwarded-NPDU, BBMD management, ...).
+    BacnetBvlc = 61,
+    /// A BACnet network-layer message the profile does not allow.
+    BacnetNetwork = 62,
+    /// A BACnet PDU of the other side (a reply from the client, a confirmed request from the
+    /// device).
+    BacnetDirection = 63,
 }
 
 impl Reason {
@@ -126,7 +139,7 @@ impl Reason {
     pub const SLOTS: u32 = 64;
 
     /// Every reason, in slot order.
-    pub const ALL: [Reason; 53] = [
+    pub const ALL: [Reason; 58] = [
         Reason::AllowedConduit,
         Reason::AllowedConntrack,
         Reason::AllowedIntraZone,
@@ -180,7 +193,24 @@ impl Reason {
         Reason::EnipClass,
         Reason::EnipDirection,
         Reason::EnipSession,
+        Reason::BacnetMalformed,
+        Reason::BacnetService,
+        Reason::BacnetBvlc,
+        Reason::BacnetNetwork,
+        Reason::BacnetDirection,
     ];
+
+    /// Bit `n` set when slot `n` holds a reason (the numbering has room for protocols added
+    /// on other branches, so it may have gaps).
+    pub const KNOWN: u64 = {
+        let mut m = 0u64;
+        let mut i = 0;
+        while i < Reason::ALL.len() {
+            m |= 1 << (Reason::ALL[i] as u32);
+            i += 1;
+        }
+        m
+    };
 
     /// Stable snake_case name used in CLI output, JSON and metrics.
     pub const fn name(self) -> &'static str {
@@ -238,6 +268,11 @@ impl Reason {
             Reason::EnipClass => "enip_class",
             Reason::EnipDirection => "enip_direction",
             Reason::EnipSession => "enip_session",
+            Reason::BacnetMalformed => "bacnet_malformed",
+            Reason::BacnetService => "bacnet_service",
+            Reason::BacnetBvlc => "bacnet_bvlc",
+            Reason::BacnetNetwork => "bacnet_network",
+            Reason::BacnetDirection => "bacnet_direction",
         }
     }
 
@@ -309,6 +344,18 @@ impl Reason {
         }
     }
 
+    /// The reason of a BACnet/IP violation.
+    pub const fn of_bacnet(v: crate::bacnet::BacnetViolation) -> Reason {
+        use crate::bacnet::BacnetViolation as V;
+        match v {
+            V::Malformed => Reason::BacnetMalformed,
+            V::Service => Reason::BacnetService,
+            V::Bvlc => Reason::BacnetBvlc,
+            V::Network => Reason::BacnetNetwork,
+            V::Direction => Reason::BacnetDirection,
+        }
+    }
+
     /// The [`crate::maps::inspector`] whose inspection denies for this reason, or
     /// [`crate::maps::inspector::NONE`] for a reason that is no inspection deny.
     pub const fn inspector(self) -> u8 {
@@ -324,6 +371,8 @@ impl Reason {
             inspector::S7COMM
         } else if r >= Reason::EnipMalformed as u32 && r <= Reason::EnipSession as u32 {
             inspector::ENIP
+        } else if r >= Reason::BacnetMalformed as u32 && r <= Reason::BacnetDirection as u32 {
+            inspector::BACNET
         } else {
             inspector::NONE
         }
@@ -343,13 +392,15 @@ impl Reason {
             crate::maps::inspector::DNP3 => Reason::Dnp3Malformed,
             crate::maps::inspector::S7COMM => Reason::S7commMalformed,
             crate::maps::inspector::ENIP => Reason::EnipMalformed,
+            crate::maps::inspector::BACNET => Reason::BacnetMalformed,
             _ => Reason::ModbusFunction,
         }
     }
 
     /// The per-conduit counter slot of an inspection reason ([`crate::maps::conduit_reason_index`]):
     /// each protocol has its own block of slots (a conduit may inspect several), Modbus's
-    /// from 0, IEC 104's from 5, DNP3's from 11, S7comm's from 17, EtherNet/IP's from 23.
+    /// from 0, IEC 104's from 5, DNP3's from 11, S7comm's from 17, EtherNet/IP's from 23,
+    /// BACnet's from 35 (29 is OPC UA's).
     #[inline(always)]
     pub const fn conduit_slot(self) -> u32 {
         let base = match self.inspector() {
@@ -357,6 +408,7 @@ impl Reason {
             crate::maps::inspector::DNP3 => 11,
             crate::maps::inspector::S7COMM => 17,
             crate::maps::inspector::ENIP => 23,
+            crate::maps::inspector::BACNET => 35,
             _ => 0,
         };
         base + (self as u32).wrapping_sub(Reason::first_of(self.inspector()) as u32)
@@ -365,10 +417,11 @@ impl Reason {
     /// The reason stored in counter slot `slot`, if any.
     #[inline(always)]
     pub fn from_slot(slot: u32) -> Option<Reason> {
-        if (slot as usize) < Reason::ALL.len() {
-            // SAFETY: `Reason` is `repr(u32)` with the contiguous discriminants
-            // `0..ALL.len()` (checked by a test), and `slot` is below that bound. No table
-            // lookup: in the XDP program this is a compare, not a read of static data.
+        if slot < 64 && Reason::KNOWN & (1u64 << (slot & 63)) != 0 {
+            // SAFETY: `Reason` is `repr(u32)` and `KNOWN` has exactly the bits of its
+            // discriminants (built from `ALL`, which a test checks is complete), so `slot` is
+            // one of them. No table lookup: in the XDP program this is a compare with a
+            // constant, not a read of static data.
             Some(unsafe { core::mem::transmute::<u32, Reason>(slot) })
         } else {
             None
@@ -382,9 +435,19 @@ mod tests {
 
     #[test]
     fn slots_match_discriminants_and_names_are_unique() {
-        for (i, r) in Reason::ALL.iter().enumerate() {
-            assert_eq!(*r as usize, i, "{r:?} is out of slot order");
-            assert_eq!(Reason::from_slot(i as u32), Some(*r));
+        for w in Reason::ALL.windows(2) {
+            assert!(
+                (w[0] as u32) < (w[1] as u32),
+                "{:?} is out of slot order",
+                w[1]
+            );
+        }
+        for r in Reason::ALL {
+            assert_eq!(Reason::from_slot(r as u32), Some(r));
+        }
+        for slot in 0..Reason::SLOTS + 2 {
+            let known = Reason::ALL.iter().any(|r| *r as u32 == slot);
+            assert_eq!(Reason::from_slot(slot).is_some(), known, "slot {slot}");
         }
         for a in Reason::ALL {
             for b in Reason::ALL {
@@ -393,7 +456,7 @@ mod tests {
                 }
             }
         }
-        assert!((Reason::ALL.len() as u32) < Reason::SLOTS);
+        assert!(Reason::ALL.iter().all(|r| (*r as u32) < Reason::SLOTS));
     }
 
     #[test]
@@ -450,6 +513,20 @@ mod tests {
     }
 
     #[test]
+    fn bacnet_violations_map_to_their_protocol_block() {
+        for (i, v) in crate::bacnet::BacnetViolation::ALL.into_iter().enumerate() {
+            let r = Reason::of_bacnet(v);
+            assert_eq!(r as u32, 59 + i as u32);
+            assert_eq!(r.name().strip_prefix("bacnet_"), Some(v.name()));
+            assert!(r.is_inspection() && !r.passes());
+            assert_eq!(
+                (r.inspector(), r.conduit_slot()),
+                (crate::maps::inspector::BACNET, 35 + i as u32)
+            );
+        }
+    }
+
+    #[test]
     fn s7comm_violations_map_to_their_protocol_block() {
         for (i, v) in crate::s7comm::S7Violation::ALL.into_iter().enumerate() {
             let r = Reason::of_s7comm(v);
@@ -480,7 +557,7 @@ mod tests {
     #[test]
     fn inspection_reasons_fit_the_per_conduit_block() {
         let inspection: usize = Reason::ALL.iter().filter(|r| r.is_inspection()).count();
-        assert_eq!(inspection, 5 + 6 + 6 + 6 + 6);
+        assert_eq!(inspection, 5 + 6 + 6 + 6 + 6 + 5);
         let mut seen = 0u64;
         for r in Reason::ALL.iter().filter(|r| r.is_inspection()) {
             assert!(r.conduit_slot() < crate::maps::CONDUIT_ACTION_SLOT, "{r:?}");

@@ -316,7 +316,8 @@ impl StreamCursor {
 
 /// A protocol's walk of one segment of one direction over that direction's cursor: any
 /// [`Inspector`] through [`walk`], or a byte walker with its own state kept in the cursor's
-/// bytes (DNP3). On a denial the cursor and the session bits must be left as they were.
+/// bytes (DNP3). On a denial the cursor and the session bits may be left part-way: the
+/// caller ([`segment`]) walks copies and keeps them only when the segment passes.
 pub trait Walker {
     type Denial: Copy;
     fn walk_segment<B: PacketBytes + ?Sized>(
@@ -469,6 +470,8 @@ impl PacketBytes for PayloadBytes<'_> {
 const fn before_eq(a: u32, b: u32) -> bool {
     (b.wrapping_sub(a) as i32) >= 0
 }
+
+pub mod fast;
 
 #[cfg(test)]
 mod tests;

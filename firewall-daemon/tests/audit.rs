@@ -86,9 +86,10 @@ fn purdue_plant() {
             ("ZCFW-A005", High, "engineering-manages-control"),
             // tcp/102 for the engineering station's TIA Portal: S7comm uninspected.
             ("ZCFW-A018", High, "engineering-manages-control"),
+            // udp/47808 in a plain udp rule: BACnet/IP uninspected.
+            ("ZCFW-A025", High, "engineering-manages-control"),
             ("ZCFW-A013", Medium, "engineering-manages-control"),
             ("ZCFW-A008", Low, "historian-reads-plcs"),
-            ("ZCFW-A008", Low, "engineering-manages-control"),
             ("ZCFW-A008", Low, "engineering-manages-control"),
         ]
     );
@@ -167,7 +168,7 @@ fn purdue_plant() {
         ]
     );
     assert_eq!(control.outbound[0].conduit, "control-to-dmz-services");
-    assert_eq!(control.findings.high, 2); // ZCFW-A005, A018
+    assert_eq!(control.findings.high, 3); // ZCFW-A005, A018, A025
     let safety = r.zones.iter().find(|z| z.name == "safety");
     assert!(safety.is_some_and(|z| z.security_level == 4 && z.outbound.is_empty()));
 }

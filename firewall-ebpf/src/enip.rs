@@ -7,14 +7,15 @@ use core::ffi::c_void;
 
 use aya_ebpf::{helpers::generated::bpf_loop, macros::xdp, programs::XdpContext};
 use firewall_common::{
-    enip::{self, EnipCursor, EnipDenial, EnipProfile, EnipViolation},
+    enip::{self, EnipDenial, EnipProfile, EnipViolation},
+    maps::{Handoff, walk_state},
     packet::PacketBytes,
     reason::Reason,
-    stream::{Payload, PayloadBytes, StreamCursor, Walker},
+    stream::{PAYLOAD_MAX, Payload, PayloadBytes, StreamCursor, Walker},
 };
 
 use crate::{
-    maps::{ENIP_PROFILES, STREAM_START},
+    maps::{ENIP_PROFILES, HANDOFF, PAYLOAD},
     stream::{Protocol, run},
 };
 
@@ -29,6 +30,8 @@ pub fn zcfw_enip(ctx: XdpContext) -> u32 {
 struct Enip;
 
 impl Protocol for Enip {
+    const FAST: bool = false;
+    const FRONT: usize = 0;
     type Profile = EnipProfile;
     type Denial = EnipDenial;
     type Opener = EnipLooped;
@@ -40,18 +43,16 @@ impl Protocol for Enip {
     }
 
     #[inline(always)]
-    fn opener(profile: &'static EnipProfile, payload: &'static Payload) -> EnipLooped {
+    fn opener(_profile: &'static EnipProfile, index: u32, _payload: &'static Payload) -> EnipLooped {
         EnipLooped {
-            profile: Some(profile),
-            payload,
+            profile: EnipLooped::client(index),
         }
     }
 
     #[inline(always)]
-    fn peer(payload: &'static Payload) -> EnipLooped {
+    fn peer(_payload: &'static Payload) -> EnipLooped {
         EnipLooped {
-            profile: None,
-            payload,
+            profile: EnipLooped::SERVER,
         }
     }
 
@@ -62,73 +63,90 @@ impl Protocol for Enip {
     }
 }
 
-/// EtherNet/IP walked one byte per `bpf_loop` iteration over `payload`: the client's direction
-/// with `Some(profile)`, the server's with `None`.
+/// A direction of an EtherNet/IP flow walked one part of a byte per `bpf_loop` iteration
+/// over this CPU's [`PAYLOAD`] copy: the client's against its profile, the server's for
+/// framing and direction.
 pub struct EnipLooped {
-    pub profile: Option<&'static EnipProfile>,
-    pub payload: &'static Payload,
+    /// [`Handoff::walk_profile`]: the client's profile index + 1, or [`Self::SERVER`].
+    pub profile: u32,
 }
 
-/// The state an EtherNet/IP byte step sees, on the caller's stack.
-struct ByteLoop {
-    cursor: EnipCursor,
-    bits: u8,
-    profile: Option<&'static EnipProfile>,
-    payload: &'static Payload,
-    off: usize,
-    len: usize,
-    /// 0, read from a map so the verifier cannot know it ([`EnipCursor::blur`]).
-    zero: u8,
-    /// The octet read by consume part 0 is left for the next parts.
-    pending: bool,
-    denial: Option<EnipDenial>,
+impl EnipLooped {
+    /// The server's direction: framing and direction only.
+    pub const SERVER: u32 = 0;
+
+    /// The client's direction, judged against the profile at `index` of `ENIP_PROFILES`.
+    #[inline(always)]
+    pub const fn client(index: u32) -> u32 {
+        index + 1
+    }
 }
 
-/// Part of a byte of an EtherNet/IP walk: of every `1 + SETTLE_PARTS` iterations the first
-/// reads the byte ([`enip::consume`]), the others judge and end what it completed
-/// ([`enip::settle`]); stops the loop (1) on a denial.
-extern "C" fn enip_step(index: u64, ctx: *mut c_void) -> i64 {
-    // SAFETY: `ctx` is the `ByteLoop` `walk_segment` passed to `bpf_loop`, alive and not
-    // otherwise borrowed while the loop runs.
-    let ctx = unsafe { &mut *ctx.cast::<ByteLoop>() };
+const _: () = assert!(core::mem::size_of::<EnipDenial>() <= 12);
+
+/// Records denial `d` in the hand-over value; stops the loop.
+#[inline(always)]
+fn deny(h: &mut Handoff, d: EnipDenial) -> i64 {
+    // SAFETY: 12 bytes hold the denial (asserted above); read back as one after the loop.
+    unsafe { core::ptr::write_unaligned(h.walk_denial.as_mut_ptr().cast::<EnipDenial>(), d) };
+    h.walk_state = walk_state::DENIED;
+    1
+}
+
+/// Part of a byte of an EtherNet/IP walk: of every `CONSUME_PARTS + SETTLE_PARTS`
+/// iterations the first ones read the byte ([`enip::consume`]), the others judge and end
+/// what it completed ([`enip::settle`]); stops the loop (1) on a denial. Its context is
+/// null: the cursor, session bits and bounds are in this CPU's [`Handoff`] and the profile
+/// is looked up again, so every iteration starts from the same state for the verifier (a
+/// context on the stack carried one iteration's narrowed bounds into the next and the
+/// loop's verification never converged).
+extern "C" fn enip_step(index: u64, _ctx: *mut c_void) -> i64 {
+    let (Some(h), Some(payload)) = (HANDOFF.get_ptr_mut(0), PAYLOAD.get_ptr(0)) else {
+        // The loop stops short: the walk is unwalkable.
+        return 1;
+    };
+    // SAFETY: this CPU's values; `walk_segment` reads them only after the loop.
+    let (h, payload) = unsafe { (&mut *h, &*payload) };
+    let profile = match h.walk_profile {
+        EnipLooped::SERVER => None,
+        at => match ENIP_PROFILES.get(at - 1) {
+            Some(p) => Some(p),
+            None => return 1,
+        },
+    };
     let consume = enip::CONSUME_PARTS as u64;
     let steps = consume + enip::SETTLE_PARTS as u64;
     let part = index % steps;
     let r = if part < consume {
-        let bytes = PayloadBytes {
-            payload: ctx.payload,
-            len: ctx.off + ctx.len,
+        // The mask is a no-op (`walk_end <= PAYLOAD_MAX`), there for the verifier.
+        let end = h.walk_end as usize & (2 * PAYLOAD_MAX - 1);
+        let bytes = PayloadBytes { payload, len: end };
+        let at = h.walk_from as usize + (index / steps) as usize;
+        let Some([byte]) = bytes.load::<1>(at) else {
+            return deny(h, EnipDenial::new(EnipViolation::Malformed));
         };
-        let Some([byte]) = bytes.load::<1>(ctx.off + (index / steps) as usize) else {
-            ctx.denial = Some(EnipDenial::new(EnipViolation::Malformed));
-            return 1;
-        };
-        // One test of the profile per call: inlined with a known `Some` or `None`, the walker
-        // has no path that takes the client's branch at one octet and the server's at the
-        // next.
+        let mut pending = h.walk_pending != 0;
         let part = part as u8;
-        let pending = &mut ctx.pending;
-        match ctx.profile {
-            Some(p) => enip::consume(&mut ctx.cursor, &mut ctx.bits, byte, Some(p), part, pending),
-            None => enip::consume(&mut ctx.cursor, &mut ctx.bits, byte, None, part, pending),
-        }
+        let cursor = enip::cursor_in(&mut h.walk);
+        let bits = &mut h.walk_bits;
+        // One test of the profile per call: inlined with a known `Some` or `None`.
+        let r = match profile {
+            Some(p) => enip::consume(cursor, bits, byte, Some(p), part, &mut pending),
+            None => enip::consume(cursor, bits, byte, None, part, &mut pending),
+        };
+        h.walk_pending = pending as u8;
+        r
     } else {
         let part = (part - consume) as u8;
-        match ctx.profile {
-            Some(p) => enip::settle(&mut ctx.cursor, Some(p), part).map(|_| ()),
-            None => enip::settle(&mut ctx.cursor, None, part).map(|_| ()),
+        let cursor = enip::cursor_in(&mut h.walk);
+        match profile {
+            Some(p) => enip::settle(cursor, Some(p), part).map(|_| ()),
+            None => enip::settle(cursor, None, part).map(|_| ()),
         }
     };
     match r {
-        Ok(()) => {
-            ctx.cursor.blur(ctx.zero);
-            ctx.bits ^= ctx.zero;
-            0
-        }
-        Err(d) => {
-            ctx.denial = Some(d);
-            1
-        }
+        Ok(()) => 0,
+        Err(d) => deny(h, d),
     }
 }
 
@@ -144,42 +162,40 @@ impl Walker for EnipLooped {
         cursor: &mut StreamCursor,
         session: &mut u8,
     ) -> Result<(), EnipDenial> {
-        if len > enip::MAX_SEGMENT_BYTES {
+        if len > enip::MAX_SEGMENT_BYTES || off + len > PAYLOAD_MAX {
             return Err(EnipDenial::new(EnipViolation::Malformed));
         }
-        // Never written: 0, and unknown to the verifier (no constant on a path where the
-        // lookup fails: the segment is denied there).
-        let Some(zero) = STREAM_START.get(0).map(|s| s.sides[0].synced) else {
+        let Some(h) = HANDOFF.get_ptr_mut(0) else {
             return Err(EnipDenial::new(EnipViolation::Malformed));
         };
-        let state = enip::cursor_in(cursor);
-        let mut ctx = ByteLoop {
-            cursor: *state,
-            bits: *session,
-            profile: self.profile,
-            payload: self.payload,
-            off,
-            len,
-            // Never written: 0.
-            zero,
-            pending: false,
-            denial: None,
+        // SAFETY: this CPU's hand-over value, valid for the whole run; the loop's step is
+        // the only other user while the loop runs.
+        let h = unsafe { &mut *h };
+        h.walk = *cursor;
+        h.walk_bits = *session;
+        h.walk_pending = 0;
+        h.walk_profile = self.profile;
+        h.walk_state = walk_state::WALKING;
+        h.walk_from = off as u16;
+        h.walk_end = (off + len) as u16;
+        let total = (enip::CONSUME_PARTS + enip::SETTLE_PARTS) as u32 * len as u32;
+        // SAFETY: `enip_step` takes no context.
+        let ran = unsafe {
+            bpf_loop(total, enip_step as *mut c_void, core::ptr::null_mut(), 0)
         };
-        // SAFETY: `enip_step` is the callback for this context type; `ctx` lives on this
-        // stack frame for the whole call.
-        unsafe {
-            bpf_loop(
-                (enip::CONSUME_PARTS + enip::SETTLE_PARTS) as u32 * len as u32,
-                enip_step as *mut c_void,
-                (&mut ctx as *mut ByteLoop).cast(),
-                0,
-            );
+        // SAFETY: as above; the loop is over.
+        let h = unsafe { &*(h as *const Handoff) };
+        match h.walk_state {
+            // SAFETY: the step wrote a denial there before it said DENIED.
+            walk_state::DENIED => Err(unsafe {
+                core::ptr::read_unaligned(h.walk_denial.as_ptr().cast::<EnipDenial>())
+            }),
+            _ if ran != total as i64 => Err(EnipDenial::new(EnipViolation::Malformed)),
+            _ => {
+                *cursor = h.walk;
+                *session = h.walk_bits;
+                Ok(())
+            }
         }
-        if let Some(d) = ctx.denial {
-            return Err(d);
-        }
-        *state = ctx.cursor;
-        *session = ctx.bits;
-        Ok(())
     }
 }

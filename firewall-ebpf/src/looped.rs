@@ -9,11 +9,15 @@
 use core::ffi::c_void;
 
 use aya_ebpf::helpers::generated::bpf_loop;
+use firewall_common::maps::{Handoff, walk_state};
 use firewall_common::{
     dnp3::{self, Dnp3Denial, Dnp3Profile, Dnp3Violation},
+    modbus::{self, MAX_ADUS_PER_SEGMENT, ModbusDenial},
     packet::PacketBytes,
     stream::{self, Inspector, PAYLOAD_MAX, Payload, PayloadBytes, StreamCursor, Walker},
 };
+
+use crate::maps::{HANDOFF, MODBUS_PROFILES, PAYLOAD};
 
 /// `inspector` walked one byte per `bpf_loop` iteration over `payload`
 /// ([`stream::step_byte`], the step of the host's [`stream::walk`]; a plain loop over the
@@ -24,10 +28,12 @@ pub struct Looped<I> {
     pub payload: &'static Payload,
 }
 
-/// The state a byte step sees, on the caller's stack.
+/// The state a byte step sees, on the caller's stack. The cursor and session bits are the
+/// caller's own (pointers, not copies: the frames of an inspector program must fit the
+/// 512-byte stack), which it discards on a denial.
 struct HeadLoop<I: Inspector> {
-    cursor: stream::Head,
-    bits: u8,
+    cursor: *mut StreamCursor,
+    bits: *mut u8,
     payload: &'static Payload,
     off: usize,
     end: usize,
@@ -38,11 +44,13 @@ struct HeadLoop<I: Inspector> {
 /// One byte of the walk; stops the loop (1) on a denial.
 extern "C" fn head_step<I: Inspector>(index: u64, ctx: *mut c_void) -> i64 {
     // SAFETY: `ctx` is the `HeadLoop<I>` `walk_segment` passed to `bpf_loop`, alive and not
-    // otherwise borrowed while the loop runs; `inspector` points at the walker's inspector.
-    let (ctx, inspector) = unsafe {
+    // otherwise borrowed while the loop runs; `inspector`, `cursor` and `bits` point at the
+    // walker's inspector and the caller's cursor and bits, as long-lived.
+    let (ctx, inspector, cursor, bits) = unsafe {
         let ctx = &mut *ctx.cast::<HeadLoop<I>>();
         let inspector = &*ctx.inspector;
-        (ctx, inspector)
+        let (cursor, bits) = (&mut *ctx.cursor, &mut *ctx.bits);
+        (ctx, inspector, cursor, bits)
     };
     let bytes = PayloadBytes {
         payload: ctx.payload,
@@ -52,8 +60,13 @@ extern "C" fn head_step<I: Inspector>(index: u64, ctx: *mut c_void) -> i64 {
         ctx.denial = Some(inspector.unwalkable());
         return 1;
     };
-    match stream::step_byte(&mut ctx.cursor, &mut ctx.bits, byte, inspector) {
-        Ok(_) => 0,
+    // The generic step keeps only the head part of the cursor (`ext` is a byte walker's).
+    let mut head = cursor.head();
+    match stream::step_byte(&mut head, bits, byte, inspector) {
+        Ok(_) => {
+            cursor.set_head(head);
+            0
+        }
         Err(d) => {
             ctx.denial = Some(d);
             1
@@ -77,8 +90,8 @@ impl<I: Inspector> Walker for Looped<I> {
             return Err(self.inspector.unwalkable());
         }
         let mut ctx = HeadLoop {
-            cursor: cursor.head(),
-            bits: *session,
+            cursor,
+            bits: session,
             payload: self.payload,
             off,
             end: off + len,
@@ -95,12 +108,10 @@ impl<I: Inspector> Walker for Looped<I> {
                 0,
             );
         }
-        if let Some(d) = ctx.denial {
-            return Err(d);
+        match ctx.denial {
+            Some(d) => Err(d),
+            None => Ok(()),
         }
-        cursor.set_head(ctx.cursor);
-        *session = ctx.bits;
-        Ok(())
     }
 }
 
@@ -182,5 +193,124 @@ impl Walker for Dnp3Looped {
         }
         *state = ctx.cursor;
         Ok(())
+    }
+}
+
+/// A direction of a Modbus flow walked one ADU per `bpf_loop` iteration
+/// ([`modbus::step_adu`], the step of the host's [`modbus::walk_adus`]) over this CPU's
+/// [`PAYLOAD`] copy, whose payload starts at [`modbus::FRONT`]: the client's against its
+/// profile, the server's for framing.
+pub struct ModbusAdus {
+    /// [`Handoff::walk_profile`]: the client's profile index + 1, or [`Self::SERVER`].
+    pub profile: u32,
+}
+
+impl ModbusAdus {
+    /// The server's direction: framing only.
+    pub const SERVER: u32 = 0;
+
+    /// The client's direction, judged against the profile at `index` of `MODBUS_PROFILES`.
+    #[inline(always)]
+    pub const fn client(index: u32) -> u32 {
+        index + 1
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<ModbusDenial>() <= 12);
+
+/// One ADU of a Modbus walk; stops the loop (1) when the segment is done or denied. Its
+/// context is null: what it reads and writes is in this CPU's [`Handoff`] (see there why).
+extern "C" fn adu_step(_index: u64, _ctx: *mut c_void) -> i64 {
+    let (Some(h), Some(payload)) = (HANDOFF.get_ptr_mut(0), PAYLOAD.get_ptr(0)) else {
+        // The walk stays unfinished: unwalkable.
+        return 1;
+    };
+    // SAFETY: this CPU's values; `walk_segment` reads them only after the loop.
+    let (h, payload) = unsafe { (&mut *h, &*payload) };
+    let profile = match h.walk_profile {
+        ModbusAdus::SERVER => None,
+        at => match MODBUS_PROFILES.get(at - 1) {
+            Some(p) => Some(p),
+            None => return 1,
+        },
+    };
+    // The mask is a no-op (`walk_end <= PAYLOAD_MAX`), there for the verifier.
+    let end = h.walk_end as usize & (2 * PAYLOAD_MAX - 1);
+    let bytes = PayloadBytes { payload, len: end };
+    let mut pos = h.walk_at as usize;
+    let step = modbus::step_adu(&bytes, &mut pos, end, &mut h.walk, profile);
+    h.walk_at = pos as u32;
+    match step {
+        Ok(false) => 0,
+        Ok(true) => {
+            h.walk_state = walk_state::DONE;
+            1
+        }
+        Err(d) => {
+            // SAFETY: 12 bytes hold the denial (asserted above); read back as one below.
+            unsafe {
+                core::ptr::write_unaligned(h.walk_denial.as_mut_ptr().cast::<ModbusDenial>(), d)
+            };
+            h.walk_state = walk_state::DENIED;
+            1
+        }
+    }
+}
+
+impl Walker for ModbusAdus {
+    type Denial = ModbusDenial;
+
+    #[inline(always)]
+    fn walk_segment<B: PacketBytes + ?Sized>(
+        &self,
+        _b: &B,
+        _off: usize,
+        len: usize,
+        cursor: &mut StreamCursor,
+        _session: &mut u8,
+    ) -> Result<(), ModbusDenial> {
+        let (Some(buf), Some(h)) = (PAYLOAD.get_ptr_mut(0), HANDOFF.get_ptr_mut(0)) else {
+            return Err(modbus::unwalkable());
+        };
+        if len > PAYLOAD_MAX - modbus::FRONT {
+            return Err(modbus::unwalkable());
+        }
+        // SAFETY: this CPU's buffer; its first FRONT bytes lie in front of the payload the
+        // program copied there, free for the held head.
+        let front = unsafe { &mut *(buf as *mut [u8; modbus::FRONT]) };
+        let Some(start) = modbus::resume(front, len, cursor) else {
+            return Ok(());
+        };
+        // SAFETY: this CPU's hand-over value, valid for the whole run; the loop's step is
+        // the only other user while the loop runs.
+        let h = unsafe { &mut *h };
+        h.walk_at = start as u32;
+        h.walk_profile = self.profile;
+        h.walk = StreamCursor::START;
+        h.walk_state = walk_state::WALKING;
+        h.walk_end = (modbus::FRONT + len) as u16;
+        // SAFETY: `adu_step` takes no context.
+        unsafe {
+            bpf_loop(
+                MAX_ADUS_PER_SEGMENT as u32,
+                adu_step as *mut c_void,
+                core::ptr::null_mut(),
+                0,
+            );
+        }
+        // SAFETY: as above; the loop is over.
+        let h = unsafe { &*(h as *const Handoff) };
+        match h.walk_state {
+            walk_state::DONE => {
+                *cursor = h.walk;
+                Ok(())
+            }
+            // SAFETY: the step wrote a denial there before it said DENIED.
+            walk_state::DENIED => Err(unsafe {
+                core::ptr::read_unaligned(h.walk_denial.as_ptr().cast::<ModbusDenial>())
+            }),
+            // More ADUs than the walk checks.
+            _ => Err(modbus::unwalkable()),
+        }
     }
 }

@@ -15,6 +15,7 @@
 )]
 
 mod account;
+mod bacnet;
 mod bench;
 mod decision;
 mod enip;
@@ -33,6 +34,7 @@ use firewall_common::{
     ABI_VERSION,
     conduit::{self, Level},
     conduittable,
+    decision::monitorable,
     flow::{FlowKey, FlowState, FragKey, FragState, flow_flags, proto, timeout},
     maps::{
         Bucket, BucketKey, ConduitAction, ConduitKey, IfaceZoneKey, L2Key, SlotConfig, ZonePairKey,
@@ -297,9 +299,9 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                     state.flags & flow_flags::MONITOR != 0,
                 );
             }
-            if state.inspector > inspector::MODBUS && p.proto == proto::TCP {
-                // Every segment of the flow, data or not (SYNs and acknowledgements move its
-                // stream position), goes to its protocol's inspector, which decides it.
+            if state.inspector == inspector::BACNET {
+                // Every datagram of a BACnet/IP flow goes to its program, which judges it
+                // whole (no stream position).
                 return stream::hand_over(
                     ctx,
                     slot,
@@ -308,15 +310,29 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                     state.inspector,
                 );
             }
-            let verdict = if state.inspector == inspector::MODBUS
-                && state.profile_id != 0
-                && p.payload_len != 0
-            {
-                let profile = profile_index(slot, state.profile_id);
-                inspect(ctx.data(), ctx.data_end(), p, profile, from_opener)
-            } else {
-                0
-            };
+            let at =
+                if from_opener { inspect::FROM_OPENER } else { 0 } | slot as u32 & inspect::SLOT;
+            let mut verdict = 0;
+            if state.inspector != inspector::NONE && p.proto == proto::TCP {
+                // A stream-inspected flow: a segment of whole PDUs at its direction's stream
+                // position is judged here (Modbus, IEC 104); anything else, and every segment
+                // of DNP3 and S7comm (whose frames only their programs judge), goes to the
+                // protocol's inspector program, which decides it.
+                verdict = if state.inspector > inspector::IEC104 {
+                    inspect::WALK
+                } else {
+                    inspect::tracked(ctx.data(), ctx.data_end(), p, state, at)
+                };
+                if verdict == inspect::WALK {
+                    return stream::hand_over(
+                        ctx,
+                        slot,
+                        from_opener,
+                        Reason::AllowedConntrack,
+                        state.inspector,
+                    );
+                }
+            }
             // A deny, or a flow zcfw answered an exception in: out of line, so the allow
             // path of an inspected flow costs what it cost before exceptions existed.
             if verdict != 0 || state.flags & flow_flags::SHIFTED != 0 {
@@ -328,7 +344,19 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
                     | if from_opener { inspect::FROM_OPENER } else { 0 };
                 let mut d = pass(Reason::AllowedConntrack, conduit_id);
                 if verdict != 0 {
+                    // Where the segment starts, read before an exception rewrites it.
+                    let seq = inspect::seq_of(ctx.data(), ctx.data_end(), p);
                     d = tracked_deny(ctx.ctx, p, state, verdict, how);
+                    // Answered in the receiver's name, or passed as an alert: the stream
+                    // moves past the segment.
+                    let alert = !reset
+                        && (monitor || cfg.flags & slot_flags::MONITOR != 0)
+                        && monitorable(
+                            Reason::from_slot(verdict as u8 as u32).unwrap_or(Reason::NoPolicy),
+                        );
+                    if d.0 & EXCEPTION != 0 || alert {
+                        inspect::passed(p, state, at, seq);
+                    }
                     if d.0 & EXCEPTION != 0 {
                         return d;
                     }
@@ -396,7 +424,9 @@ fn judge(ctx: &XdpContext, slot: u8, cfg: &SlotConfig, p: &Packet) -> Decision {
         );
     }
     let flags = flow_flags::of_action(action.flags, src_is_lo);
-    if action.inspector > inspector::MODBUS && p.proto == proto::TCP {
+    if action.inspector > inspector::MODBUS
+        && (p.proto == proto::TCP || action.inspector == inspector::BACNET)
+    {
         // A segment of a stream-inspected protocol: its flow is tracked from here (a SYN, or
         // a connection picked up mid-stream) and its inspector decides it.
         let session = if p.opens_flow() {
@@ -524,7 +554,7 @@ fn conforms(slot: u8, conduit_id: u16, p: &Packet, now: u64) -> bool {
 /// Records an allowed first fragment so the later fragments of its datagram pass (called for
 /// first fragments only: the check stays on the caller's side, off a call on every packet).
 #[inline(never)]
-fn remember_first_fragment(p: &Packet, conduit_id: u16, now: u64) {
+pub(crate) fn remember_first_fragment(p: &Packet, conduit_id: u16, now: u64) {
     let state = FragState {
         conduit_id,
         last_seen_ns: now,

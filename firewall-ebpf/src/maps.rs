@@ -10,6 +10,7 @@ use aya_ebpf::{
     },
 };
 use firewall_common::{
+    bacnet::BacnetProfile,
     capture, conduit,
     conduittable::{self, ConduitBucket},
     dnp3::Dnp3Profile,
@@ -130,6 +131,11 @@ pub static S7COMM_PROFILES: Array<S7Profile> =
 /// EtherNet/IP inspection profiles of both slots (see `profile_index`).
 #[map]
 pub static ENIP_PROFILES: Array<EnipProfile> =
+    Array::with_max_entries(2 * capacity::MAX_PROFILES, 0);
+
+/// BACnet/IP inspection profiles of both slots (see `profile_index`).
+#[map]
+pub static BACNET_PROFILES: Array<BacnetProfile> =
     Array::with_max_entries(2 * capacity::MAX_PROFILES, 0);
 
 /// The inspector programs, by `firewall_common::maps::inspector` id (filled by the daemon).

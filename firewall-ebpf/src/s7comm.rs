@@ -28,6 +28,8 @@ pub fn zcfw_s7comm(ctx: XdpContext) -> u32 {
 struct S7comm;
 
 impl Protocol for S7comm {
+    const FAST: bool = false;
+    const FRONT: usize = 0;
     type Profile = S7Profile;
     type Denial = S7Denial;
     type Opener = S7Looped;
@@ -39,7 +41,7 @@ impl Protocol for S7comm {
     }
 
     #[inline(always)]
-    fn opener(profile: &'static S7Profile, payload: &'static Payload) -> S7Looped {
+    fn opener(profile: &'static S7Profile, _index: u32, payload: &'static Payload) -> S7Looped {
         S7Looped {
             profile: Some(profile),
             payload,

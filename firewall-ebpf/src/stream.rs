@@ -1,6 +1,8 @@
-//! The protocols inspected on their TCP stream position (IEC 104, DNP3): each has an XDP
-//! program of its own that the main program tail-calls through [`INSPECTORS`], so the main
-//! program's verification does not grow with every protocol. An inspector program finds the
+//! The protocols inspected on their TCP stream position (Modbus, IEC 104, DNP3; S7comm in
+//! `s7comm.rs`): each has an XDP program of its own that the main program tail-calls through
+//! [`INSPECTORS`], so the main program's verification does not grow with every protocol
+//! (Modbus and IEC 104 only for the segments the main program does not judge itself,
+//! [`fast`]). An inspector program finds the
 //! flow's conntrack entry again, moves the direction's stream position
 //! ([`firewall_common::stream::segment`]) and finishes the packet as the main program does
 //! ([`deliver`], [`account`]).
@@ -13,20 +15,22 @@ use firewall_common::{
     flow::{FlowKey, FlowState, StreamState, flow_flags},
     iec104::{self, Iec104Denial, Iec104Profile},
     maps::{Handoff, SlotConfig, profile_index, slot_flags},
+    modbus::{self, ModbusDenial, ModbusProfile},
     packet::{Packet, PacketBytes, tcp_flags},
     reason::Reason,
-    stream::{self, PAYLOAD_MAX, Payload, PayloadBytes, Verdict, Walker},
+    stream::{self, PAYLOAD_MAX, Payload, PayloadBytes, Verdict, Walker, fast},
 };
 
 use crate::{
     XdpBytes,
     account::{EventContext, account, deliver},
     decision::{Decision, deny_on, drop, finish, pass},
+    exception,
     inspect::{inspection_deny, resets},
-    looped::{Dnp3Looped, Looped},
+    looped::{Dnp3Looped, Looped, ModbusAdus},
     maps::{
-        CONTROL, DNP3_PROFILES, FLOWS, HANDOFF, IEC104_PROFILES, INSPECTORS, PAYLOAD, SCRATCH,
-        SLOT_CONFIG, STREAM_START, STREAMS,
+        CONTROL, DNP3_PROFILES, FLOWS, HANDOFF, IEC104_PROFILES, INSPECTORS, MODBUS_PROFILES,
+        PAYLOAD, SCRATCH, SLOT_CONFIG, STREAM_START, STREAMS,
     },
 };
 
@@ -42,20 +46,26 @@ pub fn hand_over(
     inspector: u8,
 ) -> Decision {
     if let Some(h) = HANDOFF.get_ptr_mut(0) {
-        // SAFETY: this CPU's value; the inspector program reads it in this same run.
+        // SAFETY: this CPU's value; the inspector program reads it in this same run (the
+        // walk fields are the walker's, set where it starts).
         unsafe {
-            *h = Handoff {
-                slot,
-                from_opener: from_opener as u8,
-                allowed: allowed as u8,
-                _pad: 0,
-                ifindex: ctx.ingress_ifindex() as u32,
-            };
+            (*h).slot = slot;
+            (*h).from_opener = from_opener as u8;
+            (*h).allowed = allowed as u8;
+            (*h).ifindex = ctx.ingress_ifindex() as u32;
         }
         // SAFETY: jumps to a program of the same type that takes the same context.
         unsafe { INSPECTORS.tail_call(ctx, inspector as u32) };
     }
     drop(Reason::NoPolicy)
+}
+
+/// Modbus/TCP segments the main program cannot judge as whole ADUs at the stream position
+/// (an ADU split across segments, a gap, more ADUs than it checks): the client's ADUs
+/// against the profile, the server's for framing.
+#[xdp]
+pub fn zcfw_modbus(ctx: XdpContext) -> u32 {
+    run::<Modbus>(&ctx)
 }
 
 /// IEC 60870-5-104: the controlling station's direction against the profile, the controlled
@@ -76,19 +86,126 @@ pub fn zcfw_dnp3(ctx: XdpContext) -> u32 {
 /// the packing of a denial as the main program's inspection verdicts (`reason | known << 8 |
 /// detail << 32`).
 pub(crate) trait Protocol {
+    /// Whether the main program judges whole PDUs of the protocol itself
+    /// ([`fast`]): the program hands the flow's position back when it can.
+    const FAST: bool;
+    /// Where in [`PAYLOAD`] the payload is copied (bytes before it are the walker's).
+    const FRONT: usize;
     type Profile: 'static;
     type Denial: Copy;
     type Opener: Walker<Denial = Self::Denial>;
     type Peer: Walker<Denial = Self::Denial>;
     fn profile(index: u32) -> Option<&'static Self::Profile>;
-    fn opener(profile: &'static Self::Profile, payload: &'static Payload) -> Self::Opener;
+    /// The opener's walker, judging against `profile` (at `index` in the protocol's profile
+    /// map).
+    fn opener(
+        profile: &'static Self::Profile,
+        index: u32,
+        payload: &'static Payload,
+    ) -> Self::Opener;
     fn peer(payload: &'static Payload) -> Self::Peer;
     fn pack(d: Self::Denial) -> u64;
+    /// Walks the segment `b` sent at `seq` in the direction `h` says (`sides`); `None` when
+    /// the flow's profile is gone.
+    #[inline(always)]
+    fn walk(
+        b: &PayloadBytes<'static>,
+        seq: u32,
+        state: &mut FlowState,
+        sides: &mut StreamState,
+        h: &Handoff,
+    ) -> Option<Verdict<Self::Denial>>
+    where
+        Self: Sized,
+    {
+        walk_either::<Self>(b, seq, state, sides, h)
+    }
 }
 
-struct Iec104;
+struct Modbus;
+
+impl Modbus {
+    /// The client's walker, judging against the profile at `index`.
+    #[inline(always)]
+    fn opener_at(index: u32) -> ModbusAdus {
+        ModbusAdus {
+            profile: ModbusAdus::client(index),
+        }
+    }
+}
+
+impl Protocol for Modbus {
+    const FAST: bool = true;
+    const FRONT: usize = modbus::FRONT;
+    type Profile = ModbusProfile;
+    type Denial = ModbusDenial;
+    type Opener = ModbusAdus;
+    type Peer = ModbusAdus;
+
+    #[inline(always)]
+    fn profile(index: u32) -> Option<&'static ModbusProfile> {
+        MODBUS_PROFILES.get(index)
+    }
+
+    #[inline(always)]
+    fn opener(
+        _profile: &'static ModbusProfile,
+        index: u32,
+        _payload: &'static Payload,
+    ) -> ModbusAdus {
+        Self::opener_at(index)
+    }
+
+    #[inline(always)]
+    fn peer(_payload: &'static Payload) -> ModbusAdus {
+        ModbusAdus {
+            profile: ModbusAdus::SERVER,
+        }
+    }
+
+    /// One walker for both directions (one inlined walk, one `bpf_loop` call site: the
+    /// program's frames must fit 512 bytes with the ADU step's).
+    #[inline(always)]
+    fn walk(
+        b: &PayloadBytes<'static>,
+        seq: u32,
+        state: &mut FlowState,
+        sides: &mut StreamState,
+        h: &Handoff,
+    ) -> Option<Verdict<ModbusDenial>> {
+        let from_opener = h.from_opener != 0;
+        let walker = if from_opener {
+            let index = profile_index(h.slot, state.profile_id);
+            Self::profile(index)?;
+            Self::opener_at(index)
+        } else {
+            Self::peer(b.payload)
+        };
+        let [opener, peer] = &mut sides.sides;
+        let side = if from_opener { opener } else { peer };
+        Some(stream::segment(
+            b,
+            0,
+            b.len,
+            seq,
+            side,
+            &mut state.session,
+            &walker,
+        ))
+    }
+
+    #[inline(always)]
+    fn pack(d: ModbusDenial) -> u64 {
+        let (detail, known) = event::pack_modbus(&d);
+        Reason::of_modbus(d.kind) as u64 | (known as u64) << 8 | (detail as u64) << 32
+    }
+}
+
+pub(crate) struct Iec104;
 
 impl Protocol for Iec104 {
+    const FAST: bool = true;
+    const FRONT: usize = 0;
     type Profile = Iec104Profile;
     type Denial = Iec104Denial;
     type Opener = Looped<iec104::Control<'static>>;
@@ -100,7 +217,11 @@ impl Protocol for Iec104 {
     }
 
     #[inline(always)]
-    fn opener(profile: &'static Iec104Profile, payload: &'static Payload) -> Self::Opener {
+    fn opener(
+        profile: &'static Iec104Profile,
+        _index: u32,
+        payload: &'static Payload,
+    ) -> Self::Opener {
         Looped {
             inspector: iec104::Control { profile },
             payload,
@@ -125,6 +246,8 @@ impl Protocol for Iec104 {
 struct Dnp3;
 
 impl Protocol for Dnp3 {
+    const FAST: bool = false;
+    const FRONT: usize = 0;
     type Profile = Dnp3Profile;
     type Denial = Dnp3Denial;
     type Opener = Dnp3Looped;
@@ -136,7 +259,7 @@ impl Protocol for Dnp3 {
     }
 
     #[inline(always)]
-    fn opener(profile: &'static Dnp3Profile, payload: &'static Payload) -> Dnp3Looped {
+    fn opener(profile: &'static Dnp3Profile, _index: u32, payload: &'static Payload) -> Dnp3Looped {
         Dnp3Looped {
             profile: Some(profile),
             payload,
@@ -172,23 +295,35 @@ fn segment<P: Protocol>(
     sides: &mut StreamState,
     h: &Handoff,
 ) -> u64 {
+    match P::walk(b, seq, state, sides, h) {
+        Some(Verdict::Pass) => 0,
+        Some(Verdict::Denied(d)) => P::pack(d),
+        Some(Verdict::OutOfOrder) => Reason::StreamOutOfOrder as u64,
+        None => Reason::NoPolicy as u64,
+    }
+}
+
+/// [`Protocol::walk`] for protocols with a walker type per direction: the segment walked
+/// with the opener's (against its profile) or the peer's. `None`: the flow's profile is gone.
+#[inline(always)]
+fn walk_either<P: Protocol>(
+    b: &PayloadBytes<'static>,
+    seq: u32,
+    state: &mut FlowState,
+    sides: &mut StreamState,
+    h: &Handoff,
+) -> Option<Verdict<P::Denial>> {
     let len = b.len;
     let [opener, peer] = &mut sides.sides;
-    let verdict = if h.from_opener != 0 {
-        let Some(profile) = P::profile(profile_index(h.slot, state.profile_id)) else {
-            return Reason::NoPolicy as u64;
-        };
-        let walker = P::opener(profile, b.payload);
+    Some(if h.from_opener != 0 {
+        let index = profile_index(h.slot, state.profile_id);
+        let profile = P::profile(index)?;
+        let walker = P::opener(profile, index, b.payload);
         stream::segment(b, 0, len, seq, opener, &mut state.session, &walker)
     } else {
         let walker = P::peer(b.payload);
         stream::segment(b, 0, len, seq, peer, &mut state.session, &walker)
-    };
-    match verdict {
-        Verdict::Pass => 0,
-        Verdict::Denied(d) => P::pack(d),
-        Verdict::OutOfOrder => Reason::StreamOutOfOrder as u64,
-    }
+    })
 }
 
 /// An inspector program: decides the packet the main program handed over and finishes it.
@@ -242,6 +377,7 @@ fn judge<P: Protocol>(ctx: &XdpContext, cfg: &SlotConfig, p: &Packet, h: &Handof
     let Some(sides) = stream_state(&key) else {
         return drop(Reason::NoPolicy);
     };
+    fast::take_over(state, &mut sides.sides);
     {
         let [opener, peer] = &mut sides.sides;
         let (side, other) = if from_opener {
@@ -259,7 +395,7 @@ fn judge<P: Protocol>(ctx: &XdpContext, cfg: &SlotConfig, p: &Packet, h: &Handof
     }
     let conduit_id = state.conduit_id;
     let monitor = state.flags & flow_flags::MONITOR != 0;
-    let Some(payload) = copy_payload(ctx, p) else {
+    let Some(payload) = copy_payload(ctx, p, P::FRONT) else {
         return drop(Reason::NoPolicy);
     };
     let payload = PayloadBytes {
@@ -268,6 +404,16 @@ fn judge<P: Protocol>(ctx: &XdpContext, cfg: &SlotConfig, p: &Packet, h: &Handof
     };
     let reason = segment::<P>(&payload, seq, state, sides, h);
     if reason == 0 {
+        if P::FAST {
+            fast::hand_back(state, &sides.sides);
+        }
+        // After a Modbus exception zcfw answered, every segment moves into its receiver's
+        // sequence space (the position above is in the sender's).
+        if state.flags & flow_flags::SHIFTED != 0
+            && !exception::shift(ctx.ctx, p, state.swallowed, state.injected, from_opener)
+        {
+            return drop(Reason::MalformedTcp);
+        }
         let allowed = Reason::from_slot(h.allowed as u32).unwrap_or(Reason::AllowedConntrack);
         return pass(allowed, conduit_id);
     }
@@ -281,32 +427,53 @@ fn judge<P: Protocol>(ctx: &XdpContext, cfg: &SlotConfig, p: &Packet, h: &Handof
             &mut sides.sides[1]
         };
         side.syn(seq.wrapping_add(p.payload_len as u32).wrapping_sub(1));
+        if P::FAST {
+            fast::hand_back(state, &sides.sides);
+        }
     }
     if reason_of == Reason::StreamOutOfOrder {
         return deny_on(Reason::StreamOutOfOrder, conduit_id, monitor);
     }
+    // Under `on_violation: exception` (Modbus) a segment the main program could not judge
+    // whole cannot be answered with an exception: the connection is reset.
     let reset = state.flags & flow_flags::RESET_ON_VIOLATION != 0 && resets(p, cfg, monitor);
     if reset {
         // Nothing more of this connection passes, either direction.
         state.flags |= flow_flags::RESET | flow_flags::CLOSING;
     }
+    // An alert or a RST reaches the receiver: in its sequence space after an exception.
+    if state.flags & flow_flags::SHIFTED != 0
+        && !exception::shift(ctx.ctx, p, state.swallowed, state.injected, from_opener)
+    {
+        return drop(Reason::MalformedTcp);
+    }
     inspection_deny(reason, conduit_id, monitor, reset)
 }
 
-/// The payload of `p` copied into this CPU's [`PAYLOAD`] buffer (at most [`PAYLOAD_MAX`]
-/// bytes: the walkers find a longer segment unwalkable).
+/// The payload of `p` copied into this CPU's [`PAYLOAD`] buffer at `at` (at most
+/// [`PAYLOAD_MAX`] - `at` bytes: the walkers find a longer segment unwalkable).
 #[inline(always)]
-fn copy_payload(ctx: &XdpContext, p: &Packet) -> Option<&'static stream::Payload> {
+pub(crate) fn copy_payload(
+    ctx: &XdpContext,
+    p: &Packet,
+    at: usize,
+) -> Option<&'static stream::Payload> {
     let buf = PAYLOAD.get_ptr_mut(0)?;
     let mut n = p.payload_len as usize;
-    if n > PAYLOAD_MAX {
-        n = PAYLOAD_MAX;
+    if n > PAYLOAD_MAX - at {
+        n = PAYLOAD_MAX - at;
     }
     if n > 0 {
-        // SAFETY: `buf` is this CPU's buffer of PAYLOAD_MAX bytes and `1 <= n <= PAYLOAD_MAX`;
-        // the helper checks the frame's bounds itself.
-        let copied =
-            unsafe { bpf_xdp_load_bytes(ctx.ctx, p.payload_offset as u32, buf.cast(), n as u32) };
+        // SAFETY: `buf` is this CPU's buffer of PAYLOAD_MAX bytes, `at` a constant and
+        // `1 <= n <= PAYLOAD_MAX - at`; the helper checks the frame's bounds itself.
+        let copied = unsafe {
+            bpf_xdp_load_bytes(
+                ctx.ctx,
+                p.payload_offset as u32,
+                buf.cast::<u8>().add(at).cast(),
+                n as u32,
+            )
+        };
         if copied != 0 {
             return None;
         }

@@ -10,7 +10,8 @@
 //!
 //! Checks: no panic; the same verdict at any offset; and when a segment is allowed, an
 //! independent walk of the ADUs ends exactly at the segment's end with the same count, and
-//! every ADU is allowed by a plain reimplementation of the unit, function and address rules.
+//! every ADU is allowed by a plain reimplementation of the unit, function and address rules;
+//! the stream walk (`walk_adus`) over the payload cut in two decides the same.
 #![no_main]
 
 use firewall_common::{
@@ -344,6 +345,25 @@ fn walk(payload: &[u8]) -> Vec<&[u8]> {
     adus
 }
 
+/// A segment walked as the XDP program walks it: the payload at [`modbus::FRONT`] of a
+/// buffer, the held head placed in front, then ADU by ADU; the cursor kept only when the
+/// segment passes.
+fn stream_walk(
+    seg: &[u8],
+    cursor: &mut firewall_common::stream::StreamCursor,
+    profile: Option<&ModbusProfile>,
+) -> Result<(), modbus::ModbusViolation> {
+    let mut next = *cursor;
+    let mut buf = vec![0u8; modbus::FRONT];
+    buf.extend_from_slice(seg);
+    let front: &mut [u8; modbus::FRONT] = (&mut buf[..modbus::FRONT]).try_into().unwrap();
+    if let Some(at) = modbus::resume(front, seg.len(), &mut next) {
+        modbus::walk_adus(&buf[..], at, buf.len(), &mut next, profile).map_err(|d| d.kind)?;
+    }
+    *cursor = next;
+    Ok(())
+}
+
 fuzz_target!(|data: &[u8]| {
     let [ctl, prefix, rest @ ..] = data else {
         return;
@@ -386,6 +406,24 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Err(d) => assert!(d.adu as usize <= MAX_ADUS_PER_SEGMENT),
+    }
+
+    // The stream walk of the program `zcfw_modbus` over the same bytes cut in two anywhere
+    // decides as the whole-segment checker does wherever that one is not `Split` (an ADU the
+    // segment does not hold whole, which the stream walk judges on its head instead).
+    let cut = (*prefix as usize).min(payload.len());
+    let whole = request.map(|_| ()).map_err(|d| d.kind);
+    if whole != Err(modbus::ModbusViolation::Split) {
+        let mut cursor = firewall_common::stream::StreamCursor::START;
+        let got = stream_walk(&payload[..cut], &mut cursor, Some(&profile))
+            .and_then(|_| stream_walk(&payload[cut..], &mut cursor, Some(&profile)));
+        assert_eq!(got, whole, "stream walk cut at {cut}");
+        if whole.is_ok() {
+            assert!(
+                cursor.at_boundary(),
+                "stream walk cut at {cut} ends mid-ADU"
+            );
+        }
     }
 
     let response = check_response(&window, start, payload.len());

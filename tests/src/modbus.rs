@@ -705,7 +705,7 @@ impl StatsJson {
 
 /// An event a test expects from `zcfw events --json`. Modbus details left `None` are not
 /// checked: the checker does not read the address of a request it refuses for its unit or
-/// function, and knows nothing of an ADU cut short (`modbus_split`).
+/// function.
 #[derive(Clone, Debug)]
 pub struct ExpectedEvent {
     pub reason: &'static str,

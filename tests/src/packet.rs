@@ -45,6 +45,18 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// A TCP SYN (sequence number 1000, no payload).
+    pub fn syn(src_port: u16, dst_port: u16) -> Transport {
+        Transport::Tcp {
+            src_port,
+            dst_port,
+            seq: 1000,
+            ack: 0,
+            flags: tcp_flags::SYN,
+            payload: Vec::new(),
+        }
+    }
+
     /// The segment or datagram, built by [`firewall_common::pktgen`].
     fn l4(&self) -> pktgen::L4 {
         match self {

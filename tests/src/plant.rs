@@ -410,6 +410,23 @@ impl Plant {
         ))
     }
 
+    /// Sends one hand-built frame (valid checksums) from `zone`'s host to the gateway through
+    /// a packet socket; returns its length.
+    pub fn send_frame(
+        &self,
+        zone: Zone,
+        src: IpAddr,
+        dst: IpAddr,
+        l4: &crate::packet::Transport,
+    ) -> Result<usize> {
+        let host = self.host(zone);
+        let sock = crate::packet::PacketSocket::open(&host.ns, &host.ifname)?;
+        let (src_mac, dst_mac) = self.macs_to_gateway(zone)?;
+        let frame = crate::packet::build_frame(src_mac, dst_mac, src, dst, l4);
+        sock.send(&frame)?;
+        Ok(frame.len())
+    }
+
     /// Substitutes the plant's interface names into a policy template: `${IF_ENTERPRISE}`,
     /// `${IF_DMZ}`, `${IF_CONTROL}`, and `${NAME}` / `${XDP_MODE}` from the arguments.
     /// Panics if a `${...}` is left over.

@@ -18,7 +18,7 @@ use zcfw_harness::{
     Names, Plant, XdpMode, Zone, cmd,
     daemon::zcfw_bin,
     observe::{Observed, RunOptions},
-    packet::{PacketSocket, Transport, build_frame, tcp_flags},
+    packet::{Transport, tcp_flags},
 };
 
 /// Enterprise may reach the DMZ on tcp/8080; the DMZ reads PLCs over Modbus (read-only);
@@ -55,23 +55,11 @@ fn ip(s: &str) -> IpAddr {
 
 /// Sends one hand-built frame from `zone`'s host to the gateway; returns its length.
 fn send_frame(plant: &Plant, zone: Zone, src: IpAddr, dst: IpAddr, l4: &Transport) -> usize {
-    let host = plant.host(zone);
-    let sock = PacketSocket::open(&host.ns, &host.ifname).expect("packet socket");
-    let (src_mac, dst_mac) = plant.macs_to_gateway(zone).expect("macs");
-    let frame = build_frame(src_mac, dst_mac, src, dst, l4);
-    sock.send(&frame).expect("send frame");
-    frame.len()
+    plant.send_frame(zone, src, dst, l4).expect("send frame")
 }
 
 fn syn(src_port: u16, dst_port: u16) -> Transport {
-    Transport::Tcp {
-        src_port,
-        dst_port,
-        seq: 1000,
-        ack: 0,
-        flags: tcp_flags::SYN,
-        payload: Vec::new(),
-    }
+    Transport::syn(src_port, dst_port)
 }
 
 /// A Modbus/TCP write single register (FC 6) of unit 1, in one PSH|ACK segment.

@@ -58,7 +58,14 @@ const DOCS: &[&str] = &[
     "docs/modbus.md",
     "docs/iec104.md",
     "docs/dnp3.md",
+    "docs/s7comm.md",
+    "docs/bacnet.md",
     "docs/events.md",
+    "docs/events.schema.json",
+    "docs/capture.md",
+    "docs/learn.md",
+    "docs/bridge.md",
+    "docs/fast-path.md",
 ];
 /// Maintainer, unless DEBFULLNAME / DEBEMAIL say otherwise.
 const DEFAULT_MAINTAINER: &str = "zcfw developers <zcfw@users.noreply.github.com>";

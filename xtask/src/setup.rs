@@ -56,8 +56,9 @@ const BPFFS: &str = "/sys/fs/bpf";
 /// Debian's python, which sees python3-scapy (the `python3` on PATH may be another one).
 const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 /// The Python test peers, from PyPI: Modbus (pymodbus), IEC 60870-5-104 (c104, a binary
-/// wheel of lib60870), DNP3 (dnp3-simulation, pure Python) and S7comm (python-snap7 3.x, pure
-/// Python, its `snap7.Server` the PLC). Pinned where the tests rely on
+/// wheel of lib60870), DNP3 (dnp3-simulation, pure Python), S7comm (python-snap7 3.x, pure
+/// Python, its `snap7.Server` the PLC) and BACnet/IP (bacpypes3, pure Python, two devices).
+/// Pinned where the tests rely on
 /// a version's behaviour (c104 checks callback signatures; the simulator's frames are test
 /// vectors in tests/vectors/).
 const PYTHON_PEERS: &[&str] = &[
@@ -65,12 +66,14 @@ const PYTHON_PEERS: &[&str] = &[
     "c104==2.2.1",
     "dnp3-simulation==0.1.2",
     "python-snap7==3.3.0",
+    "bacpypes3==0.0.110",
 ];
 /// The versions [`check_pyenv`] requires of the pinned peers (distribution name, version).
 const PINNED_PEERS: &[(&str, &str)] = &[
     ("c104", "2.2.1"),
     ("dnp3-simulation", "0.1.2"),
     ("python-snap7", "3.3.0"),
+    ("bacpypes3", "0.0.110"),
 ];
 
 /// Check only, or install what is missing.
@@ -134,7 +137,7 @@ pub fn setup(ctx: &Ctx, mode: Mode, scope: Scope) -> Result<()> {
         step("bpffs", install, &mut missing, check_bpffs, mount_bpffs)?;
         let venv = ctx.pyenv();
         step(
-            "python test peers (pymodbus, c104, dnp3-simulation, python-snap7)",
+            "python test peers (pymodbus, c104, dnp3-simulation, python-snap7, bacpypes3)",
             install,
             &mut missing,
             || check_pyenv(&venv),
@@ -559,9 +562,9 @@ fn mount_bpffs() -> Result<()> {
 /// Prints the venv's base prefix, pymodbus's version, then `name=version` of each pinned peer
 /// (importing each: a wheel that installed but cannot load is missing too).
 const PYENV_PROBE: &str = "import sys, importlib.util as u, importlib.metadata as m, pymodbus\n\
-import c104, dnp3_sim, snap7\n\
+import c104, dnp3_sim, snap7, bacpypes3\n\
 assert u.find_spec('scapy'), 'scapy (python3-scapy) not visible'\n\
-print(sys.base_prefix, pymodbus.__version__, *(d + '=' + m.version(d) for d in ('c104', 'dnp3-simulation', 'python-snap7')))";
+print(sys.base_prefix, pymodbus.__version__, *(d + '=' + m.version(d) for d in ('c104', 'dnp3-simulation', 'python-snap7', 'bacpypes3')))";
 
 fn check_pyenv(venv: &Path) -> State {
     let python = venv.join("bin/python");
@@ -570,7 +573,7 @@ fn check_pyenv(venv: &Path) -> State {
     }
     let Some(out) = probe(&python, ["-c", PYENV_PROBE]) else {
         return State::Missing(format!(
-            "{} cannot import pymodbus, c104, dnp3_sim, snap7 and scapy",
+            "{} cannot import pymodbus, c104, dnp3_sim, snap7, bacpypes3 and scapy",
             python.display()
         ));
     };

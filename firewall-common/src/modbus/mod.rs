@@ -2,10 +2,15 @@
 //! ([`ModbusProfile`]) and the bounded checker the XDP program runs on every TCP segment of
 //! an inspected conduit ([`check_request`], [`check_response`]).
 //!
-//! No reassembly: a segment must begin and end on ADU boundaries and every ADU in it (at most
-//! [`MAX_ADUS_PER_SEGMENT`]) is checked. A function code alone in its own segment, or an MBAP
-//! header cut short, is therefore a [`ModbusViolation::Split`] rather than a way around the
-//! filter. The checker is written for the eBPF verifier: no recursion, loops bounded by
+//! On the stream position of [`crate::stream`] (issue 14): a segment of whole ADUs in order
+//! (at most [`MAX_ADUS_PER_SEGMENT`]) is checked by [`check_request`] / [`check_response`] in
+//! the main XDP program; anything else (an ADU cut across segments: a function code alone in
+//! its own segment, an MBAP header cut short) is walked ADU by ADU by [`walk_adus`] /
+//! [`step_adu`] in the program `zcfw_modbus`, which judges each ADU as soon as its decisive
+//! bytes are seen (its unit and function with the function code, its fields after them),
+//! holds a head cut short in the stream cursor and passes the tail of an allowed ADU. The
+//! whole-segment checker's [`ModbusViolation::Split`] now only tells the main program to hand
+//! the segment over; it is no longer counted. The checker is written for the eBPF verifier: no recursion, loops bounded by
 //! constants, every read through [`PacketBytes::load`](crate::packet::PacketBytes::load), no indexing that can panic, no division.
 //!
 //! Verifier cost, measured on kernel 6.18 with a minimal XDP program (parse, profile lookup,

@@ -403,7 +403,11 @@ pub(super) fn assess(policy: &ValidatedPolicy, findings: &[Finding]) -> Vec<Requ
             Rule::Transport { .. } => 2,
             Rule::Icmp { .. } => 3,
             Rule::Modbus { .. } => 4,
-            Rule::Iec104 { .. } | Rule::Dnp3 { .. } | Rule::S7comm { .. } | Rule::Enip { .. } => 5,
+            Rule::Iec104 { .. }
+            | Rule::Dnp3 { .. }
+            | Rule::S7comm { .. }
+            | Rule::Enip { .. }
+            | Rule::Bacnet { .. } => 5,
         };
         kinds[k] += 1;
     }
@@ -418,7 +422,7 @@ pub(super) fn assess(policy: &ValidatedPolicy, findings: &[Finding]) -> Vec<Requ
             plural(kinds[2], "tcp/udp rule"),
             plural(kinds[3], "ICMP rule"),
             plural(kinds[4], "inspected Modbus rule"),
-            plural(kinds[5], "inspected IEC 104, DNP3 or S7comm rule"),
+            plural(kinds[5], "inspected IEC 104, DNP3, S7comm or BACnet rule"),
         ),
         format!(
             "{} every protocol; {} every port or type of its protocol.",

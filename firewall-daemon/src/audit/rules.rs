@@ -14,6 +14,7 @@ use crate::policy::{
     protocols::INDUSTRIAL_PROTOCOLS, space::FirstMatch,
 };
 
+mod bacnet;
 mod enip;
 mod grid;
 mod modbus;
@@ -56,6 +57,8 @@ pub const NO_EVENTS: &str = "ZCFW-A021";
 pub const NOT_ENFORCED: &str = "ZCFW-A022";
 pub const ENIP_UNINSPECTED: &str = "ZCFW-A023";
 pub const ENIP_CHANGES: &str = "ZCFW-A024";
+pub const BACNET_UNINSPECTED: &str = "ZCFW-A025";
+pub const BACNET_CHANGES: &str = "ZCFW-A026";
 pub const VALIDATOR_WARNING: &str = "ZCFW-A030";
 pub const MONITOR_MODE: &str = "ZCFW-A031";
 
@@ -63,7 +66,7 @@ pub const MONITOR_MODE: &str = "ZCFW-A031";
 pub const WIDE_RANGE_PORTS: u32 = 1024;
 
 /// Every rule, in id order.
-pub const RULES: [CatalogueRule; 25] = [
+pub const RULES: [CatalogueRule; 27] = [
     CatalogueRule {
         id: ANY_PROTOCOL,
         title: "conduit allows every protocol",
@@ -118,7 +121,7 @@ pub const RULES: [CatalogueRule; 25] = [
         title: "industrial protocol without inspection",
         severity: "low into an SL3-4 zone, info otherwise",
         requirements: &["SR 3.5"],
-        why: "a tcp or udp rule that lists the port of EtherNet/IP (44818), OPC UA (4840) or BACnet/IP (47808) lets that protocol through with every function: this build inspects Modbus/TCP, IEC 104, DNP3 and S7comm (ZCFW-A004, ZCFW-A015 and ZCFW-A018 report those when they pass uninspected), not the others",
+        why: "a tcp or udp rule that lists the port of EtherNet/IP (44818), OPC UA (4840) or BACnet/IP (47808) lets that protocol through with every function: this build inspects Modbus/TCP, IEC 104, DNP3, S7comm and BACnet/IP (ZCFW-A004, ZCFW-A015, ZCFW-A018 and ZCFW-A025 report those when they pass uninspected), not the others",
     },
     CatalogueRule {
         id: INTRA_ZONE_SL4,
@@ -226,6 +229,20 @@ pub const RULES: [CatalogueRule; 25] = [
         why: "set_attribute_single/all/list, write_tag, read_modify_write_tag, reset, start/stop, create/delete, forward_open and services allowed by code on every class change the device or open connections whose traffic flows on its own; into SL3-4 zones each such path needs a documented reason, the engineering station as its only source, and the classes narrowed",
     },
     CatalogueRule {
+        id: BACNET_UNINSPECTED,
+        title: "BACnet/IP passes without inspection",
+        severity: "high into an SL3-4 zone, medium into SL2 (not reported into SL1)",
+        requirements: &["SR 3.5", "SR 7.7"],
+        why: "when the first rule of a zone pair that matches udp port 47808 is a udp rule that lists the port (or a range holding it) rather than a `protocol: bacnet` rule, every BACnet service passes: write_property to setpoints and outputs, reinitialize_device, device_communication_control (a silenced controller reports no alarms), file writes, and requests wrapped in Forwarded-NPDUs",
+    },
+    CatalogueRule {
+        id: BACNET_CHANGES,
+        title: "BACnet writes, restarts, silencing or BBMD management allowed into an SL3-4 zone",
+        severity: "high",
+        requirements: &["SR 7.7", "SR 5.2", "SR 3.5"],
+        why: "write_property(_multiple), reinitialize_device, device_communication_control, atomic_write_file, object creation and deletion, private transfers, life safety operations, write_group and BBMD table management change, restart or silence building and plant devices; into SL3-4 zones each such path needs a documented reason and the management workstation as its only source",
+    },
+    CatalogueRule {
         id: VALIDATOR_WARNING,
         title: "policy validator warning",
         severity: "info",
@@ -327,6 +344,15 @@ fn zone_label(z: &Zone) -> String {
 /// For every zone pair, the rule (conduit index, rule index) that wins tcp port `port` in the
 /// data path's first-match order, if any rule covers it.
 fn port_owners(policy: &ValidatedPolicy, port: u16) -> BTreeMap<(String, String), (usize, usize)> {
+    port_owners_on(policy, Protocol::Tcp, port)
+}
+
+/// [`port_owners`] of `port` of `transport` (tcp or udp).
+fn port_owners_on(
+    policy: &ValidatedPolicy,
+    transport: Protocol,
+    port: u16,
+) -> BTreeMap<(String, String), (usize, usize)> {
     let mut pairs: BTreeMap<(String, String), FirstMatch<(usize, usize)>> = BTreeMap::new();
     for (ci, c) in policy.conduits().iter().enumerate() {
         let fm = pairs.entry((c.from.clone(), c.to.clone())).or_default();
@@ -336,10 +362,10 @@ fn port_owners(policy: &ValidatedPolicy, port: u16) -> BTreeMap<(String, String)
             }
         }
     }
-    let tcp = Protocol::Tcp.number().unwrap_or(6);
+    let proto = transport.number().unwrap_or(6);
     pairs
         .into_iter()
-        .filter_map(|(pair, fm)| fm.owner_of(point(tcp, port)).map(|o| (pair, o)))
+        .filter_map(|(pair, fm)| fm.owner_of(point(proto, port)).map(|o| (pair, o)))
         .collect()
 }
 
@@ -348,6 +374,7 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
     let modbus_owners = port_owners(policy, firewall_common::modbus::PORT);
     let s7_owners = port_owners(policy, firewall_common::s7comm::PORT);
     let enip_owners = port_owners(policy, firewall_common::enip::PORT);
+    let bacnet_owners = port_owners_on(policy, Protocol::Udp, firewall_common::bacnet::PORT);
     let grid_owners = [
         (
             Protocol::Iec104,
@@ -470,6 +497,9 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
                     s7comm::s7comm_rule(cx, ci, c, &to, ri, rule, profile)
                 }
                 Rule::Enip { profile, .. } => enip::enip_rule(cx, ci, c, &to, ri, rule, profile),
+                Rule::Bacnet { profile, .. } => {
+                    bacnet::bacnet_rule(cx, ci, c, &to, ri, rule, profile)
+                }
             }
         }
 
@@ -505,6 +535,13 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
             && let Some(owner) = c.rules.get(ori)
         {
             enip::uninspected(cx, ci, c, &to, ori, owner);
+        }
+
+        if let Some(&(oci, ori)) = bacnet_owners.get(&(c.from.clone(), c.to.clone()))
+            && oci == ci
+            && let Some(owner) = c.rules.get(ori)
+        {
+            bacnet::uninspected(cx, ci, c, &to, ori, owner);
         }
 
         for (protocol, owners) in &grid_owners {
@@ -594,9 +631,9 @@ fn industrial_ports(
         .iter()
         .filter(|p| {
             let inspected: &[&str] = if crate::policy::protocols::ENIP_ENFORCED {
-                &["modbus", "iec104", "dnp3", "s7comm", "enip"]
+                &["modbus", "iec104", "dnp3", "s7comm", "bacnet", "enip"]
             } else {
-                &["modbus", "iec104", "dnp3", "s7comm"]
+                &["modbus", "iec104", "dnp3", "s7comm", "bacnet"]
             };
             !inspected.contains(&p.keyword) && p.transport == protocol
         })
@@ -622,7 +659,7 @@ fn industrial_ports(
         ),
     )
     .at_conduit(c, rule_key(ci, ri))
-    .fix("restrict the conduit to the hosts that need the protocol (a zone of their own) and keep its counters under watch; this build inspects Modbus/TCP, IEC 104, DNP3 and S7comm only");
+    .fix("restrict the conduit to the hosts that need the protocol (a zone of their own) and keep its counters under watch; this build inspects Modbus/TCP, IEC 104, DNP3, S7comm and BACnet/IP only");
 }
 
 fn zone_rules(cx: &mut Ctx<'_>) {

@@ -390,11 +390,15 @@ fn render_packet(p: &PacketEvent) -> String {
     if let Some(d) = &p.enip {
         line.push_str(&enip_text(d));
     }
+    if let Some(d) = &p.bacnet {
+        line.push_str(&bacnet_text(d));
+    }
     if p.modbus.is_none()
         && p.iec104.is_none()
         && p.dnp3.is_none()
         && p.s7comm.is_none()
         && p.enip.is_none()
+        && p.bacnet.is_none()
         && let Some(protocol) = &p.protocol
     {
         line.push_str(&format!(" {protocol}"));
@@ -463,6 +467,41 @@ fn s7comm_text(d: &crate::control::event::S7commDetail) -> String {
     }
     if let Some(t) = d.pdu_type {
         out.push_str(&format!(" pdu type {t:#04x}"));
+    }
+    out
+}
+
+/// ` bacnet service write_property (15)`, ` bacnet bvlc forwarded_npdu (0x04)`,
+/// ` bacnet network message who_is_router_to_network (0x00)`, ` bacnet pdu type 2`.
+fn bacnet_text(d: &crate::control::event::BacnetDetail) -> String {
+    let mut out = String::from(" bacnet");
+    if let Some(s) = d.service {
+        let kind = if d.pdu_type == Some(1) {
+            "unconfirmed service"
+        } else {
+            "service"
+        };
+        match &d.service_name {
+            Some(name) => out.push_str(&format!(" {kind} {name} ({s})")),
+            None => out.push_str(&format!(" {kind} {s}")),
+        }
+    } else if let Some(t) = d.pdu_type {
+        out.push_str(&format!(" pdu type {t}"));
+    }
+    if let Some(f) = d.bvlc_function {
+        out.push_str(&format!(
+            " bvlc {} ({f:#04x})",
+            d.bvlc_name.as_deref().unwrap_or("-")
+        ));
+    }
+    if let Some(m) = d.network_message {
+        out.push_str(&format!(
+            " network message {} ({m:#04x})",
+            d.network_message_name.as_deref().unwrap_or("-")
+        ));
+    }
+    if let Some(n) = d.network {
+        out.push_str(&format!(" dnet {n}"));
     }
     out
 }

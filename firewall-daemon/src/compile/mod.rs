@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 
 use firewall_common::{
+    bacnet::BacnetProfile,
     conduit::{self, Level},
     dnp3::Dnp3Profile,
     enip::EnipProfile,
@@ -39,6 +40,7 @@ mod conduit_table;
 pub mod nft;
 mod profiles;
 mod render;
+mod render_bacnet;
 mod render_enip;
 mod render_profiles;
 mod render_s7comm;
@@ -154,6 +156,9 @@ pub struct CompiledPolicy {
     /// EtherNet/IP inspection profiles: `enip_profiles[i]` has profile id `i + 1` for the
     /// conduit entries whose inspector is `inspector::ENIP`.
     pub enip_profiles: Vec<EnipProfile>,
+    /// BACnet/IP inspection profiles: `bacnet_profiles[i]` has profile id `i + 1` for the
+    /// conduit entries whose inspector is `inspector::BACNET`.
+    pub bacnet_profiles: Vec<BacnetProfile>,
     /// Rate limits of rate-limited conduits (their entries carry `action_flags::RATE_LIMIT`).
     pub rate_limits: Vec<(u16, firewall_common::maps::RateLimit)>,
 }
@@ -172,6 +177,7 @@ impl CompiledPolicy {
             + self.dnp3_profiles.len()
             + self.s7comm_profiles.len()
             + self.enip_profiles.len()
+            + self.bacnet_profiles.len()
             + self.interfaces.len()
             + self
                 .interfaces
@@ -300,6 +306,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         dnp3: dnp3_profiles,
         s7comm: s7comm_profiles,
         enip: enip_profiles,
+        bacnet: bacnet_profiles,
         rules: rule_profiles,
     } = profiles::collect(policy)?;
 
@@ -510,6 +517,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         dnp3_profiles,
         s7comm_profiles,
         enip_profiles,
+        bacnet_profiles,
         rate_limits,
     })
 }

@@ -4,6 +4,7 @@
 //! protocol's profile map; 0 = no inspection).
 
 use firewall_common::{
+    bacnet::BacnetProfile,
     dnp3::Dnp3Profile,
     enip::EnipProfile,
     iec104::Iec104Profile,
@@ -23,6 +24,7 @@ pub(super) struct Profiles {
     pub dnp3: Vec<Dnp3Profile>,
     pub s7comm: Vec<S7Profile>,
     pub enip: Vec<EnipProfile>,
+    pub bacnet: Vec<BacnetProfile>,
     /// Per conduit, per rule: the inspector id and profile id (`(NONE, 0)` uninspected).
     pub rules: Vec<Vec<(u8, u16)>>,
 }
@@ -54,6 +56,7 @@ pub(super) fn collect(policy: &ValidatedPolicy) -> Result<Profiles, CompileError
                 Some(Profile::Dnp3(p)) => (inspector::DNP3, intern(&mut out.dnp3, p)),
                 Some(Profile::S7comm(p)) => (inspector::S7COMM, intern(&mut out.s7comm, p)),
                 Some(Profile::Enip(p)) => (inspector::ENIP, intern(&mut out.enip, p)),
+                Some(Profile::Bacnet(p)) => (inspector::BACNET, intern(&mut out.bacnet, p)),
             })
             .collect();
         out.rules.push(ids);
@@ -65,6 +68,7 @@ pub(super) fn collect(policy: &ValidatedPolicy) -> Result<Profiles, CompileError
         ("DNP3", out.dnp3.len()),
         ("S7comm", out.s7comm.len()),
         ("EtherNet/IP", out.enip.len()),
+        ("BACnet", out.bacnet.len()),
     ] {
         if needed > limit {
             return Err(CompileError::TooManyProfiles {
@@ -85,6 +89,7 @@ pub fn inspector_name(id: u8) -> &'static str {
         inspector::DNP3 => "dnp3",
         inspector::S7COMM => "s7comm",
         inspector::ENIP => "enip",
+        inspector::BACNET => "bacnet",
         _ => "none",
     }
 }

@@ -70,6 +70,7 @@ struct JsonPolicy<'a> {
     dnp3_profiles: Vec<JsonDnp3Profile>,
     s7comm_profiles: Vec<super::render_s7comm::JsonS7Profile>,
     enip_profiles: Vec<super::render_enip::JsonEnipProfile>,
+    bacnet_profiles: Vec<super::render_bacnet::JsonBacnetProfile>,
     map_entries: usize,
 }
 
@@ -366,6 +367,15 @@ pub fn render_json(p: &CompiledPolicy) -> serde_json::Value {
                 super::render_enip::enip_json(id, m, users(p, inspector::ENIP, id))
             })
             .collect(),
+        bacnet_profiles: p
+            .bacnet_profiles
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let id = profile_id(i);
+                super::render_bacnet::bacnet_json(id, m, users(p, inspector::BACNET, id))
+            })
+            .collect(),
         map_entries: p.map_entries(),
     };
     serde_json::to_value(doc).unwrap_or(serde_json::Value::Null)
@@ -559,6 +569,7 @@ enum Listed<'a> {
     Dnp3(&'a firewall_common::dnp3::Dnp3Profile),
     S7comm(&'a firewall_common::s7comm::S7Profile),
     Enip(&'a firewall_common::enip::EnipProfile),
+    Bacnet(&'a firewall_common::bacnet::BacnetProfile),
 }
 
 /// The compiled policy as a listing: summary, then every map entry.
@@ -731,7 +742,8 @@ pub fn render_text(p: &CompiledPolicy) -> String {
         + p.iec104_profiles.len()
         + p.dnp3_profiles.len()
         + p.s7comm_profiles.len()
-        + p.enip_profiles.len();
+        + p.enip_profiles.len()
+        + p.bacnet_profiles.len();
     let _ = writeln!(out, "\ninspection profiles ({total}):");
     let listed = p
         .modbus_profiles
@@ -761,6 +773,12 @@ pub fn render_text(p: &CompiledPolicy) -> String {
                 .iter()
                 .enumerate()
                 .map(|(i, m)| (profile_id(i), Listed::Enip(m))),
+        )
+        .chain(
+            p.bacnet_profiles
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (profile_id(i), Listed::Bacnet(m))),
         );
     for (id, profile) in listed {
         let which = match profile {
@@ -788,6 +806,11 @@ pub fn render_text(p: &CompiledPolicy) -> String {
                 let _ = writeln!(out, "  {id:>3}  enip");
                 super::render_enip::describe_enip(&mut out, m);
                 inspector::ENIP
+            }
+            Listed::Bacnet(m) => {
+                let _ = writeln!(out, "  {id:>3}  bacnet");
+                super::render_bacnet::describe_bacnet(&mut out, m);
+                inspector::BACNET
             }
         };
         let users: Vec<String> = users(p, which, id)

@@ -111,6 +111,7 @@ pub struct PacketEvent {
     pub s7comm: Option<S7commDetail>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enip: Option<EnipDetail>,
+    pub bacnet: Option<BacnetDetail>,
 }
 
 /// The IP part of a [`PacketEvent`].
@@ -270,6 +271,35 @@ pub struct EnipDetail {
     /// Service Packet, 2 inside both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<u8>,
+}
+
+/// What a BACnet/IP deny read (which fields are set depends on the reason: `bacnet_service`
+/// has the PDU type and service, `bacnet_bvlc` the BVLC function, `bacnet_network` the
+/// network-layer message type, `bacnet_direction` the PDU type; `network` is the NPDU's
+/// destination network when it names one).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BacnetDetail {
+    /// APDU type (0 confirmed request, 1 unconfirmed request, 2 simple ack, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdu_type: Option<u8>,
+    /// Service choice and its name in the policy language (`write_property`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_name: Option<String>,
+    /// BVLC function and its name (`forwarded_npdu`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bvlc_function: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bvlc_name: Option<String>,
+    /// Network-layer message type and its name (`who_is_router_to_network`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_message: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_message_name: Option<String>,
+    /// Destination network (DNET) of a routed NPDU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<u16>,
 }
 
 #[cfg(test)]

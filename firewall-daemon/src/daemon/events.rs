@@ -262,6 +262,7 @@ fn log(ev: &PacketEvent) {
     let dnp3 = json(ev.dnp3.as_ref());
     let s7comm = json(ev.s7comm.as_ref());
     let enip = json(ev.enip.as_ref());
+    let bacnet = json(ev.bacnet.as_ref());
     info!(
         target: "zcfw::event",
         event_type = ev.event_type,
@@ -286,6 +287,7 @@ fn log(ev: &PacketEvent) {
         dnp3,
         s7comm,
         enip,
+        bacnet,
         "packet {}",
         match ev.action.as_str() {
             "alert" => "alerted (monitor mode)",
@@ -466,6 +468,7 @@ fn record_in(
         dnp3: detail.dnp3,
         s7comm: detail.s7comm,
         enip: detail.enip,
+        bacnet: detail.bacnet,
     }
 }
 
@@ -478,6 +481,7 @@ struct InspectionDetail {
     dnp3: Option<Dnp3Detail>,
     s7comm: Option<S7commDetail>,
     enip: Option<EnipDetail>,
+    bacnet: Option<crate::control::event::BacnetDetail>,
 }
 
 /// The protocol of an inspection deny, and the generic fields of its event ([`Event::scope`],
@@ -544,6 +548,11 @@ fn inspection_detail(reason: Reason, ev: &Event) -> InspectionDetail {
             enip: Some(enip_detail(reason, scope, code, address)),
             ..InspectionDetail::default()
         },
+        inspector::BACNET => InspectionDetail {
+            protocol: Some("bacnet"),
+            bacnet: Some(bacnet_detail(reason, scope, code, address)),
+            ..InspectionDetail::default()
+        },
         _ => InspectionDetail::default(),
     }
 }
@@ -584,6 +593,55 @@ fn enip_detail(
         _ => EnipDetail {
             service: code,
             ..EnipDetail::default()
+        },
+    }
+}
+
+/// The generic fields of a BACnet/IP deny, read by its reason
+/// (`firewall_common::bacnet::BacnetDenial`).
+fn bacnet_detail(
+    reason: Reason,
+    scope: Option<u8>,
+    code: Option<u8>,
+    address: Option<u16>,
+) -> crate::control::event::BacnetDetail {
+    use firewall_common::bacnet;
+
+    use crate::control::event::BacnetDetail;
+    let base = BacnetDetail {
+        network: address,
+        ..BacnetDetail::default()
+    };
+    match reason {
+        Reason::BacnetService => BacnetDetail {
+            pdu_type: scope,
+            service: code,
+            service_name: code
+                .and_then(|c| {
+                    if scope == Some(1) {
+                        bacnet::unconfirmed_name(c)
+                    } else {
+                        bacnet::confirmed_name(c)
+                    }
+                })
+                .map(str::to_owned),
+            ..base
+        },
+        Reason::BacnetBvlc => BacnetDetail {
+            bvlc_function: code,
+            bvlc_name: code.and_then(bacnet::bvlc_name).map(str::to_owned),
+            ..base
+        },
+        Reason::BacnetNetwork => BacnetDetail {
+            network_message: code,
+            network_message_name: code
+                .and_then(bacnet::network_message_name)
+                .map(str::to_owned),
+            ..base
+        },
+        _ => BacnetDetail {
+            pdu_type: scope,
+            ..base
         },
     }
 }

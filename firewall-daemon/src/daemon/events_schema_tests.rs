@@ -97,6 +97,40 @@ fn records(conduit: u16) -> Vec<Event> {
             ..tcp
         },
         Event {
+            reason: Reason::BacnetService as u8,
+            scope: 0,
+            code: 15,
+            address: 77,
+            detail: all,
+            proto: proto::UDP,
+            dst_port: 47808,
+            ..tcp
+        },
+        Event {
+            reason: Reason::BacnetBvlc as u8,
+            code: 4,
+            detail: detail::IP | detail::CODE,
+            proto: proto::UDP,
+            dst_port: 47808,
+            ..tcp
+        },
+        Event {
+            reason: Reason::BacnetNetwork as u8,
+            code: 0,
+            detail: detail::IP | detail::CODE,
+            proto: proto::UDP,
+            dst_port: 47808,
+            ..tcp
+        },
+        Event {
+            reason: Reason::BacnetDirection as u8,
+            scope: 2,
+            detail: detail::IP | detail::SCOPE,
+            proto: proto::UDP,
+            dst_port: 47808,
+            ..tcp
+        },
+        Event {
             reason: Reason::S7commAddress as u8,
             scope: 0x84,
             code: 5,

@@ -8,7 +8,9 @@ use aya::{
     maps::{Array, HashMap, LpmTrie, MapData, PerCpuArray, lpm_trie::Key},
 };
 use firewall_common::{
-    ABI_VERSION, conduit,
+    ABI_VERSION,
+    bacnet::BacnetProfile,
+    conduit,
     conduittable::ConduitBucket,
     dnp3::Dnp3Profile,
     enip::EnipProfile,
@@ -404,6 +406,14 @@ pub(super) fn write_slot(
             profiles
                 .set(profile_index(slot, (i + 1) as u16), profile, 0)
                 .map_err(DataplaneError::map(names::DNP3_PROFILES))?;
+        }
+    }
+    if !policy.bacnet_profiles.is_empty() {
+        let mut profiles = array::<BacnetProfile>(ebpf, names::BACNET_PROFILES)?;
+        for (i, profile) in policy.bacnet_profiles.iter().enumerate() {
+            profiles
+                .set(profile_index(slot, (i + 1) as u16), profile, 0)
+                .map_err(DataplaneError::map(names::BACNET_PROFILES))?;
         }
     }
     if !policy.s7comm_profiles.is_empty() {

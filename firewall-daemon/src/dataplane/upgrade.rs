@@ -20,7 +20,7 @@ use aya::{
 };
 use firewall_common::{
     ABI_VERSION,
-    flow::{FLOWS_LAYOUT_SINCE_ABI, FlowKey, FlowState, FlowStateV2, FlowStateV3},
+    flow::{FLOWS_LAYOUT_SINCE_ABI, FlowKey, FlowState, FlowStateV2, FlowStateV3, FlowStateV7},
     maps::{Control, control_flags, names},
 };
 use tracing::{info, warn};
@@ -200,8 +200,8 @@ pub(super) fn carry_flows(from: &Retired, ebpf: &mut Ebpf) -> Result<usize, Data
     let mut flows: HashMap<&mut MapData, FlowKey, FlowState> =
         HashMap::try_from(map).map_err(DataplaneError::map(names::FLOWS))?;
     // The value size tells the layout: ABI 2-4 stored the 24-byte `FlowStateV2`, ABI 5-6 the
-    // 32-byte `FlowStateV3`, ABI 7 and 8 this build's `FlowState` (8 added the S7comm profile
-    // map and inspector id 4; the ids 1-3 of ABI 7 flows mean the same).
+    // 32-byte `FlowStateV3`, ABI 7 the 32-byte `FlowStateV7` (which an ABI 8 build before the
+    // stream positions also stored: the layout is the same, the inspector ids 1-3 mean the same).
     let value_size = match &old {
         Map::LruHashMap(m) | Map::HashMap(m) => m.info().map(|i| i.value_size()).unwrap_or(0),
         _ => 0,
@@ -226,9 +226,19 @@ pub(super) fn carry_flows(from: &Retired, ebpf: &mut Ebpf) -> Result<usize, Data
                 .map(|(k, v)| (k, v.into())),
             &mut flows,
         )
+    } else if value_size as usize == std::mem::size_of::<FlowStateV7>() {
+        // ABI 7: without the stream positions the main program keeps (a flow's next segment
+        // in each direction is taken to start on a PDU boundary, as after a pick-up).
+        let old: HashMap<MapData, FlowKey, FlowStateV7> =
+            HashMap::try_from(old).map_err(DataplaneError::map(names::FLOWS))?;
+        copy_flows(
+            old.iter()
+                .filter_map(Result::ok)
+                .map(|(k, v)| (k, v.into())),
+            &mut flows,
+        )
     } else {
-        // ABI 7 and 8 store the same `FlowState` (8 changed conduit actions and added maps,
-        // not the conntrack entries): copied as they are.
+        // This build's `FlowState`: copied as it is.
         let old: HashMap<MapData, FlowKey, FlowState> =
             HashMap::try_from(old).map_err(DataplaneError::map(names::FLOWS))?;
         copy_flows(old.iter().filter_map(Result::ok), &mut flows)

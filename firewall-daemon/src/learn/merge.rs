@@ -124,6 +124,9 @@ fn port_allowed(existing: &[(&str, &Rule)], protocol: &str, port: u16) -> bool {
         | Rule::Enip { ports, .. } => {
             protocol == "tcp" && ports.iter().any(|r| r.first <= port && port <= r.last)
         }
+        Rule::Bacnet { ports, .. } => {
+            protocol == "udp" && ports.iter().any(|r| r.first <= port && port <= r.last)
+        }
         Rule::Icmp { .. } => false,
     })
 }

@@ -24,6 +24,7 @@ use serde::Serialize;
 
 use super::{Conduit, Interface, Protocol, Rule, ValidatedPolicy, Zone};
 
+mod bacnet;
 mod enip;
 mod render;
 mod s7comm;
@@ -604,6 +605,9 @@ impl Differ {
             }
             (Rule::Enip { profile: op, .. }, Rule::Enip { profile: np, .. }) => {
                 self.enip(at, op, np)
+            }
+            (Rule::Bacnet { profile: op, .. }, Rule::Bacnet { profile: np, .. }) => {
+                self.bacnet(at, op, np)
             }
             _ => {}
         }

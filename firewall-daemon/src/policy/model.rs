@@ -4,6 +4,7 @@
 use std::fmt;
 
 use firewall_common::{
+    bacnet::BacnetProfile,
     conduit::{POINT_MAX, point},
     dnp3::Dnp3Profile,
     enip::EnipProfile,
@@ -183,6 +184,12 @@ pub enum Rule {
         ports: Vec<PortRange>,
         profile: EnipProfile,
     },
+    /// BACnet/IP on `ports` (47808 unless the rule says otherwise): UDP whose every datagram
+    /// (either way) must pass `profile`.
+    Bacnet {
+        ports: Vec<PortRange>,
+        profile: BacnetProfile,
+    },
 }
 
 /// The inspection profile of an inspected rule, by protocol.
@@ -193,6 +200,7 @@ pub enum Profile<'a> {
     Dnp3(&'a Dnp3Profile),
     S7comm(&'a S7Profile),
     Enip(&'a EnipProfile),
+    Bacnet(&'a BacnetProfile),
 }
 
 impl Profile<'_> {
@@ -204,6 +212,7 @@ impl Profile<'_> {
             Profile::Dnp3(_) => inspector::DNP3,
             Profile::S7comm(_) => inspector::S7COMM,
             Profile::Enip(_) => inspector::ENIP,
+            Profile::Bacnet(_) => inspector::BACNET,
         }
     }
 }
@@ -218,6 +227,7 @@ impl Rule {
             Rule::Dnp3 { .. } => Protocol::Dnp3,
             Rule::S7comm { .. } => Protocol::S7comm,
             Rule::Enip { .. } => Protocol::Enip,
+            Rule::Bacnet { .. } => Protocol::Bacnet,
         }
     }
 
@@ -235,6 +245,7 @@ impl Rule {
             Rule::Dnp3 { profile, .. } => Some(Profile::Dnp3(profile)),
             Rule::S7comm { profile, .. } => Some(Profile::S7comm(profile)),
             Rule::Enip { profile, .. } => Some(Profile::Enip(profile)),
+            Rule::Bacnet { profile, .. } => Some(Profile::Bacnet(profile)),
             _ => None,
         }
     }
@@ -273,7 +284,8 @@ impl Rule {
             | Rule::Iec104 { ports, .. }
             | Rule::Dnp3 { ports, .. }
             | Rule::S7comm { ports, .. }
-            | Rule::Enip { ports, .. } => {
+            | Rule::Enip { ports, .. }
+            | Rule::Bacnet { ports, .. } => {
                 let proto = self.protocol().number().unwrap_or(6);
                 ports
                     .iter()
@@ -314,7 +326,8 @@ impl fmt::Display for Rule {
             | Rule::Iec104 { ports, .. }
             | Rule::Dnp3 { ports, .. }
             | Rule::S7comm { ports, .. }
-            | Rule::Enip { ports, .. } => {
+            | Rule::Enip { ports, .. }
+            | Rule::Bacnet { ports, .. } => {
                 let list: Vec<String> = ports.iter().map(PortRange::to_string).collect();
                 write!(f, "{} {}", self.protocol().name(), list.join(", "))
             }

@@ -33,6 +33,9 @@ pub enum Protocol {
     /// every encapsulation PDU of the client, and every CIP request in it, checked against
     /// the rule's profile.
     Enip,
+    /// BACnet/IP with deep inspection: UDP (port 47808 unless `ports` says otherwise), every
+    /// datagram either way checked against the rule's profile.
+    Bacnet,
 }
 
 impl Protocol {
@@ -48,6 +51,7 @@ impl Protocol {
             Protocol::Dnp3 => "dnp3",
             Protocol::S7comm => "s7comm",
             Protocol::Enip => "enip",
+            Protocol::Bacnet => "bacnet",
         }
     }
 
@@ -64,6 +68,7 @@ impl Protocol {
             | Protocol::Dnp3
             | Protocol::S7comm
             | Protocol::Enip => Some(6),
+            Protocol::Bacnet => Some(17),
         }
     }
 
@@ -84,6 +89,7 @@ impl Protocol {
             Protocol::Dnp3 => "DNP3",
             Protocol::S7comm => "S7comm",
             Protocol::Enip => "EtherNet/IP",
+            Protocol::Bacnet => "BACnet",
             _ => self.name(),
         }
     }
@@ -98,7 +104,7 @@ impl Protocol {
 }
 
 /// Protocols a rule may name in this build, in the order help texts list them.
-pub const SUPPORTED_PROTOCOLS: [Protocol; 10] = [
+pub const SUPPORTED_PROTOCOLS: [Protocol; 11] = [
     Protocol::Tcp,
     Protocol::Udp,
     Protocol::Icmp,
@@ -109,6 +115,7 @@ pub const SUPPORTED_PROTOCOLS: [Protocol; 10] = [
     Protocol::Dnp3,
     Protocol::S7comm,
     Protocol::Enip,
+    Protocol::Bacnet,
 ];
 
 /// An industrial protocol of the language (supported or not by this build).
@@ -417,6 +424,56 @@ pub fn enip_danger(s: &firewall_common::enip::Service) -> Option<&'static str> {
     }
 }
 
+/// `write_property (15)`, or `confirmed service 99` for codes without a name; unconfirmed
+/// services with `unconfirmed`.
+pub fn bacnet_service_label(unconfirmed: bool, code: u8) -> String {
+    use firewall_common::bacnet::{confirmed_name, unconfirmed_name};
+    let (name, kind) = if unconfirmed {
+        (unconfirmed_name(code), "unconfirmed")
+    } else {
+        (confirmed_name(code), "confirmed")
+    };
+    match name {
+        Some(n) => format!("{n} ({code})"),
+        None => format!("{kind} service {code}"),
+    }
+}
+
+/// Why listing BACnet service `code` deserves a warning: what it does to a device.
+pub fn bacnet_danger(unconfirmed: bool, code: u8) -> Option<&'static str> {
+    if unconfirmed {
+        return match code {
+            10 => Some(
+                "write_group writes channel values of every device in the group (lighting, setpoints)",
+            ),
+            4 => Some("unconfirmed private transfer runs vendor-specific commands"),
+            14 => Some("you_are assigns device instances and addresses"),
+            _ => None,
+        };
+    }
+    match code {
+        15 | 16 => Some(
+            "it writes properties: setpoints, present values of outputs, schedules, out_of_service (what runs the chiller, the dampers and the alarms)",
+        ),
+        17 => Some(
+            "device communication control silences a device (it stops answering and reporting alarms) until the duration ends or forever",
+        ),
+        20 => Some(
+            "reinitialize device restarts a controller (warm or cold start) or starts a backup/restore",
+        ),
+        7 => Some("atomic write file replaces files on the device, firmware and programs included"),
+        10 | 11 => {
+            Some("it creates or deletes objects (schedules, trend logs, points) of the device")
+        }
+        8 | 9 => Some(
+            "it adds to or removes from list properties (recipients of alarms, schedule entries)",
+        ),
+        18 => Some("confirmed private transfer runs vendor-specific commands"),
+        27 => Some("life safety operation silences or resets life safety (fire) alarms"),
+        _ => None,
+    }
+}
+
 /// ICMP (IPv4) message type names.
 pub const ICMP_TYPES: [(&str, u8); 11] = [
     ("echo-reply", 0),
@@ -517,11 +574,16 @@ mod tests {
         assert_eq!(Protocol::Dnp3.display(), "DNP3");
         assert_eq!(Protocol::S7comm.default_port(), Some(102));
         assert_eq!(Protocol::Enip.default_port(), Some(44818));
+        assert_eq!(
+            protocol_support("bacnet"),
+            ProtocolSupport::Supported(Protocol::Bacnet)
+        );
+        assert_eq!(Protocol::Bacnet.number(), Some(17));
+        assert_eq!(Protocol::Bacnet.default_port(), Some(47808));
         assert_eq!(Protocol::Tcp.default_port(), None);
-        for p in INDUSTRIAL_PROTOCOLS
-            .iter()
-            .filter(|p| !["modbus", "iec104", "dnp3", "s7comm", "enip"].contains(&p.keyword))
-        {
+        for p in INDUSTRIAL_PROTOCOLS.iter().filter(|p| {
+            !["modbus", "iec104", "dnp3", "s7comm", "bacnet", "enip"].contains(&p.keyword)
+        }) {
             assert!(matches!(
                 protocol_support(p.keyword),
                 ProtocolSupport::NotInThisBuild(_)

@@ -128,7 +128,7 @@ pub struct RawRule {
     pub enip: Option<RawEnip>,
     pub iec104: Option<RawIec104>,
     pub opcua: Option<IgnoredAny>,
-    pub bacnet: Option<IgnoredAny>,
+    pub bacnet: Option<RawBacnet>,
 }
 
 impl RawRule {
@@ -218,6 +218,19 @@ pub struct RawEnip {
     pub commands: Option<Vec<Scalar>>,
     pub read_only: Option<bool>,
     pub classes: Option<Vec<Scalar>>,
+}
+
+/// The `bacnet:` block of a `protocol: bacnet` rule.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "bacnet: { services, read_only, bvlc, network_messages }"
+)]
+pub struct RawBacnet {
+    pub services: Option<Vec<Scalar>>,
+    pub read_only: Option<bool>,
+    pub bvlc: Option<Vec<Scalar>>,
+    pub network_messages: Option<Vec<Scalar>>,
 }
 
 /// `addresses:` of a Modbus rule: one list for every table the rule's functions use, or a

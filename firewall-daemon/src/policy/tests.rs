@@ -1179,6 +1179,7 @@ fn modbus_shadowing() {
 mod grid;
 
 // ---- S7comm ----
+mod bacnet;
 mod s7comm;
 
 // ---- EtherNet/IP ----

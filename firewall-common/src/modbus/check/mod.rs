@@ -101,6 +101,7 @@ pub fn check_request<B: PacketBytes + ?Sized>(
     profile: &ModbusProfile,
 ) -> Result<u8, ModbusDenial> {
     walk(b, payload_offset, payload_len, |b, adu| {
+        check_request_function(adu, profile)?;
         check_request_adu(b, adu, profile)
     })
 }
@@ -211,7 +212,25 @@ fn check_byte_count(
     Ok(())
 }
 
-/// Checks one request ADU that [`walk`] framed against the profile.
+/// Checks what the MBAP header and function code of a request decide: its unit id and its
+/// function (the stream walk judges them as soon as they are seen, before the fields).
+#[inline(always)]
+fn check_request_function(adu: &Adu, p: &ModbusProfile) -> Result<(), ModbusDenial> {
+    let d = adu.denial;
+    if !p.unit_ids.contains(adu.unit) {
+        return Err(d.with_kind(ModbusViolation::UnitId));
+    }
+    let fc = adu.function;
+    if !p.functions.contains(fc)
+        || (p.is_strict() && (fc == 0 || fc & function::EXCEPTION_BIT != 0))
+    {
+        return Err(d.with_kind(ModbusViolation::Function));
+    }
+    Ok(())
+}
+
+/// Checks the fields of one request ADU that [`walk`] framed against the profile (its unit
+/// and function passed [`check_request_function`]).
 #[inline(always)]
 fn check_request_adu<B: PacketBytes + ?Sized>(
     b: &B,
@@ -220,14 +239,8 @@ fn check_request_adu<B: PacketBytes + ?Sized>(
 ) -> Result<(), ModbusDenial> {
     use function::*;
     let d = adu.denial;
-    if !p.unit_ids.contains(adu.unit) {
-        return Err(d.with_kind(ModbusViolation::UnitId));
-    }
     let strict = p.is_strict();
     let fc = adu.function;
-    if !p.functions.contains(fc) || (strict && (fc == 0 || fc & EXCEPTION_BIT != 0)) {
-        return Err(d.with_kind(ModbusViolation::Function));
-    }
     match fc {
         READ_COILS | READ_DISCRETE_INPUTS | READ_HOLDING_REGISTERS | READ_INPUT_REGISTERS => {
             let f = fixed::<B, 4>(b, adu, strict)?;
@@ -384,6 +397,9 @@ fn check_request_adu<B: PacketBytes + ?Sized>(
         _ => Ok(()),
     }
 }
+
+mod stream;
+pub use stream::{FRONT, resume, step_adu, unwalkable, walk_adus};
 
 #[cfg(test)]
 mod tests;

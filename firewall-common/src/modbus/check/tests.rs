@@ -825,3 +825,161 @@ fn on_a_parsed_frame() {
     assert_eq!(check(&adu(1, &pdu2(4, 991, 10))).unwrap_err().kind, Address);
     assert_eq!(check(&two[..13]).unwrap_err().kind, Split);
 }
+
+/// ADUs of every shape the checker reads, allowed and denied by a profile that allows reads
+/// of holding registers 0-99 and writes of register 10 on unit 1.
+fn stream_corpus() -> (ModbusProfile, Vec<Vec<u8>>) {
+    let mut p = ModbusProfile::new();
+    p.unit_ids = Bitmap256::EMPTY.with(1);
+    p.functions = Bitmap256::EMPTY
+        .with(READ_HOLDING_REGISTERS)
+        .with(WRITE_SINGLE_REGISTER)
+        .with(WRITE_MULTIPLE_REGISTERS)
+        .with(READ_WRITE_MULTIPLE_REGISTERS);
+    p.add_range(0, 99, address_class::READ_HOLDING_REGISTERS)
+        .unwrap();
+    p.add_range(10, 10, address_class::WRITE_HOLDING_REGISTERS)
+        .unwrap();
+    let corpus = vec![
+        adu(1, &pdu2(READ_HOLDING_REGISTERS, 0, 10)),
+        adu(1, &pdu2(READ_HOLDING_REGISTERS, 95, 10)),
+        adu(2, &pdu2(READ_HOLDING_REGISTERS, 0, 1)),
+        adu(1, &pdu2(WRITE_SINGLE_REGISTER, 10, 7)),
+        adu(1, &pdu2(WRITE_SINGLE_REGISTER, 11, 7)),
+        adu(1, &pdu2(WRITE_SINGLE_COIL, 0, 0xFF00)),
+        adu(1, &write_multiple(WRITE_MULTIPLE_REGISTERS, 10, 1)),
+        adu(1, &write_multiple(WRITE_MULTIPLE_REGISTERS, 10, 2)),
+        adu(1, &read_write((0, 5), (10, 1))),
+        adu(1, &read_write((0, 5), (11, 1))),
+        adu(1, &[DIAGNOSTICS, 0, 1, 0, 0]),
+    ];
+    (p, corpus)
+}
+
+/// A segment walked as the XDP program walks it: the payload at [`FRONT`] of a buffer, the
+/// held head placed in front ([`resume`]), then ADU by ADU ([`walk_adus`]); the cursor kept
+/// only when the segment passes.
+fn adu_walk(
+    seg: &[u8],
+    c: &mut crate::stream::StreamCursor,
+    profile: Option<&ModbusProfile>,
+) -> Result<(), ModbusViolation> {
+    let mut next = *c;
+    let mut buf = vec![0u8; FRONT];
+    buf.extend_from_slice(seg);
+    let front: &mut [u8; FRONT] = (&mut buf[..FRONT]).try_into().unwrap();
+    if let Some(start) = resume(front, seg.len(), &mut next) {
+        walk_adus(&buf[..], start, buf.len(), &mut next, profile).map_err(|d| d.kind)?;
+    }
+    *c = next;
+    Ok(())
+}
+
+/// The ADU walk the XDP program runs, over a stream cut into three segments anywhere,
+/// decides as [`check_request`] does on the whole stream: the same denial, in the segment
+/// that completes the denied ADU's decisive head (never earlier), and a cursor on a clean
+/// boundary at the end when everything passes.
+#[test]
+fn adu_walk_matches_the_segment_checker_at_every_cut() {
+    use crate::stream::StreamCursor;
+    let (p, corpus) = stream_corpus();
+    for (i, first) in corpus.iter().enumerate() {
+        for second in [&corpus[0], &corpus[(i + 3) % corpus.len()]] {
+            let seg = [first.clone(), second.clone(), corpus[0].clone()].concat();
+            let whole = req(&seg, &p).map(|_| ()).map_err(|d| d.kind);
+            let mut c = StreamCursor::START;
+            assert_eq!(adu_walk(&seg, &mut c, Some(&p)), whole, "{seg:02x?}");
+            for cut in 0..seg.len() {
+                for cut2 in [cut + 1, cut + 7, cut + 16, seg.len()] {
+                    let cut2 = cut2.min(seg.len());
+                    let mut c = StreamCursor::START;
+                    let mut got = Ok(());
+                    for piece in [&seg[..cut], &seg[cut..cut2], &seg[cut2..]] {
+                        got = adu_walk(piece, &mut c, Some(&p));
+                        if got.is_err() {
+                            break;
+                        }
+                    }
+                    assert_eq!(got, whole, "cuts {cut}/{cut2} of {seg:02x?}");
+                    if whole.is_ok() {
+                        assert!(c.at_boundary(), "cuts {cut}/{cut2}");
+                    }
+                }
+            }
+        }
+    }
+    let responses = [
+        adu(1, &[READ_HOLDING_REGISTERS, 2, 0, 7]),
+        adu(1, &[READ_HOLDING_REGISTERS | 0x80, 2]),
+        adu(1, &[READ_HOLDING_REGISTERS | 0x80, 2, 0]),
+    ];
+    for seg in [
+        [responses[0].clone(), responses[1].clone()].concat(),
+        [responses[0].clone(), responses[2].clone()].concat(),
+    ] {
+        let whole = check_response(&seg[..], 0, seg.len())
+            .map(|_| ())
+            .map_err(|d| d.kind);
+        for cut in 0..seg.len() {
+            let mut c = StreamCursor::START;
+            let got = adu_walk(&seg[..cut], &mut c, None)
+                .and_then(|_| adu_walk(&seg[cut..], &mut c, None));
+            assert_eq!(got, whole, "cut {cut}");
+        }
+    }
+}
+
+/// A function code alone in its segment passes when the profile allows the function (the
+/// server cannot act on it) and the segment that completes the head is denied; a refused
+/// function is denied with its code; the tail of an allowed ADU passes unread.
+#[test]
+fn adu_walk_judges_on_the_head() {
+    use crate::stream::StreamCursor;
+    let (p, _) = stream_corpus();
+    let write = adu(1, &write_multiple(WRITE_MULTIPLE_REGISTERS, 11, 2));
+    let mut c = StreamCursor::START;
+    assert_eq!(adu_walk(&write[..8], &mut c, Some(&p)), Ok(()));
+    assert_eq!(c.held_len, 8);
+    assert_eq!(adu_walk(&write[8..13], &mut c, Some(&p)), Err(Address));
+    // The same ADU to an allowed register: judged on its 13-byte head, its values are tail.
+    let allowed = adu(1, &write_multiple(WRITE_MULTIPLE_REGISTERS, 10, 1));
+    let mut c = StreamCursor::START;
+    assert_eq!(adu_walk(&allowed[..13], &mut c, Some(&p)), Ok(()));
+    assert_eq!((c.skip, c.held_len), (2, 0));
+    // A read/write whose write span (the 17th byte) is in the next segment.
+    let rw = adu(1, &read_write((0, 5), (11, 1)));
+    let mut c = StreamCursor::START;
+    assert_eq!(adu_walk(&rw[..16], &mut c, Some(&p)), Ok(()));
+    assert_eq!(c.held_len, 16);
+    assert_eq!(adu_walk(&rw[16..], &mut c, Some(&p)), Err(Address));
+    // A function the profile refuses, and a unit it does not list, are denied in the segment
+    // that carries the function code, before any field.
+    let coil = adu(1, &pdu2(WRITE_SINGLE_COIL, 0, 0xFF00));
+    let mut c = StreamCursor::START;
+    assert_eq!(adu_walk(&coil[..7], &mut c, Some(&p)), Ok(()));
+    assert_eq!(adu_walk(&coil[7..8], &mut c, Some(&p)), Err(Function));
+    let mut c = StreamCursor::START;
+    assert_eq!(adu_walk(&coil[..8], &mut c, Some(&p)), Err(Function));
+    let other_unit = adu(2, &pdu2(READ_HOLDING_REGISTERS, 0, 1));
+    let mut c = StreamCursor::START;
+    assert_eq!(adu_walk(&other_unit[..8], &mut c, Some(&p)), Err(UnitId));
+    // A malformed MBAP header is denied as soon as it is whole.
+    let mut bad = adu(1, &pdu2(READ_HOLDING_REGISTERS, 0, 1));
+    bad[2] = 1;
+    let mut c = StreamCursor::START;
+    assert_eq!(adu_walk(&bad[..8], &mut c, Some(&p)), Err(Malformed));
+}
+
+/// More ADUs in one segment than the XDP walk checks: not walkable, denied.
+#[test]
+fn adu_walk_bounds_the_adus_of_a_segment() {
+    let p = open();
+    let one = adu(1, &pdu2(3, 0, 1));
+    let mut c = crate::stream::StreamCursor::START;
+    assert_eq!(
+        adu_walk(&one.repeat(MAX_ADUS_PER_SEGMENT), &mut c, Some(&p)),
+        Ok(())
+    );
+    let nine = one.repeat(MAX_ADUS_PER_SEGMENT + 1);
+    assert_eq!(adu_walk(&nine, &mut c, Some(&p)), Err(Malformed));
+}

@@ -17,6 +17,7 @@ use super::{
     raw::{RawPolicy, Scalar},
 };
 
+mod bacnet;
 mod conduits;
 mod dnp3;
 mod enip;

@@ -1,7 +1,9 @@
 //! One rule of a conduit: its protocol and what it matches (ports, ICMP types, Modbus,
 //! IEC 104, DNP3).
 
-use super::{Checker, Help, KeyPath, dnp3, enip, iec104, modbus, ports::check_ports, s7comm};
+use super::{
+    Checker, Help, KeyPath, bacnet, dnp3, enip, iec104, modbus, ports::check_ports, s7comm,
+};
 use crate::policy::{
     diag::did_you_mean,
     model::{PortRange, Rule},
@@ -23,7 +25,8 @@ pub(super) fn check_rule(c: &mut Checker<'_>, rp: &KeyPath, r: RawRule) -> Optio
         | Protocol::Iec104
         | Protocol::Dnp3
         | Protocol::S7comm
-        | Protocol::Enip => inspected_rule(c, rp, protocol, r, &mut ok)?,
+        | Protocol::Enip
+        | Protocol::Bacnet => inspected_rule(c, rp, protocol, r, &mut ok)?,
         Protocol::Icmp | Protocol::Icmpv6 => icmp_rule(c, rp, protocol, r, &mut ok),
     };
     ok.then_some(rule)
@@ -192,6 +195,11 @@ fn inspected_rule(
         Some(list) => check_ports(c, &rp.key("ports"), &list, ok),
     };
     let bp = rp.key(name);
+    let transport = if protocol.number() == Some(17) {
+        "udp"
+    } else {
+        "tcp"
+    };
     let missing = |c: &mut Checker<'_>, example: &str| {
         let d = if c.ctx.locator.exists(&bp) {
             c.error_at_key(&bp, format!("the `{name}:` block is empty"))
@@ -200,7 +208,7 @@ fn inspected_rule(
         };
         d.help(format!("say what clients may do, e.g. `{name}: {example}`"))
             .help(format!(
-                "to pass {display} without inspection, write {{ protocol: tcp, ports: [{port}] }}"
+                "to pass {display} without inspection, write {{ protocol: {transport}, ports: [{port}] }}"
             ));
     };
     let rule = match protocol {
@@ -255,6 +263,19 @@ fn inspected_rule(
                 Some(raw) => enip::check_enip(c, &bp, raw),
             };
             Rule::Enip {
+                ports: ports?,
+                profile: profile?,
+            }
+        }
+        Protocol::Bacnet => {
+            let profile = match r.bacnet {
+                None => {
+                    missing(c, "{ read_only: true }");
+                    None
+                }
+                Some(raw) => bacnet::check_bacnet(c, &bp, raw),
+            };
+            Rule::Bacnet {
                 ports: ports?,
                 profile: profile?,
             }
