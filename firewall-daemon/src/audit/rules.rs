@@ -121,7 +121,7 @@ pub const RULES: [CatalogueRule; 27] = [
         title: "industrial protocol without inspection",
         severity: "low into an SL3-4 zone, info otherwise",
         requirements: &["SR 3.5"],
-        why: "a tcp or udp rule that lists the port of EtherNet/IP (44818), OPC UA (4840) or BACnet/IP (47808) lets that protocol through with every function: this build inspects Modbus/TCP, IEC 104, DNP3, S7comm and BACnet/IP (ZCFW-A004, ZCFW-A015, ZCFW-A018 and ZCFW-A025 report those when they pass uninspected), not the others",
+        why: "a tcp or udp rule that lists the port of OPC UA (4840) lets that protocol through with every function: this build inspects Modbus/TCP, IEC 104, DNP3, S7comm, EtherNet/IP and BACnet/IP (ZCFW-A004, ZCFW-A015, ZCFW-A018, ZCFW-A023 and ZCFW-A025 report those when they pass uninspected), not the others",
     },
     CatalogueRule {
         id: INTRA_ZONE_SL4,
@@ -216,7 +216,7 @@ pub const RULES: [CatalogueRule; 27] = [
     },
     CatalogueRule {
         id: ENIP_UNINSPECTED,
-        title: "EtherNet/IP passes without inspection (once its data path is in the build)",
+        title: "EtherNet/IP passes without inspection",
         severity: "high into an SL3-4 zone, medium into SL2 (not reported into SL1)",
         requirements: &["SR 3.5", "SR 7.7"],
         why: "when the first rule of a zone pair that matches tcp port 44818 is a tcp rule that lists the port (or a range holding it) rather than a `protocol: enip` rule, every CIP service passes: Set_Attribute_Single, Reset, tag writes, Forward_Open, also nested in Unconnected Send and Multiple Service Packet",
@@ -530,7 +530,6 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
         }
 
         if let Some(&(oci, ori)) = enip_owners.get(&(c.from.clone(), c.to.clone()))
-            && crate::policy::protocols::ENIP_ENFORCED
             && oci == ci
             && let Some(owner) = c.rules.get(ori)
         {
@@ -630,12 +629,8 @@ fn industrial_ports(
     let found: Vec<String> = INDUSTRIAL_PROTOCOLS
         .iter()
         .filter(|p| {
-            let inspected: &[&str] = if crate::policy::protocols::ENIP_ENFORCED {
-                &["modbus", "iec104", "dnp3", "s7comm", "bacnet", "enip"]
-            } else {
-                &["modbus", "iec104", "dnp3", "s7comm", "bacnet"]
-            };
-            !inspected.contains(&p.keyword) && p.transport == protocol
+            !["modbus", "iec104", "dnp3", "s7comm", "bacnet", "enip"].contains(&p.keyword)
+                && p.transport == protocol
         })
         .filter(|p| ranges.iter().any(|r| r.first <= p.port && p.port <= r.last))
         .map(|p| format!("{} ({})", p.display, p.port))

@@ -186,18 +186,10 @@ pub enum ProtocolSupport {
     Unknown,
 }
 
-/// Whether the data path enforces `protocol: enip`. Its policy block, profile, compiler
-/// output and byte walker are complete, but the inspector program `zcfw_enip` does not pass
-/// the kernel verifier yet, so this build refuses the protocol (`zcfw check` says so) and
-/// the audit reports tcp/44818 as uninspected (ZCFW-A008). The library's own tests
-/// exercise the policy block as if it were on.
-pub const ENIP_ENFORCED: bool = false;
-
 /// The single list of what this build enforces: move an industrial protocol into
 /// `Supported` here once its inspection profile exists.
 pub fn protocol_support(name: &str) -> ProtocolSupport {
     if let Some(p) = SUPPORTED_PROTOCOLS.iter().find(|p| p.name() == name)
-        && (*p != Protocol::Enip || ENIP_ENFORCED || cfg!(test))
     {
         return ProtocolSupport::Supported(*p);
     }
