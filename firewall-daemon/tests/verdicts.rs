@@ -1296,6 +1296,7 @@ fn modbus_streams_are_judged_on_their_stream_position() {
         "zcfw_iec104",
         "zcfw_dnp3",
         "zcfw_s7comm",
+        "zcfw_enip",
     ] {
         let insns = h.dp.program_stats(name).and_then(|s| s.verified_insns);
         eprintln!("verified instructions: {name} {insns:?}");

@@ -338,6 +338,26 @@ mod tests {
     }
 
     #[test]
+    fn a_side_placed_in_place_is_the_side_built() {
+        let mut s = flow();
+        for from_opener in [true, false] {
+            let mut side = StreamSide::START;
+            side.cursor.skip = 9;
+            side.before.ext[3] = 7;
+            side.place_from_fast(&s, from_opener);
+            assert_eq!(side, StreamSide::from_fast(&s, from_opener));
+        }
+        place(&mut s, true, 1000, false, 12);
+        advance(&mut s, true, 1000, 12, false);
+        for from_opener in [true, false] {
+            let mut side = StreamSide::START;
+            side.cursor.held_len = 3;
+            side.place_from_fast(&s, from_opener);
+            assert_eq!(side, StreamSide::from_fast(&s, from_opener));
+        }
+    }
+
+    #[test]
     fn a_syn_with_data_is_walked() {
         let mut s = flow();
         assert_eq!(place(&mut s, true, 99, true, 5), Place::Walk);

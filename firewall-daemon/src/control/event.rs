@@ -111,6 +111,7 @@ pub struct PacketEvent {
     pub s7comm: Option<S7commDetail>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enip: Option<EnipDetail>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bacnet: Option<BacnetDetail>,
 }
 
