@@ -3163,7 +3163,10 @@ fn enip_requests_are_judged_across_segments_and_nesting() {
             "Set_Attribute_Single in Multiple Service Packet",
             multiple_service_packet(&[read_tag("A", 1), set.clone()]),
         ),
-        ("Set_Attribute_Single in Unconnected Send", unconnected_send(&set)),
+        (
+            "Set_Attribute_Single in Unconnected Send",
+            unconnected_send(&set),
+        ),
         (
             "Set_Attribute_Single in both",
             unconnected_send(&multiple_service_packet(&[
@@ -3254,6 +3257,8 @@ fn enip_requests_are_judged_across_segments_and_nesting() {
     }
     // Cuts after the write's path decide in the first segment.
     assert!(denied_first > 0 && denied_first < write.len() - 1);
-    let insns = h.dp.program_stats("zcfw_enip").and_then(|s| s.verified_insns);
+    let insns =
+        h.dp.program_stats("zcfw_enip")
+            .and_then(|s| s.verified_insns);
     eprintln!("verified instructions: zcfw_enip {insns:?}");
 }

@@ -43,7 +43,11 @@ impl Protocol for Enip {
     }
 
     #[inline(always)]
-    fn opener(_profile: &'static EnipProfile, index: u32, _payload: &'static Payload) -> EnipLooped {
+    fn opener(
+        _profile: &'static EnipProfile,
+        index: u32,
+        _payload: &'static Payload,
+    ) -> EnipLooped {
         EnipLooped {
             profile: EnipLooped::client(index),
         }
@@ -180,9 +184,7 @@ impl Walker for EnipLooped {
         h.walk_end = (off + len) as u16;
         let total = (enip::CONSUME_PARTS + enip::SETTLE_PARTS) as u32 * len as u32;
         // SAFETY: `enip_step` takes no context.
-        let ran = unsafe {
-            bpf_loop(total, enip_step as *mut c_void, core::ptr::null_mut(), 0)
-        };
+        let ran = unsafe { bpf_loop(total, enip_step as *mut c_void, core::ptr::null_mut(), 0) };
         // SAFETY: as above; the loop is over.
         let h = unsafe { &*(h as *const Handoff) };
         match h.walk_state {

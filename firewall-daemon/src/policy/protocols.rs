@@ -189,8 +189,7 @@ pub enum ProtocolSupport {
 /// The single list of what this build enforces: move an industrial protocol into
 /// `Supported` here once its inspection profile exists.
 pub fn protocol_support(name: &str) -> ProtocolSupport {
-    if let Some(p) = SUPPORTED_PROTOCOLS.iter().find(|p| p.name() == name)
-    {
+    if let Some(p) = SUPPORTED_PROTOCOLS.iter().find(|p| p.name() == name) {
         return ProtocolSupport::Supported(*p);
     }
     match INDUSTRIAL_PROTOCOLS.iter().find(|p| p.keyword == name) {
