@@ -311,7 +311,7 @@ const _: () = {
     assert!(core::mem::size_of::<FlowKey>() == 40);
     assert!(core::mem::size_of::<FlowState>() == 48);
     assert!(core::mem::size_of::<FlowStateV7>() == 32);
-    assert!(core::mem::size_of::<StreamState>() == 112);
+    assert!(core::mem::size_of::<StreamState>() == 192);
     assert!(core::mem::size_of::<FlowStateV3>() == 32);
     assert!(core::mem::size_of::<FlowStateV2>() == 24);
     assert!(core::mem::size_of::<FragKey>() == 40);

@@ -15,6 +15,7 @@ pub mod conduit;
 pub mod conduittable;
 pub mod decision;
 pub mod dnp3;
+pub mod enip;
 pub mod event;
 pub mod exception;
 pub mod flow;
@@ -52,10 +53,12 @@ pub mod zonetable;
 /// and reasons 41-46; the XDP fast path: the forwarder program array (`FORWARDER`), its
 /// devmap (`FORWARD_PORTS`) and counters (`FAST_PATH_COUNTERS`), interface flag `FAST_PATH`;
 /// learning mode, the `LEARN` and `LEARN_HOSTS` maps and the `LEARN` control flag;
+/// EtherNet/IP: `ENIP_PROFILES`, inspector id 5, reasons 47-52 (per-conduit slots 23-28), a
+/// 40-byte stream cursor (`STREAMS` values, and in [`maps::Handoff`], then 76 bytes);
 /// conntrack entries keep the stream position the main program judges Modbus and IEC 104
 /// on ([`flow::FlowState::fast`], 48 bytes, was 32); Modbus has an inspector program for what
 /// it cannot judge inline (`zcfw_modbus`, inspector id 1), whose ADU walk keeps its state in
-/// the hand-over value ([`maps::Handoff`], 52 bytes);
+/// the hand-over value ([`maps::Handoff`]);
 /// BACnet/IP: its profile map (`BACNET_PROFILES`), inspector id 7, reasons 59-63, and 64
 /// per-conduit counter slots (inspection reasons below 56).
 pub const ABI_VERSION: u32 = 8;

@@ -61,6 +61,8 @@ pub mod names {
     pub const DNP3_PROFILES: &str = "DNP3_PROFILES";
     /// Array of [`crate::s7comm::S7Profile`] indexed by [`super::profile_index`].
     pub const S7COMM_PROFILES: &str = "S7COMM_PROFILES";
+    /// Array of [`crate::enip::EnipProfile`] indexed by [`super::profile_index`].
+    pub const ENIP_PROFILES: &str = "ENIP_PROFILES";
     /// Array of [`crate::bacnet::BacnetProfile`] indexed by [`super::profile_index`].
     pub const BACNET_PROFILES: &str = "BACNET_PROFILES";
     /// Program array: [`super::inspector`] id → the XDP program that inspects a segment of
@@ -128,7 +130,7 @@ pub mod names {
     /// Every map of the XDP program the daemon pins and adopts: a restart keeps them, and a
     /// map missing here would silently start empty after a restart (a test in
     /// firewall-daemon compares this list with the maps of the embedded object).
-    pub const ALL: [&str; 39] = [
+    pub const ALL: [&str; 40] = [
         ABI,
         CONTROL,
         SLOT_CONFIG,
@@ -151,6 +153,7 @@ pub mod names {
         IEC104_PROFILES,
         DNP3_PROFILES,
         S7COMM_PROFILES,
+        ENIP_PROFILES,
         BACNET_PROFILES,
         INSPECTORS,
         RATE_LIMITS,
@@ -216,7 +219,7 @@ pub mod capacity {
     /// 128 bytes of kernel memory each (key, state and the kernel's element) the table is
     /// 16 MiB, preallocated.
     pub const FLOWS: u32 = 131_072;
-    /// Stream positions of IEC 104 and DNP3 flows (LRU, about 200 bytes each in the kernel):
+    /// Stream positions of inspected TCP flows (LRU, about 280 bytes each in the kernel):
     /// a gateway's SCADA connections are a few hundred; an evicted position is picked up again
     /// as a flow seen mid-stream.
     pub const STREAMS: u32 = 16_384;
@@ -398,18 +401,21 @@ pub mod inspector {
     pub const DNP3: u8 = 3;
     /// S7comm over ISO-on-TCP (program `zcfw_s7comm`).
     pub const S7COMM: u8 = 4;
-    // 5 is EtherNet/IP's, 6 OPC UA's (being added on their own branches).
+    /// EtherNet/IP with CIP over TCP (program `zcfw_enip`).
+    pub const ENIP: u8 = 5;
+    // 6 is OPC UA's (being added on its own branch).
     /// BACnet/IP over UDP (program `zcfw_bacnet`): every datagram judged whole, no stream
     /// position.
     pub const BACNET: u8 = 7;
     /// Entries of [`super::names::INSPECTORS`].
     pub const SLOTS: u32 = 8;
     /// The tail-called inspector programs, by id: (id, program name).
-    pub const PROGRAMS: [(u8, &str); 5] = [
+    pub const PROGRAMS: [(u8, &str); 6] = [
         (MODBUS, "zcfw_modbus"),
         (IEC104, "zcfw_iec104"),
         (DNP3, "zcfw_dnp3"),
         (S7COMM, "zcfw_s7comm"),
+        (ENIP, "zcfw_enip"),
         (BACNET, "zcfw_bacnet"),
     ];
 
@@ -419,6 +425,8 @@ pub mod inspector {
     pub const fn session_at_pickup(id: u8) -> u8 {
         match id {
             IEC104 => crate::iec104::session::STARTED,
+            // The session was registered before zcfw saw the flow.
+            ENIP => crate::enip::session::REGISTERED,
             _ => 0,
         }
     }
@@ -430,6 +438,7 @@ pub mod inspector {
             IEC104 => "iec104",
             DNP3 => "dnp3",
             S7COMM => "s7comm",
+            ENIP => "enip",
             BACNET => "bacnet",
             _ => "none",
         }
@@ -463,12 +472,18 @@ pub struct Handoff {
     pub walk_profile: u32,
     pub walk: crate::stream::StreamCursor,
     pub walk_state: u8,
-    pub _walk_pad: u8,
+    /// The session bits of the flow as the walk leaves them (EtherNet/IP).
+    pub walk_bits: u8,
     pub walk_end: u16,
     pub walk_denial: [u8; 12],
+    /// A walk whose step runs in parts (EtherNet/IP): the payload offset of the walk's first
+    /// byte, and what a part leaves for the next ones of the same byte.
+    pub walk_from: u16,
+    pub walk_pending: u8,
+    pub _walk_pad: u8,
 }
 
-const _: () = assert!(core::mem::size_of::<Handoff>() == 52);
+const _: () = assert!(core::mem::size_of::<Handoff>() == 76);
 
 /// [`Handoff::walk_state`].
 pub mod walk_state {

@@ -14,6 +14,7 @@ use crate::{
 
 pub mod bacnet;
 pub mod dnp3;
+pub mod enip;
 pub mod iec104;
 pub mod s7comm;
 

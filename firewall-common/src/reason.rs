@@ -105,7 +105,21 @@ pub enum Reason {
     S7commPlus = 45,
     /// An S7comm PDU or COTP TPDU of the other side.
     S7commDirection = 46,
-    // 47-52 are EtherNet/IP's and 53-58 OPC UA's (being added on their own branches).
+    /// An EtherNet/IP PDU whose framing is wrong (encapsulation header, CPF items, CIP
+    /// paths, lengths of nested requests that do not add up).
+    EnipMalformed = 47,
+    /// An encapsulation command the conduit's profile does not allow.
+    EnipCommand = 48,
+    /// A CIP service the profile does not allow on its target, at any nesting level (or a
+    /// container nested too deep).
+    EnipService = 49,
+    /// A CIP request addressing an object class the profile does not allow.
+    EnipClass = 50,
+    /// A CIP reply from the client, or a request from the server.
+    EnipDirection = 51,
+    /// SendRRData / SendUnitData before RegisterSession, or without a session handle.
+    EnipSession = 52,
+    // 53-58 are OPC UA's (being added on its own branch).
     /// A BACnet/IP datagram whose framing is wrong (BVLC type or length, NPDU version or
     /// reserved bits, truncated headers, a reserved PDU type, a bad segmentation window).
     BacnetMalformed = 59,
@@ -125,7 +139,7 @@ impl Reason {
     pub const SLOTS: u32 = 64;
 
     /// Every reason, in slot order.
-    pub const ALL: [Reason; 52] = [
+    pub const ALL: [Reason; 58] = [
         Reason::AllowedConduit,
         Reason::AllowedConntrack,
         Reason::AllowedIntraZone,
@@ -173,6 +187,12 @@ impl Reason {
         Reason::S7commTsap,
         Reason::S7commPlus,
         Reason::S7commDirection,
+        Reason::EnipMalformed,
+        Reason::EnipCommand,
+        Reason::EnipService,
+        Reason::EnipClass,
+        Reason::EnipDirection,
+        Reason::EnipSession,
         Reason::BacnetMalformed,
         Reason::BacnetService,
         Reason::BacnetBvlc,
@@ -242,6 +262,12 @@ impl Reason {
             Reason::S7commTsap => "s7comm_tsap",
             Reason::S7commPlus => "s7comm_plus",
             Reason::S7commDirection => "s7comm_direction",
+            Reason::EnipMalformed => "enip_malformed",
+            Reason::EnipCommand => "enip_command",
+            Reason::EnipService => "enip_service",
+            Reason::EnipClass => "enip_class",
+            Reason::EnipDirection => "enip_direction",
+            Reason::EnipSession => "enip_session",
             Reason::BacnetMalformed => "bacnet_malformed",
             Reason::BacnetService => "bacnet_service",
             Reason::BacnetBvlc => "bacnet_bvlc",
@@ -305,6 +331,19 @@ impl Reason {
         }
     }
 
+    /// The reason of an EtherNet/IP violation.
+    pub const fn of_enip(v: crate::enip::EnipViolation) -> Reason {
+        use crate::enip::EnipViolation as V;
+        match v {
+            V::Malformed => Reason::EnipMalformed,
+            V::Command => Reason::EnipCommand,
+            V::Service => Reason::EnipService,
+            V::Class => Reason::EnipClass,
+            V::Direction => Reason::EnipDirection,
+            V::Session => Reason::EnipSession,
+        }
+    }
+
     /// The reason of a BACnet/IP violation.
     pub const fn of_bacnet(v: crate::bacnet::BacnetViolation) -> Reason {
         use crate::bacnet::BacnetViolation as V;
@@ -330,6 +369,8 @@ impl Reason {
             inspector::DNP3
         } else if r >= Reason::S7commMalformed as u32 && r <= Reason::S7commDirection as u32 {
             inspector::S7COMM
+        } else if r >= Reason::EnipMalformed as u32 && r <= Reason::EnipSession as u32 {
+            inspector::ENIP
         } else if r >= Reason::BacnetMalformed as u32 && r <= Reason::BacnetDirection as u32 {
             inspector::BACNET
         } else {
@@ -350,6 +391,7 @@ impl Reason {
             crate::maps::inspector::IEC104 => Reason::Iec104Malformed,
             crate::maps::inspector::DNP3 => Reason::Dnp3Malformed,
             crate::maps::inspector::S7COMM => Reason::S7commMalformed,
+            crate::maps::inspector::ENIP => Reason::EnipMalformed,
             crate::maps::inspector::BACNET => Reason::BacnetMalformed,
             _ => Reason::ModbusFunction,
         }
@@ -357,14 +399,15 @@ impl Reason {
 
     /// The per-conduit counter slot of an inspection reason ([`crate::maps::conduit_reason_index`]):
     /// each protocol has its own block of slots (a conduit may inspect several), Modbus's
-    /// from 0, IEC 104's from 5, DNP3's from 11, S7comm's from 17, BACnet's from 35 (23 and 29
-    /// are EtherNet/IP's and OPC UA's).
+    /// from 0, IEC 104's from 5, DNP3's from 11, S7comm's from 17, EtherNet/IP's from 23,
+    /// BACnet's from 35 (29 is OPC UA's).
     #[inline(always)]
     pub const fn conduit_slot(self) -> u32 {
         let base = match self.inspector() {
             crate::maps::inspector::IEC104 => 5,
             crate::maps::inspector::DNP3 => 11,
             crate::maps::inspector::S7COMM => 17,
+            crate::maps::inspector::ENIP => 23,
             crate::maps::inspector::BACNET => 35,
             _ => 0,
         };
@@ -498,9 +541,23 @@ mod tests {
     }
 
     #[test]
+    fn enip_violations_map_to_their_protocol_block() {
+        for (i, v) in crate::enip::EnipViolation::ALL.into_iter().enumerate() {
+            let r = Reason::of_enip(v);
+            assert_eq!(r as u32, 47 + i as u32);
+            assert_eq!(r.name().strip_prefix("enip_"), Some(v.name()));
+            assert!(r.is_inspection() && !r.passes());
+            assert_eq!(
+                (r.inspector(), r.conduit_slot()),
+                (crate::maps::inspector::ENIP, 23 + i as u32)
+            );
+        }
+    }
+
+    #[test]
     fn inspection_reasons_fit_the_per_conduit_block() {
         let inspection: usize = Reason::ALL.iter().filter(|r| r.is_inspection()).count();
-        assert_eq!(inspection, 5 + 6 + 6 + 6 + 5);
+        assert_eq!(inspection, 5 + 6 + 6 + 6 + 6 + 5);
         let mut seen = 0u64;
         for r in Reason::ALL.iter().filter(|r| r.is_inspection()) {
             assert!(r.conduit_slot() < crate::maps::CONDUIT_ACTION_SLOT, "{r:?}");

@@ -45,9 +45,15 @@ pub struct StreamCursor {
     pub _pad: u8,
     /// The head bytes themselves.
     pub held: [u8; HELD_MAX],
+    /// More room for a byte walker's state (EtherNet/IP keeps the boundaries of a Multiple
+    /// Service Packet's services here); unused by head-judged protocols.
+    pub ext: [u8; EXT_LEN],
 }
 
-const _: () = assert!(core::mem::size_of::<StreamCursor>() == 20);
+/// Bytes of [`StreamCursor::ext`].
+pub const EXT_LEN: usize = 20;
+
+const _: () = assert!(core::mem::size_of::<StreamCursor>() == 40);
 
 impl StreamCursor {
     /// Whether the next byte starts a PDU (no tail to pass, no head begun). Bytes left in
@@ -106,7 +112,7 @@ where
     if len > PAYLOAD_MAX {
         return Err(inspector.unwalkable());
     }
-    let mut next = *cursor;
+    let mut next = cursor.head();
     let mut bits = *session;
     let mut judged = 0u8;
     for i in 0..PAYLOAD_MAX {
@@ -118,7 +124,7 @@ where
             judged = judged.saturating_add(1);
         }
     }
-    *cursor = next;
+    cursor.set_head(next);
     *session = bits;
     Ok(judged)
 }
@@ -128,7 +134,7 @@ where
 /// yet). `Ok(true)` when the byte completed a PDU's head and the PDU was allowed.
 #[inline(always)]
 pub fn step_byte<I: Inspector>(
-    cursor: &mut StreamCursor,
+    cursor: &mut Head,
     bits: &mut u8,
     byte: u8,
     inspector: &I,
@@ -225,7 +231,7 @@ pub struct StreamSide {
     pub _pad: u16,
 }
 
-const _: () = assert!(core::mem::size_of::<StreamSide>() == 56);
+const _: () = assert!(core::mem::size_of::<StreamSide>() == 96);
 
 impl StreamSide {
     /// A direction whose position is not known yet.
@@ -266,13 +272,45 @@ impl StreamSide {
     }
 }
 
+/// The part of a [`StreamCursor`] a head-judged protocol's walk uses ([`step_byte`]): what
+/// the eBPF byte loop keeps on its stack.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Head {
+    pub skip: u16,
+    pub held_len: u8,
+    pub _pad: u8,
+    pub held: [u8; HELD_MAX],
+}
+
 impl StreamCursor {
+    /// The head-judged part.
+    #[inline(always)]
+    pub const fn head(&self) -> Head {
+        Head {
+            skip: self.skip,
+            held_len: self.held_len,
+            _pad: self._pad,
+            held: self.held,
+        }
+    }
+
+    /// Replaces the head-judged part.
+    #[inline(always)]
+    pub const fn set_head(&mut self, h: Head) {
+        self.skip = h.skip;
+        self.held_len = h.held_len;
+        self._pad = h._pad;
+        self.held = h.held;
+    }
+
     /// At a PDU boundary, nothing held.
     pub const START: StreamCursor = StreamCursor {
         skip: 0,
         held_len: 0,
         _pad: 0,
         held: [0; HELD_MAX],
+        ext: [0; EXT_LEN],
     };
 }
 
@@ -344,41 +382,39 @@ where
         side.syn(seq.wrapping_sub(1));
     }
     let end = seq.wrapping_add(len as u32);
-    match position(&side.seq, seq, len as u32) {
-        Position::InOrder => {
-            let mut cursor = side.cursor;
-            let mut bits = *session;
-            if let Err(d) = walker.walk_segment(b, off, len, &mut cursor, &mut bits) {
-                return Verdict::Denied(d);
-            }
-            side.before = side.cursor;
-            side.session_before = *session;
-            side.cursor = cursor;
-            *session = bits;
-            side.seq.last = seq;
-            side.seq.next = end;
-            Verdict::Pass
-        }
-        Position::Again => {
-            let mut cursor = side.before;
-            let mut bits = side.session_before;
-            if let Err(d) = walker.walk_segment(b, off, len, &mut cursor, &mut bits) {
-                return Verdict::Denied(d);
-            }
-            // A retransmission at least as long as the original moves the stream to its
-            // end; a shorter one was judged on its own bytes and leaves the position where
-            // the original put it.
-            if before_eq(side.seq.next, end) {
-                side.cursor = cursor;
-                side.seq.next = end;
-                let changed = bits ^ side.session_before;
-                *session = (*session & !changed) | (bits & changed);
-            }
-            Verdict::Pass
-        }
-        Position::Acknowledged => Verdict::Pass,
-        Position::OutOfOrder => Verdict::OutOfOrder,
+    // One cursor copy for both walks (the cursor is large enough to matter on the eBPF
+    // stack).
+    let again = match position(&side.seq, seq, len as u32) {
+        Position::InOrder => false,
+        Position::Again => true,
+        Position::Acknowledged => return Verdict::Pass,
+        Position::OutOfOrder => return Verdict::OutOfOrder,
+    };
+    let (mut cursor, mut bits) = if again {
+        (side.before, side.session_before)
+    } else {
+        (side.cursor, *session)
+    };
+    if let Err(d) = walker.walk_segment(b, off, len, &mut cursor, &mut bits) {
+        return Verdict::Denied(d);
     }
+    if !again {
+        side.before = side.cursor;
+        side.session_before = *session;
+        side.cursor = cursor;
+        *session = bits;
+        side.seq.last = seq;
+        side.seq.next = end;
+    } else if before_eq(side.seq.next, end) {
+        // A retransmission at least as long as the original moves the stream to its end; a
+        // shorter one was judged on its own bytes and leaves the position where the
+        // original put it.
+        side.cursor = cursor;
+        side.seq.next = end;
+        let changed = bits ^ side.session_before;
+        *session = (*session & !changed) | (bits & changed);
+    }
+    Verdict::Pass
 }
 
 /// Most payload bytes of one segment an inspector program walks: the payload is copied into

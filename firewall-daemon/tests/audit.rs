@@ -86,6 +86,8 @@ fn purdue_plant() {
             ("ZCFW-A005", High, "engineering-manages-control"),
             // tcp/102 for the engineering station's TIA Portal: S7comm uninspected.
             ("ZCFW-A018", High, "engineering-manages-control"),
+            // tcp/44818 likewise: EtherNet/IP uninspected.
+            ("ZCFW-A023", High, "engineering-manages-control"),
             // udp/47808 in a plain udp rule: BACnet/IP uninspected.
             ("ZCFW-A025", High, "engineering-manages-control"),
             ("ZCFW-A013", Medium, "engineering-manages-control"),
@@ -168,7 +170,7 @@ fn purdue_plant() {
         ]
     );
     assert_eq!(control.outbound[0].conduit, "control-to-dmz-services");
-    assert_eq!(control.findings.high, 3); // ZCFW-A005, A018, A025
+    assert_eq!(control.findings.high, 4); // ZCFW-A005, A018, A023, A025
     let safety = r.zones.iter().find(|z| z.name == "safety");
     assert!(safety.is_some_and(|z| z.security_level == 4 && z.outbound.is_empty()));
 }
@@ -208,6 +210,7 @@ fn weak_broad_rules() {
             ("ZCFW-A001", High, "dmz-anything"),
             ("ZCFW-A004", High, "dmz-anything"),
             ("ZCFW-A002", High, "vendor-support"),
+            ("ZCFW-A023", High, "vendor-support"),
             ("ZCFW-A015", High, "vendor-support"),
             ("ZCFW-A015", High, "vendor-support"),
             ("ZCFW-A012", Medium, "dmz-anything"),

@@ -1296,6 +1296,7 @@ fn modbus_streams_are_judged_on_their_stream_position() {
         "zcfw_iec104",
         "zcfw_dnp3",
         "zcfw_s7comm",
+        "zcfw_enip",
     ] {
         let insns = h.dp.program_stats(name).and_then(|s| s.verified_insns);
         eprintln!("verified instructions: {name} {insns:?}");
@@ -3063,4 +3064,201 @@ fn bacnet_datagrams_are_judged_every_one() {
         ),
         Reason::BacnetService,
     );
+}
+
+const ENIP_POLICY: &str = r#"
+version: 1
+name: enip-stream-verdicts
+interfaces:
+  - { name: lo }
+zones:
+  dmz:     { security_level: 2, networks: [10.20.0.0/24] }
+  control: { security_level: 3, networks: [10.30.0.0/16] }
+conduits:
+  - name: hmi
+    from: dmz
+    to: control
+    on_violation: drop
+    rules:
+      - protocol: enip
+        enip: { read_only: true }
+"#;
+
+/// An EtherNet/IP segment between `client` and 10.30.0.9:44818 (`up`: client to device).
+fn enip_segment(client: ([u8; 4], u16), up: bool, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
+    let flags = if payload.is_empty() { ACK } else { PSH | ACK };
+    server_segment(client, 44818, up, seq, ack, flags, payload)
+}
+
+/// A new EtherNet/IP connection from `port`: SYN, SYN-ACK; returns the client's and the
+/// device's next sequence numbers.
+fn enip_connect(h: &mut Harness, port: u16) -> (u32, u32) {
+    let (c, s) = (1000u32, 5000u32);
+    h.pass(
+        "SYN",
+        &ipv4(DMZ, CTL, pktgen::tcp_seq(port, 44818, c, 0, SYN, &[])).frame(),
+        Reason::AllowedConduit,
+    );
+    h.pass(
+        "SYN-ACK",
+        &ipv4(
+            CTL,
+            DMZ,
+            pktgen::tcp_seq(44818, port, s, c + 1, SYN | ACK, &[]),
+        )
+        .frame(),
+        Reason::AllowedConntrack,
+    );
+    (c + 1, s + 1)
+}
+
+/// The data path's EtherNet/IP program (tail-called through INSPECTORS 5): a session, an
+/// allowed read, writes denied directly and nested in Multiple Service Packet and
+/// Unconnected Send, requests cut across two segments at every byte, and the device's
+/// direction.
+#[test]
+fn enip_requests_are_judged_across_segments_and_nesting() {
+    use firewall_common::{enip::command, pktgen::enip::*};
+    let mut h = Harness::new(ENIP_POLICY);
+    let client = (DMZ, 40818);
+    let (mut c, mut s) = enip_connect(&mut h, 40818);
+    let read = send_rr(&get_attribute_single(1, 1, 7));
+    h.drop(
+        "SendRRData before RegisterSession",
+        &enip_segment(client, true, c, s, &read),
+        Reason::EnipSession,
+    );
+    let reg = register_session();
+    h.pass(
+        "RegisterSession",
+        &enip_segment(client, true, c, s, &reg),
+        Reason::AllowedConntrack,
+    );
+    c += reg.len() as u32;
+    let reg_reply = encap(command::REGISTER_SESSION, SESSION, &[1, 0, 0, 0]);
+    h.pass(
+        "RegisterSession reply",
+        &enip_segment(client, false, s, c, &reg_reply),
+        Reason::AllowedConntrack,
+    );
+    s += reg_reply.len() as u32;
+    h.pass(
+        "Get_Attribute_Single",
+        &enip_segment(client, true, c, s, &read),
+        Reason::AllowedConntrack,
+    );
+    c += read.len() as u32;
+    let answer = send_rr(&reply(0x0E, 0, &[1, 0]));
+    h.pass(
+        "its reply",
+        &enip_segment(client, false, s, c, &answer),
+        Reason::AllowedConntrack,
+    );
+    s += answer.len() as u32;
+    let set = set_attribute_single(1, 1, 7, &[0x41]);
+    for (what, cip) in [
+        ("Set_Attribute_Single", set.clone()),
+        ("write_tag", write_tag_dint("Counter", 7)),
+        (
+            "Set_Attribute_Single in Multiple Service Packet",
+            multiple_service_packet(&[read_tag("A", 1), set.clone()]),
+        ),
+        (
+            "Set_Attribute_Single in Unconnected Send",
+            unconnected_send(&set),
+        ),
+        (
+            "Set_Attribute_Single in both",
+            unconnected_send(&multiple_service_packet(&[
+                get_attribute_single(1, 1, 1),
+                set.clone(),
+            ])),
+        ),
+    ] {
+        h.drop(
+            what,
+            &enip_segment(client, true, c, s, &send_rr(&cip)),
+            Reason::EnipService,
+        );
+    }
+    // The connection lives on: the read passes again.
+    h.pass(
+        "read after the denials",
+        &enip_segment(client, true, c, s, &read),
+        Reason::AllowedConntrack,
+    );
+    c += read.len() as u32;
+    // An allowed read cut in two at every byte.
+    let nested = send_rr(&unconnected_send(&multiple_service_packet(&[
+        read_tag("Speed", 1),
+        get_attribute_single(1, 1, 1),
+    ])));
+    for k in 1..nested.len() {
+        let what = format!("nested read, first {k} bytes");
+        h.pass(
+            &what,
+            &enip_segment(client, true, c, s, &nested[..k]),
+            Reason::AllowedConntrack,
+        );
+        c += k as u32;
+        let what = format!("nested read, after byte {k}");
+        h.pass(
+            &what,
+            &enip_segment(client, true, c, s, &nested[k..]),
+            Reason::AllowedConntrack,
+        );
+        c += (nested.len() - k) as u32;
+    }
+    // The device's direction: a request from it is denied.
+    h.drop(
+        "a request from the device",
+        &enip_segment(client, false, s, c, &send_rr(&set)),
+        Reason::EnipDirection,
+    );
+    // A request from the client the device would answer: a reply is not a request.
+    h.drop(
+        "a reply from the client",
+        &enip_segment(client, true, c, s, &answer),
+        Reason::EnipDirection,
+    );
+    // A write nested in Multiple Service Packet cut in two at every byte, each on a
+    // connection of its own: the segment that completes the write's path is denied, the
+    // part before it passes.
+    let write = send_rr(&multiple_service_packet(&[read_tag("A", 1), set.clone()]));
+    let mut denied_first = 0;
+    for k in 1..write.len() {
+        let port = 41000 + k as u16;
+        let client = (DMZ, port);
+        let (mut c, mut s) = enip_connect(&mut h, port);
+        h.pass(
+            "RegisterSession",
+            &enip_segment(client, true, c, s, &reg),
+            Reason::AllowedConntrack,
+        );
+        c += reg.len() as u32;
+        h.pass(
+            "RegisterSession reply",
+            &enip_segment(client, false, s, c, &reg_reply),
+            Reason::AllowedConntrack,
+        );
+        s += reg_reply.len() as u32;
+        let first = enip_segment(client, true, c, s, &write[..k]);
+        let verdict = h.dp.test_run(&first, LO).expect("test run");
+        if verdict == XDP_DROP {
+            denied_first += 1;
+            continue;
+        }
+        c += k as u32;
+        h.drop(
+            &format!("write in MSP after byte {k}"),
+            &enip_segment(client, true, c, s, &write[k..]),
+            Reason::EnipService,
+        );
+    }
+    // Cuts after the write's path decide in the first segment.
+    assert!(denied_first > 0 && denied_first < write.len() - 1);
+    let insns =
+        h.dp.program_stats("zcfw_enip")
+            .and_then(|s| s.verified_insns);
+    eprintln!("verified instructions: zcfw_enip {insns:?}");
 }

@@ -60,8 +60,13 @@ extern "C" fn head_step<I: Inspector>(index: u64, ctx: *mut c_void) -> i64 {
         ctx.denial = Some(inspector.unwalkable());
         return 1;
     };
-    match stream::step_byte(cursor, bits, byte, inspector) {
-        Ok(_) => 0,
+    // The generic step keeps only the head part of the cursor (`ext` is a byte walker's).
+    let mut head = cursor.head();
+    match stream::step_byte(&mut head, bits, byte, inspector) {
+        Ok(_) => {
+            cursor.set_head(head);
+            0
+        }
         Err(d) => {
             ctx.denial = Some(d);
             1

@@ -18,6 +18,7 @@ mod account;
 mod bacnet;
 mod bench;
 mod decision;
+mod enip;
 mod exception;
 mod forward;
 mod inspect;

@@ -14,6 +14,7 @@ use firewall_common::{
     capture, conduit,
     conduittable::{self, ConduitBucket},
     dnp3::Dnp3Profile,
+    enip::EnipProfile,
     event,
     flow::{FlowKey, FlowState, FragKey, FragState, StreamState},
     forward::FastPathCounters,
@@ -125,6 +126,11 @@ pub static DNP3_PROFILES: Array<Dnp3Profile> =
 /// S7comm inspection profiles of both slots (see `profile_index`).
 #[map]
 pub static S7COMM_PROFILES: Array<S7Profile> =
+    Array::with_max_entries(2 * capacity::MAX_PROFILES, 0);
+
+/// EtherNet/IP inspection profiles of both slots (see `profile_index`).
+#[map]
+pub static ENIP_PROFILES: Array<EnipProfile> =
     Array::with_max_entries(2 * capacity::MAX_PROFILES, 0);
 
 /// BACnet/IP inspection profiles of both slots (see `profile_index`).

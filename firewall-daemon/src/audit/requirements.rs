@@ -403,9 +403,11 @@ pub(super) fn assess(policy: &ValidatedPolicy, findings: &[Finding]) -> Vec<Requ
             Rule::Transport { .. } => 2,
             Rule::Icmp { .. } => 3,
             Rule::Modbus { .. } => 4,
-            Rule::Iec104 { .. } | Rule::Dnp3 { .. } | Rule::S7comm { .. } | Rule::Bacnet { .. } => {
-                5
-            }
+            Rule::Iec104 { .. }
+            | Rule::Dnp3 { .. }
+            | Rule::S7comm { .. }
+            | Rule::Enip { .. }
+            | Rule::Bacnet { .. } => 5,
         };
         kinds[k] += 1;
     }

@@ -15,6 +15,7 @@ use crate::policy::{
 };
 
 mod bacnet;
+mod enip;
 mod grid;
 mod modbus;
 mod s7comm;
@@ -54,6 +55,8 @@ pub const S7_CHANGES: &str = "ZCFW-A019";
 pub const NO_ANTI_SPOOFING: &str = "ZCFW-A020";
 pub const NO_EVENTS: &str = "ZCFW-A021";
 pub const NOT_ENFORCED: &str = "ZCFW-A022";
+pub const ENIP_UNINSPECTED: &str = "ZCFW-A023";
+pub const ENIP_CHANGES: &str = "ZCFW-A024";
 pub const BACNET_UNINSPECTED: &str = "ZCFW-A025";
 pub const BACNET_CHANGES: &str = "ZCFW-A026";
 pub const VALIDATOR_WARNING: &str = "ZCFW-A030";
@@ -63,7 +66,7 @@ pub const MONITOR_MODE: &str = "ZCFW-A031";
 pub const WIDE_RANGE_PORTS: u32 = 1024;
 
 /// Every rule, in id order.
-pub const RULES: [CatalogueRule; 25] = [
+pub const RULES: [CatalogueRule; 27] = [
     CatalogueRule {
         id: ANY_PROTOCOL,
         title: "conduit allows every protocol",
@@ -118,7 +121,7 @@ pub const RULES: [CatalogueRule; 25] = [
         title: "industrial protocol without inspection",
         severity: "low into an SL3-4 zone, info otherwise",
         requirements: &["SR 3.5"],
-        why: "a tcp or udp rule that lists the port of EtherNet/IP (44818), OPC UA (4840) or BACnet/IP (47808) lets that protocol through with every function: this build inspects Modbus/TCP, IEC 104, DNP3, S7comm and BACnet/IP (ZCFW-A004, ZCFW-A015, ZCFW-A018 and ZCFW-A025 report those when they pass uninspected), not the others",
+        why: "a tcp or udp rule that lists the port of OPC UA (4840) lets that protocol through with every function: this build inspects Modbus/TCP, IEC 104, DNP3, S7comm, EtherNet/IP and BACnet/IP (ZCFW-A004, ZCFW-A015, ZCFW-A018, ZCFW-A023 and ZCFW-A025 report those when they pass uninspected), not the others",
     },
     CatalogueRule {
         id: INTRA_ZONE_SL4,
@@ -210,6 +213,20 @@ pub const RULES: [CatalogueRule; 25] = [
         severity: "high if a zone is SL3-4, medium otherwise",
         requirements: &["SR 5.2", "SR 5.2 RE3"],
         why: "the daemon reports that its XDP program is not attached to an interface the policy lists: traffic through that interface is not filtered at all",
+    },
+    CatalogueRule {
+        id: ENIP_UNINSPECTED,
+        title: "EtherNet/IP passes without inspection",
+        severity: "high into an SL3-4 zone, medium into SL2 (not reported into SL1)",
+        requirements: &["SR 3.5", "SR 7.7"],
+        why: "when the first rule of a zone pair that matches tcp port 44818 is a tcp rule that lists the port (or a range holding it) rather than a `protocol: enip` rule, every CIP service passes: Set_Attribute_Single, Reset, tag writes, Forward_Open, also nested in Unconnected Send and Multiple Service Packet",
+    },
+    CatalogueRule {
+        id: ENIP_CHANGES,
+        title: "CIP writes, resets or connections allowed into an SL3-4 zone",
+        severity: "high",
+        requirements: &["SR 7.7", "SR 5.2", "SR 3.5"],
+        why: "set_attribute_single/all/list, write_tag, read_modify_write_tag, reset, start/stop, create/delete, forward_open and services allowed by code on every class change the device or open connections whose traffic flows on its own; into SL3-4 zones each such path needs a documented reason, the engineering station as its only source, and the classes narrowed",
     },
     CatalogueRule {
         id: BACNET_UNINSPECTED,
@@ -356,6 +373,7 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
     let policy = cx.policy;
     let modbus_owners = port_owners(policy, firewall_common::modbus::PORT);
     let s7_owners = port_owners(policy, firewall_common::s7comm::PORT);
+    let enip_owners = port_owners(policy, firewall_common::enip::PORT);
     let bacnet_owners = port_owners_on(policy, Protocol::Udp, firewall_common::bacnet::PORT);
     let grid_owners = [
         (
@@ -478,6 +496,7 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
                 Rule::S7comm { profile, .. } => {
                     s7comm::s7comm_rule(cx, ci, c, &to, ri, rule, profile)
                 }
+                Rule::Enip { profile, .. } => enip::enip_rule(cx, ci, c, &to, ri, rule, profile),
                 Rule::Bacnet { profile, .. } => {
                     bacnet::bacnet_rule(cx, ci, c, &to, ri, rule, profile)
                 }
@@ -508,6 +527,13 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
             && let Some(owner) = c.rules.get(ori)
         {
             s7comm::uninspected(cx, ci, c, &to, ori, owner);
+        }
+
+        if let Some(&(oci, ori)) = enip_owners.get(&(c.from.clone(), c.to.clone()))
+            && oci == ci
+            && let Some(owner) = c.rules.get(ori)
+        {
+            enip::uninspected(cx, ci, c, &to, ori, owner);
         }
 
         if let Some(&(oci, ori)) = bacnet_owners.get(&(c.from.clone(), c.to.clone()))
@@ -603,7 +629,7 @@ fn industrial_ports(
     let found: Vec<String> = INDUSTRIAL_PROTOCOLS
         .iter()
         .filter(|p| {
-            !["modbus", "iec104", "dnp3", "s7comm", "bacnet"].contains(&p.keyword)
+            !["modbus", "iec104", "dnp3", "s7comm", "bacnet", "enip"].contains(&p.keyword)
                 && p.transport == protocol
         })
         .filter(|p| ranges.iter().any(|r| r.first <= p.port && p.port <= r.last))

@@ -387,6 +387,9 @@ fn render_packet(p: &PacketEvent) -> String {
     if let Some(d) = &p.s7comm {
         line.push_str(&s7comm_text(d));
     }
+    if let Some(d) = &p.enip {
+        line.push_str(&enip_text(d));
+    }
     if let Some(d) = &p.bacnet {
         line.push_str(&bacnet_text(d));
     }
@@ -394,6 +397,7 @@ fn render_packet(p: &PacketEvent) -> String {
         && p.iec104.is_none()
         && p.dnp3.is_none()
         && p.s7comm.is_none()
+        && p.enip.is_none()
         && p.bacnet.is_none()
         && let Some(protocol) = &p.protocol
     {
@@ -403,6 +407,31 @@ fn render_packet(p: &PacketEvent) -> String {
         line.push_str(&format!(" icmp type {} code {}", i.icmp_type, i.code));
     }
     line
+}
+
+/// ` enip command send_unit_data (0x70)`, ` enip service write_tag (0x4d) level 1`,
+/// ` enip service get_attribute_single (0x0e) class 0xf5 level 0`.
+fn enip_text(d: &crate::control::event::EnipDetail) -> String {
+    let mut out = String::from(" enip");
+    if let Some(code) = d.command {
+        match &d.command_name {
+            Some(name) => out.push_str(&format!(" command {name} ({code:#04x})")),
+            None => out.push_str(&format!(" command {code:#04x}")),
+        }
+    }
+    if let Some(code) = d.service {
+        match &d.service_name {
+            Some(name) => out.push_str(&format!(" service {name} ({code:#04x})")),
+            None => out.push_str(&format!(" service {code:#04x}")),
+        }
+    }
+    if let Some(class) = d.class {
+        out.push_str(&format!(" class {class:#04x}"));
+    }
+    if let Some(level) = d.level {
+        out.push_str(&format!(" level {level}"));
+    }
+    out
 }
 
 /// ` s7comm function plc_stop (0x29)`, ` s7comm userdata clock_set (group 7, subfunction 2)`,

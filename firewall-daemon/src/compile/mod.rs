@@ -7,7 +7,7 @@
 //! intervals where the first matching rule wins; adjacent intervals of the same conduit are
 //! merged, and each is covered with aligned blocks, one map entry per block.
 //!
-//! Inspection: each inspected rule (`protocol: modbus`, `iec104`, `dnp3`, `s7comm`) compiles
+//! Inspection: each inspected rule (`protocol: modbus`, `iec104`, `dnp3`, `s7comm`, `enip`) compiles
 //! to its protocol's profile ([`ModbusProfile`], [`Iec104Profile`], [`Dnp3Profile`],
 //! [`S7Profile`]); identical
 //! profiles are shared. Profile ids are numbered per protocol, in the order in which rules
@@ -22,6 +22,7 @@ use firewall_common::{
     bacnet::BacnetProfile,
     conduit::{self, Level},
     dnp3::Dnp3Profile,
+    enip::EnipProfile,
     iec104::Iec104Profile,
     maps::{
         ConduitAction, ConduitKey, ZoneMatch, ZonePairKey, ZonePairLevels, action_flags, capacity,
@@ -40,6 +41,7 @@ pub mod nft;
 mod profiles;
 mod render;
 mod render_bacnet;
+mod render_enip;
 mod render_profiles;
 mod render_s7comm;
 mod zonetable;
@@ -151,6 +153,9 @@ pub struct CompiledPolicy {
     /// S7comm inspection profiles: `s7comm_profiles[i]` has profile id `i + 1` for the
     /// conduit entries whose inspector is `inspector::S7COMM`.
     pub s7comm_profiles: Vec<S7Profile>,
+    /// EtherNet/IP inspection profiles: `enip_profiles[i]` has profile id `i + 1` for the
+    /// conduit entries whose inspector is `inspector::ENIP`.
+    pub enip_profiles: Vec<EnipProfile>,
     /// BACnet/IP inspection profiles: `bacnet_profiles[i]` has profile id `i + 1` for the
     /// conduit entries whose inspector is `inspector::BACNET`.
     pub bacnet_profiles: Vec<BacnetProfile>,
@@ -171,6 +176,7 @@ impl CompiledPolicy {
             + self.iec104_profiles.len()
             + self.dnp3_profiles.len()
             + self.s7comm_profiles.len()
+            + self.enip_profiles.len()
             + self.bacnet_profiles.len()
             + self.interfaces.len()
             + self
@@ -299,6 +305,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         iec104: iec104_profiles,
         dnp3: dnp3_profiles,
         s7comm: s7comm_profiles,
+        enip: enip_profiles,
         bacnet: bacnet_profiles,
         rules: rule_profiles,
     } = profiles::collect(policy)?;
@@ -509,6 +516,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         iec104_profiles,
         dnp3_profiles,
         s7comm_profiles,
+        enip_profiles,
         bacnet_profiles,
         rate_limits,
     })

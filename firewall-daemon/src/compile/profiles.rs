@@ -1,11 +1,12 @@
 //! Inspection profiles of the inspected rules, one vector per protocol: identical profiles
 //! are shared, and ids are numbered per protocol from 1 in the order rules first name them
-//! (`modbus_profiles[i]`, `iec104_profiles[i]`, `dnp3_profiles[i]` and `s7comm_profiles[i]` are id `i + 1` of their
+//! (`modbus_profiles[i]`, `iec104_profiles[i]`, `dnp3_profiles[i]`, `s7comm_profiles[i]` and `enip_profiles[i]` are id `i + 1` of their
 //! protocol's profile map; 0 = no inspection).
 
 use firewall_common::{
     bacnet::BacnetProfile,
     dnp3::Dnp3Profile,
+    enip::EnipProfile,
     iec104::Iec104Profile,
     maps::{capacity, inspector},
     modbus::ModbusProfile,
@@ -22,6 +23,7 @@ pub(super) struct Profiles {
     pub iec104: Vec<Iec104Profile>,
     pub dnp3: Vec<Dnp3Profile>,
     pub s7comm: Vec<S7Profile>,
+    pub enip: Vec<EnipProfile>,
     pub bacnet: Vec<BacnetProfile>,
     /// Per conduit, per rule: the inspector id and profile id (`(NONE, 0)` uninspected).
     pub rules: Vec<Vec<(u8, u16)>>,
@@ -53,6 +55,7 @@ pub(super) fn collect(policy: &ValidatedPolicy) -> Result<Profiles, CompileError
                 Some(Profile::Iec104(p)) => (inspector::IEC104, intern(&mut out.iec104, p)),
                 Some(Profile::Dnp3(p)) => (inspector::DNP3, intern(&mut out.dnp3, p)),
                 Some(Profile::S7comm(p)) => (inspector::S7COMM, intern(&mut out.s7comm, p)),
+                Some(Profile::Enip(p)) => (inspector::ENIP, intern(&mut out.enip, p)),
                 Some(Profile::Bacnet(p)) => (inspector::BACNET, intern(&mut out.bacnet, p)),
             })
             .collect();
@@ -64,6 +67,7 @@ pub(super) fn collect(policy: &ValidatedPolicy) -> Result<Profiles, CompileError
         ("IEC 104", out.iec104.len()),
         ("DNP3", out.dnp3.len()),
         ("S7comm", out.s7comm.len()),
+        ("EtherNet/IP", out.enip.len()),
         ("BACnet", out.bacnet.len()),
     ] {
         if needed > limit {
@@ -84,6 +88,7 @@ pub fn inspector_name(id: u8) -> &'static str {
         inspector::IEC104 => "iec104",
         inspector::DNP3 => "dnp3",
         inspector::S7COMM => "s7comm",
+        inspector::ENIP => "enip",
         inspector::BACNET => "bacnet",
         _ => "none",
     }

@@ -69,6 +69,7 @@ struct JsonPolicy<'a> {
     iec104_profiles: Vec<JsonIec104Profile>,
     dnp3_profiles: Vec<JsonDnp3Profile>,
     s7comm_profiles: Vec<super::render_s7comm::JsonS7Profile>,
+    enip_profiles: Vec<super::render_enip::JsonEnipProfile>,
     bacnet_profiles: Vec<super::render_bacnet::JsonBacnetProfile>,
     map_entries: usize,
 }
@@ -357,6 +358,15 @@ pub fn render_json(p: &CompiledPolicy) -> serde_json::Value {
                 super::render_s7comm::s7comm_json(id, m, users(p, inspector::S7COMM, id))
             })
             .collect(),
+        enip_profiles: p
+            .enip_profiles
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let id = profile_id(i);
+                super::render_enip::enip_json(id, m, users(p, inspector::ENIP, id))
+            })
+            .collect(),
         bacnet_profiles: p
             .bacnet_profiles
             .iter()
@@ -558,6 +568,7 @@ enum Listed<'a> {
     Iec104(&'a firewall_common::iec104::Iec104Profile),
     Dnp3(&'a firewall_common::dnp3::Dnp3Profile),
     S7comm(&'a firewall_common::s7comm::S7Profile),
+    Enip(&'a firewall_common::enip::EnipProfile),
     Bacnet(&'a firewall_common::bacnet::BacnetProfile),
 }
 
@@ -731,6 +742,7 @@ pub fn render_text(p: &CompiledPolicy) -> String {
         + p.iec104_profiles.len()
         + p.dnp3_profiles.len()
         + p.s7comm_profiles.len()
+        + p.enip_profiles.len()
         + p.bacnet_profiles.len();
     let _ = writeln!(out, "\ninspection profiles ({total}):");
     let listed = p
@@ -755,6 +767,12 @@ pub fn render_text(p: &CompiledPolicy) -> String {
                 .iter()
                 .enumerate()
                 .map(|(i, m)| (profile_id(i), Listed::S7comm(m))),
+        )
+        .chain(
+            p.enip_profiles
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (profile_id(i), Listed::Enip(m))),
         )
         .chain(
             p.bacnet_profiles
@@ -783,6 +801,11 @@ pub fn render_text(p: &CompiledPolicy) -> String {
                 let _ = writeln!(out, "  {id:>3}  s7comm");
                 super::render_s7comm::describe_s7comm(&mut out, m);
                 inspector::S7COMM
+            }
+            Listed::Enip(m) => {
+                let _ = writeln!(out, "  {id:>3}  enip");
+                super::render_enip::describe_enip(&mut out, m);
+                inspector::ENIP
             }
             Listed::Bacnet(m) => {
                 let _ = writeln!(out, "  {id:>3}  bacnet");

@@ -110,6 +110,8 @@ pub struct PacketEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s7comm: Option<S7commDetail>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enip: Option<EnipDetail>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bacnet: Option<BacnetDetail>,
 }
 
@@ -245,6 +247,31 @@ pub struct S7commDetail {
     /// ROSCTR (S7 PDU type) or COTP TPDU type sent in the wrong direction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pdu_type: Option<u8>,
+}
+
+/// What an EtherNet/IP deny read (which fields are set depends on the reason:
+/// `enip_command` and `enip_session` have the encapsulation command, `enip_service` and
+/// `enip_class` the CIP service, its nesting level and the class its path names,
+/// `enip_direction` the service octet sent the wrong way).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnipDetail {
+    /// Encapsulation command and its name (`send_unit_data`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_name: Option<String>,
+    /// CIP service octet and its name on the request's class (`write_tag`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_name: Option<String>,
+    /// Object class the request's path names (none for a symbolic tag path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<u16>,
+    /// Nesting level of the request: 0 outermost, 1 inside Unconnected Send or Multiple
+    /// Service Packet, 2 inside both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<u8>,
 }
 
 /// What a BACnet/IP deny read (which fields are set depends on the reason: `bacnet_service`

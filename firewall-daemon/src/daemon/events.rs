@@ -33,8 +33,8 @@ use super::{
 };
 use crate::compile::CompiledPolicy;
 use crate::control::event::{
-    Dnp3Detail, EventLine, IcmpDetail, Iec104Detail, IpDetail, IpProto, ModbusDetail, Notice,
-    PacketEvent, S7commDetail,
+    Dnp3Detail, EnipDetail, EventLine, IcmpDetail, Iec104Detail, IpDetail, IpProto, ModbusDetail,
+    Notice, PacketEvent, S7commDetail,
 };
 
 /// Events kept for `zcfw events` without `--follow`, per ring: one ring per event class
@@ -261,6 +261,7 @@ fn log(ev: &PacketEvent) {
     let iec104 = json(ev.iec104.as_ref());
     let dnp3 = json(ev.dnp3.as_ref());
     let s7comm = json(ev.s7comm.as_ref());
+    let enip = json(ev.enip.as_ref());
     let bacnet = json(ev.bacnet.as_ref());
     info!(
         target: "zcfw::event",
@@ -285,6 +286,7 @@ fn log(ev: &PacketEvent) {
         iec104,
         dnp3,
         s7comm,
+        enip,
         bacnet,
         "packet {}",
         match ev.action.as_str() {
@@ -465,6 +467,7 @@ fn record_in(
         iec104: detail.iec104,
         dnp3: detail.dnp3,
         s7comm: detail.s7comm,
+        enip: detail.enip,
         bacnet: detail.bacnet,
     }
 }
@@ -477,6 +480,7 @@ struct InspectionDetail {
     iec104: Option<Iec104Detail>,
     dnp3: Option<Dnp3Detail>,
     s7comm: Option<S7commDetail>,
+    enip: Option<EnipDetail>,
     bacnet: Option<crate::control::event::BacnetDetail>,
 }
 
@@ -539,12 +543,57 @@ fn inspection_detail(reason: Reason, ev: &Event) -> InspectionDetail {
             s7comm: Some(s7comm_detail(reason, scope, code, address)),
             ..InspectionDetail::default()
         },
+        inspector::ENIP => InspectionDetail {
+            protocol: Some("enip"),
+            enip: Some(enip_detail(reason, scope, code, address)),
+            ..InspectionDetail::default()
+        },
         inspector::BACNET => InspectionDetail {
             protocol: Some("bacnet"),
             bacnet: Some(bacnet_detail(reason, scope, code, address)),
             ..InspectionDetail::default()
         },
         _ => InspectionDetail::default(),
+    }
+}
+
+/// The generic fields of an EtherNet/IP deny, read by its reason
+/// (`firewall_common::enip::EnipDenial`).
+fn enip_detail(
+    reason: Reason,
+    scope: Option<u8>,
+    code: Option<u8>,
+    address: Option<u16>,
+) -> EnipDetail {
+    use firewall_common::enip::{self, Target};
+    match reason {
+        Reason::EnipCommand | Reason::EnipSession => EnipDetail {
+            command: code,
+            command_name: code
+                .and_then(enip::command_entry)
+                .map(|c| c.name.to_owned()),
+            ..EnipDetail::default()
+        },
+        Reason::EnipService | Reason::EnipClass => {
+            // A request without a class segment names a tag (or nothing).
+            let target = match address {
+                Some(class) => Target::of(Some(class), false),
+                None => Target::Tag,
+            };
+            EnipDetail {
+                service: code,
+                service_name: code
+                    .and_then(|s| enip::service_name(s, target))
+                    .map(str::to_owned),
+                class: address,
+                level: scope,
+                ..EnipDetail::default()
+            }
+        }
+        _ => EnipDetail {
+            service: code,
+            ..EnipDetail::default()
+        },
     }
 }
 

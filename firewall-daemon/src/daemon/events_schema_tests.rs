@@ -162,6 +162,37 @@ fn records(conduit: u16) -> Vec<Event> {
             ..tcp
         },
         Event {
+            reason: Reason::EnipService as u8,
+            scope: 2,
+            code: 0x10,
+            address: 1,
+            detail: all,
+            dst_port: 44818,
+            ..tcp
+        },
+        Event {
+            reason: Reason::EnipService as u8,
+            scope: 0,
+            code: 0x4D,
+            detail: detail::IP | detail::SCOPE | detail::CODE,
+            dst_port: 44818,
+            ..tcp
+        },
+        Event {
+            reason: Reason::EnipCommand as u8,
+            code: 0x70,
+            detail: detail::IP | detail::CODE,
+            dst_port: 44818,
+            ..tcp
+        },
+        Event {
+            reason: Reason::EnipDirection as u8,
+            code: 0x8E,
+            detail: detail::IP | detail::CODE,
+            dst_port: 44818,
+            ..tcp
+        },
+        Event {
             reason: Reason::DefaultDeny as u8,
             action: action::DROP,
             conduit_id: 0,

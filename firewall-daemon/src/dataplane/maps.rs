@@ -13,6 +13,7 @@ use firewall_common::{
     conduit,
     conduittable::ConduitBucket,
     dnp3::Dnp3Profile,
+    enip::EnipProfile,
     event,
     iec104::Iec104Profile,
     maps::{
@@ -421,6 +422,14 @@ pub(super) fn write_slot(
             profiles
                 .set(profile_index(slot, (i + 1) as u16), profile, 0)
                 .map_err(DataplaneError::map(names::S7COMM_PROFILES))?;
+        }
+    }
+    if !policy.enip_profiles.is_empty() {
+        let mut profiles = array::<EnipProfile>(ebpf, names::ENIP_PROFILES)?;
+        for (i, profile) in policy.enip_profiles.iter().enumerate() {
+            profiles
+                .set(profile_index(slot, (i + 1) as u16), profile, 0)
+                .map_err(DataplaneError::map(names::ENIP_PROFILES))?;
         }
     }
     {

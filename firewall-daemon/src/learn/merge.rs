@@ -120,7 +120,8 @@ fn port_allowed(existing: &[(&str, &Rule)], protocol: &str, port: u16) -> bool {
         Rule::Modbus { ports, .. }
         | Rule::Iec104 { ports, .. }
         | Rule::Dnp3 { ports, .. }
-        | Rule::S7comm { ports, .. } => {
+        | Rule::S7comm { ports, .. }
+        | Rule::Enip { ports, .. } => {
             protocol == "tcp" && ports.iter().any(|r| r.first <= port && port <= r.last)
         }
         Rule::Bacnet { ports, .. } => {

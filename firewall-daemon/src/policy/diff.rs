@@ -25,6 +25,7 @@ use serde::Serialize;
 use super::{Conduit, Interface, Protocol, Rule, ValidatedPolicy, Zone};
 
 mod bacnet;
+mod enip;
 mod render;
 mod s7comm;
 mod values;
@@ -601,6 +602,9 @@ impl Differ {
             }
             (Rule::S7comm { profile: op, .. }, Rule::S7comm { profile: np, .. }) => {
                 self.s7comm(at, op, np)
+            }
+            (Rule::Enip { profile: op, .. }, Rule::Enip { profile: np, .. }) => {
+                self.enip(at, op, np)
             }
             (Rule::Bacnet { profile: op, .. }, Rule::Bacnet { profile: np, .. }) => {
                 self.bacnet(at, op, np)

@@ -7,6 +7,7 @@ use firewall_common::{
     bacnet::BacnetProfile,
     conduit::{POINT_MAX, point},
     dnp3::Dnp3Profile,
+    enip::EnipProfile,
     iec104::Iec104Profile,
     maps::inspector,
     modbus::ModbusProfile,
@@ -176,6 +177,13 @@ pub enum Rule {
         ports: Vec<PortRange>,
         profile: S7Profile,
     },
+    /// EtherNet/IP with CIP on `ports` (44818 unless the rule says otherwise): TCP whose
+    /// every encapsulation PDU from the client (and every CIP request in it, nested ones
+    /// included) must pass `profile`.
+    Enip {
+        ports: Vec<PortRange>,
+        profile: EnipProfile,
+    },
     /// BACnet/IP on `ports` (47808 unless the rule says otherwise): UDP whose every datagram
     /// (either way) must pass `profile`.
     Bacnet {
@@ -191,6 +199,7 @@ pub enum Profile<'a> {
     Iec104(&'a Iec104Profile),
     Dnp3(&'a Dnp3Profile),
     S7comm(&'a S7Profile),
+    Enip(&'a EnipProfile),
     Bacnet(&'a BacnetProfile),
 }
 
@@ -202,6 +211,7 @@ impl Profile<'_> {
             Profile::Iec104(_) => inspector::IEC104,
             Profile::Dnp3(_) => inspector::DNP3,
             Profile::S7comm(_) => inspector::S7COMM,
+            Profile::Enip(_) => inspector::ENIP,
             Profile::Bacnet(_) => inspector::BACNET,
         }
     }
@@ -216,6 +226,7 @@ impl Rule {
             Rule::Iec104 { .. } => Protocol::Iec104,
             Rule::Dnp3 { .. } => Protocol::Dnp3,
             Rule::S7comm { .. } => Protocol::S7comm,
+            Rule::Enip { .. } => Protocol::Enip,
             Rule::Bacnet { .. } => Protocol::Bacnet,
         }
     }
@@ -233,6 +244,7 @@ impl Rule {
             Rule::Iec104 { profile, .. } => Some(Profile::Iec104(profile)),
             Rule::Dnp3 { profile, .. } => Some(Profile::Dnp3(profile)),
             Rule::S7comm { profile, .. } => Some(Profile::S7comm(profile)),
+            Rule::Enip { profile, .. } => Some(Profile::Enip(profile)),
             Rule::Bacnet { profile, .. } => Some(Profile::Bacnet(profile)),
             _ => None,
         }
@@ -272,6 +284,7 @@ impl Rule {
             | Rule::Iec104 { ports, .. }
             | Rule::Dnp3 { ports, .. }
             | Rule::S7comm { ports, .. }
+            | Rule::Enip { ports, .. }
             | Rule::Bacnet { ports, .. } => {
                 let proto = self.protocol().number().unwrap_or(6);
                 ports
@@ -313,6 +326,7 @@ impl fmt::Display for Rule {
             | Rule::Iec104 { ports, .. }
             | Rule::Dnp3 { ports, .. }
             | Rule::S7comm { ports, .. }
+            | Rule::Enip { ports, .. }
             | Rule::Bacnet { ports, .. } => {
                 let list: Vec<String> = ports.iter().map(PortRange::to_string).collect();
                 write!(f, "{} {}", self.protocol().name(), list.join(", "))

@@ -29,6 +29,10 @@ pub enum Protocol {
     /// S7comm over ISO-on-TCP with deep inspection (port 102 unless `ports` says otherwise):
     /// every TPDU of the client checked against the rule's profile.
     S7comm,
+    /// EtherNet/IP with CIP with deep inspection (port 44818 unless `ports` says otherwise):
+    /// every encapsulation PDU of the client, and every CIP request in it, checked against
+    /// the rule's profile.
+    Enip,
     /// BACnet/IP with deep inspection: UDP (port 47808 unless `ports` says otherwise), every
     /// datagram either way checked against the rule's profile.
     Bacnet,
@@ -46,6 +50,7 @@ impl Protocol {
             Protocol::Iec104 => "iec104",
             Protocol::Dnp3 => "dnp3",
             Protocol::S7comm => "s7comm",
+            Protocol::Enip => "enip",
             Protocol::Bacnet => "bacnet",
         }
     }
@@ -58,7 +63,11 @@ impl Protocol {
             Protocol::Icmp => Some(1),
             Protocol::Icmpv6 => Some(58),
             Protocol::Any => None,
-            Protocol::Modbus | Protocol::Iec104 | Protocol::Dnp3 | Protocol::S7comm => Some(6),
+            Protocol::Modbus
+            | Protocol::Iec104
+            | Protocol::Dnp3
+            | Protocol::S7comm
+            | Protocol::Enip => Some(6),
             Protocol::Bacnet => Some(17),
         }
     }
@@ -79,6 +88,7 @@ impl Protocol {
             Protocol::Iec104 => "IEC 104",
             Protocol::Dnp3 => "DNP3",
             Protocol::S7comm => "S7comm",
+            Protocol::Enip => "EtherNet/IP",
             Protocol::Bacnet => "BACnet",
             _ => self.name(),
         }
@@ -94,7 +104,7 @@ impl Protocol {
 }
 
 /// Protocols a rule may name in this build, in the order help texts list them.
-pub const SUPPORTED_PROTOCOLS: [Protocol; 10] = [
+pub const SUPPORTED_PROTOCOLS: [Protocol; 11] = [
     Protocol::Tcp,
     Protocol::Udp,
     Protocol::Icmp,
@@ -104,6 +114,7 @@ pub const SUPPORTED_PROTOCOLS: [Protocol; 10] = [
     Protocol::Iec104,
     Protocol::Dnp3,
     Protocol::S7comm,
+    Protocol::Enip,
     Protocol::Bacnet,
 ];
 
@@ -371,6 +382,39 @@ pub fn s7comm_userdata_danger(name: &str) -> Option<&'static str> {
     }
 }
 
+/// `write_tag (0x4d)`, or `service 0x61` for codes without a name (the common name, or the
+/// class-specific one on `target`).
+pub fn enip_service_label(code: u8, target: firewall_common::enip::Target) -> String {
+    match firewall_common::enip::service_name(code, target) {
+        Some(name) => format!("{name} ({code:#04x})"),
+        None => format!("service {code:#04x}"),
+    }
+}
+
+/// Why listing CIP service `s` deserves a warning: what it does to the device.
+pub fn enip_danger(s: &firewall_common::enip::Service) -> Option<&'static str> {
+    use firewall_common::enip::{Effect, Target};
+    match (s.code, s.effect) {
+        (_, Effect::Write) if s.target == Target::Tag => {
+            Some("a tag write: it changes values of the running controller program")
+        }
+        (0x05, _) => Some(
+            "reset: the device restarts (or returns to its factory defaults) and its process stops while it does",
+        ),
+        (0x06 | 0x07, _) => {
+            Some("start/stop: it starts or stops an object, on a controller its program")
+        }
+        (_, Effect::Write) => Some(
+            "a write: it changes attributes or objects of the device (configuration, addresses, outputs)",
+        ),
+        (_, Effect::Connection) => Some(
+            "a connection service: it opens or closes CIP connections, whose I/O and messages then flow on their own",
+        ),
+        (_, Effect::Control) => Some("a control service of the device"),
+        _ => None,
+    }
+}
+
 /// `write_property (15)`, or `confirmed service 99` for codes without a name; unconfirmed
 /// services with `unconfirmed`.
 pub fn bacnet_service_label(unconfirmed: bool, code: u8) -> String {
@@ -511,6 +555,7 @@ mod tests {
             ("iec104", Protocol::Iec104),
             ("dnp3", Protocol::Dnp3),
             ("s7comm", Protocol::S7comm),
+            ("enip", Protocol::Enip),
         ] {
             assert_eq!(protocol_support(name), ProtocolSupport::Supported(p));
             assert_eq!(p.number(), Some(6));
@@ -519,6 +564,7 @@ mod tests {
         assert_eq!(Protocol::Dnp3.default_port(), Some(20000));
         assert_eq!(Protocol::Dnp3.display(), "DNP3");
         assert_eq!(Protocol::S7comm.default_port(), Some(102));
+        assert_eq!(Protocol::Enip.default_port(), Some(44818));
         assert_eq!(
             protocol_support("bacnet"),
             ProtocolSupport::Supported(Protocol::Bacnet)
@@ -526,18 +572,17 @@ mod tests {
         assert_eq!(Protocol::Bacnet.number(), Some(17));
         assert_eq!(Protocol::Bacnet.default_port(), Some(47808));
         assert_eq!(Protocol::Tcp.default_port(), None);
-        for p in INDUSTRIAL_PROTOCOLS
-            .iter()
-            .filter(|p| !["modbus", "iec104", "dnp3", "s7comm", "bacnet"].contains(&p.keyword))
-        {
+        for p in INDUSTRIAL_PROTOCOLS.iter().filter(|p| {
+            !["modbus", "iec104", "dnp3", "s7comm", "bacnet", "enip"].contains(&p.keyword)
+        }) {
             assert!(matches!(
                 protocol_support(p.keyword),
                 ProtocolSupport::NotInThisBuild(_)
             ));
         }
         assert!(matches!(
-            protocol_support("enip"),
-            ProtocolSupport::NotInThisBuild(Industrial { port: 44818, .. })
+            protocol_support("opcua"),
+            ProtocolSupport::NotInThisBuild(Industrial { port: 4840, .. })
         ));
     }
 

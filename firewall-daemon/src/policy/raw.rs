@@ -125,7 +125,7 @@ pub struct RawRule {
     pub modbus: Option<RawModbus>,
     pub dnp3: Option<RawDnp3>,
     pub s7comm: Option<RawS7comm>,
-    pub enip: Option<IgnoredAny>,
+    pub enip: Option<RawEnip>,
     pub iec104: Option<RawIec104>,
     pub opcua: Option<IgnoredAny>,
     pub bacnet: Option<RawBacnet>,
@@ -205,6 +205,19 @@ pub struct RawS7comm {
     pub areas: Option<Vec<Scalar>>,
     pub db_numbers: Option<Vec<Scalar>>,
     pub s7comm_plus: Option<String>,
+}
+
+/// The `enip:` block of a `protocol: enip` rule.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "enip: { services, commands, read_only, classes }"
+)]
+pub struct RawEnip {
+    pub services: Option<Vec<Scalar>>,
+    pub commands: Option<Vec<Scalar>>,
+    pub read_only: Option<bool>,
+    pub classes: Option<Vec<Scalar>>,
 }
 
 /// The `bacnet:` block of a `protocol: bacnet` rule.

@@ -447,12 +447,12 @@ fn rule_errors() {
     assert!(d.help.last().is_some_and(|h| h.contains("echo-request")));
     error(&rule("{ protocol: icmp, types: [300] }"), "out of range");
     let d = error(
-        &rule("{ protocol: enip }"),
-        "protocol `enip` (EtherNet/IP deep inspection) is not supported yet by this zcfw build",
+        &rule("{ protocol: opcua }"),
+        "protocol `opcua` (OPC UA deep inspection) is not supported yet by this zcfw build",
     );
     assert_eq!(
         d.help[0],
-        "use { protocol: tcp, ports: [44818] } to allow EtherNet/IP without inspection"
+        "use { protocol: tcp, ports: [4840] } to allow OPC UA without inspection"
     );
     assert_eq!(d.key.as_deref(), Some("conduits[0].rules[1].protocol"));
     let d = error(
@@ -1181,3 +1181,6 @@ mod grid;
 // ---- S7comm ----
 mod bacnet;
 mod s7comm;
+
+// ---- EtherNet/IP ----
+mod enip;

@@ -566,6 +566,9 @@ fn uninspected(rule: &Rule) -> Option<&'static str> {
         Rule::S7comm { .. } => Some(
             "TPKT/COTP framing, called TSAPs, S7 job and userdata functions, item areas and DB numbers, S7comm-plus",
         ),
+        Rule::Enip { .. } => Some(
+            "encapsulation framing and commands, sessions, CIP services and classes, also inside unconnected_send and multiple_service_packet",
+        ),
         Rule::Bacnet { .. } => Some(
             "BVLC functions (Forwarded-NPDU), NPDU framing and network-layer messages, confirmed and unconfirmed services, the reply direction",
         ),

@@ -20,6 +20,7 @@ use super::{
 mod bacnet;
 mod conduits;
 mod dnp3;
+mod enip;
 mod iec104;
 mod interfaces;
 mod l2;

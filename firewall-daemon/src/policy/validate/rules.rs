@@ -1,7 +1,9 @@
 //! One rule of a conduit: its protocol and what it matches (ports, ICMP types, Modbus,
 //! IEC 104, DNP3).
 
-use super::{Checker, Help, KeyPath, bacnet, dnp3, iec104, modbus, ports::check_ports, s7comm};
+use super::{
+    Checker, Help, KeyPath, bacnet, dnp3, enip, iec104, modbus, ports::check_ports, s7comm,
+};
 use crate::policy::{
     diag::did_you_mean,
     model::{PortRange, Rule},
@@ -23,6 +25,7 @@ pub(super) fn check_rule(c: &mut Checker<'_>, rp: &KeyPath, r: RawRule) -> Optio
         | Protocol::Iec104
         | Protocol::Dnp3
         | Protocol::S7comm
+        | Protocol::Enip
         | Protocol::Bacnet => inspected_rule(c, rp, protocol, r, &mut ok)?,
         Protocol::Icmp | Protocol::Icmpv6 => icmp_rule(c, rp, protocol, r, &mut ok),
     };
@@ -155,7 +158,7 @@ fn transport_rule(
     Rule::Transport { protocol, ports }
 }
 
-/// An inspected protocol (`modbus`, `iec104`, `dnp3`, `s7comm`): ports (default: the protocol's port)
+/// An inspected protocol (`modbus`, `iec104`, `dnp3`, `s7comm`, `enip`): ports (default: the protocol's port)
 /// and the required options block named after it; `None` when either is invalid.
 fn inspected_rule(
     c: &mut Checker<'_>,
@@ -247,6 +250,19 @@ fn inspected_rule(
                 Some(raw) => s7comm::check_s7comm(c, &bp, raw),
             };
             Rule::S7comm {
+                ports: ports?,
+                profile: profile?,
+            }
+        }
+        Protocol::Enip => {
+            let profile = match r.enip {
+                None => {
+                    missing(c, "{ read_only: true }");
+                    None
+                }
+                Some(raw) => enip::check_enip(c, &bp, raw),
+            };
+            Rule::Enip {
                 ports: ports?,
                 profile: profile?,
             }

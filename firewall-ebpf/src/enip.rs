@@ -1,0 +1,203 @@
+//! EtherNet/IP with CIP (tcp/44818): the inspector program the main program tail-calls
+//! through `INSPECTORS` (index `inspector::ENIP`), the generic stream step of
+//! [`crate::stream`] with EtherNet/IP's byte walker ([`firewall_common::enip::step`]) run
+//! one byte per `bpf_loop` iteration.
+
+use core::ffi::c_void;
+
+use aya_ebpf::{helpers::generated::bpf_loop, macros::xdp, programs::XdpContext};
+use firewall_common::{
+    enip::{self, EnipDenial, EnipProfile, EnipViolation},
+    maps::{Handoff, walk_state},
+    packet::PacketBytes,
+    reason::Reason,
+    stream::{PAYLOAD_MAX, Payload, PayloadBytes, StreamCursor, Walker},
+};
+
+use crate::{
+    maps::{ENIP_PROFILES, HANDOFF, PAYLOAD},
+    stream::{Protocol, run},
+};
+
+/// EtherNet/IP: the client's PDUs against the profile (commands, session, CIP services and
+/// classes, also inside Unconnected Send and Multiple Service Packet), the device's for
+/// framing and direction.
+#[xdp]
+pub fn zcfw_enip(ctx: XdpContext) -> u32 {
+    run::<Enip>(&ctx)
+}
+
+struct Enip;
+
+impl Protocol for Enip {
+    const FAST: bool = false;
+    const FRONT: usize = 0;
+    type Profile = EnipProfile;
+    type Denial = EnipDenial;
+    type Opener = EnipLooped;
+    type Peer = EnipLooped;
+
+    #[inline(always)]
+    fn profile(index: u32) -> Option<&'static EnipProfile> {
+        ENIP_PROFILES.get(index)
+    }
+
+    #[inline(always)]
+    fn opener(
+        _profile: &'static EnipProfile,
+        index: u32,
+        _payload: &'static Payload,
+    ) -> EnipLooped {
+        EnipLooped {
+            profile: EnipLooped::client(index),
+        }
+    }
+
+    #[inline(always)]
+    fn peer(_payload: &'static Payload) -> EnipLooped {
+        EnipLooped {
+            profile: EnipLooped::SERVER,
+        }
+    }
+
+    #[inline(always)]
+    fn pack(d: EnipDenial) -> u64 {
+        let (detail, known) = d.packed();
+        Reason::of_enip(d.kind) as u64 | (known as u64) << 8 | (detail as u64) << 32
+    }
+}
+
+/// A direction of an EtherNet/IP flow walked one part of a byte per `bpf_loop` iteration
+/// over this CPU's [`PAYLOAD`] copy: the client's against its profile, the server's for
+/// framing and direction.
+pub struct EnipLooped {
+    /// [`Handoff::walk_profile`]: the client's profile index + 1, or [`Self::SERVER`].
+    pub profile: u32,
+}
+
+impl EnipLooped {
+    /// The server's direction: framing and direction only.
+    pub const SERVER: u32 = 0;
+
+    /// The client's direction, judged against the profile at `index` of `ENIP_PROFILES`.
+    #[inline(always)]
+    pub const fn client(index: u32) -> u32 {
+        index + 1
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<EnipDenial>() <= 12);
+
+/// Records denial `d` in the hand-over value; stops the loop.
+#[inline(always)]
+fn deny(h: &mut Handoff, d: EnipDenial) -> i64 {
+    // SAFETY: 12 bytes hold the denial (asserted above); read back as one after the loop.
+    unsafe { core::ptr::write_unaligned(h.walk_denial.as_mut_ptr().cast::<EnipDenial>(), d) };
+    h.walk_state = walk_state::DENIED;
+    1
+}
+
+/// Part of a byte of an EtherNet/IP walk: of every `CONSUME_PARTS + SETTLE_PARTS`
+/// iterations the first ones read the byte ([`enip::consume`]), the others judge and end
+/// what it completed ([`enip::settle`]); stops the loop (1) on a denial. Its context is
+/// null: the cursor, session bits and bounds are in this CPU's [`Handoff`] and the profile
+/// is looked up again, so every iteration starts from the same state for the verifier (a
+/// context on the stack carried one iteration's narrowed bounds into the next and the
+/// loop's verification never converged).
+extern "C" fn enip_step(index: u64, _ctx: *mut c_void) -> i64 {
+    let (Some(h), Some(payload)) = (HANDOFF.get_ptr_mut(0), PAYLOAD.get_ptr(0)) else {
+        // The loop stops short: the walk is unwalkable.
+        return 1;
+    };
+    // SAFETY: this CPU's values; `walk_segment` reads them only after the loop.
+    let (h, payload) = unsafe { (&mut *h, &*payload) };
+    let profile = match h.walk_profile {
+        EnipLooped::SERVER => None,
+        at => match ENIP_PROFILES.get(at - 1) {
+            Some(p) => Some(p),
+            None => return 1,
+        },
+    };
+    let consume = enip::CONSUME_PARTS as u64;
+    let steps = consume + enip::SETTLE_PARTS as u64;
+    let part = index % steps;
+    let r = if part < consume {
+        // The mask is a no-op (`walk_end <= PAYLOAD_MAX`), there for the verifier.
+        let end = h.walk_end as usize & (2 * PAYLOAD_MAX - 1);
+        let bytes = PayloadBytes { payload, len: end };
+        let at = h.walk_from as usize + (index / steps) as usize;
+        let Some([byte]) = bytes.load::<1>(at) else {
+            return deny(h, EnipDenial::new(EnipViolation::Malformed));
+        };
+        let mut pending = h.walk_pending != 0;
+        let part = part as u8;
+        let cursor = enip::cursor_in(&mut h.walk);
+        let bits = &mut h.walk_bits;
+        // One test of the profile per call: inlined with a known `Some` or `None`.
+        let r = match profile {
+            Some(p) => enip::consume(cursor, bits, byte, Some(p), part, &mut pending),
+            None => enip::consume(cursor, bits, byte, None, part, &mut pending),
+        };
+        h.walk_pending = pending as u8;
+        r
+    } else {
+        let part = (part - consume) as u8;
+        let cursor = enip::cursor_in(&mut h.walk);
+        match profile {
+            Some(p) => enip::settle(cursor, Some(p), part).map(|_| ()),
+            None => enip::settle(cursor, None, part).map(|_| ()),
+        }
+    };
+    match r {
+        Ok(()) => 0,
+        Err(d) => deny(h, d),
+    }
+}
+
+impl Walker for EnipLooped {
+    type Denial = EnipDenial;
+
+    #[inline(always)]
+    fn walk_segment<B: PacketBytes + ?Sized>(
+        &self,
+        _b: &B,
+        off: usize,
+        len: usize,
+        cursor: &mut StreamCursor,
+        session: &mut u8,
+    ) -> Result<(), EnipDenial> {
+        if len > enip::MAX_SEGMENT_BYTES || off + len > PAYLOAD_MAX {
+            return Err(EnipDenial::new(EnipViolation::Malformed));
+        }
+        let Some(h) = HANDOFF.get_ptr_mut(0) else {
+            return Err(EnipDenial::new(EnipViolation::Malformed));
+        };
+        // SAFETY: this CPU's hand-over value, valid for the whole run; the loop's step is
+        // the only other user while the loop runs.
+        let h = unsafe { &mut *h };
+        h.walk = *cursor;
+        h.walk_bits = *session;
+        h.walk_pending = 0;
+        h.walk_profile = self.profile;
+        h.walk_state = walk_state::WALKING;
+        h.walk_from = off as u16;
+        h.walk_end = (off + len) as u16;
+        let total = (enip::CONSUME_PARTS + enip::SETTLE_PARTS) as u32 * len as u32;
+        // SAFETY: `enip_step` takes no context.
+        let ran = unsafe { bpf_loop(total, enip_step as *mut c_void, core::ptr::null_mut(), 0) };
+        // SAFETY: as above; the loop is over.
+        let h = unsafe { &*(h as *const Handoff) };
+        match h.walk_state {
+            // SAFETY: the step wrote a denial there before it said DENIED.
+            walk_state::DENIED => Err(unsafe {
+                core::ptr::read_unaligned(h.walk_denial.as_ptr().cast::<EnipDenial>())
+            }),
+            _ if ran != total as i64 => Err(EnipDenial::new(EnipViolation::Malformed)),
+            _ => {
+                *cursor = h.walk;
+                *session = h.walk_bits;
+                Ok(())
+            }
+        }
+    }
+}
