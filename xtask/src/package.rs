@@ -60,6 +60,7 @@ const DOCS: &[&str] = &[
     "docs/dnp3.md",
     "docs/s7comm.md",
     "docs/bacnet.md",
+    "docs/enip.md",
     "docs/events.md",
     "docs/events.schema.json",
     "docs/capture.md",
