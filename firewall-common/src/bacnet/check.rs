@@ -134,6 +134,28 @@ const fn management_len(function: u8) -> u16 {
     }
 }
 
+/// The bytes of `b` before `end`: what follows the datagram (Ethernet padding, a longer
+/// buffer) is never read as part of it.
+struct Within<'a, B: ?Sized> {
+    b: &'a B,
+    end: usize,
+}
+
+impl<B: PacketBytes + ?Sized> PacketBytes for Within<'_, B> {
+    #[inline(always)]
+    fn holds(&self, len: usize) -> bool {
+        len <= self.end && self.b.holds(len)
+    }
+
+    #[inline(always)]
+    fn load<const N: usize>(&self, offset: usize) -> Option<[u8; N]> {
+        if offset.checked_add(N)? > self.end {
+            return None;
+        }
+        self.b.load::<N>(offset)
+    }
+}
+
 #[inline(always)]
 fn byte<B: PacketBytes + ?Sized>(b: &B, at: usize) -> Result<u8, BacnetDenial> {
     match b.load::<1>(at) {
@@ -154,6 +176,7 @@ pub fn judge<B: PacketBytes + ?Sized>(
     from_client: bool,
 ) -> Result<(), BacnetDenial> {
     use BacnetViolation::*;
+    let b = &Within { b, end: off + len };
     let malformed = BacnetDenial::new(Malformed);
     // BVLC: type 0x81, function, length of the whole datagram.
     let Some([kind, function, hi, lo]) = b.load::<4>(off) else {
