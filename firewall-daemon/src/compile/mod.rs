@@ -42,6 +42,7 @@ mod profiles;
 mod render;
 mod render_bacnet;
 mod render_enip;
+mod render_modbus;
 mod render_profiles;
 mod render_s7comm;
 mod zonetable;
