@@ -203,40 +203,6 @@ impl EnipCursor {
         }
     }
 
-    /// XORs every small field with `zero`, which is 0 at run time but a value the eBPF
-    /// verifier cannot know (read from a map): the program calls it after each step, so the
-    /// verifier sees the fields as ranges rather than a constant per path, and its check of
-    /// the `bpf_loop` step converges instead of visiting every combination of phase,
-    /// position and counters. A no-op for any caller passing 0.
-    #[inline(always)]
-    pub fn blur(&mut self, zero: u8) {
-        self.pos ^= zero;
-        self.command ^= zero;
-        self.phase ^= zero;
-        self.at ^= zero;
-        self.items ^= zero;
-        self.path_left ^= zero;
-        self.service ^= zero;
-        self.seg ^= zero;
-        self.nest ^= zero;
-        self.msp ^= zero;
-        self.flags ^= zero;
-        let wide = zero as u16;
-        self.encap_left ^= wide;
-        self.item_left ^= wide;
-        self.left[0] ^= wide;
-        self.left[1] ^= wide;
-        self.acc ^= wide;
-        self.bounds[0] ^= wide;
-        self.bounds[1] ^= wide;
-        self.bounds[2] ^= wide;
-        self.bounds[3] ^= wide;
-        self.bounds[4] ^= wide;
-        self.bounds[5] ^= wide;
-        self.bounds[6] ^= wide;
-        self.bounds[7] ^= wide;
-    }
-
     /// Octets left of the request at the current level.
     #[inline(always)]
     const fn level_left(&self) -> u16 {
