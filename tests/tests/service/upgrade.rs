@@ -34,6 +34,11 @@ fn make_pins_pre_abi_map(pin_dir: &Path, abi: u32) {
     pinned::write_array(pin_dir, names::CONTROL, 0, &control).expect("write CONTROL");
 }
 
+/// How long a TCP flow may take to resume after the simulated old program's blackout (see
+/// [`takes_over_pins_of_another_layout_version`]): the exponential retransmission back-off
+/// after a blackout of up to 30 s.
+const TCP_BACKOFF_WINDOW: Duration = Duration::from_secs(70);
+
 fn retired_dirs(pin_dir: &Path) -> Vec<String> {
     std::fs::read_dir(pin_dir)
         .map(|entries| {
@@ -103,7 +108,7 @@ fn takes_over_pins_of_another_layout_version() {
         format!("pinned layout after the takeover: {now_layout}, expected {layout}")
     });
     c.check(
-        tcp.wait_echoed_beyond(echoed_before + 20, Duration::from_secs(10)),
+        tcp.wait_echoed_beyond(echoed_before + 20, TCP_BACKOFF_WINDOW),
         || {
             format!(
                 "the established TCP connection did not go on after the takeover ({} → {} records)",
@@ -177,7 +182,11 @@ fn takes_over_pins_of_another_layout_version() {
     svc.island(false).unwrap_or_else(|e| panic!("{e:#}"));
     c.udp(&plant, "island off", Zone::Dmz, Zone::Control, 9000, true);
 
-    let report = tcp.finish(Duration::from_secs(10));
+    // The simulated old program dropped everything while the new daemon verified its
+    // programs (up to ~20 s on a loaded machine), so the sender's retransmission timer has
+    // backed off exponentially: its next try can come as late as twice the blackout after
+    // it began. The window covers that; a healthy flow finishes at once.
+    let report = tcp.finish(TCP_BACKOFF_WINDOW);
     let sent_denied = denied.stop();
     thread::sleep(Duration::from_millis(100));
     let leaked = sink.of(sent_id(&sink, 41002)).len();
