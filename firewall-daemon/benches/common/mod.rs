@@ -1,14 +1,16 @@
 //! The benchmark policy shared by the dataplane and throughput benches: `conduits` conduits
 //! spread over `2 + conduits / 100` zones, each a distinct (from, to, port); of every
-//! [`INSPECTED_EVERY`] conduits, one inspects Modbus, one IEC 104 and one DNP3 on its port,
-//! one opens a UDP port, one allows ICMP echo requests ([`kind_of`]), the others are plain TCP. Also the Modbus request both benches send (the
-//! dataplane bench's IEC 104 and DNP3 requests are in `inspected.rs`).
+//! [`INSPECTED_EVERY`] conduits, one inspects each of Modbus, IEC 104, DNP3, S7comm,
+//! EtherNet/IP and BACnet on its port, one opens a UDP port, one allows ICMP echo requests
+//! ([`kind_of`]), the others are plain TCP. Also the Modbus request both benches send (the
+//! dataplane bench's other inspected requests are in `inspected.rs`).
 
 use std::{fmt::Write as _, sync::OnceLock};
 
 /// Of every `INSPECTED_EVERY` conduits, the first inspects Modbus, the second IEC 104, the
-/// third DNP3, the fourth opens UDP and the fifth ICMP echo ([`kind_of`]).
-pub const INSPECTED_EVERY: usize = 8;
+/// third DNP3, the fourth opens UDP, the fifth ICMP echo, the sixth to eighth inspect S7comm,
+/// EtherNet/IP and BACnet, the last four are plain TCP ([`kind_of`]).
+pub const INSPECTED_EVERY: usize = 12;
 /// The IEC 104 common address the bench policy allows.
 pub const IEC104_COMMON_ADDRESS: u16 = 1;
 /// The DNP3 outstation (destination link address) the bench policy allows.
@@ -21,38 +23,54 @@ pub enum Kind {
     Modbus,
     Iec104,
     Dnp3,
+    S7comm,
+    Enip,
+    Bacnet,
     Udp,
     Icmp,
 }
 
-/// The rule kind of conduit `i`. IEC 104 and DNP3 conduits exist only in a build whose
-/// policy language inspects those protocols (before that, their slots are plain TCP).
+/// The rule kind of conduit `i`. Conduits of the protocols after Modbus exist only in a build
+/// whose policy language inspects them (before that, their slots are plain TCP).
 pub fn kind_of(i: usize) -> Kind {
+    let inspected = |kind| if supports(kind) { kind } else { Kind::Tcp };
     match i % INSPECTED_EVERY {
         0 => Kind::Modbus,
-        1 if supports(Kind::Iec104) => Kind::Iec104,
-        2 if supports(Kind::Dnp3) => Kind::Dnp3,
+        1 => inspected(Kind::Iec104),
+        2 => inspected(Kind::Dnp3),
         3 => Kind::Udp,
         4 => Kind::Icmp,
+        5 => inspected(Kind::S7comm),
+        6 => inspected(Kind::Enip),
+        7 => inspected(Kind::Bacnet),
         _ => Kind::Tcp,
     }
 }
 
+/// The inspected kinds a build may lack, with their policy keywords.
+const OPTIONAL: [(Kind, &str); 5] = [
+    (Kind::Iec104, "iec104"),
+    (Kind::Dnp3, "dnp3"),
+    (Kind::S7comm, "s7comm"),
+    (Kind::Enip, "enip"),
+    (Kind::Bacnet, "bacnet"),
+];
+
 /// Whether this build's policy language inspects `kind` (Modbus and the L4 kinds always).
 pub fn supports(kind: Kind) -> bool {
-    static SUPPORTED: OnceLock<[bool; 2]> = OnceLock::new();
-    let inspected = |name: &str| {
-        matches!(
-            zcfw::policy::protocols::protocol_support(name),
-            zcfw::policy::protocols::ProtocolSupport::Supported(_)
-        )
-    };
-    let [iec104, dnp3] = *SUPPORTED.get_or_init(|| [inspected("iec104"), inspected("dnp3")]);
-    match kind {
-        Kind::Iec104 => iec104,
-        Kind::Dnp3 => dnp3,
-        Kind::Tcp | Kind::Modbus | Kind::Udp | Kind::Icmp => true,
-    }
+    static SUPPORTED: OnceLock<[bool; OPTIONAL.len()]> = OnceLock::new();
+    let supported = SUPPORTED.get_or_init(|| {
+        OPTIONAL.map(|(_, name)| {
+            matches!(
+                zcfw::policy::protocols::protocol_support(name),
+                zcfw::policy::protocols::ProtocolSupport::Supported(_)
+            )
+        })
+    });
+    OPTIONAL
+        .iter()
+        .position(|(k, _)| *k == kind)
+        .is_none_or(|i| supported[i])
 }
 
 /// The policy YAML; `head` is everything before `zones:` (version, name, defaults,
@@ -82,6 +100,16 @@ pub fn policy_yaml(head: &str, conduits: usize) -> String {
             ),
             Kind::Dnp3 => format!(
                 "{{ protocol: dnp3, ports: [{port}], dnp3: {{ functions: [read, confirm], addresses: [{DNP3_OUTSTATION}] }} }}"
+            ),
+            // A SCADA or HMI reading a PLC, a controller's tags, a building's devices.
+            Kind::S7comm => format!(
+                "{{ protocol: s7comm, ports: [{port}], s7comm: {{ read_only: true }} }}"
+            ),
+            Kind::Enip => {
+                format!("{{ protocol: enip, ports: [{port}], enip: {{ read_only: true }} }}")
+            }
+            Kind::Bacnet => format!(
+                "{{ protocol: bacnet, ports: [{port}], bacnet: {{ read_only: true }} }}"
             ),
             Kind::Tcp => format!("{{ protocol: tcp, ports: [{port}] }}"),
             Kind::Udp => format!("{{ protocol: udp, ports: [{port}] }}"),
