@@ -300,10 +300,28 @@ fn run_size(n: usize, s: &Settings) -> Row {
         writes.push(c.client(ACK | PSH, 1, 1, &common::modbus(&[6, 0, 10, 0, 1])));
         // The TCP protocols after Modbus: each request after its connection's setup.
         for (kind, corpus, sport, what, dialogue) in [
-            (Kind::Iec104, &mut *iec104, 44000, "IEC 104", inspected::iec104()),
+            (
+                Kind::Iec104,
+                &mut *iec104,
+                44000,
+                "IEC 104",
+                inspected::iec104(),
+            ),
             (Kind::Dnp3, &mut *dnp3, 45000, "DNP3", inspected::dnp3()),
-            (Kind::S7comm, &mut *s7comm, 47000, "S7comm", inspected::s7comm()),
-            (Kind::Enip, &mut *enip, 48000, "EtherNet/IP", inspected::enip()),
+            (
+                Kind::S7comm,
+                &mut *s7comm,
+                47000,
+                "S7comm",
+                inspected::s7comm(),
+            ),
+            (
+                Kind::Enip,
+                &mut *enip,
+                48000,
+                "EtherNet/IP",
+                inspected::enip(),
+            ),
         ] {
             if let Some(i) = conduit(k, kind) {
                 let c = conn(k, i, sport);

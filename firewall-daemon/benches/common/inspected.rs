@@ -33,8 +33,14 @@ pub struct Dialogue {
 pub fn iec104() -> Dialogue {
     Dialogue {
         setup: vec![
-            (Side::Client, pktgen::iec104::u(u_frame::STARTDT_ACT).to_vec()),
-            (Side::Server, pktgen::iec104::u(u_frame::STARTDT_CON).to_vec()),
+            (
+                Side::Client,
+                pktgen::iec104::u(u_frame::STARTDT_ACT).to_vec(),
+            ),
+            (
+                Side::Server,
+                pktgen::iec104::u(u_frame::STARTDT_CON).to_vec(),
+            ),
         ],
         request: pktgen::iec104::i_frame(100, cause::ACTIVATION, IEC104_COMMON_ADDRESS, 1),
     }
@@ -66,7 +72,10 @@ pub fn s7comm() -> Dialogue {
             (Side::Client, dt(&setup_communication(), true)),
             (
                 Side::Server,
-                dt(&ack_data(&[job::SETUP_COMMUNICATION, 0, 0, 1, 0, 1, 1, 0xE0], &[]), true),
+                dt(
+                    &ack_data(&[job::SETUP_COMMUNICATION, 0, 0, 1, 0, 1, 1, 0xE0], &[]),
+                    true,
+                ),
             ),
         ],
         request: dt(&read_var(&[item(0x84, 1, 0, 4)]), true),

@@ -102,15 +102,15 @@ pub fn policy_yaml(head: &str, conduits: usize) -> String {
                 "{{ protocol: dnp3, ports: [{port}], dnp3: {{ functions: [read, confirm], addresses: [{DNP3_OUTSTATION}] }} }}"
             ),
             // A SCADA or HMI reading a PLC, a controller's tags, a building's devices.
-            Kind::S7comm => format!(
-                "{{ protocol: s7comm, ports: [{port}], s7comm: {{ read_only: true }} }}"
-            ),
+            Kind::S7comm => {
+                format!("{{ protocol: s7comm, ports: [{port}], s7comm: {{ read_only: true }} }}")
+            }
             Kind::Enip => {
                 format!("{{ protocol: enip, ports: [{port}], enip: {{ read_only: true }} }}")
             }
-            Kind::Bacnet => format!(
-                "{{ protocol: bacnet, ports: [{port}], bacnet: {{ read_only: true }} }}"
-            ),
+            Kind::Bacnet => {
+                format!("{{ protocol: bacnet, ports: [{port}], bacnet: {{ read_only: true }} }}")
+            }
             Kind::Tcp => format!("{{ protocol: tcp, ports: [{port}] }}"),
             Kind::Udp => format!("{{ protocol: udp, ports: [{port}] }}"),
             Kind::Icmp => "{ protocol: icmp, types: [echo-request] }".to_owned(),

@@ -59,7 +59,9 @@ fn walk_dialogue<T, E: std::fmt::Debug>(
 ) {
     for (side, payload) in &d.setup {
         if let Err(e) = walk(*side, payload) {
-            panic!("self-check: {what}: the {side:?}'s setup payload {payload:02x?} is denied: {e:?}");
+            panic!(
+                "self-check: {what}: the {side:?}'s setup payload {payload:02x?} is denied: {e:?}"
+            );
         }
     }
     if let Err(e) = walk(Side::Client, &d.request) {
@@ -126,7 +128,15 @@ fn s7comm(profile: &S7Profile) {
     });
     let stop = inspected::s7comm_denied();
     assert_eq!(
-        walk(&stop[..], 0, stop.len(), &mut before, &mut session, Some(profile)).map_err(|d| d.kind),
+        walk(
+            &stop[..],
+            0,
+            stop.len(),
+            &mut before,
+            &mut session,
+            Some(profile)
+        )
+        .map_err(|d| d.kind),
         Err(S7Violation::Function),
         "self-check: a PLC stop must be denied"
     );
@@ -160,7 +170,15 @@ fn enip(profile: &EnipProfile) {
     });
     let write = inspected::enip_denied();
     assert_eq!(
-        walk(&write[..], 0, write.len(), &mut before, &mut session, Some(profile)).map_err(|d| d.kind),
+        walk(
+            &write[..],
+            0,
+            write.len(),
+            &mut before,
+            &mut session,
+            Some(profile)
+        )
+        .map_err(|d| d.kind),
         Err(EnipViolation::Service),
         "self-check: a Write Tag must be denied"
     );
@@ -168,8 +186,9 @@ fn enip(profile: &EnipProfile) {
 
 fn bacnet(profile: &BacnetProfile) {
     let read = inspected::bacnet_read_property();
-    judge(&read[..], 0, read.len(), profile, true)
-        .unwrap_or_else(|e| panic!("self-check: the BACnet ReadProperty {read:02x?} is denied: {e:?}"));
+    judge(&read[..], 0, read.len(), profile, true).unwrap_or_else(|e| {
+        panic!("self-check: the BACnet ReadProperty {read:02x?} is denied: {e:?}")
+    });
     let write = inspected::bacnet_denied();
     assert_eq!(
         judge(&write[..], 0, write.len(), profile, true).map_err(|d| d.kind),
