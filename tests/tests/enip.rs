@@ -19,7 +19,11 @@
 //! there each must act on the controller (or be served), which proves that the "no effect"
 //! checks can see one.
 
-use std::{net::SocketAddr, thread, time::Duration};
+use std::{
+    net::SocketAddr,
+    thread,
+    time::{Duration, Instant},
+};
 
 use firewall_common::pktgen::enip as pdu;
 use zcfw_harness::{
@@ -27,6 +31,7 @@ use zcfw_harness::{
     enip::{self, ClientReply, EnipServer, EnipState},
     inspection::{EVENT_TIMEOUT, ExpectedDeny, drops_since, has_detail},
     modbus::{StatsJson, ZcfwView},
+    xdp_pass,
 };
 
 const INSPECTED: &str = r#"# tests/tests/enip.rs (a template: the harness fills in names and the XDP mode)
@@ -145,7 +150,11 @@ fn args(a: &[&str]) -> Vec<String> {
 
 /// `n` INTs of value `v`, little endian, hex (Set_Attribute_Single data for `SCADA`).
 fn ints_hex(v: i16, n: usize) -> String {
-    v.to_le_bytes().repeat(n).iter().map(|b| format!("{b:02x}")).collect()
+    v.to_le_bytes()
+        .repeat(n)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Write Tag of INTs to `tag` (element type 0xC3).
@@ -258,7 +267,21 @@ fn cases() -> Vec<Case> {
     ];
     // A Write Tag split after header octets (command, length, session, context, options),
     // CPF and item octets, the service, the path size and inside the symbolic path.
-    for k in [1, 3, 4, 12, 23, 24, 30, 36, CIP_AT, CIP_AT + 1, CIP_AT + 2, CIP_AT + 5, CIP_AT + 9] {
+    for k in [
+        1,
+        3,
+        4,
+        12,
+        23,
+        24,
+        30,
+        36,
+        CIP_AT,
+        CIP_AT + 1,
+        CIP_AT + 2,
+        CIP_AT + 5,
+        CIP_AT + 9,
+    ] {
         v.push(hmi(
             &format!("Write Tag split after octet {k} (hand-made)"),
             Op::Raw {
@@ -330,6 +353,15 @@ struct Env<'p> {
 
 impl<'p> Env<'p> {
     fn start(plant: &'p Plant, mode: XdpMode, inspect: bool) -> Env<'p> {
+        if mode == XdpMode::Native {
+            // A native-mode veth wakes its peer for XDP_TX frames (the RST a client gets for
+            // its retransmitted request) only when the peer runs an XDP program
+            // (`zcfw_harness::xdp_pass`); without one the client waits out its timeout and
+            // its orphaned socket retransmits into the next cases' counters.
+            for host in plant.hosts() {
+                xdp_pass::attach(&host.ns, &host.ifname).unwrap_or_else(|e| panic!("{e:#}"));
+            }
+        }
         let ctl = plant.host(Zone::Control);
         let server = EnipServer::start(&ctl.ns, Self::server_addr())
             .unwrap_or_else(|e| panic!("starting the cpppo server: {e:#}"));
@@ -410,7 +442,11 @@ impl<'p> Env<'p> {
                 ));
             }
         }
-        let r = self.client(Zone::Dmz, "read_tag", &["--tag", "SCADA[3]", "--count", "2"]);
+        let r = self.client(
+            Zone::Dmz,
+            "read_tag",
+            &["--tag", "SCADA[3]", "--count", "2"],
+        );
         if !r.ok || r.values.as_deref() != Some(&scada[3..5]) {
             self.fail(format!(
                 "{what}: Read Tag SCADA[3] of 2 should return {:?}: {r:?}",
@@ -440,7 +476,9 @@ impl<'p> Env<'p> {
         let want = serde_json::json!([state.scada(), state.sp()]);
         let r = self.client(Zone::Enterprise, "logix_read", &["--tags", "SCADA{10},SP"]);
         if !r.ok || r.values.as_ref().map(|v| serde_json::json!(v)) != Some(want.clone()) {
-            self.fail(format!("{what}: reading SCADA and SP should return {want}: {r:?}"));
+            self.fail(format!(
+                "{what}: reading SCADA and SP should return {want}: {r:?}"
+            ));
         }
         self.no_drops(what, &before);
     }
@@ -451,7 +489,11 @@ impl<'p> Env<'p> {
         let what = "engineering (LogixDriver) writes SCADA[4] and SP over a connection";
         let before = self.stats();
         let seen = self.state();
-        let r = self.client(Zone::Enterprise, "logix_write", &["--tags", "SCADA[4]=444,SP=5555"]);
+        let r = self.client(
+            Zone::Enterprise,
+            "logix_write",
+            &["--tags", "SCADA[4]=444,SP=5555"],
+        );
         let now = self.state();
         if !r.ok || now.scada().get(4) != Some(&444) || now.sp() != Some(5555) {
             self.fail(format!(
@@ -481,6 +523,7 @@ impl<'p> Env<'p> {
         let what = format!("{} → {}: {}", case.zone, Self::server_addr(), case.label);
         let seen = self.state();
         let before = self.stats();
+        let started = Instant::now();
         let reply = match &case.op {
             Op::Pycomm3(op, a) => {
                 let a: Vec<&str> = a.iter().map(String::as_str).collect();
@@ -496,9 +539,20 @@ impl<'p> Env<'p> {
             )
             .unwrap_or_else(|e| panic!("{what}: raw connection: {e:#}")),
         };
+        let took = started.elapsed();
         thread::sleep(Duration::from_millis(200));
         let after = self.stats();
         let now = self.state();
+        eprintln!(
+            "[{} {}] {what}: {took:.1?}, {reply:?}; counted {:?}",
+            self.mode.as_str(),
+            if self.inspect {
+                "inspected"
+            } else {
+                "port level"
+            },
+            after.reasons_since(&before)
+        );
         // A raw client is served when anything came back after RegisterSession.
         let served = match &case.op {
             Op::Pycomm3(..) => reply.ok,
@@ -510,13 +564,15 @@ impl<'p> Env<'p> {
             effects.push(format!("the controller executed {executed:?}"));
         }
         if seen.tags != now.tags {
-            effects.push(format!("the tags went from {:?} to {:?}", seen.tags, now.tags));
+            effects.push(format!(
+                "the tags went from {:?} to {:?}",
+                seen.tags, now.tags
+            ));
         }
         if case.effect == Effect::Served && served {
             effects.push("the client was served".into());
         }
         if !self.inspect {
-            eprintln!("[port level] {what}: {reply:?}; controller: {effects:?}");
             let acted = match case.effect {
                 Effect::Write => !executed.is_empty() && seen.tags != now.tags,
                 Effect::Served => served,
