@@ -245,7 +245,7 @@ fn cases() -> Vec<Case> {
         Case {
             effect: Effect::Served,
             ..hmi(
-                "LogixDriver read: Large Forward_Open, connected messaging is no read_only",
+                "LogixDriver read: Large Forward_Open (connected messaging is not read-only)",
                 Op::Pycomm3("logix_read", args(&["--tags", "SCADA{10},SP"])),
                 service(0x5B),
                 Some(0),
