@@ -1,6 +1,7 @@
-//! What zcfw must report about a denied request of an inspected protocol (IEC 104, DNP3, S7comm, BACnet/IP): the
-//! reason counted in total and for the conduit (`zcfw stats --json`), and an event naming the
-//! reason, the conduit, the connection and the protocol detail (`zcfw events --json`).
+//! What zcfw must report about a denied request of an inspected protocol (IEC 104, DNP3, S7comm,
+//! EtherNet/IP, BACnet/IP): the reason counted in total and for the conduit (`zcfw stats
+//! --json`), and an event naming the reason, the conduit, the connection and the protocol
+//! detail (`zcfw events --json`).
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -35,7 +36,7 @@ pub struct ExpectedDeny {
 }
 
 /// Whether `v` holds `key` with value `want` at any depth.
-fn has_detail(v: &Value, key: &str, want: u64) -> bool {
+pub fn has_detail(v: &Value, key: &str, want: u64) -> bool {
     match v {
         Value::Object(map) => map
             .iter()

@@ -26,6 +26,7 @@ pub mod bridge;
 pub mod cmd;
 pub mod daemon;
 pub mod dnp3;
+pub mod enip;
 pub mod iec104;
 pub mod inspection;
 pub mod modbus;

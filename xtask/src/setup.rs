@@ -57,8 +57,9 @@ const BPFFS: &str = "/sys/fs/bpf";
 const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 /// The Python test peers, from PyPI: Modbus (pymodbus), IEC 60870-5-104 (c104, a binary
 /// wheel of lib60870), DNP3 (dnp3-simulation, pure Python), S7comm (python-snap7 3.x, pure
-/// Python, its `snap7.Server` the PLC) and BACnet/IP (bacpypes3, pure Python, two devices).
-/// Pinned where the tests rely on
+/// Python, its `snap7.Server` the PLC), BACnet/IP (bacpypes3, pure Python, two devices) and
+/// EtherNet/IP-CIP (cpppo, pure Python, its `cpppo.server.enip` the controller; pycomm3, pure
+/// Python, the client). Pinned where the tests rely on
 /// a version's behaviour (c104 checks callback signatures; the simulator's frames are test
 /// vectors in tests/vectors/).
 const PYTHON_PEERS: &[&str] = &[
@@ -67,6 +68,8 @@ const PYTHON_PEERS: &[&str] = &[
     "dnp3-simulation==0.1.2",
     "python-snap7==3.3.0",
     "bacpypes3==0.0.110",
+    "cpppo==5.2.5",
+    "pycomm3==1.2.16",
 ];
 /// The versions [`check_pyenv`] requires of the pinned peers (distribution name, version).
 const PINNED_PEERS: &[(&str, &str)] = &[
@@ -74,6 +77,8 @@ const PINNED_PEERS: &[(&str, &str)] = &[
     ("dnp3-simulation", "0.1.2"),
     ("python-snap7", "3.3.0"),
     ("bacpypes3", "0.0.110"),
+    ("cpppo", "5.2.5"),
+    ("pycomm3", "1.2.16"),
 ];
 
 /// Check only, or install what is missing.
@@ -137,7 +142,7 @@ pub fn setup(ctx: &Ctx, mode: Mode, scope: Scope) -> Result<()> {
         step("bpffs", install, &mut missing, check_bpffs, mount_bpffs)?;
         let venv = ctx.pyenv();
         step(
-            "python test peers (pymodbus, c104, dnp3-simulation, python-snap7, bacpypes3)",
+            "python test peers (pymodbus, c104, dnp3-simulation, python-snap7, bacpypes3, cpppo, pycomm3)",
             install,
             &mut missing,
             || check_pyenv(&venv),
@@ -562,9 +567,9 @@ fn mount_bpffs() -> Result<()> {
 /// Prints the venv's base prefix, pymodbus's version, then `name=version` of each pinned peer
 /// (importing each: a wheel that installed but cannot load is missing too).
 const PYENV_PROBE: &str = "import sys, importlib.util as u, importlib.metadata as m, pymodbus\n\
-import c104, dnp3_sim, snap7, bacpypes3\n\
+import c104, dnp3_sim, snap7, bacpypes3, cpppo.server.enip, pycomm3\n\
 assert u.find_spec('scapy'), 'scapy (python3-scapy) not visible'\n\
-print(sys.base_prefix, pymodbus.__version__, *(d + '=' + m.version(d) for d in ('c104', 'dnp3-simulation', 'python-snap7', 'bacpypes3')))";
+print(sys.base_prefix, pymodbus.__version__, *(d + '=' + m.version(d) for d in ('c104', 'dnp3-simulation', 'python-snap7', 'bacpypes3', 'cpppo', 'pycomm3')))";
 
 fn check_pyenv(venv: &Path) -> State {
     let python = venv.join("bin/python");
@@ -573,7 +578,7 @@ fn check_pyenv(venv: &Path) -> State {
     }
     let Some(out) = probe(&python, ["-c", PYENV_PROBE]) else {
         return State::Missing(format!(
-            "{} cannot import pymodbus, c104, dnp3_sim, snap7, bacpypes3 and scapy",
+            "{} cannot import pymodbus, c104, dnp3_sim, snap7, bacpypes3, cpppo, pycomm3 and scapy",
             python.display()
         ));
     };
