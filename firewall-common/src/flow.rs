@@ -226,6 +226,9 @@ impl From<FlowStateV7> for FlowState {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StreamState {
     pub sides: [StreamSide; 2],
+    /// EtherNet/IP: the connections the flow's Forward_Open replies opened, the only ones
+    /// its SendUnitData may use (zero for every other protocol).
+    pub enip: crate::enip::EnipConnections,
 }
 
 impl From<FlowStateV3> for FlowState {
@@ -311,7 +314,7 @@ const _: () = {
     assert!(core::mem::size_of::<FlowKey>() == 40);
     assert!(core::mem::size_of::<FlowState>() == 48);
     assert!(core::mem::size_of::<FlowStateV7>() == 32);
-    assert!(core::mem::size_of::<StreamState>() == 192);
+    assert!(core::mem::size_of::<StreamState>() == 208);
     assert!(core::mem::size_of::<FlowStateV3>() == 32);
     assert!(core::mem::size_of::<FlowStateV2>() == 24);
     assert!(core::mem::size_of::<FragKey>() == 40);

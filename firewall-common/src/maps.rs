@@ -481,9 +481,12 @@ pub struct Handoff {
     pub walk_from: u16,
     pub walk_pending: u8,
     pub _walk_pad: u8,
+    /// EtherNet/IP: the flow's open connections as the walk leaves them
+    /// ([`crate::flow::StreamState::enip`]).
+    pub walk_conns: crate::enip::EnipConnections,
 }
 
-const _: () = assert!(core::mem::size_of::<Handoff>() == 76);
+const _: () = assert!(core::mem::size_of::<Handoff>() == 92);
 
 /// [`Handoff::walk_state`].
 pub mod walk_state {

@@ -3262,3 +3262,129 @@ fn enip_requests_are_judged_across_segments_and_nesting() {
             .and_then(|s| s.verified_insns);
     eprintln!("verified instructions: zcfw_enip {insns:?}");
 }
+
+const ENIP_CONNECTED_POLICY: &str = r#"
+version: 1
+name: enip-connected-verdicts
+interfaces:
+  - { name: lo }
+zones:
+  dmz:     { security_level: 2, networks: [10.20.0.0/24] }
+  control: { security_level: 3, networks: [10.30.0.0/16] }
+conduits:
+  - name: hmi
+    from: dmz
+    to: control
+    on_violation: drop
+    rules:
+      - protocol: enip
+        enip:
+          commands: [register_session, unregister_session, send_rr_data, send_unit_data]
+          services: [get_attribute_single, read_tag, forward_open, forward_close]
+"#;
+
+/// Connected messaging in the data path: a SendUnitData passes only on a connection id a
+/// successful Forward_Open reply of the same flow opened (pycomm3's order: register,
+/// Forward_Open, its reply, reads over the connection); a forged id, an id of another flow,
+/// and an id from a reply the data path denied are refused (`enip_session`); a write over
+/// an opened connection is still judged by its service.
+#[test]
+fn enip_connected_messages_need_a_forward_open_the_device_answered() {
+    use firewall_common::{enip::command, pktgen::enip::*};
+    let mut h = Harness::new(ENIP_CONNECTED_POLICY);
+    let register = |h: &mut Harness, port: u16| {
+        let client = (DMZ, port);
+        let (mut c, mut s) = enip_connect(h, port);
+        let reg = register_session();
+        h.pass(
+            "RegisterSession",
+            &enip_segment(client, true, c, s, &reg),
+            Reason::AllowedConntrack,
+        );
+        c += reg.len() as u32;
+        let reg_reply = encap(command::REGISTER_SESSION, SESSION, &[1, 0, 0, 0]);
+        h.pass(
+            "RegisterSession reply",
+            &enip_segment(client, false, s, c, &reg_reply),
+            Reason::AllowedConntrack,
+        );
+        s += reg_reply.len() as u32;
+        (client, c, s)
+    };
+    let (client, mut c, mut s) = register(&mut h, 40900);
+    let id = 0x8001_0203;
+    let read = send_unit(id, 1, &read_tag("A", 1));
+    h.drop(
+        "SendUnitData before any Forward_Open",
+        &enip_segment(client, true, c, s, &read),
+        Reason::EnipSession,
+    );
+    let open = send_rr(&forward_open());
+    h.pass(
+        "Forward_Open",
+        &enip_segment(client, true, c, s, &open),
+        Reason::AllowedConntrack,
+    );
+    c += open.len() as u32;
+    h.drop(
+        "SendUnitData before the Forward_Open reply",
+        &enip_segment(client, true, c, s, &read),
+        Reason::EnipSession,
+    );
+    let opened = send_rr(&forward_open_reply(id, 0x0A0B_0C0D));
+    h.pass(
+        "Forward_Open reply",
+        &enip_segment(client, false, s, c, &opened),
+        Reason::AllowedConntrack,
+    );
+    s += opened.len() as u32;
+    h.pass(
+        "read over the opened connection",
+        &enip_segment(client, true, c, s, &read),
+        Reason::AllowedConntrack,
+    );
+    c += read.len() as u32;
+    for (what, other) in [("another id", id + 1), ("the T→O id", 0x0A0B_0C0D)] {
+        h.drop(
+            what,
+            &enip_segment(client, true, c, s, &send_unit(other, 2, &read_tag("A", 1))),
+            Reason::EnipSession,
+        );
+    }
+    h.drop(
+        "a write over the opened connection",
+        &enip_segment(
+            client,
+            true,
+            c,
+            s,
+            &send_unit(id, 2, &write_tag_dint("A", 7)),
+        ),
+        Reason::EnipService,
+    );
+    // The connection is the flow's own: another session of the same client cannot use it.
+    let (other, c2, s2) = register(&mut h, 40901);
+    h.drop(
+        "the id on another flow",
+        &enip_segment(other, true, c2, s2, &read),
+        Reason::EnipSession,
+    );
+    // A reply the data path denies (a request from the device follows it in the same
+    // segment) opens nothing.
+    let mut forged = send_rr(&forward_open_reply(id, 1));
+    forged.extend(send_rr(&read_tag("A", 1)));
+    h.drop(
+        "a Forward_Open reply with a request from the device",
+        &enip_segment(other, false, s2, c2, &forged),
+        Reason::EnipDirection,
+    );
+    h.drop(
+        "the id of the denied reply",
+        &enip_segment(other, true, c2, s2, &read),
+        Reason::EnipSession,
+    );
+    let insns =
+        h.dp.program_stats("zcfw_enip")
+            .and_then(|s| s.verified_insns);
+    eprintln!("verified instructions: zcfw_enip {insns:?}");
+}

@@ -8,15 +8,16 @@ use core::ffi::c_void;
 use aya_ebpf::{helpers::generated::bpf_loop, macros::xdp, programs::XdpContext};
 use firewall_common::{
     enip::{self, EnipDenial, EnipProfile, EnipViolation},
+    flow::{FlowState, StreamState},
     maps::{Handoff, walk_state},
     packet::PacketBytes,
     reason::Reason,
-    stream::{PAYLOAD_MAX, Payload, PayloadBytes, StreamCursor, Walker},
+    stream::{PAYLOAD_MAX, Payload, PayloadBytes, StreamCursor, Verdict, Walker},
 };
 
 use crate::{
     maps::{ENIP_PROFILES, HANDOFF, PAYLOAD},
-    stream::{Protocol, run},
+    stream::{Protocol, run, walk_either},
 };
 
 /// EtherNet/IP: the client's PDUs against the profile (commands, session, CIP services and
@@ -58,6 +59,28 @@ impl Protocol for Enip {
         EnipLooped {
             profile: EnipLooped::SERVER,
         }
+    }
+
+    /// The segment walked with the flow's open connections in this CPU's hand-over value
+    /// ([`Handoff::walk_conns`], where the loop's step reads and opens them), kept only
+    /// when the segment passes: a denied segment opens nothing.
+    #[inline(always)]
+    fn walk(
+        b: &PayloadBytes<'static>,
+        seq: u32,
+        state: &mut FlowState,
+        sides: &mut StreamState,
+        h: &Handoff,
+    ) -> Option<Verdict<EnipDenial>> {
+        let handoff = HANDOFF.get_ptr_mut(0)?;
+        // SAFETY: this CPU's value; the walk below is its only other user.
+        unsafe { (*handoff).walk_conns = sides.enip };
+        let verdict = walk_either::<Self>(b, seq, state, sides, h)?;
+        if let Verdict::Pass = verdict {
+            // SAFETY: as above; the walk is over.
+            sides.enip = unsafe { (*handoff).walk_conns };
+        }
+        Some(verdict)
     }
 
     #[inline(always)]
@@ -133,10 +156,11 @@ extern "C" fn enip_step(index: u64, _ctx: *mut c_void) -> i64 {
         let part = part as u8;
         let cursor = enip::cursor_in(&mut h.walk);
         let bits = &mut h.walk_bits;
+        let conns = &mut h.walk_conns;
         // One test of the profile per call: inlined with a known `Some` or `None`.
         let r = match profile {
-            Some(p) => enip::consume(cursor, bits, byte, Some(p), part, &mut pending),
-            None => enip::consume(cursor, bits, byte, None, part, &mut pending),
+            Some(p) => enip::consume(cursor, bits, conns, byte, Some(p), part, &mut pending),
+            None => enip::consume(cursor, bits, conns, byte, None, part, &mut pending),
         };
         h.walk_pending = pending as u8;
         r

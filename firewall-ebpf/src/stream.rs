@@ -306,7 +306,7 @@ fn segment<P: Protocol>(
 /// [`Protocol::walk`] for protocols with a walker type per direction: the segment walked
 /// with the opener's (against its profile) or the peer's. `None`: the flow's profile is gone.
 #[inline(always)]
-fn walk_either<P: Protocol>(
+pub(crate) fn walk_either<P: Protocol>(
     b: &PayloadBytes<'static>,
     seq: u32,
     state: &mut FlowState,

@@ -10,11 +10,13 @@
 //! Checks the walker against itself fed one byte at a time: the byte at which the stream
 //! becomes invalid is found octet by octet, then every segment ending before it must pass,
 //! the segment that holds it must be denied with the same violation, and a denial leaves
-//! cursor and session alone.
+//! cursor, session and the flow's open connections alone. `profile[0] & 0x80` opens the
+//! connection 0x1234 beforehand; the server's direction opens connections from Forward_Open
+//! replies.
 #![no_main]
 
 use firewall_common::{
-    enip::{EnipCursor, EnipProfile, EnipViolation, Target, session, walk},
+    enip::{EnipConnections, EnipCursor, EnipProfile, EnipViolation, Target, session, walk},
     pktgen::enip as tp,
 };
 use libfuzzer_sys::fuzz_target;
@@ -55,16 +57,21 @@ fn nested(c: &[u8], depth: u8) -> Vec<u8> {
 fn pdus(c: &[u8], server: bool) -> Vec<u8> {
     let at = |i: usize| c.get(i).copied().unwrap_or(0);
     if server {
-        return match at(0) % 3 {
+        return match at(0) % 4 {
             0 => tp::send_rr(&tp::reply(at(1), at(2), &[at(3)])),
             1 => tp::encap(at(1) % 0x71, tp::SESSION, &c[c.len().min(2)..]),
+            2 => tp::send_rr(&tp::forward_open_reply(u32::from(at(1) % 4), 9)),
             _ => tp::send_unit(1, 1, &tp::reply(at(1), 0, &[])),
         };
     }
     match at(0) % 6 {
         0 => tp::register_session(),
         1 => tp::list_identity(),
-        2 => tp::send_unit(0x1234, u16::from(at(1)), &nested(&c[1..], 3)),
+        2 => tp::send_unit(
+            [0x1234, 0x1235, 0][usize::from(at(2)) % 3],
+            u16::from(at(1)),
+            &nested(&c[1..], 3),
+        ),
         3 => tp::unregister_session(),
         _ => tp::send_rr(&nested(&c[1..], 3)),
     }
@@ -75,11 +82,13 @@ fn reference(
     s: &[u8],
     p: Option<&EnipProfile>,
     bits: u8,
+    conns: EnipConnections,
 ) -> Option<(usize, EnipViolation)> {
     let mut c = EnipCursor::default();
     let mut bits = bits;
+    let mut conns = conns;
     for i in 0..s.len() {
-        if let Err(d) = walk(s, i, 1, &mut c, &mut bits, p) {
+        if let Err(d) = walk(s, i, 1, &mut c, &mut bits, &mut conns, p) {
             return Some((i, d.kind));
         }
     }
@@ -113,6 +122,11 @@ fuzz_target!(|data: &[u8]| {
         p.allow_classes(1, u16::from(b % 8)).ok();
     }
     let bits = if a & 0x40 != 0 { session::REGISTERED } else { 0 };
+    // Connection 0x1234 opened by an earlier Forward_Open reply (0x1235 never is).
+    let mut conns = EnipConnections::default();
+    if a & 0x80 != 0 {
+        conns.open(0x1234);
+    }
     let cuts = usize::from(data[3] % 32);
     let Some((cut_bytes, rest)) = data[4..].split_at_checked(cuts) else {
         return;
@@ -127,7 +141,7 @@ fuzz_target!(|data: &[u8]| {
         stream[i] ^= data[2] | 1;
     }
     let profile = if server { None } else { Some(&p) };
-    let bad = reference(&stream, profile, bits);
+    let bad = reference(&stream, profile, bits, conns);
     let mut ends = Vec::new();
     let mut end = 0;
     for len in cut_bytes
@@ -148,13 +162,21 @@ fuzz_target!(|data: &[u8]| {
         if end == start {
             continue;
         }
-        let before = (cursor, s);
-        let r = walk(&stream[..], start, end - start, &mut cursor, &mut s, profile);
+        let before = (cursor, s, conns);
+        let r = walk(
+            &stream[..],
+            start,
+            end - start,
+            &mut cursor,
+            &mut s,
+            &mut conns,
+            profile,
+        );
         match bad {
             Some((at, kind)) if at < end => {
                 let d = r.expect_err("the segment holding the deciding byte must be denied");
                 assert_eq!(d.kind, kind, "decided at byte {at}: {stream:02x?}");
-                assert_eq!((cursor, s), before, "a denial leaves the state alone");
+                assert_eq!((cursor, s, conns), before, "a denial leaves the state alone");
                 return;
             }
             _ => {

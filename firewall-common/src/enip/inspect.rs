@@ -2,8 +2,10 @@
 //! the byte walker's [`EnipCursor`] lives in the bytes of the direction's
 //! [`crate::stream::StreamCursor`].
 
+use core::cell::Cell;
+
 use super::{
-    check::{EnipCursor, EnipDenial, walk},
+    check::{EnipConnections, EnipCursor, EnipDenial, walk},
     profile::EnipProfile,
 };
 use crate::{
@@ -12,21 +14,29 @@ use crate::{
 };
 
 /// One direction of an EtherNet/IP flow: the client's (it opened the connection), judged against
-/// `profile`, or the server's (`profile: None`: framing and direction).
+/// `profile`, or the server's (`profile: None`: framing and direction), with the
+/// connections the flow's Forward_Open replies opened (shared by both directions).
 pub struct Direction<'a> {
     pub profile: Option<&'a EnipProfile>,
+    pub conns: &'a Cell<EnipConnections>,
 }
 
 impl<'a> Direction<'a> {
     /// What the client sends, judged against `profile`.
-    pub const fn client(profile: &'a EnipProfile) -> Direction<'a> {
+    pub const fn client(profile: &'a EnipProfile, conns: &'a Cell<EnipConnections>) -> Self {
         Direction {
             profile: Some(profile),
+            conns,
         }
     }
 
     /// What the server (the PLC) sends.
-    pub const SERVER: Direction<'static> = Direction { profile: None };
+    pub const fn server(conns: &'a Cell<EnipConnections>) -> Self {
+        Direction {
+            profile: None,
+            conns,
+        }
+    }
 }
 
 const _: () = {
@@ -55,6 +65,17 @@ impl Walker for Direction<'_> {
         cursor: &mut StreamCursor,
         session: &mut u8,
     ) -> Result<(), EnipDenial> {
-        walk(b, off, len, cursor_in(cursor), session, self.profile).map(|_| ())
+        let mut conns = self.conns.get();
+        walk(
+            b,
+            off,
+            len,
+            cursor_in(cursor),
+            session,
+            &mut conns,
+            self.profile,
+        )?;
+        self.conns.set(conns);
+        Ok(())
     }
 }

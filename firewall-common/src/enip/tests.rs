@@ -12,10 +12,19 @@ fn walk_all(
     profile: Option<&EnipProfile>,
     session: &mut u8,
 ) -> (Vec<Result<u8, EnipDenial>>, EnipCursor) {
+    walk_with(segments, profile, session, &mut EnipConnections::default())
+}
+
+fn walk_with(
+    segments: &[&[u8]],
+    profile: Option<&EnipProfile>,
+    session: &mut u8,
+    conns: &mut EnipConnections,
+) -> (Vec<Result<u8, EnipDenial>>, EnipCursor) {
     let mut c = EnipCursor::default();
     let r = segments
         .iter()
-        .map(|s| walk(*s, 0, s.len(), &mut c, session, profile))
+        .map(|s| walk(*s, 0, s.len(), &mut c, session, conns, profile))
         .collect();
     (r, c)
 }
@@ -287,7 +296,13 @@ fn commands_and_sessions() {
     assert_eq!((d.kind, d.code), (EnipViolation::Command, 0x70));
     let mut q = EnipProfile::read_only();
     q.allow_command(command::SEND_UNIT_DATA);
-    assert_eq!(one(&unit, &q), Ok(1));
+    let mut opened = EnipConnections::default();
+    opened.open(0x1234);
+    let mut bits = session::REGISTERED;
+    assert_eq!(
+        walk_with(&[&unit], Some(&q), &mut bits, &mut opened).0,
+        [Ok(1)]
+    );
     // The command is judged on its first two octets.
     for k in 1..unit.len() {
         let r = client(&[&unit[..k], &unit[k..]], &p);
@@ -441,14 +456,100 @@ fn random_bytes_never_panic_and_a_denial_leaves_the_cursor() {
         }
         let mut c = EnipCursor::default();
         let mut bits = 0;
+        let mut conns = EnipConnections::default();
         let before = c;
-        if walk(&f[..], 0, f.len(), &mut c, &mut bits, Some(&p)).is_err() {
+        if walk(&f[..], 0, f.len(), &mut c, &mut bits, &mut conns, Some(&p)).is_err() {
             assert_eq!(c, before);
             assert_eq!(bits, 0);
         }
         let mut c = EnipCursor::default();
-        let _ = walk(&f[..], 0, f.len(), &mut c, &mut bits, None);
+        let _ = walk(&f[..], 0, f.len(), &mut c, &mut bits, &mut conns, None);
     }
     let long = vec![0u8; MAX_SEGMENT_BYTES + 1];
     assert_eq!(client(&[&long], &p), [Err(EnipViolation::Malformed)]);
+}
+
+/// Connected messaging only on connections a successful Forward_Open reply of the flow
+/// opened: pycomm3's sequence (register, Forward_Open, its reply, SendUnitData reads), a
+/// forged or stale connection id, a failed Forward_Open, and every cut of the reply and of
+/// the request.
+#[test]
+fn connected_messages_only_on_connections_a_forward_open_opened() {
+    let mut p = EnipProfile::read_only();
+    p.allow_command(command::SEND_UNIT_DATA);
+    p.allow_service(0x54, Target::ConnectionManager);
+    let mut bits = session::REGISTERED;
+    let mut conns = EnipConnections::default();
+    // The client's Forward_Open passes; before its reply no connection is open.
+    let open = send_rr(&forward_open());
+    assert_eq!(
+        walk_with(&[&open], Some(&p), &mut bits, &mut conns).0,
+        [Ok(1)]
+    );
+    let read = send_unit(0x8001_0203, 1, &read_tag("A", 1));
+    let d = walk_with(&[&read], Some(&p), &mut bits, &mut conns).0[0].unwrap_err();
+    assert_eq!((d.kind, d.code), (EnipViolation::Session, 0x70));
+    // The device's reply opens its O→T id, cut anywhere; the T→O id is not opened.
+    let reply = send_rr(&forward_open_reply(0x8001_0203, 0x0A0B_0C0D));
+    for k in 0..reply.len() {
+        let mut fresh = EnipConnections::default();
+        let r = walk_with(&[&reply[..k], &reply[k..]], None, &mut bits, &mut fresh).0;
+        assert!(r.iter().all(|r| r.is_ok()), "reply cut at {k}: {r:?}");
+        assert!(fresh.is_open(0x8001_0203), "reply cut at {k}");
+        assert!(!fresh.is_open(0x0A0B_0C0D));
+    }
+    assert_eq!(walk_with(&[&reply], None, &mut bits, &mut conns).0, [Ok(1)]);
+    // Now the read passes, cut anywhere; another id does not, wherever it is cut.
+    for k in 0..read.len() {
+        let r = walk_with(&[&read[..k], &read[k..]], Some(&p), &mut bits, &mut conns).0;
+        assert!(r.iter().all(|r| r.is_ok()), "read cut at {k}: {r:?}");
+    }
+    let forged = send_unit(0x8001_0204, 2, &read_tag("A", 1));
+    for k in 1..forged.len() {
+        let r = walk_with(
+            &[&forged[..k], &forged[k..]],
+            Some(&p),
+            &mut bits,
+            &mut conns,
+        )
+        .0;
+        assert!(
+            r.iter()
+                .any(|r| r.map_err(|d| d.kind) == Err(EnipViolation::Session)),
+            "forged id cut at {k}: {r:?}"
+        );
+    }
+    // A write on the opened connection is still judged by its service.
+    let write = send_unit(0x8001_0203, 3, &write_tag_dint("A", 7));
+    let d = walk_with(&[&write], Some(&p), &mut bits, &mut conns).0[0].unwrap_err();
+    assert_eq!(d.kind, EnipViolation::Service);
+    // A failed Forward_Open opens nothing; neither does an id 0 or a reply to another
+    // service carrying the same bytes.
+    let mut none = EnipConnections::default();
+    let mut failed = forward_open_reply(0x0101_0101, 2);
+    failed[2] = 0x01;
+    let mut other = forward_open_reply(0x0202_0202, 2);
+    other[0] = 0x80 | 0x4C;
+    for r in [failed, other, forward_open_reply(0, 2)] {
+        assert_eq!(
+            walk_with(&[&send_rr(&r)], None, &mut bits, &mut none).0,
+            [Ok(1)]
+        );
+    }
+    assert_eq!(none, EnipConnections::default());
+    // The last four stay open; a fifth forgets the oldest.
+    let mut four = EnipConnections::default();
+    for id in 1..=5u32 {
+        let r = send_rr(&forward_open_reply(id, 100 + id));
+        assert_eq!(walk_with(&[&r], None, &mut bits, &mut four).0, [Ok(1)]);
+    }
+    assert!(!four.is_open(1));
+    assert!((2..=5).all(|id| four.is_open(id)));
+    // A denied segment opens nothing: the reply followed by a request from the device.
+    let mut s = send_rr(&forward_open_reply(0x77, 1));
+    s.extend(send_rr(&read_tag("A", 1)));
+    let mut kept = EnipConnections::default();
+    let r = walk_with(&[&s], None, &mut bits, &mut kept).0;
+    assert_eq!(r[0].map_err(|d| d.kind), Err(EnipViolation::Direction));
+    assert_eq!(kept, EnipConnections::default());
 }

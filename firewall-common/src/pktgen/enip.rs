@@ -179,6 +179,18 @@ pub fn forward_open() -> Vec<u8> {
     request(0x54, &logical_path(6, 1, None), &d)
 }
 
+/// The device's reply to a Forward_Open that opened O→T connection `o_t` (the id the
+/// originator's SendUnitData then carries) and T→O connection `t_o`.
+pub fn forward_open_reply(o_t: u32, t_o: u32) -> Vec<u8> {
+    let mut d = Vec::new();
+    d.extend_from_slice(&o_t.to_le_bytes());
+    d.extend_from_slice(&t_o.to_le_bytes());
+    d.extend_from_slice(&[0x27, 0x04, 0x09, 0x10, 0x0B, 0x46, 0xA5, 0xC1]);
+    d.extend_from_slice(&[0x40, 0x4B, 0x4C, 0x00, 0x40, 0x4B, 0x4C, 0x00]);
+    d.extend_from_slice(&[0, 0]);
+    reply(0x54, 0, &d)
+}
+
 /// A CIP reply: service | 0x80, reserved, general status, no additional status, `data`.
 pub fn reply(service: u8, status: u8, data: &[u8]) -> Vec<u8> {
     let mut r = vec![service | 0x80, 0, status, 0];

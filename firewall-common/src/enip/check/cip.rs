@@ -2,6 +2,7 @@
 //! Unconnected Send and Multiple Service Packet, judged against the profile.
 
 use super::*;
+use crate::enip::services::command;
 
 /// The service octet and path size of a request (a reply's service octet, from the server).
 #[inline(always)]
@@ -17,8 +18,16 @@ pub(super) fn cip(
             return Err(EnipDenial::code(EnipViolation::Direction, byte));
         }
         if profile.is_none() {
-            // The rest of a reply is not walked.
-            c.phase = phase::ITEM_SKIP;
+            // The rest of a reply is not walked, but for the connection id a Forward_Open
+            // reply hands out ([`opened`]).
+            let open = byte == service::FORWARD_OPEN | service::REPLY
+                || byte == service::LARGE_FORWARD_OPEN | service::REPLY;
+            c.phase = if open && c.command == command::SEND_RR_DATA && c.depth() == 0 {
+                c.at = 1;
+                phase::OPENED
+            } else {
+                phase::ITEM_SKIP
+            };
             return Ok(());
         }
         c.service = byte;
@@ -326,4 +335,36 @@ pub(super) fn end_request(c: &mut EnipCursor) -> Result<(), EnipDenial> {
         }
     }
     Ok(())
+}
+
+/// An octet of a Forward_Open (or Large_Forward_Open) reply after its service: reserved,
+/// general status, additional status size, then the O→T connection id (4 octets, little
+/// endian, gathered in [`EnipCursor::left`]), which a status of 0 opens in `conns`. A reply
+/// with an error is not read further.
+#[inline(always)]
+pub(super) fn opened(c: &mut EnipCursor, byte: u8, conns: &mut EnipConnections) {
+    let at = c.at;
+    match at {
+        1 => {}
+        2 | 3 => {
+            if byte != 0 {
+                // An error, or additional status: no connection.
+                c.phase = phase::ITEM_SKIP;
+                c.at = 0;
+                return;
+            }
+        }
+        4 => c.left = [byte as u16, 0],
+        5 => c.left[0] |= (byte as u16) << 8,
+        6 => c.left[1] = byte as u16,
+        _ => {
+            let id = c.left[0] as u32 | ((c.left[1] | (byte as u16) << 8) as u32) << 16;
+            conns.open(id);
+            c.left = [0, 0];
+            c.phase = phase::ITEM_SKIP;
+            c.at = 0;
+            return;
+        }
+    }
+    c.at = at + 1;
 }

@@ -134,16 +134,17 @@ pub(super) fn end_pdu(c: &mut EnipCursor) -> Result<(), EnipDenial> {
     Ok(())
 }
 
-/// An octet of the encapsulation data (already counted off [`EnipCursor::encap_left`]).
+/// An octet of the encapsulation data (already counted off [`EnipCursor::encap_left`]),
+/// from the client (`client`) or the device.
 #[inline(always)]
-pub(super) fn body(c: &mut EnipCursor, byte: u8) -> Result<bool, EnipDenial> {
+pub(super) fn body(c: &mut EnipCursor, byte: u8, client: bool) -> Result<bool, EnipDenial> {
     let malformed = EnipDenial::new(EnipViolation::Malformed);
     let ph = c.phase;
     match ph {
         phase::SKIP => return Ok(false),
         phase::TRAILER => return Err(malformed),
         phase::CPF => return cpf(c, byte).map(|_| false),
-        phase::ITEM_HEAD => return item_head(c, byte).map(|_| false),
+        phase::ITEM_HEAD => return item_head(c, byte, client).map(|_| false),
         _ => {}
     }
     // Inside an item.
@@ -198,9 +199,10 @@ pub(super) fn cpf(c: &mut EnipCursor, byte: u8) -> Result<(), EnipDenial> {
     Ok(())
 }
 
-/// An octet of an item's type id and length; the length fixes what the item holds.
+/// An octet of an item's type id and length; the length fixes what the item holds. The
+/// connection id of a client's connected address item is read ([`phase::ADDRESS`]).
 #[inline(always)]
-pub(super) fn item_head(c: &mut EnipCursor, byte: u8) -> Result<(), EnipDenial> {
+pub(super) fn item_head(c: &mut EnipCursor, byte: u8, client: bool) -> Result<(), EnipDenial> {
     let malformed = EnipDenial::new(EnipViolation::Malformed);
     let at = c.at;
     match at {
@@ -244,7 +246,11 @@ pub(super) fn item_head(c: &mut EnipCursor, byte: u8) -> Result<(), EnipDenial> 
             c.at = 0;
             c.nest = 0;
             c.phase = if c.flags & cursor_flags::DATA_ITEM == 0 {
-                phase::ITEM_SKIP
+                if unit && index == 0 && client {
+                    phase::ADDRESS
+                } else {
+                    phase::ITEM_SKIP
+                }
             } else if unit {
                 phase::SEQUENCE
             } else {
@@ -277,5 +283,34 @@ pub(super) fn end_item(c: &mut EnipCursor) -> Result<(), EnipDenial> {
     } else {
         phase::ITEM_HEAD
     };
+    Ok(())
+}
+
+/// An octet of the connection id in a client's connected address item (4 octets, little
+/// endian, gathered in [`EnipCursor::left`], unused outside the data item): the id must be
+/// one a Forward_Open reply of this flow opened.
+#[inline(always)]
+pub(super) fn address(
+    c: &mut EnipCursor,
+    byte: u8,
+    conns: &EnipConnections,
+) -> Result<(), EnipDenial> {
+    let at = c.at;
+    match at {
+        0 => c.left = [byte as u16, 0],
+        1 => c.left[0] |= (byte as u16) << 8,
+        2 => c.left[1] = byte as u16,
+        _ => {
+            let id = c.left[0] as u32 | ((c.left[1] | (byte as u16) << 8) as u32) << 16;
+            c.left = [0, 0];
+            c.at = 0;
+            c.phase = phase::ITEM_SKIP;
+            if !conns.is_open(id) {
+                return Err(EnipDenial::code(EnipViolation::Session, c.command));
+            }
+            return Ok(());
+        }
+    }
+    c.at = at + 1;
     Ok(())
 }

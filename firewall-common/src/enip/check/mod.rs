@@ -10,10 +10,12 @@ use super::{
 use crate::{event::detail, packet::PacketBytes};
 
 mod cip;
+mod connection;
 mod denial;
 mod encap;
 
 use cip::*;
+pub use connection::EnipConnections;
 pub use denial::{EnipDenial, EnipViolation};
 use encap::*;
 
@@ -73,6 +75,11 @@ pub mod phase {
     pub const DATA: u8 = 9;
     /// After the last item: nothing may follow in the encapsulation data.
     pub const TRAILER: u8 = 10;
+    /// The connection id in the connected address item of a client's SendUnitData.
+    pub const ADDRESS: u8 = 11;
+    /// A Forward_Open reply from the device: reserved octet, status, additional status
+    /// size, the O→T connection id.
+    pub const OPENED: u8 = 12;
 }
 
 /// Bits of [`EnipCursor::flags`].
@@ -216,8 +223,9 @@ impl EnipCursor {
 
 /// Walks the `len` payload bytes at `off` of `b`: a client's segment when `profile` is
 /// `Some` (judged against it), a server's when `None` (framing and direction only).
-/// `session`: the flow's session bits. Returns the number of PDUs that ended in the segment,
-/// or the first denial; on a denial `cursor` and `session` are left as they were.
+/// `session`: the flow's session bits; `conns`: the connections its Forward_Open replies
+/// opened. Returns the number of PDUs that ended in the segment, or the first denial; on a
+/// denial `cursor`, `session` and `conns` are left as they were.
 #[inline(always)]
 pub fn walk<B: PacketBytes + ?Sized>(
     b: &B,
@@ -225,6 +233,7 @@ pub fn walk<B: PacketBytes + ?Sized>(
     len: usize,
     cursor: &mut EnipCursor,
     session: &mut u8,
+    conns: &mut EnipConnections,
     profile: Option<&EnipProfile>,
 ) -> Result<u8, EnipDenial> {
     if len > MAX_SEGMENT_BYTES {
@@ -232,6 +241,7 @@ pub fn walk<B: PacketBytes + ?Sized>(
     }
     let mut c = *cursor;
     let mut bits = *session;
+    let mut opened = *conns;
     let mut pdus = 0u8;
     for i in 0..MAX_SEGMENT_BYTES {
         if i >= len {
@@ -240,12 +250,13 @@ pub fn walk<B: PacketBytes + ?Sized>(
         let Some([byte]) = b.load::<1>(off + i) else {
             return Err(EnipDenial::new(EnipViolation::Malformed));
         };
-        if step(&mut c, &mut bits, byte, profile)? {
+        if step(&mut c, &mut bits, &mut opened, byte, profile)? {
             pdus = pdus.saturating_add(1);
         }
     }
     *cursor = c;
     *session = bits;
+    *conns = opened;
     Ok(pdus)
 }
 
@@ -256,12 +267,13 @@ pub fn walk<B: PacketBytes + ?Sized>(
 pub fn step(
     c: &mut EnipCursor,
     session: &mut u8,
+    conns: &mut EnipConnections,
     byte: u8,
     profile: Option<&EnipProfile>,
 ) -> Result<bool, EnipDenial> {
     let mut pending = false;
     for part in 0..CONSUME_PARTS {
-        consume(c, session, byte, profile, part, &mut pending)?;
+        consume(c, session, conns, byte, profile, part, &mut pending)?;
     }
     let mut ended = false;
     for part in 0..SETTLE_PARTS {
@@ -278,7 +290,9 @@ pub const SETTLE_PARTS: u8 = 5;
 
 /// The first half of [`step`], in [`CONSUME_PARTS`] parts run in order: part 0 reads the
 /// encapsulation header, the CPF and item heads and counts the octet off every length,
-/// part 1 the sequence count, a request's service and path, part 2 the heads of Unconnected
+/// part 1 the connection id of a SendUnitData (checked against `conns`), the sequence
+/// count, a request's service and path, a Forward_Open reply (its id opened in `conns`),
+/// part 2 the heads of Unconnected
 /// Send and Multiple Service Packet (`pending` carries the octet from part to part). The
 /// eBPF program runs each part as a `bpf_loop` iteration of its own, so the verifier
 /// explores their paths one after the other instead of every combination of them.
@@ -286,6 +300,7 @@ pub const SETTLE_PARTS: u8 = 5;
 pub fn consume(
     c: &mut EnipCursor,
     session: &mut u8,
+    conns: &mut EnipConnections,
     byte: u8,
     profile: Option<&EnipProfile>,
     part: u8,
@@ -304,7 +319,7 @@ pub fn consume(
                 return Err(EnipDenial::new(EnipViolation::Malformed));
             }
             c.encap_left -= 1;
-            *pending = body(c, byte)?;
+            *pending = body(c, byte, profile.is_some())?;
             Ok(())
         }
         1 => {
@@ -319,8 +334,10 @@ pub fn consume(
                         c.at = 0;
                     }
                 }
+                phase::ADDRESS => address(c, byte, conns)?,
                 phase::CIP => cip(c, byte, profile)?,
                 phase::PATH => path(c, byte, profile)?,
+                phase::OPENED => opened(c, byte, conns),
                 // Left for part 2.
                 _ => return Ok(()),
             }

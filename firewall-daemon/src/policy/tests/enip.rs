@@ -160,3 +160,30 @@ fn errors() {
     );
     error(&block("read_only: true, slot: 0"), "unknown key \"slot\"");
 }
+
+/// Class 0/1 I/O on udp/2222 passes by port only: a rule that opens it says so, at the port.
+#[test]
+fn udp_2222_io_is_allowed_by_port_with_a_warning() {
+    for ports in ["[2222]", "[\"2000-3000\"]", "[161, 2222]"] {
+        let p = ok(&with_rule(&format!("{{ protocol: udp, ports: {ports} }}")));
+        let w: Vec<&Diagnostic> = p
+            .warnings()
+            .iter()
+            .filter(|w| w.message.contains("udp/2222"))
+            .collect();
+        assert_eq!(w.len(), 1, "{ports}: {:?}", warning_texts(&p));
+        assert!(w[0].message.contains("not tied to a Forward_Open"));
+        assert!(w[0].help.iter().any(|h| h.contains("scanner")));
+    }
+    for rule in [
+        "{ protocol: udp, ports: [2221, 2223] }",
+        "{ protocol: tcp, ports: [2222] }",
+    ] {
+        let p = ok(&with_rule(rule));
+        assert!(
+            p.warnings().iter().all(|w| !w.message.contains("udp/2222")),
+            "{rule}: {:?}",
+            warning_texts(&p)
+        );
+    }
+}

@@ -155,6 +155,18 @@ fn transport_rule(
         }
         Some(list) => check_ports(c, &rp.key("ports"), &list, ok),
     };
+    if protocol == Protocol::Udp
+        && let Some(io) = ports.as_ref().and_then(|p| {
+            p.iter()
+                .position(|r| (r.first..=r.last).contains(&firewall_common::enip::IO_PORT))
+        })
+    {
+        c.warning(
+            &rp.key("ports").index(io),
+            "udp/2222 is EtherNet/IP class 0/1 I/O: it passes by port only, not tied to a Forward_Open and not inspected",
+        )
+        .help("keep this conduit between the scanner and its adapters only (docs/enip.md, \"Implicit I/O\")");
+    }
     Rule::Transport { protocol, ports }
 }
 
