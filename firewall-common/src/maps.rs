@@ -476,11 +476,11 @@ pub struct Handoff {
     pub walk_bits: u8,
     pub walk_end: u16,
     pub walk_denial: [u8; 12],
-    /// A walk whose step runs in parts (EtherNet/IP): the payload offset of the walk's first
-    /// byte, and what a part leaves for the next ones of the same byte.
-    pub walk_from: u16,
+    pub _walk_pad: u16,
+    /// A walk whose step runs in parts (EtherNet/IP, which walks the byte at `walk_at`): what
+    /// a part leaves for the next ones of the same byte, and the part to run next.
     pub walk_pending: u8,
-    pub _walk_pad: u8,
+    pub walk_part: u8,
     /// EtherNet/IP: the flow's open connections as the walk leaves them
     /// ([`crate::flow::StreamState::enip`]).
     pub walk_conns: crate::enip::EnipConnections,

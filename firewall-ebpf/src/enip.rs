@@ -120,62 +120,70 @@ fn deny(h: &mut Handoff, d: EnipDenial) -> i64 {
     1
 }
 
-/// Part of a byte of an EtherNet/IP walk: of every `CONSUME_PARTS + SETTLE_PARTS`
-/// iterations the first ones read the byte ([`enip::consume`]), the others judge and end
-/// what it completed ([`enip::settle`]); stops the loop (1) on a denial. Its context is
-/// null: the cursor, session bits and bounds are in this CPU's [`Handoff`] and the profile
-/// is looked up again, so every iteration starts from the same state for the verifier (a
-/// context on the stack carried one iteration's narrowed bounds into the next and the
-/// loop's verification never converged).
-extern "C" fn enip_step(index: u64, _ctx: *mut c_void) -> i64 {
+/// One part of a byte of an EtherNet/IP walk, the one [`Handoff::walk_part`] names, for the
+/// byte at [`Handoff::walk_at`]: [`enip::consume`]'s parts read the byte, [`enip::settle`]'s
+/// judge and end what it completed; [`enip::next_part`] then names the next part that has
+/// something to do, or the next byte. Stops the loop (1) on a denial, or when the segment is
+/// walked. Its context is null: the cursor, session bits, open connections, position and
+/// bounds are in this CPU's [`Handoff`] and the profile is looked up again, so every
+/// iteration starts from the same state for the verifier (a context on the stack carried one
+/// iteration's narrowed bounds into the next and the loop's verification never converged).
+extern "C" fn enip_step(_index: u64, _ctx: *mut c_void) -> i64 {
     let (Some(h), Some(payload)) = (HANDOFF.get_ptr_mut(0), PAYLOAD.get_ptr(0)) else {
         // The loop stops short: the walk is unwalkable.
         return 1;
     };
     // SAFETY: this CPU's values; `walk_segment` reads them only after the loop.
     let (h, payload) = unsafe { (&mut *h, &*payload) };
+    let at = h.walk_at as usize;
+    if at >= h.walk_end as usize {
+        h.walk_state = walk_state::DONE;
+        return 1;
+    }
     let profile = match h.walk_profile {
         EnipLooped::SERVER => None,
-        at => match ENIP_PROFILES.get(at - 1) {
+        i => match ENIP_PROFILES.get(i - 1) {
             Some(p) => Some(p),
             None => return 1,
         },
     };
-    let consume = enip::CONSUME_PARTS as u64;
-    let steps = consume + enip::SETTLE_PARTS as u64;
-    let part = index % steps;
-    let r = if part < consume {
+    let part = h.walk_part;
+    let mut pending = h.walk_pending != 0;
+    let r = if part < enip::CONSUME_PARTS {
         // The mask is a no-op (`walk_end <= PAYLOAD_MAX`), there for the verifier.
         let end = h.walk_end as usize & (2 * PAYLOAD_MAX - 1);
         let bytes = PayloadBytes { payload, len: end };
-        let at = h.walk_from as usize + (index / steps) as usize;
         let Some([byte]) = bytes.load::<1>(at) else {
             return deny(h, EnipDenial::new(EnipViolation::Malformed));
         };
-        let mut pending = h.walk_pending != 0;
-        let part = part as u8;
         let cursor = enip::cursor_in(&mut h.walk);
         let bits = &mut h.walk_bits;
         let conns = &mut h.walk_conns;
         // One test of the profile per call: inlined with a known `Some` or `None`.
-        let r = match profile {
+        match profile {
             Some(p) => enip::consume(cursor, bits, conns, byte, Some(p), part, &mut pending),
             None => enip::consume(cursor, bits, conns, byte, None, part, &mut pending),
-        };
-        h.walk_pending = pending as u8;
-        r
+        }
     } else {
-        let part = (part - consume) as u8;
+        let part = part - enip::CONSUME_PARTS;
         let cursor = enip::cursor_in(&mut h.walk);
         match profile {
             Some(p) => enip::settle(cursor, Some(p), part).map(|_| ()),
             None => enip::settle(cursor, None, part).map(|_| ()),
         }
     };
-    match r {
-        Ok(()) => 0,
-        Err(d) => deny(h, d),
+    if let Err(d) = r {
+        return deny(h, d);
     }
+    h.walk_pending = pending as u8;
+    let next = enip::next_part(enip::cursor_in(&mut h.walk), part, pending);
+    if next >= enip::NEXT_BYTE {
+        h.walk_part = 0;
+        h.walk_at = at as u32 + 1;
+    } else {
+        h.walk_part = next;
+    }
+    0
 }
 
 impl Walker for EnipLooped {
@@ -202,13 +210,16 @@ impl Walker for EnipLooped {
         h.walk = *cursor;
         h.walk_bits = *session;
         h.walk_pending = 0;
+        h.walk_part = 0;
         h.walk_profile = self.profile;
         h.walk_state = walk_state::WALKING;
-        h.walk_from = off as u16;
+        h.walk_at = off as u32;
         h.walk_end = (off + len) as u16;
-        let total = (enip::CONSUME_PARTS + enip::SETTLE_PARTS) as u32 * len as u32;
+        // Every part of every byte, and one more iteration to see the end: the most the
+        // walk can take ([`enip::next_part`] skips the parts with nothing to do).
+        let most = enip::PARTS as u32 * len as u32 + 1;
         // SAFETY: `enip_step` takes no context.
-        let ran = unsafe { bpf_loop(total, enip_step as *mut c_void, core::ptr::null_mut(), 0) };
+        unsafe { bpf_loop(most, enip_step as *mut c_void, core::ptr::null_mut(), 0) };
         // SAFETY: as above; the loop is over.
         let h = unsafe { &*(h as *const Handoff) };
         match h.walk_state {
@@ -216,7 +227,8 @@ impl Walker for EnipLooped {
             walk_state::DENIED => Err(unsafe {
                 core::ptr::read_unaligned(h.walk_denial.as_ptr().cast::<EnipDenial>())
             }),
-            _ if ran != total as i64 => Err(EnipDenial::new(EnipViolation::Malformed)),
+            // The loop stopped short of the end (a failed lookup).
+            walk_state::WALKING => Err(EnipDenial::new(EnipViolation::Malformed)),
             _ => {
                 *cursor = h.walk;
                 *session = h.walk_bits;

@@ -272,14 +272,64 @@ pub fn step(
     profile: Option<&EnipProfile>,
 ) -> Result<bool, EnipDenial> {
     let mut pending = false;
-    for part in 0..CONSUME_PARTS {
-        consume(c, session, conns, byte, profile, part, &mut pending)?;
-    }
     let mut ended = false;
-    for part in 0..SETTLE_PARTS {
-        ended |= settle(c, profile, part)?;
+    let mut part = 0;
+    // The parts in the order [`next_part`] gives, as the eBPF program runs them.
+    for _ in 0..PARTS {
+        if part < CONSUME_PARTS {
+            consume(c, session, conns, byte, profile, part, &mut pending)?;
+        } else {
+            ended |= settle(c, profile, part - CONSUME_PARTS)?;
+        }
+        part = next_part(c, part, pending);
+        if part == NEXT_BYTE {
+            break;
+        }
     }
     Ok(ended)
+}
+
+/// All parts of a byte: [`consume`]'s, then [`settle`]'s.
+pub const PARTS: u8 = CONSUME_PARTS + SETTLE_PARTS;
+
+/// [`next_part`]: the octet is done, the next one starts with [`consume`] part 0.
+pub const NEXT_BYTE: u8 = PARTS;
+
+/// The part to run after `part` (numbered [`consume`]'s first, then [`settle`]'s from
+/// [`CONSUME_PARTS`]), or [`NEXT_BYTE`]: the consume parts while the octet is `pending`,
+/// then only the settle parts that have something to do ([`settles`]). Every part skipped
+/// would have done nothing, so a byte costs one or two parts instead of [`PARTS`] (the
+/// eBPF program runs one part per `bpf_loop` iteration).
+#[inline(always)]
+pub fn next_part(c: &EnipCursor, part: u8, pending: bool) -> u8 {
+    if part + 1 < CONSUME_PARTS && pending {
+        return part + 1;
+    }
+    let from = if part < CONSUME_PARTS {
+        0
+    } else {
+        part - CONSUME_PARTS + 1
+    };
+    let mut k = from;
+    while k < SETTLE_PARTS {
+        if settles(c, k) {
+            return CONSUME_PARTS + k;
+        }
+        k += 1;
+    }
+    NEXT_BYTE
+}
+
+/// Whether [`settle`] part `part` has something to do in `c`'s state.
+#[inline(always)]
+pub fn settles(c: &EnipCursor, part: u8) -> bool {
+    match part {
+        0 => c.flags & cursor_flags::JUDGE != 0,
+        1 => c.depth() == 2 && c.left[1] == 0,
+        2 => c.depth() == 1 && c.left[0] == 0,
+        3 => c.item_left == 0 && c.phase >= phase::ITEM_SKIP && c.phase <= phase::DATA,
+        _ => c.pos == HEADER_LEN && c.encap_left == 0,
+    }
 }
 
 /// The parts of [`consume`], run in order for each octet.
@@ -368,35 +418,21 @@ pub fn settle(
     profile: Option<&EnipProfile>,
     part: u8,
 ) -> Result<bool, EnipDenial> {
+    if !settles(c, part) {
+        return Ok(false);
+    }
     match part {
         0 => {
-            if c.flags & cursor_flags::JUDGE != 0 {
-                c.flags &= !cursor_flags::JUDGE;
-                if let Some(p) = profile {
-                    judge(c, p)?;
-                }
+            c.flags &= !cursor_flags::JUDGE;
+            if let Some(p) = profile {
+                judge(c, p)?;
             }
         }
-        1 => {
-            if c.depth() == 2 && c.left[1] == 0 {
-                end_request(c)?;
-            }
-        }
-        2 => {
-            if c.depth() == 1 && c.left[0] == 0 {
-                end_request(c)?;
-            }
-        }
-        3 => {
-            if c.item_left == 0 && c.phase >= phase::ITEM_SKIP && c.phase <= phase::DATA {
-                end_item(c)?;
-            }
-        }
+        1 | 2 => end_request(c)?,
+        3 => end_item(c)?,
         _ => {
-            if c.pos == HEADER_LEN && c.encap_left == 0 {
-                end_pdu(c)?;
-                return Ok(true);
-            }
+            end_pdu(c)?;
+            return Ok(true);
         }
     }
     Ok(false)
