@@ -7,7 +7,7 @@
 use firewall_common::{
     bacnet::{BacnetProfile, BacnetViolation, judge},
     dnp3::{Dnp3Cursor, Dnp3Profile},
-    enip::{EnipCursor, EnipProfile, EnipViolation},
+    enip::{EnipConnections, EnipCursor, EnipProfile, EnipViolation},
     iec104::{Head, Iec104Profile, Iec104Violation, check_control, check_monitor, read_head},
     s7comm::{S7Cursor, S7Profile, S7Violation},
 };
@@ -153,6 +153,7 @@ fn enip(profile: &EnipProfile) {
             request.len(),
             &mut EnipCursor::default(),
             &mut 0,
+            &mut EnipConnections::default(),
             Some(profile)
         )
         .map_err(|d| d.kind),
@@ -160,13 +161,22 @@ fn enip(profile: &EnipProfile) {
         "self-check: SendRRData before RegisterSession must be denied"
     );
     let (mut client, mut server, mut session) = (EnipCursor::default(), EnipCursor::default(), 0);
+    let mut conns = EnipConnections::default();
     let mut before = client;
     walk_dialogue("EtherNet/IP", &d, |side, b| match side {
         Side::Client => {
             before = client;
-            walk(b, 0, b.len(), &mut client, &mut session, Some(profile))
+            walk(
+                b,
+                0,
+                b.len(),
+                &mut client,
+                &mut session,
+                &mut conns,
+                Some(profile),
+            )
         }
-        Side::Server => walk(b, 0, b.len(), &mut server, &mut session, None),
+        Side::Server => walk(b, 0, b.len(), &mut server, &mut session, &mut conns, None),
     });
     let write = inspected::enip_denied();
     assert_eq!(
@@ -176,6 +186,7 @@ fn enip(profile: &EnipProfile) {
             write.len(),
             &mut before,
             &mut session,
+            &mut conns,
             Some(profile)
         )
         .map_err(|d| d.kind),

@@ -47,8 +47,9 @@ pub fn report(results: &[SizeResult], run: &Run) -> (String, serde_json::Value) 
          offer more frames than the receiver takes, the pps columns are capped by the \
          generator and only the rx ns column speaks for the arm. {:.2} s of CPU per \
          measurement{}; zcfw and the nftables rulesets (`zcfw compile --format nft \
-         --nft-style linear|sets|conntrack`) come from the same policy: of every eight conduits \
-         one inspects Modbus, one IEC 104 and one DNP3, denies are not logged.\n\nKernel features (probed before the run):\n\n{}\n",
+         --nft-style linear|sets|conntrack`) come from the same policy: of every twelve conduits \
+         one inspects Modbus, one IEC 104, one DNP3, one S7comm, one EtherNet/IP and one \
+         BACnet/IP, denies are not logged.\n\nKernel features (probed before the run):\n\n{}\n",
         run.generator_text.0,
         if run.native { "native" } else { "skb-mode" },
         run.generator_text.1,
