@@ -161,3 +161,58 @@ mod tests {
         assert!(!d.matches(&e));
     }
 }
+
+/// The failed checks of one run of a protocol's namespace test (its XDP mode, with deep
+/// inspection or through port-level conduits): each printed as it happens, all of them
+/// reported when the run ends ([`Failures::finish`]).
+#[derive(Debug)]
+pub struct Failures {
+    label: String,
+    list: Vec<String>,
+}
+
+impl Failures {
+    pub fn new(mode: crate::XdpMode, inspect: bool) -> Failures {
+        let how = if inspect { "inspected" } else { "port level" };
+        Failures {
+            label: format!("{} mode ({how})", mode.as_str()),
+            list: Vec::new(),
+        }
+    }
+
+    /// Records a failed check and prints it at once (the run goes on).
+    pub fn fail(&mut self, msg: String) {
+        eprintln!("FAILED [{}] {msg}", self.label);
+        self.list.push(msg);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Ends the run: stops zcfw (not stopping cleanly is one more failure), prints the
+    /// peer's log (`peer` names it) when a check failed, and fails the test with every
+    /// failed check.
+    pub fn finish(
+        mut self,
+        daemon: Option<crate::Daemon<'_>>,
+        peer: &str,
+        log: impl FnOnce() -> String,
+    ) {
+        if let Some(daemon) = daemon
+            && let Err(e) = daemon.stop()
+        {
+            self.fail(format!("stopping zcfw: {e:#}"));
+        }
+        if !self.list.is_empty() {
+            eprintln!("--- {peer} log ---\n{}", log());
+        }
+        assert!(
+            self.list.is_empty(),
+            "{} failed check(s) in {}:\n  {}",
+            self.list.len(),
+            self.label,
+            self.list.join("\n  ")
+        );
+    }
+}

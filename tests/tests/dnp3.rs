@@ -32,7 +32,7 @@ use zcfw_harness::{
         self, Dnp3Master, Dnp3Outstation, OUTSTATION, control, crob, function, link_frame, objects,
         request, request_to, write_binary_output,
     },
-    inspection::{ExpectedDeny, drops_since},
+    inspection::{ExpectedDeny, Failures, drops_since},
     modbus::{StatsJson, ZcfwView, hex_encode},
 };
 
@@ -403,7 +403,7 @@ struct Env<'p> {
     view: Option<ZcfwView>,
     mode: XdpMode,
     inspect: bool,
-    failures: Vec<String>,
+    failures: Failures,
 }
 
 impl<'p> Env<'p> {
@@ -431,13 +431,12 @@ impl<'p> Env<'p> {
             view,
             mode,
             inspect,
-            failures: Vec::new(),
+            failures: Failures::new(mode, inspect),
         }
     }
 
     fn fail(&mut self, msg: String) {
-        eprintln!("FAILED [{}] {msg}", self.mode.as_str());
-        self.failures.push(msg);
+        self.failures.fail(msg);
     }
 
     /// `zcfw stats --json` (empty without zcfw).
@@ -632,26 +631,10 @@ impl<'p> Env<'p> {
     }
 
     fn finish(mut self) {
-        if let Some(daemon) = self.daemon.take()
-            && let Err(e) = daemon.stop()
-        {
-            self.fail(format!("stopping zcfw: {e:#}"));
-        }
-        if !self.failures.is_empty() {
-            eprintln!("--- outstation log ---\n{}", self.outstation.log());
-        }
-        assert!(
-            self.failures.is_empty(),
-            "{} failed check(s) in {} mode ({}):\n  {}",
-            self.failures.len(),
-            self.mode.as_str(),
-            if self.inspect {
-                "inspected"
-            } else {
-                "port level"
-            },
-            self.failures.join("\n  ")
-        );
+        let daemon = self.daemon.take();
+        let outstation = &self.outstation;
+        self.failures
+            .finish(daemon, "outstation", || outstation.log());
     }
 }
 

@@ -29,7 +29,7 @@ use firewall_common::pktgen::enip as pdu;
 use zcfw_harness::{
     Daemon, Family, Names, Plant, XdpMode, Zone,
     enip::{self, ClientReply, EnipServer, EnipState},
-    inspection::{EVENT_TIMEOUT, ExpectedDeny, drops_since, has_detail},
+    inspection::{EVENT_TIMEOUT, ExpectedDeny, Failures, drops_since, has_detail},
     modbus::{StatsJson, ZcfwView},
     xdp_pass,
 };
@@ -348,7 +348,7 @@ struct Env<'p> {
     view: ZcfwView,
     mode: XdpMode,
     inspect: bool,
-    failures: Vec<String>,
+    failures: Failures,
 }
 
 impl<'p> Env<'p> {
@@ -377,7 +377,7 @@ impl<'p> Env<'p> {
             view,
             mode,
             inspect,
-            failures: Vec::new(),
+            failures: Failures::new(mode, inspect),
         }
     }
 
@@ -386,16 +386,7 @@ impl<'p> Env<'p> {
     }
 
     fn fail(&mut self, msg: String) {
-        eprintln!(
-            "FAILED [{} {}] {msg}",
-            self.mode.as_str(),
-            if self.inspect {
-                "inspected"
-            } else {
-                "port level"
-            }
-        );
-        self.failures.push(msg);
+        self.failures.fail(msg);
     }
 
     fn stats(&self) -> StatsJson {
@@ -627,26 +618,10 @@ impl<'p> Env<'p> {
     }
 
     fn finish(mut self) {
-        if let Some(daemon) = self.daemon.take()
-            && let Err(e) = daemon.stop()
-        {
-            self.fail(format!("stopping zcfw: {e:#}"));
-        }
-        if !self.failures.is_empty() {
-            eprintln!("--- cpppo server log ---\n{}", self.server.log());
-        }
-        assert!(
-            self.failures.is_empty(),
-            "{} failed check(s) in {} mode ({}):\n  {}",
-            self.failures.len(),
-            self.mode.as_str(),
-            if self.inspect {
-                "inspected"
-            } else {
-                "port level"
-            },
-            self.failures.join("\n  ")
-        );
+        let daemon = self.daemon.take();
+        let server = &self.server;
+        self.failures
+            .finish(daemon, "cpppo server", || server.log());
     }
 }
 

@@ -30,7 +30,7 @@ use zcfw_harness::{
         self, C_SC_DIRECT_IOA, C_SC_SELECT_IOA, C_SE_IOA, CA, Iec104Client, Iec104Server,
         M_ME_NC_IOA, type_id,
     },
-    inspection::{ExpectedDeny, drops_since},
+    inspection::{ExpectedDeny, Failures, drops_since},
     modbus::{StatsJson, ZcfwView},
 };
 
@@ -358,7 +358,7 @@ struct Env<'p> {
     view: Option<ZcfwView>,
     mode: XdpMode,
     inspect: bool,
-    failures: Vec<String>,
+    failures: Failures,
 }
 
 impl<'p> Env<'p> {
@@ -386,13 +386,12 @@ impl<'p> Env<'p> {
             view,
             mode,
             inspect,
-            failures: Vec::new(),
+            failures: Failures::new(mode, inspect),
         }
     }
 
     fn fail(&mut self, msg: String) {
-        eprintln!("FAILED [{}] {msg}", self.mode.as_str());
-        self.failures.push(msg);
+        self.failures.fail(msg);
     }
 
     /// `zcfw stats --json` (empty without zcfw).
@@ -598,26 +597,9 @@ impl<'p> Env<'p> {
     }
 
     fn finish(mut self) {
-        if let Some(daemon) = self.daemon.take()
-            && let Err(e) = daemon.stop()
-        {
-            self.fail(format!("stopping zcfw: {e:#}"));
-        }
-        if !self.failures.is_empty() {
-            eprintln!("--- c104 server log ---\n{}", self.server.log());
-        }
-        assert!(
-            self.failures.is_empty(),
-            "{} failed check(s) in {} mode ({}):\n  {}",
-            self.failures.len(),
-            self.mode.as_str(),
-            if self.inspect {
-                "inspected"
-            } else {
-                "port level"
-            },
-            self.failures.join("\n  ")
-        );
+        let daemon = self.daemon.take();
+        let server = &self.server;
+        self.failures.finish(daemon, "c104 server", || server.log());
     }
 }
 
