@@ -12,7 +12,8 @@ Prints on stdout (flushed), one JSON object per line:
   {"event": "state", "present_value": float, "writes": N, "who_is": [...]}
       answer to `state` on stdin; `writes` counts the WriteProperty requests the
       application processed (what reached the device); `who_is` lists the Who-Is requests
-      it received, oldest first, each {"source": "ADDR:PORT", "broadcast": bool}
+      it received, oldest first, each {"source": "ADDR[:PORT]", "broadcast": bool}
+      (bacpypes3 leaves out the port when it is 47808)
       (`broadcast`: it arrived on the broadcast socket, i.e. sent to ADDR's subnet broadcast).
 """
 

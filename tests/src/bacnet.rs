@@ -45,7 +45,7 @@ pub struct DeviceState {
 /// A Who-Is the device received.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct WhoIsSeen {
-    /// The sender, `ADDR:PORT` as bacpypes3 prints it.
+    /// The sender as bacpypes3 prints it: `ADDR`, or `ADDR:PORT` when the port is not 47808.
     pub source: String,
     /// It arrived on the device's broadcast socket (sent to its subnet's broadcast address).
     pub broadcast: bool,
