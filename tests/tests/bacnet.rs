@@ -10,10 +10,17 @@
 //! the conduit) and reports the event.
 //!
 //! Who-Is is sent unicast to the device (bacpypes3 answers it with a unicast I-Am to the
-//! asker, which comes back on the who-is flow). A subnet-directed broadcast who-is is not
-//! sent here: the gateway would need `bc_forwarding`, and how zones judge a broadcast
-//! destination is covered by `bacnet_datagrams_are_judged_every_one` in
-//! `firewall-daemon/tests/verdicts.rs`.
+//! asker, which comes back on the who-is flow).
+//!
+//! Broadcast discovery (issue 16, docs/bacnet.md "Flows, directions and broadcasts"):
+//! `broadcast_discovery_routed` has the gateway forward directed broadcasts (`bc_forwarding`,
+//! in the test's own gateway namespace) and sends the Who-Is as Original-Broadcast-NPDU to
+//! 10.30.0.255: allowed (the device hears it as a broadcast, its I-Am returns through the
+//! devices-announce conduit), `bacnet_bvlc` without `original_broadcast`, `bacnet_service`
+//! without `who_is` (the device hears nothing), the limited broadcast `unknown_zone`, and the
+//! ReadProperty after discovery pinned as the documented `bacnet_direction` limitation.
+//! `broadcast_discovery_bridge` sends it across the bridged plant (bump in the wire) to the
+//! subnet's own broadcast address, allowed and denied by the conduit.
 //!
 //! `peers_through_port_level_conduits` runs the same cases with a `protocol: udp` conduit on
 //! 47808: there the write must take effect, which proves that the inspector is what denies it
