@@ -593,7 +593,11 @@ fn broadcast_discovery_routed() {
     let policy = |bvlc, services| {
         plant.render_policy(&discovery_policy(bvlc, services), name, XdpMode::Native)
     };
-    match reload(&daemon, &policy(NO_BROADCAST_BVLC, DISCOVER_SERVICES), "no-broadcast") {
+    match reload(
+        &daemon,
+        &policy(NO_BROADCAST_BVLC, DISCOVER_SERVICES),
+        "no-broadcast",
+    ) {
         Ok(()) => {
             let what = "dmz → 10.30.0.255: Who-Is, conduit without original_broadcast";
             let b = broadcast_who_is(&view, &mut device, &dmz.ns, client_ip, subnet_broadcast);
