@@ -3,6 +3,9 @@
 of its own, device 2001, APDU timeout 1 s, no retries); prints one JSON object and exits.
 
   bacnet_client.py LOCAL/PREFIX DEVICE_IP who_is           (unicast Who-Is, range 0-4194303)
+  bacnet_client.py LOCAL/PREFIX BROADCAST who_is_broadcast (the same Who-Is as a BVLC
+      Original-Broadcast-NPDU to BROADCAST:47808: the stack's own local broadcast, pointed at
+      BROADCAST, e.g. a remote subnet's 10.30.0.255, the own 10.50.0.255, or 255.255.255.255)
   bacnet_client.py LOCAL/PREFIX DEVICE_IP read             (analog-value,1 present-value)
   bacnet_client.py LOCAL/PREFIX DEVICE_IP read_multiple    (present-value and object-name)
   bacnet_client.py LOCAL/PREFIX DEVICE_IP write VALUE      (present-value, no priority)
@@ -19,7 +22,7 @@ from bacpypes3.apdu import ErrorRejectAbortNack
 from bacpypes3.basetypes import PropertyIdentifier
 from bacpypes3.ipv4.app import NormalApplication
 from bacpypes3.local.device import DeviceObject
-from bacpypes3.pdu import Address, IPv4Address
+from bacpypes3.pdu import Address, IPv4Address, LocalBroadcast
 from bacpypes3.primitivedata import ObjectIdentifier
 
 POINT = ObjectIdentifier("analog-value,1")
@@ -33,6 +36,14 @@ def out(**fields):
 async def operate(app, device, op, rest):
     if op == "who_is":
         i_ams = await asyncio.wait_for(app.who_is(0, 4194303, device), TIMEOUT)
+        return dict(ok=bool(i_ams), devices=[i.iAmDeviceIdentifier[1] for i in i_ams])
+    if op == "who_is_broadcast":
+        # bacpypes3 sends a LocalBroadcast as Original-Broadcast-NPDU to the datagram
+        # server's broadcast address (the bound subnet's); point that at the one asked for.
+        app.normal.server.broadcast_address = (device, 47808)
+        i_ams = await asyncio.wait_for(
+            app.who_is(0, 4194303, LocalBroadcast()), TIMEOUT
+        )
         return dict(ok=bool(i_ams), devices=[i.iAmDeviceIdentifier[1] for i in i_ams])
     if op == "read":
         value = await asyncio.wait_for(
@@ -73,7 +84,8 @@ async def main():
     )
     app = NormalApplication(me, IPv4Address(f"{local}:47808"))
     try:
-        result = await operate(app, Address(device), op, rest)
+        target = device if op == "who_is_broadcast" else Address(device)
+        result = await operate(app, target, op, rest)
     except asyncio.TimeoutError:
         result = dict(ok=False, error="timeout")
     except (KeyboardInterrupt, SystemExit):

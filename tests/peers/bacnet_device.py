@@ -9,9 +9,12 @@ WriteProperty (the present value is writable).
 
 Prints on stdout (flushed), one JSON object per line:
   {"event": "ready", "address": "ADDR/PREFIX", "port": N}
-  {"event": "state", "present_value": float, "writes": N}
+  {"event": "state", "present_value": float, "writes": N, "who_is": [...]}
       answer to `state` on stdin; `writes` counts the WriteProperty requests the
-      application processed (what reached the device).
+      application processed (what reached the device); `who_is` lists the Who-Is requests
+      it received, oldest first, each {"source": "ADDR[:PORT]", "broadcast": bool}
+      (bacpypes3 leaves out the port when it is 47808)
+      (`broadcast`: it arrived on the broadcast socket, i.e. sent to ADDR's subnet broadcast).
 """
 
 import argparse
@@ -23,7 +26,7 @@ try:
     from bacpypes3.ipv4.app import NormalApplication
     from bacpypes3.local.analog import AnalogValueObject
     from bacpypes3.local.device import DeviceObject
-    from bacpypes3.pdu import IPv4Address
+    from bacpypes3.pdu import IPv4Address, LocalBroadcast
 except ImportError as e:  # pragma: no cover - reported to the harness
     sys.exit(f"bacpypes3 is not importable ({e}): run `cargo xtask setup`")
 
@@ -67,6 +70,21 @@ async def main():
 
     # Every WriteProperty request the device processes passes here first.
     app.do_WritePropertyRequest = record
+
+    who_is = []
+    answer = app.do_WhoIsRequest
+
+    async def heard(apdu):
+        who_is.append(
+            dict(
+                source=str(apdu.pduSource),
+                broadcast=isinstance(apdu.pduDestination, LocalBroadcast),
+            )
+        )
+        return await answer(apdu)
+
+    # Every Who-Is the device receives, unicast or broadcast, passes here first.
+    app.do_WhoIsRequest = heard
     say(event="ready", address=args.address, port=args.port)
 
     loop = asyncio.get_running_loop()
@@ -75,7 +93,12 @@ async def main():
         if not line:
             break
         if line.strip() == "state":
-            say(event="state", present_value=float(point.presentValue), writes=writes)
+            say(
+                event="state",
+                present_value=float(point.presentValue),
+                writes=writes,
+                who_is=who_is,
+            )
     while True:
         await asyncio.sleep(3600)
 

@@ -7,9 +7,9 @@
 //! namespace's address and prefix (`10.30.0.2/24`), port 47808 each.
 //!
 //! - [`BacnetDevice`]: device 1001, `analog-value,1` with present value [`PRESENT_VALUE`];
-//!   its [`DeviceState`] says the present value and how many WriteProperty requests the
-//!   application processed, so a test can check that a denied write had no effect. Killed on
-//!   drop.
+//!   its [`DeviceState`] says the present value, how many WriteProperty requests the
+//!   application processed and which Who-Is requests it received (unicast or broadcast), so a
+//!   test can check that a denied request had no effect. Killed on drop.
 //! - [`client`]: one bacpypes3 client operation from a namespace, its [`ClientReply`].
 
 use std::{net::IpAddr, time::Duration};
@@ -37,6 +37,18 @@ pub struct DeviceState {
     pub present_value: f64,
     /// WriteProperty requests the application processed.
     pub writes: u64,
+    /// The Who-Is requests the device received, oldest first.
+    #[serde(default)]
+    pub who_is: Vec<WhoIsSeen>,
+}
+
+/// A Who-Is the device received.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct WhoIsSeen {
+    /// The sender as bacpypes3 prints it: `ADDR`, or `ADDR:PORT` when the port is not 47808.
+    pub source: String,
+    /// It arrived on the device's broadcast socket (sent to its subnet's broadcast address).
+    pub broadcast: bool,
 }
 
 /// bacpypes3's device in a namespace.
@@ -105,7 +117,8 @@ pub struct ClientReply {
 }
 
 /// One client operation (`bacnet_client.py LOCAL/PREFIX DEVICE OP ARGS`) from `ns`, bound to
-/// `local/prefix`, to the device at `device`.
+/// `local/prefix`, to the device at `device` (for `who_is_broadcast`: the broadcast address
+/// the Who-Is is sent to as an Original-Broadcast-NPDU).
 pub fn client(
     ns: &Netns,
     local: IpAddr,
