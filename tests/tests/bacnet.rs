@@ -31,7 +31,7 @@ use std::{net::IpAddr, thread, time::Duration};
 use zcfw_harness::{
     Daemon, Family, Names, Plant, XdpMode, Zone,
     bacnet::{self, BacnetDevice, ClientReply, DeviceState, WhoIsSeen},
-    inspection::{ExpectedDeny, drops_since},
+    inspection::{ExpectedDeny, Failures, drops_since},
     modbus::{StatsJson, ZcfwView},
 };
 
@@ -96,9 +96,8 @@ struct Env<'p> {
     daemon: Option<Daemon<'p>>,
     device: BacnetDevice,
     view: ZcfwView,
-    mode: XdpMode,
     inspect: bool,
-    failures: Vec<String>,
+    failures: Failures,
 }
 
 impl<'p> Env<'p> {
@@ -116,9 +115,8 @@ impl<'p> Env<'p> {
             daemon: Some(daemon),
             device,
             view,
-            mode,
             inspect,
-            failures: Vec::new(),
+            failures: Failures::new(mode, inspect),
         }
     }
 
@@ -127,16 +125,7 @@ impl<'p> Env<'p> {
     }
 
     fn fail(&mut self, msg: String) {
-        eprintln!(
-            "FAILED [{} {}] {msg}",
-            self.mode.as_str(),
-            if self.inspect {
-                "inspected"
-            } else {
-                "port level"
-            }
-        );
-        self.failures.push(msg);
+        self.failures.fail(msg);
     }
 
     fn stats(&self) -> StatsJson {
@@ -279,26 +268,10 @@ impl<'p> Env<'p> {
     }
 
     fn finish(mut self) {
-        if let Some(daemon) = self.daemon.take()
-            && let Err(e) = daemon.stop()
-        {
-            self.fail(format!("stopping zcfw: {e:#}"));
-        }
-        if !self.failures.is_empty() {
-            eprintln!("--- bacpypes3 device log ---\n{}", self.device.log());
-        }
-        assert!(
-            self.failures.is_empty(),
-            "{} failed check(s) in {} mode ({}):\n  {}",
-            self.failures.len(),
-            self.mode.as_str(),
-            if self.inspect {
-                "inspected"
-            } else {
-                "port level"
-            },
-            self.failures.join("\n  ")
-        );
+        let daemon = self.daemon.take();
+        let device = &self.device;
+        self.failures
+            .finish(daemon, "bacpypes3 device", || device.log());
     }
 }
 
