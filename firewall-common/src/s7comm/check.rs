@@ -5,6 +5,7 @@
 
 use super::{
     functions::{is_db_area, job},
+    pi::{pi_byte, pi_start},
     profile::{S7Profile, profile_flags},
 };
 use crate::{event::detail, packet::PacketBytes};
@@ -128,6 +129,9 @@ impl S7Violation {
 /// - `Address`: `code` the job function, `scope` the area, `address` the DB number (DB
 ///   areas); an item that is not S7ANY has no `scope`.
 /// - `Tsap`: `address` the called TSAP (when it is 2 bytes long).
+/// - `Function` of a PI service job (0x28) whose service name the profile does not allow:
+///   `code` 0x28 and `address` the name's index in [`super::pi::PI_SERVICES`], or
+///   [`super::pi::PI_UNKNOWN`] for a name not in it (none, too long, other octets).
 /// - `Direction`: `code` the ROSCTR or the COTP type.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -240,9 +244,18 @@ pub struct S7Cursor {
     /// Connection request: 0 before a parameter code, 1 before its length, 2 in its value,
     /// [`PHASE_FIXED`] in the fixed part.
     pub phase: u8,
+    /// PI service job: the service name so far, packed ([`super::pi::pack_pi_name`]), high
+    /// half-word first (the cursor stays 2-aligned).
+    pub pi_name: [u16; 4],
+    /// PI service job: parameter block octets, then name octets, still to come.
+    pub pi_left: u16,
+    /// PI service job: where its parameters stand ([`super::pi::pi_phase`]); 0 when the
+    /// current PDU's name is not walked.
+    pub pi: u8,
+    pub _pad: u8,
 }
 
-const _: () = assert!(core::mem::size_of::<S7Cursor>() == 20);
+const _: () = assert!(core::mem::size_of::<S7Cursor>() == 32);
 
 impl S7Cursor {
     /// Whether the next octet starts a TPDU and no S7 PDU is open.
@@ -678,8 +691,12 @@ fn judge(
     }
     if p == 0 {
         c.function = byte;
+        c.pi = 0;
         if !profile.allows_function(byte) {
             return Err(S7Denial::code(S7Violation::Function, byte));
+        }
+        if byte == job::PI_SERVICE && profile.flags & profile_flags::RESTRICT_PI != 0 {
+            return pi_start(c);
         }
         if byte == job::REQUEST_DOWNLOAD {
             *session |= session::DOWNLOAD;
@@ -691,6 +708,9 @@ fn judge(
             c.at = 0;
         }
         return Ok(());
+    }
+    if c.pi != 0 {
+        return pi_byte(c, byte, p, profile);
     }
     if c.flags & cursor_flags::ITEMS == 0 {
         return Ok(());
