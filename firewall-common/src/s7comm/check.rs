@@ -244,8 +244,8 @@ pub struct S7Cursor {
     /// Connection request: 0 before a parameter code, 1 before its length, 2 in its value,
     /// [`PHASE_FIXED`] in the fixed part.
     pub phase: u8,
-    /// PI service job: the service name so far, packed ([`super::pi::pack_pi_name`]), high
-    /// half-word first (the cursor stays 2-aligned).
+    /// PI service job: the key of the service name so far ([`super::pi::pi_key`] of its
+    /// [`super::pi::pack_pi_name`]), high half-word first (the cursor stays 2-aligned).
     pub pi_name: [u16; 4],
     /// PI service job: parameter block octets, then name octets, still to come.
     pub pi_left: u16,

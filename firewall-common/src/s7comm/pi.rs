@@ -172,17 +172,74 @@ pub const PI_PACKED: [u64; PI_SERVICES.len()] = {
     out
 };
 
-/// The table index of the packed name `packed`, if it is a known service (data path).
+/// The multiplier of a name's key ([`pi_key`]): the top octet of a key is a different slot
+/// for every name of [`PI_SERVICES`] (checked when the crate compiles: a new entry may need
+/// a new multiplier, any odd one without collisions).
+pub const PI_HASH: u64 = 0xD4E8_829C_FFFD_6321;
+
+/// The key of packed name `packed`: `packed * PI_HASH` (mod 2^64). `PI_HASH` is odd, so this
+/// is a bijection (keys are as exact as packed names, and only the empty name keys to 0).
+/// The walker keeps the key, not the packed name: `key(p * 64 + s) = key(p) * 64 + s *
+/// PI_HASH`, and the verifier sees a key as any value from the first octet on, so the
+/// `bpf_loop` step's states converge (a packed name's range grows with every octet).
 #[inline(always)]
-pub fn pi_index(packed: u64) -> Option<u8> {
+pub const fn pi_key(packed: u64) -> u64 {
+    packed.wrapping_mul(PI_HASH)
+}
+
+/// The key after one more name octet of symbol `sym` ([`pi_symbol`]).
+#[inline(always)]
+pub const fn pi_key_step(key: u64, sym: u8) -> u64 {
+    key.wrapping_mul(64)
+        .wrapping_add((sym as u64).wrapping_mul(PI_HASH))
+}
+
+/// The slot of key `key` in [`PI_SLOTS`] and [`PI_SLOT_KEYS`]: its top octet.
+#[inline(always)]
+pub const fn pi_slot(key: u64) -> usize {
+    (key >> 56) as usize
+}
+
+/// Per slot: 1 + the index of the service whose key falls there, 0 for none.
+pub const PI_SLOTS: [u8; 256] = {
+    let mut out = [0u8; 256];
     let mut i = 0;
     while i < PI_PACKED.len() {
-        if PI_PACKED[i] == packed {
-            return Some(i as u8);
+        let slot = pi_slot(pi_key(PI_PACKED[i]));
+        if out[slot] != 0 {
+            panic!("two PI service names share a slot: choose another PI_HASH");
         }
+        out[slot] = i as u8 + 1;
         i += 1;
     }
-    None
+    out
+};
+
+/// Per slot: the key of the service there, 0 for none. The data path reads one slot of each
+/// table and compares one key: a constant number of instructions whatever the table's size
+/// (a loop over the table does not verify inside the per-octet `bpf_loop` step), and both
+/// reads are bounded by the slot's 8 bits alone (an index read from [`PI_SLOTS`] would need a
+/// bound the verifier cannot see).
+pub const PI_SLOT_KEYS: [u64; 256] = {
+    let mut out = [0u64; 256];
+    let mut i = 0;
+    while i < PI_PACKED.len() {
+        let key = pi_key(PI_PACKED[i]);
+        out[pi_slot(key)] = key;
+        i += 1;
+    }
+    out
+};
+
+/// The table index of the name whose key is `key`, if it is a known service (data path).
+#[inline(always)]
+pub fn pi_index(key: u64) -> Option<u8> {
+    let slot = pi_slot(key) & 0xFF;
+    let stored = PI_SLOT_KEYS.get(slot).copied().unwrap_or(0);
+    if stored == 0 || stored != key {
+        return None;
+    }
+    PI_SLOTS.get(slot).copied().unwrap_or(0).checked_sub(1)
 }
 
 /// The table index of a policy name: the snake_case name (any case) or the wire name (any
@@ -237,8 +294,9 @@ const fn denied(address: u16) -> S7Denial {
 }
 
 impl S7Cursor {
+    /// The key ([`pi_key`]) of the name so far.
     #[inline(always)]
-    fn pi_packed(&self) -> u64 {
+    fn pi_key(&self) -> u64 {
         (self.pi_name[0] as u64) << 48
             | (self.pi_name[1] as u64) << 32
             | (self.pi_name[2] as u64) << 16
@@ -246,7 +304,7 @@ impl S7Cursor {
     }
 
     #[inline(always)]
-    fn set_pi_packed(&mut self, v: u64) {
+    fn set_pi_key(&mut self, v: u64) {
         self.pi_name = [(v >> 48) as u16, (v >> 32) as u16, (v >> 16) as u16, v as u16];
     }
 }
@@ -320,11 +378,11 @@ pub(super) fn pi_byte(c: &mut S7Cursor, byte: u8, p: u8, profile: &S7Profile) ->
             if sym == 0 {
                 return Err(denied(PI_UNKNOWN));
             }
-            let packed = c.pi_packed() << 6 | sym as u64;
-            c.set_pi_packed(packed);
+            let key = pi_key_step(c.pi_key(), sym);
+            c.set_pi_key(key);
             c.pi_left = c.pi_left.saturating_sub(1);
             if c.pi_left == 0 {
-                let Some(index) = pi_index(packed) else {
+                let Some(index) = pi_index(key) else {
                     return Err(denied(PI_UNKNOWN));
                 };
                 if !profile.allows_pi_service(index) {
@@ -345,7 +403,10 @@ mod tests {
     #[test]
     fn the_table_packs_exactly_and_names_are_unique() {
         for (i, p) in PI_SERVICES.iter().enumerate() {
-            assert_eq!(pi_index(PI_PACKED[i]), Some(i as u8), "{}", p.wire);
+            assert_eq!(pi_index(pi_key(PI_PACKED[i])), Some(i as u8), "{}", p.wire);
+            // The walker's stepwise key is the packed name's key.
+            let stepped = p.wire.bytes().fold(0, |k, b| pi_key_step(k, pi_symbol(b)));
+            assert_eq!(stepped, pi_key(PI_PACKED[i]), "{}", p.wire);
             assert_eq!(pi_service_named(p.wire), Some(i as u8));
             assert_eq!(pi_service_named(&p.wire.to_lowercase()), Some(i as u8));
             if let Some(n) = p.name {
@@ -355,6 +416,8 @@ mod tests {
             }
             assert_eq!(pi_service_label(i as u8), Some(p.name.unwrap_or(p.wire)));
         }
+        let filled = PI_SLOTS.iter().filter(|&&e| e != 0).count();
+        assert_eq!(filled, PI_SERVICES.len());
         let mut packed = PI_PACKED.to_vec();
         packed.sort_unstable();
         packed.dedup();
@@ -374,7 +437,8 @@ mod tests {
         // Prefixes and leading symbols differ.
         assert_ne!(pack_pi_name(b"_GARB"), pack_pi_name(b"_GAR"));
         assert_ne!(pack_pi_name(b"0_GARB"), pack_pi_name(b"_GARB"));
-        assert_eq!(pi_index(pack_pi_name(b"_GARC").unwrap()), None);
+        assert_eq!(pi_index(pi_key(pack_pi_name(b"_GARC").unwrap())), None);
+        assert_eq!(pi_index(0), None);
         for byte in 0..=255u8 {
             let sym = pi_symbol(byte);
             assert_eq!(sym != 0, byte.is_ascii_digit() || byte.is_ascii_uppercase() || byte == b'_');
