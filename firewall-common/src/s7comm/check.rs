@@ -194,6 +194,10 @@ pub mod cursor_flags {
     pub const TSAP_ODD: u8 = 1 << 4;
     /// The open PDU is a read_var / write_var whose items are walked.
     pub const ITEMS: u8 = 1 << 5;
+    /// The open PDU is a PI service job whose service name is walked
+    /// ([`super::pi::pi_phase`] in [`super::S7Cursor::at`], octets to come in
+    /// [`super::S7Cursor::value`]).
+    pub const PI: u8 = 1 << 6;
 }
 
 /// Octets of an S7 PDU [`S7Cursor::s7_read`] counts exactly; beyond, only "more". Every
@@ -219,7 +223,8 @@ pub struct S7Cursor {
     pub param_len: u16,
     /// Parameter octets of the current S7 PDU still to come.
     pub param_left: u16,
-    /// Connection request: the called TSAP; items: the DB number of the current item.
+    /// Connection request: the called TSAP; items: the DB number of the current item; PI
+    /// service job: parameter block octets, then name octets, still to come.
     pub value: u16,
     /// Octets of the TPDU's TPKT header, LI and type read (0 = between TPDUs; then
     /// [`POS_BODY`]).
@@ -239,7 +244,8 @@ pub struct S7Cursor {
     /// Connection request: the current parameter's code.
     pub param_code: u8,
     /// Connection request: octets of the fixed part read, or of the current parameter's
-    /// value still to come; items: position in the current item (0-11).
+    /// value still to come; items: position in the current item (0-11); PI service job:
+    /// [`super::pi::pi_phase`].
     pub at: u8,
     /// Connection request: 0 before a parameter code, 1 before its length, 2 in its value,
     /// [`PHASE_FIXED`] in the fixed part.
@@ -247,15 +253,9 @@ pub struct S7Cursor {
     /// PI service job: the key of the service name so far ([`super::pi::pi_key`] of its
     /// [`super::pi::pack_pi_name`]), high half-word first (the cursor stays 2-aligned).
     pub pi_name: [u16; 4],
-    /// PI service job: parameter block octets, then name octets, still to come.
-    pub pi_left: u16,
-    /// PI service job: where its parameters stand ([`super::pi::pi_phase`]); 0 when the
-    /// current PDU's name is not walked.
-    pub pi: u8,
-    pub _pad: u8,
 }
 
-const _: () = assert!(core::mem::size_of::<S7Cursor>() == 32);
+const _: () = assert!(core::mem::size_of::<S7Cursor>() == 28);
 
 impl S7Cursor {
     /// Whether the next octet starts a TPDU and no S7 PDU is open.
@@ -409,8 +409,11 @@ fn cotp_type(c: &mut S7Cursor, byte: u8, profile: Option<&S7Profile>) -> Result<
     c.flags &= !(cursor_flags::EOT | cursor_flags::TSAP_SEEN | cursor_flags::TSAP_ODD);
     c.param_code = 0;
     c.phase = PHASE_FIXED;
-    c.at = 0;
-    c.value = 0;
+    if c.flags & cursor_flags::OPEN == 0 {
+        // A data TPDU continuing an open S7 PDU keeps the item or PI service position.
+        c.at = 0;
+        c.value = 0;
+    }
     Ok(())
 }
 
@@ -508,7 +511,11 @@ fn end_tpdu(c: &mut S7Cursor) -> Result<(), S7Denial> {
         // Shorter than its header says, or not even a header.
         return Err(S7Denial::new(S7Violation::Malformed));
     }
-    c.flags &= !(cursor_flags::OPEN | cursor_flags::PLUS | cursor_flags::ITEMS | cursor_flags::EOT);
+    c.flags &= !(cursor_flags::OPEN
+        | cursor_flags::PLUS
+        | cursor_flags::ITEMS
+        | cursor_flags::PI
+        | cursor_flags::EOT);
     c.s7_read = 0;
     c.s7_left = 0;
     c.param_left = 0;
@@ -691,7 +698,6 @@ fn judge(
     }
     if p == 0 {
         c.function = byte;
-        c.pi = 0;
         if !profile.allows_function(byte) {
             return Err(S7Denial::code(S7Violation::Function, byte));
         }
@@ -709,7 +715,7 @@ fn judge(
         }
         return Ok(());
     }
-    if c.pi != 0 {
+    if c.flags & cursor_flags::PI != 0 {
         return pi_byte(c, byte, p, profile);
     }
     if c.flags & cursor_flags::ITEMS == 0 {

@@ -8,7 +8,7 @@
 //! one octet string length, and the service name in ASCII (`_GARB`).
 
 use super::{
-    check::{S7Cursor, S7Denial, S7Violation},
+    check::{S7Cursor, S7Denial, S7Violation, cursor_flags},
     functions::{Effect, job},
     profile::S7Profile,
 };
@@ -267,15 +267,16 @@ pub fn pi_service_label(index: u8) -> Option<&'static str> {
 /// than [`MAX_PI_NAME`], or with octets outside `0-9 A-Z _`.
 pub const PI_UNKNOWN: u16 = 0xFFFF;
 
-/// [`S7Cursor::pi`]: where a walked PI job's parameters stand.
+/// [`S7Cursor::at`] of a PI job walked ([`super::cursor_flags::PI`]): where its parameters
+/// stand (the values overlap an item walk's positions, so the verifier meets no new ones).
 pub mod pi_phase {
     /// The unknown octets and the parameter block length (parameter offsets 1-9).
     pub const HEAD: u8 = 1;
-    /// In the parameter block ([`super::S7Cursor::pi_left`] octets to come).
+    /// In the parameter block ([`super::S7Cursor::value`] octets to come).
     pub const BLOCK: u8 = 2;
     /// The next octet is the name's length.
     pub const LEN: u8 = 3;
-    /// In the name ([`super::S7Cursor::pi_left`] octets to come).
+    /// In the name ([`super::S7Cursor::value`] octets to come).
     pub const NAME: u8 = 4;
     /// The name was judged (and ended the parameters).
     pub const DONE: u8 = 5;
@@ -313,8 +314,9 @@ impl S7Cursor {
 /// [`S7Cursor::param_left`] already counts it off).
 #[inline(always)]
 pub(super) fn pi_start(c: &mut S7Cursor) -> Result<(), S7Denial> {
-    c.pi = pi_phase::HEAD;
-    c.pi_left = 0;
+    c.flags |= cursor_flags::PI;
+    c.at = pi_phase::HEAD;
+    c.value = 0;
     c.pi_name = [0; 4];
     if c.param_left == 0 {
         // No name to allow.
@@ -330,21 +332,21 @@ pub(super) fn pi_start(c: &mut S7Cursor) -> Result<(), S7Denial> {
 pub(super) fn pi_byte(c: &mut S7Cursor, byte: u8, p: u8, profile: &S7Profile) -> Result<(), S7Denial> {
     let malformed = S7Denial::new(S7Violation::Malformed);
     let left = c.param_left;
-    match c.pi {
+    match c.at {
         pi_phase::HEAD => {
             if p == 8 {
-                c.pi_left = (byte as u16) << 8;
+                c.value = (byte as u16) << 8;
             }
             if p == 9 {
-                c.pi_left |= byte as u16;
+                c.value |= byte as u16;
                 if left == 0 {
                     return Err(denied(PI_UNKNOWN));
                 }
                 // The block and the length octet must fit the parameters.
-                if c.pi_left as u32 + 1 > left as u32 {
+                if c.value as u32 + 1 > left as u32 {
                     return Err(malformed);
                 }
-                c.pi = if c.pi_left == 0 {
+                c.at = if c.value == 0 {
                     pi_phase::LEN
                 } else {
                     pi_phase::BLOCK
@@ -357,9 +359,9 @@ pub(super) fn pi_byte(c: &mut S7Cursor, byte: u8, p: u8, profile: &S7Profile) ->
             }
         }
         pi_phase::BLOCK => {
-            c.pi_left = c.pi_left.saturating_sub(1);
-            if c.pi_left == 0 {
-                c.pi = pi_phase::LEN;
+            c.value = c.value.saturating_sub(1);
+            if c.value == 0 {
+                c.at = pi_phase::LEN;
             }
         }
         pi_phase::LEN => {
@@ -370,8 +372,8 @@ pub(super) fn pi_byte(c: &mut S7Cursor, byte: u8, p: u8, profile: &S7Profile) ->
             if byte == 0 || byte as usize > MAX_PI_NAME {
                 return Err(denied(PI_UNKNOWN));
             }
-            c.pi_left = byte as u16;
-            c.pi = pi_phase::NAME;
+            c.value = byte as u16;
+            c.at = pi_phase::NAME;
         }
         pi_phase::NAME => {
             let sym = pi_symbol(byte);
@@ -380,15 +382,15 @@ pub(super) fn pi_byte(c: &mut S7Cursor, byte: u8, p: u8, profile: &S7Profile) ->
             }
             let key = pi_key_step(c.pi_key(), sym);
             c.set_pi_key(key);
-            c.pi_left = c.pi_left.saturating_sub(1);
-            if c.pi_left == 0 {
+            c.value = c.value.saturating_sub(1);
+            if c.value == 0 {
                 let Some(index) = pi_index(key) else {
                     return Err(denied(PI_UNKNOWN));
                 };
                 if !profile.allows_pi_service(index) {
                     return Err(denied(index as u16));
                 }
-                c.pi = pi_phase::DONE;
+                c.at = pi_phase::DONE;
             }
         }
         _ => {}
