@@ -212,3 +212,19 @@ fn the_name_state_does_not_leak_into_the_next_pdu() {
     let d = one(&dt(&pi_service(b"P_PROGRAM"), true), &p).unwrap_err();
     assert_eq!(d.packed(), (0x28 << 8 | 3 << 16, detail::CODE | detail::ADDRESS));
 }
+
+/// Items of a read_var split over data TPDUs anywhere (also inside an item) are walked on
+/// the joined PDU: the item position survives the TPDU boundary (it was reset there, so the
+/// walker read the rest of a cut item as a new one).
+#[test]
+fn items_keep_their_position_across_data_tpdus() {
+    let mut p = S7Profile::read_only();
+    p.restrict_areas(1 << 4);
+    let allowed = read_var(&[item(0x84, 1, 0, 4), item(0x84, 2, 0, 2)]);
+    let denied = read_var(&[item(0x84, 1, 0, 4), item(0x83, 0, 0, 2)]);
+    for cut in 1..allowed.len() {
+        assert_eq!(one(&fragments(&allowed, &[cut]), &p), Ok(2), "cut {cut}");
+        let r = one(&fragments(&denied, &[cut]), &p).map_err(|d| (d.kind, d.scope));
+        assert_eq!(r, Err((S7Violation::Address, 0x83)), "cut {cut}");
+    }
+}
