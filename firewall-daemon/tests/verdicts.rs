@@ -2530,7 +2530,13 @@ fn s7comm_pi_service_names_are_judged_as_they_stream() {
             h.drop(what, &frame, reason);
         }
     };
-    up(&mut h, &mut c, "CR", &connection_request(0x0102), Reason::AllowedConntrack);
+    up(
+        &mut h,
+        &mut c,
+        "CR",
+        &connection_request(0x0102),
+        Reason::AllowedConntrack,
+    );
     let cc = connection_confirm();
     h.pass(
         "CC",
@@ -2545,18 +2551,33 @@ fn s7comm_pi_service_names_are_judged_as_they_stream() {
         Reason::AllowedConntrack,
     );
     let compress = dt(&pi_service(b"_GARB"), true);
-    up(&mut h, &mut c, "compress", &compress, Reason::AllowedConntrack);
+    up(
+        &mut h,
+        &mut c,
+        "compress",
+        &compress,
+        Reason::AllowedConntrack,
+    );
     for (what, pdu) in [
         ("hot start", pi_service(b"P_PROGRAM")),
         ("cold start", pi_service_with(b"C ", b"P_PROGRAM")),
         (
             "delete OB1",
-            pi_service_with(&[1, 0, b'0', b'8', b'0', b'0', b'0', b'0', b'1', b'P'], b"_DELE"),
+            pi_service_with(
+                &[1, 0, b'0', b'8', b'0', b'0', b'0', b'0', b'1', b'P'],
+                b"_DELE",
+            ),
         ),
         ("an unknown name", pi_service(b"_GARC")),
         ("a name longer than any known", pi_service(b"_GARBAGE_COLL")),
     ] {
-        up(&mut h, &mut c, what, &dt(&pdu, true), Reason::S7commFunction);
+        up(
+            &mut h,
+            &mut c,
+            what,
+            &dt(&pdu, true),
+            Reason::S7commFunction,
+        );
     }
     // python-snap7 3.3.0's delete block puts the lengths where the unknown octets are.
     let mut snap7_delete = vec![0x28, 0, 0, 0, 0, 0, 8, 5, 0];
@@ -2570,21 +2591,65 @@ fn s7comm_pi_service_names_are_judged_as_they_stream() {
     );
     // Compress cut inside its name: both parts pass.
     let cut = compress.len() - 3;
-    up(&mut h, &mut c, "compress up to '_GA'", &compress[..cut], Reason::AllowedConntrack);
-    up(&mut h, &mut c, "its 'RB'", &compress[cut..], Reason::AllowedConntrack);
+    up(
+        &mut h,
+        &mut c,
+        "compress up to '_GA'",
+        &compress[..cut],
+        Reason::AllowedConntrack,
+    );
+    up(
+        &mut h,
+        &mut c,
+        "its 'RB'",
+        &compress[cut..],
+        Reason::AllowedConntrack,
+    );
     // Compress over two data TPDUs (the name cut), each in a segment of its own.
     let pdu = pi_service(b"_GARB");
     let cut = pdu.len() - 2;
-    up(&mut h, &mut c, "compress TPDU 1 (EOT 0)", &dt(&pdu[..cut], false), Reason::AllowedConntrack);
-    up(&mut h, &mut c, "compress TPDU 2", &dt(&pdu[cut..], true), Reason::AllowedConntrack);
+    up(
+        &mut h,
+        &mut c,
+        "compress TPDU 1 (EOT 0)",
+        &dt(&pdu[..cut], false),
+        Reason::AllowedConntrack,
+    );
+    up(
+        &mut h,
+        &mut c,
+        "compress TPDU 2",
+        &dt(&pdu[cut..], true),
+        Reason::AllowedConntrack,
+    );
     // A cold start cut inside its name: the first part passes (half a name reaches no PLC),
     // the segment that completes `P_PROGRAM` is dropped, also when sent again.
     let cold = dt(&pi_service_with(b"C ", b"P_PROGRAM"), true);
     let cut = cold.len() - 4;
-    up(&mut h, &mut c, "cold start up to 'P_PRO'", &cold[..cut], Reason::AllowedConntrack);
-    up(&mut h, &mut c, "its 'GRAM'", &cold[cut..], Reason::S7commFunction);
-    up(&mut h, &mut c, "its 'GRAM' again", &cold[cut..], Reason::S7commFunction);
-    let insns = h.dp.program_stats("zcfw_s7comm").and_then(|s| s.verified_insns);
+    up(
+        &mut h,
+        &mut c,
+        "cold start up to 'P_PRO'",
+        &cold[..cut],
+        Reason::AllowedConntrack,
+    );
+    up(
+        &mut h,
+        &mut c,
+        "its 'GRAM'",
+        &cold[cut..],
+        Reason::S7commFunction,
+    );
+    up(
+        &mut h,
+        &mut c,
+        "its 'GRAM' again",
+        &cold[cut..],
+        Reason::S7commFunction,
+    );
+    let insns =
+        h.dp.program_stats("zcfw_s7comm")
+            .and_then(|s| s.verified_insns);
     eprintln!("verified instructions: zcfw_s7comm {insns:?}");
 }
 

@@ -24,7 +24,12 @@ pub struct PiService {
     pub what: &'static str,
 }
 
-const fn s(name: &'static str, wire: &'static str, effect: Effect, what: &'static str) -> PiService {
+const fn s(
+    name: &'static str,
+    wire: &'static str,
+    effect: Effect,
+    what: &'static str,
+) -> PiService {
     PiService {
         wire,
         name: Some(name),
@@ -51,11 +56,31 @@ pub const MAX_PI_NAME: usize = 10;
 pub const PI_SERVICES: [PiService; 67] = {
     use Effect::*;
     [
-        s("insert", "_INSE", Download, "activates downloaded blocks in the program"),
-        s("insert_2", "_INS2", Download, "activates downloaded blocks in the program"),
+        s(
+            "insert",
+            "_INSE",
+            Download,
+            "activates downloaded blocks in the program",
+        ),
+        s(
+            "insert_2",
+            "_INS2",
+            Download,
+            "activates downloaded blocks in the program",
+        ),
         s("delete", "_DELE", Download, "deletes blocks from the PLC"),
-        s("p_program", "P_PROGRAM", Control, "starts the CPU (hot or cold restart)"),
-        s("copy_ram_to_rom", "_MODU", Control, "copies RAM to ROM (makes the program permanent)"),
+        s(
+            "p_program",
+            "P_PROGRAM",
+            Control,
+            "starts the CPU (hot or cold restart)",
+        ),
+        s(
+            "copy_ram_to_rom",
+            "_MODU",
+            Control,
+            "copies RAM to ROM (makes the program permanent)",
+        ),
         s("compress", "_GARB", Control, "compresses the PLC's memory"),
         n("_N_LOGIN_", "NC login"),
         n("_N_LOGOUT", "NC logout"),
@@ -248,7 +273,8 @@ pub fn pi_service_named(name: &str) -> Option<u8> {
     PI_SERVICES
         .iter()
         .position(|p| {
-            p.name.is_some_and(|n| n.eq_ignore_ascii_case(name)) || p.wire.eq_ignore_ascii_case(name)
+            p.name.is_some_and(|n| n.eq_ignore_ascii_case(name))
+                || p.wire.eq_ignore_ascii_case(name)
         })
         .map(|i| i as u8)
 }
@@ -306,7 +332,12 @@ impl S7Cursor {
 
     #[inline(always)]
     fn set_pi_key(&mut self, v: u64) {
-        self.pi_name = [(v >> 48) as u16, (v >> 32) as u16, (v >> 16) as u16, v as u16];
+        self.pi_name = [
+            (v >> 48) as u16,
+            (v >> 32) as u16,
+            (v >> 16) as u16,
+            v as u16,
+        ];
     }
 }
 
@@ -329,7 +360,12 @@ pub(super) fn pi_start(c: &mut S7Cursor) -> Result<(), S7Denial> {
 /// parameters (exact up to 9, the only ones read by offset). The name must end the
 /// parameters; the parameter block's contents are not judged.
 #[inline(always)]
-pub(super) fn pi_byte(c: &mut S7Cursor, byte: u8, p: u8, profile: &S7Profile) -> Result<(), S7Denial> {
+pub(super) fn pi_byte(
+    c: &mut S7Cursor,
+    byte: u8,
+    p: u8,
+    profile: &S7Profile,
+) -> Result<(), S7Denial> {
     let malformed = S7Denial::new(S7Violation::Malformed);
     let left = c.param_left;
     match c.at {
@@ -423,7 +459,11 @@ mod tests {
         let mut packed = PI_PACKED.to_vec();
         packed.sort_unstable();
         packed.dedup();
-        assert_eq!(packed.len(), PI_SERVICES.len(), "a wire name is listed twice");
+        assert_eq!(
+            packed.len(),
+            PI_SERVICES.len(),
+            "a wire name is listed twice"
+        );
         assert_eq!(pi_service_named("COMPRESS"), Some(5));
         assert_eq!(pi_service_named("garb"), None);
         assert_eq!(pi_service_label(200), None);
@@ -434,7 +474,11 @@ mod tests {
         assert_eq!(pack_pi_name(b""), None);
         assert_eq!(pack_pi_name(b"_garb"), None, "lower case is another name");
         assert_eq!(pack_pi_name(b"_GA B"), None);
-        assert_eq!(pack_pi_name(b"ABCDEFGHIJK"), None, "longer than MAX_PI_NAME");
+        assert_eq!(
+            pack_pi_name(b"ABCDEFGHIJK"),
+            None,
+            "longer than MAX_PI_NAME"
+        );
         assert!(pack_pi_name(b"ABCDEFGHIJ").is_some());
         // Prefixes and leading symbols differ.
         assert_ne!(pack_pi_name(b"_GARB"), pack_pi_name(b"_GAR"));
@@ -443,7 +487,10 @@ mod tests {
         assert_eq!(pi_index(0), None);
         for byte in 0..=255u8 {
             let sym = pi_symbol(byte);
-            assert_eq!(sym != 0, byte.is_ascii_digit() || byte.is_ascii_uppercase() || byte == b'_');
+            assert_eq!(
+                sym != 0,
+                byte.is_ascii_digit() || byte.is_ascii_uppercase() || byte == b'_'
+            );
             assert!(sym < 64);
         }
     }

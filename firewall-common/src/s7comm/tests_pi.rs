@@ -97,7 +97,10 @@ fn every_name_passes_when_listed_and_is_denied_with_its_index_otherwise() {
 fn a_parameter_block_is_skipped_in_segments_and_data_tpdus() {
     let p = profile(&["p_program", "copy_ram_to_rom", "delete"]);
     let q = profile(&["compress"]);
-    let step7_delete = pi_service_with(&[1, 0, b'0', b'A', b'0', b'0', b'0', b'0', b'1', b'P'], b"_DELE");
+    let step7_delete = pi_service_with(
+        &[1, 0, b'0', b'A', b'0', b'0', b'0', b'0', b'1', b'P'],
+        b"_DELE",
+    );
     for (pdu, index) in [
         (pi_service_with(b"C ", b"P_PROGRAM"), 3),
         (pi_service_with(b"EP", b"_MODU"), 4),
@@ -109,8 +112,16 @@ fn a_parameter_block_is_skipped_in_segments_and_data_tpdus() {
         assert_eq!(one(&f, &p), Ok(1));
         assert_eq!(one(&f, &q), denied(index));
         for k in 1..f.len() {
-            assert_eq!(walk_segments(&[&f[..k], &f[k..]], &p).0, [Ok(0), Ok(1)], "cut {k}");
-            assert_eq!(walk_segments(&[&f[..k], &f[k..]], &q).0, [Ok(0), denied(index)], "cut {k}");
+            assert_eq!(
+                walk_segments(&[&f[..k], &f[k..]], &p).0,
+                [Ok(0), Ok(1)],
+                "cut {k}"
+            );
+            assert_eq!(
+                walk_segments(&[&f[..k], &f[k..]], &q).0,
+                [Ok(0), denied(index)],
+                "cut {k}"
+            );
         }
         // Split over data TPDUs anywhere (the function alone in the first, the name cut).
         for cut in 1..pdu.len() {
@@ -141,7 +152,8 @@ fn unknown_and_overlong_names_are_denied_when_a_list_is_given() {
         let f = dt(&pdu, true);
         assert_eq!(one(&f, &p), denied(PI_UNKNOWN), "{name:?}");
         // Denied in the segment that carries octet `at` of the name (or its length octet).
-        let decisive = f.len() - name.len() + at - usize::from(name.len() > MAX_PI_NAME || name.is_empty());
+        let decisive =
+            f.len() - name.len() + at - usize::from(name.len() > MAX_PI_NAME || name.is_empty());
         for k in 1..f.len() {
             let r = walk_segments(&[&f[..k], &f[k..]], &p).0;
             if k > decisive {
@@ -153,8 +165,16 @@ fn unknown_and_overlong_names_are_denied_when_a_list_is_given() {
     }
     // The parameters end before the name: after the function, the unknown octets, the
     // block length.
-    for params in [&[0x28][..], &[0x28, 0, 0, 0, 0, 0, 0, 0xFD], &[0x28, 0, 0, 0, 0, 0, 0, 0xFD, 0, 0]] {
-        assert_eq!(one(&dt(&job(params, &[]), true), &p), denied(PI_UNKNOWN), "{params:?}");
+    for params in [
+        &[0x28][..],
+        &[0x28, 0, 0, 0, 0, 0, 0, 0xFD],
+        &[0x28, 0, 0, 0, 0, 0, 0, 0xFD, 0, 0],
+    ] {
+        assert_eq!(
+            one(&dt(&job(params, &[]), true), &p),
+            denied(PI_UNKNOWN),
+            "{params:?}"
+        );
     }
 }
 
@@ -177,7 +197,10 @@ fn a_layout_that_does_not_add_up_is_malformed() {
     // puts the lengths where the unknown octets are: its "block length" 0x0034 overruns.
     let mut snap7_delete = vec![0x28, 0, 0, 0, 0, 0, 8, 5, 0];
     snap7_delete.extend_from_slice(b"4100001P_DELE");
-    assert_eq!(one(&dt(&job(&snap7_delete, &[]), true), &profile(&["delete"])), malformed());
+    assert_eq!(
+        one(&dt(&job(&snap7_delete, &[]), true), &profile(&["delete"])),
+        malformed()
+    );
 }
 
 #[test]
@@ -188,14 +211,23 @@ fn without_a_list_every_pi_service_passes() {
         pi_service(b"_GARC"),
         pi_service(b"_N_LOGIN_XY"),
         job(&[0x28], &[]),
-        job(&[0x28, 0, 0, 0, 0, 0, 8, 5, 0, b'4', b'1', b'0', b'0', b'0', b'0', b'1', b'P', b'_', b'D', b'E', b'L', b'E'], &[]),
+        job(
+            &[
+                0x28, 0, 0, 0, 0, 0, 8, 5, 0, b'4', b'1', b'0', b'0', b'0', b'0', b'1', b'P', b'_',
+                b'D', b'E', b'L', b'E',
+            ],
+            &[],
+        ),
     ] {
         assert_eq!(one(&dt(&pdu, true), &p), Ok(1));
     }
     // And the function itself still needs listing.
     let mut q = profile(&[]);
     q.functions = crate::sets::Bitmap256::EMPTY;
-    assert_eq!(one(&dt(&pi_service(b"_GARB"), true), &q).map_err(|d| d.kind), Err(S7Violation::Function));
+    assert_eq!(
+        one(&dt(&pi_service(b"_GARB"), true), &q).map_err(|d| d.kind),
+        Err(S7Violation::Function)
+    );
 }
 
 #[test]
@@ -210,7 +242,10 @@ fn the_name_state_does_not_leak_into_the_next_pdu() {
     assert_eq!(one(&s, &p), denied(2));
     // The denial packs into the event detail: code 0x28, address the index.
     let d = one(&dt(&pi_service(b"P_PROGRAM"), true), &p).unwrap_err();
-    assert_eq!(d.packed(), (0x28 << 8 | 3 << 16, detail::CODE | detail::ADDRESS));
+    assert_eq!(
+        d.packed(),
+        (0x28 << 8 | 3 << 16, detail::CODE | detail::ADDRESS)
+    );
 }
 
 /// Items of a read_var split over data TPDUs anywhere (also inside an item) are walked on

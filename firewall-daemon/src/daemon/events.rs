@@ -673,9 +673,11 @@ fn s7comm_detail(
             },
             // A PI service job whose service name the profile does not allow.
             None if code == Some(s7comm::job::PI_SERVICE) && address.is_some() => S7commDetail {
-                pi_service: address.map(|a| match u8::try_from(a).ok().and_then(s7comm::pi_service_label) {
-                    Some(label) => label.to_owned(),
-                    None => "unknown".to_owned(),
+                pi_service: address.map(|a| {
+                    match u8::try_from(a).ok().and_then(s7comm::pi_service_label) {
+                        Some(label) => label.to_owned(),
+                        None => "unknown".to_owned(),
+                    }
                 }),
                 ..function(code)
             },
@@ -834,9 +836,15 @@ mod tests {
             pi(2, detail::CODE | detail::ADDRESS),
             serde_json::json!({"function": 0x28, "function_name": "pi_service", "pi_service": "delete"})
         );
-        assert_eq!(pi(6, detail::CODE | detail::ADDRESS)["pi_service"], "_N_LOGIN_");
         assert_eq!(
-            pi(firewall_common::s7comm::PI_UNKNOWN, detail::CODE | detail::ADDRESS)["pi_service"],
+            pi(6, detail::CODE | detail::ADDRESS)["pi_service"],
+            "_N_LOGIN_"
+        );
+        assert_eq!(
+            pi(
+                firewall_common::s7comm::PI_UNKNOWN,
+                detail::CODE | detail::ADDRESS
+            )["pi_service"],
             "unknown"
         );
         // The function itself refused: no service.

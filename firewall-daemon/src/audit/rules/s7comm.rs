@@ -58,9 +58,7 @@ pub(super) fn changing(profile: &S7Profile) -> Vec<String> {
         .filter(|&code| s7comm_danger(code).is_some() || s7comm::function(code).is_none())
         .map(|code| {
             let label = s7comm_function_label(code);
-            if code != s7comm::job::PI_SERVICE
-                || profile.flags & profile_flags::RESTRICT_PI == 0
-            {
+            if code != s7comm::job::PI_SERVICE || profile.flags & profile_flags::RESTRICT_PI == 0 {
                 return label;
             }
             let names: Vec<&str> = (0..s7comm::PI_SERVICES.len() as u8)
