@@ -10,7 +10,6 @@ TCP connection for hand-made TPDUs); prints one JSON object and exits.
   s7_client.py HOST PORT hot_start --slot S       (job 0x28, PI service P_PROGRAM)
   s7_client.py HOST PORT cold_start --slot S      (job 0x28, block "C ", PI service P_PROGRAM)
   s7_client.py HOST PORT compress --slot S        (job 0x28, PI service _GARB)
-  s7_client.py HOST PORT delete --slot S --db N   (job 0x28, PI service _DELE, snap7's layout)
   s7_client.py HOST PORT raw --segments HEX,HEX.. --pause SEC --wait SEC
       connects (COTP CR to TSAP 0x0102, setup communication, each answer awaited), then
       sends each segment with one send() (TCP_NODELAY), collects what comes back.
@@ -115,9 +114,6 @@ def main():
             out(ok=True)
         elif op == "compress":
             c.compress(1000)
-            out(ok=True)
-        elif op == "delete":
-            c.delete(snap7.type.Block.DB, int(opts["--db"]))
             out(ok=True)
         else:
             out(ok=False, error=f"unknown operation {op}")

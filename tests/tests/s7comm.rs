@@ -143,7 +143,7 @@ fn cases() -> Vec<Case> {
     // Engineering may compress (`pi_services: [compress]`); each case starts from STOP, so
     // a PI service that reaches python-snap7's PLC shows (it starts the CPU on anything but
     // compress and copy RAM to ROM).
-    let engineering = |label: &str, op: Op, reason, pi| Case {
+    let engineering = |label: &str, op: Op, reason, pi: Option<&'static str>| Case {
         label: label.to_owned(),
         zone: Zone::Enterprise,
         op,
@@ -288,35 +288,49 @@ fn cases() -> Vec<Case> {
         stopped: false,
         pi: None,
     });
-    v.extend([
-        engineering(
-            "PI cold start P_PROGRAM (snap7), engineering may only compress",
-            Op::Snap7("cold_start", vec![]),
-            "s7comm_function",
-            Some("p_program"),
-        ),
-        engineering(
-            "PI hot start P_PROGRAM (snap7), engineering may only compress",
-            Op::Snap7("hot_start", vec![]),
-            "s7comm_function",
-            Some("p_program"),
-        ),
-        engineering(
-            "PI delete DB1 in Step 7's layout, its name split over two segments",
-            Op::Raw(vec![
-                step7_delete[..step7_delete.len() - 2].to_vec(),
-                step7_delete[step7_delete.len() - 2..].to_vec(),
-            ]),
-            "s7comm_function",
-            Some("delete"),
-        ),
-        engineering(
-            "PI delete DB1 (snap7 3.3.0's layout, lengths in the unknown octets)",
-            Op::Snap7("delete", vec!["--db", "1"]),
-            "s7comm_malformed",
-            None,
-        ),
-    ]);
+    // First, before any HMI denial: a retransmission of a denied segment of an earlier
+    // connection must not fall into their windows (what the counters are compared over).
+    v.splice(
+        0..0,
+        [
+            engineering(
+                "PI cold start P_PROGRAM (snap7), engineering may only compress",
+                Op::Snap7("cold_start", vec![]),
+                "s7comm_function",
+                Some("p_program"),
+            ),
+            engineering(
+                "PI hot start P_PROGRAM (snap7), engineering may only compress",
+                Op::Snap7("hot_start", vec![]),
+                "s7comm_function",
+                Some("p_program"),
+            ),
+            engineering(
+                "PI delete DB1 in Step 7's layout, its name split over two segments",
+                Op::Raw(vec![
+                    step7_delete[..step7_delete.len() - 2].to_vec(),
+                    step7_delete[step7_delete.len() - 2..].to_vec(),
+                ]),
+                "s7comm_function",
+                Some("delete"),
+            ),
+            // python-snap7 3.3.0's `Client.delete(Block.DB, 1)`, byte for byte, on a raw
+            // connection (which ends with a RST: a snap7 client's FIN after a denial leaves
+            // the kernel retransmitting the denied job into later cases' counters).
+            engineering(
+                "PI delete DB1 (snap7 3.3.0's bytes, lengths in the unknown octets)",
+                Op::Raw(vec![s7::dt(
+                    &s7::job(
+                        &[[0x28, 0, 0, 0, 0, 0, 8, 5, 0].as_slice(), b"4100001P_DELE"].concat(),
+                        &[],
+                    ),
+                    true,
+                )]),
+                "s7comm_malformed",
+                None,
+            ),
+        ],
+    );
     v
 }
 
@@ -497,9 +511,11 @@ impl<'p> Env<'p> {
         let Some(view) = &self.view else {
             return;
         };
-        for f in expected.check(view, &before, &after, &REASONS) {
-            self.fail(format!("{what}: {f}"));
-        }
+        let mut failures: Vec<String> = expected
+            .check(view, &before, &after, &REASONS)
+            .into_iter()
+            .map(|f| format!("{what}: {f}"))
+            .collect();
         if let Some(pi) = case.pi {
             let found = view
                 .wait_event(Duration::from_secs(3), |e| {
@@ -507,11 +523,14 @@ impl<'p> Env<'p> {
                 })
                 .unwrap_or_else(|e| panic!("zcfw events: {e:#}"));
             if let Err(events) = found {
-                self.fail(format!(
+                failures.push(format!(
                     "{what}: no event with s7comm.pi_service {pi:?}; last events: {:?}",
                     events.iter().rev().take(3).collect::<Vec<_>>()
                 ));
             }
+        }
+        for f in failures {
+            self.fail(f);
         }
     }
 

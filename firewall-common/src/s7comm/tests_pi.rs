@@ -56,8 +56,8 @@ fn fragments(pdu: &[u8], cuts: &[usize]) -> Vec<u8> {
     out
 }
 
-/// What snap7 3.3.0's client sends (captured with tshark, which decodes each as
-/// "PI-Service"): hot start, cold start, compress, copy RAM to ROM.
+/// What python-snap7 3.3.0's client sends (its `s7protocol.py` parameter constants): hot
+/// start, cold start, copy RAM to ROM, in the layout of Wireshark's PI service dissector.
 #[test]
 fn snap7s_pi_jobs_are_the_wireshark_layout() {
     let params = |pdu: &[u8]| pdu[10..].to_vec();
