@@ -2476,6 +2476,183 @@ fn s7comm_tpdus_are_judged_across_segments_and_data_tpdus() {
     );
 }
 
+const S7COMM_PI_POLICY: &str = r#"
+version: 1
+name: s7comm-pi-verdicts
+interfaces:
+  - { name: lo }
+zones:
+  dmz:     { security_level: 2, networks: [10.20.0.0/24] }
+  control: { security_level: 3, networks: [10.30.0.0/16] }
+conduits:
+  - name: maintenance
+    from: dmz
+    to: control
+    on_violation: drop
+    rules:
+      - protocol: s7comm
+        s7comm: { functions: [setup_communication, pi_service], pi_services: [compress] }
+"#;
+
+/// `pi_services: [compress]` in the data path: snap7's compress passes, whole and cut across
+/// segments and data TPDUs; its hot and cold start (`P_PROGRAM`), a delete, an unknown name
+/// are dropped as `s7comm_function` in the segment that completes the name; a PI job whose
+/// lengths do not add up as `s7comm_malformed`.
+#[test]
+fn s7comm_pi_service_names_are_judged_as_they_stream() {
+    use firewall_common::pktgen::s7comm::*;
+    let mut h = Harness::new(S7COMM_PI_POLICY);
+    let client = (DMZ, 40202);
+    let (mut c, mut s) = (3000u32, 9000u32);
+    h.pass(
+        "SYN",
+        &ipv4(DMZ, CTL, pktgen::tcp_seq(40202, 102, c, 0, SYN, &[])).frame(),
+        Reason::AllowedConduit,
+    );
+    h.pass(
+        "SYN-ACK",
+        &ipv4(
+            CTL,
+            DMZ,
+            pktgen::tcp_seq(102, 40202, s, c + 1, SYN | ACK, &[]),
+        )
+        .frame(),
+        Reason::AllowedConntrack,
+    );
+    c += 1;
+    s += 1;
+    let up = |h: &mut Harness, c: &mut u32, what: &str, payload: &[u8], reason: Reason| {
+        let frame = s7_segment(client, true, *c, s, payload);
+        if reason.passes() {
+            h.pass(what, &frame, reason);
+            *c += payload.len() as u32;
+        } else {
+            h.drop(what, &frame, reason);
+        }
+    };
+    up(
+        &mut h,
+        &mut c,
+        "CR",
+        &connection_request(0x0102),
+        Reason::AllowedConntrack,
+    );
+    let cc = connection_confirm();
+    h.pass(
+        "CC",
+        &s7_segment(client, false, s, c, &cc),
+        Reason::AllowedConntrack,
+    );
+    up(
+        &mut h,
+        &mut c,
+        "setup",
+        &dt(&setup_communication(), true),
+        Reason::AllowedConntrack,
+    );
+    let compress = dt(&pi_service(b"_GARB"), true);
+    up(
+        &mut h,
+        &mut c,
+        "compress",
+        &compress,
+        Reason::AllowedConntrack,
+    );
+    for (what, pdu) in [
+        ("hot start", pi_service(b"P_PROGRAM")),
+        ("cold start", pi_service_with(b"C ", b"P_PROGRAM")),
+        (
+            "delete OB1",
+            pi_service_with(
+                &[1, 0, b'0', b'8', b'0', b'0', b'0', b'0', b'1', b'P'],
+                b"_DELE",
+            ),
+        ),
+        ("an unknown name", pi_service(b"_GARC")),
+        ("a name longer than any known", pi_service(b"_GARBAGE_COLL")),
+    ] {
+        up(
+            &mut h,
+            &mut c,
+            what,
+            &dt(&pdu, true),
+            Reason::S7commFunction,
+        );
+    }
+    // python-snap7 3.3.0's delete block puts the lengths where the unknown octets are.
+    let mut snap7_delete = vec![0x28, 0, 0, 0, 0, 0, 8, 5, 0];
+    snap7_delete.extend_from_slice(b"4100001P_DELE");
+    up(
+        &mut h,
+        &mut c,
+        "snap7's delete layout",
+        &dt(&job(&snap7_delete, &[]), true),
+        Reason::S7commMalformed,
+    );
+    // Compress cut inside its name: both parts pass.
+    let cut = compress.len() - 3;
+    up(
+        &mut h,
+        &mut c,
+        "compress up to '_GA'",
+        &compress[..cut],
+        Reason::AllowedConntrack,
+    );
+    up(
+        &mut h,
+        &mut c,
+        "its 'RB'",
+        &compress[cut..],
+        Reason::AllowedConntrack,
+    );
+    // Compress over two data TPDUs (the name cut), each in a segment of its own.
+    let pdu = pi_service(b"_GARB");
+    let cut = pdu.len() - 2;
+    up(
+        &mut h,
+        &mut c,
+        "compress TPDU 1 (EOT 0)",
+        &dt(&pdu[..cut], false),
+        Reason::AllowedConntrack,
+    );
+    up(
+        &mut h,
+        &mut c,
+        "compress TPDU 2",
+        &dt(&pdu[cut..], true),
+        Reason::AllowedConntrack,
+    );
+    // A cold start cut inside its name: the first part passes (half a name reaches no PLC),
+    // the segment that completes `P_PROGRAM` is dropped, also when sent again.
+    let cold = dt(&pi_service_with(b"C ", b"P_PROGRAM"), true);
+    let cut = cold.len() - 4;
+    up(
+        &mut h,
+        &mut c,
+        "cold start up to 'P_PRO'",
+        &cold[..cut],
+        Reason::AllowedConntrack,
+    );
+    up(
+        &mut h,
+        &mut c,
+        "its 'GRAM'",
+        &cold[cut..],
+        Reason::S7commFunction,
+    );
+    up(
+        &mut h,
+        &mut c,
+        "its 'GRAM' again",
+        &cold[cut..],
+        Reason::S7commFunction,
+    );
+    let insns =
+        h.dp.program_stats("zcfw_s7comm")
+            .and_then(|s| s.verified_insns);
+    eprintln!("verified instructions: zcfw_s7comm {insns:?}");
+}
+
 const XDP_REDIRECT: u32 = 4;
 
 /// The fast path, run in a network namespace of its own (the test's thread unshares one):

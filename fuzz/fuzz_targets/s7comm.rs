@@ -3,7 +3,8 @@
 //!
 //! Input: `ctl`, 2 profile bytes, a cut list, then TPDU chunks. With `ctl & 1` the chunks
 //! become well-formed TPDUs (connection requests, jobs with items, userdata requests, jobs
-//! split over data TPDUs, S7comm-plus, disconnects) so that the judgement paths are reached;
+//! split over data TPDUs, PI service jobs with known, unknown and overlong names and
+//! parameter blocks, S7comm-plus, disconnects) so that the judgement paths are reached;
 //! `ctl & 2` flips one byte.
 //!
 //! Checks against a plain reference that reads the stream whole, TPDU by TPDU, joins the data
@@ -14,7 +15,7 @@
 
 use firewall_common::{
     pktgen::s7comm as tp,
-    s7comm::{S7Cursor, S7Profile, S7Violation, profile_flags, walk},
+    s7comm::{PI_SERVICES, S7Cursor, S7Profile, S7Violation, pi_service_named, profile_flags, walk},
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -24,7 +25,7 @@ const MAX_SEGMENT: usize = 64;
 fn tpdus(c: &[u8]) -> Vec<u8> {
     let at = |i: usize| c.get(i).copied().unwrap_or(0);
     let functions = [0xF0, 0x04, 0x05, 0x29, 0x28, 0x1A, 0x1B, 0x00];
-    match at(0) % 7 {
+    match at(0) % 8 {
         0 => tp::connection_request(0x0100 | u16::from(at(1) % 4)),
         1 => {
             let f = functions[usize::from(at(1)) % functions.len()];
@@ -46,6 +47,26 @@ fn tpdus(c: &[u8]) -> Vec<u8> {
         }
         4 => tp::dt(&tp::plus(&[0x31, 0, at(1), 4]), true),
         5 => tp::dt(&tp::ack_data(&[0x1B, 0], &[0, 4, 1, 2]), true),
+        6 => {
+            let names: [&[u8]; 8] =
+                [b"_GARB", b"P_PROGRAM", b"_DELE", b"_N_LOGIN_", b"_GARC", b"_garb", b"ABCDEFGHIJK", b""];
+            let blocks: [&[u8]; 3] = [b"", b"C ", b"EP"];
+            let mut pdu = tp::pi_service_with(
+                blocks[usize::from(at(2)) % 3],
+                names[usize::from(at(1)) % names.len()],
+            );
+            if at(3) & 3 == 0 {
+                // A length that does not add up: the block's or the name's.
+                let i = if at(3) & 4 != 0 { 19 } else { pdu.len() - 1 };
+                pdu[i] = pdu[i].wrapping_add(1);
+            }
+            if at(3) & 8 != 0 {
+                let cut = 1 + usize::from(at(4)) % (pdu.len() - 1);
+                [tp::dt(&pdu[..cut], false), tp::dt(&pdu[cut..], true)].concat()
+            } else {
+                tp::dt(&pdu, true)
+            }
+        }
         _ => tp::tpkt(&[6, 0x80, 0, 1, 0, 1, 0]),
     }
 }
@@ -230,6 +251,15 @@ fn judge(pdu: &[u8], p: &S7Profile, download: &mut bool) -> Option<(usize, S7Vio
             if byte == 0x1A {
                 *download = true;
             }
+            if byte == 0x28 && p.flags & profile_flags::RESTRICT_PI != 0 && pl == 1 {
+                return Some((o, Function));
+            }
+            continue;
+        }
+        if f == 0x28 && p.flags & profile_flags::RESTRICT_PI != 0 {
+            if let Some(v) = pi(&pdu[hdr..], pl, q, p) {
+                return Some((o, v));
+            }
             continue;
         }
         if !(f == 4 || f == 5) || p.flags & profile_flags::RESTRICT_ITEMS == 0 {
@@ -253,6 +283,47 @@ fn judge(pdu: &[u8], p: &S7Profile, download: &mut bool) -> Option<(usize, S7Vio
             }
             _ => {}
         }
+    }
+    None
+}
+
+/// A walked PI job's parameter octet `q` (of `pl`; `params` holds at least 0..=q): its
+/// layout (7 unknown octets, block length, block, name length, name ending the parameters)
+/// and its name compared whole with the table's wire names.
+fn pi(params: &[u8], pl: usize, q: usize, p: &S7Profile) -> Option<S7Violation> {
+    use S7Violation::*;
+    let last = q + 1 == pl;
+    if q <= 8 {
+        return last.then_some(Function);
+    }
+    let block = usize::from(params[8]) << 8 | usize::from(params[9]);
+    if q == 9 {
+        if last {
+            return Some(Function);
+        }
+        return (block + 1 > pl - 10).then_some(Malformed);
+    }
+    let lq = 10 + block;
+    if q < lq {
+        return None;
+    }
+    let n = usize::from(params[lq]);
+    if q == lq {
+        if n != pl - q - 1 {
+            return Some(Malformed);
+        }
+        return (n == 0 || n > 10).then_some(Function);
+    }
+    let byte = params[q];
+    if !(byte.is_ascii_digit() || byte.is_ascii_uppercase() || byte == b'_') {
+        return Some(Function);
+    }
+    if q == lq + n {
+        let name = &params[lq + 1..=q];
+        return match PI_SERVICES.iter().position(|s| s.wire.as_bytes() == name) {
+            Some(i) if p.allows_pi_service(i as u8) => None,
+            _ => Some(Function),
+        };
     }
     None
 }
@@ -283,6 +354,12 @@ fuzz_target!(|data: &[u8]| {
     }
     if b & 4 != 0 {
         p.allow_db_numbers(1, 2).unwrap();
+    }
+    if b & 8 != 0 {
+        p.allow_pi_service(pi_service_named("compress").unwrap());
+    }
+    if b & 16 != 0 {
+        p.allow_pi_service(pi_service_named("_N_LOGIN_").unwrap());
     }
     let cuts = usize::from(data[3] % 32);
     let Some((cut_bytes, rest)) = data[4..].split_at_checked(cuts) else {

@@ -8,6 +8,8 @@ TCP connection for hand-made TPDUs); prints one JSON object and exits.
   s7_client.py HOST PORT cpu_state --slot S
   s7_client.py HOST PORT stop --slot S            (job 0x29, PLC stop)
   s7_client.py HOST PORT hot_start --slot S       (job 0x28, PI service P_PROGRAM)
+  s7_client.py HOST PORT cold_start --slot S      (job 0x28, block "C ", PI service P_PROGRAM)
+  s7_client.py HOST PORT compress --slot S        (job 0x28, PI service _GARB)
   s7_client.py HOST PORT raw --segments HEX,HEX.. --pause SEC --wait SEC
       connects (COTP CR to TSAP 0x0102, setup communication, each answer awaited), then
       sends each segment with one send() (TCP_NODELAY), collects what comes back.
@@ -106,6 +108,12 @@ def main():
             out(ok=True)
         elif op == "hot_start":
             c.plc_hot_start()
+            out(ok=True)
+        elif op == "cold_start":
+            c.plc_cold_start()
+            out(ok=True)
+        elif op == "compress":
+            c.compress(1000)
             out(ok=True)
         else:
             out(ok=False, error=f"unknown operation {op}")

@@ -5,7 +5,8 @@
 //!
 //! Policy (below): the dmz HMI may read (`read_only: true`) through TSAP 0x0102 (rack 0,
 //! slot 2); engineering in the enterprise zone may also write DB1 (`areas: [db]`,
-//! `db_numbers: [1]`). Violations reset the connection.
+//! `db_numbers: [1]`) and compress the PLC's memory (`pi_service` with `pi_services:
+//! [compress]`), but not restart it or delete blocks. Violations reset the connection.
 //!
 //! Every dangerous operation is checked from three sides: the client (no success), the PLC
 //! (DB1 and MK unchanged, the CPU state unchanged, the request never processed:
@@ -49,7 +50,7 @@ conduits:
     on_violation: reset
     rules:
       - protocol: s7comm
-        s7comm: { functions: [setup_communication, read_var, write_var], userdata: [szl_read], areas: [db], db_numbers: [1] }
+        s7comm: { functions: [setup_communication, read_var, write_var, pi_service], pi_services: [compress], userdata: [szl_read], areas: [db], db_numbers: [1] }
 "#;
 
 /// The same plant with port-level conduits: everything on tcp/102 passes.
@@ -123,6 +124,8 @@ struct Case {
     forbidden: Forbidden,
     /// The CPU is put in STOP first (a PI service starts it).
     stopped: bool,
+    /// The event's `s7comm.pi_service` (a PI service refused by `pi_services`).
+    pi: Option<&'static str>,
 }
 
 fn cases() -> Vec<Case> {
@@ -135,7 +138,33 @@ fn cases() -> Vec<Case> {
         detail,
         forbidden,
         stopped: false,
+        pi: None,
     };
+    // Engineering may compress (`pi_services: [compress]`); each case starts from STOP, so
+    // a PI service that reaches python-snap7's PLC shows (it starts the CPU on anything but
+    // compress and copy RAM to ROM).
+    let engineering = |label: &str, op: Op, reason, pi: Option<&'static str>| Case {
+        label: label.to_owned(),
+        zone: Zone::Enterprise,
+        op,
+        reason,
+        conduit: ENGINEERING,
+        detail: if pi.is_some() {
+            Some(("function", 0x28))
+        } else {
+            None
+        },
+        forbidden: Forbidden::Job(0x28),
+        stopped: true,
+        pi,
+    };
+    let step7_delete = s7::dt(
+        &s7::pi_service_with(
+            &[1, 0, b'0', b'A', b'0', b'0', b'0', b'0', b'1', b'P'],
+            b"_DELE",
+        ),
+        true,
+    );
     let stop = s7::plc_stop();
     let stop_tpdu = s7::dt(&stop, true);
     let function = |code: u8| Some(("function", u64::from(code)));
@@ -257,7 +286,51 @@ fn cases() -> Vec<Case> {
         detail: Some(("area", 0x83)),
         forbidden: Forbidden::Job(0x05),
         stopped: false,
+        pi: None,
     });
+    // First, before any HMI denial: a retransmission of a denied segment of an earlier
+    // connection must not fall into their windows (what the counters are compared over).
+    v.splice(
+        0..0,
+        [
+            engineering(
+                "PI cold start P_PROGRAM (snap7), engineering may only compress",
+                Op::Snap7("cold_start", vec![]),
+                "s7comm_function",
+                Some("p_program"),
+            ),
+            engineering(
+                "PI hot start P_PROGRAM (snap7), engineering may only compress",
+                Op::Snap7("hot_start", vec![]),
+                "s7comm_function",
+                Some("p_program"),
+            ),
+            engineering(
+                "PI delete DB1 in Step 7's layout, its name split over two segments",
+                Op::Raw(vec![
+                    step7_delete[..step7_delete.len() - 2].to_vec(),
+                    step7_delete[step7_delete.len() - 2..].to_vec(),
+                ]),
+                "s7comm_function",
+                Some("delete"),
+            ),
+            // python-snap7 3.3.0's `Client.delete(Block.DB, 1)`, byte for byte, on a raw
+            // connection (which ends with a RST: a snap7 client's FIN after a denial leaves
+            // the kernel retransmitting the denied job into later cases' counters).
+            engineering(
+                "PI delete DB1 (snap7 3.3.0's bytes, lengths in the unknown octets)",
+                Op::Raw(vec![s7::dt(
+                    &s7::job(
+                        &[[0x28, 0, 0, 0, 0, 0, 8, 5, 0].as_slice(), b"4100001P_DELE"].concat(),
+                        &[],
+                    ),
+                    true,
+                )]),
+                "s7comm_malformed",
+                None,
+            ),
+        ],
+    );
     v
 }
 
@@ -438,8 +511,26 @@ impl<'p> Env<'p> {
         let Some(view) = &self.view else {
             return;
         };
-        for f in expected.check(view, &before, &after, &REASONS) {
-            self.fail(format!("{what}: {f}"));
+        let mut failures: Vec<String> = expected
+            .check(view, &before, &after, &REASONS)
+            .into_iter()
+            .map(|f| format!("{what}: {f}"))
+            .collect();
+        if let Some(pi) = case.pi {
+            let found = view
+                .wait_event(Duration::from_secs(3), |e| {
+                    expected.matches(e) && e["s7comm"]["pi_service"] == pi
+                })
+                .unwrap_or_else(|e| panic!("zcfw events: {e:#}"));
+            if let Err(events) = found {
+                failures.push(format!(
+                    "{what}: no event with s7comm.pi_service {pi:?}; last events: {:?}",
+                    events.iter().rev().take(3).collect::<Vec<_>>()
+                ));
+            }
+        }
+        for f in failures {
+            self.fail(f);
         }
     }
 
@@ -482,6 +573,19 @@ fn run(env: &mut Env<'_>) {
         env.case(&case);
     }
     env.server.set_running(true).expect("CPU to RUN");
+    // Engineering may compress: snap7's compress is served and reaches the PLC.
+    let seen = env.state().rx.len();
+    let r = env.client(Zone::Enterprise, "compress", &[]);
+    let garb = env
+        .state()
+        .received_since(seen)
+        .iter()
+        .any(|pdu| job_function(pdu) == Some(0x28) && pdu.ends_with(b"_GARB"));
+    if !r.ok || !garb {
+        env.fail(format!(
+            "engineering's compress (_GARB) should pass and reach the PLC: {r:?}, reached: {garb}"
+        ));
+    }
     // Engineering may write DB1 (bytes 4-5).
     let r = env.client(
         Zone::Enterprise,

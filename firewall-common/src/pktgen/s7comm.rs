@@ -149,9 +149,20 @@ pub fn plc_stop() -> Vec<u8> {
     job(&params, &[])
 }
 
-/// A PI service `name` (snap7's hot start: `P_PROGRAM`; delete block: `_DELE`).
+/// A PI service `name` without a parameter block (snap7's hot start: `P_PROGRAM`; compress:
+/// `_GARB`).
 pub fn pi_service(name: &[u8]) -> Vec<u8> {
-    let mut params = vec![0x28, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xFD, 0x00, 0x00];
+    pi_service_with(&[], name)
+}
+
+/// A PI service `name` with parameter block `block` (snap7's cold start: `C ` and
+/// `P_PROGRAM`; copy RAM to ROM: `EP` and `_MODU`; Step 7's delete: `01 00 "0A00001P"` and
+/// `_DELE`): function 0x28, `00 00 00 00 00 00 FD`, the block's length, the block, the
+/// name's length, the name.
+pub fn pi_service_with(block: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut params = vec![0x28, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xFD];
+    params.extend_from_slice(&(block.len() as u16).to_be_bytes());
+    params.extend_from_slice(block);
     params.push(name.len() as u8);
     params.extend_from_slice(name);
     job(&params, &[])

@@ -5,6 +5,7 @@
 
 use super::{
     functions::{is_db_area, job},
+    pi::{pi_byte, pi_start},
     profile::{S7Profile, profile_flags},
 };
 use crate::{event::detail, packet::PacketBytes};
@@ -128,6 +129,9 @@ impl S7Violation {
 /// - `Address`: `code` the job function, `scope` the area, `address` the DB number (DB
 ///   areas); an item that is not S7ANY has no `scope`.
 /// - `Tsap`: `address` the called TSAP (when it is 2 bytes long).
+/// - `Function` of a PI service job (0x28) whose service name the profile does not allow:
+///   `code` 0x28 and `address` the name's index in [`super::pi::PI_SERVICES`], or
+///   [`super::pi::PI_UNKNOWN`] for a name not in it (none, too long, other octets).
 /// - `Direction`: `code` the ROSCTR or the COTP type.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,6 +194,10 @@ pub mod cursor_flags {
     pub const TSAP_ODD: u8 = 1 << 4;
     /// The open PDU is a read_var / write_var whose items are walked.
     pub const ITEMS: u8 = 1 << 5;
+    /// The open PDU is a PI service job whose service name is walked
+    /// ([`super::pi::pi_phase`] in [`super::S7Cursor::at`], octets to come in
+    /// [`super::S7Cursor::value`]).
+    pub const PI: u8 = 1 << 6;
 }
 
 /// Octets of an S7 PDU [`S7Cursor::s7_read`] counts exactly; beyond, only "more". Every
@@ -215,7 +223,8 @@ pub struct S7Cursor {
     pub param_len: u16,
     /// Parameter octets of the current S7 PDU still to come.
     pub param_left: u16,
-    /// Connection request: the called TSAP; items: the DB number of the current item.
+    /// Connection request: the called TSAP; items: the DB number of the current item; PI
+    /// service job: parameter block octets, then name octets, still to come.
     pub value: u16,
     /// Octets of the TPDU's TPKT header, LI and type read (0 = between TPDUs; then
     /// [`POS_BODY`]).
@@ -235,14 +244,18 @@ pub struct S7Cursor {
     /// Connection request: the current parameter's code.
     pub param_code: u8,
     /// Connection request: octets of the fixed part read, or of the current parameter's
-    /// value still to come; items: position in the current item (0-11).
+    /// value still to come; items: position in the current item (0-11); PI service job:
+    /// [`super::pi::pi_phase`].
     pub at: u8,
     /// Connection request: 0 before a parameter code, 1 before its length, 2 in its value,
     /// [`PHASE_FIXED`] in the fixed part.
     pub phase: u8,
+    /// PI service job: the key of the service name so far ([`super::pi::pi_key`] of its
+    /// [`super::pi::pack_pi_name`]), high half-word first (the cursor stays 2-aligned).
+    pub pi_name: [u16; 4],
 }
 
-const _: () = assert!(core::mem::size_of::<S7Cursor>() == 20);
+const _: () = assert!(core::mem::size_of::<S7Cursor>() == 28);
 
 impl S7Cursor {
     /// Whether the next octet starts a TPDU and no S7 PDU is open.
@@ -396,8 +409,11 @@ fn cotp_type(c: &mut S7Cursor, byte: u8, profile: Option<&S7Profile>) -> Result<
     c.flags &= !(cursor_flags::EOT | cursor_flags::TSAP_SEEN | cursor_flags::TSAP_ODD);
     c.param_code = 0;
     c.phase = PHASE_FIXED;
-    c.at = 0;
-    c.value = 0;
+    if c.flags & cursor_flags::OPEN == 0 {
+        // A data TPDU continuing an open S7 PDU keeps the item or PI service position.
+        c.at = 0;
+        c.value = 0;
+    }
     Ok(())
 }
 
@@ -495,7 +511,11 @@ fn end_tpdu(c: &mut S7Cursor) -> Result<(), S7Denial> {
         // Shorter than its header says, or not even a header.
         return Err(S7Denial::new(S7Violation::Malformed));
     }
-    c.flags &= !(cursor_flags::OPEN | cursor_flags::PLUS | cursor_flags::ITEMS | cursor_flags::EOT);
+    c.flags &= !(cursor_flags::OPEN
+        | cursor_flags::PLUS
+        | cursor_flags::ITEMS
+        | cursor_flags::PI
+        | cursor_flags::EOT);
     c.s7_read = 0;
     c.s7_left = 0;
     c.param_left = 0;
@@ -681,6 +701,9 @@ fn judge(
         if !profile.allows_function(byte) {
             return Err(S7Denial::code(S7Violation::Function, byte));
         }
+        if byte == job::PI_SERVICE && profile.flags & profile_flags::RESTRICT_PI != 0 {
+            return pi_start(c);
+        }
         if byte == job::REQUEST_DOWNLOAD {
             *session |= session::DOWNLOAD;
         }
@@ -691,6 +714,9 @@ fn judge(
             c.at = 0;
         }
         return Ok(());
+    }
+    if c.flags & cursor_flags::PI != 0 {
+        return pi_byte(c, byte, p, profile);
     }
     if c.flags & cursor_flags::ITEMS == 0 {
         return Ok(());

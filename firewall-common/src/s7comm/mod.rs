@@ -26,11 +26,13 @@
 mod check;
 mod functions;
 mod inspect;
+mod pi;
 mod profile;
 
 pub use check::*;
 pub use functions::*;
 pub use inspect::{Direction, cursor_in};
+pub use pi::*;
 pub use profile::*;
 
 /// The registered ISO-on-TCP port.
@@ -38,3 +40,5 @@ pub const PORT: u16 = 102;
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod tests_pi;

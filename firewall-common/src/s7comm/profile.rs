@@ -23,6 +23,9 @@ pub mod profile_flags {
     pub const RESTRICT_ITEMS: u32 = 1 << 2;
     /// Any DB number (with [`RESTRICT_ITEMS`]: only the areas are restricted).
     pub const ANY_DB: u32 = 1 << 3;
+    /// PI service jobs (0x28) are walked to their service name, which must be in
+    /// [`super::S7Profile::pi_services`] (`pi_services:`).
+    pub const RESTRICT_PI: u32 = 1 << 4;
 }
 
 /// What an S7comm inspection profile allows a client to send. COTP housekeeping (connection
@@ -33,6 +36,9 @@ pub mod profile_flags {
 pub struct S7Profile {
     /// Job functions (first parameter byte of a job).
     pub functions: Bitmap256,
+    /// PI services (bit `i`: [`super::pi::PI_SERVICES`]`[i]`), with
+    /// [`profile_flags::RESTRICT_PI`].
+    pub pi_services: [u64; 2],
     /// Per userdata function group: bit `s` allows subfunction `s` (below 32).
     pub userdata: [u32; 16],
     /// Called TSAPs (with [`profile_flags::RESTRICT_TSAPS`]).
@@ -50,7 +56,7 @@ pub struct S7Profile {
 }
 
 const _: () = {
-    assert!(core::mem::size_of::<S7Profile>() == 168);
+    assert!(core::mem::size_of::<S7Profile>() == 184);
     assert!(core::mem::align_of::<S7Profile>() == 8);
 };
 
@@ -70,6 +76,7 @@ impl S7Profile {
     pub const fn new() -> S7Profile {
         S7Profile {
             functions: Bitmap256::EMPTY,
+            pi_services: [0; 2],
             userdata: [0; 16],
             tsaps: Ranges16::EMPTY,
             db_numbers: Ranges16::EMPTY,
@@ -136,6 +143,19 @@ impl S7Profile {
         }
         self.flags &= !profile_flags::ANY_DB;
         Ok(())
+    }
+
+    /// Allows PI service `index` ([`super::pi::PI_SERVICES`]); the first call restricts PI
+    /// services (an unknown name is then denied).
+    pub const fn allow_pi_service(&mut self, index: u8) {
+        self.flags |= profile_flags::RESTRICT_PI;
+        self.pi_services[(index >> 6) as usize & 1] |= 1 << (index & 63);
+    }
+
+    /// Whether PI service `index` is allowed (with [`profile_flags::RESTRICT_PI`]).
+    #[inline(always)]
+    pub const fn allows_pi_service(&self, index: u8) -> bool {
+        index < 128 && self.pi_services[(index >> 6) as usize & 1] & (1 << (index & 63)) != 0
     }
 
     /// Whether a job of function `code` is allowed.

@@ -434,7 +434,8 @@ fn enip_text(d: &crate::control::event::EnipDetail) -> String {
     out
 }
 
-/// ` s7comm function plc_stop (0x29)`, ` s7comm userdata clock_set (group 7, subfunction 2)`,
+/// ` s7comm function plc_stop (0x29)`, ` s7comm function pi_service (0x28) pi service delete`,
+/// ` s7comm userdata clock_set (group 7, subfunction 2)`,
 /// ` s7comm function write_var (0x05) area db (0x84) db 3`, ` s7comm tsap 0x0103`.
 fn s7comm_text(d: &crate::control::event::S7commDetail) -> String {
     let mut out = String::from(" s7comm");
@@ -443,6 +444,9 @@ fn s7comm_text(d: &crate::control::event::S7commDetail) -> String {
             Some(name) => out.push_str(&format!(" function {name} ({code:#04x})")),
             None => out.push_str(&format!(" function {code:#04x}")),
         }
+    }
+    if let Some(pi) = &d.pi_service {
+        out.push_str(&format!(" pi service {pi}"));
     }
     if let Some(group) = d.userdata_group {
         let sub = d

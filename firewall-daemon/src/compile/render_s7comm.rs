@@ -4,6 +4,8 @@
 //! JSON (fields are only ever added):
 //! ```text
 //! "s7comm_profiles": [{ "id", "functions": [{ "code", "name": null | "read_var" }],
+//!                       "pi_services": "any" | [{ "index", "wire": "_GARB",
+//!                                                 "name": null | "compress" }],
 //!                       "userdata": [{ "group", "subfunctions": "all" | [codes],
 //!                                      "names": ["szl_read", ...] }],
 //!                       "tsaps": [[first, last], ...] | "any",
@@ -15,7 +17,9 @@
 
 use std::fmt::Write;
 
-use firewall_common::s7comm::{self, AREAS, S7Profile, USERDATA, Userdata, profile_flags};
+use firewall_common::s7comm::{
+    self, AREAS, PI_SERVICES, S7Profile, USERDATA, Userdata, profile_flags,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -25,6 +29,7 @@ use super::render_profiles::{JsonCode, members, named, ranges_json, ranges_text}
 pub(super) struct JsonS7Profile {
     id: u16,
     functions: Vec<JsonCode>,
+    pi_services: Value,
     userdata: Vec<JsonUserdata>,
     tsaps: Value,
     areas: Value,
@@ -68,6 +73,18 @@ fn userdata(p: &S7Profile) -> Vec<(u8, bool, Vec<u8>, Vec<&'static str>)> {
         .collect()
 }
 
+/// The PI services a restricting profile allows: (index, wire name, policy name).
+fn pi_list(p: &S7Profile) -> Option<Vec<(u8, &'static str, Option<&'static str>)>> {
+    (p.flags & profile_flags::RESTRICT_PI != 0).then(|| {
+        PI_SERVICES
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| p.allows_pi_service(*i as u8))
+            .map(|(i, s)| (i as u8, s.wire, s.name))
+            .collect()
+    })
+}
+
 fn items_restricted(p: &S7Profile) -> bool {
     p.flags & profile_flags::RESTRICT_ITEMS != 0
 }
@@ -87,6 +104,15 @@ pub(super) fn s7comm_json(id: u16, p: &S7Profile, users: Vec<usize>) -> JsonS7Pr
         functions: members(&p.functions)
             .map(|code| JsonCode::new(code, s7comm::function(code).map(|f| f.name)))
             .collect(),
+        pi_services: match pi_list(p) {
+            Some(list) => list
+                .into_iter()
+                .map(|(index, wire, name)| {
+                    serde_json::json!({ "index": index, "wire": wire, "name": name })
+                })
+                .collect(),
+            None => Value::from("any"),
+        },
         userdata: userdata(p)
             .into_iter()
             .map(|(group, whole, subs, names)| JsonUserdata {
@@ -132,6 +158,21 @@ pub(super) fn describe_s7comm(out: &mut String, p: &S7Profile) {
         "         functions       {}",
         named(members(&p.functions).map(|c| (c, s7comm::function(c).map(|f| f.name))))
     );
+    if p.functions.contains(s7comm::job::PI_SERVICE) {
+        let pi = match pi_list(p) {
+            Some(list) if list.is_empty() => "none".to_string(),
+            Some(list) => list
+                .iter()
+                .map(|(_, wire, name)| match name {
+                    Some(n) => format!("{n}({wire})"),
+                    None => (*wire).to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            None => "any".to_string(),
+        };
+        let _ = writeln!(out, "         PI services     {pi}");
+    }
     let ud: Vec<String> = userdata(p)
         .into_iter()
         .map(|(g, whole, subs, names)| {
@@ -227,6 +268,29 @@ mod tests {
         assert_eq!(j["db_numbers"], serde_json::json!([[1, 3]]));
         assert_eq!(j["s7comm_plus"], "deny");
         assert_eq!(j["userdata"][0]["names"][0], "block_info");
+        assert!(!text.contains("PI services"), "{text}");
+        assert_eq!(j["pi_services"], "any");
+        let mut pi = S7Profile::read_only();
+        pi.allow_function(0x28);
+        let mut text = String::new();
+        describe_s7comm(&mut text, &pi);
+        assert!(text.contains("PI services     any"), "{text}");
+        pi.allow_pi_service(s7comm::pi_service_named("compress").unwrap());
+        pi.allow_pi_service(s7comm::pi_service_named("_N_LOGIN_").unwrap());
+        let mut text = String::new();
+        describe_s7comm(&mut text, &pi);
+        assert!(
+            text.contains("PI services     compress(_GARB), _N_LOGIN_"),
+            "{text}"
+        );
+        let j = serde_json::to_value(s7comm_json(1, &pi, vec![])).unwrap();
+        assert_eq!(
+            j["pi_services"],
+            serde_json::json!([
+                { "index": 5, "wire": "_GARB", "name": "compress" },
+                { "index": 6, "wire": "_N_LOGIN_", "name": null }
+            ])
+        );
         let q = S7Profile::read_only();
         let j = serde_json::to_value(s7comm_json(1, &q, vec![])).unwrap();
         assert_eq!(

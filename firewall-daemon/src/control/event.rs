@@ -215,7 +215,8 @@ pub struct Dnp3Detail {
 }
 
 /// What an S7comm deny read (which fields are set depends on the reason: `s7comm_function`
-/// has the job function or the userdata group and subfunction, `s7comm_address` the function,
+/// has the job function (and for a PI service job the service), or the userdata group and
+/// subfunction, `s7comm_address` the function,
 /// area and DB number of the refused item, `s7comm_tsap` the called TSAP, `s7comm_direction`
 /// the ROSCTR or COTP type).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,6 +227,11 @@ pub struct S7commDetail {
     /// Its name in the policy language (`plc_stop`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function_name: Option<String>,
+    /// The PI service of a refused PI service job (`pi_service`, 0x28): its name in the
+    /// policy language (`delete`) or on the wire for those without one (`_N_LOGIN_`), or
+    /// `unknown` for a name no known PI service has (none, too long, other octets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pi_service: Option<String>,
     /// Userdata function group and subfunction, and their name (`clock_set`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userdata_group: Option<u8>,

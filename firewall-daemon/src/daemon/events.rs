@@ -671,6 +671,16 @@ fn s7comm_detail(
                     .map(str::to_owned),
                 ..S7commDetail::default()
             },
+            // A PI service job whose service name the profile does not allow.
+            None if code == Some(s7comm::job::PI_SERVICE) && address.is_some() => S7commDetail {
+                pi_service: address.map(|a| {
+                    match u8::try_from(a).ok().and_then(s7comm::pi_service_label) {
+                        Some(label) => label.to_owned(),
+                        None => "unknown".to_owned(),
+                    }
+                }),
+                ..function(code)
+            },
             None => function(code),
         },
         Reason::S7commAddress => S7commDetail {
@@ -810,6 +820,37 @@ mod tests {
         assert_eq!(
             wire,
             serde_json::json!({"function": 13, "function_name": "cold_restart", "address": 10})
+        );
+    }
+
+    #[test]
+    fn an_s7comm_pi_deny_names_the_service() {
+        let pi = |address: u16, known: u8| {
+            let d = inspection_detail(
+                Reason::S7commFunction,
+                &event(Reason::S7commFunction, known, 0, 0x28, address),
+            );
+            serde_json::to_value(d.s7comm.expect("s7comm detail")).expect("serializes")
+        };
+        assert_eq!(
+            pi(2, detail::CODE | detail::ADDRESS),
+            serde_json::json!({"function": 0x28, "function_name": "pi_service", "pi_service": "delete"})
+        );
+        assert_eq!(
+            pi(6, detail::CODE | detail::ADDRESS)["pi_service"],
+            "_N_LOGIN_"
+        );
+        assert_eq!(
+            pi(
+                firewall_common::s7comm::PI_UNKNOWN,
+                detail::CODE | detail::ADDRESS
+            )["pi_service"],
+            "unknown"
+        );
+        // The function itself refused: no service.
+        assert_eq!(
+            pi(0, detail::CODE),
+            serde_json::json!({"function": 0x28, "function_name": "pi_service"})
         );
     }
 

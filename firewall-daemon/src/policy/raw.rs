@@ -195,10 +195,11 @@ pub struct RawDnp3 {
 #[derive(Debug, Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "s7comm: { functions, userdata, read_only, tsaps, areas, db_numbers, s7comm_plus }"
+    expecting = "s7comm: { functions, pi_services, userdata, read_only, tsaps, areas, db_numbers, s7comm_plus }"
 )]
 pub struct RawS7comm {
     pub functions: Option<Vec<Scalar>>,
+    pub pi_services: Option<Vec<Scalar>>,
     pub userdata: Option<Vec<Scalar>>,
     pub read_only: Option<bool>,
     pub tsaps: Option<Vec<Scalar>>,

@@ -56,7 +56,17 @@ pub(super) fn changing(profile: &S7Profile) -> Vec<String> {
     let mut out: Vec<String> = (0..=u8::MAX)
         .filter(|&code| profile.functions.contains(code))
         .filter(|&code| s7comm_danger(code).is_some() || s7comm::function(code).is_none())
-        .map(s7comm_function_label)
+        .map(|code| {
+            let label = s7comm_function_label(code);
+            if code != s7comm::job::PI_SERVICE || profile.flags & profile_flags::RESTRICT_PI == 0 {
+                return label;
+            }
+            let names: Vec<&str> = (0..s7comm::PI_SERVICES.len() as u8)
+                .filter(|&i| profile.allows_pi_service(i))
+                .filter_map(s7comm::pi_service_label)
+                .collect();
+            format!("{label} [{}]", names.join(", "))
+        })
         .collect();
     for u in USERDATA {
         let whole = profile.userdata_groups & 1 << u.group != 0;

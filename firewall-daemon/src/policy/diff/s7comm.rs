@@ -1,7 +1,9 @@
-//! What changed in an S7comm profile: functions, userdata, TSAPs, item areas, DB numbers and
+//! What changed in an S7comm profile: functions, PI services, userdata, TSAPs, item areas, DB numbers and
 //! S7comm-plus (and the summary of an added or removed S7comm rule).
 
-use firewall_common::s7comm::{self, AREAS, S7Profile, USERDATA, Userdata, profile_flags};
+use firewall_common::s7comm::{
+    self, AREAS, PI_SERVICES, S7Profile, USERDATA, Userdata, profile_flags,
+};
 
 use super::{
     At, Differ, Effect,
@@ -28,6 +30,19 @@ fn userdata(p: &S7Profile) -> Vec<String> {
         }
     }
     out
+}
+
+/// The PI services a profile allows by name: `any` when it does not restrict them.
+fn pi_services(p: &S7Profile) -> Vec<String> {
+    if p.flags & profile_flags::RESTRICT_PI == 0 {
+        return vec!["any".into()];
+    }
+    PI_SERVICES
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| p.allows_pi_service(*i as u8))
+        .map(|(_, s)| s.name.unwrap_or(s.wire).to_owned())
+        .collect()
 }
 
 /// The areas items may name: every area when items are not restricted.
@@ -88,6 +103,7 @@ pub(super) fn summary(p: &S7Profile) -> Vec<String> {
     };
     vec![
         format!("functions {}", list(functions)),
+        format!("pi_services {}", list(pi_services(p))),
         format!("userdata {}", list(userdata(p))),
         format!("tsaps {}", ranges(tsaps(p), tsap)),
         format!("areas {}", list(areas(p))),
@@ -101,6 +117,10 @@ impl Differ {
         self.bitmap_named(at, "functions", &o.functions, &n.functions, |c| {
             s7comm::function(c).map(|f| f.name)
         });
+        let (op, np) = (pi_services(o), pi_services(n));
+        let added = np.iter().filter(|x| !op.contains(x)).cloned().collect();
+        let removed = op.iter().filter(|x| !np.contains(x)).cloned().collect();
+        self.members(at, "pi_services", added, removed);
         let (ou, nu) = (userdata(o), userdata(n));
         let added = nu.iter().filter(|x| !ou.contains(x)).cloned().collect();
         let removed = ou.iter().filter(|x| !nu.contains(x)).cloned().collect();

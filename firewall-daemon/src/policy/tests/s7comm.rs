@@ -154,3 +154,93 @@ fn errors() {
     );
     error(&block("read_only: true, rack: 0"), "unknown key \"rack\"");
 }
+
+#[test]
+fn pi_services_names_wire_names_and_warnings() {
+    use firewall_common::s7comm::{PI_UNKNOWN, pi_service_named};
+    let (p, profile) = s7(&block(
+        "functions: [setup_communication, pi_service], pi_services: [compress, \"_MODU\", P_PROGRAM, \"_N_LOGIN_\"]",
+    ));
+    assert!(profile.flags & profile_flags::RESTRICT_PI != 0);
+    for name in ["_GARB", "copy_ram_to_rom", "p_program", "_N_LOGIN_"] {
+        assert!(
+            profile.allows_pi_service(pi_service_named(name).unwrap()),
+            "{name}"
+        );
+    }
+    for name in ["delete", "insert", "_N_LOGOUT"] {
+        assert!(
+            !profile.allows_pi_service(pi_service_named(name).unwrap()),
+            "{name}"
+        );
+    }
+    assert!(!profile.allows_pi_service(PI_UNKNOWN as u8));
+    // Only p_program warns (it starts the CPU); the function itself no longer warns.
+    let w = warning_texts(&p);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("PI service `p_program` (P_PROGRAM): it starts the CPU"),
+        "{w:?}"
+    );
+    // A name and its wire name twice.
+    let (p, _) = s7(&block(
+        "functions: [setup_communication, pi_service], pi_services: [compress, _GARB]",
+    ));
+    assert!(warning_texts(&p)[0].contains("PI service `compress` is listed twice"));
+    // Without `pi_services`: every PI service passes, and the warning says so and how to
+    // narrow it.
+    let (p, profile) = s7(&block("functions: [setup_communication, plc_control]"));
+    assert_eq!(profile.flags & profile_flags::RESTRICT_PI, 0);
+    let d = p
+        .warnings()
+        .iter()
+        .find(|d| d.message.contains("every PI service passes"))
+        .expect("the pi_service warning");
+    assert_eq!(
+        d.key.as_deref(),
+        Some("conduits[0].rules[1].s7comm.functions[1]")
+    );
+    assert!(
+        d.help[0].contains("pi_services: [compress, copy_ram_to_rom]"),
+        "{:?}",
+        d.help
+    );
+}
+
+#[test]
+fn pi_services_errors() {
+    let d = error(
+        &block("functions: [setup_communication, pi_service], pi_services: [compres]"),
+        "unknown S7 PI service \"compres\"",
+    );
+    assert_eq!(d.help[0], "did you mean \"compress\"?");
+    assert_eq!(
+        d.key.as_deref(),
+        Some("conduits[0].rules[1].s7comm.pi_services[0]")
+    );
+    let d = error(
+        &block("functions: [setup_communication, read_var], pi_services: [compress]"),
+        "`pi_services` needs `pi_service` in `functions`",
+    );
+    assert_eq!(
+        d.key.as_deref(),
+        Some("conduits[0].rules[1].s7comm.pi_services")
+    );
+    assert!(
+        d.help[0].contains("add `pi_service` to `functions`"),
+        "{:?}",
+        d.help
+    );
+    error(
+        &block("read_only: true, pi_services: [compress]"),
+        "`pi_services` needs `pi_service` in `functions`",
+    );
+    error(
+        &block("functions: [setup_communication, pi_service], pi_services: []"),
+        "empty PI service list",
+    );
+    error(
+        &block("functions: [setup_communication, pi_service], pi_services: [\"_N_NOPE\"]"),
+        "unknown S7 PI service \"_N_NOPE\"",
+    );
+}

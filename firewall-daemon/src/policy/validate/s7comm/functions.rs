@@ -137,6 +137,7 @@ pub(super) fn check_functions(
     functions: Option<&[Scalar]>,
     userdata: Option<&[Scalar]>,
     read_only: bool,
+    pi_listed: bool,
 ) -> Option<Allowed> {
     let mut allowed = Allowed {
         functions: Vec::new(),
@@ -209,7 +210,13 @@ pub(super) fn check_functions(
                 )
                 .help("allow it only if the PLC's vendor documents it: an undocumented function can do anything");
             }
-            if let Some(what) = danger(code) {
+            if code == job::PI_SERVICE {
+                // With `pi_services`, each dangerous name is warned about there.
+                if !pi_listed {
+                    c.warning(&kp, format!("{} is {}; without `pi_services` every PI service passes", function_label(code), danger(code).unwrap_or("a PI service")))
+                        .help(format!("name the PI services the client starts, e.g. `pi_services: [compress, copy_ram_to_rom]`; names: {}", super::pi::pi_names()));
+                }
+            } else if let Some(what) = danger(code) {
                 c.warning(&kp, format!("{} is {what}", function_label(code)))
                     .help("allow it only on a conduit from the engineering stations that must send it");
             }

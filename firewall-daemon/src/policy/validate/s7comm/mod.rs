@@ -2,7 +2,7 @@
 //! placed at its key with a fix (docs/s7comm.md describes the language).
 //!
 //! [`functions`] resolves the job function and userdata allow-lists and the `read_only`
-//! preset; `tsaps` (called TSAPs of connection requests) and `db_numbers` are lists of 16-bit
+//! preset; [`pi`] the PI service names `pi_service` jobs may carry; `tsaps` (called TSAPs of connection requests) and `db_numbers` are lists of 16-bit
 //! ranges ([`super::ranges16`]); `areas` names the memory areas read_var / write_var items
 //! may touch; `s7comm_plus` passes S7comm-plus uninspected.
 
@@ -17,6 +17,7 @@ use crate::policy::{
 };
 
 mod functions;
+mod pi;
 
 /// Checks the `s7comm:` block at `bp`; `None` if it has errors (already reported).
 pub(super) fn check_s7comm(c: &mut Checker<'_>, bp: &KeyPath, raw: RawS7comm) -> Option<S7Profile> {
@@ -27,6 +28,7 @@ pub(super) fn check_s7comm(c: &mut Checker<'_>, bp: &KeyPath, raw: RawS7comm) ->
         raw.functions.as_deref(),
         raw.userdata.as_deref(),
         read_only,
+        raw.pi_services.is_some(),
     );
     let mut ok = allowed.is_some();
     let mut profile = S7Profile::new();
@@ -37,6 +39,16 @@ pub(super) fn check_s7comm(c: &mut Checker<'_>, bp: &KeyPath, raw: RawS7comm) ->
         for &(group, subs, _) in &a.userdata {
             profile.allow_userdata(group, subs);
         }
+    }
+    // Without a function list to check against (errors above), the PI names are still checked.
+    let pi_allowed = allowed.as_ref().is_none_or(|a| a.has(job::PI_SERVICE));
+    match pi::check_pi_services(c, bp, raw.pi_services.as_deref(), pi_allowed) {
+        Some(list) => {
+            for index in list {
+                profile.allow_pi_service(index);
+            }
+        }
+        None => ok = false,
     }
     if let Some(list) = raw.tsaps.as_deref() {
         match ranges16::check_ranges16(c, &bp.key("tsaps"), list, "TSAP", MAX_RANGES) {
