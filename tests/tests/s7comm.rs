@@ -19,7 +19,7 @@ use std::{net::SocketAddr, thread, time::Duration};
 use firewall_common::pktgen::s7comm as s7;
 use zcfw_harness::{
     Daemon, Family, Names, Plant, XdpMode, Zone,
-    inspection::{ExpectedDeny, drops_since},
+    inspection::{ExpectedDeny, Failures, drops_since},
     modbus::{StatsJson, ZcfwView, hex_encode},
     s7comm::{self, ClientReply, S7Server, S7State, job_function, userdata_function},
 };
@@ -339,9 +339,8 @@ struct Env<'p> {
     daemon: Option<Daemon<'p>>,
     server: S7Server,
     view: Option<ZcfwView>,
-    mode: XdpMode,
     inspect: bool,
-    failures: Vec<String>,
+    failures: Failures,
 }
 
 impl<'p> Env<'p> {
@@ -359,15 +358,13 @@ impl<'p> Env<'p> {
             daemon: Some(daemon),
             server,
             view: Some(view),
-            mode,
             inspect,
-            failures: Vec::new(),
+            failures: Failures::new(mode, inspect),
         }
     }
 
     fn fail(&mut self, msg: String) {
-        eprintln!("FAILED [{}] {msg}", self.mode.as_str());
-        self.failures.push(msg);
+        self.failures.fail(msg);
     }
 
     fn stats(&self) -> StatsJson {
@@ -535,26 +532,10 @@ impl<'p> Env<'p> {
     }
 
     fn finish(mut self) {
-        if let Some(daemon) = self.daemon.take()
-            && let Err(e) = daemon.stop()
-        {
-            self.fail(format!("stopping zcfw: {e:#}"));
-        }
-        if !self.failures.is_empty() {
-            eprintln!("--- snap7 server log ---\n{}", self.server.log());
-        }
-        assert!(
-            self.failures.is_empty(),
-            "{} failed check(s) in {} mode ({}):\n  {}",
-            self.failures.len(),
-            self.mode.as_str(),
-            if self.inspect {
-                "inspected"
-            } else {
-                "port level"
-            },
-            self.failures.join("\n  ")
-        );
+        let daemon = self.daemon.take();
+        let server = &self.server;
+        self.failures
+            .finish(daemon, "snap7 server", || server.log());
     }
 }
 
