@@ -22,6 +22,7 @@ use zcfw_harness::{
     inspection::{ExpectedDeny, Failures, drops_since},
     modbus::{StatsJson, ZcfwView, hex_encode},
     s7comm::{self, ClientReply, S7Server, S7State, job_function, userdata_function},
+    xdp_pass,
 };
 
 const INSPECTED: &str = r#"# tests/tests/s7comm.rs (a template: the harness fills in names and the XDP mode)
@@ -345,6 +346,15 @@ struct Env<'p> {
 
 impl<'p> Env<'p> {
     fn start(plant: &'p Plant, mode: XdpMode, inspect: bool) -> Env<'p> {
+        if mode == XdpMode::Native {
+            // A native-mode veth wakes its peer for XDP_TX frames (the RST a client gets for
+            // its retransmitted request) only when the peer runs an XDP program
+            // (`zcfw_harness::xdp_pass`); without one the client never sees the reset and its
+            // orphaned socket retransmits the denied job into the next cases' counters.
+            for host in plant.hosts() {
+                xdp_pass::attach(&host.ns, &host.ifname).unwrap_or_else(|e| panic!("{e:#}"));
+            }
+        }
         let ctl = plant.host(Zone::Control);
         let server = S7Server::start(&ctl.ns, s7comm::PORT)
             .unwrap_or_else(|e| panic!("starting the snap7 server: {e:#}"));
