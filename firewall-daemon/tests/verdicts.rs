@@ -2338,24 +2338,7 @@ fn s7comm_tpdus_are_judged_across_segments_and_data_tpdus() {
     use firewall_common::pktgen::s7comm::*;
     let mut h = Harness::new(S7COMM_POLICY);
     let client = (DMZ, 40102);
-    let (mut c, mut s) = (1000u32, 5000u32);
-    h.pass(
-        "SYN",
-        &ipv4(DMZ, CTL, pktgen::tcp_seq(40102, 102, c, 0, SYN, &[])).frame(),
-        Reason::AllowedConduit,
-    );
-    h.pass(
-        "SYN-ACK",
-        &ipv4(
-            CTL,
-            DMZ,
-            pktgen::tcp_seq(102, 40102, s, c + 1, SYN | ACK, &[]),
-        )
-        .frame(),
-        Reason::AllowedConntrack,
-    );
-    c += 1;
-    s += 1;
+    let (mut c, mut s) = tcp_connect(&mut h, 40102, 102, (1000, 5000));
     let up = |h: &mut Harness, c: &mut u32, s: u32, what: &str, payload: &[u8], reason: Reason| {
         let frame = s7_segment(client, true, *c, s, payload);
         if reason.passes() {
@@ -2503,24 +2486,7 @@ fn s7comm_pi_service_names_are_judged_as_they_stream() {
     use firewall_common::pktgen::s7comm::*;
     let mut h = Harness::new(S7COMM_PI_POLICY);
     let client = (DMZ, 40202);
-    let (mut c, mut s) = (3000u32, 9000u32);
-    h.pass(
-        "SYN",
-        &ipv4(DMZ, CTL, pktgen::tcp_seq(40202, 102, c, 0, SYN, &[])).frame(),
-        Reason::AllowedConduit,
-    );
-    h.pass(
-        "SYN-ACK",
-        &ipv4(
-            CTL,
-            DMZ,
-            pktgen::tcp_seq(102, 40202, s, c + 1, SYN | ACK, &[]),
-        )
-        .frame(),
-        Reason::AllowedConntrack,
-    );
-    c += 1;
-    s += 1;
+    let (mut c, s) = tcp_connect(&mut h, 40202, 102, (3000, 9000));
     let up = |h: &mut Harness, c: &mut u32, what: &str, payload: &[u8], reason: Reason| {
         let frame = s7_segment(client, true, *c, s, payload);
         if reason.passes() {
@@ -3267,13 +3233,13 @@ fn enip_segment(client: ([u8; 4], u16), up: bool, seq: u32, ack: u32, payload: &
     server_segment(client, 44818, up, seq, ack, flags, payload)
 }
 
-/// A new EtherNet/IP connection from `port`: SYN, SYN-ACK; returns the client's and the
-/// device's next sequence numbers.
-fn enip_connect(h: &mut Harness, port: u16) -> (u32, u32) {
-    let (c, s) = (1000u32, 5000u32);
+/// A new TCP connection from the dmz's `port` to the control zone's `server` port: SYN,
+/// SYN-ACK with the client's and the server's initial sequence numbers `c` and `s`; returns
+/// their next sequence numbers.
+fn tcp_connect(h: &mut Harness, port: u16, server: u16, (c, s): (u32, u32)) -> (u32, u32) {
     h.pass(
         "SYN",
-        &ipv4(DMZ, CTL, pktgen::tcp_seq(port, 44818, c, 0, SYN, &[])).frame(),
+        &ipv4(DMZ, CTL, pktgen::tcp_seq(port, server, c, 0, SYN, &[])).frame(),
         Reason::AllowedConduit,
     );
     h.pass(
@@ -3281,12 +3247,18 @@ fn enip_connect(h: &mut Harness, port: u16) -> (u32, u32) {
         &ipv4(
             CTL,
             DMZ,
-            pktgen::tcp_seq(44818, port, s, c + 1, SYN | ACK, &[]),
+            pktgen::tcp_seq(server, port, s, c + 1, SYN | ACK, &[]),
         )
         .frame(),
         Reason::AllowedConntrack,
     );
     (c + 1, s + 1)
+}
+
+/// A new EtherNet/IP connection from `port`: SYN, SYN-ACK; returns the client's and the
+/// device's next sequence numbers.
+fn enip_connect(h: &mut Harness, port: u16) -> (u32, u32) {
+    tcp_connect(h, port, 44818, (1000, 5000))
 }
 
 /// The data path's EtherNet/IP program (tail-called through INSPECTORS 5): a session, an
