@@ -244,6 +244,12 @@ pub struct Plant {
 }
 
 impl Plant {
+    /// A test's plant with names unique to `tag` and this process; panics (failing the test)
+    /// when it cannot be built.
+    pub fn for_test(tag: &str) -> Plant {
+        Plant::new(Names::unique(tag)).unwrap_or_else(|e| panic!("building the plant: {e:#}"))
+    }
+
     /// Builds the plant with `names` (see [`Names::unique`] / [`Names::fixed`]). Everything
     /// created before an error is removed again.
     pub fn new(names: Names) -> Result<Plant> {

@@ -275,10 +275,6 @@ impl<'p> Env<'p> {
     }
 }
 
-fn plant(test: &str) -> Plant {
-    Plant::new(Names::unique(test)).unwrap_or_else(|e| panic!("building the plant: {e:#}"))
-}
-
 /// Discovery and reads, the write, and the device still serving afterwards.
 fn run(env: &mut Env<'_>) {
     let state = env.state();
@@ -296,7 +292,7 @@ fn run(env: &mut Env<'_>) {
 /// zcfw with a port-level conduit carries everything: the write takes effect.
 #[test]
 fn peers_through_port_level_conduits() {
-    let plant = plant("bac_port");
+    let plant = Plant::for_test("bac_port");
     let mut env = Env::start(&plant, XdpMode::Native, false);
     run(&mut env);
     env.finish();
@@ -304,7 +300,7 @@ fn peers_through_port_level_conduits() {
 
 #[test]
 fn inspected_native() {
-    let plant = plant("bac_native");
+    let plant = Plant::for_test("bac_native");
     let mut env = Env::start(&plant, XdpMode::Native, true);
     run(&mut env);
     env.finish();
@@ -312,7 +308,7 @@ fn inspected_native() {
 
 #[test]
 fn inspected_skb() {
-    let plant = plant("bac_skb");
+    let plant = Plant::for_test("bac_skb");
     let mut env = Env::start(&plant, XdpMode::Skb, true);
     run(&mut env);
     env.finish();
@@ -487,7 +483,7 @@ fn expect_deny(
 /// device hears nothing), and the limited broadcast 255.255.255.255 is `unknown_zone`.
 #[test]
 fn broadcast_discovery_routed() {
-    let plant = plant("bac_bcast");
+    let plant = Plant::for_test("bac_bcast");
     let gw = plant.gateway();
     // The kernel forwards a directed broadcast when `all` and the receiving interface say so;
     // set on every gateway interface, both ways.

@@ -27,7 +27,7 @@ use std::{
 
 use serde_json::Value;
 use zcfw_harness::{
-    Daemon, Family, Names, Plant, XdpMode, Zone,
+    Daemon, Family, Plant, XdpMode, Zone,
     dnp3::{
         self, Dnp3Master, Dnp3Outstation, OUTSTATION, control, crob, function, link_frame, objects,
         request, request_to, write_binary_output,
@@ -638,10 +638,6 @@ impl<'p> Env<'p> {
     }
 }
 
-fn plant(test: &str) -> Plant {
-    Plant::new(Names::unique(test)).unwrap_or_else(|e| panic!("building the plant: {e:#}"))
-}
-
 fn run(env: &mut Env<'_>) {
     let started = Instant::now();
     let mut scada = env.master(Zone::Dmz);
@@ -715,7 +711,7 @@ enum Firewall {
 /// each effect that the inspected runs must prevent.
 #[test]
 fn peers_without_zcfw() {
-    let plant = plant("dnp3_off");
+    let plant = Plant::for_test("dnp3_off");
     let mut env = Env::start(&plant, XdpMode::Native, Firewall::Off);
     run(&mut env);
     env.finish();
@@ -724,7 +720,7 @@ fn peers_without_zcfw() {
 /// zcfw with port-level conduits carries everything (nothing is inspected).
 #[test]
 fn peers_through_port_level_conduits() {
-    let plant = plant("dnp3_port");
+    let plant = Plant::for_test("dnp3_port");
     let mut env = Env::start(&plant, XdpMode::Native, Firewall::PortLevel);
     run(&mut env);
     env.finish();
@@ -732,7 +728,7 @@ fn peers_through_port_level_conduits() {
 
 #[test]
 fn inspected_native() {
-    let plant = plant("dnp3_native");
+    let plant = Plant::for_test("dnp3_native");
     let mut env = Env::start(&plant, XdpMode::Native, Firewall::Inspected);
     run(&mut env);
     env.finish();
@@ -740,7 +736,7 @@ fn inspected_native() {
 
 #[test]
 fn inspected_skb() {
-    let plant = plant("dnp3_skb");
+    let plant = Plant::for_test("dnp3_skb");
     let mut env = Env::start(&plant, XdpMode::Skb, Firewall::Inspected);
     run(&mut env);
     env.finish();

@@ -299,10 +299,6 @@ impl<'p> Env<'p> {
     }
 }
 
-fn plant(test: &str) -> Plant {
-    Plant::new(Names::unique(test)).unwrap_or_else(|e| panic!("building the plant: {e:#}"))
-}
-
 /// Every conduit rule allowed, its neighbours denied, both families.
 fn conduit_matrix(mode: XdpMode) {
     use Expect::{Deny, Pass};
@@ -310,7 +306,7 @@ fn conduit_matrix(mode: XdpMode) {
     use Zone::{Control as Ctl, Dmz, Enterprise as Ent};
     const DD: Expect = Deny("default_deny");
 
-    let plant = plant(&format!("conduits_{}", mode.as_str()));
+    let plant = Plant::for_test(&format!("conduits_{}", mode.as_str()));
     let mut env = Env::start(&plant, &format!("e2e-conduits-{}", mode.as_str()), mode);
     for family in Family::ALL {
         let cases = [
@@ -357,7 +353,7 @@ fn conduits_skb() {
 
 /// Replies of allowed flows come back; nothing else does, however reply-like it looks.
 fn stateful(mode: XdpMode) {
-    let plant = plant(&format!("stateful_{}", mode.as_str()));
+    let plant = Plant::for_test(&format!("stateful_{}", mode.as_str()));
     let mut env = Env::start(&plant, &format!("e2e-stateful-{}", mode.as_str()), mode);
     let dmz = plant.host(Zone::Dmz);
     let ctl = plant.host(Zone::Control);
@@ -523,7 +519,7 @@ fn stateful_skb() {
 
 /// An interface that lists `zones: [enterprise]` drops sources of other zones.
 fn anti_spoofing(mode: XdpMode) {
-    let plant = plant(&format!("spoofing_{}", mode.as_str()));
+    let plant = Plant::for_test(&format!("spoofing_{}", mode.as_str()));
     let mut env = Env::start(&plant, &format!("e2e-spoofing-{}", mode.as_str()), mode);
     for family in Family::ALL {
         let f = family.label();
@@ -633,7 +629,7 @@ fn anti_spoofing_skb() {
 #[test]
 fn sigterm_detaches_and_restores_routing() {
     for mode in XdpMode::ALL {
-        let plant = plant(&format!("detach_{}", mode.as_str()));
+        let plant = Plant::for_test(&format!("detach_{}", mode.as_str()));
         let env = Env::start(&plant, &format!("e2e-detach-{}", mode.as_str()), mode);
         let ent = &plant.host(Zone::Enterprise).ns;
         let ctl_ip = Zone::Control.host(Family::V4);
@@ -657,7 +653,7 @@ fn sigterm_detaches_and_restores_routing() {
 /// leaves nothing attached.
 #[test]
 fn refused_policy_fails_fast_with_the_daemon_log() {
-    let plant = plant("refused");
+    let plant = Plant::for_test("refused");
     let policy = plant
         .render_policy(POLICY, "e2e-refused", XdpMode::Native)
         .replace("conduits:", "bogus_key: 1\nconduits:");

@@ -27,7 +27,7 @@ use std::{
 
 use firewall_common::pktgen::enip as pdu;
 use zcfw_harness::{
-    Daemon, Family, Names, Plant, XdpMode, Zone,
+    Daemon, Family, Plant, XdpMode, Zone,
     enip::{self, ClientReply, EnipServer, EnipState},
     inspection::{EVENT_TIMEOUT, ExpectedDeny, Failures, drops_since, has_detail},
     modbus::{StatsJson, ZcfwView},
@@ -625,10 +625,6 @@ impl<'p> Env<'p> {
     }
 }
 
-fn plant(test: &str) -> Plant {
-    Plant::new(Names::unique(test)).unwrap_or_else(|e| panic!("building the plant: {e:#}"))
-}
-
 /// Allowed reads from both zones, every dangerous case, engineering's allowed write, and the
 /// controller still serving both afterwards.
 fn run(env: &mut Env<'_>) {
@@ -653,7 +649,7 @@ fn run(env: &mut Env<'_>) {
 /// zcfw with port-level conduits carries everything: every case acts on the controller.
 #[test]
 fn peers_through_port_level_conduits() {
-    let plant = plant("enip_port");
+    let plant = Plant::for_test("enip_port");
     let mut env = Env::start(&plant, XdpMode::Native, false);
     run(&mut env);
     env.finish();
@@ -661,7 +657,7 @@ fn peers_through_port_level_conduits() {
 
 #[test]
 fn inspected_native() {
-    let plant = plant("enip_native");
+    let plant = Plant::for_test("enip_native");
     let mut env = Env::start(&plant, XdpMode::Native, true);
     run(&mut env);
     env.finish();
@@ -669,7 +665,7 @@ fn inspected_native() {
 
 #[test]
 fn inspected_skb() {
-    let plant = plant("enip_skb");
+    let plant = Plant::for_test("enip_skb");
     let mut env = Env::start(&plant, XdpMode::Skb, true);
     run(&mut env);
     env.finish();

@@ -25,7 +25,7 @@ use std::{
 
 use serde_json::Value;
 use zcfw_harness::{
-    Daemon, Family, Names, Plant, XdpMode, Zone,
+    Daemon, Family, Plant, XdpMode, Zone,
     iec104::{
         self, C_SC_DIRECT_IOA, C_SC_SELECT_IOA, C_SE_IOA, CA, Iec104Client, Iec104Server,
         M_ME_NC_IOA, type_id,
@@ -603,10 +603,6 @@ impl<'p> Env<'p> {
     }
 }
 
-fn plant(test: &str) -> Plant {
-    Plant::new(Names::unique(test)).unwrap_or_else(|e| panic!("building the plant: {e:#}"))
-}
-
 /// Allowed reads, every dangerous case, an allowed command from engineering, and the station
 /// still serving afterwards.
 fn run(env: &mut Env<'_>) {
@@ -677,7 +673,7 @@ enum Firewall {
 /// each effect that the inspected runs must prevent.
 #[test]
 fn peers_without_zcfw() {
-    let plant = plant("iec104_off");
+    let plant = Plant::for_test("iec104_off");
     let mut env = Env::start(&plant, XdpMode::Native, Firewall::Off);
     run(&mut env);
     env.finish();
@@ -686,7 +682,7 @@ fn peers_without_zcfw() {
 /// zcfw with port-level conduits carries everything (nothing is inspected).
 #[test]
 fn peers_through_port_level_conduits() {
-    let plant = plant("iec104_port");
+    let plant = Plant::for_test("iec104_port");
     let mut env = Env::start(&plant, XdpMode::Native, Firewall::PortLevel);
     run(&mut env);
     env.finish();
@@ -694,7 +690,7 @@ fn peers_through_port_level_conduits() {
 
 #[test]
 fn inspected_native() {
-    let plant = plant("iec104_native");
+    let plant = Plant::for_test("iec104_native");
     let mut env = Env::start(&plant, XdpMode::Native, Firewall::Inspected);
     run(&mut env);
     env.finish();
@@ -702,7 +698,7 @@ fn inspected_native() {
 
 #[test]
 fn inspected_skb() {
-    let plant = plant("iec104_skb");
+    let plant = Plant::for_test("iec104_skb");
     let mut env = Env::start(&plant, XdpMode::Skb, Firewall::Inspected);
     run(&mut env);
     env.finish();

@@ -30,7 +30,7 @@ use Request::{
     ReadCoils, ReadDiscreteInputs, ReadHolding, ReadInput, WriteRegister, WriteRegisters,
 };
 use zcfw_harness::{
-    Daemon, Family, Names, Plant, XdpMode, Zone,
+    Daemon, Family, Plant, XdpMode, Zone,
     modbus::{
         ExpectedEvent, ModbusClient, ModbusServer, Request, StatsJson, ZcfwView, hex_encode,
         split_adus,
@@ -341,10 +341,6 @@ impl<'p> Env<'p> {
             self.failures.join("\n  ")
         );
     }
-}
-
-fn plant(test: &str) -> Plant {
-    Plant::new(Names::unique(test)).unwrap_or_else(|e| panic!("building the plant: {e:#}"))
 }
 
 /// The reads the historian's profile allows (unit 1, addresses 0-99, FC 1-4), edges included.
@@ -901,7 +897,7 @@ fn segments(env: &mut Env<'_>) {
 }
 
 fn modbus_e2e(mode: XdpMode) {
-    let plant = plant(&format!("modbus_{}", mode.as_str()));
+    let plant = Plant::for_test(&format!("modbus_{}", mode.as_str()));
     let mut env = Env::start(&plant, mode);
     historian(&mut env);
     same_client_after_a_denied_request(&mut env);

@@ -18,7 +18,7 @@ use std::{net::SocketAddr, thread, time::Duration};
 
 use firewall_common::pktgen::s7comm as s7;
 use zcfw_harness::{
-    Daemon, Family, Names, Plant, XdpMode, Zone,
+    Daemon, Family, Plant, XdpMode, Zone,
     inspection::{ExpectedDeny, Failures, drops_since},
     modbus::{StatsJson, ZcfwView, hex_encode},
     s7comm::{self, ClientReply, S7Server, S7State, job_function, userdata_function},
@@ -549,10 +549,6 @@ impl<'p> Env<'p> {
     }
 }
 
-fn plant(test: &str) -> Plant {
-    Plant::new(Names::unique(test)).unwrap_or_else(|e| panic!("building the plant: {e:#}"))
-}
-
 /// Allowed reads, every dangerous case, an allowed write from engineering, and the PLC still
 /// serving afterwards.
 fn run(env: &mut Env<'_>) {
@@ -608,7 +604,7 @@ fn run(env: &mut Env<'_>) {
 /// zcfw with port-level conduits carries everything: every case acts on the PLC.
 #[test]
 fn peers_through_port_level_conduits() {
-    let plant = plant("s7_port");
+    let plant = Plant::for_test("s7_port");
     let mut env = Env::start(&plant, XdpMode::Native, false);
     run(&mut env);
     env.finish();
@@ -616,7 +612,7 @@ fn peers_through_port_level_conduits() {
 
 #[test]
 fn inspected_native() {
-    let plant = plant("s7_native");
+    let plant = Plant::for_test("s7_native");
     let mut env = Env::start(&plant, XdpMode::Native, true);
     run(&mut env);
     env.finish();
@@ -624,7 +620,7 @@ fn inspected_native() {
 
 #[test]
 fn inspected_skb() {
-    let plant = plant("s7_skb");
+    let plant = Plant::for_test("s7_skb");
     let mut env = Env::start(&plant, XdpMode::Skb, true);
     run(&mut env);
     env.finish();
