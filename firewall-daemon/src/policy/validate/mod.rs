@@ -25,6 +25,7 @@ mod iec104;
 mod interfaces;
 mod l2;
 mod modbus;
+mod opcua;
 mod ports;
 mod ranges16;
 mod rules;
@@ -120,6 +121,17 @@ impl Checker<'_> {
 
     fn error_at_key(&mut self, path: &KeyPath, message: impl Into<String>) -> &mut Diagnostic {
         self.push(Severity::Error, path, At::Key, message.into())
+    }
+
+    /// An error of a parser that says what is wrong and how to fix it (`(message, help)`).
+    fn refuse(
+        &mut self,
+        path: &KeyPath,
+        (message, help): (String, Vec<String>),
+    ) -> &mut Diagnostic {
+        let d = self.error(path, message);
+        d.help.extend(help);
+        d
     }
 
     fn warning(&mut self, path: &KeyPath, message: impl Into<String>) -> &mut Diagnostic {
