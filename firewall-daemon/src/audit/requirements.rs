@@ -75,7 +75,7 @@ const SR_3_5: Definition = Definition {
     id: "SR 3.5",
     title: "Input validation",
     levels: &[1, 2, 3, 4],
-    zcfw: "Every header read in the data path is bounds-checked; truncated or malformed packets are dropped and counted by reason. Modbus/TCP requests on `protocol: modbus` rules are inspected (MBAP framing, unit id, function, address span and quantity), IEC 60870-5-104 on `protocol: iec104` rules (APDU framing, STARTDT, type id, cause, common address, direction) and DNP3 on `protocol: dnp3` rules (link framing, every CRC, transport sequence, function code, destination address). The policy itself is validated whole with file:line:column diagnostics, and an invalid one is refused.",
+    zcfw: "Every header read in the data path is bounds-checked; truncated or malformed packets are dropped and counted by reason. Modbus/TCP requests on `protocol: modbus` rules are inspected (MBAP framing, unit id, function, address span and quantity), IEC 60870-5-104 on `protocol: iec104` rules (APDU framing, STARTDT, type id, cause, common address, direction) and DNP3 on `protocol: dnp3` rules (link framing, every CRC, transport sequence, function code, destination address); S7comm, EtherNet/IP, OPC UA (chunk framing, channel order, the security policy of every OpenSecureChannel, the service of every cleartext request) and BACnet/IP on theirs. The policy itself is validated whole with file:line:column diagnostics, and an invalid one is refused.",
 };
 const SR_6_1: Definition = Definition {
     id: "SR 6.1",

@@ -743,6 +743,34 @@ mod tests {
     }
 
     #[test]
+    fn renders_opcua_denies() {
+        let line = render(&inspection_event(
+            "opcua_service",
+            "opcua",
+            r#", "opcua": {"message_type": "MSG", "service": "write", "type_id": 673}"#,
+        ));
+        assert!(
+            line.ends_with("10.2.0.2:2404 opcua MSG service write (type id 673)"),
+            "{line}"
+        );
+        let line = render(&inspection_event(
+            "opcua_security_policy",
+            "opcua",
+            r#", "opcua": {"message_type": "OPN", "security_policy": "None"}"#,
+        ));
+        assert!(line.ends_with(" opcua OPN security policy None"), "{line}");
+        assert!(line.contains("opcua_security_policy"), "{line}");
+        let line = render(&inspection_event(
+            "opcua_encrypted",
+            "opcua",
+            r#", "opcua": {"message_type": "MSG", "type_id": 65535}"#,
+        ));
+        assert!(line.ends_with(" opcua MSG type id unreadable"), "{line}");
+        let line = render(&inspection_event("opcua_malformed", "opcua", ""));
+        assert!(line.ends_with(" opcua"), "{line}");
+    }
+
+    #[test]
     fn renders_a_non_ip_deny_and_an_icmp_one() {
         let l2 = parse(
             r#"{"time": "t", "action": "drop", "reason": "l2_denied", "interface": "gw",

@@ -899,6 +899,82 @@ mod tests {
     }
 
     #[test]
+    fn an_opcua_deny_names_the_message_the_policy_or_the_service() {
+        use firewall_common::opcua::{
+            OpcuaDenial, OpcuaViolation, POLICY_UNKNOWN, message, service_named,
+        };
+        // What the walker packs, decoded as the daemon decodes it.
+        let wire = |kind: OpcuaViolation, msg: u8, code: u8, known: u8, id: u16| {
+            let denial = OpcuaDenial {
+                kind,
+                message: msg,
+                code,
+                known,
+                id,
+                encoding: 1,
+                _pad: 0,
+            };
+            let (packed, known) = denial.packed();
+            let reason = Reason::of_opcua(kind);
+            let ev = Event {
+                scope: packed as u8,
+                code: (packed >> 8) as u8,
+                address: (packed >> 16) as u16,
+                ..event(reason, known, 0, 0, 0)
+            };
+            let d = inspection_detail(reason, &ev);
+            assert_eq!(d.protocol, Some("opcua"));
+            serde_json::to_value(d.opcua.expect("opcua detail")).expect("serializes")
+        };
+        let write = service_named("write").unwrap_or(0);
+        assert_eq!(
+            wire(OpcuaViolation::Service, message::MSG, write, ALL_KNOWN, 673),
+            serde_json::json!({"message_type": "MSG", "service": "write", "type_id": 673})
+        );
+        assert_eq!(
+            wire(
+                OpcuaViolation::SecurityPolicy,
+                message::OPN,
+                0,
+                detail::SCOPE | detail::CODE,
+                0
+            ),
+            serde_json::json!({"message_type": "OPN", "security_policy": "None"})
+        );
+        assert_eq!(
+            wire(
+                OpcuaViolation::SecurityPolicy,
+                message::OPN,
+                POLICY_UNKNOWN,
+                detail::SCOPE | detail::CODE,
+                0
+            )["security_policy"],
+            "unknown"
+        );
+        // An encrypted body: no service, the type id unreadable.
+        assert_eq!(
+            wire(
+                OpcuaViolation::Encrypted,
+                message::MSG,
+                0xFF,
+                detail::SCOPE | detail::ADDRESS,
+                0xFFFF
+            ),
+            serde_json::json!({"message_type": "MSG", "type_id": 65535})
+        );
+        assert_eq!(
+            wire(
+                OpcuaViolation::Direction,
+                message::ACK,
+                0xFF,
+                detail::SCOPE,
+                0
+            ),
+            serde_json::json!({"message_type": "ACK"})
+        );
+    }
+
+    #[test]
     fn plain_reasons_and_empty_details_carry_no_protocol() {
         // A reason that is no inspection deny has no detail, whatever the bits say.
         for reason in [
