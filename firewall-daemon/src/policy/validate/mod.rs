@@ -134,6 +134,29 @@ impl Checker<'_> {
         d
     }
 
+    /// Parses every item of the list at `path` with `parse`, refusing (at its item) each one
+    /// it cannot read: the items read with their key paths, and whether every item was.
+    fn parse_items<T>(
+        &mut self,
+        path: &KeyPath,
+        list: &[Scalar],
+        parse: impl Fn(&Scalar) -> Result<T, (String, Vec<String>)>,
+    ) -> (Vec<(KeyPath, T)>, bool) {
+        let mut ok = true;
+        let mut items = Vec::with_capacity(list.len());
+        for (k, s) in list.iter().enumerate() {
+            let kp = path.index(k);
+            match parse(s) {
+                Ok(v) => items.push((kp, v)),
+                Err(e) => {
+                    ok = false;
+                    self.refuse(&kp, e);
+                }
+            }
+        }
+        (items, ok)
+    }
+
     fn warning(&mut self, path: &KeyPath, message: impl Into<String>) -> &mut Diagnostic {
         self.push(Severity::Warning, path, At::Value, message.into())
     }

@@ -65,33 +65,24 @@ pub(super) fn check_modes(
         given: true,
         ..Modes::default()
     };
-    let mut ok = true;
-    for (k, s) in list.iter().enumerate() {
-        let kp = mp.index(k);
-        match parse_mode(s) {
-            Err(e) => {
-                ok = false;
-                c.refuse(&kp, e);
-            }
-            Ok(encrypt) => {
-                let seen = if encrypt {
-                    &mut modes.sign_and_encrypt
-                } else {
-                    &mut modes.sign
-                };
-                if *seen {
-                    c.warning(
-                        &kp,
-                        format!(
-                            "security mode `{}` is listed twice",
-                            MODES[usize::from(encrypt)]
-                        ),
-                    )
-                    .help("remove the repeated entry");
-                }
-                *seen = true;
-            }
+    let (items, ok) = c.parse_items(&mp, list, parse_mode);
+    for (kp, encrypt) in items {
+        let seen = if encrypt {
+            &mut modes.sign_and_encrypt
+        } else {
+            &mut modes.sign
+        };
+        if *seen {
+            c.warning(
+                &kp,
+                format!(
+                    "security mode `{}` is listed twice",
+                    MODES[usize::from(encrypt)]
+                ),
+            )
+            .help("remove the repeated entry");
         }
+        *seen = true;
     }
     ok.then_some(modes)
 }

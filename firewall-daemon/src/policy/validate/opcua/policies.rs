@@ -75,18 +75,9 @@ pub(super) fn check_policies(
         }
         Some(list) => list,
     };
+    let (items, ok) = c.parse_items(&pp, list, parse_policy);
     let mut mask = 0u8;
-    let mut ok = true;
-    for (k, s) in list.iter().enumerate() {
-        let kp = pp.index(k);
-        let index = match parse_policy(s) {
-            Ok(i) => i,
-            Err(e) => {
-                ok = false;
-                c.refuse(&kp, e);
-                continue;
-            }
-        };
+    for (kp, index) in items {
         let policy = POLICIES[usize::from(index)];
         if mask & 1 << index != 0 {
             c.warning(

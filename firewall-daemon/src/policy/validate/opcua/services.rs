@@ -120,18 +120,9 @@ pub(super) fn check_services(
         }
         Some(list) => list,
     };
-    let mut ok = true;
-    let mut listed: Vec<u8> = Vec::with_capacity(list.len());
-    for (k, s) in list.iter().enumerate() {
-        let kp = sp.index(k);
-        let index = match parse_service(s) {
-            Ok(i) => i,
-            Err(e) => {
-                ok = false;
-                c.refuse(&kp, e);
-                continue;
-            }
-        };
+    let (items, ok) = c.parse_items(&sp, list, parse_service);
+    let mut listed: Vec<u8> = Vec::with_capacity(items.len());
+    for (kp, index) in items {
         let name = service_name(index).unwrap_or("?");
         if listed.contains(&index) {
             c.warning(&kp, format!("service `{name}` is listed twice"))
