@@ -25,6 +25,7 @@ mod inspect;
 mod learn;
 mod looped;
 mod maps;
+mod opcua;
 mod reset;
 mod s7comm;
 mod stream;
