@@ -12,7 +12,7 @@ use super::{
     services::service_of,
     wire::{
         HEADER_LEN, MAX_CHUNK_BYTES, MAX_POLICY_URI, MESSAGE_TYPES, MIN_CHUNK, POLICIES,
-        POLICY_NONE, POLICY_UNKNOWN, chunk, message, node_id, offset, policy_uri_byte,
+        POLICY_NONE, POLICY_UNKNOWN, POLICY_URIS, URI_ROW, chunk, message, node_id, offset,
         policy_uri_len,
     },
 };
@@ -514,14 +514,22 @@ fn opn_byte(
         return Ok(());
     }
     let i = at - offset::POLICY_URI;
-    let mut candidates = c.candidates;
+    if i >= MAX_POLICY_URI {
+        // Not reached (the length was checked), there for the verifier.
+        return Err(unknown);
+    }
+    // Drops every candidate whose URI has another byte here, without a branch per
+    // candidate (the verifier would walk every combination). `i` is below the candidates'
+    // common length (checked when it was read).
+    let mut mismatch = 0u32;
     let mut k = 0;
     while k < POLICIES.len() {
-        if candidates & (1 << k) != 0 && policy_uri_byte(k, i) != Some(byte) {
-            candidates &= !(1 << k);
-        }
+        let x = (POLICY_URIS[k & 7][i & (URI_ROW - 1)] ^ byte) as u32;
+        // 1 when `x` is not 0.
+        mismatch |= ((x | x.wrapping_neg()) >> 31) << k;
         k += 1;
     }
+    let candidates = c.candidates & !(mismatch as u8);
     if candidates == 0 {
         return Err(unknown);
     }

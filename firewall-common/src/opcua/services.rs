@@ -111,17 +111,53 @@ pub fn service_named(name: &str) -> Option<u8> {
         .map(|i| i as u8)
 }
 
-/// The index in [`SERVICES`] of the request whose binary encoding id is `id` (namespace 0).
-#[inline(always)]
-pub fn service_of(id: u32) -> Option<u8> {
+/// The first id of [`BY_ID`].
+const BY_ID_FIRST: u32 = 400;
+
+/// Service index + 1 (0: none) by `id - BY_ID_FIRST`, for the ids below
+/// `BY_ID_FIRST + 512` (all but the discovery ids of OPC 10000-12): one masked load in the
+/// data path in place of a search.
+const BY_ID: [u8; 512] = {
+    let mut t = [0u8; 512];
     let mut i = 0;
     while i < SERVICES.len() {
-        if SERVICES[i].id as u32 == id {
-            return Some(i as u8);
+        let id = SERVICES[i].id as u32;
+        if id >= BY_ID_FIRST && id < BY_ID_FIRST + 512 {
+            t[(id - BY_ID_FIRST) as usize] = i as u8 + 1;
         }
         i += 1;
     }
-    None
+    t
+};
+
+/// The services whose ids [`BY_ID`] does not hold: (id, index).
+const FAR: [(u32, u8); 2] = [(12208, 1), (12211, 4)];
+
+const _: () = {
+    let mut i = 0;
+    while i < FAR.len() {
+        assert!(SERVICES[FAR[i].1 as usize].id as u32 == FAR[i].0);
+        i += 1;
+    }
+};
+
+/// The index in [`SERVICES`] of the request whose binary encoding id is `id` (namespace 0).
+#[inline(always)]
+pub fn service_of(id: u32) -> Option<u8> {
+    // The load comes before the range test, so that the index keeps its mask (a load under
+    // the test loses it to the optimiser, and the verifier then sees an unbounded index).
+    let at = id.wrapping_sub(BY_ID_FIRST);
+    let v = BY_ID[(at & 511) as usize];
+    if at < 512 {
+        return if v == 0 { None } else { Some(v - 1) };
+    }
+    if id == FAR[0].0 {
+        Some(FAR[0].1)
+    } else if id == FAR[1].0 {
+        Some(FAR[1].1)
+    } else {
+        None
+    }
 }
 
 /// The name of service `index` (events).
@@ -150,5 +186,8 @@ mod tests {
         }
         assert!(SERVICES.len() <= 64);
         assert_eq!(service_of(446), None, "OpenSecureChannel is OPN, not a MSG");
+        for id in (0..20_000).filter(|id| !SERVICES.iter().any(|s| s.id as u32 == *id)) {
+            assert_eq!(service_of(id), None, "{id}");
+        }
     }
 }

@@ -162,18 +162,41 @@ pub fn policy_named(s: &str) -> Option<u8> {
         .map(|i| i as u8)
 }
 
+/// Bytes of a row of [`POLICY_URIS`] (a power of two: an index is masked into it).
+pub const URI_ROW: usize = 128;
+
+const _: () = assert!(MAX_POLICY_URI <= URI_ROW);
+
+/// The full URI of every policy of [`POLICIES`], zero-padded, rows of [`URI_ROW`] bytes (8
+/// rows: a policy index is masked into it): the walker compares a byte with one load whose
+/// index the verifier can bound.
+pub const POLICY_URIS: [[u8; URI_ROW]; 8] = {
+    let mut t = [[0u8; URI_ROW]; 8];
+    let mut p = 0;
+    while p < POLICIES.len() {
+        let mut i = 0;
+        while i < POLICY_PREFIX.len() {
+            t[p][i] = POLICY_PREFIX[i];
+            i += 1;
+        }
+        let name = POLICIES[p].name.as_bytes();
+        let mut j = 0;
+        while j < name.len() {
+            t[p][POLICY_PREFIX.len() + j] = name[j];
+            j += 1;
+        }
+        p += 1;
+    }
+    t
+};
+
 /// Byte `at` of the URI of policy `index`, or `None` past its end.
 #[inline(always)]
 pub fn policy_uri_byte(index: usize, at: usize) -> Option<u8> {
-    if at < POLICY_PREFIX.len() {
-        return POLICY_PREFIX.get(at).copied();
+    if at >= policy_uri_len(index) {
+        return None;
     }
-    POLICIES
-        .get(index)?
-        .name
-        .as_bytes()
-        .get(at - POLICY_PREFIX.len())
-        .copied()
+    Some(POLICY_URIS[index & 7][at & (URI_ROW - 1)])
 }
 
 /// The URI length of policy `index`.
