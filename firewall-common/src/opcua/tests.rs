@@ -243,7 +243,11 @@ fn the_channel_keeps_its_order() {
 fn a_chunked_message_is_judged_on_its_first_chunk() {
     let mut p = read_only();
     let big_write = ua::chunked(ids::WRITE, 3, 200_000, 65_000);
-    let d = client(&with(ua::session("None"), &[big_write.clone()]), &p).unwrap_err();
+    let d = client(
+        &with(ua::session("None"), core::slice::from_ref(&big_write)),
+        &p,
+    )
+    .unwrap_err();
     assert_eq!(d.kind, OpcuaViolation::Service);
     p.allow_service(service_named("write").unwrap());
     let s = with(ua::session("None"), &[big_write, ua::request(ids::READ, 4)]);
@@ -323,7 +327,10 @@ fn bodies_of_secured_channels_are_judged_as_sign_unless_encrypted_may_pass() {
     );
     let signed_write = ua::request(ids::WRITE, 3);
     let on = |policy: &str, m: &Vec<u8>, p: &OpcuaProfile| {
-        kind(client(&with(ua::session(policy), &[m.clone()]), p))
+        kind(client(
+            &with(ua::session(policy), core::slice::from_ref(m)),
+            p,
+        ))
     };
     // Sign: bodies are cleartext and judged; an encrypted body fails closed.
     assert_eq!(
