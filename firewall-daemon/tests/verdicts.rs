@@ -3727,6 +3727,14 @@ fn opcua_chunks_are_judged_across_segments() {
         );
         c += part.len() as u32;
     }
+    // A segment longer than the walker's 2,048 bytes (a GRO/GSO aggregate in skb mode) is
+    // not walked: denied, the documented limitation (README, "Offloads"; docs/opcua.md).
+    let response = ua::request_as(Encoding::FourByte, ids::READ + 3, 9, 3000);
+    h.drop(
+        "the server's 3 kB response in one segment",
+        &opcua_segment(client, false, s, c, &response),
+        Reason::OpcuaMalformed,
+    );
 
     // A policy the conduit does not list; an encrypted body on a Basic256Sha256 channel of a
     // conduit that judges services (no sign_and_encrypt).
