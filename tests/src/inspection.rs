@@ -1,5 +1,5 @@
 //! What zcfw must report about a denied request of an inspected protocol (IEC 104, DNP3, S7comm,
-//! EtherNet/IP, BACnet/IP): the reason counted in total and for the conduit (`zcfw stats
+//! EtherNet/IP, BACnet/IP, OPC UA): the reason counted in total and for the conduit (`zcfw stats
 //! --json`), and an event naming the reason, the conduit, the connection and the protocol
 //! detail (`zcfw events --json`).
 
@@ -35,15 +35,19 @@ pub struct ExpectedDeny {
     pub detail: Option<(&'static str, u64)>,
 }
 
-/// Whether `v` holds `key` with value `want` at any depth.
-pub fn has_detail(v: &Value, key: &str, want: u64) -> bool {
-    match v {
-        Value::Object(map) => map
-            .iter()
-            .any(|(k, x)| (k == key && x.as_u64() == Some(want)) || has_detail(x, key, want)),
-        Value::Array(items) => items.iter().any(|x| has_detail(x, key, want)),
-        _ => false,
+/// Whether `v` holds `key` with value `want` (a number, or a name such as an OPC UA service's)
+/// at any depth.
+pub fn has_detail(v: &Value, key: &str, want: impl Into<Value>) -> bool {
+    fn walk(v: &Value, key: &str, want: &Value) -> bool {
+        match v {
+            Value::Object(map) => map
+                .iter()
+                .any(|(k, x)| (k == key && x == want) || walk(x, key, want)),
+            Value::Array(items) => items.iter().any(|x| walk(x, key, want)),
+            _ => false,
+        }
     }
+    walk(v, key, &want.into())
 }
 
 impl ExpectedDeny {
@@ -157,6 +161,8 @@ mod tests {
         assert!(!d.matches(&e));
         e["type_id"] = json!(45);
         assert!(d.matches(&e));
+        assert!(has_detail(&json!({"opcua": {"service": "write"}}), "service", "write"));
+        assert!(!has_detail(&json!({"opcua": {"service": "read"}}), "service", "write"));
         e["dst_port"] = json!(502);
         assert!(!d.matches(&e));
     }
