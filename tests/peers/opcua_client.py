@@ -32,8 +32,9 @@ Hand-made messages on a None channel (a plain socket, bodies encoded with asyncu
       type id (24..28 four-byte, 24..31 numeric) | RequestHeader ...
 
 Output: {"ok": bool, "values": {...}, "names": [...], "error": str, "local_port": N,
-"sha256": HEX (big_write), "responses": [{"request_id", "type", "service_result",
-"results"}] (raw), "reset": bool (raw), "stream_len": N (raw)}.
+"sha256": HEX and "chunks": "CCCF" (big_write: the chunk types of its request),
+"responses": [{"request_id", "type", "service_result", "results"}] (raw), "reset": bool (raw),
+"stream_len": N (raw)}.
 """
 
 import asyncio
@@ -60,6 +61,8 @@ TIMEOUT = 6.0
 
 # The client's TCP port, once connected (also reported when the operation fails).
 SEEN = {}
+# The chunk types of each message the client sent ("F", or "CCCF" for a message in four chunks).
+SENT = []
 
 
 def out(**fields):
@@ -70,13 +73,31 @@ def node(name):
     return ua.NodeId(name, NS)
 
 
-def watch_local_port():
+def chunk_types(data):
+    """The chunk types (F, C, A) of the MSG chunks in what one write() sent."""
+    types, at = "", 0
+    while at + 8 <= len(data):
+        if data[at : at + 3] == b"MSG":
+            types += chr(data[at + 3])
+        at += max(8, struct.unpack("<I", data[at + 4 : at + 8])[0])
+    return types
+
+
+def watch_connection():
+    """Records the client's TCP port and the chunk types of every message it sends."""
     made = UASocketProtocol.connection_made
 
     def connection_made(self, transport):
         sock = transport.get_extra_info("sockname")
         if sock:
             SEEN["local_port"] = sock[1]
+        write = transport.write
+
+        def counted(data):
+            SENT.append(chunk_types(bytes(data)))
+            write(data)
+
+        transport.write = counted
         made(self, transport)
 
     UASocketProtocol.connection_made = connection_made
@@ -122,12 +143,12 @@ async def operation(client, op, opts):
         n = int(opts["--size"])
         data = bytes((k * 7 + n) & 0xFF for k in range(n))
         await client.get_node(node("Blob")).write_value(ua.Variant(data, ua.VariantType.ByteString))
-        return dict(ok=True, sha256=hashlib.sha256(data).hexdigest())
+        return dict(ok=True, sha256=hashlib.sha256(data).hexdigest(), chunks=max(SENT, key=len))
     return dict(ok=False, error=f"unknown operation {op}")
 
 
 async def with_asyncua(host, port, op, opts):
-    watch_local_port()
+    watch_connection()
     client = await client_for(host, port, opts)
     try:
         await client.connect(auto_reconnect=False)

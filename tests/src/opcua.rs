@@ -201,6 +201,9 @@ pub struct ClientReply {
     /// Big write: the SHA-256 of what was written.
     #[serde(default)]
     pub sha256: Option<String>,
+    /// Big write: the chunk types of its request as the client sent them ("CCCF").
+    #[serde(default)]
+    pub chunks: Option<String>,
     #[serde(default)]
     pub error: Option<String>,
     /// Raw connections: the answers to the hand-made requests.

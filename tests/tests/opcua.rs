@@ -488,6 +488,13 @@ impl<'p> Env<'p> {
                 now.blob()
             ));
         }
+        // Otherwise the case would not be what it says.
+        let chunks = r.chunks.as_deref().unwrap_or("");
+        if chunks.len() < 3 || !chunks.ends_with('F') || chunks[..chunks.len() - 1].contains('F') {
+            self.fail(format!(
+                "{what}: the request should go out as 'C' chunks and a final 'F', not {chunks:?}"
+            ));
+        }
         self.no_drops(what, &before);
     }
 
