@@ -29,7 +29,7 @@ use std::{
 
 use zcfw_harness::{
     Daemon, Family, Plant, XdpMode, Zone,
-    inspection::{EVENT_TIMEOUT, ExpectedDeny, Failures, drops_since, has_detail},
+    inspection::{EVENT_TIMEOUT, ExpectedDeny, Failures, Outcome, drops_since, has_detail},
     modbus::{StatsJson, ZcfwView},
     opcua::{
         self, BIG_WRITE, ClientReply, OpcuaServer, OpcuaState, RawRequest, Security, msg_layout,
@@ -562,39 +562,22 @@ impl<'p> Env<'p> {
         if case.effect == Effect::Served && served {
             effects.push("the client was served".into());
         }
-        if !self.inspect {
-            let acted = match case.effect {
-                Effect::Executed => {
-                    !executed.is_empty()
-                        && executed.iter().all(|e| e.status.iter().all(|s| s == "Good"))
-                        && (seen.values != now.values || seen.nodes != now.nodes)
-                }
-                Effect::Served => served,
-            };
-            if !acted {
-                self.fail(format!(
-                    "{what}: without inspection the server should act on it (the harness must \
-                     see effects), but: client {reply:?}, server {effects:?}"
-                ));
+        let acted = match case.effect {
+            Effect::Executed => {
+                !executed.is_empty()
+                    && executed.iter().all(|e| e.status.iter().all(|s| s == "Good"))
+                    && (seen.values != now.values || seen.nodes != now.nodes)
             }
-            let drops = drops_since(&after, &before);
-            if !drops.is_empty() {
-                self.fail(format!(
-                    "{what}: port-level conduit, but dropped: {drops:?}"
-                ));
-            }
-            return;
-        }
-        if !effects.is_empty() {
-            self.fail(format!(
-                "{what}: denied ({}), but {}",
-                case.reason,
-                effects.join("; ")
-            ));
-        }
-        if served {
-            self.fail(format!("{what}: the client was answered ({reply:?})"));
-        }
+            Effect::Served => served,
+        };
+        let outcome = Outcome {
+            what: &what,
+            peer: "server",
+            reply: &reply,
+            effects,
+            acted,
+            served,
+        };
         let expected = ExpectedDeny {
             reason: case.reason,
             conduit: case.conduit,
@@ -605,8 +588,12 @@ impl<'p> Env<'p> {
             dst: addr,
             detail: None,
         };
-        for f in expected.check(&self.view, &before, &after, &REASONS) {
-            self.fail(format!("{what}: {f}"));
+        let stats = (&before, &after);
+        if !self
+            .failures
+            .judge(&outcome, &expected, &self.view, stats, &REASONS)
+        {
+            return;
         }
         if let Some((key, name)) = case.detail {
             let found = self.view.wait_event(EVENT_TIMEOUT, |e| {
