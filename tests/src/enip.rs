@@ -129,7 +129,13 @@ pub struct ClientReply {
 pub fn client(ns: &Netns, server: SocketAddr, op: &str, args: &[&str]) -> Result<ClientReply> {
     let dir = peer_dir("enip-client")?;
     let argv = client_argv(server, op, args);
-    run_client(ns, "enip_client.py", dir.path(), &argv, Duration::from_secs(40))
+    run_client(
+        ns,
+        "enip_client.py",
+        dir.path(),
+        &argv,
+        Duration::from_secs(40),
+    )
 }
 
 /// `stream` (encapsulation PDUs; the script writes the registered session's handle into each

@@ -161,8 +161,16 @@ mod tests {
         assert!(!d.matches(&e));
         e["type_id"] = json!(45);
         assert!(d.matches(&e));
-        assert!(has_detail(&json!({"opcua": {"service": "write"}}), "service", "write"));
-        assert!(!has_detail(&json!({"opcua": {"service": "read"}}), "service", "write"));
+        assert!(has_detail(
+            &json!({"opcua": {"service": "write"}}),
+            "service",
+            "write"
+        ));
+        assert!(!has_detail(
+            &json!({"opcua": {"service": "read"}}),
+            "service",
+            "write"
+        ));
         e["dst_port"] = json!(502);
         assert!(!d.matches(&e));
     }

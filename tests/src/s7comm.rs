@@ -107,7 +107,13 @@ pub struct ClientReply {
 pub fn client(ns: &Netns, server: SocketAddr, op: &str, args: &[&str]) -> Result<ClientReply> {
     let dir = peer_dir("s7-client")?;
     let argv = client_argv(server, op, args);
-    run_client(ns, "s7_client.py", dir.path(), &argv, Duration::from_secs(30))
+    run_client(
+        ns,
+        "s7_client.py",
+        dir.path(),
+        &argv,
+        Duration::from_secs(30),
+    )
 }
 
 /// Hand-made segments on a plain connection (after COTP CR to TSAP 0x0102 and setup

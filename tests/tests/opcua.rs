@@ -406,7 +406,10 @@ impl<'p> Env<'p> {
     fn reads(&mut self, what: &str, zone: Zone, target: Target, security: Security) {
         let state = self.state(target);
         let r = self.client(zone, target, security, "read", &[]);
-        let got = r.values.as_ref().map(|v| (v["Setpoint"].as_f64(), v["Counter"].as_i64()));
+        let got = r
+            .values
+            .as_ref()
+            .map(|v| (v["Setpoint"].as_f64(), v["Counter"].as_i64()));
         if !r.ok || got != Some((state.setpoint(), state.counter())) {
             self.fail(format!(
                 "{what}: a Read over {security} should return Setpoint {:?}, Counter {:?}: {r:?}",
@@ -444,9 +447,17 @@ impl<'p> Env<'p> {
         self.reads(what, Zone::Enterprise, target, security);
         let seen = self.state(target);
         let v = value.to_string();
-        let r = self.client(Zone::Enterprise, target, security, "write", &["--value", &v]);
+        let r = self.client(
+            Zone::Enterprise,
+            target,
+            security,
+            "write",
+            &["--value", &v],
+        );
         let now = self.state(target);
-        if !r.ok || now.setpoint() != Some(value) || now.executed_since(seen.executed.len()).len() != 1
+        if !r.ok
+            || now.setpoint() != Some(value)
+            || now.executed_since(seen.executed.len()).len() != 1
         {
             self.fail(format!(
                 "{what}: a Write of Setpoint {value} over {security} should take effect: client \
@@ -565,7 +576,9 @@ impl<'p> Env<'p> {
         let acted = match case.effect {
             Effect::Executed => {
                 !executed.is_empty()
-                    && executed.iter().all(|e| e.status.iter().all(|s| s == "Good"))
+                    && executed
+                        .iter()
+                        .all(|e| e.status.iter().all(|s| s == "Good"))
                     && (seen.values != now.values || seen.nodes != now.nodes)
             }
             Effect::Served => served,
