@@ -24,6 +24,7 @@ pub mod iec104;
 pub mod learn;
 pub mod maps;
 pub mod modbus;
+pub mod opcua;
 pub mod packet;
 #[cfg(any(test, feature = "pktgen"))]
 pub mod pktgen;

@@ -63,6 +63,8 @@ pub mod names {
     pub const S7COMM_PROFILES: &str = "S7COMM_PROFILES";
     /// Array of [`crate::enip::EnipProfile`] indexed by [`super::profile_index`].
     pub const ENIP_PROFILES: &str = "ENIP_PROFILES";
+    /// Array of [`crate::opcua::OpcuaProfile`] indexed by [`super::profile_index`].
+    pub const OPCUA_PROFILES: &str = "OPCUA_PROFILES";
     /// Array of [`crate::bacnet::BacnetProfile`] indexed by [`super::profile_index`].
     pub const BACNET_PROFILES: &str = "BACNET_PROFILES";
     /// Program array: [`super::inspector`] id → the XDP program that inspects a segment of
@@ -130,7 +132,7 @@ pub mod names {
     /// Every map of the XDP program the daemon pins and adopts: a restart keeps them, and a
     /// map missing here would silently start empty after a restart (a test in
     /// firewall-daemon compares this list with the maps of the embedded object).
-    pub const ALL: [&str; 40] = [
+    pub const ALL: [&str; 41] = [
         ABI,
         CONTROL,
         SLOT_CONFIG,
@@ -154,6 +156,7 @@ pub mod names {
         DNP3_PROFILES,
         S7COMM_PROFILES,
         ENIP_PROFILES,
+        OPCUA_PROFILES,
         BACNET_PROFILES,
         INSPECTORS,
         RATE_LIMITS,
@@ -403,19 +406,21 @@ pub mod inspector {
     pub const S7COMM: u8 = 4;
     /// EtherNet/IP with CIP over TCP (program `zcfw_enip`).
     pub const ENIP: u8 = 5;
-    // 6 is OPC UA's (being added on its own branch).
+    /// OPC UA binary over TCP (program `zcfw_opcua`).
+    pub const OPCUA: u8 = 6;
     /// BACnet/IP over UDP (program `zcfw_bacnet`): every datagram judged whole, no stream
     /// position.
     pub const BACNET: u8 = 7;
     /// Entries of [`super::names::INSPECTORS`].
     pub const SLOTS: u32 = 8;
     /// The tail-called inspector programs, by id: (id, program name).
-    pub const PROGRAMS: [(u8, &str); 6] = [
+    pub const PROGRAMS: [(u8, &str); 7] = [
         (MODBUS, "zcfw_modbus"),
         (IEC104, "zcfw_iec104"),
         (DNP3, "zcfw_dnp3"),
         (S7COMM, "zcfw_s7comm"),
         (ENIP, "zcfw_enip"),
+        (OPCUA, "zcfw_opcua"),
         (BACNET, "zcfw_bacnet"),
     ];
 
@@ -427,6 +432,8 @@ pub mod inspector {
             IEC104 => crate::iec104::session::STARTED,
             // The session was registered before zcfw saw the flow.
             ENIP => crate::enip::session::REGISTERED,
+            // Hello and OpenSecureChannel came before; the policy is not known.
+            OPCUA => crate::opcua::session::PICKED_UP,
             _ => 0,
         }
     }
@@ -439,6 +446,7 @@ pub mod inspector {
             DNP3 => "dnp3",
             S7COMM => "s7comm",
             ENIP => "enip",
+            OPCUA => "opcua",
             BACNET => "bacnet",
             _ => "none",
         }

@@ -16,6 +16,7 @@ pub mod bacnet;
 pub mod dnp3;
 pub mod enip;
 pub mod iec104;
+pub mod opcua;
 pub mod s7comm;
 
 /// An L4 header and payload, ready to be wrapped in IP.

@@ -119,7 +119,23 @@ pub enum Reason {
     EnipDirection = 51,
     /// SendRRData / SendUnitData before RegisterSession, or without a session handle.
     EnipSession = 52,
-    // 53-58 are OPC UA's (being added on its own branch).
+    /// An OPC UA chunk whose framing is wrong (message or chunk type, size, a chunk that
+    /// ends before its decisive fields).
+    OpcuaMalformed = 53,
+    /// An OpenSecureChannel asking for a security policy the conduit's profile does not
+    /// allow (or for no standard policy).
+    OpcuaSecurityPolicy = 54,
+    /// An OPC UA service request the profile does not allow.
+    OpcuaService = 55,
+    /// A message body that is no readable service request on a channel that may be
+    /// encrypted, where the conduit judges services.
+    OpcuaEncrypted = 56,
+    /// An OPC UA message of the other side (Acknowledge from the client, Hello from the
+    /// server, ReverseHello).
+    OpcuaDirection = 57,
+    /// An OPC UA message out of order on its channel (a message before OpenSecureChannel,
+    /// interleaved chunks, a renewal with another policy).
+    OpcuaChannel = 58,
     /// A BACnet/IP datagram whose framing is wrong (BVLC type or length, NPDU version or
     /// reserved bits, truncated headers, a reserved PDU type, a bad segmentation window).
     BacnetMalformed = 59,
@@ -139,7 +155,7 @@ impl Reason {
     pub const SLOTS: u32 = 64;
 
     /// Every reason, in slot order.
-    pub const ALL: [Reason; 58] = [
+    pub const ALL: [Reason; 64] = [
         Reason::AllowedConduit,
         Reason::AllowedConntrack,
         Reason::AllowedIntraZone,
@@ -193,6 +209,12 @@ impl Reason {
         Reason::EnipClass,
         Reason::EnipDirection,
         Reason::EnipSession,
+        Reason::OpcuaMalformed,
+        Reason::OpcuaSecurityPolicy,
+        Reason::OpcuaService,
+        Reason::OpcuaEncrypted,
+        Reason::OpcuaDirection,
+        Reason::OpcuaChannel,
         Reason::BacnetMalformed,
         Reason::BacnetService,
         Reason::BacnetBvlc,
@@ -268,6 +290,12 @@ impl Reason {
             Reason::EnipClass => "enip_class",
             Reason::EnipDirection => "enip_direction",
             Reason::EnipSession => "enip_session",
+            Reason::OpcuaMalformed => "opcua_malformed",
+            Reason::OpcuaSecurityPolicy => "opcua_security_policy",
+            Reason::OpcuaService => "opcua_service",
+            Reason::OpcuaEncrypted => "opcua_encrypted",
+            Reason::OpcuaDirection => "opcua_direction",
+            Reason::OpcuaChannel => "opcua_channel",
             Reason::BacnetMalformed => "bacnet_malformed",
             Reason::BacnetService => "bacnet_service",
             Reason::BacnetBvlc => "bacnet_bvlc",
@@ -344,6 +372,19 @@ impl Reason {
         }
     }
 
+    /// The reason of an OPC UA violation.
+    pub const fn of_opcua(v: crate::opcua::OpcuaViolation) -> Reason {
+        use crate::opcua::OpcuaViolation as V;
+        match v {
+            V::Malformed => Reason::OpcuaMalformed,
+            V::SecurityPolicy => Reason::OpcuaSecurityPolicy,
+            V::Service => Reason::OpcuaService,
+            V::Encrypted => Reason::OpcuaEncrypted,
+            V::Direction => Reason::OpcuaDirection,
+            V::Channel => Reason::OpcuaChannel,
+        }
+    }
+
     /// The reason of a BACnet/IP violation.
     pub const fn of_bacnet(v: crate::bacnet::BacnetViolation) -> Reason {
         use crate::bacnet::BacnetViolation as V;
@@ -371,6 +412,8 @@ impl Reason {
             inspector::S7COMM
         } else if r >= Reason::EnipMalformed as u32 && r <= Reason::EnipSession as u32 {
             inspector::ENIP
+        } else if r >= Reason::OpcuaMalformed as u32 && r <= Reason::OpcuaChannel as u32 {
+            inspector::OPCUA
         } else if r >= Reason::BacnetMalformed as u32 && r <= Reason::BacnetDirection as u32 {
             inspector::BACNET
         } else {
@@ -392,6 +435,7 @@ impl Reason {
             crate::maps::inspector::DNP3 => Reason::Dnp3Malformed,
             crate::maps::inspector::S7COMM => Reason::S7commMalformed,
             crate::maps::inspector::ENIP => Reason::EnipMalformed,
+            crate::maps::inspector::OPCUA => Reason::OpcuaMalformed,
             crate::maps::inspector::BACNET => Reason::BacnetMalformed,
             _ => Reason::ModbusFunction,
         }
@@ -400,7 +444,7 @@ impl Reason {
     /// The per-conduit counter slot of an inspection reason ([`crate::maps::conduit_reason_index`]):
     /// each protocol has its own block of slots (a conduit may inspect several), Modbus's
     /// from 0, IEC 104's from 5, DNP3's from 11, S7comm's from 17, EtherNet/IP's from 23,
-    /// BACnet's from 35 (29 is OPC UA's).
+    /// OPC UA's from 29, BACnet's from 35.
     #[inline(always)]
     pub const fn conduit_slot(self) -> u32 {
         let base = match self.inspector() {
@@ -408,6 +452,7 @@ impl Reason {
             crate::maps::inspector::DNP3 => 11,
             crate::maps::inspector::S7COMM => 17,
             crate::maps::inspector::ENIP => 23,
+            crate::maps::inspector::OPCUA => 29,
             crate::maps::inspector::BACNET => 35,
             _ => 0,
         };
@@ -555,9 +600,23 @@ mod tests {
     }
 
     #[test]
+    fn opcua_violations_map_to_their_protocol_block() {
+        for (i, v) in crate::opcua::OpcuaViolation::ALL.into_iter().enumerate() {
+            let r = Reason::of_opcua(v);
+            assert_eq!(r as u32, 53 + i as u32);
+            assert_eq!(r.name().strip_prefix("opcua_"), Some(v.name()));
+            assert!(r.is_inspection() && !r.passes());
+            assert_eq!(
+                (r.inspector(), r.conduit_slot()),
+                (crate::maps::inspector::OPCUA, 29 + i as u32)
+            );
+        }
+    }
+
+    #[test]
     fn inspection_reasons_fit_the_per_conduit_block() {
         let inspection: usize = Reason::ALL.iter().filter(|r| r.is_inspection()).count();
-        assert_eq!(inspection, 5 + 6 + 6 + 6 + 6 + 5);
+        assert_eq!(inspection, 5 + 6 + 6 + 6 + 6 + 6 + 5);
         let mut seen = 0u64;
         for r in Reason::ALL.iter().filter(|r| r.is_inspection()) {
             assert!(r.conduit_slot() < crate::maps::CONDUIT_ACTION_SLOT, "{r:?}");

@@ -19,6 +19,12 @@ impl Bitmap256 {
         words: [u64::MAX; 4],
     };
 
+    /// Whether the set has no member.
+    #[inline(always)]
+    pub const fn is_empty(&self) -> bool {
+        self.words[0] | self.words[1] | self.words[2] | self.words[3] == 0
+    }
+
     /// Whether `n` is a member.
     #[inline(always)]
     pub const fn contains(&self, n: u8) -> bool {

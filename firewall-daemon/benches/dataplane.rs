@@ -182,7 +182,7 @@ fn measure(dp: &mut Dataplane, corpus: &[Vec<u8>], expect: u32, s: &Settings) ->
     median(trials)
 }
 
-const CLASSES: [&str; 13] = [
+const CLASSES: [&str; 14] = [
     "l4_allow",
     "syn_allow",
     "default_deny",
@@ -196,12 +196,13 @@ const CLASSES: [&str; 13] = [
     "s7comm_read_var",
     "enip_read_tag",
     "bacnet_read_property",
+    "opcua_read",
 ];
 
 /// The verdict of every packet of each of [`CLASSES`] (the bench stops on another).
 const EXPECT: [u32; CLASSES.len()] = [
     XDP_PASS, XDP_PASS, XDP_DROP, XDP_PASS, XDP_PASS, XDP_PASS, XDP_PASS, XDP_DROP, XDP_PASS,
-    XDP_PASS, XDP_PASS, XDP_PASS, XDP_PASS,
+    XDP_PASS, XDP_PASS, XDP_PASS, XDP_PASS, XDP_PASS,
 ];
 
 struct Row {
@@ -259,6 +260,7 @@ fn run_size(n: usize, s: &Settings) -> Row {
         s7comm,
         enip,
         bacnet,
+        opcua,
     ] = &mut corpora;
     for k in 0..CORPUS {
         let i = conduit(k, Kind::Tcp).expect("the bench policy has TCP conduits");
@@ -321,6 +323,13 @@ fn run_size(n: usize, s: &Settings) -> Row {
                 48000,
                 "EtherNet/IP",
                 inspected::enip(),
+            ),
+            (
+                Kind::Opcua,
+                &mut *opcua,
+                50000,
+                "OPC UA",
+                inspected::opcua(),
             ),
         ] {
             if let Some(i) = conduit(k, kind) {

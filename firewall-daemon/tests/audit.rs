@@ -90,9 +90,9 @@ fn purdue_plant() {
             ("ZCFW-A023", High, "engineering-manages-control"),
             // udp/47808 in a plain udp rule: BACnet/IP uninspected.
             ("ZCFW-A025", High, "engineering-manages-control"),
+            // tcp/4840 likewise: OPC UA uninspected (the historian's is inspected).
+            ("ZCFW-A027", High, "engineering-manages-control"),
             ("ZCFW-A013", Medium, "engineering-manages-control"),
-            ("ZCFW-A008", Low, "historian-reads-plcs"),
-            ("ZCFW-A008", Low, "engineering-manages-control"),
         ]
     );
     // ZCFW-A012 exactly for the conduits into SL2-4 zones without a rate limit.
@@ -137,6 +137,8 @@ fn purdue_plant() {
     for sr in ["SR 5.1", "SR 5.2 RE1", "SR 2.8"] {
         assert_eq!(status(&r, sr), Status::Met, "{sr}");
     }
+    // The historian's OPC UA channels are signed (Basic256Sha256 only).
+    assert_eq!(status(&r, "SR 3.1"), Status::Met);
     // S7comm to the PLCs passes uninspected (ZCFW-A018).
     assert_eq!(status(&r, "SR 3.5"), Status::PartiallyMet);
     for sr in ["SR 5.2 RE2", "SR 5.2 RE3", "SR 3.3", "SR 7.6 RE1"] {
@@ -170,7 +172,7 @@ fn purdue_plant() {
         ]
     );
     assert_eq!(control.outbound[0].conduit, "control-to-dmz-services");
-    assert_eq!(control.findings.high, 4); // ZCFW-A005, A018, A023, A025
+    assert_eq!(control.findings.high, 5); // ZCFW-A005, A018, A023, A025, A027
     let safety = r.zones.iter().find(|z| z.name == "safety");
     assert!(safety.is_some_and(|z| z.security_level == 4 && z.outbound.is_empty()));
 }
@@ -211,6 +213,7 @@ fn weak_broad_rules() {
             ("ZCFW-A004", High, "dmz-anything"),
             ("ZCFW-A002", High, "vendor-support"),
             ("ZCFW-A023", High, "vendor-support"),
+            ("ZCFW-A027", High, "vendor-support"),
             ("ZCFW-A015", High, "vendor-support"),
             ("ZCFW-A015", High, "vendor-support"),
             ("ZCFW-A012", Medium, "dmz-anything"),
@@ -218,7 +221,6 @@ fn weak_broad_rules() {
             ("ZCFW-A013", Medium, "vendor-support"),
             ("ZCFW-A011", Medium, "vendor-support"),
             ("ZCFW-A012", Medium, "vendor-support"),
-            ("ZCFW-A008", Low, "vendor-support"),
         ]
     );
     let wide = r.findings.iter().find(|f| f.id == "ZCFW-A003");
@@ -512,6 +514,7 @@ fn json_is_valid_with_the_documented_shape() {
             "SR 5.2 RE3",
             "SR 2.8",
             "SR 2.11",
+            "SR 3.1",
             "SR 3.3",
             "SR 3.5",
             "SR 6.1",
@@ -902,7 +905,7 @@ fn markdown_header_and_digest() {
     // The diagram is embedded, and conduit descriptions are in the zone tables.
     assert!(body.contains("\n```mermaid\nflowchart LR\n"), "{body}");
     assert!(body.contains(
-        "| The DMZ historian polls PLC registers read-only (Modbus/TCP, inspected) and OPC UA servers. |"
+        "| The DMZ historian polls PLC registers and OPC UA servers read-only (both inspected). |"
     ));
 }
 

@@ -160,7 +160,12 @@ fn purdue_plant_compiles_to_the_documented_shape() {
             .unwrap_or_else(|| panic!("conduit {name}"))
     };
     let historian = conduit("historian-reads-plcs");
-    assert_eq!(historian.rule_profiles, vec![1, 0, 0]);
+    // Modbus profile 1, then OPC UA profile 1: ids are numbered per protocol.
+    assert_eq!(historian.rule_profiles, vec![1, 1, 0]);
+    let mut opcua = firewall_common::opcua::OpcuaProfile::new();
+    opcua.allow_policy(firewall_common::opcua::policy_named("Basic256Sha256").expect("policy"));
+    opcua.allow_read_only();
+    assert_eq!(c.opcua_profiles, [opcua]);
     let reads = &c.modbus_profiles[0];
     let expected = {
         let mut m = ModbusProfile::read_only();
@@ -186,14 +191,22 @@ fn purdue_plant_compiles_to_the_documented_shape() {
     assert_eq!(writes.max_quantity, 125);
     assert_eq!(writes.mei_types, 1 << 14);
     assert_eq!(writes.diagnostics, 0);
-    // tcp 502 of each pair is the only inspected entry.
-    let inspected: Vec<(u16, u16, u16)> = c
+    // tcp 502 of each pair and the historian's tcp 4840 are the only inspected entries.
+    let inspected: Vec<(u16, u16, u8, u16)> = c
         .conduit_entries
         .iter()
         .filter(|(_, a)| a.profile_id != 0)
-        .map(|(k, a)| (k.proto.into(), k.value, a.profile_id))
+        .map(|(k, a)| (k.proto.into(), k.value, a.inspector, a.profile_id))
         .collect();
-    assert_eq!(inspected, [(6, 502, 1), (6, 502, 2)]);
+    use firewall_common::maps::inspector::{MODBUS, OPCUA};
+    assert_eq!(
+        inspected,
+        [
+            (6, 502, MODBUS, 1),
+            (6, 4840, OPCUA, 1),
+            (6, 502, MODBUS, 2)
+        ]
+    );
 }
 
 #[test]
@@ -251,7 +264,7 @@ fn check_and_compile_commands() {
     assert_eq!(code, 0, "{err}");
     assert!(
         out.contains(
-            "policy \"plant-a\" is valid: 5 zones, 6 conduits, 3 interfaces, 2 inspected rules (2 Modbus profiles, "
+            "policy \"plant-a\" is valid: 5 zones, 6 conduits, 3 interfaces, 3 inspected rules (2 Modbus profiles, 1 OPC UA profile, "
         ),
         "{out}"
     );
@@ -286,6 +299,15 @@ fn check_and_compile_commands() {
 
     assert_eq!(doc["modbus_profiles"][1]["max_quantity"], 125);
     assert_eq!(
+        doc["opcua_profiles"][0]["security_policies"],
+        serde_json::json!(["Basic256Sha256"])
+    );
+    assert_eq!(
+        doc["opcua_profiles"][0]["services"][0]["name"],
+        "find_servers"
+    );
+    assert_eq!(doc["opcua_profiles"][0]["encrypted_bodies"], "judged");
+    assert_eq!(
         doc["modbus_profiles"][0]["unit_ids"],
         serde_json::json!([[1, 2]])
     );
@@ -293,9 +315,17 @@ fn check_and_compile_commands() {
     let (code, out, _) = zcfw(&["compile", &plant]);
     assert_eq!(code, 0);
     assert!(out.contains("conduit entries ("), "{out}");
-    assert!(out.contains("inspection profiles (2):"), "{out}");
+    assert!(out.contains("inspection profiles (3):"), "{out}");
     assert!(
         out.contains("used by         dmz -> control tcp 502 (conduit 2 historian-reads-plcs)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("    1  opcua\n         policies        Basic256Sha256\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("used by         dmz -> control tcp 4840 (conduit 2 historian-reads-plcs)"),
         "{out}"
     );
 

@@ -3063,6 +3063,53 @@ fn bacnet_frame(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, bvlc: &[u8])
     ipv4(src, dst, pktgen::udp(sport, dport, bvlc)).frame()
 }
 
+/// Both ends use port 47808, so the device's unicast I-Am (its answer to a broadcast Who-Is)
+/// opens the flow the client's requests then ride on, the other way round: each datagram of it
+/// is judged in its own direction, on the conduit that allows its requests (bms-reads for the
+/// client's, devices-announce for the device's).
+#[test]
+fn bacnet_datagrams_on_a_flow_the_device_opened_are_judged_in_their_own_direction() {
+    use firewall_common::pktgen::bacnet::*;
+    let mut h = Harness::new(BACNET_POLICY);
+    let up = |bvlc: &[u8]| bacnet_frame(BMS, 47808, CTL, 47808, bvlc);
+    let down = |bvlc: &[u8]| bacnet_frame(CTL, 47808, BMS, 47808, bvlc);
+    h.pass(
+        "the device's i_am opens the flow on devices-announce",
+        &down(&unicast(&unconfirmed(0, &[0xC4, 2, 0, 0, 7]))),
+        Reason::AllowedConduit,
+    );
+    h.pass(
+        "the client's read_property on that flow",
+        &up(&unicast(&confirmed(12, &READ_PROPERTY_BODY))),
+        Reason::AllowedConntrack,
+    );
+    h.pass(
+        "the device's complex ack to it",
+        &down(&unicast(&complex_ack(
+            12,
+            &[
+                0x0C, 0, 0x80, 0, 1, 0x19, 0x55, 0x3E, 0x44, 0x42, 0x48, 0, 0, 0x3F,
+            ],
+        ))),
+        Reason::AllowedConntrack,
+    );
+    h.drop(
+        "the client's write_property on that flow (bms-reads is read_only)",
+        &up(&unicast(&confirmed(15, &WRITE_PROPERTY_BODY))),
+        Reason::BacnetService,
+    );
+    h.drop(
+        "the device's read_property to the client (devices-announce allows i_am, i_have)",
+        &down(&unicast(&confirmed(12, &READ_PROPERTY_BODY))),
+        Reason::BacnetService,
+    );
+    h.pass(
+        "another i_am from the device",
+        &down(&unicast(&unconfirmed(0, &[0xC4, 2, 0, 0, 7]))),
+        Reason::AllowedConntrack,
+    );
+}
+
 /// The data path's BACnet program (tail-called through INSPECTORS 7) on the first datagram of
 /// a conduit match and on every datagram of the tracked flow: reads pass, writes are denied
 /// (also wrapped in a Forwarded-NPDU, also segmented), replies pass back, a request from the
@@ -3071,12 +3118,13 @@ fn bacnet_frame(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, bvlc: &[u8])
 fn bacnet_datagrams_are_judged_every_one() {
     use firewall_common::pktgen::bacnet::*;
     let mut h = Harness::new(BACNET_POLICY);
-    // One pass over a datagram, no loop: a small program beside the main one.
+    // One pass over a datagram, no loop, and a conduit lookup for a datagram judged in its
+    // own direction: a small program beside the main one.
     let insns =
         h.dp.program_stats("zcfw_bacnet")
             .and_then(|s| s.verified_insns);
     eprintln!("verified instructions: zcfw_bacnet {insns:?}");
-    assert!(insns.is_some_and(|n| n < 100_000), "zcfw_bacnet: {insns:?}");
+    assert!(insns.is_some_and(|n| n < 250_000), "zcfw_bacnet: {insns:?}");
     let up = |bvlc: &[u8]| bacnet_frame(BMS, 47808, CTL, 47808, bvlc);
     let down = |bvlc: &[u8]| bacnet_frame(CTL, 47808, BMS, 47808, bvlc);
     let read = unicast(&confirmed(12, &READ_PROPERTY_BODY));
@@ -3123,9 +3171,10 @@ fn bacnet_datagrams_are_judged_every_one() {
         Reason::BacnetService,
     );
     h.drop(
-        "a confirmed request from the device",
+        "a confirmed request from the device (judged in its own direction, on \
+         devices-announce, which does not allow it)",
         &down(&unicast(&confirmed(12, &READ_PROPERTY_BODY))),
-        Reason::BacnetDirection,
+        Reason::BacnetService,
     );
     h.pass(
         "a simple ack from the device",
@@ -3536,4 +3585,211 @@ fn enip_connected_messages_need_a_forward_open_the_device_answered() {
         h.dp.program_stats("zcfw_enip")
             .and_then(|s| s.verified_insns);
     eprintln!("verified instructions: zcfw_enip {insns:?}");
+}
+
+const OPCUA_POLICY: &str = r#"
+version: 1
+name: opcua-stream-verdicts
+interfaces:
+  - { name: lo }
+zones:
+  dmz:     { security_level: 2, networks: [10.20.0.0/24] }
+  control: { security_level: 3, networks: [10.30.0.0/16] }
+conduits:
+  - name: hmi
+    from: dmz
+    to: control
+    on_violation: drop
+    rules:
+      - protocol: opcua
+        opcua: { security_policies: [None, Basic256Sha256], read_only: true }
+"#;
+
+/// An OPC UA segment between `client` and 10.30.0.9:4840 (`up`: client to server).
+fn opcua_segment(client: ([u8; 4], u16), up: bool, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
+    let flags = if payload.is_empty() { ACK } else { PSH | ACK };
+    server_segment(client, 4840, up, seq, ack, flags, payload)
+}
+
+/// A client's connection from `port` up to its first service request on a channel of
+/// `policy`: SYN, SYN-ACK, Hello, Acknowledge, OpenSecureChannel and its response,
+/// CreateSession and ActivateSession; returns the client's and the server's next sequence
+/// numbers.
+fn opcua_session(h: &mut Harness, port: u16, policy: &str) -> (u32, u32) {
+    use firewall_common::pktgen::opcua::{self as ua, ids};
+    let client = (DMZ, port);
+    let (mut c, mut s) = tcp_connect(h, port, 4840, (1000, 5000));
+    let steps = [
+        ("Hello", true, ua::hello()),
+        ("Acknowledge", false, ua::acknowledge()),
+        ("OpenSecureChannel", true, ua::open(policy)),
+        ("its response", false, ua::open(policy)),
+        ("CreateSession", true, ua::request(ids::CREATE_SESSION, 1)),
+        ("its response", false, ua::response(ids::CREATE_SESSION, 1)),
+        (
+            "ActivateSession",
+            true,
+            ua::request(ids::ACTIVATE_SESSION, 2),
+        ),
+        (
+            "its response",
+            false,
+            ua::response(ids::ACTIVATE_SESSION, 2),
+        ),
+    ];
+    for (what, up, bytes) in steps {
+        let (seq, ack) = if up { (c, s) } else { (s, c) };
+        h.pass(
+            what,
+            &opcua_segment(client, up, seq, ack, &bytes),
+            Reason::AllowedConntrack,
+        );
+        if up {
+            c += bytes.len() as u32;
+        } else {
+            s += bytes.len() as u32;
+        }
+    }
+    (c, s)
+}
+
+/// The data path's OPC UA program (tail-called through INSPECTORS 6): a `None` session that
+/// reads, writes and calls denied also with a re-encoded type id, a read cut at every byte, a
+/// chunked message, the server's direction, a security policy not listed, an encrypted body
+/// where services are judged, and a write cut at every byte (the segment that completes its
+/// type id is the one denied).
+#[test]
+fn opcua_chunks_are_judged_across_segments() {
+    use firewall_common::pktgen::opcua::{self as ua, Encoding, ids};
+    let mut h = Harness::new(OPCUA_POLICY);
+    let insns =
+        h.dp.program_stats("zcfw_opcua")
+            .and_then(|s| s.verified_insns);
+    eprintln!("verified instructions: zcfw_opcua {insns:?}");
+    assert!(
+        insns.is_some_and(|n| n < 1_000_000),
+        "zcfw_opcua: {insns:?}"
+    );
+    let client = (DMZ, 40840);
+    let (mut c, s) = opcua_session(&mut h, 40840, "None");
+    let read = ua::request(ids::READ, 3);
+    h.pass(
+        "Read",
+        &opcua_segment(client, true, c, s, &read),
+        Reason::AllowedConntrack,
+    );
+    c += read.len() as u32;
+    for (what, bytes) in [
+        ("Write", ua::request(ids::WRITE, 4)),
+        (
+            "Write as a numeric NodeId",
+            ua::request_as(Encoding::Numeric, ids::WRITE, 4, 40),
+        ),
+        ("Call", ua::request(ids::CALL, 4)),
+        ("AddNodes", ua::request(ids::ADD_NODES, 4)),
+        (
+            "Read then Write in one segment",
+            [ua::request(ids::READ, 4), ua::request(ids::WRITE, 5)].concat(),
+        ),
+    ] {
+        h.drop(
+            what,
+            &opcua_segment(client, true, c, s, &bytes),
+            Reason::OpcuaService,
+        );
+    }
+    h.drop(
+        "Acknowledge from the client",
+        &opcua_segment(client, true, c, s, &ua::acknowledge()),
+        Reason::OpcuaDirection,
+    );
+    // The channel lives on: a read cut in two at every byte, then a chunked read.
+    for k in 1..read.len() {
+        h.pass(
+            &format!("read, first {k} bytes"),
+            &opcua_segment(client, true, c, s, &read[..k]),
+            Reason::AllowedConntrack,
+        );
+        c += k as u32;
+        h.pass(
+            &format!("read, after byte {k}"),
+            &opcua_segment(client, true, c, s, &read[k..]),
+            Reason::AllowedConntrack,
+        );
+        c += (read.len() - k) as u32;
+    }
+    let chunked = ua::chunked(ids::READ, 9, 3000, 700);
+    for part in chunked.chunks(1400) {
+        h.pass(
+            "a chunked read",
+            &opcua_segment(client, true, c, s, part),
+            Reason::AllowedConntrack,
+        );
+        c += part.len() as u32;
+    }
+
+    // A policy the conduit does not list; an encrypted body on a Basic256Sha256 channel of a
+    // conduit that judges services (no sign_and_encrypt).
+    let (c2, s2) = tcp_connect(&mut h, 40841, 4840, (1000, 5000));
+    let hello = ua::hello();
+    h.pass(
+        "Hello",
+        &opcua_segment((DMZ, 40841), true, c2, s2, &hello),
+        Reason::AllowedConntrack,
+    );
+    h.drop(
+        "OpenSecureChannel for Basic128Rsa15",
+        &opcua_segment(
+            (DMZ, 40841),
+            true,
+            c2 + hello.len() as u32,
+            s2,
+            &ua::open("Basic128Rsa15"),
+        ),
+        Reason::OpcuaSecurityPolicy,
+    );
+    let (c3, s3) = opcua_session(&mut h, 40842, "Basic256Sha256");
+    h.pass(
+        "a signed Read",
+        &opcua_segment((DMZ, 40842), true, c3, s3, &read),
+        Reason::AllowedConntrack,
+    );
+    h.drop(
+        "an encrypted body",
+        &opcua_segment(
+            (DMZ, 40842),
+            true,
+            c3 + read.len() as u32,
+            s3,
+            &ua::msg_chunk(b'F', 0x5A17_33E1, &[0x9C, 0x21, 0x7B, 0xD4, 0x08, 0xEE]),
+        ),
+        Reason::OpcuaEncrypted,
+    );
+
+    // A write cut in two at every byte, each on a connection of its own.
+    let write = ua::request_as(Encoding::Numeric, ids::WRITE, 3, 8);
+    let decisive = 24 + 7;
+    for k in 1..write.len() {
+        let port = 42000 + k as u16;
+        let (c, s) = opcua_session(&mut h, port, "None");
+        let first = opcua_segment((DMZ, port), true, c, s, &write[..k]);
+        if k >= decisive {
+            h.drop(
+                &format!("write, first {k} bytes"),
+                &first,
+                Reason::OpcuaService,
+            );
+            continue;
+        }
+        h.pass(
+            &format!("write, first {k} bytes"),
+            &first,
+            Reason::AllowedConntrack,
+        );
+        h.drop(
+            &format!("write after byte {k}"),
+            &opcua_segment((DMZ, port), true, c + k as u32, s, &write[k..]),
+            Reason::OpcuaService,
+        );
+    }
 }

@@ -5,10 +5,13 @@
 
 use aya_ebpf::{macros::xdp, programs::XdpContext};
 use firewall_common::{
-    bacnet,
+    bacnet::{self, BacnetViolation},
+    conduit,
     decision::monitorable,
-    flow::{FlowKey, flow_flags},
-    maps::{Handoff, SlotConfig, profile_index, slot_flags},
+    flow::{FlowKey, flow_flags, proto},
+    maps::{
+        ConduitAction, Handoff, SlotConfig, action_flags, inspector, profile_index, slot_flags,
+    },
     packet::{Fragment, Packet, PacketBytes},
     reason::Reason,
     stream::PayloadBytes,
@@ -18,10 +21,12 @@ use crate::{
     XdpBytes,
     account::{EventContext, account, deliver, now},
     decision::{Decision, drop, finish, pass},
+    find_conduit,
     inspect::inspection_deny,
     maps::{BACNET_PROFILES, CONTROL, FLOWS, HANDOFF, SCRATCH, SLOT_CONFIG},
     remember_first_fragment,
     stream::copy_payload,
+    zone, zone_of,
 };
 
 /// BACnet/IP: every datagram of the client against the profile (BVLC functions, network
@@ -50,6 +55,26 @@ fn decide(ctx: &XdpContext, len: u32) -> Decision {
     };
     let d = finish(judge(ctx, cfg, p, h), cfg);
     deliver(ctx, p, d, control, cfg, at)
+}
+
+/// The conduit of a datagram of a tracked flow judged in its own direction, and the side it
+/// is judged as (`true`: a client's request): a request from the side that did not open the
+/// flow on its own conduit (its zone to the other's, the other's port), a reply from the side
+/// that opened it on the conduit of the requests it answers (the other way). `None` when no
+/// BACnet conduit allows that direction.
+#[inline(always)]
+fn own_direction(slot: u8, p: &Packet, from_opener: bool) -> Option<(ConduitAction, bool)> {
+    let (src, _) = zone(zone_of(slot & 1, p.family, &p.src))?;
+    let (dst, _) = zone(zone_of(slot & 1, p.family, &p.dst))?;
+    let action = if from_opener {
+        find_conduit(slot & 1, dst, src, conduit::point(proto::UDP, p.src_port))
+    } else {
+        find_conduit(slot & 1, src, dst, conduit::point(proto::UDP, p.dst_port))
+    };
+    if action.conduit_id == 0 || action.inspector != inspector::BACNET {
+        return None;
+    }
+    Some((action, !from_opener))
 }
 
 /// The decision about a datagram of a BACnet flow (tracked by the main program before the
@@ -84,7 +109,26 @@ fn judge(ctx: &XdpContext, cfg: &SlotConfig, p: &Packet, h: &Handoff) -> Decisio
         payload,
         len: p.payload_len as usize,
     };
-    match bacnet::judge(&payload, 0, datagram, profile, h.from_opener != 0) {
+    let from_opener = h.from_opener != 0;
+    let mut judged = bacnet::judge(&payload, 0, datagram, profile, from_opener);
+    let (mut conduit_id, mut monitor) = (conduit_id, monitor);
+    if let Err(d) = judged
+        && d.kind == BacnetViolation::Direction
+        && h.allowed == Reason::AllowedConntrack as u8
+        && let Some((action, client)) = own_direction(h.slot, p, from_opener)
+        && let Some(other) = BACNET_PROFILES.get(profile_index(h.slot, action.profile_id))
+        && (client || !other.confirmed.is_empty())
+    {
+        // Both ends use port 47808, so one flow holds both directions of the pair: a flow
+        // the device opened (its I-Am after a broadcast Who-Is) also carries the client's
+        // requests to it and the device's replies. Such a datagram is judged in its own
+        // direction, on the conduit that allows its requests, as if it opened a flow (a
+        // reply only where that conduit allows some confirmed request it could answer).
+        judged = bacnet::judge(&payload, 0, datagram, other, client);
+        conduit_id = action.conduit_id;
+        monitor = action.flags & action_flags::MONITOR != 0;
+    }
+    match judged {
         Ok(()) => {
             if p.fragment == Fragment::First {
                 remember_first_fragment(p, conduit_id, now());

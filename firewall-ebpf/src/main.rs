@@ -25,6 +25,7 @@ mod inspect;
 mod learn;
 mod looped;
 mod maps;
+mod opcua;
 mod reset;
 mod s7comm;
 mod stream;
@@ -592,7 +593,7 @@ fn frag_key(p: &Packet) -> FragKey {
 /// register crosses the BPF-to-BPF call (the verifier rejects reading one).
 /// IPv4 reads the inlined direct-index table; IPv6 calls into the kernel's trie.
 #[inline(always)]
-fn zone_of(slot: u8, family: Family, addr: &[u8; 16]) -> u32 {
+pub(crate) fn zone_of(slot: u8, family: Family, addr: &[u8; 16]) -> u32 {
     match family {
         Family::Ipv4 => zonetable::lookup(slot, [addr[0], addr[1], addr[2], addr[3]], |w| {
             ZONE_TABLE_V4.get(w).copied().unwrap_or(0)
@@ -616,7 +617,7 @@ fn zone_of_v6(slot: u8, addr: &[u8; 16]) -> u32 {
 
 /// Splits a packed zone into (zone id, flags); `None` for "no zone".
 #[inline(always)]
-fn zone(packed: u32) -> Option<(u16, u16)> {
+pub(crate) fn zone(packed: u32) -> Option<(u16, u16)> {
     if packed as u16 == 0 {
         None
     } else {
@@ -629,7 +630,7 @@ fn zone(packed: u32) -> Option<(u16, u16)> {
 /// whose conduits are all single ports or ICMP types (one lookup); any other pair goes to
 /// [`find_conduit_levels`].
 #[inline(always)]
-fn find_conduit(slot: u8, src_zone: u16, dst_zone: u16, point: u32) -> ConduitAction {
+pub(crate) fn find_conduit(slot: u8, src_zone: u16, dst_zone: u16, point: u32) -> ConduitAction {
     if let Some((word, shift)) = conduit::pair_mask_at(slot, src_zone, dst_zone) {
         let mask = PAIR_MASKS
             .get(word)

@@ -26,6 +26,7 @@ use firewall_common::{
         ZoneV6Key, capacity, inspector,
     },
     modbus::ModbusProfile,
+    opcua::OpcuaProfile,
     reason::Reason,
     s7comm::S7Profile,
     zonetable,
@@ -131,6 +132,11 @@ pub static S7COMM_PROFILES: Array<S7Profile> =
 /// EtherNet/IP inspection profiles of both slots (see `profile_index`).
 #[map]
 pub static ENIP_PROFILES: Array<EnipProfile> =
+    Array::with_max_entries(2 * capacity::MAX_PROFILES, 0);
+
+/// OPC UA inspection profiles of both slots (see `profile_index`).
+#[map]
+pub static OPCUA_PROFILES: Array<OpcuaProfile> =
     Array::with_max_entries(2 * capacity::MAX_PROFILES, 0);
 
 /// BACnet/IP inspection profiles of both slots (see `profile_index`).

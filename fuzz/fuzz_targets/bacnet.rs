@@ -29,7 +29,15 @@ fn datagram(c: &[u8]) -> Vec<u8> {
         0 => g::unicast(&apdu),
         1 => g::broadcast(&apdu),
         2 => g::forwarded(&apdu),
-        3 => g::bvlc(0x0A, &g::routed_npdu(u16::from(at(6)), &c[..c.len().min(usize::from(at(7) % 9))], None, &apdu)),
+        3 => g::bvlc(
+            0x0A,
+            &g::routed_npdu(
+                u16::from(at(6)),
+                &c[..c.len().min(usize::from(at(7) % 9))],
+                None,
+                &apdu,
+            ),
+        ),
         _ => g::network_message(at(2), &[at(3), at(4)]),
     }
 }

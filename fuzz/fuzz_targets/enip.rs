@@ -32,7 +32,11 @@ fn request(c: &[u8]) -> Vec<u8> {
         2 => tp::set_attribute_single(1, 1, u16::from(at(1) % 8), &[at(2)]),
         3 => tp::write_tag_dint("A", i32::from(at(1))),
         4 => tp::reset_identity(),
-        _ => tp::request(at(1), &tp::logical_path(u16::from(at(2)), 1, None), &[at(3)]),
+        _ => tp::request(
+            at(1),
+            &tp::logical_path(u16::from(at(2)), 1, None),
+            &[at(3)],
+        ),
     }
 }
 
@@ -121,7 +125,11 @@ fuzz_target!(|data: &[u8]| {
     if a & 0x20 != 0 {
         p.allow_classes(1, u16::from(b % 8)).ok();
     }
-    let bits = if a & 0x40 != 0 { session::REGISTERED } else { 0 };
+    let bits = if a & 0x40 != 0 {
+        session::REGISTERED
+    } else {
+        0
+    };
     // Connection 0x1234 opened by an earlier Forward_Open reply (0x1235 never is).
     let mut conns = EnipConnections::default();
     if a & 0x80 != 0 {
@@ -176,7 +184,11 @@ fuzz_target!(|data: &[u8]| {
             Some((at, kind)) if at < end => {
                 let d = r.expect_err("the segment holding the deciding byte must be denied");
                 assert_eq!(d.kind, kind, "decided at byte {at}: {stream:02x?}");
-                assert_eq!((cursor, s, conns), before, "a denial leaves the state alone");
+                assert_eq!(
+                    (cursor, s, conns),
+                    before,
+                    "a denial leaves the state alone"
+                );
                 return;
             }
             _ => {

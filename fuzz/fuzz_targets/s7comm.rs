@@ -15,7 +15,9 @@
 
 use firewall_common::{
     pktgen::s7comm as tp,
-    s7comm::{PI_SERVICES, S7Cursor, S7Profile, S7Violation, pi_service_named, profile_flags, walk},
+    s7comm::{
+        PI_SERVICES, S7Cursor, S7Profile, S7Violation, pi_service_named, profile_flags, walk,
+    },
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -31,25 +33,46 @@ fn tpdus(c: &[u8]) -> Vec<u8> {
             let f = functions[usize::from(at(1)) % functions.len()];
             let pdu = match f {
                 0x04 => tp::read_var(&[
-                    tp::item([0x84, 0x83, 0x81][usize::from(at(2)) % 3], u16::from(at(3) % 4), 0, 2),
+                    tp::item(
+                        [0x84, 0x83, 0x81][usize::from(at(2)) % 3],
+                        u16::from(at(3) % 4),
+                        0,
+                        2,
+                    ),
                     tp::item(0x84, u16::from(at(4) % 4), 0, 2),
                 ]),
-                0x05 => tp::write_var([0x84, 0x83][usize::from(at(2)) % 2], u16::from(at(3) % 4), 0, &[1, 2]),
+                0x05 => tp::write_var(
+                    [0x84, 0x83][usize::from(at(2)) % 2],
+                    u16::from(at(3) % 4),
+                    0,
+                    &[1, 2],
+                ),
                 _ => tp::job(&[f, 0, 0, 0, 0, 0, 0, 0], &[]),
             };
             tp::dt(&pdu, true)
         }
         2 => tp::dt(&tp::userdata(at(1) % 16, at(2) % 8, &[0, 0x11, 0, 0]), true),
         3 => {
-            let pdu = tp::job(&[functions[usize::from(at(1)) % functions.len()], 0, 0, 0], &[1]);
+            let pdu = tp::job(
+                &[functions[usize::from(at(1)) % functions.len()], 0, 0, 0],
+                &[1],
+            );
             let cut = 1 + usize::from(at(2)) % (pdu.len() - 1);
             [tp::dt(&pdu[..cut], false), tp::dt(&pdu[cut..], true)].concat()
         }
         4 => tp::dt(&tp::plus(&[0x31, 0, at(1), 4]), true),
         5 => tp::dt(&tp::ack_data(&[0x1B, 0], &[0, 4, 1, 2]), true),
         6 => {
-            let names: [&[u8]; 8] =
-                [b"_GARB", b"P_PROGRAM", b"_DELE", b"_N_LOGIN_", b"_GARC", b"_garb", b"ABCDEFGHIJK", b""];
+            let names: [&[u8]; 8] = [
+                b"_GARB",
+                b"P_PROGRAM",
+                b"_DELE",
+                b"_N_LOGIN_",
+                b"_GARC",
+                b"_garb",
+                b"ABCDEFGHIJK",
+                b"",
+            ];
             let blocks: [&[u8]; 3] = [b"", b"C ", b"EP"];
             let mut pdu = tp::pi_service_with(
                 blocks[usize::from(at(2)) % 3],
@@ -393,7 +416,14 @@ fuzz_target!(|data: &[u8]| {
     let mut start = 0;
     for end in ends {
         let before = (cursor, s);
-        let r = walk(&stream[..], start, end - start, &mut cursor, &mut s, Some(&p));
+        let r = walk(
+            &stream[..],
+            start,
+            end - start,
+            &mut cursor,
+            &mut s,
+            Some(&p),
+        );
         match bad {
             Some((at, kind)) if at < end => {
                 let d = r.expect_err("the segment holding the deciding byte must be denied");

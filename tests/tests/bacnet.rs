@@ -18,7 +18,8 @@
 //! 10.30.0.255: allowed (the device hears it as a broadcast, its I-Am returns through the
 //! devices-announce conduit), `bacnet_bvlc` without `original_broadcast`, `bacnet_service`
 //! without `who_is` (the device hears nothing), the limited broadcast `unknown_zone`, and the
-//! ReadProperty after discovery pinned as the documented `bacnet_direction` limitation.
+//! ReadProperty after discovery, on the flow the device's I-Am opened, judged in its own
+//! direction and served.
 //! `broadcast_discovery_bridge` sends it across the bridged plant (bump in the wire) to the
 //! subnet's own broadcast address, allowed and denied by the conduit.
 //!
@@ -515,25 +516,19 @@ fn broadcast_discovery_routed() {
     let b = broadcast_who_is(&view, &mut device, &dmz.ns, client_ip, subnet_broadcast);
     b.allowed(what, client_ip, &[DISCOVERS, ANNOUNCE], &mut failures);
 
-    // After discovery the BMS reads the device it found. Known limitation (docs/bacnet.md,
-    // "Traps"): the device's unicast I-Am opened a flow 10.30.0.2:47808 → 10.20.0.2:47808 on
-    // devices-announce, and the ReadProperty (10.20.0.2:47808 → 10.30.0.2:47808) is the same
-    // flow the other way, so it is judged as the *device's* datagram of that conduit: a
-    // confirmed request from there is `bacnet_direction`, until the flow idles out (120 s).
-    // This pins the behaviour the docs describe; when the data path judges such a datagram in
-    // its own direction instead, the read must pass and this check must be inverted.
+    // After discovery the BMS reads the device it found. The device's unicast I-Am opened a
+    // flow 10.30.0.2:47808 → 10.20.0.2:47808 on devices-announce, and the ReadProperty
+    // (10.20.0.2:47808 → 10.30.0.2:47808) is the same flow the other way: the data path judges
+    // it in its own direction, on the dmz → control conduit, and the device's answer as the
+    // reply to it. The read must work at once, with nothing dropped.
     let before = view.stats().expect("zcfw stats");
     let r = bacnet::client(&dmz.ns, client_ip, PREFIX, device_ip, "read", &[])
         .unwrap_or_else(|e| panic!("the bacpypes3 client: {e:#}"));
     let after = view.stats().expect("zcfw stats");
-    if r.ok
-        || after.conduit_denied(ANNOUNCE, "bacnet_direction")
-            <= before.conduit_denied(ANNOUNCE, "bacnet_direction")
-    {
+    if !r.ok || !drops_since(&after, &before).is_empty() {
         failures.push(format!(
-            "after discovery, a ReadProperty on the port pair of the device's I-Am flow was \
-             expected to be bacnet_direction on {ANNOUNCE} (the documented limitation): {r:?}; \
-             dropped {:?}, inspection denies {:?}",
+            "after discovery, a ReadProperty on the port pair of the device's I-Am flow must be \
+             judged in its own direction and pass: {r:?}; dropped {:?}, inspection denies {:?}",
             drops_since(&after, &before),
             after.denied_since(&before)
         ));

@@ -61,6 +61,7 @@ const DOCS: &[&str] = &[
     "docs/s7comm.md",
     "docs/bacnet.md",
     "docs/enip.md",
+    "docs/opcua.md",
     "docs/events.md",
     "docs/events.schema.json",
     "docs/capture.md",

@@ -109,6 +109,31 @@ pub fn enip_denied() -> Vec<u8> {
     pktgen::enip::send_rr(&pktgen::enip::write_tag_dint("Counter", 7))
 }
 
+/// OPC UA: Hello, the server's Acknowledge, an OpenSecureChannel for Basic256Sha256 and its
+/// response, CreateSession and ActivateSession with their responses, then a Read (as asyncua
+/// sends it: four-byte type id) on the signed channel.
+pub fn opcua() -> Dialogue {
+    use pktgen::opcua::*;
+    Dialogue {
+        setup: vec![
+            (Side::Client, hello()),
+            (Side::Server, acknowledge()),
+            (Side::Client, open("Basic256Sha256")),
+            (Side::Server, open("Basic256Sha256")),
+            (Side::Client, request(ids::CREATE_SESSION, 1)),
+            (Side::Server, response(ids::CREATE_SESSION, 1)),
+            (Side::Client, request(ids::ACTIVATE_SESSION, 2)),
+            (Side::Server, response(ids::ACTIVATE_SESSION, 2)),
+        ],
+        request: request(ids::READ, 3),
+    }
+}
+
+/// A request the OPC UA profile denies (`opcua_service`): Write.
+pub fn opcua_denied() -> Vec<u8> {
+    pktgen::opcua::request(pktgen::opcua::ids::WRITE, 3)
+}
+
 /// The confirmed service choice of ReadProperty.
 const READ_PROPERTY: u8 = 12;
 /// The confirmed service choice of WriteProperty.

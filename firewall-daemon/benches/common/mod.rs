@@ -1,15 +1,15 @@
 //! The benchmark policy shared by the dataplane and throughput benches: `conduits` conduits
 //! spread over `2 + conduits / 100` zones, each a distinct (from, to, port); of every
 //! [`INSPECTED_EVERY`] conduits, one inspects each of Modbus, IEC 104, DNP3, S7comm,
-//! EtherNet/IP and BACnet on its port, one opens a UDP port, one allows ICMP echo requests
+//! EtherNet/IP, BACnet and OPC UA on its port, one opens a UDP port, one allows ICMP echo requests
 //! ([`kind_of`]), the others are plain TCP. Also the Modbus request both benches send (the
 //! dataplane bench's other inspected requests are in `inspected.rs`).
 
 use std::{fmt::Write as _, sync::OnceLock};
 
 /// Of every `INSPECTED_EVERY` conduits, the first inspects Modbus, the second IEC 104, the
-/// third DNP3, the fourth opens UDP, the fifth ICMP echo, the sixth to eighth inspect S7comm,
-/// EtherNet/IP and BACnet, the last four are plain TCP ([`kind_of`]).
+/// third DNP3, the fourth opens UDP, the fifth ICMP echo, the sixth to ninth inspect S7comm,
+/// EtherNet/IP, BACnet and OPC UA, the last three are plain TCP ([`kind_of`]).
 pub const INSPECTED_EVERY: usize = 12;
 /// The IEC 104 common address the bench policy allows.
 pub const IEC104_COMMON_ADDRESS: u16 = 1;
@@ -26,6 +26,7 @@ pub enum Kind {
     S7comm,
     Enip,
     Bacnet,
+    Opcua,
     Udp,
     Icmp,
 }
@@ -43,17 +44,19 @@ pub fn kind_of(i: usize) -> Kind {
         5 => inspected(Kind::S7comm),
         6 => inspected(Kind::Enip),
         7 => inspected(Kind::Bacnet),
+        8 => inspected(Kind::Opcua),
         _ => Kind::Tcp,
     }
 }
 
 /// The inspected kinds a build may lack, with their policy keywords.
-const OPTIONAL: [(Kind, &str); 5] = [
+const OPTIONAL: [(Kind, &str); 6] = [
     (Kind::Iec104, "iec104"),
     (Kind::Dnp3, "dnp3"),
     (Kind::S7comm, "s7comm"),
     (Kind::Enip, "enip"),
     (Kind::Bacnet, "bacnet"),
+    (Kind::Opcua, "opcua"),
 ];
 
 /// Whether this build's policy language inspects `kind` (Modbus and the L4 kinds always).
@@ -111,6 +114,10 @@ pub fn policy_yaml(head: &str, conduits: usize) -> String {
             Kind::Bacnet => {
                 format!("{{ protocol: bacnet, ports: [{port}], bacnet: {{ read_only: true }} }}")
             }
+            // An HMI reading a server on a signed channel.
+            Kind::Opcua => format!(
+                "{{ protocol: opcua, ports: [{port}], opcua: {{ security_policies: [Basic256Sha256], read_only: true }} }}"
+            ),
             Kind::Tcp => format!("{{ protocol: tcp, ports: [{port}] }}"),
             Kind::Udp => format!("{{ protocol: udp, ports: [{port}] }}"),
             Kind::Icmp => "{ protocol: icmp, types: [echo-request] }".to_owned(),

@@ -9,6 +9,7 @@ use firewall_common::{
     dnp3::{Dnp3Cursor, Dnp3Profile},
     enip::{EnipConnections, EnipCursor, EnipProfile, EnipViolation},
     iec104::{Head, Iec104Profile, Iec104Violation, check_control, check_monitor, read_head},
+    opcua::{OpcuaCursor, OpcuaProfile, OpcuaViolation},
     s7comm::{S7Cursor, S7Profile, S7Violation},
 };
 use zcfw::compile::CompiledPolicy;
@@ -35,6 +36,9 @@ pub fn run(compiled: &CompiledPolicy) {
     }
     if supports(Kind::Bacnet) {
         bacnet(only(&compiled.bacnet_profiles, "BACnet"));
+    }
+    if supports(Kind::Opcua) {
+        opcua(only(&compiled.opcua_profiles, "OPC UA"));
     }
 }
 
@@ -192,6 +196,48 @@ fn enip(profile: &EnipProfile) {
         .map_err(|d| d.kind),
         Err(EnipViolation::Service),
         "self-check: a Write Tag must be denied"
+    );
+}
+
+fn opcua(profile: &OpcuaProfile) {
+    use firewall_common::opcua::walk;
+    let d = inspected::opcua();
+    let request = &d.request;
+    assert_eq!(
+        walk(
+            &request[..],
+            0,
+            request.len(),
+            &mut OpcuaCursor::default(),
+            &mut 0,
+            Some(profile)
+        )
+        .map_err(|d| d.kind),
+        Err(OpcuaViolation::Channel),
+        "self-check: a Read before OpenSecureChannel must be denied"
+    );
+    let (mut client, mut server, mut session) = (OpcuaCursor::default(), OpcuaCursor::default(), 0);
+    let mut before = client;
+    walk_dialogue("OPC UA", &d, |side, b| match side {
+        Side::Client => {
+            before = client;
+            walk(b, 0, b.len(), &mut client, &mut session, Some(profile))
+        }
+        Side::Server => walk(b, 0, b.len(), &mut server, &mut session, None),
+    });
+    let write = inspected::opcua_denied();
+    assert_eq!(
+        walk(
+            &write[..],
+            0,
+            write.len(),
+            &mut before,
+            &mut session,
+            Some(profile)
+        )
+        .map_err(|d| d.kind),
+        Err(OpcuaViolation::Service),
+        "self-check: a Write must be denied"
     );
 }
 

@@ -59,6 +59,12 @@ const SR_2_11: Definition = Definition {
     levels: &[2, 3, 4],
     zcfw: "Events carry a kernel timestamp that the daemon converts to UTC wall-clock time (RFC 3339) in `zcfw events` and the audit log. The timestamps are only as good as the gateway's clock: run a synchronised time source (NTP or PTP); the policy cannot show this.",
 };
+const SR_3_1: Definition = Definition {
+    id: "SR 3.1",
+    title: "Communication integrity",
+    levels: &[1, 2, 3, 4],
+    zcfw: "zcfw neither signs nor checks signatures. On `protocol: opcua` rules it admits only secure channels whose OpenSecureChannel asks for a security policy the rule lists (the policy URI is judged on every OpenSecureChannel, renewals included), so a conduit whose rules list no `None` carries only signed OPC UA messages. This requirement is listed for policies with OPC UA rules only; the integrity of other protocols rests on the endpoints and the network.",
+};
 const SR_3_3: Definition = Definition {
     id: "SR 3.3",
     title: "Security functionality verification",
@@ -69,7 +75,7 @@ const SR_3_5: Definition = Definition {
     id: "SR 3.5",
     title: "Input validation",
     levels: &[1, 2, 3, 4],
-    zcfw: "Every header read in the data path is bounds-checked; truncated or malformed packets are dropped and counted by reason. Modbus/TCP requests on `protocol: modbus` rules are inspected (MBAP framing, unit id, function, address span and quantity), IEC 60870-5-104 on `protocol: iec104` rules (APDU framing, STARTDT, type id, cause, common address, direction) and DNP3 on `protocol: dnp3` rules (link framing, every CRC, transport sequence, function code, destination address). The policy itself is validated whole with file:line:column diagnostics, and an invalid one is refused.",
+    zcfw: "Every header read in the data path is bounds-checked; truncated or malformed packets are dropped and counted by reason. Modbus/TCP requests on `protocol: modbus` rules are inspected (MBAP framing, unit id, function, address span and quantity), IEC 60870-5-104 on `protocol: iec104` rules (APDU framing, STARTDT, type id, cause, common address, direction) and DNP3 on `protocol: dnp3` rules (link framing, every CRC, transport sequence, function code, destination address); S7comm, EtherNet/IP, OPC UA (chunk framing, channel order, the security policy of every OpenSecureChannel, the service of every cleartext request) and BACnet/IP on theirs. The policy itself is validated whole with file:line:column diagnostics, and an invalid one is refused.",
 };
 const SR_6_1: Definition = Definition {
     id: "SR 6.1",
@@ -257,6 +263,52 @@ pub(super) fn assess(policy: &ValidatedPolicy, findings: &[Finding]) -> Vec<Requ
     };
     add(&SR_2_11, status, vec![ev.to_owned()]);
 
+    // SR 3.1: what the OPC UA rules require of their channels (listed with OPC UA rules only).
+    let opcua: Vec<(
+        &crate::policy::Conduit,
+        &firewall_common::opcua::OpcuaProfile,
+    )> = conduits
+        .iter()
+        .flat_map(|c| {
+            c.rules.iter().filter_map(move |r| match r {
+                Rule::Opcua { profile, .. } => Some((c, profile)),
+                _ => None,
+            })
+        })
+        .collect();
+    if !opcua.is_empty() {
+        use firewall_common::opcua::{POLICIES, POLICY_NONE};
+        let unsigned: Vec<&str> = opcua
+            .iter()
+            .filter(|(_, p)| p.allows_policy(POLICY_NONE))
+            .map(|(c, _)| c.name.as_str())
+            .collect();
+        let mut ev = vec![format!(
+            "{} OPC UA with the security policy of every OpenSecureChannel checked against the rule's list.",
+            plural_verb(opcua.len(), "rule allows", "rules allow"),
+        )];
+        let listed: Vec<&str> = POLICIES
+            .iter()
+            .zip(0u8..)
+            .filter(|(_, i)| opcua.iter().any(|(_, p)| p.allows_policy(*i)))
+            .map(|(p, _)| p.name)
+            .collect();
+        ev.push(format!(
+            "Security policies admitted: {}.",
+            listed.join(", ")
+        ));
+        let status = if unsigned.is_empty() {
+            Status::Met
+        } else {
+            ev.push(format!(
+                "Unsigned channels (security policy None) admitted on: {}.",
+                unsigned.join(", ")
+            ));
+            Status::PartiallyMet
+        };
+        add(&SR_3_1, status, ev);
+    }
+
     // SR 3.3
     add(
         &SR_3_3,
@@ -277,7 +329,14 @@ pub(super) fn assess(policy: &ValidatedPolicy, findings: &[Finding]) -> Vec<Requ
         "{} Modbus/TCP with inspection.",
         plural_verb(inspected(Protocol::Modbus), "rule allows", "rules allow")
     ));
-    for p in [Protocol::Iec104, Protocol::Dnp3] {
+    for p in [
+        Protocol::Iec104,
+        Protocol::Dnp3,
+        Protocol::S7comm,
+        Protocol::Enip,
+        Protocol::Opcua,
+        Protocol::Bacnet,
+    ] {
         let n = inspected(p);
         if n > 0 {
             ev.push(format!(
@@ -407,6 +466,7 @@ pub(super) fn assess(policy: &ValidatedPolicy, findings: &[Finding]) -> Vec<Requ
             | Rule::Dnp3 { .. }
             | Rule::S7comm { .. }
             | Rule::Enip { .. }
+            | Rule::Opcua { .. }
             | Rule::Bacnet { .. } => 5,
         };
         kinds[k] += 1;
@@ -422,7 +482,10 @@ pub(super) fn assess(policy: &ValidatedPolicy, findings: &[Finding]) -> Vec<Requ
             plural(kinds[2], "tcp/udp rule"),
             plural(kinds[3], "ICMP rule"),
             plural(kinds[4], "inspected Modbus rule"),
-            plural(kinds[5], "inspected IEC 104, DNP3, S7comm or BACnet rule"),
+            plural(
+                kinds[5],
+                "inspected IEC 104, DNP3, S7comm, EtherNet/IP, OPC UA or BACnet rule"
+            ),
         ),
         format!(
             "{} every protocol; {} every port or type of its protocol.",

@@ -10,15 +10,18 @@ use firewall_common::conduit::point;
 
 use super::{Finding, Severity};
 use crate::policy::{
-    Conduit, LogMode, OnViolation, PortRange, Protocol, Rule, ValidatedPolicy, Zone,
-    protocols::INDUSTRIAL_PROTOCOLS, space::FirstMatch,
+    Conduit, LogMode, OnViolation, Protocol, Rule, ValidatedPolicy, Zone, space::FirstMatch,
 };
 
 mod bacnet;
 mod enip;
 mod grid;
 mod modbus;
+mod opcua;
 mod s7comm;
+mod uninspected;
+
+use uninspected::Uninspected;
 
 /// One rule of the catalogue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,7 +44,6 @@ pub const MODBUS_UNINSPECTED: &str = "ZCFW-A004";
 pub const MODBUS_WRITES: &str = "ZCFW-A005";
 pub const MODBUS_UNNAMED_FUNCTIONS: &str = "ZCFW-A006";
 pub const MODBUS_NOT_STRICT: &str = "ZCFW-A007";
-pub const INDUSTRIAL_UNINSPECTED: &str = "ZCFW-A008";
 pub const INTRA_ZONE_SL4: &str = "ZCFW-A010";
 pub const LEVEL_SKIP: &str = "ZCFW-A011";
 pub const NO_RATE_LIMIT: &str = "ZCFW-A012";
@@ -59,6 +61,9 @@ pub const ENIP_UNINSPECTED: &str = "ZCFW-A023";
 pub const ENIP_CHANGES: &str = "ZCFW-A024";
 pub const BACNET_UNINSPECTED: &str = "ZCFW-A025";
 pub const BACNET_CHANGES: &str = "ZCFW-A026";
+pub const OPCUA_UNINSPECTED: &str = "ZCFW-A027";
+pub const OPCUA_UNSIGNED: &str = "ZCFW-A028";
+pub const OPCUA_CHANGES: &str = "ZCFW-A029";
 pub const VALIDATOR_WARNING: &str = "ZCFW-A030";
 pub const MONITOR_MODE: &str = "ZCFW-A031";
 
@@ -66,7 +71,7 @@ pub const MONITOR_MODE: &str = "ZCFW-A031";
 pub const WIDE_RANGE_PORTS: u32 = 1024;
 
 /// Every rule, in id order.
-pub const RULES: [CatalogueRule; 27] = [
+pub const RULES: [CatalogueRule; 29] = [
     CatalogueRule {
         id: ANY_PROTOCOL,
         title: "conduit allows every protocol",
@@ -115,13 +120,6 @@ pub const RULES: [CatalogueRule; 27] = [
         severity: "medium",
         requirements: &["SR 3.5"],
         why: "`strict: false` accepts trailing bytes after every fixed-size request (reads and writes) and malformed FC 43 requests: parsers of some devices mishandle them, and a server that frames requests by function code (libmodbus) reads trailing bytes as the next request, so the firewall judges other bytes than the server executes",
-    },
-    CatalogueRule {
-        id: INDUSTRIAL_UNINSPECTED,
-        title: "industrial protocol without inspection",
-        severity: "low into an SL3-4 zone, info otherwise",
-        requirements: &["SR 3.5"],
-        why: "a tcp or udp rule that lists the port of OPC UA (4840) lets that protocol through with every function: this build inspects Modbus/TCP, IEC 104, DNP3, S7comm, EtherNet/IP and BACnet/IP (ZCFW-A004, ZCFW-A015, ZCFW-A018, ZCFW-A023 and ZCFW-A025 report those when they pass uninspected), not the others",
     },
     CatalogueRule {
         id: INTRA_ZONE_SL4,
@@ -243,6 +241,27 @@ pub const RULES: [CatalogueRule; 27] = [
         why: "write_property(_multiple), reinitialize_device, device_communication_control, atomic_write_file, object creation and deletion, private transfers, life safety operations, write_group and BBMD table management change, restart or silence building and plant devices; into SL3-4 zones each such path needs a documented reason and the management workstation as its only source",
     },
     CatalogueRule {
+        id: OPCUA_UNINSPECTED,
+        title: "OPC UA passes without inspection",
+        severity: "high into an SL3-4 zone, medium into SL2 (not reported into SL1)",
+        requirements: &["SR 3.5", "SR 7.7"],
+        why: "when the first rule of a zone pair that matches tcp port 4840 is a tcp rule that lists the port (or a range holding it) rather than a `protocol: opcua` rule, every OPC UA client passes: channels of any security policy (`None` included, unsigned), writes, method calls and changes to the address space",
+    },
+    CatalogueRule {
+        id: OPCUA_UNSIGNED,
+        title: "OPC UA channels without signature, or with a deprecated security policy",
+        severity: "`None`: high into an SL3-4 zone, medium into SL2, low into SL1; deprecated policies only: medium into an SL3-4 zone, low otherwise",
+        requirements: &["SR 3.1"],
+        why: "a `protocol: opcua` rule that lists security policy `None` admits channels that are neither signed nor encrypted: whoever is on the path can read and change every request and reply, so communication integrity (SR 3.1) and confidentiality (SR 4.1) are not met on that conduit; Basic128Rsa15 and Basic256 sign with SHA-1 and are deprecated by OPC 10000-7",
+    },
+    CatalogueRule {
+        id: OPCUA_CHANGES,
+        title: "OPC UA writes, method calls or unjudged services allowed into an SL3-4 zone",
+        severity: "high",
+        requirements: &["SR 7.7", "SR 5.2", "SR 3.5"],
+        why: "write, call, add/delete nodes and references, history_update and server registration change the server and the process behind it; without `services` or `read_only` every service passes, and with `security_modes: [sign_and_encrypt]` the bodies of signing channels pass unjudged, so any service may pass there; into SL3-4 zones each such path needs a documented reason and the engineering station as its only source",
+    },
+    CatalogueRule {
         id: VALIDATOR_WARNING,
         title: "policy validator warning",
         severity: "info",
@@ -341,17 +360,12 @@ fn zone_label(z: &Zone) -> String {
     format!("SL{} zone \"{}\"", z.security_level, z.name)
 }
 
-/// For every zone pair, the rule (conduit index, rule index) that wins tcp port `port` in the
-/// data path's first-match order, if any rule covers it.
-fn port_owners(policy: &ValidatedPolicy, port: u16) -> BTreeMap<(String, String), (usize, usize)> {
-    port_owners_on(policy, Protocol::Tcp, port)
-}
-
-/// [`port_owners`] of `port` of `transport` (tcp or udp).
-fn port_owners_on(
+/// For every zone pair, the rule (conduit index, rule index) that wins the port of inspected
+/// protocol `protocol` (on its transport) in the data path's first-match order, if any rule
+/// covers it.
+fn port_owners(
     policy: &ValidatedPolicy,
-    transport: Protocol,
-    port: u16,
+    protocol: Protocol,
 ) -> BTreeMap<(String, String), (usize, usize)> {
     let mut pairs: BTreeMap<(String, String), FirstMatch<(usize, usize)>> = BTreeMap::new();
     for (ci, c) in policy.conduits().iter().enumerate() {
@@ -362,7 +376,8 @@ fn port_owners_on(
             }
         }
     }
-    let proto = transport.number().unwrap_or(6);
+    let proto = protocol.number().unwrap_or(6);
+    let port = protocol.default_port().unwrap_or(0);
     pairs
         .into_iter()
         .filter_map(|(pair, fm)| fm.owner_of(point(proto, port)).map(|o| (pair, o)))
@@ -371,20 +386,17 @@ fn port_owners_on(
 
 fn conduit_rules(cx: &mut Ctx<'_>) {
     let policy = cx.policy;
-    let modbus_owners = port_owners(policy, firewall_common::modbus::PORT);
-    let s7_owners = port_owners(policy, firewall_common::s7comm::PORT);
-    let enip_owners = port_owners(policy, firewall_common::enip::PORT);
-    let bacnet_owners = port_owners_on(policy, Protocol::Udp, firewall_common::bacnet::PORT);
-    let grid_owners = [
-        (
-            Protocol::Iec104,
-            port_owners(policy, firewall_common::iec104::PORT),
-        ),
-        (
-            Protocol::Dnp3,
-            port_owners(policy, firewall_common::dnp3::PORT),
-        ),
-    ];
+    let modbus_owners = port_owners(policy, Protocol::Modbus);
+    let uninspected: Vec<(&Uninspected, _)> = [
+        &s7comm::UNINSPECTED,
+        &enip::UNINSPECTED,
+        &bacnet::UNINSPECTED,
+        &opcua::UNINSPECTED,
+    ]
+    .into_iter()
+    .chain(&grid::UNINSPECTED)
+    .map(|u| (u, port_owners(policy, u.protocol)))
+    .collect();
     for (ci, c) in policy.conduits().iter().enumerate() {
         let (Some(from), Some(to)) = (cx.zone(&c.from).cloned(), cx.zone(&c.to).cloned()) else {
             continue;
@@ -439,7 +451,6 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
                     protocol,
                     ports: Some(ranges),
                 } => {
-                    industrial_ports(cx, c, &to, ci, ri, rule, *protocol, ranges);
                     let wide = [None, Some(Severity::Low), Some(Severity::Medium)];
                     if let Some(sev) = by_level(sl, wide) {
                         for r in ranges {
@@ -497,6 +508,7 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
                     s7comm::s7comm_rule(cx, ci, c, &to, ri, rule, profile)
                 }
                 Rule::Enip { profile, .. } => enip::enip_rule(cx, ci, c, &to, ri, rule, profile),
+                Rule::Opcua { profile, .. } => opcua::opcua_rule(cx, ci, c, &to, ri, rule, profile),
                 Rule::Bacnet { profile, .. } => {
                     bacnet::bacnet_rule(cx, ci, c, &to, ri, rule, profile)
                 }
@@ -522,33 +534,12 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
             .fix("take port 502 out of this rule and put a `protocol: modbus` rule with unit_ids, functions (or `read_only: true`) and addresses before it");
         }
 
-        if let Some(&(oci, ori)) = s7_owners.get(&(c.from.clone(), c.to.clone()))
-            && oci == ci
-            && let Some(owner) = c.rules.get(ori)
-        {
-            s7comm::uninspected(cx, ci, c, &to, ori, owner);
-        }
-
-        if let Some(&(oci, ori)) = enip_owners.get(&(c.from.clone(), c.to.clone()))
-            && oci == ci
-            && let Some(owner) = c.rules.get(ori)
-        {
-            enip::uninspected(cx, ci, c, &to, ori, owner);
-        }
-
-        if let Some(&(oci, ori)) = bacnet_owners.get(&(c.from.clone(), c.to.clone()))
-            && oci == ci
-            && let Some(owner) = c.rules.get(ori)
-        {
-            bacnet::uninspected(cx, ci, c, &to, ori, owner);
-        }
-
-        for (protocol, owners) in &grid_owners {
+        for (u, owners) in &uninspected {
             if let Some(&(oci, ori)) = owners.get(&(c.from.clone(), c.to.clone()))
                 && oci == ci
                 && let Some(owner) = c.rules.get(ori)
             {
-                grid::uninspected(cx, ci, c, &to, ori, owner, *protocol);
+                uninspected::check(cx, (ci, c), &to, (ori, owner), u);
             }
         }
 
@@ -608,53 +599,6 @@ fn conduit_rules(cx: &mut Ctx<'_>) {
             .fix("add `rate_limit: { pps: <packets per second>, burst: <packets> }` (per source address) sized to the conduit's normal traffic");
         }
     }
-}
-
-/// [`INDUSTRIAL_UNINSPECTED`]: the industrial protocols this build does not inspect whose port a
-/// tcp/udp rule lists.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one call site; the rule and where it is"
-)]
-fn industrial_ports(
-    cx: &mut Ctx<'_>,
-    c: &Conduit,
-    to: &Zone,
-    ci: usize,
-    ri: usize,
-    rule: &Rule,
-    protocol: Protocol,
-    ranges: &[PortRange],
-) {
-    let found: Vec<String> = INDUSTRIAL_PROTOCOLS
-        .iter()
-        .filter(|p| {
-            !["modbus", "iec104", "dnp3", "s7comm", "bacnet", "enip"].contains(&p.keyword)
-                && p.transport == protocol
-        })
-        .filter(|p| ranges.iter().any(|r| r.first <= p.port && p.port <= r.last))
-        .map(|p| format!("{} ({})", p.display, p.port))
-        .collect();
-    if found.is_empty() {
-        return;
-    }
-    let sev = if to.security_level >= 3 {
-        Severity::Low
-    } else {
-        Severity::Info
-    };
-    cx.push(
-        INDUSTRIAL_UNINSPECTED,
-        sev,
-        format!(
-            "rule `{rule}` of conduit \"{}\" lets {} into {} without protocol inspection",
-            c.name,
-            found.join(", "),
-            zone_label(to)
-        ),
-    )
-    .at_conduit(c, rule_key(ci, ri))
-    .fix("restrict the conduit to the hosts that need the protocol (a zone of their own) and keep its counters under watch; this build inspects Modbus/TCP, IEC 104, DNP3, S7comm and BACnet/IP only");
 }
 
 fn zone_rules(cx: &mut Ctx<'_>) {

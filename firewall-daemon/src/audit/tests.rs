@@ -88,6 +88,106 @@ fn every_finding_names_known_requirements() {
 }
 
 #[test]
+fn opcua_findings_and_communication_integrity() {
+    let of = |r: &AuditReport, id: &str| -> Vec<Finding> {
+        r.findings.iter().filter(|f| f.id == id).cloned().collect()
+    };
+    // Plain tcp/4840 into SL3: uninspected, high; SR 3.1 is listed with OPC UA rules only.
+    let r = report("{ protocol: tcp, ports: [4840] }");
+    let plain = of(&r, rules::OPCUA_UNINSPECTED);
+    assert_eq!(plain.len(), 1, "{:?}", ids(&r));
+    assert_eq!(plain[0].severity, Severity::High);
+    assert!(
+        plain[0]
+            .message
+            .contains("lets OPC UA (port 4840) into SL3 zone \"b\"")
+    );
+    assert!(
+        plain[0]
+            .remediation
+            .contains("`protocol: opcua` rule with security_policies")
+    );
+    assert!(r.requirement("SR 3.1").is_none());
+
+    // Signed channels, read only: nothing to report, SR 3.1 met.
+    let r = report(
+        "{ protocol: opcua, opcua: { security_policies: [Basic256Sha256], read_only: true } }",
+    );
+    for id in [
+        rules::OPCUA_UNSIGNED,
+        rules::OPCUA_CHANGES,
+        rules::OPCUA_UNINSPECTED,
+    ] {
+        assert!(of(&r, id).is_empty(), "{id}: {:?}", ids(&r));
+    }
+    let sr31 = r.requirement("SR 3.1").expect("SR 3.1 with an OPC UA rule");
+    assert_eq!(sr31.status, Status::Met);
+    assert!(
+        sr31.evidence[1].contains("Basic256Sha256"),
+        "{:?}",
+        sr31.evidence
+    );
+
+    // None, a deprecated policy, write, and bodies passing on encrypted channels.
+    let r = report(
+        "{ protocol: opcua, opcua: { security_policies: [None, Basic256, Basic256Sha256], services: [read, write], security_modes: [sign, sign_and_encrypt] } }",
+    );
+    let weak = of(&r, rules::OPCUA_UNSIGNED);
+    assert_eq!(weak.len(), 2, "{:?}", ids(&r));
+    assert_eq!(weak[0].severity, Severity::High);
+    assert!(
+        weak[0].message.contains("security policy None"),
+        "{}",
+        weak[0].message
+    );
+    assert!(weak[0].message.contains("SR 4.1"), "{}", weak[0].message);
+    assert_eq!(weak[0].requirements, ["SR 3.1"]);
+    assert_eq!(
+        weak[0].key.as_deref(),
+        Some("conduits[0].rules[0].opcua.security_policies")
+    );
+    assert_eq!(weak[1].severity, Severity::Medium);
+    assert!(weak[1].message.contains("deprecated security policies"));
+    assert!(
+        weak[1].message.contains(": Basic256 (SHA-1"),
+        "{}",
+        weak[1].message
+    );
+    let changes = of(&r, rules::OPCUA_CHANGES);
+    assert_eq!(changes.len(), 1, "{:?}", ids(&r));
+    assert!(
+        changes[0].message.contains("write (673)"),
+        "{}",
+        changes[0].message
+    );
+    assert!(
+        changes[0]
+            .message
+            .contains("any service on channels of Basic256, Basic256Sha256"),
+        "{}",
+        changes[0].message
+    );
+    let sr31 = r.requirement("SR 3.1").expect("SR 3.1");
+    assert_eq!(sr31.status, Status::PartiallyMet);
+    assert_eq!(sr31.findings, [rules::OPCUA_UNSIGNED]);
+    for f in &r.findings {
+        for sr in &f.requirements {
+            assert!(r.requirement(sr).is_some(), "{} names unknown {sr}", f.id);
+        }
+    }
+
+    // No services list: every service passes.
+    let r = report("{ protocol: opcua, opcua: { security_policies: [Basic256Sha256] } }");
+    let changes = of(&r, rules::OPCUA_CHANGES);
+    assert_eq!(changes.len(), 1, "{:?}", ids(&r));
+    assert!(
+        changes[0].message.contains("every service"),
+        "{}",
+        changes[0].message
+    );
+}
+
+#[test]
 fn dropping_a_denied_request_is_an_availability_finding() {
     let modbus = "{ protocol: modbus, modbus: { unit_ids: [1], read_only: true } }";
     let reset = report(modbus);

@@ -66,6 +66,10 @@ pub struct Summary {
     pub modbus_profiles: usize,
     pub iec104_profiles: usize,
     pub dnp3_profiles: usize,
+    pub s7comm_profiles: usize,
+    pub enip_profiles: usize,
+    pub opcua_profiles: usize,
+    pub bacnet_profiles: usize,
     pub map_entries: usize,
 }
 
@@ -156,6 +160,10 @@ pub fn evaluate(path: &Path) -> Result<Checked, PolicyError> {
         modbus_profiles: compiled.modbus_profiles.len(),
         iec104_profiles: compiled.iec104_profiles.len(),
         dnp3_profiles: compiled.dnp3_profiles.len(),
+        s7comm_profiles: compiled.s7comm_profiles.len(),
+        enip_profiles: compiled.enip_profiles.len(),
+        opcua_profiles: compiled.opcua_profiles.len(),
+        bacnet_profiles: compiled.bacnet_profiles.len(),
         map_entries: compiled.map_entries(),
     };
     Ok(Checked {
@@ -241,16 +249,22 @@ fn print_text(checked: &Checked) {
 /// `1 Modbus profile`, `2 Modbus profiles, 1 IEC 104 profile, 1 DNP3 profile`, or only the
 /// protocols a policy inspects (`0 Modbus profiles` when it inspects none).
 fn profile_counts(c: &Summary) -> String {
+    let others = [
+        (c.iec104_profiles, "IEC 104 profile"),
+        (c.dnp3_profiles, "DNP3 profile"),
+        (c.s7comm_profiles, "S7comm profile"),
+        (c.enip_profiles, "EtherNet/IP profile"),
+        (c.opcua_profiles, "OPC UA profile"),
+        (c.bacnet_profiles, "BACnet profile"),
+    ];
     let mut parts = Vec::new();
-    let others = c.iec104_profiles + c.dnp3_profiles;
-    if c.modbus_profiles > 0 || others == 0 {
+    if c.modbus_profiles > 0 || others.iter().all(|(n, _)| *n == 0) {
         parts.push(policy::plural(c.modbus_profiles, "Modbus profile"));
     }
-    if c.iec104_profiles > 0 {
-        parts.push(policy::plural(c.iec104_profiles, "IEC 104 profile"));
-    }
-    if c.dnp3_profiles > 0 {
-        parts.push(policy::plural(c.dnp3_profiles, "DNP3 profile"));
+    for (n, what) in others {
+        if n > 0 {
+            parts.push(policy::plural(n, what));
+        }
     }
     parts.join(", ")
 }

@@ -390,6 +390,9 @@ fn render_packet(p: &PacketEvent) -> String {
     if let Some(d) = &p.enip {
         line.push_str(&enip_text(d));
     }
+    if let Some(d) = &p.opcua {
+        line.push_str(&opcua_text(d));
+    }
     if let Some(d) = &p.bacnet {
         line.push_str(&bacnet_text(d));
     }
@@ -398,6 +401,7 @@ fn render_packet(p: &PacketEvent) -> String {
         && p.dnp3.is_none()
         && p.s7comm.is_none()
         && p.enip.is_none()
+        && p.opcua.is_none()
         && p.bacnet.is_none()
         && let Some(protocol) = &p.protocol
     {
@@ -471,6 +475,32 @@ fn s7comm_text(d: &crate::control::event::S7commDetail) -> String {
     }
     if let Some(t) = d.pdu_type {
         out.push_str(&format!(" pdu type {t:#04x}"));
+    }
+    out
+}
+
+/// ` opcua MSG service write (type id 673)`, ` opcua OPN security policy None`,
+/// ` opcua MSG type id unreadable`, ` opcua HEL`.
+fn opcua_text(d: &crate::control::event::OpcuaDetail) -> String {
+    let mut out = String::from(" opcua");
+    if let Some(m) = &d.message_type {
+        out.push_str(&format!(" {m}"));
+    }
+    if let Some(p) = &d.security_policy {
+        out.push_str(&format!(" security policy {p}"));
+    }
+    let id = d.type_id.map(|id| {
+        if id == u16::MAX {
+            "unreadable".to_owned()
+        } else {
+            id.to_string()
+        }
+    });
+    match (&d.service, id) {
+        (Some(s), Some(id)) => out.push_str(&format!(" service {s} (type id {id})")),
+        (Some(s), None) => out.push_str(&format!(" service {s}")),
+        (None, Some(id)) => out.push_str(&format!(" type id {id}")),
+        (None, None) => {}
     }
     out
 }
@@ -710,6 +740,34 @@ mod tests {
         // Nothing known but the protocol (a bad CRC): the protocol is named.
         let line = render(&inspection_event("dnp3_crc", "dnp3", ""));
         assert!(line.ends_with("10.2.0.2:2404 dnp3"), "{line}");
+    }
+
+    #[test]
+    fn renders_opcua_denies() {
+        let line = render(&inspection_event(
+            "opcua_service",
+            "opcua",
+            r#", "opcua": {"message_type": "MSG", "service": "write", "type_id": 673}"#,
+        ));
+        assert!(
+            line.ends_with("10.2.0.2:2404 opcua MSG service write (type id 673)"),
+            "{line}"
+        );
+        let line = render(&inspection_event(
+            "opcua_security_policy",
+            "opcua",
+            r#", "opcua": {"message_type": "OPN", "security_policy": "None"}"#,
+        ));
+        assert!(line.ends_with(" opcua OPN security policy None"), "{line}");
+        assert!(line.contains("opcua_security_policy"), "{line}");
+        let line = render(&inspection_event(
+            "opcua_encrypted",
+            "opcua",
+            r#", "opcua": {"message_type": "MSG", "type_id": 65535}"#,
+        ));
+        assert!(line.ends_with(" opcua MSG type id unreadable"), "{line}");
+        let line = render(&inspection_event("opcua_malformed", "opcua", ""));
+        assert!(line.ends_with(" opcua"), "{line}");
     }
 
     #[test]

@@ -7,9 +7,9 @@
 //! intervals where the first matching rule wins; adjacent intervals of the same conduit are
 //! merged, and each is covered with aligned blocks, one map entry per block.
 //!
-//! Inspection: each inspected rule (`protocol: modbus`, `iec104`, `dnp3`, `s7comm`, `enip`) compiles
-//! to its protocol's profile ([`ModbusProfile`], [`Iec104Profile`], [`Dnp3Profile`],
-//! [`S7Profile`]); identical
+//! Inspection: each inspected rule (`protocol: modbus`, `iec104`, `dnp3`, `s7comm`, `enip`,
+//! `opcua`, `bacnet`) compiles to its protocol's profile ([`ModbusProfile`], [`Iec104Profile`],
+//! [`Dnp3Profile`], [`S7Profile`], [`EnipProfile`], [`OpcuaProfile`], [`BacnetProfile`]); identical
 //! profiles are shared. Profile ids are numbered per protocol, in the order in which rules
 //! first name a profile (`modbus_profiles[i]`, `iec104_profiles[i]`, `dnp3_profiles[i]` are
 //! id `i + 1` of their protocol), and the entries an inspected rule wins in the first-match
@@ -29,6 +29,7 @@ use firewall_common::{
         slot_flags, zone_flags,
     },
     modbus::ModbusProfile,
+    opcua::OpcuaProfile,
     s7comm::S7Profile,
 };
 use ipnet::IpNet;
@@ -43,6 +44,7 @@ mod render;
 mod render_bacnet;
 mod render_enip;
 mod render_modbus;
+mod render_opcua;
 mod render_profiles;
 mod render_s7comm;
 mod zonetable;
@@ -157,6 +159,9 @@ pub struct CompiledPolicy {
     /// EtherNet/IP inspection profiles: `enip_profiles[i]` has profile id `i + 1` for the
     /// conduit entries whose inspector is `inspector::ENIP`.
     pub enip_profiles: Vec<EnipProfile>,
+    /// OPC UA inspection profiles: `opcua_profiles[i]` has profile id `i + 1` for the conduit
+    /// entries whose inspector is `inspector::OPCUA`.
+    pub opcua_profiles: Vec<OpcuaProfile>,
     /// BACnet/IP inspection profiles: `bacnet_profiles[i]` has profile id `i + 1` for the
     /// conduit entries whose inspector is `inspector::BACNET`.
     pub bacnet_profiles: Vec<BacnetProfile>,
@@ -178,6 +183,7 @@ impl CompiledPolicy {
             + self.dnp3_profiles.len()
             + self.s7comm_profiles.len()
             + self.enip_profiles.len()
+            + self.opcua_profiles.len()
             + self.bacnet_profiles.len()
             + self.interfaces.len()
             + self
@@ -307,6 +313,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         dnp3: dnp3_profiles,
         s7comm: s7comm_profiles,
         enip: enip_profiles,
+        opcua: opcua_profiles,
         bacnet: bacnet_profiles,
         rules: rule_profiles,
     } = profiles::collect(policy)?;
@@ -518,6 +525,7 @@ pub fn compile(policy: &ValidatedPolicy) -> Result<CompiledPolicy, CompileError>
         dnp3_profiles,
         s7comm_profiles,
         enip_profiles,
+        opcua_profiles,
         bacnet_profiles,
         rate_limits,
     })

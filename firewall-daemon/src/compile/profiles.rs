@@ -1,7 +1,7 @@
 //! Inspection profiles of the inspected rules, one vector per protocol: identical profiles
 //! are shared, and ids are numbered per protocol from 1 in the order rules first name them
-//! (`modbus_profiles[i]`, `iec104_profiles[i]`, `dnp3_profiles[i]`, `s7comm_profiles[i]` and `enip_profiles[i]` are id `i + 1` of their
-//! protocol's profile map; 0 = no inspection).
+//! (`modbus_profiles[i]`, `opcua_profiles[i]`, ... are id `i + 1` of their protocol's profile
+//! map; 0 = no inspection).
 
 use firewall_common::{
     bacnet::BacnetProfile,
@@ -10,6 +10,7 @@ use firewall_common::{
     iec104::Iec104Profile,
     maps::{capacity, inspector},
     modbus::ModbusProfile,
+    opcua::OpcuaProfile,
     s7comm::S7Profile,
 };
 
@@ -24,6 +25,7 @@ pub(super) struct Profiles {
     pub dnp3: Vec<Dnp3Profile>,
     pub s7comm: Vec<S7Profile>,
     pub enip: Vec<EnipProfile>,
+    pub opcua: Vec<OpcuaProfile>,
     pub bacnet: Vec<BacnetProfile>,
     /// Per conduit, per rule: the inspector id and profile id (`(NONE, 0)` uninspected).
     pub rules: Vec<Vec<(u8, u16)>>,
@@ -56,6 +58,7 @@ pub(super) fn collect(policy: &ValidatedPolicy) -> Result<Profiles, CompileError
                 Some(Profile::Dnp3(p)) => (inspector::DNP3, intern(&mut out.dnp3, p)),
                 Some(Profile::S7comm(p)) => (inspector::S7COMM, intern(&mut out.s7comm, p)),
                 Some(Profile::Enip(p)) => (inspector::ENIP, intern(&mut out.enip, p)),
+                Some(Profile::Opcua(p)) => (inspector::OPCUA, intern(&mut out.opcua, p)),
                 Some(Profile::Bacnet(p)) => (inspector::BACNET, intern(&mut out.bacnet, p)),
             })
             .collect();
@@ -68,6 +71,7 @@ pub(super) fn collect(policy: &ValidatedPolicy) -> Result<Profiles, CompileError
         ("DNP3", out.dnp3.len()),
         ("S7comm", out.s7comm.len()),
         ("EtherNet/IP", out.enip.len()),
+        ("OPC UA", out.opcua.len()),
         ("BACnet", out.bacnet.len()),
     ] {
         if needed > limit {
@@ -89,6 +93,7 @@ pub fn inspector_name(id: u8) -> &'static str {
         inspector::DNP3 => "dnp3",
         inspector::S7COMM => "s7comm",
         inspector::ENIP => "enip",
+        inspector::OPCUA => "opcua",
         inspector::BACNET => "bacnet",
         _ => "none",
     }

@@ -67,6 +67,7 @@ struct JsonPolicy<'a> {
     dnp3_profiles: Vec<JsonDnp3Profile>,
     s7comm_profiles: Vec<super::render_s7comm::JsonS7Profile>,
     enip_profiles: Vec<super::render_enip::JsonEnipProfile>,
+    opcua_profiles: Vec<super::render_opcua::JsonOpcuaProfile>,
     bacnet_profiles: Vec<super::render_bacnet::JsonBacnetProfile>,
     map_entries: usize,
 }
@@ -254,63 +255,54 @@ pub fn render_json(p: &CompiledPolicy) -> serde_json::Value {
                 }
             })
             .collect(),
-        modbus_profiles: p
-            .modbus_profiles
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let id = profile_id(i);
-                modbus_json(id, m, users(p, inspector::MODBUS, id))
-            })
-            .collect(),
-        iec104_profiles: p
-            .iec104_profiles
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let id = profile_id(i);
-                iec104_json(id, m, users(p, inspector::IEC104, id))
-            })
-            .collect(),
-        dnp3_profiles: p
-            .dnp3_profiles
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let id = profile_id(i);
-                dnp3_json(id, m, users(p, inspector::DNP3, id))
-            })
-            .collect(),
-        s7comm_profiles: p
-            .s7comm_profiles
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let id = profile_id(i);
-                super::render_s7comm::s7comm_json(id, m, users(p, inspector::S7COMM, id))
-            })
-            .collect(),
-        enip_profiles: p
-            .enip_profiles
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let id = profile_id(i);
-                super::render_enip::enip_json(id, m, users(p, inspector::ENIP, id))
-            })
-            .collect(),
-        bacnet_profiles: p
-            .bacnet_profiles
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let id = profile_id(i);
-                super::render_bacnet::bacnet_json(id, m, users(p, inspector::BACNET, id))
-            })
-            .collect(),
+        modbus_profiles: profiles_json(p, &p.modbus_profiles, inspector::MODBUS, modbus_json),
+        iec104_profiles: profiles_json(p, &p.iec104_profiles, inspector::IEC104, iec104_json),
+        dnp3_profiles: profiles_json(p, &p.dnp3_profiles, inspector::DNP3, dnp3_json),
+        s7comm_profiles: profiles_json(
+            p,
+            &p.s7comm_profiles,
+            inspector::S7COMM,
+            super::render_s7comm::s7comm_json,
+        ),
+        enip_profiles: profiles_json(
+            p,
+            &p.enip_profiles,
+            inspector::ENIP,
+            super::render_enip::enip_json,
+        ),
+        opcua_profiles: profiles_json(
+            p,
+            &p.opcua_profiles,
+            inspector::OPCUA,
+            super::render_opcua::opcua_json,
+        ),
+        bacnet_profiles: profiles_json(
+            p,
+            &p.bacnet_profiles,
+            inspector::BACNET,
+            super::render_bacnet::bacnet_json,
+        ),
         map_entries: p.map_entries(),
     };
     serde_json::to_value(doc).unwrap_or(serde_json::Value::Null)
+}
+
+/// The JSON objects of `profiles` (ids from 1) of inspector `which`, each made by `json`
+/// with the conduit entries that use it.
+fn profiles_json<P, J>(
+    p: &CompiledPolicy,
+    profiles: &[P],
+    which: u8,
+    json: fn(u16, &P, Vec<usize>) -> J,
+) -> Vec<J> {
+    profiles
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let id = profile_id(i);
+            json(id, m, users(p, which, id))
+        })
+        .collect()
 }
 
 /// Indexes of the conduit entries that use profile `id` of inspector `which`.
@@ -374,6 +366,7 @@ enum Listed<'a> {
     Dnp3(&'a firewall_common::dnp3::Dnp3Profile),
     S7comm(&'a firewall_common::s7comm::S7Profile),
     Enip(&'a firewall_common::enip::EnipProfile),
+    Opcua(&'a firewall_common::opcua::OpcuaProfile),
     Bacnet(&'a firewall_common::bacnet::BacnetProfile),
 }
 
@@ -548,6 +541,7 @@ pub fn render_text(p: &CompiledPolicy) -> String {
         + p.dnp3_profiles.len()
         + p.s7comm_profiles.len()
         + p.enip_profiles.len()
+        + p.opcua_profiles.len()
         + p.bacnet_profiles.len();
     let _ = writeln!(out, "\ninspection profiles ({total}):");
     let listed = p
@@ -578,6 +572,12 @@ pub fn render_text(p: &CompiledPolicy) -> String {
                 .iter()
                 .enumerate()
                 .map(|(i, m)| (profile_id(i), Listed::Enip(m))),
+        )
+        .chain(
+            p.opcua_profiles
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (profile_id(i), Listed::Opcua(m))),
         )
         .chain(
             p.bacnet_profiles
@@ -611,6 +611,11 @@ pub fn render_text(p: &CompiledPolicy) -> String {
                 let _ = writeln!(out, "  {id:>3}  enip");
                 super::render_enip::describe_enip(&mut out, m);
                 inspector::ENIP
+            }
+            Listed::Opcua(m) => {
+                let _ = writeln!(out, "  {id:>3}  opcua");
+                super::render_opcua::describe_opcua(&mut out, m);
+                inspector::OPCUA
             }
             Listed::Bacnet(m) => {
                 let _ = writeln!(out, "  {id:>3}  bacnet");

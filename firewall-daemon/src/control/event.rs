@@ -112,6 +112,8 @@ pub struct PacketEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enip: Option<EnipDetail>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opcua: Option<OpcuaDetail>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bacnet: Option<BacnetDetail>,
 }
 
@@ -278,6 +280,29 @@ pub struct EnipDetail {
     /// Service Packet, 2 inside both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<u8>,
+}
+
+/// What an OPC UA deny read (which fields are set depends on the reason: every one has the
+/// message type once the chunk header was read; `opcua_security_policy` the security policy
+/// an OpenSecureChannel asked for, `opcua_channel` the policy of a renewal that asked for
+/// another; `opcua_service` and `opcua_encrypted` the type id the body starts with and, when
+/// it names a service request, the service).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpcuaDetail {
+    /// Message type of the chunk: `HEL`, `ACK`, `ERR`, `RHE`, `OPN`, `MSG` or `CLO`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_type: Option<String>,
+    /// Short name of the SecurityPolicyUri (`Basic256Sha256`, `None`); `unknown` when it is no
+    /// standard policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_policy: Option<String>,
+    /// The service request in the policy language's name (`write`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The request's type id (its binary encoding id in namespace 0); 65535 when the body
+    /// starts with no numeric type id below it (an encrypted body, another NodeId encoding).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type_id: Option<u16>,
 }
 
 /// What a BACnet/IP deny read (which fields are set depends on the reason: `bacnet_service`

@@ -262,6 +262,7 @@ fn log(ev: &PacketEvent) {
     let dnp3 = json(ev.dnp3.as_ref());
     let s7comm = json(ev.s7comm.as_ref());
     let enip = json(ev.enip.as_ref());
+    let opcua = json(ev.opcua.as_ref());
     let bacnet = json(ev.bacnet.as_ref());
     info!(
         target: "zcfw::event",
@@ -287,6 +288,7 @@ fn log(ev: &PacketEvent) {
         dnp3,
         s7comm,
         enip,
+        opcua,
         bacnet,
         "packet {}",
         match ev.action.as_str() {
@@ -468,6 +470,7 @@ fn record_in(
         dnp3: detail.dnp3,
         s7comm: detail.s7comm,
         enip: detail.enip,
+        opcua: detail.opcua,
         bacnet: detail.bacnet,
     }
 }
@@ -481,6 +484,7 @@ struct InspectionDetail {
     dnp3: Option<Dnp3Detail>,
     s7comm: Option<S7commDetail>,
     enip: Option<EnipDetail>,
+    opcua: Option<crate::control::event::OpcuaDetail>,
     bacnet: Option<crate::control::event::BacnetDetail>,
 }
 
@@ -548,6 +552,11 @@ fn inspection_detail(reason: Reason, ev: &Event) -> InspectionDetail {
             enip: Some(enip_detail(reason, scope, code, address)),
             ..InspectionDetail::default()
         },
+        inspector::OPCUA => InspectionDetail {
+            protocol: Some("opcua"),
+            opcua: Some(opcua_detail(reason, scope, code, address)),
+            ..InspectionDetail::default()
+        },
         inspector::BACNET => InspectionDetail {
             protocol: Some("bacnet"),
             bacnet: Some(bacnet_detail(reason, scope, code, address)),
@@ -594,6 +603,41 @@ fn enip_detail(
             service: code,
             ..EnipDetail::default()
         },
+    }
+}
+
+/// The generic fields of an OPC UA deny, read by its reason
+/// (`firewall_common::opcua::OpcuaDenial::packed`: scope the message type, code the security
+/// policy or service index, address the type id).
+fn opcua_detail(
+    reason: Reason,
+    scope: Option<u8>,
+    code: Option<u8>,
+    address: Option<u16>,
+) -> crate::control::event::OpcuaDetail {
+    use firewall_common::opcua::{POLICIES, message_name, service_name};
+
+    use crate::control::event::OpcuaDetail;
+    let base = OpcuaDetail {
+        message_type: scope.map(|m| message_name(m).to_owned()),
+        ..OpcuaDetail::default()
+    };
+    match reason {
+        Reason::OpcuaSecurityPolicy | Reason::OpcuaChannel => OpcuaDetail {
+            security_policy: code.map(|c| {
+                POLICIES
+                    .get(usize::from(c))
+                    .map_or("unknown", |p| p.name)
+                    .to_owned()
+            }),
+            ..base
+        },
+        Reason::OpcuaService | Reason::OpcuaEncrypted => OpcuaDetail {
+            service: code.and_then(service_name).map(str::to_owned),
+            type_id: address,
+            ..base
+        },
+        _ => base,
     }
 }
 
@@ -851,6 +895,82 @@ mod tests {
         assert_eq!(
             pi(0, detail::CODE),
             serde_json::json!({"function": 0x28, "function_name": "pi_service"})
+        );
+    }
+
+    #[test]
+    fn an_opcua_deny_names_the_message_the_policy_or_the_service() {
+        use firewall_common::opcua::{
+            OpcuaDenial, OpcuaViolation, POLICY_UNKNOWN, message, service_named,
+        };
+        // What the walker packs, decoded as the daemon decodes it.
+        let wire = |kind: OpcuaViolation, msg: u8, code: u8, known: u8, id: u16| {
+            let denial = OpcuaDenial {
+                kind,
+                message: msg,
+                code,
+                known,
+                id,
+                encoding: 1,
+                _pad: 0,
+            };
+            let (packed, known) = denial.packed();
+            let reason = Reason::of_opcua(kind);
+            let ev = Event {
+                scope: packed as u8,
+                code: (packed >> 8) as u8,
+                address: (packed >> 16) as u16,
+                ..event(reason, known, 0, 0, 0)
+            };
+            let d = inspection_detail(reason, &ev);
+            assert_eq!(d.protocol, Some("opcua"));
+            serde_json::to_value(d.opcua.expect("opcua detail")).expect("serializes")
+        };
+        let write = service_named("write").unwrap_or(0);
+        assert_eq!(
+            wire(OpcuaViolation::Service, message::MSG, write, ALL_KNOWN, 673),
+            serde_json::json!({"message_type": "MSG", "service": "write", "type_id": 673})
+        );
+        assert_eq!(
+            wire(
+                OpcuaViolation::SecurityPolicy,
+                message::OPN,
+                0,
+                detail::SCOPE | detail::CODE,
+                0
+            ),
+            serde_json::json!({"message_type": "OPN", "security_policy": "None"})
+        );
+        assert_eq!(
+            wire(
+                OpcuaViolation::SecurityPolicy,
+                message::OPN,
+                POLICY_UNKNOWN,
+                detail::SCOPE | detail::CODE,
+                0
+            )["security_policy"],
+            "unknown"
+        );
+        // An encrypted body: no service, the type id unreadable.
+        assert_eq!(
+            wire(
+                OpcuaViolation::Encrypted,
+                message::MSG,
+                0xFF,
+                detail::SCOPE | detail::ADDRESS,
+                0xFFFF
+            ),
+            serde_json::json!({"message_type": "MSG", "type_id": 65535})
+        );
+        assert_eq!(
+            wire(
+                OpcuaViolation::Direction,
+                message::ACK,
+                0xFF,
+                detail::SCOPE,
+                0
+            ),
+            serde_json::json!({"message_type": "ACK"})
         );
     }
 

@@ -131,6 +131,38 @@ fn records(conduit: u16) -> Vec<Event> {
             ..tcp
         },
         Event {
+            reason: Reason::OpcuaService as u8,
+            scope: 5,
+            code: 22,
+            address: 673,
+            detail: all,
+            dst_port: 4840,
+            ..tcp
+        },
+        Event {
+            reason: Reason::OpcuaSecurityPolicy as u8,
+            scope: 4,
+            code: 0,
+            detail: detail::IP | detail::SCOPE | detail::CODE,
+            dst_port: 4840,
+            ..tcp
+        },
+        Event {
+            reason: Reason::OpcuaEncrypted as u8,
+            scope: 5,
+            address: 0xFFFF,
+            detail: detail::IP | detail::SCOPE | detail::ADDRESS,
+            dst_port: 4840,
+            ..tcp
+        },
+        Event {
+            reason: Reason::OpcuaDirection as u8,
+            scope: 1,
+            detail: detail::IP | detail::SCOPE,
+            dst_port: 4840,
+            ..tcp
+        },
+        Event {
             reason: Reason::S7commAddress as u8,
             scope: 0x84,
             code: 5,

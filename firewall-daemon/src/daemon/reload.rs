@@ -241,7 +241,7 @@ mod tests {
         assert_ne!(again.hash, running.hash);
         assert!(same_enforcement(&running, &again));
         // One more port is a different policy.
-        let more = src.replacen("ports: [4840]", "ports: [4840, 4841]", 1);
+        let more = src.replacen("ports: [443]", "ports: [443, 8443]", 1);
         assert_ne!(more, src, "the test policy has the rule it edits");
         assert!(!same_enforcement(&running, &compiled(&more)));
     }

@@ -382,8 +382,8 @@ mod tests {
         );
         // A count is never hidden, whatever the conduit inspects now (or a conduit id the
         // entries do not know).
-        assert_eq!(listed(&l, 1, 2).len(), 5 + 6 + 6 + 6 + 6 + 5);
-        assert_eq!(listed(&l, 99, 1).len(), 5 + 6 + 6 + 6 + 6 + 5);
+        assert_eq!(listed(&l, 1, 2).len(), 5 + 6 + 6 + 6 + 6 + 6 + 5);
+        assert_eq!(listed(&l, 99, 1).len(), 5 + 6 + 6 + 6 + 6 + 6 + 5);
         assert!(!l.lists(2, Reason::DefaultDeny, &Counter::default()));
     }
 

@@ -8,23 +8,16 @@ use aya::{
     maps::{Array, HashMap, LpmTrie, MapData, PerCpuArray, lpm_trie::Key},
 };
 use firewall_common::{
-    ABI_VERSION,
-    bacnet::BacnetProfile,
-    conduit,
+    ABI_VERSION, conduit,
     conduittable::ConduitBucket,
-    dnp3::Dnp3Profile,
-    enip::EnipProfile,
     event,
-    iec104::Iec104Profile,
     maps::{
         ConduitAction, ConduitKey, Control, Counter, IfacePolicy, IfaceZoneKey, L2Key, RateLimit,
         SlotConfig, ZoneMatch, ZonePairKey, ZonePairLevels, ZoneV6Key, capacity,
         conduit_action_index, conduit_reason_index, iface_flags, iface_index, names, profile_index,
         rate_limit_index, slot_flags,
     },
-    modbus::ModbusProfile,
     reason::Reason,
-    s7comm::S7Profile,
 };
 
 use super::{CounterSnapshot, DataplaneError};
@@ -52,6 +45,25 @@ fn array<'a, V: Pod>(
 ) -> Result<Array<&'a mut MapData, V>, DataplaneError> {
     let map = ebpf.map_mut(name).ok_or(DataplaneError::MissingMap(name))?;
     Array::try_from(map).map_err(DataplaneError::map(name))
+}
+
+/// Writes `profiles` (ids from 1) into slot `slot` of the profile map `name`; nothing when
+/// the policy has none (the map is not opened).
+fn write_profiles<P: Pod>(
+    ebpf: &mut Ebpf,
+    name: &'static str,
+    slot: u8,
+    profiles: &[P],
+) -> Result<(), DataplaneError> {
+    if profiles.is_empty() {
+        return Ok(());
+    }
+    let mut map = array::<P>(ebpf, name)?;
+    for (i, profile) in profiles.iter().enumerate() {
+        map.set(profile_index(slot, (i + 1) as u16), profile, 0)
+            .map_err(DataplaneError::map(name))?;
+    }
+    Ok(())
 }
 
 /// Removes every entry of `slot` from a hash map.
@@ -382,56 +394,15 @@ pub(super) fn write_slot(
             .map_err(DataplaneError::map(names::L2_ALLOW))?;
         }
     }
-    {
-        let mut profiles = array::<ModbusProfile>(ebpf, names::MODBUS_PROFILES)?;
-        for (i, profile) in policy.modbus_profiles.iter().enumerate() {
-            profiles
-                .set(profile_index(slot, (i + 1) as u16), profile, 0)
-                .map_err(DataplaneError::map(names::MODBUS_PROFILES))?;
-        }
-    }
-    // IEC 104 and DNP3 profiles: ids numbered per protocol, indexed like the Modbus ones.
+    // Inspection profiles: ids numbered per protocol, each protocol's map indexed alike.
     // Entries of an earlier policy in this slot stay but no conduit entry names them.
-    if !policy.iec104_profiles.is_empty() {
-        let mut profiles = array::<Iec104Profile>(ebpf, names::IEC104_PROFILES)?;
-        for (i, profile) in policy.iec104_profiles.iter().enumerate() {
-            profiles
-                .set(profile_index(slot, (i + 1) as u16), profile, 0)
-                .map_err(DataplaneError::map(names::IEC104_PROFILES))?;
-        }
-    }
-    if !policy.dnp3_profiles.is_empty() {
-        let mut profiles = array::<Dnp3Profile>(ebpf, names::DNP3_PROFILES)?;
-        for (i, profile) in policy.dnp3_profiles.iter().enumerate() {
-            profiles
-                .set(profile_index(slot, (i + 1) as u16), profile, 0)
-                .map_err(DataplaneError::map(names::DNP3_PROFILES))?;
-        }
-    }
-    if !policy.bacnet_profiles.is_empty() {
-        let mut profiles = array::<BacnetProfile>(ebpf, names::BACNET_PROFILES)?;
-        for (i, profile) in policy.bacnet_profiles.iter().enumerate() {
-            profiles
-                .set(profile_index(slot, (i + 1) as u16), profile, 0)
-                .map_err(DataplaneError::map(names::BACNET_PROFILES))?;
-        }
-    }
-    if !policy.s7comm_profiles.is_empty() {
-        let mut profiles = array::<S7Profile>(ebpf, names::S7COMM_PROFILES)?;
-        for (i, profile) in policy.s7comm_profiles.iter().enumerate() {
-            profiles
-                .set(profile_index(slot, (i + 1) as u16), profile, 0)
-                .map_err(DataplaneError::map(names::S7COMM_PROFILES))?;
-        }
-    }
-    if !policy.enip_profiles.is_empty() {
-        let mut profiles = array::<EnipProfile>(ebpf, names::ENIP_PROFILES)?;
-        for (i, profile) in policy.enip_profiles.iter().enumerate() {
-            profiles
-                .set(profile_index(slot, (i + 1) as u16), profile, 0)
-                .map_err(DataplaneError::map(names::ENIP_PROFILES))?;
-        }
-    }
+    write_profiles(ebpf, names::MODBUS_PROFILES, slot, &policy.modbus_profiles)?;
+    write_profiles(ebpf, names::IEC104_PROFILES, slot, &policy.iec104_profiles)?;
+    write_profiles(ebpf, names::DNP3_PROFILES, slot, &policy.dnp3_profiles)?;
+    write_profiles(ebpf, names::S7COMM_PROFILES, slot, &policy.s7comm_profiles)?;
+    write_profiles(ebpf, names::ENIP_PROFILES, slot, &policy.enip_profiles)?;
+    write_profiles(ebpf, names::OPCUA_PROFILES, slot, &policy.opcua_profiles)?;
+    write_profiles(ebpf, names::BACNET_PROFILES, slot, &policy.bacnet_profiles)?;
     {
         let mut limits = array::<RateLimit>(ebpf, names::RATE_LIMITS)?;
         for &(conduit_id, limit) in &policy.rate_limits {

@@ -121,7 +121,8 @@ fn port_allowed(existing: &[(&str, &Rule)], protocol: &str, port: u16) -> bool {
         | Rule::Iec104 { ports, .. }
         | Rule::Dnp3 { ports, .. }
         | Rule::S7comm { ports, .. }
-        | Rule::Enip { ports, .. } => {
+        | Rule::Enip { ports, .. }
+        | Rule::Opcua { ports, .. } => {
             protocol == "tcp" && ports.iter().any(|r| r.first <= port && port <= r.last)
         }
         Rule::Bacnet { ports, .. } => {

@@ -26,6 +26,7 @@ use super::{Conduit, Interface, Protocol, Rule, ValidatedPolicy, Zone};
 
 mod bacnet;
 mod enip;
+mod opcua;
 mod render;
 mod s7comm;
 mod values;
@@ -605,6 +606,9 @@ impl Differ {
             }
             (Rule::Enip { profile: op, .. }, Rule::Enip { profile: np, .. }) => {
                 self.enip(at, op, np)
+            }
+            (Rule::Opcua { profile: op, .. }, Rule::Opcua { profile: np, .. }) => {
+                self.opcua(at, op, np)
             }
             (Rule::Bacnet { profile: op, .. }, Rule::Bacnet { profile: np, .. }) => {
                 self.bacnet(at, op, np)

@@ -11,6 +11,7 @@ use firewall_common::{
     iec104::Iec104Profile,
     maps::inspector,
     modbus::ModbusProfile,
+    opcua::OpcuaProfile,
     s7comm::S7Profile,
 };
 use ipnet::IpNet;
@@ -184,6 +185,13 @@ pub enum Rule {
         ports: Vec<PortRange>,
         profile: EnipProfile,
     },
+    /// OPC UA binary on `ports` (4840 unless the rule says otherwise): TCP whose every chunk
+    /// is framed, and whose client's OpenSecureChannel and service requests must pass
+    /// `profile`.
+    Opcua {
+        ports: Vec<PortRange>,
+        profile: OpcuaProfile,
+    },
     /// BACnet/IP on `ports` (47808 unless the rule says otherwise): UDP whose every datagram
     /// (either way) must pass `profile`.
     Bacnet {
@@ -200,6 +208,7 @@ pub enum Profile<'a> {
     Dnp3(&'a Dnp3Profile),
     S7comm(&'a S7Profile),
     Enip(&'a EnipProfile),
+    Opcua(&'a OpcuaProfile),
     Bacnet(&'a BacnetProfile),
 }
 
@@ -212,6 +221,7 @@ impl Profile<'_> {
             Profile::Dnp3(_) => inspector::DNP3,
             Profile::S7comm(_) => inspector::S7COMM,
             Profile::Enip(_) => inspector::ENIP,
+            Profile::Opcua(_) => inspector::OPCUA,
             Profile::Bacnet(_) => inspector::BACNET,
         }
     }
@@ -227,6 +237,7 @@ impl Rule {
             Rule::Dnp3 { .. } => Protocol::Dnp3,
             Rule::S7comm { .. } => Protocol::S7comm,
             Rule::Enip { .. } => Protocol::Enip,
+            Rule::Opcua { .. } => Protocol::Opcua,
             Rule::Bacnet { .. } => Protocol::Bacnet,
         }
     }
@@ -245,6 +256,7 @@ impl Rule {
             Rule::Dnp3 { profile, .. } => Some(Profile::Dnp3(profile)),
             Rule::S7comm { profile, .. } => Some(Profile::S7comm(profile)),
             Rule::Enip { profile, .. } => Some(Profile::Enip(profile)),
+            Rule::Opcua { profile, .. } => Some(Profile::Opcua(profile)),
             Rule::Bacnet { profile, .. } => Some(Profile::Bacnet(profile)),
             _ => None,
         }
@@ -285,6 +297,7 @@ impl Rule {
             | Rule::Dnp3 { ports, .. }
             | Rule::S7comm { ports, .. }
             | Rule::Enip { ports, .. }
+            | Rule::Opcua { ports, .. }
             | Rule::Bacnet { ports, .. } => {
                 let proto = self.protocol().number().unwrap_or(6);
                 ports
@@ -327,6 +340,7 @@ impl fmt::Display for Rule {
             | Rule::Dnp3 { ports, .. }
             | Rule::S7comm { ports, .. }
             | Rule::Enip { ports, .. }
+            | Rule::Opcua { ports, .. }
             | Rule::Bacnet { ports, .. } => {
                 let list: Vec<String> = ports.iter().map(PortRange::to_string).collect();
                 write!(f, "{} {}", self.protocol().name(), list.join(", "))

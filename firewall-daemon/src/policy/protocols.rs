@@ -33,6 +33,10 @@ pub enum Protocol {
     /// every encapsulation PDU of the client, and every CIP request in it, checked against
     /// the rule's profile.
     Enip,
+    /// OPC UA binary with deep inspection (port 4840 unless `ports` says otherwise): every
+    /// chunk either way framed, the client's OpenSecureChannel checked against the rule's
+    /// security policies and its cleartext service requests against its services.
+    Opcua,
     /// BACnet/IP with deep inspection: UDP (port 47808 unless `ports` says otherwise), every
     /// datagram either way checked against the rule's profile.
     Bacnet,
@@ -51,6 +55,7 @@ impl Protocol {
             Protocol::Dnp3 => "dnp3",
             Protocol::S7comm => "s7comm",
             Protocol::Enip => "enip",
+            Protocol::Opcua => "opcua",
             Protocol::Bacnet => "bacnet",
         }
     }
@@ -67,7 +72,8 @@ impl Protocol {
             | Protocol::Iec104
             | Protocol::Dnp3
             | Protocol::S7comm
-            | Protocol::Enip => Some(6),
+            | Protocol::Enip
+            | Protocol::Opcua => Some(6),
             Protocol::Bacnet => Some(17),
         }
     }
@@ -89,6 +95,7 @@ impl Protocol {
             Protocol::Dnp3 => "DNP3",
             Protocol::S7comm => "S7comm",
             Protocol::Enip => "EtherNet/IP",
+            Protocol::Opcua => "OPC UA",
             Protocol::Bacnet => "BACnet",
             _ => self.name(),
         }
@@ -104,7 +111,7 @@ impl Protocol {
 }
 
 /// Protocols a rule may name in this build, in the order help texts list them.
-pub const SUPPORTED_PROTOCOLS: [Protocol; 11] = [
+pub const SUPPORTED_PROTOCOLS: [Protocol; 12] = [
     Protocol::Tcp,
     Protocol::Udp,
     Protocol::Icmp,
@@ -115,6 +122,7 @@ pub const SUPPORTED_PROTOCOLS: [Protocol; 11] = [
     Protocol::Dnp3,
     Protocol::S7comm,
     Protocol::Enip,
+    Protocol::Opcua,
     Protocol::Bacnet,
 ];
 
@@ -415,6 +423,38 @@ pub fn enip_danger(s: &firewall_common::enip::Service) -> Option<&'static str> {
     }
 }
 
+/// `write (673)`: OPC UA service `index` of [`firewall_common::opcua::SERVICES`] with the
+/// binary encoding id of its request.
+pub fn opcua_service_label(index: u8) -> String {
+    match firewall_common::opcua::SERVICES.get(usize::from(index)) {
+        Some(s) => format!("{} ({})", s.name, s.id),
+        None => format!("service {index}"),
+    }
+}
+
+/// Why listing OPC UA service `name` deserves a warning: what it does to the server (every
+/// name of [`firewall_common::opcua::DANGEROUS`] has one).
+pub fn opcua_danger(name: &str) -> Option<&'static str> {
+    match name {
+        "write" => Some(
+            "it writes values and attributes of nodes: setpoints, outputs and configuration of the server and the devices behind it",
+        ),
+        "call" => Some(
+            "it calls methods, which do whatever the server makes them do (start, stop, download, reset, change configuration)",
+        ),
+        "add_nodes" | "delete_nodes" | "add_references" | "delete_references" => {
+            Some("it changes the server's address space (nodes and the references between them)")
+        }
+        "history_update" => Some(
+            "it inserts, replaces or deletes historical values and events, the record an investigation relies on",
+        ),
+        "register_server" | "register_server2" => Some(
+            "it registers a server with a discovery server, which then points clients at it (a rogue server included)",
+        ),
+        _ => None,
+    }
+}
+
 /// `write_property (15)`, or `confirmed service 99` for codes without a name; unconfirmed
 /// services with `unconfirmed`.
 pub fn bacnet_service_label(unconfirmed: bool, code: u8) -> String {
@@ -571,19 +611,36 @@ mod tests {
         );
         assert_eq!(Protocol::Bacnet.number(), Some(17));
         assert_eq!(Protocol::Bacnet.default_port(), Some(47808));
-        assert_eq!(Protocol::Tcp.default_port(), None);
-        for p in INDUSTRIAL_PROTOCOLS.iter().filter(|p| {
-            !["modbus", "iec104", "dnp3", "s7comm", "bacnet", "enip"].contains(&p.keyword)
-        }) {
-            assert!(matches!(
-                protocol_support(p.keyword),
-                ProtocolSupport::NotInThisBuild(_)
-            ));
-        }
-        assert!(matches!(
+        assert_eq!(
             protocol_support("opcua"),
-            ProtocolSupport::NotInThisBuild(Industrial { port: 4840, .. })
-        ));
+            ProtocolSupport::Supported(Protocol::Opcua)
+        );
+        assert_eq!(Protocol::Opcua.number(), Some(6));
+        assert_eq!(Protocol::Opcua.default_port(), Some(4840));
+        assert_eq!(Protocol::Opcua.display(), "OPC UA");
+        assert_eq!(Protocol::Tcp.default_port(), None);
+        // Every industrial protocol of the language is inspected by this build.
+        for p in INDUSTRIAL_PROTOCOLS {
+            assert!(
+                matches!(protocol_support(p.keyword), ProtocolSupport::Supported(s) if s.default_port() == Some(p.port)),
+                "{}",
+                p.keyword
+            );
+        }
+    }
+
+    #[test]
+    fn opcua_names() {
+        use firewall_common::opcua::{DANGEROUS, service_named};
+        for name in DANGEROUS {
+            assert!(opcua_danger(name).is_some(), "{name}");
+        }
+        assert_eq!(opcua_danger("read"), None);
+        assert_eq!(
+            opcua_service_label(service_named("write").unwrap_or(0xFF)),
+            "write (673)"
+        );
+        assert_eq!(opcua_service_label(200), "service 200");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::{fmt, marker::PhantomData};
 
 use serde::{
     Deserialize, Deserializer,
-    de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor},
+    de::{self, MapAccess, SeqAccess, Visitor},
 };
 
 #[derive(Debug, Default, Deserialize)]
@@ -110,9 +110,8 @@ pub struct RawRateLimit {
     pub burst: Option<u64>,
 }
 
-/// A rule. The options blocks of the industrial protocols other than Modbus, IEC 104 and DNP3
-/// are part of the language; this build refuses those protocols, so their blocks are read and
-/// not looked into.
+/// A rule, with the options block of each industrial protocol (`modbus:`, `opcua:`, ...); a
+/// block belongs to the rule of its own protocol only.
 #[derive(Debug, Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
@@ -127,7 +126,7 @@ pub struct RawRule {
     pub s7comm: Option<RawS7comm>,
     pub enip: Option<RawEnip>,
     pub iec104: Option<RawIec104>,
-    pub opcua: Option<IgnoredAny>,
+    pub opcua: Option<RawOpcua>,
     pub bacnet: Option<RawBacnet>,
 }
 
@@ -232,6 +231,19 @@ pub struct RawBacnet {
     pub read_only: Option<bool>,
     pub bvlc: Option<Vec<Scalar>>,
     pub network_messages: Option<Vec<Scalar>>,
+}
+
+/// The `opcua:` block of a `protocol: opcua` rule.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "opcua: { security_policies, security_modes, services, read_only }"
+)]
+pub struct RawOpcua {
+    pub security_policies: Option<Vec<Scalar>>,
+    pub security_modes: Option<Vec<Scalar>>,
+    pub services: Option<Vec<Scalar>>,
+    pub read_only: Option<bool>,
 }
 
 /// `addresses:` of a Modbus rule: one list for every table the rule's functions use, or a

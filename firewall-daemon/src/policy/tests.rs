@@ -447,15 +447,6 @@ fn rule_errors() {
     assert!(d.help.last().is_some_and(|h| h.contains("echo-request")));
     error(&rule("{ protocol: icmp, types: [300] }"), "out of range");
     let d = error(
-        &rule("{ protocol: opcua }"),
-        "protocol `opcua` (OPC UA deep inspection) is not supported yet by this zcfw build",
-    );
-    assert_eq!(
-        d.help[0],
-        "use { protocol: tcp, ports: [4840] } to allow OPC UA without inspection"
-    );
-    assert_eq!(d.key.as_deref(), Some("conduits[0].rules[1].protocol"));
-    let d = error(
         &rule("{ protocol: modbus }"),
         "`protocol: modbus` needs a `modbus:` block",
     );
@@ -1184,3 +1175,6 @@ mod s7comm;
 
 // ---- EtherNet/IP ----
 mod enip;
+
+// ---- OPC UA ----
+mod opcua;

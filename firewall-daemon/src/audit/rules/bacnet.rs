@@ -4,52 +4,22 @@
 
 use firewall_common::bacnet::{self, BacnetProfile};
 
-use super::{BACNET_CHANGES, BACNET_UNINSPECTED, Ctx, Severity, by_level, rule_key, zone_label};
+use super::{
+    BACNET_CHANGES, BACNET_UNINSPECTED, Ctx, Severity, rule_key, uninspected::Uninspected,
+    zone_label,
+};
 use crate::policy::{
-    Conduit, Rule, Zone,
+    Conduit, Protocol, Rule, Zone,
     protocols::{bacnet_danger, bacnet_service_label},
 };
 
-/// [`BACNET_UNINSPECTED`]: `owner` wins udp/47808 for this zone pair but is a plain udp rule
-/// that names the port.
-pub(super) fn uninspected(
-    cx: &mut Ctx<'_>,
-    ci: usize,
-    c: &Conduit,
-    to: &Zone,
-    ri: usize,
-    owner: &Rule,
-) {
-    // `protocol: any` and udp rules without ports are reported as such (ZCFW-A001, A002).
-    let port = bacnet::PORT;
-    let Rule::Transport {
-        ports: Some(ranges),
-        ..
-    } = owner
-    else {
-        return;
-    };
-    if !ranges.iter().any(|r| r.first <= port && port <= r.last) {
-        return;
-    }
-    let Some(sev) = by_level(
-        to.security_level,
-        [None, Some(Severity::Medium), Some(Severity::High)],
-    ) else {
-        return;
-    };
-    cx.push(
-        BACNET_UNINSPECTED,
-        sev,
-        format!(
-            "rule `{owner}` of conduit \"{}\" lets BACnet/IP (udp 47808) into {} without its inspection: write_property, reinitialize_device, device_communication_control and forwarded NPDUs pass",
-            c.name,
-            zone_label(to)
-        ),
-    )
-    .at_conduit(c, rule_key(ci, ri))
-    .fix("take port 47808 out of this rule and put a `protocol: bacnet` rule with services (or `read_only: true`) before it");
-}
+/// [`BACNET_UNINSPECTED`]: udp/47808 taken by a plain udp rule.
+pub(super) const UNINSPECTED: Uninspected = Uninspected {
+    id: BACNET_UNINSPECTED,
+    protocol: Protocol::Bacnet,
+    passes: "write_property, reinitialize_device, device_communication_control and forwarded NPDUs pass",
+    needs: "services (or `read_only: true`)",
+};
 
 /// What of `profile` changes or silences a device, or rewrites BBMD tables.
 pub(super) fn changing(profile: &BacnetProfile) -> Vec<String> {

@@ -2,54 +2,23 @@
 //! (ZCFW-A023), and services that write, reset, or open connections allowed into SL3-4 zones
 //! (ZCFW-A024).
 
-use firewall_common::enip::{self, EnipProfile, SERVICES, Target, profile_flags};
+use firewall_common::enip::{EnipProfile, SERVICES, Target, profile_flags};
 
-use super::{Ctx, ENIP_CHANGES, ENIP_UNINSPECTED, Severity, by_level, rule_key, zone_label};
+use super::{
+    Ctx, ENIP_CHANGES, ENIP_UNINSPECTED, Severity, rule_key, uninspected::Uninspected, zone_label,
+};
 use crate::policy::{
-    Conduit, Rule, Zone,
+    Conduit, Protocol, Rule, Zone,
     protocols::{enip_danger, enip_service_label},
 };
 
-/// [`ENIP_UNINSPECTED`]: `owner` wins tcp/44818 for this zone pair but is a plain tcp rule
-/// that names the port.
-pub(super) fn uninspected(
-    cx: &mut Ctx<'_>,
-    ci: usize,
-    c: &Conduit,
-    to: &Zone,
-    ri: usize,
-    owner: &Rule,
-) {
-    // `protocol: any` and tcp rules without ports are reported as such (ZCFW-A001, A002).
-    let port = enip::PORT;
-    let Rule::Transport {
-        ports: Some(ranges),
-        ..
-    } = owner
-    else {
-        return;
-    };
-    if !ranges.iter().any(|r| r.first <= port && port <= r.last) {
-        return;
-    }
-    let Some(sev) = by_level(
-        to.security_level,
-        [None, Some(Severity::Medium), Some(Severity::High)],
-    ) else {
-        return;
-    };
-    cx.push(
-        ENIP_UNINSPECTED,
-        sev,
-        format!(
-            "rule `{owner}` of conduit \"{}\" lets EtherNet/IP (port 44818) into {} without its inspection: Set_Attribute, Reset, tag writes and Forward_Open pass, also nested in Unconnected Send",
-            c.name,
-            zone_label(to)
-        ),
-    )
-    .at_conduit(c, rule_key(ci, ri))
-    .fix("take port 44818 out of this rule and put a `protocol: enip` rule with services (or `read_only: true`) before it");
-}
+/// [`ENIP_UNINSPECTED`]: tcp/44818 taken by a plain tcp rule.
+pub(super) const UNINSPECTED: Uninspected = Uninspected {
+    id: ENIP_UNINSPECTED,
+    protocol: Protocol::Enip,
+    passes: "Set_Attribute, Reset, tag writes and Forward_Open pass, also nested in Unconnected Send",
+    needs: "services (or `read_only: true`)",
+};
 
 /// What of `profile` writes, resets or opens connections on the device.
 pub(super) fn changing(profile: &EnipProfile) -> Vec<String> {

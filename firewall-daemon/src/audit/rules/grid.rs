@@ -9,7 +9,8 @@ use firewall_common::{
 };
 
 use super::{
-    Ctx, GRID_BROADCAST, GRID_COMMANDS, GRID_UNINSPECTED, Severity, by_level, rule_key, zone_label,
+    Ctx, GRID_BROADCAST, GRID_COMMANDS, GRID_UNINSPECTED, Severity, rule_key,
+    uninspected::Uninspected, zone_label,
 };
 use crate::policy::{
     Conduit, Protocol, Rule, Zone,
@@ -39,56 +40,21 @@ fn ranges_text(any: bool, ranges: &[Range16], every: &str) -> String {
         .join(", ")
 }
 
-/// [`GRID_UNINSPECTED`]: `owner` wins `protocol`'s port for this zone pair but is not a rule of
-/// that protocol.
-pub(super) fn uninspected(
-    cx: &mut Ctx<'_>,
-    ci: usize,
-    c: &Conduit,
-    to: &Zone,
-    ri: usize,
-    owner: &Rule,
-    protocol: Protocol,
-) {
-    // `protocol: any` and tcp rules without ports are reported as such (ZCFW-A001, A002);
-    // this finding is for a rule that names the port and passes it uninspected.
-    let port = protocol.default_port().unwrap_or(0);
-    let Rule::Transport {
-        ports: Some(ranges),
-        ..
-    } = owner
-    else {
-        return;
-    };
-    if !ranges.iter().any(|r| r.first <= port && port <= r.last) {
-        return;
-    }
-    let Some(sev) = by_level(
-        to.security_level,
-        [None, Some(Severity::Medium), Some(Severity::High)],
-    ) else {
-        return;
-    };
-    let example = match protocol {
-        Protocol::Iec104 => "type_ids (or `read_only: true`) and common_addresses",
-        _ => "functions (or `read_only: true`) and addresses",
-    };
-    cx.push(
-        GRID_UNINSPECTED,
-        sev,
-        format!(
-            "rule `{owner}` of conduit \"{}\" lets {} (port {port}) into {} without its inspection: every command passes",
-            c.name,
-            protocol.display(),
-            zone_label(to)
-        ),
-    )
-    .at_conduit(c, rule_key(ci, ri))
-    .fix(format!(
-        "take port {port} out of this rule and put a `protocol: {}` rule with {example} before it",
-        protocol.name()
-    ));
-}
+/// [`GRID_UNINSPECTED`]: tcp/2404 or tcp/20000 taken by a plain tcp rule.
+pub(super) const UNINSPECTED: [Uninspected; 2] = [
+    Uninspected {
+        id: GRID_UNINSPECTED,
+        protocol: Protocol::Iec104,
+        passes: "every command passes",
+        needs: "type_ids (or `read_only: true`) and common_addresses",
+    },
+    Uninspected {
+        id: GRID_UNINSPECTED,
+        protocol: Protocol::Dnp3,
+        passes: "every command passes",
+        needs: "functions (or `read_only: true`) and addresses",
+    },
+];
 
 /// ZCFW-A016 and ZCFW-A017 for one rule: `changing` are the labels of what changes the
 /// station, `broadcast` whether the addresses reach every station at once.

@@ -4,52 +4,21 @@
 
 use firewall_common::s7comm::{self, S7Profile, USERDATA, Userdata, profile_flags};
 
-use super::{Ctx, S7_CHANGES, S7_UNINSPECTED, Severity, by_level, rule_key, zone_label};
+use super::{
+    Ctx, S7_CHANGES, S7_UNINSPECTED, Severity, rule_key, uninspected::Uninspected, zone_label,
+};
 use crate::policy::{
-    Conduit, Rule, Zone,
+    Conduit, Protocol, Rule, Zone,
     protocols::{s7comm_danger, s7comm_function_label, s7comm_userdata_danger},
 };
 
-/// [`S7_UNINSPECTED`]: `owner` wins tcp/102 for this zone pair but is a plain tcp rule that
-/// names the port.
-pub(super) fn uninspected(
-    cx: &mut Ctx<'_>,
-    ci: usize,
-    c: &Conduit,
-    to: &Zone,
-    ri: usize,
-    owner: &Rule,
-) {
-    // `protocol: any` and tcp rules without ports are reported as such (ZCFW-A001, A002).
-    let port = s7comm::PORT;
-    let Rule::Transport {
-        ports: Some(ranges),
-        ..
-    } = owner
-    else {
-        return;
-    };
-    if !ranges.iter().any(|r| r.first <= port && port <= r.last) {
-        return;
-    }
-    let Some(sev) = by_level(
-        to.security_level,
-        [None, Some(Severity::Medium), Some(Severity::High)],
-    ) else {
-        return;
-    };
-    cx.push(
-        S7_UNINSPECTED,
-        sev,
-        format!(
-            "rule `{owner}` of conduit \"{}\" lets S7comm (port 102) into {} without its inspection: PLC stop, downloads and writes pass",
-            c.name,
-            zone_label(to)
-        ),
-    )
-    .at_conduit(c, rule_key(ci, ri))
-    .fix("take port 102 out of this rule and put a `protocol: s7comm` rule with functions (or `read_only: true`) and tsaps before it");
-}
+/// [`S7_UNINSPECTED`]: tcp/102 taken by a plain tcp rule.
+pub(super) const UNINSPECTED: Uninspected = Uninspected {
+    id: S7_UNINSPECTED,
+    protocol: Protocol::S7comm,
+    passes: "PLC stop, downloads and writes pass",
+    needs: "functions (or `read_only: true`) and tsaps",
+};
 
 /// What of `profile` changes or copies the PLC's program or process.
 pub(super) fn changing(profile: &S7Profile) -> Vec<String> {

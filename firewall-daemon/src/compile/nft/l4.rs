@@ -40,7 +40,8 @@ impl L4 {
             | Rule::Iec104 { ports: p, .. }
             | Rule::Dnp3 { ports: p, .. }
             | Rule::S7comm { ports: p, .. }
-            | Rule::Enip { ports: p, .. } => L4::Ports(6, ports(p)),
+            | Rule::Enip { ports: p, .. }
+            | Rule::Opcua { ports: p, .. } => L4::Ports(6, ports(p)),
             Rule::Bacnet { ports: p, .. } => L4::Ports(17, ports(p)),
             Rule::Icmp { protocol, types } => {
                 let wanted = match protocol {

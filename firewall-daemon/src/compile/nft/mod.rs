@@ -569,6 +569,9 @@ fn uninspected(rule: &Rule) -> Option<&'static str> {
         Rule::Enip { .. } => Some(
             "encapsulation framing and commands, sessions, CIP services and classes, also inside unconnected_send and multiple_service_packet",
         ),
+        Rule::Opcua { .. } => Some(
+            "UA TCP and Secure Conversation framing, channel order, security policies of OpenSecureChannel, services of cleartext requests",
+        ),
         Rule::Bacnet { .. } => Some(
             "BVLC functions (Forwarded-NPDU), NPDU framing and network-layer messages, confirmed and unconfirmed services, the reply direction",
         ),

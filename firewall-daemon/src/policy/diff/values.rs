@@ -91,6 +91,7 @@ pub(super) fn profile_summary(rule: &Rule) -> Option<String> {
         ],
         Rule::S7comm { profile: p, .. } => super::s7comm::summary(p),
         Rule::Enip { profile: p, .. } => super::enip::summary(p),
+        Rule::Opcua { profile: p, .. } => super::opcua::summary(p),
         Rule::Bacnet { profile: p, .. } => super::bacnet::summary(p),
         _ => return None,
     };

@@ -260,6 +260,70 @@ fn iec104_and_dnp3_details() {
 }
 
 #[test]
+fn opcua_policies_services_and_modes() {
+    // BASE with its tcp/22 rule an OPC UA rule with `opts`.
+    let with = |opts: &str| {
+        BASE.replacen(
+            "{ protocol: tcp, ports: [22] }",
+            &format!("{{ protocol: opcua, opcua: {{ {opts} }} }}"),
+            1,
+        )
+    };
+    let d = |a: &str, b: &str| diff(&policy(&with(a), "old.yaml"), &policy(&with(b), "new.yaml"));
+    let base = "security_policies: [Basic256Sha256], read_only: true";
+    let c = d(
+        base,
+        "security_policies: [None, Basic256Sha256], read_only: true",
+    );
+    let c = only(&c);
+    assert_eq!(
+        (c.field.as_str(), c.effect, c.items.clone()),
+        ("security_policies", Effect::Opens, vec!["None".to_string()])
+    );
+    let c = d(
+        base,
+        "security_policies: [Basic256Sha256], read_only: true, services: [write]",
+    );
+    let c = only(&c);
+    assert_eq!(
+        (c.field.as_str(), c.effect, c.items.clone()),
+        ("services", Effect::Opens, vec!["write(673)".to_string()])
+    );
+    let c = d(
+        base,
+        "security_policies: [Basic256Sha256], read_only: true, security_modes: [sign, sign_and_encrypt]",
+    );
+    let c = only(&c);
+    assert_eq!(
+        (
+            c.field.as_str(),
+            c.effect,
+            c.old.as_deref(),
+            c.new.as_deref()
+        ),
+        (
+            "security_modes",
+            Effect::Opens,
+            Some("sign"),
+            Some("sign_and_encrypt")
+        )
+    );
+    // From every service to a list: the services left out close.
+    let c = d("security_policies: [Basic256Sha256]", base);
+    let c = only(&c);
+    assert_eq!((c.field.as_str(), c.effect), ("services", Effect::Closes));
+    assert!(c.items.contains(&"write(673)".to_string()), "{:?}", c.items);
+    assert!(!c.items.contains(&"read(631)".to_string()), "{:?}", c.items);
+    // An added rule is summarised.
+    let added = diff(&policy(BASE, "old.yaml"), &policy(&with(base), "new.yaml")).render();
+    assert!(
+        added.contains("security_policies Basic256Sha256; services find_servers(422)"),
+        "{added}"
+    );
+    assert!(added.contains("; security_modes sign"), "{added}");
+}
+
+#[test]
 fn conduits_zones_interfaces_defaults() {
     let d = diff_with("  - name: scada\n", "  - name: scada-new\n");
     assert_eq!(d.changes.len(), 2, "{}", d.render());

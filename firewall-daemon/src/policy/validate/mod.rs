@@ -25,6 +25,7 @@ mod iec104;
 mod interfaces;
 mod l2;
 mod modbus;
+mod opcua;
 mod ports;
 mod ranges16;
 mod rules;
@@ -120,6 +121,40 @@ impl Checker<'_> {
 
     fn error_at_key(&mut self, path: &KeyPath, message: impl Into<String>) -> &mut Diagnostic {
         self.push(Severity::Error, path, At::Key, message.into())
+    }
+
+    /// An error of a parser that says what is wrong and how to fix it (`(message, help)`).
+    fn refuse(
+        &mut self,
+        path: &KeyPath,
+        (message, help): (String, Vec<String>),
+    ) -> &mut Diagnostic {
+        let d = self.error(path, message);
+        d.help.extend(help);
+        d
+    }
+
+    /// Parses every item of the list at `path` with `parse`, refusing (at its item) each one
+    /// it cannot read: the items read with their key paths, and whether every item was.
+    fn parse_items<T>(
+        &mut self,
+        path: &KeyPath,
+        list: &[Scalar],
+        parse: impl Fn(&Scalar) -> Result<T, (String, Vec<String>)>,
+    ) -> (Vec<(KeyPath, T)>, bool) {
+        let mut ok = true;
+        let mut items = Vec::with_capacity(list.len());
+        for (k, s) in list.iter().enumerate() {
+            let kp = path.index(k);
+            match parse(s) {
+                Ok(v) => items.push((kp, v)),
+                Err(e) => {
+                    ok = false;
+                    self.refuse(&kp, e);
+                }
+            }
+        }
+        (items, ok)
     }
 
     fn warning(&mut self, path: &KeyPath, message: impl Into<String>) -> &mut Diagnostic {

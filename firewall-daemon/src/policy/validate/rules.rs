@@ -2,7 +2,7 @@
 //! IEC 104, DNP3).
 
 use super::{
-    Checker, Help, KeyPath, bacnet, dnp3, enip, iec104, modbus, ports::check_ports, s7comm,
+    Checker, Help, KeyPath, bacnet, dnp3, enip, iec104, modbus, opcua, ports::check_ports, s7comm,
 };
 use crate::policy::{
     diag::did_you_mean,
@@ -26,6 +26,7 @@ pub(super) fn check_rule(c: &mut Checker<'_>, rp: &KeyPath, r: RawRule) -> Optio
         | Protocol::Dnp3
         | Protocol::S7comm
         | Protocol::Enip
+        | Protocol::Opcua
         | Protocol::Bacnet => inspected_rule(c, rp, protocol, r, &mut ok)?,
         Protocol::Icmp | Protocol::Icmpv6 => icmp_rule(c, rp, protocol, r, &mut ok),
     };
@@ -170,8 +171,9 @@ fn transport_rule(
     Rule::Transport { protocol, ports }
 }
 
-/// An inspected protocol (`modbus`, `iec104`, `dnp3`, `s7comm`, `enip`): ports (default: the protocol's port)
-/// and the required options block named after it; `None` when either is invalid.
+/// An inspected protocol (`modbus`, `iec104`, `dnp3`, `s7comm`, `enip`, `opcua`, `bacnet`):
+/// ports (default: the protocol's port) and the required options block named after it;
+/// `None` when either is invalid.
 fn inspected_rule(
     c: &mut Checker<'_>,
     rp: &KeyPath,
@@ -275,6 +277,22 @@ fn inspected_rule(
                 Some(raw) => enip::check_enip(c, &bp, raw),
             };
             Rule::Enip {
+                ports: ports?,
+                profile: profile?,
+            }
+        }
+        Protocol::Opcua => {
+            let profile = match r.opcua {
+                None => {
+                    missing(
+                        c,
+                        "{ security_policies: [Basic256Sha256], read_only: true }",
+                    );
+                    None
+                }
+                Some(raw) => opcua::check_opcua(c, &bp, raw),
+            };
+            Rule::Opcua {
                 ports: ports?,
                 profile: profile?,
             }
