@@ -220,6 +220,9 @@ fn cases() -> Vec<Case> {
             raw(vec![RawRequest::WriteNumeric(next())], vec![]),
             "write",
         ),
+        // Observed (native and skb): the Read is not answered either. The segment that
+        // carries the Write is dropped whole and the connection reset; the server never sees
+        // the Read in front of it.
         hmi(
             "Write as the second MSG of a segment, after a Read (hand-made)",
             raw(vec![RawRequest::Read, RawRequest::Write(next())], vec![]),
