@@ -14,14 +14,14 @@
 
 use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
-    modbus::{Peer, START_TIMEOUT, hex_encode},
+    json_peer::{JsonServer, client_argv, peer_dir, run_client},
+    modbus::hex_encode,
     netns::Netns,
-    tempdir::TempDir,
 };
 
 /// The EtherNet/IP TCP port.
@@ -75,51 +75,32 @@ impl EnipState {
 
 /// cpppo's controller in a namespace.
 pub struct EnipServer {
-    peer: Peer,
-    stdin: std::process::ChildStdin,
-    _dir: TempDir,
+    server: JsonServer,
 }
 
 impl EnipServer {
     /// Starts the server on `addr`, TCP `port`, in `ns` and waits until it accepts
     /// connections.
     pub fn start(ns: &Netns, addr: SocketAddr) -> Result<EnipServer> {
-        let dir = TempDir::new("enip-server")?;
-        let mut peer = Peer::spawn(
-            ns,
-            "enip_server.py",
-            &[
-                "--address".into(),
-                addr.ip().to_string(),
-                "--port".into(),
-                addr.port().to_string(),
-            ],
-            dir.path().join("server.log"),
-            true,
-        )?;
-        let stdin = peer.stdin()?;
-        let line = peer.line(START_TIMEOUT)?;
-        let v: Value = serde_json::from_str(&line).with_context(|| format!("ready line {line}"))?;
-        if v["event"] != "ready" {
-            bail!("the EtherNet/IP server said {line}{}", peer.log_tail());
-        }
-        Ok(EnipServer {
-            peer,
-            stdin,
-            _dir: dir,
-        })
+        let args = [
+            "--address".into(),
+            addr.ip().to_string(),
+            "--port".into(),
+            addr.port().to_string(),
+        ];
+        let dir = peer_dir("enip-server")?;
+        let (server, _) =
+            JsonServer::start(ns, "enip_server.py", "the EtherNet/IP server", &args, dir)?;
+        Ok(EnipServer { server })
     }
 
     /// The server's state.
     pub fn state(&mut self) -> Result<EnipState> {
-        use std::io::Write;
-        writeln!(self.stdin, "state").context("writing to the EtherNet/IP server")?;
-        let line = self.peer.line(Duration::from_secs(5))?;
-        serde_json::from_str(&line).with_context(|| format!("state line {line}"))
+        self.server.ask("state")
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.peer.log).unwrap_or_default()
+        self.server.log()
     }
 }
 
@@ -146,22 +127,15 @@ pub struct ClientReply {
 
 /// One client operation (`enip_client.py OP ARGS`) from `ns` to `server`.
 pub fn client(ns: &Netns, server: SocketAddr, op: &str, args: &[&str]) -> Result<ClientReply> {
-    let dir = TempDir::new("enip-client")?;
-    let mut argv = vec![
-        server.ip().to_string(),
-        server.port().to_string(),
-        op.to_owned(),
-    ];
-    argv.extend(args.iter().map(|a| (*a).to_owned()));
-    let mut peer = Peer::spawn(
+    let dir = peer_dir("enip-client")?;
+    let argv = client_argv(server, op, args);
+    run_client(
         ns,
         "enip_client.py",
+        dir.path(),
         &argv,
-        dir.path().join("client.log"),
-        false,
-    )?;
-    let line = peer.line(Duration::from_secs(40))?;
-    serde_json::from_str(&line).with_context(|| format!("client line {line}{}", peer.log_tail()))
+        Duration::from_secs(40),
+    )
 }
 
 /// `stream` (encapsulation PDUs; the script writes the registered session's handle into each

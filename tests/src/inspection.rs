@@ -1,5 +1,5 @@
 //! What zcfw must report about a denied request of an inspected protocol (IEC 104, DNP3, S7comm,
-//! EtherNet/IP, BACnet/IP): the reason counted in total and for the conduit (`zcfw stats
+//! EtherNet/IP, BACnet/IP, OPC UA): the reason counted in total and for the conduit (`zcfw stats
 //! --json`), and an event naming the reason, the conduit, the connection and the protocol
 //! detail (`zcfw events --json`).
 
@@ -35,15 +35,19 @@ pub struct ExpectedDeny {
     pub detail: Option<(&'static str, u64)>,
 }
 
-/// Whether `v` holds `key` with value `want` at any depth.
-pub fn has_detail(v: &Value, key: &str, want: u64) -> bool {
-    match v {
-        Value::Object(map) => map
-            .iter()
-            .any(|(k, x)| (k == key && x.as_u64() == Some(want)) || has_detail(x, key, want)),
-        Value::Array(items) => items.iter().any(|x| has_detail(x, key, want)),
-        _ => false,
+/// Whether `v` holds `key` with value `want` (a number, or a name such as an OPC UA service's)
+/// at any depth.
+pub fn has_detail(v: &Value, key: &str, want: impl Into<Value>) -> bool {
+    fn walk(v: &Value, key: &str, want: &Value) -> bool {
+        match v {
+            Value::Object(map) => map
+                .iter()
+                .any(|(k, x)| (k == key && x == want) || walk(x, key, want)),
+            Value::Array(items) => items.iter().any(|x| walk(x, key, want)),
+            _ => false,
+        }
     }
+    walk(v, key, &want.into())
 }
 
 impl ExpectedDeny {
@@ -157,6 +161,16 @@ mod tests {
         assert!(!d.matches(&e));
         e["type_id"] = json!(45);
         assert!(d.matches(&e));
+        assert!(has_detail(
+            &json!({"opcua": {"service": "write"}}),
+            "service",
+            "write"
+        ));
+        assert!(!has_detail(
+            &json!({"opcua": {"service": "read"}}),
+            "service",
+            "write"
+        ));
         e["dst_port"] = json!(502);
         assert!(!d.matches(&e));
     }
@@ -168,7 +182,25 @@ mod tests {
 #[derive(Debug)]
 pub struct Failures {
     label: String,
+    inspect: bool,
     list: Vec<String>,
+}
+
+/// One dangerous case of a protocol's namespace test, as it came out.
+pub struct Outcome<'a> {
+    /// The case, for the messages.
+    pub what: &'a str,
+    /// Who must act on it without inspection: "server", "controller".
+    pub peer: &'a str,
+    /// What the client saw.
+    pub reply: &'a dyn std::fmt::Debug,
+    /// What the case did to the peer (a write executed, values changed, "the client was
+    /// served"): empty when a deny worked.
+    pub effects: Vec<String>,
+    /// Whether it did what it would do unhindered (port-level conduits).
+    pub acted: bool,
+    /// Whether the client was answered.
+    pub served: bool,
 }
 
 impl Failures {
@@ -176,8 +208,54 @@ impl Failures {
         let how = if inspect { "inspected" } else { "port level" };
         Failures {
             label: format!("{} mode ({how})", mode.as_str()),
+            inspect,
             list: Vec::new(),
         }
+    }
+
+    /// Judges a dangerous case. Through port-level conduits it must have acted, with nothing
+    /// dropped; inspected, it must have had no effect, the client no answer, and zcfw must
+    /// have counted and reported `deny` (only then, `true`: the caller may check more of the
+    /// event).
+    pub fn judge(
+        &mut self,
+        o: &Outcome<'_>,
+        deny: &ExpectedDeny,
+        view: &ZcfwView,
+        (before, after): (&StatsJson, &StatsJson),
+        reasons: &[&str],
+    ) -> bool {
+        let (what, peer, reply) = (o.what, o.peer, o.reply);
+        if !self.inspect {
+            if !o.acted {
+                self.fail(format!(
+                    "{what}: without inspection the {peer} should act on it (the harness must \
+                     see effects), but: client {reply:?}, {peer} {:?}",
+                    o.effects
+                ));
+            }
+            let drops = drops_since(after, before);
+            if !drops.is_empty() {
+                self.fail(format!(
+                    "{what}: port-level conduit, but dropped: {drops:?}"
+                ));
+            }
+            return false;
+        }
+        if !o.effects.is_empty() {
+            self.fail(format!(
+                "{what}: denied ({}), but {}",
+                deny.reason,
+                o.effects.join("; ")
+            ));
+        }
+        if o.served {
+            self.fail(format!("{what}: the client was answered ({reply:?})"));
+        }
+        for f in deny.check(view, before, after, reasons) {
+            self.fail(format!("{what}: {f}"));
+        }
+        true
     }
 
     /// Records a failed check and prints it at once (the run goes on).

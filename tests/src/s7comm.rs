@@ -10,16 +10,15 @@
 //!   drop.
 //! - [`client`]: one snap7 client operation from a namespace, its [`ClientReply`].
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::{
-    modbus::{Peer, START_TIMEOUT, hex_decode, hex_encode},
+    json_peer::{JsonServer, client_argv, peer_dir, run_client},
+    modbus::{hex_decode, hex_encode},
     netns::Netns,
-    tempdir::TempDir,
 };
 
 /// The ISO-on-TCP port.
@@ -61,55 +60,30 @@ pub fn userdata_function(pdu: &[u8]) -> Option<(u8, u8)> {
 
 /// `snap7.Server` in a namespace.
 pub struct S7Server {
-    peer: Peer,
-    stdin: std::process::ChildStdin,
-    _dir: TempDir,
+    server: JsonServer,
 }
 
 impl S7Server {
     /// Starts the server on `port` in `ns` and waits until it accepts connections.
     pub fn start(ns: &Netns, port: u16) -> Result<S7Server> {
-        let dir = TempDir::new("s7-server")?;
-        let log: PathBuf = dir.path().join("server.log");
-        let mut peer = Peer::spawn(
-            ns,
-            "s7_server.py",
-            &["--port".into(), port.to_string()],
-            log,
-            true,
-        )?;
-        let stdin = peer.stdin()?;
-        let line = peer.line(START_TIMEOUT)?;
-        let v: Value = serde_json::from_str(&line).with_context(|| format!("ready line {line}"))?;
-        if v["event"] != "ready" {
-            bail!("the S7 server said {line}{}", peer.log_tail());
-        }
-        Ok(S7Server {
-            peer,
-            stdin,
-            _dir: dir,
-        })
-    }
-
-    fn command(&mut self, cmd: &str) -> Result<S7State> {
-        use std::io::Write;
-        writeln!(self.stdin, "{cmd}").context("writing to the S7 server")?;
-        let line = self.peer.line(Duration::from_secs(5))?;
-        serde_json::from_str(&line).with_context(|| format!("state line {line}"))
+        let dir = peer_dir("s7-server")?;
+        let args = ["--port".into(), port.to_string()];
+        let (server, _) = JsonServer::start(ns, "s7_server.py", "the S7 server", &args, dir)?;
+        Ok(S7Server { server })
     }
 
     /// The server's state.
     pub fn state(&mut self) -> Result<S7State> {
-        self.command("state")
+        self.server.ask("state")
     }
 
     /// Sets the CPU to STOP (`false`) or RUN (`true`); the state after.
     pub fn set_running(&mut self, run: bool) -> Result<S7State> {
-        self.command(if run { "run" } else { "stop" })
+        self.server.ask(if run { "run" } else { "stop" })
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.peer.log).unwrap_or_default()
+        self.server.log()
     }
 }
 
@@ -131,22 +105,15 @@ pub struct ClientReply {
 
 /// One client operation (`s7_client.py OP ARGS`) from `ns` to `server`.
 pub fn client(ns: &Netns, server: SocketAddr, op: &str, args: &[&str]) -> Result<ClientReply> {
-    let dir = TempDir::new("s7-client")?;
-    let mut argv = vec![
-        server.ip().to_string(),
-        server.port().to_string(),
-        op.to_owned(),
-    ];
-    argv.extend(args.iter().map(|a| (*a).to_owned()));
-    let mut peer = Peer::spawn(
+    let dir = peer_dir("s7-client")?;
+    let argv = client_argv(server, op, args);
+    run_client(
         ns,
         "s7_client.py",
+        dir.path(),
         &argv,
-        dir.path().join("client.log"),
-        false,
-    )?;
-    let line = peer.line(Duration::from_secs(30))?;
-    serde_json::from_str(&line).with_context(|| format!("client line {line}"))
+        Duration::from_secs(30),
+    )
 }
 
 /// Hand-made segments on a plain connection (after COTP CR to TSAP 0x0102 and setup

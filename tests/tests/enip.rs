@@ -29,7 +29,7 @@ use firewall_common::pktgen::enip as pdu;
 use zcfw_harness::{
     Daemon, Family, Plant, XdpMode, Zone,
     enip::{self, ClientReply, EnipServer, EnipState},
-    inspection::{EVENT_TIMEOUT, ExpectedDeny, Failures, drops_since, has_detail},
+    inspection::{EVENT_TIMEOUT, ExpectedDeny, Failures, Outcome, drops_since, has_detail},
     modbus::{StatsJson, ZcfwView},
     xdp_pass,
 };
@@ -563,35 +563,17 @@ impl<'p> Env<'p> {
         if case.effect == Effect::Served && served {
             effects.push("the client was served".into());
         }
-        if !self.inspect {
-            let acted = match case.effect {
+        let outcome = Outcome {
+            what: &what,
+            peer: "controller",
+            reply: &reply,
+            effects,
+            acted: match case.effect {
                 Effect::Write => !executed.is_empty() && seen.tags != now.tags,
                 Effect::Served => served,
-            };
-            if !acted {
-                self.fail(format!(
-                    "{what}: without inspection the controller should act on it (the harness \
-                     must see effects), but: client {reply:?}, controller {effects:?}"
-                ));
-            }
-            let drops = drops_since(&after, &before);
-            if !drops.is_empty() {
-                self.fail(format!(
-                    "{what}: port-level conduit, but dropped: {drops:?}"
-                ));
-            }
-            return;
-        }
-        if !effects.is_empty() {
-            self.fail(format!(
-                "{what}: denied ({}), but {}",
-                case.reason,
-                effects.join("; ")
-            ));
-        }
-        if served {
-            self.fail(format!("{what}: the client was answered ({reply:?})"));
-        }
+            },
+            served,
+        };
         let expected = ExpectedDeny {
             reason: case.reason,
             conduit: case.conduit,
@@ -602,8 +584,12 @@ impl<'p> Env<'p> {
             dst: Self::server_addr(),
             detail: Some(case.detail),
         };
-        for f in expected.check(&self.view, &before, &after, &REASONS) {
-            self.fail(format!("{what}: {f}"));
+        let stats = (&before, &after);
+        if !self
+            .failures
+            .judge(&outcome, &expected, &self.view, stats, &REASONS)
+        {
+            return;
         }
         if let Some(level) = case.level {
             let found = self.view.wait_event(EVENT_TIMEOUT, |e| {

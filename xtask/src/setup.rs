@@ -59,7 +59,8 @@ const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 /// wheel of lib60870), DNP3 (dnp3-simulation, pure Python), S7comm (python-snap7 3.x, pure
 /// Python, its `snap7.Server` the PLC), BACnet/IP (bacpypes3, pure Python, two devices) and
 /// EtherNet/IP-CIP (cpppo, pure Python, its `cpppo.server.enip` the controller; pycomm3, pure
-/// Python, the client). Pinned where the tests rely on
+/// Python, the client) and OPC UA (asyncua, pure Python, server and client; its security
+/// policies need `cryptography`, which it pulls in as a binary wheel). Pinned where the tests rely on
 /// a version's behaviour (c104 checks callback signatures; the simulator's frames are test
 /// vectors in tests/vectors/).
 const PYTHON_PEERS: &[&str] = &[
@@ -70,6 +71,7 @@ const PYTHON_PEERS: &[&str] = &[
     "bacpypes3==0.0.110",
     "cpppo==5.2.5",
     "pycomm3==1.2.16",
+    "asyncua==2.1.0",
 ];
 /// The versions [`check_pyenv`] requires of the pinned peers (distribution name, version).
 const PINNED_PEERS: &[(&str, &str)] = &[
@@ -79,6 +81,7 @@ const PINNED_PEERS: &[(&str, &str)] = &[
     ("bacpypes3", "0.0.110"),
     ("cpppo", "5.2.5"),
     ("pycomm3", "1.2.16"),
+    ("asyncua", "2.1.0"),
 ];
 
 /// Check only, or install what is missing.
@@ -142,7 +145,7 @@ pub fn setup(ctx: &Ctx, mode: Mode, scope: Scope) -> Result<()> {
         step("bpffs", install, &mut missing, check_bpffs, mount_bpffs)?;
         let venv = ctx.pyenv();
         step(
-            "python test peers (pymodbus, c104, dnp3-simulation, python-snap7, bacpypes3, cpppo, pycomm3)",
+            "python test peers (pymodbus, c104, dnp3-simulation, python-snap7, bacpypes3, cpppo, pycomm3, asyncua)",
             install,
             &mut missing,
             || check_pyenv(&venv),
@@ -567,9 +570,9 @@ fn mount_bpffs() -> Result<()> {
 /// Prints the venv's base prefix, pymodbus's version, then `name=version` of each pinned peer
 /// (importing each: a wheel that installed but cannot load is missing too).
 const PYENV_PROBE: &str = "import sys, importlib.util as u, importlib.metadata as m, pymodbus\n\
-import c104, dnp3_sim, snap7, bacpypes3, cpppo.server.enip, pycomm3\n\
+import c104, dnp3_sim, snap7, bacpypes3, cpppo.server.enip, pycomm3, asyncua\n\
 assert u.find_spec('scapy'), 'scapy (python3-scapy) not visible'\n\
-print(sys.base_prefix, pymodbus.__version__, *(d + '=' + m.version(d) for d in ('c104', 'dnp3-simulation', 'python-snap7', 'bacpypes3', 'cpppo', 'pycomm3')))";
+print(sys.base_prefix, pymodbus.__version__, *(d + '=' + m.version(d) for d in ('c104', 'dnp3-simulation', 'python-snap7', 'bacpypes3', 'cpppo', 'pycomm3', 'asyncua')))";
 
 fn check_pyenv(venv: &Path) -> State {
     let python = venv.join("bin/python");
@@ -578,7 +581,7 @@ fn check_pyenv(venv: &Path) -> State {
     }
     let Some(out) = probe(&python, ["-c", PYENV_PROBE]) else {
         return State::Missing(format!(
-            "{} cannot import pymodbus, c104, dnp3_sim, snap7, bacpypes3, cpppo, pycomm3 and scapy",
+            "{} cannot import pymodbus, c104, dnp3_sim, snap7, bacpypes3, cpppo, pycomm3, asyncua and scapy",
             python.display()
         ));
     };
