@@ -16,6 +16,7 @@ use firewall_common::{
 };
 
 use crate::{
+    looped::{record_denial, recorded_denial},
     maps::{ENIP_PROFILES, HANDOFF, PAYLOAD},
     stream::{Protocol, run, walk_either},
 };
@@ -109,17 +110,6 @@ impl EnipLooped {
     }
 }
 
-const _: () = assert!(core::mem::size_of::<EnipDenial>() <= 12);
-
-/// Records denial `d` in the hand-over value; stops the loop.
-#[inline(always)]
-fn deny(h: &mut Handoff, d: EnipDenial) -> i64 {
-    // SAFETY: 12 bytes hold the denial (asserted above); read back as one after the loop.
-    unsafe { core::ptr::write_unaligned(h.walk_denial.as_mut_ptr().cast::<EnipDenial>(), d) };
-    h.walk_state = walk_state::DENIED;
-    1
-}
-
 /// One part of a byte of an EtherNet/IP walk, the one [`Handoff::walk_part`] names, for the
 /// byte at [`Handoff::walk_at`]: [`enip::consume`]'s parts read the byte, [`enip::settle`]'s
 /// judge and end what it completed; [`enip::next_part`] then names the next part that has
@@ -154,7 +144,7 @@ extern "C" fn enip_step(_index: u64, _ctx: *mut c_void) -> i64 {
         let end = h.walk_end as usize & (2 * PAYLOAD_MAX - 1);
         let bytes = PayloadBytes { payload, len: end };
         let Some([byte]) = bytes.load::<1>(at) else {
-            return deny(h, EnipDenial::new(EnipViolation::Malformed));
+            return record_denial(h, EnipDenial::new(EnipViolation::Malformed));
         };
         let cursor = enip::cursor_in(&mut h.walk);
         let bits = &mut h.walk_bits;
@@ -173,7 +163,7 @@ extern "C" fn enip_step(_index: u64, _ctx: *mut c_void) -> i64 {
         }
     };
     if let Err(d) = r {
-        return deny(h, d);
+        return record_denial(h, d);
     }
     h.walk_pending = pending as u8;
     let next = enip::next_part(enip::cursor_in(&mut h.walk), part, pending);
@@ -223,10 +213,7 @@ impl Walker for EnipLooped {
         // SAFETY: as above; the loop is over.
         let h = unsafe { &*(h as *const Handoff) };
         match h.walk_state {
-            // SAFETY: the step wrote a denial there before it said DENIED.
-            walk_state::DENIED => Err(unsafe {
-                core::ptr::read_unaligned(h.walk_denial.as_ptr().cast::<EnipDenial>())
-            }),
+            walk_state::DENIED => Err(recorded_denial(h)),
             // The loop stopped short of the end (a failed lookup).
             walk_state::WALKING => Err(EnipDenial::new(EnipViolation::Malformed)),
             _ => {

@@ -19,6 +19,25 @@ use firewall_common::{
 
 use crate::maps::{HANDOFF, MODBUS_PROFILES, PAYLOAD};
 
+/// Records denial `d` of a walk in this CPU's hand-over value (its `walk_denial` bytes, read
+/// back by [`recorded_denial`] after the loop) and says the walk is denied; stops the loop.
+#[inline(always)]
+pub(crate) fn record_denial<D: Copy>(h: &mut Handoff, d: D) -> i64 {
+    const { assert!(core::mem::size_of::<D>() <= 12) };
+    // SAFETY: 12 bytes hold the denial (asserted above); `D` is a plain `Copy` value.
+    unsafe { core::ptr::write_unaligned(h.walk_denial.as_mut_ptr().cast::<D>(), d) };
+    h.walk_state = walk_state::DENIED;
+    1
+}
+
+/// The denial [`record_denial`] wrote (the walk's state says it did).
+#[inline(always)]
+pub(crate) fn recorded_denial<D: Copy>(h: &Handoff) -> D {
+    const { assert!(core::mem::size_of::<D>() <= 12) };
+    // SAFETY: as in `record_denial`, which wrote a `D` there.
+    unsafe { core::ptr::read_unaligned(h.walk_denial.as_ptr().cast::<D>()) }
+}
+
 /// `inspector` walked one byte per `bpf_loop` iteration over `payload`
 /// ([`stream::step_byte`], the step of the host's [`stream::walk`]; a plain loop over the
 /// bytes does not verify within the kernel's budget, every iteration multiplying the paths of
@@ -216,8 +235,6 @@ impl ModbusAdus {
     }
 }
 
-const _: () = assert!(core::mem::size_of::<ModbusDenial>() <= 12);
-
 /// One ADU of a Modbus walk; stops the loop (1) when the segment is done or denied. Its
 /// context is null: what it reads and writes is in this CPU's [`Handoff`] (see there why).
 extern "C" fn adu_step(_index: u64, _ctx: *mut c_void) -> i64 {
@@ -246,14 +263,7 @@ extern "C" fn adu_step(_index: u64, _ctx: *mut c_void) -> i64 {
             h.walk_state = walk_state::DONE;
             1
         }
-        Err(d) => {
-            // SAFETY: 12 bytes hold the denial (asserted above); read back as one below.
-            unsafe {
-                core::ptr::write_unaligned(h.walk_denial.as_mut_ptr().cast::<ModbusDenial>(), d)
-            };
-            h.walk_state = walk_state::DENIED;
-            1
-        }
+        Err(d) => record_denial(h, d),
     }
 }
 
@@ -305,10 +315,7 @@ impl Walker for ModbusAdus {
                 *cursor = h.walk;
                 Ok(())
             }
-            // SAFETY: the step wrote a denial there before it said DENIED.
-            walk_state::DENIED => Err(unsafe {
-                core::ptr::read_unaligned(h.walk_denial.as_ptr().cast::<ModbusDenial>())
-            }),
+            walk_state::DENIED => Err(recorded_denial(h)),
             // More ADUs than the walk checks.
             _ => Err(modbus::unwalkable()),
         }

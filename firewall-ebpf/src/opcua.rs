@@ -16,6 +16,7 @@ use firewall_common::{
 };
 
 use crate::{
+    looped::{record_denial, recorded_denial},
     maps::{HANDOFF, OPCUA_PROFILES, PAYLOAD},
     stream::{Protocol, run},
 };
@@ -79,17 +80,6 @@ impl OpcuaLooped {
     pub const SERVER: u32 = 0;
 }
 
-const _: () = assert!(core::mem::size_of::<OpcuaDenial>() <= 12);
-
-/// Records denial `d` in the hand-over value; stops the loop.
-#[inline(always)]
-fn deny(h: &mut Handoff, d: OpcuaDenial) -> i64 {
-    // SAFETY: 12 bytes hold the denial (asserted above); read back as one after the loop.
-    unsafe { core::ptr::write_unaligned(h.walk_denial.as_mut_ptr().cast::<OpcuaDenial>(), d) };
-    h.walk_state = walk_state::DENIED;
-    1
-}
-
 /// One part of an OPC UA walk from [`Handoff::walk_at`]: a byte of a chunk's undecided head,
 /// or the rest of a judged chunk in the segment. Stops the loop (1) on a denial or when the
 /// segment is walked. Its context is null: the cursor, session bits, position and bounds are
@@ -129,7 +119,7 @@ extern "C" fn opcua_step(_index: u64, _ctx: *mut c_void) -> i64 {
             h.walk_at = next as u32;
             0
         }
-        Err(d) => deny(h, d),
+        Err(d) => record_denial(h, d),
     }
 }
 
@@ -174,10 +164,7 @@ impl Walker for OpcuaLooped {
         // SAFETY: as above; the loop is over.
         let h = unsafe { &*(h as *const Handoff) };
         match h.walk_state {
-            // SAFETY: the step wrote a denial there before it said DENIED.
-            walk_state::DENIED => Err(unsafe {
-                core::ptr::read_unaligned(h.walk_denial.as_ptr().cast::<OpcuaDenial>())
-            }),
+            walk_state::DENIED => Err(recorded_denial(h)),
             // The loop stopped short of the end (a failed lookup).
             walk_state::WALKING => Err(malformed(kind)),
             _ => {
