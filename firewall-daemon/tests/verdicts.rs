@@ -3727,13 +3727,55 @@ fn opcua_chunks_are_judged_across_segments() {
         );
         c += part.len() as u32;
     }
-    // A segment longer than the walker's 2,048 bytes (a GRO/GSO aggregate in skb mode) is
-    // not walked: denied, the documented limitation (README, "Offloads"; docs/opcua.md).
+    // Segments longer than the walker's 2,048-byte window (GRO/GSO aggregates in skb mode):
+    // the rest of a judged chunk passes, a client's chunk header past the window is denied.
+    let mut s = s;
     let response = ua::request_as(Encoding::FourByte, ids::READ + 3, 9, 3000);
-    h.drop(
+    h.pass(
         "the server's 3 kB response in one segment",
         &opcua_segment(client, false, s, c, &response),
+        Reason::AllowedConntrack,
+    );
+    s += response.len() as u32;
+    let big_read = ua::request_as(Encoding::FourByte, ids::READ, 10, 3000);
+    h.pass(
+        "a 3 kB read in one segment",
+        &opcua_segment(client, true, c, s, &big_read),
+        Reason::AllowedConntrack,
+    );
+    c += big_read.len() as u32;
+    h.drop(
+        "a 3 kB read and a chunk header past the window",
+        &opcua_segment(
+            client,
+            true,
+            c,
+            s,
+            &[big_read.clone(), ua::request(ids::READ, 11)].concat(),
+        ),
         Reason::OpcuaMalformed,
+    );
+    h.pass(
+        "a read after it",
+        &opcua_segment(client, true, c, s, &read),
+        Reason::AllowedConntrack,
+    );
+    c += read.len() as u32;
+    let two = [
+        ua::request_as(Encoding::FourByte, ids::READ + 3, 12, 2100),
+        ua::request_as(Encoding::FourByte, ids::READ + 3, 13, 900),
+    ]
+    .concat();
+    h.pass(
+        "two server responses in one aggregate (the second header past the window)",
+        &opcua_segment(client, false, s, c, &two),
+        Reason::AllowedConntrack,
+    );
+    s += two.len() as u32;
+    h.pass(
+        "the server's direction passes unframed after it",
+        &opcua_segment(client, false, s, c, b"not a chunk"),
+        Reason::AllowedConntrack,
     );
 
     // A policy the conduit does not list; an encrypted body on a Basic256Sha256 channel of a

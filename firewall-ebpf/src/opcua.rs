@@ -80,6 +80,19 @@ impl OpcuaLooped {
     pub const SERVER: u32 = 0;
 }
 
+/// Where the walk of a segment ending at `end` stops reading: the payload copy holds the
+/// first [`opcua::WINDOW`] bytes; a longer segment (a GRO/GSO aggregate in skb mode) is walked
+/// in them and [`opcua::beyond_window`] takes the rest. Computed in the loop's step and after
+/// it, not before it, so that one state reaches the loop.
+#[inline(always)]
+fn window_end(end: usize) -> usize {
+    if end > opcua::WINDOW {
+        opcua::WINDOW
+    } else {
+        end
+    }
+}
+
 /// One part of an OPC UA walk from [`Handoff::walk_at`]: a byte of a chunk's undecided head,
 /// or the rest of a judged chunk in the segment. Stops the loop (1) on a denial or when the
 /// segment is walked. Its context is null: the cursor, session bits, position and bounds are
@@ -92,8 +105,7 @@ extern "C" fn opcua_step(_index: u64, _ctx: *mut c_void) -> i64 {
     };
     // SAFETY: this CPU's values; `walk_segment` reads them only after the loop.
     let (h, payload) = unsafe { (&mut *h, &*payload) };
-    // The mask is a no-op (`walk_end <= PAYLOAD_MAX`), there for the verifier.
-    let end = h.walk_end as usize & (2 * PAYLOAD_MAX - 1);
+    let end = window_end(h.walk_end as usize);
     let at = h.walk_at as usize;
     if at >= end {
         h.walk_state = walk_state::DONE;
@@ -135,12 +147,12 @@ impl Walker for OpcuaLooped {
         cursor: &mut StreamCursor,
         session: &mut u8,
     ) -> Result<(), OpcuaDenial> {
-        let kind = opcua::cursor_of(cursor).kind;
-        if len > opcua::MAX_SEGMENT_BYTES || off + len > PAYLOAD_MAX {
-            return Err(malformed(kind));
+        if opcua::flags_of(cursor) & opcua::cursor_flags::UNFRAMED != 0 {
+            // The server's direction lost its framing in an aggregate (see `beyond_window`).
+            return Ok(());
         }
         let Some(h) = HANDOFF.get_ptr_mut(0) else {
-            return Err(malformed(kind));
+            return Err(malformed(opcua::message::UNKNOWN));
         };
         // SAFETY: this CPU's hand-over value, valid for the whole run; the loop's step is
         // the only other user while the loop runs.
@@ -150,6 +162,7 @@ impl Walker for OpcuaLooped {
         h.walk_profile = self.profile;
         h.walk_state = walk_state::WALKING;
         h.walk_at = off as u32;
+        // The segment's end; the step walks up to the window's ([`window_end`]).
         h.walk_end = (off + len) as u16;
         // Every part advances at least a byte; one more iteration sees the end.
         // SAFETY: `opcua_step` takes no context.
@@ -161,17 +174,23 @@ impl Walker for OpcuaLooped {
                 0,
             )
         };
+        // Everything the walk left is read back from the maps, no value is kept across the
+        // loop: whatever led to it, the loop starts from one state for the verifier.
         // SAFETY: as above; the loop is over.
         let h = unsafe { &*(h as *const Handoff) };
+        let mut state = opcua::cursor_of(&h.walk);
         match h.walk_state {
             walk_state::DENIED => Err(recorded_denial(h)),
-            // The loop stopped short of the end (a failed lookup).
-            walk_state::WALKING => Err(malformed(kind)),
-            _ => {
-                *cursor = h.walk;
+            walk_state::DONE => {
+                let client = h.walk_profile != Self::SERVER;
+                let end = h.walk_end as usize;
+                opcua::beyond_window(&mut state, window_end(end), end, client)?;
+                opcua::set_cursor(cursor, &state);
                 *session = h.walk_bits;
                 Ok(())
             }
+            // The loop stopped short of the end (a failed lookup).
+            _ => Err(malformed(state.kind)),
         }
     }
 }

@@ -19,7 +19,8 @@
 //! If the data path ever drops large segments, that is a bug to fix there (real NICs with
 //! GRO deliver the same), not something for the harness to hide with `ethtool -K`. The one
 //! exception is documented where it is made: OPC UA's skb variant (tests/tests/opcua.rs),
-//! whose walker does not take segments over 2,048 bytes yet (README, "Offloads").
+//! whose walker cannot read a client's chunk header past a frame's first 2,048 payload bytes
+//! (README, "Offloads").
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr},

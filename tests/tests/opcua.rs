@@ -701,12 +701,12 @@ fn inspected_native() {
     env.finish();
 }
 
-/// skb mode as docs/opcua.md supports it: with MTU-sized segments. The walker reads at most
-/// 2,048 payload bytes of a frame and denies a longer one, and an asyncua session always has
-/// longer messages (the CreateSession response carries the server's certificate: 5 kB), so
-/// GRO/GSO aggregates of skb mode would deny it (README, "Offloads"). This is a limitation of
-/// the data path, not of the test, so only this variant turns the hosts' TSO/GSO off (what a
-/// gateway with GRO off receives); the native variant runs with the offloads as they are.
+/// skb mode with the hosts' TSO/GSO off. The walker reads the first 2,048 payload bytes of a
+/// frame: the server's long answers pass in GRO/GSO aggregates (the rest of a judged chunk),
+/// but the 200 kB write's chunk headers would lie past those bytes in the client's aggregates
+/// and be denied (docs/opcua.md, "Traps"; README, "Offloads"). That is a limitation of the
+/// data path, not of the test, so only this variant turns TSO/GSO off (what a gateway with
+/// GRO off receives); the native variant runs with the offloads as they are.
 #[test]
 fn inspected_skb() {
     let plant = Plant::for_test("opcua_skb");

@@ -18,8 +18,12 @@ use super::{
 };
 use crate::{event::detail, packet::PacketBytes, stream::PAYLOAD_MAX};
 
-/// Longest segment the walker takes.
-pub const MAX_SEGMENT_BYTES: usize = PAYLOAD_MAX;
+/// Bytes of a segment the walker reads (the data path's payload copy): a judged chunk's rest
+/// may run past it, a header may not ([`beyond_window`]).
+pub const WINDOW: usize = PAYLOAD_MAX;
+
+/// Longest segment the host walker reads in one go (the fuzz target's and tests' bound).
+pub const MAX_SEGMENT_BYTES: usize = WINDOW;
 
 /// Why an OPC UA segment was denied.
 #[repr(u8)]
@@ -174,6 +178,11 @@ pub mod cursor_flags {
     /// A message of this direction is open: its last chunk was an intermediate one, the next
     /// MSG chunk continues it ([`super::OpcuaCursor::request`]).
     pub const MESSAGE_OPEN: u8 = 1 << 0;
+    /// The server's direction is no longer framed: a segment longer than the walker's window
+    /// ([`super::WINDOW`], a GRO/GSO aggregate in skb mode) had a chunk header past it. Its
+    /// chunks then pass unframed for the rest of the connection (the client's direction is
+    /// always judged whole).
+    pub const UNFRAMED: u8 = 1 << 1;
 }
 
 /// [`OpcuaCursor::at`] once the chunk is judged: the rest of it passes.
@@ -248,20 +257,62 @@ pub fn walk<B: PacketBytes + ?Sized>(
     session: &mut u8,
     profile: Option<&OpcuaProfile>,
 ) -> Result<(), OpcuaDenial> {
-    if len > MAX_SEGMENT_BYTES {
-        return Err(malformed(cursor.kind));
+    if cursor.flags & cursor_flags::UNFRAMED != 0 {
+        // The server's direction lost its framing in an aggregate ([`beyond_window`]).
+        return Ok(());
     }
     let mut c = *cursor;
     let mut bits = *session;
-    let (mut pos, end) = (off, off + len);
-    for _ in 0..MAX_SEGMENT_BYTES {
-        if pos >= end {
+    let end = off + len;
+    let window_end = off + if len < WINDOW { len } else { WINDOW };
+    let mut pos = off;
+    for _ in 0..WINDOW {
+        if pos >= window_end {
             break;
         }
-        pos = step_part(&mut c, &mut bits, b, pos, end, profile)?;
+        pos = step_part(&mut c, &mut bits, b, pos, window_end, profile)?;
     }
+    beyond_window(&mut c, pos, end, profile.is_some())?;
     *cursor = c;
     *session = bits;
+    Ok(())
+}
+
+/// The bytes of a segment after the walker's window (`pos..end`, only in a segment longer
+/// than [`WINDOW`]): the rest of a judged chunk passes; a chunk header past the window cannot
+/// be read, which denies the client's segment (`opcua_malformed`) and ends the framing of the
+/// server's direction ([`cursor_flags::UNFRAMED`]).
+#[inline(always)]
+pub fn beyond_window(
+    c: &mut OpcuaCursor,
+    pos: usize,
+    end: usize,
+    client: bool,
+) -> Result<(), OpcuaDenial> {
+    if pos >= end {
+        return Ok(());
+    }
+    let mut pos = pos;
+    if c.at == JUDGED {
+        let rest = end - pos;
+        let n = if (c.left as usize) < rest {
+            c.left as usize
+        } else {
+            rest
+        };
+        c.left -= n as u32;
+        if c.left == 0 {
+            c.at = 0;
+        }
+        pos += n;
+    }
+    if pos >= end {
+        return Ok(());
+    }
+    if client {
+        return Err(malformed(c.kind));
+    }
+    c.flags |= cursor_flags::UNFRAMED;
     Ok(())
 }
 

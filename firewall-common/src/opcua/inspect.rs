@@ -41,6 +41,18 @@ pub fn cursor_of(c: &StreamCursor) -> OpcuaCursor {
     unsafe { core::ptr::read_unaligned((c as *const StreamCursor).cast::<OpcuaCursor>()) }
 }
 
+/// The [`OpcuaCursor::flags`] kept in `c`'s bytes (one byte read, no copy of the cursor).
+#[inline(always)]
+pub fn flags_of(c: &StreamCursor) -> u8 {
+    // SAFETY: as in `cursor_of`: the byte at `flags`'s offset of an `OpcuaCursor` laid over
+    // `c`, inside it.
+    unsafe {
+        *(c as *const StreamCursor)
+            .cast::<u8>()
+            .add(core::mem::offset_of!(OpcuaCursor, flags))
+    }
+}
+
 /// Keeps `o` in `c`'s bytes.
 #[inline(always)]
 pub fn set_cursor(c: &mut StreamCursor, o: &OpcuaCursor) {

@@ -26,7 +26,7 @@ mod services;
 mod wire;
 
 pub use check::*;
-pub use inspect::{Direction, cursor_of, set_cursor};
+pub use inspect::{Direction, cursor_of, flags_of, set_cursor};
 pub use profile::*;
 pub use services::*;
 pub use wire::*;

@@ -439,10 +439,34 @@ fn every_cut_gives_the_verdict_of_the_whole_stream() {
 }
 
 #[test]
-fn a_segment_too_long_to_walk_is_malformed() {
+fn segments_longer_than_the_window_pass_the_rest_of_judged_chunks_only() {
     let p = read_only();
-    let long = vec![0u8; MAX_SEGMENT_BYTES + 1];
+    // A GRO/GSO aggregate of skb mode: the client's 5 kB read in one segment passes, and the
+    // stream stands right after it.
+    let big_read = ua::request_as(Encoding::FourByte, ids::READ, 3, 5000);
+    let s = with(ua::session("None"), &[big_read.clone()]);
     let mut bits = 0;
-    let (r, _) = walk_all(&[&long], Some(&p), &mut bits);
+    let (r, c) = walk_all(&[&s, &ua::request(ids::READ, 4)], Some(&p), &mut bits);
+    assert_eq!(r, [Ok(()), Ok(())]);
+    assert_eq!((c.at, c.left), (0, 0));
+    // A chunk header past the window cannot be read: the client's segment is denied.
+    let two = with(ua::session("None"), &[big_read, ua::request(ids::WRITE, 4)]);
+    let mut bits = 0;
+    let (r, _) = walk_all(&[&two], Some(&p), &mut bits);
     assert_eq!(kind(r[0]), Some(OpcuaViolation::Malformed));
+    // Zeroes are no header, whatever the length.
+    let mut bits = 0;
+    let (r, _) = walk_all(&[&vec![0u8; WINDOW + 1]], Some(&p), &mut bits);
+    assert_eq!(kind(r[0]), Some(OpcuaViolation::Malformed));
+    // The server's 5 kB CreateSession response passes framed; an aggregate with a header past
+    // the window passes and ends the framing of the server's direction.
+    let response = ua::request_as(Encoding::FourByte, ids::CREATE_SESSION + 3, 1, 5283 - 24);
+    let mut bits = session::PICKED_UP;
+    let (r, c) = walk_all(&[&response], None, &mut bits);
+    assert_eq!((r[0], c.at, c.left, c.flags), (Ok(()), 0, 0, 0));
+    let mut bits = session::PICKED_UP;
+    let responses = [response.clone(), response].concat();
+    let (r, c) = walk_all(&[&responses, b"garbage after"], None, &mut bits);
+    assert_eq!(r, [Ok(()), Ok(())]);
+    assert_ne!(c.flags & cursor_flags::UNFRAMED, 0);
 }
