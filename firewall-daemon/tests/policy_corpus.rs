@@ -350,3 +350,65 @@ fn check_and_compile_commands() {
     assert_eq!(code, 1);
     assert!(out.is_empty());
 }
+
+#[test]
+fn factory_line_compiles_to_what_its_comments_promise() {
+    use firewall_common::{
+        bacnet::BacnetProfile,
+        enip::{Target, service},
+        maps::inspector,
+    };
+    let path = policies_dir().join("factory-line.yaml");
+    let p = policy::load_file(&path).expect("valid");
+    let c = compile::compile(&p).expect("compiles");
+    let inspected: Vec<(u8, u16, u8, u16)> = c
+        .conduit_entries
+        .iter()
+        .filter(|(_, a)| a.profile_id != 0)
+        .map(|(k, a)| (k.proto, k.value, a.inspector, a.profile_id))
+        .collect();
+    assert_eq!(
+        inspected,
+        [
+            (6, 102, inspector::S7COMM, 1),
+            (6, 44818, inspector::ENIP, 1),
+            (17, 47808, inspector::BACNET, 1)
+        ]
+    );
+    // S7: reads of DB 100-199 and the process image through rack 0; nothing else.
+    let [s7] = c.s7comm_profiles.as_slice() else {
+        panic!("one S7comm profile: {:?}", c.s7comm_profiles)
+    };
+    assert!(s7.allows_function(0x04) && s7.allows_function(0xF0));
+    for write_stop_or_download in [0x05, 0x29, 0x28, 0x1A, 0x1B, 0x1C, 0x1D] {
+        assert!(
+            !s7.allows_function(write_stop_or_download),
+            "{write_stop_or_download:#x}"
+        );
+    }
+    assert!(s7.allows_tsap(Some(0x0102)) && !s7.allows_tsap(Some(0x0200)));
+    assert!(s7.allows_item(0x84, 150) && !s7.allows_item(0x84, 1) && !s7.allows_item(0x84, 200));
+    // EtherNet/IP: tag and identity reads; no write, Reset, Set_Attribute or connection.
+    let [enip] = c.enip_profiles.as_slice() else {
+        panic!("one EtherNet/IP profile: {:?}", c.enip_profiles)
+    };
+    assert!(enip.allows_service(0x4C, Target::Tag) && enip.allows_service(0x0E, Target::Any));
+    assert!(!enip.allows_service(0x4D, Target::Tag));
+    assert!(!enip.allows_service(service::FORWARD_OPEN, Target::ConnectionManager));
+    assert!(!enip.allows_service(0x05, Target::Any) && !enip.allows_service(0x10, Target::Any));
+    assert!(enip.allows_class(Some(1), false) && enip.allows_class(None, true));
+    assert!(!enip.allows_class(Some(6), false) && !enip.allows_class(None, false));
+    // BACnet: the reads plus subscribe_cov; no write, reinitialize or DCC.
+    let mut bacnet = BacnetProfile::read_only();
+    bacnet.confirmed.insert(5);
+    assert_eq!(c.bacnet_profiles, [bacnet]);
+    assert!(!bacnet.confirmed.contains(15) && !bacnet.confirmed.contains(17));
+    let (code, out, err) = zcfw(&["check", &path.to_string_lossy()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(
+            "3 inspected rules (1 S7comm profile, 1 EtherNet/IP profile, 1 BACnet profile, "
+        ),
+        "{out}"
+    );
+}

@@ -76,18 +76,9 @@ fn valid(src: &str, policy: &policy::ValidatedPolicy) {
             ids.dedup();
             assert_eq!(ids.len(), compiled.conduits.len(), "conduit ids repeat");
             // Profile ids are numbered per protocol: an entry's id indexes its inspector's list.
-            let profiles = |inspector: u8| match inspector {
-                firewall_common::maps::inspector::MODBUS => compiled.modbus_profiles.len(),
-                firewall_common::maps::inspector::IEC104 => compiled.iec104_profiles.len(),
-                firewall_common::maps::inspector::DNP3 => compiled.dnp3_profiles.len(),
-                _ => 0,
-            };
-            for n in [
-                compiled.modbus_profiles.len(),
-                compiled.iec104_profiles.len(),
-                compiled.dnp3_profiles.len(),
-            ] {
-                assert!(n < capacity::MAX_PROFILES as usize);
+            let profiles = |inspector: u8| compiled.profile_count(inspector);
+            for (inspector, _) in firewall_common::maps::inspector::PROGRAMS {
+                assert!(profiles(inspector) < capacity::MAX_PROFILES as usize);
             }
             for (key, action) in &compiled.conduit_entries {
                 assert!(

@@ -47,6 +47,8 @@ const EXAMPLES: &[&str] = &[
     "policies/demo-plant.yaml",
     "policies/purdue-plant.yaml",
     "policies/substation.yaml",
+    "policies/factory-line.yaml",
+    "policies/bridge-cell.yaml",
     "packaging/debian/metrics.conf",
 ];
 /// Documentation shipped in /usr/share/doc/zcfw.

@@ -26,7 +26,7 @@ use firewall_common::{
     iec104::Iec104Profile,
     maps::{
         ConduitAction, ConduitKey, ZoneMatch, ZonePairKey, ZonePairLevels, action_flags, capacity,
-        slot_flags, zone_flags,
+        inspector, slot_flags, zone_flags,
     },
     modbus::ModbusProfile,
     opcua::OpcuaProfile,
@@ -178,13 +178,10 @@ impl CompiledPolicy {
             + self.zone_pairs.len()
             + self.conduit_entries.len()
             + self.l2_allow.len()
-            + self.modbus_profiles.len()
-            + self.iec104_profiles.len()
-            + self.dnp3_profiles.len()
-            + self.s7comm_profiles.len()
-            + self.enip_profiles.len()
-            + self.opcua_profiles.len()
-            + self.bacnet_profiles.len()
+            + inspector::PROGRAMS
+                .iter()
+                .map(|&(i, _)| self.profile_count(i))
+                .sum::<usize>()
             + self.interfaces.len()
             + self
                 .interfaces
@@ -193,6 +190,22 @@ impl CompiledPolicy {
                 .map(Vec::len)
                 .sum::<usize>()
             + 1
+    }
+
+    /// Number of profiles of inspector `which` (`inspector::MODBUS`, ...): a conduit entry of
+    /// that inspector names profile `1..=profile_count(which)`. 0 for `inspector::NONE` and
+    /// any unknown id.
+    pub fn profile_count(&self, which: u8) -> usize {
+        match which {
+            inspector::MODBUS => self.modbus_profiles.len(),
+            inspector::IEC104 => self.iec104_profiles.len(),
+            inspector::DNP3 => self.dnp3_profiles.len(),
+            inspector::S7COMM => self.s7comm_profiles.len(),
+            inspector::ENIP => self.enip_profiles.len(),
+            inspector::OPCUA => self.opcua_profiles.len(),
+            inspector::BACNET => self.bacnet_profiles.len(),
+            _ => 0,
+        }
     }
 }
 
