@@ -42,8 +42,17 @@ pub mod cause {
     pub const NO_EGRESS: usize = 9;
     /// Anything else the lookup cannot answer (a tunnel route, no source address).
     pub const OTHER: usize = 10;
+    /// Bridge mode: the destination MAC address is not in the mirrored forwarding database
+    /// of the bridge (a broadcast or multicast, an address the bridge has not learned, the
+    /// bridge's own, or one behind a port zcfw cannot redirect to): the bridge floods or
+    /// delivers it.
+    pub const UNKNOWN_MAC: usize = 11;
+    /// Bridge mode: the source MAC address is not known behind the ingress port (a host
+    /// that moved, or a learned entry that aged out), or the mirror is stale (no daemon
+    /// refreshed it lately): the bridge learns it from this frame.
+    pub const LEARNING: usize = 12;
     /// Entries of [`super::FastPathCounters::by_cause`].
-    pub const SLOTS: usize = 11;
+    pub const SLOTS: usize = 13;
 
     /// Names as `zcfw status` and the metrics show them, by index.
     pub const NAMES: [&str; SLOTS] = [
@@ -58,6 +67,8 @@ pub mod cause {
         "vlan",
         "no_egress",
         "other",
+        "unknown_mac",
+        "learning",
     ];
 }
 
@@ -70,6 +81,126 @@ pub struct FastPathCounters {
 }
 
 const _: () = assert!(core::mem::size_of::<FastPathCounters>() == 16 * cause::SLOTS);
+
+/// Bridge mode: a member port of a Linux bridge (map `BRIDGE_PORTS`, keyed by the port's
+/// ifindex, written by the daemon for every bridge port of the policy while a `fast_path`
+/// interface is one). A frame arriving on a port with an entry is never routed by the
+/// forwarder: it is switched by the mirror, or goes to the bridge.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BridgePort {
+    /// Ifindex of the bridge device: frames are switched only between ports of one bridge.
+    pub bridge: u32,
+    /// The port's MTU: a larger frame goes to the stack (cause [`cause::MTU`]).
+    pub mtu: u16,
+    /// 1: the fast path may forward from and to the port (STP state forwarding, not
+    /// isolated, on a bridge without VLAN filtering); 0: its frames go to the bridge (cause
+    /// [`cause::NOT_FORWARDED`]).
+    pub forwarding: u8,
+    pub _pad: u8,
+}
+
+const _: () = assert!(core::mem::size_of::<BridgePort>() == 8);
+
+/// Bridge mode: a key of the mirrored forwarding database (map `BRIDGE_FDB`): a MAC address
+/// on a bridge.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FdbKey {
+    /// Ifindex of the bridge device.
+    pub bridge: u32,
+    pub mac: [u8; 6],
+    pub _pad: [u8; 2],
+}
+
+const _: () = assert!(core::mem::size_of::<FdbKey>() == 12);
+
+impl FdbKey {
+    #[inline(always)]
+    pub const fn new(bridge: u32, mac: [u8; 6]) -> FdbKey {
+        FdbKey {
+            bridge,
+            mac,
+            _pad: [0; 2],
+        }
+    }
+}
+
+/// Bridge mode: the heartbeat of the daemon's forwarding-database mirror (map `BRIDGE_SYNC`,
+/// one entry). The forwarder trusts the mirror only while it is fresh: a daemon that died
+/// leaves the bridge fast path off within [`MIRROR_FRESH_NS`], and the bridge forwards
+/// everything again.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BridgeSync {
+    /// `CLOCK_MONOTONIC` (the clock of `bpf_ktime_get_ns`) of the mirror's last refresh; 0:
+    /// never.
+    pub refreshed_ns: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<BridgeSync>() == 8);
+
+/// How long a refresh of the mirror stays valid. The daemon refreshes it every second.
+pub const MIRROR_FRESH_NS: u64 = 5_000_000_000;
+
+/// What the bridge fast path looks at in a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BridgedFrame {
+    pub dst: [u8; 6],
+    pub src: [u8; 6],
+    /// Length after the Ethernet header.
+    pub l3_len: u32,
+}
+
+/// What the bridge fast path does with `frame` arriving on port `ingress` (whose entry is
+/// `port`): `Ok(egress)` to redirect it unchanged out of port `egress`, or the [`cause`] it
+/// goes to the stack for. `fdb` looks the mirror up, `port_of` the ports' entries; `fresh`
+/// says whether the mirror is fresh ([`MIRROR_FRESH_NS`]).
+#[inline(always)]
+pub fn bridge_egress(
+    ingress: u32,
+    port: &BridgePort,
+    frame: BridgedFrame,
+    fresh: bool,
+    fdb: impl Fn(&FdbKey) -> Option<u32>,
+    port_of: impl Fn(u32) -> Option<BridgePort>,
+) -> Result<u32, usize> {
+    let BridgedFrame { dst, src, l3_len } = frame;
+    if port.forwarding == 0 {
+        return Err(cause::NOT_FORWARDED);
+    }
+    if !fresh {
+        return Err(cause::LEARNING);
+    }
+    // Broadcast and multicast: the bridge floods them.
+    if dst[0] & 1 != 0 {
+        return Err(cause::UNKNOWN_MAC);
+    }
+    // The bridge learns from what it sees: a source not known on this port goes through it.
+    if fdb(&FdbKey::new(port.bridge, src)) != Some(ingress) {
+        return Err(cause::LEARNING);
+    }
+    let Some(egress) = fdb(&FdbKey::new(port.bridge, dst)) else {
+        return Err(cause::UNKNOWN_MAC);
+    };
+    // Behind the port it came from (the bridge drops it) or not a port zcfw forwards to.
+    if egress == ingress {
+        return Err(cause::UNKNOWN_MAC);
+    }
+    let Some(out) = port_of(egress) else {
+        return Err(cause::NO_EGRESS);
+    };
+    if out.bridge != port.bridge {
+        return Err(cause::NO_EGRESS);
+    }
+    if out.forwarding == 0 {
+        return Err(cause::NOT_FORWARDED);
+    }
+    if l3_len > out.mtu as u32 {
+        return Err(cause::MTU);
+    }
+    Ok(egress)
+}
 
 /// `bpf_fib_lookup` return codes (`BPF_FIB_LKUP_RET_*` of the kernel UAPI).
 pub mod fib {
@@ -305,5 +436,78 @@ mod tests {
         assert_eq!(cause_of_fib(fib::NOT_FWDED), cause::NOT_FORWARDED);
         assert_eq!(cause_of_fib(99), cause::OTHER);
         assert_eq!(cause::NAMES.len(), cause::SLOTS);
+    }
+
+    #[test]
+    fn the_bridge_forwards_known_unicast_between_its_ports_only() {
+        const BR: u32 = 10;
+        let (a, b, c) = (
+            [2, 0, 0, 0, 0, 0xa],
+            [2, 0, 0, 0, 0, 0xb],
+            [2, 0, 0, 0, 0, 0xc],
+        );
+        let fdb = |k: &FdbKey| match (k.bridge, k.mac) {
+            (BR, m) if m == a => Some(1),
+            (BR, m) if m == b => Some(2),
+            // Learned behind a port zcfw has no entry for.
+            (BR, m) if m == c => Some(9),
+            _ => None,
+        };
+        let ports = |i: u32| match i {
+            1 => Some(BridgePort {
+                bridge: BR,
+                mtu: 1500,
+            }),
+            2 => Some(BridgePort {
+                bridge: BR,
+                mtu: 1400,
+            }),
+            3 => Some(BridgePort {
+                bridge: 11,
+                mtu: 1500,
+            }),
+            _ => None,
+        };
+        let p1 = BridgePort {
+            bridge: BR,
+            mtu: 1500,
+        };
+        let at = |dst, src, l3_len| BridgedFrame { dst, src, l3_len };
+        let go = |dst, src, fresh| bridge_egress(1, &p1, at(dst, src, 1400), fresh, fdb, ports);
+        assert_eq!(go(b, a, true), Ok(2));
+        assert_eq!(
+            bridge_egress(1, &p1, at(b, a, 1401), true, fdb, ports),
+            Err(cause::MTU)
+        );
+        assert_eq!(go(b, a, false), Err(cause::LEARNING));
+        // Broadcast, multicast, unknown.
+        assert_eq!(go([0xff; 6], a, true), Err(cause::UNKNOWN_MAC));
+        assert_eq!(
+            go([0x33, 0x33, 0, 0, 0, 1], a, true),
+            Err(cause::UNKNOWN_MAC)
+        );
+        assert_eq!(go([2, 0, 0, 0, 0, 0xee], a, true), Err(cause::UNKNOWN_MAC));
+        // A source the bridge knows elsewhere (it moved) or not at all.
+        assert_eq!(go(a, b, true), Err(cause::LEARNING));
+        assert_eq!(go(b, [2, 0, 0, 0, 0, 0xee], true), Err(cause::LEARNING));
+        // Back out of the ingress port; behind a port with no entry.
+        assert_eq!(go(a, a, true), Err(cause::UNKNOWN_MAC));
+        assert_eq!(go(c, a, true), Err(cause::NO_EGRESS));
+        // A port of another bridge, and one the bridge does not forward on (STP).
+        let fdb3 = |k: &FdbKey| if k.mac == b { Some(3) } else { fdb(k) };
+        assert_eq!(
+            bridge_egress(1, &p1, at(b, a, 100), true, fdb3, ports),
+            Err(cause::NO_EGRESS)
+        );
+        let fdb4 = |k: &FdbKey| if k.mac == b { Some(4) } else { fdb(k) };
+        assert_eq!(
+            bridge_egress(1, &p1, at(b, a, 100), true, fdb4, ports),
+            Err(cause::NOT_FORWARDED)
+        );
+        let blocked = at_port(BR, 1500, 0);
+        assert_eq!(
+            bridge_egress(1, &blocked, at(b, a, 100), true, fdb, ports),
+            Err(cause::NOT_FORWARDED)
+        );
     }
 }

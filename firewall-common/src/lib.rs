@@ -62,4 +62,6 @@ pub mod zonetable;
 /// the hand-over value ([`maps::Handoff`]);
 /// BACnet/IP: its profile map (`BACNET_PROFILES`), inspector id 7, reasons 59-63, and 64
 /// per-conduit counter slots (inspection reasons below 56).
-pub const ABI_VERSION: u32 = 8;
+/// 9: the bridge fast path: `BRIDGE_PORTS`, `BRIDGE_FDB`, `BRIDGE_SYNC`, and two more fast-path
+/// causes (`FAST_PATH_COUNTERS` values of 13 counters, were 11).
+pub const ABI_VERSION: u32 = 9;

@@ -111,6 +111,14 @@ pub mod names {
     /// Per-CPU hash: ifindex → [`crate::forward::FastPathCounters`] of a `fast_path`
     /// interface (entries written by the daemon).
     pub const FAST_PATH_COUNTERS: &str = "FAST_PATH_COUNTERS";
+    /// Hash: ifindex → [`crate::forward::BridgePort`], the bridge ports the fast path may
+    /// forward from and to (bridge mode, written by the daemon).
+    pub const BRIDGE_PORTS: &str = "BRIDGE_PORTS";
+    /// Hash: [`crate::forward::FdbKey`] → port ifindex (`u32`): the daemon's mirror of the
+    /// bridges' forwarding databases (learned and static entries on [`BRIDGE_PORTS`]).
+    pub const BRIDGE_FDB: &str = "BRIDGE_FDB";
+    /// Array, one [`crate::forward::BridgeSync`]: when the daemon last refreshed the mirror.
+    pub const BRIDGE_SYNC: &str = "BRIDGE_SYNC";
 
     /// Per-CPU array of [`super::Counter`] indexed by rule id
     /// ([`super::ConduitAction::rule_id`]): packets the conduit lookup matched to each rule.
@@ -132,7 +140,7 @@ pub mod names {
     /// Every map of the XDP program the daemon pins and adopts: a restart keeps them, and a
     /// map missing here would silently start empty after a restart (a test in
     /// firewall-daemon compares this list with the maps of the embedded object).
-    pub const ALL: [&str; 41] = [
+    pub const ALL: [&str; 44] = [
         ABI,
         CONTROL,
         SLOT_CONFIG,
@@ -172,6 +180,9 @@ pub mod names {
         FORWARDER,
         FORWARD_PORTS,
         FAST_PATH_COUNTERS,
+        BRIDGE_PORTS,
+        BRIDGE_FDB,
+        BRIDGE_SYNC,
         LEARN,
         LEARN_HOSTS,
     ];
@@ -240,6 +251,9 @@ pub mod capacity {
     /// Interfaces with fast-path counters, and forwarding targets of the fast path (the
     /// interfaces of one policy).
     pub const FAST_PATH_IFACES: u32 = IFACES / 2;
+    /// MAC addresses in the mirror of the bridges' forwarding databases (the kernel's
+    /// default limit per bridge is unlimited; a plant cell has tens to hundreds).
+    pub const BRIDGE_FDB: u32 = 16_384;
     /// Learning-mode aggregates (LRU, about 100 bytes each in the kernel): zone pairs ×
     /// services × Modbus units and functions of a plant are a few hundred; a flood of random
     /// ports evicts the oldest instead of growing.
@@ -755,6 +769,9 @@ mod pod {
         crate::conduittable::ConduitEntry,
         crate::conduittable::ConduitBucket,
         crate::forward::FastPathCounters,
+        crate::forward::BridgePort,
+        crate::forward::FdbKey,
+        crate::forward::BridgeSync,
     );
 }
 

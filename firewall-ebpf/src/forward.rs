@@ -5,6 +5,10 @@
 //! out of the egress interface through [`FORWARD_PORTS`]. Anything the lookup cannot answer
 //! goes to the stack unchanged (`XDP_PASS`), counted by cause.
 //!
+//! On a bridge port (an entry in [`BRIDGE_PORTS`]) there is no route to look up: the frame is
+//! switched by the daemon's mirror of the bridge's forwarding database ([`BRIDGE_FDB`]) and
+//! redirected unchanged ([`firewall_common::forward::bridge_egress`]).
+//!
 //! The forwarder decides nothing: the verdict was made by the main program for this very
 //! packet, after island mode, the conntrack entry's policy generation and rate limits, so no
 //! state here can let a closed flow through.
@@ -15,12 +19,12 @@ use aya_ebpf::{
         xdp_action::{XDP_PASS, XDP_REDIRECT},
         xdp_md,
     },
-    helpers::generated::bpf_fib_lookup,
+    helpers::{bpf_ktime_get_ns, generated::bpf_fib_lookup},
     macros::xdp,
     programs::XdpContext,
 };
 use firewall_common::{
-    forward::{self, cause},
+    forward::{self, BridgePort, BridgedFrame, MIRROR_FRESH_NS, cause},
     packet::{Family, Fragment},
     reason::Reason,
 };
@@ -29,7 +33,10 @@ use crate::{
     XdpBytes,
     account::account,
     decision::{Decision, drop},
-    maps::{FAST_PATH_COUNTERS, FORWARD_HANDOFF, FORWARD_PORTS, FORWARDER, SCRATCH},
+    maps::{
+        BRIDGE_FDB, BRIDGE_PORTS, BRIDGE_SYNC, FAST_PATH_COUNTERS, FORWARD_HANDOFF, FORWARD_PORTS,
+        FORWARDER, SCRATCH,
+    },
 };
 
 /// `AF_INET` / `AF_INET6`, the lookup's `family`.
@@ -87,6 +94,14 @@ fn forward(ctx: *mut xdp_md) -> usize {
     let Some(p) = SCRATCH.get(0) else {
         return cause::OTHER;
     };
+    let ingress = ctx.ingress_ifindex() as u32;
+    // SAFETY: a plain value copied out at once; the daemon replaces entries whole.
+    if let Some(&port) = unsafe { BRIDGE_PORTS.get(&ingress) } {
+        if p.l3_offset as usize != forward::ETH_LEN {
+            return cause::VLAN;
+        }
+        return bridge(&ctx, ingress, &port);
+    }
     let (family, l4_protocol) = (p.family, p.proto);
     if let Err(why) = forward::eligible(
         family,
@@ -161,4 +176,50 @@ fn forward(ctx: *mut xdp_md) -> usize {
         return cause::OTHER;
     }
     cause::FORWARDED
+}
+
+/// Bridge mode: redirects the frame unchanged to the port its destination MAC address was
+/// learned on, or says why the bridge must see it.
+#[inline(always)]
+fn bridge(ctx: &XdpContext, ingress: u32, port: &BridgePort) -> usize {
+    let bytes = XdpBytes {
+        start: ctx.data(),
+        end: ctx.data_end(),
+    };
+    let Some(macs) = firewall_common::packet::PacketBytes::load::<12>(&bytes, 0) else {
+        return cause::OTHER;
+    };
+    let mut dst = [0u8; 6];
+    let mut src = [0u8; 6];
+    dst.copy_from_slice(&macs[..6]);
+    src.copy_from_slice(&macs[6..]);
+    let frame = BridgedFrame {
+        dst,
+        src,
+        l3_len: (ctx.data_end() - ctx.data()).saturating_sub(forward::ETH_LEN) as u32,
+    };
+    // SAFETY: reads the monotonic clock.
+    let now = unsafe { bpf_ktime_get_ns() };
+    let fresh = BRIDGE_SYNC
+        .get(0)
+        .is_some_and(|s| s.refreshed_ns != 0 && now.wrapping_sub(s.refreshed_ns) < MIRROR_FRESH_NS);
+    let egress = forward::bridge_egress(
+        ingress,
+        port,
+        frame,
+        fresh,
+        // SAFETY: values copied out at once; the daemon replaces entries whole.
+        |k| unsafe { BRIDGE_FDB.get(k) }.copied(),
+        |i| unsafe { BRIDGE_PORTS.get(&i) }.copied(),
+    );
+    match egress {
+        Ok(egress) => {
+            if FORWARD_PORTS.redirect(egress, XDP_PASS as u64).is_err() {
+                cause::NO_EGRESS
+            } else {
+                cause::FORWARDED
+            }
+        }
+        Err(why) => why,
+    }
 }

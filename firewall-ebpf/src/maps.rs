@@ -17,7 +17,7 @@ use firewall_common::{
     enip::EnipProfile,
     event,
     flow::{FlowKey, FlowState, FragKey, FragState, StreamState},
-    forward::FastPathCounters,
+    forward::{BridgePort, BridgeSync, FastPathCounters, FdbKey},
     iec104::Iec104Profile,
     learn::{HostKey, HostValue, LearnKey, LearnValue},
     maps::{
@@ -237,6 +237,19 @@ pub static FORWARD_PORTS: DevMapHash = DevMapHash::with_max_entries(capacity::FA
 #[map]
 pub static FAST_PATH_COUNTERS: PerCpuHashMap<u32, FastPathCounters> =
     PerCpuHashMap::with_max_entries(capacity::FAST_PATH_IFACES, 0);
+
+/// Bridge mode: the bridge ports the fast path forwards from and to (written by the daemon).
+#[map]
+pub static BRIDGE_PORTS: HashMap<u32, BridgePort> =
+    HashMap::with_max_entries(capacity::FAST_PATH_IFACES, 0);
+
+/// Bridge mode: the daemon's mirror of the bridges' forwarding databases (MAC → port).
+#[map]
+pub static BRIDGE_FDB: HashMap<FdbKey, u32> = HashMap::with_max_entries(capacity::BRIDGE_FDB, 0);
+
+/// Bridge mode: when the daemon last refreshed `BRIDGE_FDB`.
+#[map]
+pub static BRIDGE_SYNC: Array<BridgeSync> = Array::with_max_entries(1, 0);
 
 /// Learning mode: what crosses each zone pair (`firewall_common::learn`), written only while
 /// `CONTROL` has the `LEARN` flag.

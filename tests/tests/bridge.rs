@@ -9,6 +9,9 @@
 //!   flow, wrong host, ACK without a SYN); a spoofed source from the wrong port; STP BPDUs and
 //!   LLDP denied unless listed; `zcfw status` names the bridge of each port. Finally zcfw stops
 //!   and what it denied goes through the bridge: every deny above was zcfw's.
+//! - `traffic_native_with_the_fast_path`: the same with `fast_path: true` on every port
+//!   (allowed frames of tracked flows switched in XDP by the mirror of the bridge's
+//!   forwarding database): the same verdicts, and the frames were forwarded in XDP.
 //! - `modbus_*`: a pymodbus PLC (plc1) and a one-connection PLC (plc2) in the cell: reads
 //!   pass, a write is denied and has no effect (and takes effect once zcfw is gone);
 //!   `on_violation: reset` resets both ends, each through its own port (and nothing reaches
@@ -41,6 +44,7 @@ use zcfw_harness::{
     traffic::{
         EchoServices, UdpPeer, echo_over, pattern, ping, tcp_connect, tcp_echo, udp_request,
     },
+    xdp_pass,
 };
 
 const POLICY: &str = include_str!("../policies/bridge.yaml");
@@ -96,11 +100,37 @@ struct Env<'p> {
     daemon: Option<Daemon<'p>>,
     _servers: Vec<EchoServices>,
     mode: XdpMode,
+    /// `fast_path: true` on every port (docs/fast-path.md, "Bridge mode").
+    fast: bool,
     failures: Vec<String>,
 }
 
+/// The bridge policy named `name`, with `fast_path: true` on every port when `fast`.
+fn policy(plant: &BridgePlant, name: &str, mode: XdpMode, fast: bool) -> String {
+    let text = plant.render_policy(POLICY, name, mode);
+    if !fast {
+        return text;
+    }
+    let plain = format!("xdp_mode: {} }}", mode.as_str());
+    assert_eq!(text.matches(&plain).count(), 3, "three ports in:\n{text}");
+    text.replace(
+        &plain,
+        &format!("xdp_mode: {}, fast_path: true }}", mode.as_str()),
+    )
+}
+
 impl<'p> Env<'p> {
-    fn start(plant: &'p BridgePlant, mode: XdpMode) -> Env<'p> {
+    fn start(plant: &'p BridgePlant, mode: XdpMode, fast: bool) -> Env<'p> {
+        if fast {
+            // As in fast_path.rs: a veth takes redirected frames only while its peer (the
+            // host's end) runs an XDP program, and frames forwarded in XDP must carry their
+            // checksums (docs/fast-path.md, "Requirements").
+            for h in plant.hosts() {
+                xdp_pass::attach(&h.ns, &h.ifname).expect("XDP_PASS on the host's veth end");
+                h.ns.run(|| cmd::run(Command::new("ethtool").args(["-K", &h.ifname, "tx", "off"])))
+                    .expect("ethtool -K tx off");
+            }
+        }
         let servers = plant
             .hosts()
             .iter()
@@ -110,7 +140,7 @@ impl<'p> Env<'p> {
             })
             .collect();
         let name = format!("bridge-{}", mode.as_str());
-        let daemon = start_daemon(plant, &plant.render_policy(POLICY, &name, mode));
+        let daemon = start_daemon(plant, &policy(plant, &name, mode, fast));
         for port in plant.ports() {
             let details = daemon.link_details(&port).expect("ip link");
             let first = details.lines().next().unwrap_or_default();
@@ -133,6 +163,7 @@ impl<'p> Env<'p> {
             daemon: Some(daemon),
             _servers: servers,
             mode,
+            fast,
             failures: Vec::new(),
         }
     }
@@ -148,7 +179,8 @@ impl<'p> Env<'p> {
     }
 
     fn fail(&mut self, msg: String) {
-        eprintln!("FAILED [bridge {}] {msg}", self.mode.as_str());
+        let fast = if self.fast { ", fast path" } else { "" };
+        eprintln!("FAILED [bridge {}{fast}] {msg}", self.mode.as_str());
         self.failures.push(msg);
     }
 
@@ -338,12 +370,13 @@ impl<'p> Env<'p> {
     }
 }
 
-fn traffic(mode: XdpMode) {
+fn traffic(mode: XdpMode, fast: bool) {
     use Expect::{Deny, Pass};
     use Probe::{Ping, Tcp, Udp};
     const DD: Expect = Deny("default_deny");
-    let plant = plant(&format!("br_traffic_{}", mode.as_str()));
-    let mut env = Env::start(&plant, mode);
+    let fast_tag = if fast { "_fast" } else { "" };
+    let plant = plant(&format!("br_traffic_{}{fast_tag}", mode.as_str()));
+    let mut env = Env::start(&plant, mode, fast);
 
     // `zcfw status` says which bridge each port belongs to.
     match zcfw(env.daemon(), &["status", "--json"]) {
@@ -670,9 +703,8 @@ fn traffic(mode: XdpMode) {
 
     // A policy whose l2.allow lists LLDP only: LLDP crosses, ARP no longer does.
     let name = format!("bridge-{}", mode.as_str());
-    let lldp_only = plant
-        .render_policy(POLICY, &name, mode)
-        .replace("conduits:", "l2: { allow: [lldp] }\nconduits:");
+    let lldp_only =
+        policy(&plant, &name, mode, fast).replace("conduits:", "l2: { allow: [lldp] }\nconduits:");
     env.reload(&lldp_only, "lldp-only");
     if !env.l2_frame_arrives(&lldp(hmi_mac), PASS_TIMEOUT) {
         env.fail("with `l2: { allow: [lldp] }`, LLDP from the hmi did not reach plc1".into());
@@ -698,7 +730,7 @@ fn traffic(mode: XdpMode) {
     }
     // A policy that lists the bridge device itself: zcfw attaches (generic XDP) but warns
     // that it sees none of the bridged traffic there, and `zcfw status` says so.
-    let with_bridge = plant.render_policy(POLICY, &name, mode).replace(
+    let with_bridge = policy(&plant, &name, mode, fast).replace(
         "interfaces:\n",
         &format!(
             "interfaces:\n  - {{ name: {}, xdp_mode: skb }}\n",
@@ -731,7 +763,10 @@ fn traffic(mode: XdpMode) {
             plant.bridge()
         ));
     }
-    env.reload(&plant.render_policy(POLICY, &name, mode), "back");
+    env.reload(&policy(&plant, &name, mode, fast), "back");
+    if fast {
+        fast_path_was_used(&mut env);
+    }
     let bridge = plant
         .gateway()
         .link_details(plant.bridge())
@@ -783,14 +818,59 @@ fn traffic(mode: XdpMode) {
     env.finish();
 }
 
+/// With the fast path on: every port's fast path is active, the bridged TCP, UDP and ICMP
+/// of the allowed flows were forwarded in XDP (the matrix above had the same verdicts as
+/// without it), frames the mirror cannot switch went to the bridge, and the daemon mirrored
+/// the bridge's forwarding database.
+fn fast_path_was_used(env: &mut Env<'_>) {
+    let status = match zcfw(env.daemon(), &["status", "--json"]) {
+        Ok(out) => serde_json::from_str::<serde_json::Value>(&out).expect("status json"),
+        Err(e) => return env.fail(format!("zcfw status: {e:#}")),
+    };
+    let mut forwarded = 0;
+    for port in env.plant.ports() {
+        let fast = status["interfaces"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["name"] == port.as_str())
+            .map(|i| i["fast_path"].clone())
+            .unwrap_or_default();
+        if fast["active"] != true {
+            env.fail(format!(
+                "the fast path of bridge port {port} should be active: {fast}"
+            ));
+        }
+        forwarded += fast["forwarded"]["packets"].as_u64().unwrap_or(0);
+        println!("fast path of {port}: {fast}");
+    }
+    // Hundreds of KiB of TCP echo each way and every ping reply of the matrix.
+    if forwarded < 100 {
+        env.fail(format!(
+            "bridged packets of allowed flows should be forwarded in XDP: {forwarded} were"
+        ));
+    }
+    let log = env.daemon().log_tail(400);
+    if !log.contains("forwarding database mirrored") {
+        env.fail(format!(
+            "the daemon should mirror the bridge's forwarding database; log:\n{log}"
+        ));
+    }
+}
+
 #[test]
 fn traffic_native() {
-    traffic(XdpMode::Native);
+    traffic(XdpMode::Native, false);
 }
 
 #[test]
 fn traffic_skb() {
-    traffic(XdpMode::Skb);
+    traffic(XdpMode::Skb, false);
+}
+
+#[test]
+fn traffic_native_with_the_fast_path() {
+    traffic(XdpMode::Native, true);
 }
 
 /// Read holding registers (FC 3), unit 1.

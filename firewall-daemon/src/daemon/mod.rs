@@ -11,6 +11,7 @@ mod access;
 mod capture;
 mod community_id;
 mod events;
+mod fdb;
 pub mod learn;
 mod metrics;
 mod notify;
@@ -302,6 +303,7 @@ async fn serve(opts: &RunOptions) -> Result<()> {
             );
         }
     }
+    let fdb_thread = fdb::FdbThread::spawn(state.clone())?;
     let reader = tokio::spawn(events::run(ring, state.clone(), hub, opts.log_events));
     let capture_reader = tokio::spawn(capture::run(capture_ring, state.clone(), capture_hub));
     let metrics = match opts.metrics_listen {
@@ -365,6 +367,7 @@ async fn serve(opts: &RunOptions) -> Result<()> {
         }
     }
     notify::stopping();
+    drop(fdb_thread);
     server.abort();
     reader.abort();
     capture_reader.abort();

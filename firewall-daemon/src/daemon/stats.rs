@@ -293,13 +293,11 @@ fn fast_path_status(state: &State, iface: &str, ifindex: u32) -> Option<FastPath
     if !wanted {
         return None;
     }
-    let port = matches!(
-        crate::dataplane::bridge::role(iface, ifindex),
-        crate::dataplane::bridge::BridgeRole::Port(_)
-    );
-    let unavailable = port.then(|| {
-        "a bridge port: its frames are switched by the bridge, which XDP cannot look up; they go to the stack".to_owned()
-    });
+    // A bridge port: switched by the mirror of its bridge's forwarding database, unless the
+    // bridge does not forward on it (or filters VLANs).
+    let unavailable = crate::dataplane::bridge::port_entry(iface, ifindex)
+        .and_then(|(_, forwarding)| forwarding.err())
+        .map(|why| format!("bridge port: {why}; its frames go to the bridge"));
     // Counters that cannot be read show as zero; `status` still answers.
     let counts = state
         .dataplane

@@ -7,17 +7,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use aya::{
     Ebpf,
     maps::{
-        DevMapHash, MapData, MapError, PerCpuHashMap, PerCpuValues, ProgramArray, xdp::XdpMapError,
+        Array, DevMapHash, HashMap, MapData, MapError, PerCpuHashMap, PerCpuValues, ProgramArray,
+        xdp::XdpMapError,
     },
     programs::ProgramError,
 };
 use firewall_common::{
-    forward::{FastPathCounters, cause},
+    forward::{BridgePort, BridgeSync, FastPathCounters, FdbKey, cause},
     maps::{Counter, names},
 };
 use tracing::warn;
 
-use super::{DataplaneError, program_named};
+use super::{DataplaneError, fdb::FdbStore, program_named};
 
 /// Name of the forwarder program in the object.
 pub const FORWARDER_PROGRAM: &str = "zcfw_forward";
@@ -141,33 +142,93 @@ pub(super) fn counters(
     }
 }
 
-/// Which interfaces of the policy get the fast path: those that ask for it, but bridge
-/// ports (warned about).
+/// Makes the bridge ports the fast path may forward from and to exactly `ports`.
+pub(super) fn set_bridge_ports(
+    ebpf: &mut Ebpf,
+    ports: &BTreeMap<u32, BridgePort>,
+) -> Result<(), DataplaneError> {
+    let map = ebpf
+        .map_mut(names::BRIDGE_PORTS)
+        .ok_or(DataplaneError::MissingMap(names::BRIDGE_PORTS))?;
+    let mut map: HashMap<&mut MapData, u32, BridgePort> =
+        HashMap::try_from(map).map_err(DataplaneError::map(names::BRIDGE_PORTS))?;
+    let stale: Vec<u32> = map
+        .keys()
+        .filter_map(Result::ok)
+        .filter(|k| !ports.contains_key(k))
+        .collect();
+    for (ifindex, port) in ports {
+        map.insert(ifindex, port, 0)
+            .map_err(DataplaneError::map(names::BRIDGE_PORTS))?;
+    }
+    for ifindex in stale {
+        map.remove(&ifindex)
+            .map_err(DataplaneError::map(names::BRIDGE_PORTS))?;
+    }
+    Ok(())
+}
+
+/// Writes the mirror's heartbeat: `refreshed_ns` on the monotonic clock, 0 to turn the
+/// bridge fast path off at once.
+pub(super) fn set_bridge_sync(ebpf: &mut Ebpf, refreshed_ns: u64) -> Result<(), DataplaneError> {
+    let map = ebpf
+        .map_mut(names::BRIDGE_SYNC)
+        .ok_or(DataplaneError::MissingMap(names::BRIDGE_SYNC))?;
+    let mut map: Array<&mut MapData, BridgeSync> =
+        Array::try_from(map).map_err(DataplaneError::map(names::BRIDGE_SYNC))?;
+    map.set(0, BridgeSync { refreshed_ns }, 0)
+        .map_err(DataplaneError::map(names::BRIDGE_SYNC))
+}
+
+/// The `BRIDGE_FDB` map as the mirror's store.
+pub struct BridgeFdb<'a>(HashMap<&'a mut MapData, FdbKey, u32>);
+
+impl<'a> BridgeFdb<'a> {
+    pub(super) fn of(ebpf: &'a mut Ebpf) -> Result<Self, DataplaneError> {
+        let map = ebpf
+            .map_mut(names::BRIDGE_FDB)
+            .ok_or(DataplaneError::MissingMap(names::BRIDGE_FDB))?;
+        Ok(BridgeFdb(
+            HashMap::try_from(map).map_err(DataplaneError::map(names::BRIDGE_FDB))?,
+        ))
+    }
+
+    /// Removes every entry (whatever a previous daemon left).
+    pub fn clear(&mut self) -> Result<usize, DataplaneError> {
+        let keys: Vec<FdbKey> = self.0.keys().filter_map(Result::ok).collect();
+        for key in &keys {
+            self.remove(key)?;
+        }
+        Ok(keys.len())
+    }
+}
+
+impl FdbStore for BridgeFdb<'_> {
+    type Error = DataplaneError;
+
+    fn insert(&mut self, key: FdbKey, port: u32) -> Result<(), DataplaneError> {
+        self.0
+            .insert(key, port, 0)
+            .map_err(DataplaneError::map(names::BRIDGE_FDB))
+    }
+
+    fn remove(&mut self, key: &FdbKey) -> Result<(), DataplaneError> {
+        match self.0.remove(key) {
+            Ok(()) | Err(MapError::KeyNotFound) => Ok(()),
+            Err(e) => Err(DataplaneError::map(names::BRIDGE_FDB)(e)),
+        }
+    }
+}
+
+/// Which interfaces of the policy get the fast path: those that ask for it (a bridge port
+/// among them is switched by the mirror of its bridge's forwarding database, see
+/// [`super::bridge::ports_of`]).
 pub(super) fn wanted<'a>(
     interfaces: impl Iterator<Item = (&'a str, bool)>,
     ifindexes: &BTreeMap<String, u32>,
 ) -> BTreeSet<u32> {
-    let mut on = BTreeSet::new();
-    for (name, fast_path) in interfaces {
-        if !fast_path {
-            continue;
-        }
-        let Some(&ifindex) = ifindexes.get(name) else {
-            continue;
-        };
-        // A bridge port: the kernel has no FIB answer for its frames (they are switched, not
-        // routed) and XDP has no helper for the bridge's forwarding database.
-        if matches!(
-            super::bridge::role(name, ifindex),
-            super::bridge::BridgeRole::Port(_)
-        ) {
-            warn!(
-                interface = name,
-                "fast_path is not available on a bridge port: its frames are switched by the bridge, which XDP cannot look up; they go to the stack (docs/fast-path.md)"
-            );
-            continue;
-        }
-        on.insert(ifindex);
-    }
-    on
+    interfaces
+        .filter(|(_, fast_path)| *fast_path)
+        .filter_map(|(name, _)| ifindexes.get(name).copied())
+        .collect()
 }

@@ -7,6 +7,7 @@ pub mod bpffs;
 pub mod bridge;
 mod error;
 mod fastpath;
+pub mod fdb;
 mod learn;
 mod link;
 mod maps;
@@ -281,6 +282,15 @@ impl Dataplane {
             .filter_map(|i| ifindexes.get(&i.name).copied())
             .collect();
         fastpath::set_ports(&mut self.ebpf, &ports)?;
+        // Before the flip: a frame from a bridge port is never routed by the forwarder.
+        let (bridge_ports, _) = bridge::ports_of(
+            policy
+                .interfaces
+                .iter()
+                .filter_map(|i| Some((i.name.as_str(), *ifindexes.get(&i.name)?))),
+            &fast,
+        );
+        fastpath::set_bridge_ports(&mut self.ebpf, &bridge_ports)?;
         maps::clear_slot(&mut self.ebpf, slot)?;
         let written = &mut self.known[slot as usize];
         if let Err(err) = maps::write_slot(
@@ -332,6 +342,26 @@ impl Dataplane {
         ifindex: u32,
     ) -> Result<[Counter; firewall_common::forward::cause::SLOTS], DataplaneError> {
         fastpath::counters(&self.ebpf, ifindex)
+    }
+
+    /// Bridge mode: makes the bridge ports the fast path may forward from and to exactly
+    /// `ports` (ifindex → entry).
+    pub fn set_bridge_ports(
+        &mut self,
+        ports: &BTreeMap<u32, firewall_common::forward::BridgePort>,
+    ) -> Result<(), DataplaneError> {
+        fastpath::set_bridge_ports(&mut self.ebpf, ports)
+    }
+
+    /// Bridge mode: the mirror of the bridges' forwarding databases, to write.
+    pub fn bridge_fdb(&mut self) -> Result<fastpath::BridgeFdb<'_>, DataplaneError> {
+        fastpath::BridgeFdb::of(&mut self.ebpf)
+    }
+
+    /// Bridge mode: the mirror is fresh as of `refreshed_ns` (`CLOCK_MONOTONIC`); 0 turns the
+    /// bridge fast path off until the next refresh.
+    pub fn set_bridge_sync(&mut self, refreshed_ns: u64) -> Result<(), DataplaneError> {
+        fastpath::set_bridge_sync(&mut self.ebpf, refreshed_ns)
     }
 
     /// Events sent, suppressed by the per-CPU bucket of each class, and lost to a full ring.

@@ -28,7 +28,7 @@ pub use bpffs::{TEST_BPFFS, test_bpffs};
 pub use capture::{CLIENT_TIMEOUT, Captured, capture};
 pub use clock::now;
 pub use instance::{Live, Service, Status};
-pub use kernel::{tcp_retransmits, xdp_prog_id};
+pub use kernel::{TcpCounters, xdp_prog_id};
 pub use ping::PingStream;
 pub use tcp::{TcpFlow, TcpReport};
 pub use udp::{Arrival, Delivery, Sent, UdpSink, UdpSource};
