@@ -453,25 +453,20 @@ mod tests {
             (BR, m) if m == c => Some(9),
             _ => None,
         };
+        let at_port = |bridge, mtu, forwarding| BridgePort {
+            bridge,
+            mtu,
+            forwarding,
+            _pad: 0,
+        };
         let ports = |i: u32| match i {
-            1 => Some(BridgePort {
-                bridge: BR,
-                mtu: 1500,
-            }),
-            2 => Some(BridgePort {
-                bridge: BR,
-                mtu: 1400,
-            }),
-            3 => Some(BridgePort {
-                bridge: 11,
-                mtu: 1500,
-            }),
+            1 => Some(at_port(BR, 1500, 1)),
+            2 => Some(at_port(BR, 1400, 1)),
+            3 => Some(at_port(11, 1500, 1)),
+            4 => Some(at_port(BR, 1500, 0)),
             _ => None,
         };
-        let p1 = BridgePort {
-            bridge: BR,
-            mtu: 1500,
-        };
+        let p1 = at_port(BR, 1500, 1);
         let at = |dst, src, l3_len| BridgedFrame { dst, src, l3_len };
         let go = |dst, src, fresh| bridge_egress(1, &p1, at(dst, src, 1400), fresh, fdb, ports);
         assert_eq!(go(b, a, true), Ok(2));

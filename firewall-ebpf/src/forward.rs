@@ -208,8 +208,9 @@ fn bridge(ctx: &XdpContext, ingress: u32, port: &BridgePort) -> usize {
         port,
         frame,
         fresh,
-        // SAFETY: values copied out at once; the daemon replaces entries whole.
+        // SAFETY: a value copied out at once; the daemon replaces entries whole.
         |k| unsafe { BRIDGE_FDB.get(k) }.copied(),
+        // SAFETY: as above.
         |i| unsafe { BRIDGE_PORTS.get(&i) }.copied(),
     );
     match egress {

@@ -12,7 +12,7 @@ use firewall_common::{
     opcua::{self, OpcuaDenial, OpcuaProfile, malformed},
     packet::PacketBytes,
     reason::Reason,
-    stream::{PAYLOAD_MAX, Payload, PayloadBytes, StreamCursor, Walker},
+    stream::{Payload, PayloadBytes, StreamCursor, Walker},
 };
 
 use crate::{

@@ -444,7 +444,7 @@ fn segments_longer_than_the_window_pass_the_rest_of_judged_chunks_only() {
     // A GRO/GSO aggregate of skb mode: the client's 5 kB read in one segment passes, and the
     // stream stands right after it.
     let big_read = ua::request_as(Encoding::FourByte, ids::READ, 3, 5000);
-    let s = with(ua::session("None"), &[big_read.clone()]);
+    let s = with(ua::session("None"), core::slice::from_ref(&big_read));
     let mut bits = 0;
     let (r, c) = walk_all(&[&s, &ua::request(ids::READ, 4)], Some(&p), &mut bits);
     assert_eq!(r, [Ok(()), Ok(())]);

@@ -259,6 +259,7 @@ impl Keeper {
         let mut offset = 0;
         let mut state = lock(state);
         let mut fdb = state.dataplane.bridge_fdb()?;
+        let mut dumped = false;
         while offset < data.len() {
             let msg: NetlinkMessage<RouteNetlinkMessage> =
                 NetlinkMessage::deserialize(&data[offset..])
@@ -287,9 +288,7 @@ impl Keeper {
                         debug!(removed, "stale bridge fdb entries removed");
                     }
                     self.synced = true;
-                    drop(fdb);
-                    state.dataplane.set_bridge_sync(monotonic_ns())?;
-                    fdb = state.dataplane.bridge_fdb()?;
+                    dumped = true;
                 }
                 NetlinkPayload::Error(e) if ours => {
                     self.dumping = None;
@@ -301,6 +300,9 @@ impl Keeper {
                 break;
             }
             offset += len;
+        }
+        if dumped {
+            state.dataplane.set_bridge_sync(monotonic_ns())?;
         }
         Ok(())
     }

@@ -46,6 +46,9 @@ fn role_in(net: &Path, iface: &str, ifindex: u32) -> BridgeRole {
     BridgeRole::Unbridged
 }
 
+/// A bridge port's fast-path entry, and why the fast path may not use the port (if so).
+pub type PortEntry = (BridgePort, Result<(), String>);
+
 /// STP port state "forwarding" (`BR_STATE_FORWARDING`).
 const STP_FORWARDING: u32 = 3;
 
@@ -54,16 +57,12 @@ const STP_FORWARDING: u32 = 3;
 /// the port (STP state forwarding), the port must not be isolated, and the bridge must not
 /// filter VLANs (its forwarding database is then keyed by MAC address alone, as the mirror
 /// is).
-pub fn port_entry(iface: &str, ifindex: u32) -> Option<(BridgePort, Result<(), String>)> {
+pub fn port_entry(iface: &str, ifindex: u32) -> Option<PortEntry> {
     port_entry_in(Path::new("/sys/class/net"), iface, ifindex)
 }
 
 /// [`port_entry`] with sysfs' `class/net` at `net`.
-fn port_entry_in(
-    net: &Path,
-    iface: &str,
-    ifindex: u32,
-) -> Option<(BridgePort, Result<(), String>)> {
+fn port_entry_in(net: &Path, iface: &str, ifindex: u32) -> Option<PortEntry> {
     let BridgeRole::Port(bridge) = role_in(net, iface, ifindex) else {
         return None;
     };
@@ -123,7 +122,7 @@ pub fn ports_of<'a>(
 ) {
     let mut ports = std::collections::BTreeMap::new();
     let mut refused = std::collections::BTreeMap::new();
-    let entries: Vec<(&str, u32, (BridgePort, Result<(), String>))> = interfaces
+    let entries: Vec<(&str, u32, PortEntry)> = interfaces
         .filter_map(|(name, ifindex)| Some((name, ifindex, port_entry(name, ifindex)?)))
         .collect();
     if !entries.iter().any(|(_, ifindex, _)| fast.contains(ifindex)) {
