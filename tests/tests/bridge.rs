@@ -22,6 +22,7 @@
 //! cases and then fails with the list of every case that went wrong.
 
 use std::{
+    collections::BTreeMap,
     io::{ErrorKind, Read, Write},
     net::{IpAddr, SocketAddr, TcpStream},
     process::Command,
@@ -856,6 +857,72 @@ fn fast_path_was_used(env: &mut Env<'_>) {
             "the daemon should mirror the bridge's forwarding database; log:\n{log}"
         ));
     }
+
+    // plc1's MAC address moves to plc2's port (a gratuitous ARP from there: the bridge learns
+    // it there), then back: the mirror follows the bridge both times.
+    let plc1_port = env.plant.host(Plc1).port.clone();
+    let plc2_port = env.plant.host(Plc2).port.clone();
+    let before = mirrored(env);
+    let plc1 = env.plant.host(Plc1);
+    let plc1_mac = plc1.ns.mac(&plc1.ifname).expect("mac");
+    let moved = |now: &BTreeMap<String, u64>| {
+        now.get(&plc2_port).copied() == before.get(&plc2_port).map(|n| n + 1)
+            && now.get(&plc1_port).copied() == before.get(&plc1_port).map(|n| n.saturating_sub(1))
+    };
+    for (from, back) in [(Plc2, false), (Plc1, true)] {
+        let host = env.plant.host(from);
+        let sender = PacketSocket::open(&host.ns, &host.ifname).expect("sender");
+        sender
+            .send(&gratuitous_arp(plc1_mac, Plc1.addr(Family::V4)))
+            .expect("send the gratuitous ARP");
+        let settled = |now: &BTreeMap<String, u64>| if back { *now == before } else { moved(now) };
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut now = mirrored(env);
+        while !settled(&now) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(100));
+            now = mirrored(env);
+        }
+        if !settled(&now) {
+            env.fail(format!(
+                "after plc1's MAC address was learned on {}'s port, the mirror should have it \
+                 there: addresses per port before {before:?}, now {now:?}",
+                from
+            ));
+        }
+    }
+}
+
+/// MAC addresses behind each bridge port in the daemon's mirror (`zcfw status --json`).
+fn mirrored(env: &Env<'_>) -> BTreeMap<String, u64> {
+    let out = zcfw(env.daemon(), &["status", "--json"]).expect("zcfw status");
+    let status: serde_json::Value = serde_json::from_str(&out).expect("status json");
+    status["interfaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| {
+            let n = i["fast_path"]["mirrored_addresses"].as_u64()?;
+            Some((i["name"].as_str()?.to_owned(), n))
+        })
+        .collect()
+}
+
+/// A gratuitous ARP request (broadcast) announcing `ip` at `mac`.
+fn gratuitous_arp(mac: [u8; 6], ip: IpAddr) -> Vec<u8> {
+    let IpAddr::V4(ip) = ip else {
+        panic!("ARP announces an IPv4 address")
+    };
+    let mut f = vec![0xff; 6];
+    f.extend_from_slice(&mac);
+    f.extend_from_slice(&ethertype::ARP.to_be_bytes());
+    // Ethernet, IPv4, address lengths 6 and 4, request.
+    f.extend_from_slice(&[0, 1, 0x08, 0, 6, 4, 0, 1]);
+    f.extend_from_slice(&mac);
+    f.extend_from_slice(&ip.octets());
+    f.extend_from_slice(&[0; 6]);
+    f.extend_from_slice(&ip.octets());
+    f.resize(60, 0);
+    f
 }
 
 #[test]

@@ -90,6 +90,11 @@ fn render_fast_path(fast: Option<&FastPathStatus>) -> String {
         "    fast path on: {} packets forwarded in XDP, {to_stack} handed to the stack\n",
         fast.forwarded.packets
     );
+    if let Some(n) = fast.mirrored_addresses {
+        out.push_str(&format!(
+            "      bridge port: {n} MAC addresses behind it in the forwarding-database mirror\n"
+        ));
+    }
     let causes: Vec<String> = fast
         .to_stack
         .iter()
@@ -182,6 +187,7 @@ mod tests {
         let mut fast = FastPathStatus {
             active: true,
             unavailable: None,
+            mirrored_addresses: None,
             forwarded: PacketCount {
                 packets: 1200,
                 bytes: 90_000,
@@ -201,11 +207,20 @@ mod tests {
             "    fast path on: 1200 packets forwarded in XDP, 5 handed to the stack\n      \
              to the stack: no_neighbour 3, ttl 2\n"
         );
-        fast.active = false;
-        fast.unavailable = Some("a bridge port".into());
+        fast.mirrored_addresses = Some(4);
         assert_eq!(
             render_fast_path(Some(&fast)),
-            "    fast path asked for but unavailable: a bridge port\n"
+            "    fast path on: 1200 packets forwarded in XDP, 5 handed to the stack\n      \
+             bridge port: 4 MAC addresses behind it in the forwarding-database mirror\n      \
+             to the stack: no_neighbour 3, ttl 2\n"
+        );
+        fast.active = false;
+        fast.unavailable =
+            Some("bridge port: an isolated port; its frames go to the bridge".into());
+        assert_eq!(
+            render_fast_path(Some(&fast)),
+            "    fast path asked for but unavailable: bridge port: an isolated port; its frames go \
+             to the bridge\n"
         );
     }
 }

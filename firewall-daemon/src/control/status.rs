@@ -69,6 +69,10 @@ pub struct FastPathStatus {
     /// Why the fast path is not available on this interface.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unavailable: Option<String>,
+    /// A bridge port: the MAC addresses the daemon's mirror of the bridge's forwarding
+    /// database has behind this port (frames to them are switched here in XDP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirrored_addresses: Option<u64>,
     /// Forwarded in XDP.
     pub forwarded: PacketCount,
     /// Handed to the kernel stack, by cause (every cause listed, in a fixed order).

@@ -97,6 +97,8 @@ struct Keeper {
     synced: bool,
     /// Why the ports were refused, as last logged (logged again only when it changes).
     refused: BTreeMap<String, String>,
+    /// The last failure, while the mirror cannot be kept.
+    failing: Option<String>,
 }
 
 impl Keeper {
@@ -119,27 +121,39 @@ impl Keeper {
         while !stop.load(Ordering::Relaxed) {
             if Instant::now() >= next_tick {
                 next_tick = Instant::now() + TICK;
-                if let Err(e) = self.tick(state) {
-                    warn!(error = %format!("{e:#}"), "bridge fast path: cannot keep the forwarding-database mirror; bridged frames go to the bridge until it can");
-                    self.socket = None;
-                    self.synced = false;
-                    self.dumping = None;
-                    let _ = lock(state).dataplane.set_bridge_sync(0);
+                match self.tick(state) {
+                    Ok(()) => {
+                        if self.failing.take().is_some() && self.synced {
+                            info!("bridge fast path: forwarding-database mirror kept again");
+                        }
+                    }
+                    Err(e) => self.failed(state, e),
                 }
             }
             if self.socket.is_some() {
                 if let Err(e) = self.receive(state) {
-                    warn!(error = %format!("{e:#}"), "bridge fast path: netlink receive failed; reading the forwarding database again");
-                    self.socket = None;
-                    self.synced = false;
-                    self.dumping = None;
-                    let _ = lock(state).dataplane.set_bridge_sync(0);
+                    self.failed(state, e.context("netlink receive"));
                 }
             } else {
                 std::thread::sleep(RECV_WAIT);
             }
         }
         // Stopping: the mirror is not kept any more.
+        let _ = lock(state).dataplane.set_bridge_sync(0);
+    }
+
+    /// The mirror cannot be kept: the bridge gets every frame at once (no heartbeat), and the
+    /// next tick starts over with a new socket and a dump. Logged when the error changes, not
+    /// every tick.
+    fn failed(&mut self, state: &Mutex<State>, e: anyhow::Error) {
+        let why = format!("{e:#}");
+        if self.failing.as_deref() != Some(why.as_str()) {
+            warn!(error = %why, "bridge fast path: cannot keep the forwarding-database mirror; bridged frames go to the bridge until it can");
+        }
+        self.failing = Some(why);
+        self.socket = None;
+        self.synced = false;
+        self.dumping = None;
         let _ = lock(state).dataplane.set_bridge_sync(0);
     }
 

@@ -295,7 +295,15 @@ fn fast_path_status(state: &State, iface: &str, ifindex: u32) -> Option<FastPath
     }
     // A bridge port: switched by the mirror of its bridge's forwarding database, unless the
     // bridge does not forward on it (or filters VLANs).
-    let unavailable = crate::dataplane::bridge::port_entry(iface, ifindex)
+    let port = crate::dataplane::bridge::port_entry(iface, ifindex);
+    let mirrored_addresses = port.as_ref().map(|_| {
+        state
+            .dataplane
+            .bridge_fdb_ports()
+            .map(|ports| ports.iter().filter(|p| **p == ifindex).count() as u64)
+            .unwrap_or(0)
+    });
+    let unavailable = port
         .and_then(|(_, forwarding)| forwarding.err())
         .map(|why| format!("bridge port: {why}; its frames go to the bridge"));
     // Counters that cannot be read show as zero; `status` still answers.
@@ -310,6 +318,7 @@ fn fast_path_status(state: &State, iface: &str, ifindex: u32) -> Option<FastPath
     Some(FastPathStatus {
         active: unavailable.is_none(),
         unavailable,
+        mirrored_addresses,
         forwarded: count(&counts[cause::FORWARDED]),
         to_stack: counts
             .iter()

@@ -180,6 +180,20 @@ pub(super) fn set_bridge_sync(ebpf: &mut Ebpf, refreshed_ns: u64) -> Result<(), 
         .map_err(DataplaneError::map(names::BRIDGE_SYNC))
 }
 
+/// The port of every address in `BRIDGE_FDB`.
+pub(super) fn bridge_fdb_ports(ebpf: &Ebpf) -> Result<Vec<u32>, DataplaneError> {
+    let map = ebpf
+        .map(names::BRIDGE_FDB)
+        .ok_or(DataplaneError::MissingMap(names::BRIDGE_FDB))?;
+    let map: HashMap<&MapData, FdbKey, u32> =
+        HashMap::try_from(map).map_err(DataplaneError::map(names::BRIDGE_FDB))?;
+    Ok(map
+        .iter()
+        .filter_map(Result::ok)
+        .map(|(_, port)| port)
+        .collect())
+}
+
 /// The `BRIDGE_FDB` map as the mirror's store.
 pub struct BridgeFdb<'a>(HashMap<&'a mut MapData, FdbKey, u32>);
 

@@ -358,6 +358,11 @@ impl Dataplane {
         fastpath::BridgeFdb::of(&mut self.ebpf)
     }
 
+    /// Bridge mode: the port of every address in the mirror.
+    pub fn bridge_fdb_ports(&self) -> Result<Vec<u32>, DataplaneError> {
+        fastpath::bridge_fdb_ports(&self.ebpf)
+    }
+
     /// Bridge mode: the mirror is fresh as of `refreshed_ns` (`CLOCK_MONOTONIC`); 0 turns the
     /// bridge fast path off until the next refresh.
     pub fn set_bridge_sync(&mut self, refreshed_ns: u64) -> Result<(), DataplaneError> {
