@@ -3843,3 +3843,223 @@ fn opcua_chunks_are_judged_across_segments() {
         );
     }
 }
+
+/// The bridge fast path (docs/fast-path.md, "Bridge mode"), in a network namespace of its own
+/// with two veth ports: an allowed frame of a tracked flow arriving on a bridge port is
+/// redirected unchanged to the port the mirror has its destination behind, while the mirror
+/// is fresh; a stale mirror, an unknown or broadcast destination, a source not known on the
+/// ingress port, a port STP does not forward on and an MTU too small all leave the frame to
+/// the bridge, each counted. The mirror's entries are written here as the daemon's thread
+/// would (this thread's namespace has no sysfs of its own).
+#[test]
+fn the_bridge_fast_path_switches_by_the_mirror_only_while_it_is_fresh() {
+    std::thread::spawn(bridge_fast_path_in_own_netns)
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
+
+fn bridge_fast_path_in_own_netns() {
+    use firewall_common::forward::{BridgePort, FdbKey, cause};
+    use zcfw::dataplane::fdb::FdbStore;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare a network namespace");
+    for cmd in [
+        "ip link add bp0 type veth peer name bp0p",
+        "ip link add bp1 type veth peer name bp1p",
+        "ip link add br9 type bridge",
+        "ip link set bp0 master br9",
+        "ip link set bp1 master br9",
+        "ip link set bp0p up",
+        "ip link set bp1p up",
+        "ip link set bp0 up",
+        "ip link set bp1 up",
+        "ip link set br9 up",
+    ] {
+        sh(&cmd.split(' ').collect::<Vec<_>>());
+    }
+    let index = |name: &str| zcfw::dataplane::ifindex_of(name).expect("ifindex");
+    let (bp0, bp1, br9) = (index("bp0"), index("bp1"), index("br9"));
+    let yaml = r#"
+version: 1
+name: bridge-fast-path
+defaults: { action: deny, log: denied, mode: enforce }
+interfaces:
+  - { name: bp0, zones: [plant], fast_path: true }
+  - { name: bp1, zones: [cell], fast_path: true }
+zones:
+  plant: { security_level: 1, networks: [10.50.0.128/25] }
+  cell: { security_level: 3, networks: [10.50.0.0/25] }
+conduits:
+  - name: reads
+    from: plant
+    to: cell
+    rules:
+      - { protocol: tcp, ports: [5020] }
+"#;
+    let ifindexes = BTreeMap::from([("bp0".to_string(), bp0), ("bp1".to_string(), bp1)]);
+    let mut dp = Dataplane::load().expect("load the XDP program (are you root?)");
+    dp.install(&compiled(yaml), &ifindexes).expect("install");
+    let (hmi_mac, plc_mac) = ([2, 0, 0, 0, 0, 0x81], [2, 0, 0, 0, 0, 0x10]);
+    let (hmi, plc) = ([10, 50, 0, 130], [10, 50, 0, 16]);
+    let port = |forwarding, mtu| BridgePort {
+        bridge: br9,
+        mtu,
+        forwarding,
+        _pad: 0,
+    };
+    dp.set_bridge_ports(&BTreeMap::from([
+        (bp0, port(1, 1500)),
+        (bp1, port(1, 1500)),
+    ]))
+    .expect("bridge ports");
+    {
+        let mut fdb = dp.bridge_fdb().expect("mirror");
+        fdb.insert(FdbKey::new(br9, hmi_mac), bp0).expect("hmi");
+        fdb.insert(FdbKey::new(br9, plc_mac), bp1).expect("plc");
+    }
+    let now = || {
+        let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).expect("clock");
+        t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
+    };
+    dp.set_bridge_sync(now()).expect("heartbeat");
+    let framed = |mut f: Vec<u8>, dst: [u8; 6], src: [u8; 6]| {
+        f[..6].copy_from_slice(&dst);
+        f[6..12].copy_from_slice(&src);
+        f
+    };
+    let ack = |len: usize| {
+        framed(
+            ipv4(hmi, plc, tcp(40000, 5020, ACK, &vec![7; len])).frame(),
+            plc_mac,
+            hmi_mac,
+        )
+    };
+    let run = |dp: &mut Dataplane, what: &str, frame: &[u8], verdict, cause| {
+        fast_path_run(dp, bp0, (what, frame, bp0), verdict, cause)
+    };
+
+    // The first packet opens the flow and goes to the bridge.
+    let first = framed(syn(hmi, plc, 40000, 5020), plc_mac, hmi_mac);
+    run(&mut dp, "SYN", &first, XDP_PASS, None);
+    let out = run(
+        &mut dp,
+        "ACK",
+        &ack(10),
+        XDP_REDIRECT,
+        Some(cause::FORWARDED),
+    );
+    assert_eq!(
+        out,
+        ack(10),
+        "a switched frame is not rewritten (no TTL, no MACs)"
+    );
+    // Denied traffic is dropped before any switching.
+    let denied = framed(
+        ipv4(hmi, plc, tcp(40001, 5021, ACK, b"")).frame(),
+        plc_mac,
+        hmi_mac,
+    );
+    run(&mut dp, "denied ACK", &denied, XDP_DROP, None);
+    // Unknown and broadcast destinations, and a source the bridge knows elsewhere.
+    run(
+        &mut dp,
+        "unknown destination",
+        &framed(ack(10), [2, 0, 0, 0, 0, 0x55], hmi_mac),
+        XDP_PASS,
+        Some(cause::UNKNOWN_MAC),
+    );
+    run(
+        &mut dp,
+        "broadcast destination",
+        &framed(ack(10), [0xff; 6], hmi_mac),
+        XDP_PASS,
+        Some(cause::UNKNOWN_MAC),
+    );
+    run(
+        &mut dp,
+        "source behind another port",
+        &framed(ack(10), plc_mac, [2, 0, 0, 0, 0, 0x82]),
+        XDP_PASS,
+        Some(cause::LEARNING),
+    );
+    run(
+        &mut dp,
+        "tagged",
+        &with_vlans(&ack(10), &[(0x8100, 5)]),
+        XDP_PASS,
+        Some(cause::VLAN),
+    );
+    // Longer than the egress port's MTU (the daemon reads it from sysfs).
+    dp.set_bridge_ports(&BTreeMap::from([
+        (bp0, port(1, 1500)),
+        (bp1, port(1, 1000)),
+    ]))
+    .expect("bridge ports");
+    run(
+        &mut dp,
+        "longer than the egress MTU",
+        &ack(1000),
+        XDP_PASS,
+        Some(cause::MTU),
+    );
+    run(
+        &mut dp,
+        "within the egress MTU",
+        &ack(900),
+        XDP_REDIRECT,
+        Some(cause::FORWARDED),
+    );
+    // STP blocks the egress port.
+    dp.set_bridge_ports(&BTreeMap::from([
+        (bp0, port(1, 1500)),
+        (bp1, port(0, 1500)),
+    ]))
+    .expect("bridge ports");
+    run(
+        &mut dp,
+        "egress not forwarding",
+        &ack(10),
+        XDP_PASS,
+        Some(cause::NOT_FORWARDED),
+    );
+    dp.set_bridge_ports(&BTreeMap::from([
+        (bp0, port(1, 1500)),
+        (bp1, port(1, 1500)),
+    ]))
+    .expect("bridge ports");
+    run(
+        &mut dp,
+        "forwarding again",
+        &ack(10),
+        XDP_REDIRECT,
+        Some(cause::FORWARDED),
+    );
+    // A mirror not refreshed for more than 5 s (a daemon that died), or never.
+    dp.set_bridge_sync(now() - 6_000_000_000)
+        .expect("heartbeat");
+    run(
+        &mut dp,
+        "stale mirror",
+        &ack(10),
+        XDP_PASS,
+        Some(cause::LEARNING),
+    );
+    dp.set_bridge_sync(0).expect("heartbeat");
+    run(
+        &mut dp,
+        "no mirror",
+        &ack(10),
+        XDP_PASS,
+        Some(cause::LEARNING),
+    );
+    dp.set_bridge_sync(now()).expect("heartbeat");
+    run(
+        &mut dp,
+        "fresh again",
+        &ack(10),
+        XDP_REDIRECT,
+        Some(cause::FORWARDED),
+    );
+    // Island mode stops the flow on the fast path too.
+    dp.set_island(true).expect("island");
+    run(&mut dp, "island mode", &ack(10), XDP_DROP, None);
+}
