@@ -106,11 +106,12 @@ impl Keeper {
         // Whatever a previous daemon mirrored is not known to be true any more.
         {
             let mut state = lock(state);
-            let cleared = state.dataplane.set_bridge_sync(0).and_then(|()| {
-                let n = state.dataplane.bridge_fdb()?.clear()?;
-                state.dataplane.set_bridge_ports(&BTreeMap::new())?;
-                Ok(n)
-            });
+            // `BRIDGE_PORTS` stays as the policy's install wrote it: a frame from a bridge port
+            // must never be routed by the forwarder.
+            let cleared = state
+                .dataplane
+                .set_bridge_sync(0)
+                .and_then(|()| state.dataplane.bridge_fdb()?.clear());
             match cleared {
                 Ok(0) => {}
                 Ok(n) => info!(entries = n, "bridge mirror of a previous daemon cleared"),
@@ -159,8 +160,11 @@ impl Keeper {
 
     /// Which bridge ports are fast, the socket, the dump, the heartbeat.
     fn tick(&mut self, state: &Mutex<State>) -> Result<()> {
+        // Worked out and written under the lock, against the policy in force: a reload
+        // between the two would otherwise find its ports overwritten with the old policy's.
+        let mut guard = lock(state);
         let (ports, refused) = {
-            let state = lock(state);
+            let state = &*guard;
             let ifindex = |name: &str| {
                 state
                     .dataplane
@@ -184,24 +188,24 @@ impl Keeper {
                 .collect();
             bridge::ports_of(interfaces.iter().copied(), &fast)
         };
+        if ports != self.ports {
+            info!(ports = ports.len(), "bridge fast path: ports changed");
+            guard.dataplane.set_bridge_ports(&ports)?;
+            if ports.is_empty() {
+                guard.dataplane.set_bridge_sync(0)?;
+                self.mirror.clear(&mut guard.dataplane.bridge_fdb()?)?;
+            }
+            self.ports = ports;
+            // What the mirror holds was chosen for the old ports.
+            self.last_dump = None;
+        }
+        drop(guard);
         for (name, why) in &refused {
             if self.refused.get(name) != Some(why) {
                 info!(interface = %name, "bridge fast path: frames from and to this port go to the bridge: {why}");
             }
         }
         self.refused = refused;
-        if ports != self.ports {
-            info!(ports = ports.len(), "bridge fast path: ports changed");
-            let mut state = lock(state);
-            state.dataplane.set_bridge_ports(&ports)?;
-            if ports.is_empty() {
-                state.dataplane.set_bridge_sync(0)?;
-                self.mirror.clear(&mut state.dataplane.bridge_fdb()?)?;
-            }
-            self.ports = ports;
-            // What the mirror holds was chosen for the old ports.
-            self.last_dump = None;
-        }
         if self.ports.is_empty() {
             self.socket = None;
             self.synced = false;

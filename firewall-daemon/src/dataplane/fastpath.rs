@@ -142,10 +142,12 @@ pub(super) fn counters(
     }
 }
 
-/// Makes the bridge ports the fast path may forward from and to exactly `ports`.
+/// Writes `ports` as the bridge ports the fast path may forward from and to; with `prune`,
+/// removes every other entry (without, entries of ports not listed stay).
 pub(super) fn set_bridge_ports(
     ebpf: &mut Ebpf,
     ports: &BTreeMap<u32, BridgePort>,
+    prune: bool,
 ) -> Result<(), DataplaneError> {
     let map = ebpf
         .map_mut(names::BRIDGE_PORTS)
@@ -155,7 +157,7 @@ pub(super) fn set_bridge_ports(
     let stale: Vec<u32> = map
         .keys()
         .filter_map(Result::ok)
-        .filter(|k| !ports.contains_key(k))
+        .filter(|k| prune && !ports.contains_key(k))
         .collect();
     for (ifindex, port) in ports {
         map.insert(ifindex, port, 0)

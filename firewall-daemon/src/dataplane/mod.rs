@@ -282,7 +282,8 @@ impl Dataplane {
             .filter_map(|i| ifindexes.get(&i.name).copied())
             .collect();
         fastpath::set_ports(&mut self.ebpf, &ports)?;
-        // Before the flip: a frame from a bridge port is never routed by the forwarder.
+        // A frame from a bridge port is never routed by the forwarder: the new ports are
+        // added before the flip, the ports the old policy alone had are removed after it.
         let (bridge_ports, _) = bridge::ports_of(
             policy
                 .interfaces
@@ -290,7 +291,7 @@ impl Dataplane {
                 .filter_map(|i| Some((i.name.as_str(), *ifindexes.get(&i.name)?))),
             &fast,
         );
-        fastpath::set_bridge_ports(&mut self.ebpf, &bridge_ports)?;
+        fastpath::set_bridge_ports(&mut self.ebpf, &bridge_ports, false)?;
         maps::clear_slot(&mut self.ebpf, slot)?;
         let written = &mut self.known[slot as usize];
         if let Err(err) = maps::write_slot(
@@ -314,6 +315,7 @@ impl Dataplane {
             std::thread::sleep(SLOT_GRACE);
             maps::clear_slot(&mut self.ebpf, old)?;
         }
+        fastpath::set_bridge_ports(&mut self.ebpf, &bridge_ports, true)?;
         self.active_slot = Some(slot);
         self.generation = generation;
         Ok(generation)
@@ -350,7 +352,7 @@ impl Dataplane {
         &mut self,
         ports: &BTreeMap<u32, firewall_common::forward::BridgePort>,
     ) -> Result<(), DataplaneError> {
-        fastpath::set_bridge_ports(&mut self.ebpf, ports)
+        fastpath::set_bridge_ports(&mut self.ebpf, ports, true)
     }
 
     /// Bridge mode: the mirror of the bridges' forwarding databases, to write.
