@@ -3977,6 +3977,13 @@ conduits:
     run(
         &mut dp,
         "source behind another port",
+        &framed(ack(10), plc_mac, plc_mac),
+        XDP_PASS,
+        Some(cause::LEARNING),
+    );
+    run(
+        &mut dp,
+        "source the bridge has not learned",
         &framed(ack(10), plc_mac, [2, 0, 0, 0, 0, 0x82]),
         XDP_PASS,
         Some(cause::LEARNING),

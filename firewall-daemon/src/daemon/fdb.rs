@@ -31,7 +31,10 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage, neighbour::Neighb
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 use nix::{
     sys::{
-        socket::{setsockopt, sockopt::ReceiveTimeout},
+        socket::{
+            setsockopt,
+            sockopt::{RcvBufForce, ReceiveTimeout},
+        },
         time::TimeVal,
     },
     time::{ClockId, clock_gettime},
@@ -99,6 +102,10 @@ struct Keeper {
     refused: BTreeMap<String, String>,
     /// The last failure, while the mirror cannot be kept.
     failing: Option<String>,
+    /// A link changed (a port's STP state, membership, MTU): check the ports now.
+    recheck: bool,
+    /// Announcements were lost while a dump ran: dump again once it is done.
+    dump_again: bool,
 }
 
 impl Keeper {
@@ -120,7 +127,7 @@ impl Keeper {
         }
         let mut next_tick = Instant::now();
         while !stop.load(Ordering::Relaxed) {
-            if Instant::now() >= next_tick {
+            if Instant::now() >= next_tick || std::mem::take(&mut self.recheck) {
                 next_tick = Instant::now() + TICK;
                 match self.tick(state) {
                     Ok(()) => {
@@ -188,8 +195,12 @@ impl Keeper {
                 .collect();
             bridge::ports_of(interfaces.iter().copied(), &fast)
         };
-        if ports != self.ports {
-            info!(ports = ports.len(), "bridge fast path: ports changed");
+        // Written every tick, not only when this thread saw a change: a reload may have
+        // written what it read of the ports in between.
+        if ports != self.ports || !ports.is_empty() {
+            if ports != self.ports {
+                info!(ports = ports.len(), "bridge fast path: ports changed");
+            }
             guard.dataplane.set_bridge_ports(&ports)?;
             if ports.is_empty() {
                 guard.dataplane.set_bridge_sync(0)?;
@@ -260,16 +271,24 @@ impl Keeper {
             Err(e)
                 if matches!(
                     e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
                 ) =>
             {
                 return Ok(());
             }
             Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                // Announcements were lost: read everything again.
+                // Announcements were lost: the mirror may be wrong until everything is read
+                // again, so the bridge gets every frame until then.
                 debug!("netlink receive buffer overflowed; dumping the forwarding database");
-                self.dumping = None;
-                self.request_dump()?;
+                self.synced = false;
+                lock(state).dataplane.set_bridge_sync(0)?;
+                if self.dumping.is_some() {
+                    self.dump_again = true;
+                } else {
+                    self.request_dump()?;
+                }
                 return Ok(());
             }
             Err(e) => return Err(e).context("netlink receive"),
@@ -278,6 +297,7 @@ impl Keeper {
         let mut state = lock(state);
         let mut fdb = state.dataplane.bridge_fdb()?;
         let mut dumped = false;
+        let mut again = false;
         while offset < data.len() {
             let msg: NetlinkMessage<RouteNetlinkMessage> =
                 NetlinkMessage::deserialize(&data[offset..])
@@ -285,6 +305,9 @@ impl Keeper {
             let len = msg.header.length as usize;
             let ours = self.dumping == Some(msg.header.sequence_number);
             match msg.payload {
+                NetlinkPayload::InnerMessage(
+                    RouteNetlinkMessage::NewLink(_) | RouteNetlinkMessage::DelLink(_),
+                ) => self.recheck = true,
                 NetlinkPayload::InnerMessage(m) => {
                     if let Some(change) = change_of(&m, &self.ports) {
                         self.mirror.apply(change, &mut fdb)?;
@@ -305,8 +328,12 @@ impl Keeper {
                     } else if removed > 0 {
                         debug!(removed, "stale bridge fdb entries removed");
                     }
-                    self.synced = true;
-                    dumped = true;
+                    if std::mem::take(&mut self.dump_again) {
+                        again = true;
+                    } else {
+                        self.synced = true;
+                        dumped = true;
+                    }
                 }
                 NetlinkPayload::Error(e) if ours => {
                     self.dumping = None;
@@ -322,6 +349,10 @@ impl Keeper {
         if dumped {
             state.dataplane.set_bridge_sync(monotonic_ns())?;
         }
+        drop(state);
+        if again {
+            self.request_dump()?;
+        }
         Ok(())
     }
 }
@@ -336,10 +367,17 @@ fn open_socket() -> Result<Socket> {
     socket
         .add_membership(libc::RTNLGRP_NEIGH)
         .context("cannot subscribe to neighbour announcements")?;
-    // Large enough for a burst of learning (a cell powering up) between two receives.
-    let _ = socket.set_rx_buf_sz(1 << 20);
+    // A port's STP state, membership or MTU changed: checked at once, not at the next tick.
+    socket
+        .add_membership(libc::RTNLGRP_LINK)
+        .context("cannot subscribe to link announcements")?;
     // SAFETY: the socket's descriptor, open for the duration of this call.
     let fd = unsafe { BorrowedFd::borrow_raw(socket.as_raw_fd()) };
+    // Large enough for a burst of learning (a cell powering up) between two receives; past
+    // `net.core.rmem_max` (root may). An overflow is handled all the same (a new dump).
+    if setsockopt(&fd, RcvBufForce, &(1 << 20)).is_err() {
+        let _ = socket.set_rx_buf_sz(1 << 20);
+    }
     setsockopt(
         &fd,
         ReceiveTimeout,

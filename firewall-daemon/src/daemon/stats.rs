@@ -212,6 +212,12 @@ pub fn status(state: &mut State) -> Result<Status, DataplaneError> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
+    // The bridge mirror, read once (it is empty unless a `fast_path` port is a bridge port).
+    let mirrored = if state.policy.interfaces.iter().any(|i| i.fast_path) {
+        state.dataplane.bridge_fdb_ports().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let interfaces = state
         .dataplane
         .attachments()
@@ -229,7 +235,7 @@ pub fn status(state: &mut State) -> Result<Status, DataplaneError> {
                 xdp_mode: a.mode.to_string(),
                 // As the kernel said at the last check, not as the daemon remembers it.
                 enforced: state.health.enforced(&a.iface),
-                fast_path: fast_path_status(state, &a.iface, a.ifindex),
+                fast_path: fast_path_status(state, &a.iface, a.ifindex, &mirrored),
             }
         })
         .collect();
@@ -283,7 +289,13 @@ pub fn status(state: &mut State) -> Result<Status, DataplaneError> {
 }
 
 /// The fast path of interface `iface` for `status`: `None` unless the policy asks for it.
-fn fast_path_status(state: &State, iface: &str, ifindex: u32) -> Option<FastPathStatus> {
+/// `mirrored`: the port of every address in the bridge mirror (read once per status).
+fn fast_path_status(
+    state: &State,
+    iface: &str,
+    ifindex: u32,
+    mirrored: &[u32],
+) -> Option<FastPathStatus> {
     use firewall_common::forward::cause;
     let wanted = state
         .policy
@@ -296,13 +308,9 @@ fn fast_path_status(state: &State, iface: &str, ifindex: u32) -> Option<FastPath
     // A bridge port: switched by the mirror of its bridge's forwarding database, unless the
     // bridge does not forward on it (or filters VLANs).
     let port = crate::dataplane::bridge::port_entry(iface, ifindex);
-    let mirrored_addresses = port.as_ref().map(|_| {
-        state
-            .dataplane
-            .bridge_fdb_ports()
-            .map(|ports| ports.iter().filter(|p| **p == ifindex).count() as u64)
-            .unwrap_or(0)
-    });
+    let mirrored_addresses = port
+        .as_ref()
+        .map(|_| mirrored.iter().filter(|p| **p == ifindex).count() as u64);
     let unavailable = port
         .and_then(|(_, forwarding)| forwarding.err())
         .map(|why| format!("bridge port: {why}; its frames go to the bridge"));

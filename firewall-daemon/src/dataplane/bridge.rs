@@ -112,7 +112,9 @@ fn port_entry_in(net: &Path, iface: &str, ifindex: u32) -> Option<PortEntry> {
 
 /// The `BRIDGE_PORTS` entries for interfaces `interfaces` (name, ifindex), when a
 /// `fast_path` interface among them is a bridge port (`fast`: their ifindexes); otherwise none.
-/// With each refused port, why the fast path may not use it.
+/// Every bridge port gets an entry (its frames are never routed by the forwarder); only
+/// `fast_path` ports are switched from and to. With each refused `fast_path` port, why the
+/// fast path may not use it.
 pub fn ports_of<'a>(
     interfaces: impl Iterator<Item = (&'a str, u32)> + Clone,
     fast: &std::collections::BTreeSet<u32>,
@@ -128,11 +130,16 @@ pub fn ports_of<'a>(
     if !entries.iter().any(|(_, ifindex, _)| fast.contains(ifindex)) {
         return (ports, refused);
     }
-    for (name, ifindex, (entry, why)) in entries {
-        ports.insert(ifindex, entry);
-        if let Err(why) = why {
+    for (name, ifindex, (mut entry, why)) in entries {
+        // Frames are switched only between ports that opted in: a port without
+        // `fast_path` (a veth or tap member, say, whose peer takes no redirected frames) is
+        // reached through the bridge.
+        if !fast.contains(&ifindex) {
+            entry.forwarding = 0;
+        } else if let Err(why) = why {
             refused.insert(name.to_owned(), why);
         }
+        ports.insert(ifindex, entry);
     }
     (ports, refused)
 }

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use firewall_common::forward::{BridgePort, FdbKey};
 use netlink_packet_route::{
     AddressFamily, RouteNetlinkMessage,
-    neighbour::{NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState},
+    neighbour::{NeighbourAttribute, NeighbourExtFlags, NeighbourFlags, NeighbourState},
 };
 
 /// What a neighbour message means to the mirror.
@@ -22,8 +22,12 @@ use netlink_packet_route::{
 pub enum FdbChange {
     /// `key` is behind port `port`.
     Learned { key: FdbKey, port: u32 },
-    /// `key` is no longer behind port `port`.
+    /// `key` is no longer behind port `port` (a removal).
     Forgotten { key: FdbKey, port: u32 },
+    /// `key` is now somewhere the fast path does not switch to (a port zcfw has no entry
+    /// for, the bridge itself, a locked entry): whatever port it was behind, it is not
+    /// there any more.
+    Elsewhere { key: FdbKey },
 }
 
 /// The change `msg` makes to the mirror of the bridges whose ports are `ports`, if any.
@@ -36,36 +40,38 @@ pub fn change_of(
         RouteNetlinkMessage::DelNeighbour(m) => (m, false),
         _ => return None,
     };
-    let (key, port) = entry_of(m, ports)?;
-    // A local (permanent) entry is the bridge's own address: never switched to a port.
-    if new && m.header.state != NeighbourState::Permanent {
-        Some(FdbChange::Learned { key, port })
-    } else {
-        Some(FdbChange::Forgotten { key, port })
-    }
-}
-
-/// The key and port of a bridge's own forwarding entry on one of `ports`.
-fn entry_of(m: &NeighbourMessage, ports: &BTreeMap<u32, BridgePort>) -> Option<(FdbKey, u32)> {
     if m.header.family != AddressFamily::Bridge || m.header.flags.contains(NeighbourFlags::Own) {
         return None;
     }
-    let port = m.header.ifindex;
-    let bridge = ports.get(&port)?.bridge;
     let mut mac = None;
     let mut master = None;
+    let mut locked = false;
     for a in &m.attributes {
         match a {
             NeighbourAttribute::LinkLayerAddress(a) => mac = <[u8; 6]>::try_from(a.as_slice()).ok(),
             NeighbourAttribute::Controller(i) => master = Some(*i),
+            // Entries of a VLAN: the mirror serves bridges without VLAN filtering only.
             NeighbourAttribute::Vlan(v) if *v != 0 => return None,
+            // An 802.1X / MAB port's entry for a host not (yet) authorised: the bridge drops
+            // its frames, so must the fast path.
+            NeighbourAttribute::ExtFlags(f) => locked = f.contains(NeighbourExtFlags::Locked),
             _ => {}
         }
     }
-    if master != Some(bridge) {
-        return None;
+    // Only bridges with a port of the policy are mirrored.
+    let bridge = master.filter(|b| ports.values().any(|p| p.bridge == *b))?;
+    let key = FdbKey::new(bridge, mac?);
+    let port = m.header.ifindex;
+    if !new {
+        return Some(FdbChange::Forgotten { key, port });
     }
-    Some((FdbKey::new(bridge, mac?), port))
+    let on_a_port = ports.get(&port).is_some_and(|p| p.bridge == bridge);
+    // A local (permanent) entry is the bridge's own address: never switched to a port.
+    if on_a_port && !locked && m.header.state != NeighbourState::Permanent {
+        Some(FdbChange::Learned { key, port })
+    } else {
+        Some(FdbChange::Elsewhere { key })
+    }
 }
 
 /// Where the mirror is written: the `BRIDGE_FDB` map (or a test's map).
@@ -106,12 +112,21 @@ impl FdbMirror {
                 }
             }
             FdbChange::Forgotten { key, port } => {
+                // A late removal from the port the address moved away from leaves the new
+                // entry alone (and does not vouch for it in a resync).
+                if self.written.get(&key) == Some(&port) {
+                    store.remove(&key)?;
+                    self.written.remove(&key);
+                    if let Some(c) = &mut self.confirmed {
+                        c.insert(key);
+                    }
+                }
+            }
+            FdbChange::Elsewhere { key } => {
                 if let Some(c) = &mut self.confirmed {
                     c.insert(key);
                 }
-                // A late removal from the port the address moved away from leaves the new
-                // entry alone.
-                if self.written.get(&key) == Some(&port) {
+                if self.written.contains_key(&key) {
                     store.remove(&key)?;
                     self.written.remove(&key);
                 }
@@ -159,7 +174,7 @@ impl FdbMirror {
 
 #[cfg(test)]
 mod tests {
-    use netlink_packet_route::neighbour::NeighbourHeader;
+    use netlink_packet_route::neighbour::{NeighbourHeader, NeighbourMessage};
 
     use super::*;
 
@@ -211,8 +226,25 @@ mod tests {
             change_of(&learned(5, A), &p),
             Some(FdbChange::Learned { key, port: 5 })
         );
-        // Not a port of the policy.
-        assert_eq!(change_of(&learned(9, A), &p), None);
+        // Moved to a port zcfw has no entry for: not behind any port it switches to.
+        assert_eq!(
+            change_of(&learned(9, A), &p),
+            Some(FdbChange::Elsewhere { key })
+        );
+        // Locked (802.1X / MAB, not authorised): the bridge drops its frames.
+        let locked = neighbour(
+            5,
+            NeighbourState::Reachable,
+            vec![
+                NeighbourAttribute::LinkLayerAddress(A.to_vec()),
+                NeighbourAttribute::Controller(BR),
+                NeighbourAttribute::ExtFlags(NeighbourExtFlags::Locked),
+            ],
+        );
+        assert_eq!(
+            change_of(&RouteNetlinkMessage::NewNeighbour(locked), &p),
+            Some(FdbChange::Elsewhere { key })
+        );
         // Local: the bridge's own address.
         let local = neighbour(
             5,
@@ -224,7 +256,7 @@ mod tests {
         );
         assert_eq!(
             change_of(&RouteNetlinkMessage::NewNeighbour(local), &p),
-            Some(FdbChange::Forgotten { key, port: 5 })
+            Some(FdbChange::Elsewhere { key })
         );
         // A port's own (`self`) entry, no master, another bridge, a VLAN, not a MAC.
         let mut own = neighbour(
@@ -316,6 +348,17 @@ mod tests {
         assert_eq!(mirror.len(), 3);
         // Without a dump running nothing is removed.
         assert_eq!(mirror.end_resync(&mut map), Ok(0));
+        // 4 moves to a port the fast path does not switch to: gone from the mirror.
+        mirror
+            .apply(FdbChange::Elsewhere { key: key(4) }, &mut map)
+            .unwrap();
+        assert_eq!(map.0.get(&key(4)), None);
+        // In a resync, a removal from another port does not vouch for the entry.
+        mirror.begin_resync();
+        mirror.apply(forget(key(3), 6), &mut map).unwrap();
+        mirror.apply(learn(key(1), 6), &mut map).unwrap();
+        assert_eq!(mirror.end_resync(&mut map), Ok(1));
+        assert_eq!(map.0.keys().copied().collect::<Vec<_>>(), [key(1)]);
         mirror.clear(&mut map).unwrap();
         assert!(map.0.is_empty() && mirror.is_empty());
     }
