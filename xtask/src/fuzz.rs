@@ -24,8 +24,10 @@ use crate::{
 
 /// Seconds each target runs when `--seconds` is not given.
 pub const DEFAULT_SECONDS: u64 = 60;
-/// The seconds per target `cargo xtask test` gives the fuzz step.
-pub const TEST_SECONDS: &str = "30";
+/// The seconds per target `cargo xtask test` gives the fuzz step: a smoke round (every seed
+/// of every target, then a short exploration) that keeps the whole test run short; longer
+/// rounds: `cargo xtask fuzz [TARGET] --seconds N`.
+pub const TEST_SECONDS: &str = "15";
 /// libFuzzer `-timeout`: one input running longer than this is reported as a hang (a crash).
 const UNIT_TIMEOUT_S: u64 = 20;
 /// Exit code when a target found a crash.
