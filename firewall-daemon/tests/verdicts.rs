@@ -4066,6 +4066,22 @@ conduits:
         XDP_REDIRECT,
         Some(cause::FORWARDED),
     );
+    // The program's own cost per frame, switched and (the mirror stale) passed to the bridge:
+    // printed for bench/RESULTS.md, not asserted.
+    let switched_ns = dp
+        .test_run_repeat(&ack(10), bp0, 200_000)
+        .expect("repeat")
+        .1;
+    dp.set_bridge_sync(0).expect("heartbeat");
+    let passed_ns = dp
+        .test_run_repeat(&ack(10), bp0, 200_000)
+        .expect("repeat")
+        .1;
+    dp.set_bridge_sync(now()).expect("heartbeat");
+    println!(
+        "per frame (BPF_PROG_TEST_RUN, TCP ACK of a tracked flow on a bridge port): switched \
+         {switched_ns:.1} ns (XDP_REDIRECT, mirror lookups included), to the bridge {passed_ns:.1} ns (XDP_PASS)"
+    );
     // Island mode stops the flow on the fast path too.
     dp.set_island(true).expect("island");
     run(&mut dp, "island mode", &ack(10), XDP_DROP, None);
