@@ -3916,10 +3916,7 @@ conduits:
         fdb.insert(FdbKey::new(br9, hmi_mac), bp0).expect("hmi");
         fdb.insert(FdbKey::new(br9, plc_mac), bp1).expect("plc");
     }
-    let now = || {
-        let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).expect("clock");
-        t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
-    };
+    let now = zcfw::dataplane::monotonic_ns;
     dp.set_bridge_sync(now()).expect("heartbeat");
     let framed = |mut f: Vec<u8>, dst: [u8; 6], src: [u8; 6]| {
         f[..6].copy_from_slice(&dst);

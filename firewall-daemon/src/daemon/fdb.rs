@@ -29,15 +29,12 @@ use netlink_packet_core::{
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage, neighbour::NeighbourMessage};
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
-use nix::{
-    sys::{
-        socket::{
-            setsockopt,
-            sockopt::{RcvBufForce, ReceiveTimeout},
-        },
-        time::TimeVal,
+use nix::sys::{
+    socket::{
+        setsockopt,
+        sockopt::{RcvBufForce, ReceiveTimeout},
     },
-    time::{ClockId, clock_gettime},
+    time::TimeVal,
 };
 use tracing::{debug, info, warn};
 
@@ -45,6 +42,7 @@ use super::{State, lock};
 use crate::dataplane::{
     bridge,
     fdb::{FdbChange, FdbMirror, change_of},
+    monotonic_ns,
 };
 
 /// How often the ports are checked and the heartbeat refreshed.
@@ -385,11 +383,4 @@ fn open_socket() -> Result<Socket> {
     )
     .context("cannot set the netlink receive timeout")?;
     Ok(socket)
-}
-
-/// `CLOCK_MONOTONIC` in nanoseconds: the clock of `bpf_ktime_get_ns`.
-fn monotonic_ns() -> u64 {
-    clock_gettime(ClockId::CLOCK_MONOTONIC)
-        .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
-        .unwrap_or(0)
 }

@@ -311,9 +311,15 @@ fn fast_path_status(
     let mirrored_addresses = port
         .as_ref()
         .map(|_| mirrored.iter().filter(|p| **p == ifindex).count() as u64);
-    let unavailable = port
-        .and_then(|(_, forwarding)| forwarding.err())
-        .map(|why| format!("bridge port: {why}; its frames go to the bridge"));
+    let unavailable = match port {
+        Some((_, Err(why))) => Some(format!("bridge port: {why}; its frames go to the bridge")),
+        Some((_, Ok(()))) if !state.dataplane.bridge_mirror_fresh() => Some(
+            "bridge port: the mirror of the bridge's forwarding database is not current (the \
+             daemon's log says why); its frames go to the bridge"
+                .to_owned(),
+        ),
+        _ => None,
+    };
     // Counters that cannot be read show as zero; `status` still answers.
     let counts = state
         .dataplane

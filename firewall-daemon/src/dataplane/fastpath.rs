@@ -182,6 +182,18 @@ pub(super) fn set_bridge_sync(ebpf: &mut Ebpf, refreshed_ns: u64) -> Result<(), 
         .map_err(DataplaneError::map(names::BRIDGE_SYNC))
 }
 
+/// The mirror's heartbeat (`CLOCK_MONOTONIC` ns of the last refresh; 0: none).
+pub(super) fn bridge_sync(ebpf: &Ebpf) -> Result<u64, DataplaneError> {
+    let map = ebpf
+        .map(names::BRIDGE_SYNC)
+        .ok_or(DataplaneError::MissingMap(names::BRIDGE_SYNC))?;
+    let map: Array<&MapData, BridgeSync> =
+        Array::try_from(map).map_err(DataplaneError::map(names::BRIDGE_SYNC))?;
+    map.get(&0, 0)
+        .map(|s| s.refreshed_ns)
+        .map_err(DataplaneError::map(names::BRIDGE_SYNC))
+}
+
 /// The port of every address in `BRIDGE_FDB`.
 pub(super) fn bridge_fdb_ports(ebpf: &Ebpf) -> Result<Vec<u32>, DataplaneError> {
     let map = ebpf

@@ -365,6 +365,18 @@ impl Dataplane {
         fastpath::bridge_fdb_ports(&self.ebpf)
     }
 
+    /// Bridge mode: whether the data path trusts the mirror now (refreshed within
+    /// [`firewall_common::forward::MIRROR_FRESH_NS`]).
+    pub fn bridge_mirror_fresh(&self) -> bool {
+        let Ok(refreshed) = fastpath::bridge_sync(&self.ebpf) else {
+            return false;
+        };
+        let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+            .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+            .unwrap_or(0);
+        refreshed != 0 && now.wrapping_sub(refreshed) < firewall_common::forward::MIRROR_FRESH_NS
+    }
+
     /// Bridge mode: the mirror is fresh as of `refreshed_ns` (`CLOCK_MONOTONIC`); 0 turns the
     /// bridge fast path off until the next refresh.
     pub fn set_bridge_sync(&mut self, refreshed_ns: u64) -> Result<(), DataplaneError> {
@@ -675,6 +687,13 @@ pub fn remove_pins(pin_dir: &Path) -> Result<RemovedPins, DataplaneError> {
         }
     }
     Ok(removed)
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds: the clock of `bpf_ktime_get_ns`.
+pub fn monotonic_ns() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+        .unwrap_or(0)
 }
 
 /// Kernel index of a network interface.
