@@ -258,25 +258,12 @@ fuzz_target!(|data: &[u8]| {
     } else {
         rest.to_vec()
     };
-    if ctl & 2 != 0 && !stream.is_empty() {
-        let i = usize::from(data[1]) * 7 % stream.len();
-        stream[i] ^= data[2] | 1;
+    if ctl & 2 != 0 {
+        zcfw_fuzz::corrupt(&mut stream, data[1], data[2], 7);
     }
     let picked_up = ctl & 4 != 0;
     let bad = reference(&stream, &p, picked_up);
-    let mut ends = Vec::new();
-    let mut end = 0;
-    for len in cut_bytes
-        .iter()
-        .map(|b| usize::from(*b).clamp(1, MAX_SEGMENT))
-    {
-        end = (end + len).min(stream.len());
-        ends.push(end);
-    }
-    while end < stream.len() {
-        end = (end + MAX_SEGMENT).min(stream.len());
-        ends.push(end);
-    }
+    let ends = zcfw_fuzz::segment_ends(cut_bytes, stream.len(), MAX_SEGMENT);
     let mut cursor = OpcuaCursor::default();
     let mut s = if picked_up { session::PICKED_UP } else { 0 };
     let mut start = 0;
