@@ -360,6 +360,44 @@ fn zone_label(z: &Zone) -> String {
     format!("SL{} zone \"{}\"", z.security_level, z.name)
 }
 
+/// A high finding for an inspected rule that lets operations which change devices into an
+/// SL3-4 zone (ZCFW-A016, A019, A024, A026, A029): nothing below SL3, nothing when `changes`
+/// is empty.
+struct Changes<'a> {
+    id: &'static str,
+    /// What the rule allows, as the finding says it: "allows S7 functions that change the PLC".
+    allows: &'a str,
+    /// The operations, by name.
+    changes: &'a [String],
+    /// What follows the list (how far the rule is narrowed), if anything.
+    detail: Option<&'a str>,
+    /// The policy key the finding points at.
+    key: String,
+    fix: &'static str,
+}
+
+impl Changes<'_> {
+    fn push(self, cx: &mut Ctx<'_>, c: &Conduit, to: &Zone, rule: &Rule) {
+        if to.security_level < 3 || self.changes.is_empty() {
+            return;
+        }
+        let detail = self.detail.map(|d| format!("; {d}")).unwrap_or_default();
+        cx.push(
+            self.id,
+            Severity::High,
+            format!(
+                "rule `{rule}` of conduit \"{}\" {} into {}: {}{detail}",
+                c.name,
+                self.allows,
+                zone_label(to),
+                self.changes.join(", "),
+            ),
+        )
+        .at_conduit(c, self.key)
+        .fix(self.fix);
+    }
+}
+
 /// For every zone pair, the rule (conduit index, rule index) that wins the port of inspected
 /// protocol `protocol` (on its transport) in the data path's first-match order, if any rule
 /// covers it.

@@ -4,10 +4,7 @@
 
 use firewall_common::bacnet::{self, BacnetProfile};
 
-use super::{
-    BACNET_CHANGES, BACNET_UNINSPECTED, Ctx, Severity, rule_key, uninspected::Uninspected,
-    zone_label,
-};
+use super::{BACNET_CHANGES, BACNET_UNINSPECTED, Changes, Ctx, rule_key, uninspected::Uninspected};
 use crate::policy::{
     Conduit, Protocol, Rule, Zone,
     protocols::{bacnet_danger, bacnet_service_label},
@@ -58,20 +55,13 @@ pub(super) fn bacnet_rule(
     rule: &Rule,
     profile: &BacnetProfile,
 ) {
-    let changes = changing(profile);
-    if to.security_level < 3 || changes.is_empty() {
-        return;
+    Changes {
+        id: BACNET_CHANGES,
+        allows: "allows BACnet services that change or silence devices",
+        changes: &changing(profile),
+        detail: None,
+        key: format!("{}.bacnet", rule_key(ci, ri)),
+        fix: "allow these only from the building management workstation's zone to the devices it manages, and document the reason; use `read_only: true` elsewhere",
     }
-    cx.push(
-        BACNET_CHANGES,
-        Severity::High,
-        format!(
-            "rule `{rule}` of conduit \"{}\" allows BACnet services that change or silence devices into {}: {}",
-            c.name,
-            zone_label(to),
-            changes.join(", "),
-        ),
-    )
-    .at_conduit(c, format!("{}.bacnet", rule_key(ci, ri)))
-    .fix("allow these only from the building management workstation's zone to the devices it manages, and document the reason; use `read_only: true` elsewhere");
+    .push(cx, c, to, rule);
 }

@@ -4,9 +4,7 @@
 
 use firewall_common::enip::{EnipProfile, SERVICES, Target, profile_flags};
 
-use super::{
-    Ctx, ENIP_CHANGES, ENIP_UNINSPECTED, Severity, rule_key, uninspected::Uninspected, zone_label,
-};
+use super::{Changes, Ctx, ENIP_CHANGES, ENIP_UNINSPECTED, rule_key, uninspected::Uninspected};
 use crate::policy::{
     Conduit, Protocol, Rule, Zone,
     protocols::{enip_danger, enip_service_label},
@@ -50,25 +48,18 @@ pub(super) fn enip_rule(
     rule: &Rule,
     profile: &EnipProfile,
 ) {
-    let changes = changing(profile);
-    if to.security_level < 3 || changes.is_empty() {
-        return;
-    }
     let classes = if profile.flags & profile_flags::RESTRICT_CLASSES != 0 {
         "requests narrowed by classes"
     } else {
         "requests may address every object class"
     };
-    cx.push(
-        ENIP_CHANGES,
-        Severity::High,
-        format!(
-            "rule `{rule}` of conduit \"{}\" allows CIP services that change the device into {}: {}; {classes}",
-            c.name,
-            zone_label(to),
-            changes.join(", "),
-        ),
-    )
-    .at_conduit(c, format!("{}.enip", rule_key(ci, ri)))
-    .fix("allow these only from the engineering station's zone, narrow them with `classes`, and document the reason; use `read_only: true` elsewhere");
+    Changes {
+        id: ENIP_CHANGES,
+        allows: "allows CIP services that change the device",
+        changes: &changing(profile),
+        detail: Some(classes),
+        key: format!("{}.enip", rule_key(ci, ri)),
+        fix: "allow these only from the engineering station's zone, narrow them with `classes`, and document the reason; use `read_only: true` elsewhere",
+    }
+    .push(cx, c, to, rule);
 }

@@ -9,7 +9,7 @@ use firewall_common::{
 };
 
 use super::{
-    Ctx, GRID_BROADCAST, GRID_COMMANDS, GRID_UNINSPECTED, Severity, rule_key,
+    Changes, Ctx, GRID_BROADCAST, GRID_COMMANDS, GRID_UNINSPECTED, Severity, rule_key,
     uninspected::Uninspected, zone_label,
 };
 use crate::policy::{
@@ -77,19 +77,15 @@ fn findings(
     let block = rule.protocol().name();
     let display = rule.protocol().display();
     let (reach, broadcast) = addresses;
-    if to.security_level >= 3 && !changing.is_empty() {
-        cx.push(
-            GRID_COMMANDS,
-            Severity::High,
-            format!(
-                "rule `{rule}` of conduit \"{}\" allows {display} commands into {into}: {}; to {reach}",
-                c.name,
-                changing.join(", "),
-            ),
-        )
-        .at_conduit(c, format!("{key}.{block}"))
-        .fix("allow commands only from the zone that must send them (the control centre), to the narrowest station addresses, and document the reason; use `read_only: true` elsewhere");
+    Changes {
+        id: GRID_COMMANDS,
+        allows: &format!("allows {display} commands"),
+        changes: &changing,
+        detail: Some(&format!("to {reach}")),
+        key: format!("{key}.{block}"),
+        fix: "allow commands only from the zone that must send them (the control centre), to the narrowest station addresses, and document the reason; use `read_only: true` elsewhere",
     }
+    .push(cx, c, to, rule);
     if let Some(what) = broadcast {
         cx.push(
             GRID_BROADCAST,

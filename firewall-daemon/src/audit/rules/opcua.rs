@@ -8,7 +8,7 @@ use firewall_common::opcua::{
 };
 
 use super::{
-    Ctx, OPCUA_CHANGES, OPCUA_UNINSPECTED, OPCUA_UNSIGNED, Severity, by_level, rule_key,
+    Changes, Ctx, OPCUA_CHANGES, OPCUA_UNINSPECTED, OPCUA_UNSIGNED, Severity, by_level, rule_key,
     uninspected::Uninspected, zone_label,
 };
 use crate::policy::{Conduit, Protocol, Rule, Zone, protocols::opcua_service_label};
@@ -103,21 +103,15 @@ pub(super) fn opcua_rule(
         .at_conduit(c, format!("{key}.security_policies"))
         .fix("have the servers offer Basic256Sha256, Aes128_Sha256_RsaOaep or Aes256_Sha256_RsaPss and list those instead");
     }
-    let changes = changing(profile);
-    if to.security_level < 3 || changes.is_empty() {
-        return;
+    Changes {
+        id: OPCUA_CHANGES,
+        allows: "lets OPC UA requests that change the server",
+        changes: &changing(profile),
+        detail: None,
+        key,
+        fix: "allow these only from the engineering station's zone and document the reason; use `read_only: true` elsewhere, and leave `sign_and_encrypt` out of `security_modes` where services must be judged",
     }
-    cx.push(
-        OPCUA_CHANGES,
-        Severity::High,
-        format!(
-            "rule `{rule}` of conduit \"{}\" lets OPC UA requests that change the server into {into}: {}",
-            c.name,
-            changes.join(", "),
-        ),
-    )
-    .at_conduit(c, key)
-    .fix("allow these only from the engineering station's zone and document the reason; use `read_only: true` elsewhere, and leave `sign_and_encrypt` out of `security_modes` where services must be judged");
+    .push(cx, c, to, rule);
 }
 
 #[cfg(test)]

@@ -4,9 +4,7 @@
 
 use firewall_common::s7comm::{self, S7Profile, USERDATA, Userdata, profile_flags};
 
-use super::{
-    Ctx, S7_CHANGES, S7_UNINSPECTED, Severity, rule_key, uninspected::Uninspected, zone_label,
-};
+use super::{Changes, Ctx, S7_CHANGES, S7_UNINSPECTED, rule_key, uninspected::Uninspected};
 use crate::policy::{
     Conduit, Protocol, Rule, Zone,
     protocols::{s7comm_danger, s7comm_function_label, s7comm_userdata_danger},
@@ -60,25 +58,18 @@ pub(super) fn s7comm_rule(
     rule: &Rule,
     profile: &S7Profile,
 ) {
-    let changes = changing(profile);
-    if to.security_level < 3 || changes.is_empty() {
-        return;
-    }
     let areas = if profile.flags & profile_flags::RESTRICT_ITEMS != 0 {
         "items narrowed by areas/db_numbers"
     } else {
         "items may name every area and data block"
     };
-    cx.push(
-        S7_CHANGES,
-        Severity::High,
-        format!(
-            "rule `{rule}` of conduit \"{}\" allows S7 functions that change the PLC into {}: {}; {areas}",
-            c.name,
-            zone_label(to),
-            changes.join(", "),
-        ),
-    )
-    .at_conduit(c, format!("{}.s7comm", rule_key(ci, ri)))
-    .fix("allow these only from the engineering station's zone, narrow write_var with `areas` and `db_numbers`, and document the reason; use `read_only: true` elsewhere");
+    Changes {
+        id: S7_CHANGES,
+        allows: "allows S7 functions that change the PLC",
+        changes: &changing(profile),
+        detail: Some(areas),
+        key: format!("{}.s7comm", rule_key(ci, ri)),
+        fix: "allow these only from the engineering station's zone, narrow write_var with `areas` and `db_numbers`, and document the reason; use `read_only: true` elsewhere",
+    }
+    .push(cx, c, to, rule);
 }
