@@ -162,11 +162,10 @@ impl FdbMirror {
     /// Removes every entry (no bridge port is fast any more).
     pub fn clear<S: FdbStore>(&mut self, store: &mut S) -> Result<(), S::Error> {
         self.confirmed = None;
-        while let Some((key, _)) = self.written.pop_first() {
-            if let Err(e) = store.remove(&key) {
-                self.written.insert(key, 0);
-                return Err(e);
-            }
+        // An entry leaves `written` only once the map no longer holds it.
+        while let Some((&key, _)) = self.written.first_key_value() {
+            store.remove(&key)?;
+            self.written.remove(&key);
         }
         Ok(())
     }
